@@ -1,0 +1,12 @@
+/* The yolopr command-line tool: uses only the public API (include/yolopr.h). */
+#ifndef YOLOPR_CLI_H
+#define YOLOPR_CLI_H
+
+#include "yolopr.h"
+
+int cmd_bench(int argc, char **argv);
+
+/* Print "yolopr: <what>: <ypr_last_error()>" to stderr and return 1. */
+int cli_fail(const char *what, int status);
+
+#endif

@@ -1,0 +1,43 @@
+/* yolopr — the command-line front door of libyolopr. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: yolopr COMMAND [ARGS]\n"
+            "\n"
+            "commands:\n"
+            "  bench kernels [--isa NAME] [--threads N] [--seconds S]\n"
+            "                      GFLOP/s of SGEMM and YOLOv7's dominant conv layers\n"
+            "  version             library version and kernel set in use\n"
+            "\n"
+            "environment: YPR_SIMD=scalar|avx2|avx512|neon forces a kernel set\n");
+}
+
+int cli_fail(const char *what, int status)
+{
+    const char *detail = ypr_last_error();
+    fprintf(stderr, "yolopr: %s: %s\n", what, detail[0] ? detail : ypr_strerror(status));
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+        printf("yolopr %s (library %s, kernels %s)\n", YPR_VERSION_STRING,
+               ypr_version_string(), ypr_simd_active());
+        return 0;
+    }
+    if (strcmp(argv[1], "bench") == 0)
+        return cmd_bench(argc - 1, argv + 1);
+    fprintf(stderr, "yolopr: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,172 @@
+/*
+ * libyolopr — prune, fine-tune, quantize and export YOLOv7-family detectors.
+ *
+ * A tour
+ * ------
+ * Everything a host sees is in this header. Objects are opaque handles
+ * (ypr_model, ypr_depgraph, ypr_pruner, ypr_trainer, ypr_evaluator,
+ * ypr_dataset) created by a `*_create`/`*_load` call and released by the
+ * matching `*_free`, which accepts NULL. Every fallible function returns an
+ * int status: 0 (YPR_OK) on success or a negative YPR_E… code; the detail of
+ * the most recent failure on the calling thread is in ypr_last_error().
+ *
+ * Settings are enum keys with explicit, spaced values that are never
+ * renumbered, so adding a setting never changes the ABI. Nothing in the
+ * library prints to stdout, exits or aborts; diagnostics go to the log
+ * callback installed with ypr_set_log_callback().
+ *
+ * Threads: no handle may be used from two threads at once unless its
+ * documentation says so. Functions without a handle are thread safe except
+ * where noted (the process-wide settings ypr_set_num_threads() and
+ * ypr_simd_select()).
+ *
+ * Compute kernels are chosen once at start-up from the CPU (AVX-512, AVX2+FMA,
+ * NEON or the scalar reference); the environment variable
+ * YPR_SIMD=scalar|avx2|avx512|neon forces a lower kernel set.
+ */
+#ifndef YOLOPR_H
+#define YOLOPR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "yolopr_version.h"
+
+#if defined(_WIN32)
+#  define YPR_API __declspec(dllexport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#  define YPR_API __attribute__((visibility("default")))
+#else
+#  define YPR_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- version */
+
+/** @return YPR_VERSION_NUMBER of the library actually loaded. @since 0.1 */
+YPR_API unsigned ypr_version_number(void);
+/** @return "MAJOR.MINOR.PATCH" of the library actually loaded. @since 0.1 */
+YPR_API const char *ypr_version_string(void);
+
+/* ------------------------------------------------------------ status codes */
+
+/* X-macro: name, value, message. Values are stable and never reused. */
+#define YPR_ERROR_LIST(X)                                                    \
+    X(YPR_OK,           0,  "success")                                       \
+    X(YPR_EINVAL,      -1,  "invalid argument")                              \
+    X(YPR_ENOMEM,      -2,  "out of memory")                                 \
+    X(YPR_ERANGE,      -3,  "value or size out of range")                    \
+    X(YPR_EIO,         -4,  "input/output error")                            \
+    X(YPR_EFORMAT,     -5,  "malformed file or data")                        \
+    X(YPR_ESHAPE,      -6,  "tensor shape mismatch")                         \
+    X(YPR_ENOTFOUND,   -7,  "not found")                                     \
+    X(YPR_EUNSUPPORTED,-8,  "not supported")                                 \
+    X(YPR_ESTATE,      -9,  "operation not valid in the current state")      \
+    X(YPR_ECANCELED,  -10,  "canceled by callback")                          \
+    X(YPR_EINTERNAL,  -11,  "internal error")
+
+typedef enum ypr_status {
+#define YPR_X_ENUM(name, value, msg) name = value,
+    YPR_ERROR_LIST(YPR_X_ENUM)
+#undef YPR_X_ENUM
+    YPR_STATUS_MIN_ = -1000
+} ypr_status;
+
+/** @return a static English description of @p status ("unknown status" if
+ *  it is not a YPR_E… code). Never NULL. @since 0.1 */
+YPR_API const char *ypr_strerror(int status);
+/** @return the code's name, e.g. "YPR_EINVAL"; "YPR_E?" if unknown. @since 0.1 */
+YPR_API const char *ypr_err_name(int status);
+/** @return the detailed message of the last failure on this thread (naming
+ *  the file, line, node or tensor where one applies); "" if none. The text
+ *  stays valid until the next failing call on this thread. @since 0.1 */
+YPR_API const char *ypr_last_error(void);
+
+/* -------------------------------------------------------- opaque handles */
+
+typedef struct ypr_model ypr_model;
+typedef struct ypr_depgraph ypr_depgraph;
+typedef struct ypr_pruner ypr_pruner;
+typedef struct ypr_trainer ypr_trainer;
+typedef struct ypr_evaluator ypr_evaluator;
+typedef struct ypr_dataset ypr_dataset;
+
+/* ------------------------------------------------------------ CPU and SIMD */
+
+typedef enum ypr_cpu_feature {
+    YPR_CPU_SSE42    = 1,
+    YPR_CPU_AVX      = 2,
+    YPR_CPU_AVX2     = 3,   /* AVX2 and FMA, with OS support for YMM state */
+    YPR_CPU_FMA      = 4,
+    YPR_CPU_AVX512F  = 5,   /* with OS support for ZMM/opmask state */
+    YPR_CPU_AVX512BW = 6,
+    YPR_CPU_AVX512VL = 7,
+    YPR_CPU_AVX512VNNI = 8,
+    YPR_CPU_AVXVNNI  = 9,
+    YPR_CPU_NEON     = 20,
+    YPR_CPU_ASIMDDOT = 21
+} ypr_cpu_feature;
+
+/** @return 1 if the CPU (and OS) support @p feature, else 0. @since 0.1 */
+YPR_API int ypr_cpu_has(int feature);
+/** @return the name of the kernel set in use: "scalar", "avx2", "avx512"
+ *  or "neon". @since 0.1 */
+YPR_API const char *ypr_simd_active(void);
+/** Select a kernel set by name for the whole process (for benchmarks and
+ *  tests; not thread safe against concurrent computation).
+ *  @return YPR_OK; YPR_EUNSUPPORTED if this CPU or build lacks it;
+ *  YPR_EINVAL for an unknown name or NULL. @since 0.1 */
+YPR_API int ypr_simd_select(const char *name);
+/** @return 1 if the kernel set @p name is built in and runs on this CPU. @since 0.1 */
+YPR_API int ypr_simd_available(const char *name);
+
+/* ------------------------------------------------------- logging, threads */
+
+typedef enum ypr_log_level {
+    YPR_LOG_ERROR = 10,
+    YPR_LOG_WARN  = 20,
+    YPR_LOG_INFO  = 30,
+    YPR_LOG_DEBUG = 40
+} ypr_log_level;
+
+/** Receives one message (no trailing newline). May be called from any
+ *  library thread. */
+typedef void (*ypr_log_fn)(void *user, int level, const char *message);
+
+/** Install the process-wide log callback (NULL: messages are dropped) and
+ *  the most verbose level delivered. @since 0.1 */
+YPR_API void ypr_set_log_callback(ypr_log_fn fn, void *user, int max_level);
+
+/** Default number of worker threads for handles created afterwards and for
+ *  handle-less calls; 0 means the number of online CPUs.
+ *  @return YPR_OK; YPR_ERANGE if @p n is negative or above 1024. @since 0.1 */
+YPR_API int ypr_set_num_threads(int n);
+/** @return the current default thread count (resolved, ≥ 1). @since 0.1 */
+YPR_API int ypr_get_num_threads(void);
+
+/* -------------------------------------------------------------- benchmarks */
+
+/** One measured case of ypr_bench_kernels(). @p gflops counts 2 flops per
+ *  multiply-add; @p ms is the median time of one call. */
+typedef void (*ypr_bench_fn)(void *user, const char *isa, int threads,
+                             const char *kernel, const char *shape,
+                             double gflops, double ms);
+
+/** Measure the float kernels: the FMA peak ("peak"), SGEMM and the conv
+ *  layers that dominate YOLOv7 at 640×640, for the kernel set @p isa (NULL:
+ *  every set available here) and each thread count 1..@p max_threads.
+ *  Each case runs for about @p seconds (0: 0.3 s). Results arrive through
+ *  @p cb in order. Restores the previously selected kernel set.
+ *  @return YPR_OK; YPR_EINVAL (NULL cb, bad threads);
+ *  YPR_EUNSUPPORTED (isa unavailable); YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_bench_kernels(const char *isa, int max_threads, double seconds,
+                              ypr_bench_fn cb, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* YOLOPR_H */

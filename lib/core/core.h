@@ -1,0 +1,71 @@
+/* Internal core services: errors, allocation, logging, CPU detection, thread
+ * pool, RNG. Everything here is hidden from the shared library's ABI. */
+#ifndef YPR_CORE_H
+#define YPR_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "include/yolopr.h"
+
+#if defined(__GNUC__)
+#  define YPR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define YPR_PRINTF(a, b)
+#endif
+
+/* ---- errors: record a message for ypr_last_error() and return the code */
+int ypr__error(int code, const char *fmt, ...) YPR_PRINTF(2, 3);
+int ypr__verror(int code, const char *fmt, va_list ap);
+void ypr__clear_error(void);
+
+#define RETURN_IF(cond, code, ...)                                           \
+    do { if (cond) return ypr__error((code), __VA_ARGS__); } while (0)
+#define TRY(expr)                                                            \
+    do { int ypr_rc_ = (expr); if (ypr_rc_ < 0) return ypr_rc_; } while (0)
+
+/* ---- sizes: products that report overflow instead of wrapping */
+/* *out = a * b; returns 0 on success, -1 on overflow or negative input. */
+int ypr__mul_size(int64_t a, int64_t b, int64_t *out);
+
+/* ---- allocation: 64-byte aligned, NULL on failure (with an error recorded) */
+void *ypr__alloc(size_t bytes);
+void *ypr__calloc(size_t count, size_t size);
+void ypr__free(void *p);
+
+/* ---- logging (through the host's callback) */
+void ypr__log(int level, const char *fmt, ...) YPR_PRINTF(2, 3);
+
+/* ---- CPU features */
+typedef struct ypr_cpu_info {
+    unsigned sse42 : 1, avx : 1, avx2 : 1, fma : 1, avx512f : 1, avx512bw : 1,
+             avx512vl : 1, avx512vnni : 1, avxvnni : 1, neon : 1, asimddot : 1;
+} ypr_cpu_info;
+const ypr_cpu_info *ypr__cpu(void);
+int ypr__online_cpus(void);
+
+/* ---- thread pool: run fn(ctx, task, worker) for task in [0, ntasks).
+ * The caller's thread takes part as worker 0; workers are < nthreads.
+ * Each task must write disjoint memory, so results never depend on which
+ * worker ran a task or on the thread count. Not reentrant. */
+typedef struct ypr_pool ypr_pool;
+typedef void (*ypr_task_fn)(void *ctx, int64_t task, int worker);
+int ypr__pool_create(int nthreads, ypr_pool **out);
+void ypr__pool_free(ypr_pool *pool);
+int ypr__pool_size(const ypr_pool *pool);
+void ypr__pool_run(ypr_pool *pool, int64_t ntasks, ypr_task_fn fn, void *ctx);
+/* The process-wide pool sized by ypr_set_num_threads(); created lazily. */
+ypr_pool *ypr__default_pool(void);
+
+/* ---- deterministic RNG (splitmix64 seeding a xoshiro256**) */
+typedef struct ypr_rng { uint64_t s[4]; } ypr_rng;
+void ypr__rng_seed(ypr_rng *r, uint64_t seed);
+uint64_t ypr__rng_u64(ypr_rng *r);
+float ypr__rng_uniform(ypr_rng *r);           /* [0, 1) */
+float ypr__rng_normal(ypr_rng *r);            /* N(0, 1) */
+
+/* ---- monotonic clock in seconds */
+double ypr__now(void);
+
+#endif

@@ -1,0 +1,175 @@
+/* The packed SGEMM driver: A packed once (weights, cacheable), B packed per
+ * kc×nc block by each worker into its own scratch, an mr×nr micro-kernel from
+ * the active ISA table, and the epilogue applied to each finished tile while
+ * it is still in L1. Every element of C is produced by one task with a fixed
+ * K order, so results do not depend on the thread count. */
+#include <string.h>
+
+#include "kernels.h"
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+int64_t ypr__gemm_packed_a_floats(const ypr_ktable *kt, int64_t m, int64_t k)
+{
+    return ceil_div(m, kt->mr) * kt->mr * k;
+}
+
+int64_t ypr__gemm_scratch_floats(const ypr_ktable *kt)
+{
+    return (int64_t)kt->kc * kt->nc;
+}
+
+void ypr__gemm_pack_a(const ypr_ktable *kt, int64_t m, int64_t k,
+                      const float *a, int64_t lda, float *dst)
+{
+    const int mr = kt->mr;
+    for (int64_t p = 0; p < ceil_div(m, mr); p++) {
+        float *panel = dst + p * mr * k;
+        for (int r = 0; r < mr; r++) {
+            int64_t row = p * mr + r;
+            if (row < m) {
+                const float *src = a + row * lda;
+                for (int64_t kk = 0; kk < k; kk++)
+                    panel[kk * mr + r] = src[kk];
+            } else {
+                for (int64_t kk = 0; kk < k; kk++)
+                    panel[kk * mr + r] = 0.0f;
+            }
+        }
+    }
+}
+
+void ypr__pack_b_matrix(const void *src, int64_t k0, int64_t kc, int64_t n0,
+                        int64_t nc, int nr, float *dst)
+{
+    const ypr_matrix_src *ms = src;
+    for (int64_t q = 0; q * nr < nc; q++) {
+        int64_t cols = min64(nr, nc - q * nr);
+        float *panel = dst + q * nr * kc;
+        const float *b = ms->b + k0 * ms->ldb + n0 + q * nr;
+        for (int64_t kk = 0; kk < kc; kk++) {
+            memcpy(panel + kk * nr, b + kk * ms->ldb, (size_t)cols * sizeof(float));
+            for (int64_t j = cols; j < nr; j++)
+                panel[kk * nr + j] = 0.0f;
+        }
+    }
+}
+
+typedef struct gemm_plan {
+    const ypr_ktable *kt;
+    const ypr_gemm_job *jobs;
+    int64_t njobs;
+    int64_t msplit;        /* row blocks per job */
+    int64_t nblocks_max;   /* column blocks per job (max over jobs) */
+    float *scratch;
+} gemm_plan;
+
+static void run_tile(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t m0,
+                     int64_t m1, int64_t n0, int64_t n1, float *buf)
+{
+    const ypr_ktable *kt = pl->kt;
+    const int mr = kt->mr, nr = kt->nr;
+    const ypr_epilogue *ep = jb->ep;
+    int need_ep = ep && (ep->scale || ep->bias || ep->act != YPR_ACT_IDENTITY);
+    for (int64_t pc = 0; pc < jb->k; pc += kt->kc) {
+        int64_t kc = min64(kt->kc, jb->k - pc);
+        int last = pc + kc >= jb->k;
+        jb->pack_b(jb->b_src, pc, kc, n0, n1 - n0, nr, buf);
+        for (int64_t i = m0; i < m1; i += mr) {
+            const float *a = jb->packed_a + i * jb->k + pc * mr;
+            int rows = (int)min64(mr, m1 - i);
+            for (int64_t j = n0; j < n1; j += nr) {
+                int cols = (int)min64(nr, n1 - j);
+                float *c = jb->c + i * jb->ldc + j;
+                kt->gemm_ukernel(kc, a, buf + (j - n0) * kc, c, jb->ldc, rows, cols,
+                                 jb->accumulate || pc > 0);
+                if (last && need_ep)
+                    for (int r = 0; r < rows; r++)
+                        kt->scale_bias_act(c + r * jb->ldc, cols,
+                                           ep->scale ? ep->scale[i + r] : 1.0f,
+                                           ep->bias ? ep->bias[i + r] : 0.0f,
+                                           ep->act, ep->alpha);
+            }
+        }
+    }
+}
+
+static void gemm_task(void *ctx, int64_t task, int worker)
+{
+    const gemm_plan *pl = ctx;
+    int64_t per_job = pl->msplit * pl->nblocks_max;
+    const ypr_gemm_job *jb = &pl->jobs[task / per_job];
+    int64_t rem = task % per_job;
+    int64_t mi = rem / pl->nblocks_max, ni = rem % pl->nblocks_max;
+    const int mr = pl->kt->mr;
+    int64_t mpanels = ceil_div(jb->m, mr);
+    int64_t pb = ceil_div(mpanels, pl->msplit);
+    int64_t m0 = mi * pb * mr, m1 = min64(jb->m, (mi + 1) * pb * mr);
+    int64_t n0 = ni * pl->kt->nc, n1 = min64(jb->n, n0 + pl->kt->nc);
+    if (m0 >= m1 || n0 >= n1)
+        return;
+    run_tile(pl, jb, m0, m1, n0, n1, pl->scratch + worker * ypr__gemm_scratch_floats(pl->kt));
+}
+
+int ypr__gemm_run(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs,
+                  int64_t njobs, float *scratch)
+{
+    if (njobs <= 0)
+        return YPR_OK;
+    int nthreads = ypr__pool_size(pool);
+    gemm_plan pl = {kt, jobs, njobs, 1, 1, scratch};
+    int64_t mpanels_max = 1;
+    for (int64_t j = 0; j < njobs; j++) {
+        int64_t nb = ceil_div(jobs[j].n, kt->nc);
+        if (nb > pl.nblocks_max)
+            pl.nblocks_max = nb;
+        int64_t mp = ceil_div(jobs[j].m, kt->mr);
+        if (mp > mpanels_max)
+            mpanels_max = mp;
+    }
+    /* Too few column blocks to keep every worker busy: split rows too. */
+    int64_t tasks = njobs * pl.nblocks_max;
+    if (tasks < 4 * nthreads)
+        pl.msplit = min64(mpanels_max, ceil_div(4 * nthreads, tasks));
+    float *own = NULL;
+    if (!scratch) {
+        own = ypr__alloc((size_t)(nthreads * ypr__gemm_scratch_floats(kt)) * sizeof(float));
+        if (!own)
+            return YPR_ENOMEM;
+        pl.scratch = own;
+    }
+    ypr__pool_run(pool, njobs * pl.msplit * pl.nblocks_max, gemm_task, &pl);
+    ypr__free(own);
+    return YPR_OK;
+}
+
+int ypr__sgemm(const ypr_ktable *kt, ypr_pool *pool, int64_t m, int64_t n, int64_t k,
+               const float *a, int64_t lda, const float *b, int64_t ldb,
+               float *c, int64_t ldc, int accumulate)
+{
+    RETURN_IF(!kt || !a || !b || !c, YPR_EINVAL, "sgemm: NULL pointer");
+    RETURN_IF(m <= 0 || n <= 0 || k <= 0, YPR_EINVAL,
+              "sgemm: sizes must be positive (m=%lld n=%lld k=%lld)",
+              (long long)m, (long long)n, (long long)k);
+    RETURN_IF(lda < k || ldb < n || ldc < n, YPR_EINVAL, "sgemm: leading dimension too small");
+    int64_t pa;
+    RETURN_IF(ypr__mul_size(ceil_div(m, kt->mr) * kt->mr, k, &pa) < 0 ||
+              pa > INT64_MAX / 4, YPR_ERANGE, "sgemm: size product overflows");
+    float *packed = ypr__alloc((size_t)pa * sizeof(float));
+    if (!packed)
+        return YPR_ENOMEM;
+    ypr__gemm_pack_a(kt, m, k, a, lda, packed);
+    ypr_matrix_src ms = {b, ldb};
+    ypr_gemm_job job = {m, n, k, packed, ypr__pack_b_matrix, &ms, c, ldc, NULL, accumulate};
+    int rc = ypr__gemm_run(kt, pool, &job, 1, NULL);
+    ypr__free(packed);
+    return rc;
+}

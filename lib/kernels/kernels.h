@@ -1,0 +1,169 @@
+/* Float32 compute kernels on raw NCHW buffers. Knows nothing of nets or files.
+ *
+ * Layering: each ISA file (scalar/, x86/, arm/) fills one ypr_ktable with the
+ * few hot inner loops it speeds up; entries left NULL fall back to the scalar
+ * reference. The ISA-agnostic drivers in this folder (packing, blocking,
+ * threading, im2col) call through the active table.
+ *
+ * GEMM convention: C[m×n] = A[m×k] · B[k×n], all row-major. A conv is a GEMM
+ * with A = weights [O, I/g·kh·kw], B = im2col(input) [I/g·kh·kw, OH·OW],
+ * C = output [O, OH·OW] — no transposes anywhere in NCHW.
+ *
+ * Packed A ("panels of mr rows"): panel p holds rows p·mr … p·mr+mr-1 for
+ * every k, element (r, k) at p·mr·K + k·mr + r; rows past m are zero.
+ * Packed B block (kc×nc, "panels of nr columns"): panel q holds columns
+ * q·nr … q·nr+nr-1, element (k, c) at q·nr·kc + k·nr + c; columns past the
+ * end are zero.
+ */
+#ifndef YPR_KERNELS_H
+#define YPR_KERNELS_H
+
+#include <stdint.h>
+
+#include "lib/core/core.h"
+
+enum {
+    YPR_ACT_IDENTITY = 0,
+    YPR_ACT_RELU = 1,
+    YPR_ACT_LEAKY = 2,      /* x > 0 ? x : alpha·x */
+    YPR_ACT_SILU = 3,       /* x·sigmoid(x) */
+    YPR_ACT_SIGMOID = 4,
+    YPR_ACT_HARDSWISH = 5,  /* x·relu6(x + 3)/6 */
+    YPR_ACT_COUNT_
+};
+
+/* Per-output-channel epilogue: y = act(y·scale[c] + bias[c]). NULL scale
+ * means 1, NULL bias means 0. */
+typedef struct ypr_epilogue {
+    const float *scale;
+    const float *bias;
+    int act;
+    float alpha;
+} ypr_epilogue;
+
+typedef struct ypr_ktable {
+    const char *name;
+    int mr, nr;            /* micro-tile rows (A panel) and columns (B panel) */
+    int kc, nc;            /* cache blocking along K and N (nc % nr == 0) */
+
+    /* C[i, j] (= or +=) Σ_k a[k·mr + i] · b[k·nr + j] for i < m ≤ mr,
+     * j < n ≤ nr, 0 ≤ k < kc. Writes only the m×n corner of C. */
+    void (*gemm_ukernel)(int64_t kc, const float *a, const float *b,
+                         float *c, int64_t ldc, int m, int n, int accumulate);
+
+    /* x[i] = act(x[i]·scale + bias) for i < n. */
+    void (*scale_bias_act)(float *x, int64_t n, float scale, float bias,
+                           int act, float alpha);
+
+    /* One plane of PyTorch MaxPool2d (implicit −inf padding, floor mode):
+     * y[oy, ox] = max over window at (oy·s − p, ox·s − p) of size k×k.
+     * y is oh×ow with oh = (h + 2p − k)/s + 1. Entries may handle only some
+     * (k, s, p) and return 0 for the rest (the scalar reference then runs). */
+    int (*maxpool_plane)(const float *x, int64_t h, int64_t w, float *y,
+                         int64_t oh, int64_t ow, int k, int s, int p);
+
+    /* One plane of nearest ×2 upsampling: y is (2h)×(2w). */
+    void (*upsample2x_plane)(const float *x, int64_t h, int64_t w, float *y);
+
+    /* Peak probe: run `iters` rounds of 12 independent vector FMA chains,
+     * store something derived from the result in *sink (so nothing is
+     * optimized away) and return the flops done (2 per lane per FMA). */
+    double (*fma_burn)(int64_t iters, float *sink);
+} ypr_ktable;
+
+/* ---- dispatch (dispatch.c) */
+const ypr_ktable *ypr__kt(void);                 /* the active table */
+const ypr_ktable *ypr__kt_named(const char *name); /* NULL if unavailable */
+/* ISA tables, each filled completely (NULL entries replaced by scalar). */
+void ypr__kt_fill_scalar(ypr_ktable *t);
+#if defined(YPR_HAVE_AVX2)
+void ypr__kt_fill_avx2(ypr_ktable *t);
+#endif
+#if defined(YPR_HAVE_AVX512)
+void ypr__kt_fill_avx512(ypr_ktable *t);
+#endif
+#if defined(YPR_HAVE_NEON)
+void ypr__kt_fill_neon(ypr_ktable *t);
+#endif
+
+/* Scalar reference activation of one value (shared by scalar code and tests). */
+float ypr__act_ref(float x, int act, float alpha);
+
+/* ---- GEMM driver (gemm.c) */
+int64_t ypr__gemm_packed_a_floats(const ypr_ktable *kt, int64_t m, int64_t k);
+void ypr__gemm_pack_a(const ypr_ktable *kt, int64_t m, int64_t k,
+                      const float *a, int64_t lda, float *dst);
+/* Per-worker scratch (in floats) for packing one B block. */
+int64_t ypr__gemm_scratch_floats(const ypr_ktable *kt);
+
+/* B-block packer: fill the panels of rows [k0, k0+kc) × cols [n0, n0+nc). */
+typedef void (*ypr_pack_b_fn)(const void *src, int64_t k0, int64_t kc,
+                              int64_t n0, int64_t nc, int nr, float *dst);
+
+typedef struct ypr_gemm_job {
+    int64_t m, n, k;
+    const float *packed_a;             /* ypr__gemm_pack_a layout */
+    ypr_pack_b_fn pack_b;              /* how to read B */
+    const void *b_src;                 /* what pack_b reads */
+    float *c;                          /* row-major, leading dim ldc */
+    int64_t ldc;
+    const ypr_epilogue *ep;            /* may be NULL; scale/bias by row */
+    int accumulate;                    /* 1: C += A·B (epilogue after) */
+} ypr_gemm_job;
+
+/* Run a batch of independent GEMM jobs over the pool (one job per conv group
+ * and image). @p scratch holds ypr__gemm_scratch_floats() per worker; NULL
+ * allocates. Returns YPR_OK or YPR_ENOMEM. */
+int ypr__gemm_run(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs,
+                  int64_t njobs, float *scratch);
+
+/* Row-major matrix source for pack_b. */
+typedef struct ypr_matrix_src { const float *b; int64_t ldb; } ypr_matrix_src;
+void ypr__pack_b_matrix(const void *src, int64_t k0, int64_t kc, int64_t n0,
+                        int64_t nc, int nr, float *dst);
+
+/* Plain SGEMM, C = A·B (+C), with packing of A on the fly. */
+int ypr__sgemm(const ypr_ktable *kt, ypr_pool *pool, int64_t m, int64_t n, int64_t k,
+               const float *a, int64_t lda, const float *b, int64_t ldb,
+               float *c, int64_t ldc, int accumulate);
+
+/* ---- convolution (conv.c) */
+typedef struct ypr_conv_shape {
+    int64_t n, c, h, w;         /* input [N, C, H, W] */
+    int64_t oc, kh, kw;         /* weight [OC, C/groups, kh, kw] */
+    int64_t sh, sw, ph, pw, dh, dw, groups;
+} ypr_conv_shape;
+
+/* Validate and compute the output size; YPR_EINVAL/YPR_ERANGE with a message. */
+int ypr__conv_check(const ypr_conv_shape *s, int64_t *oh, int64_t *ow);
+int64_t ypr__conv_packed_w_floats(const ypr_ktable *kt, const ypr_conv_shape *s);
+void ypr__conv_pack_w(const ypr_ktable *kt, const ypr_conv_shape *s,
+                      const float *w, float *dst);
+/* y[N, OC, OH, OW] = act(conv(x, w)·scale + bias). packed_w from
+ * ypr__conv_pack_w with the same table. */
+int ypr__conv2d(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                const float *x, const float *packed_w, const ypr_epilogue *ep,
+                float *y);
+/* Direct, unblocked reference (tests). */
+int ypr__conv2d_ref(const ypr_conv_shape *s, const float *x, const float *w,
+                    const ypr_epilogue *ep, float *y);
+
+/* ---- other layers (layers.c); planes are split over the pool */
+int ypr__maxpool2d(const ypr_ktable *kt, ypr_pool *pool, int64_t planes, int64_t h,
+                   int64_t w, int k, int s, int p, const float *x, float *y);
+int ypr__upsample2x(const ypr_ktable *kt, ypr_pool *pool, int64_t planes, int64_t h,
+                    int64_t w, const float *x, float *y);
+/* In-place epilogue on y[N, C, HW]. */
+int ypr__scale_bias_act(const ypr_ktable *kt, ypr_pool *pool, int64_t n, int64_t c,
+                        int64_t hw, float *y, const ypr_epilogue *ep);
+/* Copy x[N, cx, HW] into channels [off, off+cx) of y[N, cy, HW]. */
+int ypr__concat_copy(int64_t n, int64_t cx, int64_t cy, int64_t off, int64_t hw,
+                     const float *x, float *y);
+/* Scalar reference of one maxpool plane (always handles every case). */
+void ypr__maxpool_plane_ref(const float *x, int64_t h, int64_t w, float *y,
+                            int64_t oh, int64_t ow, int k, int s, int p);
+
+/* ---- benchmarks (bench.c) */
+double ypr__fma_peak_gflops(const char *isa, int threads, double seconds);
+
+#endif

@@ -1,0 +1,115 @@
+/* The scalar reference kernels: plain C, built for the baseline target. Every
+ * SIMD table falls back to these entries, and the tests compare against them. */
+#include <math.h>
+#include <string.h>
+
+#include "lib/kernels/kernels.h"
+
+#define MR 4
+#define NR 8
+
+float ypr__act_ref(float x, int act, float alpha)
+{
+    switch (act) {
+    case YPR_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    case YPR_ACT_LEAKY: return x > 0.0f ? x : alpha * x;
+    case YPR_ACT_SILU: return x / (1.0f + expf(-x));
+    case YPR_ACT_SIGMOID: return 1.0f / (1.0f + expf(-x));
+    case YPR_ACT_HARDSWISH: {
+        float r = x + 3.0f;
+        r = r < 0.0f ? 0.0f : (r > 6.0f ? 6.0f : r);
+        return x * r * (1.0f / 6.0f);
+    }
+    default: return x;
+    }
+}
+
+static void ukernel_scalar(int64_t kc, const float *a, const float *b, float *c,
+                           int64_t ldc, int m, int n, int accumulate)
+{
+    float acc[MR][NR] = {{0}};
+    for (int64_t k = 0; k < kc; k++) {
+        const float *ak = a + k * MR, *bk = b + k * NR;
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++)
+                acc[i][j] += ak[i] * bk[j];
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc[i][j] : acc[i][j];
+}
+
+static void scale_bias_act_scalar(float *x, int64_t n, float scale, float bias,
+                                  int act, float alpha)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = ypr__act_ref(x[i] * scale + bias, act, alpha);
+}
+
+void ypr__maxpool_plane_ref(const float *x, int64_t h, int64_t w, float *y,
+                            int64_t oh, int64_t ow, int k, int s, int p)
+{
+    for (int64_t oy = 0; oy < oh; oy++) {
+        for (int64_t ox = 0; ox < ow; ox++) {
+            float m = -INFINITY;
+            for (int ky = 0; ky < k; ky++) {
+                int64_t iy = oy * s - p + ky;
+                if (iy < 0 || iy >= h)
+                    continue;
+                for (int kx = 0; kx < k; kx++) {
+                    int64_t ix = ox * s - p + kx;
+                    if (ix >= 0 && ix < w && x[iy * w + ix] > m)
+                        m = x[iy * w + ix];
+                }
+            }
+            y[oy * ow + ox] = m;
+        }
+    }
+}
+
+static int maxpool_plane_scalar(const float *x, int64_t h, int64_t w, float *y,
+                                int64_t oh, int64_t ow, int k, int s, int p)
+{
+    ypr__maxpool_plane_ref(x, h, w, y, oh, ow, k, s, p);
+    return 1;
+}
+
+static void upsample2x_plane_scalar(const float *x, int64_t h, int64_t w, float *y)
+{
+    for (int64_t iy = 0; iy < h; iy++) {
+        float *r0 = y + (2 * iy) * (2 * w);
+        for (int64_t ix = 0; ix < w; ix++)
+            r0[2 * ix] = r0[2 * ix + 1] = x[iy * w + ix];
+        memcpy(r0 + 2 * w, r0, (size_t)(2 * w) * sizeof(float));
+    }
+}
+
+static double fma_burn_scalar(int64_t iters, float *sink)
+{
+    float acc[12];
+    for (int i = 0; i < 12; i++)
+        acc[i] = (float)i * 0.001f;
+    const float m = 0.9999f, a = 1e-6f;
+    for (int64_t it = 0; it < iters; it++)
+        for (int i = 0; i < 12; i++)
+            acc[i] = fmaf(acc[i], m, a);
+    float s = 0;
+    for (int i = 0; i < 12; i++)
+        s += acc[i];
+    *sink = s;
+    return 2.0 * 12.0 * (double)iters;
+}
+
+void ypr__kt_fill_scalar(ypr_ktable *t)
+{
+    t->name = "scalar";
+    t->mr = MR;
+    t->nr = NR;
+    t->kc = 256;
+    t->nc = 512;
+    t->gemm_ukernel = ukernel_scalar;
+    t->scale_bias_act = scale_bias_act_scalar;
+    t->maxpool_plane = maxpool_plane_scalar;
+    t->upsample2x_plane = upsample2x_plane_scalar;
+    t->fma_burn = fma_burn_scalar;
+}

@@ -1,0 +1,112 @@
+/* Core services: errors, size arithmetic, thread pool, RNG. White-box. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lib/core/core.h"
+
+static void test_errors(void **state)
+{
+    (void)state;
+    assert_int_equal(ypr__error(YPR_ESHAPE, "tensor %s: want %d", "model.0.conv.weight", 4),
+                     YPR_ESHAPE);
+    assert_string_equal(ypr_last_error(), "YPR_ESHAPE: tensor model.0.conv.weight: want 4");
+    ypr__clear_error();
+    assert_string_equal(ypr_last_error(), "");
+    assert_string_equal(ypr_err_name(YPR_ENOMEM), "YPR_ENOMEM");
+    assert_string_equal(ypr_strerror(YPR_OK), "success");
+    assert_string_equal(ypr_strerror(-999), "unknown status");
+    assert_string_equal(ypr_err_name(17), "YPR_E?");
+}
+
+static void test_mul_size(void **state)
+{
+    (void)state;
+    int64_t r = 0;
+    assert_int_equal(ypr__mul_size(1 << 20, 1 << 20, &r), 0);
+    assert_true(r == (int64_t)1 << 40);
+    assert_int_equal(ypr__mul_size(INT64_MAX / 2, 3, &r), -1);
+    assert_int_equal(ypr__mul_size(-1, 3, &r), -1);
+    assert_int_equal(ypr__mul_size(0, INT64_MAX, &r), 0);
+    assert_true(r == 0);
+}
+
+typedef struct count_ctx { _Atomic int64_t sum; int hits[1000]; int max_worker; } count_ctx;
+
+static void count_task(void *ctx, int64_t t, int worker)
+{
+    count_ctx *c = ctx;
+    atomic_fetch_add(&c->sum, t);
+    c->hits[t]++;
+    if (worker > c->max_worker)
+        c->max_worker = worker;   /* racy but only grows; checked as a bound */
+}
+
+static void test_pool(void **state)
+{
+    (void)state;
+    for (int n = 1; n <= 4; n++) {
+        ypr_pool *p;
+        assert_int_equal(ypr__pool_create(n, &p), YPR_OK);
+        assert_int_equal(ypr__pool_size(p), n);
+        for (int rep = 0; rep < 20; rep++) {
+            count_ctx c = {0};
+            ypr__pool_run(p, 1000, count_task, &c);
+            assert_true(atomic_load(&c.sum) == 999 * 1000 / 2);
+            for (int i = 0; i < 1000; i++)
+                assert_int_equal(c.hits[i], 1);
+            assert_true(c.max_worker < n);
+        }
+        ypr__pool_free(p);
+    }
+    ypr_pool *p = NULL;
+    assert_int_equal(ypr__pool_create(-1, &p), YPR_ERANGE);
+    assert_null(p);
+    ypr__pool_free(NULL);
+}
+
+static void test_rng(void **state)
+{
+    (void)state;
+    ypr_rng a, b;
+    ypr__rng_seed(&a, 123);
+    ypr__rng_seed(&b, 123);
+    double sum = 0, sq = 0;
+    for (int i = 0; i < 20000; i++) {
+        assert_true(ypr__rng_u64(&a) == ypr__rng_u64(&b));
+        float u = ypr__rng_uniform(&a);
+        assert_true(u >= 0.0f && u < 1.0f);
+        float z = ypr__rng_normal(&b);
+        sum += z;
+        sq += (double)z * z;
+        ypr__rng_uniform(&b);
+        ypr__rng_normal(&a);
+    }
+    assert_true(sum / 20000 > -0.05 && sum / 20000 < 0.05);
+    assert_true(sq / 20000 > 0.95 && sq / 20000 < 1.05);
+}
+
+static void test_alloc(void **state)
+{
+    (void)state;
+    void *p = ypr__alloc(100);
+    assert_non_null(p);
+    assert_true(((uintptr_t)p & 63) == 0);
+    ypr__free(p);
+    assert_null(ypr__calloc(SIZE_MAX / 2, 4));
+    assert_non_null(strstr(ypr_last_error(), "overflows"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_errors),   cmocka_unit_test(test_mul_size),
+        cmocka_unit_test(test_pool),     cmocka_unit_test(test_rng),
+        cmocka_unit_test(test_alloc),
+    };
+    return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}

@@ -1,0 +1,344 @@
+/* Kernel tests, run once per kernel set (YPR_SIMD=scalar|avx2|avx512|neon;
+ * exit 77 = skipped where this CPU or build lacks the set).
+ *
+ * Tolerances (float32 against a float64-accumulated direct reference):
+ *   GEMM and conv: |y − ref| ≤ 1e-5·Σ|a·b| + 1e-6 per element (the bound on
+ *   float32 summation error for these depths, with margin);
+ *   identity/ReLU/LeakyReLU/hard-swish epilogues: 1e-6·(1 + |ref|);
+ *   SiLU/sigmoid (vector exp approximations): 2e-6·(1 + |ref|);
+ *   max-pool, upsample and concat: bit-exact. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lib/kernels/kernels.h"
+
+static const ypr_ktable *kt;
+
+static float *rand_buf(ypr_rng *r, int64_t n, float lo, float hi)
+{
+    float *p = ypr__alloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    assert_non_null(p);
+    for (int64_t i = 0; i < n; i++)
+        p[i] = lo + (hi - lo) * ypr__rng_uniform(r);
+    return p;
+}
+
+static int64_t pick(ypr_rng *r, const int64_t *v, int n)
+{
+    return v[ypr__rng_u64(r) % (uint64_t)n];
+}
+
+/* ------------------------------------------------------------------ GEMM */
+
+static void check_gemm(ypr_rng *r, int64_t m, int64_t n, int64_t k, int accumulate)
+{
+    int64_t lda = k + (int64_t)(ypr__rng_u64(r) % 3), ldb = n + 1, ldc = n + 2;
+    float *a = rand_buf(r, m * lda, -1, 1), *b = rand_buf(r, k * ldb, -1, 1);
+    float *c = rand_buf(r, m * ldc, -1, 1);
+    float *c0 = ypr__alloc((size_t)(m * ldc) * sizeof(float));
+    memcpy(c0, c, (size_t)(m * ldc) * sizeof(float));
+    assert_int_equal(ypr__sgemm(kt, ypr__default_pool(), m, n, k, a, lda, b, ldb, c, ldc,
+                                accumulate), YPR_OK);
+    for (int64_t i = 0; i < m; i++) {
+        for (int64_t j = 0; j < ldc; j++) {
+            if (j >= n) {   /* padding columns untouched */
+                assert_true(c[i * ldc + j] == c0[i * ldc + j]);
+                continue;
+            }
+            double ref = accumulate ? c0[i * ldc + j] : 0.0, mag = fabs(ref);
+            for (int64_t q = 0; q < k; q++) {
+                ref += (double)a[i * lda + q] * b[q * ldb + j];
+                mag += fabs((double)a[i * lda + q] * b[q * ldb + j]);
+            }
+            double err = fabs(c[i * ldc + j] - ref);
+            if (err > 1e-5 * mag + 1e-6)
+                fail_msg("gemm %s m=%lld n=%lld k=%lld acc=%d at (%lld,%lld): %g vs %g",
+                         kt->name, (long long)m, (long long)n, (long long)k, accumulate,
+                         (long long)i, (long long)j, c[i * ldc + j], ref);
+        }
+    }
+    ypr__free(a); ypr__free(b); ypr__free(c); ypr__free(c0);
+}
+
+static void test_gemm_shapes(void **state)
+{
+    (void)state;
+    ypr_rng r;
+    ypr__rng_seed(&r, 1);
+    static const int64_t dims[] = {1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 37, 64, 65, 100};
+    for (int t = 0; t < 60; t++)
+        check_gemm(&r, pick(&r, dims, 14), pick(&r, dims, 14), pick(&r, dims, 14), t & 1);
+    /* Deep K crosses the kc blocking; wide N crosses nc. */
+    check_gemm(&r, 37, 203, 700, 0);
+    check_gemm(&r, 19, 1100, 300, 1);
+    check_gemm(&r, 130, 45, 1030, 0);
+}
+
+/* ------------------------------------------------------------------ conv */
+
+static void check_conv(ypr_rng *r, const ypr_conv_shape *s, int act, int with_scale)
+{
+    int64_t oh, ow;
+    assert_int_equal(ypr__conv_check(s, &oh, &ow), YPR_OK);
+    int64_t xn = s->n * s->c * s->h * s->w, yn = s->n * s->oc * oh * ow;
+    int64_t kg = s->c / s->groups * s->kh * s->kw, wn = s->oc * kg;
+    float *x = rand_buf(r, xn, -1, 1), *w = rand_buf(r, wn, -0.5f, 0.5f);
+    float *scale = rand_buf(r, s->oc, 0.5f, 1.5f), *bias = rand_buf(r, s->oc, -0.5f, 0.5f);
+    float *y = rand_buf(r, yn, 100, 200), *ref = ypr__alloc((size_t)yn * sizeof(float));
+    float *pw = ypr__alloc((size_t)ypr__conv_packed_w_floats(kt, s) * sizeof(float));
+    ypr_epilogue ep = {with_scale ? scale : NULL, bias, act, 0.1f};
+    ypr__conv_pack_w(kt, s, w, pw);
+    assert_int_equal(ypr__conv2d(kt, ypr__default_pool(), s, x, pw, &ep, y), YPR_OK);
+    ypr_epilogue none = {NULL, NULL, YPR_ACT_IDENTITY, 0};
+    assert_int_equal(ypr__conv2d_ref(s, x, w, &none, ref), YPR_OK);
+    for (int64_t i = 0; i < yn; i++) {
+        int64_t o = (i / (oh * ow)) % s->oc;
+        /* bound of the pre-activation sum: |x| ≤ 1, |w| ≤ 0.5 */
+        double mag = 0.5 * (double)kg * (with_scale ? scale[o] : 1.0);
+        double pre = ref[i] * (with_scale ? scale[o] : 1.0f) + bias[o];
+        double want = ypr__act_ref((float)pre, act, 0.1f);
+        double tol = 1e-5 * mag + 1e-6 + 2e-6 * (1 + fabs(want));
+        if (fabs(y[i] - want) > tol)
+            fail_msg("conv %s N%lld C%lld %lldx%lld OC%lld k%lldx%lld s%lld p%lld d%lld g%lld "
+                     "act%d at %lld: %g vs %g", kt->name, (long long)s->n, (long long)s->c,
+                     (long long)s->h, (long long)s->w, (long long)s->oc, (long long)s->kh,
+                     (long long)s->kw, (long long)s->sh, (long long)s->ph, (long long)s->dh,
+                     (long long)s->groups, act, (long long)i, y[i], want);
+    }
+    ypr__free(x); ypr__free(w); ypr__free(scale); ypr__free(bias);
+    ypr__free(y); ypr__free(ref); ypr__free(pw);
+}
+
+static void test_conv_random(void **state)
+{
+    (void)state;
+    ypr_rng r;
+    ypr__rng_seed(&r, 2);
+    static const int64_t chans[] = {1, 3, 4, 8, 13, 16, 37};
+    static const int64_t sizes[] = {1, 2, 5, 8, 9, 13, 20};
+    int done = 0;
+    for (int t = 0; done < 80; t++) {
+        ypr_conv_shape s = {0};
+        s.n = 1 + (int64_t)(ypr__rng_u64(&r) % 2);
+        s.groups = (t % 5 == 0) ? 1 + (int64_t)(ypr__rng_u64(&r) % 4) : 1;
+        s.c = s.groups * pick(&r, chans, 7);
+        s.oc = s.groups * pick(&r, chans, 7);
+        s.h = pick(&r, sizes, 7);
+        s.w = pick(&r, sizes, 7);
+        s.kh = 1 + 2 * (int64_t)(ypr__rng_u64(&r) % 3);
+        s.kw = (t % 7 == 0) ? 1 + (int64_t)(ypr__rng_u64(&r) % 3) : s.kh;
+        s.sh = 1 + (int64_t)(ypr__rng_u64(&r) % 2);
+        s.sw = (t % 11 == 0) ? 3 - s.sh : s.sh;
+        s.dh = s.dw = (t % 6 == 0) ? 2 : 1;
+        s.ph = s.kh / 2 * s.dh;
+        s.pw = (t % 9 == 0) ? 0 : s.kw / 2 * s.dw;
+        if (ypr__conv_check(&s, NULL, NULL) != YPR_OK)
+            continue;
+        check_conv(&r, &s, (int)(ypr__rng_u64(&r) % YPR_ACT_COUNT_), t & 1);
+        done++;
+    }
+}
+
+static void test_conv_yolo_like(void **state)
+{
+    (void)state;
+    ypr_rng r;
+    ypr__rng_seed(&r, 3);
+    /* Pruned widths, 1×1 fast path, 3×3 stride 2, deep K crossing kc. */
+    ypr_conv_shape a = {1, 203, 12, 11, 37, 1, 1, 1, 1, 0, 0, 1, 1, 1};
+    ypr_conv_shape b = {1, 64, 17, 17, 45, 3, 3, 2, 2, 1, 1, 1, 1, 1};
+    ypr_conv_shape c = {1, 3, 33, 31, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    ypr_conv_shape d = {2, 96, 9, 9, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    check_conv(&r, &a, YPR_ACT_SILU, 1);
+    check_conv(&r, &b, YPR_ACT_LEAKY, 1);
+    check_conv(&r, &c, YPR_ACT_SILU, 0);
+    check_conv(&r, &d, YPR_ACT_IDENTITY, 1);
+}
+
+static void test_conv_thread_independent(void **state)
+{
+    (void)state;
+    ypr_rng r;
+    ypr__rng_seed(&r, 4);
+    ypr_conv_shape s = {2, 48, 23, 19, 53, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    int64_t oh, ow;
+    assert_int_equal(ypr__conv_check(&s, &oh, &ow), YPR_OK);
+    int64_t yn = s.n * s.oc * oh * ow;
+    float *x = rand_buf(&r, s.n * s.c * s.h * s.w, -1, 1);
+    float *w = rand_buf(&r, s.oc * s.c * 9, -1, 1), *bias = rand_buf(&r, s.oc, -1, 1);
+    float *pw = ypr__alloc((size_t)ypr__conv_packed_w_floats(kt, &s) * sizeof(float));
+    ypr__conv_pack_w(kt, &s, w, pw);
+    ypr_epilogue ep = {NULL, bias, YPR_ACT_SILU, 0};
+    float *y[3];
+    static const int threads[3] = {1, 2, 3};
+    for (int i = 0; i < 3; i++) {
+        ypr_pool *p;
+        assert_int_equal(ypr__pool_create(threads[i], &p), YPR_OK);
+        y[i] = ypr__alloc((size_t)yn * sizeof(float));
+        assert_int_equal(ypr__conv2d(kt, p, &s, x, pw, &ep, y[i]), YPR_OK);
+        ypr__pool_free(p);
+    }
+    assert_memory_equal(y[0], y[1], (size_t)yn * sizeof(float));
+    assert_memory_equal(y[0], y[2], (size_t)yn * sizeof(float));
+    for (int i = 0; i < 3; i++)
+        ypr__free(y[i]);
+    ypr__free(x); ypr__free(w); ypr__free(bias); ypr__free(pw);
+}
+
+/* ------------------------------------------------------- epilogue alone */
+
+static void test_scale_bias_act(void **state)
+{
+    (void)state;
+    ypr_rng r;
+    ypr__rng_seed(&r, 5);
+    for (int act = 0; act < YPR_ACT_COUNT_; act++) {
+        for (int64_t n = 1; n <= 77; n += (n < 20 ? 1 : 19)) {
+            float *x = rand_buf(&r, n, -30, 30);
+            if (n > 3) {
+                x[0] = 0.0f; x[1] = -88.0f; x[2] = 88.0f; x[3] = -3.0f;
+            }
+            float *y = ypr__alloc((size_t)n * sizeof(float));
+            memcpy(y, x, (size_t)n * sizeof(float));
+            kt->scale_bias_act(y, n, 1.25f, -0.5f, act, 0.1f);
+            int transcendental = act == YPR_ACT_SILU || act == YPR_ACT_SIGMOID;
+            for (int64_t i = 0; i < n; i++) {
+                float want = ypr__act_ref(x[i] * 1.25f - 0.5f, act, 0.1f);
+                double tol = (transcendental ? 2e-6 : 1e-6) * (1 + fabs(want));
+                if (!(fabs(y[i] - want) <= tol))
+                    fail_msg("%s act %d n=%lld x=%.9g: %.9g vs %.9g", kt->name, act,
+                             (long long)n, x[i], y[i], want);
+            }
+            ypr__free(x);
+            ypr__free(y);
+        }
+    }
+}
+
+/* --------------------------------------------------- pooling, upsample */
+
+static void test_maxpool(void **state)
+{
+    (void)state;
+    ypr_rng r;
+    ypr__rng_seed(&r, 6);
+    static const int ksp[][3] = {{2, 2, 0}, {5, 1, 2}, {9, 1, 4}, {13, 1, 6}, {3, 2, 1},
+                                 {3, 1, 1}, {1, 1, 0}, {2, 1, 0}};
+    static const int64_t hs[] = {1, 2, 3, 7, 13, 16, 20, 33, 40};
+    for (size_t c = 0; c < sizeof ksp / sizeof ksp[0]; c++) {
+        for (int t = 0; t < 12; t++) {
+            int k = ksp[c][0], s = ksp[c][1], p = ksp[c][2];
+            int64_t h = pick(&r, hs, 9), w = pick(&r, hs, 9), planes = 3;
+            if (h + 2 * p < k || w + 2 * p < k)
+                continue;
+            int64_t oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+            float *x = rand_buf(&r, planes * h * w, -5, 5);
+            float *y = rand_buf(&r, planes * oh * ow, 0, 1);
+            float *ref = ypr__alloc((size_t)(planes * oh * ow) * sizeof(float));
+            assert_int_equal(ypr__maxpool2d(kt, ypr__default_pool(), planes, h, w, k, s, p,
+                                            x, y), YPR_OK);
+            for (int64_t q = 0; q < planes; q++)
+                ypr__maxpool_plane_ref(x + q * h * w, h, w, ref + q * oh * ow, oh, ow, k, s, p);
+            assert_memory_equal(y, ref, (size_t)(planes * oh * ow) * sizeof(float));
+            ypr__free(x); ypr__free(y); ypr__free(ref);
+        }
+    }
+}
+
+static void test_upsample_concat(void **state)
+{
+    (void)state;
+    ypr_rng r;
+    ypr__rng_seed(&r, 7);
+    static const int64_t hs[] = {1, 2, 3, 5, 8, 10, 17, 20, 40};
+    for (int t = 0; t < 30; t++) {
+        int64_t h = pick(&r, hs, 9), w = pick(&r, hs, 9), planes = 2;
+        float *x = rand_buf(&r, planes * h * w, -1, 1);
+        float *y = rand_buf(&r, planes * 4 * h * w + 1, 0, 1);
+        float sentinel = y[planes * 4 * h * w];
+        assert_int_equal(ypr__upsample2x(kt, ypr__default_pool(), planes, h, w, x, y), YPR_OK);
+        for (int64_t q = 0; q < planes; q++)
+            for (int64_t yy = 0; yy < 2 * h; yy++)
+                for (int64_t xx = 0; xx < 2 * w; xx++)
+                    assert_true(y[(q * 2 * h + yy) * 2 * w + xx] ==
+                                x[(q * h + yy / 2) * w + xx / 2]);
+        assert_true(y[planes * 4 * h * w] == sentinel);
+        ypr__free(x);
+        ypr__free(y);
+    }
+    float a[2 * 3 * 4], b[2 * 5 * 4], out[2 * 8 * 4];
+    for (int i = 0; i < 24; i++) a[i] = (float)i;
+    for (int i = 0; i < 40; i++) b[i] = 100.0f + (float)i;
+    assert_int_equal(ypr__concat_copy(2, 3, 8, 0, 4, a, out), YPR_OK);
+    assert_int_equal(ypr__concat_copy(2, 5, 8, 3, 4, b, out), YPR_OK);
+    for (int n = 0; n < 2; n++)
+        for (int c = 0; c < 8; c++)
+            for (int i = 0; i < 4; i++)
+                assert_true(out[(n * 8 + c) * 4 + i] ==
+                            (c < 3 ? a[(n * 3 + c) * 4 + i] : b[(n * 5 + c - 3) * 4 + i]));
+    assert_int_equal(ypr__concat_copy(2, 5, 8, 4, 4, b, out), YPR_EINVAL);
+}
+
+/* ------------------------------------------------------------ bad input */
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    int64_t oh, ow;
+    ypr_conv_shape ok = {1, 8, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    assert_int_equal(ypr__conv_check(&ok, &oh, &ow), YPR_OK);
+    assert_int_equal(oh, 8);
+    ypr_conv_shape s = ok;
+    s.c = 0;
+    assert_int_equal(ypr__conv_check(&s, &oh, &ow), YPR_EINVAL);
+    assert_non_null(strstr(ypr_last_error(), "C=0"));
+    s = ok; s.oc = -4;
+    assert_int_equal(ypr__conv_check(&s, &oh, &ow), YPR_EINVAL);
+    s = ok; s.groups = 3;
+    assert_int_equal(ypr__conv_check(&s, &oh, &ow), YPR_EINVAL);
+    s = ok; s.sh = 0;
+    assert_int_equal(ypr__conv_check(&s, &oh, &ow), YPR_EINVAL);
+    s = ok; s.kh = 11; s.ph = 0;
+    assert_int_equal(ypr__conv_check(&s, &oh, &ow), YPR_EINVAL);
+    s = ok; s.n = (int64_t)1 << 40; s.c = s.oc = (int64_t)1 << 30;
+    assert_int_equal(ypr__conv_check(&s, &oh, &ow), YPR_ERANGE);
+    float v = 0;
+    assert_int_equal(ypr__sgemm(kt, NULL, 0, 1, 1, &v, 1, &v, 1, &v, 1, 0), YPR_EINVAL);
+    assert_int_equal(ypr__sgemm(kt, NULL, 1, 1, 1, NULL, 1, &v, 1, &v, 1, 0), YPR_EINVAL);
+    assert_int_equal(ypr__maxpool2d(kt, NULL, 1, 4, 4, 5, 1, 0, &v, &v), YPR_EINVAL);
+    assert_int_equal(ypr__upsample2x(kt, NULL, 0, 4, 4, &v, &v), YPR_EINVAL);
+}
+
+int main(void)
+{
+    const char *want = getenv("YPR_SIMD");
+    if (want && *want && !ypr_simd_available(want)) {
+        fprintf(stderr, "kernel set %s not available here: skipped\n", want);
+        return 77;
+    }
+    kt = ypr__kt();
+    if (want && *want && strcmp(kt->name, want) != 0) {
+        fprintf(stderr, "asked for %s, got %s\n", want, kt->name);
+        return 1;
+    }
+    fprintf(stderr, "kernel set: %s (mr=%d nr=%d kc=%d nc=%d)\n", kt->name, kt->mr, kt->nr,
+            kt->kc, kt->nc);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gemm_shapes),
+        cmocka_unit_test(test_conv_random),
+        cmocka_unit_test(test_conv_yolo_like),
+        cmocka_unit_test(test_conv_thread_independent),
+        cmocka_unit_test(test_scale_bias_act),
+        cmocka_unit_test(test_maxpool),
+        cmocka_unit_test(test_upsample_concat),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests_name(kt->name, tests, NULL, NULL);
+}
