@@ -1,7 +1,364 @@
-/* Placeholder: avx512 table (falls back to scalar). */
+/* AVX-512 kernel set: register-blocked SGEMM micro-kernel, the fused
+ * scale/bias/activation epilogue (own vector exp), separable max-pool,
+ * nearest ×2 upsample and the FMA peak probe.
+ *
+ * Built with -mavx512f -mavx512bw -mavx512vl -mavx512dq only; every helper is
+ * static so nothing here can be picked by the linker for generic callers. */
+#include <immintrin.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "lib/kernels/kernels.h"
+
+#define AI static inline __attribute__((always_inline))
+
+/* ------------------------------------------------------------ GEMM */
+
+static __mmask16 tail_mask(int64_t rem)
+{
+    if (rem >= 16)
+        return (__mmask16)0xFFFF;
+    if (rem <= 0)
+        return 0;
+    return (__mmask16)((1u << rem) - 1u);
+}
+
+/* Micro-tile: MR rows × NV·16 columns held in MR·NV zmm accumulators; per k
+ * step NV loads of B and MR broadcasts of A feed MR·NV FMAs. */
+AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                     int m, int n, int accumulate, const int MR, const int NV)
+{
+    const int NR = NV * 16;
+    __m512 acc[16][4];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = _mm512_setzero_ps();
+
+    for (int64_t k = 0; k < kc; k++) {
+        __m512 bv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            bv[v] = _mm512_loadu_ps(b + v * 16);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+        }
+        a += MR;
+        b += NR;
+    }
+
+    if (m == MR && n == NR) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            float *ci = c + i * ldc;
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                __m512 r = acc[i][v];
+                if (accumulate)
+                    r = _mm512_add_ps(r, _mm512_loadu_ps(ci + v * 16));
+                _mm512_storeu_ps(ci + v * 16, r);
+            }
+        }
+        return;
+    }
+    __mmask16 mk[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+        mk[v] = tail_mask(n - v * 16);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        if (i >= m)
+            break;
+        float *ci = c + i * ldc;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            __m512 r = acc[i][v];
+            if (accumulate)
+                r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk[v], ci + v * 16));
+            _mm512_mask_storeu_ps(ci + v * 16, mk[v], r);
+        }
+    }
+}
+
+#define DEF_UKR(MR_, NV_)                                                               \
+    static void ukernel_##MR_##x##NV_(int64_t kc, const float *a, const float *b,      \
+                                      float *c, int64_t ldc, int m, int n, int acc)    \
+    {                                                                                   \
+        ukernel_body(kc, a, b, c, ldc, m, n, acc, MR_, NV_);                            \
+    }
+DEF_UKR(8, 3)
+DEF_UKR(14, 2)
+DEF_UKR(12, 2)
+DEF_UKR(6, 4)
+
+/* ------------------------------------------------------ activations */
+
+/* exp(t) for t already clamped to [-87.3, 88.3]: n = round(t/ln2),
+ * r = t − n·ln2 (two-part ln2), degree-7 Taylor polynomial on
+ * |r| ≤ ln2/2, then scale by 2^n. */
+AI __m512 exp_clamped(__m512 t)
+{
+    const __m512 log2e = _mm512_set1_ps(1.44269504f);
+    const __m512 ln2hi = _mm512_set1_ps(0.693359375f);
+    const __m512 ln2lo = _mm512_set1_ps(-2.12194440e-4f);
+    __m512 nf = _mm512_roundscale_ps(_mm512_mul_ps(t, log2e),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(nf, ln2hi, t);
+    r = _mm512_fnmadd_ps(nf, ln2lo, r);
+    __m512 p = _mm512_set1_ps(1.98412698e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.38888889e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.33333333e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.16666667e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.66666667e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, nf);
+}
+
+/* 1 + exp(−y), with −y clamped so it neither overflows nor goes subnormal. */
+AI __m512 one_plus_exp_neg(__m512 y)
+{
+    __m512 t = _mm512_sub_ps(_mm512_setzero_ps(), y);
+    t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+    return _mm512_add_ps(_mm512_set1_ps(1.0f), exp_clamped(t));
+}
+
+AI __m512 act_vec(__m512 y, int act, __m512 alpha)
+{
+    switch (act) {
+    case YPR_ACT_RELU:
+        return _mm512_max_ps(y, _mm512_setzero_ps());
+    case YPR_ACT_LEAKY: {
+        __mmask16 pos = _mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ);
+        return _mm512_mask_blend_ps(pos, _mm512_mul_ps(alpha, y), y);
+    }
+    case YPR_ACT_SILU:
+        return _mm512_div_ps(y, one_plus_exp_neg(y));
+    case YPR_ACT_SIGMOID:
+        return _mm512_div_ps(_mm512_set1_ps(1.0f), one_plus_exp_neg(y));
+    case YPR_ACT_HARDSWISH: {
+        __m512 r = _mm512_add_ps(y, _mm512_set1_ps(3.0f));
+        r = _mm512_min_ps(_mm512_max_ps(r, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
+        return _mm512_mul_ps(_mm512_mul_ps(y, r), _mm512_set1_ps(1.0f / 6.0f));
+    }
+    default:
+        return y;
+    }
+}
+
+/* y = x·scale + bias as a separate multiply and add (no contraction), so the
+ * piecewise-linear activations match the scalar reference bit for bit. */
+AI void sba_loop(float *x, int64_t n, float scale, float bias, int act, float alpha)
+{
+    const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
+    const __m512 al = _mm512_set1_ps(alpha);
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 y0 = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), s), b);
+        __m512 y1 = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i + 16), s), b);
+        _mm512_storeu_ps(x + i, act_vec(y0, act, al));
+        _mm512_storeu_ps(x + i + 16, act_vec(y1, act, al));
+    }
+    for (; i < n; i += 16) {
+        __mmask16 mk = tail_mask(n - i);
+        __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + i), s), b);
+        _mm512_mask_storeu_ps(x + i, mk, act_vec(y, act, al));
+    }
+}
+
+static void scale_bias_act_avx512(float *x, int64_t n, float scale, float bias, int act,
+                                  float alpha)
+{
+    switch (act) {
+    case YPR_ACT_RELU: sba_loop(x, n, scale, bias, YPR_ACT_RELU, alpha); break;
+    case YPR_ACT_LEAKY: sba_loop(x, n, scale, bias, YPR_ACT_LEAKY, alpha); break;
+    case YPR_ACT_SILU: sba_loop(x, n, scale, bias, YPR_ACT_SILU, alpha); break;
+    case YPR_ACT_SIGMOID: sba_loop(x, n, scale, bias, YPR_ACT_SIGMOID, alpha); break;
+    case YPR_ACT_HARDSWISH: sba_loop(x, n, scale, bias, YPR_ACT_HARDSWISH, alpha); break;
+    default: sba_loop(x, n, scale, bias, YPR_ACT_IDENTITY, alpha); break;
+    }
+}
+
+/* ------------------------------------------------------------ max-pool */
+
+/* The scalar reference folds m = (v > m) ? v : m in row-major window order,
+ * which is exactly m = max_ps(v, m). Folding each row first, then the row
+ * results in ky order, keeps that order (ties, ±0 and NaN included). */
+
+/* k = 2, s = 2, p = 0. */
+static void maxpool_2x2s2(const float *x, int64_t w, float *y, int64_t oh, int64_t ow)
+{
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                         28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
+                                         29, 31);
+    for (int64_t oy = 0; oy < oh; oy++) {
+        const float *r0 = x + 2 * oy * w, *r1 = r0 + w;
+        float *yr = y + oy * ow;
+        for (int64_t ox = 0; ox < ow; ox += 16) {
+            /* inputs 2·ox … 2·ox+31, of which 2·(ow−ox) are used (≤ w−2·ox) */
+            int64_t rem = 2 * (ow - ox);
+            __mmask16 lo = tail_mask(rem), hi = tail_mask(rem - 16);
+            const float *p0 = r0 + 2 * ox, *p1 = r1 + 2 * ox;
+            __m512 a0 = _mm512_maskz_loadu_ps(lo, p0), a1 = _mm512_maskz_loadu_ps(hi, p0 + 16);
+            __m512 b0 = _mm512_maskz_loadu_ps(lo, p1), b1 = _mm512_maskz_loadu_ps(hi, p1 + 16);
+            __m512 x00 = _mm512_permutex2var_ps(a0, ev, a1);
+            __m512 x01 = _mm512_permutex2var_ps(a0, od, a1);
+            __m512 x10 = _mm512_permutex2var_ps(b0, ev, b1);
+            __m512 x11 = _mm512_permutex2var_ps(b0, od, b1);
+            __m512 m = _mm512_max_ps(x00, _mm512_set1_ps(-INFINITY));
+            m = _mm512_max_ps(x01, m);
+            m = _mm512_max_ps(x10, m);
+            m = _mm512_max_ps(x11, m);
+            _mm512_mask_storeu_ps(yr + ox, tail_mask(ow - ox), m);
+        }
+    }
+}
+
+static int64_t round16(int64_t v)
+{
+    return (v + 15) & ~(int64_t)15;
+}
+
+/* Stride 1, any k and p ≤ k/2: horizontal window max of each input row into
+ * a ring of k rows, then the vertical max of the ring rows. */
+static int maxpool_s1(const float *x, int64_t h, int64_t w, float *y, int64_t oh,
+                      int64_t ow, int k, int p)
+{
+    const int64_t padw = round16(w + 2 * p + 16), ringw = round16(ow);
+    float *buf = malloc((size_t)(padw + (int64_t)k * ringw) * sizeof(float));
+    if (!buf)
+        return 0;
+    float *pad = buf, *ring = buf + padw;
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    for (int64_t i = 0; i < padw; i += 16)
+        _mm512_storeu_ps(pad + i, ninf);
+    int64_t next = 0;   /* next input row to bring into the ring */
+    for (int64_t oy = 0; oy < oh; oy++) {
+        int64_t y0 = oy - p, y1 = oy - p + k;   /* window rows [y0, y1) */
+        if (y0 < 0)
+            y0 = 0;
+        if (y1 > h)
+            y1 = h;
+        for (; next < y1; next++) {
+            const float *xr = x + next * w;
+            for (int64_t i = 0; i < w; i += 16)
+                _mm512_mask_storeu_ps(pad + p + i, tail_mask(w - i),
+                                      _mm512_maskz_loadu_ps(tail_mask(w - i), xr + i));
+            float *hr = ring + (next % k) * ringw;
+            for (int64_t ox = 0; ox < ow; ox += 16) {
+                __m512 m = ninf;
+                for (int kx = 0; kx < k; kx++)
+                    m = _mm512_max_ps(_mm512_loadu_ps(pad + ox + kx), m);
+                _mm512_storeu_ps(hr + ox, m);
+            }
+        }
+        float *yr = y + oy * ow;
+        for (int64_t ox = 0; ox < ow; ox += 16) {
+            __m512 m = ninf;
+            for (int64_t iy = y0; iy < y1; iy++)
+                m = _mm512_max_ps(_mm512_loadu_ps(ring + (iy % k) * ringw + ox), m);
+            _mm512_mask_storeu_ps(yr + ox, tail_mask(ow - ox), m);
+        }
+    }
+    free(buf);
+    return 1;
+}
+
+static int maxpool_plane_avx512(const float *x, int64_t h, int64_t w, float *y, int64_t oh,
+                                int64_t ow, int k, int s, int p)
+{
+    if (k == 2 && s == 2 && p == 0) {
+        maxpool_2x2s2(x, w, y, oh, ow);
+        return 1;
+    }
+    if (s == 1 && 2 * p <= k)
+        return maxpool_s1(x, h, w, y, oh, ow, k, p);
+    return 0;
+}
+
+/* ------------------------------------------------------------ upsample */
+
+static void upsample2x_plane_avx512(const float *x, int64_t h, int64_t w, float *y)
+{
+    const __m512i lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512i hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14,
+                                         15, 15);
+    const int64_t w2 = 2 * w;
+    for (int64_t iy = 0; iy < h; iy++) {
+        const float *xr = x + iy * w;
+        float *r0 = y + 2 * iy * w2, *r1 = r0 + w2;
+        int64_t ix = 0;
+        for (; ix + 16 <= w; ix += 16) {
+            __m512 v = _mm512_loadu_ps(xr + ix);
+            __m512 a = _mm512_permutexvar_ps(lo, v), b = _mm512_permutexvar_ps(hi, v);
+            _mm512_storeu_ps(r0 + 2 * ix, a);
+            _mm512_storeu_ps(r0 + 2 * ix + 16, b);
+            _mm512_storeu_ps(r1 + 2 * ix, a);
+            _mm512_storeu_ps(r1 + 2 * ix + 16, b);
+        }
+        if (ix < w) {
+            int64_t rem = w - ix;
+            __m512 v = _mm512_maskz_loadu_ps(tail_mask(rem), xr + ix);
+            __m512 a = _mm512_permutexvar_ps(lo, v), b = _mm512_permutexvar_ps(hi, v);
+            __mmask16 ma = tail_mask(2 * rem), mb = tail_mask(2 * rem - 16);
+            _mm512_mask_storeu_ps(r0 + 2 * ix, ma, a);
+            _mm512_mask_storeu_ps(r0 + 2 * ix + 16, mb, b);
+            _mm512_mask_storeu_ps(r1 + 2 * ix, ma, a);
+            _mm512_mask_storeu_ps(r1 + 2 * ix + 16, mb, b);
+        }
+    }
+}
+
+/* ------------------------------------------------------------ peak probe */
+
+static double fma_burn_avx512(int64_t iters, float *sink)
+{
+    __m512 acc[12];
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; i++)
+        acc[i] = _mm512_set1_ps((float)i * 0.001f);
+    const __m512 m = _mm512_set1_ps(0.9999f), ad = _mm512_set1_ps(1e-6f);
+    for (int64_t it = 0; it < iters; it++) {
+#pragma GCC unroll 12
+        for (int i = 0; i < 12; i++)
+            acc[i] = _mm512_fmadd_ps(acc[i], m, ad);
+    }
+    __m512 s = acc[0];
+#pragma GCC unroll 12
+    for (int i = 1; i < 12; i++)
+        s = _mm512_add_ps(s, acc[i]);
+    *sink = _mm512_reduce_add_ps(s);
+    return 2.0 * 16.0 * 12.0 * (double)iters;
+}
 
 void ypr__kt_fill_avx512(ypr_ktable *t)
 {
     t->name = "avx512";
+    t->mr = 8;
+    t->nr = 48;
+    t->kc = 256;
+    t->nc = 8 * 48;
+    t->gemm_ukernel = ukernel_8x3;
+    const char *tune = getenv("YPR_TUNE");
+    if (tune) {
+        int mr = 0, nv = 0, kc = 0, nb = 0;
+        if (sscanf(tune, "%d,%d,%d,%d", &mr, &nv, &kc, &nb) == 4) {
+            t->mr = mr; t->nr = nv * 16; t->kc = kc; t->nc = nb * nv * 16;
+            if (mr == 14) t->gemm_ukernel = ukernel_14x2;
+            if (mr == 12) t->gemm_ukernel = ukernel_12x2;
+            if (mr == 6) t->gemm_ukernel = ukernel_6x4;
+        }
+    }
+    t->scale_bias_act = scale_bias_act_avx512;
+    t->maxpool_plane = maxpool_plane_avx512;
+    t->upsample2x_plane = upsample2x_plane_avx512;
+    t->fma_burn = fma_burn_avx512;
 }
