@@ -1,0 +1,78 @@
+/* Atomic file writing: data goes to PATH.tmp-XXXXXX in the same directory,
+ * is flushed and fsync'ed, then renamed over PATH, so a crash leaves either
+ * the old file or the new one, never a torn one. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io.h"
+
+int ypr__afile_open(ypr_atomic_file *af, const char *path)
+{
+    RETURN_IF(!af || !path || !*path, YPR_EINVAL, "write: empty file name");
+    memset(af, 0, sizeof *af);
+    size_t n = strlen(path);
+    af->path = malloc(n + 1);
+    af->tmp = malloc(n + 16);
+    if (!af->path || !af->tmp) {
+        free(af->path);
+        free(af->tmp);
+        memset(af, 0, sizeof *af);
+        return ypr__error(YPR_ENOMEM, "%s: out of memory", path);
+    }
+    memcpy(af->path, path, n + 1);
+    snprintf(af->tmp, n + 16, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(af->tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(af->path);
+        free(af->tmp);
+        memset(af, 0, sizeof *af);
+        return ypr__error(YPR_EIO, "%s: cannot create temporary file: %s", path, strerror(e));
+    }
+    af->fp = fdopen(fd, "wb");
+    if (!af->fp) {
+        close(fd);
+        unlink(af->tmp);
+        ypr__afile_abort(af);
+        return ypr__error(YPR_EIO, "%s: fdopen failed", path);
+    }
+    return YPR_OK;
+}
+
+int ypr__afile_commit(ypr_atomic_file *af)
+{
+    FILE *fp = af->fp;
+    int bad = ferror(fp) || fflush(fp) != 0 || fsync(fileno(fp)) != 0;
+    int e = errno;
+    bad |= fclose(fp) != 0;
+    af->fp = NULL;
+    if (!bad && rename(af->tmp, af->path) != 0) {
+        e = errno;
+        bad = 1;
+    }
+    int rc = YPR_OK;
+    if (bad) {
+        unlink(af->tmp);
+        rc = ypr__error(YPR_EIO, "%s: write failed: %s", af->path, strerror(e));
+    }
+    free(af->tmp);
+    free(af->path);
+    memset(af, 0, sizeof *af);
+    return rc;
+}
+
+void ypr__afile_abort(ypr_atomic_file *af)
+{
+    if (!af)
+        return;
+    if (af->fp)
+        fclose(af->fp);
+    if (af->tmp)
+        unlink(af->tmp);
+    free(af->tmp);
+    free(af->path);
+    memset(af, 0, sizeof *af);
+}
