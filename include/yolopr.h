@@ -165,6 +165,53 @@ typedef void (*ypr_bench_fn)(void *user, const char *isa, int threads,
 YPR_API int ypr_bench_kernels(const char *isa, int max_threads, double seconds,
                               ypr_bench_fn cb, void *user);
 
+
+/* ------------------------------------------------------------------ models */
+
+/** Build a YOLOv7-family model from a cfg: a built-in name ("yolov7",
+ *  "yolov7-tiny", "yolov7x") or the path of a YOLOv7 model `.yaml`. Tensor
+ *  names are PyTorch's state_dict keys (`model.0.conv.weight` …). Weights are
+ *  initialized as PyTorch and YOLOv7 do, deterministically from @p seed.
+ *  @param nc              classes; 0 keeps the cfg's `nc`
+ *  @param depth_multiple  0 keeps the cfg's
+ *  @param width_multiple  0 keeps the cfg's
+ *  @return YPR_OK; YPR_EINVAL; YPR_EIO (unreadable file); YPR_EFORMAT (cfg
+ *  syntax or semantics, naming the file and line); YPR_EUNSUPPORTED (an
+ *  unknown module, naming it and its line); YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_model_from_cfg(const char *cfg, int nc, double depth_multiple,
+                               double width_multiple, uint64_t seed, ypr_model **out);
+/** The same from cfg text in memory. @since 0.1 */
+YPR_API int ypr_model_from_cfg_text(const char *text, size_t len, int nc, uint64_t seed,
+                                    ypr_model **out);
+/** Release a model (NULL is a no-op). @since 0.1 */
+YPR_API void ypr_model_free(ypr_model *model);
+/** @return the number of trainable parameters (buffers such as BatchNorm
+ *  running statistics and anchors are not counted); YPR_EINVAL for NULL. @since 0.1 */
+YPR_API int64_t ypr_model_num_params(const ypr_model *model);
+/** Multiply-accumulates of one forward pass on an @p h × @p w image.
+ *  @param conv_only  1: convolutions only; 0: also BatchNorm, implicit
+ *                    layers, adds and pooling
+ *  @return YPR_OK; YPR_EINVAL; YPR_ESHAPE (the size does not fit the net). @since 0.1 */
+YPR_API int ypr_model_macs(const ypr_model *model, int h, int w, int conv_only, int64_t *macs);
+/** @return the number of classes. @since 0.1 */
+YPR_API int ypr_model_num_classes(const ypr_model *model);
+/** @return the number of detection levels (3 for YOLOv7 P3–P5). @since 0.1 */
+YPR_API int ypr_model_num_levels(const ypr_model *model);
+/** Worker threads of this model (0: online CPUs). @return YPR_OK; YPR_ERANGE. @since 0.1 */
+YPR_API int ypr_model_set_threads(ypr_model *model, int threads);
+/** Run the network on a float NCHW batch [n, 3, h, w] (RGB in [0, 1]); h and
+ *  w must be multiples of the largest stride (32). The first call for a
+ *  shape builds an execution plan (folded BatchNorm, packed weights, one
+ *  activation arena); later calls reuse it.
+ *  @return YPR_OK; YPR_EINVAL; YPR_ESHAPE (size, naming the node); YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_model_forward(ypr_model *model, const float *input, int n, int h, int w);
+/** Copy the raw head output of @p level from the last forward pass, in
+ *  YOLOv7's layout [n, anchors, H, W, 5 + nc] (logits, before the sigmoid).
+ *  @param dst    n·anchors·H·W·(5+nc) floats, or NULL to query the shape only
+ *  @param shape  receives the 5 dimensions
+ *  @return YPR_OK; YPR_ESTATE (no forward yet); YPR_ERANGE (level). @since 0.1 */
+YPR_API int ypr_model_output(const ypr_model *model, int level, float *dst, int64_t shape[5]);
+
 #ifdef __cplusplus
 }
 #endif

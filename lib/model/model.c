@@ -1,0 +1,220 @@
+/* The public ypr_model: creation from cfgs and built-ins, counts, forward. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+static int read_file(const char *path, char **text, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    RETURN_IF(!f, YPR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 > cap) {
+            cap = cap ? cap * 2 : 65536;
+            if (cap > ((size_t)64 << 20)) {
+                free(buf);
+                fclose(f);
+                return ypr__error(YPR_ERANGE, "%s: larger than 64 MiB", path);
+            }
+            char *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return ypr__error(YPR_ENOMEM, "%s: out of memory", path);
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return ypr__error(YPR_EIO, "%s: read error", path);
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    return YPR_OK;
+}
+
+static int model_new(ypr_model **out)
+{
+    ypr_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return ypr__error(YPR_ENOMEM, "out of memory");
+    ypr__net_init(&m->net);
+    m->input_size = 640;
+    int rc = ypr__pool_create(ypr_get_num_threads(), &m->pool);
+    if (rc < 0) {
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return YPR_OK;
+}
+
+void ypr_model_free(ypr_model *m)
+{
+    if (!m)
+        return;
+    ypr__plan_free(m->plan);
+    ypr__net_free(&m->net);
+    if (m->names)
+        for (int i = 0; i < m->nc; i++)
+            free(m->names[i]);
+    free(m->names);
+    ypr__pool_free(m->pool);
+    free(m);
+}
+
+static int from_text(const char *text, size_t len, const char *file, const ypr_model_opts *o,
+                     ypr_model **out)
+{
+    ypr_model *m = NULL;
+    TRY(model_new(&m));
+    int rc = ypr__yolo_build(text, len, file, o, &m->net, &m->nc);
+    if (rc < 0) {
+        ypr_model_free(m);
+        return rc;
+    }
+    ypr__yolo_init(&m->net, o ? o->seed : 0);
+    *out = m;
+    return YPR_OK;
+}
+
+int ypr_model_from_cfg(const char *cfg, int nc, double depth_multiple, double width_multiple,
+                       uint64_t seed, ypr_model **out)
+{
+    RETURN_IF(!cfg || !out, YPR_EINVAL, "model: NULL argument");
+    *out = NULL;
+    RETURN_IF(nc < 0 || nc > 100000, YPR_EINVAL, "model: class count %d outside 0..100000", nc);
+    RETURN_IF(!(depth_multiple >= 0 && depth_multiple <= 100) ||
+              !(width_multiple >= 0 && width_multiple <= 100), YPR_EINVAL,
+              "model: depth/width multiples must be in [0, 100] (0 = the cfg's)");
+    ypr_model_opts o = {nc, depth_multiple, width_multiple, seed};
+    char *text = NULL;
+    size_t len = 0;
+    int rc = ypr__builtin_cfg(cfg, &text);
+    if (rc == YPR_OK) {
+        char label[80];
+        snprintf(label, sizeof label, "<builtin %s>", cfg);
+        rc = from_text(text, strlen(text), label, &o, out);
+        free(text);
+        return rc;
+    }
+    if (rc != YPR_ENOTFOUND)
+        return rc;
+    TRY(read_file(cfg, &text, &len));
+    rc = from_text(text, len, cfg, &o, out);
+    free(text);
+    return rc;
+}
+
+int ypr_model_from_cfg_text(const char *text, size_t len, int nc, uint64_t seed, ypr_model **out)
+{
+    RETURN_IF(!text || !out, YPR_EINVAL, "model: NULL argument");
+    *out = NULL;
+    RETURN_IF(nc < 0 || nc > 100000, YPR_EINVAL, "model: class count %d outside 0..100000", nc);
+    ypr_model_opts o = {nc, 0, 0, seed};
+    return from_text(text, len, "<cfg text>", &o, out);
+}
+
+int64_t ypr_model_num_params(const ypr_model *m)
+{
+    if (!m)
+        return ypr__error(YPR_EINVAL, "model: NULL handle");
+    return ypr__net_num_params(&m->net);
+}
+
+int ypr_model_macs(const ypr_model *m, int h, int w, int conv_only, int64_t *macs)
+{
+    RETURN_IF(!m || !macs, YPR_EINVAL, "model: NULL argument");
+    return ypr__net_macs(&m->net, h, w, conv_only, macs);
+}
+
+int ypr_model_num_classes(const ypr_model *m)
+{
+    if (!m)
+        return ypr__error(YPR_EINVAL, "model: NULL handle");
+    return m->nc;
+}
+
+static const ypr_node *detect_node(const ypr_model *m)
+{
+    return m->net.nnodes ? &m->net.nodes[m->net.nnodes - 1] : NULL;
+}
+
+int ypr_model_num_levels(const ypr_model *m)
+{
+    if (!m)
+        return ypr__error(YPR_EINVAL, "model: NULL handle");
+    return detect_node(m)->nl;
+}
+
+int ypr_model_set_threads(ypr_model *m, int threads)
+{
+    RETURN_IF(!m, YPR_EINVAL, "model: NULL handle");
+    RETURN_IF(threads < 0 || threads > 1024, YPR_ERANGE, "model: thread count %d outside 0..1024",
+              threads);
+    ypr_pool *p;
+    TRY(ypr__pool_create(threads, &p));
+    ypr__plan_free(m->plan);
+    m->plan = NULL;
+    ypr__pool_free(m->pool);
+    m->pool = p;
+    return YPR_OK;
+}
+
+int ypr_model_forward(ypr_model *m, const float *input, int n, int h, int w)
+{
+    RETURN_IF(!m || !input, YPR_EINVAL, "model: NULL argument");
+    RETURN_IF(n < 1 || h < 1 || w < 1, YPR_EINVAL, "model: input size %dx%dx%d must be positive",
+              n, h, w);
+    if (!m->plan || !ypr__plan_matches(m->plan, &m->net, n, h, w)) {
+        ypr__plan_free(m->plan);
+        m->plan = NULL;
+        TRY(ypr__plan_create(&m->net, m->pool, n, h, w, &m->plan));
+    }
+    return ypr__plan_run(m->plan, input);
+}
+
+int ypr_model_output(const ypr_model *m, int level, float *dst, int64_t shape[5])
+{
+    RETURN_IF(!m || !shape, YPR_EINVAL, "model: NULL argument");
+    RETURN_IF(!m->plan, YPR_ESTATE, "model: no forward pass has run");
+    const ypr_node *d = detect_node(m);
+    RETURN_IF(level < 0 || level >= d->nl, YPR_ERANGE, "model: level %d outside 0..%d", level,
+              d->nl - 1);
+    ypr_shape s;
+    const float *src = ypr__plan_output(m->plan, level, &s);
+    RETURN_IF(!src, YPR_EINTERNAL, "model: missing output %d", level);
+    int64_t n = 0, na = d->na, no = d->nc + 5, hw = s.h * s.w;
+    for (int i = 0; i < 5; i++)
+        shape[i] = 0;
+    n = ypr__plan_batch(m->plan);
+    shape[0] = n;
+    shape[1] = na;
+    shape[2] = s.h;
+    shape[3] = s.w;
+    shape[4] = no;
+    if (!dst)
+        return YPR_OK;
+    /* [n, na·no, H, W] → [n, na, H, W, no] */
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t a = 0; a < na; a++)
+            for (int64_t k = 0; k < no; k++) {
+                const float *plane = src + ((b * na + a) * no + k) * hw;
+                float *o = dst + (b * na + a) * hw * no + k;
+                for (int64_t i = 0; i < hw; i++)
+                    o[i * no] = plane[i];
+            }
+    return YPR_OK;
+}

@@ -1,0 +1,56 @@
+/* The public ypr_model and its front-ends: the YOLOv7 cfg reader (a YAML
+ * subset), module expansion into primitive nodes with PyTorch state_dict
+ * names, built-in architectures, initialization. */
+#ifndef YPR_MODEL_H
+#define YPR_MODEL_H
+
+#include "lib/core/core.h"
+#include "lib/net/net.h"
+
+/* ---- YAML subset (cfg_yaml.c): top-level `key: value` mappings whose
+ * values are scalars, flow lists ([a, [b, c]], across lines, trailing
+ * commas allowed) or block lists (- item); `#` comments; quoted strings. */
+enum { YV_SCALAR = 0, YV_LIST = 1, YV_MAP = 2 };
+
+typedef struct ypr_yv {
+    int type;
+    int line;                 /* 1-based source line */
+    int quoted;               /* scalar was quoted */
+    char *s;                  /* scalar text */
+    struct ypr_yv **items;    /* list items or map values */
+    char **keys;              /* map keys */
+    int n, cap;
+} ypr_yv;
+
+int ypr__yaml_parse(const char *text, size_t len, const char *file, ypr_yv **out);
+void ypr__yv_free(ypr_yv *v);
+const ypr_yv *ypr__yv_get(const ypr_yv *map, const char *key);
+
+/* ---- the model */
+typedef struct ypr_model_opts {
+    int nc;                   /* > 0 overrides the cfg's nc */
+    double depth_multiple;    /* > 0 overrides */
+    double width_multiple;    /* > 0 overrides */
+    uint64_t seed;
+} ypr_model_opts;
+
+struct ypr_model {
+    ypr_net net;
+    int nc;
+    int input_size;           /* default square input, e.g. 640 */
+    char **names;             /* class names (nc), may be NULL */
+    ypr_pool *pool;
+    int own_pool;
+    ypr_plan *plan;           /* cached for the last forward shape */
+};
+
+/* Build a net from cfg text (file names the source in errors). */
+int ypr__yolo_build(const char *text, size_t len, const char *file, const ypr_model_opts *o,
+                    ypr_net *net, int *nc_out);
+/* Cfg text (malloc'd) of a built-in architecture ("yolov7", "yolov7-tiny",
+ * "yolov7x"); YPR_ENOTFOUND (no message) for other names. */
+int ypr__builtin_cfg(const char *name, char **text);
+/* PyTorch default + YOLOv7 initialization, deterministic from the seed. */
+void ypr__yolo_init(ypr_net *net, uint64_t seed);
+
+#endif

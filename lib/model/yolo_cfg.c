@@ -1,0 +1,703 @@
+/* YOLOv7 cfg → net. Follows the channel arithmetic of YOLOv7's model
+ * parser: `from` indices relative (negative) or absolute, the first layer
+ * reads the image, output widths scaled by width_multiple and rounded up to
+ * a multiple of 8 (except the head's outputs), repeats scaled by
+ * depth_multiple. Each module expands into primitive nodes whose tensors
+ * carry the exact PyTorch state_dict names. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+#define MAX_LAYERS 1024
+
+typedef struct ctx {
+    ypr_net *net;
+    const char *file;
+    int nc;
+    double gd, gw;
+    const ypr_yv *anchors;
+    int layer;           /* current cfg layer */
+    int line;
+    int out[MAX_LAYERS]; /* output node per layer */
+    int64_t ch[MAX_LAYERS];
+    int input;           /* input node */
+} ctx;
+
+static int err(const ctx *c, int code, const char *what, const char *detail)
+{
+    return ypr__error(code, "%s:%d: layer %d: %s%s%s", c->file, c->line, c->layer, what,
+                      detail ? ": " : "", detail ? detail : "");
+}
+
+/* ---------------------------------------------------------- scalar values */
+
+enum { ARG_NONE, ARG_INT, ARG_FLOAT, ARG_BOOL, ARG_STR, ARG_ACT, ARG_NC, ARG_ANCHORS, ARG_LIST };
+
+typedef struct arg { int kind; double v; int act; float alpha; const ypr_yv *list; const char *s; } arg;
+
+static int parse_act(const char *s, int *act, float *alpha)
+{
+    *alpha = 0.0f;
+    if (strcmp(s, "nn.SiLU()") == 0) *act = YPR_ACT_SILU;
+    else if (strcmp(s, "nn.ReLU()") == 0) *act = YPR_ACT_RELU;
+    else if (strcmp(s, "nn.Sigmoid()") == 0) *act = YPR_ACT_SIGMOID;
+    else if (strcmp(s, "nn.Hardswish()") == 0) *act = YPR_ACT_HARDSWISH;
+    else if (strcmp(s, "nn.Identity()") == 0) *act = YPR_ACT_IDENTITY;
+    else if (strncmp(s, "nn.LeakyReLU(", 13) == 0) {
+        char *end;
+        *act = YPR_ACT_LEAKY;
+        *alpha = 0.01f;
+        if (s[13] != ')') {
+            *alpha = strtof(s + 13, &end);
+            if (*end != ')' || end[1])
+                return -1;
+        }
+    } else
+        return -1;
+    return 0;
+}
+
+static int eval_arg(const ctx *c, const ypr_yv *v, arg *a)
+{
+    memset(a, 0, sizeof *a);
+    if (v->type == YV_LIST) {
+        a->kind = ARG_LIST;
+        a->list = v;
+        return YPR_OK;
+    }
+    const char *s = v->s;
+    a->s = s;
+    if (v->quoted) { a->kind = ARG_STR; return YPR_OK; }
+    if (strcmp(s, "None") == 0 || strcmp(s, "null") == 0 || strcmp(s, "~") == 0) { a->kind = ARG_NONE; return YPR_OK; }
+    if (strcmp(s, "True") == 0 || strcmp(s, "true") == 0) { a->kind = ARG_BOOL; a->v = 1; return YPR_OK; }
+    if (strcmp(s, "False") == 0 || strcmp(s, "false") == 0) { a->kind = ARG_BOOL; a->v = 0; return YPR_OK; }
+    if (strcmp(s, "nc") == 0) { a->kind = ARG_NC; a->v = c->nc; return YPR_OK; }
+    if (strcmp(s, "anchors") == 0) { a->kind = ARG_ANCHORS; return YPR_OK; }
+    if (strncmp(s, "nn.", 3) == 0) {
+        a->kind = ARG_ACT;
+        if (parse_act(s, &a->act, &a->alpha) < 0)
+            return err(c, YPR_EFORMAT, "unsupported activation", s);
+        return YPR_OK;
+    }
+    char *end;
+    double d = strtod(s, &end);
+    if (end == s || *end)
+        return err(c, YPR_EFORMAT, "cannot read argument", s);
+    a->v = d;
+    a->kind = (d == floor(d) && !strpbrk(s, ".eE")) ? ARG_INT : ARG_FLOAT;
+    return YPR_OK;
+}
+
+/* Integer argument i of args, or `def` when absent or None. */
+static int int_arg(const ctx *c, const ypr_yv *args, int i, int def, int *out)
+{
+    *out = def;
+    if (!args || i >= args->n)
+        return YPR_OK;
+    arg a;
+    TRY(eval_arg(c, args->items[i], &a));
+    if (a.kind == ARG_NONE)
+        return YPR_OK;
+    if (a.kind != ARG_INT && a.kind != ARG_NC)
+        return err(c, YPR_EFORMAT, "expected an integer argument", args->items[i]->s);
+    RETURN_IF(a.v < 0 || a.v > 1e6, YPR_EFORMAT, "%s:%d: layer %d: argument %d out of range",
+              c->file, c->line, c->layer, i);
+    *out = (int)a.v;
+    return YPR_OK;
+}
+
+static int64_t make_divisible(double x, int d)
+{
+    return (int64_t)ceil(x / d) * d;
+}
+
+/* -------------------------------------------------------------- builders */
+
+static int add_node(ctx *c, int kind, const char *name, const int *in, int nin)
+{
+    int id = ypr__net_add(c->net, kind, name, c->layer, in, nin);
+    return id;
+}
+
+static int param(ctx *c, int node, int slot, const char *suffix, int ndim, const int64_t *shape,
+                 int buffer)
+{
+    char name[2 * YPR_NAME_MAX];
+    snprintf(name, sizeof name, "%s.%s", c->net->nodes[node].name, suffix);
+    int p = ypr__net_add_param(c->net, name, ndim, shape, buffer);
+    if (p >= 0 && slot >= 0)
+        c->net->nodes[node].p[slot] = p;
+    return p < 0 ? p : YPR_OK;
+}
+
+/* nn.Conv2d named `name` (weight, optional bias). Returns the node. */
+static int conv2d(ctx *c, const char *name, int in, int64_t c2, int k, int s, int p, int g,
+                  int bias)
+{
+    int64_t c1 = c->net->nodes[in].c;
+    RETURN_IF(g < 1 || c1 % g || c2 % g, YPR_EFORMAT,
+              "%s:%d: layer %d: groups %d do not divide channels %lld -> %lld", c->file, c->line,
+              c->layer, g, (long long)c1, (long long)c2);
+    int id = add_node(c, YPR_NODE_CONV, name, &in, 1);
+    if (id < 0)
+        return id;
+    ypr_node *nd = &c->net->nodes[id];
+    nd->c = c2;
+    nd->kh = nd->kw = k;
+    nd->sh = nd->sw = s;
+    nd->ph = nd->pw = p;
+    nd->groups = g;
+    int64_t ws[4] = {c2, c1 / g, k, k};
+    TRY(param(c, id, 0, "weight", 4, ws, 0));
+    if (bias)
+        TRY(param(c, id, 1, "bias", 1, &c2, 0));
+    return id;
+}
+
+static int batchnorm(ctx *c, const char *name, int in)
+{
+    int id = add_node(c, YPR_NODE_BN, name, &in, 1);
+    if (id < 0)
+        return id;
+    int64_t ch = c->net->nodes[in].c;
+    c->net->nodes[id].c = ch;
+    c->net->nodes[id].eps = 1e-3f;
+    c->net->nodes[id].momentum = 0.03f;
+    TRY(param(c, id, 0, "weight", 1, &ch, 0));
+    TRY(param(c, id, 1, "bias", 1, &ch, 0));
+    TRY(param(c, id, 2, "running_mean", 1, &ch, 1));
+    TRY(param(c, id, 3, "running_var", 1, &ch, 1));
+    return id;
+}
+
+static int activation(ctx *c, const char *name, int in, int act, float alpha)
+{
+    if (act == YPR_ACT_IDENTITY)
+        return in;
+    int id = add_node(c, YPR_NODE_ACT, name, &in, 1);
+    if (id < 0)
+        return id;
+    c->net->nodes[id].c = c->net->nodes[in].c;
+    c->net->nodes[id].act = act;
+    c->net->nodes[id].alpha = alpha;
+    return id;
+}
+
+/* YOLOv7 Conv: Conv2d(bias=False) → BatchNorm2d → act, under `prefix`. */
+static int conv_bn_act(ctx *c, const char *prefix, int in, int64_t c2, int k, int s, int p,
+                       int g, int act, float alpha)
+{
+    char n1[YPR_NAME_MAX], n2[YPR_NAME_MAX], n3[YPR_NAME_MAX];
+    snprintf(n1, sizeof n1, "%s.conv", prefix);
+    snprintf(n2, sizeof n2, "%s.bn", prefix);
+    snprintf(n3, sizeof n3, "%s.act", prefix);
+    int id = conv2d(c, n1, in, c2, k, s, p < 0 ? k / 2 : p, g, 0);
+    if (id < 0)
+        return id;
+    if ((id = batchnorm(c, n2, id)) < 0)
+        return id;
+    return activation(c, n3, id, act, alpha);
+}
+
+static int maxpool(ctx *c, const char *name, int in, int k, int s, int p)
+{
+    int id = add_node(c, YPR_NODE_MAXPOOL, name, &in, 1);
+    if (id < 0)
+        return id;
+    ypr_node *nd = &c->net->nodes[id];
+    nd->c = c->net->nodes[in].c;
+    nd->kh = nd->kw = k;
+    nd->sh = nd->sw = s;
+    nd->ph = nd->pw = p;
+    return id;
+}
+
+static int concat(ctx *c, const char *name, const int *in, int nin)
+{
+    int id = add_node(c, YPR_NODE_CONCAT, name, in, nin);
+    if (id < 0)
+        return id;
+    int64_t sum = 0;
+    for (int i = 0; i < nin; i++)
+        sum += c->net->nodes[in[i]].c;
+    c->net->nodes[id].c = sum;
+    return id;
+}
+
+static int add_sum(ctx *c, const char *name, const int *in, int nin)
+{
+    for (int i = 1; i < nin; i++)
+        RETURN_IF(c->net->nodes[in[i]].c != c->net->nodes[in[0]].c, YPR_EFORMAT,
+                  "%s:%d: layer %d: adding %lld channels to %lld", c->file, c->line, c->layer,
+                  (long long)c->net->nodes[in[i]].c, (long long)c->net->nodes[in[0]].c);
+    int id = add_node(c, YPR_NODE_ADD, name, in, nin);
+    if (id >= 0)
+        c->net->nodes[id].c = c->net->nodes[in[0]].c;
+    return id;
+}
+
+/* ------------------------------------------------------------- modules */
+
+typedef struct layer_args {
+    const ypr_yv *args;
+    int from[64];
+    int nfrom;
+    int n;
+    char prefix[32];
+} layer_args;
+
+static int conv_act_arg(ctx *c, const ypr_yv *args, int i, int *act, float *alpha)
+{
+    *act = YPR_ACT_SILU;
+    *alpha = 0;
+    if (!args || i >= args->n)
+        return YPR_OK;
+    arg a;
+    TRY(eval_arg(c, args->items[i], &a));
+    if (a.kind == ARG_BOOL)
+        *act = a.v ? YPR_ACT_SILU : YPR_ACT_IDENTITY;
+    else if (a.kind == ARG_ACT) {
+        *act = a.act;
+        *alpha = a.alpha;
+    } else
+        return err(c, YPR_EFORMAT, "expected an activation argument", args->items[i]->s);
+    return YPR_OK;
+}
+
+static int out_channels(ctx *c, const ypr_yv *args, int64_t *c2)
+{
+    int v;
+    RETURN_IF(!args || args->n < 1, YPR_EFORMAT, "%s:%d: layer %d: missing output channels",
+              c->file, c->line, c->layer);
+    TRY(int_arg(c, args, 0, 0, &v));
+    RETURN_IF(v < 1, YPR_EFORMAT, "%s:%d: layer %d: output channels must be positive", c->file,
+              c->line, c->layer);
+    *c2 = make_divisible(v * c->gw, 8);
+    return YPR_OK;
+}
+
+static int mod_conv(ctx *c, const layer_args *la)
+{
+    int64_t c2 = 0;
+    int k, s, p, g, act;
+    float alpha;
+    TRY(out_channels(c, la->args, &c2));
+    TRY(int_arg(c, la->args, 1, 1, &k));
+    TRY(int_arg(c, la->args, 2, 1, &s));
+    TRY(int_arg(c, la->args, 3, -1, &p));
+    TRY(int_arg(c, la->args, 4, 1, &g));
+    TRY(conv_act_arg(c, la->args, 5, &act, &alpha));
+    RETURN_IF(k < 1 || s < 1 || k > 64 || s > 64, YPR_EFORMAT,
+              "%s:%d: layer %d: bad kernel or stride", c->file, c->line, c->layer);
+    int x = la->from[0];
+    for (int r = 0; r < la->n; r++) {
+        char pre[64];
+        if (la->n > 1)
+            snprintf(pre, sizeof pre, "%s.%d", la->prefix, r);
+        else
+            snprintf(pre, sizeof pre, "%s", la->prefix);
+        if ((x = conv_bn_act(c, pre, x, c2, k, s, p, g, act, alpha)) < 0)
+            return x;
+    }
+    return x;
+}
+
+static int mod_repconv(ctx *c, const layer_args *la)
+{
+    int64_t c2 = 0;
+    int k, s, p, g, act;
+    float alpha;
+    TRY(out_channels(c, la->args, &c2));
+    TRY(int_arg(c, la->args, 1, 3, &k));
+    TRY(int_arg(c, la->args, 2, 1, &s));
+    TRY(int_arg(c, la->args, 3, -1, &p));
+    TRY(int_arg(c, la->args, 4, 1, &g));
+    TRY(conv_act_arg(c, la->args, 5, &act, &alpha));
+    RETURN_IF(k != 3 || (p >= 0 && p != 1), YPR_EFORMAT,
+              "%s:%d: layer %d: RepConv needs a 3x3 kernel with padding 1", c->file, c->line,
+              c->layer);
+    RETURN_IF(la->n != 1, YPR_EFORMAT, "%s:%d: layer %d: RepConv repeats are not supported",
+              c->file, c->line, c->layer);
+    int x = la->from[0];
+    char nm[YPR_NAME_MAX];
+    int branch[3], nb = 0;
+    snprintf(nm, sizeof nm, "%s.rbr_dense.0", la->prefix);
+    int id = conv2d(c, nm, x, c2, 3, s, 1, g, 0);
+    if (id < 0) return id;
+    snprintf(nm, sizeof nm, "%s.rbr_dense.1", la->prefix);
+    if ((branch[nb++] = batchnorm(c, nm, id)) < 0) return branch[nb - 1];
+    snprintf(nm, sizeof nm, "%s.rbr_1x1.0", la->prefix);
+    if ((id = conv2d(c, nm, x, c2, 1, s, 0, g, 0)) < 0) return id;
+    snprintf(nm, sizeof nm, "%s.rbr_1x1.1", la->prefix);
+    if ((branch[nb++] = batchnorm(c, nm, id)) < 0) return branch[nb - 1];
+    if (c->net->nodes[x].c == c2 && s == 1) {
+        snprintf(nm, sizeof nm, "%s.rbr_identity", la->prefix);
+        if ((branch[nb++] = batchnorm(c, nm, x)) < 0) return branch[nb - 1];
+    }
+    snprintf(nm, sizeof nm, "%s.add", la->prefix);
+    if ((id = add_sum(c, nm, branch, nb)) < 0) return id;
+    snprintf(nm, sizeof nm, "%s.act", la->prefix);
+    return activation(c, nm, id, act, alpha);
+}
+
+static int mod_sppcspc(ctx *c, const layer_args *la)
+{
+    int64_t c2 = 0;
+    TRY(out_channels(c, la->args, &c2));
+    /* SPPCSPC(c1, c2, n=1, shortcut=False, g=1, e=0.5, k=(5, 9, 13)); cfg args after c2
+     * map to (shortcut, g, e, k) once the parser inserts n. */
+    double e = 0.5;
+    int ks[8] = {5, 9, 13}, nk = 3;
+    const ypr_yv *args = la->args;
+    if (args->n > 3) {
+        arg a;
+        TRY(eval_arg(c, args->items[3], &a));
+        RETURN_IF(a.kind != ARG_FLOAT && a.kind != ARG_INT, YPR_EFORMAT,
+                  "%s:%d: layer %d: SPPCSPC expansion must be a number", c->file, c->line, c->layer);
+        e = a.v;
+    }
+    if (args->n > 4) {
+        const ypr_yv *kl = args->items[4];
+        RETURN_IF(kl->type != YV_LIST || kl->n < 1 || kl->n > 8, YPR_EFORMAT,
+                  "%s:%d: layer %d: SPPCSPC pool sizes must be a list", c->file, c->line, c->layer);
+        nk = kl->n;
+        for (int i = 0; i < nk; i++)
+            TRY(int_arg(c, kl, i, 5, &ks[i]));
+    }
+    int64_t h = (int64_t)(2 * c2 * e);
+    RETURN_IF(h < 1, YPR_EFORMAT, "%s:%d: layer %d: SPPCSPC hidden width < 1", c->file, c->line, c->layer);
+    int x = la->from[0];
+    char pre[64], nm[YPR_NAME_MAX];
+#define CV(i, in, co, k) (snprintf(pre, sizeof pre, "%s.cv%d", la->prefix, i), \
+                          conv_bn_act(c, pre, in, co, k, 1, -1, 1, YPR_ACT_SILU, 0))
+    int x1 = CV(1, x, h, 1);
+    if (x1 < 0) return x1;
+    if ((x1 = CV(3, x1, h, 3)) < 0) return x1;
+    if ((x1 = CV(4, x1, h, 1)) < 0) return x1;
+    int cat[9];
+    cat[0] = x1;
+    for (int i = 0; i < nk; i++) {
+        snprintf(nm, sizeof nm, "%s.m.%d", la->prefix, i);
+        RETURN_IF(ks[i] < 1 || ks[i] % 2 == 0, YPR_EFORMAT,
+                  "%s:%d: layer %d: SPPCSPC pool size %d must be odd", c->file, c->line, c->layer, ks[i]);
+        if ((cat[1 + i] = maxpool(c, nm, x1, ks[i], 1, ks[i] / 2)) < 0) return cat[1 + i];
+    }
+    snprintf(nm, sizeof nm, "%s.cat1", la->prefix);
+    int y1 = concat(c, nm, cat, nk + 1);
+    if (y1 < 0) return y1;
+    if ((y1 = CV(5, y1, h, 1)) < 0) return y1;
+    if ((y1 = CV(6, y1, h, 3)) < 0) return y1;
+    int y2 = CV(2, x, h, 1);
+    if (y2 < 0) return y2;
+    int both[2] = {y1, y2};
+    snprintf(nm, sizeof nm, "%s.cat2", la->prefix);
+    int y = concat(c, nm, both, 2);
+    if (y < 0) return y;
+    return CV(7, y, c2, 1);
+#undef CV
+}
+
+static int anchors_of(ctx *c, const ypr_yv *spec, int nl, float *anch, int *na_out)
+{
+    if (spec->type == YV_SCALAR) {
+        arg a;
+        TRY(eval_arg(c, spec, &a));
+        if (a.kind == ARG_ANCHORS)
+            spec = c->anchors;
+        else
+            return err(c, YPR_EUNSUPPORTED, "an anchor count needs autoanchor; give the anchors",
+                       spec->s);
+    }
+    RETURN_IF(!spec || spec->type != YV_LIST || spec->n != nl, YPR_EFORMAT,
+              "%s:%d: layer %d: anchors must list one row per detection level (%d)", c->file,
+              c->line, c->layer, nl);
+    int na = -1;
+    for (int l = 0; l < nl; l++) {
+        const ypr_yv *row = spec->items[l];
+        RETURN_IF(row->type != YV_LIST || row->n % 2 || row->n < 2 || row->n > 32 ||
+                  (na >= 0 && row->n / 2 != na), YPR_EFORMAT,
+                  "%s:%d: layer %d: anchor row %d must hold the same even number of values",
+                  c->file, row->line, c->layer, l);
+        na = row->n / 2;
+        for (int i = 0; i < row->n; i++) {
+            arg a;
+            TRY(eval_arg(c, row->items[i], &a));
+            RETURN_IF((a.kind != ARG_INT && a.kind != ARG_FLOAT) || a.v <= 0, YPR_EFORMAT,
+                      "%s:%d: anchors must be positive numbers", c->file, row->line);
+            anch[l * 32 + i] = (float)a.v;
+        }
+    }
+    *na_out = na;
+    return YPR_OK;
+}
+
+static int mod_detect(ctx *c, const layer_args *la, int implicit)
+{
+    const ypr_yv *args = la->args;
+    RETURN_IF(!args || args->n < 2, YPR_EFORMAT, "%s:%d: layer %d: Detect needs [nc, anchors]",
+              c->file, c->line, c->layer);
+    int nc, nl = la->nfrom, na = 0;
+    TRY(int_arg(c, args, 0, c->nc, &nc));
+    RETURN_IF(nc < 1 || nc > 100000, YPR_EFORMAT, "%s:%d: layer %d: bad class count", c->file,
+              c->line, c->layer);
+    RETURN_IF(nl < 1 || nl > YPR_MAX_LEVELS, YPR_EFORMAT, "%s:%d: layer %d: %d detection levels",
+              c->file, c->line, c->layer, nl);
+    float anch[YPR_MAX_LEVELS * 32];
+    TRY(anchors_of(c, args->items[1], nl, anch, &na));
+    int64_t no = nc + 5;
+    int heads[YPR_MAX_LEVELS];
+    char nm[YPR_NAME_MAX];
+    for (int l = 0; l < nl; l++) {
+        int x = la->from[l];
+        if (implicit) {
+            snprintf(nm, sizeof nm, "%s.ia.%d", la->prefix, l);
+            int id = add_node(c, YPR_NODE_IMPLICIT_ADD, nm, &x, 1);
+            if (id < 0) return id;
+            int64_t s4[4] = {1, c->net->nodes[x].c, 1, 1};
+            c->net->nodes[id].c = s4[1];
+            TRY(param(c, id, 0, "implicit", 4, s4, 0));
+            x = id;
+        }
+        snprintf(nm, sizeof nm, "%s.m.%d", la->prefix, l);
+        if ((x = conv2d(c, nm, x, no * na, 1, 1, 0, 1, 1)) < 0) return x;
+        if (implicit) {
+            snprintf(nm, sizeof nm, "%s.im.%d", la->prefix, l);
+            int id = add_node(c, YPR_NODE_IMPLICIT_MUL, nm, &x, 1);
+            if (id < 0) return id;
+            int64_t s4[4] = {1, no * na, 1, 1};
+            c->net->nodes[id].c = s4[1];
+            TRY(param(c, id, 0, "implicit", 4, s4, 0));
+            x = id;
+        }
+        heads[l] = x;
+    }
+    int id = add_node(c, YPR_NODE_DETECT, la->prefix, heads, nl);
+    if (id < 0) return id;
+    ypr_node *d = &c->net->nodes[id];
+    d->nc = nc;
+    d->na = na;
+    d->nl = nl;
+    c->nc = nc;
+    int64_t as[3] = {nl, na, 2}, gs[6] = {nl, 1, na, 1, 1, 2};
+    TRY(param(c, id, 0, "anchors", 3, as, 1));
+    TRY(param(c, id, 1, "anchor_grid", 6, gs, 1));
+    d = &c->net->nodes[id];
+    float *a = c->net->params[d->p[0]].data, *g = c->net->params[d->p[1]].data;
+    for (int l = 0; l < nl; l++)
+        for (int i = 0; i < 2 * na; i++)
+            a[l * 2 * na + i] = g[l * 2 * na + i] = anch[l * 32 + i];
+    return id;
+}
+
+/* ----------------------------------------------------------- the layers */
+
+static int resolve_from(ctx *c, const ypr_yv *f, layer_args *la)
+{
+    const ypr_yv *one[1] = {f};
+    const ypr_yv *const *items = f->type == YV_LIST ? (const ypr_yv *const *)f->items : one;
+    int n = f->type == YV_LIST ? f->n : 1;
+    RETURN_IF(n < 1 || n > 64, YPR_EFORMAT, "%s:%d: layer %d: 'from' must name 1..64 layers",
+              c->file, c->line, c->layer);
+    for (int i = 0; i < n; i++) {
+        arg a;
+        TRY(eval_arg(c, items[i], &a));
+        RETURN_IF(a.kind != ARG_INT, YPR_EFORMAT, "%s:%d: layer %d: 'from' must be integers",
+                  c->file, c->line, c->layer);
+        int j = (int)a.v;
+        int abs_j = j < 0 ? c->layer + j : j;
+        if (c->layer == 0 && j == -1) {
+            la->from[i] = c->input;
+            continue;
+        }
+        RETURN_IF(abs_j < 0 || abs_j >= c->layer, YPR_EFORMAT,
+                  "%s:%d: layer %d: 'from' index %d is out of range (layers 0..%d precede it)",
+                  c->file, c->line, c->layer, j, c->layer - 1);
+        la->from[i] = c->out[abs_j];
+    }
+    la->nfrom = n;
+    return YPR_OK;
+}
+
+static int build_layer(ctx *c, const ypr_yv *row)
+{
+    RETURN_IF(row->type != YV_LIST || row->n != 4, YPR_EFORMAT,
+              "%s:%d: layer %d: expected [from, number, module, args]", c->file, row->line, c->layer);
+    c->line = row->line;
+    layer_args la;
+    memset(&la, 0, sizeof la);
+    TRY(resolve_from(c, row->items[0], &la));
+    int n;
+    TRY(int_arg(c, row, 1, 1, &n));
+    RETURN_IF(n < 1 || n > 64, YPR_EFORMAT, "%s:%d: layer %d: repeat count %d outside 1..64",
+              c->file, c->line, c->layer, n);
+    la.n = n > 1 ? (int)fmax(round(n * c->gd), 1) : n;
+    const ypr_yv *m = row->items[2];
+    RETURN_IF(m->type != YV_SCALAR, YPR_EFORMAT, "%s:%d: layer %d: module must be a name",
+              c->file, c->line, c->layer);
+    la.args = row->items[3];
+    RETURN_IF(la.args->type != YV_LIST, YPR_EFORMAT, "%s:%d: layer %d: args must be a list",
+              c->file, c->line, c->layer);
+    snprintf(la.prefix, sizeof la.prefix, "model.%d", c->layer);
+    const char *mod = m->s;
+    int out;
+    char nm[YPR_NAME_MAX];
+    if (la.nfrom != 1 && strcmp(mod, "Concat") && strcmp(mod, "Shortcut") &&
+        strcmp(mod, "IDetect") && strcmp(mod, "Detect"))
+        return err(c, YPR_EFORMAT, "module takes one input", mod);
+    if (strcmp(mod, "Conv") == 0) {
+        out = mod_conv(c, &la);
+    } else if (strcmp(mod, "RepConv") == 0) {
+        out = mod_repconv(c, &la);
+    } else if (strcmp(mod, "SPPCSPC") == 0) {
+        out = mod_sppcspc(c, &la);
+    } else if (strcmp(mod, "MP") == 0) {
+        int k;
+        TRY(int_arg(c, la.args, 0, 2, &k));
+        RETURN_IF(k < 1, YPR_EFORMAT, "%s:%d: layer %d: bad MP size", c->file, c->line, c->layer);
+        out = maxpool(c, la.prefix, la.from[0], k, k, 0);
+    } else if (strcmp(mod, "SP") == 0) {
+        int k, s;
+        TRY(int_arg(c, la.args, 0, 3, &k));
+        TRY(int_arg(c, la.args, 1, 1, &s));
+        RETURN_IF(k < 1 || s < 1, YPR_EFORMAT, "%s:%d: layer %d: bad SP size", c->file, c->line, c->layer);
+        out = maxpool(c, la.prefix, la.from[0], k, s, k / 2);
+    } else if (strcmp(mod, "nn.Upsample") == 0 || strcmp(mod, "Upsample") == 0) {
+        int f;
+        TRY(int_arg(c, la.args, 1, 2, &f));
+        if (la.args->n > 2 && strcmp(la.args->items[2]->s ? la.args->items[2]->s : "", "nearest"))
+            return err(c, YPR_EUNSUPPORTED, "only nearest upsampling", la.args->items[2]->s);
+        RETURN_IF(f != 2, YPR_EUNSUPPORTED, "%s:%d: layer %d: upsample factor %d (only 2)",
+                  c->file, c->line, c->layer, f);
+        out = add_node(c, YPR_NODE_UPSAMPLE, la.prefix, la.from, 1);
+        if (out >= 0) {
+            c->net->nodes[out].c = c->net->nodes[la.from[0]].c;
+            c->net->nodes[out].scale = f;
+        }
+    } else if (strcmp(mod, "Concat") == 0) {
+        int d;
+        TRY(int_arg(c, la.args, 0, 1, &d));
+        RETURN_IF(d != 1, YPR_EUNSUPPORTED, "%s:%d: layer %d: Concat only along channels (1)",
+                  c->file, c->line, c->layer);
+        out = concat(c, la.prefix, la.from, la.nfrom);
+    } else if (strcmp(mod, "Shortcut") == 0) {
+        RETURN_IF(la.nfrom != 2, YPR_EFORMAT, "%s:%d: layer %d: Shortcut adds two layers",
+                  c->file, c->line, c->layer);
+        out = add_sum(c, la.prefix, la.from, 2);
+    } else if (strcmp(mod, "ReOrg") == 0) {
+        out = add_node(c, YPR_NODE_REORG, la.prefix, la.from, 1);
+        if (out >= 0)
+            c->net->nodes[out].c = 4 * c->net->nodes[la.from[0]].c;
+    } else if (strcmp(mod, "IDetect") == 0 || strcmp(mod, "Detect") == 0) {
+        out = mod_detect(c, &la, mod[0] == 'I');
+    } else {
+        snprintf(nm, sizeof nm, "unknown module '%s'", mod);
+        return err(c, YPR_EUNSUPPORTED, nm, NULL);
+    }
+    if (out < 0)
+        return out;
+    c->out[c->layer] = out;
+    c->ch[c->layer] = c->net->nodes[out].c;
+    return YPR_OK;
+}
+
+static int number(const ctx *c, const ypr_yv *root, const char *key, double def, double *out)
+{
+    const ypr_yv *v = ypr__yv_get(root, key);
+    *out = def;
+    if (!v)
+        return YPR_OK;
+    char *end;
+    RETURN_IF(v->type != YV_SCALAR, YPR_EFORMAT, "%s:%d: '%s' must be a number", c->file, v->line, key);
+    *out = strtod(v->s, &end);
+    RETURN_IF(end == v->s || *end || !(*out > 0) || *out > 1e6, YPR_EFORMAT,
+              "%s:%d: '%s' must be a positive number, got '%s'", c->file, v->line, key, v->s);
+    return YPR_OK;
+}
+
+static int build(ctx *c, const ypr_yv *root, const ypr_model_opts *o)
+{
+    double nc, gd, gw;
+    TRY(number(c, root, "nc", 80, &nc));
+    TRY(number(c, root, "depth_multiple", 1.0, &gd));
+    TRY(number(c, root, "width_multiple", 1.0, &gw));
+    c->nc = o && o->nc > 0 ? o->nc : (int)nc;
+    c->gd = o && o->depth_multiple > 0 ? o->depth_multiple : gd;
+    c->gw = o && o->width_multiple > 0 ? o->width_multiple : gw;
+    c->anchors = ypr__yv_get(root, "anchors");
+    int ch_in = 3;
+    const ypr_yv *chv = ypr__yv_get(root, "ch");
+    if (chv) {
+        double d;
+        TRY(number(c, root, "ch", 3, &d));
+        ch_in = (int)d;
+    }
+    int in = ypr__net_add(c->net, YPR_NODE_INPUT, "input", -1, NULL, 0);
+    if (in < 0)
+        return in;
+    c->net->nodes[in].c = ch_in;
+    c->input = in;
+    const char *parts[2] = {"backbone", "head"};
+    for (int p = 0; p < 2; p++) {
+        const ypr_yv *lst = ypr__yv_get(root, parts[p]);
+        RETURN_IF(!lst, YPR_EFORMAT, "%s: missing '%s'", c->file, parts[p]);
+        RETURN_IF(lst->type != YV_LIST, YPR_EFORMAT, "%s:%d: '%s' must be a list of layers",
+                  c->file, lst->line, parts[p]);
+        for (int i = 0; i < lst->n; i++) {
+            RETURN_IF(c->layer >= MAX_LAYERS, YPR_EFORMAT, "%s: more than %d layers", c->file, MAX_LAYERS);
+            TRY(build_layer(c, lst->items[i]));
+            c->layer++;
+        }
+    }
+    const ypr_node *last = &c->net->nodes[c->net->nnodes - 1];
+    RETURN_IF(last->kind != YPR_NODE_DETECT, YPR_EFORMAT,
+              "%s: the last layer must be Detect or IDetect", c->file);
+    return YPR_OK;
+}
+
+/* Strides as YOLOv7 measures them: run shapes for a 256×256 input. */
+static int set_strides(ypr_net *net)
+{
+    ypr_shape *sh = malloc((size_t)net->nnodes * sizeof *sh);
+    if (!sh)
+        return ypr__error(YPR_ENOMEM, "out of memory");
+    int rc = ypr__net_shapes(net, 256, 256, sh);
+    if (rc == YPR_OK) {
+        ypr_node *d = &net->nodes[net->nnodes - 1];
+        float *anchors = net->params[d->p[0]].data;
+        for (int l = 0; l < d->nl; l++) {
+            int64_t oh = sh[d->inputs[l]].h;
+            d->strides[l] = oh > 0 ? 256.0f / (float)oh : 0.0f;
+            for (int i = 0; i < 2 * d->na; i++)
+                anchors[l * 2 * d->na + i] /= d->strides[l];
+        }
+    }
+    free(sh);
+    return rc;
+}
+
+int ypr__yolo_build(const char *text, size_t len, const char *file, const ypr_model_opts *o,
+                    ypr_net *net, int *nc_out)
+{
+    ypr_yv *root = NULL;
+    TRY(ypr__yaml_parse(text, len, file, &root));
+    ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        ypr__yv_free(root);
+        return ypr__error(YPR_ENOMEM, "out of memory");
+    }
+    c->net = net;
+    c->file = file ? file : "<cfg>";
+    int rc = build(c, root, o);
+    if (rc == YPR_OK)
+        rc = ypr__net_validate(net);
+    if (rc == YPR_OK)
+        rc = set_strides(net);
+    if (rc == YPR_OK && nc_out)
+        *nc_out = c->nc;
+    free(c);
+    ypr__yv_free(root);
+    return rc;
+}

@@ -1,0 +1,476 @@
+/* Execution plans: the net lowered for one input shape. Conv → BatchNorm →
+ * implicit-multiply → activation chains become one conv step whose epilogue
+ * carries the folded per-channel scale and bias; weights are packed once;
+ * activation buffers are reused by liveness. Stored parameters are never
+ * changed by planning. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+
+enum { STEP_CONV, STEP_AFFINE, STEP_ADD, STEP_CONCAT, STEP_MAXPOOL, STEP_UPSAMPLE, STEP_REORG };
+
+typedef struct step {
+    int kind;
+    int node;              /* the node whose value this step produces */
+    int src;               /* first node the step reads (conv / affine input) */
+    int in_node;           /* for conv: the conv node */
+    ypr_conv_shape cs;     /* conv geometry (n, c, h, w of its input) */
+    float *packed;         /* conv: packed weights */
+    float *scale, *bias;   /* per output channel, NULL = 1 / 0 */
+    int act;
+    float alpha;
+} step;
+
+typedef struct buffer { float *data; size_t floats; int busy; } buffer;
+
+struct ypr_plan {
+    const ypr_net *net;
+    uint64_t version;
+    const ypr_ktable *kt;
+    ypr_pool *pool;
+    int64_t n, h, w;
+    ypr_shape *shapes;     /* per node */
+    int *buf_of;           /* per node: buffer index, -2 = the input, -1 none */
+    buffer *bufs;
+    int nbufs;
+    step *steps;
+    int nsteps;
+    const float *x;
+    int detect;            /* detect node index */
+};
+
+static int count_consumers(const ypr_net *net, int node)
+{
+    int c = 0;
+    for (int i = node + 1; i < net->nnodes; i++)
+        for (int j = 0; j < net->nodes[i].ninputs; j++)
+            c += net->nodes[i].inputs[j] == node;
+    return c;
+}
+
+/* The single consumer of `node` if it is of `kind` and reads only `node`. */
+static int sole_consumer(const ypr_net *net, int node, int kind)
+{
+    if (count_consumers(net, node) != 1)
+        return -1;
+    for (int i = node + 1; i < net->nnodes; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        if (nd->ninputs == 1 && nd->inputs[0] == node)
+            return nd->kind == kind ? i : -1;
+        for (int j = 0; j < nd->ninputs; j++)
+            if (nd->inputs[j] == node)
+                return -1;
+    }
+    return -1;
+}
+
+static float *alloc_floats(int64_t n)
+{
+    return ypr__alloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+}
+
+/* Fold the affine nodes that follow a value (BN, implicit mul, act) into
+ * st->scale/bias/act; returns the last node folded. */
+static int fold_chain(const ypr_net *net, int node, int64_t c, step *st, const float *conv_bias)
+{
+    int cur = node, nxt;
+    float *s = alloc_floats(c), *b = alloc_floats(c);
+    if (!s || !b) {
+        ypr__free(s);
+        ypr__free(b);
+        return YPR_ENOMEM;
+    }
+    for (int64_t i = 0; i < c; i++) {
+        s[i] = 1.0f;
+        b[i] = conv_bias ? conv_bias[i] : 0.0f;
+    }
+    st->act = YPR_ACT_IDENTITY;
+    for (;;) {
+        if ((nxt = sole_consumer(net, cur, YPR_NODE_BN)) >= 0) {
+            const ypr_node *bn = &net->nodes[nxt];
+            const float *g = net->params[bn->p[0]].data, *be = net->params[bn->p[1]].data;
+            const float *mu = net->params[bn->p[2]].data, *var = net->params[bn->p[3]].data;
+            for (int64_t i = 0; i < c; i++) {
+                float k = g[i] / sqrtf(var[i] + bn->eps);
+                s[i] *= k;
+                b[i] = (b[i] - mu[i]) * k + be[i];
+            }
+        } else if ((nxt = sole_consumer(net, cur, YPR_NODE_IMPLICIT_MUL)) >= 0) {
+            const float *m = net->params[net->nodes[nxt].p[0]].data;
+            for (int64_t i = 0; i < c; i++) {
+                s[i] *= m[i];
+                b[i] *= m[i];
+            }
+        } else if ((nxt = sole_consumer(net, cur, YPR_NODE_IMPLICIT_ADD)) >= 0) {
+            const float *a = net->params[net->nodes[nxt].p[0]].data;
+            for (int64_t i = 0; i < c; i++)
+                b[i] += a[i];
+        } else if ((nxt = sole_consumer(net, cur, YPR_NODE_ACT)) >= 0) {
+            st->act = net->nodes[nxt].act;
+            st->alpha = net->nodes[nxt].alpha;
+            cur = nxt;
+            break;
+        } else {
+            break;
+        }
+        cur = nxt;
+    }
+    st->scale = s;
+    st->bias = b;
+    return cur;
+}
+
+void ypr__plan_free(ypr_plan *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->nsteps; i++) {
+        ypr__free(p->steps[i].packed);
+        ypr__free(p->steps[i].scale);
+        ypr__free(p->steps[i].bias);
+    }
+    for (int i = 0; i < p->nbufs; i++)
+        ypr__free(p->bufs[i].data);
+    free(p->steps);
+    free(p->bufs);
+    free(p->shapes);
+    free(p->buf_of);
+    free(p);
+}
+
+static int build_steps(ypr_plan *p)
+{
+    const ypr_net *net = p->net;
+    for (int i = 0; i < net->nnodes; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        if (nd->kind == YPR_NODE_INPUT)
+            continue;
+        if (nd->kind == YPR_NODE_DETECT) {
+            p->detect = i;
+            continue;
+        }
+        step st;
+        memset(&st, 0, sizeof st);
+        st.src = nd->ninputs ? nd->inputs[0] : -1;
+        st.in_node = i;
+        int last = i;
+        const ypr_shape *in = &p->shapes[st.src];
+        switch (nd->kind) {
+        case YPR_NODE_CONV: {
+            st.kind = STEP_CONV;
+            const ypr_param *wt = &net->params[nd->p[0]];
+            st.cs = (ypr_conv_shape){p->n, in->c, in->h, in->w, nd->c, nd->kh, nd->kw,
+                                     nd->sh, nd->sw, nd->ph, nd->pw, nd->dh, nd->dw, nd->groups};
+            TRY(ypr__conv_check(&st.cs, NULL, NULL));
+            st.packed = alloc_floats(ypr__conv_packed_w_floats(p->kt, &st.cs));
+            if (!st.packed)
+                return YPR_ENOMEM;
+            ypr__conv_pack_w(p->kt, &st.cs, wt->data, st.packed);
+            last = fold_chain(net, i, nd->c, &st,
+                              nd->p[1] >= 0 ? net->params[nd->p[1]].data : NULL);
+            break;
+        }
+        case YPR_NODE_BN:
+        case YPR_NODE_IMPLICIT_ADD:
+        case YPR_NODE_IMPLICIT_MUL:
+        case YPR_NODE_ACT:
+            st.kind = STEP_AFFINE;
+            /* fold this node itself: treat the input as the chain head */
+            last = fold_chain(net, st.src, in->c, &st, NULL);
+            if (last == st.src) {   /* input has other consumers: fold just this node */
+                ypr__free(st.scale);
+                ypr__free(st.bias);
+                st.scale = st.bias = NULL;
+                st.act = YPR_ACT_IDENTITY;
+                int64_t c = in->c;
+                float *s = alloc_floats(c), *b = alloc_floats(c);
+                if (!s || !b) {
+                    ypr__free(s);
+                    ypr__free(b);
+                    return YPR_ENOMEM;
+                }
+                for (int64_t k = 0; k < c; k++) {
+                    s[k] = 1.0f;
+                    b[k] = 0.0f;
+                }
+                if (nd->kind == YPR_NODE_BN) {
+                    const float *g = net->params[nd->p[0]].data, *be = net->params[nd->p[1]].data;
+                    const float *mu = net->params[nd->p[2]].data, *var = net->params[nd->p[3]].data;
+                    for (int64_t k = 0; k < c; k++) {
+                        s[k] = g[k] / sqrtf(var[k] + nd->eps);
+                        b[k] = be[k] - mu[k] * s[k];
+                    }
+                } else if (nd->kind == YPR_NODE_IMPLICIT_ADD) {
+                    memcpy(b, net->params[nd->p[0]].data, (size_t)c * sizeof(float));
+                } else if (nd->kind == YPR_NODE_IMPLICIT_MUL) {
+                    memcpy(s, net->params[nd->p[0]].data, (size_t)c * sizeof(float));
+                } else {
+                    st.act = nd->act;
+                    st.alpha = nd->alpha;
+                }
+                st.scale = s;
+                st.bias = b;
+                last = i;
+            }
+            break;
+        case YPR_NODE_ADD:
+            st.kind = STEP_ADD;
+            st.act = YPR_ACT_IDENTITY;
+            {
+                int a = sole_consumer(net, i, YPR_NODE_ACT);
+                if (a >= 0) {
+                    st.act = net->nodes[a].act;
+                    st.alpha = net->nodes[a].alpha;
+                    last = a;
+                }
+            }
+            break;
+        case YPR_NODE_CONCAT: st.kind = STEP_CONCAT; break;
+        case YPR_NODE_MAXPOOL: st.kind = STEP_MAXPOOL; break;
+        case YPR_NODE_UPSAMPLE:
+            RETURN_IF(nd->scale != 2, YPR_EUNSUPPORTED, "node %s: upsample factor %d (only 2)",
+                      nd->name, nd->scale);
+            st.kind = STEP_UPSAMPLE;
+            break;
+        case YPR_NODE_REORG: st.kind = STEP_REORG; break;
+        default:
+            return ypr__error(YPR_EINTERNAL, "node %s: no step for kind %d", nd->name, nd->kind);
+        }
+        st.node = last;
+        p->steps[p->nsteps++] = st;
+        /* The nodes folded into this step (i+1 … last) follow it directly:
+         * the cfg expansion emits chains contiguously. */
+        for (int k = i + 1; k < last; k++) {
+            const ypr_node *mid = &net->nodes[k];
+            RETURN_IF(!(mid->ninputs == 1 && (mid->kind == YPR_NODE_BN || mid->kind == YPR_NODE_ACT ||
+                        mid->kind == YPR_NODE_IMPLICIT_ADD || mid->kind == YPR_NODE_IMPLICIT_MUL)),
+                      YPR_EINTERNAL, "plan: node %s interleaved inside a fused chain", mid->name);
+        }
+        i = last;
+    }
+    return YPR_OK;
+}
+
+/* Liveness: a step's output buffer is released after its last reader. */
+static int assign_buffers(ypr_plan *p)
+{
+    const ypr_net *net = p->net;
+    int *last_use = malloc((size_t)net->nnodes * sizeof(int));
+    if (!last_use)
+        return ypr__error(YPR_ENOMEM, "plan: out of memory");
+    for (int i = 0; i < net->nnodes; i++)
+        last_use[i] = -1;
+    for (int s = 0; s < p->nsteps; s++) {
+        const step *st = &p->steps[s];
+        const ypr_node *nd = &net->nodes[st->in_node];
+        for (int j = 0; j < nd->ninputs; j++)
+            last_use[nd->inputs[j]] = s;
+    }
+    if (p->detect >= 0) {
+        const ypr_node *d = &net->nodes[p->detect];
+        for (int j = 0; j < d->ninputs; j++)
+            last_use[d->inputs[j]] = p->nsteps;   /* outputs live to the end */
+    }
+    p->bufs = calloc((size_t)p->nsteps + 1, sizeof *p->bufs);
+    if (!p->bufs) {
+        free(last_use);
+        return ypr__error(YPR_ENOMEM, "plan: out of memory");
+    }
+    for (int s = 0; s < p->nsteps; s++) {
+        const step *st = &p->steps[s];
+        const ypr_shape *o = &p->shapes[st->node];
+        size_t need = (size_t)(p->n * o->c * o->h * o->w);
+        int best = -1;
+        for (int b = 0; b < p->nbufs; b++)
+            if (!p->bufs[b].busy && p->bufs[b].floats >= need &&
+                (best < 0 || p->bufs[b].floats < p->bufs[best].floats))
+                best = b;
+        if (best < 0) {
+            /* grow the largest free buffer rather than adding one */
+            for (int b = 0; b < p->nbufs; b++)
+                if (!p->bufs[b].busy && (best < 0 || p->bufs[b].floats > p->bufs[best].floats))
+                    best = b;
+            if (best < 0)
+                best = p->nbufs++;
+            p->bufs[best].floats = need;
+        }
+        p->bufs[best].busy = 1;
+        p->buf_of[st->node] = best;
+        /* release inputs whose last reader is this step */
+        const ypr_node *nd = &net->nodes[st->in_node];
+        for (int j = 0; j < nd->ninputs; j++) {
+            int src = nd->inputs[j], b = p->buf_of[src];
+            if (b >= 0 && last_use[src] == s)
+                p->bufs[b].busy = 0;
+        }
+        if (last_use[st->node] < 0)   /* dead value (should not happen) */
+            p->bufs[best].busy = 0;
+    }
+    free(last_use);
+    for (int b = 0; b < p->nbufs; b++) {
+        p->bufs[b].data = alloc_floats((int64_t)p->bufs[b].floats);
+        if (!p->bufs[b].data)
+            return YPR_ENOMEM;
+    }
+    return YPR_OK;
+}
+
+int ypr__plan_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_t w,
+                     ypr_plan **out)
+{
+    RETURN_IF(!net || !out, YPR_EINVAL, "plan: NULL argument");
+    *out = NULL;
+    RETURN_IF(n <= 0 || n > 4096, YPR_EINVAL, "plan: batch %lld outside 1..4096", (long long)n);
+    TRY(ypr__net_validate(net));
+    ypr_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return ypr__error(YPR_ENOMEM, "plan: out of memory");
+    p->net = net;
+    p->version = net->version;
+    p->kt = ypr__kt();
+    p->pool = pool;
+    p->n = n;
+    p->h = h;
+    p->w = w;
+    p->detect = -1;
+    p->shapes = malloc((size_t)net->nnodes * sizeof *p->shapes);
+    p->buf_of = malloc((size_t)net->nnodes * sizeof(int));
+    p->steps = calloc((size_t)net->nnodes, sizeof *p->steps);
+    int rc = YPR_ENOMEM;
+    if (!p->shapes || !p->buf_of || !p->steps)
+        goto fail;
+    for (int i = 0; i < net->nnodes; i++)
+        p->buf_of[i] = net->nodes[i].kind == YPR_NODE_INPUT ? -2 : -1;
+    if ((rc = ypr__net_shapes(net, h, w, p->shapes)) < 0 || (rc = build_steps(p)) < 0 ||
+        (rc = assign_buffers(p)) < 0)
+        goto fail;
+    *out = p;
+    return YPR_OK;
+fail:
+    ypr__plan_free(p);
+    return rc < 0 ? rc : YPR_ENOMEM;
+}
+
+static const float *value(const ypr_plan *p, int node)
+{
+    int b = p->buf_of[node];
+    return b == -2 ? p->x : (b >= 0 ? p->bufs[b].data : NULL);
+}
+
+static void reorg(const float *x, int64_t planes, int64_t h, int64_t w, int64_t c, float *y)
+{
+    /* y channel blocks: (0,0) (1,0) (0,1) (1,1) offsets in (row, col) */
+    static const int dy[4] = {0, 1, 0, 1}, dx[4] = {0, 0, 1, 1};
+    int64_t oh = h / 2, ow = w / 2;
+    for (int64_t pl = 0; pl < planes; pl++) {
+        int64_t b = pl / c, ch = pl % c;
+        const float *src = x + pl * h * w;
+        for (int q = 0; q < 4; q++) {
+            float *dst = y + ((b * 4 + q) * c + ch) * oh * ow;
+            for (int64_t i = 0; i < oh; i++)
+                for (int64_t j = 0; j < ow; j++)
+                    dst[i * ow + j] = src[(2 * i + dy[q]) * w + 2 * j + dx[q]];
+        }
+    }
+}
+
+static int run_step(ypr_plan *p, const step *st)
+{
+    const ypr_net *net = p->net;
+    const ypr_node *nd = &net->nodes[st->in_node];
+    const ypr_shape *o = &p->shapes[st->node];
+    float *y = p->bufs[p->buf_of[st->node]].data;
+    const float *x = value(p, st->src);
+    const ypr_shape *in = &p->shapes[st->src];
+    int64_t hw = o->h * o->w;
+    switch (st->kind) {
+    case STEP_CONV: {
+        ypr_epilogue ep = {st->scale, st->bias, st->act, st->alpha};
+        return ypr__conv2d(p->kt, p->pool, &st->cs, x, st->packed, &ep, y);
+    }
+    case STEP_AFFINE: {
+        memcpy(y, x, (size_t)(p->n * o->c * hw) * sizeof(float));
+        ypr_epilogue ep = {st->scale, st->bias, st->act, st->alpha};
+        return ypr__scale_bias_act(p->kt, p->pool, p->n, o->c, hw, y, &ep);
+    }
+    case STEP_ADD: {
+        int64_t total = p->n * o->c * hw;
+        memcpy(y, x, (size_t)total * sizeof(float));
+        for (int j = 1; j < nd->ninputs; j++) {
+            const float *b = value(p, nd->inputs[j]);
+            for (int64_t i = 0; i < total; i++)
+                y[i] += b[i];
+        }
+        if (st->act == YPR_ACT_IDENTITY)
+            return YPR_OK;
+        ypr_epilogue ep = {NULL, NULL, st->act, st->alpha};
+        return ypr__scale_bias_act(p->kt, p->pool, p->n, o->c, hw, y, &ep);
+    }
+    case STEP_CONCAT: {
+        int64_t off = 0;
+        for (int j = 0; j < nd->ninputs; j++) {
+            const ypr_shape *s = &p->shapes[nd->inputs[j]];
+            TRY(ypr__concat_copy(p->n, s->c, o->c, off, hw, value(p, nd->inputs[j]), y));
+            off += s->c;
+        }
+        return YPR_OK;
+    }
+    case STEP_MAXPOOL:
+        return ypr__maxpool2d(p->kt, p->pool, p->n * in->c, in->h, in->w, nd->kh, nd->sh,
+                              nd->ph, x, y);
+    case STEP_UPSAMPLE:
+        return ypr__upsample2x(p->kt, p->pool, p->n * in->c, in->h, in->w, x, y);
+    case STEP_REORG:
+        reorg(x, p->n * in->c, in->h, in->w, in->c, y);
+        return YPR_OK;
+    default:
+        return ypr__error(YPR_EINTERNAL, "plan: bad step");
+    }
+}
+
+int ypr__plan_run(ypr_plan *p, const float *x)
+{
+    RETURN_IF(!p || !x, YPR_EINVAL, "plan: NULL argument");
+    RETURN_IF(p->version != p->net->version, YPR_ESTATE,
+              "plan: the net changed since the plan was made");
+    p->x = x;
+    for (int s = 0; s < p->nsteps; s++)
+        TRY(run_step(p, &p->steps[s]));
+    return YPR_OK;
+}
+
+int ypr__plan_num_outputs(const ypr_plan *p)
+{
+    return p->detect >= 0 ? p->net->nodes[p->detect].ninputs : 0;
+}
+
+const float *ypr__plan_output(const ypr_plan *p, int level, ypr_shape *shape)
+{
+    if (p->detect < 0 || level < 0 || level >= p->net->nodes[p->detect].ninputs)
+        return NULL;
+    int node = p->net->nodes[p->detect].inputs[level];
+    if (shape)
+        *shape = p->shapes[node];
+    return value(p, node);
+}
+
+size_t ypr__plan_arena_bytes(const ypr_plan *p)
+{
+    size_t t = 0;
+    for (int b = 0; b < p->nbufs; b++)
+        t += p->bufs[b].floats * sizeof(float);
+    return t;
+}
+
+int ypr__plan_matches(const ypr_plan *p, const ypr_net *net, int64_t n, int64_t h, int64_t w)
+{
+    return p && p->net == net && p->version == net->version && p->n == n && p->h == h &&
+           p->w == w && p->kt == ypr__kt();
+}
+
+int64_t ypr__plan_batch(const ypr_plan *p)
+{
+    return p->n;
+}

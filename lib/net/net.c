@@ -1,0 +1,314 @@
+/* Net building, shape inference, parameter and MAC counts. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+
+static const char *const kind_names[YPR_NODE_KIND_COUNT_] = {
+    "input", "conv", "batchnorm", "act", "concat", "add", "implicit_add",
+    "implicit_mul", "maxpool", "upsample", "reorg", "detect"};
+
+const char *ypr__node_kind_name(int kind)
+{
+    return kind >= 0 && kind < YPR_NODE_KIND_COUNT_ ? kind_names[kind] : "?";
+}
+
+void ypr__net_init(ypr_net *net)
+{
+    memset(net, 0, sizeof *net);
+}
+
+void ypr__net_free(ypr_net *net)
+{
+    if (!net)
+        return;
+    for (int i = 0; i < net->nnodes; i++)
+        free(net->nodes[i].inputs);
+    for (int i = 0; i < net->nparams; i++)
+        ypr__free(net->params[i].data);
+    free(net->nodes);
+    free(net->params);
+    memset(net, 0, sizeof *net);
+}
+
+static int grow(void **arr, int *cap, int need, size_t elem)
+{
+    if (need <= *cap)
+        return YPR_OK;
+    int nc = *cap ? *cap * 2 : 64;
+    while (nc < need)
+        nc *= 2;
+    void *p = realloc(*arr, (size_t)nc * elem);
+    if (!p)
+        return ypr__error(YPR_ENOMEM, "net: out of memory");
+    *arr = p;
+    *cap = nc;
+    return YPR_OK;
+}
+
+int ypr__net_add(ypr_net *net, int kind, const char *name, int layer,
+                 const int *inputs, int ninputs)
+{
+    RETURN_IF(strlen(name) >= YPR_NAME_MAX, YPR_EINVAL, "net: node name too long: %s", name);
+    for (int i = 0; i < ninputs; i++)
+        RETURN_IF(inputs[i] < 0 || inputs[i] >= net->nnodes, YPR_EINVAL,
+                  "net: node %s: input %d refers to node %d of %d", name, i, inputs[i],
+                  net->nnodes);
+    TRY(grow((void **)&net->nodes, &net->node_cap, net->nnodes + 1, sizeof *net->nodes));
+    ypr_node *nd = &net->nodes[net->nnodes];
+    memset(nd, 0, sizeof *nd);
+    nd->kind = kind;
+    snprintf(nd->name, sizeof nd->name, "%s", name);
+    nd->layer = layer;
+    nd->sh = nd->sw = nd->dh = nd->dw = nd->groups = 1;
+    nd->scale = 1;
+    for (int i = 0; i < 4; i++)
+        nd->p[i] = -1;
+    if (ninputs > 0) {
+        nd->inputs = malloc((size_t)ninputs * sizeof(int));
+        if (!nd->inputs)
+            return ypr__error(YPR_ENOMEM, "net: out of memory");
+        memcpy(nd->inputs, inputs, (size_t)ninputs * sizeof(int));
+    }
+    nd->ninputs = ninputs;
+    net->version++;
+    return net->nnodes++;
+}
+
+int ypr__net_add_param(ypr_net *net, const char *name, int ndim, const int64_t *shape,
+                       int is_buffer)
+{
+    RETURN_IF(strlen(name) >= YPR_NAME_MAX, YPR_EINVAL, "net: tensor name too long: %s", name);
+    RETURN_IF(ndim < 0 || ndim > 6, YPR_EINVAL, "net: tensor %s: %d dimensions", name, ndim);
+    int64_t numel = 1;
+    for (int i = 0; i < ndim; i++)
+        RETURN_IF(ypr__mul_size(numel, shape[i], &numel) < 0 || numel > ((int64_t)1 << 34),
+                  YPR_ERANGE, "net: tensor %s: size overflows", name);
+    RETURN_IF(ypr__net_find_param(net, name) >= 0, YPR_EINVAL, "net: duplicate tensor %s", name);
+    TRY(grow((void **)&net->params, &net->param_cap, net->nparams + 1, sizeof *net->params));
+    ypr_param *p = &net->params[net->nparams];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        p->shape[i] = shape[i];
+    p->numel = numel;
+    p->is_buffer = is_buffer;
+    p->data = ypr__calloc((size_t)(numel ? numel : 1), sizeof(float));
+    if (!p->data)
+        return YPR_ENOMEM;
+    net->version++;
+    return net->nparams++;
+}
+
+int ypr__net_find_param(const ypr_net *net, const char *name)
+{
+    for (int i = 0; i < net->nparams; i++)
+        if (strcmp(net->params[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int64_t ypr__net_num_params(const ypr_net *net)
+{
+    int64_t n = 0;
+    for (int i = 0; i < net->nparams; i++)
+        if (!net->params[i].is_buffer)
+            n += net->params[i].numel;
+    return n;
+}
+
+static int pool_out(int64_t in, int k, int s, int p, int d, int64_t *out)
+{
+    int64_t ek = (int64_t)(k - 1) * d + 1;
+    if (in + 2 * p < ek)
+        return -1;
+    *out = (in + 2 * p - ek) / s + 1;
+    return 0;
+}
+
+int ypr__net_shapes(const ypr_net *net, int64_t h, int64_t w, ypr_shape *sh)
+{
+    RETURN_IF(h <= 0 || w <= 0 || h > 16384 || w > 16384, YPR_EINVAL,
+              "input size %lldx%lld outside 1..16384", (long long)h, (long long)w);
+    for (int i = 0; i < net->nnodes; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        const ypr_shape *in = nd->ninputs ? &sh[nd->inputs[0]] : NULL;
+        ypr_shape o = in ? *in : (ypr_shape){nd->c, h, w};
+        switch (nd->kind) {
+        case YPR_NODE_INPUT:
+            break;
+        case YPR_NODE_CONV: {
+            const ypr_param *wt = &net->params[nd->p[0]];
+            RETURN_IF(in->c != wt->shape[1] * nd->groups, YPR_ESHAPE,
+                      "node %s: input has %lld channels, weight %s expects %lld", nd->name,
+                      (long long)in->c, wt->name, (long long)(wt->shape[1] * nd->groups));
+            RETURN_IF(pool_out(in->h, nd->kh, nd->sh, nd->ph, nd->dh, &o.h) ||
+                      pool_out(in->w, nd->kw, nd->sw, nd->pw, nd->dw, &o.w), YPR_ESHAPE,
+                      "node %s: input %lldx%lld smaller than the kernel", nd->name,
+                      (long long)in->h, (long long)in->w);
+            o.c = nd->c;
+            break;
+        }
+        case YPR_NODE_MAXPOOL:
+            RETURN_IF(pool_out(in->h, nd->kh, nd->sh, nd->ph, 1, &o.h) ||
+                      pool_out(in->w, nd->kw, nd->sw, nd->pw, 1, &o.w), YPR_ESHAPE,
+                      "node %s: input %lldx%lld smaller than the pooling window", nd->name,
+                      (long long)in->h, (long long)in->w);
+            break;
+        case YPR_NODE_UPSAMPLE:
+            o.h *= nd->scale;
+            o.w *= nd->scale;
+            break;
+        case YPR_NODE_REORG:
+            RETURN_IF(in->h % 2 || in->w % 2, YPR_ESHAPE, "node %s: reorg needs even sizes, got %lldx%lld",
+                      nd->name, (long long)in->h, (long long)in->w);
+            o = (ypr_shape){in->c * 4, in->h / 2, in->w / 2};
+            break;
+        case YPR_NODE_CONCAT:
+            o.c = 0;
+            for (int j = 0; j < nd->ninputs; j++) {
+                const ypr_shape *s = &sh[nd->inputs[j]];
+                RETURN_IF(s->h != in->h || s->w != in->w, YPR_ESHAPE,
+                          "node %s: input %d is %lldx%lld, input 0 is %lldx%lld (input size must be "
+                          "a multiple of the largest stride)", nd->name, j, (long long)s->h,
+                          (long long)s->w, (long long)in->h, (long long)in->w);
+                o.c += s->c;
+            }
+            break;
+        case YPR_NODE_ADD:
+            for (int j = 1; j < nd->ninputs; j++) {
+                const ypr_shape *s = &sh[nd->inputs[j]];
+                RETURN_IF(s->c != in->c || s->h != in->h || s->w != in->w, YPR_ESHAPE,
+                          "node %s: cannot add %lldx%lldx%lld to %lldx%lldx%lld", nd->name,
+                          (long long)s->c, (long long)s->h, (long long)s->w, (long long)in->c,
+                          (long long)in->h, (long long)in->w);
+            }
+            break;
+        case YPR_NODE_BN:
+        case YPR_NODE_IMPLICIT_ADD:
+        case YPR_NODE_IMPLICIT_MUL: {
+            const ypr_param *p = &net->params[nd->p[0]];
+            RETURN_IF(p->numel != in->c, YPR_ESHAPE, "node %s: %s has %lld channels, input %lld",
+                      nd->name, p->name, (long long)p->numel, (long long)in->c);
+            break;
+        }
+        case YPR_NODE_ACT:
+            break;
+        case YPR_NODE_DETECT:
+            for (int j = 0; j < nd->ninputs; j++) {
+                const ypr_shape *s = &sh[nd->inputs[j]];
+                RETURN_IF(s->c != (int64_t)nd->na * (nd->nc + 5), YPR_ESHAPE,
+                          "node %s: level %d has %lld channels, expected %d anchors x %d outputs",
+                          nd->name, j, (long long)s->c, nd->na, nd->nc + 5);
+            }
+            o = (ypr_shape){0, 0, 0};
+            break;
+        default:
+            return ypr__error(YPR_EINTERNAL, "node %s: unknown kind %d", nd->name, nd->kind);
+        }
+        sh[i] = o;
+    }
+    return YPR_OK;
+}
+
+int ypr__net_macs(const ypr_net *net, int64_t h, int64_t w, int conv_only, int64_t *macs)
+{
+    ypr_shape *sh = malloc((size_t)(net->nnodes ? net->nnodes : 1) * sizeof *sh);
+    if (!sh)
+        return ypr__error(YPR_ENOMEM, "net: out of memory");
+    int rc = ypr__net_shapes(net, h, w, sh);
+    int64_t total = 0;
+    for (int i = 0; rc == YPR_OK && i < net->nnodes; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        int64_t hw = sh[i].h * sh[i].w;
+        if (nd->kind == YPR_NODE_CONV) {
+            const ypr_param *wt = &net->params[nd->p[0]];
+            total += hw * wt->numel;
+        } else if (!conv_only) {
+            switch (nd->kind) {
+            case YPR_NODE_BN: case YPR_NODE_IMPLICIT_ADD: case YPR_NODE_IMPLICIT_MUL:
+                total += sh[i].c * hw;
+                break;
+            case YPR_NODE_ADD:
+                total += (int64_t)(nd->ninputs - 1) * sh[i].c * hw;
+                break;
+            case YPR_NODE_MAXPOOL:
+                total += sh[i].c * hw * nd->kh * nd->kw;
+                break;
+            default:
+                break;
+            }
+        }
+    }
+    free(sh);
+    if (rc == YPR_OK)
+        *macs = total;
+    return rc;
+}
+
+static int expect_param(const ypr_net *net, const ypr_node *nd, int slot, int ndim,
+                        const int64_t *shape)
+{
+    RETURN_IF(nd->p[slot] < 0 || nd->p[slot] >= net->nparams, YPR_EINVAL,
+              "node %s: missing parameter %d", nd->name, slot);
+    const ypr_param *p = &net->params[nd->p[slot]];
+    int ok = p->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++)
+        ok = p->shape[i] == shape[i];
+    RETURN_IF(!ok, YPR_ESHAPE, "node %s: tensor %s has the wrong shape", nd->name, p->name);
+    return YPR_OK;
+}
+
+int ypr__net_validate(const ypr_net *net)
+{
+    int ndetect = 0;
+    for (int i = 0; i < net->nnodes; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        RETURN_IF(nd->kind != YPR_NODE_INPUT && nd->ninputs < 1, YPR_EINVAL,
+                  "node %s: no input", nd->name);
+        for (int j = 0; j < nd->ninputs; j++)
+            RETURN_IF(nd->inputs[j] < 0 || nd->inputs[j] >= i, YPR_EINVAL,
+                      "node %s: input %d is not an earlier node", nd->name, j);
+        int64_t c = nd->c;
+        switch (nd->kind) {
+        case YPR_NODE_CONV: {
+            RETURN_IF(nd->groups < 1 || nd->c % nd->groups, YPR_EINVAL,
+                      "node %s: %lld channels not divisible by %d groups", nd->name,
+                      (long long)nd->c, nd->groups);
+            int64_t cin = net->nodes[nd->inputs[0]].c;
+            RETURN_IF(cin % nd->groups, YPR_EINVAL, "node %s: input channels %lld not divisible "
+                      "by %d groups", nd->name, (long long)cin, nd->groups);
+            int64_t ws[4] = {c, cin / nd->groups, nd->kh, nd->kw};
+            TRY(expect_param(net, nd, 0, 4, ws));
+            if (nd->p[1] >= 0)
+                TRY(expect_param(net, nd, 1, 1, &c));
+            RETURN_IF(nd->kh < 1 || nd->kw < 1 || nd->sh < 1 || nd->sw < 1 || nd->ph < 0 ||
+                      nd->pw < 0 || nd->dh < 1 || nd->dw < 1, YPR_EINVAL,
+                      "node %s: bad kernel/stride/padding", nd->name);
+            break;
+        }
+        case YPR_NODE_BN:
+            for (int s = 0; s < 4; s++)
+                TRY(expect_param(net, nd, s, 1, &c));
+            break;
+        case YPR_NODE_IMPLICIT_ADD:
+        case YPR_NODE_IMPLICIT_MUL: {
+            int64_t s4[4] = {1, c, 1, 1};
+            TRY(expect_param(net, nd, 0, 4, s4));
+            break;
+        }
+        case YPR_NODE_DETECT:
+            ndetect++;
+            RETURN_IF(nd->nl != nd->ninputs || nd->nl < 1 || nd->nl > YPR_MAX_LEVELS ||
+                      nd->na < 1 || nd->nc < 1, YPR_EINVAL, "node %s: bad detect head", nd->name);
+            RETURN_IF(i != net->nnodes - 1, YPR_EINVAL, "node %s: detect must be last", nd->name);
+            break;
+        default:
+            break;
+        }
+    }
+    RETURN_IF(ndetect != 1, YPR_EINVAL, "net: expected one detect head, found %d", ndetect);
+    return YPR_OK;
+}

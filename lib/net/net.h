@@ -1,0 +1,119 @@
+/* The one intermediate representation: an ordered list of primitive nodes
+ * with named parameter tensors (PyTorch state_dict names). Front-ends build
+ * nets, back-ends read them; inference, training, pruning, quantization and
+ * export all work on the same net. Knows nothing of file formats. */
+#ifndef YPR_NET_H
+#define YPR_NET_H
+
+#include <stdint.h>
+
+#include "lib/core/core.h"
+#include "lib/kernels/kernels.h"
+
+enum {
+    YPR_NODE_INPUT = 0,
+    YPR_NODE_CONV = 1,          /* params: weight [O, I/g, kh, kw], bias [O] or none */
+    YPR_NODE_BN = 2,            /* params: weight, bias, running_mean, running_var [C] */
+    YPR_NODE_ACT = 3,
+    YPR_NODE_CONCAT = 4,        /* channel axis, inputs in order */
+    YPR_NODE_ADD = 5,           /* elementwise sum of ≥ 2 same-shape inputs */
+    YPR_NODE_IMPLICIT_ADD = 6,  /* y = x + implicit [1, C, 1, 1] */
+    YPR_NODE_IMPLICIT_MUL = 7,  /* y = x · implicit [1, C, 1, 1] */
+    YPR_NODE_MAXPOOL = 8,
+    YPR_NODE_UPSAMPLE = 9,      /* nearest, integer factor (2) */
+    YPR_NODE_REORG = 10,        /* space-to-depth ×2: [x[::2,::2], x[1::2,::2], x[::2,1::2], x[1::2,1::2]] */
+    YPR_NODE_DETECT = 11,       /* nl inputs [B, na·no, H, W] → raw head outputs */
+    YPR_NODE_KIND_COUNT_
+};
+
+#define YPR_MAX_LEVELS 8
+#define YPR_NAME_MAX 96
+
+typedef struct ypr_param {
+    char name[YPR_NAME_MAX];    /* state_dict key, e.g. "model.0.conv.weight" */
+    int ndim;
+    int64_t shape[6];
+    int64_t numel;
+    float *data;                /* owned, 64-byte aligned */
+    int is_buffer;              /* running stats, anchors: not trainable, not counted */
+} ypr_param;
+
+typedef struct ypr_node {
+    int kind;
+    char name[YPR_NAME_MAX];    /* module path, e.g. "model.51.cv1.conv" */
+    int layer;                  /* cfg layer index (model.<layer>), -1 for input */
+    int *inputs;                /* node indices, all < this node's index */
+    int ninputs;
+    int64_t c;                  /* output channels */
+    /* conv / pool */
+    int kh, kw, sh, sw, ph, pw, dh, dw, groups;
+    /* act (also the fused activation of a conv after ypr_model_fuse) */
+    int act;
+    float alpha;
+    /* bn */
+    float eps, momentum;
+    /* upsample */
+    int scale;
+    /* detect */
+    int nc, na, nl;
+    float strides[YPR_MAX_LEVELS];
+    /* parameter indices into net->params; -1 when absent.
+     * conv: [0] weight, [1] bias; bn: weight, bias, mean, var;
+     * implicit: [0]; detect: [0] anchors [nl, na, 2] (pixels / stride, as
+     * YOLOv7 stores them), [1] anchor_grid (pixels). */
+    int p[4];
+} ypr_node;
+
+typedef struct ypr_net {
+    ypr_node *nodes;
+    int nnodes, node_cap;
+    ypr_param *params;
+    int nparams, param_cap;
+    uint64_t version;           /* bumped whenever parameters or shapes change */
+} ypr_net;
+
+/* ---- building (net.c) */
+void ypr__net_init(ypr_net *net);
+void ypr__net_free(ypr_net *net);
+/* Append a node; returns its index (≥ 0) or a negative status. The node's
+ * attributes start zeroed with p[] = -1, sh = sw = dh = dw = groups = 1. */
+int ypr__net_add(ypr_net *net, int kind, const char *name, int layer,
+                 const int *inputs, int ninputs);
+/* Add a zero-filled parameter tensor; returns its index or a negative status. */
+int ypr__net_add_param(ypr_net *net, const char *name, int ndim, const int64_t *shape,
+                       int is_buffer);
+int ypr__net_find_param(const ypr_net *net, const char *name);   /* -1 if absent */
+const char *ypr__node_kind_name(int kind);
+
+/* ---- shapes and costs (net.c) */
+typedef struct ypr_shape { int64_t c, h, w; } ypr_shape;
+/* Output shape of every node for an input of h×w (shapes has nnodes entries).
+ * YPR_ESHAPE naming the node when shapes do not fit (concat of different
+ * sizes, add of different shapes, a conv whose input channels differ from
+ * its weight, an input size not divisible by the largest stride …). */
+int ypr__net_shapes(const ypr_net *net, int64_t h, int64_t w, ypr_shape *shapes);
+int64_t ypr__net_num_params(const ypr_net *net);          /* trainable elements */
+/* Multiply-accumulates for one image of h×w (conv only when conv_only). */
+int ypr__net_macs(const ypr_net *net, int64_t h, int64_t w, int conv_only, int64_t *macs);
+int ypr__net_validate(const ypr_net *net);   /* structural checks, param shapes */
+
+/* ---- execution (exec.c) */
+typedef struct ypr_plan ypr_plan;
+/* Build an execution plan for batch n, size h×w: BatchNorm, implicit
+ * multiply and activations fused into conv epilogues where a conv's output
+ * has no other consumer; weights packed; one activation arena with buffers
+ * reused by liveness. The plan snapshots net->version: run it after the
+ * net changed and it is rebuilt. */
+int ypr__plan_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_t w,
+                     ypr_plan **out);
+void ypr__plan_free(ypr_plan *plan);
+/* x: [n, C_in, h, w]. Outputs: the detect node's inputs (the raw head maps
+ * [n, na·no, H_l, W_l] per level), readable until the next run. */
+int ypr__plan_run(ypr_plan *plan, const float *x);
+int ypr__plan_num_outputs(const ypr_plan *plan);
+const float *ypr__plan_output(const ypr_plan *plan, int level, ypr_shape *shape);
+size_t ypr__plan_arena_bytes(const ypr_plan *plan);
+int64_t ypr__plan_batch(const ypr_plan *plan);
+int ypr__plan_matches(const ypr_plan *plan, const ypr_net *net, int64_t n, int64_t h, int64_t w);
+
+#endif
