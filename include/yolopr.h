@@ -211,6 +211,33 @@ YPR_API int ypr_model_forward(ypr_model *model, const float *input, int n, int h
  *  @param shape  receives the 5 dimensions
  *  @return YPR_OK; YPR_ESTATE (no forward yet); YPR_ERANGE (level). @since 0.1 */
 YPR_API int ypr_model_output(const ypr_model *model, int level, float *dst, int64_t shape[5]);
+/** Load a model: our checkpoint (`.safetensors` written by
+ *  ypr_model_save(), carrying the net description, so pruned models load
+ *  exactly), a cfg path or a built-in name (as ypr_model_from_cfg() with the
+ *  cfg's nc and seed 0).
+ *  @return YPR_OK; YPR_EIO; YPR_EFORMAT (naming the file and what is wrong,
+ *  e.g. a plain PyTorch state_dict without a net description);
+ *  YPR_ENOTFOUND / YPR_ESHAPE (a tensor, named). @since 0.1 */
+YPR_API int ypr_model_load(const char *path, ypr_model **out);
+/** Load weights by name from a safetensors file (a PyTorch state_dict saved
+ *  as safetensors, or our checkpoint) into a model of the same architecture.
+ *  F32, F16, BF16 and F64 tensors are converted to float32;
+ *  `num_batches_tracked` entries are ignored; other unknown tensors are
+ *  reported through the log hook, and are an error when @p strict is 1.
+ *  Every tensor is checked before anything is copied, so a failed load
+ *  leaves the model unchanged.
+ *  @return YPR_OK; YPR_EIO; YPR_EFORMAT; YPR_ENOTFOUND (a missing tensor,
+ *  named); YPR_ESHAPE (naming the tensor and both shapes). @since 0.1 */
+YPR_API int ypr_model_load_weights(ypr_model *model, const char *path, int strict);
+/** Save our checkpoint: the weights as float32 safetensors under their
+ *  PyTorch names (loadable by PyTorch as a state_dict) plus the net
+ *  description, class names and input size in the metadata. Written to a
+ *  temporary name, flushed, then renamed.
+ *  @return YPR_OK; YPR_EIO (naming the file); YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_model_save(const ypr_model *model, const char *path);
+/** Check that every parameter and buffer is finite.
+ *  @return YPR_OK; YPR_ERANGE naming the first tensor holding NaN or Inf. @since 0.1 */
+YPR_API int ypr_model_check_finite(const ypr_model *model);
 
 #ifdef __cplusplus
 }

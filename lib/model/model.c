@@ -45,7 +45,7 @@ static int read_file(const char *path, char **text, size_t *len)
     return YPR_OK;
 }
 
-static int model_new(ypr_model **out)
+int ypr__model_new(ypr_model **out)
 {
     ypr_model *m = calloc(1, sizeof *m);
     if (!m)
@@ -79,7 +79,7 @@ static int from_text(const char *text, size_t len, const char *file, const ypr_m
                      ypr_model **out)
 {
     ypr_model *m = NULL;
-    TRY(model_new(&m));
+    TRY(ypr__model_new(&m));
     int rc = ypr__yolo_build(text, len, file, o, &m->net, &m->nc);
     if (rc < 0) {
         ypr_model_free(m);

@@ -44,6 +44,9 @@ struct ypr_model {
     ypr_plan *plan;           /* cached for the last forward shape */
 };
 
+/* An empty model with its thread pool. */
+int ypr__model_new(ypr_model **out);
+
 /* Build a net from cfg text (file names the source in errors). */
 int ypr__yolo_build(const char *text, size_t len, const char *file, const ypr_model_opts *o,
                     ypr_net *net, int *nc_out);

@@ -1,0 +1,334 @@
+/* Weights and checkpoints. A PyTorch state_dict saved as safetensors loads
+ * into a cfg-built model by name, with no renaming; our own checkpoint is a
+ * safetensors file whose metadata also carries the net description, so a
+ * model whose channel counts match no cfg (a pruned one) loads back exactly.
+ *
+ * Metadata keys: "format" = "libyolopr", "format_version" = "1", "net" = the
+ * JSON node list, "nc", "names" (JSON array), "input_size". */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/core/json.h"
+#include "lib/io/io.h"
+#include "model.h"
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static void shape_text(char *buf, size_t n, int ndim, const int64_t *shape)
+{
+    size_t used = 0;
+    used += (size_t)snprintf(buf + used, n - used, "[");
+    for (int i = 0; i < ndim && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    if (used < n)
+        snprintf(buf + used, n - used, "]");
+}
+
+/* Check every tensor first, then copy: a failed load leaves the model as it was. */
+static int load_from(ypr_net *net, const ypr_safetensors *st, const char *path, int strict)
+{
+    for (int i = 0; i < net->nparams; i++) {
+        const ypr_param *p = &net->params[i];
+        const ypr_st_tensor *t = ypr__st_find(st, p->name);
+        RETURN_IF(!t, YPR_ENOTFOUND, "%s: tensor %s is missing", path, p->name);
+        int same = t->ndim == p->ndim || (t->numel == p->numel && (t->ndim == 0 || p->ndim == 0));
+        for (int d = 0; same && d < p->ndim && t->ndim == p->ndim; d++)
+            same = t->shape[d] == p->shape[d];
+        if (!same) {
+            char a[96], b[96];
+            shape_text(a, sizeof a, t->ndim, t->shape);
+            shape_text(b, sizeof b, p->ndim, p->shape);
+            return ypr__error(YPR_ESHAPE, "%s: tensor %s has shape %s, the model expects %s", path,
+                              p->name, a, b);
+        }
+        RETURN_IF(t->dtype != YPR_DT_F32 && t->dtype != YPR_DT_F16 && t->dtype != YPR_DT_BF16 &&
+                  t->dtype != YPR_DT_F64, YPR_EFORMAT, "%s: tensor %s is not floating point",
+                  path, p->name);
+    }
+    int extra = 0;
+    for (size_t i = 0; i < ypr__st_count(st); i++) {
+        const char *name = ypr__st_at(st, i)->name;
+        if (ends_with(name, ".num_batches_tracked") || ypr__net_find_param(net, name) >= 0)
+            continue;
+        extra++;
+        ypr__log(YPR_LOG_WARN, "%s: tensor %s is not part of the model", path, name);
+        RETURN_IF(strict, YPR_EFORMAT, "%s: tensor %s is not part of the model (strict load)",
+                  path, name);
+    }
+    if (extra)
+        ypr__log(YPR_LOG_WARN, "%s: %d unknown tensors ignored", path, extra);
+    for (int i = 0; i < net->nparams; i++) {
+        ypr_param *p = &net->params[i];
+        TRY(ypr__st_to_f32(ypr__st_find(st, p->name), p->data));
+    }
+    net->version++;
+    return YPR_OK;
+}
+
+int ypr_model_load_weights(ypr_model *m, const char *path, int strict)
+{
+    RETURN_IF(!m || !path, YPR_EINVAL, "model: NULL argument");
+    ypr_safetensors *st;
+    TRY(ypr__st_open(path, &st));
+    int rc = load_from(&m->net, st, path, strict);
+    ypr__st_close(st);
+    return rc;
+}
+
+int ypr_model_check_finite(const ypr_model *m)
+{
+    RETURN_IF(!m, YPR_EINVAL, "model: NULL handle");
+    for (int i = 0; i < m->net.nparams; i++) {
+        const ypr_param *p = &m->net.params[i];
+        for (int64_t k = 0; k < p->numel; k++)
+            RETURN_IF(!isfinite(p->data[k]), YPR_ERANGE,
+                      "tensor %s: element %lld is %g", p->name, (long long)k, p->data[k]);
+    }
+    return YPR_OK;
+}
+
+/* ------------------------------------------------------ net description */
+
+static const char *const slot_names[4] = {"p0", "p1", "p2", "p3"};
+
+static void describe(const ypr_net *net, ypr_strbuf *sb)
+{
+    ypr__sb_puts(sb, "[");
+    for (int i = 0; i < net->nnodes; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        ypr__sb_printf(sb, "%s{\"kind\":", i ? "," : "");
+        ypr__sb_json_str(sb, ypr__node_kind_name(nd->kind));
+        ypr__sb_puts(sb, ",\"name\":");
+        ypr__sb_json_str(sb, nd->name);
+        ypr__sb_printf(sb, ",\"layer\":%d,\"c\":%lld,\"inputs\":[", nd->layer, (long long)nd->c);
+        for (int j = 0; j < nd->ninputs; j++)
+            ypr__sb_printf(sb, "%s%d", j ? "," : "", nd->inputs[j]);
+        ypr__sb_printf(sb, "],\"k\":[%d,%d],\"s\":[%d,%d],\"p\":[%d,%d],\"d\":[%d,%d],\"groups\":%d,"
+                       "\"act\":%d,\"alpha\":", nd->kh, nd->kw, nd->sh, nd->sw, nd->ph, nd->pw,
+                       nd->dh, nd->dw, nd->groups, nd->act);
+        ypr__sb_json_double(sb, nd->alpha);
+        ypr__sb_puts(sb, ",\"eps\":");
+        ypr__sb_json_double(sb, nd->eps);
+        ypr__sb_puts(sb, ",\"momentum\":");
+        ypr__sb_json_double(sb, nd->momentum);
+        ypr__sb_printf(sb, ",\"scale\":%d,\"nc\":%d,\"na\":%d,\"nl\":%d,\"strides\":[", nd->scale,
+                       nd->nc, nd->na, nd->nl);
+        for (int l = 0; l < nd->nl; l++) {
+            ypr__sb_puts(sb, l ? "," : "");
+            ypr__sb_json_double(sb, nd->strides[l]);
+        }
+        ypr__sb_puts(sb, "]");
+        for (int s = 0; s < 4; s++) {
+            if (nd->p[s] < 0)
+                continue;
+            ypr__sb_printf(sb, ",\"%s\":", slot_names[s]);
+            ypr__sb_json_str(sb, net->params[nd->p[s]].name);
+        }
+        ypr__sb_puts(sb, "}");
+    }
+    ypr__sb_puts(sb, "]");
+}
+
+int ypr_model_save(const ypr_model *m, const char *path)
+{
+    RETURN_IF(!m || !path, YPR_EINVAL, "model: NULL argument");
+    const ypr_net *net = &m->net;
+    ypr_st_entry *e = calloc((size_t)net->nparams + 1, sizeof *e);
+    RETURN_IF(!e, YPR_ENOMEM, "out of memory");
+    for (int i = 0; i < net->nparams; i++) {
+        const ypr_param *p = &net->params[i];
+        e[i] = (ypr_st_entry){p->name, YPR_DT_F32, p->ndim, p->shape, p->data};
+    }
+    ypr_strbuf desc, names;
+    ypr__sb_init(&desc);
+    ypr__sb_init(&names);
+    describe(net, &desc);
+    ypr__sb_puts(&names, "[");
+    for (int i = 0; m->names && i < m->nc; i++) {
+        ypr__sb_puts(&names, i ? "," : "");
+        ypr__sb_json_str(&names, m->names[i] ? m->names[i] : "");
+    }
+    ypr__sb_puts(&names, "]");
+    char nc[24], size[24];
+    snprintf(nc, sizeof nc, "%d", m->nc);
+    snprintf(size, sizeof size, "%d", m->input_size);
+    int rc;
+    if (desc.failed || names.failed) {
+        rc = ypr__error(YPR_ENOMEM, "%s: out of memory", path);
+    } else {
+        const char *meta[] = {"format", "libyolopr", "format_version", "1", "net", desc.data,
+                              "nc", nc, "names", names.data, "input_size", size};
+        rc = ypr__st_write(path, e, (size_t)net->nparams, meta, 6);
+    }
+    ypr__sb_free(&desc);
+    ypr__sb_free(&names);
+    free(e);
+    return rc;
+}
+
+static int kind_of(const char *name)
+{
+    for (int k = 0; k < YPR_NODE_KIND_COUNT_; k++)
+        if (strcmp(name, ypr__node_kind_name(k)) == 0)
+            return k;
+    return -1;
+}
+
+static int jint(const ypr_json *o, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                const char *path, int node)
+{
+    int64_t v = 0;
+    const ypr_json *j = ypr__json_get(o, key);
+    RETURN_IF(!j || ypr__json_int(j, &v) < 0 || v < lo || v > hi, YPR_EFORMAT,
+              "%s: net description: node %d: '%s' missing or out of range", path, node, key);
+    *out = v;
+    return YPR_OK;
+}
+
+static int jpair(const ypr_json *o, const char *key, int *a, int *b, const char *path, int node)
+{
+    const ypr_json *j = ypr__json_get(o, key);
+    int64_t x, y;
+    RETURN_IF(!j || ypr__json_len(j) != 2 || ypr__json_int(ypr__json_at(j, 0), &x) < 0 ||
+              ypr__json_int(ypr__json_at(j, 1), &y) < 0 || x < 0 || y < 0 || x > 1024 ||
+              y > 1024, YPR_EFORMAT, "%s: net description: node %d: bad '%s'", path, node, key);
+    *a = (int)x;
+    *b = (int)y;
+    return YPR_OK;
+}
+
+static int node_from_json(ypr_net *net, const ypr_json *o, const ypr_safetensors *st,
+                          const char *path, int i)
+{
+    const char *kname = ypr__json_str(ypr__json_get(o, "kind"));
+    const char *name = ypr__json_str(ypr__json_get(o, "name"));
+    int kind = kname ? kind_of(kname) : -1;
+    RETURN_IF(kind < 0 || !name, YPR_EFORMAT, "%s: net description: node %d: bad kind or name",
+              path, i);
+    const ypr_json *ins = ypr__json_get(o, "inputs");
+    size_t nin = ypr__json_len(ins);
+    RETURN_IF(nin > 256, YPR_EFORMAT, "%s: node %s: too many inputs", path, name);
+    int in[256];
+    for (size_t j = 0; j < nin; j++) {
+        int64_t v;
+        RETURN_IF(ypr__json_int(ypr__json_at(ins, j), &v) < 0 || v < 0 || v >= i, YPR_EFORMAT,
+                  "%s: node %s: input %zu is not an earlier node", path, name, j);
+        in[j] = (int)v;
+    }
+    int64_t layer = 0, c = 0, groups = 1, act = 0, scale = 1, nc = 0, na = 0, nl = 0;
+    TRY(jint(o, "layer", -1, 1 << 20, &layer, path, i));
+    int id = ypr__net_add(net, kind, name, (int)layer, in, (int)nin);
+    if (id < 0)
+        return id;
+    ypr_node *nd = &net->nodes[id];
+    TRY(jint(o, "c", 0, (int64_t)1 << 24, &c, path, i));
+    TRY(jint(o, "groups", 1, 1 << 24, &groups, path, i));
+    TRY(jint(o, "act", 0, YPR_ACT_COUNT_ - 1, &act, path, i));
+    TRY(jint(o, "scale", 1, 64, &scale, path, i));
+    TRY(jint(o, "nc", 0, 100000, &nc, path, i));
+    TRY(jint(o, "na", 0, 64, &na, path, i));
+    TRY(jint(o, "nl", 0, YPR_MAX_LEVELS, &nl, path, i));
+    nd = &net->nodes[id];
+    nd->c = c;
+    nd->groups = (int)groups;
+    nd->act = (int)act;
+    nd->scale = (int)scale;
+    nd->nc = (int)nc;
+    nd->na = (int)na;
+    nd->nl = (int)nl;
+    TRY(jpair(o, "k", &nd->kh, &nd->kw, path, i));
+    TRY(jpair(o, "s", &nd->sh, &nd->sw, path, i));
+    TRY(jpair(o, "p", &nd->ph, &nd->pw, path, i));
+    TRY(jpair(o, "d", &nd->dh, &nd->dw, path, i));
+    nd->alpha = (float)ypr__json_num(ypr__json_get(o, "alpha"));
+    nd->eps = (float)ypr__json_num(ypr__json_get(o, "eps"));
+    nd->momentum = (float)ypr__json_num(ypr__json_get(o, "momentum"));
+    const ypr_json *strides = ypr__json_get(o, "strides");
+    RETURN_IF(ypr__json_len(strides) != (size_t)nl, YPR_EFORMAT, "%s: node %s: bad strides",
+              path, name);
+    for (int l = 0; l < nl; l++)
+        nd->strides[l] = (float)ypr__json_num(ypr__json_at(strides, (size_t)l));
+    for (int s = 0; s < 4; s++) {
+        const char *pn = ypr__json_str(ypr__json_get(o, slot_names[s]));
+        if (!pn)
+            continue;
+        const ypr_st_tensor *t = ypr__st_find(st, pn);
+        RETURN_IF(!t, YPR_ENOTFOUND, "%s: tensor %s (node %s) is missing", path, pn, name);
+        RETURN_IF(t->ndim > 6, YPR_EFORMAT, "%s: tensor %s has too many dimensions", path, pn);
+        int is_buffer = kind == YPR_NODE_DETECT || (kind == YPR_NODE_BN && s >= 2);
+        int pi = ypr__net_add_param(net, pn, t->ndim, t->shape, is_buffer);
+        if (pi < 0)
+            return pi;
+        net->nodes[id].p[s] = pi;
+    }
+    return YPR_OK;
+}
+
+static int net_from_checkpoint(ypr_model *m, const ypr_safetensors *st, const char *path)
+{
+    const char *desc = ypr__st_meta(st, "net");
+    RETURN_IF(!desc, YPR_EFORMAT, "%s: no net description in the metadata", path);
+    ypr_json *j;
+    TRY(ypr__json_parse(desc, strlen(desc), path, &j));
+    int rc = YPR_OK;
+    size_t n = ypr__json_len(j);
+    if (ypr__json_type(j) != YPR_JSON_ARRAY || n < 2 || n > 100000)
+        rc = ypr__error(YPR_EFORMAT, "%s: net description is not a node list", path);
+    for (size_t i = 0; rc == YPR_OK && i < n; i++)
+        rc = node_from_json(&m->net, ypr__json_at(j, i), st, path, (int)i);
+    ypr__json_free(j);
+    TRY(rc);
+    TRY(ypr__net_validate(&m->net));
+    const char *nc = ypr__st_meta(st, "nc"), *size = ypr__st_meta(st, "input_size");
+    m->nc = m->net.nodes[m->net.nnodes - 1].nc;
+    RETURN_IF(nc && atoi(nc) != m->nc, YPR_EFORMAT, "%s: nc %s disagrees with the head", path, nc);
+    if (size && atoi(size) > 0)
+        m->input_size = atoi(size);
+    const char *names = ypr__st_meta(st, "names");
+    if (names && *names) {
+        ypr_json *nj;
+        TRY(ypr__json_parse(names, strlen(names), path, &nj));
+        if (ypr__json_len(nj) == (size_t)m->nc) {
+            m->names = calloc((size_t)m->nc, sizeof(char *));
+            for (int i = 0; m->names && i < m->nc; i++) {
+                const char *s = ypr__json_str(ypr__json_at(nj, (size_t)i));
+                m->names[i] = strdup(s ? s : "");
+            }
+        }
+        ypr__json_free(nj);
+    }
+    return load_from(&m->net, st, path, 1);
+}
+
+int ypr_model_load(const char *path, ypr_model **out)
+{
+    RETURN_IF(!path || !out, YPR_EINVAL, "model: NULL argument");
+    *out = NULL;
+    if (!ends_with(path, ".safetensors"))
+        return ypr_model_from_cfg(path, 0, 0, 0, 0, out);
+    ypr_safetensors *st;
+    TRY(ypr__st_open(path, &st));
+    const char *fmt = ypr__st_meta(st, "format");
+    int rc;
+    if (!fmt || strcmp(fmt, "libyolopr") != 0) {
+        rc = ypr__error(YPR_EFORMAT, "%s: not a libyolopr checkpoint (no net description); "
+                        "build the model from its cfg and use ypr_model_load_weights()", path);
+    } else {
+        ypr_model *m = NULL;
+        rc = ypr__model_new(&m);
+        if (rc == YPR_OK)
+            rc = net_from_checkpoint(m, st, path);
+        if (rc == YPR_OK)
+            *out = m;
+        else
+            ypr_model_free(m);
+    }
+    ypr__st_close(st);
+    return rc;
+}
