@@ -238,6 +238,14 @@ YPR_API int ypr_model_save(const ypr_model *model, const char *path);
 /** Check that every parameter and buffer is finite.
  *  @return YPR_OK; YPR_ERANGE naming the first tensor holding NaN or Inf. @since 0.1 */
 YPR_API int ypr_model_check_finite(const ypr_model *model);
+/** Reparameterize for deployment, in place: fold every BatchNorm into the
+ *  conv before it (adding a bias), merge RepConv's 3×3, 1×1 and identity
+ *  branches into one 3×3 conv (`model.<i>.rbr_reparam`), and fold the
+ *  detect head's ImplicitA/ImplicitM into its convs. Outputs agree with the
+ *  unfused model up to float rounding. Patterns are found from the graph's
+ *  structure, so pruned models fuse too.
+ *  @return YPR_OK; YPR_EINVAL; YPR_ENOMEM (the model is then unchanged). @since 0.1 */
+YPR_API int ypr_model_fuse(ypr_model *model);
 
 #ifdef __cplusplus
 }
