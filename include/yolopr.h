@@ -247,6 +247,56 @@ YPR_API int ypr_model_check_finite(const ypr_model *model);
  *  @return YPR_OK; YPR_EINVAL; YPR_ENOMEM (the model is then unchanged). @since 0.1 */
 YPR_API int ypr_model_fuse(ypr_model *model);
 
+/* ---------------------------------------------------------------- detection */
+
+/** Model settings (enum keys, never renumbered). */
+typedef enum ypr_model_setting {
+    YPR_MODEL_CONF_THRESHOLD = 100, /**< float, default 0.25 (objectness × class) */
+    YPR_MODEL_IOU_THRESHOLD  = 101, /**< float, NMS IoU, default 0.45 */
+    YPR_MODEL_MAX_DET        = 102, /**< int, default 300 */
+    YPR_MODEL_MULTI_LABEL    = 103, /**< int 0/1, default 0: one class per box */
+    YPR_MODEL_AGNOSTIC_NMS   = 104, /**< int 0/1, default 0: NMS per class */
+    YPR_MODEL_INPUT_SIZE     = 105  /**< int, square letterbox size, multiple of 32, default 640 */
+} ypr_model_setting;
+
+/** @return YPR_OK; YPR_EINVAL (not a float key); YPR_ERANGE. @since 0.1 */
+YPR_API int ypr_model_set_float(ypr_model *model, int key, double value);
+/** @return YPR_OK; YPR_EINVAL (not an int key); YPR_ERANGE. @since 0.1 */
+YPR_API int ypr_model_set_int(ypr_model *model, int key, int64_t value);
+/** @return YPR_OK; YPR_EINVAL. @since 0.1 */
+YPR_API int ypr_model_get_float(const ypr_model *model, int key, double *value);
+/** @return YPR_OK; YPR_EINVAL. @since 0.1 */
+YPR_API int ypr_model_get_int(const ypr_model *model, int key, int64_t *value);
+
+/** Detect objects in an RGB8 image (row-major, 3 bytes a pixel): letterbox
+ *  to the input size (pad 114), forward, decode as YOLOv7, confidence
+ *  filter, NMS, boxes mapped back to the image and clipped.
+ *  @param dets      receives up to @p capacity rows of 6 floats:
+ *                   x1, y1, x2, y2 (pixels), confidence, class index
+ *  @param count     receives the number of rows written
+ *  @return YPR_OK; YPR_EINVAL; YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_model_detect(ypr_model *model, const uint8_t *rgb, int width, int height,
+                             float *dets, int capacity, int *count);
+
+/* ------------------------------------------------------------------ images */
+
+/** Decode a JPEG or PNG (by its content) into RGB8; free *rgb with ypr_free().
+ *  @return YPR_OK; YPR_EIO; YPR_EFORMAT (corrupt or truncated, naming the
+ *  file); YPR_ERANGE (too large). @since 0.1 */
+YPR_API int ypr_image_load(const char *path, uint8_t **rgb, int *width, int *height);
+/** Write RGB8 as PNG (temporary name, flush, rename). @return YPR_OK; YPR_EIO. @since 0.1 */
+YPR_API int ypr_image_save_png(const char *path, const uint8_t *rgb, int width, int height);
+/** Draw detection rows (as from ypr_model_detect()) with class-coloured
+ *  boxes and "name conf" labels; @p names may be NULL. @since 0.1 */
+YPR_API int ypr_image_draw_detections(uint8_t *rgb, int width, int height, const float *dets,
+                                      int n, const char *const *names, int nnames);
+/** Free memory the library returned. @since 0.1 */
+YPR_API void ypr_free(void *p);
+/** A per-layer table (cfg layer, node kinds, tensors, parameters, output
+ *  shape, conv MACs) for an @p h × @p w input, as text; free with ypr_free().
+ *  @return YPR_OK; YPR_EINVAL; YPR_ESHAPE; YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_model_summary(const ypr_model *model, int h, int w, char **text);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,9 @@
 #include "yolopr.h"
 
 int cmd_bench(int argc, char **argv);
+int cmd_bench_model(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_detect(int argc, char **argv);
 
 /* Print "yolopr: <what>: <ypr_last_error()>" to stderr and return 1. */
 int cli_fail(const char *what, int status);

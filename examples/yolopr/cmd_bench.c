@@ -32,10 +32,13 @@ static void row(void *user, const char *isa, int threads, const char *kernel,
 
 int cmd_bench(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "kernels") != 0) {
-        fprintf(stderr, "usage: yolopr bench kernels [--isa NAME] [--threads N] [--seconds S]\n");
+    if (argc < 2) {
+        fprintf(stderr, "usage: yolopr bench kernels [--isa NAME] [--threads N] [--seconds S]\n"
+                        "       yolopr bench MODEL [--size N] [--batch B] [--threads T] [--runs R]\n");
         return 2;
     }
+    if (strcmp(argv[1], "kernels") != 0)
+        return cmd_bench_model(argc, argv);
     const char *isa = NULL;
     int threads = 2;
     double seconds = 0.3;

@@ -12,7 +12,14 @@ static void usage(FILE *f)
             "commands:\n"
             "  bench kernels [--isa NAME] [--threads N] [--seconds S]\n"
             "                      GFLOP/s of SGEMM and YOLOv7's dominant conv layers\n"
+            "  bench MODEL [--size N] [--batch B] [--threads T] [--runs R] [--fuse]\n"
+            "                      median forward latency and effective GFLOP/s\n"
+            "  info MODEL [--weights W] [--size N] [--fuse]\n"
+            "                      per-layer table, parameters, MACs\n"
+            "  detect MODEL IMAGE... [--weights W] [--conf C] [--iou I] [--size N] [--save OUT.png]\n"
             "  version             library version and kernel set in use\n"
+            "\n"
+            "MODEL: yolov7 | yolov7-tiny | yolov7x | a YOLOv7 .yaml cfg | a libyolopr .safetensors\n"
             "\n"
             "environment: YPR_SIMD=scalar|avx2|avx512|neon forces a kernel set\n");
 }
@@ -37,6 +44,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(argv[1], "info") == 0)
+        return cmd_info(argc - 1, argv + 1);
+    if (strcmp(argv[1], "detect") == 0)
+        return cmd_detect(argc - 1, argv + 1);
     fprintf(stderr, "yolopr: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -1,5 +1,6 @@
 /* The public ypr_model: creation from cfgs and built-ins, counts, forward. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,9 @@ int ypr__model_new(ypr_model **out)
         return ypr__error(YPR_ENOMEM, "out of memory");
     ypr__net_init(&m->net);
     m->input_size = 640;
+    m->conf_thr = 0.25f;
+    m->iou_thr = 0.45f;
+    m->max_det = 300;
     int rc = ypr__pool_create(ypr_get_num_threads(), &m->pool);
     if (rc < 0) {
         free(m);
@@ -216,5 +220,103 @@ int ypr_model_output(const ypr_model *m, int level, float *dst, int64_t shape[5]
                 for (int64_t i = 0; i < hw; i++)
                     o[i * no] = plane[i];
             }
+    return YPR_OK;
+}
+
+/* ---------------------------------------------------------------- summary */
+
+static void sb_add(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+    YPR_PRINTF(4, 5);
+
+static void sb_add(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
+{
+    if (!*buf)
+        return;
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if (*len + (size_t)n + 1 > *cap) {
+        size_t nc = *cap * 2 + (size_t)n + 1;
+        char *b = realloc(*buf, nc);
+        if (!b) {
+            free(*buf);
+            *buf = NULL;
+            return;
+        }
+        *buf = b;
+        *cap = nc;
+    }
+    memcpy(*buf + *len, tmp, (size_t)n + 1);
+    *len += (size_t)n;
+}
+
+int ypr_model_summary(const ypr_model *m, int h, int w, char **text)
+{
+    RETURN_IF(!m || !text, YPR_EINVAL, "model: NULL argument");
+    *text = NULL;
+    const ypr_net *net = &m->net;
+    ypr_shape *sh = malloc((size_t)net->nnodes * sizeof *sh);
+    RETURN_IF(!sh, YPR_ENOMEM, "out of memory");
+    int rc = ypr__net_shapes(net, h, w, sh);
+    if (rc < 0) {
+        free(sh);
+        return rc;
+    }
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    if (buf)
+        buf[0] = '\0';
+    sb_add(&buf, &len, &cap, "%5s %-28s %-34s %12s %20s %10s\n", "layer", "module (nodes)",
+           "tensors", "params", "output", "MMACs");
+    int64_t tot_p = 0, tot_m = 0;
+    for (int i = 0; i < net->nnodes;) {
+        int layer = net->nodes[i].layer, j = i;
+        int64_t params = 0, macs = 0;
+        char kinds[128] = "";
+        size_t kl = 0;
+        int ntensors = 0;
+        const char *first_tensor = "";
+        for (; j < net->nnodes && net->nodes[j].layer == layer; j++) {
+            const ypr_node *nd = &net->nodes[j];
+            if (kl < sizeof kinds - 16) {
+                int n = snprintf(kinds + kl, sizeof kinds - kl, "%s%s", kl ? "," : "",
+                                 ypr__node_kind_name(nd->kind));
+                kl += n > 0 ? (size_t)n : 0;
+            }
+            for (int s = 0; s < 4; s++)
+                if (nd->p[s] >= 0) {
+                    const ypr_param *p = &net->params[nd->p[s]];
+                    if (!p->is_buffer)
+                        params += p->numel;
+                    if (!ntensors++)
+                        first_tensor = p->name;
+                }
+            if (nd->kind == YPR_NODE_CONV)
+                macs += sh[j].h * sh[j].w * net->params[nd->p[0]].numel;
+        }
+        const ypr_shape *o = &sh[j - 1];
+        char out[48];
+        if (net->nodes[j - 1].kind == YPR_NODE_DETECT)
+            snprintf(out, sizeof out, "%d levels", net->nodes[j - 1].nl);
+        else
+            snprintf(out, sizeof out, "%lldx%lldx%lld", (long long)o->c, (long long)o->h,
+                     (long long)o->w);
+        char tens[64];
+        snprintf(tens, sizeof tens, "%.40s%s", first_tensor, ntensors > 1 ? " ..." : "");
+        sb_add(&buf, &len, &cap, "%5d %-28.28s %-34.34s %12lld %20s %10.2f\n", layer, kinds, tens,
+               (long long)params, out, (double)macs / 1e6);
+        tot_p += params;
+        tot_m += macs;
+        i = j;
+    }
+    sb_add(&buf, &len, &cap, "%d nodes, %lld parameters, %.3f GMACs (conv) at %dx%d\n",
+           net->nnodes, (long long)tot_p, (double)tot_m / 1e9, w, h);
+    free(sh);
+    RETURN_IF(!buf, YPR_ENOMEM, "out of memory");
+    *text = buf;
     return YPR_OK;
 }

@@ -42,7 +42,14 @@ struct ypr_model {
     ypr_pool *pool;
     int own_pool;
     ypr_plan *plan;           /* cached for the last forward shape */
+    float conf_thr, iou_thr;  /* detection settings */
+    int max_det, multi_label, agnostic;
 };
+
+/* Decode image `image` of the last forward pass into dets (x1 y1 x2 y2 conf
+ * cls rows, in network input pixels), after confidence filter and NMS. */
+int ypr__detect_decode(const ypr_model *m, int image, float conf_thr, float iou_thr,
+                       int multi_label, int agnostic, int max_det, float *dets, int *ndet);
 
 /* An empty model with its thread pool. */
 int ypr__model_new(ypr_model **out);
