@@ -31,6 +31,7 @@ int ypr__json_type(const ypr_json *j);             /* YPR_JSON_*; NULL → NULL 
 size_t ypr__json_len(const ypr_json *j);           /* array/object members, else 0 */
 const ypr_json *ypr__json_at(const ypr_json *j, size_t i);        /* array or object value i */
 const char *ypr__json_key_at(const ypr_json *j, size_t i);        /* object key i, else NULL */
+size_t ypr__json_key_len(const ypr_json *j, size_t i);            /* its byte length (keys may hold NUL) */
 const ypr_json *ypr__json_get(const ypr_json *obj, const char *key); /* NULL if absent */
 double ypr__json_num(const ypr_json *j);           /* 0 if not a number */
 /* Number as int64 if it is integral and in range: 0 ok, -1 otherwise. */
@@ -54,8 +55,8 @@ void ypr__sb_printf(ypr_strbuf *sb, const char *fmt, ...)
     ;
 /* A JSON string literal with quotes and escapes. */
 void ypr__sb_json_str(ypr_strbuf *sb, const char *s);
-/* A JSON number that round-trips a float/double exactly ("%.9g"/"%.17g");
- * NaN/Inf are written as null. */
+/* The shortest of %.15g/%.16g/%.17g that reads back as the identical double
+ * (so floats widened to double round-trip too); NaN/Inf are written as null. */
 void ypr__sb_json_double(ypr_strbuf *sb, double v);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -32,6 +33,16 @@ int ypr__afile_open(ypr_atomic_file *af, const char *path)
         memset(af, 0, sizeof *af);
         return ypr__error(YPR_EIO, "%s: cannot create temporary file: %s", path, strerror(e));
     }
+    /* mkstemp creates 0600; give the file the mode open() would have given it */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(af->tmp);
+        ypr__afile_abort(af);
+        return ypr__error(YPR_EIO, "%s: cannot set file mode: %s", path, strerror(e));
+    }
     af->fp = fdopen(fd, "wb");
     if (!af->fp) {
         close(fd);
@@ -45,8 +56,9 @@ int ypr__afile_open(ypr_atomic_file *af, const char *path)
 int ypr__afile_commit(ypr_atomic_file *af)
 {
     FILE *fp = af->fp;
+    errno = 0;
     int bad = ferror(fp) || fflush(fp) != 0 || fsync(fileno(fp)) != 0;
-    int e = errno;
+    int e = errno ? errno : EIO;
     bad |= fclose(fp) != 0;
     af->fp = NULL;
     if (!bad && rename(af->tmp, af->path) != 0) {

@@ -8,7 +8,10 @@ semantics, with randomized weights and BatchNorm statistics.
 Writes into tests/data/model/:
   mini.yaml              the cfg
   mini.safetensors       the state_dict (float32), our own writer below
-  mini_input.bin         float32 [1, 3, 64, 64]
+  mini_input.bin         float32 [1, 3, 64, 64] (= mini_image.bin / 255)
+  mini_image.bin         uint8 RGB [64, 64, 3], row-major
+  mini_dets.bin          float32 [n, 6] detections (x1 y1 x2 y2 conf cls) with
+                         conf 0.3, NMS IoU 0.45, one label per box, per class
   mini_out{0,1}.bin      float32 raw head outputs [1, na, H, W, 5 + nc]
   mini_manifest.json     shapes, parameter count
 
@@ -199,6 +202,45 @@ class Net(nn.Module):
         return ys[-1]
 
 
+def decode(outs, strides, anchors_px, conf_thr, iou_thr):
+    """YOLOv7's inference decode and NMS, written from the published formulas."""
+    cands = []
+    for l, o in enumerate(outs):
+        y = o[0].sigmoid()                       # [na, H, W, no]
+        na, h, w, _ = y.shape
+        gy, gx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+        for a in range(na):
+            t = y[a]
+            cx = (t[..., 0] * 2 - 0.5 + gx) * strides[l]
+            cy = (t[..., 1] * 2 - 0.5 + gy) * strides[l]
+            bw = (t[..., 2] * 2) ** 2 * anchors_px[l, a, 0]
+            bh = (t[..., 3] * 2) ** 2 * anchors_px[l, a, 1]
+            obj = t[..., 4]
+            cls_conf, cls = (t[..., 5:] * obj[..., None]).max(-1)
+            keep = (obj > conf_thr) & (cls_conf > conf_thr)
+            for i, j in zip(*torch.nonzero(keep, as_tuple=True)):
+                cands.append([float(cx[i, j] - bw[i, j] / 2), float(cy[i, j] - bh[i, j] / 2),
+                              float(cx[i, j] + bw[i, j] / 2), float(cy[i, j] + bh[i, j] / 2),
+                              float(cls_conf[i, j]), float(cls[i, j])])
+    cands.sort(key=lambda c: -c[4])
+    kept = []
+    for c in cands:
+        if all(k[5] != c[5] or iou(k, c) <= iou_thr for k in kept):
+            kept.append(c)
+    out = torch.tensor(kept, dtype=torch.float32).view(-1, 6)
+    out[:, :4] = out[:, :4].clamp(0, 64)
+    return out
+
+
+def iou(a, b):
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
 def write_safetensors(path, tensors):
     header, blobs, off = {}, [], 0
     for name, t in tensors.items():
@@ -231,7 +273,8 @@ def main():
     a = torch.tensor(ANCHORS, dtype=torch.float32).view(2, 3, 2)
     sd["model.17.anchors"] = a / torch.tensor(strides).view(-1, 1, 1)
     sd["model.17.anchor_grid"] = a.clone().view(2, 1, 3, 1, 1, 2)
-    x = torch.rand(1, 3, 64, 64)
+    img = torch.randint(0, 256, (64, 64, 3), dtype=torch.uint8)
+    x = (img.permute(2, 0, 1).float() / 255.0).unsqueeze(0).contiguous()
     with torch.no_grad():
         outs = net(x)
     os.makedirs(HERE, exist_ok=True)
@@ -239,6 +282,10 @@ def main():
         f.write(CFG)
     write_safetensors(os.path.join(HERE, "mini.safetensors"), sd)
     x.numpy().astype("<f4").tofile(os.path.join(HERE, "mini_input.bin"))
+    img.numpy().tofile(os.path.join(HERE, "mini_image.bin"))
+    dets = decode(outs, strides, a, 0.3, 0.45)
+    dets.numpy().astype("<f4").tofile(os.path.join(HERE, "mini_dets.bin"))
+    print("detections", dets.shape[0])
     for i, o in enumerate(outs):
         o.numpy().astype("<f4").tofile(os.path.join(HERE, f"mini_out{i}.bin"))
     nparams = sum(p.numel() for p in net.parameters())

@@ -1,0 +1,307 @@
+/* Models through the public API: built-in architectures against the
+ * published parameter counts, agreement with our PyTorch re-implementation
+ * (fixture from tests/data/make_model_fixture.py), fuse, checkpoints, detect
+ * and bad input. YPR_TEST_DATA names tests/data. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "yolopr.h"
+
+static char data_dir[1024];
+
+static const char *path_of(const char *name)
+{
+    static char buf[2][1200];
+    static int k;
+    k ^= 1;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", data_dir, name);
+    return buf[k];
+}
+
+static void *read_all(const char *path, size_t bytes)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    void *b = malloc(bytes + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, bytes + 1, f), bytes);
+    fclose(f);
+    return b;
+}
+
+static ypr_model *mini(void)
+{
+    ypr_model *m = NULL;
+    assert_int_equal(ypr_model_from_cfg(path_of("model/mini.yaml"), 0, 0, 0, 7, &m), YPR_OK);
+    assert_int_equal(ypr_model_load_weights(m, path_of("model/mini.safetensors"), 1), YPR_OK);
+    return m;
+}
+
+/* max |y − ref| / (|ref| + 1e-3) over a level, checked ≤ 1e-4 */
+static void compare_level(ypr_model *m, int level, const float *ref, size_t n, double tol)
+{
+    int64_t s[5];
+    assert_int_equal(ypr_model_output(m, level, NULL, s), YPR_OK);
+    assert_int_equal((size_t)(s[0] * s[1] * s[2] * s[3] * s[4]), n);
+    float *o = malloc(n * sizeof(float));
+    assert_int_equal(ypr_model_output(m, level, o, s), YPR_OK);
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs(o[i] - ref[i]) / (fabs(ref[i]) + 1e-3);
+        if (e > worst)
+            worst = e;
+    }
+    free(o);
+    if (worst > tol)
+        fail_msg("level %d: max relative error %g > %g", level, worst, tol);
+}
+
+static const size_t out_n[2] = {1 * 3 * 16 * 16 * 8, 1 * 3 * 8 * 8 * 8};
+
+static void check_against_torch(ypr_model *m)
+{
+    float *x = read_all(path_of("model/mini_input.bin"), 3 * 64 * 64 * 4);
+    assert_int_equal(ypr_model_forward(m, x, 1, 64, 64), YPR_OK);
+    for (int l = 0; l < 2; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "model/mini_out%d.bin", l);
+        float *ref = read_all(path_of(name), out_n[l] * 4);
+        compare_level(m, l, ref, out_n[l], 1e-4);
+        free(ref);
+    }
+    free(x);
+}
+
+static void test_builtin_counts(void **state)
+{
+    (void)state;
+    ypr_model *m;
+    int64_t macs = 0;
+    assert_int_equal(ypr_model_from_cfg("yolov7", 20, 0, 0, 1, &m), YPR_OK);
+    assert_int_equal(ypr_model_num_params(m), 37299042);          /* YOLOv7 paper cfg, nc 20 */
+    assert_int_equal(ypr_model_macs(m, 416, 416, 1, &macs), YPR_OK);
+    assert_true(macs > 22.12e9 && macs < 22.14e9);                 /* 22.13 G (REFERENCE.md) */
+    assert_int_equal(ypr_model_num_levels(m), 3);
+    assert_int_equal(ypr_model_num_classes(m), 20);
+    ypr_model_free(m);
+    assert_int_equal(ypr_model_from_cfg("yolov7-tiny", 20, 0, 0, 1, &m), YPR_OK);
+    assert_int_equal(ypr_model_num_params(m), 6066402);
+    assert_int_equal(ypr_model_macs(m, 416, 416, 1, &macs), YPR_OK);
+    assert_true(macs > 2.78e9 && macs < 2.79e9);                   /* 2.785 G */
+    ypr_model_free(m);
+    assert_int_equal(ypr_model_from_cfg("yolov7x", 80, 0, 0, 1, &m), YPR_OK);
+    assert_true(ypr_model_num_params(m) > 70e6 && ypr_model_num_params(m) < 72e6);
+    ypr_model_free(m);
+    /* width multiple shrinks every layer (rounded to multiples of 8) */
+    assert_int_equal(ypr_model_from_cfg("yolov7", 20, 0, 0.25, 1, &m), YPR_OK);
+    assert_true(ypr_model_num_params(m) < 37299042 / 10);
+    ypr_model_free(m);
+}
+
+static void test_matches_pytorch(void **state)
+{
+    (void)state;
+    ypr_model *m = mini();
+    assert_int_equal(ypr_model_num_params(m), 20768);   /* manifest: PyTorch's count */
+    check_against_torch(m);
+    /* thread count does not change the result */
+    assert_int_equal(ypr_model_set_threads(m, 1), YPR_OK);
+    check_against_torch(m);
+    ypr_model_free(m);
+}
+
+static void test_fuse(void **state)
+{
+    (void)state;
+    ypr_model *m = mini();
+    int64_t before = ypr_model_num_params(m);
+    assert_int_equal(ypr_model_fuse(m), YPR_OK);
+    assert_true(ypr_model_num_params(m) < before);
+    char *text = NULL;
+    assert_int_equal(ypr_model_summary(m, 64, 64, &text), YPR_OK);
+    assert_non_null(strstr(text, "model.14.rbr_reparam"));
+    assert_null(strstr(text, "batchnorm"));
+    assert_null(strstr(text, "implicit"));
+    ypr_free(text);
+    check_against_torch(m);
+    ypr_model_free(m);
+}
+
+static void test_checkpoint_roundtrip(void **state)
+{
+    (void)state;
+    ypr_model *m = mini(), *back = NULL;
+    assert_int_equal(ypr_model_fuse(m), YPR_OK);   /* a net no cfg describes */
+    assert_int_equal(ypr_model_save(m, "model_ck.safetensors"), YPR_OK);
+    assert_int_equal(ypr_model_load("model_ck.safetensors", &back), YPR_OK);
+    assert_int_equal(ypr_model_num_params(back), ypr_model_num_params(m));
+    check_against_torch(back);
+    /* bit-identical outputs */
+    float *x = read_all(path_of("model/mini_input.bin"), 3 * 64 * 64 * 4);
+    assert_int_equal(ypr_model_forward(m, x, 1, 64, 64), YPR_OK);
+    assert_int_equal(ypr_model_forward(back, x, 1, 64, 64), YPR_OK);
+    float *a = malloc(out_n[0] * 4), *b = malloc(out_n[0] * 4);
+    int64_t s[5];
+    assert_int_equal(ypr_model_output(m, 0, a, s), YPR_OK);
+    assert_int_equal(ypr_model_output(back, 0, b, s), YPR_OK);
+    assert_memory_equal(a, b, out_n[0] * 4);
+    free(a); free(b); free(x);
+    ypr_model_free(back);
+    /* a PyTorch state_dict is not a checkpoint: clear error */
+    assert_int_equal(ypr_model_load(path_of("model/mini.safetensors"), &back), YPR_EFORMAT);
+    assert_non_null(strstr(ypr_last_error(), "mini.safetensors"));
+    ypr_model_free(m);
+}
+
+static void test_weight_errors(void **state)
+{
+    (void)state;
+    ypr_model *m, *other;
+    /* mis-shaped: the same cfg with 4 classes has a wider head */
+    assert_int_equal(ypr_model_from_cfg(path_of("model/mini.yaml"), 4, 0, 0, 1, &other), YPR_OK);
+    assert_int_equal(ypr_model_save(other, "model_nc4.safetensors"), YPR_OK);
+    m = mini();
+    float before[8];
+    int64_t s[5];
+    assert_int_equal(ypr_model_load_weights(m, "model_nc4.safetensors", 0), YPR_ESHAPE);
+    assert_non_null(strstr(ypr_last_error(), "model.17.m.0.weight"));
+    assert_non_null(strstr(ypr_last_error(), "[27, 8, 1, 1]"));
+    assert_non_null(strstr(ypr_last_error(), "[24, 8, 1, 1]"));
+    /* untouched after the failed load */
+    check_against_torch(m);
+    (void)before; (void)s;
+    ypr_model_free(other);
+    /* missing tensors: a smaller net whose first layer matches mini's */
+    static const char small[] =
+        "nc: 3\nwidth_multiple: 0.25\nanchors:\n  - [10,13, 16,30, 33,23]\n"
+        "backbone:\n  [[-1, 1, Conv, [32, 3, 1]],\n   [-1, 1, Conv, [32, 1, 2]]]\n"
+        "head:\n  [[-1, 1, Detect, [nc, anchors]]]\n";
+    assert_int_equal(ypr_model_from_cfg_text(small, strlen(small), 0, 1, &other), YPR_OK);
+    assert_int_equal(ypr_model_save(other, "model_small.safetensors"), YPR_OK);
+    assert_int_equal(ypr_model_load_weights(m, "model_small.safetensors", 0), YPR_ENOTFOUND);
+    assert_non_null(strstr(ypr_last_error(), "model.2.conv.weight is missing"));
+    ypr_model_free(other);
+    assert_int_equal(ypr_model_load_weights(m, "no/such/file.safetensors", 0), YPR_EIO);
+    assert_int_equal(ypr_model_check_finite(m), YPR_OK);
+    ypr_model_free(m);
+}
+
+static void expect_cfg_error(const char *text, int code, const char *needle)
+{
+    ypr_model *m = (ypr_model *)1;
+    int rc = ypr_model_from_cfg_text(text, strlen(text), 0, 1, &m);
+    if (rc != code || !strstr(ypr_last_error(), needle))
+        fail_msg("cfg error: got %d '%s', want %d containing '%s'", rc, ypr_last_error(), code, needle);
+    assert_null(m);
+}
+
+static void test_cfg_errors(void **state)
+{
+    (void)state;
+    static const char head[] = "nc: 2\nanchors:\n  - [10,13, 16,30]\nbackbone:\n";
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s  [[-1, 1, Conv, [16, 3, 2]],\n   [-1, 1, Frobnicate, [3]],\n  ]\n"
+             "head:\n  [[-1, 1, Detect, [nc, anchors]]]\n", head);
+    expect_cfg_error(buf, YPR_EUNSUPPORTED, "<cfg text>:6:");
+    assert_non_null(strstr(ypr_last_error(), "Frobnicate"));
+    snprintf(buf, sizeof buf, "%s  [[-1, 1, Conv, [16, 3, 2]],\n   [-5, 1, Conv, [3]],\n  ]\n"
+             "head:\n  [[-1, 1, Detect, [nc, anchors]]]\n", head);
+    expect_cfg_error(buf, YPR_EFORMAT, "out of range");
+    snprintf(buf, sizeof buf, "%s  [[-1, 1, Conv, [16, 3, 2]],\n   [-1, 1, Conv, [3, 3, 1]\n  ]\n"
+             "head:\n  [[-1, 1, Detect, [nc, anchors]]]\n", head);
+    expect_cfg_error(buf, YPR_EFORMAT, "expected ',' or ']'");
+    expect_cfg_error("nc: 2\n  bad: indent\n", YPR_EFORMAT, "<cfg text>:2:");
+    expect_cfg_error("nc: 2\n", YPR_EFORMAT, "missing 'backbone'");
+    ypr_model *m = NULL;
+    assert_int_equal(ypr_model_from_cfg("no-such-cfg.yaml", 0, 0, 0, 0, &m), YPR_EIO);
+    assert_non_null(strstr(ypr_last_error(), "no-such-cfg.yaml"));
+    /* a valid minimal cfg builds and runs */
+    snprintf(buf, sizeof buf, "%s  [[-1, 1, Conv, [16, 3, 2]],\n   [-1, 1, Conv, [3, 3, 1]],\n  ]\n"
+             "head:\n  [[-1, 1, Detect, [nc, anchors]]]\n", head);
+    assert_int_equal(ypr_model_from_cfg_text(buf, strlen(buf), 0, 1, &m), YPR_OK);
+    float x[3 * 32 * 32] = {0};
+    assert_int_equal(ypr_model_forward(m, x, 1, 32, 32), YPR_OK);
+    assert_int_equal(ypr_model_forward(m, x, 1, 33, 32), YPR_OK);   /* conv-only net: any size */
+    assert_int_equal(ypr_model_output(m, 5, NULL, (int64_t[5]){0}), YPR_ERANGE);
+    ypr_model_free(m);
+    assert_int_equal(ypr_model_from_cfg("yolov7-tiny", 2, 0, 0, 0, &m), YPR_OK);
+    float *big = calloc(3 * 48 * 48, sizeof(float));
+    assert_int_equal(ypr_model_forward(m, big, 1, 48, 48), YPR_ESHAPE);   /* not a multiple of 32 */
+    free(big);
+    ypr_model_free(m);
+}
+
+static void test_detect_matches_reference(void **state)
+{
+    (void)state;
+    ypr_model *m = mini();
+    uint8_t *img = read_all(path_of("model/mini_image.bin"), 64 * 64 * 3);
+    FILE *f = fopen(path_of("model/mini_dets.bin"), "rb");
+    assert_non_null(f);
+    float ref[300 * 6];
+    size_t nref = fread(ref, 6 * sizeof(float), 300, f) ;
+    fclose(f);
+    assert_true(nref > 10);
+    assert_int_equal(ypr_model_set_int(m, YPR_MODEL_INPUT_SIZE, 64), YPR_OK);
+    assert_int_equal(ypr_model_set_float(m, YPR_MODEL_CONF_THRESHOLD, 0.3), YPR_OK);
+    assert_int_equal(ypr_model_set_float(m, YPR_MODEL_IOU_THRESHOLD, 0.45), YPR_OK);
+    float dets[300 * 6];
+    int n = 0;
+    assert_int_equal(ypr_model_detect(m, img, 64, 64, dets, 300, &n), YPR_OK);
+    assert_int_equal((size_t)n, nref);
+    for (size_t i = 0; i < nref; i++) {
+        int found = 0;
+        for (int j = 0; j < n && !found; j++) {
+            const float *a = ref + i * 6, *b = dets + j * 6;
+            found = a[5] == b[5] && fabsf(a[4] - b[4]) < 1e-4f && fabsf(a[0] - b[0]) < 1e-3f &&
+                    fabsf(a[1] - b[1]) < 1e-3f && fabsf(a[2] - b[2]) < 1e-3f &&
+                    fabsf(a[3] - b[3]) < 1e-3f;
+        }
+        if (!found)
+            fail_msg("reference detection %zu (class %g conf %g) not found", i, ref[i * 6 + 5],
+                     ref[i * 6 + 4]);
+    }
+    for (int j = 1; j < n; j++)
+        assert_true(dets[j * 6 + 4] <= dets[(j - 1) * 6 + 4]);
+    /* capacity limits the rows written */
+    assert_int_equal(ypr_model_detect(m, img, 64, 64, dets, 5, &n), YPR_OK);
+    assert_int_equal(n, 5);
+    /* a non-square image: boxes stay inside it */
+    uint8_t *wide = calloc(100 * 40 * 3, 1);
+    for (int i = 0; i < 100 * 40 * 3; i++) wide[i] = (uint8_t)(i * 37);
+    assert_int_equal(ypr_model_detect(m, wide, 100, 40, dets, 300, &n), YPR_OK);
+    for (int j = 0; j < n; j++) {
+        assert_true(dets[j * 6] >= 0 && dets[j * 6 + 2] <= 100);
+        assert_true(dets[j * 6 + 1] >= 0 && dets[j * 6 + 3] <= 40);
+        assert_true(dets[j * 6 + 4] > 0.3f);
+    }
+    assert_int_equal(ypr_model_set_float(m, YPR_MODEL_CONF_THRESHOLD, 1.5), YPR_ERANGE);
+    assert_int_equal(ypr_model_set_int(m, YPR_MODEL_INPUT_SIZE, 65), YPR_ERANGE);
+    assert_int_equal(ypr_model_detect(m, NULL, 64, 64, dets, 300, &n), YPR_EINVAL);
+    free(wide);
+    free(img);
+    ypr_model_free(m);
+}
+
+int main(void)
+{
+    const char *d = getenv("YPR_TEST_DATA");
+    snprintf(data_dir, sizeof data_dir, "%s", d ? d : "tests/data");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_builtin_counts),
+        cmocka_unit_test(test_matches_pytorch),
+        cmocka_unit_test(test_fuse),
+        cmocka_unit_test(test_checkpoint_roundtrip),
+        cmocka_unit_test(test_weight_errors),
+        cmocka_unit_test(test_cfg_errors),
+        cmocka_unit_test(test_detect_matches_reference),
+    };
+    return cmocka_run_group_tests_name("model", tests, NULL, NULL);
+}
