@@ -1,0 +1,86 @@
+"""The ctypes binding against the same PyTorch fixture the C tests use.
+Run by meson with Debian's /usr/bin/python3 (NumPy); YOLOPR_LIBRARY names the
+built library and YPR_TEST_DATA the tests/data folder."""
+import os
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "examples", "python"))
+import yolopr  # noqa: E402
+
+DATA = os.environ.get("YPR_TEST_DATA", os.path.join(os.path.dirname(__file__), "..", "data"))
+
+
+def fixture(name, dtype, shape):
+    return np.fromfile(os.path.join(DATA, "model", name), dtype=dtype).reshape(shape)
+
+
+class ModelTest(unittest.TestCase):
+    def mini(self):
+        m = yolopr.Model.from_cfg(os.path.join(DATA, "model", "mini.yaml"))
+        m.load_weights(os.path.join(DATA, "model", "mini.safetensors"), strict=True)
+        return m
+
+    def test_builtin_counts(self):
+        with yolopr.Model.from_cfg("yolov7-tiny", nc=20) as m:
+            self.assertEqual(m.num_params, 6066402)
+            self.assertEqual(m.num_classes, 20)
+            self.assertAlmostEqual(m.macs(416) / 1e9, 2.785, places=2)
+
+    def test_forward_matches_pytorch(self):
+        m = self.mini()
+        x = fixture("mini_input.bin", "<f4", (1, 3, 64, 64))
+        outs = m.forward(x)
+        self.assertEqual([o.shape for o in outs], [(1, 3, 16, 16, 8), (1, 3, 8, 8, 8)])
+        for i, o in enumerate(outs):
+            ref = fixture("mini_out%d.bin" % i, "<f4", o.shape)
+            rel = np.abs(o - ref) / (np.abs(ref) + 1e-3)
+            self.assertLess(rel.max(), 1e-4)
+
+    def test_fuse_save_load(self):
+        m = self.mini()
+        x = fixture("mini_input.bin", "<f4", (1, 3, 64, 64))
+        before = m.forward(x)
+        m.fuse()
+        after = m.forward(x)
+        for a, b in zip(before, after):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "fused.safetensors")
+            m.save(path)
+            back = yolopr.Model.load(path)
+            self.assertEqual(back.num_params, m.num_params)
+            for a, b in zip(after, back.forward(x)):
+                np.testing.assert_array_equal(a, b)
+
+    def test_detect(self):
+        m = self.mini()
+        img = fixture("mini_image.bin", np.uint8, (64, 64, 3))
+        ref = np.fromfile(os.path.join(DATA, "model", "mini_dets.bin"), "<f4").reshape(-1, 6)
+        dets = m.detect(img, conf=0.3, iou=0.45, size=64)
+        self.assertEqual(dets.shape, ref.shape)
+        order = lambda d: d[np.lexsort((d[:, 0], d[:, 5], -d[:, 4]))]
+        np.testing.assert_allclose(order(dets), order(ref), atol=1e-3)
+
+    def test_errors(self):
+        with self.assertRaises(yolopr.YoloprError) as cm:
+            yolopr.Model.from_cfg("definitely-not-a-cfg.yaml")
+        self.assertIn("definitely-not-a-cfg.yaml", str(cm.exception))
+        self.assertEqual(cm.exception.code, -4)   # YPR_EIO
+        m = self.mini()
+        with self.assertRaises(ValueError):
+            m.forward(np.zeros((3, 64, 64), np.float32))
+        with self.assertRaises(yolopr.YoloprError):
+            m.forward(np.zeros((1, 3, 36, 36), np.float32))   # not a multiple of 8
+
+    def test_version(self):
+        self.assertRegex(yolopr.version(), r"^\d+\.\d+\.\d+$")
+        self.assertIn(yolopr.simd_active(), ("scalar", "avx2", "avx512", "neon"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
