@@ -226,7 +226,7 @@ static void test_cfg_errors(void **state)
     snprintf(buf, sizeof buf, "%s  [[-1, 1, Conv, [16, 3, 2]],\n   [-1, 1, Conv, [3, 3, 1]],\n  ]\n"
              "head:\n  [[-1, 1, Detect, [nc, anchors]]]\n", head);
     assert_int_equal(ypr_model_from_cfg_text(buf, strlen(buf), 0, 1, &m), YPR_OK);
-    float x[3 * 32 * 32] = {0};
+    float x[3 * 33 * 32] = {0};
     assert_int_equal(ypr_model_forward(m, x, 1, 32, 32), YPR_OK);
     assert_int_equal(ypr_model_forward(m, x, 1, 33, 32), YPR_OK);   /* conv-only net: any size */
     assert_int_equal(ypr_model_output(m, 5, NULL, (int64_t[5]){0}), YPR_ERANGE);
@@ -290,6 +290,49 @@ static void test_detect_matches_reference(void **state)
     ypr_model_free(m);
 }
 
+/* Truncated and bit-flipped cfg text: an error or a model, never a crash
+ * (this runs under ASan in CI). */
+static void test_cfg_fuzz(void **state)
+{
+    (void)state;
+    FILE *f = fopen(path_of("model/mini.yaml"), "rb");
+    assert_non_null(f);
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text, f);
+    fclose(f);
+    assert_true(n > 100 && n < sizeof text);
+    int ok = 0, bad = 0;
+    for (size_t cut = 0; cut < n; cut += 3) {
+        ypr_model *m = NULL;
+        int rc = ypr_model_from_cfg_text(text, cut, 0, 1, &m);
+        if (rc == YPR_OK) ok++; else bad++;
+        assert_true(rc == YPR_OK || rc == YPR_EFORMAT || rc == YPR_EUNSUPPORTED);
+        ypr_model_free(m);
+    }
+    assert_true(bad > 0);
+    uint64_t s = 12345;
+    char mut[4096];
+    for (int t = 0; t < 1500; t++) {
+        memcpy(mut, text, n);
+        for (int k = 0; k < 3; k++) {
+            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+            size_t pos = (size_t)(s >> 33) % n;
+            mut[pos] ^= (char)(1u << ((s >> 20) % 8));
+        }
+        ypr_model *m = NULL;
+        int rc = ypr_model_from_cfg_text(mut, n, 0, 1, &m);
+        assert_true(rc <= 0);
+        if (rc == YPR_OK) {
+            float x[3 * 64 * 64] = {0};
+            int fr = ypr_model_forward(m, x, 1, 64, 64);
+            assert_true(fr == YPR_OK || fr == YPR_ESHAPE || fr == YPR_EINVAL ||
+                        fr == YPR_EUNSUPPORTED);
+        }
+        ypr_model_free(m);
+    }
+    (void)ok;
+}
+
 int main(void)
 {
     const char *d = getenv("YPR_TEST_DATA");
@@ -302,6 +345,7 @@ int main(void)
         cmocka_unit_test(test_weight_errors),
         cmocka_unit_test(test_cfg_errors),
         cmocka_unit_test(test_detect_matches_reference),
+        cmocka_unit_test(test_cfg_fuzz),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

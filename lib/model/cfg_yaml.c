@@ -264,8 +264,7 @@ static int parse_block_list(cur *c, int indent, ypr_yv **out)
         if (rc == YPR_OK)
             rc = end_of_line(c);
         if (rc < 0 || yv_push(v, NULL, item) < 0) {
-            if (rc == YPR_OK)
-                ypr__yv_free(item);
+            ypr__yv_free(item);   /* parsed but not pushed (or NULL) */
             ypr__yv_free(v);
             return rc < 0 ? rc : ypr__error(YPR_ENOMEM, "%s: out of memory", c->file);
         }
