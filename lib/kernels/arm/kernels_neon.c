@@ -1,7 +1,359 @@
-/* Placeholder: neon table (falls back to scalar). */
+/* The aarch64 NEON kernels (baseline armv8-a, no extra flags): an 8×12 GEMM
+ * micro-kernel, the vectorized epilogue with its own exp, separable max-pool,
+ * nearest ×2 upsampling and the FMA peak probe. Anything not overridden here
+ * stays the scalar reference. */
+#include <arm_neon.h>
+#include <math.h>
+#include <string.h>
+
 #include "lib/kernels/kernels.h"
+
+#define MR 8
+#define NR 12
+
+/* ------------------------------------------------------------------ GEMM */
+
+/* 24 accumulators: row r of C, columns 4q … 4q+3 in c<r><q>. Per k step the
+ * A column (8 floats) sits in two registers and every row is a lane of it. */
+#define ROW_FMA(r, av, lane)                                    \
+    c##r##0 = vfmaq_laneq_f32(c##r##0, b0, av, lane);           \
+    c##r##1 = vfmaq_laneq_f32(c##r##1, b1, av, lane);           \
+    c##r##2 = vfmaq_laneq_f32(c##r##2, b2, av, lane)
+
+#define ROW_DECL(r)                                             \
+    float32x4_t c##r##0 = vdupq_n_f32(0.0f), c##r##1 = c##r##0, c##r##2 = c##r##0
+
+#define ROW_STORE_FULL(r)                                                          \
+    do {                                                                           \
+        float *cr = c + (r) * ldc;                                                 \
+        if (accumulate) {                                                          \
+            c##r##0 = vaddq_f32(vld1q_f32(cr), c##r##0);                           \
+            c##r##1 = vaddq_f32(vld1q_f32(cr + 4), c##r##1);                       \
+            c##r##2 = vaddq_f32(vld1q_f32(cr + 8), c##r##2);                       \
+        }                                                                          \
+        vst1q_f32(cr, c##r##0);                                                    \
+        vst1q_f32(cr + 4, c##r##1);                                                \
+        vst1q_f32(cr + 8, c##r##2);                                                \
+    } while (0)
+
+#define ROW_STORE_TILE(r)                                       \
+    do {                                                        \
+        vst1q_f32(tile[r], c##r##0);                            \
+        vst1q_f32(tile[r] + 4, c##r##1);                        \
+        vst1q_f32(tile[r] + 8, c##r##2);                        \
+    } while (0)
+
+static void ukernel_neon(int64_t kc, const float *a, const float *b, float *c,
+                         int64_t ldc, int m, int n, int accumulate)
+{
+    ROW_DECL(0); ROW_DECL(1); ROW_DECL(2); ROW_DECL(3);
+    ROW_DECL(4); ROW_DECL(5); ROW_DECL(6); ROW_DECL(7);
+    for (int64_t k = 0; k < kc; k++) {
+        const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
+        const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
+        ROW_FMA(0, a0, 0); ROW_FMA(1, a0, 1); ROW_FMA(2, a0, 2); ROW_FMA(3, a0, 3);
+        ROW_FMA(4, a1, 0); ROW_FMA(5, a1, 1); ROW_FMA(6, a1, 2); ROW_FMA(7, a1, 3);
+        a += MR;
+        b += NR;
+    }
+    if (m == MR && n == NR) {
+        ROW_STORE_FULL(0); ROW_STORE_FULL(1); ROW_STORE_FULL(2); ROW_STORE_FULL(3);
+        ROW_STORE_FULL(4); ROW_STORE_FULL(5); ROW_STORE_FULL(6); ROW_STORE_FULL(7);
+        return;
+    }
+    /* Partial tile: spill to a local buffer, write only the m×n corner. */
+    float tile[MR][NR];
+    ROW_STORE_TILE(0); ROW_STORE_TILE(1); ROW_STORE_TILE(2); ROW_STORE_TILE(3);
+    ROW_STORE_TILE(4); ROW_STORE_TILE(5); ROW_STORE_TILE(6); ROW_STORE_TILE(7);
+    for (int i = 0; i < m; i++) {
+        float *cr = c + i * ldc;
+        if (accumulate)
+            for (int j = 0; j < n; j++)
+                cr[j] = cr[j] + tile[i][j];
+        else
+            memcpy(cr, tile[i], (size_t)n * sizeof(float));
+    }
+}
+
+/* -------------------------------------------------------------- epilogue */
+
+/* exp(t) for float32. t = n·ln2 + r with |r| ≤ ln2/2 (Cody–Waite split of
+ * ln2), e^r from its degree-7 Taylor polynomial (truncation < 1e-8 relative
+ * on that range), 2^n built directly in the exponent field. The reduction
+ * runs on t clamped to [-87.3, 88.37] so n stays in [-126, 127] (no exponent
+ * wrap-around, no NaN from finite input); beyond ln(FLT_MAX) the result is
+ * +inf like expf, so 1/(1 + e) and x/(1 + e) go to 0 as in the reference.
+ * Below -87.3 it returns ~1.2e-38 instead of a denormal: invisible in 1 + e. */
+static inline float32x4_t exp_neon(float32x4_t t)
+{
+    const float32x4_t lo = vdupq_n_f32(-87.3f), hi = vdupq_n_f32(88.37f);
+    const float32x4_t overflow = vdupq_n_f32(88.7228f);        /* ≈ ln(FLT_MAX) */
+    const uint32x4_t big = vcgtq_f32(t, overflow);
+    const float32x4_t log2e = vdupq_n_f32(1.44269504088896341f);
+    const float32x4_t ln2_hi = vdupq_n_f32(0.693359375f);      /* 0x3f318000 */
+    const float32x4_t ln2_lo = vdupq_n_f32(-2.12194440e-4f);   /* ln2 − ln2_hi */
+    t = vminq_f32(vmaxq_f32(t, lo), hi);
+    float32x4_t n = vrndnq_f32(vmulq_f32(t, log2e));
+    float32x4_t r = vfmsq_f32(t, n, ln2_hi);    /* t − n·ln2_hi, exact */
+    r = vfmsq_f32(r, n, ln2_lo);
+    float32x4_t p = vdupq_n_f32(1.0f / 5040.0f);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 720.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 120.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 24.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f / 6.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(0.5f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.0f), p, r);
+    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    p = vmulq_f32(p, vreinterpretq_f32_s32(e));
+    return vbslq_f32(big, vdupq_n_f32(INFINITY), p);
+}
+
+/* The activation of one vector: the same formulas and operation order as
+ * ypr__act_ref (ReLU/LeakyReLU as compare+select, so NaN and -0 behave like
+ * the reference's `x > 0 ? …`; hard-swish bit-exact). */
+static inline float32x4_t act_neon(float32x4_t v, int act, float32x4_t alpha)
+{
+    const float32x4_t zero = vdupq_n_f32(0.0f), one = vdupq_n_f32(1.0f);
+    switch (act) {
+    case YPR_ACT_RELU:
+        return vbslq_f32(vcgtq_f32(v, zero), v, zero);
+    case YPR_ACT_LEAKY:
+        return vbslq_f32(vcgtq_f32(v, zero), v, vmulq_f32(v, alpha));
+    case YPR_ACT_SILU:
+        return vdivq_f32(v, vaddq_f32(one, exp_neon(vnegq_f32(v))));
+    case YPR_ACT_SIGMOID:
+        return vdivq_f32(one, vaddq_f32(one, exp_neon(vnegq_f32(v))));
+    case YPR_ACT_HARDSWISH: {
+        float32x4_t r = vaddq_f32(v, vdupq_n_f32(3.0f));
+        r = vminq_f32(vmaxq_f32(r, zero), vdupq_n_f32(6.0f));
+        return vmulq_f32(vmulq_f32(v, r), vdupq_n_f32(1.0f / 6.0f));
+    }
+    default:
+        return v;
+    }
+}
+
+/* One loop per activation (act is a compile-time constant after inlining), so
+ * the switch is not evaluated per vector. x·scale + bias is a multiply then an
+ * add, as in the (uncontracted) scalar reference. The tail goes through the
+ * same vector code via a small padded buffer. */
+static inline void sba_loop(float *x, int64_t n, float scale, float bias, int act,
+                            float alpha)
+{
+    const float32x4_t vs = vdupq_n_f32(scale), vb = vdupq_n_f32(bias);
+    const float32x4_t va = vdupq_n_f32(alpha);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float32x4_t v0 = vaddq_f32(vmulq_f32(vld1q_f32(x + i), vs), vb);
+        float32x4_t v1 = vaddq_f32(vmulq_f32(vld1q_f32(x + i + 4), vs), vb);
+        vst1q_f32(x + i, act_neon(v0, act, va));
+        vst1q_f32(x + i + 4, act_neon(v1, act, va));
+    }
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t v = vaddq_f32(vmulq_f32(vld1q_f32(x + i), vs), vb);
+        vst1q_f32(x + i, act_neon(v, act, va));
+    }
+    if (i < n) {
+        float buf[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        size_t rem = (size_t)(n - i);
+        memcpy(buf, x + i, rem * sizeof(float));
+        float32x4_t v = vaddq_f32(vmulq_f32(vld1q_f32(buf), vs), vb);
+        vst1q_f32(buf, act_neon(v, act, va));
+        memcpy(x + i, buf, rem * sizeof(float));
+    }
+}
+
+static void scale_bias_act_neon(float *x, int64_t n, float scale, float bias, int act,
+                                float alpha)
+{
+    switch (act) {
+    case YPR_ACT_RELU: sba_loop(x, n, scale, bias, YPR_ACT_RELU, alpha); break;
+    case YPR_ACT_LEAKY: sba_loop(x, n, scale, bias, YPR_ACT_LEAKY, alpha); break;
+    case YPR_ACT_SILU: sba_loop(x, n, scale, bias, YPR_ACT_SILU, alpha); break;
+    case YPR_ACT_SIGMOID: sba_loop(x, n, scale, bias, YPR_ACT_SIGMOID, alpha); break;
+    case YPR_ACT_HARDSWISH: sba_loop(x, n, scale, bias, YPR_ACT_HARDSWISH, alpha); break;
+    default: sba_loop(x, n, scale, bias, YPR_ACT_IDENTITY, alpha); break;
+    }
+}
+
+/* -------------------------------------------------------------- max-pool */
+
+/* `m = x > m ? x : m`, exactly the reference's update: ties (±0) keep the
+ * earlier value and NaN never enters. Folding this over a window in row-major
+ * order — rows first, then the row results top to bottom — picks the same
+ * element as the reference, so the result is bit-exact for any input. */
+static inline float32x4_t upd4(float32x4_t m, float32x4_t x)
+{
+    return vbslq_f32(vcgtq_f32(x, m), x, m);
+}
+
+static inline float upd1(float m, float x)
+{
+    return x > m ? x : m;
+}
+
+/* k = 2, s = 2, p = 0: oh = h/2, ow = w/2, every window inside the plane. */
+static void maxpool_2x2s2(const float *x, int64_t w, float *y, int64_t oh, int64_t ow)
+{
+    const float32x4_t ninf = vdupq_n_f32(-INFINITY);
+    for (int64_t oy = 0; oy < oh; oy++) {
+        const float *r0 = x + 2 * oy * w, *r1 = r0 + w;
+        float *yr = y + oy * ow;
+        int64_t ox = 0;
+        for (; ox + 4 <= ow; ox += 4) {
+            float32x4x2_t t = vld2q_f32(r0 + 2 * ox), u = vld2q_f32(r1 + 2 * ox);
+            float32x4_t m = upd4(ninf, t.val[0]);
+            m = upd4(m, t.val[1]);
+            m = upd4(m, u.val[0]);
+            m = upd4(m, u.val[1]);
+            vst1q_f32(yr + ox, m);
+        }
+        for (; ox < ow; ox++) {
+            float m = upd1(-INFINITY, r0[2 * ox]);
+            m = upd1(m, r0[2 * ox + 1]);
+            m = upd1(m, r1[2 * ox]);
+            yr[ox] = upd1(m, r1[2 * ox + 1]);
+        }
+    }
+}
+
+/* Horizontal pass of a stride-1 pool: hm[ox] = max of x[ox − p … ox − p + k − 1]
+ * clipped to [0, w), for ox < ow. */
+static void hmax_row_s1(const float *x, int64_t w, float *hm, int64_t ow, int k, int p)
+{
+    const float32x4_t ninf = vdupq_n_f32(-INFINITY);
+    int64_t ox = 0;
+    /* Left border: windows starting before column 0. */
+    for (; ox < ow && ox < p; ox++) {
+        float m = -INFINITY;
+        for (int64_t ix = 0; ix < ox - p + k && ix < w; ix++)
+            m = upd1(m, x[ix]);
+        hm[ox] = m;
+    }
+    /* Interior: the window of lanes ox … ox+3 lies in [0, w). */
+    for (; ox + 4 <= ow && ox + 3 - p + k <= w; ox += 4) {
+        const float *s = x + ox - p;
+        float32x4_t m = ninf;
+        for (int j = 0; j < k; j++)
+            m = upd4(m, vld1q_f32(s + j));
+        vst1q_f32(hm + ox, m);
+    }
+    /* Right border and leftovers. */
+    for (; ox < ow; ox++) {
+        float m = -INFINITY;
+        for (int64_t ix = ox - p; ix < ox - p + k; ix++)
+            if (ix >= 0 && ix < w)
+                m = upd1(m, x[ix]);
+        hm[ox] = m;
+    }
+}
+
+/* Any stride-1 pool (p ≤ k/2, guaranteed by the caller): rows reduced
+ * horizontally into a scratch plane, then folded vertically. */
+static int maxpool_s1(const float *x, int64_t h, int64_t w, float *y, int64_t oh,
+                      int64_t ow, int k, int p)
+{
+    float *hm = ypr__alloc((size_t)(h * ow) * sizeof(float));
+    if (!hm)
+        return 0;    /* the scalar reference needs no memory */
+    for (int64_t iy = 0; iy < h; iy++)
+        hmax_row_s1(x + iy * w, w, hm + iy * ow, ow, k, p);
+    const float32x4_t ninf = vdupq_n_f32(-INFINITY);
+    for (int64_t oy = 0; oy < oh; oy++) {
+        int64_t y0 = oy - p < 0 ? 0 : oy - p;
+        int64_t y1 = oy - p + k > h ? h : oy - p + k;
+        float *yr = y + oy * ow;
+        int64_t ox = 0;
+        for (; ox + 4 <= ow; ox += 4) {
+            float32x4_t m = ninf;
+            for (int64_t iy = y0; iy < y1; iy++)
+                m = upd4(m, vld1q_f32(hm + iy * ow + ox));
+            vst1q_f32(yr + ox, m);
+        }
+        for (; ox < ow; ox++) {
+            float m = -INFINITY;
+            for (int64_t iy = y0; iy < y1; iy++)
+                m = upd1(m, hm[iy * ow + ox]);
+            yr[ox] = m;
+        }
+    }
+    ypr__free(hm);
+    return 1;
+}
+
+static int maxpool_plane_neon(const float *x, int64_t h, int64_t w, float *y, int64_t oh,
+                              int64_t ow, int k, int s, int p)
+{
+    if (k == 2 && s == 2 && p == 0) {
+        maxpool_2x2s2(x, w, y, oh, ow);
+        return 1;
+    }
+    if (s == 1 && 2 * p <= k)
+        return maxpool_s1(x, h, w, y, oh, ow, k, p);
+    return 0;
+}
+
+/* -------------------------------------------------------------- upsample */
+
+static void upsample2x_plane_neon(const float *x, int64_t h, int64_t w, float *y)
+{
+    for (int64_t iy = 0; iy < h; iy++) {
+        const float *xr = x + iy * w;
+        float *r0 = y + (2 * iy) * (2 * w), *r1 = r0 + 2 * w;
+        int64_t ix = 0;
+        for (; ix + 4 <= w; ix += 4) {
+            float32x4_t v = vld1q_f32(xr + ix);
+            float32x4x2_t z = vzipq_f32(v, v);
+            vst1q_f32(r0 + 2 * ix, z.val[0]);
+            vst1q_f32(r0 + 2 * ix + 4, z.val[1]);
+            vst1q_f32(r1 + 2 * ix, z.val[0]);
+            vst1q_f32(r1 + 2 * ix + 4, z.val[1]);
+        }
+        for (; ix < w; ix++)
+            r0[2 * ix] = r0[2 * ix + 1] = r1[2 * ix] = r1[2 * ix + 1] = xr[ix];
+    }
+}
+
+/* ------------------------------------------------------------- FMA probe */
+
+static double fma_burn_neon(int64_t iters, float *sink)
+{
+    float32x4_t acc[12];
+    for (int i = 0; i < 12; i++)
+        acc[i] = vdupq_n_f32((float)i * 0.001f);
+    const float32x4_t m = vdupq_n_f32(0.9999f), a = vdupq_n_f32(1e-6f);
+    for (int64_t it = 0; it < iters; it++) {
+        acc[0] = vfmaq_f32(a, acc[0], m);
+        acc[1] = vfmaq_f32(a, acc[1], m);
+        acc[2] = vfmaq_f32(a, acc[2], m);
+        acc[3] = vfmaq_f32(a, acc[3], m);
+        acc[4] = vfmaq_f32(a, acc[4], m);
+        acc[5] = vfmaq_f32(a, acc[5], m);
+        acc[6] = vfmaq_f32(a, acc[6], m);
+        acc[7] = vfmaq_f32(a, acc[7], m);
+        acc[8] = vfmaq_f32(a, acc[8], m);
+        acc[9] = vfmaq_f32(a, acc[9], m);
+        acc[10] = vfmaq_f32(a, acc[10], m);
+        acc[11] = vfmaq_f32(a, acc[11], m);
+    }
+    float32x4_t s = acc[0];
+    for (int i = 1; i < 12; i++)
+        s = vaddq_f32(s, acc[i]);
+    *sink = vaddvq_f32(s);
+    return 2.0 * 4.0 * 12.0 * (double)iters;
+}
 
 void ypr__kt_fill_neon(ypr_ktable *t)
 {
     t->name = "neon";
+    t->mr = MR;
+    t->nr = NR;
+    t->kc = 256;      /* A micro-panel 8 KiB + B micro-panel 12 KiB stay in L1 */
+    t->nc = 240;      /* B block 256×240 floats = 240 KiB, sized for L2 */
+    t->gemm_ukernel = ukernel_neon;
+    t->scale_bias_act = scale_bias_act_neon;
+    t->maxpool_plane = maxpool_plane_neon;
+    t->upsample2x_plane = upsample2x_plane_neon;
+    t->fma_burn = fma_burn_neon;
 }
