@@ -59,8 +59,9 @@ static int time_case(const ypr_ktable *kt, ypr_pool *pool, const bench_case *bc,
     float *x = ypr__alloc((size_t)xn * 4), *y = ypr__alloc((size_t)yn * 4);
     float *w = ypr__alloc((size_t)wn * 4), *pw = ypr__alloc((size_t)pn * 4);
     float *bias = ypr__alloc((size_t)s->oc * 4);
+    float *scratch = ypr__alloc((size_t)(ypr__pool_size(pool) * ypr__gemm_scratch_floats(kt)) * 4);
     int rc = YPR_ENOMEM;
-    if (!x || !y || !w || !pw || !bias)
+    if (!x || !y || !w || !pw || !bias || !scratch)
         goto out;
     ypr_rng r;
     ypr__rng_seed(&r, 42);
@@ -73,10 +74,10 @@ static int time_case(const ypr_ktable *kt, ypr_pool *pool, const bench_case *bc,
     double times[64];
     int nt = 0;
     double t_end = ypr__now() + seconds;
-    rc = ypr__conv2d(kt, pool, s, x, pw, is_gemm ? NULL : &ep, y); /* warm-up */
+    rc = ypr__conv2d_ws(kt, pool, s, x, pw, is_gemm ? NULL : &ep, y, scratch); /* warm-up */
     while (rc == YPR_OK && nt < 64 && (nt < 3 || ypr__now() < t_end)) {
         double t0 = ypr__now();
-        rc = ypr__conv2d(kt, pool, s, x, pw, is_gemm ? NULL : &ep, y);
+        rc = ypr__conv2d_ws(kt, pool, s, x, pw, is_gemm ? NULL : &ep, y, scratch);
         times[nt++] = ypr__now() - t0;
     }
     if (rc == YPR_OK) {
@@ -89,6 +90,7 @@ static int time_case(const ypr_ktable *kt, ypr_pool *pool, const bench_case *bc,
     }
 out:
     ypr__free(x); ypr__free(y); ypr__free(w); ypr__free(pw); ypr__free(bias);
+    ypr__free(scratch);
     return rc;
 }
 

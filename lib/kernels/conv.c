@@ -69,46 +69,70 @@ typedef struct im2col_src {
     int64_t kh, kw, sh, sw, ph, pw, dh, dw;
 } im2col_src;
 
+/* Fill `len` panel slots (stride 1 between slots) with input row `row`
+ * sampled at ix0, ix0 + sw, …; positions outside [0, w) are zero. */
+static void gather_row(const float *row, int64_t w, int64_t ix0, int64_t sw, int64_t len,
+                       float *d)
+{
+    /* valid t: 0 ≤ ix0 + t·sw < w */
+    int64_t a = ix0 >= 0 ? 0 : (-ix0 + sw - 1) / sw;
+    int64_t b = ix0 >= w ? 0 : (w - 1 - ix0) / sw + 1;
+    if (a > len) a = len;
+    if (b > len) b = len;
+    if (b < a) b = a;
+    for (int64_t t = 0; t < a; t++)
+        d[t] = 0.0f;
+    if (sw == 1) {
+        memcpy(d + a, row + ix0 + a, (size_t)(b - a) * sizeof(float));
+    } else {
+        const float *r = row + ix0 + a * sw;
+        for (int64_t t = a; t < b; t++, r += sw)
+            d[t] = *r;
+    }
+    for (int64_t t = b; t < len; t++)
+        d[t] = 0.0f;
+}
+
+/* Implicit im2col into B panels: for each panel of nr output positions, the
+ * positions are split into runs within one output row; each (channel, ky,
+ * kx) row of the panel is then a few strided copies with zero edges. */
 static void pack_b_im2col(const void *src, int64_t k0, int64_t kc, int64_t n0,
                           int64_t nc, int nr, float *dst)
 {
     const im2col_src *s = src;
     const int64_t khw = s->kh * s->kw;
-    for (int64_t kk = 0; kk < kc; kk++) {
-        int64_t kidx = k0 + kk;
-        int64_t ci = kidx / khw, r = kidx % khw;
-        int64_t ky = r / s->kw, kx = r % s->kw;
-        const float *plane = s->x + ci * s->h * s->w;
-        int64_t col = n0, end = n0 + nc;
-        while (col < end) {
-            int64_t oy = col / s->ow, ox = col % s->ow;
-            int64_t seg = s->ow - ox;
-            if (seg > end - col)
-                seg = end - col;
-            int64_t iy = oy * s->sh - s->ph + ky * s->dh;
-            int64_t rel = col - n0;
-            float *d = dst + (rel / nr) * nr * kc + kk * nr + rel % nr;
-            int64_t j = rel % nr;
-            if (iy < 0 || iy >= s->h) {
-                for (int64_t t = 0; t < seg; t++) {
-                    *d = 0.0f;
-                    if (++j == nr) { j = 0; d += nr * kc - nr + 1; } else d++;
-                }
-            } else {
-                const float *row = plane + iy * s->w;
-                int64_t ix = ox * s->sw - s->pw + kx * s->dw;
-                for (int64_t t = 0; t < seg; t++, ix += s->sw) {
-                    *d = (ix >= 0 && ix < s->w) ? row[ix] : 0.0f;
-                    if (++j == nr) { j = 0; d += nr * kc - nr + 1; } else d++;
-                }
-            }
-            col += seg;
+    for (int64_t q = 0; q * nr < nc; q++) {
+        float *panel = dst + q * nr * kc;
+        int64_t c0 = n0 + q * nr, cols = nc - q * nr < nr ? nc - q * nr : nr;
+        /* runs of this panel: (first slot, length, oy, ox) */
+        int64_t run_j[128], run_len[128], run_oy[128], run_ox[128];   /* nr ≤ 128 */
+        int nruns = 0;
+        for (int64_t j = 0; j < cols && nruns < 128;) {
+            int64_t col = c0 + j, oy = col / s->ow, ox = col % s->ow;
+            int64_t len = s->ow - ox < cols - j ? s->ow - ox : cols - j;
+            run_j[nruns] = j;
+            run_len[nruns] = len;
+            run_oy[nruns] = oy;
+            run_ox[nruns] = ox;
+            nruns++;
+            j += len;
         }
-        /* zero the unused columns of the last panel */
-        int64_t rem = nc % nr;
-        if (rem) {
-            float *d = dst + (nc / nr) * nr * kc + kk * nr;
-            for (int64_t j = rem; j < nr; j++)
+        for (int64_t kk = 0; kk < kc; kk++) {
+            int64_t kidx = k0 + kk;
+            int64_t ci = kidx / khw, r = kidx % khw;
+            int64_t ky = r / s->kw, kx = r % s->kw;
+            const float *plane = s->x + ci * s->h * s->w;
+            float *d = panel + kk * nr;
+            for (int i = 0; i < nruns; i++) {
+                int64_t iy = run_oy[i] * s->sh - s->ph + ky * s->dh;
+                if (iy < 0 || iy >= s->h) {
+                    memset(d + run_j[i], 0, (size_t)run_len[i] * sizeof(float));
+                    continue;
+                }
+                gather_row(plane + iy * s->w, s->w, run_ox[i] * s->sw - s->pw + kx * s->dw,
+                           s->sw, run_len[i], d + run_j[i]);
+            }
+            for (int64_t j = cols; j < nr; j++)
                 d[j] = 0.0f;
         }
     }
@@ -116,6 +140,13 @@ static void pack_b_im2col(const void *src, int64_t k0, int64_t kc, int64_t n0,
 
 int ypr__conv2d(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
                 const float *x, const float *packed_w, const ypr_epilogue *ep, float *y)
+{
+    return ypr__conv2d_ws(kt, pool, s, x, packed_w, ep, y, NULL);
+}
+
+int ypr__conv2d_ws(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                   const float *x, const float *packed_w, const ypr_epilogue *ep, float *y,
+                   float *scratch)
 {
     int64_t oh, ow;
     TRY(ypr__conv_check(s, &oh, &ow));
@@ -161,7 +192,7 @@ int ypr__conv2d(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
             }
         }
     }
-    rc = ypr__gemm_run(kt, pool, jobs, njobs, NULL);
+    rc = ypr__gemm_run(kt, pool, jobs, njobs, scratch);
 out:
     ypr__free(jobs);
     ypr__free(eps);

@@ -144,6 +144,11 @@ void ypr__conv_pack_w(const ypr_ktable *kt, const ypr_conv_shape *s,
 int ypr__conv2d(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
                 const float *x, const float *packed_w, const ypr_epilogue *ep,
                 float *y);
+/* The same with caller-provided GEMM scratch (ypr__gemm_scratch_floats() per
+ * pool worker), so repeated calls do not allocate. */
+int ypr__conv2d_ws(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                   const float *x, const float *packed_w, const ypr_epilogue *ep, float *y,
+                   float *scratch);
 /* Direct, unblocked reference (tests). */
 int ypr__conv2d_ref(const ypr_conv_shape *s, const float *x, const float *w,
                     const ypr_epilogue *ep, float *y);

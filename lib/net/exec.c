@@ -39,6 +39,7 @@ struct ypr_plan {
     int nsteps;
     const float *x;
     int detect;            /* detect node index */
+    float *scratch;        /* GEMM packing scratch, one block per pool worker */
 };
 
 static int count_consumers(const ypr_net *net, int node)
@@ -133,6 +134,7 @@ void ypr__plan_free(ypr_plan *p)
     }
     for (int i = 0; i < p->nbufs; i++)
         ypr__free(p->bufs[i].data);
+    ypr__free(p->scratch);
     free(p->steps);
     free(p->bufs);
     free(p->shapes);
@@ -346,6 +348,11 @@ int ypr__plan_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, i
     if ((rc = ypr__net_shapes(net, h, w, p->shapes)) < 0 || (rc = build_steps(p)) < 0 ||
         (rc = assign_buffers(p)) < 0)
         goto fail;
+    p->scratch = alloc_floats(ypr__pool_size(pool) * ypr__gemm_scratch_floats(p->kt));
+    if (!p->scratch) {
+        rc = YPR_ENOMEM;
+        goto fail;
+    }
     *out = p;
     return YPR_OK;
 fail:
@@ -388,7 +395,7 @@ static int run_step(ypr_plan *p, const step *st)
     switch (st->kind) {
     case STEP_CONV: {
         ypr_epilogue ep = {st->scale, st->bias, st->act, st->alpha};
-        return ypr__conv2d(p->kt, p->pool, &st->cs, x, st->packed, &ep, y);
+        return ypr__conv2d_ws(p->kt, p->pool, &st->cs, x, st->packed, &ep, y, p->scratch);
     }
     case STEP_AFFINE: {
         memcpy(y, x, (size_t)(p->n * o->c * hw) * sizeof(float));
