@@ -6,7 +6,6 @@
  * static so nothing here can be picked by the linker for generic callers. */
 #include <immintrin.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "lib/kernels/kernels.h"
@@ -25,11 +24,13 @@ static __mmask16 tail_mask(int64_t rem)
 }
 
 /* Micro-tile: MR rows × NV·16 columns held in MR·NV zmm accumulators; per k
- * step NV loads of B and MR broadcasts of A feed MR·NV FMAs. */
+ * step NV loads of B and MR broadcasts of A feed MR·NV FMAs. The B panel is
+ * NRV vectors wide (NV ≤ NRV): narrow edge tiles compute only the vectors
+ * they need. */
 AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                     int m, int n, int accumulate, const int MR, const int NV)
+                     int m, int n, int accumulate, const int MR, const int NV, const int NRV)
 {
-    const int NR = NV * 16;
+    const int NR = NRV * 16;
     __m512 acc[16][4];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++)
@@ -53,7 +54,7 @@ AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64
         b += NR;
     }
 
-    if (m == MR && n == NR) {
+    if (m == MR && n == NV * 16) {
 #pragma GCC unroll 16
         for (int i = 0; i < MR; i++) {
             float *ci = c + i * ldc;
@@ -86,16 +87,17 @@ AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64
     }
 }
 
-#define DEF_UKR(MR_, NV_)                                                               \
-    static void ukernel_##MR_##x##NV_(int64_t kc, const float *a, const float *b,      \
-                                      float *c, int64_t ldc, int m, int n, int acc)    \
-    {                                                                                   \
-        ukernel_body(kc, a, b, c, ldc, m, n, acc, MR_, NV_);                            \
+/* 6 × 64: 24 accumulators + 4 B vectors + 1 broadcast of the 32 zmm. */
+static void ukernel_6x64(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                         int m, int n, int accumulate)
+{
+    switch ((n + 15) / 16) {
+    case 1: ukernel_body(kc, a, b, c, ldc, m, n, accumulate, 6, 1, 4); break;
+    case 2: ukernel_body(kc, a, b, c, ldc, m, n, accumulate, 6, 2, 4); break;
+    case 3: ukernel_body(kc, a, b, c, ldc, m, n, accumulate, 6, 3, 4); break;
+    default: ukernel_body(kc, a, b, c, ldc, m, n, accumulate, 6, 4, 4); break;
     }
-DEF_UKR(8, 3)
-DEF_UKR(14, 2)
-DEF_UKR(12, 2)
-DEF_UKR(6, 4)
+}
 
 /* ------------------------------------------------------ activations */
 
@@ -130,6 +132,14 @@ AI __m512 one_plus_exp_neg(__m512 y)
     return _mm512_add_ps(_mm512_set1_ps(1.0f), exp_clamped(t));
 }
 
+/* 1/d for d ∈ [1, 2.2e38]: 14-bit estimate plus one Newton step (relative
+ * error ~1e-7, well inside the tolerance; much cheaper than vdivps). */
+AI __m512 recip(__m512 d)
+{
+    __m512 r = _mm512_rcp14_ps(d);
+    return _mm512_fmadd_ps(_mm512_fnmadd_ps(d, r, _mm512_set1_ps(1.0f)), r, r);
+}
+
 AI __m512 act_vec(__m512 y, int act, __m512 alpha)
 {
     switch (act) {
@@ -140,9 +150,9 @@ AI __m512 act_vec(__m512 y, int act, __m512 alpha)
         return _mm512_mask_blend_ps(pos, _mm512_mul_ps(alpha, y), y);
     }
     case YPR_ACT_SILU:
-        return _mm512_div_ps(y, one_plus_exp_neg(y));
+        return _mm512_mul_ps(y, recip(one_plus_exp_neg(y)));
     case YPR_ACT_SIGMOID:
-        return _mm512_div_ps(_mm512_set1_ps(1.0f), one_plus_exp_neg(y));
+        return recip(one_plus_exp_neg(y));
     case YPR_ACT_HARDSWISH: {
         __m512 r = _mm512_add_ps(y, _mm512_set1_ps(3.0f));
         r = _mm512_min_ps(_mm512_max_ps(r, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
@@ -154,22 +164,48 @@ AI __m512 act_vec(__m512 y, int act, __m512 alpha)
 }
 
 /* y = x·scale + bias as a separate multiply and add (no contraction), so the
- * piecewise-linear activations match the scalar reference bit for bit. */
+ * piecewise-linear activations match the scalar reference bit for bit. Four
+ * independent vectors per step (the tail too, masked) hide the latency of the
+ * exp chain: the GEMM driver calls this on rows of only nr elements. */
 AI void sba_loop(float *x, int64_t n, float scale, float bias, int act, float alpha)
 {
     const __m512 s = _mm512_set1_ps(scale), b = _mm512_set1_ps(bias);
     const __m512 al = _mm512_set1_ps(alpha);
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m512 y0 = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), s), b);
-        __m512 y1 = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i + 16), s), b);
-        _mm512_storeu_ps(x + i, act_vec(y0, act, al));
-        _mm512_storeu_ps(x + i + 16, act_vec(y1, act, al));
+    for (; i + 64 <= n; i += 64) {
+        __m512 y[4];
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++)
+            y[u] = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i + 16 * u), s), b);
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++)
+            _mm512_storeu_ps(x + i + 16 * u, act_vec(y[u], act, al));
     }
-    for (; i < n; i += 16) {
-        __mmask16 mk = tail_mask(n - i);
-        __m512 y = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + i), s), b);
-        _mm512_mask_storeu_ps(x + i, mk, act_vec(y, act, al));
+    if (i < n) {
+        /* 1–4 vectors left. Plain loads where the vector is whole, and no
+         * access at all past the end: a masked load cannot take its data
+         * from the micro-kernel's still-pending stores of this C row. */
+        const int64_t left = n - i;
+        const int nv = (int)((left + 15) / 16);
+        const __mmask16 mk = tail_mask(left - 16 * (nv - 1));
+        float *xl = x + i + 16 * (nv - 1);
+        __m512 y[3] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+#pragma GCC unroll 4
+        for (int u = 0; u < 3; u++)
+            if (u < nv - 1)
+                y[u] = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i + 16 * u), s), b);
+        const int whole = left - 16 * (nv - 1) == 16;
+        __m512 yl = whole ? _mm512_loadu_ps(xl) : _mm512_maskz_loadu_ps(mk, xl);
+        yl = _mm512_add_ps(_mm512_mul_ps(yl, s), b);
+#pragma GCC unroll 4
+        for (int u = 0; u < 3; u++)
+            if (u < nv - 1)
+                _mm512_storeu_ps(x + i + 16 * u, act_vec(y[u], act, al));
+        yl = act_vec(yl, act, al);
+        if (whole)
+            _mm512_storeu_ps(xl, yl);
+        else
+            _mm512_mask_storeu_ps(xl, mk, yl);
     }
 }
 
@@ -342,21 +378,11 @@ static double fma_burn_avx512(int64_t iters, float *sink)
 void ypr__kt_fill_avx512(ypr_ktable *t)
 {
     t->name = "avx512";
-    t->mr = 8;
-    t->nr = 48;
+    t->mr = 6;
+    t->nr = 64;
     t->kc = 256;
-    t->nc = 8 * 48;
-    t->gemm_ukernel = ukernel_8x3;
-    const char *tune = getenv("YPR_TUNE");
-    if (tune) {
-        int mr = 0, nv = 0, kc = 0, nb = 0;
-        if (sscanf(tune, "%d,%d,%d,%d", &mr, &nv, &kc, &nb) == 4) {
-            t->mr = mr; t->nr = nv * 16; t->kc = kc; t->nc = nb * nv * 16;
-            if (mr == 14) t->gemm_ukernel = ukernel_14x2;
-            if (mr == 12) t->gemm_ukernel = ukernel_12x2;
-            if (mr == 6) t->gemm_ukernel = ukernel_6x4;
-        }
-    }
+    t->nc = 64;
+    t->gemm_ukernel = ukernel_6x64;
     t->scale_bias_act = scale_bias_act_avx512;
     t->maxpool_plane = maxpool_plane_avx512;
     t->upsample2x_plane = upsample2x_plane_avx512;
