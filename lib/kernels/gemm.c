@@ -89,6 +89,12 @@ static void run_tile(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t m0,
             for (int64_t j = n0; j < n1; j += nr) {
                 int cols = (int)min64(nr, n1 - j);
                 float *c = jb->c + i * jb->ldc + j;
+                if (last && need_ep && kt->gemm_ukernel_ep) {
+                    kt->gemm_ukernel_ep(kc, a, buf + (j - n0) * kc, c, jb->ldc, rows, cols,
+                                        jb->accumulate || pc > 0, ep->scale ? ep->scale + i : NULL,
+                                        ep->bias ? ep->bias + i : NULL, ep->act, ep->alpha);
+                    continue;
+                }
                 kt->gemm_ukernel(kc, a, buf + (j - n0) * kc, c, jb->ldc, rows, cols,
                                  jb->accumulate || pc > 0);
                 if (last && need_ep)

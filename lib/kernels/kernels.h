@@ -51,6 +51,16 @@ typedef struct ypr_ktable {
     void (*gemm_ukernel)(int64_t kc, const float *a, const float *b,
                          float *c, int64_t ldc, int m, int n, int accumulate);
 
+    /* Optional (NULL: the driver calls gemm_ukernel, then scale_bias_act per
+     * row): gemm_ukernel followed, in registers before the store, by
+     * c[i][j] = act(c[i][j]·scale[i] + bias[i]) for the written m×n corner.
+     * scale and bias point at the tile's first row; NULL means 1 and 0. The
+     * result must equal gemm_ukernel + scale_bias_act within the epilogue
+     * tolerances (multiply then add, not fused, for identity/ReLU/leaky). */
+    void (*gemm_ukernel_ep)(int64_t kc, const float *a, const float *b, float *c,
+                            int64_t ldc, int m, int n, int accumulate,
+                            const float *scale, const float *bias, int act, float alpha);
+
     /* x[i] = act(x[i]·scale + bias) for i < n. */
     void (*scale_bias_act)(float *x, int64_t n, float scale, float bias,
                            int act, float alpha);
