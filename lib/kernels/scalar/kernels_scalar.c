@@ -84,15 +84,19 @@ static void upsample2x_plane_scalar(const float *x, int64_t h, int64_t w, float 
     }
 }
 
+/* Scalar "peak": 12 independent multiply-add chains (a·m + c, two flops).
+ * Without FMA hardware flags fmaf() would be a slow library call, so the
+ * baseline build measures separate multiply and add. */
 static double fma_burn_scalar(int64_t iters, float *sink)
 {
+    volatile float seed = 0.001f;
     float acc[12];
     for (int i = 0; i < 12; i++)
-        acc[i] = (float)i * 0.001f;
+        acc[i] = (float)i * seed;
     const float m = 0.9999f, a = 1e-6f;
     for (int64_t it = 0; it < iters; it++)
         for (int i = 0; i < 12; i++)
-            acc[i] = fmaf(acc[i], m, a);
+            acc[i] = acc[i] * m + a;
     float s = 0;
     for (int i = 0; i < 12; i++)
         s += acc[i];
