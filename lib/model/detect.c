@@ -56,6 +56,23 @@ static int nms(cand *c, int n, float thr, int agnostic, int max_det)
     return kept;
 }
 
+/* Append a candidate, growing the array; on failure frees it (and records). */
+static int push(cand **c, int *n, int *cap, const float *box, float conf, int cls)
+{
+    if (*n == *cap) {
+        cand *grown = realloc(*c, (size_t)(*cap * 2) * sizeof **c);
+        if (!grown) {
+            free(*c);
+            *c = NULL;
+            return ypr__error(YPR_ENOMEM, "detect: out of memory");
+        }
+        *c = grown;
+        *cap *= 2;
+    }
+    (*c)[(*n)++] = (cand){{box[0], box[1], box[2], box[3]}, conf, cls};
+    return YPR_OK;
+}
+
 int ypr__detect_decode(const ypr_model *m, int image, float conf_thr, float iou_thr,
                        int multi_label, int agnostic, int max_det, float *dets, int *ndet)
 {
@@ -88,33 +105,15 @@ int ypr__detect_decode(const ypr_model *m, int image, float conf_thr, float iou_
                 float bestc = -1.0f;
                 for (int k = 0; k < d->nc; k++) {
                     float cc = sigm(ch[(5 + k) * hw + i]) * obj;
-                    if (multi_label && cc > conf_thr) {
-                        if (n == cap) {
-                            cand *nc2 = realloc(c, (size_t)(cap *= 2) * sizeof *c);
-                            if (!nc2) {
-                                free(c);
-                                return ypr__error(YPR_ENOMEM, "detect: out of memory");
-                            }
-                            c = nc2;
-                        }
-                        c[n++] = (cand){{box[0], box[1], box[2], box[3]}, cc, k};
-                    }
+                    if (multi_label && cc > conf_thr && push(&c, &n, &cap, box, cc, k) < 0)
+                        return YPR_ENOMEM;
                     if (cc > bestc) {
                         bestc = cc;
                         best = k;
                     }
                 }
-                if (!multi_label && bestc > conf_thr) {
-                    if (n == cap) {
-                        cand *nc2 = realloc(c, (size_t)(cap *= 2) * sizeof *c);
-                        if (!nc2) {
-                            free(c);
-                            return ypr__error(YPR_ENOMEM, "detect: out of memory");
-                        }
-                        c = nc2;
-                    }
-                    c[n++] = (cand){{box[0], box[1], box[2], box[3]}, bestc, best};
-                }
+                if (!multi_label && bestc > conf_thr && push(&c, &n, &cap, box, bestc, best) < 0)
+                    return YPR_ENOMEM;
             }
         }
     }

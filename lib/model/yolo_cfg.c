@@ -279,19 +279,26 @@ static int out_channels(ctx *c, const ypr_yv *args, int64_t *c2)
     return YPR_OK;
 }
 
+/* Conv-like args: [c2, k, s, p = None, g = 1, act = True]. */
+typedef struct conv_args { int64_t c2; int k, s, p, g, act; float alpha; } conv_args;
+
+static int read_conv_args(ctx *c, const ypr_yv *args, int k_default, conv_args *ca)
+{
+    TRY(out_channels(c, args, &ca->c2));
+    TRY(int_arg(c, args, 1, k_default, &ca->k));
+    TRY(int_arg(c, args, 2, 1, &ca->s));
+    TRY(int_arg(c, args, 3, -1, &ca->p));
+    TRY(int_arg(c, args, 4, 1, &ca->g));
+    TRY(conv_act_arg(c, args, 5, &ca->act, &ca->alpha));
+    RETURN_IF(ca->k < 1 || ca->s < 1 || ca->k > 64 || ca->s > 64, YPR_EFORMAT,
+              "%s:%d: layer %d: bad kernel or stride", c->file, c->line, c->layer);
+    return YPR_OK;
+}
+
 static int mod_conv(ctx *c, const layer_args *la)
 {
-    int64_t c2 = 0;
-    int k, s, p, g, act;
-    float alpha;
-    TRY(out_channels(c, la->args, &c2));
-    TRY(int_arg(c, la->args, 1, 1, &k));
-    TRY(int_arg(c, la->args, 2, 1, &s));
-    TRY(int_arg(c, la->args, 3, -1, &p));
-    TRY(int_arg(c, la->args, 4, 1, &g));
-    TRY(conv_act_arg(c, la->args, 5, &act, &alpha));
-    RETURN_IF(k < 1 || s < 1 || k > 64 || s > 64, YPR_EFORMAT,
-              "%s:%d: layer %d: bad kernel or stride", c->file, c->line, c->layer);
+    conv_args ca;
+    TRY(read_conv_args(c, la->args, 1, &ca));
     int x = la->from[0];
     for (int r = 0; r < la->n; r++) {
         char pre[64];
@@ -299,7 +306,7 @@ static int mod_conv(ctx *c, const layer_args *la)
             snprintf(pre, sizeof pre, "%s.%d", la->prefix, r);
         else
             snprintf(pre, sizeof pre, "%s", la->prefix);
-        if ((x = conv_bn_act(c, pre, x, c2, k, s, p, g, act, alpha)) < 0)
+        if ((x = conv_bn_act(c, pre, x, ca.c2, ca.k, ca.s, ca.p, ca.g, ca.act, ca.alpha)) < 0)
             return x;
     }
     return x;
@@ -307,15 +314,11 @@ static int mod_conv(ctx *c, const layer_args *la)
 
 static int mod_repconv(ctx *c, const layer_args *la)
 {
-    int64_t c2 = 0;
-    int k, s, p, g, act;
-    float alpha;
-    TRY(out_channels(c, la->args, &c2));
-    TRY(int_arg(c, la->args, 1, 3, &k));
-    TRY(int_arg(c, la->args, 2, 1, &s));
-    TRY(int_arg(c, la->args, 3, -1, &p));
-    TRY(int_arg(c, la->args, 4, 1, &g));
-    TRY(conv_act_arg(c, la->args, 5, &act, &alpha));
+    conv_args ca;
+    TRY(read_conv_args(c, la->args, 3, &ca));
+    int64_t c2 = ca.c2;
+    int k = ca.k, s = ca.s, p = ca.p, g = ca.g, act = ca.act;
+    float alpha = ca.alpha;
     RETURN_IF(k != 3 || (p >= 0 && p != 1), YPR_EFORMAT,
               "%s:%d: layer %d: RepConv needs a 3x3 kernel with padding 1", c->file, c->line,
               c->layer);
