@@ -33,6 +33,8 @@ struct ypr_plan {
     int64_t n, h, w;
     ypr_shape *shapes;     /* per node */
     int *buf_of;           /* per node: buffer index, -2 = the input, -1 none */
+    int *owner;            /* per node: the node whose buffer holds its value */
+    int64_t *voff;         /* per node: float offset of its value in that buffer */
     buffer *bufs;
     int nbufs;
     step *steps;
@@ -139,6 +141,8 @@ void ypr__plan_free(ypr_plan *p)
     free(p->bufs);
     free(p->shapes);
     free(p->buf_of);
+    free(p->owner);
+    free(p->voff);
     free(p);
 }
 
@@ -255,18 +259,61 @@ static int build_steps(ypr_plan *p)
     return YPR_OK;
 }
 
-/* Liveness: a step's output buffer is released after its last reader. */
+/* Zero-copy concat (batch 1, where a channel range of a buffer is one
+ * contiguous block): a value whose only role in a concat is to be copied
+ * into it is written straight into the concat's buffer at its channel
+ * offset. Such values are "owned" by the concat: they share its buffer,
+ * which lives until the last reader of any of them. */
+static void plan_concat_aliases(ypr_plan *p, const int *producer)
+{
+    const ypr_net *net = p->net;
+    if (p->n != 1)
+        return;
+    for (int s = 0; s < p->nsteps; s++) {
+        const step *st = &p->steps[s];
+        if (st->kind != STEP_CONCAT)
+            continue;
+        const ypr_node *nd = &net->nodes[st->in_node];
+        int64_t off = 0;
+        for (int j = 0; j < nd->ninputs; j++) {
+            int v = nd->inputs[j];
+            const ypr_shape *sv = &p->shapes[v];
+            int ok = producer[v] >= 0 && p->owner[v] == v &&
+                     p->steps[producer[v]].kind != STEP_CONCAT;
+            if (ok && p->detect >= 0)
+                for (int k = 0; k < net->nodes[p->detect].ninputs; k++)
+                    ok &= net->nodes[p->detect].inputs[k] != v;
+            if (ok) {
+                p->owner[v] = st->node;
+                p->voff[v] = off * sv->h * sv->w;
+            }
+            off += sv->c;
+        }
+    }
+}
+
+/* Liveness: a buffer is released after the last reader of every value it holds. */
 static int assign_buffers(ypr_plan *p)
 {
     const ypr_net *net = p->net;
-    int *last_use = malloc((size_t)net->nnodes * sizeof(int));
-    if (!last_use)
+    int nn = net->nnodes;
+    int *last_use = malloc((size_t)nn * sizeof(int));
+    int *producer = malloc((size_t)nn * sizeof(int));
+    if (!last_use || !producer) {
+        free(last_use);
+        free(producer);
         return ypr__error(YPR_ENOMEM, "plan: out of memory");
-    for (int i = 0; i < net->nnodes; i++)
+    }
+    for (int i = 0; i < nn; i++) {
         last_use[i] = -1;
+        producer[i] = -1;
+        p->owner[i] = i;
+        p->voff[i] = 0;
+    }
     for (int s = 0; s < p->nsteps; s++) {
         const step *st = &p->steps[s];
         const ypr_node *nd = &net->nodes[st->in_node];
+        producer[st->node] = s;
         for (int j = 0; j < nd->ninputs; j++)
             last_use[nd->inputs[j]] = s;
     }
@@ -275,6 +322,11 @@ static int assign_buffers(ypr_plan *p)
         for (int j = 0; j < d->ninputs; j++)
             last_use[d->inputs[j]] = p->nsteps;   /* outputs live to the end */
     }
+    plan_concat_aliases(p, producer);
+    for (int i = 0; i < nn; i++)           /* an owner lives as long as what it holds */
+        if (p->owner[i] != i && last_use[i] > last_use[p->owner[i]])
+            last_use[p->owner[i]] = last_use[i];
+    free(producer);
     p->bufs = calloc((size_t)p->nsteps + 1, sizeof *p->bufs);
     if (!p->bufs) {
         free(last_use);
@@ -282,33 +334,36 @@ static int assign_buffers(ypr_plan *p)
     }
     for (int s = 0; s < p->nsteps; s++) {
         const step *st = &p->steps[s];
-        const ypr_shape *o = &p->shapes[st->node];
-        size_t need = (size_t)(p->n * o->c * o->h * o->w);
-        int best = -1;
-        for (int b = 0; b < p->nbufs; b++)
-            if (!p->bufs[b].busy && p->bufs[b].floats >= need &&
-                (best < 0 || p->bufs[b].floats < p->bufs[best].floats))
-                best = b;
-        if (best < 0) {
-            /* grow the largest free buffer rather than adding one */
+        int o = p->owner[st->node];
+        if (p->buf_of[o] < 0) {
+            const ypr_shape *sh = &p->shapes[o];
+            size_t need = (size_t)(p->n * sh->c * sh->h * sh->w);
+            int best = -1;
             for (int b = 0; b < p->nbufs; b++)
-                if (!p->bufs[b].busy && (best < 0 || p->bufs[b].floats > p->bufs[best].floats))
+                if (!p->bufs[b].busy && p->bufs[b].floats >= need &&
+                    (best < 0 || p->bufs[b].floats < p->bufs[best].floats))
                     best = b;
-            if (best < 0)
-                best = p->nbufs++;
-            p->bufs[best].floats = need;
+            if (best < 0) {
+                /* grow the largest free buffer rather than adding one */
+                for (int b = 0; b < p->nbufs; b++)
+                    if (!p->bufs[b].busy && (best < 0 || p->bufs[b].floats > p->bufs[best].floats))
+                        best = b;
+                if (best < 0)
+                    best = p->nbufs++;
+                p->bufs[best].floats = need;
+            }
+            p->bufs[best].busy = 1;
+            p->buf_of[o] = best;
         }
-        p->bufs[best].busy = 1;
-        p->buf_of[st->node] = best;
-        /* release inputs whose last reader is this step */
+        /* release buffers whose last reader is this step */
         const ypr_node *nd = &net->nodes[st->in_node];
         for (int j = 0; j < nd->ninputs; j++) {
-            int src = nd->inputs[j], b = p->buf_of[src];
+            int src = p->owner[nd->inputs[j]], b = p->buf_of[src];
             if (b >= 0 && last_use[src] == s)
                 p->bufs[b].busy = 0;
         }
-        if (last_use[st->node] < 0)   /* dead value (should not happen) */
-            p->bufs[best].busy = 0;
+        if (last_use[o] < 0)   /* dead value (should not happen) */
+            p->bufs[p->buf_of[o]].busy = 0;
     }
     free(last_use);
     for (int b = 0; b < p->nbufs; b++) {
@@ -339,9 +394,11 @@ int ypr__plan_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, i
     p->detect = -1;
     p->shapes = malloc((size_t)net->nnodes * sizeof *p->shapes);
     p->buf_of = malloc((size_t)net->nnodes * sizeof(int));
+    p->owner = malloc((size_t)net->nnodes * sizeof(int));
+    p->voff = malloc((size_t)net->nnodes * sizeof(int64_t));
     p->steps = calloc((size_t)net->nnodes, sizeof *p->steps);
     int rc = YPR_ENOMEM;
-    if (!p->shapes || !p->buf_of || !p->steps)
+    if (!p->shapes || !p->buf_of || !p->steps || !p->owner || !p->voff)
         goto fail;
     for (int i = 0; i < net->nnodes; i++)
         p->buf_of[i] = net->nodes[i].kind == YPR_NODE_INPUT ? -2 : -1;
@@ -362,8 +419,8 @@ fail:
 
 static const float *value(const ypr_plan *p, int node)
 {
-    int b = p->buf_of[node];
-    return b == -2 ? p->x : (b >= 0 ? p->bufs[b].data : NULL);
+    int o = p->owner[node], b = p->buf_of[o];
+    return b == -2 ? p->x : (b >= 0 ? p->bufs[b].data + p->voff[node] : NULL);
 }
 
 static void reorg(const float *x, int64_t planes, int64_t h, int64_t w, int64_t c, float *y)
@@ -388,7 +445,7 @@ static int run_step(ypr_plan *p, const step *st)
     const ypr_net *net = p->net;
     const ypr_node *nd = &net->nodes[st->in_node];
     const ypr_shape *o = &p->shapes[st->node];
-    float *y = p->bufs[p->buf_of[st->node]].data;
+    float *y = (float *)value(p, st->node);
     const float *x = value(p, st->src);
     const ypr_shape *in = &p->shapes[st->src];
     int64_t hw = o->h * o->w;
@@ -419,7 +476,8 @@ static int run_step(ypr_plan *p, const step *st)
         int64_t off = 0;
         for (int j = 0; j < nd->ninputs; j++) {
             const ypr_shape *s = &p->shapes[nd->inputs[j]];
-            TRY(ypr__concat_copy(p->n, s->c, o->c, off, hw, value(p, nd->inputs[j]), y));
+            if (p->owner[nd->inputs[j]] != st->node)   /* not already written in place */
+                TRY(ypr__concat_copy(p->n, s->c, o->c, off, hw, value(p, nd->inputs[j]), y));
             off += s->c;
         }
         return YPR_OK;
