@@ -117,6 +117,34 @@ static void test_matches_pytorch(void **state)
     ypr_model_free(m);
 }
 
+/* A batch of two gives each image the batch-of-one result (batch 1 uses
+ * zero-copy concats, larger batches copy). */
+static void test_batch(void **state)
+{
+    (void)state;
+    ypr_model *m = mini();
+    float *x = read_all(path_of("model/mini_input.bin"), 3 * 64 * 64 * 4);
+    float *x2 = malloc(2 * 3 * 64 * 64 * 4);
+    for (int i = 0; i < 3 * 64 * 64; i++) {
+        x2[i] = x[i];
+        x2[3 * 64 * 64 + i] = 1.0f - x[i];
+    }
+    assert_int_equal(ypr_model_forward(m, x2, 2, 64, 64), YPR_OK);
+    int64_t s[5];
+    float *b2 = malloc(2 * out_n[0] * 4), *b1 = malloc(out_n[0] * 4);
+    assert_int_equal(ypr_model_output(m, 0, b2, s), YPR_OK);
+    assert_int_equal(s[0], 2);
+    for (int img = 0; img < 2; img++) {
+        float *xi = img ? x2 + 3 * 64 * 64 : x2;
+        assert_int_equal(ypr_model_forward(m, xi, 1, 64, 64), YPR_OK);
+        assert_int_equal(ypr_model_output(m, 0, b1, s), YPR_OK);
+        for (size_t i = 0; i < out_n[0]; i++)
+            assert_true(fabsf(b1[i] - b2[img * out_n[0] + i]) <= 1e-5f * (1 + fabsf(b1[i])));
+    }
+    free(x); free(x2); free(b1); free(b2);
+    ypr_model_free(m);
+}
+
 static void test_fuse(void **state)
 {
     (void)state;
@@ -340,6 +368,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_counts),
         cmocka_unit_test(test_matches_pytorch),
+        cmocka_unit_test(test_batch),
         cmocka_unit_test(test_fuse),
         cmocka_unit_test(test_checkpoint_roundtrip),
         cmocka_unit_test(test_weight_errors),
