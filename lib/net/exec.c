@@ -42,6 +42,8 @@ struct ypr_plan {
     const float *x;
     int detect;            /* detect node index */
     float *scratch;        /* GEMM packing scratch, one block per pool worker */
+    float *arena;          /* every activation buffer, carved at aligned offsets */
+    size_t arena_floats;
 };
 
 static int count_consumers(const ypr_net *net, int node)
@@ -134,8 +136,7 @@ void ypr__plan_free(ypr_plan *p)
         ypr__free(p->steps[i].scale);
         ypr__free(p->steps[i].bias);
     }
-    for (int i = 0; i < p->nbufs; i++)
-        ypr__free(p->bufs[i].data);
+    ypr__free(p->arena);
     ypr__free(p->scratch);
     free(p->steps);
     free(p->bufs);
@@ -366,11 +367,19 @@ static int assign_buffers(ypr_plan *p)
             p->bufs[p->buf_of[o]].busy = 0;
     }
     free(last_use);
+    /* one arena, buffers at 64-byte aligned offsets */
+    size_t total = 0;
+    for (int b = 0; b < p->nbufs; b++)
+        total += (p->bufs[b].floats + 15) & ~(size_t)15;
+    p->arena = alloc_floats((int64_t)total);
+    if (!p->arena)
+        return YPR_ENOMEM;
+    size_t at = 0;
     for (int b = 0; b < p->nbufs; b++) {
-        p->bufs[b].data = alloc_floats((int64_t)p->bufs[b].floats);
-        if (!p->bufs[b].data)
-            return YPR_ENOMEM;
+        p->bufs[b].data = p->arena + at;
+        at += (p->bufs[b].floats + 15) & ~(size_t)15;
     }
+    p->arena_floats = total;
     return YPR_OK;
 }
 
@@ -523,10 +532,7 @@ const float *ypr__plan_output(const ypr_plan *p, int level, ypr_shape *shape)
 
 size_t ypr__plan_arena_bytes(const ypr_plan *p)
 {
-    size_t t = 0;
-    for (int b = 0; b < p->nbufs; b++)
-        t += p->bufs[b].floats * sizeof(float);
-    return t;
+    return p->arena_floats * sizeof(float);
 }
 
 int ypr__plan_matches(const ypr_plan *p, const ypr_net *net, int64_t n, int64_t h, int64_t w)
