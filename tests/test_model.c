@@ -111,6 +111,13 @@ static void test_matches_pytorch(void **state)
     ypr_model *m = mini();
     assert_int_equal(ypr_model_num_params(m), 20768);   /* manifest: PyTorch's count */
     check_against_torch(m);
+    /* other shapes get their own cached plans (sharing packed weights) */
+    float *z = calloc(3 * 96 * 128, sizeof(float));
+    for (int size = 32; size <= 96; size += 32)
+        for (int rep = 0; rep < 2; rep++)
+            assert_int_equal(ypr_model_forward(m, z, 1, size, size + 32), YPR_OK);
+    free(z);
+    check_against_torch(m);
     /* thread count does not change the result */
     assert_int_equal(ypr_model_set_threads(m, 1), YPR_OK);
     check_against_torch(m);

@@ -316,8 +316,7 @@ int ypr_model_fuse(ypr_model *m)
         ypr__net_free(&fresh);
         return rc;
     }
-    ypr__plan_free(m->plan);
-    m->plan = NULL;
+    ypr__model_drop_plans(m);
     uint64_t v = m->net.version;
     ypr__net_free(&m->net);
     m->net = fresh;

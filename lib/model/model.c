@@ -65,11 +65,56 @@ int ypr__model_new(ypr_model **out)
     return YPR_OK;
 }
 
+void ypr__model_drop_plans(ypr_model *m)
+{
+    for (int i = 0; i < 4; i++) {
+        ypr__plan_free(m->plans[i]);
+        m->plans[i] = NULL;
+    }
+    m->plan = NULL;
+}
+
+int ypr__model_plan(ypr_model *m, int64_t n, int64_t h, int64_t w)
+{
+    int free_slot = -1, lru = 0;
+    ypr_plan *donor = NULL;
+    m->tick++;
+    for (int i = 0; i < 4; i++) {
+        ypr_plan *p = m->plans[i];
+        if (p && ypr__plan_matches(p, &m->net, n, h, w)) {
+            m->plan = p;
+            m->plan_used[i] = m->tick;
+            return YPR_OK;
+        }
+        if (p && ypr__plan_matches(p, &m->net, ypr__plan_batch(p), ypr__plan_height(p),
+                                   ypr__plan_width(p)))
+            donor = p;          /* same net version and kernels: share its packed weights */
+        else if (p) {           /* stale */
+            ypr__plan_free(p);
+            m->plans[i] = NULL;
+            p = NULL;
+        }
+        if (!p && free_slot < 0)
+            free_slot = i;
+        if (m->plan_used[i] < m->plan_used[lru])
+            lru = i;
+    }
+    int slot = free_slot >= 0 ? free_slot : lru;
+    ypr_plan *fresh = NULL;
+    TRY(ypr__plan_create_from(&m->net, m->pool, n, h, w,
+                              donor != m->plans[slot] ? donor : NULL, &fresh));
+    ypr__plan_free(m->plans[slot]);   /* refcounted packs survive in the donor */
+    m->plans[slot] = fresh;
+    m->plan_used[slot] = m->tick;
+    m->plan = fresh;
+    return YPR_OK;
+}
+
 void ypr_model_free(ypr_model *m)
 {
     if (!m)
         return;
-    ypr__plan_free(m->plan);
+    ypr__model_drop_plans(m);
     ypr__net_free(&m->net);
     if (m->names)
         for (int i = 0; i < m->nc; i++)
@@ -170,8 +215,7 @@ int ypr_model_set_threads(ypr_model *m, int threads)
               threads);
     ypr_pool *p;
     TRY(ypr__pool_create(threads, &p));
-    ypr__plan_free(m->plan);
-    m->plan = NULL;
+    ypr__model_drop_plans(m);
     ypr__pool_free(m->pool);
     m->pool = p;
     return YPR_OK;
@@ -182,11 +226,7 @@ int ypr_model_forward(ypr_model *m, const float *input, int n, int h, int w)
     RETURN_IF(!m || !input, YPR_EINVAL, "model: NULL argument");
     RETURN_IF(n < 1 || h < 1 || w < 1, YPR_EINVAL, "model: input size %dx%dx%d must be positive",
               n, h, w);
-    if (!m->plan || !ypr__plan_matches(m->plan, &m->net, n, h, w)) {
-        ypr__plan_free(m->plan);
-        m->plan = NULL;
-        TRY(ypr__plan_create(&m->net, m->pool, n, h, w, &m->plan));
-    }
+    TRY(ypr__model_plan(m, n, h, w));
     return ypr__plan_run(m->plan, input);
 }
 

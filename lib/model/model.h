@@ -41,7 +41,9 @@ struct ypr_model {
     char **names;             /* class names (nc), may be NULL */
     ypr_pool *pool;
     int own_pool;
-    ypr_plan *plan;           /* cached for the last forward shape */
+    ypr_plan *plan;           /* the plan of the last forward pass (one of plans[]) */
+    ypr_plan *plans[4];       /* per input shape, sharing packed weights; LRU */
+    uint64_t plan_used[4], tick;
     float conf_thr, iou_thr;  /* detection settings */
     int max_det, multi_label, agnostic;
 };
@@ -50,6 +52,11 @@ struct ypr_model {
  * cls rows, in network input pixels), after confidence filter and NMS. */
 int ypr__detect_decode(const ypr_model *m, int image, float conf_thr, float iou_thr,
                        int multi_label, int agnostic, int max_det, float *dets, int *ndet);
+
+/* Drop every cached execution plan (after the net or the pool changed). */
+void ypr__model_drop_plans(ypr_model *m);
+/* Make m->plan a plan for [n, 3, h, w], reusing a cached one. */
+int ypr__model_plan(ypr_model *m, int64_t n, int64_t h, int64_t w);
 
 /* An empty model with its thread pool. */
 int ypr__model_new(ypr_model **out);

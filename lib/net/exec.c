@@ -25,6 +25,10 @@ typedef struct step {
 
 typedef struct buffer { float *data; size_t floats; int busy; } buffer;
 
+/* Packed conv weights depend on the net's parameters and the kernel set, not
+ * on the input shape: plans for other shapes share them (refcounted). */
+typedef struct packset { int refs; int n; float **w; } packset;
+
 struct ypr_plan {
     const ypr_net *net;
     uint64_t version;
@@ -43,6 +47,7 @@ struct ypr_plan {
     int detect;            /* detect node index */
     float *scratch;        /* GEMM packing scratch, one block per pool worker */
     float *arena;          /* every activation buffer, carved at aligned offsets */
+    packset *packs;        /* packed weights of the conv steps, in step order */
     size_t arena_floats;
 };
 
@@ -131,8 +136,13 @@ void ypr__plan_free(ypr_plan *p)
 {
     if (!p)
         return;
+    if (p->packs && --p->packs->refs == 0) {
+        for (int i = 0; i < p->packs->n; i++)
+            ypr__free(p->packs->w[i]);
+        free(p->packs->w);
+        free(p->packs);
+    }
     for (int i = 0; i < p->nsteps; i++) {
-        ypr__free(p->steps[i].packed);
         ypr__free(p->steps[i].scale);
         ypr__free(p->steps[i].bias);
     }
@@ -150,6 +160,7 @@ void ypr__plan_free(ypr_plan *p)
 static int build_steps(ypr_plan *p)
 {
     const ypr_net *net = p->net;
+    int nconv = 0;
     for (int i = 0; i < net->nnodes; i++) {
         const ypr_node *nd = &net->nodes[i];
         if (nd->kind == YPR_NODE_INPUT)
@@ -171,10 +182,17 @@ static int build_steps(ypr_plan *p)
             st.cs = (ypr_conv_shape){p->n, in->c, in->h, in->w, nd->c, nd->kh, nd->kw,
                                      nd->sh, nd->sw, nd->ph, nd->pw, nd->dh, nd->dw, nd->groups};
             TRY(ypr__conv_check(&st.cs, NULL, NULL));
-            st.packed = alloc_floats(ypr__conv_packed_w_floats(p->kt, &st.cs));
-            if (!st.packed)
-                return YPR_ENOMEM;
-            ypr__conv_pack_w(p->kt, &st.cs, wt->data, st.packed);
+            if (p->packs->refs > 1 || nconv < p->packs->n) {   /* borrowed from a donor */
+                RETURN_IF(nconv >= p->packs->n, YPR_EINTERNAL, "plan: donor has fewer convs");
+                st.packed = p->packs->w[nconv++];
+            } else {
+                st.packed = alloc_floats(ypr__conv_packed_w_floats(p->kt, &st.cs));
+                if (!st.packed)
+                    return YPR_ENOMEM;
+                ypr__conv_pack_w(p->kt, &st.cs, wt->data, st.packed);
+                p->packs->w[p->packs->n++] = st.packed;
+                nconv++;
+            }
             last = fold_chain(net, i, nd->c, &st,
                               nd->p[1] >= 0 ? net->params[nd->p[1]].data : NULL);
             break;
@@ -386,6 +404,12 @@ static int assign_buffers(ypr_plan *p)
 int ypr__plan_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_t w,
                      ypr_plan **out)
 {
+    return ypr__plan_create_from(net, pool, n, h, w, NULL, out);
+}
+
+int ypr__plan_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_t w,
+                          ypr_plan *donor, ypr_plan **out)
+{
     RETURN_IF(!net || !out, YPR_EINVAL, "plan: NULL argument");
     *out = NULL;
     RETURN_IF(n <= 0 || n > 4096, YPR_EINVAL, "plan: batch %lld outside 1..4096", (long long)n);
@@ -411,6 +435,21 @@ int ypr__plan_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, i
         goto fail;
     for (int i = 0; i < net->nnodes; i++)
         p->buf_of[i] = net->nodes[i].kind == YPR_NODE_INPUT ? -2 : -1;
+    if (donor && donor->net == net && donor->version == net->version && donor->kt == p->kt &&
+        donor->packs) {
+        p->packs = donor->packs;
+        p->packs->refs++;
+    } else {
+        p->packs = calloc(1, sizeof *p->packs);
+        if (p->packs) {
+            p->packs->refs = 1;
+            p->packs->w = calloc((size_t)net->nnodes, sizeof(float *));
+        }
+        if (!p->packs || !p->packs->w) {
+            rc = ypr__error(YPR_ENOMEM, "plan: out of memory");
+            goto fail;
+        }
+    }
     if ((rc = ypr__net_shapes(net, h, w, p->shapes)) < 0 || (rc = build_steps(p)) < 0 ||
         (rc = assign_buffers(p)) < 0)
         goto fail;
@@ -544,4 +583,14 @@ int ypr__plan_matches(const ypr_plan *p, const ypr_net *net, int64_t n, int64_t 
 int64_t ypr__plan_batch(const ypr_plan *p)
 {
     return p->n;
+}
+
+int64_t ypr__plan_height(const ypr_plan *p)
+{
+    return p->h;
+}
+
+int64_t ypr__plan_width(const ypr_plan *p)
+{
+    return p->w;
 }

@@ -106,6 +106,10 @@ typedef struct ypr_plan ypr_plan;
  * net changed and it is rebuilt. */
 int ypr__plan_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_t w,
                      ypr_plan **out);
+/* The same, sharing the packed weights of `donor` (a plan of the same net,
+ * version and kernel set for another shape) instead of packing again. */
+int ypr__plan_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_t w,
+                          ypr_plan *donor, ypr_plan **out);
 void ypr__plan_free(ypr_plan *plan);
 /* x: [n, C_in, h, w]. Outputs: the detect node's inputs (the raw head maps
  * [n, na·no, H_l, W_l] per level), readable until the next run. */
@@ -114,6 +118,8 @@ int ypr__plan_num_outputs(const ypr_plan *plan);
 const float *ypr__plan_output(const ypr_plan *plan, int level, ypr_shape *shape);
 size_t ypr__plan_arena_bytes(const ypr_plan *plan);
 int64_t ypr__plan_batch(const ypr_plan *plan);
+int64_t ypr__plan_height(const ypr_plan *plan);
+int64_t ypr__plan_width(const ypr_plan *plan);
 int ypr__plan_matches(const ypr_plan *plan, const ypr_net *net, int64_t n, int64_t h, int64_t w);
 
 #endif
