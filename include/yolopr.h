@@ -278,6 +278,14 @@ YPR_API int ypr_model_get_int(const ypr_model *model, int key, int64_t *value);
 YPR_API int ypr_model_detect(ypr_model *model, const uint8_t *rgb, int width, int height,
                              float *dets, int capacity, int *count);
 
+/** Decode image @p image of the last forward pass with the model's detection
+ *  settings (confidence, NMS IoU, multi-label, agnostic, max detections):
+ *  rows x1, y1, x2, y2, conf, class in the network input's pixels (no
+ *  letterbox undone) — for hosts that do their own pre-processing.
+ *  @return YPR_OK; YPR_ESTATE (no forward yet); YPR_ERANGE (image). @since 0.1 */
+YPR_API int ypr_model_decode(const ypr_model *model, int image, float *dets, int capacity,
+                             int *count);
+
 /* ------------------------------------------------------------------ images */
 
 /** Decode a JPEG or PNG (by its content) into RGB8; free *rgb with ypr_free().
@@ -296,6 +304,199 @@ YPR_API void ypr_free(void *p);
  *  shape, conv MACs) for an @p h × @p w input, as text; free with ypr_free().
  *  @return YPR_OK; YPR_EINVAL; YPR_ESHAPE; YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_model_summary(const ypr_model *model, int h, int w, char **text);
+
+/* ---------------------------------------------------------------- datasets */
+
+/** How label problems are handled when a dataset is opened. */
+typedef enum ypr_dataset_policy {
+    YPR_DATASET_STRICT = 0,   /**< the first problem fails the open (file and line named) */
+    YPR_DATASET_SKIP   = 1    /**< skip the image, warn through the log hook, count it */
+} ypr_dataset_policy;
+
+/** Open a detection dataset: a YOLOv7 data `.yaml` (@p split is "train", "val"
+ *  or "test": image folders, lists of folders or `.txt` image lists; `nc`,
+ *  `names`), a folder of images (labels from the parallel `labels/` folder),
+ *  or a Pascal VOC tree (Annotations/, ImageSets/Main/<split>.txt,
+ *  JPEGImages/). YOLO labels are `class cx cy w h` lines (normalized).
+ *  @return YPR_OK; YPR_EIO; YPR_EFORMAT (naming the file and line);
+ *  YPR_ENOTFOUND (missing key, split or image). @since 0.1 */
+YPR_API int ypr_dataset_open(const char *path, const char *split, int policy, ypr_dataset **out);
+/** The built-in synthetic detection dataset, deterministic from @p seed:
+ *  textured backgrounds and objects of @p classes kinds (shapes and colours)
+ *  of varied size, aspect and overlap, @p size × @p size pixels, labels exact.
+ *  @return YPR_OK; YPR_EINVAL (count 1..1000000, size 32..4096, classes 1..80). @since 0.1 */
+YPR_API int ypr_dataset_synth(int count, int size, int classes, uint64_t seed, ypr_dataset **out);
+/** Release (NULL is a no-op). @since 0.1 */
+YPR_API void ypr_dataset_free(ypr_dataset *ds);
+/** @return the number of images (after skips). @since 0.1 */
+YPR_API int ypr_dataset_count(const ypr_dataset *ds);
+/** @return the number of classes. @since 0.1 */
+YPR_API int ypr_dataset_num_classes(const ypr_dataset *ds);
+/** @return class @p i's name (never NULL for a valid index; "" if unnamed). @since 0.1 */
+YPR_API const char *ypr_dataset_class_name(const ypr_dataset *ds, int i);
+/** @return how many images were skipped when opening (policy SKIP). @since 0.1 */
+YPR_API int ypr_dataset_num_skipped(const ypr_dataset *ds);
+/** Decode image @p i as RGB8; free *rgb with ypr_free(). @since 0.1 */
+YPR_API int ypr_dataset_image(const ypr_dataset *ds, int i, uint8_t **rgb, int *width, int *height);
+/** Labels of image @p i: up to @p capacity rows of 6 floats
+ *  `class, x1, y1, x2, y2, difficult` in pixels of the image; *count gets
+ *  the total (may exceed capacity). @since 0.1 */
+YPR_API int ypr_dataset_labels(const ypr_dataset *ds, int i, float *rows, int capacity, int *count);
+/** @return the path of image @p i ("" for synthetic images). @since 0.1 */
+YPR_API const char *ypr_dataset_image_path(const ypr_dataset *ds, int i);
+/** Write the dataset as a YOLO dataset: PNG images under OUT/images/val/,
+ *  label files under OUT/labels/val/ and OUT/data.yaml. @since 0.1 */
+YPR_API int ypr_dataset_write_yolo(const ypr_dataset *ds, const char *out_dir);
+
+/* -------------------------------------------------------------- evaluation */
+
+/** Progress of a long call: @p done of @p total; return nonzero to cancel
+ *  (the call then fails with YPR_ECANCELED). */
+typedef int (*ypr_progress_fn)(void *user, int64_t done, int64_t total);
+
+/** Evaluator settings (enum keys, never renumbered). */
+typedef enum ypr_eval_setting {
+    YPR_EVAL_CONF_THRESHOLD = 400, /**< float, default 0.001 (YOLOv7 test.py) */
+    YPR_EVAL_IOU_THRESHOLD  = 401, /**< float, NMS IoU, default 0.65 */
+    YPR_EVAL_MAX_DET        = 402, /**< int, default 300 */
+    YPR_EVAL_METRIC         = 403, /**< int: 0 YOLOv7's matching (default), 1 COCO's */
+    YPR_EVAL_INPUT_SIZE     = 404, /**< int, default 640 */
+    YPR_EVAL_BATCH          = 405, /**< int, default 1 */
+    YPR_EVAL_MULTI_LABEL    = 406, /**< int 0/1, default 1 */
+    YPR_EVAL_MAX_IMAGES     = 407, /**< int, 0 (default) = all */
+    YPR_EVAL_RECT           = 408  /**< int 0/1, default 1: rectangular letterbox at batch 1 */
+} ypr_eval_setting;
+
+/** What ypr_evaluator_get() reads. */
+typedef enum ypr_eval_value {
+    YPR_EVAL_IMAGES = 0, YPR_EVAL_LABELS = 1, YPR_EVAL_P = 2, YPR_EVAL_R = 3,
+    YPR_EVAL_MAP50 = 4, YPR_EVAL_MAP = 5
+} ypr_eval_value;
+
+/** An evaluator of @p model (NULL: score detections added by the host) on
+ *  the ground truth of @p ds (both must outlive it).
+ *  @return YPR_OK; YPR_EINVAL (class counts disagree, naming both). @since 0.1 */
+YPR_API int ypr_evaluator_create(ypr_model *model, const ypr_dataset *ds, ypr_evaluator **out);
+/** Release (NULL is a no-op). @since 0.1 */
+YPR_API void ypr_evaluator_free(ypr_evaluator *e);
+/** @return YPR_OK; YPR_EINVAL (key); YPR_ERANGE. @since 0.1 */
+YPR_API int ypr_evaluator_set_float(ypr_evaluator *e, int key, double value);
+/** @return YPR_OK; YPR_EINVAL (key); YPR_ERANGE. @since 0.1 */
+YPR_API int ypr_evaluator_set_int(ypr_evaluator *e, int key, int64_t value);
+/** Progress callback for ypr_evaluator_run(), called after each batch. @since 0.1 */
+YPR_API int ypr_evaluator_set_progress(ypr_evaluator *e, ypr_progress_fn fn, void *user);
+/** Run the model over the dataset and compute the metrics.
+ *  @return YPR_OK; YPR_ESTATE (no model); YPR_ECANCELED; errors of image
+ *  decoding (naming the file). @since 0.1 */
+YPR_API int ypr_evaluator_run(ypr_evaluator *e);
+/** Score detections made elsewhere: rows x1, y1, x2, y2, conf, class in
+ *  pixels of dataset image @p image, taken as given (no second NMS). Call
+ *  ypr_evaluator_compute() after the last image. @since 0.1 */
+YPR_API int ypr_evaluator_add_detections(ypr_evaluator *e, int image, const float *dets, int n);
+/** Compute metrics from the added detections (images without any count as
+ *  misses). @since 0.1 */
+YPR_API int ypr_evaluator_compute(ypr_evaluator *e);
+/** Read one `<image stem>.txt` per image from @p dir, in the layout YOLOv7's
+ *  `detect.py --save-txt --save-conf` writes (`class cx cy w h conf`,
+ *  normalized), add them and compute.
+ *  @return YPR_OK; YPR_EFORMAT (file and line); YPR_ENOTFOUND (no file matched). @since 0.1 */
+YPR_API int ypr_evaluator_read_detections(ypr_evaluator *e, const char *dir);
+/** A result: @p cls -1 for `all`. @return YPR_OK; YPR_ESTATE; YPR_ERANGE. @since 0.1 */
+YPR_API int ypr_evaluator_get(const ypr_evaluator *e, int cls, int what, double *value);
+/** Mean ms per image: inference, NMS, total. @since 0.1 */
+YPR_API int ypr_evaluator_speed(const ypr_evaluator *e, double ms[3]);
+/** YOLOv7's results table (`Class Images Labels P R mAP@.5 mAP@.5:.95`, `all`
+ *  first) and Speed line; free with ypr_free(). @since 0.1 */
+YPR_API int ypr_evaluator_table(const ypr_evaluator *e, char **text);
+/** The results as JSON; free with ypr_free(). @since 0.1 */
+YPR_API int ypr_evaluator_json(const ypr_evaluator *e, char **text);
+/** Write PR_curve.png and confusion_matrix.png into @p dir (created). @since 0.1 */
+YPR_API int ypr_evaluator_save_plots(const ypr_evaluator *e, const char *dir);
+
+/* ------------------------------------------------------- dependency graph */
+
+/** Build the groups of coupled channels of @p model (channels that must be
+ *  removed together: a conv's outputs, the BatchNorm and implicit vectors on
+ *  them, every consumer conv's input columns, through concats, adds and
+ *  reorgs). The graph is tied to the model; it must be rebuilt after the
+ *  model changes by other means than ypr_depgraph_prune_group().
+ *  @return YPR_OK; YPR_EINVAL; YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_depgraph_build(ypr_model *model, ypr_depgraph **out);
+/** Release (NULL is a no-op). @since 0.1 */
+YPR_API void ypr_depgraph_free(ypr_depgraph *graph);
+/** @return the number of groups; YPR_ESTATE if the model changed. @since 0.1 */
+YPR_API int ypr_depgraph_num_groups(const ypr_depgraph *graph);
+/** Channels of a group and whether it may be pruned (the image's channels,
+ *  the detect head's outputs and grouped convolutions are fixed).
+ *  @return YPR_OK; YPR_ERANGE; YPR_ESTATE. @since 0.1 */
+YPR_API int ypr_depgraph_group_info(const ypr_depgraph *graph, int group, int64_t *channels,
+                                    int *prunable);
+/** Text listing every member (tensor, axis, index range) of @p group, or of
+ *  all groups when @p group is -1; free with ypr_free(). @since 0.1 */
+YPR_API int ypr_depgraph_describe(const ypr_depgraph *graph, int group, char **text);
+/** The net as a Graphviz dot graph with each conv's group; free with ypr_free(). @since 0.1 */
+YPR_API int ypr_depgraph_dot(const ypr_depgraph *graph, char **text);
+/** Remove channels (indices into the group, any order, unique, fewer than
+ *  all) from every tensor of @p group; the model physically shrinks and the
+ *  graph is rebuilt (group numbers may change). Checked before anything is
+ *  cut: on failure the model is unchanged.
+ *  @return YPR_OK; YPR_EINVAL (fixed group, bad indices); YPR_ERANGE;
+ *  YPR_ESTATE; YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_depgraph_prune_group(ypr_depgraph *graph, int group, const int64_t *channels,
+                                     int64_t n);
+
+/* ------------------------------------------------------------------ pruner */
+
+/** Importance criteria. */
+typedef enum ypr_criterion {
+    YPR_CRITERION_RANDOM = 0, YPR_CRITERION_L1 = 1, YPR_CRITERION_L2 = 2,
+    YPR_CRITERION_LAMP = 3, YPR_CRITERION_BN_SCALE = 4, YPR_CRITERION_FPGM = 5
+} ypr_criterion;
+/** How a group's member scores are combined. */
+typedef enum ypr_reduction {
+    YPR_REDUCE_MEAN = 0, YPR_REDUCE_SUM = 1, YPR_REDUCE_MAX = 2, YPR_REDUCE_FIRST = 3
+} ypr_reduction;
+/** How a group's scores are normalized (LAMP always uses YPR_NORM_LAMP). */
+typedef enum ypr_normalizer {
+    YPR_NORM_NONE = 0, YPR_NORM_MEAN = 1, YPR_NORM_MAX = 2, YPR_NORM_SUM = 3, YPR_NORM_LAMP = 4
+} ypr_normalizer;
+/** Pruner settings (enum keys 200–299, never renumbered). */
+typedef enum ypr_prune_setting {
+    YPR_PRUNE_RATIO           = 200, /**< float in [0, 1): fraction of each group's channels, default 0.25 */
+    YPR_PRUNE_CRITERION       = 201, /**< int ypr_criterion, default L2 */
+    YPR_PRUNE_GLOBAL          = 202, /**< int 0/1: one ranking over all groups, default 0 */
+    YPR_PRUNE_ROUND_TO        = 203, /**< int: kept channels a multiple of this, default 1 */
+    YPR_PRUNE_STEPS           = 204, /**< int: iterative steps (linear schedule), default 1 */
+    YPR_PRUNE_MAX_LAYER_RATIO = 205, /**< float in (0, 1]: cap per group, default 1 */
+    YPR_PRUNE_SEED            = 206, /**< int: for the random criterion */
+    YPR_PRUNE_REDUCTION       = 207, /**< int ypr_reduction, default mean */
+    YPR_PRUNE_NORMALIZER      = 208, /**< int ypr_normalizer, default mean */
+    YPR_PRUNE_REPORT_SIZE     = 209  /**< int: image size for MAC reports, default 640 */
+} ypr_prune_setting;
+
+/** A pruner over @p graph (and its model). @since 0.1 */
+YPR_API int ypr_pruner_create(ypr_depgraph *graph, ypr_pruner **out);
+/** Release (NULL is a no-op). @since 0.1 */
+YPR_API void ypr_pruner_free(ypr_pruner *pruner);
+/** @return YPR_OK; YPR_EINVAL (key); YPR_ERANGE (value). @since 0.1 */
+YPR_API int ypr_pruner_set_float(ypr_pruner *pruner, int key, double value);
+/** @return YPR_OK; YPR_EINVAL (key); YPR_ERANGE (value). @since 0.1 */
+YPR_API int ypr_pruner_set_int(ypr_pruner *pruner, int key, int64_t value);
+/** Never prune groups produced by a layer whose node or tensor name matches
+ *  the fnmatch pattern (e.g. "model.105.*").
+ *  @return YPR_OK; YPR_ENOTFOUND (kept, but it matches nothing: also logged). @since 0.1 */
+YPR_API int ypr_pruner_ignore(ypr_pruner *pruner, const char *pattern);
+/** A ratio for the groups produced by layers matching @p pattern. @since 0.1 */
+YPR_API int ypr_pruner_set_layer_ratio(ypr_pruner *pruner, const char *pattern, double ratio);
+/** Advance one step of the schedule (step k of K prunes k/K of the ratio of
+ *  the original widths): score, rank, cut. The model physically shrinks.
+ *  @return YPR_OK; YPR_ESTATE (all steps done, or the model changed). @since 0.1 */
+YPR_API int ypr_pruner_step(ypr_pruner *pruner);
+/** @return the number of steps done. @since 0.1 */
+YPR_API int ypr_pruner_steps_done(const ypr_pruner *pruner);
+/** Parameters and MACs before/after and channels per layer, as text
+ *  (@p json 0) or JSON (1); free with ypr_free(). @since 0.1 */
+YPR_API int ypr_pruner_report(const ypr_pruner *pruner, char **text, int json);
 
 #ifdef __cplusplus
 }

@@ -17,6 +17,14 @@ static void usage(FILE *f)
             "  info MODEL [--weights W] [--size N] [--fuse]\n"
             "                      per-layer table, parameters, MACs\n"
             "  detect MODEL IMAGE... [--weights W] [--conf C] [--iou I] [--size N] [--save OUT.png]\n"
+            "  eval MODEL --data DATA.yaml|DIR|VOC [--split val] [--size N] [--batch B] [--conf C]\n"
+            "       [--iou I] [--metric yolov7|coco] [--json OUT] [--plots DIR] [--detections DIR]\n"
+            "       [--synth N]         mAP@.5, mAP@.5:.95, per-class P/R, speed (YOLOv7 test.py)\n"
+            "  graph MODEL [-v] [--dot OUT.dot]   coupled channel groups\n"
+            "  prune MODEL --ratio R [--importance l1|l2|lamp|bn|fpgm|random] [--global]\n"
+            "        [--round-to N] [--steps K] [--ignore PATTERN]... [--report OUT.json] -o OUT\n"
+            "  synth OUT_DIR [--images N] [--size S] [--classes K] [--seed X]\n"
+            "                      write the built-in synthetic dataset as a YOLO dataset\n"
             "  version             library version and kernel set in use\n"
             "\n"
             "MODEL: yolov7 | yolov7-tiny | yolov7x | a YOLOv7 .yaml cfg | a libyolopr .safetensors\n"
@@ -48,6 +56,14 @@ int main(int argc, char **argv)
         return cmd_info(argc - 1, argv + 1);
     if (strcmp(argv[1], "detect") == 0)
         return cmd_detect(argc - 1, argv + 1);
+    if (strcmp(argv[1], "eval") == 0)
+        return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(argv[1], "prune") == 0)
+        return cmd_prune(argc - 1, argv + 1);
+    if (strcmp(argv[1], "graph") == 0)
+        return cmd_graph(argc - 1, argv + 1);
+    if (strcmp(argv[1], "synth") == 0)
+        return cmd_synth(argc - 1, argv + 1);
     fprintf(stderr, "yolopr: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

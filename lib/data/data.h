@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "lib/core/core.h"
+#include "lib/io/io.h"
 
 /* Where a letterboxed image sits in its canvas: canvas = src·ratio + pad. */
 typedef struct ypr_letterbox {
@@ -19,5 +20,68 @@ typedef struct ypr_letterbox {
  * Writes float CHW in [0, 1] into `dst` (3·dw·dh floats). */
 int ypr__letterbox(const uint8_t *src, int sw, int sh, int dw, int dh, uint8_t pad,
                    float *dst, ypr_letterbox *lb);
+/* The same with the resize ratio given (clipped to the canvas), as YOLOv7's
+ * evaluation letterboxes into rectangular shapes without scaling up. */
+int ypr__letterbox_ratio(const uint8_t *src, int sw, int sh, int dw, int dh, float ratio,
+                         uint8_t pad, float *dst, ypr_letterbox *lb);
+
+/* ------------------------------------------------------------- datasets */
+
+/* One image of a dataset: its file and its labels, rows of 6 floats
+ * `class x1 y1 x2 y2 difficult` in pixels of the image. */
+typedef struct ypr_ds_item {
+    char *path;            /* NULL for synthetic images */
+    float *rows;
+    int n;
+    int w, h;              /* from the file's header at open; 0 if unreadable */
+} ypr_ds_item;
+
+struct ypr_dataset {
+    int synth;             /* 1: built-in synthetic (rendered on demand) */
+    int count, cap;
+    ypr_ds_item *items;    /* count entries (file datasets) */
+    int nc;
+    char **names;          /* nc strings (never NULL entries) */
+    int skipped;
+    int size;              /* synthetic: image side */
+    uint64_t seed;         /* synthetic: seed */
+};
+
+/* An empty dataset handle. */
+int ypr__ds_new(ypr_dataset **out);
+/* Append an item (ownership of path and rows moves to ds; on failure they
+ * are freed). */
+int ypr__ds_push(ypr_dataset *ds, ypr_ds_item *it);
+/* Set nc and class names (names may be NULL → ""; copied). */
+int ypr__ds_set_names(ypr_dataset *ds, int nc, const char *const *names);
+/* A label problem in `file` at `line` (0: no line). STRICT: records the error
+ * and returns `code` (< 0). SKIP: logs a warning, counts a skipped image and
+ * returns 1. */
+int ypr__ds_problem(ypr_dataset *ds, int policy, int code, const char *file, int line,
+                    const char *fmt, ...) YPR_PRINTF(6, 7);
+
+/* Width and height from a PNG or JPEG header without decoding. 0 ok;
+ * YPR_EIO (cannot open), YPR_EFORMAT (not a PNG/JPEG or truncated). */
+int ypr__image_size(const char *path, int *w, int *h);
+/* 1 if path is an existing directory / regular file. */
+int ypr__is_dir(const char *path);
+int ypr__is_file(const char *path);
+/* malloc'd "a/b" (b returned as is if absolute or a is empty). NULL on OOM. */
+char *ypr__path_join(const char *a, const char *b);
+/* malloc'd folder part of path ("." if none). */
+char *ypr__path_dir(const char *path);
+/* Whole file into a malloc'd NUL-terminated buffer (at most max bytes). */
+int ypr__read_text(const char *path, size_t max, char **buf, size_t *len);
+
+/* Pascal VOC tree (voc.c): fills ds (names, items). */
+int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *ds);
+
+/* Synthetic dataset (synth.c). At most YPR_SYNTH_MAX_OBJ objects per image. */
+#define YPR_SYNTH_MAX_OBJ 8
+/* Render image i: img (may be NULL for labels only) gets size×size RGB8
+ * (allocated here); rows (YPR_SYNTH_MAX_OBJ × 6) and *n get the labels. */
+int ypr__synth_render(const ypr_dataset *ds, int i, ypr_image *img, float *rows, int *n);
+/* Name of synthetic class c ("circle", …, "red_square"…) into buf (32 bytes suffice). */
+void ypr__synth_class_name(int c, char *buf, size_t size);
 
 #endif

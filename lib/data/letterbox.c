@@ -7,10 +7,18 @@
 int ypr__letterbox(const uint8_t *src, int sw, int sh, int dw, int dh, uint8_t pad,
                    float *dst, ypr_letterbox *lb)
 {
+    RETURN_IF(sw < 1 || sh < 1, YPR_EINVAL, "letterbox: image size %dx%d", sw, sh);
+    return ypr__letterbox_ratio(src, sw, sh, dw, dh, fminf((float)dw / (float)sw,
+                                (float)dh / (float)sh), pad, dst, lb);
+}
+
+int ypr__letterbox_ratio(const uint8_t *src, int sw, int sh, int dw, int dh, float r,
+                         uint8_t pad, float *dst, ypr_letterbox *lb)
+{
     RETURN_IF(!src || !dst || !lb, YPR_EINVAL, "letterbox: NULL argument");
     RETURN_IF(sw < 1 || sh < 1 || dw < 1 || dh < 1 || sw > 65536 || sh > 65536 || dw > 16384 ||
               dh > 16384, YPR_EINVAL, "letterbox: sizes %dx%d -> %dx%d out of range", sw, sh, dw, dh);
-    float r = fminf((float)dw / (float)sw, (float)dh / (float)sh);
+    RETURN_IF(!(r > 0) || r > 1e4f, YPR_EINVAL, "letterbox: ratio %g", r);
     int nw = (int)lroundf((float)sw * r), nh = (int)lroundf((float)sh * r);
     if (nw < 1) nw = 1;
     if (nh < 1) nh = 1;

@@ -236,6 +236,29 @@ int ypr_model_detect(ypr_model *m, const uint8_t *rgb, int width, int height, fl
     return rc;
 }
 
+int ypr_model_decode(const ypr_model *m, int image, float *dets, int capacity, int *count)
+{
+    RETURN_IF(!m || !count || (!dets && capacity > 0), YPR_EINVAL, "decode: NULL argument");
+    RETURN_IF(!m->plan, YPR_ESTATE, "decode: no forward pass has run");
+    RETURN_IF(image < 0 || image >= ypr__plan_batch(m->plan), YPR_ERANGE,
+              "decode: image %d outside the batch of %lld", image,
+              (long long)ypr__plan_batch(m->plan));
+    *count = 0;
+    float *tmp = malloc((size_t)(m->max_det > 0 ? m->max_det : 1) * 6 * sizeof(float));
+    RETURN_IF(!tmp, YPR_ENOMEM, "decode: out of memory");
+    int n = 0;
+    int rc = ypr__detect_decode(m, image, m->conf_thr, m->iou_thr, m->multi_label, m->agnostic,
+                                m->max_det, tmp, &n);
+    if (rc == YPR_OK) {
+        if (n > capacity)
+            n = capacity;
+        memcpy(dets, tmp, (size_t)n * 6 * sizeof(float));
+        *count = n;
+    }
+    free(tmp);
+    return rc;
+}
+
 /* ---------------------------------------------------------- images */
 
 int ypr_image_load(const char *path, uint8_t **rgb, int *width, int *height)

@@ -1,0 +1,454 @@
+/* ypr_evaluator: runs a model over a dataset the way YOLOv7's test.py does
+ * (letterbox, batched forward, NMS with confidence 0.001, IoU 0.65,
+ * multi-label, 300 detections, boxes back to image pixels), or scores
+ * detections made elsewhere, and reports through lib/eval/metrics.c.
+ * It meets the model and the dataset through their public handles only. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "eval.h"
+#include "include/yolopr.h"
+#include "lib/data/data.h"
+
+struct ypr_evaluator {
+    ypr_model *model;             /* may be NULL: external detections only */
+    const ypr_dataset *ds;
+    float conf, iou;
+    int max_det, metric, size, batch, multi_label, max_images, rect;
+    ypr_progress_fn progress;
+    void *user;
+    ypr_eval_acc *acc;
+    int *added;                   /* per image: detections added (external mode) */
+    int nimages;
+    ypr_eval_result res;
+    int have_result;
+    double t_infer, t_nms;        /* seconds, summed */
+    int64_t timed_images;
+    char **names;                 /* class names from the dataset (borrowed) */
+};
+
+static int ds_count(const ypr_evaluator *e)
+{
+    int n = ypr_dataset_count(e->ds);
+    return e->max_images > 0 && e->max_images < n ? e->max_images : n;
+}
+
+int ypr_evaluator_create(ypr_model *model, const ypr_dataset *ds, ypr_evaluator **out)
+{
+    RETURN_IF(!ds || !out, YPR_EINVAL, "evaluator: NULL dataset or output");
+    *out = NULL;
+    int nc = ypr_dataset_num_classes(ds);
+    RETURN_IF(nc < 1, YPR_EINVAL, "evaluator: dataset has no classes");
+    if (model) {
+        int mnc = ypr_model_num_classes(model);
+        RETURN_IF(mnc != nc, YPR_EINVAL,
+                  "evaluator: the model predicts %d classes, the dataset has %d", mnc, nc);
+    }
+    ypr_evaluator *e = calloc(1, sizeof *e);
+    RETURN_IF(!e, YPR_ENOMEM, "evaluator: out of memory");
+    e->model = model;
+    e->ds = ds;
+    e->conf = 0.001f;
+    e->iou = 0.65f;
+    e->max_det = 300;
+    e->metric = YPR_METRIC_YOLOV7;
+    e->size = 640;
+    e->batch = 1;
+    e->multi_label = 1;
+    e->rect = 1;
+    e->names = calloc((size_t)nc, sizeof(char *));
+    if (!e->names) {
+        free(e);
+        return ypr__error(YPR_ENOMEM, "evaluator: out of memory");
+    }
+    for (int i = 0; i < nc; i++)
+        e->names[i] = (char *)ypr_dataset_class_name(ds, i);
+    *out = e;
+    return YPR_OK;
+}
+
+static void reset(ypr_evaluator *e)
+{
+    ypr__eval_free(e->acc);
+    e->acc = NULL;
+    free(e->added);
+    e->added = NULL;
+    if (e->have_result)
+        ypr__eval_result_free(&e->res);
+    e->have_result = 0;
+    e->t_infer = e->t_nms = 0;
+    e->timed_images = 0;
+}
+
+void ypr_evaluator_free(ypr_evaluator *e)
+{
+    if (!e)
+        return;
+    reset(e);
+    free(e->names);
+    free(e);
+}
+
+int ypr_evaluator_set_float(ypr_evaluator *e, int key, double v)
+{
+    RETURN_IF(!e, YPR_EINVAL, "evaluator: NULL handle");
+    RETURN_IF(!(v >= 0 && v <= 1), YPR_ERANGE, "evaluator: threshold %g outside [0, 1]", v);
+    switch (key) {
+    case YPR_EVAL_CONF_THRESHOLD: e->conf = (float)v; return YPR_OK;
+    case YPR_EVAL_IOU_THRESHOLD: e->iou = (float)v; return YPR_OK;
+    default: return ypr__error(YPR_EINVAL, "evaluator: %d is not a float setting", key);
+    }
+}
+
+int ypr_evaluator_set_int(ypr_evaluator *e, int key, int64_t v)
+{
+    RETURN_IF(!e, YPR_EINVAL, "evaluator: NULL handle");
+    switch (key) {
+    case YPR_EVAL_MAX_DET:
+        RETURN_IF(v < 1 || v > 100000, YPR_ERANGE, "evaluator: max detections %lld", (long long)v);
+        e->max_det = (int)v;
+        return YPR_OK;
+    case YPR_EVAL_METRIC:
+        RETURN_IF(v != YPR_METRIC_YOLOV7 && v != YPR_METRIC_COCO, YPR_ERANGE,
+                  "evaluator: metric %lld (0 yolov7, 1 coco)", (long long)v);
+        e->metric = (int)v;
+        return YPR_OK;
+    case YPR_EVAL_INPUT_SIZE:
+        RETURN_IF(v < 32 || v > 8192 || v % 32, YPR_ERANGE,
+                  "evaluator: input size %lld must be a multiple of 32", (long long)v);
+        e->size = (int)v;
+        return YPR_OK;
+    case YPR_EVAL_BATCH:
+        RETURN_IF(v < 1 || v > 256, YPR_ERANGE, "evaluator: batch %lld outside 1..256", (long long)v);
+        e->batch = (int)v;
+        return YPR_OK;
+    case YPR_EVAL_MULTI_LABEL: e->multi_label = v != 0; return YPR_OK;
+    case YPR_EVAL_RECT: e->rect = v != 0; return YPR_OK;
+    case YPR_EVAL_MAX_IMAGES:
+        RETURN_IF(v < 0 || v > INT32_MAX, YPR_ERANGE, "evaluator: max images %lld", (long long)v);
+        e->max_images = (int)v;
+        return YPR_OK;
+    default: return ypr__error(YPR_EINVAL, "evaluator: %d is not an integer setting", key);
+    }
+}
+
+int ypr_evaluator_set_progress(ypr_evaluator *e, ypr_progress_fn fn, void *user)
+{
+    RETURN_IF(!e, YPR_EINVAL, "evaluator: NULL handle");
+    e->progress = fn;
+    e->user = user;
+    return YPR_OK;
+}
+
+/* Ground truth of image i as eval rows (cls x1 y1 x2 y2 difficult). */
+static int labels_of(const ypr_evaluator *e, int i, float **rows, int *n)
+{
+    int count = 0;
+    TRY(ypr_dataset_labels(e->ds, i, NULL, 0, &count));
+    float *r = malloc((size_t)(count > 0 ? count : 1) * 6 * sizeof(float));
+    RETURN_IF(!r, YPR_ENOMEM, "evaluator: out of memory");
+    int rc = ypr_dataset_labels(e->ds, i, r, count, &count);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+    *rows = r;
+    *n = count;
+    return YPR_OK;
+}
+
+static int start(ypr_evaluator *e)
+{
+    reset(e);
+    e->nimages = ds_count(e);
+    TRY(ypr__eval_create(ypr_dataset_num_classes(e->ds), e->metric, &e->acc));
+    e->added = calloc((size_t)(e->nimages > 0 ? e->nimages : 1), sizeof(int));
+    RETURN_IF(!e->added, YPR_ENOMEM, "evaluator: out of memory");
+    return YPR_OK;
+}
+
+/* Canvas of an image: square, or YOLOv7's rectangular shape for batch 1. */
+static void canvas_of(const ypr_evaluator *e, int w, int h, int *cw, int *ch, float *ratio)
+{
+    float r = (float)e->size / (float)(w > h ? w : h);
+    *ratio = r;
+    if (!e->rect || e->batch > 1) {
+        *cw = *ch = e->size;
+        return;
+    }
+    double ar = (double)h / (double)w, sy = 1.0, sx = 1.0;
+    if (ar < 1) sy = ar; else sx = 1.0 / ar;
+    *ch = (int)ceil(sy * e->size / 32.0 + 0.5) * 32;
+    *cw = (int)ceil(sx * e->size / 32.0 + 0.5) * 32;
+    if (*ch > e->size) *ch = e->size;
+    if (*cw > e->size) *cw = e->size;
+}
+
+typedef struct slot { uint8_t *rgb; int w, h; ypr_letterbox lb; } slot;
+
+static int run_batch(ypr_evaluator *e, int first, int n, float *x, slot *sl)
+{
+    int cw = e->size, ch = e->size;
+    for (int k = 0; k < n; k++) {
+        int i = first + k;
+        sl[k].rgb = NULL;
+        TRY(ypr_dataset_image(e->ds, i, &sl[k].rgb, &sl[k].w, &sl[k].h));
+        float r;
+        canvas_of(e, sl[k].w, sl[k].h, &cw, &ch, &r);
+        TRY(ypr__letterbox_ratio(sl[k].rgb, sl[k].w, sl[k].h, cw, ch, r, 114,
+                                 x + (size_t)k * 3 * cw * ch, &sl[k].lb));
+    }
+    double t0 = ypr__now();
+    TRY(ypr_model_forward(e->model, x, n, ch, cw));
+    double t1 = ypr__now();
+    float *dets = malloc((size_t)e->max_det * 6 * sizeof(float));
+    RETURN_IF(!dets, YPR_ENOMEM, "evaluator: out of memory");
+    int rc = YPR_OK;
+    for (int k = 0; k < n && rc == YPR_OK; k++) {
+        int nd = 0;
+        rc = ypr_model_decode(e->model, k, dets, e->max_det, &nd);
+        for (int d = 0; rc == YPR_OK && d < nd; d++) {
+            float *b = dets + d * 6;
+            for (int q = 0; q < 4; q++) {
+                float v = (b[q] - ((q & 1) ? sl[k].lb.pad_y : sl[k].lb.pad_x)) / sl[k].lb.ratio;
+                float lim = (float)((q & 1) ? sl[k].h : sl[k].w);
+                b[q] = v < 0 ? 0 : (v > lim ? lim : v);
+            }
+        }
+        float *gt = NULL;
+        int ngt = 0;
+        if (rc == YPR_OK)
+            rc = labels_of(e, first + k, &gt, &ngt);
+        if (rc == YPR_OK)
+            rc = ypr__eval_add(e->acc, dets, nd, gt, ngt);
+        free(gt);
+    }
+    free(dets);
+    e->t_infer += t1 - t0;
+    e->t_nms += ypr__now() - t1;
+    e->timed_images += n;
+    return rc;
+}
+
+static int finish(ypr_evaluator *e)
+{
+    TRY(ypr__eval_compute(e->acc, &e->res));
+    e->have_result = 1;
+    return YPR_OK;
+}
+
+int ypr_evaluator_run(ypr_evaluator *e)
+{
+    RETURN_IF(!e, YPR_EINVAL, "evaluator: NULL handle");
+    RETURN_IF(!e->model, YPR_ESTATE, "evaluator: no model (use add_detections)");
+    TRY(start(e));
+    TRY(ypr_model_set_float(e->model, YPR_MODEL_CONF_THRESHOLD, e->conf));
+    TRY(ypr_model_set_float(e->model, YPR_MODEL_IOU_THRESHOLD, e->iou));
+    TRY(ypr_model_set_int(e->model, YPR_MODEL_MAX_DET, e->max_det));
+    TRY(ypr_model_set_int(e->model, YPR_MODEL_MULTI_LABEL, e->multi_label));
+    float *x = ypr__alloc((size_t)e->batch * 3 * e->size * e->size * sizeof(float));
+    slot *sl = calloc((size_t)e->batch, sizeof *sl);
+    int rc = x && sl ? YPR_OK : ypr__error(YPR_ENOMEM, "evaluator: out of memory");
+    for (int i = 0; rc == YPR_OK && i < e->nimages; i += e->batch) {
+        int n = e->nimages - i < e->batch ? e->nimages - i : e->batch;
+        rc = run_batch(e, i, n, x, sl);
+        for (int k = 0; k < n; k++) {
+            ypr_free(sl[k].rgb);
+            sl[k].rgb = NULL;
+        }
+        if (rc == YPR_OK && e->progress && e->progress(e->user, i + n, e->nimages))
+            rc = ypr__error(YPR_ECANCELED, "evaluator: canceled after %d of %d images", i + n,
+                            e->nimages);
+    }
+    ypr__free(x);
+    free(sl);
+    return rc < 0 ? rc : finish(e);
+}
+
+int ypr_evaluator_add_detections(ypr_evaluator *e, int image, const float *dets, int n)
+{
+    RETURN_IF(!e || (!dets && n > 0) || n < 0, YPR_EINVAL, "evaluator: bad arguments");
+    if (!e->acc || e->have_result)
+        TRY(start(e));
+    RETURN_IF(image < 0 || image >= e->nimages, YPR_ERANGE,
+              "evaluator: image %d outside 0..%d", image, e->nimages - 1);
+    RETURN_IF(e->added[image], YPR_ESTATE, "evaluator: detections for image %d added twice", image);
+    float *gt = NULL;
+    int ngt = 0;
+    TRY(labels_of(e, image, &gt, &ngt));
+    int rc = ypr__eval_add(e->acc, dets, n, gt, ngt);
+    free(gt);
+    if (rc == YPR_OK)
+        e->added[image] = 1;
+    return rc;
+}
+
+int ypr_evaluator_compute(ypr_evaluator *e)
+{
+    RETURN_IF(!e, YPR_EINVAL, "evaluator: NULL handle");
+    if (!e->acc)
+        TRY(start(e));
+    /* images never given detections still count their labels as misses */
+    for (int i = 0; i < e->nimages; i++) {
+        if (e->added[i])
+            continue;
+        float *gt = NULL;
+        int ngt = 0;
+        TRY(labels_of(e, i, &gt, &ngt));
+        int rc = ypr__eval_add(e->acc, NULL, 0, gt, ngt);
+        free(gt);
+        TRY(rc);
+        e->added[i] = 1;
+    }
+    return finish(e);
+}
+
+/* File stem of a path: "a/b/img01.jpg" → "img01". */
+static void stem_of(const char *path, char *out, size_t n)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    snprintf(out, n, "%s", b);
+    char *dot = strrchr(out, '.');
+    if (dot)
+        *dot = '\0';
+}
+
+int ypr_evaluator_read_detections(ypr_evaluator *e, const char *dir)
+{
+    RETURN_IF(!e || !dir, YPR_EINVAL, "evaluator: NULL argument");
+    TRY(start(e));
+    int found = 0;
+    float *dets = malloc(sizeof(float) * 6 * 4096);
+    RETURN_IF(!dets, YPR_ENOMEM, "evaluator: out of memory");
+    int rc = YPR_OK;
+    for (int i = 0; rc == YPR_OK && i < e->nimages; i++) {
+        const char *ip = ypr_dataset_image_path(e->ds, i);
+        char stem[512], path[2048];
+        stem_of(ip && *ip ? ip : "", stem, sizeof stem);
+        if (!*stem)
+            snprintf(stem, sizeof stem, "%06d", i);
+        snprintf(path, sizeof path, "%s/%s.txt", dir, stem);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;   /* no file: no detections for this image */
+        found++;
+        uint8_t *rgb = NULL;
+        int w = 0, h = 0, n = 0, line = 0;
+        rc = ypr_dataset_image(e->ds, i, &rgb, &w, &h);
+        ypr_free(rgb);
+        char buf[512];
+        while (rc == YPR_OK && fgets(buf, sizeof buf, f)) {
+            line++;
+            char *p = buf;
+            while (isspace((unsigned char)*p))
+                p++;
+            if (!*p)
+                continue;
+            float c, cx, cy, bw, bh, conf;
+            if (sscanf(p, "%f %f %f %f %f %f", &c, &cx, &cy, &bw, &bh, &conf) != 6 ||
+                c < 0 || c != floorf(c) || !(conf >= 0 && conf <= 1) || !(bw >= 0) || !(bh >= 0)) {
+                rc = ypr__error(YPR_EFORMAT, "%s:%d: expected 'class cx cy w h conf'", path, line);
+                break;
+            }
+            if (n == 4096) {
+                rc = ypr__error(YPR_ERANGE, "%s: more than 4096 detections", path);
+                break;
+            }
+            float *d = dets + n * 6;
+            d[0] = (cx - bw / 2) * (float)w;
+            d[1] = (cy - bh / 2) * (float)h;
+            d[2] = (cx + bw / 2) * (float)w;
+            d[3] = (cy + bh / 2) * (float)h;
+            d[4] = conf;
+            d[5] = c;
+            n++;
+        }
+        fclose(f);
+        if (rc == YPR_OK)
+            rc = ypr_evaluator_add_detections(e, i, dets, n);
+    }
+    free(dets);
+    TRY(rc);
+    RETURN_IF(!found, YPR_ENOTFOUND, "%s: no detection files match the dataset's images", dir);
+    return ypr_evaluator_compute(e);
+}
+
+int ypr_evaluator_get(const ypr_evaluator *e, int cls, int what, double *value)
+{
+    RETURN_IF(!e || !value, YPR_EINVAL, "evaluator: NULL argument");
+    RETURN_IF(!e->have_result, YPR_ESTATE, "evaluator: nothing evaluated yet");
+    RETURN_IF(cls < -1 || cls >= e->res.nc, YPR_ERANGE, "evaluator: class %d outside -1..%d",
+              cls, e->res.nc - 1);
+    const ypr_class_metrics *m = cls < 0 ? &e->res.all : &e->res.per_class[cls];
+    switch (what) {
+    case YPR_EVAL_IMAGES: *value = (double)(cls < 0 ? e->res.images : m->images); return YPR_OK;
+    case YPR_EVAL_LABELS: *value = (double)m->labels; return YPR_OK;
+    case YPR_EVAL_P: *value = m->p; return YPR_OK;
+    case YPR_EVAL_R: *value = m->r; return YPR_OK;
+    case YPR_EVAL_MAP50: *value = m->ap50; return YPR_OK;
+    case YPR_EVAL_MAP: *value = m->ap; return YPR_OK;
+    default: return ypr__error(YPR_EINVAL, "evaluator: unknown value %d", what);
+    }
+}
+
+int ypr_evaluator_speed(const ypr_evaluator *e, double ms[3])
+{
+    RETURN_IF(!e || !ms, YPR_EINVAL, "evaluator: NULL argument");
+    double n = e->timed_images > 0 ? (double)e->timed_images : 1.0;
+    ms[0] = e->t_infer * 1e3 / n;
+    ms[1] = e->t_nms * 1e3 / n;
+    ms[2] = ms[0] + ms[1];
+    return YPR_OK;
+}
+
+int ypr_evaluator_table(const ypr_evaluator *e, char **text)
+{
+    RETURN_IF(!e || !text, YPR_EINVAL, "evaluator: NULL argument");
+    RETURN_IF(!e->have_result, YPR_ESTATE, "evaluator: nothing evaluated yet");
+    char *t = ypr__eval_table(&e->res, (const char *const *)e->names);
+    RETURN_IF(!t, YPR_ENOMEM, "evaluator: out of memory");
+    if (e->timed_images) {
+        double ms[3];
+        ypr_evaluator_speed(e, ms);
+        size_t n = strlen(t);
+        char *t2 = realloc(t, n + 160);
+        if (!t2) {
+            free(t);
+            return ypr__error(YPR_ENOMEM, "evaluator: out of memory");
+        }
+        t = t2;
+        snprintf(t + n, 160, "Speed: %.1f/%.1f/%.1f ms inference/NMS/total per %dx%d image at "
+                 "batch-size %d\n", ms[0], ms[1], ms[2], e->size, e->size, e->batch);
+    }
+    *text = t;
+    return YPR_OK;
+}
+
+int ypr_evaluator_json(const ypr_evaluator *e, char **text)
+{
+    RETURN_IF(!e || !text, YPR_EINVAL, "evaluator: NULL argument");
+    RETURN_IF(!e->have_result, YPR_ESTATE, "evaluator: nothing evaluated yet");
+    *text = ypr__eval_json(&e->res, (const char *const *)e->names);
+    RETURN_IF(!*text, YPR_ENOMEM, "evaluator: out of memory");
+    return YPR_OK;
+}
+
+int ypr_evaluator_save_plots(const ypr_evaluator *e, const char *dir)
+{
+    RETURN_IF(!e || !dir, YPR_EINVAL, "evaluator: NULL argument");
+    RETURN_IF(!e->have_result, YPR_ESTATE, "evaluator: nothing evaluated yet");
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return ypr__error(YPR_EIO, "%s: cannot create: %s", dir, strerror(errno));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/PR_curve.png", dir);
+    TRY(ypr__eval_plot_pr(&e->res, (const char *const *)e->names, path));
+    snprintf(path, sizeof path, "%s/confusion_matrix.png", dir);
+    return ypr__eval_plot_confusion(&e->res, (const char *const *)e->names, path);
+}

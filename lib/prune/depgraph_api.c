@@ -1,0 +1,166 @@
+/* Public ypr_depgraph: build, inspect, dump, prune a group. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/core/json.h"
+#include "lib/model/model.h"
+#include "prune.h"
+
+int ypr_depgraph_build(ypr_model *m, ypr_depgraph **out)
+{
+    RETURN_IF(!m || !out, YPR_EINVAL, "depgraph: NULL argument");
+    *out = NULL;
+    ypr_depgraph *g = calloc(1, sizeof *g);
+    RETURN_IF(!g, YPR_ENOMEM, "depgraph: out of memory");
+    int rc = ypr__depgraph_build(&m->net, &g->groups, &g->ngroups);
+    if (rc < 0) {
+        free(g);
+        return rc;
+    }
+    g->model = m;
+    g->version = m->net.version;
+    *out = g;
+    return YPR_OK;
+}
+
+void ypr_depgraph_free(ypr_depgraph *g)
+{
+    if (!g)
+        return;
+    ypr__depgraph_free_groups(g->groups, g->ngroups);
+    free(g);
+}
+
+static int fresh(const ypr_depgraph *g)
+{
+    RETURN_IF(!g, YPR_EINVAL, "depgraph: NULL handle");
+    RETURN_IF(g->version != g->model->net.version, YPR_ESTATE,
+              "depgraph: the model changed since the graph was built; rebuild it");
+    return YPR_OK;
+}
+
+int ypr_depgraph_num_groups(const ypr_depgraph *g)
+{
+    TRY(fresh(g));
+    return g->ngroups;
+}
+
+int ypr_depgraph_group_info(const ypr_depgraph *g, int group, int64_t *channels, int *prunable)
+{
+    TRY(fresh(g));
+    RETURN_IF(group < 0 || group >= g->ngroups, YPR_ERANGE, "depgraph: group %d outside 0..%d",
+              group, g->ngroups - 1);
+    if (channels)
+        *channels = g->groups[group].channels;
+    if (prunable)
+        *prunable = g->groups[group].prunable;
+    return YPR_OK;
+}
+
+static const char *axis_role(const ypr_net *net, const ypr_dep_member *m)
+{
+    int kind = net->nodes[m->node].kind;
+    if (kind == YPR_NODE_CONV)
+        return m->axis == 0 ? "out" : "in";
+    return "ch";
+}
+
+static void describe_group(const ypr_net *net, const ypr_dep_group *gr, int i, ypr_strbuf *sb)
+{
+    ypr__sb_printf(sb, "group %d: %lld channels, %s", i, (long long)gr->channels,
+                   gr->prunable ? "prunable" : "fixed");
+    if (!gr->prunable && gr->why_fixed)
+        ypr__sb_printf(sb, " (%s)", gr->why_fixed);
+    ypr__sb_puts(sb, "\n");
+    for (int k = 0; k < gr->nmembers; k++) {
+        const ypr_dep_member *m = &gr->members[k];
+        ypr__sb_printf(sb, "  %-44s %-3s axis %d [%lld, %lld)\n", net->params[m->param].name,
+                       axis_role(net, m), m->axis, (long long)m->offset,
+                       (long long)(m->offset + gr->channels));
+    }
+}
+
+int ypr_depgraph_describe(const ypr_depgraph *g, int group, char **text)
+{
+    TRY(fresh(g));
+    RETURN_IF(!text, YPR_EINVAL, "depgraph: NULL argument");
+    RETURN_IF(group < -1 || group >= g->ngroups, YPR_ERANGE, "depgraph: group %d outside -1..%d",
+              group, g->ngroups - 1);
+    ypr_strbuf sb;
+    ypr__sb_init(&sb);
+    const ypr_net *net = &g->model->net;
+    int prunable = 0;
+    for (int i = 0; i < g->ngroups; i++)
+        prunable += g->groups[i].prunable;
+    if (group < 0)
+        ypr__sb_printf(&sb, "%d groups, %d prunable\n", g->ngroups, prunable);
+    for (int i = group < 0 ? 0 : group; i < (group < 0 ? g->ngroups : group + 1); i++)
+        describe_group(net, &g->groups[i], i, &sb);
+    RETURN_IF(sb.failed, YPR_ENOMEM, "depgraph: out of memory");
+    *text = sb.data;
+    return YPR_OK;
+}
+
+int ypr_depgraph_dot(const ypr_depgraph *g, char **text)
+{
+    TRY(fresh(g));
+    RETURN_IF(!text, YPR_EINVAL, "depgraph: NULL argument");
+    const ypr_net *net = &g->model->net;
+    ypr_strbuf sb;
+    ypr__sb_init(&sb);
+    ypr__sb_puts(&sb, "digraph net {\n  rankdir=TB;\n  node [shape=box, fontsize=10];\n");
+    int *group_of = malloc((size_t)net->nnodes * sizeof(int));
+    RETURN_IF(!group_of, YPR_ENOMEM, "depgraph: out of memory");
+    for (int i = 0; i < net->nnodes; i++)
+        group_of[i] = -1;
+    for (int k = 0; k < g->ngroups; k++)
+        for (int s = 0; s < g->groups[k].nsources; s++)
+            group_of[g->groups[k].sources[s]] = k;
+    for (int i = 0; i < net->nnodes; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        ypr__sb_printf(&sb, "  n%d [label=\"%s\\n%s %lld", i, nd->name, ypr__node_kind_name(nd->kind),
+                       (long long)nd->c);
+        if (group_of[i] >= 0)
+            ypr__sb_printf(&sb, "\\ngroup %d%s", group_of[i],
+                           g->groups[group_of[i]].prunable ? "" : " (fixed)");
+        ypr__sb_puts(&sb, "\"];\n");
+        for (int j = 0; j < nd->ninputs; j++)
+            ypr__sb_printf(&sb, "  n%d -> n%d;\n", nd->inputs[j], i);
+    }
+    ypr__sb_puts(&sb, "}\n");
+    free(group_of);
+    RETURN_IF(sb.failed, YPR_ENOMEM, "depgraph: out of memory");
+    *text = sb.data;
+    return YPR_OK;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int ypr_depgraph_prune_group(ypr_depgraph *g, int group, const int64_t *channels, int64_t n)
+{
+    TRY(fresh(g));
+    RETURN_IF(group < 0 || group >= g->ngroups, YPR_ERANGE, "depgraph: group %d outside 0..%d",
+              group, g->ngroups - 1);
+    RETURN_IF(!channels || n < 1, YPR_EINVAL, "depgraph: no channels given");
+    int64_t *idx = malloc((size_t)n * sizeof *idx);
+    RETURN_IF(!idx, YPR_ENOMEM, "depgraph: out of memory");
+    memcpy(idx, channels, (size_t)n * sizeof *idx);
+    qsort(idx, (size_t)n, sizeof *idx, cmp_i64);
+    ypr_model *m = g->model;
+    int rc = ypr__depgraph_prune(&m->net, &g->groups[group], idx, n);
+    free(idx);
+    TRY(rc);
+    ypr__model_drop_plans(m);
+    /* channel counts changed everywhere the group reached: rebuild */
+    ypr__depgraph_free_groups(g->groups, g->ngroups);
+    g->groups = NULL;
+    g->ngroups = 0;
+    rc = ypr__depgraph_build(&m->net, &g->groups, &g->ngroups);
+    g->version = m->net.version;
+    return rc;
+}

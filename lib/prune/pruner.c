@@ -1,0 +1,542 @@
+/* ypr_pruner: importance criteria, local or global ranking, round_to,
+ * per-layer limits, ignored layers, iterative steps — applied through the
+ * dependency graph, so every step physically shrinks the net.
+ *
+ * Criteria follow Torch-Pruning's definitions: magnitude (L1/L2) sums |w|^p
+ * over each member's slice (conv output rows, conv input columns, BatchNorm
+ * γ), reduced over the group's members and normalized; LAMP normalizes the
+ * L2 scores by the sum of those not smaller; BatchNorm scale uses |γ|; FPGM
+ * scores each output filter by its summed distance to the others (filters
+ * near the geometric median are redundant); random draws from the seed. */
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/core/json.h"
+#include "lib/model/model.h"
+#include "prune.h"
+
+#define MAX_PATTERNS 64
+
+struct ypr_pruner {
+    ypr_depgraph *graph;
+    double ratio, max_layer_ratio;
+    int criterion, global, round_to, steps, step, reduction, normalizer;
+    uint64_t seed;
+    char *ignore[MAX_PATTERNS];
+    int nignore;
+    char *override_pat[MAX_PATTERNS];
+    double override_ratio[MAX_PATTERNS];
+    int noverride;
+    int64_t *init_channels;    /* per group at creation (groups keep their numbers) */
+    int ninit;
+    int64_t params0, macs0;    /* at creation, for reports */
+    int report_size;
+};
+
+static int source_matches(const ypr_net *net, const ypr_dep_group *g, char *const *pat, int npat,
+                          int *which)
+{
+    for (int s = 0; s < g->nsources; s++) {
+        const char *name = net->nodes[g->sources[s]].name;
+        for (int k = 0; k < npat; k++)
+            if (fnmatch(pat[k], name, 0) == 0 ||
+                fnmatch(pat[k], net->params[net->nodes[g->sources[s]].p[0]].name, 0) == 0) {
+                if (which)
+                    *which = k;
+                return 1;
+            }
+    }
+    return 0;
+}
+
+int ypr_pruner_create(ypr_depgraph *g, ypr_pruner **out)
+{
+    RETURN_IF(!g || !out, YPR_EINVAL, "pruner: NULL argument");
+    *out = NULL;
+    ypr_pruner *p = calloc(1, sizeof *p);
+    RETURN_IF(!p, YPR_ENOMEM, "pruner: out of memory");
+    p->graph = g;
+    p->ratio = 0.25;
+    p->max_layer_ratio = 1.0;
+    p->criterion = YPR_CRITERION_L2;
+    p->round_to = 1;
+    p->steps = 1;
+    p->reduction = YPR_REDUCE_MEAN;
+    p->normalizer = YPR_NORM_MEAN;
+    p->report_size = 640;
+    p->ninit = g->ngroups;
+    p->init_channels = malloc((size_t)(g->ngroups ? g->ngroups : 1) * sizeof(int64_t));
+    if (!p->init_channels) {
+        free(p);
+        return ypr__error(YPR_ENOMEM, "pruner: out of memory");
+    }
+    for (int i = 0; i < g->ngroups; i++)
+        p->init_channels[i] = g->groups[i].channels;
+    p->params0 = ypr__net_num_params(&g->model->net);
+    ypr__net_macs(&g->model->net, p->report_size, p->report_size, 1, &p->macs0);
+    *out = p;
+    return YPR_OK;
+}
+
+void ypr_pruner_free(ypr_pruner *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < p->nignore; i++)
+        free(p->ignore[i]);
+    for (int i = 0; i < p->noverride; i++)
+        free(p->override_pat[i]);
+    free(p->init_channels);
+    free(p);
+}
+
+int ypr_pruner_set_float(ypr_pruner *p, int key, double v)
+{
+    RETURN_IF(!p, YPR_EINVAL, "pruner: NULL handle");
+    switch (key) {
+    case YPR_PRUNE_RATIO:
+        RETURN_IF(!(v >= 0 && v < 1), YPR_ERANGE, "pruner: ratio %g outside [0, 1)", v);
+        p->ratio = v;
+        return YPR_OK;
+    case YPR_PRUNE_MAX_LAYER_RATIO:
+        RETURN_IF(!(v > 0 && v <= 1), YPR_ERANGE, "pruner: max layer ratio %g outside (0, 1]", v);
+        p->max_layer_ratio = v;
+        return YPR_OK;
+    default:
+        return ypr__error(YPR_EINVAL, "pruner: %d is not a float setting", key);
+    }
+}
+
+int ypr_pruner_set_int(ypr_pruner *p, int key, int64_t v)
+{
+    RETURN_IF(!p, YPR_EINVAL, "pruner: NULL handle");
+    switch (key) {
+    case YPR_PRUNE_CRITERION:
+        RETURN_IF(v < YPR_CRITERION_RANDOM || v > YPR_CRITERION_FPGM, YPR_ERANGE,
+                  "pruner: criterion %lld unknown (Taylor needs the trainer)", (long long)v);
+        p->criterion = (int)v;
+        return YPR_OK;
+    case YPR_PRUNE_GLOBAL: p->global = v != 0; return YPR_OK;
+    case YPR_PRUNE_ROUND_TO:
+        RETURN_IF(v < 1 || v > 1024, YPR_ERANGE, "pruner: round_to %lld outside 1..1024", (long long)v);
+        p->round_to = (int)v;
+        return YPR_OK;
+    case YPR_PRUNE_STEPS:
+        RETURN_IF(v < 1 || v > 1000, YPR_ERANGE, "pruner: steps %lld outside 1..1000", (long long)v);
+        p->steps = (int)v;
+        return YPR_OK;
+    case YPR_PRUNE_SEED: p->seed = (uint64_t)v; return YPR_OK;
+    case YPR_PRUNE_REDUCTION:
+        RETURN_IF(v < YPR_REDUCE_MEAN || v > YPR_REDUCE_FIRST, YPR_ERANGE, "pruner: reduction %lld",
+                  (long long)v);
+        p->reduction = (int)v;
+        return YPR_OK;
+    case YPR_PRUNE_NORMALIZER:
+        RETURN_IF(v < YPR_NORM_NONE || v > YPR_NORM_LAMP, YPR_ERANGE, "pruner: normalizer %lld",
+                  (long long)v);
+        p->normalizer = (int)v;
+        return YPR_OK;
+    case YPR_PRUNE_REPORT_SIZE:
+        RETURN_IF(v < 32 || v > 8192, YPR_ERANGE, "pruner: report size %lld", (long long)v);
+        p->report_size = (int)v;
+        ypr__net_macs(&p->graph->model->net, p->report_size, p->report_size, 1, &p->macs0);
+        return YPR_OK;
+    default:
+        return ypr__error(YPR_EINVAL, "pruner: %d is not an integer setting", key);
+    }
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+int ypr_pruner_ignore(ypr_pruner *p, const char *pattern)
+{
+    RETURN_IF(!p || !pattern || !*pattern, YPR_EINVAL, "pruner: empty pattern");
+    RETURN_IF(p->nignore == MAX_PATTERNS, YPR_ERANGE, "pruner: more than %d patterns", MAX_PATTERNS);
+    const ypr_net *net = &p->graph->model->net;
+    int hit = 0;
+    for (int i = 0; i < net->nnodes && !hit; i++)
+        hit = fnmatch(pattern, net->nodes[i].name, 0) == 0;
+    for (int i = 0; i < net->nparams && !hit; i++)
+        hit = fnmatch(pattern, net->params[i].name, 0) == 0;
+    if (!hit)
+        ypr__log(YPR_LOG_WARN, "pruner: ignore pattern '%s' matches no layer", pattern);
+    RETURN_IF(!(p->ignore[p->nignore] = dup_str(pattern)), YPR_ENOMEM, "pruner: out of memory");
+    p->nignore++;
+    return hit ? YPR_OK : YPR_ENOTFOUND;
+}
+
+int ypr_pruner_set_layer_ratio(ypr_pruner *p, const char *pattern, double ratio)
+{
+    RETURN_IF(!p || !pattern || !*pattern, YPR_EINVAL, "pruner: empty pattern");
+    RETURN_IF(!(ratio >= 0 && ratio < 1), YPR_ERANGE, "pruner: ratio %g outside [0, 1)", ratio);
+    RETURN_IF(p->noverride == MAX_PATTERNS, YPR_ERANGE, "pruner: more than %d patterns", MAX_PATTERNS);
+    RETURN_IF(!(p->override_pat[p->noverride] = dup_str(pattern)), YPR_ENOMEM, "pruner: out of memory");
+    p->override_ratio[p->noverride++] = ratio;
+    return YPR_OK;
+}
+
+/* --------------------------------------------------------------- scores */
+
+/* out[k] = Σ |x|^pw over the slice of member m at channel k, for every k,
+ * in one pass over the tensor (in memory order). */
+static void member_norms(const ypr_net *net, const ypr_dep_member *m, int64_t C, int pw,
+                         double *out)
+{
+    const ypr_param *p = &net->params[m->param];
+    int64_t outer = 1, inner = 1, dim = p->shape[m->axis];
+    for (int d = 0; d < m->axis; d++)
+        outer *= p->shape[d];
+    for (int d = m->axis + 1; d < p->ndim; d++)
+        inner *= p->shape[d];
+    for (int64_t k = 0; k < C; k++)
+        out[k] = 0;
+    for (int64_t a = 0; a < outer; a++) {
+        const float *row = p->data + (a * dim + m->offset) * inner;
+        if (inner == 1) {          /* 1×1 conv columns, BN vectors: vectorizable */
+            if (pw == 1)
+                for (int64_t k = 0; k < C; k++)
+                    out[k] += fabsf(row[k]);
+            else
+                for (int64_t k = 0; k < C; k++)
+                    out[k] += (double)row[k] * row[k];
+            continue;
+        }
+        for (int64_t k = 0; k < C; k++) {
+            const float *x = row + k * inner;
+            float s = 0;
+            if (pw == 1)
+                for (int64_t i = 0; i < inner; i++)
+                    s += fabsf(x[i]);
+            else
+                for (int64_t i = 0; i < inner; i++)
+                    s += x[i] * x[i];
+            out[k] += s;
+        }
+    }
+}
+
+/* Which members carry importance: conv weights (rows and columns) and BN γ. */
+static int scored_member(const ypr_net *net, const ypr_dep_member *m, int criterion)
+{
+    const ypr_node *nd = &net->nodes[m->node];
+    int bn_gamma = nd->kind == YPR_NODE_BN && m->param == nd->p[0];
+    int conv_w = nd->kind == YPR_NODE_CONV && m->param == nd->p[0];
+    switch (criterion) {
+    case YPR_CRITERION_BN_SCALE: return bn_gamma;
+    case YPR_CRITERION_FPGM: return conv_w && m->axis == 0;
+    default: return bn_gamma || conv_w;
+    }
+}
+
+static void fpgm_scores(const ypr_net *net, const ypr_dep_member *m, int64_t C, double *out)
+{
+    const ypr_param *p = &net->params[m->param];
+    int64_t len = p->numel / p->shape[0];
+    const float *w = p->data + m->offset * len;
+    for (int64_t i = 0; i < C; i++) {
+        double s = 0;
+        for (int64_t j = 0; j < C; j++) {
+            double d = 0;
+            for (int64_t t = 0; t < len; t++) {
+                double e = (double)w[i * len + t] - w[j * len + t];
+                d += e * e;
+            }
+            s += sqrt(d);
+        }
+        out[i] = s;
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void normalize(double *s, int64_t C, int how)
+{
+    double sum = 0, mx = 0;
+    for (int64_t k = 0; k < C; k++) {
+        sum += s[k];
+        if (s[k] > mx)
+            mx = s[k];
+    }
+    if (how == YPR_NORM_LAMP) {
+        /* score / Σ of the scores not smaller than it */
+        double *sorted = malloc((size_t)C * sizeof *sorted);
+        if (!sorted)
+            return;
+        memcpy(sorted, s, (size_t)C * sizeof *sorted);
+        qsort(sorted, (size_t)C, sizeof *sorted, cmp_double);
+        double *suffix = malloc((size_t)(C + 1) * sizeof *suffix);
+        if (!suffix) {
+            free(sorted);
+            return;
+        }
+        suffix[C] = 0;
+        for (int64_t k = C - 1; k >= 0; k--)
+            suffix[k] = suffix[k + 1] + sorted[k];
+        for (int64_t k = 0; k < C; k++) {
+            int64_t lo = 0, hi = C;   /* first index with sorted >= s[k] */
+            while (lo < hi) {
+                int64_t mid = (lo + hi) / 2;
+                if (sorted[mid] < s[k]) lo = mid + 1; else hi = mid;
+            }
+            s[k] = suffix[lo] > 0 ? s[k] / suffix[lo] : 0;
+        }
+        free(sorted);
+        free(suffix);
+        return;
+    }
+    double d = how == YPR_NORM_MEAN ? sum / (double)C : how == YPR_NORM_MAX ? mx :
+               how == YPR_NORM_SUM ? sum : 1.0;
+    if (d > 0)
+        for (int64_t k = 0; k < C; k++)
+            s[k] /= d;
+}
+
+/* Importance of every channel of group g. */
+static int group_scores(const ypr_pruner *p, const ypr_dep_group *g, double *s, ypr_rng *rng)
+{
+    const ypr_net *net = &p->graph->model->net;
+    int64_t C = g->channels;
+    if (p->criterion == YPR_CRITERION_RANDOM) {
+        for (int64_t k = 0; k < C; k++)
+            s[k] = ypr__rng_uniform(rng);
+        return YPR_OK;
+    }
+    double *tmp = malloc((size_t)C * sizeof *tmp);
+    RETURN_IF(!tmp, YPR_ENOMEM, "pruner: out of memory");
+    int used = 0;
+    for (int64_t k = 0; k < C; k++)
+        s[k] = p->reduction == YPR_REDUCE_MAX ? -INFINITY : 0;
+    for (int i = 0; i < g->nmembers; i++) {
+        const ypr_dep_member *m = &g->members[i];
+        if (!scored_member(net, m, p->criterion))
+            continue;
+        if (p->reduction == YPR_REDUCE_FIRST && used)
+            break;
+        if (p->criterion == YPR_CRITERION_FPGM)
+            fpgm_scores(net, m, C, tmp);
+        else
+            member_norms(net, m, C, p->criterion == YPR_CRITERION_L1 ? 1 : 2, tmp);
+        for (int64_t k = 0; k < C; k++) {
+            if (p->reduction == YPR_REDUCE_MAX)
+                s[k] = tmp[k] > s[k] ? tmp[k] : s[k];
+            else
+                s[k] += tmp[k];
+        }
+        used++;
+    }
+    free(tmp);
+    if (!used)   /* no scored member (e.g. BN scale on a group without BN): keep order */
+        for (int64_t k = 0; k < C; k++)
+            s[k] = (double)k;
+    else if (p->reduction == YPR_REDUCE_MEAN)
+        for (int64_t k = 0; k < C; k++)
+            s[k] /= used;
+    normalize(s, C, p->criterion == YPR_CRITERION_LAMP ? YPR_NORM_LAMP : p->normalizer);
+    return YPR_OK;
+}
+
+/* ----------------------------------------------------------------- step */
+
+typedef struct rank { double score; int64_t ch; } rank;
+
+static int cmp_rank(const void *a, const void *b)
+{
+    const rank *x = a, *y = b;
+    if (x->score != y->score)
+        return (x->score > y->score) - (x->score < y->score);
+    return (x->ch > y->ch) - (x->ch < y->ch);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Channels to keep in a group of `init` channels now holding C, after
+ * pruning a fraction r of the original width, rounded down to round_to and
+ * never below round_to (or 1). */
+static int64_t kept(const ypr_pruner *p, int64_t init, int64_t C, double r)
+{
+    int64_t keep = (int64_t)((double)init * (1.0 - r));
+    if (p->round_to > 1)
+        keep -= keep % p->round_to;
+    int64_t floor_keep = p->round_to < C ? p->round_to : 1;
+    if (keep < floor_keep)
+        keep = floor_keep;
+    return keep > C ? C : keep;
+}
+
+static double group_ratio(const ypr_pruner *p, const ypr_dep_group *g, double step_ratio)
+{
+    const ypr_net *net = &p->graph->model->net;
+    int which = -1;
+    if (p->noverride && source_matches(net, g, p->override_pat, p->noverride, &which))
+        step_ratio = p->override_ratio[which] * (double)(p->step + 1) / p->steps;
+    return step_ratio > p->max_layer_ratio ? p->max_layer_ratio : step_ratio;
+}
+
+int ypr_pruner_step(ypr_pruner *p)
+{
+    RETURN_IF(!p, YPR_EINVAL, "pruner: NULL handle");
+    RETURN_IF(p->step >= p->steps, YPR_ESTATE, "pruner: all %d steps done", p->steps);
+    ypr_depgraph *dg = p->graph;
+    RETURN_IF(dg->version != dg->model->net.version, YPR_ESTATE,
+              "pruner: the model changed outside the pruner; rebuild the graph");
+    RETURN_IF(dg->ngroups != p->ninit, YPR_ESTATE, "pruner: the graph's groups changed");
+    const ypr_net *net = &dg->model->net;
+    double target = p->ratio * (double)(p->step + 1) / p->steps;
+    ypr_rng rng;
+    ypr__rng_seed(&rng, p->seed + (uint64_t)p->step);
+    int ng = dg->ngroups;
+    double **scores = calloc((size_t)ng, sizeof *scores);
+    int64_t *nprune = calloc((size_t)ng, sizeof *nprune);
+    int rc = scores && nprune ? YPR_OK : ypr__error(YPR_ENOMEM, "pruner: out of memory");
+    /* plan: scores and counts for every group, before anything is cut */
+    int64_t total = 0;
+    for (int i = 0; rc == YPR_OK && i < ng; i++) {
+        const ypr_dep_group *g = &dg->groups[i];
+        if (!g->prunable || (p->nignore && source_matches(net, g, p->ignore, p->nignore, NULL)))
+            continue;
+        if (!(scores[i] = malloc((size_t)g->channels * sizeof(double)))) {
+            rc = ypr__error(YPR_ENOMEM, "pruner: out of memory");
+            break;
+        }
+        rc = group_scores(p, g, scores[i], &rng);
+        nprune[i] = g->channels - kept(p, p->init_channels[i], g->channels,
+                                       group_ratio(p, g, target));
+        total += g->channels;
+    }
+    if (rc == YPR_OK && p->global && total > 0) {
+        /* one threshold over all groups' normalized scores */
+        rank *all = malloc((size_t)total * sizeof *all);
+        int64_t at = 0, init_total = 0, now_total = 0;
+        rc = all ? YPR_OK : ypr__error(YPR_ENOMEM, "pruner: out of memory");
+        for (int i = 0; rc == YPR_OK && i < ng; i++) {
+            if (!scores[i])
+                continue;
+            init_total += p->init_channels[i];
+            now_total += dg->groups[i].channels;
+            for (int64_t k = 0; k < dg->groups[i].channels; k++)
+                all[at++] = (rank){scores[i][k], k};
+        }
+        if (rc == YPR_OK) {
+            int64_t remove = now_total - (int64_t)((double)init_total * (1.0 - target));
+            qsort(all, (size_t)at, sizeof *all, cmp_rank);
+            double thr = remove > 0 && remove <= at ? all[remove - 1].score : -INFINITY;
+            for (int i = 0; i < ng; i++) {
+                if (!scores[i])
+                    continue;
+                const ypr_dep_group *g = &dg->groups[i];
+                int64_t below = 0;
+                for (int64_t k = 0; k < g->channels; k++)
+                    below += scores[i][k] <= thr;
+                int64_t cap = g->channels - kept(p, p->init_channels[i], g->channels,
+                                                 p->max_layer_ratio);
+                int64_t keep = g->channels - (below < cap ? below : cap);
+                if (p->round_to > 1)
+                    keep += (p->round_to - keep % p->round_to) % p->round_to;
+                if (keep > g->channels)
+                    keep = g->channels;
+                nprune[i] = g->channels - keep;
+            }
+        }
+        free(all);
+    }
+    /* cut, group by group (numbers are stable across rebuilds) */
+    for (int i = 0; rc == YPR_OK && i < ng; i++) {
+        if (!scores[i] || nprune[i] <= 0)
+            continue;
+        int64_t C = dg->groups[i].channels;
+        rank *r = malloc((size_t)C * sizeof *r);
+        int64_t *idx = malloc((size_t)nprune[i] * sizeof *idx);
+        if (!r || !idx) {
+            free(r);
+            free(idx);
+            rc = ypr__error(YPR_ENOMEM, "pruner: out of memory");
+            break;
+        }
+        for (int64_t k = 0; k < C; k++)
+            r[k] = (rank){scores[i][k], k};
+        qsort(r, (size_t)C, sizeof *r, cmp_rank);
+        for (int64_t k = 0; k < nprune[i]; k++)
+            idx[k] = r[k].ch;
+        qsort(idx, (size_t)nprune[i], sizeof *idx, cmp_i64);
+        rc = ypr_depgraph_prune_group(dg, i, idx, nprune[i]);
+        free(r);
+        free(idx);
+        if (rc == YPR_OK && dg->ngroups != ng)
+            rc = ypr__error(YPR_EINTERNAL, "pruner: group count changed while pruning");
+    }
+    for (int i = 0; scores && i < ng; i++)
+        free(scores[i]);
+    free(scores);
+    free(nprune);
+    TRY(rc);
+    p->step++;
+    return YPR_OK;
+}
+
+int ypr_pruner_steps_done(const ypr_pruner *p)
+{
+    RETURN_IF(!p, YPR_EINVAL, "pruner: NULL handle");
+    return p->step;
+}
+
+int ypr_pruner_report(const ypr_pruner *p, char **text, int json)
+{
+    RETURN_IF(!p || !text, YPR_EINVAL, "pruner: NULL argument");
+    const ypr_net *net = &p->graph->model->net;
+    int64_t params = ypr__net_num_params(net), macs = 0;
+    TRY(ypr__net_macs(net, p->report_size, p->report_size, 1, &macs));
+    ypr_strbuf sb;
+    ypr__sb_init(&sb);
+    const ypr_depgraph *dg = p->graph;
+    if (json) {
+        ypr__sb_printf(&sb, "{\"params_before\":%lld,\"params_after\":%lld,\"macs_before\":%lld,"
+                       "\"macs_after\":%lld,\"size\":%d,\"steps_done\":%d,\"groups\":[",
+                       (long long)p->params0, (long long)params, (long long)p->macs0,
+                       (long long)macs, p->report_size, p->step);
+        for (int i = 0; i < dg->ngroups; i++) {
+            const ypr_dep_group *g = &dg->groups[i];
+            ypr__sb_printf(&sb, "%s{\"group\":%d,\"layer\":", i ? "," : "", i);
+            ypr__sb_json_str(&sb, g->nsources ? net->nodes[g->sources[0]].name : "");
+            ypr__sb_printf(&sb, ",\"before\":%lld,\"after\":%lld,\"prunable\":%s}",
+                           (long long)(i < p->ninit ? p->init_channels[i] : g->channels),
+                           (long long)g->channels, g->prunable ? "true" : "false");
+        }
+        ypr__sb_puts(&sb, "]}\n");
+    } else {
+        ypr__sb_printf(&sb, "Parameters: %.2f M => %.2f M (%.1f %%)\n", p->params0 / 1e6,
+                       params / 1e6, 100.0 * (double)params / (double)(p->params0 ? p->params0 : 1));
+        ypr__sb_printf(&sb, "MACs: %.2f G => %.2f G at %dx%d (%.1f %%)\n", p->macs0 / 1e9,
+                       macs / 1e9, p->report_size, p->report_size,
+                       100.0 * (double)macs / (double)(p->macs0 ? p->macs0 : 1));
+        ypr__sb_printf(&sb, "%6s  %-36s %8s %8s\n", "group", "layer", "before", "after");
+        for (int i = 0; i < dg->ngroups; i++) {
+            const ypr_dep_group *g = &dg->groups[i];
+            if (!g->nsources)
+                continue;
+            ypr__sb_printf(&sb, "%6d  %-36s %8lld %8lld%s\n", i, net->nodes[g->sources[0]].name,
+                           (long long)(i < p->ninit ? p->init_channels[i] : g->channels),
+                           (long long)g->channels, g->prunable ? "" : "  (fixed)");
+        }
+    }
+    RETURN_IF(sb.failed, YPR_ENOMEM, "pruner: out of memory");
+    *text = sb.data;
+    return YPR_OK;
+}

@@ -1,0 +1,233 @@
+/* The pruner through the public API: Torch-Pruning's reference figures,
+ * every criterion, global ranking, round_to, iterative schedules, ignored
+ * layers, reports, checkpoints of pruned nets, bad input. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "yolopr.h"
+
+static int64_t prune_ignoring(ypr_model *m, int criterion, double ratio, int round_to, int global,
+                              int steps, const char *ignore)
+{
+    ypr_depgraph *g;
+    ypr_pruner *p;
+    assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
+    assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_CRITERION, criterion), YPR_OK);
+    assert_int_equal(ypr_pruner_set_float(p, YPR_PRUNE_RATIO, ratio), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, round_to), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_GLOBAL, global), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_STEPS, steps), YPR_OK);
+    if (ignore)
+        assert_int_equal(ypr_pruner_ignore(p, ignore), YPR_OK);
+    for (int s = 0; s < steps; s++)
+        assert_int_equal(ypr_pruner_step(p), YPR_OK);
+    assert_int_equal(ypr_pruner_step(p), YPR_ESTATE);
+    assert_int_equal(ypr_pruner_steps_done(p), steps);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+    return ypr_model_num_params(m);
+}
+
+static ypr_model *model(const char *cfg, int nc)
+{
+    ypr_model *m = NULL;
+    assert_int_equal(ypr_model_from_cfg(cfg, nc, 0, 0, 1, &m), YPR_OK);
+    return m;
+}
+
+static int64_t prune_once(ypr_model *m, int criterion, double ratio, int round_to, int global,
+                          int steps)
+{
+    return prune_ignoring(m, criterion, ratio, round_to, global, steps, NULL);
+}
+
+static void test_reference_figures(void **state)
+{
+    (void)state;
+    /* Torch-Pruning 1.6 on the same cfgs (REFERENCE.md): L2, local, round_to 8 */
+    ypr_model *m = model("yolov7", 20);
+    assert_int_equal(prune_ignoring(m, YPR_CRITERION_L2, 0.25, 8, 0, 1, "model.105.m.*"), 21015930);
+    int64_t macs;
+    assert_int_equal(ypr_model_macs(m, 416, 416, 1, &macs), YPR_OK);
+    assert_true(macs > 12.48e9 && macs < 12.50e9);
+    ypr_model_free(m);
+    m = model("yolov7", 20);
+    assert_int_equal(prune_ignoring(m, YPR_CRITERION_LAMP, 0.5, 8, 0, 1, "model.105.m.*"), 9371794);
+    ypr_model_free(m);
+    m = model("yolov7-tiny", 20);
+    assert_int_equal(prune_ignoring(m, YPR_CRITERION_L2, 0.25, 8, 0, 1, "model.77.m.*"), 3428250);
+    ypr_model_free(m);
+}
+
+static void run_forward(ypr_model *m, int size)
+{
+    float *x = calloc((size_t)3 * size * size, sizeof(float));
+    for (int i = 0; i < 3 * size * size; i++)
+        x[i] = (float)(i % 97) / 97.0f;
+    assert_int_equal(ypr_model_forward(m, x, 1, size, size), YPR_OK);
+    int64_t s[5];
+    assert_int_equal(ypr_model_output(m, 0, NULL, s), YPR_OK);
+    assert_int_equal(s[4], ypr_model_num_classes(m) + 5);   /* head widths stay */
+    free(x);
+}
+
+static void test_every_criterion(void **state)
+{
+    (void)state;
+    int64_t counts[6];
+    for (int c = YPR_CRITERION_RANDOM; c <= YPR_CRITERION_FPGM; c++) {
+        ypr_model *m = model("yolov7-tiny", 3);
+        int64_t before = ypr_model_num_params(m);
+        counts[c] = prune_once(m, c, 0.3, 1, 0, 1);
+        assert_true(counts[c] < before);
+        run_forward(m, 64);
+        ypr_model_free(m);
+    }
+    /* local pruning fixes every width: the criterion only chooses which */
+    for (int c = 1; c < 6; c++)
+        assert_int_equal(counts[c], counts[0]);
+}
+
+static void test_criteria_choose_different_channels(void **state)
+{
+    (void)state;
+    /* same widths, different survivors: outputs differ between L1 and random */
+    ypr_model *a = model("yolov7-tiny", 3), *b = model("yolov7-tiny", 3);
+    prune_once(a, YPR_CRITERION_L1, 0.5, 1, 0, 1);
+    prune_once(b, YPR_CRITERION_RANDOM, 0.5, 1, 0, 1);
+    float *x = calloc(3 * 64 * 64, sizeof(float));
+    for (int i = 0; i < 3 * 64 * 64; i++)
+        x[i] = (float)(i % 13) / 13.0f;
+    assert_int_equal(ypr_model_forward(a, x, 1, 64, 64), YPR_OK);
+    assert_int_equal(ypr_model_forward(b, x, 1, 64, 64), YPR_OK);
+    int64_t s[5];
+    assert_int_equal(ypr_model_output(a, 0, NULL, s), YPR_OK);
+    size_t n = (size_t)(s[0] * s[1] * s[2] * s[3] * s[4]);
+    float *ya = malloc(n * 4), *yb = malloc(n * 4);
+    assert_int_equal(ypr_model_output(a, 0, ya, s), YPR_OK);
+    assert_int_equal(ypr_model_output(b, 0, yb, s), YPR_OK);
+    assert_true(memcmp(ya, yb, n * 4) != 0);
+    free(ya); free(yb); free(x);
+    ypr_model_free(a);
+    ypr_model_free(b);
+}
+
+static void test_round_to_global_steps(void **state)
+{
+    (void)state;
+    ypr_model *m = model("yolov7-tiny", 3);
+    int64_t before = ypr_model_num_params(m);
+    prune_once(m, YPR_CRITERION_L2, 0.4, 16, 1, 1);
+    ypr_depgraph *g;
+    assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
+    for (int i = 0; i < ypr_depgraph_num_groups(g); i++) {
+        int64_t c;
+        int p;
+        assert_int_equal(ypr_depgraph_group_info(g, i, &c, &p), YPR_OK);
+        if (p)
+            assert_int_equal(c % 16, 0);
+    }
+    ypr_depgraph_free(g);
+    assert_true(ypr_model_num_params(m) < before);
+    run_forward(m, 64);
+    ypr_model_free(m);
+    /* four iterative steps of a local schedule end where one step does */
+    ypr_model *a = model("yolov7-tiny", 3), *b = model("yolov7-tiny", 3);
+    assert_int_equal(prune_once(a, YPR_CRITERION_L2, 0.5, 8, 0, 4),
+                     prune_once(b, YPR_CRITERION_L2, 0.5, 8, 0, 1));
+    ypr_model_free(a);
+    ypr_model_free(b);
+}
+
+static void test_checkpoint_and_report(void **state)
+{
+    (void)state;
+    ypr_model *m = model("yolov7-tiny", 3), *back;
+    ypr_depgraph *g;
+    ypr_pruner *p;
+    assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
+    assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_REPORT_SIZE, 416), YPR_OK);
+    assert_int_equal(ypr_pruner_set_float(p, YPR_PRUNE_RATIO, 0.3), YPR_OK);
+    assert_int_equal(ypr_pruner_set_layer_ratio(p, "model.0.*", 0.5), YPR_OK);
+    assert_int_equal(ypr_pruner_ignore(p, "no.such.layer"), YPR_ENOTFOUND);
+    assert_int_equal(ypr_pruner_step(p), YPR_OK);
+    char *text;
+    assert_int_equal(ypr_pruner_report(p, &text, 0), YPR_OK);
+    assert_non_null(strstr(text, "Parameters: "));
+    assert_non_null(strstr(text, " M => "));
+    assert_non_null(strstr(text, "MACs: "));
+    assert_non_null(strstr(text, "model.0.conv"));
+    ypr_free(text);
+    assert_int_equal(ypr_pruner_report(p, &text, 1), YPR_OK);
+    assert_non_null(strstr(text, "\"params_after\":"));
+    ypr_free(text);
+    int64_t c0;
+    int pr;
+    assert_int_equal(ypr_depgraph_group_info(g, 1, &c0, &pr), YPR_OK);
+    assert_int_equal(c0, 16);   /* model.0: 32 channels, its own ratio 0.5 */
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+    assert_int_equal(ypr_model_save(m, "pruned_tiny.safetensors"), YPR_OK);
+    assert_int_equal(ypr_model_load("pruned_tiny.safetensors", &back), YPR_OK);
+    assert_int_equal(ypr_model_num_params(back), ypr_model_num_params(m));
+    run_forward(back, 64);
+    ypr_model_free(back);
+    ypr_model_free(m);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    ypr_model *m = model("yolov7-tiny", 3);
+    ypr_depgraph *g;
+    ypr_pruner *p;
+    assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
+    assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
+    assert_int_equal(ypr_pruner_set_float(p, YPR_PRUNE_RATIO, 1.0), YPR_ERANGE);
+    assert_int_equal(ypr_pruner_set_float(p, YPR_PRUNE_RATIO, -0.1), YPR_ERANGE);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, 0), YPR_ERANGE);
+    assert_int_equal(ypr_pruner_set_int(p, 9999, 1), YPR_EINVAL);
+    int64_t before = ypr_model_num_params(m);
+    int64_t bad[2] = {3, 3};
+    assert_int_equal(ypr_depgraph_prune_group(g, 1, bad, 2), YPR_EINVAL);     /* duplicate */
+    int64_t c;
+    int pr;
+    assert_int_equal(ypr_depgraph_group_info(g, 1, &c, &pr), YPR_OK);
+    int64_t *all = malloc((size_t)c * sizeof *all);
+    for (int64_t i = 0; i < c; i++)
+        all[i] = i;
+    assert_int_equal(ypr_depgraph_prune_group(g, 1, all, c), YPR_ERANGE);     /* nothing left */
+    assert_int_equal(ypr_depgraph_prune_group(g, 0, all, 1), YPR_EINVAL);     /* the image */
+    assert_non_null(strstr(ypr_last_error(), "image"));
+    assert_int_equal(ypr_model_num_params(m), before);                         /* untouched */
+    free(all);
+    /* a graph is refused once the model changed behind it */
+    assert_int_equal(ypr_model_fuse(m), YPR_OK);
+    assert_int_equal(ypr_depgraph_num_groups(g), YPR_ESTATE);
+    assert_int_equal(ypr_pruner_step(p), YPR_ESTATE);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+    ypr_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference_figures),
+        cmocka_unit_test(test_every_criterion),
+        cmocka_unit_test(test_criteria_choose_different_channels),
+        cmocka_unit_test(test_round_to_global_steps),
+        cmocka_unit_test(test_checkpoint_and_report),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests_name("pruner", tests, NULL, NULL);
+}
