@@ -11,7 +11,7 @@
 #define MR 8
 #define NR 12
 
-/* ------------------------------------------------------------------ GEMM */
+/* ----------------------------------------------------------- GEMM macros */
 
 /* 24 accumulators: row r of C, columns 4q … 4q+3 in c<r><q>. Per k step the
  * A column (8 floats) sits in two registers and every row is a lane of it. */
@@ -43,39 +43,20 @@
         vst1q_f32(tile[r] + 8, c##r##2);                        \
     } while (0)
 
-static void ukernel_neon(int64_t kc, const float *a, const float *b, float *c,
-                         int64_t ldc, int m, int n, int accumulate)
-{
-    ROW_DECL(0); ROW_DECL(1); ROW_DECL(2); ROW_DECL(3);
-    ROW_DECL(4); ROW_DECL(5); ROW_DECL(6); ROW_DECL(7);
-    for (int64_t k = 0; k < kc; k++) {
-        const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);
-        const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8);
-        ROW_FMA(0, a0, 0); ROW_FMA(1, a0, 1); ROW_FMA(2, a0, 2); ROW_FMA(3, a0, 3);
-        ROW_FMA(4, a1, 0); ROW_FMA(5, a1, 1); ROW_FMA(6, a1, 2); ROW_FMA(7, a1, 3);
-        a += MR;
-        b += NR;
+/* The k loop of the micro-kernel, shared by the plain and fused variants. */
+#define UKERNEL_LOOP()                                                                     \
+    ROW_DECL(0); ROW_DECL(1); ROW_DECL(2); ROW_DECL(3);                                    \
+    ROW_DECL(4); ROW_DECL(5); ROW_DECL(6); ROW_DECL(7);                                    \
+    for (int64_t k = 0; k < kc; k++) {                                                     \
+        const float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4);                        \
+        const float32x4_t b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8); \
+        ROW_FMA(0, a0, 0); ROW_FMA(1, a0, 1); ROW_FMA(2, a0, 2); ROW_FMA(3, a0, 3);        \
+        ROW_FMA(4, a1, 0); ROW_FMA(5, a1, 1); ROW_FMA(6, a1, 2); ROW_FMA(7, a1, 3);        \
+        a += MR;                                                                           \
+        b += NR;                                                                           \
     }
-    if (m == MR && n == NR) {
-        ROW_STORE_FULL(0); ROW_STORE_FULL(1); ROW_STORE_FULL(2); ROW_STORE_FULL(3);
-        ROW_STORE_FULL(4); ROW_STORE_FULL(5); ROW_STORE_FULL(6); ROW_STORE_FULL(7);
-        return;
-    }
-    /* Partial tile: spill to a local buffer, write only the m×n corner. */
-    float tile[MR][NR];
-    ROW_STORE_TILE(0); ROW_STORE_TILE(1); ROW_STORE_TILE(2); ROW_STORE_TILE(3);
-    ROW_STORE_TILE(4); ROW_STORE_TILE(5); ROW_STORE_TILE(6); ROW_STORE_TILE(7);
-    for (int i = 0; i < m; i++) {
-        float *cr = c + i * ldc;
-        if (accumulate)
-            for (int j = 0; j < n; j++)
-                cr[j] = cr[j] + tile[i][j];
-        else
-            memcpy(cr, tile[i], (size_t)n * sizeof(float));
-    }
-}
 
-/* -------------------------------------------------------------- epilogue */
+/* ----------------------------------------------------------- activations */
 
 /* exp(t) for float32. t = n·ln2 + r with |r| ≤ ln2/2 (Cody–Waite split of
  * ln2), e^r from its degree-7 Taylor polynomial (truncation < 1e-8 relative
@@ -112,7 +93,8 @@ static inline float32x4_t exp_neon(float32x4_t t)
 /* The activation of one vector: the same formulas and operation order as
  * ypr__act_ref (ReLU/LeakyReLU as compare+select, so NaN and -0 behave like
  * the reference's `x > 0 ? …`; hard-swish bit-exact). */
-static inline float32x4_t act_neon(float32x4_t v, int act, float32x4_t alpha)
+static inline __attribute__((always_inline)) float32x4_t
+act_neon(float32x4_t v, int act, float32x4_t alpha)
 {
     const float32x4_t zero = vdupq_n_f32(0.0f), one = vdupq_n_f32(1.0f);
     switch (act) {
@@ -133,6 +115,134 @@ static inline float32x4_t act_neon(float32x4_t v, int act, float32x4_t alpha)
         return v;
     }
 }
+
+/* ----------------------------------------------------------------- GEMM */
+
+static void ukernel_neon(int64_t kc, const float *a, const float *b, float *c,
+                         int64_t ldc, int m, int n, int accumulate)
+{
+    UKERNEL_LOOP();
+    if (m == MR && n == NR) {
+        ROW_STORE_FULL(0); ROW_STORE_FULL(1); ROW_STORE_FULL(2); ROW_STORE_FULL(3);
+        ROW_STORE_FULL(4); ROW_STORE_FULL(5); ROW_STORE_FULL(6); ROW_STORE_FULL(7);
+        return;
+    }
+    /* Partial tile: spill to a local buffer, write only the m×n corner. */
+    float tile[MR][NR];
+    ROW_STORE_TILE(0); ROW_STORE_TILE(1); ROW_STORE_TILE(2); ROW_STORE_TILE(3);
+    ROW_STORE_TILE(4); ROW_STORE_TILE(5); ROW_STORE_TILE(6); ROW_STORE_TILE(7);
+    for (int i = 0; i < m; i++) {
+        float *cr = c + i * ldc;
+        if (accumulate)
+            for (int j = 0; j < n; j++)
+                cr[j] = cr[j] + tile[i][j];
+        else
+            memcpy(cr, tile[i], (size_t)n * sizeof(float));
+    }
+}
+
+/* -------------------------------------------------- fused GEMM epilogue */
+
+/* c = act((c +) acc)·scale[r] + bias[r]) for a whole row r of the tile, from
+ * the accumulators: the same operations in the same order as ROW_STORE_FULL
+ * followed by sba_loop (multiply, then add), so the result is bit-identical.
+ * ACT is a constant; scale and bias are read only for rows < m. */
+#define ROW_STORE_EP(r, ACT)                                                       \
+    do {                                                                           \
+        float *cr = c + (r) * ldc;                                                 \
+        const float32x4_t vs = vdupq_n_f32(scale ? scale[r] : 1.0f);               \
+        const float32x4_t vb = vdupq_n_f32(bias ? bias[r] : 0.0f);                 \
+        if (accumulate) {                                                          \
+            c##r##0 = vaddq_f32(vld1q_f32(cr), c##r##0);                           \
+            c##r##1 = vaddq_f32(vld1q_f32(cr + 4), c##r##1);                       \
+            c##r##2 = vaddq_f32(vld1q_f32(cr + 8), c##r##2);                       \
+        }                                                                          \
+        vst1q_f32(cr, act_neon(vaddq_f32(vmulq_f32(c##r##0, vs), vb), ACT, va));     \
+        vst1q_f32(cr + 4, act_neon(vaddq_f32(vmulq_f32(c##r##1, vs), vb), ACT, va)); \
+        vst1q_f32(cr + 8, act_neon(vaddq_f32(vmulq_f32(c##r##2, vs), vb), ACT, va)); \
+    } while (0)
+
+#define TILE_STORE_EP(ACT)                                                         \
+    do {                                                                           \
+        ROW_STORE_EP(0, ACT); ROW_STORE_EP(1, ACT); ROW_STORE_EP(2, ACT);          \
+        ROW_STORE_EP(3, ACT); ROW_STORE_EP(4, ACT); ROW_STORE_EP(5, ACT);          \
+        ROW_STORE_EP(6, ACT); ROW_STORE_EP(7, ACT);                                \
+    } while (0)
+
+/* Edge tile, spilled to tile[MR][NR]: rows < m, columns < n of C only. The
+ * accumulate add is the scalar one of ukernel_neon; the epilogue runs on the
+ * whole 12-float tile row (lanes ≥ n are computed and dropped). */
+static inline __attribute__((always_inline)) void
+ep_edge_loop(float tile[MR][NR], float *c, int64_t ldc, int m, int n, int accumulate,
+             const float *scale, const float *bias, float alpha, const int ACT)
+{
+    const float32x4_t va = vdupq_n_f32(alpha);
+    for (int i = 0; i < m; i++) {
+        float *cr = c + i * ldc;
+        if (accumulate)
+            for (int j = 0; j < n; j++)
+                tile[i][j] = cr[j] + tile[i][j];
+        const float32x4_t vs = vdupq_n_f32(scale ? scale[i] : 1.0f);
+        const float32x4_t vb = vdupq_n_f32(bias ? bias[i] : 0.0f);
+        for (int j = 0; j < NR; j += 4) {
+            float32x4_t v = vaddq_f32(vmulq_f32(vld1q_f32(tile[i] + j), vs), vb);
+            vst1q_f32(tile[i] + j, act_neon(v, ACT, va));
+        }
+        memcpy(cr, tile[i], (size_t)n * sizeof(float));
+    }
+}
+
+static void ep_edge(float tile[MR][NR], float *c, int64_t ldc, int m, int n, int accumulate,
+                    const float *scale, const float *bias, int act, float alpha)
+{
+    switch (act) {
+    case YPR_ACT_RELU:
+        ep_edge_loop(tile, c, ldc, m, n, accumulate, scale, bias, alpha, YPR_ACT_RELU);
+        break;
+    case YPR_ACT_LEAKY:
+        ep_edge_loop(tile, c, ldc, m, n, accumulate, scale, bias, alpha, YPR_ACT_LEAKY);
+        break;
+    case YPR_ACT_SILU:
+        ep_edge_loop(tile, c, ldc, m, n, accumulate, scale, bias, alpha, YPR_ACT_SILU);
+        break;
+    case YPR_ACT_SIGMOID:
+        ep_edge_loop(tile, c, ldc, m, n, accumulate, scale, bias, alpha, YPR_ACT_SIGMOID);
+        break;
+    case YPR_ACT_HARDSWISH:
+        ep_edge_loop(tile, c, ldc, m, n, accumulate, scale, bias, alpha, YPR_ACT_HARDSWISH);
+        break;
+    default:
+        ep_edge_loop(tile, c, ldc, m, n, accumulate, scale, bias, alpha, YPR_ACT_IDENTITY);
+        break;
+    }
+}
+
+/* The micro-kernel with the epilogue applied in registers before the only
+ * store of the tile; one switch on the activation per tile. */
+static void ukernel_neon_ep(int64_t kc, const float *a, const float *b, float *c,
+                            int64_t ldc, int m, int n, int accumulate, const float *scale,
+                            const float *bias, int act, float alpha)
+{
+    UKERNEL_LOOP();
+    if (m == MR && n == NR) {
+        const float32x4_t va = vdupq_n_f32(alpha);
+        switch (act) {
+        case YPR_ACT_RELU: TILE_STORE_EP(YPR_ACT_RELU); break;
+        case YPR_ACT_LEAKY: TILE_STORE_EP(YPR_ACT_LEAKY); break;
+        case YPR_ACT_SILU: TILE_STORE_EP(YPR_ACT_SILU); break;
+        case YPR_ACT_SIGMOID: TILE_STORE_EP(YPR_ACT_SIGMOID); break;
+        case YPR_ACT_HARDSWISH: TILE_STORE_EP(YPR_ACT_HARDSWISH); break;
+        default: TILE_STORE_EP(YPR_ACT_IDENTITY); break;
+        }
+        return;
+    }
+    float tile[MR][NR];
+    ROW_STORE_TILE(0); ROW_STORE_TILE(1); ROW_STORE_TILE(2); ROW_STORE_TILE(3);
+    ROW_STORE_TILE(4); ROW_STORE_TILE(5); ROW_STORE_TILE(6); ROW_STORE_TILE(7);
+    ep_edge(tile, c, ldc, m, n, accumulate, scale, bias, act, alpha);
+}
+
+/* ------------------------------------------------------------- epilogue */
 
 /* One loop per activation (act is a compile-time constant after inlining), so
  * the switch is not evaluated per vector. x·scale + bias is a multiply then an
@@ -352,6 +462,7 @@ void ypr__kt_fill_neon(ypr_ktable *t)
     t->kc = 256;      /* A micro-panel 8 KiB + B micro-panel 12 KiB stay in L1 */
     t->nc = 240;      /* B block 256×240 floats = 240 KiB, sized for L2 */
     t->gemm_ukernel = ukernel_neon;
+    t->gemm_ukernel_ep = ukernel_neon_ep;
     t->scale_bias_act = scale_bias_act_neon;
     t->maxpool_plane = maxpool_plane_neon;
     t->upsample2x_plane = upsample2x_plane_neon;

@@ -21,87 +21,6 @@ static __m256i tail_mask(int64_t rem)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(r), idx);
 }
 
-/* ------------------------------------------------------------ GEMM */
-
-/* Micro-tile: MR rows × NV·8 columns in MR·NV ymm accumulators (≤ 12 of the
- * 16 registers), NV loads of B and MR broadcasts of A per k step. The B panel
- * is NRV vectors wide (NV ≤ NRV): narrow edge tiles compute only the vectors
- * they need. */
-AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                     int m, int n, int accumulate, const int MR, const int NV, const int NRV)
-{
-    const int NR = NRV * 8;
-    __m256 acc[8][4];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            acc[i][v] = _mm256_setzero_ps();
-
-    for (int64_t k = 0; k < kc; k++) {
-        __m256 bv[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            bv[v] = _mm256_loadu_ps(b + v * 8);
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
-            __m256 ai = _mm256_broadcast_ss(a + i);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++)
-                acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
-        }
-        a += MR;
-        b += NR;
-    }
-
-    if (m == MR && n == NV * 8) {
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
-            float *ci = c + i * ldc;
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) {
-                __m256 r = acc[i][v];
-                if (accumulate)
-                    r = _mm256_add_ps(r, _mm256_loadu_ps(ci + v * 8));
-                _mm256_storeu_ps(ci + v * 8, r);
-            }
-        }
-        return;
-    }
-    /* Partial tile: masked loads/stores never touch C outside the corner. */
-    __m256i mk[4];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++)
-        mk[v] = tail_mask(n - v * 8);
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
-        if (i >= m)
-            break;
-        float *ci = c + i * ldc;
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) {
-            if (n <= v * 8)
-                break;
-            __m256 r = acc[i][v];
-            if (accumulate)
-                r = _mm256_add_ps(r, _mm256_maskload_ps(ci + v * 8, mk[v]));
-            _mm256_maskstore_ps(ci + v * 8, mk[v], r);
-        }
-    }
-}
-
-/* 4 × 24: 12 accumulators + 3 B vectors + 1 broadcast = all 16 ymm. */
-static void ukernel_4x24(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                         int m, int n, int accumulate)
-{
-    if (n <= 8)
-        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, 4, 1, 3);
-    else if (n <= 16)
-        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, 4, 2, 3);
-    else
-        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, 4, 3, 3);
-}
-
 /* ------------------------------------------------------ activations */
 
 /* exp(t) for t already clamped to [-87.3, 88.3]: n = round(t/ln2),
@@ -168,6 +87,235 @@ AI __m256 act_vec(__m256 y, int act, __m256 alpha)
     default:
         return y;
     }
+}
+
+/* ------------------------------------------------- fused GEMM epilogue */
+
+/* The fused epilogue of the micro-kernel: c = act((acc [+ c])·scale[i] +
+ * bias[i]) with a separate multiply and add, as in sba_loop, so the result is
+ * bit-identical to the plain store followed by scale_bias_act. ACT is a
+ * constant in both helpers; scale and bias are read only for rows < m. */
+
+/* Whole MR × NV·8 tile, straight from the accumulators. */
+AI void ep_store_full(__m256 acc[8][4], float *c, int64_t ldc, int accumulate,
+                      const float *scale, const float *bias, float alpha, const int MR,
+                      const int NV, const int ACT)
+{
+    const __m256 al = _mm256_set1_ps(alpha);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+        float *ci = c + i * ldc;
+        const __m256 s = _mm256_set1_ps(scale ? scale[i] : 1.0f);
+        const __m256 bb = _mm256_set1_ps(bias ? bias[i] : 0.0f);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            __m256 r = acc[i][v];
+            if (accumulate)
+                r = _mm256_add_ps(r, _mm256_loadu_ps(ci + v * 8));
+            r = _mm256_add_ps(_mm256_mul_ps(r, s), bb);
+            _mm256_storeu_ps(ci + v * 8, act_vec(r, ACT, al));
+        }
+    }
+}
+
+/* Edge tile: the accumulators were spilled to tile (row stride ldt); only
+ * the m×n corner of C is read (accumulate) and written, with masks. */
+AI void ep_store_edge_loop(const float *tile, int64_t ldt, float *c, int64_t ldc, int m,
+                           int n, int accumulate, const float *scale, const float *bias,
+                           float alpha, const int ACT)
+{
+    const __m256 al = _mm256_set1_ps(alpha);
+    for (int i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        const __m256 s = _mm256_set1_ps(scale ? scale[i] : 1.0f);
+        const __m256 bb = _mm256_set1_ps(bias ? bias[i] : 0.0f);
+        for (int j = 0; j < n; j += 8) {
+            const __m256i mk = tail_mask(n - j);
+            __m256 r = _mm256_loadu_ps(tile + i * ldt + j);
+            if (accumulate)
+                r = _mm256_add_ps(r, _mm256_maskload_ps(ci + j, mk));
+            r = _mm256_add_ps(_mm256_mul_ps(r, s), bb);
+            _mm256_maskstore_ps(ci + j, mk, act_vec(r, ACT, al));
+        }
+    }
+}
+
+static void ep_store_edge(const float *tile, int64_t ldt, float *c, int64_t ldc, int m, int n,
+                          int accumulate, const float *scale, const float *bias, int act,
+                          float alpha)
+{
+    switch (act) {
+    case YPR_ACT_RELU:
+        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
+                           YPR_ACT_RELU);
+        break;
+    case YPR_ACT_LEAKY:
+        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
+                           YPR_ACT_LEAKY);
+        break;
+    case YPR_ACT_SILU:
+        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
+                           YPR_ACT_SILU);
+        break;
+    case YPR_ACT_SIGMOID:
+        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
+                           YPR_ACT_SIGMOID);
+        break;
+    case YPR_ACT_HARDSWISH:
+        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
+                           YPR_ACT_HARDSWISH);
+        break;
+    default:
+        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
+                           YPR_ACT_IDENTITY);
+        break;
+    }
+}
+
+/* One switch on the activation per tile. Full tiles of the widest kernel are
+ * stored from registers by a specialised unrolled loop; edge tiles spill the
+ * accumulators to the stack and share one compact loop per activation, which
+ * keeps the code size in check. */
+AI void ep_store(__m256 acc[8][4], float *c, int64_t ldc, int m, int n, int accumulate,
+                 const float *scale, const float *bias, int act, float alpha, const int MR,
+                 const int NV, const int NRV)
+{
+    if (NV == NRV && m == MR && n == NV * 8) {
+        switch (act) {
+        case YPR_ACT_RELU:
+            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV, YPR_ACT_RELU);
+            break;
+        case YPR_ACT_LEAKY:
+            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV, YPR_ACT_LEAKY);
+            break;
+        case YPR_ACT_SILU:
+            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV, YPR_ACT_SILU);
+            break;
+        case YPR_ACT_SIGMOID:
+            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
+                          YPR_ACT_SIGMOID);
+            break;
+        case YPR_ACT_HARDSWISH:
+            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
+                          YPR_ACT_HARDSWISH);
+            break;
+        default:
+            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
+                          YPR_ACT_IDENTITY);
+            break;
+        }
+        return;
+    }
+    float tile[8 * 32] __attribute__((aligned(32)));
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            _mm256_store_ps(tile + i * NV * 8 + v * 8, acc[i][v]);
+    ep_store_edge(tile, NV * 8, c, ldc, m, n, accumulate, scale, bias, act, alpha);
+}
+
+/* ------------------------------------------------------------ GEMM */
+
+/* Micro-tile: MR rows × NV·8 columns in MR·NV ymm accumulators (≤ 12 of the
+ * 16 registers), NV loads of B and MR broadcasts of A per k step. The B panel
+ * is NRV vectors wide (NV ≤ NRV): narrow edge tiles compute only the vectors
+ * they need. With EP set, the store goes through ep_store (the fused
+ * epilogue); otherwise the plain (accumulating) store. */
+AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                     int m, int n, int accumulate, const float *scale, const float *bias,
+                     int act, float alpha, const int MR, const int NV, const int NRV,
+                     const int EP)
+{
+    const int NR = NRV * 8;
+    __m256 acc[8][4];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = _mm256_setzero_ps();
+
+    for (int64_t k = 0; k < kc; k++) {
+        __m256 bv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            bv[v] = _mm256_loadu_ps(b + v * 8);
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+        }
+        a += MR;
+        b += NR;
+    }
+
+    if (EP) {
+        ep_store(acc, c, ldc, m, n, accumulate, scale, bias, act, alpha, MR, NV, NRV);
+        return;
+    }
+
+    if (m == MR && n == NV * 8) {
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            float *ci = c + i * ldc;
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                __m256 r = acc[i][v];
+                if (accumulate)
+                    r = _mm256_add_ps(r, _mm256_loadu_ps(ci + v * 8));
+                _mm256_storeu_ps(ci + v * 8, r);
+            }
+        }
+        return;
+    }
+    /* Partial tile: masked loads/stores never touch C outside the corner. */
+    __m256i mk[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+        mk[v] = tail_mask(n - v * 8);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+        if (i >= m)
+            break;
+        float *ci = c + i * ldc;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            if (n <= v * 8)
+                break;
+            __m256 r = acc[i][v];
+            if (accumulate)
+                r = _mm256_add_ps(r, _mm256_maskload_ps(ci + v * 8, mk[v]));
+            _mm256_maskstore_ps(ci + v * 8, mk[v], r);
+        }
+    }
+}
+
+/* 4 × 24: 12 accumulators + 3 B vectors + 1 broadcast = all 16 ymm. */
+static void ukernel_4x24(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                         int m, int n, int accumulate)
+{
+    if (n <= 8)
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, NULL, NULL, 0, 0, 4, 1, 3, 0);
+    else if (n <= 16)
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, NULL, NULL, 0, 0, 4, 2, 3, 0);
+    else
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, NULL, NULL, 0, 0, 4, 3, 3, 0);
+}
+
+/* The same micro-kernel with the epilogue c = act(acc·scale[i] + bias[i])
+ * applied in registers before the only store of the tile. */
+static void ukernel_4x24_ep(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                            int m, int n, int accumulate, const float *scale,
+                            const float *bias, int act, float alpha)
+{
+    if (n <= 8)
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, scale, bias, act, alpha, 4, 1, 3, 1);
+    else if (n <= 16)
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, scale, bias, act, alpha, 4, 2, 3, 1);
+    else
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, scale, bias, act, alpha, 4, 3, 3, 1);
 }
 
 /* y = x·scale + bias as a separate multiply and add (no contraction), so the
@@ -390,6 +538,7 @@ void ypr__kt_fill_avx2(ypr_ktable *t)
     t->kc = 256;
     t->nc = 4 * 24;
     t->gemm_ukernel = ukernel_4x24;
+    t->gemm_ukernel_ep = ukernel_4x24_ep;
     t->scale_bias_act = scale_bias_act_avx2;
     t->maxpool_plane = maxpool_plane_avx2;
     t->upsample2x_plane = upsample2x_plane_avx2;

@@ -12,7 +12,7 @@
 
 #define AI static inline __attribute__((always_inline))
 
-/* ------------------------------------------------------------ GEMM */
+/* ------------------------------------------------------------ masks */
 
 static __mmask16 tail_mask(int64_t rem)
 {
@@ -21,82 +21,6 @@ static __mmask16 tail_mask(int64_t rem)
     if (rem <= 0)
         return 0;
     return (__mmask16)((1u << rem) - 1u);
-}
-
-/* Micro-tile: MR rows × NV·16 columns held in MR·NV zmm accumulators; per k
- * step NV loads of B and MR broadcasts of A feed MR·NV FMAs. The B panel is
- * NRV vectors wide (NV ≤ NRV): narrow edge tiles compute only the vectors
- * they need. */
-AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                     int m, int n, int accumulate, const int MR, const int NV, const int NRV)
-{
-    const int NR = NRV * 16;
-    __m512 acc[16][4];
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            acc[i][v] = _mm512_setzero_ps();
-
-    for (int64_t k = 0; k < kc; k++) {
-        __m512 bv[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            bv[v] = _mm512_loadu_ps(b + v * 16);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++)
-                acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-        }
-        a += MR;
-        b += NR;
-    }
-
-    if (m == MR && n == NV * 16) {
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
-            float *ci = c + i * ldc;
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) {
-                __m512 r = acc[i][v];
-                if (accumulate)
-                    r = _mm512_add_ps(r, _mm512_loadu_ps(ci + v * 16));
-                _mm512_storeu_ps(ci + v * 16, r);
-            }
-        }
-        return;
-    }
-    __mmask16 mk[4];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++)
-        mk[v] = tail_mask(n - v * 16);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
-        if (i >= m)
-            break;
-        float *ci = c + i * ldc;
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) {
-            __m512 r = acc[i][v];
-            if (accumulate)
-                r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk[v], ci + v * 16));
-            _mm512_mask_storeu_ps(ci + v * 16, mk[v], r);
-        }
-    }
-}
-
-/* 6 × 64: 24 accumulators + 4 B vectors + 1 broadcast of the 32 zmm. */
-static void ukernel_6x64(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                         int m, int n, int accumulate)
-{
-    switch ((n + 15) / 16) {
-    case 1: ukernel_body(kc, a, b, c, ldc, m, n, accumulate, 6, 1, 4); break;
-    case 2: ukernel_body(kc, a, b, c, ldc, m, n, accumulate, 6, 2, 4); break;
-    case 3: ukernel_body(kc, a, b, c, ldc, m, n, accumulate, 6, 3, 4); break;
-    default: ukernel_body(kc, a, b, c, ldc, m, n, accumulate, 6, 4, 4); break;
-    }
 }
 
 /* ------------------------------------------------------ activations */
@@ -160,6 +84,240 @@ AI __m512 act_vec(__m512 y, int act, __m512 alpha)
     }
     default:
         return y;
+    }
+}
+
+/* ------------------------------------------------- fused GEMM epilogue */
+
+/* The fused epilogue of the micro-kernel: c = act((acc [+ c])·scale[i] +
+ * bias[i]) with a separate multiply and add, as in sba_loop, so the result is
+ * bit-identical to the plain store followed by scale_bias_act. ACT is a
+ * constant in both helpers; scale and bias are read only for rows < m. */
+
+/* Whole MR × NV·16 tile, straight from the accumulators. */
+AI void ep_store_full(__m512 acc[16][4], float *c, int64_t ldc, int accumulate,
+                      const float *scale, const float *bias, float alpha, const int MR,
+                      const int NV, const int ACT)
+{
+    const __m512 al = _mm512_set1_ps(alpha);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        float *ci = c + i * ldc;
+        const __m512 s = _mm512_set1_ps(scale ? scale[i] : 1.0f);
+        const __m512 bb = _mm512_set1_ps(bias ? bias[i] : 0.0f);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            __m512 r = acc[i][v];
+            if (accumulate)
+                r = _mm512_add_ps(r, _mm512_loadu_ps(ci + v * 16));
+            r = _mm512_add_ps(_mm512_mul_ps(r, s), bb);
+            _mm512_storeu_ps(ci + v * 16, act_vec(r, ACT, al));
+        }
+    }
+}
+
+/* Edge tile: the accumulators were spilled to tile (row stride ldt); only
+ * the m×n corner of C is read (accumulate) and written, with masks. */
+AI void ep_store_edge_loop(const float *tile, int64_t ldt, float *c, int64_t ldc, int m,
+                           int n, int accumulate, const float *scale, const float *bias,
+                           float alpha, const int ACT)
+{
+    const __m512 al = _mm512_set1_ps(alpha);
+    for (int i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        const __m512 s = _mm512_set1_ps(scale ? scale[i] : 1.0f);
+        const __m512 bb = _mm512_set1_ps(bias ? bias[i] : 0.0f);
+        for (int j = 0; j < n; j += 16) {
+            const __mmask16 mk = tail_mask(n - j);
+            __m512 r = _mm512_loadu_ps(tile + i * ldt + j);
+            if (accumulate)
+                r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk, ci + j));
+            r = _mm512_add_ps(_mm512_mul_ps(r, s), bb);
+            _mm512_mask_storeu_ps(ci + j, mk, act_vec(r, ACT, al));
+        }
+    }
+}
+
+static void ep_store_edge(const float *tile, int64_t ldt, float *c, int64_t ldc, int m, int n,
+                          int accumulate, const float *scale, const float *bias, int act,
+                          float alpha)
+{
+    switch (act) {
+    case YPR_ACT_RELU:
+        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
+                           YPR_ACT_RELU);
+        break;
+    case YPR_ACT_LEAKY:
+        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
+                           YPR_ACT_LEAKY);
+        break;
+    case YPR_ACT_SILU:
+        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
+                           YPR_ACT_SILU);
+        break;
+    case YPR_ACT_SIGMOID:
+        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
+                           YPR_ACT_SIGMOID);
+        break;
+    case YPR_ACT_HARDSWISH:
+        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
+                           YPR_ACT_HARDSWISH);
+        break;
+    default:
+        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
+                           YPR_ACT_IDENTITY);
+        break;
+    }
+}
+
+/* One switch on the activation per tile. Full tiles of the widest kernel are
+ * stored from registers by a specialised unrolled loop; edge tiles (rare)
+ * spill the accumulators to the stack and share one compact loop per
+ * activation, which keeps the code size in check. */
+AI void ep_store(__m512 acc[16][4], float *c, int64_t ldc, int m, int n, int accumulate,
+                 const float *scale, const float *bias, int act, float alpha, const int MR,
+                 const int NV, const int NRV)
+{
+    if (NV == NRV && m == MR && n == NV * 16) {
+        switch (act) {
+        case YPR_ACT_RELU:
+            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV, YPR_ACT_RELU);
+            break;
+        case YPR_ACT_LEAKY:
+            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV, YPR_ACT_LEAKY);
+            break;
+        case YPR_ACT_SILU:
+            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV, YPR_ACT_SILU);
+            break;
+        case YPR_ACT_SIGMOID:
+            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
+                          YPR_ACT_SIGMOID);
+            break;
+        case YPR_ACT_HARDSWISH:
+            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
+                          YPR_ACT_HARDSWISH);
+            break;
+        default:
+            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
+                          YPR_ACT_IDENTITY);
+            break;
+        }
+        return;
+    }
+    float tile[16 * 64] __attribute__((aligned(64)));
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            _mm512_store_ps(tile + i * NV * 16 + v * 16, acc[i][v]);
+    ep_store_edge(tile, NV * 16, c, ldc, m, n, accumulate, scale, bias, act, alpha);
+}
+
+/* ------------------------------------------------------------ GEMM */
+
+/* Micro-tile: MR rows × NV·16 columns held in MR·NV zmm accumulators; per k
+ * step NV loads of B and MR broadcasts of A feed MR·NV FMAs. The B panel is
+ * NRV vectors wide (NV ≤ NRV): narrow edge tiles compute only the vectors
+ * they need. With EP set, the store goes through ep_store (the fused
+ * epilogue); otherwise the plain (accumulating) store. */
+AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                     int m, int n, int accumulate, const float *scale, const float *bias,
+                     int act, float alpha, const int MR, const int NV, const int NRV,
+                     const int EP)
+{
+    const int NR = NRV * 16;
+    __m512 acc[16][4];
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = _mm512_setzero_ps();
+
+    for (int64_t k = 0; k < kc; k++) {
+        __m512 bv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            bv[v] = _mm512_loadu_ps(b + v * 16);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+        }
+        a += MR;
+        b += NR;
+    }
+
+    if (EP) {
+        ep_store(acc, c, ldc, m, n, accumulate, scale, bias, act, alpha, MR, NV, NRV);
+        return;
+    }
+
+    if (m == MR && n == NV * 16) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            float *ci = c + i * ldc;
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                __m512 r = acc[i][v];
+                if (accumulate)
+                    r = _mm512_add_ps(r, _mm512_loadu_ps(ci + v * 16));
+                _mm512_storeu_ps(ci + v * 16, r);
+            }
+        }
+        return;
+    }
+    __mmask16 mk[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+        mk[v] = tail_mask(n - v * 16);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        if (i >= m)
+            break;
+        float *ci = c + i * ldc;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            __m512 r = acc[i][v];
+            if (accumulate)
+                r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk[v], ci + v * 16));
+            _mm512_mask_storeu_ps(ci + v * 16, mk[v], r);
+        }
+    }
+}
+
+/* 6 × 64: 24 accumulators + 4 B vectors + 1 broadcast of the 32 zmm. */
+static void ukernel_6x64(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                         int m, int n, int accumulate)
+{
+    switch ((n + 15) / 16) {
+    case 1: ukernel_body(kc, a, b, c, ldc, m, n, accumulate, NULL, NULL, 0, 0, 6, 1, 4, 0); break;
+    case 2: ukernel_body(kc, a, b, c, ldc, m, n, accumulate, NULL, NULL, 0, 0, 6, 2, 4, 0); break;
+    case 3: ukernel_body(kc, a, b, c, ldc, m, n, accumulate, NULL, NULL, 0, 0, 6, 3, 4, 0); break;
+    default: ukernel_body(kc, a, b, c, ldc, m, n, accumulate, NULL, NULL, 0, 0, 6, 4, 4, 0);
+    }
+}
+
+/* The same micro-kernel with the epilogue c = act(acc·scale[i] + bias[i])
+ * applied in registers before the only store of the tile. */
+static void ukernel_6x64_ep(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                            int m, int n, int accumulate, const float *scale,
+                            const float *bias, int act, float alpha)
+{
+    switch ((n + 15) / 16) {
+    case 1:
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, scale, bias, act, alpha, 6, 1, 4, 1);
+        break;
+    case 2:
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, scale, bias, act, alpha, 6, 2, 4, 1);
+        break;
+    case 3:
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, scale, bias, act, alpha, 6, 3, 4, 1);
+        break;
+    default:
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, scale, bias, act, alpha, 6, 4, 4, 1);
+        break;
     }
 }
 
@@ -383,6 +541,7 @@ void ypr__kt_fill_avx512(ypr_ktable *t)
     t->kc = 256;
     t->nc = 64;
     t->gemm_ukernel = ukernel_6x64;
+    t->gemm_ukernel_ep = ukernel_6x64_ep;
     t->scale_bias_act = scale_bias_act_avx512;
     t->maxpool_plane = maxpool_plane_avx512;
     t->upsample2x_plane = upsample2x_plane_avx512;
