@@ -350,35 +350,54 @@ static void free_cuts(cut *c, int n)
 
 int ypr__depgraph_prune(ypr_net *net, const ypr_dep_group *g, const int64_t *idx, int64_t n)
 {
-    TRY(check_indices(g, idx, n));
-    cut *cuts = calloc((size_t)(g->nmembers ? g->nmembers : 1), sizeof *cuts);
+    const int64_t *idxs[1] = {idx};
+    return ypr__depgraph_prune_many(net, &g, idxs, &n, 1);
+}
+
+/* Several groups at once: every tensor is compacted once, whatever number
+ * of groups it belongs to (a conv is the producer of one and the consumer
+ * of others). */
+int ypr__depgraph_prune_many(ypr_net *net, const ypr_dep_group *const *gs,
+                             const int64_t *const *idxs, const int64_t *ns, int ngroups)
+{
+    int total = 0;
+    for (int q = 0; q < ngroups; q++) {
+        TRY(check_indices(gs[q], idxs[q], ns[q]));
+        total += gs[q]->nmembers;
+    }
+    cut *cuts = calloc((size_t)(total ? total : 1), sizeof *cuts);
     RETURN_IF(!cuts, YPR_ENOMEM, "prune: out of memory");
     int ncuts = 0, rc = YPR_OK;
-    /* phase 1: masks, then the new tensors; the net is not touched */
-    for (int i = 0; rc == YPR_OK && i < g->nmembers; i++) {
-        const ypr_dep_member *m = &g->members[i];
-        const ypr_param *p = &net->params[m->param];
-        int c = 0;
-        while (c < ncuts && cuts[c].param != m->param)
-            c++;
-        if (c == ncuts)
-            cuts[ncuts++].param = m->param;
-        if (m->axis < 0 || m->axis >= p->ndim) {
-            rc = ypr__error(YPR_EINTERNAL, "prune: tensor %s has no axis %d", p->name, m->axis);
-            break;
-        }
-        if (!cuts[c].mask[m->axis] && !(cuts[c].mask[m->axis] = calloc((size_t)p->shape[m->axis], 1))) {
-            rc = ypr__error(YPR_ENOMEM, "prune: out of memory");
-            break;
-        }
-        for (int64_t k = 0; k < n; k++) {
-            int64_t at = m->offset + idx[k];
-            if (at >= p->shape[m->axis]) {
-                rc = ypr__error(YPR_EINTERNAL, "prune: tensor %s: index %lld outside axis %d",
-                                p->name, (long long)at, m->axis);
+    /* phase 1: masks; the net is not touched */
+    for (int q = 0; q < ngroups; q++) {
+        const ypr_dep_group *g = gs[q];
+        const int64_t *idx = idxs[q];
+        int64_t n = ns[q];
+        for (int i = 0; rc == YPR_OK && i < g->nmembers; i++) {
+            const ypr_dep_member *m = &g->members[i];
+            const ypr_param *p = &net->params[m->param];
+            int c = 0;
+            while (c < ncuts && cuts[c].param != m->param)
+                c++;
+            if (c == ncuts)
+                cuts[ncuts++].param = m->param;
+            if (m->axis < 0 || m->axis >= p->ndim) {
+                rc = ypr__error(YPR_EINTERNAL, "prune: tensor %s has no axis %d", p->name, m->axis);
                 break;
             }
-            cuts[c].mask[m->axis][at] = 1;
+            if (!cuts[c].mask[m->axis] && !(cuts[c].mask[m->axis] = calloc((size_t)p->shape[m->axis], 1))) {
+                rc = ypr__error(YPR_ENOMEM, "prune: out of memory");
+                break;
+            }
+            for (int64_t k = 0; k < n; k++) {
+                int64_t at = m->offset + idx[k];
+                if (at >= p->shape[m->axis]) {
+                    rc = ypr__error(YPR_EINTERNAL, "prune: tensor %s: index %lld outside axis %d",
+                                    p->name, (long long)at, m->axis);
+                    break;
+                }
+                cuts[c].mask[m->axis][at] = 1;
+            }
         }
     }
     if (rc == YPR_OK) {   /* phase 2: in place, nothing can fail from here on */

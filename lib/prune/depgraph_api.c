@@ -164,3 +164,24 @@ int ypr_depgraph_prune_group(ypr_depgraph *g, int group, const int64_t *channels
     g->version = m->net.version;
     return rc;
 }
+
+int ypr__depgraph_apply(ypr_depgraph *g, const int *groups, const int64_t *const *idxs,
+                        const int64_t *ns, int n)
+{
+    TRY(fresh(g));
+    const ypr_dep_group **gs = malloc((size_t)(n ? n : 1) * sizeof *gs);
+    RETURN_IF(!gs, YPR_ENOMEM, "depgraph: out of memory");
+    for (int i = 0; i < n; i++)
+        gs[i] = &g->groups[groups[i]];
+    ypr_model *m = g->model;
+    int rc = ypr__depgraph_prune_many(&m->net, gs, idxs, ns, n);
+    free(gs);
+    TRY(rc);
+    ypr__model_drop_plans(m);
+    ypr__depgraph_free_groups(g->groups, g->ngroups);
+    g->groups = NULL;
+    g->ngroups = 0;
+    rc = ypr__depgraph_build(&m->net, &g->groups, &g->ngroups);
+    g->version = m->net.version;
+    return rc;
+}

@@ -50,8 +50,16 @@ void ypr__depgraph_free_groups(ypr_dep_group *groups, int n);
  * of group g from the net: slices every member tensor and updates channel
  * counts. Validates before cutting; on failure the net is unchanged. */
 int ypr__depgraph_prune(ypr_net *net, const ypr_dep_group *g, const int64_t *idx, int64_t n);
+/* The same for several groups of one graph at once (each tensor compacted
+ * once). All are checked before anything is cut. */
+int ypr__depgraph_prune_many(ypr_net *net, const ypr_dep_group *const *gs,
+                             const int64_t *const *idxs, const int64_t *ns, int ngroups);
 /* Make channels `idx` of group g output exactly zero (tests: the pruned net
  * must equal the zeroed one). */
 int ypr__depgraph_zero(ypr_net *net, const ypr_dep_group *g, const int64_t *idx, int64_t n);
+
+/* Prune several groups of a public graph at once and rebuild it. */
+int ypr__depgraph_apply(ypr_depgraph *g, const int *groups, const int64_t *const *idxs,
+                        const int64_t *ns, int n);
 
 #endif

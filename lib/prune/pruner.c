@@ -9,6 +9,7 @@
  * scores each output filter by its summed distance to the others (filters
  * near the geometric median are redundant); random draws from the seed. */
 #include <fnmatch.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,6 +391,25 @@ static double group_ratio(const ypr_pruner *p, const ypr_dep_group *g, double st
     return step_ratio > p->max_layer_ratio ? p->max_layer_ratio : step_ratio;
 }
 
+typedef struct score_job {
+    const ypr_pruner *p;
+    double **scores;
+    _Atomic int rc;
+} score_job;
+
+static void score_task(void *ctx, int64_t i, int worker)
+{
+    score_job *job = ctx;
+    if (!job->scores[i])
+        return;
+    ypr_rng rng;
+    ypr__rng_seed(&rng, job->p->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)job->p->step * 1000003u +
+                        (uint64_t)i);
+    int rc = group_scores(job->p, &job->p->graph->groups[i], job->scores[i], &rng);
+    if (rc < 0)
+        job->rc = rc;
+}
+
 int ypr_pruner_step(ypr_pruner *p)
 {
     RETURN_IF(!p, YPR_EINVAL, "pruner: NULL handle");
@@ -400,13 +420,12 @@ int ypr_pruner_step(ypr_pruner *p)
     RETURN_IF(dg->ngroups != p->ninit, YPR_ESTATE, "pruner: the graph's groups changed");
     const ypr_net *net = &dg->model->net;
     double target = p->ratio * (double)(p->step + 1) / p->steps;
-    ypr_rng rng;
-    ypr__rng_seed(&rng, p->seed + (uint64_t)p->step);
     int ng = dg->ngroups;
     double **scores = calloc((size_t)ng, sizeof *scores);
     int64_t *nprune = calloc((size_t)ng, sizeof *nprune);
     int rc = scores && nprune ? YPR_OK : ypr__error(YPR_ENOMEM, "pruner: out of memory");
-    /* plan: scores and counts for every group, before anything is cut */
+    /* plan: scores and counts for every group, before anything is cut;
+     * groups are scored in parallel, each with its own random stream */
     int64_t total = 0;
     for (int i = 0; rc == YPR_OK && i < ng; i++) {
         const ypr_dep_group *g = &dg->groups[i];
@@ -416,10 +435,14 @@ int ypr_pruner_step(ypr_pruner *p)
             rc = ypr__error(YPR_ENOMEM, "pruner: out of memory");
             break;
         }
-        rc = group_scores(p, g, scores[i], &rng);
         nprune[i] = g->channels - kept(p, p->init_channels[i], g->channels,
                                        group_ratio(p, g, target));
         total += g->channels;
+    }
+    if (rc == YPR_OK) {
+        score_job job = {p, scores, YPR_OK};
+        ypr__pool_run(dg->model->pool, ng, score_task, &job);
+        rc = job.rc;
     }
     if (rc == YPR_OK && p->global && total > 0) {
         /* one threshold over all groups' normalized scores */
@@ -457,7 +480,13 @@ int ypr_pruner_step(ypr_pruner *p)
         }
         free(all);
     }
-    /* cut, group by group (numbers are stable across rebuilds) */
+    /* choose the channels of every group, then cut them all at once */
+    int *which = malloc((size_t)(ng ? ng : 1) * sizeof *which);
+    int64_t **chosen = calloc((size_t)(ng ? ng : 1), sizeof *chosen);
+    int64_t *counts = malloc((size_t)(ng ? ng : 1) * sizeof *counts);
+    int ncut = 0;
+    if (rc == YPR_OK && (!which || !chosen || !counts))
+        rc = ypr__error(YPR_ENOMEM, "pruner: out of memory");
     for (int i = 0; rc == YPR_OK && i < ng; i++) {
         if (!scores[i] || nprune[i] <= 0)
             continue;
@@ -476,12 +505,20 @@ int ypr_pruner_step(ypr_pruner *p)
         for (int64_t k = 0; k < nprune[i]; k++)
             idx[k] = r[k].ch;
         qsort(idx, (size_t)nprune[i], sizeof *idx, cmp_i64);
-        rc = ypr_depgraph_prune_group(dg, i, idx, nprune[i]);
         free(r);
-        free(idx);
-        if (rc == YPR_OK && dg->ngroups != ng)
-            rc = ypr__error(YPR_EINTERNAL, "pruner: group count changed while pruning");
+        which[ncut] = i;
+        chosen[ncut] = idx;
+        counts[ncut++] = nprune[i];
     }
+    if (rc == YPR_OK && ncut)
+        rc = ypr__depgraph_apply(dg, which, (const int64_t *const *)chosen, counts, ncut);
+    if (rc == YPR_OK && dg->ngroups != ng)
+        rc = ypr__error(YPR_EINTERNAL, "pruner: group count changed while pruning");
+    for (int i = 0; chosen && i < ncut; i++)
+        free(chosen[i]);
+    free(chosen);
+    free(which);
+    free(counts);
     for (int i = 0; scores && i < ng; i++)
         free(scores[i]);
     free(scores);
