@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine (as root): install, build, and run
-# the demo on built-in data. Today: the kernel benchmark, then YOLOv7 models
-# built from the built-in cfgs — summary, fused inference speed, detection on a
-# generated picture. It grows into the whole prune → fine-tune → quantize →
-# export chain as those capabilities land.
+# the demo on built-in data: kernels benchmark, synthetic dataset, YOLOv7-tiny
+# evaluated, pruned, evaluated again, speed before/after, detection. Fine-tune,
+# quantize and export join the chain as those capabilities land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -14,12 +13,22 @@ out=${DEMO_OUT:-demo-out}
 mkdir -p "$out"
 $y version
 echo "== kernels"
-$y bench kernels --threads "$(nproc)"
-echo "== yolov7-tiny (nc 20): layers, parameters, MACs at 416"
-$y info yolov7-tiny --size 416 | tail -n 3
-echo "== inference speed (random weights), batch 1, $(nproc) threads"
+$y bench kernels --threads "$(nproc)" --seconds 0.2
+echo "== the built-in synthetic dataset (YOLO layout)"
+$y synth "$out/synth" --images 48 --size 320 --classes 8 --seed 7
+echo "== yolov7-tiny as built in (80 classes): layers, parameters, MACs at 320"
+$y info yolov7-tiny --size 320 | tail -n 2
+echo "== evaluate (random weights: the chain runs; mAP means something once training lands)"
+$y eval yolov7-tiny --data "$out/synth/data.yaml" --size 320 --json "$out/eval.json" --plots "$out/plots"
+echo "== prune 25 % of every coupled channel group (LAMP, round_to 8), keep the head"
+$y prune yolov7-tiny --nc 8 --ratio 0.25 --importance lamp --round-to 8 --ignore 'model.77.m.*' \
+  --size 320 --time --report "$out/prune.json" -o "$out/tiny-pruned.safetensors" \
+  | grep -E '^(Parameters|MACs|Time|saved)'
+$y eval "$out/tiny-pruned.safetensors" --data "$out/synth/data.yaml" --size 320 | grep -E 'Class| all |Speed' 
+echo "== inference speed, batch 1, $(nproc) threads, fused (before / after pruning)"
 $y bench yolov7-tiny --size 416 --runs 10 --fuse
-$y bench yolov7 --size 640 --runs 5 --fuse
+$y bench "$out/tiny-pruned.safetensors" --size 416 --runs 10 --fuse
+$y bench yolov7 --size 640 --runs 3 --fuse
 echo "== detect (the PyTorch-checked test model and its fixture picture, see tests/data)"
 /usr/bin/python3 - tests/data/model/mini_image.bin "$out/mini.png" <<'PY'
 import struct, sys, zlib
