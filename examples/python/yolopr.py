@@ -4,10 +4,16 @@ The shared library is found, in order: $YOLOPR_LIBRARY; a libyolopr.so* next
 to this file; the soname libyolopr.so.0 through the dynamic loader.
 Errors are raised as YoloprError (with .code and the library's detailed
 message). NumPy is used where present (forward takes and returns float32
-arrays); without it, forward takes any buffer of float32 values.
+arrays); without it, forward takes any buffer of float32 values, and the
+methods that return arrays (Dataset.image, Dataset.labels) raise RuntimeError.
+
+Objects that the library borrows stay referenced from Python: an Evaluator
+keeps its Model and Dataset, a DepGraph its Model, a Pruner its DepGraph.
+Closing one of those explicitly makes its dependents raise ValueError.
 """
 import ctypes
 import glob
+import json as _json
 import os
 
 try:
@@ -15,7 +21,8 @@ try:
 except ImportError:  # pragma: no cover - optional
     np = None
 
-__all__ = ["YoloprError", "Model", "version", "simd_active", "library"]
+__all__ = ["YoloprError", "Model", "Dataset", "Evaluator", "DepGraph", "Pruner", "version",
+           "simd_active", "library"]
 
 
 def _load():
@@ -65,7 +72,82 @@ _sig("ypr_model_detect", ctypes.c_int, _P, _P, ctypes.c_int, ctypes.c_int, _P, c
      ctypes.POINTER(ctypes.c_int))
 _sig("ypr_model_set_threads", ctypes.c_int, _P, ctypes.c_int)
 
+_sig("ypr_free", None, _P)
+
+# datasets
+_sig("ypr_dataset_open", ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
+     ctypes.POINTER(_P))
+_sig("ypr_dataset_synth", ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_uint64,
+     ctypes.POINTER(_P))
+_sig("ypr_dataset_free", None, _P)
+_sig("ypr_dataset_count", ctypes.c_int, _P)
+_sig("ypr_dataset_num_classes", ctypes.c_int, _P)
+_sig("ypr_dataset_class_name", ctypes.c_char_p, _P, ctypes.c_int)
+_sig("ypr_dataset_num_skipped", ctypes.c_int, _P)
+_sig("ypr_dataset_image", ctypes.c_int, _P, ctypes.c_int, ctypes.POINTER(_P),
+     ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int))
+_sig("ypr_dataset_labels", ctypes.c_int, _P, ctypes.c_int, _P, ctypes.c_int,
+     ctypes.POINTER(ctypes.c_int))
+_sig("ypr_dataset_image_path", ctypes.c_char_p, _P, ctypes.c_int)
+_sig("ypr_dataset_write_yolo", ctypes.c_int, _P, ctypes.c_char_p)
+
+# evaluation
+_PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, _P, _i64, _i64)
+_sig("ypr_evaluator_create", ctypes.c_int, _P, _P, ctypes.POINTER(_P))
+_sig("ypr_evaluator_free", None, _P)
+_sig("ypr_evaluator_set_float", ctypes.c_int, _P, ctypes.c_int, ctypes.c_double)
+_sig("ypr_evaluator_set_int", ctypes.c_int, _P, ctypes.c_int, _i64)
+_sig("ypr_evaluator_set_progress", ctypes.c_int, _P, _PROGRESS_FN, _P)
+_sig("ypr_evaluator_run", ctypes.c_int, _P)
+_sig("ypr_evaluator_add_detections", ctypes.c_int, _P, ctypes.c_int, _P, ctypes.c_int)
+_sig("ypr_evaluator_compute", ctypes.c_int, _P)
+_sig("ypr_evaluator_read_detections", ctypes.c_int, _P, ctypes.c_char_p)
+_sig("ypr_evaluator_get", ctypes.c_int, _P, ctypes.c_int, ctypes.c_int,
+     ctypes.POINTER(ctypes.c_double))
+_sig("ypr_evaluator_speed", ctypes.c_int, _P, ctypes.POINTER(ctypes.c_double))
+_sig("ypr_evaluator_table", ctypes.c_int, _P, ctypes.POINTER(_P))
+_sig("ypr_evaluator_json", ctypes.c_int, _P, ctypes.POINTER(_P))
+_sig("ypr_evaluator_save_plots", ctypes.c_int, _P, ctypes.c_char_p)
+
+# dependency graph
+_sig("ypr_depgraph_build", ctypes.c_int, _P, ctypes.POINTER(_P))
+_sig("ypr_depgraph_free", None, _P)
+_sig("ypr_depgraph_num_groups", ctypes.c_int, _P)
+_sig("ypr_depgraph_group_info", ctypes.c_int, _P, ctypes.c_int, ctypes.POINTER(_i64),
+     ctypes.POINTER(ctypes.c_int))
+_sig("ypr_depgraph_describe", ctypes.c_int, _P, ctypes.c_int, ctypes.POINTER(_P))
+_sig("ypr_depgraph_dot", ctypes.c_int, _P, ctypes.POINTER(_P))
+_sig("ypr_depgraph_prune_group", ctypes.c_int, _P, ctypes.c_int, ctypes.POINTER(_i64), _i64)
+
+# pruner
+_sig("ypr_pruner_create", ctypes.c_int, _P, ctypes.POINTER(_P))
+_sig("ypr_pruner_free", None, _P)
+_sig("ypr_pruner_set_float", ctypes.c_int, _P, ctypes.c_int, ctypes.c_double)
+_sig("ypr_pruner_set_int", ctypes.c_int, _P, ctypes.c_int, _i64)
+_sig("ypr_pruner_ignore", ctypes.c_int, _P, ctypes.c_char_p)
+_sig("ypr_pruner_set_layer_ratio", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_double)
+_sig("ypr_pruner_step", ctypes.c_int, _P)
+_sig("ypr_pruner_steps_done", ctypes.c_int, _P)
+_sig("ypr_pruner_report", ctypes.c_int, _P, ctypes.POINTER(_P), ctypes.c_int)
+
 CONF_THRESHOLD, IOU_THRESHOLD, MAX_DET, MULTI_LABEL, AGNOSTIC_NMS, INPUT_SIZE = range(100, 106)
+
+# Status codes (YPR_E…), stable.
+(OK, EINVAL, ENOMEM, ERANGE, EIO, EFORMAT, ESHAPE, ENOTFOUND, EUNSUPPORTED, ESTATE, ECANCELED,
+ EINTERNAL) = range(0, -12, -1)
+
+# ypr_eval_setting / ypr_eval_value
+(EVAL_CONF_THRESHOLD, EVAL_IOU_THRESHOLD, EVAL_MAX_DET, EVAL_METRIC, EVAL_INPUT_SIZE, EVAL_BATCH,
+ EVAL_MULTI_LABEL, EVAL_MAX_IMAGES, EVAL_RECT) = range(400, 409)
+EVAL_IMAGES, EVAL_LABELS, EVAL_P, EVAL_R, EVAL_MAP50, EVAL_MAP = range(6)
+
+# ypr_prune_setting and the pruner's enums
+(PRUNE_RATIO, PRUNE_CRITERION, PRUNE_GLOBAL, PRUNE_ROUND_TO, PRUNE_STEPS, PRUNE_MAX_LAYER_RATIO,
+ PRUNE_SEED, PRUNE_REDUCTION, PRUNE_NORMALIZER, PRUNE_REPORT_SIZE) = range(200, 210)
+CRITERIA = {"random": 0, "l1": 1, "l2": 2, "lamp": 3, "bn_scale": 4, "bn": 4, "fpgm": 5}
+REDUCTIONS = {"mean": 0, "sum": 1, "max": 2, "first": 3}
+NORMALIZERS = {"none": 0, "mean": 1, "max": 2, "sum": 3, "lamp": 4}
+METRICS = {"yolov7": 0, "coco": 1}
 
 
 class YoloprError(RuntimeError):
@@ -81,6 +163,61 @@ def _check(rc):
         detail = _c.ypr_last_error().decode("utf-8", "replace")
         raise YoloprError(rc, detail or _c.ypr_strerror(rc).decode())
     return rc
+
+
+def _take_text(call):
+    """call(out) makes a library call with @p out as its char ** output; the
+    text is copied and the library's buffer released with ypr_free()."""
+    p = _P()
+    _check(call(ctypes.byref(p)))
+    try:
+        return ctypes.string_at(p.value).decode("utf-8", "replace") if p.value else ""
+    finally:
+        _c.ypr_free(p)
+
+
+def _need_numpy(what):
+    if np is None:
+        raise RuntimeError("%s needs NumPy" % what)
+
+
+def _enum(kind, table, value):
+    """A name from @p table (case-insensitive) or the enum's integer value."""
+    if isinstance(value, str):
+        try:
+            return table[value.lower()]
+        except KeyError:
+            raise ValueError("unknown %s %r (one of %s)" % (kind, value, ", ".join(sorted(table))))
+    return int(value)
+
+
+def _live(obj, what):
+    """The handle of @p obj, refusing one already closed."""
+    h = getattr(obj, "_h", None)
+    if not h:
+        raise ValueError("%s is closed" % what)
+    return h
+
+
+class _Handle:
+    """Shared close()/__del__/context-manager plumbing; subclasses set _free."""
+
+    _free = None
+    _h = None
+
+    def close(self):
+        if self._h:
+            type(self)._free(self._h)
+            self._h = _P()
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def version():
@@ -200,3 +337,382 @@ class Model:
         _check(_c.ypr_model_detect(self._h, img.ctypes.data, img.shape[1], img.shape[0],
                                    out.ctypes.data, max_det, ctypes.byref(count)))
         return out[:count.value].copy()
+
+
+class Dataset(_Handle):
+    """A detection dataset (wraps ypr_dataset): YOLO/VOC on disk or synthetic."""
+
+    _free = staticmethod(_c.ypr_dataset_free)
+
+    def __init__(self, handle):
+        self._h = _P(handle)
+
+    @classmethod
+    def open(cls, path, split="val", skip_bad=False):
+        """A YOLOv7 data .yaml (with @p split), a folder of images or a VOC tree.
+        skip_bad: skip images with bad labels (counted in num_skipped) instead of failing."""
+        h = _P()
+        _check(_c.ypr_dataset_open(os.fsencode(path), split.encode() if split else None,
+                                   1 if skip_bad else 0, ctypes.byref(h)))
+        return cls(h.value)
+
+    @classmethod
+    def synth(cls, count, size=416, classes=8, seed=0):
+        """The built-in synthetic dataset, deterministic from @p seed."""
+        h = _P()
+        _check(_c.ypr_dataset_synth(count, size, classes, seed, ctypes.byref(h)))
+        return cls(h.value)
+
+    def _hh(self):
+        return _live(self, "dataset")
+
+    def __len__(self):
+        return _c.ypr_dataset_count(self._hh())
+
+    def _index(self, i):
+        n = len(self)
+        if not 0 <= i < n:
+            raise IndexError("image %d outside [0, %d)" % (i, n))
+        return i
+
+    @property
+    def num_classes(self):
+        return _c.ypr_dataset_num_classes(self._hh())
+
+    @property
+    def class_names(self):
+        h = self._hh()
+        return [(_c.ypr_dataset_class_name(h, i) or b"").decode("utf-8", "replace")
+                for i in range(self.num_classes)]
+
+    @property
+    def num_skipped(self):
+        return _c.ypr_dataset_num_skipped(self._hh())
+
+    def image(self, i):
+        """Image @p i as uint8 [H, W, 3] RGB (a copy)."""
+        _need_numpy("Dataset.image")
+        rgb, w, h = _P(), ctypes.c_int(), ctypes.c_int()
+        _check(_c.ypr_dataset_image(self._hh(), i, ctypes.byref(rgb), ctypes.byref(w),
+                                    ctypes.byref(h)))
+        try:
+            raw = ctypes.string_at(rgb.value, w.value * h.value * 3)
+        finally:
+            _c.ypr_free(rgb)
+        return np.frombuffer(raw, dtype=np.uint8).reshape(h.value, w.value, 3).copy()
+
+    def labels(self, i):
+        """Labels of image @p i: float32 [n, 6] rows class, x1, y1, x2, y2, difficult (pixels)."""
+        _need_numpy("Dataset.labels")
+        h = self._hh()
+        count = ctypes.c_int()
+        _check(_c.ypr_dataset_labels(h, i, None, 0, ctypes.byref(count)))
+        while True:
+            cap = count.value
+            out = np.zeros((cap, 6), dtype=np.float32)
+            _check(_c.ypr_dataset_labels(h, i, out.ctypes.data if cap else None, cap,
+                                         ctypes.byref(count)))
+            if count.value <= cap:
+                return out[:count.value]
+
+    def image_path(self, i):
+        """The file of image @p i ("" for synthetic images)."""
+        p = _c.ypr_dataset_image_path(self._hh(), self._index(i))
+        return os.fsdecode(p) if p else ""
+
+    def write_yolo(self, out_dir):
+        """Write OUT/images/val/*.png, OUT/labels/val/*.txt and OUT/data.yaml."""
+        _check(_c.ypr_dataset_write_yolo(self._hh(), os.fsencode(out_dir)))
+
+
+class Evaluator(_Handle):
+    """mAP of a model on a dataset, or of detections made elsewhere (wraps ypr_evaluator).
+
+    Settings are keyword arguments of the constructor or properties:
+    conf, iou, max_det, metric ('yolov7' or 'coco'), size, batch, multi_label,
+    max_images, rect."""
+
+    _free = staticmethod(_c.ypr_evaluator_free)
+    # name: (key, is_float, library default)
+    _SETTINGS = {
+        "conf": (EVAL_CONF_THRESHOLD, True, 0.001),
+        "iou": (EVAL_IOU_THRESHOLD, True, 0.65),
+        "max_det": (EVAL_MAX_DET, False, 300),
+        "metric": (EVAL_METRIC, False, "yolov7"),
+        "size": (EVAL_INPUT_SIZE, False, 640),
+        "batch": (EVAL_BATCH, False, 1),
+        "multi_label": (EVAL_MULTI_LABEL, False, True),
+        "max_images": (EVAL_MAX_IMAGES, False, 0),
+        "rect": (EVAL_RECT, False, True),
+    }
+
+    def __init__(self, model, dataset, **settings):
+        unknown = set(settings) - set(self._SETTINGS)
+        if unknown:
+            raise TypeError("unknown evaluator setting(s): %s" % ", ".join(sorted(unknown)))
+        # the library borrows both: keep them alive as long as this evaluator
+        self._model = model
+        self._dataset = dataset
+        self._values = {k: v[2] for k, v in self._SETTINGS.items()}
+        h = _P()
+        _check(_c.ypr_evaluator_create(_live(model, "model") if model is not None else None,
+                                       _live(dataset, "dataset"), ctypes.byref(h)))
+        self._h = h
+        for k, v in settings.items():
+            self._set(k, v)
+
+    def _hh(self):
+        if self._model is not None:
+            _live(self._model, "the evaluator's model")
+        _live(self._dataset, "the evaluator's dataset")
+        return _live(self, "evaluator")
+
+    def _set(self, name, value):
+        key, is_float, _ = self._SETTINGS[name]
+        if is_float:
+            _check(_c.ypr_evaluator_set_float(self._hh(), key, float(value)))
+        else:
+            v = _enum("metric", METRICS, value) if name == "metric" else int(value)
+            _check(_c.ypr_evaluator_set_int(self._hh(), key, v))
+        self._values[name] = value
+
+    def _setting(name):  # noqa: N805 - property factory used in the class body
+        return property(lambda self: self._values[name],
+                        lambda self, value: self._set(name, value))
+
+    conf = _setting("conf")
+    iou = _setting("iou")
+    max_det = _setting("max_det")
+    metric = _setting("metric")
+    size = _setting("size")
+    batch = _setting("batch")
+    multi_label = _setting("multi_label")
+    max_images = _setting("max_images")
+    rect = _setting("rect")
+    del _setting
+
+    @property
+    def model(self):
+        return self._model
+
+    @property
+    def dataset(self):
+        return self._dataset
+
+    def run(self, progress=None):
+        """Run the model over the dataset and compute the metrics. progress:
+        callable(done, total) called after each batch; a truthy return cancels
+        (YoloprError with code ECANCELED). An exception raised by it also
+        cancels the run and is re-raised here."""
+        h = self._hh()
+        if progress is None:
+            _check(_c.ypr_evaluator_run(h))
+            return self
+        raised = []
+
+        def trampoline(_user, done, total):
+            try:
+                return 1 if progress(done, total) else 0
+            except BaseException as exc:  # carried out of C, re-raised below
+                raised.append(exc)
+                return 1
+
+        fn = _PROGRESS_FN(trampoline)   # kept alive by this frame during the call
+        _check(_c.ypr_evaluator_set_progress(h, fn, None))
+        try:
+            rc = _c.ypr_evaluator_run(h)
+        finally:
+            _c.ypr_evaluator_set_progress(h, _PROGRESS_FN(), None)
+        if raised:
+            raise raised[0]
+        _check(rc)
+        return self
+
+    def add_detections(self, image, dets):
+        """Detections of dataset image @p image: rows x1, y1, x2, y2, conf, class
+        in image pixels (float32 [n, 6]; without NumPy, a sequence of 6-tuples)."""
+        h = self._hh()
+        if np is not None:
+            arr = np.ascontiguousarray(dets, dtype=np.float32)
+            if arr.size == 0:
+                arr = arr.reshape(0, 6)
+            if arr.ndim != 2 or arr.shape[1] != 6:
+                raise ValueError("detections must be [n, 6], got shape %r" % (arr.shape,))
+            n = arr.shape[0]
+            _check(_c.ypr_evaluator_add_detections(h, image, arr.ctypes.data if n else None, n))
+        else:
+            rows = [tuple(float(v) for v in r) for r in dets]
+            if any(len(r) != 6 for r in rows):
+                raise ValueError("detections must be rows of 6 values")
+            buf = (ctypes.c_float * (6 * len(rows)))(*[v for r in rows for v in r])
+            _check(_c.ypr_evaluator_add_detections(h, image, ctypes.addressof(buf) if rows
+                                                   else None, len(rows)))
+
+    def compute(self):
+        """Metrics of the added detections (images without any count as misses)."""
+        _check(_c.ypr_evaluator_compute(self._hh()))
+        return self
+
+    def read_detections(self, directory):
+        """Add YOLOv7 detect.py --save-txt --save-conf files from @p directory and compute."""
+        _check(_c.ypr_evaluator_read_detections(self._hh(), os.fsencode(directory)))
+        return self
+
+    def get(self, cls=-1):
+        """Results for class @p cls (-1: all): images, labels, p, r, map50, map."""
+        h = self._hh()
+        out = {}
+        for name, what in (("images", EVAL_IMAGES), ("labels", EVAL_LABELS), ("p", EVAL_P),
+                           ("r", EVAL_R), ("map50", EVAL_MAP50), ("map", EVAL_MAP)):
+            v = ctypes.c_double()
+            _check(_c.ypr_evaluator_get(h, cls, what, ctypes.byref(v)))
+            out[name] = int(v.value) if what in (EVAL_IMAGES, EVAL_LABELS) else v.value
+        return out
+
+    def per_class(self):
+        """One dict per class (as get(), plus 'class' and 'name')."""
+        names = self._dataset.class_names
+        rows = []
+        for c, name in enumerate(names):
+            row = {"class": c, "name": name}
+            row.update(self.get(c))
+            rows.append(row)
+        return rows
+
+    def speed(self):
+        """Mean ms per image: (inference, NMS, total)."""
+        ms = (ctypes.c_double * 3)()
+        _check(_c.ypr_evaluator_speed(self._hh(), ms))
+        return tuple(ms)
+
+    def table(self):
+        """YOLOv7's results table and Speed line."""
+        return _take_text(lambda out: _c.ypr_evaluator_table(self._hh(), out))
+
+    def json(self):
+        """The results as a dict (the library's JSON, parsed)."""
+        return _json.loads(_take_text(lambda out: _c.ypr_evaluator_json(self._hh(), out)))
+
+    def save_plots(self, directory):
+        """Write PR_curve.png and confusion_matrix.png into @p directory (created)."""
+        _check(_c.ypr_evaluator_save_plots(self._hh(), os.fsencode(directory)))
+
+
+class DepGraph(_Handle):
+    """Groups of coupled channels of a model (wraps ypr_depgraph)."""
+
+    _free = staticmethod(_c.ypr_depgraph_free)
+
+    def __init__(self, model):
+        self._model = model   # the graph is tied to (and must not outlive) the model
+        h = _P()
+        _check(_c.ypr_depgraph_build(_live(model, "model"), ctypes.byref(h)))
+        self._h = h
+
+    @property
+    def model(self):
+        return self._model
+
+    def _hh(self):
+        _live(self._model, "the graph's model")
+        return _live(self, "dependency graph")
+
+    def __len__(self):
+        return _check(_c.ypr_depgraph_num_groups(self._hh()))
+
+    def group(self, i):
+        """(channels, prunable) of group @p i."""
+        c, p = _i64(), ctypes.c_int()
+        _check(_c.ypr_depgraph_group_info(self._hh(), i, ctypes.byref(c), ctypes.byref(p)))
+        return c.value, bool(p.value)
+
+    def describe(self, i=-1):
+        """The members (tensor, axis, index range) of group @p i, or of all groups."""
+        return _take_text(lambda out: _c.ypr_depgraph_describe(self._hh(), i, out))
+
+    def dot(self):
+        """The net as a Graphviz dot graph."""
+        return _take_text(lambda out: _c.ypr_depgraph_dot(self._hh(), out))
+
+    def prune_group(self, i, channels):
+        """Remove @p channels (indices into group @p i) from the model; the graph
+        is rebuilt, so group numbers may change."""
+        idx = [int(c) for c in channels]
+        arr = (_i64 * max(len(idx), 1))(*idx)
+        _check(_c.ypr_depgraph_prune_group(self._hh(), i, arr, len(idx)))
+
+
+class Pruner(_Handle):
+    """Structured channel pruning over a DepGraph (wraps ypr_pruner).
+
+    importance: 'random', 'l1', 'l2', 'lamp', 'bn_scale' (or 'bn'), 'fpgm';
+    reduction: 'mean', 'sum', 'max', 'first'; normalizer: 'none', 'mean',
+    'max', 'sum', 'lamp'. ignore: fnmatch patterns of layers never pruned
+    (one matching nothing raises YoloprError ENOTFOUND); layer_ratios:
+    {pattern: ratio}."""
+
+    _free = staticmethod(_c.ypr_pruner_free)
+
+    def __init__(self, graph, ratio=0.25, importance="l2", global_pruning=False, round_to=1,
+                 steps=1, max_layer_ratio=1.0, seed=0, ignore=(), layer_ratios=None,
+                 reduction="mean", normalizer="mean", report_size=640):
+        self._graph = graph   # keeps the graph (and through it the model) alive
+        h = _P()
+        _check(_c.ypr_pruner_create(_live(graph, "dependency graph"), ctypes.byref(h)))
+        self._h = h
+        self._set_float(PRUNE_RATIO, ratio)
+        self._set_int(PRUNE_CRITERION, _enum("importance", CRITERIA, importance))
+        self._set_int(PRUNE_GLOBAL, 1 if global_pruning else 0)
+        self._set_int(PRUNE_ROUND_TO, round_to)
+        self._set_int(PRUNE_STEPS, steps)
+        self._set_float(PRUNE_MAX_LAYER_RATIO, max_layer_ratio)
+        self._set_int(PRUNE_SEED, seed)
+        self._set_int(PRUNE_REDUCTION, _enum("reduction", REDUCTIONS, reduction))
+        self._set_int(PRUNE_NORMALIZER, _enum("normalizer", NORMALIZERS, normalizer))
+        self._set_int(PRUNE_REPORT_SIZE, report_size)
+        if isinstance(ignore, str):
+            ignore = (ignore,)
+        for pattern in ignore:
+            self.ignore(pattern)
+        for pattern, r in (layer_ratios or {}).items():
+            self.set_layer_ratio(pattern, r)
+
+    @property
+    def graph(self):
+        return self._graph
+
+    def _hh(self):
+        self._graph._hh()
+        return _live(self, "pruner")
+
+    def _set_float(self, key, value):
+        _check(_c.ypr_pruner_set_float(self._hh(), key, float(value)))
+
+    def _set_int(self, key, value):
+        _check(_c.ypr_pruner_set_int(self._hh(), key, int(value)))
+
+    def ignore(self, pattern):
+        """Never prune groups of layers matching the fnmatch @p pattern."""
+        rc = _c.ypr_pruner_ignore(self._hh(), pattern.encode())
+        if rc == ENOTFOUND:   # the library keeps the pattern but sets no message
+            raise YoloprError(rc, "pruner: ignore pattern '%s' matches no layer" % pattern)
+        _check(rc)
+
+    def set_layer_ratio(self, pattern, ratio):
+        """Prune groups of layers matching @p pattern by @p ratio instead."""
+        _check(_c.ypr_pruner_set_layer_ratio(self._hh(), pattern.encode(), float(ratio)))
+
+    def step(self):
+        """One step of the schedule: score, rank, cut (the model shrinks)."""
+        _check(_c.ypr_pruner_step(self._hh()))
+        return self
+
+    @property
+    def steps_done(self):
+        return _check(_c.ypr_pruner_steps_done(self._hh()))
+
+    def report(self, json=False):
+        """Parameters and MACs before/after and channels per layer: text, or a
+        dict when @p json is true."""
+        text = _take_text(lambda out: _c.ypr_pruner_report(self._hh(), out, 1 if json else 0))
+        return _json.loads(text) if json else text

@@ -98,6 +98,8 @@ void ypr_evaluator_free(ypr_evaluator *e)
 int ypr_evaluator_set_float(ypr_evaluator *e, int key, double v)
 {
     RETURN_IF(!e, YPR_EINVAL, "evaluator: NULL handle");
+    RETURN_IF(key != YPR_EVAL_CONF_THRESHOLD && key != YPR_EVAL_IOU_THRESHOLD, YPR_EINVAL,
+              "evaluator: %d is not a float setting", key);
     RETURN_IF(!(v >= 0 && v <= 1), YPR_ERANGE, "evaluator: threshold %g outside [0, 1]", v);
     switch (key) {
     case YPR_EVAL_CONF_THRESHOLD: e->conf = (float)v; return YPR_OK;

@@ -169,11 +169,13 @@ int ypr_pruner_ignore(ypr_pruner *p, const char *pattern)
         hit = fnmatch(pattern, net->nodes[i].name, 0) == 0;
     for (int i = 0; i < net->nparams && !hit; i++)
         hit = fnmatch(pattern, net->params[i].name, 0) == 0;
-    if (!hit)
-        ypr__log(YPR_LOG_WARN, "pruner: ignore pattern '%s' matches no layer", pattern);
     RETURN_IF(!(p->ignore[p->nignore] = dup_str(pattern)), YPR_ENOMEM, "pruner: out of memory");
     p->nignore++;
-    return hit ? YPR_OK : YPR_ENOTFOUND;
+    if (hit)
+        return YPR_OK;
+    ypr__log(YPR_LOG_WARN, "pruner: ignore pattern '%s' matches no layer", pattern);
+    return ypr__error(YPR_ENOTFOUND, "pruner: ignore pattern '%s' matches no layer (kept)",
+                      pattern);
 }
 
 int ypr_pruner_set_layer_ratio(ypr_pruner *p, const char *pattern, double ratio)
