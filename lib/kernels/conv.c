@@ -74,9 +74,15 @@ typedef struct im2col_src {
 static void gather_row(const float *row, int64_t w, int64_t ix0, int64_t sw, int64_t len,
                        float *d)
 {
-    /* valid t: 0 ≤ ix0 + t·sw < w */
-    int64_t a = ix0 >= 0 ? 0 : (-ix0 + sw - 1) / sw;
-    int64_t b = ix0 >= w ? 0 : (w - 1 - ix0) / sw + 1;
+    /* valid t: 0 ≤ ix0 + t·sw < w (stride 1, the common case, without divisions) */
+    int64_t a, b;
+    if (sw == 1) {
+        a = ix0 >= 0 ? 0 : -ix0;
+        b = w - ix0;
+    } else {
+        a = ix0 >= 0 ? 0 : (-ix0 + sw - 1) / sw;
+        b = ix0 >= w ? 0 : (w - 1 - ix0) / sw + 1;
+    }
     if (a > len) a = len;
     if (b > len) b = len;
     if (b < a) b = a;
@@ -117,10 +123,18 @@ static void pack_b_im2col(const void *src, int64_t k0, int64_t kc, int64_t n0,
             nruns++;
             j += len;
         }
+        /* (channel, ky, kx) of row k0, then stepped without divisions */
+        int64_t ci = k0 / khw, ky = (k0 % khw) / s->kw, kx = k0 % s->kw;
         for (int64_t kk = 0; kk < kc; kk++) {
-            int64_t kidx = k0 + kk;
-            int64_t ci = kidx / khw, r = kidx % khw;
-            int64_t ky = r / s->kw, kx = r % s->kw;
+            if (kk) {
+                if (++kx == s->kw) {
+                    kx = 0;
+                    if (++ky == s->kh) {
+                        ky = 0;
+                        ci++;
+                    }
+                }
+            }
             const float *plane = s->x + ci * s->h * s->w;
             float *d = panel + kk * nr;
             for (int i = 0; i < nruns; i++) {
