@@ -364,7 +364,7 @@ typedef enum ypr_eval_setting {
     YPR_EVAL_BATCH          = 405, /**< int, default 1 */
     YPR_EVAL_MULTI_LABEL    = 406, /**< int 0/1, default 1 */
     YPR_EVAL_MAX_IMAGES     = 407, /**< int, 0 (default) = all */
-    YPR_EVAL_RECT           = 408  /**< int 0/1, default 1: rectangular letterbox at batch 1 */
+    YPR_EVAL_RECT           = 408  /**< int 0/1, default 1: rectangular letterbox, pad 0.5 (a batch takes its largest shape) */
 } ypr_eval_setting;
 
 /** What ypr_evaluator_get() reads. */

@@ -175,12 +175,14 @@ static int start(ypr_evaluator *e)
     return YPR_OK;
 }
 
-/* Canvas of an image: square, or YOLOv7's rectangular shape for batch 1. */
+/* Canvas of an image: square, or YOLOv7's rectangular shape (the long side
+ * at the input size, the short side padded up to a multiple of 32 with
+ * pad = 0.5 stride). A batch uses the largest canvas of its images. */
 static void canvas_of(const ypr_evaluator *e, int w, int h, int *cw, int *ch, float *ratio)
 {
     float r = (float)e->size / (float)(w > h ? w : h);
     *ratio = r;
-    if (!e->rect || e->batch > 1) {
+    if (!e->rect) {
         *cw = *ch = e->size;
         return;
     }
@@ -196,16 +198,19 @@ typedef struct slot { uint8_t *rgb; int w, h; ypr_letterbox lb; } slot;
 
 static int run_batch(ypr_evaluator *e, int first, int n, float *x, slot *sl)
 {
-    int cw = e->size, ch = e->size;
+    int cw = 0, ch = 0;
+    float ratio[256];
     for (int k = 0; k < n; k++) {
-        int i = first + k;
+        int i = first + k, w, h;
         sl[k].rgb = NULL;
         TRY(ypr_dataset_image(e->ds, i, &sl[k].rgb, &sl[k].w, &sl[k].h));
-        float r;
-        canvas_of(e, sl[k].w, sl[k].h, &cw, &ch, &r);
-        TRY(ypr__letterbox_ratio(sl[k].rgb, sl[k].w, sl[k].h, cw, ch, r, 114,
-                                 x + (size_t)k * 3 * cw * ch, &sl[k].lb));
+        canvas_of(e, sl[k].w, sl[k].h, &w, &h, &ratio[k]);
+        if (w > cw) cw = w;
+        if (h > ch) ch = h;
     }
+    for (int k = 0; k < n; k++)
+        TRY(ypr__letterbox_ratio(sl[k].rgb, sl[k].w, sl[k].h, cw, ch, ratio[k], 114,
+                                 x + (size_t)k * 3 * cw * ch, &sl[k].lb));
     double t0 = ypr__now();
     TRY(ypr_model_forward(e->model, x, n, ch, cw));
     double t1 = ypr__now();
