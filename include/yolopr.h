@@ -471,7 +471,9 @@ typedef enum ypr_prune_setting {
     YPR_PRUNE_SEED            = 206, /**< int: for the random criterion */
     YPR_PRUNE_REDUCTION       = 207, /**< int ypr_reduction, default mean */
     YPR_PRUNE_NORMALIZER      = 208, /**< int ypr_normalizer, default mean */
-    YPR_PRUNE_REPORT_SIZE     = 209  /**< int: image size for MAC reports, default 640 */
+    YPR_PRUNE_REPORT_SIZE     = 209, /**< int: image size for MAC reports and MAC targets, default 640 */
+    YPR_PRUNE_TARGET_MACS     = 210, /**< int: prune until conv MACs at the report size fall to this (local widths; replaces the ratio) */
+    YPR_PRUNE_TARGET_PARAMS   = 211  /**< int: prune until parameters fall to this (local widths; replaces the ratio) */
 } ypr_prune_setting;
 
 /** A pruner over @p graph (and its model). @since 0.1 */

@@ -184,6 +184,41 @@ static void test_checkpoint_and_report(void **state)
     ypr_model_free(m);
 }
 
+static void test_budgets(void **state)
+{
+    (void)state;
+    for (int kind = 0; kind < 2; kind++) {
+        ypr_model *m = model("yolov7-tiny", 3);
+        ypr_depgraph *g;
+        ypr_pruner *p;
+        int64_t macs0, macs1;
+        assert_int_equal(ypr_model_macs(m, 320, 320, 1, &macs0), YPR_OK);
+        int64_t params0 = ypr_model_num_params(m);
+        assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
+        assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
+        assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_REPORT_SIZE, 320), YPR_OK);
+        assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, 8), YPR_OK);
+        assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_STEPS, 2), YPR_OK);
+        int64_t target = kind ? params0 / 2 : macs0 / 2;
+        int key = kind ? YPR_PRUNE_TARGET_PARAMS : YPR_PRUNE_TARGET_MACS;
+        assert_int_equal(ypr_pruner_set_int(p, key, kind ? params0 : macs0), YPR_ERANGE);
+        assert_int_equal(ypr_pruner_set_int(p, key, target), YPR_OK);
+        assert_int_equal(ypr_pruner_step(p), YPR_OK);
+        assert_int_equal(ypr_model_macs(m, 320, 320, 1, &macs1), YPR_OK);
+        int64_t mid = kind ? ypr_model_num_params(m) : macs1;
+        int64_t want_mid = kind ? params0 - (params0 - target) / 2 : macs0 - (macs0 - target) / 2;
+        assert_true(mid <= want_mid && mid > want_mid * 8 / 10);   /* step 1 of 2: halfway */
+        assert_int_equal(ypr_pruner_step(p), YPR_OK);
+        assert_int_equal(ypr_model_macs(m, 320, 320, 1, &macs1), YPR_OK);
+        int64_t got = kind ? ypr_model_num_params(m) : macs1;
+        assert_true(got <= target && got > target * 8 / 10);
+        run_forward(m, 64);
+        ypr_pruner_free(p);
+        ypr_depgraph_free(g);
+        ypr_model_free(m);
+    }
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -227,6 +262,7 @@ int main(void)
         cmocka_unit_test(test_criteria_choose_different_channels),
         cmocka_unit_test(test_round_to_global_steps),
         cmocka_unit_test(test_checkpoint_and_report),
+        cmocka_unit_test(test_budgets),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests_name("pruner", tests, NULL, NULL);

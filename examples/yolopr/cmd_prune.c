@@ -24,7 +24,8 @@ static int save_text(const char *path, const char *text)
 }
 
 static const char prune_usage[] =
-    "yolopr prune MODEL [--weights W] [--nc N] --ratio R [--importance l1|l2|lamp|bn|fpgm|random]\n"
+    "yolopr prune MODEL [--weights W] [--nc N] --ratio R | --target-macs GMACS | --target-params M\n"
+    "       [--importance l1|l2|lamp|bn|fpgm|random]\n"
     "       [--global] [--max-layer-ratio R] [--round-to N] [--steps K] [--ignore PATTERN]...\n"
     "       [--layer-ratio PATTERN=R]... [--size N] [--report OUT.json] [--time] -o OUT.safetensors";
 
@@ -34,7 +35,7 @@ int cmd_prune(int argc, char **argv)
     const char *ignore[64], *layer_ratio[64];
     int nignore = 0, nlr = 0, global = 0, round_to = 1, steps = 1, timeit = 0, size = 640, nc = 0;
     int crit = 2;
-    double ratio = -1, max_layer = 1.0;
+    double ratio = -1, max_layer = 1.0, target_gmacs = 0, target_mparams = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int more = i + 1 < argc;
@@ -51,6 +52,8 @@ int cmd_prune(int argc, char **argv)
                 return 2;
             }
         } else if (strcmp(a, "--global") == 0) global = 1;
+        else if (strcmp(a, "--target-macs") == 0 && more) target_gmacs = atof(argv[++i]);
+        else if (strcmp(a, "--target-params") == 0 && more) target_mparams = atof(argv[++i]);
         else if (strcmp(a, "--max-layer-ratio") == 0 && more) max_layer = atof(argv[++i]);
         else if (strcmp(a, "--round-to") == 0 && more) round_to = atoi(argv[++i]);
         else if (strcmp(a, "--steps") == 0 && more) steps = atoi(argv[++i]);
@@ -71,6 +74,8 @@ int cmd_prune(int argc, char **argv)
             return 2;
         }
     }
+    if (ratio < 0 && (target_gmacs > 0 || target_mparams > 0))
+        ratio = 0.25;   /* unused: the budget decides */
     if (!model_path || ratio < 0) {
         fprintf(stderr, "usage: %s\n", prune_usage);
         return 2;
@@ -94,7 +99,11 @@ int cmd_prune(int argc, char **argv)
         (rc = ypr_pruner_set_int(p, YPR_PRUNE_GLOBAL, global)) < 0 ||
         (rc = ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, round_to)) < 0 ||
         (rc = ypr_pruner_set_int(p, YPR_PRUNE_STEPS, steps)) < 0 ||
-        (rc = ypr_pruner_set_int(p, YPR_PRUNE_REPORT_SIZE, size)) < 0) {
+        (rc = ypr_pruner_set_int(p, YPR_PRUNE_REPORT_SIZE, size)) < 0 ||
+        (target_gmacs > 0 &&
+         (rc = ypr_pruner_set_int(p, YPR_PRUNE_TARGET_MACS, (int64_t)(target_gmacs * 1e9))) < 0) ||
+        (target_mparams > 0 &&
+         (rc = ypr_pruner_set_int(p, YPR_PRUNE_TARGET_PARAMS, (int64_t)(target_mparams * 1e6))) < 0)) {
         cli_fail("pruner", rc);
         goto done;
     }

@@ -312,3 +312,35 @@ int ypr__net_validate(const ypr_net *net)
     RETURN_IF(ndetect != 1, YPR_EINVAL, "net: expected one detect head, found %d", ndetect);
     return YPR_OK;
 }
+
+int ypr__net_clone(const ypr_net *src, ypr_net *dst, int with_data)
+{
+    ypr__net_init(dst);
+    for (int i = 0; i < src->nnodes; i++) {
+        const ypr_node *nd = &src->nodes[i];
+        int id = ypr__net_add(dst, nd->kind, nd->name, nd->layer, nd->inputs, nd->ninputs);
+        if (id < 0) {
+            ypr__net_free(dst);
+            return id;
+        }
+        int *inputs = dst->nodes[id].inputs;
+        dst->nodes[id] = *nd;
+        dst->nodes[id].inputs = inputs;
+    }
+    for (int i = 0; i < src->nparams; i++) {
+        const ypr_param *p = &src->params[i];
+        int pi = ypr__net_add_param(dst, p->name, p->ndim, p->shape, p->is_buffer);
+        if (pi < 0) {
+            ypr__net_free(dst);
+            return pi;
+        }
+        if (with_data) {
+            memcpy(dst->params[pi].data, p->data, (size_t)p->numel * sizeof(float));
+        } else {   /* structure only: shapes without values */
+            ypr__free(dst->params[pi].data);
+            dst->params[pi].data = NULL;
+        }
+    }
+    dst->version = src->version;
+    return YPR_OK;
+}

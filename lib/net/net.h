@@ -84,6 +84,9 @@ int ypr__net_add_param(ypr_net *net, const char *name, int ndim, const int64_t *
                        int is_buffer);
 int ypr__net_find_param(const ypr_net *net, const char *name);   /* -1 if absent */
 const char *ypr__node_kind_name(int kind);
+/* Deep copy of nodes and tensors; without data the tensors have shapes but
+ * NULL data (for what-if pruning; such a net cannot run). */
+int ypr__net_clone(const ypr_net *src, ypr_net *dst, int with_data);
 
 /* ---- shapes and costs (net.c) */
 typedef struct ypr_shape { int64_t c, h, w; } ypr_shape;

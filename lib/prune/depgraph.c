@@ -404,8 +404,16 @@ int ypr__depgraph_prune_many(ypr_net *net, const ypr_dep_group *const *gs,
         for (int c = 0; c < ncuts; c++) {
             ypr_param *p = &net->params[cuts[c].param];
             for (int a = 0; a < p->ndim; a++)
-                if (cuts[c].mask[a])
-                    compact(p->data, p->ndim, p->shape, a, cuts[c].mask[a]);
+                if (cuts[c].mask[a]) {
+                    if (p->data)
+                        compact(p->data, p->ndim, p->shape, a, cuts[c].mask[a]);
+                    else {   /* a structure-only net: shapes follow */
+                        int64_t keep = 0;
+                        for (int64_t k = 0; k < p->shape[a]; k++)
+                            keep += !cuts[c].mask[a][k];
+                        p->shape[a] = keep;
+                    }
+                }
             p->numel = 1;
             for (int d = 0; d < p->ndim; d++)
                 p->numel *= p->shape[d];

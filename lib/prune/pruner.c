@@ -34,6 +34,7 @@ struct ypr_pruner {
     int64_t *init_channels;    /* per group at creation (groups keep their numbers) */
     int ninit;
     int64_t params0, macs0;    /* at creation, for reports */
+    int64_t target_macs, target_params;   /* budgets (0: use the ratio) */
     int report_size;
 };
 
@@ -139,6 +140,18 @@ int ypr_pruner_set_int(ypr_pruner *p, int key, int64_t v)
         RETURN_IF(v < YPR_NORM_NONE || v > YPR_NORM_LAMP, YPR_ERANGE, "pruner: normalizer %lld",
                   (long long)v);
         p->normalizer = (int)v;
+        return YPR_OK;
+    case YPR_PRUNE_TARGET_MACS:
+        RETURN_IF(v < 0 || v >= p->macs0, YPR_ERANGE,
+                  "pruner: MAC target %lld must be below the model's %lld at %dx%d",
+                  (long long)v, (long long)p->macs0, p->report_size, p->report_size);
+        p->target_macs = v;
+        return YPR_OK;
+    case YPR_PRUNE_TARGET_PARAMS:
+        RETURN_IF(v < 0 || v >= p->params0, YPR_ERANGE,
+                  "pruner: parameter target %lld must be below the model's %lld", (long long)v,
+                  (long long)p->params0);
+        p->target_params = v;
         return YPR_OK;
     case YPR_PRUNE_REPORT_SIZE:
         RETURN_IF(v < 32 || v > 8192, YPR_ERANGE, "pruner: report size %lld", (long long)v);
@@ -393,6 +406,80 @@ static double group_ratio(const ypr_pruner *p, const ypr_dep_group *g, double st
     return step_ratio > p->max_layer_ratio ? p->max_layer_ratio : step_ratio;
 }
 
+/* MACs (at the report size) and parameters the net would have if every
+ * prunable, non-ignored group kept the local-rule width for ratio r — found
+ * by pruning a copy of the net's structure (widths do not depend on which
+ * channels go). */
+static int simulate(const ypr_pruner *p, double r, int64_t *macs, int64_t *params)
+{
+    const ypr_depgraph *dg = p->graph;
+    const ypr_net *net = &dg->model->net;
+    ypr_net copy;
+    TRY(ypr__net_clone(net, &copy, 0));
+    int ng = dg->ngroups, n = 0, rc = YPR_OK;
+    const ypr_dep_group **gs = malloc((size_t)(ng ? ng : 1) * sizeof *gs);
+    const int64_t **idx = malloc((size_t)(ng ? ng : 1) * sizeof *idx);
+    int64_t *cnt = malloc((size_t)(ng ? ng : 1) * sizeof *cnt);
+    int64_t *seq = NULL, maxc = 1;
+    for (int i = 0; i < ng; i++)
+        if (dg->groups[i].channels > maxc)
+            maxc = dg->groups[i].channels;
+    seq = malloc((size_t)maxc * sizeof *seq);
+    if (!gs || !idx || !cnt || !seq)
+        rc = ypr__error(YPR_ENOMEM, "pruner: out of memory");
+    for (int64_t k = 0; seq && k < maxc; k++)
+        seq[k] = k;
+    for (int i = 0; rc == YPR_OK && i < ng; i++) {
+        const ypr_dep_group *g = &dg->groups[i];
+        if (!g->prunable || (p->nignore && source_matches(net, g, p->ignore, p->nignore, NULL)))
+            continue;
+        int64_t drop = g->channels - kept(p, p->init_channels[i], g->channels,
+                                          group_ratio(p, g, r));
+        if (drop <= 0)
+            continue;
+        gs[n] = g;
+        idx[n] = seq;
+        cnt[n++] = drop;
+    }
+    if (rc == YPR_OK && n)
+        rc = ypr__depgraph_prune_many(&copy, gs, idx, cnt, n);
+    if (rc == YPR_OK)
+        rc = ypr__net_macs(&copy, p->report_size, p->report_size, 1, macs);
+    if (rc == YPR_OK)
+        *params = ypr__net_num_params(&copy);
+    free(gs);
+    free(idx);
+    free(cnt);
+    free(seq);
+    ypr__net_free(&copy);
+    return rc;
+}
+
+/* The smallest ratio whose pruned net meets this step's budget. */
+static int ratio_for_budget(ypr_pruner *p, double *ratio)
+{
+    double frac = (double)(p->step + 1) / p->steps;
+    int64_t want_macs = p->target_macs ? p->macs0 - (int64_t)((p->macs0 - p->target_macs) * frac) : 0;
+    int64_t want_params = p->target_params ?
+        p->params0 - (int64_t)((p->params0 - p->target_params) * frac) : 0;
+    double lo = 0.0, hi = 0.99;
+    int64_t m, q;
+    TRY(simulate(p, hi, &m, &q));
+    RETURN_IF((want_macs && m > want_macs) || (want_params && q > want_params), YPR_ERANGE,
+              "pruner: even pruning 99 %% of every group leaves %lld MACs and %lld parameters",
+              (long long)m, (long long)q);
+    for (int it = 0; it < 12; it++) {
+        double mid = 0.5 * (lo + hi);
+        TRY(simulate(p, mid, &m, &q));
+        if ((want_macs && m > want_macs) || (want_params && q > want_params))
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *ratio = hi;
+    return YPR_OK;
+}
+
 typedef struct score_job {
     const ypr_pruner *p;
     double **scores;
@@ -422,6 +509,26 @@ int ypr_pruner_step(ypr_pruner *p)
     RETURN_IF(dg->ngroups != p->ninit, YPR_ESTATE, "pruner: the graph's groups changed");
     const ypr_net *net = &dg->model->net;
     double target = p->ratio * (double)(p->step + 1) / p->steps;
+    if (p->target_macs || p->target_params) {
+        /* a budget: the ratio of the original widths that meets it; the
+         * step then runs as a one-step local schedule at that ratio */
+        double r = 0;
+        TRY(ratio_for_budget(p, &r));
+        int steps = p->steps, step = p->step;
+        double ratio = p->ratio;
+        int64_t tm = p->target_macs, tp = p->target_params;
+        p->ratio = r;
+        p->steps = 1;
+        p->step = 0;
+        p->target_macs = p->target_params = 0;
+        int rc0 = ypr_pruner_step(p);
+        p->ratio = ratio;
+        p->steps = steps;
+        p->step = step + (rc0 == YPR_OK);
+        p->target_macs = tm;
+        p->target_params = tp;
+        return rc0;
+    }
     int ng = dg->ngroups;
     double **scores = calloc((size_t)ng, sizeof *scores);
     int64_t *nprune = calloc((size_t)ng, sizeof *nprune);
