@@ -499,6 +499,9 @@ YPR_API int ypr_pruner_steps_done(const ypr_pruner *pruner);
 /** Parameters and MACs before/after and channels per layer, as text
  *  (@p json 0) or JSON (1); free with ypr_free(). @since 0.1 */
 YPR_API int ypr_pruner_report(const ypr_pruner *pruner, char **text, int json);
+/** A PNG bar chart of each group's channels before and after pruning.
+ *  @return YPR_OK; YPR_EIO (naming the file). @since 0.1 */
+YPR_API int ypr_pruner_plot(const ypr_pruner *pruner, const char *path);
 
 #ifdef __cplusplus
 }

@@ -174,6 +174,16 @@ static void test_checkpoint_and_report(void **state)
     int pr;
     assert_int_equal(ypr_depgraph_group_info(g, 1, &c0, &pr), YPR_OK);
     assert_int_equal(c0, 16);   /* model.0: 32 channels, its own ratio 0.5 */
+    assert_int_equal(ypr_pruner_plot(p, "pruned_tiny.png"), YPR_OK);
+    uint8_t *rgb;
+    int w, h;
+    assert_int_equal(ypr_image_load("pruned_tiny.png", &rgb, &w, &h), YPR_OK);
+    assert_true(w > 59 * 7 && h > 300);
+    int blue = 0;   /* the "after" bars are drawn */
+    for (int i = 0; i < w * h; i++)
+        blue += rgb[i * 3] == 40 && rgb[i * 3 + 1] == 90 && rgb[i * 3 + 2] == 200;
+    assert_true(blue > 1000);
+    ypr_free(rgb);
     ypr_pruner_free(p);
     ypr_depgraph_free(g);
     assert_int_equal(ypr_model_save(m, "pruned_tiny.safetensors"), YPR_OK);

@@ -27,11 +27,12 @@ static const char prune_usage[] =
     "yolopr prune MODEL [--weights W] [--nc N] --ratio R | --target-macs GMACS | --target-params M\n"
     "       [--importance l1|l2|lamp|bn|fpgm|random]\n"
     "       [--global] [--max-layer-ratio R] [--round-to N] [--steps K] [--ignore PATTERN]...\n"
-    "       [--layer-ratio PATTERN=R]... [--size N] [--report OUT.json] [--time] -o OUT.safetensors";
+    "       [--layer-ratio PATTERN=R]... [--size N] [--report OUT.json] [--plot OUT.png] [--time]\n"
+    "       -o OUT.safetensors";
 
 int cmd_prune(int argc, char **argv)
 {
-    const char *model_path = NULL, *out = NULL, *report = NULL, *weights = NULL;
+    const char *model_path = NULL, *out = NULL, *report = NULL, *weights = NULL, *plot = NULL;
     const char *ignore[64], *layer_ratio[64];
     int nignore = 0, nlr = 0, global = 0, round_to = 1, steps = 1, timeit = 0, size = 640, nc = 0;
     int crit = 2;
@@ -60,6 +61,7 @@ int cmd_prune(int argc, char **argv)
         else if (strcmp(a, "--ignore") == 0 && more && nignore < 64) ignore[nignore++] = argv[++i];
         else if (strcmp(a, "--layer-ratio") == 0 && more && nlr < 64) layer_ratio[nlr++] = argv[++i];
         else if (strcmp(a, "--report") == 0 && more) report = argv[++i];
+        else if (strcmp(a, "--plot") == 0 && more) plot = argv[++i];
         else if (strcmp(a, "--weights") == 0 && more) weights = argv[++i];
         else if (strcmp(a, "--size") == 0 && more) size = atoi(argv[++i]);
         else if (strcmp(a, "--nc") == 0 && more) nc = atoi(argv[++i]);
@@ -148,6 +150,8 @@ int cmd_prune(int argc, char **argv)
         status |= save_text(report, text);
         ypr_free(text);
     }
+    if (plot && (rc = ypr_pruner_plot(p, plot)) < 0)
+        status = cli_fail(plot, rc);
     if (out) {
         if ((rc = ypr_model_save(m, out)) < 0)
             status = cli_fail(out, rc);

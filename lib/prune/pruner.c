@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "lib/core/json.h"
+#include "lib/io/io.h"
 #include "lib/model/model.h"
 #include "prune.h"
 
@@ -685,4 +686,67 @@ int ypr_pruner_report(const ypr_pruner *p, char **text, int json)
     RETURN_IF(sb.failed, YPR_ENOMEM, "pruner: out of memory");
     *text = sb.data;
     return YPR_OK;
+}
+
+/* A bar chart of channels per group: before (grey) and after (blue), with
+ * the group's layer every few bars. Drawn with lib/io, written as PNG. */
+int ypr_pruner_plot(const ypr_pruner *p, const char *path)
+{
+    RETURN_IF(!p || !path, YPR_EINVAL, "pruner: NULL argument");
+    const ypr_depgraph *dg = p->graph;
+    const ypr_net *net = &dg->model->net;
+    int n = 0;
+    int64_t maxc = 1;
+    for (int i = 0; i < dg->ngroups; i++) {
+        if (!dg->groups[i].nsources)
+            continue;
+        n++;
+        int64_t b = i < p->ninit ? p->init_channels[i] : dg->groups[i].channels;
+        if (b > maxc)
+            maxc = b;
+    }
+    RETURN_IF(n == 0, YPR_EINVAL, "pruner: nothing to plot");
+    const int bar = 7, left = 60, top = 40, height = 300, bottom = 120;
+    int w = left + n * bar + 20, h = top + height + bottom;
+    ypr_image img;
+    TRY(ypr__image_alloc(&img, w, h));
+    static const uint8_t white[3] = {255, 255, 255}, black[3] = {0, 0, 0},
+                         grey[3] = {200, 200, 200}, blue[3] = {40, 90, 200}, light[3] = {235, 235, 235};
+    ypr__fill_rect(&img, 0, 0, w - 1, h - 1, white);
+    char text[160];
+    snprintf(text, sizeof text, "channels per group: before (grey) and after (blue), %lld -> %lld params",
+             (long long)p->params0, (long long)ypr__net_num_params(net));
+    ypr__draw_text(&img, 8, 10, text, 1, black, NULL);
+    for (int t = 0; t <= 4; t++) {   /* horizontal grid with labels */
+        int y = top + height - t * height / 4;
+        ypr__fill_rect(&img, left, y, w - 20, y, light);
+        snprintf(text, sizeof text, "%lld", (long long)(maxc * t / 4));
+        ypr__draw_text(&img, 4, y - 4, text, 1, black, NULL);
+    }
+    int k = 0;
+    for (int i = 0; i < dg->ngroups; i++) {
+        const ypr_dep_group *g = &dg->groups[i];
+        if (!g->nsources)
+            continue;
+        int64_t before = i < p->ninit ? p->init_channels[i] : g->channels;
+        int x = left + k * bar;
+        int hb = (int)(height * before / maxc), ha = (int)(height * g->channels / maxc);
+        ypr__fill_rect(&img, x, top + height - hb, x + bar - 2, top + height, grey);
+        ypr__fill_rect(&img, x + 1, top + height - ha, x + bar - 3, top + height, blue);
+        if (k % 10 == 0) {
+            /* layer index under the bar, vertically */
+            const char *name = net->nodes[g->sources[0]].name;
+            const char *dot = strchr(name, '.');
+            snprintf(text, sizeof text, "%.*s", 6, dot ? dot + 1 : name);
+            for (int c = 0; text[c] && text[c] != '.'; c++) {
+                char one[2] = {text[c], 0};
+                ypr__draw_text(&img, x, top + height + 6 + c * 9, one, 1, black, NULL);
+            }
+        }
+        k++;
+    }
+    ypr__draw_text(&img, left, h - 14, "layer (every 10th group)", 1, black, NULL);
+    int rc = ypr__png_write(path, &img);
+    ypr__image_free(&img);
+    return rc;
 }
