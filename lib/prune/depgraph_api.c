@@ -151,17 +151,9 @@ int ypr_depgraph_prune_group(ypr_depgraph *g, int group, const int64_t *channels
     RETURN_IF(!idx, YPR_ENOMEM, "depgraph: out of memory");
     memcpy(idx, channels, (size_t)n * sizeof *idx);
     qsort(idx, (size_t)n, sizeof *idx, cmp_i64);
-    ypr_model *m = g->model;
-    int rc = ypr__depgraph_prune(&m->net, &g->groups[group], idx, n);
+    const int64_t *idxs[1] = {idx};
+    int rc = ypr__depgraph_apply(g, &group, idxs, &n, 1);
     free(idx);
-    TRY(rc);
-    ypr__model_drop_plans(m);
-    /* channel counts changed everywhere the group reached: rebuild */
-    ypr__depgraph_free_groups(g->groups, g->ngroups);
-    g->groups = NULL;
-    g->ngroups = 0;
-    rc = ypr__depgraph_build(&m->net, &g->groups, &g->ngroups);
-    g->version = m->net.version;
     return rc;
 }
 
