@@ -444,6 +444,11 @@ YPR_API int ypr_depgraph_dot(const ypr_depgraph *graph, char **text);
  *  YPR_ESTATE; YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_depgraph_prune_group(ypr_depgraph *graph, int group, const int64_t *channels,
                                      int64_t n);
+/** Hardware legality for a DPU (or SIMD unit) that processes @p lanes
+ *  channels at once: every conv whose input or output width wastes lanes,
+ *  and the share of MACs spent on padding lanes at @p size × @p size. Free
+ *  the text with ypr_free(). @return YPR_OK; YPR_ERANGE; YPR_ESTATE. @since 0.1 */
+YPR_API int ypr_depgraph_lane_report(const ypr_depgraph *graph, int lanes, int size, char **text);
 
 /* ------------------------------------------------------------------ pruner */
 

@@ -229,6 +229,37 @@ static void test_budgets(void **state)
     }
 }
 
+/* DPU lanes: a pruned net with odd widths wastes lanes; round_to 16 wastes none
+ * (except the image's 3 channels and the head's outputs, which are fixed). */
+static void test_lane_report(void **state)
+{
+    (void)state;
+    ypr_model *a = model("yolov7-tiny", 3), *b = model("yolov7-tiny", 3);
+    prune_once(a, YPR_CRITERION_L2, 0.3, 1, 0, 1);
+    prune_once(b, YPR_CRITERION_L2, 0.3, 16, 0, 1);
+    ypr_depgraph *ga, *gb;
+    assert_int_equal(ypr_depgraph_build(a, &ga), YPR_OK);
+    assert_int_equal(ypr_depgraph_build(b, &gb), YPR_OK);
+    char *ta, *tb;
+    assert_int_equal(ypr_depgraph_lane_report(ga, 16, 320, &ta), YPR_OK);
+    assert_int_equal(ypr_depgraph_lane_report(gb, 16, 320, &tb), YPR_OK);
+    const char *la = strstr(ta, " convs waste lanes"), *lb = strstr(tb, " convs waste lanes");
+    assert_non_null(la);
+    assert_non_null(lb);
+    while (la > ta && la[-1] != '\n') la--;
+    while (lb > tb && lb[-1] != '\n') lb--;
+    int wa = atoi(la), wb = atoi(lb);
+    assert_true(wb <= 4);          /* model.0 (3 input channels) and the 3 head convs */
+    assert_true(wa > wb + 10);
+    ypr_free(ta);
+    ypr_free(tb);
+    assert_int_equal(ypr_depgraph_lane_report(ga, 0, 320, &ta), YPR_ERANGE);
+    ypr_depgraph_free(ga);
+    ypr_depgraph_free(gb);
+    ypr_model_free(a);
+    ypr_model_free(b);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -273,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_round_to_global_steps),
         cmocka_unit_test(test_checkpoint_and_report),
         cmocka_unit_test(test_budgets),
+        cmocka_unit_test(test_lane_report),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests_name("pruner", tests, NULL, NULL);

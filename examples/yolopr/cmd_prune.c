@@ -168,13 +168,15 @@ done:
 int cmd_graph(int argc, char **argv)
 {
     const char *model_path = NULL, *dot = NULL;
-    int verbose = 0;
+    int verbose = 0, lanes = 0, size = 640;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--dot") == 0 && i + 1 < argc) dot = argv[++i];
         else if (strcmp(argv[i], "-v") == 0) verbose = 1;
+        else if (strcmp(argv[i], "--lanes") == 0 && i + 1 < argc) lanes = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) size = atoi(argv[++i]);
         else if (!model_path && argv[i][0] != '-') model_path = argv[i];
         else {
-            fprintf(stderr, "usage: yolopr graph MODEL [-v] [--dot OUT.dot]\n");
+            fprintf(stderr, "usage: yolopr graph MODEL [-v] [--dot OUT.dot] [--lanes N [--size S]]\n");
             return 2;
         }
     }
@@ -201,6 +203,11 @@ int cmd_graph(int argc, char **argv)
         ypr_free(text);
     } else
         status = cli_fail("describe", rc);
+    if (lanes && (rc = ypr_depgraph_lane_report(g, lanes, size, &text)) == 0) {
+        fputs(text, stdout);
+        ypr_free(text);
+    } else if (lanes)
+        status = cli_fail("lanes", rc);
     if (dot && (rc = ypr_depgraph_dot(g, &text)) == 0) {
         status |= save_text(dot, text);
         ypr_free(text);

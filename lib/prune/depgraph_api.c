@@ -177,3 +177,50 @@ int ypr__depgraph_apply(ypr_depgraph *g, const int *groups, const int64_t *const
     g->version = m->net.version;
     return rc;
 }
+
+/* Hardware legality: a DPU (or a SIMD unit) processes channels in groups of
+ * `lanes`; a conv with c channels occupies ceil(c / lanes) · lanes lanes.
+ * Lists every conv whose input or output width wastes lanes, and the share
+ * of MACs spent on padding lanes overall. */
+int ypr_depgraph_lane_report(const ypr_depgraph *g, int lanes, int size, char **text)
+{
+    TRY(fresh(g));
+    RETURN_IF(!text, YPR_EINVAL, "depgraph: NULL argument");
+    RETURN_IF(lanes < 1 || lanes > 4096, YPR_ERANGE, "depgraph: lanes %d outside 1..4096", lanes);
+    const ypr_net *net = &g->model->net;
+    ypr_shape *sh = malloc((size_t)net->nnodes * sizeof *sh);
+    RETURN_IF(!sh, YPR_ENOMEM, "depgraph: out of memory");
+    int rc = ypr__net_shapes(net, size, size, sh);
+    if (rc < 0) {
+        free(sh);
+        return rc;
+    }
+    ypr_strbuf sb;
+    ypr__sb_init(&sb);
+    ypr__sb_printf(&sb, "%-36s %8s %8s %8s\n", "conv", "in", "out", "waste");
+    double macs = 0, padded = 0;
+    int bad = 0;
+    for (int i = 0; i < net->nnodes; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        if (nd->kind != YPR_NODE_CONV)
+            continue;
+        int64_t cin = net->params[nd->p[0]].shape[1] * nd->groups, cout = nd->c;
+        int64_t pin = (cin + lanes - 1) / lanes * lanes, pout = (cout + lanes - 1) / lanes * lanes;
+        double hw = (double)sh[i].h * (double)sh[i].w * nd->kh * nd->kw / nd->groups;
+        macs += hw * (double)cin * (double)cout;
+        padded += hw * (double)pin * (double)pout;
+        if (pin != cin || pout != cout) {
+            bad++;
+            ypr__sb_printf(&sb, "%-36s %8lld %8lld %7.1f%%\n", nd->name, (long long)cin,
+                           (long long)cout,
+                           100.0 * (1.0 - (double)(cin * cout) / (double)(pin * pout)));
+        }
+    }
+    ypr__sb_printf(&sb, "%d convs waste lanes at %d-channel parallelism; %.2f %% of the MACs "
+                   "at %dx%d are padding\n", bad, lanes,
+                   padded > 0 ? 100.0 * (padded - macs) / padded : 0.0, size, size);
+    free(sh);
+    RETURN_IF(sb.failed, YPR_ENOMEM, "depgraph: out of memory");
+    *text = sb.data;
+    return YPR_OK;
+}
