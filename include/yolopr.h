@@ -507,6 +507,16 @@ YPR_API int ypr_pruner_report(const ypr_pruner *pruner, char **text, int json);
 /** A PNG bar chart of each group's channels before and after pruning.
  *  @return YPR_OK; YPR_EIO (naming the file). @since 0.1 */
 YPR_API int ypr_pruner_plot(const ypr_pruner *pruner, const char *path);
+/** Sensitivity analysis: prune each prunable group alone at each of
+ *  @p ratios (increasing, in (0, 1)), measure mAP@0.5 on the first
+ *  @p max_images images of @p val at @p size, and return the table as JSON
+ *  (free with ypr_free()). When a MAC budget (YPR_PRUNE_TARGET_MACS) is set,
+ *  also plan per-group ratios that meet it with the least predicted loss
+ *  (greedy on mAP lost per MAC saved); the next ypr_pruner_step() uses them.
+ *  The model is not changed. @return YPR_OK; YPR_ERANGE; YPR_ECANCELED. @since 0.1 */
+YPR_API int ypr_pruner_sensitivity(ypr_pruner *pruner, const ypr_dataset *val, int size,
+                                   int max_images, const double *ratios, int nratios,
+                                   ypr_progress_fn progress, void *user, char **json);
 
 #ifdef __cplusplus
 }

@@ -260,6 +260,53 @@ static void test_lane_report(void **state)
     ypr_model_free(b);
 }
 
+static int calls;
+static int count_progress(void *user, int64_t done, int64_t total)
+{
+    (void)user;
+    calls++;
+    return done > total;   /* never cancels unless broken */
+}
+
+static void test_sensitivity(void **state)
+{
+    (void)state;
+    ypr_dataset *ds;
+    assert_int_equal(ypr_dataset_synth(2, 64, 3, 5, &ds), YPR_OK);
+    ypr_model *m = NULL;
+    assert_int_equal(ypr_model_from_cfg("yolov7-tiny", 3, 0, 0.25, 1, &m), YPR_OK);
+    int64_t macs0, params0 = ypr_model_num_params(m);
+    assert_int_equal(ypr_model_macs(m, 64, 64, 1, &macs0), YPR_OK);
+    ypr_depgraph *g;
+    ypr_pruner *p;
+    assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
+    assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_REPORT_SIZE, 64), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_TARGET_MACS, macs0 * 7 / 10), YPR_OK);
+    const double ratios[2] = {0.25, 0.5};
+    char *json = NULL;
+    calls = 0;
+    assert_int_equal(ypr_pruner_sensitivity(p, ds, 64, 2, ratios, 2, count_progress, NULL, &json),
+                     YPR_OK);
+    assert_true(calls > 20);
+    assert_non_null(strstr(json, "\"base_map50\":"));
+    assert_non_null(strstr(json, "\"planned_ratio\":0.5"));
+    assert_int_equal(ypr_model_num_params(m), params0);   /* the analysis changes nothing */
+    ypr_free(json);
+    assert_int_equal(ypr_pruner_step(p), YPR_OK);          /* follows the plan */
+    int64_t macs1;
+    assert_int_equal(ypr_model_macs(m, 64, 64, 1, &macs1), YPR_OK);
+    assert_true(macs1 <= macs0 * 7 / 10 + macs0 / 20);       /* additive estimate: ~budget */
+    assert_true(macs1 < macs0);
+    run_forward(m, 64);
+    const double bad[2] = {0.5, 0.25};
+    assert_int_equal(ypr_pruner_sensitivity(p, ds, 64, 2, bad, 2, NULL, NULL, &json), YPR_ERANGE);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+    ypr_model_free(m);
+    ypr_dataset_free(ds);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -305,6 +352,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_and_report),
         cmocka_unit_test(test_budgets),
         cmocka_unit_test(test_lane_report),
+        cmocka_unit_test(test_sensitivity),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests_name("pruner", tests, NULL, NULL);

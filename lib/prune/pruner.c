@@ -36,6 +36,7 @@ struct ypr_pruner {
     int ninit;
     int64_t params0, macs0;    /* at creation, for reports */
     int64_t target_macs, target_params;   /* budgets (0: use the ratio) */
+    double *planned;           /* per group: ratio chosen from a sensitivity table, or < 0 */
     int report_size;
 };
 
@@ -93,6 +94,7 @@ void ypr_pruner_free(ypr_pruner *p)
     for (int i = 0; i < p->noverride; i++)
         free(p->override_pat[i]);
     free(p->init_channels);
+    free(p->planned);
     free(p);
 }
 
@@ -402,6 +404,12 @@ static double group_ratio(const ypr_pruner *p, const ypr_dep_group *g, double st
 {
     const ypr_net *net = &p->graph->model->net;
     int which = -1;
+    if (p->planned) {
+        int gi = (int)(g - p->graph->groups);
+        /* a sensitivity plan decides every group: unplanned ones stay */
+        double r = gi >= 0 && gi < p->ninit && p->planned[gi] >= 0 ? p->planned[gi] : 0.0;
+        return r * (double)(p->step + 1) / p->steps;
+    }
     if (p->noverride && source_matches(net, g, p->override_pat, p->noverride, &which))
         step_ratio = p->override_ratio[which] * (double)(p->step + 1) / p->steps;
     return step_ratio > p->max_layer_ratio ? p->max_layer_ratio : step_ratio;
@@ -500,6 +508,13 @@ static void score_task(void *ctx, int64_t i, int worker)
         job->rc = rc;
 }
 
+static int fresh_graph(const ypr_depgraph *dg)
+{
+    RETURN_IF(dg->version != dg->model->net.version, YPR_ESTATE,
+              "pruner: the model changed outside the pruner; rebuild the graph");
+    return YPR_OK;
+}
+
 int ypr_pruner_step(ypr_pruner *p)
 {
     RETURN_IF(!p, YPR_EINVAL, "pruner: NULL handle");
@@ -510,7 +525,7 @@ int ypr_pruner_step(ypr_pruner *p)
     RETURN_IF(dg->ngroups != p->ninit, YPR_ESTATE, "pruner: the graph's groups changed");
     const ypr_net *net = &dg->model->net;
     double target = p->ratio * (double)(p->step + 1) / p->steps;
-    if (p->target_macs || p->target_params) {
+    if ((p->target_macs || p->target_params) && !p->planned) {
         /* a budget: the ratio of the original widths that meets it; the
          * step then runs as a one-step local schedule at that ratio */
         double r = 0;
@@ -749,4 +764,202 @@ int ypr_pruner_plot(const ypr_pruner *p, const char *path)
     int rc = ypr__png_write(path, &img);
     ypr__image_free(&img);
     return rc;
+}
+
+/* ------------------------------------------------------- sensitivity */
+
+static int clone_model(const ypr_model *m, ypr_model **out)
+{
+    ypr_model *c = NULL;
+    TRY(ypr__model_new(&c));
+    int rc = ypr__net_clone(&m->net, &c->net, 1);
+    if (rc < 0) {
+        ypr_model_free(c);
+        return rc;
+    }
+    c->nc = m->nc;
+    c->input_size = m->input_size;
+    *out = c;
+    return YPR_OK;
+}
+
+static int map50_of(ypr_model *m, const ypr_dataset *ds, int size, int max_images, double *map)
+{
+    ypr_evaluator *e;
+    TRY(ypr_evaluator_create(m, ds, &e));
+    int rc = ypr_evaluator_set_int(e, YPR_EVAL_INPUT_SIZE, size);
+    if (rc == YPR_OK)
+        rc = ypr_evaluator_set_int(e, YPR_EVAL_MAX_IMAGES, max_images);
+    if (rc == YPR_OK)
+        rc = ypr_evaluator_run(e);
+    if (rc == YPR_OK)
+        rc = ypr_evaluator_get(e, -1, YPR_EVAL_MAP50, map);
+    ypr_evaluator_free(e);
+    return rc;
+}
+
+int ypr_pruner_sensitivity(ypr_pruner *p, const ypr_dataset *val, int size, int max_images,
+                           const double *ratios, int nratios, ypr_progress_fn progress,
+                           void *user, char **json)
+{
+    RETURN_IF(!p || !val || !ratios || !json, YPR_EINVAL, "sensitivity: NULL argument");
+    RETURN_IF(nratios < 1 || nratios > 16, YPR_ERANGE, "sensitivity: 1..16 ratios");
+    for (int r = 0; r < nratios; r++)
+        RETURN_IF(!(ratios[r] > 0 && ratios[r] < 1) || (r && ratios[r] <= ratios[r - 1]),
+                  YPR_ERANGE, "sensitivity: ratios must increase within (0, 1)");
+    ypr_depgraph *dg = p->graph;
+    TRY(fresh_graph(dg));
+    ypr_model *m = dg->model;
+    const ypr_net *net = &m->net;
+    int ng = dg->ngroups;
+    double base;
+    TRY(map50_of(m, val, size, max_images, &base));
+    int64_t macs0;
+    TRY(ypr__net_macs(net, p->report_size, p->report_size, 1, &macs0));
+    free(p->planned);
+    p->planned = NULL;
+    /* table[g * nratios + r]: mAP@0.5 with group g alone pruned at ratios[r] */
+    double *table = malloc((size_t)(ng ? ng : 1) * nratios * sizeof *table);
+    int64_t *saved = malloc((size_t)(ng ? ng : 1) * nratios * sizeof *saved);
+    double *scores = NULL;
+    RETURN_IF(!table || !saved, YPR_ENOMEM, "sensitivity: out of memory");
+    int rc = YPR_OK, todo = 0, done = 0;
+    for (int i = 0; i < ng; i++) {
+        const ypr_dep_group *g = &dg->groups[i];
+        int use = g->prunable && !(p->nignore && source_matches(net, g, p->ignore, p->nignore, NULL));
+        todo += use * nratios;
+        for (int r = 0; r < nratios; r++) {
+            table[i * nratios + r] = use ? base : -1;
+            saved[i * nratios + r] = 0;
+        }
+    }
+    ypr_rng rng;
+    ypr__rng_seed(&rng, p->seed);
+    for (int i = 0; rc == YPR_OK && i < ng; i++) {
+        const ypr_dep_group *g = &dg->groups[i];
+        if (table[i * nratios] < 0)
+            continue;
+        scores = realloc(scores, (size_t)g->channels * sizeof *scores);
+        rank *rk = malloc((size_t)g->channels * sizeof *rk);
+        int64_t *idx = malloc((size_t)g->channels * sizeof *idx);
+        if (!scores || !rk || !idx) {
+            free(rk);
+            free(idx);
+            rc = ypr__error(YPR_ENOMEM, "sensitivity: out of memory");
+            break;
+        }
+        rc = group_scores(p, g, scores, &rng);
+        for (int64_t k = 0; k < g->channels; k++)
+            rk[k] = (rank){scores[k], k};
+        qsort(rk, (size_t)g->channels, sizeof *rk, cmp_rank);
+        for (int r = 0; rc == YPR_OK && r < nratios; r++) {
+            int64_t n = g->channels - kept(p, p->init_channels[i], g->channels, ratios[r]);
+            if (n <= 0)
+                continue;
+            for (int64_t k = 0; k < n; k++)
+                idx[k] = rk[k].ch;
+            qsort(idx, (size_t)n, sizeof *idx, cmp_i64);
+            ypr_model *c = NULL;
+            ypr_dep_group *cg = NULL;
+            int ncg = 0;
+            rc = clone_model(m, &c);
+            if (rc == YPR_OK)
+                rc = ypr__depgraph_build(&c->net, &cg, &ncg);
+            if (rc == YPR_OK)
+                rc = ypr__depgraph_prune(&c->net, &cg[i], idx, n);
+            int64_t macs = macs0;
+            if (rc == YPR_OK)
+                rc = ypr__net_macs(&c->net, p->report_size, p->report_size, 1, &macs);
+            double map = 0;
+            if (rc == YPR_OK)
+                rc = map50_of(c, val, size, max_images, &map);
+            table[i * nratios + r] = map;
+            saved[i * nratios + r] = macs0 - macs;
+            ypr__depgraph_free_groups(cg, ncg);
+            ypr_model_free(c);
+            done++;
+            if (rc == YPR_OK && progress && progress(user, done, todo))
+                rc = ypr__error(YPR_ECANCELED, "sensitivity: canceled after %d of %d", done, todo);
+        }
+        free(rk);
+        free(idx);
+    }
+    free(scores);
+    if (rc == YPR_OK && p->target_macs) {
+        /* greedy plan: advance the group whose next level costs the least
+         * predicted mAP per MAC saved, until the savings meet the budget */
+        int *level = calloc((size_t)(ng ? ng : 1), sizeof *level);
+        p->planned = malloc((size_t)(ng ? ng : 1) * sizeof *p->planned);
+        if (!level || !p->planned)
+            rc = ypr__error(YPR_ENOMEM, "sensitivity: out of memory");
+        int64_t need = macs0 - p->target_macs, got = 0;
+        for (int i = 0; rc == YPR_OK && i < ng; i++)
+            p->planned[i] = -1;
+        while (rc == YPR_OK && got < need) {
+            int best = -1;
+            double best_cost = INFINITY;
+            for (int i = 0; i < ng; i++) {
+                if (table[i * nratios] < 0 || level[i] >= nratios)
+                    continue;
+                int l = level[i];
+                double prev_map = l ? table[i * nratios + l - 1] : base;
+                int64_t prev_saved = l ? saved[i * nratios + l - 1] : 0;
+                int64_t gain = saved[i * nratios + l] - prev_saved;
+                if (gain <= 0)
+                    continue;
+                double cost = (prev_map - table[i * nratios + l] + 1e-6) / (double)gain;
+                if (cost < best_cost) {
+                    best_cost = cost;
+                    best = i;
+                }
+            }
+            if (best < 0)
+                break;
+            int l = level[best];
+            got += saved[best * nratios + l] - (l ? saved[best * nratios + l - 1] : 0);
+            p->planned[best] = ratios[l];
+            level[best]++;
+        }
+        free(level);
+    }
+    ypr_strbuf sb;
+    ypr__sb_init(&sb);
+    ypr__sb_puts(&sb, "{\"base_map50\":");
+    ypr__sb_json_double(&sb, base);
+    ypr__sb_printf(&sb, ",\"size\":%d,\"images\":%d,\"ratios\":[", size, max_images);
+    for (int r = 0; r < nratios; r++) {
+        ypr__sb_puts(&sb, r ? "," : "");
+        ypr__sb_json_double(&sb, ratios[r]);
+    }
+    ypr__sb_puts(&sb, "],\"groups\":[");
+    int first = 1;
+    for (int i = 0; rc == YPR_OK && i < ng; i++) {
+        if (table[i * nratios] < 0)
+            continue;
+        ypr__sb_printf(&sb, "%s{\"group\":%d,\"layer\":", first ? "" : ",", i);
+        first = 0;
+        ypr__sb_json_str(&sb, net->nodes[dg->groups[i].sources[0]].name);
+        ypr__sb_printf(&sb, ",\"channels\":%lld,\"map50\":[", (long long)dg->groups[i].channels);
+        for (int r = 0; r < nratios; r++) {
+            ypr__sb_puts(&sb, r ? "," : "");
+            ypr__sb_json_double(&sb, table[i * nratios + r]);
+        }
+        ypr__sb_puts(&sb, "],\"macs_saved\":[");
+        for (int r = 0; r < nratios; r++)
+            ypr__sb_printf(&sb, "%s%lld", r ? "," : "", (long long)saved[i * nratios + r]);
+        ypr__sb_puts(&sb, "]");
+        if (p->planned)
+            ypr__sb_printf(&sb, ",\"planned_ratio\":%g", p->planned[i] < 0 ? 0.0 : p->planned[i]);
+        ypr__sb_puts(&sb, "}");
+    }
+    ypr__sb_puts(&sb, "]}\n");
+    free(table);
+    free(saved);
+    if (rc < 0) {
+        ypr__sb_free(&sb);
+        return rc;
+    }
+    RETURN_IF(sb.failed, YPR_ENOMEM, "sensitivity: out of memory");
+    *json = sb.data;
+    return YPR_OK;
 }
