@@ -235,6 +235,15 @@ YPR_API int ypr_model_load_weights(ypr_model *model, const char *path, int stric
  *  temporary name, flushed, then renamed.
  *  @return YPR_OK; YPR_EIO (naming the file); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_model_save(const ypr_model *model, const char *path);
+/** Write the model back for YOLOv7's own code: a model `.yaml` (width and
+ *  depth multiples 1, every Conv/RepConv at its current width, SPPCSPC
+ *  written as primitive Conv/SP/Concat layers when its inner widths no longer
+ *  follow its formula, with later layers renumbered) and a safetensors
+ *  state_dict under the matching names (plus BatchNorm num_batches_tracked).
+ *  Widths must be multiples of 8 (YOLOv7 rounds them up); fused models are
+ *  refused. @return YPR_OK; YPR_EUNSUPPORTED (naming the layer); YPR_EIO. @since 0.1 */
+YPR_API int ypr_model_export_yolov7(const ypr_model *model, const char *yaml_path,
+                                    const char *weights_path);
 /** Check that every parameter and buffer is finite.
  *  @return YPR_OK; YPR_ERANGE naming the first tensor holding NaN or Inf. @since 0.1 */
 YPR_API int ypr_model_check_finite(const ypr_model *model);

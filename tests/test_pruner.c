@@ -260,6 +260,76 @@ static void test_lane_report(void **state)
     ypr_model_free(b);
 }
 
+static void outputs_equal(ypr_model *a, ypr_model *b)
+{
+    float *x = calloc(3 * 64 * 64, sizeof(float));
+    for (int i = 0; i < 3 * 64 * 64; i++)
+        x[i] = (float)(i % 29) / 29.0f;
+    assert_int_equal(ypr_model_forward(a, x, 1, 64, 64), YPR_OK);
+    assert_int_equal(ypr_model_forward(b, x, 1, 64, 64), YPR_OK);
+    for (int l = 0; l < ypr_model_num_levels(a); l++) {
+        int64_t s[5];
+        assert_int_equal(ypr_model_output(a, l, NULL, s), YPR_OK);
+        size_t n = (size_t)(s[0] * s[1] * s[2] * s[3] * s[4]);
+        float *ya = malloc(n * 4), *yb = malloc(n * 4);
+        assert_int_equal(ypr_model_output(a, l, ya, s), YPR_OK);
+        assert_int_equal(ypr_model_output(b, l, yb, s), YPR_OK);
+        assert_memory_equal(ya, yb, n * 4);
+        free(ya);
+        free(yb);
+    }
+    free(x);
+}
+
+/* Back to YOLOv7: the written cfg + state_dict rebuild the pruned net
+ * exactly (tests/data/check_yolov7_export.py checks the same files against
+ * a PyTorch re-implementation). */
+static void test_export_yolov7(void **state)
+{
+    (void)state;
+    for (int k = 0; k < 2; k++) {
+        ypr_model *m = NULL, *back = NULL;
+        assert_int_equal(ypr_model_from_cfg(k ? "yolov7" : "yolov7-tiny", 3, 0, k ? 0.25 : 0.5,
+                                            1, &m), YPR_OK);
+        ypr_depgraph *g;
+        ypr_pruner *p;
+        assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
+        assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
+        assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, 8), YPR_OK);
+        if (k)   /* SPPCSPC's inner widths stop following its formula */
+            assert_int_equal(ypr_pruner_set_layer_ratio(p, "model.51.cv1*", 0.5), YPR_OK);
+        assert_int_equal(ypr_pruner_step(p), YPR_OK);
+        assert_int_equal(ypr_model_export_yolov7(m, "export.yaml", "export.safetensors"), YPR_OK);
+        assert_int_equal(ypr_model_from_cfg("export.yaml", 0, 0, 0, 9, &back), YPR_OK);
+        assert_int_equal(ypr_model_load_weights(back, "export.safetensors", 1), YPR_OK);
+        assert_int_equal(ypr_model_num_params(back), ypr_model_num_params(m));
+        outputs_equal(m, back);
+        if (k) {
+            FILE *f = fopen("export.yaml", "r");
+            char buf[16384];
+            size_t n = fread(buf, 1, sizeof buf - 1, f);
+            buf[n] = 0;
+            fclose(f);
+            assert_null(strstr(buf, "SPPCSPC"));           /* written as primitives */
+            assert_non_null(strstr(buf, "SP, [13]"));
+        }
+        ypr_pruner_free(p);
+        ypr_depgraph_free(g);
+        ypr_model_free(back);
+        ypr_model_free(m);
+    }
+    /* widths YOLOv7 cannot express, and fused nets, are refused */
+    ypr_model *m = model("yolov7-tiny", 3);
+    prune_once(m, YPR_CRITERION_L2, 0.3, 1, 0, 1);
+    assert_int_equal(ypr_model_export_yolov7(m, "bad.yaml", "bad.safetensors"), YPR_EUNSUPPORTED);
+    assert_non_null(strstr(ypr_last_error(), "multiples of 8"));
+    ypr_model_free(m);
+    m = model("yolov7-tiny", 3);
+    assert_int_equal(ypr_model_fuse(m), YPR_OK);
+    assert_int_equal(ypr_model_export_yolov7(m, "bad.yaml", "bad.safetensors"), YPR_EUNSUPPORTED);
+    ypr_model_free(m);
+}
+
 static int calls;
 static int count_progress(void *user, int64_t done, int64_t total)
 {
@@ -353,6 +423,7 @@ int main(void)
         cmocka_unit_test(test_budgets),
         cmocka_unit_test(test_lane_report),
         cmocka_unit_test(test_sensitivity),
+        cmocka_unit_test(test_export_yolov7),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests_name("pruner", tests, NULL, NULL);

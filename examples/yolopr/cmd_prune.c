@@ -28,11 +28,13 @@ static const char prune_usage[] =
     "       [--importance l1|l2|lamp|bn|fpgm|random]\n"
     "       [--global] [--max-layer-ratio R] [--round-to N] [--steps K] [--ignore PATTERN]...\n"
     "       [--layer-ratio PATTERN=R]... [--size N] [--report OUT.json] [--plot OUT.png] [--time]\n"
+    "       [--yolov7 PREFIX]   (also PREFIX.yaml + PREFIX.safetensors for YOLOv7's code)\n"
     "       -o OUT.safetensors";
 
 int cmd_prune(int argc, char **argv)
 {
     const char *model_path = NULL, *out = NULL, *report = NULL, *weights = NULL, *plot = NULL;
+    const char *yolov7 = NULL;
     const char *ignore[64], *layer_ratio[64];
     int nignore = 0, nlr = 0, global = 0, round_to = 1, steps = 1, timeit = 0, size = 640, nc = 0;
     int crit = 2;
@@ -62,6 +64,7 @@ int cmd_prune(int argc, char **argv)
         else if (strcmp(a, "--layer-ratio") == 0 && more && nlr < 64) layer_ratio[nlr++] = argv[++i];
         else if (strcmp(a, "--report") == 0 && more) report = argv[++i];
         else if (strcmp(a, "--plot") == 0 && more) plot = argv[++i];
+        else if (strcmp(a, "--yolov7") == 0 && more) yolov7 = argv[++i];
         else if (strcmp(a, "--weights") == 0 && more) weights = argv[++i];
         else if (strcmp(a, "--size") == 0 && more) size = atoi(argv[++i]);
         else if (strcmp(a, "--nc") == 0 && more) nc = atoi(argv[++i]);
@@ -152,6 +155,15 @@ int cmd_prune(int argc, char **argv)
     }
     if (plot && (rc = ypr_pruner_plot(p, plot)) < 0)
         status = cli_fail(plot, rc);
+    if (yolov7) {
+        char y[1024], w[1024];
+        snprintf(y, sizeof y, "%s.yaml", yolov7);
+        snprintf(w, sizeof w, "%s.safetensors", yolov7);
+        if ((rc = ypr_model_export_yolov7(m, y, w)) < 0)
+            status = cli_fail("--yolov7", rc);
+        else
+            printf("wrote %s and %s for YOLOv7's own code\n", y, w);
+    }
     if (out) {
         if ((rc = ypr_model_save(m, out)) < 0)
             status = cli_fail(out, rc);

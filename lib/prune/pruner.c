@@ -394,7 +394,10 @@ static int64_t kept(const ypr_pruner *p, int64_t init, int64_t C, double r)
     int64_t keep = (int64_t)((double)init * (1.0 - r));
     if (p->round_to > 1)
         keep -= keep % p->round_to;
-    int64_t floor_keep = p->round_to < C ? p->round_to : 1;
+    /* never below round_to (a group narrower than round_to keeps its width) */
+    int64_t floor_keep = p->round_to < init ? p->round_to : init;
+    if (floor_keep < 1)
+        floor_keep = 1;
     if (keep < floor_keep)
         keep = floor_keep;
     return keep > C ? C : keep;
