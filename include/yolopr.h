@@ -244,6 +244,15 @@ YPR_API int ypr_model_save(const ypr_model *model, const char *path);
  *  refused. @return YPR_OK; YPR_EUNSUPPORTED (naming the layer); YPR_EIO. @since 0.1 */
 YPR_API int ypr_model_export_yolov7(const ypr_model *model, const char *yaml_path,
                                     const char *weights_path);
+/** @return the number of tensors (parameters and buffers) of the model. @since 0.1 */
+YPR_API int ypr_model_num_tensors(const ypr_model *model);
+/** Name (PyTorch state_dict key), shape and read-only data of tensor @p i;
+ *  valid until the model changes. @return YPR_OK; YPR_ERANGE. @since 0.1 */
+YPR_API int ypr_model_tensor(const ypr_model *model, int i, const char **name, int *ndim,
+                             int64_t shape[6], const float **data);
+/** Overwrite tensor @p i with @p numel floats (cached execution plans are
+ *  rebuilt). @return YPR_OK; YPR_ERANGE; YPR_ESHAPE. @since 0.1 */
+YPR_API int ypr_model_set_tensor(ypr_model *model, int i, const float *data, int64_t numel);
 /** Check that every parameter and buffer is finite.
  *  @return YPR_OK; YPR_ERANGE naming the first tensor holding NaN or Inf. @since 0.1 */
 YPR_API int ypr_model_check_finite(const ypr_model *model);
@@ -464,8 +473,14 @@ YPR_API int ypr_depgraph_lane_report(const ypr_depgraph *graph, int lanes, int s
 /** Importance criteria. */
 typedef enum ypr_criterion {
     YPR_CRITERION_RANDOM = 0, YPR_CRITERION_L1 = 1, YPR_CRITERION_L2 = 2,
-    YPR_CRITERION_LAMP = 3, YPR_CRITERION_BN_SCALE = 4, YPR_CRITERION_FPGM = 5
+    YPR_CRITERION_LAMP = 3, YPR_CRITERION_BN_SCALE = 4, YPR_CRITERION_FPGM = 5,
+    YPR_CRITERION_TAYLOR = 6   /**< first-order Taylor Σ|w·g|: needs ypr_pruner_add_gradient() */
 } ypr_criterion;
+/** Sparse-training regularizers for ypr_pruner_regularize(). */
+typedef enum ypr_regularizer {
+    YPR_REG_BN_L1 = 0,       /**< network slimming: λ·sign(γ) on BatchNorm scales */
+    YPR_REG_GROUP_NORM = 1   /**< group norm: λ·w / ‖channel‖₂ over each whole group */
+} ypr_regularizer;
 /** How a group's member scores are combined. */
 typedef enum ypr_reduction {
     YPR_REDUCE_MEAN = 0, YPR_REDUCE_SUM = 1, YPR_REDUCE_MAX = 2, YPR_REDUCE_FIRST = 3
@@ -516,6 +531,18 @@ YPR_API int ypr_pruner_report(const ypr_pruner *pruner, char **text, int json);
 /** A PNG bar chart of each group's channels before and after pruning.
  *  @return YPR_OK; YPR_EIO (naming the file). @since 0.1 */
 YPR_API int ypr_pruner_plot(const ypr_pruner *pruner, const char *path);
+/** Accumulate the gradient of model tensor @p tensor (index as in
+ *  ypr_model_tensor_name()) for the Taylor criterion; called by a trainer
+ *  after each backward pass. @return YPR_OK; YPR_ERANGE; YPR_ESHAPE. @since 0.1 */
+YPR_API int ypr_pruner_add_gradient(ypr_pruner *pruner, int tensor, const float *grad,
+                                    int64_t numel);
+/** Forget accumulated gradients. @since 0.1 */
+YPR_API int ypr_pruner_clear_gradients(ypr_pruner *pruner);
+/** Sparse training: add the regularizer's gradient (λ, ypr_regularizer) to
+ *  @p grads, one array per model tensor in model order (NULL entries are
+ *  skipped), for the prunable, non-ignored groups. @since 0.1 */
+YPR_API int ypr_pruner_regularize(ypr_pruner *pruner, float *const *grads, double lambda,
+                                  int kind);
 /** Sensitivity analysis: prune each prunable group alone at each of
  *  @p ratios (increasing, in (0, 1)), measure mAP@0.5 on the first
  *  @p max_images images of @p val at @p size, and return the table as JSON

@@ -330,6 +330,106 @@ static void test_export_yolov7(void **state)
     ypr_model_free(m);
 }
 
+static int tensor_index(ypr_model *m, const char *name)
+{
+    for (int i = 0; i < ypr_model_num_tensors(m); i++) {
+        const char *n;
+        assert_int_equal(ypr_model_tensor(m, i, &n, NULL, NULL, NULL), YPR_OK);
+        if (strcmp(n, name) == 0)
+            return i;
+    }
+    fail_msg("no tensor %s", name);
+    return -1;
+}
+
+/* Taylor with g = sign(w) scores |w|: it must cut exactly what L1 cuts. */
+static void test_taylor_and_regularizers(void **state)
+{
+    (void)state;
+    ypr_model *a = NULL, *b = NULL;
+    assert_int_equal(ypr_model_from_cfg("yolov7-tiny", 3, 0, 0.25, 1, &a), YPR_OK);
+    assert_int_equal(ypr_model_from_cfg("yolov7-tiny", 3, 0, 0.25, 1, &b), YPR_OK);
+    prune_once(a, YPR_CRITERION_L1, 0.4, 1, 0, 1);
+    ypr_depgraph *g;
+    ypr_pruner *p;
+    assert_int_equal(ypr_depgraph_build(b, &g), YPR_OK);
+    assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_CRITERION, YPR_CRITERION_TAYLOR), YPR_OK);
+    assert_int_equal(ypr_pruner_set_float(p, YPR_PRUNE_RATIO, 0.4), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_REDUCTION, YPR_REDUCE_MEAN), YPR_OK);
+    assert_int_equal(ypr_pruner_step(p), YPR_ESTATE);   /* no gradients yet */
+    int nt = ypr_model_num_tensors(b);
+    float **grads = calloc((size_t)nt, sizeof *grads);
+    for (int i = 0; i < nt; i++) {
+        int ndim;
+        int64_t shape[6], n = 1;
+        const float *w;
+        assert_int_equal(ypr_model_tensor(b, i, NULL, &ndim, shape, &w), YPR_OK);
+        for (int d = 0; d < ndim; d++)
+            n *= shape[d];
+        grads[i] = malloc((size_t)n * sizeof(float));
+        for (int64_t k = 0; k < n; k++)
+            grads[i][k] = w[k] >= 0 ? 0.5f : -0.5f;   /* two batches of 0.5 = sign(w) */
+        assert_int_equal(ypr_pruner_add_gradient(p, i, grads[i], n), YPR_OK);
+        assert_int_equal(ypr_pruner_add_gradient(p, i, grads[i], n), YPR_OK);
+    }
+    assert_int_equal(ypr_pruner_add_gradient(p, 0, grads[0], 1), YPR_ESHAPE);
+    assert_int_equal(ypr_pruner_step(p), YPR_OK);
+    /* L1's normalization differs only by the per-member L1 vs |w·g| = |w|: same picks */
+    outputs_equal(a, b);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+
+    /* regularizers on a fresh model */
+    ypr_model *m = model("yolov7-tiny", 3);
+    assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
+    assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
+    int nm = ypr_model_num_tensors(m);
+    float **gr = calloc((size_t)nm, sizeof *gr);
+    int64_t sizes[512];
+    for (int i = 0; i < nm; i++) {
+        int ndim;
+        int64_t shape[6], n = 1;
+        assert_int_equal(ypr_model_tensor(m, i, NULL, &ndim, shape, NULL), YPR_OK);
+        for (int d = 0; d < ndim; d++)
+            n *= shape[d];
+        sizes[i] = n;
+        gr[i] = calloc((size_t)n, sizeof(float));
+    }
+    int bn = tensor_index(m, "model.0.bn.weight"), cw = tensor_index(m, "model.0.conv.weight");
+    assert_int_equal(ypr_pruner_regularize(p, gr, 0.1, YPR_REG_BN_L1), YPR_OK);
+    for (int64_t k = 0; k < sizes[bn]; k++)
+        assert_true(fabsf(gr[bn][k] - 0.1f) < 1e-7f);          /* γ = 1: λ·sign(γ) */
+    for (int64_t k = 0; k < sizes[cw]; k++)
+        assert_true(gr[cw][k] == 0.0f);                          /* convs untouched */
+    for (int i = 0; i < nm; i++)
+        memset(gr[i], 0, (size_t)sizes[i] * sizeof(float));
+    assert_int_equal(ypr_pruner_regularize(p, gr, 0.1, YPR_REG_GROUP_NORM), YPR_OK);
+    const float *w, *gamma;
+    assert_int_equal(ypr_model_tensor(m, cw, NULL, NULL, NULL, &w), YPR_OK);
+    assert_int_equal(ypr_model_tensor(m, bn, NULL, NULL, NULL, &gamma), YPR_OK);
+    int64_t per = sizes[cw] / sizes[bn];
+    for (int64_t k = 0; k < sizes[bn]; k++) {
+        double ratio = gr[bn][k] / gamma[k];                     /* λ / ‖channel k‖ */
+        assert_true(ratio > 0);
+        for (int64_t t = 0; t < per; t++)
+            if (fabsf(w[k * per + t]) > 1e-3f)
+                assert_true(fabs(gr[cw][k * per + t] / w[k * per + t] - ratio) < 1e-3 * ratio);
+    }
+    assert_int_equal(ypr_pruner_regularize(p, gr, -1, YPR_REG_BN_L1), YPR_ERANGE);
+    for (int i = 0; i < nm; i++)
+        free(gr[i]);
+    free(gr);
+    for (int i = 0; i < nt; i++)
+        free(grads[i]);
+    free(grads);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+    ypr_model_free(m);
+    ypr_model_free(a);
+    ypr_model_free(b);
+}
+
 static int calls;
 static int count_progress(void *user, int64_t done, int64_t total)
 {
@@ -424,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_lane_report),
         cmocka_unit_test(test_sensitivity),
         cmocka_unit_test(test_export_yolov7),
+        cmocka_unit_test(test_taylor_and_regularizers),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests_name("pruner", tests, NULL, NULL);

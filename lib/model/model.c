@@ -360,3 +360,41 @@ int ypr_model_summary(const ypr_model *m, int h, int w, char **text)
     *text = buf;
     return YPR_OK;
 }
+
+int ypr_model_num_tensors(const ypr_model *m)
+{
+    RETURN_IF(!m, YPR_EINVAL, "model: NULL handle");
+    return m->net.nparams;
+}
+
+int ypr_model_tensor(const ypr_model *m, int i, const char **name, int *ndim, int64_t shape[6],
+                     const float **data)
+{
+    RETURN_IF(!m, YPR_EINVAL, "model: NULL handle");
+    RETURN_IF(i < 0 || i >= m->net.nparams, YPR_ERANGE, "model: tensor %d outside 0..%d", i,
+              m->net.nparams - 1);
+    const ypr_param *p = &m->net.params[i];
+    if (name)
+        *name = p->name;
+    if (ndim)
+        *ndim = p->ndim;
+    if (shape)
+        for (int d = 0; d < 6; d++)
+            shape[d] = d < p->ndim ? p->shape[d] : 0;
+    if (data)
+        *data = p->data;
+    return YPR_OK;
+}
+
+int ypr_model_set_tensor(ypr_model *m, int i, const float *data, int64_t numel)
+{
+    RETURN_IF(!m || !data, YPR_EINVAL, "model: NULL argument");
+    RETURN_IF(i < 0 || i >= m->net.nparams, YPR_ERANGE, "model: tensor %d outside 0..%d", i,
+              m->net.nparams - 1);
+    ypr_param *p = &m->net.params[i];
+    RETURN_IF(numel != p->numel, YPR_ESHAPE, "model: tensor %s has %lld elements, got %lld",
+              p->name, (long long)p->numel, (long long)numel);
+    memcpy(p->data, data, (size_t)numel * sizeof(float));
+    m->net.version++;
+    return YPR_OK;
+}

@@ -37,6 +37,8 @@ struct ypr_pruner {
     int64_t params0, macs0;    /* at creation, for reports */
     int64_t target_macs, target_params;   /* budgets (0: use the ratio) */
     double *planned;           /* per group: ratio chosen from a sensitivity table, or < 0 */
+    float **grads;             /* per tensor: accumulated gradients (Taylor), lazily */
+    int ngrads, grad_batches;
     int report_size;
 };
 
@@ -95,6 +97,9 @@ void ypr_pruner_free(ypr_pruner *p)
         free(p->override_pat[i]);
     free(p->init_channels);
     free(p->planned);
+    for (int i = 0; p->grads && i < p->ngrads; i++)
+        ypr__free(p->grads[i]);
+    free(p->grads);
     free(p);
 }
 
@@ -120,8 +125,8 @@ int ypr_pruner_set_int(ypr_pruner *p, int key, int64_t v)
     RETURN_IF(!p, YPR_EINVAL, "pruner: NULL handle");
     switch (key) {
     case YPR_PRUNE_CRITERION:
-        RETURN_IF(v < YPR_CRITERION_RANDOM || v > YPR_CRITERION_FPGM, YPR_ERANGE,
-                  "pruner: criterion %lld unknown (Taylor needs the trainer)", (long long)v);
+        RETURN_IF(v < YPR_CRITERION_RANDOM || v > YPR_CRITERION_TAYLOR, YPR_ERANGE,
+                  "pruner: criterion %lld unknown", (long long)v);
         p->criterion = (int)v;
         return YPR_OK;
     case YPR_PRUNE_GLOBAL: p->global = v != 0; return YPR_OK;
@@ -276,6 +281,30 @@ static void fpgm_scores(const ypr_net *net, const ypr_dep_member *m, int64_t C, 
     }
 }
 
+/* First-order Taylor: Σ |w · g| over the member's slice, g the accumulated
+ * gradient (members without gradients score 0). */
+static void taylor_scores(const ypr_pruner *p, const ypr_dep_member *m, int64_t C, double *out)
+{
+    const ypr_net *net = &p->graph->model->net;
+    const ypr_param *prm = &net->params[m->param];
+    const float *g = m->param < p->ngrads ? p->grads[m->param] : NULL;
+    int64_t outer = 1, inner = 1, dim = prm->shape[m->axis];
+    for (int d = 0; d < m->axis; d++)
+        outer *= prm->shape[d];
+    for (int d = m->axis + 1; d < prm->ndim; d++)
+        inner *= prm->shape[d];
+    for (int64_t k = 0; k < C; k++)
+        out[k] = 0;
+    if (!g)
+        return;
+    for (int64_t a = 0; a < outer; a++)
+        for (int64_t k = 0; k < C; k++) {
+            int64_t at = (a * dim + m->offset + k) * inner;
+            for (int64_t i = 0; i < inner; i++)
+                out[k] += fabs((double)prm->data[at + i] * g[at + i]);
+        }
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -347,6 +376,8 @@ static int group_scores(const ypr_pruner *p, const ypr_dep_group *g, double *s, 
             break;
         if (p->criterion == YPR_CRITERION_FPGM)
             fpgm_scores(net, m, C, tmp);
+        else if (p->criterion == YPR_CRITERION_TAYLOR)
+            taylor_scores(p, m, C, tmp);
         else
             member_norms(net, m, C, p->criterion == YPR_CRITERION_L1 ? 1 : 2, tmp);
         for (int64_t k = 0; k < C; k++) {
@@ -522,6 +553,8 @@ int ypr_pruner_step(ypr_pruner *p)
 {
     RETURN_IF(!p, YPR_EINVAL, "pruner: NULL handle");
     RETURN_IF(p->step >= p->steps, YPR_ESTATE, "pruner: all %d steps done", p->steps);
+    RETURN_IF(p->criterion == YPR_CRITERION_TAYLOR && !p->grad_batches, YPR_ESTATE,
+              "pruner: the Taylor criterion needs gradients (ypr_pruner_add_gradient)");
     ypr_depgraph *dg = p->graph;
     RETURN_IF(dg->version != dg->model->net.version, YPR_ESTATE,
               "pruner: the model changed outside the pruner; rebuild the graph");
@@ -964,5 +997,108 @@ int ypr_pruner_sensitivity(ypr_pruner *p, const ypr_dataset *val, int size, int 
     }
     RETURN_IF(sb.failed, YPR_ENOMEM, "sensitivity: out of memory");
     *json = sb.data;
+    return YPR_OK;
+}
+
+/* ------------------------------------------------ training hooks */
+
+int ypr_pruner_add_gradient(ypr_pruner *p, int tensor, const float *grad, int64_t numel)
+{
+    RETURN_IF(!p || !grad, YPR_EINVAL, "pruner: NULL argument");
+    const ypr_net *net = &p->graph->model->net;
+    RETURN_IF(tensor < 0 || tensor >= net->nparams, YPR_ERANGE, "pruner: tensor %d outside 0..%d",
+              tensor, net->nparams - 1);
+    RETURN_IF(numel != net->params[tensor].numel, YPR_ESHAPE,
+              "pruner: gradient of %s has %lld elements, the tensor %lld", net->params[tensor].name,
+              (long long)numel, (long long)net->params[tensor].numel);
+    if (p->ngrads != net->nparams) {   /* (re)size the table: the net shrank since */
+        for (int i = 0; p->grads && i < p->ngrads; i++)
+            ypr__free(p->grads[i]);
+        free(p->grads);
+        p->grads = calloc((size_t)net->nparams, sizeof *p->grads);
+        RETURN_IF(!p->grads, YPR_ENOMEM, "pruner: out of memory");
+        p->ngrads = net->nparams;
+    }
+    if (!p->grads[tensor]) {
+        p->grads[tensor] = ypr__calloc((size_t)numel, sizeof(float));
+        RETURN_IF(!p->grads[tensor], YPR_ENOMEM, "pruner: out of memory");
+    }
+    for (int64_t i = 0; i < numel; i++)
+        p->grads[tensor][i] += grad[i];
+    p->grad_batches = 1;
+    return YPR_OK;
+}
+
+int ypr_pruner_clear_gradients(ypr_pruner *p)
+{
+    RETURN_IF(!p, YPR_EINVAL, "pruner: NULL handle");
+    for (int i = 0; p->grads && i < p->ngrads; i++)
+        ypr__free(p->grads[i]);
+    free(p->grads);
+    p->grads = NULL;
+    p->ngrads = 0;
+    p->grad_batches = 0;
+    return YPR_OK;
+}
+
+/* Sparse training: add the regularizer's gradient to grads[i] (one array
+ * per tensor in model order, NULL to skip). BN slimming adds λ·sign(γ) to
+ * every prunable BatchNorm γ; group-norm adds λ·w/‖group channel‖₂ to every
+ * member slice of every prunable group (the gradient of λ Σ_k ‖channel k‖₂
+ * over the whole group, as group-norm sparse training defines it). */
+int ypr_pruner_regularize(ypr_pruner *p, float *const *grads, double lambda, int kind)
+{
+    RETURN_IF(!p || !grads, YPR_EINVAL, "pruner: NULL argument");
+    RETURN_IF(!(lambda >= 0), YPR_ERANGE, "pruner: lambda %g must be >= 0", lambda);
+    RETURN_IF(kind != YPR_REG_BN_L1 && kind != YPR_REG_GROUP_NORM, YPR_EINVAL,
+              "pruner: unknown regularizer %d", kind);
+    const ypr_depgraph *dg = p->graph;
+    TRY(fresh_graph(dg));
+    const ypr_net *net = &dg->model->net;
+    double *norm = NULL;
+    for (int gi = 0; gi < dg->ngroups; gi++) {
+        const ypr_dep_group *g = &dg->groups[gi];
+        if (!g->prunable || (p->nignore && source_matches(net, g, p->ignore, p->nignore, NULL)))
+            continue;
+        int64_t C = g->channels;
+        if (kind == YPR_REG_GROUP_NORM) {
+            double *nn = realloc(norm, (size_t)C * sizeof *nn);
+            RETURN_IF(!nn, YPR_ENOMEM, "pruner: out of memory");
+            norm = nn;
+            for (int64_t k = 0; k < C; k++)
+                norm[k] = 0;
+        }
+        for (int pass = kind == YPR_REG_GROUP_NORM ? 0 : 1; pass < 2; pass++) {
+            for (int i = 0; i < g->nmembers; i++) {
+                const ypr_dep_member *m = &g->members[i];
+                const ypr_node *nd = &net->nodes[m->node];
+                int weightish = (nd->kind == YPR_NODE_CONV && m->param == nd->p[0]) ||
+                                (nd->kind == YPR_NODE_BN && m->param == nd->p[0]);
+                if (!weightish || (kind == YPR_REG_BN_L1 && nd->kind != YPR_NODE_BN))
+                    continue;
+                const ypr_param *prm = &net->params[m->param];
+                float *gr = grads[m->param];
+                int64_t outer = 1, inner = 1, dim = prm->shape[m->axis];
+                for (int d = 0; d < m->axis; d++)
+                    outer *= prm->shape[d];
+                for (int d = m->axis + 1; d < prm->ndim; d++)
+                    inner *= prm->shape[d];
+                for (int64_t a = 0; a < outer; a++)
+                    for (int64_t k = 0; k < C; k++) {
+                        int64_t at = (a * dim + m->offset + k) * inner;
+                        for (int64_t t = 0; t < inner; t++) {
+                            float w = prm->data[at + t];
+                            if (pass == 0)
+                                norm[k] += (double)w * w;
+                            else if (gr && kind == YPR_REG_BN_L1)
+                                gr[at + t] += (float)(lambda * ((w > 0) - (w < 0)));
+                            else if (gr)
+                                gr[at + t] += (float)(lambda * w / (sqrt(norm[k]) + 1e-12));
+                        }
+                    }
+            }
+        }
+    }
+    free(norm);
     return YPR_OK;
 }
