@@ -553,6 +553,9 @@ YPR_API int ypr_pruner_regularize(ypr_pruner *pruner, float *const *grads, doubl
 YPR_API int ypr_pruner_sensitivity(ypr_pruner *pruner, const ypr_dataset *val, int size,
                                    int max_images, const double *ratios, int nratios,
                                    ypr_progress_fn progress, void *user, char **json);
+/** A PNG of the last sensitivity table: mAP@0.5 drop per group and ratio.
+ *  @return YPR_OK; YPR_ESTATE (no table yet); YPR_EIO. @since 0.1 */
+YPR_API int ypr_pruner_plot_sensitivity(const ypr_pruner *pruner, const char *path);
 
 #ifdef __cplusplus
 }

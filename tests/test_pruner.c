@@ -451,6 +451,7 @@ static void test_sensitivity(void **state)
     ypr_pruner *p;
     assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
     assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
+    assert_int_equal(ypr_pruner_plot_sensitivity(p, "sensitivity.png"), YPR_ESTATE);
     assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_REPORT_SIZE, 64), YPR_OK);
     assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_TARGET_MACS, macs0 * 7 / 10), YPR_OK);
     const double ratios[2] = {0.25, 0.5};
@@ -463,6 +464,12 @@ static void test_sensitivity(void **state)
     assert_non_null(strstr(json, "\"planned_ratio\":0.5"));
     assert_int_equal(ypr_model_num_params(m), params0);   /* the analysis changes nothing */
     ypr_free(json);
+    assert_int_equal(ypr_pruner_plot_sensitivity(p, "sensitivity.png"), YPR_OK);
+    uint8_t *rgb;
+    int pw, ph;
+    assert_int_equal(ypr_image_load("sensitivity.png", &rgb, &pw, &ph), YPR_OK);
+    assert_true(pw > 100 && ph > 300);
+    ypr_free(rgb);
     assert_int_equal(ypr_pruner_step(p), YPR_OK);          /* follows the plan */
     int64_t macs1;
     assert_int_equal(ypr_model_macs(m, 64, 64, 1, &macs1), YPR_OK);

@@ -38,6 +38,9 @@ struct ypr_pruner {
     int64_t target_macs, target_params;   /* budgets (0: use the ratio) */
     double *planned;           /* per group: ratio chosen from a sensitivity table, or < 0 */
     float **grads;             /* per tensor: accumulated gradients (Taylor), lazily */
+    double *sens;              /* last sensitivity table: mAP@0.5 [group][ratio], -1 = n/a */
+    double sens_ratios[16], sens_base;
+    int sens_nr;
     int ngrads, grad_batches;
     int report_size;
 };
@@ -97,6 +100,7 @@ void ypr_pruner_free(ypr_pruner *p)
         free(p->override_pat[i]);
     free(p->init_channels);
     free(p->planned);
+    free(p->sens);
     for (int i = 0; p->grads && i < p->ngrads; i++)
         ypr__free(p->grads[i]);
     free(p->grads);
@@ -989,12 +993,18 @@ int ypr_pruner_sensitivity(ypr_pruner *p, const ypr_dataset *val, int size, int 
         ypr__sb_puts(&sb, "}");
     }
     ypr__sb_puts(&sb, "]}\n");
-    free(table);
     free(saved);
     if (rc < 0) {
+        free(table);
         ypr__sb_free(&sb);
         return rc;
     }
+    free(p->sens);
+    p->sens = table;   /* kept for ypr_pruner_plot_sensitivity() */
+    p->sens_nr = nratios;
+    p->sens_base = base;
+    for (int r = 0; r < nratios; r++)
+        p->sens_ratios[r] = ratios[r];
     RETURN_IF(sb.failed, YPR_ENOMEM, "sensitivity: out of memory");
     *json = sb.data;
     return YPR_OK;
@@ -1101,4 +1111,66 @@ int ypr_pruner_regularize(ypr_pruner *p, float *const *grads, double lambda, int
     }
     free(norm);
     return YPR_OK;
+}
+
+int ypr_pruner_plot_sensitivity(const ypr_pruner *p, const char *path)
+{
+    RETURN_IF(!p || !path, YPR_EINVAL, "pruner: NULL argument");
+    RETURN_IF(!p->sens, YPR_ESTATE, "pruner: no sensitivity table (run ypr_pruner_sensitivity)");
+    const ypr_depgraph *dg = p->graph;
+    int ng = dg->ngroups, nr = p->sens_nr, n = 0;
+    double worst = 1e-9;
+    for (int i = 0; i < ng; i++) {
+        if (p->sens[i * nr] < 0)
+            continue;
+        n++;
+        for (int r = 0; r < nr; r++)
+            if (p->sens_base - p->sens[i * nr + r] > worst)
+                worst = p->sens_base - p->sens[i * nr + r];
+    }
+    RETURN_IF(!n, YPR_EINVAL, "pruner: empty sensitivity table");
+    const int bw = 2, gap = 3, left = 70, top = 50, height = 280, bottom = 40;
+    int w = left + n * (nr * bw + gap) + 30, h = top + height + bottom;
+    ypr_image img;
+    TRY(ypr__image_alloc(&img, w, h));
+    static const uint8_t white[3] = {255, 255, 255}, black[3] = {0, 0, 0}, light[3] = {230, 230, 230};
+    ypr__fill_rect(&img, 0, 0, w - 1, h - 1, white);
+    char text[200];
+    snprintf(text, sizeof text, "mAP@0.5 drop per group pruned alone (base %.4f); bars: ", p->sens_base);
+    ypr__draw_text(&img, 8, 8, text, 1, black, NULL);
+    int tx = 8 + (int)strlen(text) * 6;
+    for (int r = 0; r < nr; r++) {
+        uint8_t col[3];
+        ypr__class_color(r, col);
+        snprintf(text, sizeof text, "%.2f", p->sens_ratios[r]);
+        ypr__draw_text(&img, tx, 8, text, 1, white, col);
+        tx += (int)strlen(text) * 6 + 8;
+    }
+    for (int t = 0; t <= 4; t++) {
+        int y = top + height - t * height / 4;
+        ypr__fill_rect(&img, left, y, w - 20, y, light);
+        snprintf(text, sizeof text, "%.4f", worst * t / 4);
+        ypr__draw_text(&img, 4, y - 4, text, 1, black, NULL);
+    }
+    int k = 0;
+    for (int i = 0; i < ng; i++) {
+        if (p->sens[i * nr] < 0)
+            continue;
+        int x0 = left + k * (nr * bw + gap);
+        for (int r = 0; r < nr; r++) {
+            double drop = p->sens_base - p->sens[i * nr + r];
+            if (drop < 0)
+                drop = 0;
+            int bh = (int)(height * drop / worst);
+            uint8_t col[3];
+            ypr__class_color(r, col);
+            ypr__fill_rect(&img, x0 + r * bw, top + height - bh, x0 + r * bw + bw - 1,
+                           top + height, col);
+        }
+        k++;
+    }
+    ypr__draw_text(&img, left, h - 16, "prunable groups, in network order", 1, black, NULL);
+    int rc = ypr__png_write(path, &img);
+    ypr__image_free(&img);
+    return rc;
 }
