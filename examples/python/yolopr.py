@@ -130,6 +130,14 @@ _sig("ypr_pruner_set_layer_ratio", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_d
 _sig("ypr_pruner_step", ctypes.c_int, _P)
 _sig("ypr_pruner_steps_done", ctypes.c_int, _P)
 _sig("ypr_pruner_report", ctypes.c_int, _P, ctypes.POINTER(_P), ctypes.c_int)
+_sig("ypr_pruner_plot", ctypes.c_int, _P, ctypes.c_char_p)
+_sig("ypr_pruner_plot_sensitivity", ctypes.c_int, _P, ctypes.c_char_p)
+_sig("ypr_pruner_sensitivity", ctypes.c_int, _P, _P, ctypes.c_int, ctypes.c_int,
+     ctypes.POINTER(ctypes.c_double), ctypes.c_int, _P, _P, ctypes.POINTER(_P))
+_sig("ypr_model_num_tensors", ctypes.c_int, _P)
+_sig("ypr_model_tensor", ctypes.c_int, _P, ctypes.c_int, ctypes.POINTER(ctypes.c_char_p),
+     ctypes.POINTER(ctypes.c_int), ctypes.POINTER(_i64), ctypes.POINTER(ctypes.POINTER(ctypes.c_float)))
+_sig("ypr_model_set_tensor", ctypes.c_int, _P, ctypes.c_int, _P, _i64)
 
 CONF_THRESHOLD, IOU_THRESHOLD, MAX_DET, MULTI_LABEL, AGNOSTIC_NMS, INPUT_SIZE = range(100, 106)
 
@@ -272,6 +280,23 @@ class Model:
 
     def fuse(self):
         _check(_c.ypr_model_fuse(self._h))
+
+    def tensors(self):
+        """{state_dict name: NumPy copy} of every parameter and buffer."""
+        if np is None:
+            raise RuntimeError("tensors needs NumPy")
+        out = {}
+        for i in range(_check(_c.ypr_model_num_tensors(self._h))):
+            name = ctypes.c_char_p()
+            ndim = ctypes.c_int()
+            shape = (_i64 * 6)()
+            data = ctypes.POINTER(ctypes.c_float)()
+            _check(_c.ypr_model_tensor(self._h, i, ctypes.byref(name), ctypes.byref(ndim), shape,
+                                       ctypes.byref(data)))
+            dims = tuple(shape[:ndim.value])
+            count = int(np.prod(dims)) if dims else 1
+            out[name.value.decode()] = np.ctypeslib.as_array(data, shape=(count,)).reshape(dims).copy()
+        return out
 
     def export_yolov7(self, yaml_path, weights_path):
         """Write a YOLOv7 model .yaml and a matching safetensors state_dict."""
@@ -721,3 +746,19 @@ class Pruner(_Handle):
         dict when @p json is true."""
         text = _take_text(lambda out: _c.ypr_pruner_report(self._hh(), out, 1 if json else 0))
         return _json.loads(text) if json else text
+
+    def plot(self, path):
+        """PNG bar chart of channels per group before and after."""
+        _check(_c.ypr_pruner_plot(self._hh(), os.fsencode(path)))
+
+    def sensitivity(self, dataset, size=320, max_images=8, ratios=(0.25, 0.5, 0.75), plot=None):
+        """Prune each group alone at each ratio, measure mAP@0.5 on the first
+        max_images images of dataset; returns the table as a dict (and plans
+        per-group ratios when a MAC budget is set)."""
+        arr = (ctypes.c_double * len(ratios))(*[float(r) for r in ratios])
+        text = _take_text(lambda out: _c.ypr_pruner_sensitivity(
+            self._hh(), _live(dataset, "dataset"), size, max_images, arr, len(ratios), None, None,
+            out))
+        if plot:
+            _check(_c.ypr_pruner_plot_sensitivity(self._hh(), os.fsencode(plot)))
+        return _json.loads(text)

@@ -403,5 +403,31 @@ class NoNumpyTest(unittest.TestCase):
         self.assertEqual(out.stdout.strip(), "ok")
 
 
+
+class MoreTest(unittest.TestCase):
+    def test_tensors_export_sensitivity(self):
+        m = yolopr.Model.from_cfg("yolov7-tiny", nc=3, width_multiple=0.25, seed=1)
+        t = m.tensors()
+        self.assertEqual(t["model.0.conv.weight"].shape, (8, 3, 3, 3))
+        self.assertEqual(sum(v.size for k, v in t.items()
+                             if "running" not in k and "anchor" not in k), m.num_params)
+        ds = yolopr.Dataset.synth(2, 64, classes=3, seed=2)
+        g = yolopr.DepGraph(m)
+        p = yolopr.Pruner(g, ratio=0.25, round_to=8)
+        with tempfile.TemporaryDirectory() as d:
+            table = p.sensitivity(ds, size=64, max_images=2, ratios=(0.5,),
+                                  plot=os.path.join(d, "s.png"))
+            self.assertIn("base_map50", table)
+            self.assertGreater(len(table["groups"]), 10)
+            self.assertTrue(os.path.getsize(os.path.join(d, "s.png")) > 100)
+            p.step()
+            p.plot(os.path.join(d, "p.png"))
+            m.export_yolov7(os.path.join(d, "m.yaml"), os.path.join(d, "m.safetensors"))
+            back = yolopr.Model.from_cfg(os.path.join(d, "m.yaml"))
+            back.load_weights(os.path.join(d, "m.safetensors"), strict=True)
+            x = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
+            for a, b in zip(m.forward(x), back.forward(x)):
+                np.testing.assert_array_equal(a, b)
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
