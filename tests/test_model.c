@@ -325,6 +325,58 @@ static void test_detect_matches_reference(void **state)
     ypr_model_free(m);
 }
 
+/* A pruned net written back for YOLOv7 (SPPCSPC as primitives) is the very
+ * cfg committed in tests/data/export (made by check_yolov7_export.py), and
+ * rebuilt from it the net matches what PyTorch computed from those files. */
+static void test_export_matches_pytorch(void **state)
+{
+    (void)state;
+    ypr_model *m = mini(), *back = NULL;
+    ypr_depgraph *g;
+    ypr_pruner *p;
+    assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
+    assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
+    assert_int_equal(ypr_pruner_set_float(p, YPR_PRUNE_RATIO, 0.25), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, 8), YPR_OK);
+    assert_int_equal(ypr_pruner_set_layer_ratio(p, "model.10.cv7*", 0.0), YPR_OK);
+    assert_int_equal(ypr_pruner_step(p), YPR_OK);
+    assert_int_equal(ypr_model_export_yolov7(m, "pruned_mini.yaml", "pruned_mini.safetensors"),
+                     YPR_OK);
+    FILE *f = fopen("pruned_mini.yaml", "rb");
+    assert_non_null(f);
+    char a[8192], b[8192];
+    size_t na = fread(a, 1, sizeof a, f);
+    fclose(f);
+    f = fopen(path_of("export/pruned_mini.yaml"), "rb");
+    assert_non_null(f);
+    size_t nb = fread(b, 1, sizeof b, f);
+    fclose(f);
+    /* identical apart from the version line */
+    const char *ba = strchr(a, '\n'), *bb = strchr(b, '\n');
+    assert_non_null(ba);
+    assert_non_null(bb);
+    assert_int_equal(na - (size_t)(ba - a), nb - (size_t)(bb - b));
+    assert_memory_equal(ba, bb, na - (size_t)(ba - a));
+    assert_int_equal(ypr_model_from_cfg(path_of("export/pruned_mini.yaml"), 0, 0, 0, 1, &back),
+                     YPR_OK);
+    assert_int_equal(ypr_model_load_weights(back, path_of("export/pruned_mini.safetensors"), 1),
+                     YPR_OK);
+    float *x = read_all(path_of("model/mini_input.bin"), 3 * 64 * 64 * 4);
+    assert_int_equal(ypr_model_forward(back, x, 1, 64, 64), YPR_OK);
+    for (int l = 0; l < 2; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "export/pruned_mini_out%d.bin", l);
+        float *r = read_all(path_of(name), out_n[l] * 4);
+        compare_level(back, l, r, out_n[l], 1e-4);
+        free(r);
+    }
+    free(x);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+    ypr_model_free(back);
+    ypr_model_free(m);
+}
+
 /* Truncated and bit-flipped cfg text: an error or a model, never a crash
  * (this runs under ASan in CI). */
 static void test_cfg_fuzz(void **state)
@@ -382,6 +434,7 @@ int main(void)
         cmocka_unit_test(test_cfg_errors),
         cmocka_unit_test(test_detect_matches_reference),
         cmocka_unit_test(test_cfg_fuzz),
+        cmocka_unit_test(test_export_matches_pytorch),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

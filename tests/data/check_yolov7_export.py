@@ -149,6 +149,10 @@ def build(cfg):
             mod, cout = Lambda(lambda xs: torch.cat(xs, 1)), sum(chs)
         elif m == "Shortcut":
             mod, cout = Lambda(lambda xs: xs[0] + xs[1]), chs[0]
+        elif m == "ReOrg":
+            mod = Lambda(lambda t: torch.cat([t[..., ::2, ::2], t[..., 1::2, ::2],
+                                              t[..., ::2, 1::2], t[..., 1::2, 1::2]], 1))
+            cout = 4 * cin
         elif m in ("IDetect", "Detect"):
             mod, cout = Head(args[0], args[1], chs, m == "IDetect"), 0
         else:
@@ -211,7 +215,33 @@ def check(name, width, pattern):
     assert nparams == m.num_params and worst < 1e-4
 
 
+def fixture():
+    """tests/data/export/: the PyTorch-checked mini model (every module kind)
+    pruned with L2 0.25 / round_to 8 but SPPCSPC's cv7 kept whole (so SPPCSPC is
+    written as primitives), written back by
+    libyolopr, built by the PyTorch re-implementation above, and its outputs
+    on mini_input.bin — the C test re-exports and compares against these."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = os.path.join(here, "export")
+    os.makedirs(out, exist_ok=True)
+    m = yolopr.Model.from_cfg(os.path.join(here, "model", "mini.yaml"))
+    m.load_weights(os.path.join(here, "model", "mini.safetensors"), strict=True)
+    g = yolopr.DepGraph(m)
+    yolopr.Pruner(g, ratio=0.25, round_to=8, layer_ratios={"model.10.cv7*": 0.0}).step()
+    y, w = os.path.join(out, "pruned_mini.yaml"), os.path.join(out, "pruned_mini.safetensors")
+    m.export_yolov7(y, w)
+    net = build(yaml.safe_load(open(y)))
+    net.load_state_dict(read_safetensors(w), strict=True)
+    x = np.fromfile(os.path.join(here, "model", "mini_input.bin"), "<f4").reshape(1, 3, 64, 64)
+    with torch.no_grad():
+        outs = [t.numpy() for t in net(torch.from_numpy(x))]
+    for i, o in enumerate(outs):
+        o.astype("<f4").tofile(os.path.join(out, "pruned_mini_out%d.bin" % i))
+    print("fixture:", [o.shape for o in outs])
+
+
 if __name__ == "__main__":
     check("yolov7-tiny", 0.5, None)
     check("yolov7", 0.25, "model.51.cv1*")   # SPPCSPC written as primitives
+    fixture()
     print("ok")
