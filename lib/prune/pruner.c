@@ -600,8 +600,13 @@ int ypr_pruner_step(ypr_pruner *p)
             rc = ypr__error(YPR_ENOMEM, "pruner: out of memory");
             break;
         }
-        nprune[i] = g->channels - kept(p, p->init_channels[i], g->channels,
-                                       group_ratio(p, g, target));
+        double gr = group_ratio(p, g, target);
+        nprune[i] = g->channels - kept(p, p->init_channels[i], g->channels, gr);
+        int64_t want = (int64_t)((double)p->init_channels[i] * (1.0 - gr));
+        if (want < g->channels - nprune[i] && want < p->round_to)
+            ypr__log(YPR_LOG_WARN, "pruner: group %d (%s): %lld channels would remain; clamped "
+                     "to %lld (round_to %d)", i, net->nodes[g->sources[0]].name, (long long)want,
+                     (long long)(g->channels - nprune[i]), p->round_to);
         total += g->channels;
     }
     if (rc == YPR_OK) {
