@@ -41,5 +41,5 @@ open(sys.argv[2], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
                               + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 PY
 $y detect tests/data/model/mini.yaml "$out/mini.png" --weights tests/data/model/mini.safetensors \
-  --size 64 --conf 0.34 --save "$out/mini-detections.png" | head -n 6
+  --size 64 --conf 0.34 --save "$out/mini-detections.png" | sed -n 1,6p
 echo "demo outputs in $out/"
