@@ -156,6 +156,13 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static void log_to_stderr(void *user, int level, const char *msg)
+{
+    (void)user;
+    (void)level;
+    fprintf(stderr, "%s\n", msg);
+}
+
 static int cmp(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -195,6 +202,11 @@ int cmd_bench_model(int argc, char **argv)
         free(t);
         ypr_model_free(m);
         return cli_fail("forward", rc);
+    }
+    if (getenv("YPR_PROFILE")) {   /* one more pass with per-step times on stderr */
+        ypr_set_log_callback(log_to_stderr, NULL, YPR_LOG_INFO);
+        ypr_model_forward(m, x, o.batch, o.size, o.size);
+        ypr_set_log_callback(NULL, NULL, YPR_LOG_WARN);
     }
     qsort(t, (size_t)o.runs, sizeof *t, cmp);
     int64_t macs = 0;

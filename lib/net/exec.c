@@ -549,8 +549,26 @@ int ypr__plan_run(ypr_plan *p, const float *x)
     RETURN_IF(p->version != p->net->version, YPR_ESTATE,
               "plan: the net changed since the plan was made");
     p->x = x;
-    for (int s = 0; s < p->nsteps; s++)
+    static int profile = -1;   /* YPR_PROFILE=1: per-step times through the log hook */
+    if (profile < 0) {
+        const char *e = getenv("YPR_PROFILE");
+        profile = e && *e == '1';
+    }
+    for (int s = 0; s < p->nsteps; s++) {
+        double t0 = profile ? ypr__now() : 0;
         TRY(run_step(p, &p->steps[s]));
+        if (profile) {
+            const step *st = &p->steps[s];
+            const ypr_shape *o = &p->shapes[st->node];
+            double ms = (ypr__now() - t0) * 1e3, gf = 0;
+            if (st->kind == STEP_CONV)
+                gf = 2.0 * (double)p->n * (double)o->c * (double)o->h * (double)o->w *
+                     (double)(st->cs.c / st->cs.groups * st->cs.kh * st->cs.kw) / (ms * 1e6);
+            ypr__log(YPR_LOG_INFO, "step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %7.1f GFLOP/s", s,
+                     p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
+                     (long long)o->w, ms, gf);
+        }
+    }
     return YPR_OK;
 }
 
