@@ -3,6 +3,7 @@
  * the active ISA table, and the epilogue applied to each finished tile while
  * it is still in L1. Every element of C is produced by one task with a fixed
  * K order, so results do not depend on the thread count. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -72,39 +73,46 @@ typedef struct gemm_plan {
     float *scratch;
 } gemm_plan;
 
+/* Micro-tiles of rows [m0, m1) × columns [n0, n1) for one kc block whose
+ * packed B panels start at `bblock` (panel of column j at (j − n0)·kc). */
+static void tiles(const ypr_ktable *kt, const ypr_gemm_job *jb, int64_t pc, int64_t kc,
+                  int64_t m0, int64_t m1, int64_t n0, int64_t n1, const float *bblock)
+{
+    const int mr = kt->mr, nr = kt->nr;
+    const ypr_epilogue *ep = jb->ep;
+    int need_ep = ep && (ep->scale || ep->bias || ep->act != YPR_ACT_IDENTITY);
+    int last = pc + kc >= jb->k;
+    for (int64_t i = m0; i < m1; i += mr) {
+        const float *a = jb->packed_a + i * jb->k + pc * mr;
+        int rows = (int)min64(mr, m1 - i);
+        for (int64_t j = n0; j < n1; j += nr) {
+            int cols = (int)min64(nr, n1 - j);
+            float *c = jb->c + i * jb->ldc + j;
+            if (last && need_ep && kt->gemm_ukernel_ep) {
+                kt->gemm_ukernel_ep(kc, a, bblock + (j - n0) * kc, c, jb->ldc, rows, cols,
+                                    jb->accumulate || pc > 0, ep->scale ? ep->scale + i : NULL,
+                                    ep->bias ? ep->bias + i : NULL, ep->act, ep->alpha);
+                continue;
+            }
+            kt->gemm_ukernel(kc, a, bblock + (j - n0) * kc, c, jb->ldc, rows, cols,
+                             jb->accumulate || pc > 0);
+            if (last && need_ep)
+                for (int r = 0; r < rows; r++)
+                    kt->scale_bias_act(c + r * jb->ldc, cols,
+                                       ep->scale ? ep->scale[i + r] : 1.0f,
+                                       ep->bias ? ep->bias[i + r] : 0.0f, ep->act, ep->alpha);
+        }
+    }
+}
+
 static void run_tile(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t m0,
                      int64_t m1, int64_t n0, int64_t n1, float *buf)
 {
     const ypr_ktable *kt = pl->kt;
-    const int mr = kt->mr, nr = kt->nr;
-    const ypr_epilogue *ep = jb->ep;
-    int need_ep = ep && (ep->scale || ep->bias || ep->act != YPR_ACT_IDENTITY);
     for (int64_t pc = 0; pc < jb->k; pc += kt->kc) {
         int64_t kc = min64(kt->kc, jb->k - pc);
-        int last = pc + kc >= jb->k;
-        jb->pack_b(jb->b_src, pc, kc, n0, n1 - n0, nr, buf);
-        for (int64_t i = m0; i < m1; i += mr) {
-            const float *a = jb->packed_a + i * jb->k + pc * mr;
-            int rows = (int)min64(mr, m1 - i);
-            for (int64_t j = n0; j < n1; j += nr) {
-                int cols = (int)min64(nr, n1 - j);
-                float *c = jb->c + i * jb->ldc + j;
-                if (last && need_ep && kt->gemm_ukernel_ep) {
-                    kt->gemm_ukernel_ep(kc, a, buf + (j - n0) * kc, c, jb->ldc, rows, cols,
-                                        jb->accumulate || pc > 0, ep->scale ? ep->scale + i : NULL,
-                                        ep->bias ? ep->bias + i : NULL, ep->act, ep->alpha);
-                    continue;
-                }
-                kt->gemm_ukernel(kc, a, buf + (j - n0) * kc, c, jb->ldc, rows, cols,
-                                 jb->accumulate || pc > 0);
-                if (last && need_ep)
-                    for (int r = 0; r < rows; r++)
-                        kt->scale_bias_act(c + r * jb->ldc, cols,
-                                           ep->scale ? ep->scale[i + r] : 1.0f,
-                                           ep->bias ? ep->bias[i + r] : 0.0f,
-                                           ep->act, ep->alpha);
-            }
-        }
+        jb->pack_b(jb->b_src, pc, kc, n0, n1 - n0, kt->nr, buf);
+        tiles(kt, jb, pc, kc, m0, m1, n0, n1, buf);
     }
 }
 
@@ -125,6 +133,74 @@ static void gemm_task(void *ctx, int64_t task, int worker)
     run_tile(pl, jb, m0, m1, n0, n1, pl->scratch + worker * ypr__gemm_scratch_floats(pl->kt));
 }
 
+/* Narrow jobs (few column blocks) split over rows would pack the same B
+ * block once per row split. Instead B is packed once, in parallel, into a
+ * buffer shared by all workers (per job: kc blocks of K × Npad floats, the
+ * block at row pc starting at pc·Npad), and rows are then split freely. */
+typedef struct shared_plan {
+    const ypr_ktable *kt;
+    const ypr_gemm_job *jobs;
+    int64_t njobs, kblocks, nblocks, mchunks, mchunk;  /* mchunk: rows per task */
+    int64_t *base, *npad;                              /* per job */
+    float *b;
+} shared_plan;
+
+static void pack_task(void *ctx, int64_t t, int worker)
+{
+    const shared_plan *sp = ctx;
+    int64_t per_job = sp->kblocks * sp->nblocks;
+    int64_t j = t / per_job, r = t % per_job, kb = r / sp->nblocks, nb = r % sp->nblocks;
+    const ypr_gemm_job *jb = &sp->jobs[j];
+    int64_t pc = kb * sp->kt->kc, n0 = nb * sp->kt->nc;
+    if (pc >= jb->k || n0 >= jb->n)
+        return;
+    int64_t kc = min64(sp->kt->kc, jb->k - pc), nc = min64(sp->kt->nc, jb->n - n0);
+    jb->pack_b(jb->b_src, pc, kc, n0, nc, sp->kt->nr, sp->b + sp->base[j] + pc * sp->npad[j] + n0 * kc);
+}
+
+static void rows_task(void *ctx, int64_t t, int worker)
+{
+    const shared_plan *sp = ctx;
+    const ypr_gemm_job *jb = &sp->jobs[t / sp->mchunks];
+    int64_t j = t / sp->mchunks, mi = t % sp->mchunks;
+    int64_t m0 = mi * sp->mchunk, m1 = min64(jb->m, m0 + sp->mchunk);
+    if (m0 >= m1)
+        return;
+    for (int64_t pc = 0; pc < jb->k; pc += sp->kt->kc) {
+        int64_t kc = min64(sp->kt->kc, jb->k - pc);
+        tiles(sp->kt, jb, pc, kc, m0, m1, 0, jb->n, sp->b + sp->base[j] + pc * sp->npad[j]);
+    }
+}
+
+static int run_shared(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs,
+                      int64_t njobs, int64_t nblocks, int64_t mpanels_max, int nthreads)
+{
+    int64_t base[64], npad[64], total = 0, kmax = 0;
+    if (njobs > 64)
+        return 0;
+    for (int64_t j = 0; j < njobs; j++) {
+        npad[j] = ceil_div(jobs[j].n, kt->nr) * kt->nr;
+        base[j] = total;
+        total += jobs[j].k * npad[j];
+        if (jobs[j].k > kmax)
+            kmax = jobs[j].k;
+    }
+    if (total > ((int64_t)4 << 20))   /* 16 MB: beyond that the old path is fine */
+        return 0;
+    float *b = ypr__pool_buffer(pool, (size_t)total);
+    if (!b)
+        return 0;
+    int64_t target = 4 * nthreads;
+    int64_t per_job = ceil_div(target, njobs);
+    int64_t chunk_panels = ceil_div(mpanels_max, per_job > 0 ? per_job : 1);
+    shared_plan sp = {kt, jobs, njobs, ceil_div(kmax, kt->kc), nblocks, 0,
+                      chunk_panels * kt->mr, base, npad, b};
+    sp.mchunks = ceil_div(mpanels_max, chunk_panels);
+    ypr__pool_run(pool, njobs * sp.kblocks * sp.nblocks, pack_task, &sp);
+    ypr__pool_run(pool, njobs * sp.mchunks, rows_task, &sp);
+    return 1;
+}
+
 int ypr__gemm_run(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs,
                   int64_t njobs, float *scratch)
 {
@@ -141,8 +217,12 @@ int ypr__gemm_run(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs
         if (mp > mpanels_max)
             mpanels_max = mp;
     }
-    /* Too few column blocks to keep every worker busy: split rows too. */
+    /* Too few column blocks to keep every worker busy: split rows too, over
+     * a B packed once and shared when it is small enough. */
     int64_t tasks = njobs * pl.nblocks_max;
+    if (tasks < 4 * nthreads && nthreads > 1 &&
+        run_shared(kt, pool, jobs, njobs, pl.nblocks_max, mpanels_max, nthreads))
+        return YPR_OK;
     if (tasks < 4 * nthreads)
         pl.msplit = min64(mpanels_max, ceil_div(4 * nthreads, tasks));
     float *own = NULL;
