@@ -350,7 +350,8 @@ YPR_API void ypr_dataset_free(ypr_dataset *ds);
 YPR_API int ypr_dataset_count(const ypr_dataset *ds);
 /** @return the number of classes. @since 0.1 */
 YPR_API int ypr_dataset_num_classes(const ypr_dataset *ds);
-/** @return class @p i's name (never NULL for a valid index; "" if unnamed). @since 0.1 */
+/** @return class @p i's name ("" if unnamed); NULL for a bad index, with
+ *  ypr_last_error() set. @since 0.1 */
 YPR_API const char *ypr_dataset_class_name(const ypr_dataset *ds, int i);
 /** @return how many images were skipped when opening (policy SKIP). @since 0.1 */
 YPR_API int ypr_dataset_num_skipped(const ypr_dataset *ds);
@@ -360,7 +361,8 @@ YPR_API int ypr_dataset_image(const ypr_dataset *ds, int i, uint8_t **rgb, int *
  *  `class, x1, y1, x2, y2, difficult` in pixels of the image; *count gets
  *  the total (may exceed capacity). @since 0.1 */
 YPR_API int ypr_dataset_labels(const ypr_dataset *ds, int i, float *rows, int capacity, int *count);
-/** @return the path of image @p i ("" for synthetic images). @since 0.1 */
+/** @return the path of image @p i ("" for synthetic images); NULL for a bad
+ *  index, with ypr_last_error() set. @since 0.1 */
 YPR_API const char *ypr_dataset_image_path(const ypr_dataset *ds, int i);
 /** Write the dataset as a YOLO dataset: PNG images under OUT/images/val/,
  *  label files under OUT/labels/val/ and OUT/data.yaml. @since 0.1 */

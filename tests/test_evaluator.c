@@ -59,6 +59,11 @@ static void test_detections_roundtrip(void **state)
     assert_int_equal(ypr_dataset_open("evtree", "val", YPR_DATASET_STRICT, &ds), YPR_OK);
     assert_int_equal(ypr_dataset_count(ds), 3);
     assert_int_equal(ypr_dataset_num_classes(ds), 3);
+    assert_string_equal(ypr_dataset_class_name(ds, 1), "b");
+    assert_null(ypr_dataset_class_name(ds, 99));
+    assert_non_null(strstr(ypr_last_error(), "class 99"));
+    assert_null(ypr_dataset_image_path(ds, -1));
+    assert_non_null(strstr(ypr_last_error(), "image -1"));
     ypr_evaluator *e;
     assert_int_equal(ypr_evaluator_create(NULL, ds, &e), YPR_OK);
     assert_int_equal(ypr_evaluator_read_detections(e, "evtree/dets"), YPR_OK);

@@ -326,8 +326,11 @@ int ypr_dataset_num_classes(const ypr_dataset *ds)
 
 const char *ypr_dataset_class_name(const ypr_dataset *ds, int i)
 {
-    if (!ds || i < 0 || i >= ds->nc || !ds->names)
+    if (!ds || i < 0 || i >= ds->nc || !ds->names) {
+        ypr__error(ds ? YPR_ERANGE : YPR_EINVAL, "dataset: class %d outside 0..%d", i,
+                   ds ? ds->nc - 1 : -1);
         return NULL;
+    }
     return ds->names[i];
 }
 
@@ -338,8 +341,11 @@ int ypr_dataset_num_skipped(const ypr_dataset *ds)
 
 const char *ypr_dataset_image_path(const ypr_dataset *ds, int i)
 {
-    if (!ds || i < 0 || i >= ds->count)
+    if (!ds || i < 0 || i >= ds->count) {
+        ypr__error(ds ? YPR_ERANGE : YPR_EINVAL, "dataset: image %d outside 0..%d", i,
+                   ds ? ds->count - 1 : -1);
         return NULL;
+    }
     if (ds->synth || !ds->items)
         return "";
     return ds->items[i].path;
