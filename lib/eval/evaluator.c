@@ -211,6 +211,8 @@ static int run_batch(ypr_evaluator *e, int first, int n, float *x, slot *sl)
     for (int k = 0; k < n; k++)
         TRY(ypr__letterbox_ratio(sl[k].rgb, sl[k].w, sl[k].h, cw, ch, ratio[k], 114,
                                  x + (size_t)k * 3 * cw * ch, &sl[k].lb));
+    if (first == 0)   /* warm-up: the first pass builds the plan (packs weights) */
+        TRY(ypr_model_forward(e->model, x, n, ch, cw));
     double t0 = ypr__now();
     TRY(ypr_model_forward(e->model, x, n, ch, cw));
     double t1 = ypr__now();
