@@ -110,7 +110,12 @@ static void test_matches_pytorch(void **state)
     (void)state;
     ypr_model *m = mini();
     assert_int_equal(ypr_model_num_params(m), 20768);   /* manifest: PyTorch's count */
+    int64_t before = 0, after = 0;
+    assert_int_equal(ypr_model_memory(m, &before), YPR_OK);
+    assert_true(before >= 20768 * 4);                   /* at least the parameters */
     check_against_torch(m);
+    assert_int_equal(ypr_model_memory(m, &after), YPR_OK);
+    assert_true(after > before);                        /* plus a plan's arena and packs */
     /* other shapes get their own cached plans (sharing packed weights) */
     float *z = calloc(3 * 96 * 128, sizeof(float));
     for (int size = 32; size <= 96; size += 32)

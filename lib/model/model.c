@@ -398,3 +398,19 @@ int ypr_model_set_tensor(ypr_model *m, int i, const float *data, int64_t numel)
     m->net.version++;
     return YPR_OK;
 }
+
+int ypr_model_memory(const ypr_model *m, int64_t *bytes)
+{
+    RETURN_IF(!m || !bytes, YPR_EINVAL, "model: NULL argument");
+    int64_t t = 0;
+    for (int i = 0; i < m->net.nparams; i++)
+        t += m->net.params[i].numel * (int64_t)sizeof(float);
+    int packs_counted = 0;
+    for (int i = 0; i < 4; i++)
+        if (m->plans[i]) {
+            t += (int64_t)ypr__plan_bytes(m->plans[i], !packs_counted);
+            packs_counted = 1;
+        }
+    *bytes = t;
+    return YPR_OK;
+}

@@ -587,6 +587,16 @@ const float *ypr__plan_output(const ypr_plan *p, int level, ypr_shape *shape)
     return value(p, node);
 }
 
+size_t ypr__plan_bytes(const ypr_plan *p, int with_packs)
+{
+    size_t t = p->arena_floats * sizeof(float) +
+               (size_t)(ypr__pool_size(p->pool) * ypr__gemm_scratch_floats(p->kt)) * sizeof(float);
+    for (int s = 0; with_packs && s < p->nsteps; s++)
+        if (p->steps[s].kind == STEP_CONV)
+            t += (size_t)ypr__conv_packed_w_floats(p->kt, &p->steps[s].cs) * sizeof(float);
+    return t;
+}
+
 size_t ypr__plan_arena_bytes(const ypr_plan *p)
 {
     return p->arena_floats * sizeof(float);
