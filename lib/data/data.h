@@ -72,6 +72,9 @@ char *ypr__path_join(const char *a, const char *b);
 char *ypr__path_dir(const char *path);
 /* Whole file into a malloc'd NUL-terminated buffer (at most max bytes). */
 int ypr__read_text(const char *path, size_t max, char **buf, size_t *len);
+/* Split the next line off *p in place (NUL at its end) and return it;
+ * *p moves past it, to NULL after the last line. */
+char *ypr__next_line(char **p);
 
 /* Pascal VOC tree (voc.c): fills ds (names, items). */
 int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *ds);

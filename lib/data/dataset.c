@@ -473,11 +473,7 @@ static int load_yolo_labels(ypr_dataset *ds, int policy, const char *img, int w,
     }
     for (char *p = text; p && *p && rc == YPR_OK;) {
         line++;
-        char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = 0;
-        char *cur = p;
-        p = nl ? nl + 1 : NULL;
+        char *cur = ypr__next_line(&p);
         char *tok[64];
         int nt = 0, more = 0;
         for (char *t = strtok_r(cur, " \t\r\v\f", &save); t; t = strtok_r(NULL, " \t\r\v\f", &save)) {
@@ -736,11 +732,7 @@ static int add_source(open_ctx *c, const char *src)
         int line = 0;
         for (char *p = text; rc == YPR_OK && p && *p;) {
             line++;
-            char *nl = strchr(p, '\n');
-            if (nl)
-                *nl = 0;
-            char *s = p;
-            p = nl ? nl + 1 : NULL;
+            char *s = ypr__next_line(&p);
             while (isspace((unsigned char)*s))
                 s++;
             size_t n = strlen(s);
@@ -810,6 +802,15 @@ static const dyv *dy_get(const dyaml *y, const char *key)
         if (strcmp(y->keys[i], key) == 0)
             return &y->vals[i];
     return NULL;
+}
+
+char *ypr__next_line(char **p)
+{
+    char *line = *p, *nl = strchr(line, '\n');
+    if (nl)
+        *nl = 0;
+    *p = nl ? nl + 1 : NULL;
+    return line;
 }
 
 static char *trim(char *s)
@@ -982,11 +983,7 @@ static int dy_parse(char *text, const char *file, dyaml *y)
     int rc = YPR_OK;
     for (char *p = text; p && rc == YPR_OK;) {
         line++;
-        char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = 0;
-        char *raw = p;
-        p = nl ? nl + 1 : NULL;
+        char *raw = ypr__next_line(&p);
         size_t rl = strlen(raw);
         if (rl && raw[rl - 1] == '\r')
             raw[--rl] = 0;
@@ -1311,11 +1308,7 @@ static int read_classes_txt(ypr_dataset *ds, const char *file)
     strvec names = {0};
     int rc = YPR_OK;
     for (char *p = text; rc == YPR_OK && p && *p;) {
-        char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = 0;
-        char *s = trim(p);
-        p = nl ? nl + 1 : NULL;
+        char *s = trim(ypr__next_line(&p));
         if (*s)
             rc = sv_push(&names, xstrdup(s));
     }

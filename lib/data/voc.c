@@ -388,11 +388,7 @@ static int read_ids(const char *root, const char *split, vann **out, int *count,
         int line = 0;
         for (char *p = text; rc == YPR_OK && p && *p;) {
             line++;
-            char *nl = strchr(p, '\n');
-            if (nl)
-                *nl = 0;
-            char *s = p;
-            p = nl ? nl + 1 : NULL;
+            char *s = ypr__next_line(&p);
             while (isspace((unsigned char)*s))
                 s++;
             size_t k = 0;
@@ -554,11 +550,7 @@ int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *
             rc = ypr__read_text(file, (size_t)1 << 20, &text, &len);
             names_t cl = {0};
             for (char *p = rc == YPR_OK ? text : NULL; rc == YPR_OK && p && *p;) {
-                char *nl = strchr(p, '\n');
-                if (nl)
-                    *nl = 0;
-                char *s = xml_text(p);
-                p = nl ? nl + 1 : NULL;
+                char *s = xml_text(ypr__next_line(&p));
                 if (*s)
                     rc = names_add(&cl, s);
             }
