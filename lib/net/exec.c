@@ -81,11 +81,64 @@ static float *alloc_floats(int64_t n)
     return ypr__alloc((size_t)(n > 0 ? n : 1) * sizeof(float));
 }
 
-/* Fold the affine nodes that follow a value (BN, implicit mul, act) into
- * st->scale/bias/act; returns the last node folded. */
-static int fold_chain(const ypr_net *net, int node, int64_t c, step *st, const float *conv_bias)
+/* Apply one per-channel node to y = x·s + b (BN, implicit mul, implicit
+ * add) or record it as the activation. Returns 0 if `nd` is not foldable. */
+static int fold_node(const ypr_net *net, const ypr_node *nd, int64_t c, float *s, float *b,
+                     step *st)
 {
-    int cur = node, nxt;
+    switch (nd->kind) {
+    case YPR_NODE_BN: {
+        const float *g = net->params[nd->p[0]].data, *be = net->params[nd->p[1]].data;
+        const float *mu = net->params[nd->p[2]].data, *var = net->params[nd->p[3]].data;
+        for (int64_t i = 0; i < c; i++) {
+            float k = g[i] / sqrtf(var[i] + nd->eps);
+            s[i] *= k;
+            b[i] = (b[i] - mu[i]) * k + be[i];
+        }
+        return 1;
+    }
+    case YPR_NODE_IMPLICIT_MUL: {
+        const float *m = net->params[nd->p[0]].data;
+        for (int64_t i = 0; i < c; i++) {
+            s[i] *= m[i];
+            b[i] *= m[i];
+        }
+        return 1;
+    }
+    case YPR_NODE_IMPLICIT_ADD: {
+        const float *a = net->params[nd->p[0]].data;
+        for (int64_t i = 0; i < c; i++)
+            b[i] += a[i];
+        return 1;
+    }
+    case YPR_NODE_ACT:
+        st->act = nd->act;
+        st->alpha = nd->alpha;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The single consumer of `node` if it reads only `node` and is foldable. */
+static int foldable_consumer(const ypr_net *net, int node)
+{
+    static const int kinds[] = {YPR_NODE_BN, YPR_NODE_IMPLICIT_MUL, YPR_NODE_IMPLICIT_ADD,
+                                YPR_NODE_ACT};
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        int nxt = sole_consumer(net, node, kinds[k]);
+        if (nxt >= 0)
+            return nxt;
+    }
+    return -1;
+}
+
+/* Fold into st->scale/bias/act: first `self` (when ≥ 0), then, when
+ * `follow`, the affine nodes that follow up to and including an activation.
+ * The chain starts at `node`; returns the last node folded. */
+static int fold_chain(const ypr_net *net, int node, int64_t c, step *st, const float *conv_bias,
+                      int self, int follow)
+{
     float *s = alloc_floats(c), *b = alloc_floats(c);
     if (!s || !b) {
         ypr__free(s);
@@ -97,34 +150,12 @@ static int fold_chain(const ypr_net *net, int node, int64_t c, step *st, const f
         b[i] = conv_bias ? conv_bias[i] : 0.0f;
     }
     st->act = YPR_ACT_IDENTITY;
-    for (;;) {
-        if ((nxt = sole_consumer(net, cur, YPR_NODE_BN)) >= 0) {
-            const ypr_node *bn = &net->nodes[nxt];
-            const float *g = net->params[bn->p[0]].data, *be = net->params[bn->p[1]].data;
-            const float *mu = net->params[bn->p[2]].data, *var = net->params[bn->p[3]].data;
-            for (int64_t i = 0; i < c; i++) {
-                float k = g[i] / sqrtf(var[i] + bn->eps);
-                s[i] *= k;
-                b[i] = (b[i] - mu[i]) * k + be[i];
-            }
-        } else if ((nxt = sole_consumer(net, cur, YPR_NODE_IMPLICIT_MUL)) >= 0) {
-            const float *m = net->params[net->nodes[nxt].p[0]].data;
-            for (int64_t i = 0; i < c; i++) {
-                s[i] *= m[i];
-                b[i] *= m[i];
-            }
-        } else if ((nxt = sole_consumer(net, cur, YPR_NODE_IMPLICIT_ADD)) >= 0) {
-            const float *a = net->params[net->nodes[nxt].p[0]].data;
-            for (int64_t i = 0; i < c; i++)
-                b[i] += a[i];
-        } else if ((nxt = sole_consumer(net, cur, YPR_NODE_ACT)) >= 0) {
-            st->act = net->nodes[nxt].act;
-            st->alpha = net->nodes[nxt].alpha;
-            cur = nxt;
-            break;
-        } else {
-            break;
-        }
+    int cur = node, nxt;
+    if (self >= 0)
+        fold_node(net, &net->nodes[self], c, s, b, st);
+    while (follow && net->nodes[cur].kind != YPR_NODE_ACT &&
+           (nxt = foldable_consumer(net, cur)) >= 0) {
+        fold_node(net, &net->nodes[nxt], c, s, b, st);
         cur = nxt;
     }
     st->scale = s;
@@ -194,7 +225,9 @@ static int build_steps(ypr_plan *p)
                 nconv++;
             }
             last = fold_chain(net, i, nd->c, &st,
-                              nd->p[1] >= 0 ? net->params[nd->p[1]].data : NULL);
+                              nd->p[1] >= 0 ? net->params[nd->p[1]].data : NULL, -1, 1);
+            if (last < 0)
+                return last;
             break;
         }
         case YPR_NODE_BN:
@@ -202,43 +235,12 @@ static int build_steps(ypr_plan *p)
         case YPR_NODE_IMPLICIT_MUL:
         case YPR_NODE_ACT:
             st.kind = STEP_AFFINE;
-            /* fold this node itself: treat the input as the chain head */
-            last = fold_chain(net, st.src, in->c, &st, NULL);
-            if (last == st.src) {   /* input has other consumers: fold just this node */
-                ypr__free(st.scale);
-                ypr__free(st.bias);
-                st.scale = st.bias = NULL;
-                st.act = YPR_ACT_IDENTITY;
-                int64_t c = in->c;
-                float *s = alloc_floats(c), *b = alloc_floats(c);
-                if (!s || !b) {
-                    ypr__free(s);
-                    ypr__free(b);
-                    return YPR_ENOMEM;
-                }
-                for (int64_t k = 0; k < c; k++) {
-                    s[k] = 1.0f;
-                    b[k] = 0.0f;
-                }
-                if (nd->kind == YPR_NODE_BN) {
-                    const float *g = net->params[nd->p[0]].data, *be = net->params[nd->p[1]].data;
-                    const float *mu = net->params[nd->p[2]].data, *var = net->params[nd->p[3]].data;
-                    for (int64_t k = 0; k < c; k++) {
-                        s[k] = g[k] / sqrtf(var[k] + nd->eps);
-                        b[k] = be[k] - mu[k] * s[k];
-                    }
-                } else if (nd->kind == YPR_NODE_IMPLICIT_ADD) {
-                    memcpy(b, net->params[nd->p[0]].data, (size_t)c * sizeof(float));
-                } else if (nd->kind == YPR_NODE_IMPLICIT_MUL) {
-                    memcpy(s, net->params[nd->p[0]].data, (size_t)c * sizeof(float));
-                } else {
-                    st.act = nd->act;
-                    st.alpha = nd->alpha;
-                }
-                st.scale = s;
-                st.bias = b;
-                last = i;
-            }
+            /* this node, and the chain after it when it is its input's only
+             * reader (otherwise the input's value is needed as it is) */
+            last = fold_chain(net, i, in->c, &st, NULL, i,
+                              sole_consumer(net, st.src, nd->kind) == i);
+            if (last < 0)
+                return last;
             break;
         case YPR_NODE_ADD:
             st.kind = STEP_ADD;
