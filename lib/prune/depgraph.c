@@ -303,16 +303,23 @@ static int check_indices(const ypr_dep_group *g, const int64_t *idx, int64_t n)
     return YPR_OK;
 }
 
+ypr_axis_view ypr__axis_view(int ndim, const int64_t *shape, int axis)
+{
+    ypr_axis_view v = {1, shape[axis], 1};
+    for (int d = 0; d < axis; d++)
+        v.outer *= shape[d];
+    for (int d = axis + 1; d < ndim; d++)
+        v.inner *= shape[d];
+    return v;
+}
+
 /* Remove, in place, the indices along `axis` marked in drop[] from data of
  * `shape` (the kept rows move toward the start; nothing is allocated, so
  * this cannot fail). shape[axis] becomes the kept count. */
 static void compact(float *data, int ndim, int64_t *shape, int axis, const unsigned char *drop)
 {
-    int64_t outer = 1, inner = 1, dim = shape[axis], keep = 0;
-    for (int d = 0; d < axis; d++)
-        outer *= shape[d];
-    for (int d = axis + 1; d < ndim; d++)
-        inner *= shape[d];
+    ypr_axis_view v = ypr__axis_view(ndim, shape, axis);
+    int64_t outer = v.outer, inner = v.inner, dim = v.dim, keep = 0;
     for (int64_t k = 0; k < dim; k++)
         keep += !drop[k];
     float *o = data;
@@ -460,11 +467,8 @@ int ypr__depgraph_zero(ypr_net *net, const ypr_dep_group *g, const int64_t *idx,
                       (nd->kind == YPR_NODE_BN && (m->param == nd->p[0] || m->param == nd->p[1]));
         if (!zero_it)
             continue;
-        int64_t inner = 1, dim = p->shape[m->axis], outer = 1;
-        for (int d = m->axis + 1; d < p->ndim; d++)
-            inner *= p->shape[d];
-        for (int d = 0; d < m->axis; d++)
-            outer *= p->shape[d];
+        ypr_axis_view v = ypr__axis_view(p->ndim, p->shape, m->axis);
+        int64_t inner = v.inner, dim = v.dim, outer = v.outer;
         for (int64_t a = 0; a < outer; a++)
             for (int64_t k = 0; k < n; k++)
                 memset(p->data + (a * dim + m->offset + idx[k]) * inner, 0,

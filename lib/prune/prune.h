@@ -44,6 +44,11 @@ struct ypr_depgraph {
     int ngroups;
 };
 
+/* A tensor seen as [outer, dim, inner] around `axis` (channel k of a member
+ * at offset o is rows a·dim + o + k, each `inner` floats long). */
+typedef struct ypr_axis_view { int64_t outer, dim, inner; } ypr_axis_view;
+ypr_axis_view ypr__axis_view(int ndim, const int64_t *shape, int axis);
+
 int ypr__depgraph_build(const ypr_net *net, ypr_dep_group **groups, int *ngroups);
 void ypr__depgraph_free_groups(ypr_dep_group *groups, int n);
 /* Remove channels `idx` (sorted, unique, each < channels, fewer than all)

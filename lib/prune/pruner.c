@@ -221,11 +221,8 @@ static void member_norms(const ypr_net *net, const ypr_dep_member *m, int64_t C,
                          double *out)
 {
     const ypr_param *p = &net->params[m->param];
-    int64_t outer = 1, inner = 1, dim = p->shape[m->axis];
-    for (int d = 0; d < m->axis; d++)
-        outer *= p->shape[d];
-    for (int d = m->axis + 1; d < p->ndim; d++)
-        inner *= p->shape[d];
+    ypr_axis_view av = ypr__axis_view(p->ndim, p->shape, m->axis);
+    int64_t outer = av.outer, inner = av.inner, dim = av.dim;
     for (int64_t k = 0; k < C; k++)
         out[k] = 0;
     for (int64_t a = 0; a < outer; a++) {
@@ -292,11 +289,8 @@ static void taylor_scores(const ypr_pruner *p, const ypr_dep_member *m, int64_t 
     const ypr_net *net = &p->graph->model->net;
     const ypr_param *prm = &net->params[m->param];
     const float *g = m->param < p->ngrads ? p->grads[m->param] : NULL;
-    int64_t outer = 1, inner = 1, dim = prm->shape[m->axis];
-    for (int d = 0; d < m->axis; d++)
-        outer *= prm->shape[d];
-    for (int d = m->axis + 1; d < prm->ndim; d++)
-        inner *= prm->shape[d];
+    ypr_axis_view av = ypr__axis_view(prm->ndim, prm->shape, m->axis);
+    int64_t outer = av.outer, inner = av.inner, dim = av.dim;
     for (int64_t k = 0; k < C; k++)
         out[k] = 0;
     if (!g)
@@ -1093,11 +1087,8 @@ int ypr_pruner_regularize(ypr_pruner *p, float *const *grads, double lambda, int
                     continue;
                 const ypr_param *prm = &net->params[m->param];
                 float *gr = grads[m->param];
-                int64_t outer = 1, inner = 1, dim = prm->shape[m->axis];
-                for (int d = 0; d < m->axis; d++)
-                    outer *= prm->shape[d];
-                for (int d = m->axis + 1; d < prm->ndim; d++)
-                    inner *= prm->shape[d];
+                ypr_axis_view av = ypr__axis_view(prm->ndim, prm->shape, m->axis);
+                int64_t outer = av.outer, inner = av.inner, dim = av.dim;
                 for (int64_t a = 0; a < outer; a++)
                     for (int64_t k = 0; k < C; k++) {
                         int64_t at = (a * dim + m->offset + k) * inner;
