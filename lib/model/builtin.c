@@ -102,72 +102,69 @@ static const char anchors_p5[] =
 static const char anchors_tiny[] =
     "  - [10,13, 16,30, 33,23]\n  - [30,61, 62,45, 59,119]\n  - [116,90, 156,198, 373,326]\n";
 
-static void gen_yolov7(gen *g)
+/* yolov7 and yolov7x share one layout (stem, four ELAN stages with MP
+ * down-sampling, SPPCSPC, a PAN head of ELANs, three output convs); only
+ * widths, ELAN depth and concat patterns differ. */
+typedef struct p5_spec {
+    const char *name;
+    int stem[4];             /* 3×3 convs: s1, s2, s1, s2 */
+    int depth;               /* 3×3 convs per ELAN */
+    const char *bb_cat, *hd_cat;
+    int bb[4][3];            /* backbone ELANs: branch, mid, out */
+    int mp[3];               /* backbone MP blocks */
+    int spp, up[2];          /* SPPCSPC width, upsample-merge widths */
+    int hd[4][3];            /* head ELANs: P4 top-down, P3, P4, P5 */
+    int hd_mp[2];            /* head MP blocks */
+    int out[3];              /* output convs */
+    int repconv;             /* output convs are RepConv (else Conv) */
+} p5_spec;
+
+static const p5_spec spec_yolov7 = {
+    "yolov7", {32, 64, 64, 128}, 4, "[-1, -3, -5, -6]", "[-1, -2, -3, -4, -5, -6]",
+    {{64, 64, 256}, {128, 128, 512}, {256, 256, 1024}, {256, 256, 1024}}, {128, 256, 512},
+    512, {256, 128}, {{256, 128, 256}, {128, 64, 128}, {256, 128, 256}, {512, 256, 512}},
+    {128, 256}, {256, 512, 1024}, 1};
+
+static const p5_spec spec_yolov7x = {
+    "yolov7x", {40, 80, 80, 160}, 6, "[-1, -3, -5, -7, -8]", "[-1, -3, -5, -7, -8]",
+    {{64, 64, 320}, {128, 128, 640}, {256, 256, 1280}, {256, 256, 1280}}, {160, 320, 640},
+    640, {320, 160}, {{256, 256, 320}, {128, 128, 160}, {256, 256, 320}, {512, 512, 640}},
+    {160, 320}, {320, 640, 1280}, 0};
+
+static void gen_p5(gen *g, const p5_spec *sp)
 {
-    static const char bb_cat[] = "[-1, -3, -5, -6]", hd_cat[] = "[-1, -2, -3, -4, -5, -6]";
-    header(g, "yolov7", anchors_p5);
-    put(g, "backbone:\n  [\n");
-    conv(g, -1, 32, 3, 1);
-    conv(g, -1, 64, 3, 2);
-    conv(g, -1, 64, 3, 1);
-    conv(g, -1, 128, 3, 2);
-    elan(g, 64, 64, 4, bb_cat, 256);
-    mp_block(g, 128, -1);
-    int p3 = elan(g, 128, 128, 4, bb_cat, 512);
-    mp_block(g, 256, -1);
-    int p4 = elan(g, 256, 256, 4, bb_cat, 1024);
-    mp_block(g, 512, -1);
-    elan(g, 256, 256, 4, bb_cat, 1024);
-    put(g, "  ]\nhead:\n  [\n");
-    int spp = layer(g, "[-1, 1, SPPCSPC, [512]]");
-    upsample_merge(g, 256, p4);
-    int h4 = elan(g, 256, 128, 4, hd_cat, 256);
-    upsample_merge(g, 128, p3);
-    int o3 = elan(g, 128, 64, 4, hd_cat, 128);
-    mp_block(g, 128, h4);
-    int o4 = elan(g, 256, 128, 4, hd_cat, 256);
-    mp_block(g, 256, spp);
-    int o5 = elan(g, 512, 256, 4, hd_cat, 512);
     char t[128];
-    int r[3], src[3] = {o3, o4, o5}, c[3] = {256, 512, 1024};
+    header(g, sp->name, anchors_p5);
+    put(g, "backbone:\n  [\n");
+    for (int i = 0; i < 4; i++)
+        conv(g, -1, sp->stem[i], 3, 1 + (i & 1));
+    int p[4];
+    for (int i = 0; i < 4; i++) {
+        if (i)
+            mp_block(g, sp->mp[i - 1], -1);
+        p[i] = elan(g, sp->bb[i][0], sp->bb[i][1], sp->depth, sp->bb_cat, sp->bb[i][2]);
+    }
+    put(g, "  ]\nhead:\n  [\n");
+    snprintf(t, sizeof t, "[-1, 1, SPPCSPC, [%d]]", sp->spp);
+    int spp = layer(g, t);
+    upsample_merge(g, sp->up[0], p[2]);
+    int h4 = elan(g, sp->hd[0][0], sp->hd[0][1], sp->depth, sp->hd_cat, sp->hd[0][2]);
+    upsample_merge(g, sp->up[1], p[1]);
+    int o3 = elan(g, sp->hd[1][0], sp->hd[1][1], sp->depth, sp->hd_cat, sp->hd[1][2]);
+    mp_block(g, sp->hd_mp[0], h4);
+    int o4 = elan(g, sp->hd[2][0], sp->hd[2][1], sp->depth, sp->hd_cat, sp->hd[2][2]);
+    mp_block(g, sp->hd_mp[1], spp);
+    int o5 = elan(g, sp->hd[3][0], sp->hd[3][1], sp->depth, sp->hd_cat, sp->hd[3][2]);
+    int r[3], src[3] = {o3, o4, o5};
     for (int i = 0; i < 3; i++) {
-        snprintf(t, sizeof t, "[%d, 1, RepConv, [%d, 3, 1]]", src[i], c[i]);
-        r[i] = layer(g, t);
+        if (sp->repconv) {
+            snprintf(t, sizeof t, "[%d, 1, RepConv, [%d, 3, 1]]", src[i], sp->out[i]);
+            r[i] = layer(g, t);
+        } else {
+            r[i] = conv(g, src[i], sp->out[i], 3, 1);
+        }
     }
     snprintf(t, sizeof t, "[[%d, %d, %d], 1, IDetect, [nc, anchors]]", r[0], r[1], r[2]);
-    layer(g, t);
-    put(g, "  ]\n");
-}
-
-static void gen_yolov7x(gen *g)
-{
-    static const char cat[] = "[-1, -3, -5, -7, -8]";
-    header(g, "yolov7x", anchors_p5);
-    put(g, "backbone:\n  [\n");
-    conv(g, -1, 40, 3, 1);
-    conv(g, -1, 80, 3, 2);
-    conv(g, -1, 80, 3, 1);
-    conv(g, -1, 160, 3, 2);
-    elan(g, 64, 64, 6, cat, 320);
-    mp_block(g, 160, -1);
-    int p3 = elan(g, 128, 128, 6, cat, 640);
-    mp_block(g, 320, -1);
-    int p4 = elan(g, 256, 256, 6, cat, 1280);
-    mp_block(g, 640, -1);
-    elan(g, 256, 256, 6, cat, 1280);
-    put(g, "  ]\nhead:\n  [\n");
-    int spp = layer(g, "[-1, 1, SPPCSPC, [640]]");
-    upsample_merge(g, 320, p4);
-    int h4 = elan(g, 256, 256, 6, cat, 320);
-    upsample_merge(g, 160, p3);
-    int o3 = elan(g, 128, 128, 6, cat, 160);
-    mp_block(g, 160, h4);
-    int o4 = elan(g, 256, 256, 6, cat, 320);
-    mp_block(g, 320, spp);
-    int o5 = elan(g, 512, 512, 6, cat, 640);
-    int r0 = conv(g, o3, 320, 3, 1), r1 = conv(g, o4, 640, 3, 1), r2 = conv(g, o5, 1280, 3, 1);
-    char t[128];
-    snprintf(t, sizeof t, "[[%d, %d, %d], 1, IDetect, [nc, anchors]]", r0, r1, r2);
     layer(g, t);
     put(g, "  ]\n");
 }
@@ -221,9 +218,9 @@ int ypr__builtin_cfg(const char *name, char **text)
     *text = NULL;
     gen g = {NULL, 0, 0, 0, 0, ""};
     if (strcmp(name, "yolov7") == 0)
-        gen_yolov7(&g);
+        gen_p5(&g, &spec_yolov7);
     else if (strcmp(name, "yolov7x") == 0)
-        gen_yolov7x(&g);
+        gen_p5(&g, &spec_yolov7x);
     else if (strcmp(name, "yolov7-tiny") == 0)
         gen_tiny(&g);
     else
