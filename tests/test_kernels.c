@@ -162,17 +162,78 @@ static void test_conv_yolo_like(void **state)
     check_conv(&r, &d, YPR_ACT_IDENTITY, 1);
 }
 
-static void test_conv_thread_independent(void **state)
+/* The ISA im2col packer is a copy: it must equal the generic one bit for bit
+ * on every shape, block start and length (wide rows, strides 1–3, padding,
+ * dilation, blocks that start mid-channel and panels cut short). */
+static void test_im2col_packer(void **state)
 {
     (void)state;
     ypr_rng r;
-    ypr__rng_seed(&r, 4);
-    ypr_conv_shape s = {2, 48, 23, 19, 53, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    ypr__rng_seed(&r, 7);
+    static const int64_t widths[] = {1, 3, 7, 16, 17, 20, 40, 63, 64, 65, 80, 131, 160};
+    int checked = 0;
+    for (int t = 0; t < 300; t++) {
+        int64_t c = 1 + (int64_t)(ypr__rng_u64(&r) % 5);
+        int64_t h = 1 + (int64_t)(ypr__rng_u64(&r) % 9), w = pick(&r, widths, 13);
+        int64_t kh = 1 + (int64_t)(ypr__rng_u64(&r) % 5), kw = 1 + (int64_t)(ypr__rng_u64(&r) % 5);
+        int64_t sh = 1 + (int64_t)(ypr__rng_u64(&r) % 3), sw = 1 + (int64_t)(ypr__rng_u64(&r) % 3);
+        int64_t dh = t % 7 == 0 ? 2 : 1, dw = t % 9 == 0 ? 2 : 1;
+        int64_t ph = (int64_t)(ypr__rng_u64(&r) % 4), pw = (int64_t)(ypr__rng_u64(&r) % 4);
+        ypr_conv_shape cs = {1, c, h, w, 1, kh, kw, sh, sw, ph, pw, dh, dw, 1};
+        int64_t oh, ow;
+        if (ypr__conv_check(&cs, &oh, &ow) != YPR_OK)
+            continue;
+        float *x = rand_buf(&r, c * h * w, -1, 1);
+        ypr_im2col_src src = {x, h, w, oh, ow, kh, kw, sh, sw, ph, pw, dh, dw};
+        int64_t k = c * kh * kw, n = oh * ow;
+        int64_t k0 = (int64_t)(ypr__rng_u64(&r) % (uint64_t)k);
+        int64_t kc = 1 + (int64_t)(ypr__rng_u64(&r) % (uint64_t)(k - k0));
+        int64_t n0 = (int64_t)(ypr__rng_u64(&r) % (uint64_t)n);
+        int64_t nc = 1 + (int64_t)(ypr__rng_u64(&r) % (uint64_t)(n - n0 < 3 * kt->nr ? n - n0 : 3 * kt->nr));
+        int64_t floats = (nc + kt->nr - 1) / kt->nr * kt->nr * kc;
+        float *a = ypr__alloc((size_t)floats * sizeof(float));
+        float *b = ypr__alloc((size_t)floats * sizeof(float));
+        for (int64_t i = 0; i < floats; i++)
+            a[i] = b[i] = 12345.0f;   /* every slot must be written */
+        kt->pack_b_im2col(&src, k0, kc, n0, nc, kt->nr, a);
+        ypr__pack_b_im2col_ref(&src, k0, kc, n0, nc, kt->nr, b);
+        if (memcmp(a, b, (size_t)floats * sizeof(float)) != 0)
+            fail_msg("%s im2col: c%lld %lldx%lld k%lldx%lld s%lld,%lld p%lld,%lld d%lld,%lld "
+                     "k0=%lld kc=%lld n0=%lld nc=%lld differs from the reference", kt->name,
+                     (long long)c, (long long)h, (long long)w, (long long)kh, (long long)kw,
+                     (long long)sh, (long long)sw, (long long)ph, (long long)pw, (long long)dh,
+                     (long long)dw, (long long)k0, (long long)kc, (long long)n0, (long long)nc);
+        for (int64_t i = 0; i < floats; i++)
+            assert_true(b[i] != 12345.0f);
+        checked++;
+        ypr__free(a);
+        ypr__free(b);
+        ypr__free(x);
+    }
+    assert_true(checked > 150);
+}
+
+/* Stem-like layers: wide rows, many column blocks (so tasks take runs of
+ * blocks and the packer prefetches ahead), stride 1 and 2. */
+static void test_conv_wide(void **state)
+{
+    (void)state;
+    ypr_rng r;
+    ypr__rng_seed(&r, 8);
+    ypr_conv_shape a = {1, 3, 96, 200, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    ypr_conv_shape b = {1, 5, 130, 257, 7, 3, 3, 2, 2, 1, 1, 1, 1, 1};
+    check_conv(&r, &a, YPR_ACT_SILU, 1);
+    check_conv(&r, &b, YPR_ACT_LEAKY, 0);
+}
+
+static void check_thread_independent(ypr_rng *r, const ypr_conv_shape *sp)
+{
+    ypr_conv_shape s = *sp;
     int64_t oh, ow;
     assert_int_equal(ypr__conv_check(&s, &oh, &ow), YPR_OK);
     int64_t yn = s.n * s.oc * oh * ow;
-    float *x = rand_buf(&r, s.n * s.c * s.h * s.w, -1, 1);
-    float *w = rand_buf(&r, s.oc * s.c * 9, -1, 1), *bias = rand_buf(&r, s.oc, -1, 1);
+    float *x = rand_buf(r, s.n * s.c * s.h * s.w, -1, 1);
+    float *w = rand_buf(r, s.oc * s.c * s.kh * s.kw, -1, 1), *bias = rand_buf(r, s.oc, -1, 1);
     float *pw = ypr__alloc((size_t)ypr__conv_packed_w_floats(kt, &s) * sizeof(float));
     ypr__conv_pack_w(kt, &s, w, pw);
     ypr_epilogue ep = {NULL, bias, YPR_ACT_SILU, 0};
@@ -190,6 +251,17 @@ static void test_conv_thread_independent(void **state)
     for (int i = 0; i < 3; i++)
         ypr__free(y[i]);
     ypr__free(x); ypr__free(w); ypr__free(bias); ypr__free(pw);
+}
+
+static void test_conv_thread_independent(void **state)
+{
+    (void)state;
+    ypr_rng r;
+    ypr__rng_seed(&r, 4);
+    ypr_conv_shape a = {2, 48, 23, 19, 53, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    ypr_conv_shape b = {1, 6, 120, 160, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1};  /* runs of blocks */
+    check_thread_independent(&r, &a);
+    check_thread_independent(&r, &b);
 }
 
 /* ------------------------------------------------------- epilogue alone */
@@ -334,6 +406,8 @@ int main(void)
         cmocka_unit_test(test_gemm_shapes),
         cmocka_unit_test(test_conv_random),
         cmocka_unit_test(test_conv_yolo_like),
+        cmocka_unit_test(test_im2col_packer),
+        cmocka_unit_test(test_conv_wide),
         cmocka_unit_test(test_conv_thread_independent),
         cmocka_unit_test(test_scale_bias_act),
         cmocka_unit_test(test_maxpool),

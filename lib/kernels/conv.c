@@ -62,13 +62,6 @@ void ypr__conv_pack_w(const ypr_ktable *kt, const ypr_conv_shape *s, const float
         ypr__gemm_pack_a(kt, m, k, w + g * m * k, k, dst + g * per);
 }
 
-/* What the implicit-im2col packer reads: one image, one group. */
-typedef struct im2col_src {
-    const float *x;                 /* first channel of the group */
-    int64_t h, w, oh, ow;
-    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
-} im2col_src;
-
 /* Fill `len` panel slots (stride 1 between slots) with input row `row`
  * sampled at ix0, ix0 + sw, …; positions outside [0, w) are zero. */
 static void gather_row(const float *row, int64_t w, int64_t ix0, int64_t sw, int64_t len,
@@ -89,7 +82,9 @@ static void gather_row(const float *row, int64_t w, int64_t ix0, int64_t sw, int
     for (int64_t t = 0; t < a; t++)
         d[t] = 0.0f;
     if (sw == 1) {
-        memcpy(d + a, row + ix0 + a, (size_t)(b - a) * sizeof(float));
+        const float *r = row + ix0;
+        for (int64_t t = a; t < b; t++)   /* short runs: a loop beats a memcpy call */
+            d[t] = r[t];
     } else {
         const float *r = row + ix0 + a * sw;
         for (int64_t t = a; t < b; t++, r += sw)
@@ -99,29 +94,58 @@ static void gather_row(const float *row, int64_t w, int64_t ix0, int64_t sw, int
         d[t] = 0.0f;
 }
 
+int ypr__im2col_runs(const ypr_im2col_src *s, int64_t c0, int64_t cols,
+                     ypr_im2col_run *runs, int max)
+{
+    int n = 0;
+    for (int64_t j = 0; j < cols;) {
+        if (n == max)
+            return 0;
+        int64_t col = c0 + j, oy = col / s->ow, ox = col % s->ow;
+        int64_t len = s->ow - ox < cols - j ? s->ow - ox : cols - j;
+        runs[n++] = (ypr_im2col_run){j, len, oy, ox};
+        j += len;
+    }
+    return n;
+}
+
+void ypr__im2col_prefetch(const ypr_im2col_src *s, const float *plane, int64_t ky,
+                          const ypr_im2col_run *runs, int nruns)
+{
+    for (int i = 0; i < nruns; i++) {
+        int64_t iy = runs[i].oy * s->sh - s->ph + ky * s->dh;
+        if (iy < 0 || iy >= s->h)
+            continue;
+        int64_t x0 = runs[i].ox * s->sw - s->pw;
+        int64_t x1 = x0 + runs[i].len * s->sw + (s->kw - 1) * s->dw;
+        x0 = x0 < 0 ? 0 : x0;
+        x1 = x1 > s->w ? s->w : x1;
+        for (int64_t x = x0; x < x1; x += 16)
+            __builtin_prefetch(plane + iy * s->w + x, 0, 3);
+    }
+}
+
 /* Implicit im2col into B panels: for each panel of nr output positions, the
  * positions are split into runs within one output row; each (channel, ky,
  * kx) row of the panel is then a few strided copies with zero edges. */
-static void pack_b_im2col(const void *src, int64_t k0, int64_t kc, int64_t n0,
-                          int64_t nc, int nr, float *dst)
+void ypr__pack_b_im2col_ref(const void *src, int64_t k0, int64_t kc, int64_t n0,
+                            int64_t nc, int nr, float *dst)
 {
-    const im2col_src *s = src;
+    const ypr_im2col_src *s = src;
     const int64_t khw = s->kh * s->kw;
     for (int64_t q = 0; q * nr < nc; q++) {
         float *panel = dst + q * nr * kc;
         int64_t c0 = n0 + q * nr, cols = nc - q * nr < nr ? nc - q * nr : nr;
-        /* runs of this panel: (first slot, length, oy, ox) */
-        int64_t run_j[128], run_len[128], run_oy[128], run_ox[128];   /* nr ≤ 128 */
-        int nruns = 0;
-        for (int64_t j = 0; j < cols && nruns < 128;) {
-            int64_t col = c0 + j, oy = col / s->ow, ox = col % s->ow;
-            int64_t len = s->ow - ox < cols - j ? s->ow - ox : cols - j;
-            run_j[nruns] = j;
-            run_len[nruns] = len;
-            run_oy[nruns] = oy;
-            run_ox[nruns] = ox;
-            nruns++;
-            j += len;
+        ypr_im2col_run runs[128];   /* nr ≤ 128 */
+        int nruns = ypr__im2col_runs(s, c0, cols, runs, 128);
+        ypr_im2col_run next[128];
+        int nnext = 0;
+        if (q == 0) {
+            int64_t total = s->oh * s->ow, ncols = total - (c0 + nc);
+            if (ncols > cols)
+                ncols = cols;
+            if (ncols > 0)
+                nnext = ypr__im2col_runs(s, c0 + nc, ncols, next, 128);
         }
         /* (channel, ky, kx) of row k0, then stepped without divisions */
         int64_t ci = k0 / khw, ky = (k0 % khw) / s->kw, kx = k0 % s->kw;
@@ -136,15 +160,18 @@ static void pack_b_im2col(const void *src, int64_t k0, int64_t kc, int64_t n0,
                 }
             }
             const float *plane = s->x + ci * s->h * s->w;
+            if (kx == 0)
+                ypr__im2col_prefetch(s, plane, ky, next, nnext);
             float *d = panel + kk * nr;
             for (int i = 0; i < nruns; i++) {
-                int64_t iy = run_oy[i] * s->sh - s->ph + ky * s->dh;
+                const ypr_im2col_run *r = &runs[i];
+                int64_t iy = r->oy * s->sh - s->ph + ky * s->dh;
                 if (iy < 0 || iy >= s->h) {
-                    memset(d + run_j[i], 0, (size_t)run_len[i] * sizeof(float));
+                    memset(d + r->j, 0, (size_t)r->len * sizeof(float));
                     continue;
                 }
-                gather_row(plane + iy * s->w, s->w, run_ox[i] * s->sw - s->pw + kx * s->dw,
-                           s->sw, run_len[i], d + run_j[i]);
+                gather_row(plane + iy * s->w, s->w, r->ox * s->sw - s->pw + kx * s->dw,
+                           s->sw, r->len, d + r->j);
             }
             for (int64_t j = cols; j < nr; j++)
                 d[j] = 0.0f;
@@ -172,7 +199,7 @@ int ypr__conv2d_ws(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s
     ypr_gemm_job *jobs = ypr__calloc((size_t)njobs, sizeof *jobs);
     ypr_epilogue *eps = ypr__calloc((size_t)njobs, sizeof *eps);
     ypr_matrix_src *ms = direct ? ypr__calloc((size_t)njobs, sizeof *ms) : NULL;
-    im2col_src *is = direct ? NULL : ypr__calloc((size_t)njobs, sizeof *is);
+    ypr_im2col_src *is = direct ? NULL : ypr__calloc((size_t)njobs, sizeof *is);
     int rc = YPR_ENOMEM;
     if (!jobs || !eps || (!ms && !is))
         goto out;
@@ -191,9 +218,9 @@ int ypr__conv2d_ws(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s
                 jb->pack_b = ypr__pack_b_matrix;
                 jb->b_src = &ms[j];
             } else {
-                is[j] = (im2col_src){xg, s->h, s->w, oh, ow, s->kh, s->kw, s->sh, s->sw,
+                is[j] = (ypr_im2col_src){xg, s->h, s->w, oh, ow, s->kh, s->kw, s->sh, s->sw,
                                      s->ph, s->pw, s->dh, s->dw};
-                jb->pack_b = pack_b_im2col;
+                jb->pack_b = kt->pack_b_im2col ? kt->pack_b_im2col : ypr__pack_b_im2col_ref;
                 jb->b_src = &is[j];
             }
             jb->c = y + (b * s->oc + gi * m) * oh * ow;

@@ -70,6 +70,8 @@ typedef struct gemm_plan {
     int64_t njobs;
     int64_t msplit;        /* row blocks per job */
     int64_t nblocks_max;   /* column blocks per job (max over jobs) */
+    int64_t nper;          /* consecutive column blocks per task */
+    int64_t nranges;       /* column ranges per job: ceil(nblocks_max / nper) */
     float *scratch;
 } gemm_plan;
 
@@ -119,18 +121,23 @@ static void run_tile(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t m0,
 static void gemm_task(void *ctx, int64_t task, int worker)
 {
     const gemm_plan *pl = ctx;
-    int64_t per_job = pl->msplit * pl->nblocks_max;
+    int64_t per_job = pl->msplit * pl->nranges;
     const ypr_gemm_job *jb = &pl->jobs[task / per_job];
     int64_t rem = task % per_job;
-    int64_t mi = rem / pl->nblocks_max, ni = rem % pl->nblocks_max;
+    int64_t mi = rem / pl->nranges, ri = rem % pl->nranges;
     const int mr = pl->kt->mr;
     int64_t mpanels = ceil_div(jb->m, mr);
     int64_t pb = ceil_div(mpanels, pl->msplit);
     int64_t m0 = mi * pb * mr, m1 = min64(jb->m, (mi + 1) * pb * mr);
-    int64_t n0 = ni * pl->kt->nc, n1 = min64(jb->n, n0 + pl->kt->nc);
-    if (m0 >= m1 || n0 >= n1)
+    if (m0 >= m1)
         return;
-    run_tile(pl, jb, m0, m1, n0, n1, pl->scratch + worker * ypr__gemm_scratch_floats(pl->kt));
+    float *buf = pl->scratch + worker * ypr__gemm_scratch_floats(pl->kt);
+    for (int64_t ni = ri * pl->nper; ni < (ri + 1) * pl->nper; ni++) {
+        int64_t n0 = ni * pl->kt->nc, n1 = min64(jb->n, n0 + pl->kt->nc);
+        if (n0 >= n1)
+            return;
+        run_tile(pl, jb, m0, m1, n0, n1, buf);
+    }
 }
 
 /* Narrow jobs (few column blocks) split over rows would pack the same B
@@ -207,7 +214,7 @@ int ypr__gemm_run(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs
     if (njobs <= 0)
         return YPR_OK;
     int nthreads = ypr__pool_size(pool);
-    gemm_plan pl = {kt, jobs, njobs, 1, 1, scratch};
+    gemm_plan pl = {kt, jobs, njobs, 1, 1, 1, 1, scratch};
     int64_t mpanels_max = 1;
     for (int64_t j = 0; j < njobs; j++) {
         int64_t nb = ceil_div(jobs[j].n, kt->nc);
@@ -225,6 +232,13 @@ int ypr__gemm_run(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs
         return YPR_OK;
     if (tasks < 4 * nthreads)
         pl.msplit = min64(mpanels_max, ceil_div(4 * nthreads, tasks));
+    /* Many column blocks: each task takes a run of neighbouring blocks, so a
+     * worker walks the output (and the input rows an im2col packer reads,
+     * which it prefetches one block ahead) in order. About 16 tasks per
+     * worker keep the load balanced. */
+    if (tasks > 32 * nthreads)
+        pl.nper = tasks / (16 * nthreads);
+    pl.nranges = ceil_div(pl.nblocks_max, pl.nper);
     float *own = NULL;
     if (!scratch) {
         own = ypr__alloc((size_t)(nthreads * ypr__gemm_scratch_floats(kt)) * sizeof(float));
@@ -232,7 +246,7 @@ int ypr__gemm_run(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs
             return YPR_ENOMEM;
         pl.scratch = own;
     }
-    ypr__pool_run(pool, njobs * pl.msplit * pl.nblocks_max, gemm_task, &pl);
+    ypr__pool_run(pool, njobs * pl.msplit * pl.nranges, gemm_task, &pl);
     ypr__free(own);
     return YPR_OK;
 }

@@ -41,6 +41,19 @@ typedef struct ypr_epilogue {
     float alpha;
 } ypr_epilogue;
 
+/* B-block packer: fill the panels of rows [k0, k0+kc) × cols [n0, n0+nc). */
+typedef void (*ypr_pack_b_fn)(const void *src, int64_t k0, int64_t kc,
+                              int64_t n0, int64_t nc, int nr, float *dst);
+
+/* What the implicit-im2col B packer reads: one image, one group. Row k of B
+ * is (channel, ky, kx) = (k / (kh·kw), k / kw % kh, k % kw); column n is the
+ * output position (n / ow, n % ow). */
+typedef struct ypr_im2col_src {
+    const float *x;                 /* first channel of the group, [C/g, h, w] */
+    int64_t h, w, oh, ow;
+    int64_t kh, kw, sh, sw, ph, pw, dh, dw;
+} ypr_im2col_src;
+
 typedef struct ypr_ktable {
     const char *name;
     int mr, nr;            /* micro-tile rows (A panel) and columns (B panel) */
@@ -60,6 +73,11 @@ typedef struct ypr_ktable {
     void (*gemm_ukernel_ep)(int64_t kc, const float *a, const float *b, float *c,
                             int64_t ldc, int m, int n, int accumulate,
                             const float *scale, const float *bias, int act, float alpha);
+
+    /* The implicit-im2col packer (src is a ypr_im2col_src); the scalar table
+     * holds the generic ypr__pack_b_im2col_ref. ISA versions may hand shapes
+     * they do not speed up back to it. */
+    ypr_pack_b_fn pack_b_im2col;
 
     /* x[i] = act(x[i]·scale + bias) for i < n. */
     void (*scale_bias_act)(float *x, int64_t n, float scale, float bias,
@@ -105,10 +123,6 @@ void ypr__gemm_pack_a(const ypr_ktable *kt, int64_t m, int64_t k,
                       const float *a, int64_t lda, float *dst);
 /* Per-worker scratch (in floats) for packing one B block. */
 int64_t ypr__gemm_scratch_floats(const ypr_ktable *kt);
-
-/* B-block packer: fill the panels of rows [k0, k0+kc) × cols [n0, n0+nc). */
-typedef void (*ypr_pack_b_fn)(const void *src, int64_t k0, int64_t kc,
-                              int64_t n0, int64_t nc, int nr, float *dst);
 
 typedef struct ypr_gemm_job {
     int64_t m, n, k;
@@ -159,6 +173,18 @@ int ypr__conv2d(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
 int ypr__conv2d_ws(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
                    const float *x, const float *packed_w, const ypr_epilogue *ep, float *y,
                    float *scratch);
+/* A run: output positions c0+j … c0+j+len−1 that lie in one output row
+ * (oy, ox …). ypr__im2col_runs splits `cols` positions from c0 into runs and
+ * returns how many (at most `max`; 0 if they do not fit). */
+typedef struct ypr_im2col_run { int64_t j, len, oy, ox; } ypr_im2col_run;
+int ypr__im2col_runs(const ypr_im2col_src *s, int64_t c0, int64_t cols,
+                     ypr_im2col_run *runs, int max);
+/* Prefetch the input rows that kernel row ky of these runs reads. */
+void ypr__im2col_prefetch(const ypr_im2col_src *s, const float *plane, int64_t ky,
+                          const ypr_im2col_run *runs, int nruns);
+/* The generic implicit-im2col packer (any kernel, stride, dilation, nr). */
+void ypr__pack_b_im2col_ref(const void *src, int64_t k0, int64_t kc, int64_t n0,
+                            int64_t nc, int nr, float *dst);
 /* Direct, unblocked reference (tests). */
 int ypr__conv2d_ref(const ypr_conv_shape *s, const float *x, const float *w,
                     const ypr_epilogue *ep, float *y);

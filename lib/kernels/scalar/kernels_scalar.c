@@ -112,6 +112,7 @@ void ypr__kt_fill_scalar(ypr_ktable *t)
     t->kc = 256;
     t->nc = 512;
     t->gemm_ukernel = ukernel_scalar;
+    t->pack_b_im2col = ypr__pack_b_im2col_ref;
     t->scale_bias_act = scale_bias_act_scalar;
     t->maxpool_plane = maxpool_plane_scalar;
     t->upsample2x_plane = upsample2x_plane_scalar;

@@ -505,6 +505,49 @@ static void upsample2x_plane_avx2(const float *x, int64_t h, int64_t w, float *y
     }
 }
 
+/* ------------------------------------------------------ implicit im2col */
+
+#define IM2COL_VL 8
+typedef __m256i im2col_mask;
+typedef __m256 im2col_vec;
+
+AI __m256i im2col_lanes(int64_t a, int64_t b)
+{
+    a = a < 0 ? 0 : a > 8 ? 8 : a;
+    b = b < 0 ? 0 : b > 8 ? 8 : b;
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i ge = _mm256_cmpgt_epi32(idx, _mm256_set1_epi32((int)a - 1));
+    __m256i lt = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)b), idx);
+    return _mm256_and_si256(ge, lt);
+}
+
+AI __m256 im2col_load(__m256i m, const float *p)
+{
+    return _mm256_maskload_ps(p, m);
+}
+
+AI __m256 im2col_even(__m256 lo, __m256 hi)
+{
+    /* [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6] → [lo0 lo2 lo4 lo6 hi0 hi2 hi4 hi6] */
+    __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+AI __m256 im2col_zero(void)
+{
+    return _mm256_setzero_ps();
+}
+
+AI void im2col_store(float *d, int cnt, __m256 v)
+{
+    if (cnt == 8)
+        _mm256_storeu_ps(d, v);
+    else
+        _mm256_maskstore_ps(d, tail_mask(cnt), v);
+}
+
+#include "lib/kernels/im2col_vec.h"
+
 /* ------------------------------------------------------------ peak probe */
 
 static double fma_burn_avx2(int64_t iters, float *sink)
@@ -539,6 +582,7 @@ void ypr__kt_fill_avx2(ypr_ktable *t)
     t->nc = 4 * 24;
     t->gemm_ukernel = ukernel_4x24;
     t->gemm_ukernel_ep = ukernel_4x24_ep;
+    t->pack_b_im2col = im2col_pack_vec;
     t->scale_bias_act = scale_bias_act_avx2;
     t->maxpool_plane = maxpool_plane_avx2;
     t->upsample2x_plane = upsample2x_plane_avx2;

@@ -511,6 +511,46 @@ static void upsample2x_plane_avx512(const float *x, int64_t h, int64_t w, float 
     }
 }
 
+/* ------------------------------------------------------ implicit im2col */
+
+#define IM2COL_VL 16
+typedef __mmask16 im2col_mask;
+typedef __m512 im2col_vec;
+
+AI im2col_mask im2col_lanes(int64_t a, int64_t b)
+{
+    a = a < 0 ? 0 : a > 16 ? 16 : a;
+    b = b < 0 ? 0 : b > 16 ? 16 : b;
+    return b <= a ? 0 : (__mmask16)(((1u << b) - 1u) & ~((1u << a) - 1u));
+}
+
+AI __m512 im2col_load(__mmask16 m, const float *p)
+{
+    return _mm512_maskz_loadu_ps(m, p);
+}
+
+AI __m512 im2col_even(__m512 lo, __m512 hi)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                           26, 28, 30);
+    return _mm512_permutex2var_ps(lo, even, hi);
+}
+
+AI __m512 im2col_zero(void)
+{
+    return _mm512_setzero_ps();
+}
+
+AI void im2col_store(float *d, int cnt, __m512 v)
+{
+    if (cnt == 16)
+        _mm512_storeu_ps(d, v);
+    else
+        _mm512_mask_storeu_ps(d, tail_mask(cnt), v);
+}
+
+#include "lib/kernels/im2col_vec.h"
+
 /* ------------------------------------------------------------ peak probe */
 
 static double fma_burn_avx512(int64_t iters, float *sink)
@@ -542,6 +582,7 @@ void ypr__kt_fill_avx512(ypr_ktable *t)
     t->nc = 64;
     t->gemm_ukernel = ukernel_6x64;
     t->gemm_ukernel_ep = ukernel_6x64_ep;
+    t->pack_b_im2col = im2col_pack_vec;
     t->scale_bias_act = scale_bias_act_avx512;
     t->maxpool_plane = maxpool_plane_avx512;
     t->upsample2x_plane = upsample2x_plane_avx512;

@@ -1,0 +1,120 @@
+/* The vector implicit-im2col packer, written once for every ISA file that
+ * includes it (nothing here is compiled on its own).
+ *
+ * A panel row (one (channel, ky, kx) of B over nr output positions) is cut
+ * into chunks of IM2COL_VL slots, each inside one run (one output row). For
+ * stride 1 a chunk is one masked load of consecutive input; for stride 2 it
+ * is two masked loads and an even-lane pick. The masks (which lanes fall
+ * inside the input row) depend only on the run and kx, so they are worked
+ * out once per panel; the per-row work is then loads and stores. While the
+ * first panel of a block is packed, the input rows of the block after it
+ * (which the same worker packs next) are prefetched.
+ *
+ * The including file defines, before #include:
+ *   IM2COL_VL                    lanes per vector
+ *   im2col_mask                  its mask type
+ *   im2col_vec                   its float vector type
+ *   im2col_mask im2col_lanes(int64_t a, int64_t b)   lanes [a, b), clamped
+ *   im2col_vec im2col_load(im2col_mask m, const float *p)   masked, zeroing
+ *   im2col_vec im2col_even(im2col_vec lo, im2col_vec hi)    lanes 0, 2, 4, …
+ *   im2col_vec im2col_zero(void)
+ *   void im2col_store(float *d, int cnt, im2col_vec v)      first cnt lanes
+ * and gets
+ *   static void im2col_pack_vec(const void *src, int64_t k0, int64_t kc,
+ *                               int64_t n0, int64_t nc, int nr, float *dst);
+ * which hands shapes it does not cover to ypr__pack_b_im2col_ref. */
+#include <stdint.h>
+
+enum { IM2COL_RUNS = 16, IM2COL_KW = 8, IM2COL_CHUNKS = 128 / IM2COL_VL + IM2COL_RUNS };
+
+typedef struct im2col_chunk {
+    int64_t src;          /* input x of source lane 0, relative to the row */
+    int32_t dst, run, cnt;
+    im2col_mask l0, l1;   /* lanes of the first / second source vector inside the row */
+} im2col_chunk;
+
+/* p + i without forming an out-of-object pointer in C terms: the masked-off
+ * lanes of the loads that use it are never read. */
+static inline const float *im2col_at(const float *p, int64_t i)
+{
+    return (const float *)((uintptr_t)p + (uintptr_t)(i * (int64_t)sizeof(float)));
+}
+
+static void im2col_pack_vec(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
+                            int nr, float *dst)
+{
+    const ypr_im2col_src *s = src;
+    if ((s->sw != 1 && s->sw != 2) || s->dw != 1 || nr % IM2COL_VL || nr > 128 ||
+        s->kw > IM2COL_KW) {
+        ypr__pack_b_im2col_ref(src, k0, kc, n0, nc, nr, dst);
+        return;
+    }
+    const int64_t khw = s->kh * s->kw, sw = s->sw, w = s->w, total = s->oh * s->ow;
+    const int VL = IM2COL_VL;
+    for (int64_t q = 0; q * nr < nc; q++) {
+        float *panel = dst + q * nr * kc;
+        int64_t c0 = n0 + q * nr, cols = nc - q * nr < nr ? nc - q * nr : nr;
+        ypr_im2col_run runs[IM2COL_RUNS], next[IM2COL_RUNS];
+        int nruns = ypr__im2col_runs(s, c0, cols, runs, IM2COL_RUNS), nnext = 0;
+        if (nruns == 0) {   /* very narrow output rows: many short runs */
+            ypr__pack_b_im2col_ref(src, k0, kc, c0, cols, nr, panel);
+            continue;
+        }
+        if (q == 0 && n0 + nc < total)
+            nnext = ypr__im2col_runs(s, n0 + nc, total - (n0 + nc) < nc ? total - (n0 + nc) : nc,
+                                     next, IM2COL_RUNS);
+        im2col_chunk tab[IM2COL_KW][IM2COL_CHUNKS];
+        int nch = 0;
+        for (int64_t kx = 0; kx < s->kw; kx++) {
+            nch = 0;
+            for (int i = 0; i < nruns; i++)
+                for (int64_t t = 0; t < runs[i].len; t += VL) {
+                    int64_t cnt = runs[i].len - t < VL ? runs[i].len - t : VL;
+                    int64_t lo = runs[i].ox * sw - s->pw + kx + t * sw;
+                    im2col_chunk *ch = &tab[kx][nch++];
+                    ch->src = lo;
+                    ch->dst = (int32_t)(runs[i].j + t);
+                    ch->run = i;
+                    ch->cnt = (int32_t)cnt;
+                    /* source lanes: cnt (sw 1) or 2·cnt (sw 2) inside [0, w) */
+                    int64_t span = sw * cnt;
+                    ch->l0 = im2col_lanes(-lo, (w - lo < span ? w - lo : span));
+                    ch->l1 = im2col_lanes(-lo - VL, (w - lo < span ? w - lo : span) - VL);
+                }
+        }
+        const float *rows[IM2COL_RUNS];
+        int64_t ci = k0 / khw, ky = (k0 % khw) / s->kw, kx = k0 % s->kw;
+        for (int64_t kk = 0; kk < kc; kk++) {
+            if (kk && ++kx == s->kw) {
+                kx = 0;
+                if (++ky == s->kh) {
+                    ky = 0;
+                    ci++;
+                }
+            }
+            const float *plane = s->x + ci * s->h * w;
+            if (kx == 0)
+                ypr__im2col_prefetch(s, plane, ky, next, nnext);
+            for (int i = 0; i < nruns; i++) {
+                int64_t iy = runs[i].oy * s->sh - s->ph + ky * s->dh;
+                rows[i] = iy >= 0 && iy < s->h ? plane + iy * w : NULL;
+            }
+            float *d = panel + kk * nr;
+            const im2col_chunk *ch = tab[kx];
+            for (int c = 0; c < nch; c++, ch++) {
+                const float *row = rows[ch->run];
+                im2col_vec v;
+                if (!row)
+                    v = im2col_zero();
+                else if (sw == 1)
+                    v = im2col_load(ch->l0, im2col_at(row, ch->src));
+                else
+                    v = im2col_even(im2col_load(ch->l0, im2col_at(row, ch->src)),
+                                    im2col_load(ch->l1, im2col_at(row, ch->src + VL)));
+                im2col_store(d + ch->dst, ch->cnt, v);
+            }
+            for (int64_t j = cols; j < nr; j++)
+                d[j] = 0.0f;
+        }
+    }
+}
