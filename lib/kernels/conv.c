@@ -214,7 +214,7 @@ int ypr__conv2d_ws(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s
             jb->k = k;
             jb->packed_a = packed_w + gi * per;
             if (direct) {
-                ms[j] = (ypr_matrix_src){xg, s->h * s->w};
+                ms[j] = (ypr_matrix_src){xg, s->h * s->w, s->h * s->w};
                 jb->pack_b = ypr__pack_b_matrix;
                 jb->b_src = &ms[j];
             } else {

@@ -52,11 +52,17 @@ void ypr__pack_b_matrix(const void *src, int64_t k0, int64_t kc, int64_t n0,
                         int64_t nc, int nr, float *dst)
 {
     const ypr_matrix_src *ms = src;
+    /* the next block's columns of the same rows (the same worker usually
+     * packs it next: see the task ranges below) are fetched meanwhile */
+    int64_t pf = n0 + nc < ms->n ? min64(nc, ms->n - (n0 + nc)) : 0;
     for (int64_t q = 0; q * nr < nc; q++) {
         int64_t cols = min64(nr, nc - q * nr);
         float *panel = dst + q * nr * kc;
         const float *b = ms->b + k0 * ms->ldb + n0 + q * nr;
         for (int64_t kk = 0; kk < kc; kk++) {
+            if (q == 0)
+                for (int64_t x = 0; x < pf; x += 16)
+                    __builtin_prefetch(b + kk * ms->ldb + nc + x, 0, 3);
             memcpy(panel + kk * nr, b + kk * ms->ldb, (size_t)cols * sizeof(float));
             for (int64_t j = cols; j < nr; j++)
                 panel[kk * nr + j] = 0.0f;
@@ -267,7 +273,7 @@ int ypr__sgemm(const ypr_ktable *kt, ypr_pool *pool, int64_t m, int64_t n, int64
     if (!packed)
         return YPR_ENOMEM;
     ypr__gemm_pack_a(kt, m, k, a, lda, packed);
-    ypr_matrix_src ms = {b, ldb};
+    ypr_matrix_src ms = {b, ldb, n};
     ypr_gemm_job job = {m, n, k, packed, ypr__pack_b_matrix, &ms, c, ldc, NULL, accumulate};
     int rc = ypr__gemm_run(kt, pool, &job, 1, NULL);
     ypr__free(packed);

@@ -142,7 +142,7 @@ int ypr__gemm_run(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs
                   int64_t njobs, float *scratch);
 
 /* Row-major matrix source for pack_b. */
-typedef struct ypr_matrix_src { const float *b; int64_t ldb; } ypr_matrix_src;
+typedef struct ypr_matrix_src { const float *b; int64_t ldb, n; } ypr_matrix_src;  /* n: columns */
 void ypr__pack_b_matrix(const void *src, int64_t k0, int64_t kc, int64_t n0,
                         int64_t nc, int nr, float *dst);
 
