@@ -18,6 +18,14 @@ static int64_t min64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
+/* The K block for a depth of k: at most kt->kc, with the blocks evened out
+ * (288 = 144 + 144 rather than 256 + 32: a short last block pays the C
+ * tile's load and store for little work). */
+static int64_t kc_for(const ypr_ktable *kt, int64_t k)
+{
+    return ceil_div(k, ceil_div(k, kt->kc));
+}
+
 int64_t ypr__gemm_packed_a_floats(const ypr_ktable *kt, int64_t m, int64_t k)
 {
     return ceil_div(m, kt->mr) * kt->mr * k;
@@ -117,8 +125,9 @@ static void run_tile(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t m0,
                      int64_t m1, int64_t n0, int64_t n1, float *buf)
 {
     const ypr_ktable *kt = pl->kt;
-    for (int64_t pc = 0; pc < jb->k; pc += kt->kc) {
-        int64_t kc = min64(kt->kc, jb->k - pc);
+    const int64_t kcb = kc_for(kt, jb->k);
+    for (int64_t pc = 0; pc < jb->k; pc += kcb) {
+        int64_t kc = min64(kcb, jb->k - pc);
         jb->pack_b(jb->b_src, pc, kc, n0, n1 - n0, kt->nr, buf);
         tiles(kt, jb, pc, kc, m0, m1, n0, n1, buf);
     }
@@ -164,10 +173,11 @@ static void pack_task(void *ctx, int64_t t, int worker)
     int64_t per_job = sp->kblocks * sp->nblocks;
     int64_t j = t / per_job, r = t % per_job, kb = r / sp->nblocks, nb = r % sp->nblocks;
     const ypr_gemm_job *jb = &sp->jobs[j];
-    int64_t pc = kb * sp->kt->kc, n0 = nb * sp->kt->nc;
+    const int64_t kcb = kc_for(sp->kt, jb->k);
+    int64_t pc = kb * kcb, n0 = nb * sp->kt->nc;
     if (pc >= jb->k || n0 >= jb->n)
         return;
-    int64_t kc = min64(sp->kt->kc, jb->k - pc), nc = min64(sp->kt->nc, jb->n - n0);
+    int64_t kc = min64(kcb, jb->k - pc), nc = min64(sp->kt->nc, jb->n - n0);
     jb->pack_b(jb->b_src, pc, kc, n0, nc, sp->kt->nr, sp->b + sp->base[j] + pc * sp->npad[j] + n0 * kc);
 }
 
@@ -179,8 +189,9 @@ static void rows_task(void *ctx, int64_t t, int worker)
     int64_t m0 = mi * sp->mchunk, m1 = min64(jb->m, m0 + sp->mchunk);
     if (m0 >= m1)
         return;
-    for (int64_t pc = 0; pc < jb->k; pc += sp->kt->kc) {
-        int64_t kc = min64(sp->kt->kc, jb->k - pc);
+    const int64_t kcb = kc_for(sp->kt, jb->k);
+    for (int64_t pc = 0; pc < jb->k; pc += kcb) {
+        int64_t kc = min64(kcb, jb->k - pc);
         tiles(sp->kt, jb, pc, kc, m0, m1, 0, jb->n, sp->b + sp->base[j] + pc * sp->npad[j]);
     }
 }
