@@ -29,7 +29,7 @@ enum { IM2COL_RUNS = 16, IM2COL_KW = 8, IM2COL_CHUNKS = 128 / IM2COL_VL + IM2COL
 
 typedef struct im2col_chunk {
     int64_t src;          /* input x of source lane 0, relative to the row */
-    int32_t dst, run, cnt;
+    int32_t dst, cnt;     /* first panel slot, slots filled */
     im2col_mask l0, l1;   /* lanes of the first / second source vector inside the row */
 } im2col_chunk;
 
@@ -38,6 +38,79 @@ typedef struct im2col_chunk {
 static inline const float *im2col_at(const float *p, int64_t i)
 {
     return (const float *)((uintptr_t)p + (uintptr_t)(i * (int64_t)sizeof(float)));
+}
+
+/* One panel (nr slots × kc rows) once its runs are known; SW is a constant. */
+static inline __attribute__((always_inline)) void
+im2col_panel(const ypr_im2col_src *s, int64_t k0, int64_t kc, int nr, float *panel,
+             const ypr_im2col_run *runs, int nruns, const ypr_im2col_run *next, int nnext,
+             int64_t cols, const int SW)
+{
+    const int VL = IM2COL_VL;
+    const int64_t w = s->w;
+    /* chunks of each kx, grouped by run: run i owns [first[i], first[i+1]) */
+    im2col_chunk tab[IM2COL_KW][IM2COL_CHUNKS];
+    int first[IM2COL_RUNS + 1];
+    for (int64_t kx = 0; kx < s->kw; kx++) {
+        int n = 0;
+        for (int i = 0; i < nruns; i++) {
+            first[i] = n;
+            for (int64_t t = 0; t < runs[i].len; t += VL) {
+                int64_t cnt = runs[i].len - t < VL ? runs[i].len - t : VL;
+                int64_t lo = runs[i].ox * SW - s->pw + kx + t * SW;
+                int64_t end = w - lo < SW * cnt ? w - lo : SW * cnt;   /* source lanes in the row */
+                im2col_chunk *ch = &tab[kx][n++];
+                ch->src = lo;
+                ch->dst = (int32_t)(runs[i].j + t);
+                ch->cnt = (int32_t)cnt;
+                ch->l0 = im2col_lanes(-lo, end);
+                ch->l1 = im2col_lanes(-lo - VL, end - VL);
+            }
+        }
+        first[nruns] = n;
+    }
+    const int64_t khw = s->kh * s->kw;
+    int64_t ci = k0 / khw, ky = (k0 % khw) / s->kw, kx = k0 % s->kw;
+    const float *rows[IM2COL_RUNS];
+    for (int64_t kk = 0; kk < kc;) {
+        /* one (channel, ky): the input rows of every run, then its kx */
+        const float *plane = s->x + ci * s->h * w;
+        if (kx == 0)
+            ypr__im2col_prefetch(s, plane, ky, next, nnext);
+        for (int i = 0; i < nruns; i++) {
+            int64_t iy = runs[i].oy * s->sh - s->ph + ky * s->dh;
+            rows[i] = iy >= 0 && iy < s->h ? plane + iy * w : NULL;
+        }
+        for (; kx < s->kw && kk < kc; kx++, kk++) {
+            float *d = panel + kk * nr;
+            const im2col_chunk *tk = tab[kx];
+            for (int i = 0; i < nruns; i++) {
+                const float *row = rows[i];
+                if (!row) {
+                    for (int c = first[i]; c < first[i + 1]; c++)
+                        im2col_store(d + tk[c].dst, tk[c].cnt, im2col_zero());
+                    continue;
+                }
+                for (int c = first[i]; c < first[i + 1]; c++) {
+                    const im2col_chunk *ch = &tk[c];
+                    im2col_vec v;
+                    if (SW == 1)
+                        v = im2col_load(ch->l0, im2col_at(row, ch->src));
+                    else
+                        v = im2col_even(im2col_load(ch->l0, im2col_at(row, ch->src)),
+                                        im2col_load(ch->l1, im2col_at(row, ch->src + VL)));
+                    im2col_store(d + ch->dst, ch->cnt, v);
+                }
+            }
+            for (int64_t j = cols; j < nr; j++)
+                d[j] = 0.0f;
+        }
+        kx = 0;
+        if (++ky == s->kh) {
+            ky = 0;
+            ci++;
+        }
+    }
 }
 
 static void im2col_pack_vec(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
@@ -49,8 +122,7 @@ static void im2col_pack_vec(const void *src, int64_t k0, int64_t kc, int64_t n0,
         ypr__pack_b_im2col_ref(src, k0, kc, n0, nc, nr, dst);
         return;
     }
-    const int64_t khw = s->kh * s->kw, sw = s->sw, w = s->w, total = s->oh * s->ow;
-    const int VL = IM2COL_VL;
+    const int64_t total = s->oh * s->ow;
     for (int64_t q = 0; q * nr < nc; q++) {
         float *panel = dst + q * nr * kc;
         int64_t c0 = n0 + q * nr, cols = nc - q * nr < nr ? nc - q * nr : nr;
@@ -63,58 +135,9 @@ static void im2col_pack_vec(const void *src, int64_t k0, int64_t kc, int64_t n0,
         if (q == 0 && n0 + nc < total)
             nnext = ypr__im2col_runs(s, n0 + nc, total - (n0 + nc) < nc ? total - (n0 + nc) : nc,
                                      next, IM2COL_RUNS);
-        im2col_chunk tab[IM2COL_KW][IM2COL_CHUNKS];
-        int nch = 0;
-        for (int64_t kx = 0; kx < s->kw; kx++) {
-            nch = 0;
-            for (int i = 0; i < nruns; i++)
-                for (int64_t t = 0; t < runs[i].len; t += VL) {
-                    int64_t cnt = runs[i].len - t < VL ? runs[i].len - t : VL;
-                    int64_t lo = runs[i].ox * sw - s->pw + kx + t * sw;
-                    im2col_chunk *ch = &tab[kx][nch++];
-                    ch->src = lo;
-                    ch->dst = (int32_t)(runs[i].j + t);
-                    ch->run = i;
-                    ch->cnt = (int32_t)cnt;
-                    /* source lanes: cnt (sw 1) or 2·cnt (sw 2) inside [0, w) */
-                    int64_t span = sw * cnt;
-                    ch->l0 = im2col_lanes(-lo, (w - lo < span ? w - lo : span));
-                    ch->l1 = im2col_lanes(-lo - VL, (w - lo < span ? w - lo : span) - VL);
-                }
-        }
-        const float *rows[IM2COL_RUNS];
-        int64_t ci = k0 / khw, ky = (k0 % khw) / s->kw, kx = k0 % s->kw;
-        for (int64_t kk = 0; kk < kc; kk++) {
-            if (kk && ++kx == s->kw) {
-                kx = 0;
-                if (++ky == s->kh) {
-                    ky = 0;
-                    ci++;
-                }
-            }
-            const float *plane = s->x + ci * s->h * w;
-            if (kx == 0)
-                ypr__im2col_prefetch(s, plane, ky, next, nnext);
-            for (int i = 0; i < nruns; i++) {
-                int64_t iy = runs[i].oy * s->sh - s->ph + ky * s->dh;
-                rows[i] = iy >= 0 && iy < s->h ? plane + iy * w : NULL;
-            }
-            float *d = panel + kk * nr;
-            const im2col_chunk *ch = tab[kx];
-            for (int c = 0; c < nch; c++, ch++) {
-                const float *row = rows[ch->run];
-                im2col_vec v;
-                if (!row)
-                    v = im2col_zero();
-                else if (sw == 1)
-                    v = im2col_load(ch->l0, im2col_at(row, ch->src));
-                else
-                    v = im2col_even(im2col_load(ch->l0, im2col_at(row, ch->src)),
-                                    im2col_load(ch->l1, im2col_at(row, ch->src + VL)));
-                im2col_store(d + ch->dst, ch->cnt, v);
-            }
-            for (int64_t j = cols; j < nr; j++)
-                d[j] = 0.0f;
-        }
+        if (s->sw == 1)
+            im2col_panel(s, k0, kc, nr, panel, runs, nruns, next, nnext, cols, 1);
+        else
+            im2col_panel(s, k0, kc, nr, panel, runs, nruns, next, nnext, cols, 2);
     }
 }
