@@ -165,6 +165,13 @@ typedef void (*ypr_bench_fn)(void *user, const char *isa, int threads,
 YPR_API int ypr_bench_kernels(const char *isa, int max_threads, double seconds,
                               ypr_bench_fn cb, void *user);
 
+/** The FMA peak alone (the "peak" row of ypr_bench_kernels()) in GFLOP/s,
+ *  for kernel set @p isa (NULL: the active one) on @p threads threads (0:
+ *  ypr_get_num_threads()), the best of repeated bursts over about
+ *  @p seconds (0: 0.3 s) — the yardstick for a model's effective
+ *  throughput. @return YPR_OK; YPR_EINVAL; YPR_EUNSUPPORTED. @since 0.1 */
+YPR_API int ypr_bench_peak(const char *isa, int threads, double seconds, double *gflops);
+
 
 /* ------------------------------------------------------------------ models */
 

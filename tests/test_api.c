@@ -86,6 +86,15 @@ static void test_bench(void **state)
     assert_int_equal(ypr_bench_kernels("nope", 1, 0.001, on_row, &s), YPR_EUNSUPPORTED);
     assert_int_equal(ypr_bench_kernels("scalar", -2, 0.001, on_row, &s), YPR_EINVAL);
     assert_int_equal(s.rows, 0);
+
+    double g = -1;
+    assert_int_equal(ypr_bench_peak(NULL, 1, 0.02, NULL), YPR_EINVAL);
+    assert_int_equal(ypr_bench_peak("nope", 1, 0.02, &g), YPR_EUNSUPPORTED);
+    assert_int_equal(ypr_bench_peak(NULL, 65, 0.02, &g), YPR_EINVAL);
+    assert_int_equal(ypr_bench_peak(NULL, 1, -1, &g), YPR_EINVAL);
+    assert_true(g == -1);
+    assert_int_equal(ypr_bench_peak("scalar", 1, 0.02, &g), YPR_OK);
+    assert_true(g > 0.1 && g < 1e5);   /* GFLOP/s of one scalar thread */
 }
 
 static int log_count;

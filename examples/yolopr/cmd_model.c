@@ -10,7 +10,7 @@ typedef struct opts {
     const char *model, *weights, *save;
     const char *images[256];
     int nimages;
-    int size, batch, threads, runs, fuse;
+    int size, batch, threads, runs, fuse, peak;
     double conf, iou;
 } opts;
 
@@ -35,6 +35,7 @@ static int parse(int argc, char **argv, opts *o, const char *usage)
         else if (strcmp(a, "--conf") == 0 && more) o->conf = atof(argv[++i]);
         else if (strcmp(a, "--iou") == 0 && more) o->iou = atof(argv[++i]);
         else if (strcmp(a, "--fuse") == 0) o->fuse = 1;
+        else if (strcmp(a, "--peak") == 0) o->peak = 1;
         else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "unknown option '%s'\nusage: %s\n", a, usage);
             return -1;
@@ -173,7 +174,7 @@ int cmd_bench_model(int argc, char **argv)
 {
     opts o;
     if (parse(argc, argv, &o, "yolopr bench MODEL [--size N] [--batch B] [--threads T] "
-              "[--runs R] [--fuse]") < 0)
+              "[--runs R] [--fuse] [--peak]") < 0)
         return 2;
     if (o.runs < 1 || o.runs > 10000 || o.batch < 1 || o.size < 32) {
         fprintf(stderr, "yolopr bench: bad --runs, --batch or --size\n");
@@ -191,6 +192,11 @@ int cmd_bench_model(int argc, char **argv)
     }
     for (size_t i = 0; i < n; i++)
         x[i] = (float)(i % 251) / 251.0f;
+    /* --peak: the FMA peak on as many threads, right before and right after
+     * the runs (the machine may be shared), as the yardstick */
+    double peak0 = 0, peak1 = 0;
+    if (o.peak)
+        ypr_bench_peak(NULL, o.threads, 0.25, &peak0);
     int rc = ypr_model_forward(m, x, o.batch, o.size, o.size);   /* warm-up + plan */
     for (int r = 0; rc == 0 && r < o.runs; r++) {
         double t0 = now();
@@ -203,6 +209,8 @@ int cmd_bench_model(int argc, char **argv)
         ypr_model_free(m);
         return cli_fail("forward", rc);
     }
+    if (o.peak)
+        ypr_bench_peak(NULL, o.threads, 0.25, &peak1);
     if (getenv("YPR_PROFILE")) {   /* one more pass with per-step times on stderr */
         ypr_set_log_callback(log_to_stderr, NULL, YPR_LOG_INFO);
         ypr_model_forward(m, x, o.batch, o.size, o.size);
@@ -219,6 +227,12 @@ int cmd_bench_model(int argc, char **argv)
            o.size, o.size, o.batch, o.threads ? o.threads : ypr_get_num_threads(),
            ypr_simd_active(), med * 1e3, t[0] * 1e3, (double)macs / 1e9,
            2.0 * (double)macs * o.batch / med / 1e9, (double)mem / 1e6);
+    if (o.peak) {
+        double pk = peak0 > peak1 ? peak0 : peak1;
+        printf("FMA peak on %d threads %.1f GFLOP/s (before %.1f, after %.1f): the model runs at "
+               "%.1f %% of it\n", o.threads ? o.threads : ypr_get_num_threads(), pk, peak0, peak1,
+               pk > 0 ? 100.0 * 2.0 * (double)macs * o.batch / med / 1e9 / pk : 0.0);
+    }
     free(x);
     free(t);
     ypr_model_free(m);

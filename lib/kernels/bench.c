@@ -19,7 +19,7 @@ static double peak(const ypr_ktable *kt, ypr_pool *pool, int threads, double sec
     burn_ctx b = {kt, 1 << 16, {0}, {0}};
     double best = 0;
     double t_end = ypr__now() + seconds;
-    while (ypr__now() < t_end) {
+    while (best == 0 || ypr__now() < t_end) {   /* at least one burst long enough to time */
         double t0 = ypr__now();
         ypr__pool_run(pool, threads, burn_task, &b);
         double dt = ypr__now() - t0;
@@ -160,5 +160,22 @@ int ypr_bench_kernels(const char *isa, int max_threads, double seconds,
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if (ypr_simd_available(all[i]))
             TRY(bench_isa(ypr__kt_named(all[i]), max_threads, seconds, cb, user));
+    return YPR_OK;
+}
+
+int ypr_bench_peak(const char *isa, int threads, double seconds, double *gflops)
+{
+    RETURN_IF(!gflops, YPR_EINVAL, "bench peak: NULL result pointer");
+    RETURN_IF(threads < 0 || threads > 64, YPR_EINVAL,
+              "bench peak: thread count %d outside [0, 64]", threads);
+    RETURN_IF(seconds < 0 || seconds > 60, YPR_EINVAL,
+              "bench peak: seconds %g outside [0, 60]", seconds);
+    RETURN_IF(isa && !ypr_simd_available(isa), YPR_EUNSUPPORTED,
+              "bench peak: kernel set '%s' is not available here", isa);
+    const ypr_ktable *kt = isa ? ypr__kt_named(isa) : ypr__kt();
+    ypr_pool *pool;
+    TRY(ypr__pool_create(threads ? threads : ypr_get_num_threads(), &pool));
+    *gflops = peak(kt, pool, ypr__pool_size(pool), seconds > 0 ? seconds : 0.3);
+    ypr__pool_free(pool);
     return YPR_OK;
 }

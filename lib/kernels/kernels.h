@@ -204,7 +204,5 @@ int ypr__concat_copy(int64_t n, int64_t cx, int64_t cy, int64_t off, int64_t hw,
 void ypr__maxpool_plane_ref(const float *x, int64_t h, int64_t w, float *y,
                             int64_t oh, int64_t ow, int k, int s, int p);
 
-/* ---- benchmarks (bench.c) */
-double ypr__fma_peak_gflops(const char *isa, int threads, double seconds);
 
 #endif
