@@ -12,7 +12,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  bench kernels [--isa NAME] [--threads N] [--seconds S]\n"
             "                      GFLOP/s of SGEMM and YOLOv7's dominant conv layers\n"
-            "  bench MODEL [--size N] [--batch B] [--threads T] [--runs R] [--fuse]\n"
+            "  bench MODEL [--size N] [--batch B] [--threads T] [--runs R] [--fuse] [--peak]\n"
             "                      median forward latency and effective GFLOP/s\n"
             "  info MODEL [--weights W] [--size N] [--fuse]\n"
             "                      per-layer table, parameters, MACs\n"
