@@ -25,35 +25,30 @@ static __mmask16 tail_mask(int64_t rem)
 
 /* ------------------------------------------------------ activations */
 
-/* exp(t) for t already clamped to [-87.3, 88.3]: n = round(t/ln2),
- * r = t − n·ln2 (two-part ln2), degree-7 Taylor polynomial on
- * |r| ≤ ln2/2, then scale by 2^n. */
-AI __m512 exp_clamped(__m512 t)
+/* 2^z for z ≤ 127: n = round(z), f = z − n ∈ [−0.5, 0.5], a degree-5
+ * polynomial fitted to 2^f on that interval (relative error 2.4e-7 in float),
+ * scaled by 2^n with vscalefps (very negative z gives 0, no clamp needed). */
+AI __m512 exp2_upto127(__m512 z)
 {
-    const __m512 log2e = _mm512_set1_ps(1.44269504f);
-    const __m512 ln2hi = _mm512_set1_ps(0.693359375f);
-    const __m512 ln2lo = _mm512_set1_ps(-2.12194440e-4f);
-    __m512 nf = _mm512_roundscale_ps(_mm512_mul_ps(t, log2e),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(nf, ln2hi, t);
-    r = _mm512_fnmadd_ps(nf, ln2lo, r);
-    __m512 p = _mm512_set1_ps(1.98412698e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.38888889e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.33333333e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.16666667e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.66666667e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, nf);
+    __m512 n = _mm512_roundscale_ps(z, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 f = _mm512_sub_ps(z, n);
+    __m512 p = _mm512_set1_ps(1.32764725e-3f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.67554189e-3f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.55071309e-2f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.40221202e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.93146944e-1f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.00000012f));
+    return _mm512_scalef_ps(p, n);
 }
 
-/* 1 + exp(−y), with −y clamped so it neither overflows nor goes subnormal. */
+/* 1 + exp(−y) = 1 + 2^(−y·log2 e), the exponent capped at 127 so nothing
+ * overflows (NaN input caps to a finite value: min returns its second
+ * operand). */
 AI __m512 one_plus_exp_neg(__m512 y)
 {
-    __m512 t = _mm512_sub_ps(_mm512_setzero_ps(), y);
-    t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
-    return _mm512_add_ps(_mm512_set1_ps(1.0f), exp_clamped(t));
+    __m512 z = _mm512_min_ps(_mm512_mul_ps(y, _mm512_set1_ps(-1.44269504f)),
+                             _mm512_set1_ps(127.0f));
+    return _mm512_add_ps(_mm512_set1_ps(1.0f), exp2_upto127(z));
 }
 
 /* 1/d for d ∈ [1, 2.2e38]: 14-bit estimate plus one Newton step (relative
