@@ -425,6 +425,56 @@ static void upsample2x_plane_neon(const float *x, int64_t h, int64_t w, float *y
     }
 }
 
+/* ------------------------------------------------------- implicit im2col */
+
+/* NEON has no masked loads: a 4-slot chunk wholly inside the input row is one
+ * vld1q (stride 2: two and an even-lane unzip); chunks at the row's edges
+ * read their lanes one by one. */
+#define IM2COL_VL 4
+typedef uint32_t im2col_mask;   /* bit l: lane l lies inside the row */
+typedef float32x4_t im2col_vec;
+
+static inline uint32_t im2col_lanes(int64_t a, int64_t b)
+{
+    a = a < 0 ? 0 : a > 4 ? 4 : a;
+    b = b < 0 ? 0 : b > 4 ? 4 : b;
+    return b <= a ? 0u : ((1u << b) - 1u) & ~((1u << a) - 1u);
+}
+
+static inline float32x4_t im2col_load(uint32_t m, const float *p)
+{
+    if (m == 0xFu)
+        return vld1q_f32(p);
+    float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int l = 0; l < 4; l++)
+        if (m >> l & 1u)
+            t[l] = p[l];
+    return vld1q_f32(t);
+}
+
+static inline float32x4_t im2col_even(float32x4_t lo, float32x4_t hi)
+{
+    return vuzp1q_f32(lo, hi);
+}
+
+static inline float32x4_t im2col_zero(void)
+{
+    return vdupq_n_f32(0.0f);
+}
+
+static inline void im2col_store(float *d, int cnt, float32x4_t v)
+{
+    if (cnt == 4) {
+        vst1q_f32(d, v);
+        return;
+    }
+    float t[4];
+    vst1q_f32(t, v);
+    memcpy(d, t, (size_t)cnt * sizeof(float));
+}
+
+#include "lib/kernels/im2col_vec.h"
+
 /* ------------------------------------------------------------- FMA probe */
 
 static double fma_burn_neon(int64_t iters, float *sink)
@@ -463,6 +513,7 @@ void ypr__kt_fill_neon(ypr_ktable *t)
     t->nc = 240;      /* B block 256×240 floats = 240 KiB, sized for L2 */
     t->gemm_ukernel = ukernel_neon;
     t->gemm_ukernel_ep = ukernel_neon_ep;
+    t->pack_b_im2col = im2col_pack_vec;
     t->scale_bias_act = scale_bias_act_neon;
     t->maxpool_plane = maxpool_plane_neon;
     t->upsample2x_plane = upsample2x_plane_neon;
