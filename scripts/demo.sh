@@ -28,7 +28,7 @@ $y eval "$out/tiny-pruned.safetensors" --data "$out/synth/data.yaml" --size 320 
 echo "== inference speed, batch 1, $(nproc) threads, fused (before / after pruning)"
 $y bench yolov7-tiny --size 416 --runs 10 --fuse
 $y bench "$out/tiny-pruned.safetensors" --size 416 --runs 10 --fuse
-$y bench yolov7 --size 640 --runs 3 --fuse
+$y bench yolov7 --size 640 --runs 3 --fuse --peak
 echo "== detect (the PyTorch-checked test model and its fixture picture, see tests/data)"
 /usr/bin/python3 - tests/data/model/mini_image.bin "$out/mini.png" <<'PY'
 import struct, sys, zlib
