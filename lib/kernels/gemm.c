@@ -214,7 +214,10 @@ static int run_shared(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *
     float *b = ypr__pool_buffer(pool, (size_t)total);
     if (!b)
         return 0;
-    int64_t target = 4 * nthreads;
+    /* One row chunk per worker: every chunk streams the whole shared B from
+     * L2/L3, so more (smaller) chunks cost more B traffic than they gain in
+     * balance (3x3 256->256 at 13x13: +8 % against four per worker). */
+    int64_t target = nthreads;
     int64_t per_job = ceil_div(target, njobs);
     int64_t chunk_panels = ceil_div(mpanels_max, per_job > 0 ? per_job : 1);
     shared_plan sp = {kt, jobs, njobs, ceil_div(kmax, kt->kc), nblocks, 0,
