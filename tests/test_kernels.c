@@ -219,6 +219,43 @@ static void test_im2col_packer(void **state)
     assert_true(checked > 150);
 }
 
+/* 3×3 stride-1 convs through the copied-rows kernels (where the kernel set
+ * has them): tiles cut mid-vector, one-row images, groups, a batch, row
+ * counts not a multiple of mr, several K blocks, and no epilogue at all. */
+static void test_conv3x3_rows(void **state)
+{
+    (void)state;
+    ypr_rng r;
+    ypr__rng_seed(&r, 9);
+    static const ypr_conv_shape shapes[] = {
+        {2, 16, 1, 64, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        {1, 32, 5, 104, 14, 3, 3, 1, 1, 1, 1, 1, 1, 2},
+        {1, 24, 4, 80, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        {1, 48, 3, 64, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        {1, 16, 6, 200, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        {1, 40, 3, 56, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+    };
+    int used = 0;
+    for (int i = 0; i < 6; i++) {
+        used += ypr__conv3x3_rows_eligible(kt, &shapes[i]);
+        check_conv(&r, &shapes[i], i % 2 ? YPR_ACT_SILU : YPR_ACT_LEAKY, i % 3 != 0);
+    }
+    if (kt->conv3x3_rows)
+        assert_true(used >= 4);   /* the cases above do reach the kernel */
+    /* no epilogue: plain (accumulating) stores across K blocks */
+    const ypr_conv_shape *s = &shapes[3];
+    int64_t yn = s->oc * s->h * s->w;
+    float *x = rand_buf(&r, s->c * s->h * s->w, -1, 1), *w = rand_buf(&r, s->oc * s->c * 9, -1, 1);
+    float *y = rand_buf(&r, yn, 5, 6), *ref = ypr__alloc((size_t)yn * sizeof(float));
+    float *pw = ypr__alloc((size_t)ypr__conv_packed_w_floats(kt, s) * sizeof(float));
+    ypr__conv_pack_w(kt, s, w, pw);
+    assert_int_equal(ypr__conv2d(kt, ypr__default_pool(), s, x, pw, NULL, y), YPR_OK);
+    assert_int_equal(ypr__conv2d_ref(s, x, w, NULL, ref), YPR_OK);
+    for (int64_t i = 0; i < yn; i++)
+        assert_true(fabs(y[i] - ref[i]) <= 1e-5 * s->c * 9 + 1e-6);
+    ypr__free(x); ypr__free(w); ypr__free(y); ypr__free(ref); ypr__free(pw);
+}
+
 static void check_thread_independent(ypr_rng *r, const ypr_conv_shape *sp)
 {
     ypr_conv_shape s = *sp;
@@ -400,6 +437,7 @@ int main(void)
         cmocka_unit_test(test_conv_random),
         cmocka_unit_test(test_conv_yolo_like),
         cmocka_unit_test(test_im2col_packer),
+        cmocka_unit_test(test_conv3x3_rows),
         cmocka_unit_test(test_conv_thread_independent),
         cmocka_unit_test(test_scale_bias_act),
         cmocka_unit_test(test_maxpool),

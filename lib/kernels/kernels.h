@@ -58,6 +58,7 @@ typedef struct ypr_ktable {
     const char *name;
     int mr, nr;            /* micro-tile rows (A panel) and columns (B panel) */
     int kc, nc;            /* cache blocking along K and N (nc % nr == 0) */
+    int vl;                /* floats per vector register (nr % vl == 0) */
 
     /* C[i, j] (= or +=) Σ_k a[k·mr + i] · b[k·nr + j] for i < m ≤ mr,
      * j < n ≤ nr, 0 ≤ k < kc. Writes only the m×n corner of C. */
@@ -78,6 +79,17 @@ typedef struct ypr_ktable {
      * holds the generic ypr__pack_b_im2col_ref. ISA versions may hand shapes
      * they do not speed up back to it. */
     ypr_pack_b_fn pack_b_im2col;
+
+    /* Optional: one output tile of a 3×3, stride-1 conv from rows packed by
+     * the driver: row r = ci·3 + ky (r < rows) holds input columns
+     * ox0 − 1 … ox0 + n at rb + r·ldr (zeros outside the image; readable up
+     * to a whole vector past n + 2). For i < m ≤ mr, j < n ≤ nr:
+     * y[i·ldy + j] (= or +=) Σ_r Σ_kx a[(r·3 + kx)·mr + i] · rb[r·ldr + j + kx];
+     * with ep set (the last K block) the epilogue follows, as in
+     * gemm_ukernel_ep. */
+    void (*conv3x3_rows)(const float *a, const float *rb, int64_t rows, int64_t ldr, int n,
+                         float *y, int64_t ldy, int m, int accumulate, const float *scale,
+                         const float *bias, int act, float alpha, int ep);
 
     /* x[i] = act(x[i]·scale + bias) for i < n. */
     void (*scale_bias_act)(float *x, int64_t n, float scale, float bias,
@@ -182,6 +194,8 @@ int ypr__im2col_runs(const ypr_im2col_src *s, int64_t c0, int64_t cols,
 /* Prefetch the input rows that kernel row ky of these runs reads. */
 void ypr__im2col_prefetch(const ypr_im2col_src *s, const float *plane, int64_t ky,
                           const ypr_im2col_run *runs, int nruns);
+/* Whether ypr__conv2d runs this shape through kt->conv3x3_rows. */
+int ypr__conv3x3_rows_eligible(const ypr_ktable *kt, const ypr_conv_shape *s);
 /* The generic implicit-im2col packer (any kernel, stride, dilation, nr). */
 void ypr__pack_b_im2col_ref(const void *src, int64_t k0, int64_t kc, int64_t n0,
                             int64_t nc, int nr, float *dst);

@@ -511,6 +511,7 @@ void ypr__kt_fill_neon(ypr_ktable *t)
     t->nr = NR;
     t->kc = 256;      /* A micro-panel 8 KiB + B micro-panel 12 KiB stay in L1 */
     t->nc = 240;      /* B block 256×240 floats = 240 KiB, sized for L2 */
+    t->vl = 4;
     t->gemm_ukernel = ukernel_neon;
     t->gemm_ukernel_ep = ukernel_neon_ep;
     t->pack_b_im2col = im2col_pack_vec;

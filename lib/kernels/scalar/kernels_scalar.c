@@ -111,6 +111,7 @@ void ypr__kt_fill_scalar(ypr_ktable *t)
     t->nr = NR;
     t->kc = 256;
     t->nc = 512;
+    t->vl = 1;
     t->gemm_ukernel = ukernel_scalar;
     t->pack_b_im2col = ypr__pack_b_im2col_ref;
     t->scale_bias_act = scale_bias_act_scalar;

@@ -577,6 +577,7 @@ void ypr__kt_fill_avx2(ypr_ktable *t)
     t->gemm_ukernel = ukernel_4x24;
     t->gemm_ukernel_ep = ukernel_4x24_ep;
     t->pack_b_im2col = im2col_pack_vec;
+    t->vl = 8;
     t->scale_bias_act = scale_bias_act_avx2;
     t->maxpool_plane = maxpool_plane_avx2;
     t->upsample2x_plane = upsample2x_plane_avx2;

@@ -546,6 +546,74 @@ AI void im2col_store(float *d, int cnt, __m512 v)
 
 #include "lib/kernels/im2col_vec.h"
 
+/* ------------------------------------------ 3×3 stride-1 tiles from rows */
+
+/* A 6 × NV·16 tile over `rows` packed input rows: per row three windows
+ * (kx = 0, 1, 2) one float apart, each NV unaligned loads from L1, six
+ * broadcasts of A and 6·NV FMAs. */
+AI void c3rows_body(const float *a, const float *rb, int64_t rows, int64_t ldr, int n, float *y,
+                    int64_t ldy, int m, int accumulate, const float *scale, const float *bias,
+                    int act, float alpha, int ep, const int NV)
+{
+    enum { MR = 6 };
+    __m512 acc[16][4];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = _mm512_setzero_ps();
+    for (int64_t r = 0; r < rows; r++, rb += ldr) {
+#pragma GCC unroll 3
+        for (int kx = 0; kx < 3; kx++) {
+            __m512 bv[4];
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++)
+                bv[v] = _mm512_loadu_ps(rb + kx + 16 * v);
+#pragma GCC unroll 6
+            for (int i = 0; i < MR; i++) {
+                __m512 ai = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 4
+                for (int v = 0; v < NV; v++)
+                    acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+            }
+            a += MR;
+        }
+    }
+    if (ep) {
+        ep_store(acc, y, ldy, m, n, accumulate, scale, bias, act, alpha, MR, NV, NV);
+        return;
+    }
+    __mmask16 mk[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+        mk[v] = tail_mask(n - v * 16);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        if (i >= m)
+            break;
+        float *ci = y + i * ldy;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            __m512 r = acc[i][v];
+            if (accumulate)
+                r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk[v], ci + v * 16));
+            _mm512_mask_storeu_ps(ci + v * 16, mk[v], r);
+        }
+    }
+}
+
+static void conv3x3_rows_avx512(const float *a, const float *rb, int64_t rows, int64_t ldr, int n,
+                                float *y, int64_t ldy, int m, int accumulate, const float *scale,
+                                const float *bias, int act, float alpha, int ep)
+{
+    switch ((n + 15) / 16) {
+    case 1: c3rows_body(a, rb, rows, ldr, n, y, ldy, m, accumulate, scale, bias, act, alpha, ep, 1); break;
+    case 2: c3rows_body(a, rb, rows, ldr, n, y, ldy, m, accumulate, scale, bias, act, alpha, ep, 2); break;
+    case 3: c3rows_body(a, rb, rows, ldr, n, y, ldy, m, accumulate, scale, bias, act, alpha, ep, 3); break;
+    default: c3rows_body(a, rb, rows, ldr, n, y, ldy, m, accumulate, scale, bias, act, alpha, ep, 4); break;
+    }
+}
+
 /* ------------------------------------------------------------ peak probe */
 
 static double fma_burn_avx512(int64_t iters, float *sink)
@@ -578,6 +646,8 @@ void ypr__kt_fill_avx512(ypr_ktable *t)
     t->gemm_ukernel = ukernel_6x64;
     t->gemm_ukernel_ep = ukernel_6x64_ep;
     t->pack_b_im2col = im2col_pack_vec;
+    t->conv3x3_rows = conv3x3_rows_avx512;
+    t->vl = 16;
     t->scale_bias_act = scale_bias_act_avx512;
     t->maxpool_plane = maxpool_plane_avx512;
     t->upsample2x_plane = upsample2x_plane_avx512;
