@@ -50,6 +50,8 @@ def _sig(name, res, *args):
 
 _sig("ypr_version_string", ctypes.c_char_p)
 _sig("ypr_simd_active", ctypes.c_char_p)
+_sig("ypr_bench_peak", ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_double,
+     ctypes.POINTER(ctypes.c_double))
 _sig("ypr_last_error", ctypes.c_char_p)
 _sig("ypr_strerror", ctypes.c_char_p, ctypes.c_int)
 _sig("ypr_model_from_cfg", ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_double,
@@ -235,6 +237,14 @@ def version():
 
 def simd_active():
     return _c.ypr_simd_active().decode()
+
+
+def bench_peak(threads=0, seconds=0.3, isa=None):
+    """The FMA peak in GFLOP/s on `threads` threads (0: the library's
+    default) for kernel set `isa` (None: the active one)."""
+    g = ctypes.c_double()
+    _check(_c.ypr_bench_peak(isa.encode() if isa else None, threads, seconds, ctypes.byref(g)))
+    return g.value
 
 
 class Model:

@@ -80,6 +80,9 @@ class ModelTest(unittest.TestCase):
     def test_version(self):
         self.assertRegex(yolopr.version(), r"^\d+\.\d+\.\d+$")
         self.assertIn(yolopr.simd_active(), ("scalar", "avx2", "avx512", "neon"))
+        self.assertGreater(yolopr.bench_peak(threads=1, seconds=0.02, isa="scalar"), 0.1)
+        with self.assertRaises(yolopr.YoloprError):
+            yolopr.bench_peak(isa="nope")
 
 
 if __name__ == "__main__":
