@@ -194,8 +194,13 @@ int ypr__im2col_runs(const ypr_im2col_src *s, int64_t c0, int64_t cols,
 /* Prefetch the input rows that kernel row ky of these runs reads. */
 void ypr__im2col_prefetch(const ypr_im2col_src *s, const float *plane, int64_t ky,
                           const ypr_im2col_run *runs, int nruns);
+/* ---- 3×3 stride-1 convs from copied rows (conv3x3_rows.c) */
 /* Whether ypr__conv2d runs this shape through kt->conv3x3_rows. */
 int ypr__conv3x3_rows_eligible(const ypr_ktable *kt, const ypr_conv_shape *s);
+/* ypr__conv2d_ws for an eligible shape (packed_w from ypr__conv_pack_w). */
+int ypr__conv3x3_rows(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                      const float *x, const float *packed_w, const ypr_epilogue *ep, float *y,
+                      float *scratch);
 /* The generic implicit-im2col packer (any kernel, stride, dilation, nr). */
 void ypr__pack_b_im2col_ref(const void *src, int64_t k0, int64_t kc, int64_t n0,
                             int64_t nc, int nr, float *dst);
