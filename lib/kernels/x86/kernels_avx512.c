@@ -210,6 +210,44 @@ AI void ep_store(__m512 acc[16][4], float *c, int64_t ldc, int m, int n, int acc
 
 /* ------------------------------------------------------------ GEMM */
 
+/* The plain (optionally accumulating) store of an MR × NV·16 tile: whole
+ * tiles straight from the accumulators, edge tiles with masks. */
+AI void plain_store(__m512 acc[16][4], float *c, int64_t ldc, int m, int n, int accumulate,
+                    const int MR, const int NV)
+{
+    if (m == MR && n == NV * 16) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            float *ci = c + i * ldc;
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) {
+                __m512 r = acc[i][v];
+                if (accumulate)
+                    r = _mm512_add_ps(r, _mm512_loadu_ps(ci + v * 16));
+                _mm512_storeu_ps(ci + v * 16, r);
+            }
+        }
+        return;
+    }
+    __mmask16 mk[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+        mk[v] = tail_mask(n - v * 16);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        if (i >= m)
+            break;
+        float *ci = c + i * ldc;
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            __m512 r = acc[i][v];
+            if (accumulate)
+                r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk[v], ci + v * 16));
+            _mm512_mask_storeu_ps(ci + v * 16, mk[v], r);
+        }
+    }
+}
+
 /* Micro-tile: MR rows × NV·16 columns held in MR·NV zmm accumulators; per k
  * step NV loads of B and MR broadcasts of A feed MR·NV FMAs. The B panel is
  * NRV vectors wide (NV ≤ NRV): narrow edge tiles compute only the vectors
@@ -248,38 +286,7 @@ AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64
         ep_store(acc, c, ldc, m, n, accumulate, scale, bias, act, alpha, MR, NV, NRV);
         return;
     }
-
-    if (m == MR && n == NV * 16) {
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
-            float *ci = c + i * ldc;
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) {
-                __m512 r = acc[i][v];
-                if (accumulate)
-                    r = _mm512_add_ps(r, _mm512_loadu_ps(ci + v * 16));
-                _mm512_storeu_ps(ci + v * 16, r);
-            }
-        }
-        return;
-    }
-    __mmask16 mk[4];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++)
-        mk[v] = tail_mask(n - v * 16);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++) {
-        if (i >= m)
-            break;
-        float *ci = c + i * ldc;
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) {
-            __m512 r = acc[i][v];
-            if (accumulate)
-                r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk[v], ci + v * 16));
-            _mm512_mask_storeu_ps(ci + v * 16, mk[v], r);
-        }
-    }
+    plain_store(acc, c, ldc, m, n, accumulate, MR, NV);
 }
 
 /* 6 × 64: 24 accumulators + 4 B vectors + 1 broadcast of the 32 zmm. */
@@ -579,27 +586,10 @@ AI void c3rows_body(const float *a, const float *rb, int64_t rows, int64_t ldr, 
             a += MR;
         }
     }
-    if (ep) {
+    if (ep)
         ep_store(acc, y, ldy, m, n, accumulate, scale, bias, act, alpha, MR, NV, NV);
-        return;
-    }
-    __mmask16 mk[4];
-#pragma GCC unroll 4
-    for (int v = 0; v < NV; v++)
-        mk[v] = tail_mask(n - v * 16);
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-        if (i >= m)
-            break;
-        float *ci = y + i * ldy;
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++) {
-            __m512 r = acc[i][v];
-            if (accumulate)
-                r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk[v], ci + v * 16));
-            _mm512_mask_storeu_ps(ci + v * 16, mk[v], r);
-        }
-    }
+    else
+        plain_store(acc, y, ldy, m, n, accumulate, MR, NV);
 }
 
 static void conv3x3_rows_avx512(const float *a, const float *rb, int64_t rows, int64_t ldr, int n,
