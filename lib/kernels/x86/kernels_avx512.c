@@ -248,6 +248,23 @@ AI void plain_store(__m512 acc[16][4], float *c, int64_t ldc, int m, int n, int 
     }
 }
 
+/* One k step of an MR × NV·16 tile: NV loads of B (16 floats apart), MR
+ * broadcasts of A, MR·NV FMAs. */
+AI void fma_step(__m512 acc[16][4], const float *a, const float *b, const int MR, const int NV)
+{
+    __m512 bv[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+        bv[v] = _mm512_loadu_ps(b + v * 16);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        __m512 ai = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++)
+            acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+}
+
 /* Micro-tile: MR rows × NV·16 columns held in MR·NV zmm accumulators; per k
  * step NV loads of B and MR broadcasts of A feed MR·NV FMAs. The B panel is
  * NRV vectors wide (NV ≤ NRV): narrow edge tiles compute only the vectors
@@ -267,17 +284,7 @@ AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64
             acc[i][v] = _mm512_setzero_ps();
 
     for (int64_t k = 0; k < kc; k++) {
-        __m512 bv[4];
-#pragma GCC unroll 4
-        for (int v = 0; v < NV; v++)
-            bv[v] = _mm512_loadu_ps(b + v * 16);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++)
-                acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-        }
+        fma_step(acc, a, b, MR, NV);
         a += MR;
         b += NR;
     }
@@ -572,17 +579,7 @@ AI void c3rows_body(const float *a, const float *rb, int64_t rows, int64_t ldr, 
     for (int64_t r = 0; r < rows; r++, rb += ldr) {
 #pragma GCC unroll 3
         for (int kx = 0; kx < 3; kx++) {
-            __m512 bv[4];
-#pragma GCC unroll 4
-            for (int v = 0; v < NV; v++)
-                bv[v] = _mm512_loadu_ps(rb + kx + 16 * v);
-#pragma GCC unroll 6
-            for (int i = 0; i < MR; i++) {
-                __m512 ai = _mm512_set1_ps(a[i]);
-#pragma GCC unroll 4
-                for (int v = 0; v < NV; v++)
-                    acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-            }
+            fma_step(acc, a, rb + kx, MR, NV);
             a += MR;
         }
     }
