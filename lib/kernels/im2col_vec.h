@@ -19,13 +19,15 @@
  *   im2col_vec im2col_even(im2col_vec lo, im2col_vec hi)    lanes 0, 2, 4, …
  *   im2col_vec im2col_zero(void)
  *   void im2col_store(float *d, int cnt, im2col_vec v)      first cnt lanes
+ *   im2col_mask im2col_bits(uint32_t b)          lane l set where bit l is
  * and gets
  *   static void im2col_pack_vec(const void *src, int64_t k0, int64_t kc,
  *                               int64_t n0, int64_t nc, int nr, float *dst);
  * which hands shapes it does not cover to ypr__pack_b_im2col_ref. */
 #include <stdint.h>
 
-enum { IM2COL_RUNS = 16, IM2COL_KW = 8, IM2COL_CHUNKS = 128 / IM2COL_VL + IM2COL_RUNS };
+enum { IM2COL_RUNS = 16, IM2COL_KW = 8, IM2COL_CHUNKS = 128 / IM2COL_VL + IM2COL_RUNS,
+       IM2COL_NV = 128 / IM2COL_VL };
 
 typedef struct im2col_chunk {
     int64_t src;          /* input x of source lane 0, relative to the row */
@@ -113,6 +115,70 @@ im2col_panel(const ypr_im2col_src *s, int64_t k0, int64_t kc, int nr, float *pan
     }
 }
 
+/* Same-size stride-1 convs (oh = h, ow = w, undilated) whose output rows are
+ * narrower than a panel: output p reads input p + (ky − ph)·w + (kx − pw) of
+ * its channel plane, so a whole panel row is nr consecutive input floats from
+ * one offset, masked where the tap leaves the image. The masks depend only on
+ * (ky, kx): worked out once per panel from the few lanes at the image's
+ * edges. No runs, whole aligned stores. */
+static void im2col_panel_same(const ypr_im2col_src *s, int64_t k0, int64_t kc, int nr,
+                              float *panel, int64_t c0, int64_t cols,
+                              const ypr_im2col_run *next, int nnext)
+{
+    const int VL = IM2COL_VL, nv = nr / IM2COL_VL;
+    const int64_t w = s->w, h = s->h, kh = s->kh, kw = s->kw, ph = s->ph, pw = s->pw;
+    uint32_t colb[IM2COL_KW][IM2COL_NV], rowb[IM2COL_KW][IM2COL_NV];
+    for (int v = 0; v < nv; v++) {
+        int64_t left = cols - (int64_t)v * VL;
+        uint32_t all = left >= VL ? (VL == 32 ? ~0u : (1u << VL) - 1u)
+                                  : left > 0 ? (1u << left) - 1u : 0u;
+        for (int64_t t = 0; t < kw; t++)
+            colb[t][v] = all;
+        for (int64_t t = 0; t < kh; t++)
+            rowb[t][v] = all;
+    }
+    /* lanes near the image's edges lose the taps that fall outside */
+    int64_t oy = c0 / w, ox = c0 % w;
+    for (int64_t j = 0; j < cols; j++) {
+        uint32_t bit = 1u << (j % VL);
+        int v = (int)(j / VL);
+        for (int64_t t = 0; t < kw; t++)
+            if (ox + t - pw < 0 || ox + t - pw >= w)
+                colb[t][v] &= ~bit;
+        if (oy < ph || oy + kh - 1 - ph >= h)
+            for (int64_t t = 0; t < kh; t++)
+                if (oy + t - ph < 0 || oy + t - ph >= h)
+                    rowb[t][v] &= ~bit;
+        if (++ox == w) {
+            ox = 0;
+            oy++;
+        }
+    }
+    im2col_mask tab[IM2COL_KW][IM2COL_KW][IM2COL_NV];
+    for (int64_t ky = 0; ky < kh; ky++)
+        for (int64_t kx = 0; kx < kw; kx++)
+            for (int v = 0; v < nv; v++)
+                tab[ky][kx][v] = im2col_bits(rowb[ky][v] & colb[kx][v]);
+    const int64_t khw = kh * kw;
+    int64_t ci = k0 / khw, ky = (k0 % khw) / kw, kx = k0 % kw;
+    for (int64_t kk = 0; kk < kc; kk++) {
+        if (kk && ++kx == kw) {
+            kx = 0;
+            if (++ky == kh) {
+                ky = 0;
+                ci++;
+            }
+        }
+        const float *plane = s->x + ci * h * w;
+        if (kx == 0)
+            ypr__im2col_prefetch(s, plane, ky, next, nnext);
+        const float *src = im2col_at(plane, c0 + (ky - ph) * w + (kx - pw));
+        float *d = panel + kk * nr;
+        for (int v = 0; v < nv; v++)
+            im2col_store(d + v * VL, VL, im2col_load(tab[ky][kx][v], im2col_at(src, v * VL)));
+    }
+}
+
 static void im2col_pack_vec(const void *src, int64_t k0, int64_t kc, int64_t n0, int64_t nc,
                             int nr, float *dst)
 {
@@ -135,7 +201,10 @@ static void im2col_pack_vec(const void *src, int64_t k0, int64_t kc, int64_t n0,
         if (q == 0 && n0 + nc < total)
             nnext = ypr__im2col_runs(s, n0 + nc, total - (n0 + nc) < nc ? total - (n0 + nc) : nc,
                                      next, IM2COL_RUNS);
-        if (s->sw == 1)
+        if (s->sw == 1 && s->sh == 1 && s->dh == 1 && s->oh == s->h && s->ow == s->w &&
+            s->ow < nr && s->kh <= IM2COL_KW)
+            im2col_panel_same(s, k0, kc, nr, panel, c0, cols, next, nnext);
+        else if (s->sw == 1)
             im2col_panel(s, k0, kc, nr, panel, runs, nruns, next, nnext, cols, 1);
         else
             im2col_panel(s, k0, kc, nr, panel, runs, nruns, next, nnext, cols, 2);

@@ -473,6 +473,11 @@ static inline void im2col_store(float *d, int cnt, float32x4_t v)
     memcpy(d, t, (size_t)cnt * sizeof(float));
 }
 
+static inline uint32_t im2col_bits(uint32_t b)
+{
+    return b;
+}
+
 #include "lib/kernels/im2col_vec.h"
 
 /* ------------------------------------------------------------- FMA probe */

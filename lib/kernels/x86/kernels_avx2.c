@@ -540,6 +540,12 @@ AI void im2col_store(float *d, int cnt, __m256 v)
         _mm256_maskstore_ps(d, tail_mask(cnt), v);
 }
 
+AI __m256i im2col_bits(uint32_t b)
+{
+    const __m256i lane = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)b), lane), lane);
+}
+
 #include "lib/kernels/im2col_vec.h"
 
 /* ------------------------------------------------------------ peak probe */

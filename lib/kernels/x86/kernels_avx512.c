@@ -558,6 +558,11 @@ AI void im2col_store(float *d, int cnt, __m512 v)
         _mm512_mask_storeu_ps(d, tail_mask(cnt), v);
 }
 
+AI __mmask16 im2col_bits(uint32_t b)
+{
+    return (__mmask16)b;
+}
+
 #include "lib/kernels/im2col_vec.h"
 
 /* ------------------------------------------ 3×3 stride-1 tiles from rows */
