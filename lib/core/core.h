@@ -55,9 +55,6 @@ int ypr__pool_create(int nthreads, ypr_pool **out);
 void ypr__pool_free(ypr_pool *pool);
 int ypr__pool_size(const ypr_pool *pool);
 void ypr__pool_run(ypr_pool *pool, int64_t ntasks, ypr_task_fn fn, void *ctx);
-/* A scratch buffer owned by the pool (grown on demand, kept between calls);
- * for computations driven through this pool only. NULL on failure. */
-float *ypr__pool_buffer(ypr_pool *pool, size_t floats);
 /* The process-wide pool sized by ypr_set_num_threads(); created lazily. */
 ypr_pool *ypr__default_pool(void);
 

@@ -34,8 +34,6 @@ struct ypr_pool {
     ypr_task_fn fn;
     void *ctx;
     int64_t ntasks;
-    float *buffer;                /* shared scratch (ypr__pool_buffer), grown on demand */
-    size_t buffer_floats;
     _Atomic int64_t next;
 };
 
@@ -137,27 +135,11 @@ void ypr__pool_free(ypr_pool *p)
     for (int i = 1; i < p->nthreads; i++)
         if (p->threads)
             pthread_join(p->threads[i], NULL);
-    ypr__free(p->buffer);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done);
     ypr__free(p->threads);
     ypr__free(p);
-}
-
-float *ypr__pool_buffer(ypr_pool *p, size_t floats)
-{
-    if (!p)
-        return NULL;
-    if (floats > p->buffer_floats) {
-        float *b = ypr__alloc(floats * sizeof(float));
-        if (!b)
-            return NULL;
-        ypr__free(p->buffer);
-        p->buffer = b;
-        p->buffer_floats = floats;
-    }
-    return p->buffer;
 }
 
 int ypr__pool_size(const ypr_pool *p)

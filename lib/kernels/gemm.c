@@ -3,7 +3,6 @@
  * the active ISA table, and the epilogue applied to each finished tile while
  * it is still in L1. Every element of C is produced by one task with a fixed
  * K order, so results do not depend on the thread count. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -31,9 +30,13 @@ int64_t ypr__gemm_packed_a_floats(const ypr_ktable *kt, int64_t m, int64_t k)
     return ceil_div(m, kt->mr) * kt->mr * k;
 }
 
+/* Narrow jobs of at most this many column panels are packed whole. */
+enum { WHOLE_PANELS = 8 };
+
 int64_t ypr__gemm_scratch_floats(const ypr_ktable *kt)
 {
-    return (int64_t)kt->kc * kt->nc;
+    int64_t whole = (int64_t)WHOLE_PANELS * kt->nr;
+    return (int64_t)kt->kc * (kt->nc > whole ? kt->nc : whole);
 }
 
 void ypr__gemm_pack_a(const ypr_ktable *kt, int64_t m, int64_t k,
@@ -86,6 +89,7 @@ typedef struct gemm_plan {
     int64_t nblocks_max;   /* column blocks per job (max over jobs) */
     int64_t nper;          /* consecutive column blocks per task */
     int64_t nranges;       /* column ranges per job: ceil(nblocks_max / nper) */
+    int whole;             /* each task packs and multiplies all of a job's columns */
     float *scratch;
 } gemm_plan;
 
@@ -147,6 +151,10 @@ static void gemm_task(void *ctx, int64_t task, int worker)
     if (m0 >= m1)
         return;
     float *buf = pl->scratch + worker * ypr__gemm_scratch_floats(pl->kt);
+    if (pl->whole) {
+        run_tile(pl, jb, m0, m1, 0, jb->n, buf);
+        return;
+    }
     for (int64_t ni = ri * pl->nper; ni < (ri + 1) * pl->nper; ni++) {
         int64_t n0 = ni * pl->kt->nc, n1 = min64(jb->n, n0 + pl->kt->nc);
         if (n0 >= n1)
@@ -155,86 +163,13 @@ static void gemm_task(void *ctx, int64_t task, int worker)
     }
 }
 
-/* Narrow jobs (few column blocks) split over rows would pack the same B
- * block once per row split. Instead B is packed once, in parallel, into a
- * buffer shared by all workers (per job: kc blocks of K × Npad floats, the
- * block at row pc starting at pc·Npad), and rows are then split freely. */
-typedef struct shared_plan {
-    const ypr_ktable *kt;
-    const ypr_gemm_job *jobs;
-    int64_t njobs, kblocks, nblocks, mchunks, mchunk;  /* mchunk: rows per task */
-    int64_t *base, *npad;                              /* per job */
-    float *b;
-} shared_plan;
-
-static void pack_task(void *ctx, int64_t t, int worker)
-{
-    const shared_plan *sp = ctx;
-    int64_t per_job = sp->kblocks * sp->nblocks;
-    int64_t j = t / per_job, r = t % per_job, kb = r / sp->nblocks, nb = r % sp->nblocks;
-    const ypr_gemm_job *jb = &sp->jobs[j];
-    const int64_t kcb = kc_for(sp->kt, jb->k);
-    int64_t pc = kb * kcb, n0 = nb * sp->kt->nc;
-    if (pc >= jb->k || n0 >= jb->n)
-        return;
-    int64_t kc = min64(kcb, jb->k - pc), nc = min64(sp->kt->nc, jb->n - n0);
-    jb->pack_b(jb->b_src, pc, kc, n0, nc, sp->kt->nr, sp->b + sp->base[j] + pc * sp->npad[j] + n0 * kc);
-}
-
-static void rows_task(void *ctx, int64_t t, int worker)
-{
-    const shared_plan *sp = ctx;
-    const ypr_gemm_job *jb = &sp->jobs[t / sp->mchunks];
-    int64_t j = t / sp->mchunks, mi = t % sp->mchunks;
-    int64_t m0 = mi * sp->mchunk, m1 = min64(jb->m, m0 + sp->mchunk);
-    if (m0 >= m1)
-        return;
-    const int64_t kcb = kc_for(sp->kt, jb->k);
-    for (int64_t pc = 0; pc < jb->k; pc += kcb) {
-        int64_t kc = min64(kcb, jb->k - pc);
-        tiles(sp->kt, jb, pc, kc, m0, m1, 0, jb->n, sp->b + sp->base[j] + pc * sp->npad[j]);
-    }
-}
-
-static int run_shared(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs,
-                      int64_t njobs, int64_t nblocks, int64_t mpanels_max, int nthreads)
-{
-    int64_t base[64], npad[64], total = 0, kmax = 0;
-    if (njobs > 64)
-        return 0;
-    for (int64_t j = 0; j < njobs; j++) {
-        npad[j] = ceil_div(jobs[j].n, kt->nr) * kt->nr;
-        base[j] = total;
-        total += jobs[j].k * npad[j];
-        if (jobs[j].k > kmax)
-            kmax = jobs[j].k;
-    }
-    if (total > ((int64_t)4 << 20))   /* 16 MB: beyond that the old path is fine */
-        return 0;
-    float *b = ypr__pool_buffer(pool, (size_t)total);
-    if (!b)
-        return 0;
-    /* One row chunk per worker: every chunk streams the whole shared B from
-     * L2/L3, so more (smaller) chunks cost more B traffic than they gain in
-     * balance (3x3 256->256 at 13x13: +8 % against four per worker). */
-    int64_t target = nthreads;
-    int64_t per_job = ceil_div(target, njobs);
-    int64_t chunk_panels = ceil_div(mpanels_max, per_job > 0 ? per_job : 1);
-    shared_plan sp = {kt, jobs, njobs, ceil_div(kmax, kt->kc), nblocks, 0,
-                      chunk_panels * kt->mr, base, npad, b};
-    sp.mchunks = ceil_div(mpanels_max, chunk_panels);
-    ypr__pool_run(pool, njobs * sp.kblocks * sp.nblocks, pack_task, &sp);
-    ypr__pool_run(pool, njobs * sp.mchunks, rows_task, &sp);
-    return 1;
-}
-
 int ypr__gemm_run(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs,
                   int64_t njobs, float *scratch)
 {
     if (njobs <= 0)
         return YPR_OK;
     int nthreads = ypr__pool_size(pool);
-    gemm_plan pl = {kt, jobs, njobs, 1, 1, 1, 1, scratch};
+    gemm_plan pl = {kt, jobs, njobs, 1, 1, 1, 1, 0, scratch};
     int64_t mpanels_max = 1;
     for (int64_t j = 0; j < njobs; j++) {
         int64_t nb = ceil_div(jobs[j].n, kt->nc);
@@ -244,20 +179,29 @@ int ypr__gemm_run(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs
         if (mp > mpanels_max)
             mpanels_max = mp;
     }
-    /* Too few column blocks to keep every worker busy: split rows too, over
-     * a B packed once and shared when it is small enough. */
     int64_t tasks = njobs * pl.nblocks_max;
-    if (tasks < 4 * nthreads && nthreads > 1 &&
-        run_shared(kt, pool, jobs, njobs, pl.nblocks_max, mpanels_max, nthreads))
-        return YPR_OK;
-    if (tasks < 4 * nthreads)
-        pl.msplit = min64(mpanels_max, ceil_div(4 * nthreads, tasks));
-    /* Many column blocks: each task takes a run of neighbouring blocks, so a
-     * worker walks the output (and the input rows an im2col packer reads,
-     * which it prefetches one block ahead) in order. About 16 tasks per
-     * worker keep the load balanced. */
-    if (tasks > 32 * nthreads)
+    int64_t npanels_max = 1;
+    for (int64_t j = 0; j < njobs; j++)
+        npanels_max = npanels_max > ceil_div(jobs[j].n, kt->nr) ? npanels_max
+                                                                : ceil_div(jobs[j].n, kt->nr);
+    if (nthreads > 1 && tasks < 16 * nthreads) {
+        /* Few column blocks (13² … 40² outputs): blocks would not spread
+         * evenly over the workers, so each task takes one worker's share of
+         * a job's rows and all its column blocks, packing B for itself.
+         * Packing B twice costs less than idling on uneven blocks or than
+         * sharing one packed B between cores (3×3 256→256 at 13²: +20 %).
+         * Up to WHOLE_PANELS panels, all of them are packed at once, so each
+         * A micro-panel meets every B panel and A is read once. */
+        pl.msplit = min64(mpanels_max, nthreads);
+        pl.nper = pl.nblocks_max;
+        pl.whole = npanels_max <= WHOLE_PANELS;
+    } else if (tasks > 32 * nthreads) {
+        /* Many column blocks: each task takes a run of neighbouring blocks,
+         * so a worker walks the output (and the input rows an im2col packer
+         * reads, which it prefetches one block ahead) in order. About 16
+         * tasks per worker keep the load balanced. */
         pl.nper = tasks / (16 * nthreads);
+    }
     pl.nranges = ceil_div(pl.nblocks_max, pl.nper);
     float *own = NULL;
     if (!scratch) {
