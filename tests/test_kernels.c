@@ -181,7 +181,8 @@ static void check_packer(ypr_rng *r, const ypr_conv_shape *cs)
     int64_t k0 = (int64_t)(ypr__rng_u64(r) % (uint64_t)k);
     int64_t kc = 1 + (int64_t)(ypr__rng_u64(r) % (uint64_t)(k - k0));
     int64_t n0 = (int64_t)(ypr__rng_u64(r) % (uint64_t)n);
-    int64_t nc = 1 + (int64_t)(ypr__rng_u64(r) % (uint64_t)(n - n0 < 3 * kt->nr ? n - n0 : 3 * kt->nr));
+    int64_t nmax = n - n0 < 3 * kt->nr ? n - n0 : 3 * kt->nr;
+    int64_t nc = 1 + (int64_t)(ypr__rng_u64(r) % (uint64_t)nmax);
     int64_t floats = (nc + kt->nr - 1) / kt->nr * kt->nr * kc;
     float *a = ypr__alloc((size_t)floats * sizeof(float));
     float *b = ypr__alloc((size_t)floats * sizeof(float));

@@ -32,6 +32,22 @@ enum {
     YPR_ACT_COUNT_
 };
 
+/* Run the statement (the variadic part) with ACT_ bound to `act` as a
+ * compile-time constant: one specialised copy per activation, so inlined
+ * epilogue loops never test the activation per vector. Unknown values take
+ * the identity copy. */
+#define YPR_ACT_SPECIALIZE(act, ...)                                           \
+    do {                                                                       \
+        switch (act) {                                                         \
+        case YPR_ACT_RELU: { const int ACT_ = YPR_ACT_RELU; __VA_ARGS__; } break;       \
+        case YPR_ACT_LEAKY: { const int ACT_ = YPR_ACT_LEAKY; __VA_ARGS__; } break;     \
+        case YPR_ACT_SILU: { const int ACT_ = YPR_ACT_SILU; __VA_ARGS__; } break;       \
+        case YPR_ACT_SIGMOID: { const int ACT_ = YPR_ACT_SIGMOID; __VA_ARGS__; } break; \
+        case YPR_ACT_HARDSWISH: { const int ACT_ = YPR_ACT_HARDSWISH; __VA_ARGS__; } break; \
+        default: { const int ACT_ = YPR_ACT_IDENTITY; __VA_ARGS__; } break;             \
+        }                                                                      \
+    } while (0)
+
 /* Per-output-channel epilogue: y = act(y·scale[c] + bias[c]). NULL scale
  * means 1, NULL bias means 0. */
 typedef struct ypr_epilogue {

@@ -195,26 +195,9 @@ ep_edge_loop(float tile[MR][NR], float *c, int64_t ldc, int m, int n, int accumu
 static void ep_edge(float tile[MR][NR], float *c, int64_t ldc, int m, int n, int accumulate,
                     const float *scale, const float *bias, int act, float alpha)
 {
-    switch (act) {
-    case YPR_ACT_RELU:
-        ep_edge_loop(tile, c, ldc, m, n, accumulate, scale, bias, alpha, YPR_ACT_RELU);
-        break;
-    case YPR_ACT_LEAKY:
-        ep_edge_loop(tile, c, ldc, m, n, accumulate, scale, bias, alpha, YPR_ACT_LEAKY);
-        break;
-    case YPR_ACT_SILU:
-        ep_edge_loop(tile, c, ldc, m, n, accumulate, scale, bias, alpha, YPR_ACT_SILU);
-        break;
-    case YPR_ACT_SIGMOID:
-        ep_edge_loop(tile, c, ldc, m, n, accumulate, scale, bias, alpha, YPR_ACT_SIGMOID);
-        break;
-    case YPR_ACT_HARDSWISH:
-        ep_edge_loop(tile, c, ldc, m, n, accumulate, scale, bias, alpha, YPR_ACT_HARDSWISH);
-        break;
-    default:
-        ep_edge_loop(tile, c, ldc, m, n, accumulate, scale, bias, alpha, YPR_ACT_IDENTITY);
-        break;
-    }
+    YPR_ACT_SPECIALIZE(act,
+                       ep_edge_loop(tile, c, ldc, m, n, accumulate, scale, bias, alpha,
+                                    ACT_));
 }
 
 /* The micro-kernel with the epilogue applied in registers before the only
@@ -226,14 +209,7 @@ static void ukernel_neon_ep(int64_t kc, const float *a, const float *b, float *c
     UKERNEL_LOOP();
     if (m == MR && n == NR) {
         const float32x4_t va = vdupq_n_f32(alpha);
-        switch (act) {
-        case YPR_ACT_RELU: TILE_STORE_EP(YPR_ACT_RELU); break;
-        case YPR_ACT_LEAKY: TILE_STORE_EP(YPR_ACT_LEAKY); break;
-        case YPR_ACT_SILU: TILE_STORE_EP(YPR_ACT_SILU); break;
-        case YPR_ACT_SIGMOID: TILE_STORE_EP(YPR_ACT_SIGMOID); break;
-        case YPR_ACT_HARDSWISH: TILE_STORE_EP(YPR_ACT_HARDSWISH); break;
-        default: TILE_STORE_EP(YPR_ACT_IDENTITY); break;
-        }
+        YPR_ACT_SPECIALIZE(act, TILE_STORE_EP(ACT_));
         return;
     }
     float tile[MR][NR];
@@ -277,14 +253,7 @@ static inline void sba_loop(float *x, int64_t n, float scale, float bias, int ac
 static void scale_bias_act_neon(float *x, int64_t n, float scale, float bias, int act,
                                 float alpha)
 {
-    switch (act) {
-    case YPR_ACT_RELU: sba_loop(x, n, scale, bias, YPR_ACT_RELU, alpha); break;
-    case YPR_ACT_LEAKY: sba_loop(x, n, scale, bias, YPR_ACT_LEAKY, alpha); break;
-    case YPR_ACT_SILU: sba_loop(x, n, scale, bias, YPR_ACT_SILU, alpha); break;
-    case YPR_ACT_SIGMOID: sba_loop(x, n, scale, bias, YPR_ACT_SIGMOID, alpha); break;
-    case YPR_ACT_HARDSWISH: sba_loop(x, n, scale, bias, YPR_ACT_HARDSWISH, alpha); break;
-    default: sba_loop(x, n, scale, bias, YPR_ACT_IDENTITY, alpha); break;
-    }
+    YPR_ACT_SPECIALIZE(act, sba_loop(x, n, scale, bias, ACT_, alpha));
 }
 
 /* -------------------------------------------------------------- max-pool */

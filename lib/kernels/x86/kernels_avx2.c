@@ -138,32 +138,9 @@ static void ep_store_edge(const float *tile, int64_t ldt, float *c, int64_t ldc,
                           int accumulate, const float *scale, const float *bias, int act,
                           float alpha)
 {
-    switch (act) {
-    case YPR_ACT_RELU:
-        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
-                           YPR_ACT_RELU);
-        break;
-    case YPR_ACT_LEAKY:
-        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
-                           YPR_ACT_LEAKY);
-        break;
-    case YPR_ACT_SILU:
-        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
-                           YPR_ACT_SILU);
-        break;
-    case YPR_ACT_SIGMOID:
-        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
-                           YPR_ACT_SIGMOID);
-        break;
-    case YPR_ACT_HARDSWISH:
-        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
-                           YPR_ACT_HARDSWISH);
-        break;
-    default:
-        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
-                           YPR_ACT_IDENTITY);
-        break;
-    }
+    YPR_ACT_SPECIALIZE(act,
+                       ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias,
+                                          alpha, ACT_));
 }
 
 /* One switch on the activation per tile. Full tiles of the widest kernel are
@@ -175,29 +152,9 @@ AI void ep_store(__m256 acc[8][4], float *c, int64_t ldc, int m, int n, int accu
                  const int NV, const int NRV)
 {
     if (NV == NRV && m == MR && n == NV * 8) {
-        switch (act) {
-        case YPR_ACT_RELU:
-            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV, YPR_ACT_RELU);
-            break;
-        case YPR_ACT_LEAKY:
-            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV, YPR_ACT_LEAKY);
-            break;
-        case YPR_ACT_SILU:
-            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV, YPR_ACT_SILU);
-            break;
-        case YPR_ACT_SIGMOID:
-            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
-                          YPR_ACT_SIGMOID);
-            break;
-        case YPR_ACT_HARDSWISH:
-            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
-                          YPR_ACT_HARDSWISH);
-            break;
-        default:
-            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
-                          YPR_ACT_IDENTITY);
-            break;
-        }
+        YPR_ACT_SPECIALIZE(act,
+                           ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
+                                         ACT_));
         return;
     }
     float tile[8 * 32] __attribute__((aligned(32)));
@@ -355,14 +312,7 @@ AI void sba_loop(float *x, int64_t n, float scale, float bias, int act, float al
 static void scale_bias_act_avx2(float *x, int64_t n, float scale, float bias, int act,
                                 float alpha)
 {
-    switch (act) {
-    case YPR_ACT_RELU: sba_loop(x, n, scale, bias, YPR_ACT_RELU, alpha); break;
-    case YPR_ACT_LEAKY: sba_loop(x, n, scale, bias, YPR_ACT_LEAKY, alpha); break;
-    case YPR_ACT_SILU: sba_loop(x, n, scale, bias, YPR_ACT_SILU, alpha); break;
-    case YPR_ACT_SIGMOID: sba_loop(x, n, scale, bias, YPR_ACT_SIGMOID, alpha); break;
-    case YPR_ACT_HARDSWISH: sba_loop(x, n, scale, bias, YPR_ACT_HARDSWISH, alpha); break;
-    default: sba_loop(x, n, scale, bias, YPR_ACT_IDENTITY, alpha); break;
-    }
+    YPR_ACT_SPECIALIZE(act, sba_loop(x, n, scale, bias, ACT_, alpha));
 }
 
 /* ------------------------------------------------------------ max-pool */

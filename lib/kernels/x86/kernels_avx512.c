@@ -137,32 +137,9 @@ static void ep_store_edge(const float *tile, int64_t ldt, float *c, int64_t ldc,
                           int accumulate, const float *scale, const float *bias, int act,
                           float alpha)
 {
-    switch (act) {
-    case YPR_ACT_RELU:
-        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
-                           YPR_ACT_RELU);
-        break;
-    case YPR_ACT_LEAKY:
-        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
-                           YPR_ACT_LEAKY);
-        break;
-    case YPR_ACT_SILU:
-        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
-                           YPR_ACT_SILU);
-        break;
-    case YPR_ACT_SIGMOID:
-        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
-                           YPR_ACT_SIGMOID);
-        break;
-    case YPR_ACT_HARDSWISH:
-        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
-                           YPR_ACT_HARDSWISH);
-        break;
-    default:
-        ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias, alpha,
-                           YPR_ACT_IDENTITY);
-        break;
-    }
+    YPR_ACT_SPECIALIZE(act,
+                       ep_store_edge_loop(tile, ldt, c, ldc, m, n, accumulate, scale, bias,
+                                          alpha, ACT_));
 }
 
 /* One switch on the activation per tile. Full tiles of the widest kernel are
@@ -174,29 +151,9 @@ AI void ep_store(__m512 acc[16][4], float *c, int64_t ldc, int m, int n, int acc
                  const int NV, const int NRV)
 {
     if (NV == NRV && m == MR && n == NV * 16) {
-        switch (act) {
-        case YPR_ACT_RELU:
-            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV, YPR_ACT_RELU);
-            break;
-        case YPR_ACT_LEAKY:
-            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV, YPR_ACT_LEAKY);
-            break;
-        case YPR_ACT_SILU:
-            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV, YPR_ACT_SILU);
-            break;
-        case YPR_ACT_SIGMOID:
-            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
-                          YPR_ACT_SIGMOID);
-            break;
-        case YPR_ACT_HARDSWISH:
-            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
-                          YPR_ACT_HARDSWISH);
-            break;
-        default:
-            ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
-                          YPR_ACT_IDENTITY);
-            break;
-        }
+        YPR_ACT_SPECIALIZE(act,
+                           ep_store_full(acc, c, ldc, accumulate, scale, bias, alpha, MR, NV,
+                                         ACT_));
         return;
     }
     float tile[16 * 64] __attribute__((aligned(64)));
@@ -379,14 +336,7 @@ AI void sba_loop(float *x, int64_t n, float scale, float bias, int act, float al
 static void scale_bias_act_avx512(float *x, int64_t n, float scale, float bias, int act,
                                   float alpha)
 {
-    switch (act) {
-    case YPR_ACT_RELU: sba_loop(x, n, scale, bias, YPR_ACT_RELU, alpha); break;
-    case YPR_ACT_LEAKY: sba_loop(x, n, scale, bias, YPR_ACT_LEAKY, alpha); break;
-    case YPR_ACT_SILU: sba_loop(x, n, scale, bias, YPR_ACT_SILU, alpha); break;
-    case YPR_ACT_SIGMOID: sba_loop(x, n, scale, bias, YPR_ACT_SIGMOID, alpha); break;
-    case YPR_ACT_HARDSWISH: sba_loop(x, n, scale, bias, YPR_ACT_HARDSWISH, alpha); break;
-    default: sba_loop(x, n, scale, bias, YPR_ACT_IDENTITY, alpha); break;
-    }
+    YPR_ACT_SPECIALIZE(act, sba_loop(x, n, scale, bias, ACT_, alpha));
 }
 
 /* ------------------------------------------------------------ max-pool */
@@ -598,12 +548,15 @@ static void conv3x3_rows_avx512(const float *a, const float *rb, int64_t rows, i
                                 float *y, int64_t ldy, int m, int accumulate, const float *scale,
                                 const float *bias, int act, float alpha, int ep)
 {
+#define C3R(NV) c3rows_body(a, rb, rows, ldr, n, y, ldy, m, accumulate, scale, bias, act, alpha, \
+                            ep, NV)
     switch ((n + 15) / 16) {
-    case 1: c3rows_body(a, rb, rows, ldr, n, y, ldy, m, accumulate, scale, bias, act, alpha, ep, 1); break;
-    case 2: c3rows_body(a, rb, rows, ldr, n, y, ldy, m, accumulate, scale, bias, act, alpha, ep, 2); break;
-    case 3: c3rows_body(a, rb, rows, ldr, n, y, ldy, m, accumulate, scale, bias, act, alpha, ep, 3); break;
-    default: c3rows_body(a, rb, rows, ldr, n, y, ldy, m, accumulate, scale, bias, act, alpha, ep, 4); break;
+    case 1: C3R(1); break;
+    case 2: C3R(2); break;
+    case 3: C3R(3); break;
+    default: C3R(4); break;
     }
+#undef C3R
 }
 
 /* ------------------------------------------------------------ peak probe */
