@@ -64,8 +64,8 @@ void ypr__conv_pack_w(const ypr_ktable *kt, const ypr_conv_shape *s, const float
 
 /* Fill `len` panel slots (stride 1 between slots) with input row `row`
  * sampled at ix0, ix0 + sw, …; positions outside [0, w) are zero. */
-static void gather_row(const float *row, int64_t w, int64_t ix0, int64_t sw, int64_t len,
-                       float *d)
+void ypr__gather_row(const float *row, int64_t w, int64_t ix0, int64_t sw, int64_t len,
+                     float *d)
 {
     /* valid t: 0 ≤ ix0 + t·sw < w (stride 1, the common case, without divisions) */
     int64_t a, b;
@@ -81,7 +81,9 @@ static void gather_row(const float *row, int64_t w, int64_t ix0, int64_t sw, int
     if (b < a) b = a;
     for (int64_t t = 0; t < a; t++)
         d[t] = 0.0f;
-    if (sw == 1) {
+    if (sw == 1 && b - a >= 32) {
+        memcpy(d + a, row + ix0 + a, (size_t)(b - a) * sizeof(float));
+    } else if (sw == 1) {
         const float *r = row + ix0;
         for (int64_t t = a; t < b; t++)   /* short runs: a loop beats a memcpy call */
             d[t] = r[t];
@@ -170,8 +172,8 @@ void ypr__pack_b_im2col_ref(const void *src, int64_t k0, int64_t kc, int64_t n0,
                     memset(d + r->j, 0, (size_t)r->len * sizeof(float));
                     continue;
                 }
-                gather_row(plane + iy * s->w, s->w, r->ox * s->sw - s->pw + kx * s->dw,
-                           s->sw, r->len, d + r->j);
+                ypr__gather_row(plane + iy * s->w, s->w, r->ox * s->sw - s->pw + kx * s->dw,
+                                s->sw, r->len, d + r->j);
             }
             for (int64_t j = cols; j < nr; j++)
                 d[j] = 0.0f;

@@ -60,9 +60,6 @@ static void c3_tile(const c3_plan *p, int64_t t, int64_t *ox0, int *n)
 static void c3_pack(const ypr_conv_shape *s, const float *xg, int64_t oy, int64_t ox0, int n,
                     int64_t r0, int64_t nr, int64_t ldr, int vl, float *buf)
 {
-    const int64_t w = s->w;
-    int64_t x0 = ox0 - 1, x1 = ox0 + n + 1;            /* [x0, x1) wanted */
-    int64_t a = x0 < 0 ? 0 : x0, b = x1 > w ? w : x1;  /* [a, b) inside the row */
     int64_t fill = (n + vl - 1) / vl * vl + 2;         /* slots the kernel reads */
     for (int64_t r = 0; r < nr; r++) {
         int64_t ci = (r0 + r) / 3, iy = oy + (r0 + r) % 3 - 1;
@@ -71,11 +68,8 @@ static void c3_pack(const ypr_conv_shape *s, const float *xg, int64_t oy, int64_
             memset(d, 0, (size_t)fill * sizeof(float));
             continue;
         }
-        const float *src = xg + (ci * s->h + iy) * w;
-        if (a > x0)
-            d[0] = 0.0f;
-        memcpy(d + (a - x0), src + a, (size_t)(b - a) * sizeof(float));
-        for (int64_t j = b - x0; j < fill; j++)
+        ypr__gather_row(xg + (ci * s->h + iy) * s->w, s->w, ox0 - 1, 1, n + 2, d);
+        for (int64_t j = n + 2; j < fill; j++)
             d[j] = 0.0f;
     }
 }

@@ -207,6 +207,9 @@ int ypr__conv2d_ws(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s
 typedef struct ypr_im2col_run { int64_t j, len, oy, ox; } ypr_im2col_run;
 int ypr__im2col_runs(const ypr_im2col_src *s, int64_t c0, int64_t cols,
                      ypr_im2col_run *runs, int max);
+/* d[t] = row[ix0 + t·sw] for t < len, 0 where that falls outside [0, w). */
+void ypr__gather_row(const float *row, int64_t w, int64_t ix0, int64_t sw, int64_t len,
+                     float *d);
 /* Prefetch the input rows that kernel row ky of these runs reads. */
 void ypr__im2col_prefetch(const ypr_im2col_src *s, const float *plane, int64_t ky,
                           const ypr_im2col_run *runs, int nruns);
