@@ -76,6 +76,12 @@ int ypr__read_text(const char *path, size_t max, char **buf, size_t *len);
  * *p moves past it, to NULL after the last line. */
 char *ypr__next_line(char **p);
 
+/* A growable vector of owned strings. */
+typedef struct ypr_strvec { char **v; int n, cap; } ypr_strvec;
+/* Append str, taking ownership (freed on failure; NULL means out of memory). */
+int ypr__sv_push(ypr_strvec *s, char *str);
+void ypr__sv_free(ypr_strvec *s);
+
 /* Pascal VOC tree (voc.c): fills ds (names, items). */
 int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *ds);
 

@@ -637,9 +637,7 @@ static int add_image(open_ctx *c, const char *path, const char *from, int line)
     return ypr__ds_push(c->ds, &it);
 }
 
-typedef struct strvec { char **v; int n, cap; } strvec;
-
-static int sv_push(strvec *s, char *str)
+int ypr__sv_push(ypr_strvec *s, char *str)
 {
     if (!str)
         return ypr__error(YPR_ENOMEM, "dataset: out of memory");
@@ -657,7 +655,7 @@ static int sv_push(strvec *s, char *str)
     return YPR_OK;
 }
 
-static void sv_free(strvec *s)
+void ypr__sv_free(ypr_strvec *s)
 {
     for (int i = 0; i < s->n; i++)
         free(s->v[i]);
@@ -670,13 +668,13 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int list_images(const char *dir, int depth, strvec *out, int *unsupported)
+static int list_images(const char *dir, int depth, ypr_strvec *out, int *unsupported)
 {
     RETURN_IF(depth > MAX_DIR_DEPTH, YPR_ERANGE, "%s: folders nested deeper than %d", dir,
               MAX_DIR_DEPTH);
     DIR *d = opendir(dir);
     RETURN_IF(!d, YPR_EIO, "%s: cannot list folder: %s", dir, strerror(errno));
-    strvec sub = {0};
+    ypr_strvec sub = {0};
     int rc = YPR_OK;
     struct dirent *e;
     while (rc == YPR_OK && (e = readdir(d))) {
@@ -688,9 +686,9 @@ static int list_images(const char *dir, int depth, strvec *out, int *unsupported
             break;
         }
         if (ypr__is_dir(p))
-            rc = sv_push(&sub, p);
+            rc = ypr__sv_push(&sub, p);
         else if (has_image_ext(e->d_name) && ypr__is_file(p))
-            rc = sv_push(out, p);
+            rc = ypr__sv_push(out, p);
         else {
             if (has_other_image_ext(e->d_name))
                 (*unsupported)++;
@@ -702,7 +700,7 @@ static int list_images(const char *dir, int depth, strvec *out, int *unsupported
         qsort(sub.v, (size_t)sub.n, sizeof *sub.v, cmp_str);
     for (int i = 0; rc == YPR_OK && i < sub.n; i++)
         rc = list_images(sub.v[i], depth + 1, out, unsupported);
-    sv_free(&sub);
+    ypr__sv_free(&sub);
     return rc;
 }
 
@@ -711,13 +709,13 @@ static int add_source(open_ctx *c, const char *src)
 {
     int rc = YPR_OK;
     if (ypr__is_dir(src)) {
-        strvec imgs = {0};
+        ypr_strvec imgs = {0};
         rc = list_images(src, 0, &imgs, &c->unsupported);
         if (rc == YPR_OK && imgs.n > 1)
             qsort(imgs.v, (size_t)imgs.n, sizeof *imgs.v, cmp_str);
         for (int i = 0; rc == YPR_OK && i < imgs.n; i++)
             rc = add_image(c, imgs.v[i], NULL, 0);
-        sv_free(&imgs);
+        ypr__sv_free(&imgs);
         return rc;
     }
     if (ends_with(src, ".txt")) {
@@ -1305,17 +1303,17 @@ static int read_classes_txt(ypr_dataset *ds, const char *file)
     char *text;
     size_t len;
     TRY(ypr__read_text(file, TEXT_MAX_BYTES, &text, &len));
-    strvec names = {0};
+    ypr_strvec names = {0};
     int rc = YPR_OK;
     for (char *p = text; rc == YPR_OK && p && *p;) {
         char *s = trim(ypr__next_line(&p));
         if (*s)
-            rc = sv_push(&names, xstrdup(s));
+            rc = ypr__sv_push(&names, xstrdup(s));
     }
     free(text);
     if (rc == YPR_OK && names.n > 0)
         rc = ypr__ds_set_names(ds, names.n, (const char *const *)names.v);
-    sv_free(&names);
+    ypr__sv_free(&names);
     return rc;
 }
 

@@ -336,32 +336,33 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-typedef struct names_t { char **v; int n, cap; } names_t;
-
-static int names_add(names_t *s, const char *name)
+/* Add a copy of name unless it is there already. */
+static int names_add(ypr_strvec *s, const char *name)
 {
     for (int i = 0; i < s->n; i++)
         if (strcmp(s->v[i], name) == 0)
             return YPR_OK;
-    if (s->n == s->cap) {
-        int nc = s->cap ? s->cap * 2 : 32;
-        char **nv = realloc(s->v, (size_t)nc * sizeof *nv);
-        RETURN_IF(!nv, YPR_ENOMEM, "out of memory");
-        s->v = nv;
-        s->cap = nc;
-    }
-    s->v[s->n] = dupn(name, strlen(name));
-    RETURN_IF(!s->v[s->n], YPR_ENOMEM, "out of memory");
-    s->n++;
-    return YPR_OK;
+    return ypr__sv_push(s, dupn(name, strlen(name)));
 }
 
-static void names_free(names_t *s)
+/* Append an annotation holding a copy of id[0, k) and the line of the split
+ * file that named it (0: found by listing Annotations/). */
+static int add_id(vann **v, int *n, int *cap, const char *id, size_t k, int line)
 {
-    for (int i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-    memset(s, 0, sizeof *s);
+    if (*n == *cap) {
+        int nc = *cap ? *cap * 2 : 256;
+        vann *nv = realloc(*v, (size_t)nc * sizeof *nv);
+        RETURN_IF(!nv, YPR_ENOMEM, "out of memory");
+        *v = nv;
+        *cap = nc;
+    }
+    vann *a = &(*v)[*n];
+    memset(a, 0, sizeof *a);
+    a->id = dupn(id, k);
+    RETURN_IF(!a->id, YPR_ENOMEM, "out of memory");
+    a->split_line = line;
+    (*n)++;
+    return YPR_OK;
 }
 
 /* the ids of the split (or of every annotation when split is NULL and there
@@ -394,25 +395,8 @@ static int read_ids(const char *root, const char *split, vann **out, int *count,
             size_t k = 0;
             while (s[k] && !isspace((unsigned char)s[k]))
                 k++;
-            if (!k)
-                continue;
-            if (n == cap) {
-                cap = cap ? cap * 2 : 256;
-                vann *nv = realloc(v, (size_t)cap * sizeof *nv);
-                if (!nv) {
-                    rc = ypr__error(YPR_ENOMEM, "out of memory");
-                    break;
-                }
-                v = nv;
-            }
-            memset(&v[n], 0, sizeof v[n]);
-            v[n].id = dupn(s, k);
-            v[n].split_line = line;
-            if (!v[n].id) {
-                rc = ypr__error(YPR_ENOMEM, "out of memory");
-                break;
-            }
-            n++;
+            if (k)
+                rc = add_id(&v, &n, &cap, s, k, line);
         }
         free(text);
     } else if (split) {
@@ -429,21 +413,7 @@ static int read_ids(const char *root, const char *split, vann **out, int *count,
                 size_t k = strlen(e->d_name);
                 if (k < 5 || e->d_name[0] == '.' || strcasecmp(e->d_name + k - 4, ".xml") != 0)
                     continue;
-                if (n == cap) {
-                    cap = cap ? cap * 2 : 256;
-                    vann *nv = realloc(v, (size_t)cap * sizeof *nv);
-                    if (!nv) {
-                        rc = ypr__error(YPR_ENOMEM, "out of memory");
-                        break;
-                    }
-                    v = nv;
-                }
-                memset(&v[n], 0, sizeof v[n]);
-                v[n].id = dupn(e->d_name, k - 4);
-                if (!v[n].id)
-                    rc = ypr__error(YPR_ENOMEM, "out of memory");
-                else
-                    n++;
+                rc = add_id(&v, &n, &cap, e->d_name, k - 4, 0);
             }
             closedir(d);
             /* sort by id: the struct's first string field is not id, so sort ids */
@@ -498,7 +468,7 @@ int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *
     int n;
     char *setfile;
     TRY(read_ids(root, split, &anns, &n, &setfile));
-    names_t found = {0};
+    ypr_strvec found = {0};
     int rc = YPR_OK;
     /* pass 1: read every annotation */
     for (int i = 0; i < n && rc == YPR_OK; i++) {
@@ -548,7 +518,7 @@ int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *
             char *text = NULL;
             size_t len;
             rc = ypr__read_text(file, (size_t)1 << 20, &text, &len);
-            names_t cl = {0};
+            ypr_strvec cl = {0};
             for (char *p = rc == YPR_OK ? text : NULL; rc == YPR_OK && p && *p;) {
                 char *s = xml_text(ypr__next_line(&p));
                 if (*s)
@@ -559,7 +529,7 @@ int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *
                 rc = cl.n ? ypr__ds_set_names(ds, cl.n, (const char *const *)cl.v)
                           : ypr__error(YPR_EFORMAT, "%s: no class names", file);
             }
-            names_free(&cl);
+            ypr__sv_free(&cl);
         } else {
             int all_voc = 1;
             for (int k = 0; k < found.n && all_voc; k++) {
@@ -664,6 +634,6 @@ int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *
         vann_clear(&anns[i]);
     free(anns);
     free(setfile);
-    names_free(&found);
+    ypr__sv_free(&found);
     return rc;
 }
