@@ -247,8 +247,10 @@ def bench_peak(threads=0, seconds=0.3, isa=None):
     return g.value
 
 
-class Model:
+class Model(_Handle):
     """A YOLOv7-family model (wraps ypr_model)."""
+
+    _free = staticmethod(_c.ypr_model_free)
 
     def __init__(self, handle):
         self._h = _P(handle)
@@ -267,20 +269,6 @@ class Model:
         h = _P()
         _check(_c.ypr_model_load(os.fsencode(path), ctypes.byref(h)))
         return cls(h.value)
-
-    def close(self):
-        if self._h:
-            _c.ypr_model_free(self._h)
-            self._h = _P()
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def load_weights(self, path, strict=False):
         _check(_c.ypr_model_load_weights(self._h, os.fsencode(path), int(strict)))
