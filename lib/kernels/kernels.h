@@ -112,11 +112,14 @@ typedef struct ypr_ktable {
                            int act, float alpha);
 
     /* One plane of PyTorch MaxPool2d (implicit −inf padding, floor mode):
-     * y[oy, ox] = max over window at (oy·s − p, ox·s − p) of size k×k.
-     * y is oh×ow with oh = (h + 2p − k)/s + 1. Entries may handle only some
-     * (k, s, p) and return 0 for the rest (the scalar reference then runs). */
-    int (*maxpool_plane)(const float *x, int64_t h, int64_t w, float *y,
-                         int64_t oh, int64_t ow, int k, int s, int p);
+     * y[oy, ox] = max over window at (oy·s − p, ox·s − p) of size k×k, y
+     * oh×ow with oh = (h + 2p − k)/s + 1, bit-exact with
+     * ypr__maxpool_plane_ref. Both optional: the driver (layers.c) sends the
+     * 2×2 stride-2 pools and the stride-1 ones (2p ≤ k) here, the rest to
+     * the reference — as it does when maxpool_s1 returns 0 (no memory). */
+    void (*maxpool_2x2s2)(const float *x, int64_t w, float *y, int64_t oh, int64_t ow);
+    int (*maxpool_s1)(const float *x, int64_t h, int64_t w, float *y, int64_t oh,
+                      int64_t ow, int k, int p);
 
     /* One plane of nearest ×2 upsampling: y is (2h)×(2w). */
     void (*upsample2x_plane)(const float *x, int64_t h, int64_t w, float *y);

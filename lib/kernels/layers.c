@@ -18,8 +18,14 @@ static void pool_task(void *ctx, int64_t t, int worker)
     const plane_job *j = ctx;
     const float *x = j->x + t * j->h * j->w;
     float *y = j->y + t * j->oh * j->ow;
-    if (!j->kt->maxpool_plane(x, j->h, j->w, y, j->oh, j->ow, j->k, j->s, j->p))
-        ypr__maxpool_plane_ref(x, j->h, j->w, y, j->oh, j->ow, j->k, j->s, j->p);
+    const ypr_ktable *kt = j->kt;
+    if (j->k == 2 && j->s == 2 && j->p == 0 && kt->maxpool_2x2s2) {
+        kt->maxpool_2x2s2(x, j->w, y, j->oh, j->ow);
+        return;
+    }
+    if (j->s == 1 && kt->maxpool_s1 && kt->maxpool_s1(x, j->h, j->w, y, j->oh, j->ow, j->k, j->p))
+        return;
+    ypr__maxpool_plane_ref(x, j->h, j->w, y, j->oh, j->ow, j->k, j->s, j->p);
 }
 
 int ypr__maxpool2d(const ypr_ktable *kt, ypr_pool *pool, int64_t planes, int64_t h,

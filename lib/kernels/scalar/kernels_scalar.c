@@ -67,13 +67,6 @@ void ypr__maxpool_plane_ref(const float *x, int64_t h, int64_t w, float *y,
     }
 }
 
-static int maxpool_plane_scalar(const float *x, int64_t h, int64_t w, float *y,
-                                int64_t oh, int64_t ow, int k, int s, int p)
-{
-    ypr__maxpool_plane_ref(x, h, w, y, oh, ow, k, s, p);
-    return 1;
-}
-
 static void upsample2x_plane_scalar(const float *x, int64_t h, int64_t w, float *y)
 {
     for (int64_t iy = 0; iy < h; iy++) {
@@ -115,7 +108,6 @@ void ypr__kt_fill_scalar(ypr_ktable *t)
     t->gemm_ukernel = ukernel_scalar;
     t->pack_b_im2col = ypr__pack_b_im2col_ref;
     t->scale_bias_act = scale_bias_act_scalar;
-    t->maxpool_plane = maxpool_plane_scalar;
     t->upsample2x_plane = upsample2x_plane_scalar;
     t->fma_burn = fma_burn_scalar;
 }

@@ -413,18 +413,6 @@ static int maxpool_s1(const float *x, int64_t h, int64_t w, float *y, int64_t oh
     return 1;
 }
 
-static int maxpool_plane_avx2(const float *x, int64_t h, int64_t w, float *y, int64_t oh,
-                              int64_t ow, int k, int s, int p)
-{
-    if (k == 2 && s == 2 && p == 0) {
-        maxpool_2x2s2(x, w, y, oh, ow);
-        return 1;
-    }
-    if (s == 1 && 2 * p <= k)
-        return maxpool_s1(x, h, w, y, oh, ow, k, p);
-    return 0;
-}
-
 /* ------------------------------------------------------------ upsample */
 
 static void upsample2x_plane_avx2(const float *x, int64_t h, int64_t w, float *y)
@@ -535,7 +523,8 @@ void ypr__kt_fill_avx2(ypr_ktable *t)
     t->pack_b_im2col = im2col_pack_vec;
     t->vl = 8;
     t->scale_bias_act = scale_bias_act_avx2;
-    t->maxpool_plane = maxpool_plane_avx2;
+    t->maxpool_2x2s2 = maxpool_2x2s2;
+    t->maxpool_s1 = maxpool_s1;
     t->upsample2x_plane = upsample2x_plane_avx2;
     t->fma_burn = fma_burn_avx2;
 }
