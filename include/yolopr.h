@@ -182,9 +182,10 @@ YPR_API int ypr_bench_peak(const char *isa, int threads, double seconds, double 
  *  @param nc              classes; 0 keeps the cfg's `nc`
  *  @param depth_multiple  0 keeps the cfg's
  *  @param width_multiple  0 keeps the cfg's
- *  @return YPR_OK; YPR_EINVAL; YPR_EIO (unreadable file); YPR_EFORMAT (cfg
- *  syntax or semantics, naming the file and line); YPR_EUNSUPPORTED (an
- *  unknown module, naming it and its line); YPR_ENOMEM. @since 0.1 */
+ *  @return YPR_OK; YPR_EINVAL; YPR_ENOTFOUND (no such file); YPR_EIO
+ *  (unreadable, or not a regular file); YPR_EFORMAT (cfg syntax or
+ *  semantics, naming the file and line); YPR_EUNSUPPORTED (an unknown
+ *  module, naming it and its line); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_model_from_cfg(const char *cfg, int nc, double depth_multiple,
                                double width_multiple, uint64_t seed, ypr_model **out);
 /** The same from cfg text in memory. @since 0.1 */

@@ -260,8 +260,10 @@ static void test_cfg_errors(void **state)
     expect_cfg_error("nc: 2\n  bad: indent\n", YPR_EFORMAT, "<cfg text>:2:");
     expect_cfg_error("nc: 2\n", YPR_EFORMAT, "missing 'backbone'");
     ypr_model *m = NULL;
-    assert_int_equal(ypr_model_from_cfg("no-such-cfg.yaml", 0, 0, 0, 0, &m), YPR_EIO);
+    assert_int_equal(ypr_model_from_cfg("no-such-cfg.yaml", 0, 0, 0, 0, &m), YPR_ENOTFOUND);
     assert_non_null(strstr(ypr_last_error(), "no-such-cfg.yaml"));
+    assert_int_equal(ypr_model_from_cfg(".", 0, 0, 0, 0, &m), YPR_EIO);   /* a directory */
+    assert_non_null(strstr(ypr_last_error(), "not a regular file"));
     /* a valid minimal cfg builds and runs */
     snprintf(buf, sizeof buf, "%s  [[-1, 1, Conv, [16, 3, 2]],\n   [-1, 1, Conv, [3, 3, 1]],\n  ]\n"
              "head:\n  [[-1, 1, Detect, [nc, anchors]]]\n", head);

@@ -96,45 +96,7 @@ char *ypr__path_dir(const char *path)
 
 int ypr__read_text(const char *path, size_t max, char **buf, size_t *len)
 {
-    *buf = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    RETURN_IF(!f, errno == ENOENT ? YPR_ENOTFOUND : YPR_EIO, "%s: cannot open: %s", path,
-              strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap);
-    int rc = YPR_OK;
-    while (b) {
-        if (n + 1 >= cap) {
-            if (cap > max) {
-                rc = ypr__error(YPR_ERANGE, "%s: larger than %zu bytes", path, max);
-                break;
-            }
-            char *nb = realloc(b, cap * 2);
-            if (!nb)
-                break;
-            b = nb;
-            cap *= 2;
-        }
-        size_t got = fread(b + n, 1, cap - 1 - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = ypr__error(YPR_EIO, "%s: read error", path);
-            break;
-        }
-    }
-    fclose(f);
-    if (!b)
-        return ypr__error(YPR_ENOMEM, "%s: out of memory", path);
-    if (rc < 0) {
-        free(b);
-        return rc;
-    }
-    b[n] = 0;
-    *buf = b;
-    *len = n;
-    return YPR_OK;
+    return ypr__file_read_all(path, max, buf, len);
 }
 
 static int rd(FILE *f, uint8_t *b, size_t n)

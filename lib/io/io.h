@@ -104,6 +104,16 @@ void ypr__class_color(int i, uint8_t out[3]);
 
 /* Atomic file writing used by every writer: open PATH.tmp-XXXXXX, then
  * commit (flush, fsync, rename) or abort (close, unlink). */
+/* Open PATH for reading as a FILE* (returned through OUT as void*, so this
+ * header needs no stdio.h): regular files only — a directory, FIFO or device
+ * is refused without blocking. SIZE (optional) receives the file's size.
+ * Errors: YPR_ENOTFOUND, YPR_EIO (naming the file and what it is). */
+int ypr__file_open_regular(const char *path, void **out, uint64_t *size);
+/* Read a whole regular file of at most MAX bytes into a malloc'd,
+ * NUL-terminated buffer. Errors: as above, YPR_ERANGE (larger than MAX),
+ * YPR_ENOMEM. */
+int ypr__file_read_all(const char *path, size_t max, char **buf, size_t *len);
+
 typedef struct ypr_atomic_file { void *fp; char *tmp; char *path; } ypr_atomic_file;
 int ypr__afile_open(ypr_atomic_file *af, const char *path);
 int ypr__afile_commit(ypr_atomic_file *af);

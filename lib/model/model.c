@@ -6,45 +6,7 @@
 #include <string.h>
 
 #include "model.h"
-
-static int read_file(const char *path, char **text, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    RETURN_IF(!f, YPR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            if (cap > ((size_t)64 << 20)) {
-                free(buf);
-                fclose(f);
-                return ypr__error(YPR_ERANGE, "%s: larger than 64 MiB", path);
-            }
-            char *nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return ypr__error(YPR_ENOMEM, "%s: out of memory", path);
-            }
-            buf = nb;
-        }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return ypr__error(YPR_EIO, "%s: read error", path);
-    }
-    buf[n] = '\0';
-    *text = buf;
-    *len = n;
-    return YPR_OK;
-}
+#include "lib/io/io.h"
 
 int ypr__model_new(ypr_model **out)
 {
@@ -161,7 +123,7 @@ int ypr_model_from_cfg(const char *cfg, int nc, double depth_multiple, double wi
     }
     if (rc != YPR_ENOTFOUND)
         return rc;
-    TRY(read_file(cfg, &text, &len));
+    TRY(ypr__file_read_all(cfg, (size_t)64 << 20, &text, &len));
     rc = from_text(text, len, cfg, &o, out);
     free(text);
     return rc;

@@ -70,7 +70,7 @@ class ModelTest(unittest.TestCase):
         with self.assertRaises(yolopr.YoloprError) as cm:
             yolopr.Model.from_cfg("definitely-not-a-cfg.yaml")
         self.assertIn("definitely-not-a-cfg.yaml", str(cm.exception))
-        self.assertEqual(cm.exception.code, -4)   # YPR_EIO
+        self.assertEqual(cm.exception.code, -7)   # YPR_ENOTFOUND
         m = self.mini()
         with self.assertRaises(ValueError):
             m.forward(np.zeros((3, 64, 64), np.float32))
