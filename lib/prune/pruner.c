@@ -17,6 +17,7 @@
 
 #include "lib/core/json.h"
 #include "lib/io/io.h"
+#include "lib/kernels/kernels.h"
 #include "lib/model/model.h"
 #include "prune.h"
 
@@ -328,47 +329,53 @@ static void taylor_scores(const ypr_pruner *p, const ypr_dep_member *m, int64_t 
  * C channels in one conv weight. Channel c's vector is its slice (a row of
  * [O, I·kh·kw] or a column of [I, O·kh·kw]) with every element squared
  * (|w|^p, p = 2); out[k] += Σ over the copies of channel k of the summed
- * Euclidean distances from that vector to all nseg·C vectors. */
+ * Euclidean distances from that vector to all nseg·C vectors. As in
+ * torch.cdist, the distances come from the Gram matrix (one SGEMM):
+ * d² = ‖x‖² + ‖y‖² − 2·x·y, clamped at 0; a vector's distance to itself
+ * is 0. */
 static int fpgm_entry(const ypr_net *net, const ypr_dep_member *const *seg, int nseg, int64_t C,
                       double *out)
 {
     const ypr_param *p = &net->params[seg[0]->param];
     ypr_axis_view av = ypr__axis_view(p->ndim, p->shape, seg[0]->axis);
     int64_t n = (int64_t)nseg * C, len = av.outer * av.inner;
-    float *v = malloc((size_t)(n * len) * sizeof *v);
-    double *sum = calloc((size_t)n, sizeof *sum);
-    if (!v || !sum) {
-        free(v);
-        free(sum);
-        return ypr__error(YPR_ENOMEM, "pruner: out of memory (FPGM on %s)", p->name);
-    }
-    for (int q = 0; q < nseg; q++)
+    float *v = ypr__alloc((size_t)(n * len) * sizeof *v);
+    float *vt = ypr__alloc((size_t)(n * len) * sizeof *vt);
+    float *gram = ypr__alloc((size_t)(n * n) * sizeof *gram);
+    double *norm = malloc((size_t)n * sizeof *norm);
+    int rc = v && vt && gram && norm ? YPR_OK :
+             ypr__error(YPR_ENOMEM, "pruner: out of memory (FPGM on %s)", p->name);
+    for (int q = 0; rc == YPR_OK && q < nseg; q++)
         for (int64_t k = 0; k < C; k++) {
-            float *dst = v + (q * C + k) * len;
-            int64_t c = seg[q]->offset + k;
+            int64_t row = q * C + k, c = seg[q]->offset + k;
+            float *dst = v + row * len;
+            double nn = 0;
             for (int64_t a = 0; a < av.outer; a++) {
                 const float *src = p->data + (a * av.dim + c) * av.inner;
-                for (int64_t t = 0; t < av.inner; t++)
-                    dst[a * av.inner + t] = src[t] * src[t];
+                for (int64_t t = 0; t < av.inner; t++) {
+                    float x = src[t] * src[t];
+                    dst[a * av.inner + t] = x;
+                    vt[(a * av.inner + t) * n + row] = x;
+                    nn += (double)x * x;
+                }
             }
+            norm[row] = nn;
         }
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t j = i + 1; j < n; j++) {
-            const float *x = v + i * len, *y = v + j * len;
-            double d = 0;
-            for (int64_t t = 0; t < len; t++) {
-                double e = (double)x[t] - (double)y[t];
-                d += e * e;
-            }
-            d = sqrt(d);
-            sum[i] += d;
-            sum[j] += d;
+    if (rc == YPR_OK)
+        rc = ypr__sgemm(ypr__kt(), NULL, n, n, len, v, len, vt, n, gram, n, 0);
+    for (int64_t i = 0; rc == YPR_OK && i < n; i++) {
+        double s = 0;
+        for (int64_t j = 0; j < n; j++) {
+            double d2 = norm[i] + norm[j] - 2.0 * gram[i * n + j];
+            s += j != i && d2 > 0 ? sqrt(d2) : 0;
         }
-    for (int64_t i = 0; i < n; i++)
-        out[i % C] += sum[i];
-    free(v);
-    free(sum);
-    return YPR_OK;
+        out[i % C] += s;
+    }
+    ypr__free(v);
+    ypr__free(vt);
+    ypr__free(gram);
+    free(norm);
+    return rc;
 }
 
 typedef struct rank { double score; int64_t ch; } rank;
