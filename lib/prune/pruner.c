@@ -2,12 +2,12 @@
  * per-layer limits, ignored layers, iterative steps — applied through the
  * dependency graph, so every step physically shrinks the net.
  *
- * Criteria follow Torch-Pruning's definitions: magnitude (L1/L2) sums |w|^p
- * over each member's slice (conv output rows, conv input columns, BatchNorm
- * γ), reduced over the group's members and normalized; LAMP normalizes the
- * L2 scores by the sum of those not smaller; BatchNorm scale uses |γ|; FPGM
- * scores each output filter by its summed distance to the others (filters
- * near the geometric median are redundant); random draws from the seed. */
+ * By default the pruner chooses exactly the channels Torch-Pruning 1.6.1
+ * chooses (tests/test_tp_oracle.c checks every BatchNorm's kept set against
+ * TP's on fixtures): the importance definitions are in "scores" below, the
+ * local/global selection rules in "step". YPR_PRUNE_CLAMP_WIDTHS replaces
+ * TP's all-or-nothing treatment of a group selected entirely by a floor of
+ * round_to channels and a per-step max_layer_ratio cap. */
 #include <fnmatch.h>
 #include <stdatomic.h>
 #include <math.h>
@@ -99,8 +99,8 @@ int ypr_pruner_create(ypr_depgraph *g, ypr_pruner **out)
     }
     for (int i = 0; i < net->nnodes; i++) {
         const ypr_node *nd = &net->nodes[i];
-        const ypr_param *w = nd->kind == YPR_NODE_CONV || nd->kind == YPR_NODE_BN ?
-                             &net->params[nd->p[0]] : NULL;
+        const ypr_param *w = (nd->kind == YPR_NODE_CONV || nd->kind == YPR_NODE_BN) &&
+                             nd->p[0] >= 0 ? &net->params[nd->p[0]] : NULL;
         p->init_out[i] = w ? w->shape[0] : 0;
         p->init_in[i] = w && nd->kind == YPR_NODE_CONV ?
                         w->shape[1] * (nd->groups > 0 ? nd->groups : 1) : 0;
