@@ -515,7 +515,8 @@ typedef enum ypr_prune_setting {
     YPR_PRUNE_NORMALIZER      = 208, /**< int ypr_normalizer, default mean */
     YPR_PRUNE_REPORT_SIZE     = 209, /**< int: image size for MAC reports and MAC targets, default 640 */
     YPR_PRUNE_TARGET_MACS     = 210, /**< int: prune until conv MACs at the report size fall to this (local widths; replaces the ratio) */
-    YPR_PRUNE_TARGET_PARAMS   = 211  /**< int: prune until parameters fall to this (local widths; replaces the ratio) */
+    YPR_PRUNE_TARGET_PARAMS   = 211, /**< int: prune until parameters fall to this (local widths; replaces the ratio) */
+    YPR_PRUNE_CLAMP_WIDTHS    = 212  /**< int 0/1, default 0 (Torch-Pruning 1.6.1: a group whose rounded selection would remove all its channels is left whole). 1: it keeps its best round_to channels, and no group loses more than MAX_LAYER_RATIO of its original width in a step (global ranking too). @since 0.1 */
 } ypr_prune_setting;
 
 /** A pruner over @p graph (and its model). @since 0.1 */

@@ -430,6 +430,236 @@ static void test_taylor_and_regularizers(void **state)
     ypr_model_free(b);
 }
 
+/* ------------------------------------------- Torch-Pruning's rules, by hand */
+
+/* Three groups of 16 channels (model.0, model.1, model.2, each a conv and a
+ * BatchNorm) feeding a Detect whose conv is ignored. With the BatchNorm-scale
+ * criterion a channel's score is |γ| / mean |γ| of its group, so the
+ * choices below are worked out by hand from the γ set here:
+ *   A (model.0): channels 0..4 small (0.01..0.05), 5..15 = 1.0, 1.1, …, 2.0
+ *   B (model.1): channels 3, 7, 11 small (0.06, 0.07, 0.08), the others
+ *                1.0, 1.1, …, 2.2 in channel order
+ *   C (model.2): channels 0..8 small (0.01..0.09), 9..15 = 1.0 … 1.6
+ * Every small normalized score is below 0.2 and every large one above 0.7,
+ * so a threshold among the 17 small ones depends on nothing else. */
+static const char three_cfg[] =
+    "nc: 1\ndepth_multiple: 1.0\nwidth_multiple: 1.0\n"
+    "anchors:\n  - [10,13, 16,30, 33,23]\n"
+    "backbone:\n  [[-1, 1, Conv, [16, 3, 2]],\n   [-1, 1, Conv, [16, 3, 2]],\n"
+    "   [-1, 1, Conv, [16, 1, 1]],\n  ]\n"
+    "head:\n  [[[2], 1, Detect, [nc, anchors]],\n  ]\n";
+
+static float gammas[3][16];
+
+static ypr_model *three_groups(void)
+{
+    for (int k = 0, big = 0; k < 16; k++) {
+        gammas[0][k] = k < 5 ? 0.01f * (float)(k + 1) : 1.0f + 0.1f * (float)(k - 5);
+        gammas[1][k] = k == 3 ? 0.06f : k == 7 ? 0.07f : k == 11 ? 0.08f : 1.0f + 0.1f * (float)big++;
+        gammas[2][k] = k < 9 ? 0.01f * (float)(k + 1) : 1.0f + 0.1f * (float)(k - 9);
+    }
+    ypr_model *m = NULL;
+    assert_int_equal(ypr_model_from_cfg_text(three_cfg, strlen(three_cfg), 0, 1, &m), YPR_OK);
+    for (int l = 0; l < 3; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "model.%d.bn.weight", l);
+        assert_int_equal(ypr_model_set_tensor(m, tensor_index(m, name), gammas[l], 16), YPR_OK);
+    }
+    return m;
+}
+
+/* The original channels layer l's BatchNorm kept must be exactly `want`. */
+static void expect_kept(ypr_model *m, int l, const int *want, int nwant)
+{
+    char name[64];
+    snprintf(name, sizeof name, "model.%d.bn.weight", l);
+    int64_t shape[6];
+    const float *g;
+    assert_int_equal(ypr_model_tensor(m, tensor_index(m, name), NULL, NULL, shape, &g), YPR_OK);
+    assert_int_equal(shape[0], nwant);
+    for (int k = 0; k < nwant; k++)
+        assert_true(g[k] == gammas[l][want[k]]);
+}
+
+static ypr_pruner *bn_pruner(ypr_model *m, ypr_depgraph **g, double ratio, int round_to, int global)
+{
+    ypr_pruner *p;
+    assert_int_equal(ypr_depgraph_build(m, g), YPR_OK);
+    assert_int_equal(ypr_pruner_create(*g, &p), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_CRITERION, YPR_CRITERION_BN_SCALE), YPR_OK);
+    assert_int_equal(ypr_pruner_set_float(p, YPR_PRUNE_RATIO, ratio), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, round_to), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_GLOBAL, global), YPR_OK);
+    assert_int_equal(ypr_pruner_ignore(p, "model.3.m.*"), YPR_OK);
+    return p;
+}
+
+static const int all16[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+static const int top8[8] = {8, 9, 10, 11, 12, 13, 14, 15};
+static const int b_top8[8] = {6, 8, 9, 10, 12, 13, 14, 15};   /* B's 8 largest */
+
+/* Global at 0.35 over 48 channels: n = 48 − ⌊48 · 0.65⌋ = 17 channels score
+ * at most the threshold (the 17 small ones: 5 of A, 3 of B, 9 of C). */
+static void test_global_threshold_and_round_to(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 3; mode++) {   /* round_to 8; 8 clamped; 1 */
+        ypr_model *m = three_groups();
+        ypr_depgraph *g;
+        ypr_pruner *p = bn_pruner(m, &g, 0.35, mode == 2 ? 1 : 8, 1);
+        if (mode == 1)
+            assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_CLAMP_WIDTHS, 1), YPR_OK);
+        assert_int_equal(ypr_pruner_step(p), YPR_OK);
+        if (mode < 2) {
+            /* A keeps 16 − 5 = 11, rounded DOWN to 8: its 8 best; B keeps 13 → 8 */
+            expect_kept(m, 0, top8, 8);
+            expect_kept(m, 1, b_top8, 8);
+            /* C keeps 7 → 0: Torch-Pruning leaves it whole; clamped, it keeps 8 */
+            if (mode == 0)
+                expect_kept(m, 2, all16, 16);
+            else
+                expect_kept(m, 2, top8, 8);
+        } else {
+            static const int a[11] = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+            static const int b[13] = {0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, 15};
+            static const int c[7] = {9, 10, 11, 12, 13, 14, 15};
+            expect_kept(m, 0, a, 11);
+            expect_kept(m, 1, b, 13);
+            expect_kept(m, 2, c, 7);
+        }
+        ypr_pruner_free(p);
+        ypr_depgraph_free(g);
+        ypr_model_free(m);
+    }
+}
+
+/* Two global steps to 0.7, max_layer_ratio 0.4, round_to 1. Step 1 (0.35)
+ * is the one above. Step 2: C (7 < 16 · 0.6) no longer takes part; A (11
+ * left, γ 1.0..2.0, mean 1.5) and B (13 left, 1.0..2.2, mean 1.6) share
+ * n = 24 − ⌊48 · 0.3⌋ = 10 removals (48: the channels ranked at the first
+ * step). The 10 smallest of γ/1.5 and γ/1.6 are γ ≤ 1.4 in both (1.4/1.5 =
+ * 0.933 < 1.5/1.6 = 0.9375): each loses 5, A ending at 6 of 16 — within a
+ * step the ratio is not capped, as in Torch-Pruning. */
+static void test_global_steps_and_max_layer_ratio(void **state)
+{
+    (void)state;
+    ypr_model *m = three_groups();
+    ypr_depgraph *g;
+    ypr_pruner *p = bn_pruner(m, &g, 0.7, 1, 1);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_STEPS, 2), YPR_OK);
+    assert_int_equal(ypr_pruner_set_float(p, YPR_PRUNE_MAX_LAYER_RATIO, 0.4), YPR_OK);
+    assert_int_equal(ypr_pruner_step(p), YPR_OK);
+    assert_int_equal(ypr_pruner_step(p), YPR_OK);
+    static const int a[6] = {10, 11, 12, 13, 14, 15};
+    static const int c[7] = {9, 10, 11, 12, 13, 14, 15};
+    expect_kept(m, 0, a, 6);
+    expect_kept(m, 1, b_top8, 8);
+    expect_kept(m, 2, c, 7);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+    ypr_model_free(m);
+}
+
+/* A per-layer ratio makes its own ranking scope. C alone at 0.5: its 8
+ * lowest go. A and B at 0.35: n = 32 − ⌊32 · 0.65⌋ = 12. Means: A 16.65/16
+ * = 1.0406, B 21.01/16 = 1.3131; the 4 smallest large scores are B's
+ * 1.0, 1.1, 1.2 (0.762, 0.838, 0.914) and A's 1.0 (0.961; B's 1.3 is 0.990). */
+static void test_global_layer_ratio_scope(void **state)
+{
+    (void)state;
+    ypr_model *m = three_groups();
+    ypr_depgraph *g;
+    ypr_pruner *p = bn_pruner(m, &g, 0.35, 1, 1);
+    assert_int_equal(ypr_pruner_set_layer_ratio(p, "model.2.*", 0.5), YPR_OK);
+    assert_int_equal(ypr_pruner_step(p), YPR_OK);
+    static const int a[10] = {6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    static const int b[10] = {4, 5, 6, 8, 9, 10, 12, 13, 14, 15};
+    expect_kept(m, 0, a, 10);
+    expect_kept(m, 1, b, 10);
+    expect_kept(m, 2, top8, 8);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+    ypr_model_free(m);
+}
+
+/* Local at 0.6, round_to 8: every group keeps ⌊16 · 0.4⌋ = 6 → 0 after
+ * rounding. Torch-Pruning then leaves every group whole; clamped, each keeps
+ * its 8 best (C: the 7 large ones and 0.09). */
+static void test_local_group_pruned_to_nothing(void **state)
+{
+    (void)state;
+    for (int clamp = 0; clamp < 2; clamp++) {
+        ypr_model *m = three_groups();
+        int64_t before = ypr_model_num_params(m);
+        ypr_depgraph *g;
+        ypr_pruner *p = bn_pruner(m, &g, 0.6, 8, 0);
+        assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_CLAMP_WIDTHS, clamp), YPR_OK);
+        assert_int_equal(ypr_pruner_step(p), YPR_OK);
+        if (!clamp) {
+            assert_int_equal(ypr_model_num_params(m), before);
+            for (int l = 0; l < 3; l++)
+                expect_kept(m, l, all16, 16);
+        } else {
+            expect_kept(m, 0, top8, 8);
+            expect_kept(m, 1, b_top8, 8);
+            expect_kept(m, 2, top8, 8);
+        }
+        ypr_pruner_free(p);
+        ypr_depgraph_free(g);
+        ypr_model_free(m);
+    }
+}
+
+/* A copy of every tensor of m, to check later that nothing changed. */
+typedef struct snapshot { int n; char **names; float **data; int64_t *numel; } snapshot;
+
+static snapshot take_snapshot(const ypr_model *m)
+{
+    snapshot s = {ypr_model_num_tensors(m), NULL, NULL, NULL};
+    s.names = calloc((size_t)s.n, sizeof *s.names);
+    s.data = calloc((size_t)s.n, sizeof *s.data);
+    s.numel = calloc((size_t)s.n, sizeof *s.numel);
+    assert_true(s.names && s.data && s.numel);
+    for (int i = 0; i < s.n; i++) {
+        const char *name;
+        int ndim;
+        int64_t shape[6], n = 1;
+        const float *d;
+        assert_int_equal(ypr_model_tensor(m, i, &name, &ndim, shape, &d), YPR_OK);
+        for (int k = 0; k < ndim; k++)
+            n *= shape[k];
+        s.numel[i] = n;
+        s.names[i] = malloc(strlen(name) + 1);
+        strcpy(s.names[i], name);
+        s.data[i] = malloc((size_t)(n ? n : 1) * sizeof(float));
+        memcpy(s.data[i], d, (size_t)n * sizeof(float));
+    }
+    return s;
+}
+
+/* Every tensor (name, size and bits) is what the snapshot holds; frees it. */
+static void assert_unchanged(const ypr_model *m, snapshot *s)
+{
+    assert_int_equal(ypr_model_num_tensors(m), s->n);
+    for (int i = 0; i < s->n; i++) {
+        const char *name;
+        int ndim;
+        int64_t shape[6], n = 1;
+        const float *d;
+        assert_int_equal(ypr_model_tensor(m, i, &name, &ndim, shape, &d), YPR_OK);
+        for (int k = 0; k < ndim; k++)
+            n *= shape[k];
+        assert_string_equal(name, s->names[i]);
+        assert_int_equal(n, s->numel[i]);
+        assert_memory_equal(d, s->data[i], (size_t)n * sizeof(float));
+        free(s->names[i]);
+        free(s->data[i]);
+    }
+    free(s->names);
+    free(s->data);
+    free(s->numel);
+}
+
 static int calls;
 static int count_progress(void *user, int64_t done, int64_t total)
 {
@@ -457,12 +687,14 @@ static void test_sensitivity(void **state)
     const double ratios[2] = {0.25, 0.5};
     char *json = NULL;
     calls = 0;
+    snapshot before = take_snapshot(m);
     assert_int_equal(ypr_pruner_sensitivity(p, ds, 64, 2, ratios, 2, count_progress, NULL, &json),
                      YPR_OK);
     assert_true(calls > 20);
     assert_non_null(strstr(json, "\"base_map50\":"));
     assert_non_null(strstr(json, "\"planned_ratio\":0.5"));
-    assert_int_equal(ypr_model_num_params(m), params0);   /* the analysis changes nothing */
+    assert_int_equal(ypr_model_num_params(m), params0);
+    assert_unchanged(m, &before);                          /* the analysis changes nothing */
     ypr_free(json);
     assert_int_equal(ypr_pruner_plot_sensitivity(p, "sensitivity.png"), YPR_OK);
     uint8_t *rgb;
@@ -497,6 +729,7 @@ static void test_bad_input(void **state)
     assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, 0), YPR_ERANGE);
     assert_int_equal(ypr_pruner_set_int(p, 9999, 1), YPR_EINVAL);
     int64_t before = ypr_model_num_params(m);
+    snapshot snap = take_snapshot(m);
     int64_t bad[2] = {3, 3};
     assert_int_equal(ypr_depgraph_prune_group(g, 1, bad, 2), YPR_EINVAL);     /* duplicate */
     int64_t c;
@@ -509,6 +742,7 @@ static void test_bad_input(void **state)
     assert_int_equal(ypr_depgraph_prune_group(g, 0, all, 1), YPR_EINVAL);     /* the image */
     assert_non_null(strstr(ypr_last_error(), "image"));
     assert_int_equal(ypr_model_num_params(m), before);                         /* untouched */
+    assert_unchanged(m, &snap);
     free(all);
     /* a graph is refused once the model changed behind it */
     assert_int_equal(ypr_model_fuse(m), YPR_OK);
@@ -532,6 +766,10 @@ int main(void)
         cmocka_unit_test(test_sensitivity),
         cmocka_unit_test(test_export_yolov7),
         cmocka_unit_test(test_taylor_and_regularizers),
+        cmocka_unit_test(test_global_threshold_and_round_to),
+        cmocka_unit_test(test_global_steps_and_max_layer_ratio),
+        cmocka_unit_test(test_global_layer_ratio_scope),
+        cmocka_unit_test(test_local_group_pruned_to_nothing),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests_name("pruner", tests, NULL, NULL);

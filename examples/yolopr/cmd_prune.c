@@ -26,7 +26,8 @@ static int save_text(const char *path, const char *text)
 static const char prune_usage[] =
     "yolopr prune MODEL [--weights W] [--nc N] --ratio R | --target-macs GMACS | --target-params M\n"
     "       [--importance l1|l2|lamp|bn|fpgm|random]\n"
-    "       [--global] [--max-layer-ratio R] [--round-to N] [--steps K] [--ignore PATTERN]...\n"
+    "       [--global] [--max-layer-ratio R] [--round-to N] [--clamp-widths] [--steps K]\n"
+    "       [--ignore PATTERN]...\n"
     "       [--layer-ratio PATTERN=R]... [--size N] [--report OUT.json] [--plot OUT.png] [--time]\n"
     "       [--yolov7 PREFIX]   (also PREFIX.yaml + PREFIX.safetensors for YOLOv7's code)\n"
     "       -o OUT.safetensors";
@@ -37,7 +38,7 @@ int cmd_prune(int argc, char **argv)
     const char *yolov7 = NULL;
     const char *ignore[64], *layer_ratio[64];
     int nignore = 0, nlr = 0, global = 0, round_to = 1, steps = 1, timeit = 0, size = 640, nc = 0;
-    int crit = 2;
+    int crit = 2, clamp = 0;
     double ratio = -1, max_layer = 1.0, target_gmacs = 0, target_mparams = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -55,6 +56,7 @@ int cmd_prune(int argc, char **argv)
                 return 2;
             }
         } else if (strcmp(a, "--global") == 0) global = 1;
+        else if (strcmp(a, "--clamp-widths") == 0) clamp = 1;
         else if (strcmp(a, "--target-macs") == 0 && more) target_gmacs = atof(argv[++i]);
         else if (strcmp(a, "--target-params") == 0 && more) target_mparams = atof(argv[++i]);
         else if (strcmp(a, "--max-layer-ratio") == 0 && more) max_layer = atof(argv[++i]);
@@ -102,6 +104,7 @@ int cmd_prune(int argc, char **argv)
         (rc = ypr_pruner_set_float(p, YPR_PRUNE_MAX_LAYER_RATIO, max_layer)) < 0 ||
         (rc = ypr_pruner_set_int(p, YPR_PRUNE_CRITERION, crit)) < 0 ||
         (rc = ypr_pruner_set_int(p, YPR_PRUNE_GLOBAL, global)) < 0 ||
+        (rc = ypr_pruner_set_int(p, YPR_PRUNE_CLAMP_WIDTHS, clamp)) < 0 ||
         (rc = ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, round_to)) < 0 ||
         (rc = ypr_pruner_set_int(p, YPR_PRUNE_STEPS, steps)) < 0 ||
         (rc = ypr_pruner_set_int(p, YPR_PRUNE_REPORT_SIZE, size)) < 0 ||

@@ -2,12 +2,12 @@
  * per-layer limits, ignored layers, iterative steps — applied through the
  * dependency graph, so every step physically shrinks the net.
  *
- * Criteria follow Torch-Pruning's definitions: magnitude (L1/L2) sums |w|^p
- * over each member's slice (conv output rows, conv input columns, BatchNorm
- * γ), reduced over the group's members and normalized; LAMP normalizes the
- * L2 scores by the sum of those not smaller; BatchNorm scale uses |γ|; FPGM
- * scores each output filter by its summed distance to the others (filters
- * near the geometric median are redundant); random draws from the seed. */
+ * By default the pruner chooses exactly the channels Torch-Pruning 1.6.1
+ * chooses (tests/test_tp_oracle.c checks every BatchNorm's kept set against
+ * TP's on fixtures): the importance definitions are in "scores" below, the
+ * local/global selection rules in "step". YPR_PRUNE_CLAMP_WIDTHS replaces
+ * TP's all-or-nothing treatment of a group selected entirely by a floor of
+ * round_to channels and a per-step max_layer_ratio cap. */
 #include <fnmatch.h>
 #include <stdatomic.h>
 #include <math.h>
@@ -17,6 +17,7 @@
 
 #include "lib/core/json.h"
 #include "lib/io/io.h"
+#include "lib/kernels/kernels.h"
 #include "lib/model/model.h"
 #include "prune.h"
 
@@ -43,6 +44,10 @@ struct ypr_pruner {
     int sens_nr;
     int ngrads, grad_batches;
     int report_size;
+    int clamp;                 /* YPR_PRUNE_CLAMP_WIDTHS */
+    int64_t *init_out, *init_in;   /* per node at creation: conv/BN output, conv input width */
+    int nnodes0;
+    int64_t scope_init[MAX_PATTERNS + 1];   /* global scopes' channels at their first step */
 };
 
 static int source_matches(const ypr_net *net, const ypr_dep_group *g, char *const *pat, int npat,
@@ -84,6 +89,22 @@ int ypr_pruner_create(ypr_depgraph *g, ypr_pruner **out)
     }
     for (int i = 0; i < g->ngroups; i++)
         p->init_channels[i] = g->groups[i].channels;
+    const ypr_net *net = &g->model->net;
+    p->nnodes0 = net->nnodes;
+    p->init_out = malloc((size_t)(net->nnodes ? net->nnodes : 1) * sizeof(int64_t));
+    p->init_in = malloc((size_t)(net->nnodes ? net->nnodes : 1) * sizeof(int64_t));
+    if (!p->init_out || !p->init_in) {
+        ypr_pruner_free(p);
+        return ypr__error(YPR_ENOMEM, "pruner: out of memory");
+    }
+    for (int i = 0; i < net->nnodes; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        const ypr_param *w = (nd->kind == YPR_NODE_CONV || nd->kind == YPR_NODE_BN) &&
+                             nd->p[0] >= 0 ? &net->params[nd->p[0]] : NULL;
+        p->init_out[i] = w ? w->shape[0] : 0;
+        p->init_in[i] = w && nd->kind == YPR_NODE_CONV ?
+                        w->shape[1] * (nd->groups > 0 ? nd->groups : 1) : 0;
+    }
     p->params0 = ypr__net_num_params(&g->model->net);
     ypr__net_macs(&g->model->net, p->report_size, p->report_size, 1, &p->macs0);
     *out = p;
@@ -99,6 +120,8 @@ void ypr_pruner_free(ypr_pruner *p)
     for (int i = 0; i < p->noverride; i++)
         free(p->override_pat[i]);
     free(p->init_channels);
+    free(p->init_out);
+    free(p->init_in);
     free(p->planned);
     free(p->sens);
     for (int i = 0; p->grads && i < p->ngrads; i++)
@@ -134,6 +157,7 @@ int ypr_pruner_set_int(ypr_pruner *p, int key, int64_t v)
         p->criterion = (int)v;
         return YPR_OK;
     case YPR_PRUNE_GLOBAL: p->global = v != 0; return YPR_OK;
+    case YPR_PRUNE_CLAMP_WIDTHS: p->clamp = v != 0; return YPR_OK;
     case YPR_PRUNE_ROUND_TO:
         RETURN_IF(v < 1 || v > 1024, YPR_ERANGE, "pruner: round_to %lld outside 1..1024", (long long)v);
         p->round_to = (int)v;
@@ -215,7 +239,41 @@ int ypr_pruner_set_layer_ratio(ypr_pruner *p, const char *pattern, double ratio)
 
 /* --------------------------------------------------------------- scores */
 
-/* out[k] = Σ |x|^pw over the slice of member m at channel k, for every k,
+/* Scores follow Torch-Pruning 1.6.1's importance classes exactly:
+ *
+ *  - a group's importance is a list of *entries*, one per (tensor, axis):
+ *    a producer conv's output rows, a BatchNorm's γ, a consumer conv's
+ *    input columns. A consumer that sees the group's channels several
+ *    times (SPP's concat of a tensor and its pools, ReOrg) is ONE entry
+ *    holding every copy, as TP merges dependencies by (layer, handler);
+ *  - each entry scores every channel (summing over its copies), the
+ *    entries are reduced (mean: Σ / number of entries), then normalized
+ *    (mean, or LAMP's own);
+ *  - L1/L2 (MagnitudeImportance p = 1/2): Σ|w|^p over conv rows, conv
+ *    columns and |γ|^p; LAMP: the same with p = 2, LAMP-normalized;
+ *  - BN scale (BNScaleImportance): |γ| (p = 1) of every BatchNorm of the
+ *    group, so RepConv's rbr_dense and rbr_1x1 BatchNorms are averaged;
+ *  - FPGM (FPGMImportance p = 2): for each conv entry, the vectors |w|²
+ *    of its rows (producers) or columns (consumers, all copies together),
+ *    each channel scored by the sum of its Euclidean distances to all the
+ *    entry's other vectors; BatchNorms do not enter;
+ *  - a group with no entry (BN scale on a group without BatchNorm) has no
+ *    importance and is not pruned. */
+
+/* Which members carry importance: conv weights (rows and columns) and BN γ. */
+static int scored_member(const ypr_net *net, const ypr_dep_member *m, int criterion)
+{
+    const ypr_node *nd = &net->nodes[m->node];
+    int bn_gamma = nd->kind == YPR_NODE_BN && m->param == nd->p[0];
+    int conv_w = nd->kind == YPR_NODE_CONV && m->param == nd->p[0];
+    switch (criterion) {
+    case YPR_CRITERION_BN_SCALE: return bn_gamma;
+    case YPR_CRITERION_FPGM: return conv_w;
+    default: return bn_gamma || conv_w;
+    }
+}
+
+/* out[k] += Σ |x|^pw over the slice of member m at channel k, for every k,
  * in one pass over the tensor (in memory order). */
 static void member_norms(const ypr_net *net, const ypr_dep_member *m, int64_t C, int pw,
                          double *out)
@@ -223,8 +281,6 @@ static void member_norms(const ypr_net *net, const ypr_dep_member *m, int64_t C,
     const ypr_param *p = &net->params[m->param];
     ypr_axis_view av = ypr__axis_view(p->ndim, p->shape, m->axis);
     int64_t outer = av.outer, inner = av.inner, dim = av.dim;
-    for (int64_t k = 0; k < C; k++)
-        out[k] = 0;
     for (int64_t a = 0; a < outer; a++) {
         const float *row = p->data + (a * dim + m->offset) * inner;
         if (inner == 1) {          /* 1×1 conv columns, BN vectors: vectorizable */
@@ -250,40 +306,8 @@ static void member_norms(const ypr_net *net, const ypr_dep_member *m, int64_t C,
     }
 }
 
-/* Which members carry importance: conv weights (rows and columns) and BN γ. */
-static int scored_member(const ypr_net *net, const ypr_dep_member *m, int criterion)
-{
-    const ypr_node *nd = &net->nodes[m->node];
-    int bn_gamma = nd->kind == YPR_NODE_BN && m->param == nd->p[0];
-    int conv_w = nd->kind == YPR_NODE_CONV && m->param == nd->p[0];
-    switch (criterion) {
-    case YPR_CRITERION_BN_SCALE: return bn_gamma;
-    case YPR_CRITERION_FPGM: return conv_w && m->axis == 0;
-    default: return bn_gamma || conv_w;
-    }
-}
-
-static void fpgm_scores(const ypr_net *net, const ypr_dep_member *m, int64_t C, double *out)
-{
-    const ypr_param *p = &net->params[m->param];
-    int64_t len = p->numel / p->shape[0];
-    const float *w = p->data + m->offset * len;
-    for (int64_t i = 0; i < C; i++) {
-        double s = 0;
-        for (int64_t j = 0; j < C; j++) {
-            double d = 0;
-            for (int64_t t = 0; t < len; t++) {
-                double e = (double)w[i * len + t] - w[j * len + t];
-                d += e * e;
-            }
-            s += sqrt(d);
-        }
-        out[i] = s;
-    }
-}
-
-/* First-order Taylor: Σ |w · g| over the member's slice, g the accumulated
- * gradient (members without gradients score 0). */
+/* First-order Taylor: out[k] += Σ |w · g| over the member's slice, g the
+ * accumulated gradient (members without gradients add 0). */
 static void taylor_scores(const ypr_pruner *p, const ypr_dep_member *m, int64_t C, double *out)
 {
     const ypr_net *net = &p->graph->model->net;
@@ -291,8 +315,6 @@ static void taylor_scores(const ypr_pruner *p, const ypr_dep_member *m, int64_t 
     const float *g = m->param < p->ngrads ? p->grads[m->param] : NULL;
     ypr_axis_view av = ypr__axis_view(prm->ndim, prm->shape, m->axis);
     int64_t outer = av.outer, inner = av.inner, dim = av.dim;
-    for (int64_t k = 0; k < C; k++)
-        out[k] = 0;
     if (!g)
         return;
     for (int64_t a = 0; a < outer; a++)
@@ -303,101 +325,58 @@ static void taylor_scores(const ypr_pruner *p, const ypr_dep_member *m, int64_t 
         }
 }
 
-static int cmp_double(const void *a, const void *b)
+/* FPGM over one entry: the members seg[0..nseg) are copies of the group's
+ * C channels in one conv weight. Channel c's vector is its slice (a row of
+ * [O, I·kh·kw] or a column of [I, O·kh·kw]) with every element squared
+ * (|w|^p, p = 2); out[k] += Σ over the copies of channel k of the summed
+ * Euclidean distances from that vector to all nseg·C vectors. As in
+ * torch.cdist, the distances come from the Gram matrix (one SGEMM):
+ * d² = ‖x‖² + ‖y‖² − 2·x·y, clamped at 0; a vector's distance to itself
+ * is 0. */
+static int fpgm_entry(const ypr_net *net, const ypr_dep_member *const *seg, int nseg, int64_t C,
+                      double *out)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static void normalize(double *s, int64_t C, int how)
-{
-    double sum = 0, mx = 0;
-    for (int64_t k = 0; k < C; k++) {
-        sum += s[k];
-        if (s[k] > mx)
-            mx = s[k];
-    }
-    if (how == YPR_NORM_LAMP) {
-        /* score / Σ of the scores not smaller than it */
-        double *sorted = malloc((size_t)C * sizeof *sorted);
-        if (!sorted)
-            return;
-        memcpy(sorted, s, (size_t)C * sizeof *sorted);
-        qsort(sorted, (size_t)C, sizeof *sorted, cmp_double);
-        double *suffix = malloc((size_t)(C + 1) * sizeof *suffix);
-        if (!suffix) {
-            free(sorted);
-            return;
-        }
-        suffix[C] = 0;
-        for (int64_t k = C - 1; k >= 0; k--)
-            suffix[k] = suffix[k + 1] + sorted[k];
+    const ypr_param *p = &net->params[seg[0]->param];
+    ypr_axis_view av = ypr__axis_view(p->ndim, p->shape, seg[0]->axis);
+    int64_t n = (int64_t)nseg * C, len = av.outer * av.inner;
+    float *v = ypr__alloc((size_t)(n * len) * sizeof *v);
+    float *vt = ypr__alloc((size_t)(n * len) * sizeof *vt);
+    float *gram = ypr__alloc((size_t)(n * n) * sizeof *gram);
+    double *norm = malloc((size_t)n * sizeof *norm);
+    int rc = v && vt && gram && norm ? YPR_OK :
+             ypr__error(YPR_ENOMEM, "pruner: out of memory (FPGM on %s)", p->name);
+    for (int q = 0; rc == YPR_OK && q < nseg; q++)
         for (int64_t k = 0; k < C; k++) {
-            int64_t lo = 0, hi = C;   /* first index with sorted >= s[k] */
-            while (lo < hi) {
-                int64_t mid = (lo + hi) / 2;
-                if (sorted[mid] < s[k]) lo = mid + 1; else hi = mid;
+            int64_t row = q * C + k, c = seg[q]->offset + k;
+            float *dst = v + row * len;
+            double nn = 0;
+            for (int64_t a = 0; a < av.outer; a++) {
+                const float *src = p->data + (a * av.dim + c) * av.inner;
+                for (int64_t t = 0; t < av.inner; t++) {
+                    float x = src[t] * src[t];
+                    dst[a * av.inner + t] = x;
+                    vt[(a * av.inner + t) * n + row] = x;
+                    nn += (double)x * x;
+                }
             }
-            s[k] = suffix[lo] > 0 ? s[k] / suffix[lo] : 0;
+            norm[row] = nn;
         }
-        free(sorted);
-        free(suffix);
-        return;
-    }
-    double d = how == YPR_NORM_MEAN ? sum / (double)C : how == YPR_NORM_MAX ? mx :
-               how == YPR_NORM_SUM ? sum : 1.0;
-    if (d > 0)
-        for (int64_t k = 0; k < C; k++)
-            s[k] /= d;
-}
-
-/* Importance of every channel of group g. */
-static int group_scores(const ypr_pruner *p, const ypr_dep_group *g, double *s, ypr_rng *rng)
-{
-    const ypr_net *net = &p->graph->model->net;
-    int64_t C = g->channels;
-    if (p->criterion == YPR_CRITERION_RANDOM) {
-        for (int64_t k = 0; k < C; k++)
-            s[k] = ypr__rng_uniform(rng);
-        return YPR_OK;
-    }
-    double *tmp = malloc((size_t)C * sizeof *tmp);
-    RETURN_IF(!tmp, YPR_ENOMEM, "pruner: out of memory");
-    int used = 0;
-    for (int64_t k = 0; k < C; k++)
-        s[k] = p->reduction == YPR_REDUCE_MAX ? -INFINITY : 0;
-    for (int i = 0; i < g->nmembers; i++) {
-        const ypr_dep_member *m = &g->members[i];
-        if (!scored_member(net, m, p->criterion))
-            continue;
-        if (p->reduction == YPR_REDUCE_FIRST && used)
-            break;
-        if (p->criterion == YPR_CRITERION_FPGM)
-            fpgm_scores(net, m, C, tmp);
-        else if (p->criterion == YPR_CRITERION_TAYLOR)
-            taylor_scores(p, m, C, tmp);
-        else
-            member_norms(net, m, C, p->criterion == YPR_CRITERION_L1 ? 1 : 2, tmp);
-        for (int64_t k = 0; k < C; k++) {
-            if (p->reduction == YPR_REDUCE_MAX)
-                s[k] = tmp[k] > s[k] ? tmp[k] : s[k];
-            else
-                s[k] += tmp[k];
+    if (rc == YPR_OK)
+        rc = ypr__sgemm(ypr__kt(), NULL, n, n, len, v, len, vt, n, gram, n, 0);
+    for (int64_t i = 0; rc == YPR_OK && i < n; i++) {
+        double s = 0;
+        for (int64_t j = 0; j < n; j++) {
+            double d2 = norm[i] + norm[j] - 2.0 * gram[i * n + j];
+            s += j != i && d2 > 0 ? sqrt(d2) : 0;
         }
-        used++;
+        out[i % C] += s;
     }
-    free(tmp);
-    if (!used)   /* no scored member (e.g. BN scale on a group without BN): keep order */
-        for (int64_t k = 0; k < C; k++)
-            s[k] = (double)k;
-    else if (p->reduction == YPR_REDUCE_MEAN)
-        for (int64_t k = 0; k < C; k++)
-            s[k] /= used;
-    normalize(s, C, p->criterion == YPR_CRITERION_LAMP ? YPR_NORM_LAMP : p->normalizer);
-    return YPR_OK;
+    ypr__free(v);
+    ypr__free(vt);
+    ypr__free(gram);
+    free(norm);
+    return rc;
 }
-
-/* ----------------------------------------------------------------- step */
 
 typedef struct rank { double score; int64_t ch; } rank;
 
@@ -409,6 +388,121 @@ static int cmp_rank(const void *a, const void *b)
     return (x->ch > y->ch) - (x->ch < y->ch);
 }
 
+/* LAMP: in ascending order (ties by channel), each score divided by the
+ * sum of itself and every score after it. */
+static int normalize_lamp(double *s, int64_t C)
+{
+    rank *r = malloc((size_t)C * sizeof *r);
+    RETURN_IF(!r, YPR_ENOMEM, "pruner: out of memory");
+    for (int64_t k = 0; k < C; k++)
+        r[k] = (rank){s[k], k};
+    qsort(r, (size_t)C, sizeof *r, cmp_rank);
+    double suffix = 0;
+    for (int64_t k = C - 1; k >= 0; k--) {
+        suffix += r[k].score;
+        s[r[k].ch] = suffix > 0 ? r[k].score / suffix : 0;
+    }
+    free(r);
+    return YPR_OK;
+}
+
+static int normalize(double *s, int64_t C, int how)
+{
+    if (how == YPR_NORM_LAMP)
+        return normalize_lamp(s, C);
+    double sum = 0, mx = 0;
+    for (int64_t k = 0; k < C; k++) {
+        sum += s[k];
+        if (s[k] > mx)
+            mx = s[k];
+    }
+    double d = how == YPR_NORM_MEAN ? sum / (double)C : how == YPR_NORM_MAX ? mx :
+               how == YPR_NORM_SUM ? sum : 1.0;
+    if (d > 0)
+        for (int64_t k = 0; k < C; k++)
+            s[k] /= d;
+    return YPR_OK;
+}
+
+/* Importance of every channel of group g; *scored = 0 when the group has
+ * no entry for the criterion (s is then left as 0, 1, 2, …). */
+static int group_scores_ex(const ypr_pruner *p, const ypr_dep_group *g, double *s, ypr_rng *rng,
+                           int *scored)
+{
+    const ypr_net *net = &p->graph->model->net;
+    int64_t C = g->channels;
+    *scored = 1;
+    if (p->criterion == YPR_CRITERION_RANDOM) {
+        for (int64_t k = 0; k < C; k++)
+            s[k] = ypr__rng_uniform(rng);
+        return YPR_OK;
+    }
+    double *tmp = malloc((size_t)C * sizeof *tmp);
+    unsigned char *taken = calloc((size_t)(g->nmembers ? g->nmembers : 1), 1);
+    const ypr_dep_member **seg = malloc((size_t)(g->nmembers ? g->nmembers : 1) * sizeof *seg);
+    int rc = tmp && taken && seg ? YPR_OK : ypr__error(YPR_ENOMEM, "pruner: out of memory");
+    int used = 0;
+    for (int64_t k = 0; k < C; k++)
+        s[k] = p->reduction == YPR_REDUCE_MAX ? -INFINITY : 0;
+    for (int i = 0; rc == YPR_OK && i < g->nmembers; i++) {
+        const ypr_dep_member *m = &g->members[i];
+        if (taken[i] || !scored_member(net, m, p->criterion))
+            continue;
+        if (p->reduction == YPR_REDUCE_FIRST && used)
+            break;
+        /* the entry: every scored member on the same tensor and axis */
+        int nseg = 0;
+        for (int j = i; j < g->nmembers; j++)
+            if (!taken[j] && g->members[j].param == m->param && g->members[j].axis == m->axis) {
+                taken[j] = 1;
+                seg[nseg++] = &g->members[j];
+            }
+        for (int64_t k = 0; k < C; k++)
+            tmp[k] = 0;
+        if (p->criterion == YPR_CRITERION_FPGM)
+            rc = fpgm_entry(net, seg, nseg, C, tmp);
+        else
+            for (int q = 0; q < nseg; q++) {
+                if (p->criterion == YPR_CRITERION_TAYLOR)
+                    taylor_scores(p, seg[q], C, tmp);
+                else
+                    member_norms(net, seg[q], C, p->criterion == YPR_CRITERION_L1 ||
+                                 p->criterion == YPR_CRITERION_BN_SCALE ? 1 : 2, tmp);
+            }
+        for (int64_t k = 0; k < C; k++) {
+            if (p->reduction == YPR_REDUCE_MAX)
+                s[k] = tmp[k] > s[k] ? tmp[k] : s[k];
+            else
+                s[k] += tmp[k];
+        }
+        used++;
+    }
+    free(tmp);
+    free(taken);
+    free(seg);
+    TRY(rc);
+    if (!used) {
+        *scored = 0;
+        for (int64_t k = 0; k < C; k++)
+            s[k] = (double)k;
+        return YPR_OK;
+    }
+    if (p->reduction == YPR_REDUCE_MEAN)
+        for (int64_t k = 0; k < C; k++)
+            s[k] /= used;
+    return normalize(s, C, p->criterion == YPR_CRITERION_LAMP ? YPR_NORM_LAMP : p->normalizer);
+}
+
+/* The same for callers that rank every group (a group without an entry
+ * keeps its channel order). */
+static int group_scores(const ypr_pruner *p, const ypr_dep_group *g, double *s, ypr_rng *rng)
+{
+    int scored;
+    return group_scores_ex(p, g, s, rng, &scored);
+}
+
+/* ----------------------------------------------------------------- step */
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -417,7 +511,8 @@ static int cmp_i64(const void *a, const void *b)
 
 /* Channels to keep in a group of `init` channels now holding C, after
  * pruning a fraction r of the original width, rounded down to round_to and
- * never below round_to (or 1). */
+ * never below round_to (or 1): the clamped rule (YPR_PRUNE_CLAMP_WIDTHS,
+ * sensitivity analysis). */
 static int64_t kept(const ypr_pruner *p, int64_t init, int64_t C, double r)
 {
     int64_t keep = (int64_t)((double)init * (1.0 - r));
@@ -432,7 +527,48 @@ static int64_t kept(const ypr_pruner *p, int64_t init, int64_t C, double r)
     return keep > C ? C : keep;
 }
 
-static double group_ratio(const ypr_pruner *p, const ypr_dep_group *g, double step_ratio)
+/* Torch-Pruning's schedule: the ratio reached at step k of K is (k/K)·r. */
+static double step_ratio(const ypr_pruner *p, double r)
+{
+    return ((double)(p->step + 1) / (double)p->steps) * r;
+}
+
+/* How many of a group's C channels (init at creation) go when ranking chose
+ * n of them. Torch-Pruning's rule: the kept count C − n is rounded DOWN to
+ * a multiple of round_to (so it prunes more), and a group that would keep
+ * nothing is left whole (TP's check_pruning_group refuses it; *emptied is
+ * set). With YPR_PRUNE_CLAMP_WIDTHS the group instead keeps at least
+ * kept(max_layer_ratio): init·(1 − max_layer_ratio) rounded down, and at
+ * least round_to (or its whole width when narrower). */
+static int64_t finish_count(const ypr_pruner *p, int64_t init, int64_t C, int64_t n, int *emptied)
+{
+    *emptied = 0;
+    if (n <= 0)
+        return 0;
+    if (p->round_to > 1) {
+        int64_t keep = C - n;
+        keep -= keep % p->round_to;
+        n = C - keep;
+    }
+    if (p->clamp) {
+        int64_t cap = C - kept(p, init, C, p->max_layer_ratio);
+        n = n < cap ? n : cap;
+        return n > 0 ? n : 0;
+    }
+    if (n >= C) {
+        *emptied = 1;
+        return 0;
+    }
+    return n;
+}
+
+/* The local rule: remove C − ⌊init·(1 − r)⌋ channels, then finish_count. */
+static int64_t local_count(const ypr_pruner *p, int64_t init, int64_t C, double r, int *emptied)
+{
+    return finish_count(p, init, C, C - (int64_t)((double)init * (1.0 - r)), emptied);
+}
+
+static double group_ratio(const ypr_pruner *p, const ypr_dep_group *g, double ratio_now)
 {
     const ypr_net *net = &p->graph->model->net;
     int which = -1;
@@ -440,11 +576,42 @@ static double group_ratio(const ypr_pruner *p, const ypr_dep_group *g, double st
         int gi = (int)(g - p->graph->groups);
         /* a sensitivity plan decides every group: unplanned ones stay */
         double r = gi >= 0 && gi < p->ninit && p->planned[gi] >= 0 ? p->planned[gi] : 0.0;
-        return r * (double)(p->step + 1) / p->steps;
+        return step_ratio(p, r);
     }
     if (p->noverride && source_matches(net, g, p->override_pat, p->noverride, &which))
-        step_ratio = p->override_ratio[which] * (double)(p->step + 1) / p->steps;
-    return step_ratio > p->max_layer_ratio ? p->max_layer_ratio : step_ratio;
+        ratio_now = step_ratio(p, p->override_ratio[which]);
+    return ratio_now > p->max_layer_ratio ? p->max_layer_ratio : ratio_now;
+}
+
+/* Torch-Pruning's _check_pruning_ratio: a group takes no part in a step
+ * (neither ranked nor pruned, nor counted in a global ranking) when one
+ * of its convs or BatchNorms is 1 channel wide or already narrower than
+ * its width at creation times (1 − max_layer_ratio): the output width for
+ * producers and BatchNorms, the whole input width for consumers. */
+static int tp_skips(const ypr_pruner *p, const ypr_dep_group *g)
+{
+    const ypr_net *net = &p->graph->model->net;
+    double floor_share = 1.0 - p->max_layer_ratio;
+    for (int i = 0; i < g->nmembers; i++) {
+        const ypr_dep_member *m = &g->members[i];
+        const ypr_node *nd = &net->nodes[m->node];
+        if (m->param != nd->p[0] || m->node >= p->nnodes0)
+            continue;
+        const ypr_param *w = &net->params[m->param];
+        int64_t now, init;
+        if ((nd->kind == YPR_NODE_CONV && m->axis == 0) || nd->kind == YPR_NODE_BN) {
+            now = w->shape[0];
+            init = p->init_out[m->node];
+        } else if (nd->kind == YPR_NODE_CONV && m->axis == 1) {
+            now = w->shape[1] * (nd->groups > 0 ? nd->groups : 1);
+            init = p->init_in[m->node];
+        } else {
+            continue;
+        }
+        if ((double)now < (double)init * floor_share || now == 1)
+            return 1;
+    }
+    return 0;
 }
 
 /* MACs (at the report size) and parameters the net would have if every
@@ -474,8 +641,9 @@ static int simulate(const ypr_pruner *p, double r, int64_t *macs, int64_t *param
         const ypr_dep_group *g = &dg->groups[i];
         if (!g->prunable || (p->nignore && source_matches(net, g, p->ignore, p->nignore, NULL)))
             continue;
-        int64_t drop = g->channels - kept(p, p->init_channels[i], g->channels,
-                                          group_ratio(p, g, r));
+        int emptied;
+        int64_t drop = local_count(p, p->init_channels[i], g->channels, group_ratio(p, g, r),
+                                   &emptied);
         if (drop <= 0)
             continue;
         gs[n] = g;
@@ -524,6 +692,7 @@ static int ratio_for_budget(ypr_pruner *p, double *ratio)
 typedef struct score_job {
     const ypr_pruner *p;
     double **scores;
+    int *scored;
     _Atomic int rc;
 } score_job;
 
@@ -535,7 +704,8 @@ static void score_task(void *ctx, int64_t i, int worker)
     ypr_rng rng;
     ypr__rng_seed(&rng, job->p->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)job->p->step * 1000003u +
                         (uint64_t)i);
-    int rc = group_scores(job->p, &job->p->graph->groups[i], job->scores[i], &rng);
+    int rc = group_scores_ex(job->p, &job->p->graph->groups[i], job->scores[i], &rng,
+                             &job->scored[i]);
     if (rc < 0)
         job->rc = rc;
 }
@@ -547,110 +717,98 @@ static int fresh_graph(const ypr_depgraph *dg)
     return YPR_OK;
 }
 
-int ypr_pruner_step(ypr_pruner *p)
+static void warn_emptied(const ypr_pruner *p, int gi)
 {
-    RETURN_IF(!p, YPR_EINVAL, "pruner: NULL handle");
-    RETURN_IF(p->step >= p->steps, YPR_ESTATE, "pruner: all %d steps done", p->steps);
-    RETURN_IF(p->criterion == YPR_CRITERION_TAYLOR && !p->grad_batches, YPR_ESTATE,
-              "pruner: the Taylor criterion needs gradients (ypr_pruner_add_gradient)");
-    ypr_depgraph *dg = p->graph;
-    RETURN_IF(dg->version != dg->model->net.version, YPR_ESTATE,
-              "pruner: the model changed outside the pruner; rebuild the graph");
-    RETURN_IF(dg->ngroups != p->ninit, YPR_ESTATE, "pruner: the graph's groups changed");
-    const ypr_net *net = &dg->model->net;
-    double target = p->ratio * (double)(p->step + 1) / p->steps;
-    if ((p->target_macs || p->target_params) && !p->planned) {
-        /* a budget: the ratio of the original widths that meets it; the
-         * step then runs as a one-step local schedule at that ratio */
-        double r = 0;
-        TRY(ratio_for_budget(p, &r));
-        int steps = p->steps, step = p->step;
-        double ratio = p->ratio;
-        int64_t tm = p->target_macs, tp = p->target_params;
-        p->ratio = r;
-        p->steps = 1;
-        p->step = 0;
-        p->target_macs = p->target_params = 0;
-        int rc0 = ypr_pruner_step(p);
-        p->ratio = ratio;
-        p->steps = steps;
-        p->step = step + (rc0 == YPR_OK);
-        p->target_macs = tm;
-        p->target_params = tp;
-        return rc0;
-    }
-    int ng = dg->ngroups;
-    double **scores = calloc((size_t)ng, sizeof *scores);
-    int64_t *nprune = calloc((size_t)ng, sizeof *nprune);
-    int rc = scores && nprune ? YPR_OK : ypr__error(YPR_ENOMEM, "pruner: out of memory");
-    /* plan: scores and counts for every group, before anything is cut;
-     * groups are scored in parallel, each with its own random stream */
-    int64_t total = 0;
-    for (int i = 0; rc == YPR_OK && i < ng; i++) {
-        const ypr_dep_group *g = &dg->groups[i];
-        if (!g->prunable || (p->nignore && source_matches(net, g, p->ignore, p->nignore, NULL)))
+    const ypr_net *net = &p->graph->model->net;
+    const ypr_dep_group *g = &p->graph->groups[gi];
+    ypr__log(YPR_LOG_WARN, "pruner: group %d (%s): all %lld channels selected after rounding to "
+             "%d; left unpruned as Torch-Pruning does (YPR_PRUNE_CLAMP_WIDTHS keeps the best)",
+             gi, net->nodes[g->sources[0]].name, (long long)g->channels, p->round_to);
+}
+
+/* The ranking scope of a group in global mode: 0 for the default ratio,
+ * 1 + k for the first ypr_pruner_set_layer_ratio() pattern k it matches. */
+static int scope_of(const ypr_pruner *p, const ypr_dep_group *g)
+{
+    int which = -1;
+    if (p->noverride &&
+        source_matches(&p->graph->model->net, g, p->override_pat, p->noverride, &which))
+        return 1 + which;
+    return 0;
+}
+
+/* Torch-Pruning's global ranking, scope by scope: concatenate the scope's
+ * normalized group scores, remove n = (its channels now) − ⌊initial ·
+ * (1 − r)⌋, initial being the scope's channel total at its first step and
+ * r this step's ratio (a pattern's ratio capped by max_layer_ratio; the
+ * default ratio uncapped, as in TP). The n-th smallest score is the
+ * threshold; each group removes its channels scoring ≤ threshold, then
+ * finish_count() rounds. scope_init[] records first-step totals. */
+static int rank_globally(const ypr_pruner *p, double *const *scores, const int *scored,
+                         int64_t *scope_init, int64_t *nprune)
+{
+    const ypr_depgraph *dg = p->graph;
+    int ng = dg->ngroups, rc = YPR_OK;
+    rank *all = NULL;
+    for (int sc = 0; rc == YPR_OK && sc <= p->noverride; sc++) {
+        double r = sc == 0 ? step_ratio(p, p->ratio) : step_ratio(p, p->override_ratio[sc - 1]);
+        if (sc > 0 && r > p->max_layer_ratio)
+            r = p->max_layer_ratio;
+        int64_t total = 0;
+        for (int i = 0; i < ng; i++)
+            if (scores[i] && scored[i] && scope_of(p, &dg->groups[i]) == sc)
+                total += dg->groups[i].channels;
+        if (!total)
             continue;
-        if (!(scores[i] = malloc((size_t)g->channels * sizeof(double)))) {
+        if (!scope_init[sc])
+            scope_init[sc] = total;
+        int64_t n = total - (int64_t)((double)scope_init[sc] * (1.0 - r));
+        if (n <= 0)
+            continue;
+        if (n > total)
+            n = total;
+        rank *a = realloc(all, (size_t)total * sizeof *a);
+        if (!a) {
             rc = ypr__error(YPR_ENOMEM, "pruner: out of memory");
             break;
         }
-        double gr = group_ratio(p, g, target);
-        nprune[i] = g->channels - kept(p, p->init_channels[i], g->channels, gr);
-        int64_t want = (int64_t)((double)p->init_channels[i] * (1.0 - gr));
-        if (want < g->channels - nprune[i] && want < p->round_to)
-            ypr__log(YPR_LOG_WARN, "pruner: group %d (%s): %lld channels would remain; clamped "
-                     "to %lld (round_to %d)", i, net->nodes[g->sources[0]].name, (long long)want,
-                     (long long)(g->channels - nprune[i]), p->round_to);
-        total += g->channels;
-    }
-    if (rc == YPR_OK) {
-        score_job job = {p, scores, YPR_OK};
-        ypr__pool_run(dg->model->pool, ng, score_task, &job);
-        rc = job.rc;
-    }
-    if (rc == YPR_OK && p->global && total > 0) {
-        /* one threshold over all groups' normalized scores */
-        rank *all = malloc((size_t)total * sizeof *all);
-        int64_t at = 0, init_total = 0, now_total = 0;
-        rc = all ? YPR_OK : ypr__error(YPR_ENOMEM, "pruner: out of memory");
-        for (int i = 0; rc == YPR_OK && i < ng; i++) {
-            if (!scores[i])
+        all = a;
+        int64_t at = 0;
+        for (int i = 0; i < ng; i++)
+            if (scores[i] && scored[i] && scope_of(p, &dg->groups[i]) == sc)
+                for (int64_t k = 0; k < dg->groups[i].channels; k++)
+                {
+                    all[at] = (rank){scores[i][k], at};
+                    at++;
+                }
+        qsort(all, (size_t)total, sizeof *all, cmp_rank);
+        double thr = all[n - 1].score;
+        for (int i = 0; i < ng; i++) {
+            if (!scores[i] || !scored[i] || scope_of(p, &dg->groups[i]) != sc)
                 continue;
-            init_total += p->init_channels[i];
-            now_total += dg->groups[i].channels;
-            for (int64_t k = 0; k < dg->groups[i].channels; k++)
-                all[at++] = (rank){scores[i][k], k};
+            const ypr_dep_group *g = &dg->groups[i];
+            int64_t below = 0;
+            for (int64_t k = 0; k < g->channels; k++)
+                below += scores[i][k] <= thr;
+            int emptied;
+            nprune[i] = finish_count(p, p->init_channels[i], g->channels, below, &emptied);
+            if (emptied)
+                warn_emptied(p, i);
         }
-        if (rc == YPR_OK) {
-            int64_t remove = now_total - (int64_t)((double)init_total * (1.0 - target));
-            qsort(all, (size_t)at, sizeof *all, cmp_rank);
-            double thr = remove > 0 && remove <= at ? all[remove - 1].score : -INFINITY;
-            for (int i = 0; i < ng; i++) {
-                if (!scores[i])
-                    continue;
-                const ypr_dep_group *g = &dg->groups[i];
-                int64_t below = 0;
-                for (int64_t k = 0; k < g->channels; k++)
-                    below += scores[i][k] <= thr;
-                int64_t cap = g->channels - kept(p, p->init_channels[i], g->channels,
-                                                 p->max_layer_ratio);
-                int64_t keep = g->channels - (below < cap ? below : cap);
-                if (p->round_to > 1)
-                    keep += (p->round_to - keep % p->round_to) % p->round_to;
-                if (keep > g->channels)
-                    keep = g->channels;
-                nprune[i] = g->channels - keep;
-            }
-        }
-        free(all);
     }
-    /* choose the channels of every group, then cut them all at once */
+    free(all);
+    return rc;
+}
+
+/* Remove the nprune[i] lowest-scored channels of every group at once. */
+static int cut_lowest(ypr_depgraph *dg, double *const *scores, const int64_t *nprune)
+{
+    int ng = dg->ngroups;
     int *which = malloc((size_t)(ng ? ng : 1) * sizeof *which);
     int64_t **chosen = calloc((size_t)(ng ? ng : 1), sizeof *chosen);
     int64_t *counts = malloc((size_t)(ng ? ng : 1) * sizeof *counts);
     int ncut = 0;
-    if (rc == YPR_OK && (!which || !chosen || !counts))
-        rc = ypr__error(YPR_ENOMEM, "pruner: out of memory");
+    int rc = which && chosen && counts ? YPR_OK : ypr__error(YPR_ENOMEM, "pruner: out of memory");
     for (int i = 0; rc == YPR_OK && i < ng; i++) {
         if (!scores[i] || nprune[i] <= 0)
             continue;
@@ -683,11 +841,99 @@ int ypr_pruner_step(ypr_pruner *p)
     free(chosen);
     free(which);
     free(counts);
+    return rc;
+}
+
+/* A budget: the ratio of the original widths that meets it; the step then
+ * runs as a one-step local schedule at that ratio. Widths follow the
+ * clamped rule (narrow groups keep round_to channels rather than none or
+ * all), which makes the widths monotonic in the ratio for the search. */
+static int budget_step(ypr_pruner *p)
+{
+    double r = 0;
+    int clamp = p->clamp;
+    p->clamp = 1;
+    int rc = ratio_for_budget(p, &r);
+    p->clamp = clamp;
+    TRY(rc);
+    int steps = p->steps, step = p->step, global = p->global;
+    double ratio = p->ratio;
+    int64_t tm = p->target_macs, tp = p->target_params;
+    p->ratio = r;
+    p->steps = 1;
+    p->step = 0;
+    p->global = 0;
+    p->clamp = 1;
+    p->target_macs = p->target_params = 0;
+    rc = ypr_pruner_step(p);
+    p->ratio = ratio;
+    p->steps = steps;
+    p->step = step + (rc == YPR_OK);
+    p->global = global;
+    p->clamp = clamp;
+    p->target_macs = tm;
+    p->target_params = tp;
+    return rc;
+}
+
+int ypr_pruner_step(ypr_pruner *p)
+{
+    RETURN_IF(!p, YPR_EINVAL, "pruner: NULL handle");
+    RETURN_IF(p->step >= p->steps, YPR_ESTATE, "pruner: all %d steps done", p->steps);
+    RETURN_IF(p->criterion == YPR_CRITERION_TAYLOR && !p->grad_batches, YPR_ESTATE,
+              "pruner: the Taylor criterion needs gradients (ypr_pruner_add_gradient)");
+    ypr_depgraph *dg = p->graph;
+    TRY(fresh_graph(dg));
+    RETURN_IF(dg->ngroups != p->ninit, YPR_ESTATE, "pruner: the graph's groups changed");
+    const ypr_net *net = &dg->model->net;
+    if ((p->target_macs || p->target_params) && !p->planned)
+        return budget_step(p);
+    int ng = dg->ngroups;
+    double **scores = calloc((size_t)(ng ? ng : 1), sizeof *scores);
+    int64_t *nprune = calloc((size_t)(ng ? ng : 1), sizeof *nprune);
+    int *scored = calloc((size_t)(ng ? ng : 1), sizeof *scored);
+    int rc = scores && nprune && scored ? YPR_OK : ypr__error(YPR_ENOMEM, "pruner: out of memory");
+    /* plan: scores and counts for every group, before anything is cut;
+     * groups are scored in parallel, each with its own random stream */
+    for (int i = 0; rc == YPR_OK && i < ng; i++) {
+        const ypr_dep_group *g = &dg->groups[i];
+        if (!g->prunable || (p->nignore && source_matches(net, g, p->ignore, p->nignore, NULL)) ||
+            tp_skips(p, g))
+            continue;
+        if (!(scores[i] = malloc((size_t)g->channels * sizeof(double))))
+            rc = ypr__error(YPR_ENOMEM, "pruner: out of memory");
+    }
+    if (rc == YPR_OK) {
+        score_job job = {p, scores, scored, YPR_OK};
+        ypr__pool_run(dg->model->pool, ng, score_task, &job);
+        rc = job.rc;
+    }
+    int64_t scope_init[MAX_PATTERNS + 1];
+    memcpy(scope_init, p->scope_init, sizeof scope_init);
+    if (rc == YPR_OK && p->global && !p->planned) {
+        rc = rank_globally(p, scores, scored, scope_init, nprune);
+    } else if (rc == YPR_OK) {
+        double ratio_now = step_ratio(p, p->ratio);
+        for (int i = 0; i < ng; i++) {
+            if (!scores[i] || !scored[i])
+                continue;   /* TP: a group without importance is not pruned */
+            const ypr_dep_group *g = &dg->groups[i];
+            int emptied;
+            nprune[i] = local_count(p, p->init_channels[i], g->channels,
+                                    group_ratio(p, g, ratio_now), &emptied);
+            if (emptied)
+                warn_emptied(p, i);
+        }
+    }
+    if (rc == YPR_OK)
+        rc = cut_lowest(dg, scores, nprune);
     for (int i = 0; scores && i < ng; i++)
         free(scores[i]);
     free(scores);
     free(nprune);
+    free(scored);
     TRY(rc);
+    memcpy(p->scope_init, scope_init, sizeof scope_init);
     p->step++;
     return YPR_OK;
 }
