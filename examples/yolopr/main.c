@@ -39,12 +39,21 @@ int cli_fail(const char *what, int status)
     return 1;
 }
 
+void cli_log(void *user, int level, const char *msg)
+{
+    (void)user;
+    fprintf(stderr, "yolopr: %s: %s\n",
+            level <= YPR_LOG_ERROR ? "error" : level <= YPR_LOG_WARN ? "warning" : "info", msg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    /* library warnings (skipped images, ignored tensors, clamped groups) */
+    ypr_set_log_callback(cli_log, NULL, YPR_LOG_WARN);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("yolopr %s (library %s, kernels %s)\n", YPR_VERSION_STRING,
                ypr_version_string(), ypr_simd_active());
