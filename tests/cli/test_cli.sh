@@ -118,6 +118,8 @@ bad 1 "--yolov7" prune m.safetensors --ratio 0.3 --size 64 -o out.safetensors \
 bad 1 "no image to evaluate" eval m.safetensors --data bad/images --size 64 --json r.json
 grep -qF "image skipped" "$T/err" || fail "eval: the skipped images' warnings are not shown"
 bad 2 "would be discarded" prune m.safetensors --ratio 0.25 --size 64
+bad 0 "" prune m.safetensors --ratio 0.25 --size 64 --dry-run   # the report only
+grep -qF "model.0" "$T/out" || fail "prune --dry-run: no report"
 
 # --------------------------------------------------------------- messages
 bad 2 "--ratio needs a value" prune m.safetensors -o a.safetensors --ratio
