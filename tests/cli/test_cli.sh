@@ -39,6 +39,9 @@ run() {
     elif [ -n "$msg" ] && ! grep -qF -- "$msg" "$T/err"; then
         fail "yolopr $*: stderr lacks '$msg'"
         sed 's/^/    /' "$T/err" | head -5
+    elif grep -qE 'Sanitizer|runtime error:' "$T/err"; then
+        fail "yolopr $*: sanitizer report"
+        grep -E 'Sanitizer|runtime error:' "$T/err" | head -3
     fi
 }
 
