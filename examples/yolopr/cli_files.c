@@ -153,62 +153,62 @@ static int same_key(const out_key *a, const out_key *b)
     return !a->base || strcmp(a->base, b->base) == 0;
 }
 
-static int refuse(const cli_io *io, const char *opt, const char *path, const char *why)
+/* Why @p path (in folder @p parent) may not be written, in @p why; "" if it
+ * may: a new name in an existing folder, or a regular file that is none of
+ * the inputs. @p dir 1 for a folder output. Fills @p key. */
+static void check_target(const cli_io *io, const char *path, const char *parent,
+                         const char *base, int dir, out_key *key, char *why, size_t n)
 {
-    fprintf(stderr, "yolopr %s: refusing to write %s %s: %s\n", io->cmd, opt, path, why);
-    return CLI_USAGE;
+    struct stat st;
+    const char *listed = listed_dir(io, dir ? path : parent);
+    why[0] = '\0';
+    if (listed) {
+        snprintf(why, n, "it would land in the input folder %.1024s", listed);
+    } else if (stat(path, &st) == 0) {
+        if (dir && !S_ISDIR(st.st_mode))
+            snprintf(why, n, "it exists and is not a folder");
+        else if (!dir && S_ISDIR(st.st_mode))
+            snprintf(why, n, "it is a folder");
+        else if (!dir && !S_ISREG(st.st_mode))
+            snprintf(why, n, "it is not a regular file (a device, FIFO or socket)");
+        for (int i = 0; !dir && !why[0] && i < io->nin; i++)
+            if (io->in[i].dev == st.st_dev && io->in[i].ino == st.st_ino)
+                snprintf(why, n, "it is the input %.1024s", io->in[i].path);
+        key->dev = st.st_dev;
+        key->ino = st.st_ino;
+    } else if (errno != ENOENT) {
+        snprintf(why, n, "%s", strerror(errno));
+    } else if (stat(parent, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(why, n, "its folder does not exist");
+    } else {
+        key->dev = st.st_dev;
+        key->ino = st.st_ino;
+        key->base = dup_str(base);
+        if (!key->base)
+            snprintf(why, n, "out of memory");
+    }
 }
 
-/* Check that @p path may be written: a new name in an existing folder, or
- * a regular file that is none of the inputs. @p dir 1 for a folder output. */
-static int check_target(const cli_io *io, const char *opt, const char *path, int dir,
+static int check_output(const cli_io *io, const char *opt, const char *path, int dir,
                         out_key *key)
 {
     const char *base;
-    struct stat st;
+    char why[1200];
     size_t n = strlen(path);
-    if (n == 0 || (!dir && path[n - 1] == '/'))
-        return refuse(io, opt, path, "not a file name");
-    char *parent = parent_of(path, &base);
-    if (!parent)
-        return oom(io);
-    const char *listed = listed_dir(io, dir ? path : parent);
-    free(parent);
-    if (listed) {
-        char why[1200];
-        snprintf(why, sizeof why, "it would land in the input folder %.1024s", listed);
-        return refuse(io, opt, path, why);
+    *key = (out_key){.opt = opt, .path = path};
+    if (n == 0 || (!dir && path[n - 1] == '/')) {
+        snprintf(why, sizeof why, "not a file name");
+    } else {
+        char *parent = parent_of(path, &base);
+        if (!parent)
+            return oom(io);
+        check_target(io, path, parent, base, dir, key, why, sizeof why);
+        free(parent);
     }
-    if (stat(path, &st) == 0) {
-        if (dir && !S_ISDIR(st.st_mode))
-            return refuse(io, opt, path, "it exists and is not a folder");
-        if (!dir && S_ISDIR(st.st_mode))
-            return refuse(io, opt, path, "it is a folder");
-        if (!dir && !S_ISREG(st.st_mode))
-            return refuse(io, opt, path, "it is not a regular file (a device, FIFO or socket)");
-        for (int i = 0; !dir && i < io->nin; i++)
-            if (io->in[i].dev == st.st_dev && io->in[i].ino == st.st_ino) {
-                char why[1200];
-                snprintf(why, sizeof why, "it is the input %.1024s", io->in[i].path);
-                return refuse(io, opt, path, why);
-            }
-        *key = (out_key){st.st_dev, st.st_ino, NULL, opt, path, NULL};
+    if (!why[0])
         return 0;
-    }
-    if (errno != ENOENT) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", strerror(errno));
-        return refuse(io, opt, path, why);
-    }
-    parent = parent_of(path, &base);
-    if (!parent)
-        return oom(io);
-    int ok = stat(parent, &st) == 0 && S_ISDIR(st.st_mode);
-    free(parent);
-    if (!ok)
-        return refuse(io, opt, path, "its folder does not exist");
-    *key = (out_key){st.st_dev, st.st_ino, dup_str(base), opt, path, NULL};
-    return key->base ? 0 : oom(io);
+    fprintf(stderr, "yolopr %s: refusing to write %s %s: %s\n", io->cmd, opt, path, why);
+    return CLI_USAGE;
 }
 
 /* A fresh temporary name beside @p path (".NAME.yolopr-XXXXXX"), created
@@ -251,7 +251,7 @@ static int check_all(cli_io *io, out_key *keys, int *nkeys)
 {
     for (int i = 0; i < io->nout; i++) {
         cli_out *o = &io->out[i];
-        int rc = check_target(io, o->opt, o->path, o->names != NULL, &keys[*nkeys]);
+        int rc = check_output(io, o->opt, o->path, o->names != NULL, &keys[*nkeys]);
         if (rc)
             return rc;
         (*nkeys)++;
@@ -261,7 +261,7 @@ static int check_all(cli_io *io, out_key *keys, int *nkeys)
             char *p = join(o->path, o->names[k]);
             if (!p)
                 return oom(io);
-            rc = check_target(io, o->opt, p, 0, &keys[*nkeys]);
+            rc = check_output(io, o->opt, p, 0, &keys[*nkeys]);
             if (rc) {
                 free(p);
                 return rc;

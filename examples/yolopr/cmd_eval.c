@@ -91,7 +91,8 @@ static int eval_inputs(cli_io *io, const ypr_dataset *ds, const char *const path
         char stem[512], path[4096];
         stem_of(img, i, stem, sizeof stem);
         snprintf(path, sizeof path, "%s/%s.txt", dets ? dets : "", stem);
-        if (cli_io_input(io, img) || image_dir(io, img) || sibling(io, img, "images/", "labels/", ".txt") ||
+        if (cli_io_input(io, img) || image_dir(io, img) ||
+            sibling(io, img, "images/", "labels/", ".txt") ||
             sibling(io, img, "JPEGImages/", "Annotations/", ".xml") ||
             (dets && cli_io_input(io, path)))
             return 1;

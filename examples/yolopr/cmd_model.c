@@ -244,8 +244,8 @@ int cmd_bench_model(int argc, char **argv)
     /* sizes are bounded by parse(): at most 256 × 3 × 8192², no overflow */
     size_t n = (size_t)o.batch * 3 * (size_t)o.size * (size_t)o.size;
     if (n * sizeof(float) > BENCH_MAX_INPUT_BYTES) {
-        fprintf(stderr, "yolopr bench: --batch %d at --size %d is a %.0f MB input; at most %zu MB\n",
-                o.batch, o.size, (double)(n * sizeof(float)) / 1048576.0,
+        fprintf(stderr, "yolopr bench: --batch %d at --size %d is a %.0f MB input; "
+                "at most %zu MB\n", o.batch, o.size, (double)(n * sizeof(float)) / 1048576.0,
                 BENCH_MAX_INPUT_BYTES >> 20);
         return CLI_USAGE;
     }

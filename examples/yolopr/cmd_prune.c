@@ -140,10 +140,12 @@ static int configure(ypr_pruner *p, const prune_args *a)
         (rc = ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, a->round_to)) < 0 ||
         (rc = ypr_pruner_set_int(p, YPR_PRUNE_STEPS, a->steps)) < 0 ||
         (rc = ypr_pruner_set_int(p, YPR_PRUNE_REPORT_SIZE, a->size)) < 0 ||
-        (a->target_gmacs > 0 &&
-         (rc = ypr_pruner_set_int(p, YPR_PRUNE_TARGET_MACS, (int64_t)(a->target_gmacs * 1e9))) < 0) ||
+        /* ranges bounded by the parser: at most 1e15, exact in int64 */
+        (a->target_gmacs > 0 && (rc = ypr_pruner_set_int(p, YPR_PRUNE_TARGET_MACS,
+                                                         (int64_t)(a->target_gmacs * 1e9))) < 0) ||
         (a->target_mparams > 0 &&
-         (rc = ypr_pruner_set_int(p, YPR_PRUNE_TARGET_PARAMS, (int64_t)(a->target_mparams * 1e6))) < 0))
+         (rc = ypr_pruner_set_int(p, YPR_PRUNE_TARGET_PARAMS,
+                                  (int64_t)(a->target_mparams * 1e6))) < 0))
         return cli_fail("pruner", rc);
     /* a pattern matching nothing is kept and reported through the log hook */
     for (int i = 0; i < a->nignore; i++)
