@@ -66,12 +66,12 @@ enum { CLI_HELP = -1, CLI_USAGE = 2 };
 
 /* Parse argv[1..argc) of command @p cmd against @p opts (ended by CLI_O_END).
  * Arguments that are not options go to pos[0..maxpos) (*npos gets their
- * number; more than maxpos is an error). A lone "-" is positional, "--"
- * ends the options. Returns 0; CLI_HELP after printing the usage for
+ * number; more than maxpos is an error; none is an error naming @p required
+ * unless it is NULL). A lone "-" is positional, "--" ends the options. Returns 0; CLI_HELP after printing the usage for
  * -h/--help (the command then exits 0); CLI_USAGE after printing what is
  * wrong (exit 2). */
 int cli_parse(const char *cmd, const char *usage, const cli_opt *opts, int argc, char **argv,
-              const char **pos, int maxpos, int *npos);
+              const char **pos, int maxpos, int *npos, const char *required);
 
 /* A number from @p text for @p what (an option name), whole and finite, in
  * [lo, hi] with the ends CLI_OPEN_* excludes. Returns 0 or, after printing

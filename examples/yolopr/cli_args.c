@@ -124,7 +124,7 @@ static int usage_error(const char *usage)
 }
 
 int cli_parse(const char *cmd, const char *usage, const cli_opt *opts, int argc, char **argv,
-              const char **pos, int maxpos, int *npos)
+              const char **pos, int maxpos, int *npos, const char *required)
 {
     int n = 0, options = 1;
     for (int i = 1; i < argc; i++) {
@@ -163,6 +163,10 @@ int cli_parse(const char *cmd, const char *usage, const cli_opt *opts, int argc,
         int rc = set_value(cmd, o, argv[++i]);
         if (rc)
             return rc;
+    }
+    if (n == 0 && required) {
+        fprintf(stderr, "yolopr %s: no %s given\n", cmd, required);
+        return usage_error(usage);
     }
     if (npos)
         *npos = n;

@@ -41,7 +41,8 @@ int cmd_bench(int argc, char **argv)
         CLI_O_REAL("--seconds", &seconds, 0, 60, CLI_OPEN_LO),
         CLI_O_END,
     };
-    int rc = cli_parse("bench kernels", bench_usage, opts, argc - 1, argv + 1, NULL, 0, NULL);
+    int rc = cli_parse("bench kernels", bench_usage, opts, argc - 1, argv + 1, NULL, 0, NULL,
+                       NULL);
     if (rc)
         return rc == CLI_HELP ? 0 : rc;
     double peak = 0;

@@ -143,7 +143,7 @@ int cmd_eval(int argc, char **argv)
         CLI_O_CHOICE("--metric", &metric, metrics),
         CLI_O_END,
     };
-    int rc = cli_parse("eval", usage, opts, argc, argv, &model_path, 1, NULL);
+    int rc = cli_parse("eval", usage, opts, argc, argv, &model_path, 1, NULL, NULL);
     if (rc)
         return rc == CLI_HELP ? 0 : rc;
     if ((!model_path && !dets) || (!data == !synth)) {

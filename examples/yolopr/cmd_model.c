@@ -50,11 +50,8 @@ static int parse(int argc, char **argv, opts *o, const char *cmd, int which, con
         return CLI_USAGE;
     }
     int npos = 0;
-    int rc = cli_parse(cmd, usage, table, argc, argv, pos, which == DETECT ? argc : 1, &npos);
-    if (rc == 0 && npos == 0) {
-        fprintf(stderr, "yolopr %s: no MODEL given\nusage: %s\n", cmd, usage);
-        rc = CLI_USAGE;
-    }
+    int rc = cli_parse(cmd, usage, table, argc, argv, pos, which == DETECT ? argc : 1, &npos,
+                       "MODEL");
     if (rc) {
         free(pos);
         return rc;

@@ -80,13 +80,11 @@ static int parse_prune(int argc, char **argv, prune_args *a)
         CLI_O_STR("-o", &a->out),
         CLI_O_END,
     };
-    int rc = cli_parse("prune", prune_usage, opts, argc, argv, &a->model, 1, NULL);
+    int rc = cli_parse("prune", prune_usage, opts, argc, argv, &a->model, 1, NULL, "MODEL");
     if (rc)
         return rc;
     const char *why = NULL;
-    if (!a->model)
-        why = "no MODEL given";
-    else if (a->ratio < 0 && a->target_gmacs == 0 && a->target_mparams == 0)
+    if (a->ratio < 0 && a->target_gmacs == 0 && a->target_mparams == 0)
         why = "give --ratio R, --target-macs GMACS or --target-params M";
     else if (!a->dry_run && !a->out && !a->yolov7)
         why = "the pruned model would be discarded: give -o OUT.safetensors "
@@ -267,13 +265,9 @@ int cmd_graph(int argc, char **argv)
         CLI_O_SIZE("--size", &size),
         CLI_O_END,
     };
-    int rc = cli_parse("graph", graph_usage, opts, argc, argv, &model_path, 1, NULL);
+    int rc = cli_parse("graph", graph_usage, opts, argc, argv, &model_path, 1, NULL, "MODEL");
     if (rc)
         return rc == CLI_HELP ? 0 : rc;
-    if (!model_path) {
-        fprintf(stderr, "yolopr graph: no MODEL given\nusage: %s\n", graph_usage);
-        return CLI_USAGE;
-    }
     cli_io io;
     cli_io_init(&io, "graph");
     int odot = -1;

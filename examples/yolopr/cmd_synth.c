@@ -104,13 +104,9 @@ int cmd_synth(int argc, char **argv)
         CLI_O_U64("--seed", &seed),
         CLI_O_END,
     };
-    int rc = cli_parse("synth", synth_usage, opts, argc, argv, &out, 1, NULL);
+    int rc = cli_parse("synth", synth_usage, opts, argc, argv, &out, 1, NULL, "OUT_DIR");
     if (rc)
         return rc == CLI_HELP ? 0 : rc;
-    if (!out) {
-        fprintf(stderr, "yolopr synth: no OUT_DIR given\nusage: %s\n", synth_usage);
-        return CLI_USAGE;
-    }
     char *made;
     if ((rc = check_out(out, &made)))
         return rc;

@@ -129,6 +129,8 @@ bad 2 "--ratio needs a value" prune m.safetensors -o a.safetensors --ratio
 bad 2 "--detections nosuch: no such folder" eval --data ds/data.yaml --detections nosuch
 bad 1 "dets/000001.txt:2" eval --data ds/data.yaml --size 64 --detections dets
 bad 2 "unknown option '--bogus'" info m.safetensors --bogus
+bad 2 "no MODEL given" graph --dot g.dot
+bad 2 "no OUT_DIR given" synth --images 2
 
 # ------------------------------------------------- numbers on the command line
 bad 2 "--ratio expects a number in [0, 1), not 'x'" \
