@@ -16,15 +16,6 @@ static int oom(const cli_io *io)
     return 1;
 }
 
-static char *dup_str(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d)
-        memcpy(d, s, n);
-    return d;
-}
-
 static char *join(const char *dir, const char *name)
 {
     size_t a = strlen(dir), b = strlen(name);
@@ -43,7 +34,7 @@ static char *parent_of(const char *path, const char **base)
     const char *sl = strrchr(path, '/');
     *base = sl ? sl + 1 : path;
     if (!sl)
-        return dup_str(".");
+        return strdup(".");
     size_t n = sl == path ? 1 : (size_t)(sl - path);
     char *d = malloc(n + 1);
     if (d) {
@@ -70,7 +61,7 @@ static int push_in(cli_io *io, cli_in **v, int *n, int *cap, const struct stat *
         *v = nv;
         *cap = c;
     }
-    char *p = dup_str(path);
+    char *p = strdup(path);
     if (!p)
         return oom(io);
     (*v)[(*n)++] = (cli_in){st->st_dev, st->st_ino, p};
@@ -120,8 +111,8 @@ int cli_io_output_dir(cli_io *io, const char *opt, const char *dir, const char *
     }
     cli_out *o = &io->out[io->nout];
     memset(o, 0, sizeof *o);
-    o->opt = dup_str(opt);
-    o->path = dup_str(dir);
+    o->opt = strdup(opt);
+    o->path = strdup(dir);
     o->names = names;
     if (!o->opt || !o->path) {
         free(o->opt);
@@ -183,7 +174,7 @@ static void check_target(const cli_io *io, const char *path, const char *parent,
     } else {
         key->dev = st.st_dev;
         key->ino = st.st_ino;
-        key->base = dup_str(base);
+        key->base = strdup(base);
         if (!key->base)
             snprintf(why, n, "out of memory");
     }
