@@ -13,16 +13,6 @@ static double now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int save_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "yolopr: cannot write %s\n", path);
-        return 1;
-    }
-    return 0;
-}
-
 static const char prune_usage[] =
     "yolopr prune MODEL [--weights W] [--nc N] --ratio R | --target-macs GMACS | --target-params M\n"
     "       [--importance l1|l2|lamp|bn|fpgm|random]\n"
@@ -30,112 +20,206 @@ static const char prune_usage[] =
     "       [--ignore PATTERN]...\n"
     "       [--layer-ratio PATTERN=R]... [--size N] [--report OUT.json] [--plot OUT.png] [--time]\n"
     "       [--yolov7 PREFIX]   (also PREFIX.yaml + PREFIX.safetensors for YOLOv7's code)\n"
-    "       -o OUT.safetensors";
+    "       -o OUT.safetensors | --dry-run (only print the report)";
+
+#define MAX_PATTERNS 64
+
+typedef struct prune_args {
+    const char *model, *out, *report, *weights, *plot, *yolov7;
+    const char *ignore[MAX_PATTERNS], *layer_ratio[MAX_PATTERNS];
+    char yolov7_yaml[4096], yolov7_weights[4096];
+    double layer_r[MAX_PATTERNS];
+    int nignore, nlr, global, clamp, round_to, steps, timeit, size, nc, crit, dry_run;
+    double ratio, max_layer, target_gmacs, target_mparams;
+} prune_args;
+
+/* Split every --layer-ratio PATTERN=R, R checked as --ratio is. */
+static int layer_ratios(prune_args *a)
+{
+    for (int i = 0; i < a->nlr; i++) {
+        const char *eq = strrchr(a->layer_ratio[i], '=');
+        if (!eq || eq == a->layer_ratio[i] || (size_t)(eq - a->layer_ratio[i]) >= 256) {
+            fprintf(stderr, "yolopr prune: --layer-ratio expects PATTERN=R, not '%s'\n",
+                    a->layer_ratio[i]);
+            return CLI_USAGE;
+        }
+        if (cli_real("prune", "--layer-ratio", eq + 1, 0, 1, CLI_OPEN_HI, &a->layer_r[i]))
+            return CLI_USAGE;
+    }
+    return 0;
+}
+
+static int parse_prune(int argc, char **argv, prune_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->round_to = 1;
+    a->steps = 1;
+    a->size = 640;
+    a->crit = 2;
+    a->ratio = -1;
+    a->max_layer = 1.0;
+    static const char *const crits[] = {"random", "l1", "l2", "lamp", "bn", "fpgm", NULL};
+    const cli_opt opts[] = {
+        CLI_O_REAL("--ratio", &a->ratio, 0, 1, CLI_OPEN_HI),
+        CLI_O_CHOICE("--importance", &a->crit, crits),
+        CLI_O_FLAG("--global", &a->global),
+        CLI_O_FLAG("--clamp-widths", &a->clamp),
+        CLI_O_REAL("--target-macs", &a->target_gmacs, 0, 1e6, CLI_OPEN_LO),
+        CLI_O_REAL("--target-params", &a->target_mparams, 0, 1e6, CLI_OPEN_LO),
+        CLI_O_REAL("--max-layer-ratio", &a->max_layer, 0, 1, CLI_OPEN_LO),
+        CLI_O_INT("--round-to", &a->round_to, 1, 1024),
+        CLI_O_INT("--steps", &a->steps, 1, 1000),
+        CLI_O_LIST("--ignore", a->ignore, MAX_PATTERNS, &a->nignore),
+        CLI_O_LIST("--layer-ratio", a->layer_ratio, MAX_PATTERNS, &a->nlr),
+        CLI_O_STR("--report", &a->report),
+        CLI_O_STR("--plot", &a->plot),
+        CLI_O_STR("--yolov7", &a->yolov7),
+        CLI_O_STR("--weights", &a->weights),
+        CLI_O_SIZE("--size", &a->size),
+        CLI_O_INT("--nc", &a->nc, 1, 100000),
+        CLI_O_FLAG("--time", &a->timeit),
+        CLI_O_FLAG("--dry-run", &a->dry_run),
+        CLI_O_STR("-o", &a->out),
+        CLI_O_END,
+    };
+    int rc = cli_parse("prune", prune_usage, opts, argc, argv, &a->model, 1, NULL, "MODEL");
+    if (rc)
+        return rc;
+    const char *why = NULL;
+    if (a->ratio < 0 && a->target_gmacs == 0 && a->target_mparams == 0)
+        why = "give --ratio R, --target-macs GMACS or --target-params M";
+    else if (!a->dry_run && !a->out && !a->yolov7)
+        why = "the pruned model would be discarded: give -o OUT.safetensors "
+              "(or --dry-run to only print the report)";
+    else if (a->dry_run && (a->out || a->yolov7))
+        why = "--dry-run writes no model: drop -o / --yolov7";
+    if (why) {
+        fprintf(stderr, "yolopr prune: %s\nusage: %s\n", why, prune_usage);
+        return CLI_USAGE;
+    }
+    if (a->ratio < 0)
+        a->ratio = 0.25;   /* unused: the budget decides */
+    if (a->yolov7 &&
+        ((size_t)snprintf(a->yolov7_yaml, sizeof a->yolov7_yaml, "%s.yaml", a->yolov7) >=
+             sizeof a->yolov7_yaml ||
+         (size_t)snprintf(a->yolov7_weights, sizeof a->yolov7_weights, "%s.safetensors",
+                          a->yolov7) >= sizeof a->yolov7_weights)) {
+        fprintf(stderr, "yolopr prune: --yolov7 PREFIX is too long\n");
+        return CLI_USAGE;
+    }
+    return layer_ratios(a);
+}
+
+/* Every output, checked against the inputs before any work. Indices into
+ * io->out in the order: -o, --report, --plot, --yolov7 yaml, weights. */
+enum { OUT_MODEL, OUT_REPORT, OUT_PLOT, OUT_Y7_YAML, OUT_Y7_WEIGHTS, OUT_N };
+
+static int prune_files(cli_io *io, const prune_args *a, int idx[OUT_N])
+{
+    if (cli_io_input(io, a->model) || cli_io_input(io, a->weights))
+        return 1;
+    const char *paths[OUT_N] = {a->out, a->report, a->plot,
+                                a->yolov7 ? a->yolov7_yaml : NULL,
+                                a->yolov7 ? a->yolov7_weights : NULL};
+    static const char *const opt[OUT_N] = {"-o", "--report", "--plot", "--yolov7", "--yolov7"};
+    for (int k = 0; k < OUT_N; k++) {
+        idx[k] = -1;
+        if (paths[k] && (idx[k] = cli_io_output(io, opt[k], paths[k])) < 0)
+            return 1;
+    }
+    return cli_io_prepare(io);
+}
+
+static int configure(ypr_pruner *p, const prune_args *a)
+{
+    int rc;
+    if ((rc = ypr_pruner_set_float(p, YPR_PRUNE_RATIO, a->ratio)) < 0 ||
+        (rc = ypr_pruner_set_float(p, YPR_PRUNE_MAX_LAYER_RATIO, a->max_layer)) < 0 ||
+        (rc = ypr_pruner_set_int(p, YPR_PRUNE_CRITERION, a->crit)) < 0 ||
+        (rc = ypr_pruner_set_int(p, YPR_PRUNE_GLOBAL, a->global)) < 0 ||
+        (rc = ypr_pruner_set_int(p, YPR_PRUNE_CLAMP_WIDTHS, a->clamp)) < 0 ||
+        (rc = ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, a->round_to)) < 0 ||
+        (rc = ypr_pruner_set_int(p, YPR_PRUNE_STEPS, a->steps)) < 0 ||
+        (rc = ypr_pruner_set_int(p, YPR_PRUNE_REPORT_SIZE, a->size)) < 0 ||
+        /* ranges bounded by the parser: at most 1e15, exact in int64 */
+        (a->target_gmacs > 0 && (rc = ypr_pruner_set_int(p, YPR_PRUNE_TARGET_MACS,
+                                                         (int64_t)(a->target_gmacs * 1e9))) < 0) ||
+        (a->target_mparams > 0 &&
+         (rc = ypr_pruner_set_int(p, YPR_PRUNE_TARGET_PARAMS,
+                                  (int64_t)(a->target_mparams * 1e6))) < 0))
+        return cli_fail("pruner", rc);
+    /* a pattern matching nothing is kept and reported through the log hook */
+    for (int i = 0; i < a->nignore; i++)
+        if ((rc = ypr_pruner_ignore(p, a->ignore[i])) < 0 && rc != YPR_ENOTFOUND)
+            return cli_fail(a->ignore[i], rc);
+    for (int i = 0; i < a->nlr; i++) {
+        char pat[256];
+        size_t n = (size_t)(strrchr(a->layer_ratio[i], '=') - a->layer_ratio[i]);
+        memcpy(pat, a->layer_ratio[i], n);
+        pat[n] = '\0';
+        if ((rc = ypr_pruner_set_layer_ratio(p, pat, a->layer_r[i])) < 0)
+            return cli_fail(a->layer_ratio[i], rc);
+    }
+    return 0;
+}
+
+/* Write every requested output to its temporary name. */
+static int write_outputs(cli_io *io, const int idx[OUT_N], ypr_pruner *p, const ypr_model *m)
+{
+    char *text;
+    int rc;
+    if (idx[OUT_REPORT] >= 0) {
+        if ((rc = ypr_pruner_report(p, &text, 1)) < 0)
+            return cli_fail("--report", rc);
+        rc = cli_io_write_text(io, idx[OUT_REPORT], text);
+        ypr_free(text);
+        if (rc)
+            return rc;
+    }
+    if (idx[OUT_PLOT] >= 0 && (rc = ypr_pruner_plot(p, io->out[idx[OUT_PLOT]].stage)) < 0)
+        return cli_fail(io->out[idx[OUT_PLOT]].path, rc);
+    if (idx[OUT_Y7_YAML] >= 0 &&
+        (rc = ypr_model_export_yolov7(m, io->out[idx[OUT_Y7_YAML]].stage,
+                                      io->out[idx[OUT_Y7_WEIGHTS]].stage)) < 0)
+        return cli_fail("--yolov7", rc);
+    if (idx[OUT_MODEL] >= 0 && (rc = ypr_model_save(m, io->out[idx[OUT_MODEL]].stage)) < 0)
+        return cli_fail(io->out[idx[OUT_MODEL]].path, rc);
+    return 0;
+}
 
 int cmd_prune(int argc, char **argv)
 {
-    const char *model_path = NULL, *out = NULL, *report = NULL, *weights = NULL, *plot = NULL;
-    const char *yolov7 = NULL;
-    const char *ignore[64], *layer_ratio[64];
-    int nignore = 0, nlr = 0, global = 0, round_to = 1, steps = 1, timeit = 0, size = 640, nc = 0;
-    int crit = 2, clamp = 0;
-    double ratio = -1, max_layer = 1.0, target_gmacs = 0, target_mparams = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int more = i + 1 < argc;
-        if (strcmp(a, "--ratio") == 0 && more) ratio = atof(argv[++i]);
-        else if (strcmp(a, "--importance") == 0 && more) {
-            const char *c = argv[++i];
-            static const char *names[] = {"random", "l1", "l2", "lamp", "bn", "fpgm"};
-            crit = -1;
-            for (int k = 0; k < 6; k++)
-                if (strcmp(c, names[k]) == 0)
-                    crit = k;
-            if (crit < 0) {
-                fprintf(stderr, "yolopr prune: unknown importance '%s'\n", c);
-                return 2;
-            }
-        } else if (strcmp(a, "--global") == 0) global = 1;
-        else if (strcmp(a, "--clamp-widths") == 0) clamp = 1;
-        else if (strcmp(a, "--target-macs") == 0 && more) target_gmacs = atof(argv[++i]);
-        else if (strcmp(a, "--target-params") == 0 && more) target_mparams = atof(argv[++i]);
-        else if (strcmp(a, "--max-layer-ratio") == 0 && more) max_layer = atof(argv[++i]);
-        else if (strcmp(a, "--round-to") == 0 && more) round_to = atoi(argv[++i]);
-        else if (strcmp(a, "--steps") == 0 && more) steps = atoi(argv[++i]);
-        else if (strcmp(a, "--ignore") == 0 && more && nignore < 64) ignore[nignore++] = argv[++i];
-        else if (strcmp(a, "--layer-ratio") == 0 && more && nlr < 64) layer_ratio[nlr++] = argv[++i];
-        else if (strcmp(a, "--report") == 0 && more) report = argv[++i];
-        else if (strcmp(a, "--plot") == 0 && more) plot = argv[++i];
-        else if (strcmp(a, "--yolov7") == 0 && more) yolov7 = argv[++i];
-        else if (strcmp(a, "--weights") == 0 && more) weights = argv[++i];
-        else if (strcmp(a, "--size") == 0 && more) size = atoi(argv[++i]);
-        else if (strcmp(a, "--nc") == 0 && more) nc = atoi(argv[++i]);
-        else if (strcmp(a, "--time") == 0) timeit = 1;
-        else if (strcmp(a, "-o") == 0 && more) out = argv[++i];
-        else if (a[0] == '-') {
-            fprintf(stderr, "unknown option '%s'\nusage: %s\n", a, prune_usage);
-            return 2;
-        } else if (!model_path) model_path = a;
-        else {
-            fprintf(stderr, "usage: %s\n", prune_usage);
-            return 2;
-        }
-    }
-    if (ratio < 0 && (target_gmacs > 0 || target_mparams > 0))
-        ratio = 0.25;   /* unused: the budget decides */
-    if (!model_path || ratio < 0) {
-        fprintf(stderr, "usage: %s\n", prune_usage);
-        return 2;
-    }
+    prune_args a;
+    int rc = parse_prune(argc, argv, &a);
+    if (rc)
+        return rc == CLI_HELP ? 0 : rc;
+    cli_io io;
+    int idx[OUT_N];
+    cli_io_init(&io, "prune");
     ypr_model *m = NULL;
     ypr_depgraph *g = NULL;
     ypr_pruner *p = NULL;
-    int rc = nc ? ypr_model_from_cfg(model_path, nc, 0, 0, 0, &m) : ypr_model_load(model_path, &m);
-    if (rc < 0)
-        return cli_fail(model_path, rc);
-    int status = 1;
-    if (weights && (rc = ypr_model_load_weights(m, weights, 0)) < 0) {
-        cli_fail(weights, rc);
+    int status = prune_files(&io, &a, idx);
+    if (status)
+        goto done;
+    status = 1;
+    rc = a.nc ? ypr_model_from_cfg(a.model, a.nc, 0, 0, 0, &m) : ypr_model_load(a.model, &m);
+    if (rc < 0) {
+        cli_fail(a.model, rc);
+        goto done;
+    }
+    if (a.weights && (rc = ypr_model_load_weights(m, a.weights, 0)) < 0) {
+        cli_fail(a.weights, rc);
         goto done;
     }
     double t0 = now();
-    if ((rc = ypr_depgraph_build(m, &g)) < 0 || (rc = ypr_pruner_create(g, &p)) < 0 ||
-        (rc = ypr_pruner_set_float(p, YPR_PRUNE_RATIO, ratio)) < 0 ||
-        (rc = ypr_pruner_set_float(p, YPR_PRUNE_MAX_LAYER_RATIO, max_layer)) < 0 ||
-        (rc = ypr_pruner_set_int(p, YPR_PRUNE_CRITERION, crit)) < 0 ||
-        (rc = ypr_pruner_set_int(p, YPR_PRUNE_GLOBAL, global)) < 0 ||
-        (rc = ypr_pruner_set_int(p, YPR_PRUNE_CLAMP_WIDTHS, clamp)) < 0 ||
-        (rc = ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, round_to)) < 0 ||
-        (rc = ypr_pruner_set_int(p, YPR_PRUNE_STEPS, steps)) < 0 ||
-        (rc = ypr_pruner_set_int(p, YPR_PRUNE_REPORT_SIZE, size)) < 0 ||
-        (target_gmacs > 0 &&
-         (rc = ypr_pruner_set_int(p, YPR_PRUNE_TARGET_MACS, (int64_t)(target_gmacs * 1e9))) < 0) ||
-        (target_mparams > 0 &&
-         (rc = ypr_pruner_set_int(p, YPR_PRUNE_TARGET_PARAMS, (int64_t)(target_mparams * 1e6))) < 0)) {
+    if ((rc = ypr_depgraph_build(m, &g)) < 0 || (rc = ypr_pruner_create(g, &p)) < 0) {
         cli_fail("pruner", rc);
         goto done;
     }
-    for (int i = 0; i < nignore; i++)
-        if ((rc = ypr_pruner_ignore(p, ignore[i])) < 0 && rc != YPR_ENOTFOUND) {
-            cli_fail(ignore[i], rc);
-            goto done;
-        } else if (rc == YPR_ENOTFOUND)
-            fprintf(stderr, "yolopr prune: warning: --ignore %s matches no layer\n", ignore[i]);
-    for (int i = 0; i < nlr; i++) {
-        char pat[256];
-        const char *eq = strrchr(layer_ratio[i], '=');
-        if (!eq || (size_t)(eq - layer_ratio[i]) >= sizeof pat) {
-            fprintf(stderr, "yolopr prune: --layer-ratio PATTERN=R\n");
-            goto done;
-        }
-        memcpy(pat, layer_ratio[i], (size_t)(eq - layer_ratio[i]));
-        pat[eq - layer_ratio[i]] = '\0';
-        if ((rc = ypr_pruner_set_layer_ratio(p, pat, atof(eq + 1))) < 0) {
-            cli_fail(layer_ratio[i], rc);
-            goto done;
-        }
-    }
-    for (int s = 0; s < steps; s++)
+    if (configure(p, &a))
+        goto done;
+    for (int s = 0; s < a.steps; s++)
         if ((rc = ypr_pruner_step(p)) < 0) {
             cli_fail("prune step", rc);
             goto done;
@@ -148,85 +232,85 @@ int cmd_prune(int argc, char **argv)
     }
     fputs(text, stdout);
     ypr_free(text);
-    if (timeit)
+    if (a.timeit)
         printf("Time: %.1f ms to build the graph, score and prune (%d step%s)\n", (t1 - t0) * 1e3,
-               steps, steps > 1 ? "s" : "");
+               a.steps, a.steps > 1 ? "s" : "");
+    if (write_outputs(&io, idx, p, m) || cli_io_commit(&io))
+        goto done;
     status = 0;
-    if (report && ypr_pruner_report(p, &text, 1) == 0) {
-        status |= save_text(report, text);
-        ypr_free(text);
-    }
-    if (plot && (rc = ypr_pruner_plot(p, plot)) < 0)
-        status = cli_fail(plot, rc);
-    if (yolov7) {
-        char y[1024], w[1024];
-        snprintf(y, sizeof y, "%s.yaml", yolov7);
-        snprintf(w, sizeof w, "%s.safetensors", yolov7);
-        if ((rc = ypr_model_export_yolov7(m, y, w)) < 0)
-            status = cli_fail("--yolov7", rc);
-        else
-            printf("wrote %s and %s for YOLOv7's own code\n", y, w);
-    }
-    if (out) {
-        if ((rc = ypr_model_save(m, out)) < 0)
-            status = cli_fail(out, rc);
-        else
-            printf("saved %s\n", out);
-    }
+    if (a.yolov7)
+        printf("wrote %s and %s for YOLOv7's own code\n", a.yolov7_yaml, a.yolov7_weights);
+    if (a.report)
+        printf("wrote %s\n", a.report);
+    if (a.plot)
+        printf("wrote %s\n", a.plot);
+    if (a.out)
+        printf("saved %s\n", a.out);
 done:
+    cli_io_free(&io);
     ypr_pruner_free(p);
     ypr_depgraph_free(g);
     ypr_model_free(m);
     return status;
 }
 
+static const char graph_usage[] =
+    "yolopr graph MODEL [-v] [--dot OUT.dot] [--lanes N [--size S]]";
+
 int cmd_graph(int argc, char **argv)
 {
     const char *model_path = NULL, *dot = NULL;
     int verbose = 0, lanes = 0, size = 640;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--dot") == 0 && i + 1 < argc) dot = argv[++i];
-        else if (strcmp(argv[i], "-v") == 0) verbose = 1;
-        else if (strcmp(argv[i], "--lanes") == 0 && i + 1 < argc) lanes = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--size") == 0 && i + 1 < argc) size = atoi(argv[++i]);
-        else if (!model_path && argv[i][0] != '-') model_path = argv[i];
-        else {
-            fprintf(stderr, "usage: yolopr graph MODEL [-v] [--dot OUT.dot] [--lanes N [--size S]]\n");
-            return 2;
-        }
-    }
-    if (!model_path) {
-        fprintf(stderr, "usage: yolopr graph MODEL [-v] [--dot OUT.dot]\n");
-        return 2;
-    }
-    ypr_model *m;
-    ypr_depgraph *g;
-    int rc = ypr_model_load(model_path, &m);
-    if (rc < 0)
-        return cli_fail(model_path, rc);
-    if ((rc = ypr_depgraph_build(m, &g)) < 0) {
-        ypr_model_free(m);
-        return cli_fail("depgraph", rc);
-    }
+    const cli_opt opts[] = {
+        CLI_O_STR("--dot", &dot),
+        CLI_O_FLAG("-v", &verbose),
+        CLI_O_INT("--lanes", &lanes, 1, 4096),
+        CLI_O_SIZE("--size", &size),
+        CLI_O_END,
+    };
+    int rc = cli_parse("graph", graph_usage, opts, argc, argv, &model_path, 1, NULL, "MODEL");
+    if (rc)
+        return rc == CLI_HELP ? 0 : rc;
+    cli_io io;
+    cli_io_init(&io, "graph");
+    int odot = -1;
+    int status = cli_io_input(&io, model_path);
+    if (!status && dot && (odot = cli_io_output(&io, "--dot", dot)) < 0)
+        status = 1;
+    if (!status)
+        status = cli_io_prepare(&io);
+    ypr_model *m = NULL;
+    ypr_depgraph *g = NULL;
+    if (!status && (rc = ypr_model_load(model_path, &m)) < 0)
+        status = cli_fail(model_path, rc);
+    if (!status && (rc = ypr_depgraph_build(m, &g)) < 0)
+        status = cli_fail("depgraph", rc);
     char *text;
-    int status = 0;
-    if ((rc = ypr_depgraph_describe(g, -1, &text)) == 0) {
-        if (verbose)
+    if (!status && (rc = ypr_depgraph_describe(g, -1, &text)) < 0)
+        status = cli_fail("describe", rc);
+    else if (!status) {
+        const char *nl = strchr(text, '\n');
+        if (verbose || !nl)
             fputs(text, stdout);
         else
-            printf("%.*s", (int)(strchr(text, '\n') - text + 1), text);
-        ypr_free(text);
-    } else
-        status = cli_fail("describe", rc);
-    if (lanes && (rc = ypr_depgraph_lane_report(g, lanes, size, &text)) == 0) {
-        fputs(text, stdout);
-        ypr_free(text);
-    } else if (lanes)
-        status = cli_fail("lanes", rc);
-    if (dot && (rc = ypr_depgraph_dot(g, &text)) == 0) {
-        status |= save_text(dot, text);
+            printf("%.*s", (int)(nl - text + 1), text);
         ypr_free(text);
     }
+    if (!status && lanes && (rc = ypr_depgraph_lane_report(g, lanes, size, &text)) < 0)
+        status = cli_fail("--lanes", rc);
+    else if (!status && lanes) {
+        fputs(text, stdout);
+        ypr_free(text);
+    }
+    if (!status && dot && (rc = ypr_depgraph_dot(g, &text)) < 0)
+        status = cli_fail("--dot", rc);
+    else if (!status && dot) {
+        status = cli_io_write_text(&io, odot, text);
+        ypr_free(text);
+    }
+    if (!status)
+        status = cli_io_commit(&io);
+    cli_io_free(&io);
     ypr_depgraph_free(g);
     ypr_model_free(m);
     return status;

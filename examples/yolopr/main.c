@@ -16,18 +16,25 @@ static void usage(FILE *f)
             "                      median forward latency and effective GFLOP/s\n"
             "  info MODEL [--weights W] [--size N] [--fuse]\n"
             "                      per-layer table, parameters, MACs\n"
-            "  detect MODEL IMAGE... [--weights W] [--conf C] [--iou I] [--size N] [--save OUT.png]\n"
+            "  detect MODEL IMAGE... [--weights W] [--conf C] [--iou I] [--size N] [--threads T]\n"
+            "         [--save OUT.png]\n"
             "  eval MODEL --data DATA.yaml|DIR|VOC [--split val] [--size N] [--batch B] [--conf C]\n"
             "       [--iou I] [--metric yolov7|coco] [--json OUT] [--plots DIR] [--detections DIR]\n"
             "       [--synth N]         mAP@.5, mAP@.5:.95, per-class P/R, speed (YOLOv7 test.py)\n"
-            "  graph MODEL [-v] [--dot OUT.dot]   coupled channel groups\n"
+            "  graph MODEL [-v] [--dot OUT.dot] [--lanes N [--size S]]   coupled channel groups\n"
             "  prune MODEL --ratio R [--importance l1|l2|lamp|bn|fpgm|random] [--global]\n"
-            "        [--round-to N] [--steps K] [--ignore PATTERN]... [--report OUT.json] -o OUT\n"
+            "        [--round-to N] [--steps K] [--ignore PATTERN]... [--report OUT.json]\n"
+            "        -o OUT | --dry-run   (yolopr prune -h: every option)\n"
             "  synth OUT_DIR [--images N] [--size S] [--classes K] [--seed X]\n"
             "                      write the built-in synthetic dataset as a YOLO dataset\n"
+            "                      (into a new or empty folder)\n"
             "  version             library version and kernel set in use\n"
             "\n"
             "MODEL: yolov7 | yolov7-tiny | yolov7x | a YOLOv7 .yaml cfg | a libyolopr .safetensors\n"
+            "\n"
+            "Outputs are never written onto an input or onto anything but a regular file or a\n"
+            "new name, and a command that fails writes none. Exit status: 0 done, 1 failed,\n"
+            "2 refused (a bad option or output).\n"
             "\n"
             "environment: YPR_SIMD=scalar|avx2|avx512|neon forces a kernel set\n");
 }
@@ -39,12 +46,21 @@ int cli_fail(const char *what, int status)
     return 1;
 }
 
+void cli_log(void *user, int level, const char *msg)
+{
+    (void)user;
+    fprintf(stderr, "yolopr: %s: %s\n",
+            level <= YPR_LOG_ERROR ? "error" : level <= YPR_LOG_WARN ? "warning" : "info", msg);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    /* library warnings (skipped images, ignored tensors, clamped groups) */
+    ypr_set_log_callback(cli_log, NULL, YPR_LOG_WARN);
     if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
         printf("yolopr %s (library %s, kernels %s)\n", YPR_VERSION_STRING,
                ypr_version_string(), ypr_simd_active());

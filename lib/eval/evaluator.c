@@ -361,9 +361,13 @@ int ypr_evaluator_read_detections(ypr_evaluator *e, const char *dir)
             if (!*p)
                 continue;
             float c, cx, cy, bw, bh, conf;
+            int nc = ypr_dataset_num_classes(e->ds);
             if (sscanf(p, "%f %f %f %f %f %f", &c, &cx, &cy, &bw, &bh, &conf) != 6 ||
-                c < 0 || c != floorf(c) || !(conf >= 0 && conf <= 1) || !(bw >= 0) || !(bh >= 0)) {
-                rc = ypr__error(YPR_EFORMAT, "%s:%d: expected 'class cx cy w h conf'", path, line);
+                c < 0 || c != floorf(c) || c >= (float)nc || !(conf >= 0 && conf <= 1) ||
+                !isfinite(cx) || !isfinite(cy) || !(bw >= 0 && isfinite(bw)) ||
+                !(bh >= 0 && isfinite(bh))) {
+                rc = ypr__error(YPR_EFORMAT, "%s:%d: expected 'class cx cy w h conf' with class "
+                                "0..%d, conf in [0, 1] and a finite box", path, line, nc - 1);
                 break;
             }
             if (n == 4096) {

@@ -1,6 +1,8 @@
 /* Atomic file writing: data goes to PATH.tmp-XXXXXX in the same directory,
  * is flushed and fsync'ed, then renamed over PATH, so a crash leaves either
- * the old file or the new one, never a torn one. */
+ * the old file or the new one, never a torn one. Only a regular file or a
+ * new name is ever replaced: renaming over a device node, FIFO or folder
+ * would destroy it (as root, /dev/full would turn into a plain file). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +12,23 @@
 
 #include "io.h"
 
+/* PATH may be replaced: it does not exist, or it is a regular file (a
+ * symbolic link to one is replaced by the new file, its target untouched). */
+static int check_target(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return YPR_OK;   /* a new name; anything else wrong shows when writing */
+    RETURN_IF(S_ISDIR(st.st_mode), YPR_EIO, "%s: is a folder, not replaced", path);
+    RETURN_IF(!S_ISREG(st.st_mode), YPR_EIO,
+              "%s: is not a regular file (a device, FIFO or socket), not replaced", path);
+    return YPR_OK;
+}
+
 int ypr__afile_open(ypr_atomic_file *af, const char *path)
 {
     RETURN_IF(!af || !path || !*path, YPR_EINVAL, "write: empty file name");
+    TRY(check_target(path));
     memset(af, 0, sizeof *af);
     size_t n = strlen(path);
     af->path = malloc(n + 1);
@@ -61,11 +77,13 @@ int ypr__afile_commit(ypr_atomic_file *af)
     int e = errno ? errno : EIO;
     bad |= fclose(fp) != 0;
     af->fp = NULL;
-    if (!bad && rename(af->tmp, af->path) != 0) {
+    int rc = YPR_OK;
+    if (!bad && (rc = check_target(af->path)) < 0)   /* it may have changed since open */
+        unlink(af->tmp);
+    else if (!bad && rename(af->tmp, af->path) != 0) {
         e = errno;
         bad = 1;
     }
-    int rc = YPR_OK;
     if (bad) {
         unlink(af->tmp);
         rc = ypr__error(YPR_EIO, "%s: write failed: %s", af->path, strerror(e));
