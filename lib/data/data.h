@@ -60,9 +60,14 @@ int ypr__ds_set_names(ypr_dataset *ds, int nc, const char *const *names);
 int ypr__ds_problem(ypr_dataset *ds, int policy, int code, const char *file, int line,
                     const char *fmt, ...) YPR_PRINTF(6, 7);
 
-/* Width and height from a PNG or JPEG header without decoding. 0 ok;
- * YPR_EIO (cannot open), YPR_EFORMAT (not a PNG/JPEG or truncated). */
-int ypr__image_size(const char *path, int *w, int *h);
+/* ------------------------------------------- helpers (files.c) */
+
+/* malloc'd copy of s; NULL on out of memory. */
+char *ypr__strdup(const char *s);
+/* s without leading and trailing white space (trailing part cut in place). */
+char *ypr__trim(char *s);
+/* 1 if s ends with suffix, ignoring case. */
+int ypr__ends_with(const char *s, const char *suffix);
 /* 1 if path is an existing directory / regular file. */
 int ypr__is_dir(const char *path);
 int ypr__is_file(const char *path);
@@ -81,6 +86,51 @@ typedef struct ypr_strvec { char **v; int n, cap; } ypr_strvec;
 /* Append str, taking ownership (freed on failure; NULL means out of memory). */
 int ypr__sv_push(ypr_strvec *s, char *str);
 void ypr__sv_free(ypr_strvec *s);
+
+/* ------------------------------------------- YOLO sources */
+
+/* State of one ypr_dataset_open() over YOLO-format sources. */
+typedef struct ypr_ds_open {
+    ypr_dataset *ds;
+    int policy;
+    int no_label_file;     /* images without a label file (no objects) */
+    int corrupt;           /* images whose header could not be read */
+    int unsupported;       /* images in formats the decoder does not read */
+    int max_cls;           /* largest class id seen */
+} ypr_ds_open;
+
+/* Add a folder (recursively, sorted), a .txt list of images or a single
+ * image (yolo_tree.c). */
+int ypr__ds_add_source(ypr_ds_open *c, const char *src);
+/* Parse the label file of image `img` (w×h, 0 if unknown) (yolo_labels.c).
+ * Returns <0 (STRICT error), 1 (skip), 0 ok with rows (pixels when w > 0,
+ * normalized otherwise). *missing = 1 if there is no label file. */
+int ypr__yolo_labels(ypr_dataset *ds, int policy, const char *img, int w, int h,
+                     float **rows_out, int *n_out, int *missing, int *max_cls);
+
+/* ------------------------------------------- data .yaml subset (data_yaml.c) */
+
+enum { YPR_DY_NULL = 0, YPR_DY_SCALAR = 1, YPR_DY_LIST = 2, YPR_DY_MAP = 3 };
+
+typedef struct ypr_dyv {
+    int type, line;
+    char *s;
+    char **items;       /* list items; for YPR_DY_MAP items[k] is the value of integer key k */
+    int n, cap;
+} ypr_dyv;
+
+typedef struct ypr_dyaml {
+    char **keys;
+    ypr_dyv *vals;
+    int n, cap;
+} ypr_dyaml;
+
+/* Parse the top level of a data .yaml (text is modified in place; file
+ * names it in messages). Errors: YPR_EFORMAT (file:line), YPR_ENOMEM. */
+int ypr__dy_parse(char *text, const char *file, ypr_dyaml *y);
+/* The value of a top-level key, NULL if absent. */
+const ypr_dyv *ypr__dy_get(const ypr_dyaml *y, const char *key);
+void ypr__dy_free(ypr_dyaml *y);
 
 /* Pascal VOC tree (voc.c): fills ds (names, items). */
 int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *ds);

@@ -85,6 +85,11 @@ int ypr__image_load_mem(const void *buf, size_t len, const char *what, ypr_image
 int ypr__image_alloc(ypr_image *img, int w, int h);   /* zeroed; YPR_ERANGE/ENOMEM */
 void ypr__image_free(ypr_image *img);                 /* frees rgb, zeroes the struct */
 
+/* Width and height from a PNG or JPEG header without decoding
+ * (image_header.c). 0 ok; YPR_EIO (cannot open), YPR_EFORMAT (not a
+ * PNG/JPEG or truncated). */
+int ypr__image_size(const char *path, int *w, int *h);
+
 /* Write RGB8 as PNG, atomically (temporary name, fsync, rename). */
 int ypr__png_write(const char *path, const ypr_image *img);
 /* Encode a JPEG at the given quality into a malloc'd buffer (tests, datasets). */

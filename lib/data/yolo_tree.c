@@ -1,0 +1,167 @@
+/* YOLO-format sources: a folder of images (walked recursively, sorted), a
+ * .txt list of images or a single image, each image added with its size
+ * (read from its header) and its labels (yolo_labels.c). */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "data.h"
+
+#define TEXT_MAX_BYTES ((size_t)256 << 20)
+#define MAX_DIR_DEPTH 16
+
+static int has_image_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot)
+        return 0;
+    return strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 ||
+           strcasecmp(dot, ".png") == 0;
+}
+
+/* image formats YOLOv7 lists that the decoder does not read */
+static int has_other_image_ext(const char *name)
+{
+    static const char *ext[] = {".bmp", ".tif", ".tiff", ".webp", ".dng", ".mpo", ".gif"};
+    const char *dot = strrchr(name, '.');
+    if (!dot)
+        return 0;
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+        if (strcasecmp(dot, ext[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Add one image (existence already checked by the caller or reported here
+ * against `from`:`line`). Returns <0 error, 0 added or skipped. */
+static int add_image(ypr_ds_open *c, const char *path, const char *from, int line)
+{
+    if (!ypr__is_file(path)) {
+        int rc = ypr__ds_problem(c->ds, c->policy, YPR_ENOTFOUND, from ? from : path, line,
+                                 "missing image '%s'", path);
+        return rc < 0 ? rc : 0;
+    }
+    ypr_ds_item it = {0};
+    if (ypr__image_size(path, &it.w, &it.h) < 0) {
+        it.w = it.h = 0;
+        c->corrupt++;
+        ypr__log(YPR_LOG_WARN, "%s: unreadable image header; it fails when loaded", path);
+    }
+    int missing = 0;
+    int rc = ypr__yolo_labels(c->ds, c->policy, path, it.w, it.h, &it.rows, &it.n, &missing,
+                              &c->max_cls);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        return 0;
+    c->no_label_file += missing;
+    it.path = ypr__strdup(path);
+    if (!it.path) {
+        free(it.rows);
+        return ypr__error(YPR_ENOMEM, "dataset: out of memory");
+    }
+    return ypr__ds_push(c->ds, &it);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int list_images(const char *dir, int depth, ypr_strvec *out, int *unsupported)
+{
+    RETURN_IF(depth > MAX_DIR_DEPTH, YPR_ERANGE, "%s: folders nested deeper than %d", dir,
+              MAX_DIR_DEPTH);
+    DIR *d = opendir(dir);
+    RETURN_IF(!d, YPR_EIO, "%s: cannot list folder: %s", dir, strerror(errno));
+    ypr_strvec sub = {0};
+    int rc = YPR_OK;
+    struct dirent *e;
+    while (rc == YPR_OK && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *p = ypr__path_join(dir, e->d_name);
+        if (!p) {
+            rc = ypr__error(YPR_ENOMEM, "dataset: out of memory");
+            break;
+        }
+        if (ypr__is_dir(p))
+            rc = ypr__sv_push(&sub, p);
+        else if (has_image_ext(e->d_name) && ypr__is_file(p))
+            rc = ypr__sv_push(out, p);
+        else {
+            if (has_other_image_ext(e->d_name))
+                (*unsupported)++;
+            free(p);
+        }
+    }
+    closedir(d);
+    if (sub.n > 1)
+        qsort(sub.v, (size_t)sub.n, sizeof *sub.v, cmp_str);
+    for (int i = 0; rc == YPR_OK && i < sub.n; i++)
+        rc = list_images(sub.v[i], depth + 1, out, unsupported);
+    ypr__sv_free(&sub);
+    return rc;
+}
+
+/* A folder (recursively, sorted), a .txt list of images or a single image. */
+int ypr__ds_add_source(ypr_ds_open *c, const char *src)
+{
+    int rc = YPR_OK;
+    if (ypr__is_dir(src)) {
+        ypr_strvec imgs = {0};
+        rc = list_images(src, 0, &imgs, &c->unsupported);
+        if (rc == YPR_OK && imgs.n > 1)
+            qsort(imgs.v, (size_t)imgs.n, sizeof *imgs.v, cmp_str);
+        for (int i = 0; rc == YPR_OK && i < imgs.n; i++)
+            rc = add_image(c, imgs.v[i], NULL, 0);
+        ypr__sv_free(&imgs);
+        return rc;
+    }
+    if (ypr__ends_with(src, ".txt")) {
+        char *text;
+        size_t len;
+        TRY(ypr__read_text(src, TEXT_MAX_BYTES, &text, &len));
+        char *dir = ypr__path_dir(src);
+        if (!dir) {
+            free(text);
+            return ypr__error(YPR_ENOMEM, "dataset: out of memory");
+        }
+        int line = 0;
+        for (char *p = text; rc == YPR_OK && p && *p;) {
+            line++;
+            char *s = ypr__next_line(&p);
+            while (isspace((unsigned char)*s))
+                s++;
+            size_t n = strlen(s);
+            while (n && isspace((unsigned char)s[n - 1]))
+                s[--n] = 0;
+            if (!n || s[0] == '#')
+                continue;
+            char *full = ypr__path_join(dir, s);
+            if (!full) {
+                rc = ypr__error(YPR_ENOMEM, "dataset: out of memory");
+                break;
+            }
+            if (!ypr__is_file(full) && s[0] != '/' && ypr__is_file(s)) {
+                free(full);
+                full = ypr__strdup(s);   /* relative to the working folder, as YOLOv7 */
+                if (!full) {
+                    rc = ypr__error(YPR_ENOMEM, "dataset: out of memory");
+                    break;
+                }
+            }
+            rc = add_image(c, full, src, line);
+            free(full);
+        }
+        free(dir);
+        free(text);
+        return rc;
+    }
+    if (has_image_ext(src) && ypr__is_file(src))
+        return add_image(c, src, NULL, 0);
+    return ypr__error(YPR_ENOTFOUND, "%s: not a folder, an image list (.txt) or an image", src);
+}
