@@ -318,8 +318,10 @@ YPR_API int ypr_model_decode(const ypr_model *model, int image, float *dets, int
 /* ------------------------------------------------------------------ images */
 
 /** Decode a JPEG or PNG (by its content) into RGB8; free *rgb with ypr_free().
- *  @return YPR_OK; YPR_EIO; YPR_EFORMAT (corrupt or truncated, naming the
- *  file); YPR_ERANGE (too large). @since 0.1 */
+ *  Limits: docs/input.md. @return YPR_OK; YPR_ENOTFOUND (no such file);
+ *  YPR_EIO (unreadable, or not a regular file); YPR_EFORMAT (corrupt,
+ *  truncated, or a header its data cannot hold, naming the file);
+ *  YPR_ERANGE (too large). @since 0.1 */
 YPR_API int ypr_image_load(const char *path, uint8_t **rgb, int *width, int *height);
 /** Write RGB8 as PNG (temporary name, flush, rename). @return YPR_OK; YPR_EIO. @since 0.1 */
 YPR_API int ypr_image_save_png(const char *path, const uint8_t *rgb, int width, int height);
