@@ -27,6 +27,15 @@ int ypr__letterbox_ratio(const uint8_t *src, int sw, int sh, int dw, int dh, flo
 
 /* ------------------------------------------------------------- datasets */
 
+/* Limits of the dataset readers (docs/input.md). */
+#define YPR_DS_MAX_IMAGES 10000000           /* images in one dataset */
+#define YPR_DS_TEXT_MAX ((size_t)256 << 20)  /* data .yaml, image lists */
+#define YPR_DS_LABEL_MAX ((size_t)64 << 20)  /* one YOLO label file */
+#define YPR_DS_MAX_OBJECTS 10000             /* objects in one image */
+#define YPR_DS_XML_MAX ((size_t)64 << 20)    /* one VOC annotation, a VOC split file */
+#define YPR_DS_NAMES_MAX ((size_t)1 << 20)   /* classes.txt, labels.txt */
+#define YPR_DS_MAX_WARNINGS 20               /* skip warnings logged one by one */
+
 /* One image of a dataset: its file and its labels, rows of 6 floats
  * `class x1 y1 x2 y2 difficult` in pixels of the image. */
 typedef struct ypr_ds_item {
@@ -36,13 +45,20 @@ typedef struct ypr_ds_item {
     int w, h;              /* from the file's header at open; 0 if unreadable */
 } ypr_ds_item;
 
+/* What a dataset problem is about (the public YPR_DATASET_SKIPPED_* values). */
+enum { YPR_DS_IMAGE = YPR_DATASET_SKIPPED_IMAGE, YPR_DS_LABELS = YPR_DATASET_SKIPPED_LABELS };
+
 struct ypr_dataset {
     int synth;             /* 1: built-in synthetic (rendered on demand) */
     int count, cap;
     ypr_ds_item *items;    /* count entries (file datasets) */
     int nc;
     char **names;          /* nc strings (never NULL entries) */
-    int skipped;
+    int skipped;           /* images skipped (SKIP): skipped_image + skipped_labels */
+    int skipped_image;     /* image missing, not a regular file or header unreadable */
+    int skipped_labels;    /* label file or annotation problems */
+    int first_code;        /* the first skip: its status code and message */
+    char first_problem[512];
     int size;              /* synthetic: image side */
     uint64_t seed;         /* synthetic: seed */
 };
@@ -54,11 +70,16 @@ int ypr__ds_new(ypr_dataset **out);
 int ypr__ds_push(ypr_dataset *ds, ypr_ds_item *it);
 /* Set nc and class names (names may be NULL → ""; copied). */
 int ypr__ds_set_names(ypr_dataset *ds, int nc, const char *const *names);
-/* A label problem in `file` at `line` (0: no line). STRICT: records the error
- * and returns `code` (< 0). SKIP: logs a warning, counts a skipped image and
- * returns 1. */
-int ypr__ds_problem(ypr_dataset *ds, int policy, int code, const char *file, int line,
-                    const char *fmt, ...) YPR_PRINTF(6, 7);
+/* A problem of `kind` (YPR_DS_IMAGE, YPR_DS_LABELS) in `file` at `line` (0:
+ * no line). STRICT: records the error and returns `code` (< 0). SKIP: counts
+ * a skipped image, logs a warning (the first YPR_DS_MAX_WARNINGS; the rest
+ * are summed up by ypr__ds_finish) and returns 1. */
+int ypr__ds_problem(ypr_dataset *ds, int policy, int kind, int code, const char *file,
+                    int line, const char *fmt, ...) YPR_PRINTF(7, 8);
+/* End of an open: logs the skip summary; a dataset left without images is
+ * an error (YPR_ENOTFOUND "no images found", or the first skip's code and
+ * message when every image was skipped). */
+int ypr__ds_finish(ypr_dataset *ds, const char *what);
 
 /* ------------------------------------------- helpers (files.c) */
 
@@ -71,6 +92,13 @@ int ypr__ends_with(const char *s, const char *suffix);
 /* 1 if path is an existing directory / regular file. */
 int ypr__is_dir(const char *path);
 int ypr__is_file(const char *path);
+/* 1 if there is a directory entry at path (of any type, even a dangling
+ * symbolic link). */
+int ypr__exists(const char *path);
+/* What the last error says after its "YPR_E…: " and "path: " prefixes,
+ * for messages that name the file themselves. Points into the last-error
+ * buffer: copy it before recording another error. */
+const char *ypr__error_detail(const char *path);
 /* malloc'd "a/b" (b returned as is if absolute or a is empty). NULL on OOM. */
 char *ypr__path_join(const char *a, const char *b);
 /* malloc'd folder part of path ("." if none). */
@@ -94,7 +122,6 @@ typedef struct ypr_ds_open {
     ypr_dataset *ds;
     int policy;
     int no_label_file;     /* images without a label file (no objects) */
-    int corrupt;           /* images whose header could not be read */
     int unsupported;       /* images in formats the decoder does not read */
     int max_cls;           /* largest class id seen */
 } ypr_ds_open;

@@ -22,10 +22,14 @@ int ypr__ds_push(ypr_dataset *ds, ypr_ds_item *it)
 {
     if (ds->count == ds->cap) {
         int nc = ds->cap ? ds->cap * 2 : 64;
-        ypr_ds_item *ni = nc > 0 ? realloc(ds->items, (size_t)nc * sizeof *ni) : NULL;
+        ypr_ds_item *ni = ds->count < YPR_DS_MAX_IMAGES
+                              ? realloc(ds->items, (size_t)nc * sizeof *ni) : NULL;
         if (!ni) {
             free(it->path);
             free(it->rows);
+            if (ds->count >= YPR_DS_MAX_IMAGES)
+                return ypr__error(YPR_ERANGE, "dataset: more than %d images",
+                                  YPR_DS_MAX_IMAGES);
             return ypr__error(YPR_ENOMEM, "dataset: out of memory");
         }
         ds->items = ni;
@@ -61,8 +65,8 @@ int ypr__ds_set_names(ypr_dataset *ds, int nc, const char *const *names)
     return YPR_OK;
 }
 
-int ypr__ds_problem(ypr_dataset *ds, int policy, int code, const char *file, int line,
-                    const char *fmt, ...)
+int ypr__ds_problem(ypr_dataset *ds, int policy, int kind, int code, const char *file,
+                    int line, const char *fmt, ...)
 {
     char msg[768];
     va_list ap;
@@ -74,11 +78,47 @@ int ypr__ds_problem(ypr_dataset *ds, int policy, int code, const char *file, int
         snprintf(where, sizeof where, "%s:%d", file, line);
     else
         snprintf(where, sizeof where, "%s", file);
+    char full[sizeof where + sizeof msg + 2];
+    snprintf(full, sizeof full, "%s: %s", where, msg);
     if (policy != YPR_DATASET_SKIP)
-        return ypr__error(code, "%s: %s", where, msg);
+        return ypr__error(code, "%s", full);
+    if (!ds->skipped) {
+        /* cut if long: it only ends the message of a failed open */
+        size_t n = strlen(full);
+        n = n < sizeof ds->first_problem ? n : sizeof ds->first_problem - 1;
+        memcpy(ds->first_problem, full, n);
+        ds->first_problem[n] = 0;
+        ds->first_code = code;
+    }
     ds->skipped++;
-    ypr__log(YPR_LOG_WARN, "%s: %s; image skipped", where, msg);
+    if (kind == YPR_DS_IMAGE)
+        ds->skipped_image++;
+    else
+        ds->skipped_labels++;
+    if (ds->skipped <= YPR_DS_MAX_WARNINGS)
+        ypr__log(YPR_LOG_WARN, "%s; image skipped (%s problem)", full,
+                 kind == YPR_DS_IMAGE ? "image" : "label");
+    if (ds->skipped == YPR_DS_MAX_WARNINGS)
+        ypr__log(YPR_LOG_WARN, "further skipped images are only counted (summary at the end)");
     return 1;
+}
+
+int ypr__ds_finish(ypr_dataset *ds, const char *what)
+{
+    if (ds->skipped > YPR_DS_MAX_WARNINGS)
+        ypr__log(YPR_LOG_WARN, "%s: %d image(s) skipped, the first %d shown above: %d with "
+                 "image problems (missing, not a regular file, unreadable header), %d with "
+                 "label problems", what, ds->skipped, YPR_DS_MAX_WARNINGS, ds->skipped_image,
+                 ds->skipped_labels);
+    else if (ds->skipped)
+        ypr__log(YPR_LOG_WARN, "%s: %d image(s) skipped: %d with image problems (missing, "
+                 "not a regular file, unreadable header), %d with label problems", what,
+                 ds->skipped, ds->skipped_image, ds->skipped_labels);
+    RETURN_IF(ds->count == 0 && ds->skipped == 0, YPR_ENOTFOUND, "%s: no images found", what);
+    RETURN_IF(ds->count == 0, ds->first_code < 0 ? ds->first_code : YPR_EFORMAT,
+              "%s: every image was skipped (%d with image problems, %d with label problems); "
+              "the first: %s", what, ds->skipped_image, ds->skipped_labels, ds->first_problem);
+    return YPR_OK;
 }
 
 void ypr_dataset_free(ypr_dataset *ds)
@@ -117,6 +157,19 @@ const char *ypr_dataset_class_name(const ypr_dataset *ds, int i)
 int ypr_dataset_num_skipped(const ypr_dataset *ds)
 {
     return ds ? ds->skipped : 0;
+}
+
+int ypr_dataset_num_skipped_for(const ypr_dataset *ds, int reason)
+{
+    RETURN_IF(!ds, YPR_EINVAL, "dataset_num_skipped_for: NULL dataset");
+    switch (reason) {
+    case YPR_DATASET_SKIPPED_IMAGE:
+        return ds->skipped_image;
+    case YPR_DATASET_SKIPPED_LABELS:
+        return ds->skipped_labels;
+    default:
+        return ypr__error(YPR_EINVAL, "dataset_num_skipped_for: unknown reason %d", reason);
+    }
 }
 
 const char *ypr_dataset_image_path(const ypr_dataset *ds, int i)

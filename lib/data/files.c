@@ -32,6 +32,26 @@ int ypr__is_file(const char *path)
     return path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+int ypr__exists(const char *path)
+{
+    struct stat st;
+    return path && lstat(path, &st) == 0;
+}
+
+const char *ypr__error_detail(const char *path)
+{
+    const char *m = ypr_last_error();
+    if (strncmp(m, "YPR_", 4) == 0) {
+        const char *c = strstr(m, ": ");
+        if (c)
+            m = c + 2;
+    }
+    size_t n = path ? strlen(path) : 0;
+    if (n && strncmp(m, path, n) == 0 && m[n] == ':' && m[n + 1] == ' ')
+        m += n + 2;
+    return m;
+}
+
 char *ypr__path_join(const char *a, const char *b)
 {
     if (!b)

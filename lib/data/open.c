@@ -7,20 +7,25 @@
  *   `/labels/`, the extension `.txt`); an image without a label file, or
  *   with an empty one, has no objects.
  * - every image's size is read from its header at open (cheap, no decode)
- *   so labels are served in pixels; an image whose header cannot be read
- *   stays in the dataset and fails when loaded (ypr_dataset_image,
- *   ypr_dataset_labels), it does not fail the open.
- * - label problems (class ≥ nc, coordinates outside [0, 1], malformed line,
- *   missing image, duplicate box) name the file and line; STRICT fails the
- *   open, SKIP drops the image with a warning and counts it.
+ *   so labels are served in pixels; the header is checked against the
+ *   file's size (a forged or truncated header is caught here). Damage past
+ *   the header shows when the image is decoded (ypr_dataset_image).
+ * - image problems (missing, not a regular file, unreadable header) and
+ *   label problems (a label file that is a directory, FIFO or broken link,
+ *   class ≥ nc, coordinates outside [0, 1], malformed line, duplicate box,
+ *   a truncated VOC annotation) name the file and line; STRICT fails the
+ *   open, SKIP drops the image with a warning (the first
+ *   YPR_DS_MAX_WARNINGS one by one, then a summary) and counts it by kind.
+ *   A dataset whose every image was skipped fails to open.
+ * - every file is read through lib/io's regular-file reader: a FIFO or
+ *   device given as any input is refused without blocking.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "data.h"
-
-#define TEXT_MAX_BYTES ((size_t)256 << 20)
 
 /* Resolve a path from the yaml: root/p, then p from the working folder,
  * then root/(p without a leading ../) (Roboflow exports write
@@ -28,15 +33,15 @@
 static char *resolve(const char *root, const char *p)
 {
     char *a = ypr__path_join(root, p);
-    if (!a || p[0] == '/' || ypr__is_dir(a) || ypr__is_file(a))
+    if (!a || p[0] == '/' || ypr__exists(a))
         return a;
-    if (ypr__is_dir(p) || ypr__is_file(p)) {
+    if (ypr__exists(p)) {
         free(a);
         return ypr__strdup(p);
     }
     if (strncmp(p, "../", 3) == 0) {
         char *b = ypr__path_join(root, p + 3);
-        if (b && (ypr__is_dir(b) || ypr__is_file(b))) {
+        if (b && ypr__exists(b)) {
             free(a);
             return b;
         }
@@ -56,21 +61,14 @@ static int finish_open(ypr_ds_open *c, const char *what)
     if (c->unsupported)
         ypr__log(YPR_LOG_WARN, "%s: %d image(s) in formats the decoder does not read (bmp, tif, "
                  "webp…) were not included", what, c->unsupported);
-    if (ds->skipped)
-        ypr__log(YPR_LOG_WARN, "%s: %d image(s) skipped because of label problems", what,
-                 ds->skipped);
-    if (c->corrupt)
-        ypr__log(YPR_LOG_WARN, "%s: %d image(s) with unreadable headers (they fail when loaded)",
-                 what, c->corrupt);
-    RETURN_IF(ds->count == 0 && ds->skipped == 0, YPR_ENOTFOUND, "%s: no images found", what);
-    return YPR_OK;
+    return ypr__ds_finish(ds, what);
 }
 
 static int open_yaml(ypr_ds_open *c, const char *path, const char *split)
 {
     char *text;
     size_t len;
-    TRY(ypr__read_text(path, TEXT_MAX_BYTES, &text, &len));
+    TRY(ypr__read_text(path, YPR_DS_TEXT_MAX, &text, &len));
     ypr_dyaml y;
     int rc = ypr__dy_parse(text, path, &y);
     free(text);
@@ -95,7 +93,8 @@ static int open_yaml(ypr_ds_open *c, const char *path, const char *split)
         ypr__dy_free(&y);
         return ypr__error(YPR_ENOMEM, "dataset: out of memory");
     }
-    const ypr_dyv *ncv = ypr__dy_get(&y, "nc"), *nv = ypr__dy_get(&y, "names"), *sv = ypr__dy_get(&y, split);
+    const ypr_dyv *ncv = ypr__dy_get(&y, "nc"), *nv = ypr__dy_get(&y, "names");
+    const ypr_dyv *sv = ypr__dy_get(&y, split);
     int nc = -1;
     if (ncv && ncv->type != YPR_DY_NULL) {
         char *end = NULL;
@@ -145,8 +144,8 @@ static int open_yaml(ypr_ds_open *c, const char *path, const char *split)
                         sv->line, split);
         goto out;
     }
-    rc = ypr__ds_set_names(c->ds, nc, nv && nv->type != YPR_DY_NULL ? (const char *const *)nv->items
-                                                                 : NULL);
+    rc = ypr__ds_set_names(c->ds, nc,
+                           nv && nv->type != YPR_DY_NULL ? (const char *const *)nv->items : NULL);
     int ns = sv->type == YPR_DY_LIST ? sv->n : 1;
     for (int i = 0; rc == YPR_OK && i < ns; i++) {
         const char *e = sv->type == YPR_DY_LIST ? sv->items[i] : sv->s;
@@ -159,7 +158,7 @@ static int open_yaml(ypr_ds_open *c, const char *path, const char *split)
             rc = ypr__error(YPR_ENOMEM, "dataset: out of memory");
             break;
         }
-        if (!ypr__is_dir(full) && !ypr__is_file(full))
+        if (!ypr__exists(full))
             rc = ypr__error(YPR_ENOTFOUND, "%s:%d: split '%s': '%s' not found (looked for %s)",
                             path, sv->line, split, e, full);
         else
@@ -177,7 +176,7 @@ static int read_classes_txt(ypr_dataset *ds, const char *file)
 {
     char *text;
     size_t len;
-    TRY(ypr__read_text(file, TEXT_MAX_BYTES, &text, &len));
+    TRY(ypr__read_text(file, YPR_DS_NAMES_MAX, &text, &len));
     ypr_strvec names = {0};
     int rc = YPR_OK;
     for (char *p = text; rc == YPR_OK && p && *p;) {
@@ -192,6 +191,50 @@ static int read_classes_txt(ypr_dataset *ds, const char *file)
     return rc;
 }
 
+/* A folder: a Pascal VOC tree, or images (in images/ if there is one) with
+ * an optional classes.txt in the folder or next to it. */
+static int open_folder(ypr_ds_open *c, const char *path, const char *split)
+{
+    char *ann = ypr__path_join(path, "Annotations");
+    char *jpg = ypr__path_join(path, "JPEGImages");
+    char *sets = ypr__path_join(path, "ImageSets");
+    char *img = ypr__path_join(path, "images");
+    int rc = YPR_OK;
+    if (!ann || !jpg || !sets || !img) {
+        rc = ypr__error(YPR_ENOMEM, "dataset: out of memory");
+    } else if (ypr__is_dir(ann)) {
+        rc = ypr__voc_open(path, split, c->policy, c->ds);
+    } else if (ypr__exists(ann) || ypr__is_dir(jpg) || ypr__is_dir(sets)) {
+        /* walking JPEGImages/ as a folder of unlabelled images would give a
+         * dataset with no objects, silently */
+        rc = ypr__error(YPR_ENOTFOUND, "%s: a Pascal VOC tree (%s) without an Annotations/ "
+                        "folder", path, ypr__exists(ann) ? "Annotations is not a folder"
+                                        : ypr__is_dir(jpg) ? "it has JPEGImages/"
+                                                           : "it has ImageSets/");
+    } else {
+        const char *src = ypr__is_dir(img) ? img : path;
+        char *cl = ypr__path_join(src, "classes.txt");
+        char *dir = ypr__path_dir(src);
+        char *cl2 = dir ? ypr__path_join(dir, "classes.txt") : NULL;
+        if (!cl || !cl2)
+            rc = ypr__error(YPR_ENOMEM, "dataset: out of memory");
+        else if (ypr__exists(cl))
+            rc = read_classes_txt(c->ds, cl);
+        else if (ypr__exists(cl2))
+            rc = read_classes_txt(c->ds, cl2);
+        free(cl);
+        free(cl2);
+        free(dir);
+        if (rc == YPR_OK)
+            rc = ypr__ds_add_source(c, src);
+    }
+    free(ann);
+    free(jpg);
+    free(sets);
+    free(img);
+    return rc;
+}
+
 int ypr_dataset_open(const char *path, const char *split, int policy, ypr_dataset **out)
 {
     RETURN_IF(!out, YPR_EINVAL, "dataset_open: NULL output");
@@ -203,46 +246,18 @@ int ypr_dataset_open(const char *path, const char *split, int policy, ypr_datase
         split = NULL;
     ypr_dataset *ds;
     TRY(ypr__ds_new(&ds));
-    ypr_ds_open c = {ds, policy, 0, 0, 0, -1};
+    ypr_ds_open c = {.ds = ds, .policy = policy, .max_cls = -1};
     int rc;
     struct stat st;
-    if (stat(path, &st) != 0) {
-        rc = ypr__error(YPR_ENOTFOUND, "%s: not found", path);
-    } else if (S_ISREG(st.st_mode) && (ypr__ends_with(path, ".yaml") || ypr__ends_with(path, ".yml"))) {
-        rc = open_yaml(&c, path, split ? split : "val");
-    } else if (S_ISDIR(st.st_mode)) {
-        char *ann = ypr__path_join(path, "Annotations");
-        char *img = ypr__path_join(path, "images");
-        if (!ann || !img)
-            rc = ypr__error(YPR_ENOMEM, "dataset: out of memory");
-        else if (ypr__is_dir(ann))
-            rc = ypr__voc_open(path, split, policy, ds);
-        else {
-            const char *src = ypr__is_dir(img) ? img : path;
-            char *cl = ypr__path_join(src, "classes.txt");
-            char *dir = ypr__path_dir(src);
-            char *cl2 = dir ? ypr__path_join(dir, "classes.txt") : NULL;
-            if (!cl || !cl2)
-                rc = ypr__error(YPR_ENOMEM, "dataset: out of memory");
-            else if (ypr__is_file(cl))
-                rc = read_classes_txt(ds, cl);
-            else if (ypr__is_file(cl2))
-                rc = read_classes_txt(ds, cl2);
-            else
-                rc = YPR_OK;
-            free(cl);
-            free(cl2);
-            free(dir);
-            if (rc == YPR_OK)
-                rc = ypr__ds_add_source(&c, src);
-        }
-        free(ann);
-        free(img);
-    } else if (S_ISREG(st.st_mode)) {
-        rc = ypr__ds_add_source(&c, path);
-    } else {
-        rc = ypr__error(YPR_EUNSUPPORTED, "%s: not a file or folder", path);
-    }
+    if (ypr__ends_with(path, ".yaml") || ypr__ends_with(path, ".yml"))
+        rc = open_yaml(&c, path, split ? split : "val");   /* any file type: the reader says */
+    else if (stat(path, &st) != 0)
+        rc = errno == ENOENT ? ypr__error(YPR_ENOTFOUND, "%s: not found", path)
+                             : ypr__error(YPR_EIO, "%s: %s", path, strerror(errno));
+    else if (S_ISDIR(st.st_mode))
+        rc = open_folder(&c, path, split);
+    else
+        rc = ypr__ds_add_source(&c, path);   /* an image list or an image */
     if (rc == YPR_OK)
         rc = finish_open(&c, path);
     if (rc < 0) {

@@ -8,7 +8,6 @@
 
 #include "data.h"
 
-#define LABEL_MAX_BYTES ((size_t)256 << 20)
 #define COORD_SLACK 1e-6
 
 /* ------------------------------------------------------------- YOLO labels */
@@ -46,9 +45,24 @@ static int parse_num(const char *tok, double *v)
 
 typedef struct yline { double v[5]; int line; } yline;
 
-/* Parse the label file of one image. Returns <0 (STRICT error), 1 (skip),
- * 0 ok with rows (pixels when w > 0, normalized otherwise). *missing = 1 if
- * there is no label file. */
+/* Read the label file: 0 with its text, 0 with *text NULL when there is
+ * none (no directory entry at all), <0 / 1 for a problem (a directory,
+ * FIFO, symbolic-link loop or dangling link, unreadable, too large). */
+static int read_label_file(ypr_dataset *ds, int policy, const char *lp, char **text,
+                           size_t *len)
+{
+    *text = NULL;
+    int rc = ypr__read_text(lp, YPR_DS_LABEL_MAX, text, len);
+    if (rc == YPR_OK || (rc == YPR_ENOTFOUND && !ypr__exists(lp)))
+        return YPR_OK;
+    if (rc == YPR_ENOMEM)
+        return rc;
+    if (rc == YPR_ENOTFOUND)
+        return ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EIO, lp, 0,
+                               "label file is a dangling symbolic link");
+    return ypr__ds_problem(ds, policy, YPR_DS_LABELS, rc, lp, 0, "%s", ypr__error_detail(lp));
+}
+
 int ypr__yolo_labels(ypr_dataset *ds, int policy, const char *img, int w, int h,
                      float **rows_out, int *n_out, int *missing, int *max_cls)
 {
@@ -57,16 +71,11 @@ int ypr__yolo_labels(ypr_dataset *ds, int policy, const char *img, int w, int h,
     *missing = 0;
     char *lp = label_path_of(img);
     RETURN_IF(!lp, YPR_ENOMEM, "dataset: out of memory");
-    if (!ypr__is_file(lp)) {
-        *missing = 1;
-        free(lp);
-        return YPR_OK;
-    }
     char *text;
-    size_t len;
-    int rc = ypr__read_text(lp, LABEL_MAX_BYTES, &text, &len);
-    if (rc < 0) {
-        rc = ypr__ds_problem(ds, policy, rc, lp, 0, "%s", ypr_last_error());
+    size_t len = 0;
+    int rc = read_label_file(ds, policy, lp, &text, &len);
+    if (rc != YPR_OK || !text) {
+        *missing = rc == YPR_OK;
         free(lp);
         return rc;
     }
@@ -76,7 +85,8 @@ int ypr__yolo_labels(ypr_dataset *ds, int policy, const char *img, int w, int h,
     rc = YPR_OK;
     char *save = NULL;
     if (memchr(text, 0, len)) {
-        rc = ypr__ds_problem(ds, policy, YPR_EFORMAT, lp, 1, "malformed label file (NUL byte)");
+        rc = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, lp, 1,
+                             "malformed label file (NUL byte)");
         goto out;
     }
     for (char *p = text; p && *p && rc == YPR_OK;) {
@@ -100,7 +110,7 @@ int ypr__yolo_labels(ypr_dataset *ds, int policy, const char *img, int w, int h,
                 break;
             }
         if (bad >= 0) {
-            rc = ypr__ds_problem(ds, policy, YPR_EFORMAT, lp, line,
+            rc = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, lp, line,
                                  "malformed line: '%.40s' is not a number", tok[bad]);
             break;
         }
@@ -109,7 +119,7 @@ int ypr__yolo_labels(ypr_dataset *ds, int policy, const char *img, int w, int h,
             memcpy(b, v, sizeof b);
             for (int k = 1; k < 5; k++)
                 if (v[k] < -COORD_SLACK || v[k] > 1 + COORD_SLACK) {
-                    rc = ypr__ds_problem(ds, policy, YPR_EFORMAT, lp, line,
+                    rc = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, lp, line,
                                          "coordinate %g outside [0, 1]", v[k]);
                     break;
                 }
@@ -120,7 +130,7 @@ int ypr__yolo_labels(ypr_dataset *ds, int policy, const char *img, int w, int h,
             double x0 = 1e30, y0 = 1e30, x1 = -1e30, y1 = -1e30;
             for (int k = 1; k < nt; k++) {
                 if (v[k] < -COORD_SLACK || v[k] > 1 + COORD_SLACK) {
-                    rc = ypr__ds_problem(ds, policy, YPR_EFORMAT, lp, line,
+                    rc = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, lp, line,
                                          "coordinate %g outside [0, 1]", v[k]);
                     break;
                 }
@@ -140,29 +150,34 @@ int ypr__yolo_labels(ypr_dataset *ds, int policy, const char *img, int w, int h,
             b[3] = x1 - x0;
             b[4] = y1 - y0;
         } else {
-            rc = ypr__ds_problem(ds, policy, YPR_EFORMAT, lp, line,
+            rc = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, lp, line,
                                  "malformed line: expected 5 values `class cx cy w h`, found %d",
                                  nt);
             break;
         }
         if (b[0] < 0 || b[0] != floor(b[0]) || b[0] > 1e6) {
-            rc = ypr__ds_problem(ds, policy, YPR_EFORMAT, lp, line,
+            rc = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, lp, line,
                                  "malformed line: class '%.40s' is not a class index", tok[0]);
             break;
         }
         if (ds->nc > 0 && b[0] >= ds->nc) {
-            rc = ypr__ds_problem(ds, policy, YPR_EFORMAT, lp, line,
+            rc = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, lp, line,
                                  "class id %d >= nc (%d)", (int)b[0], ds->nc);
             break;
         }
         for (int k = 0; k < n; k++)
             if (memcmp(ls[k].v, b, sizeof b) == 0) {
-                rc = ypr__ds_problem(ds, policy, YPR_EFORMAT, lp, line,
+                rc = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, lp, line,
                                      "duplicate box (same as line %d)", ls[k].line);
                 break;
             }
         if (rc != YPR_OK)
             break;
+        if (n == YPR_DS_MAX_OBJECTS) {
+            rc = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_ERANGE, lp, line,
+                                 "more than %d objects in one image", YPR_DS_MAX_OBJECTS);
+            break;
+        }
         if (n == cap) {
             int nc = cap ? cap * 2 : 16;
             yline *nl2 = realloc(ls, (size_t)nc * sizeof *nl2);
