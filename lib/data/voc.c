@@ -104,12 +104,7 @@ static char *xml_text(char *s)
         }
     }
     *o = 0;
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = 0;
-    return s;
+    return ypr__trim(s);
 }
 
 static int push_obj(vann *a, int line)

@@ -3,7 +3,6 @@
  * (read from its header) and its labels (yolo_labels.c). An image that is
  * missing, not a regular file or whose header cannot be read is an image
  * problem (STRICT fails, SKIP skips and counts it). */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -164,13 +163,8 @@ int ypr__ds_add_source(ypr_ds_open *c, const char *src)
         int line = 0;
         for (char *p = text; rc == YPR_OK && p && *p;) {
             line++;
-            char *s = ypr__next_line(&p);
-            while (isspace((unsigned char)*s))
-                s++;
-            size_t n = strlen(s);
-            while (n && isspace((unsigned char)s[n - 1]))
-                s[--n] = 0;
-            if (!n || s[0] == '#')
+            char *s = ypr__trim(ypr__next_line(&p));
+            if (!s[0] || s[0] == '#')
                 continue;
             char *full = ypr__path_join(dir, s);
             if (!full) {
