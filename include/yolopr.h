@@ -318,8 +318,10 @@ YPR_API int ypr_model_decode(const ypr_model *model, int image, float *dets, int
 /* ------------------------------------------------------------------ images */
 
 /** Decode a JPEG or PNG (by its content) into RGB8; free *rgb with ypr_free().
- *  @return YPR_OK; YPR_EIO; YPR_EFORMAT (corrupt or truncated, naming the
- *  file); YPR_ERANGE (too large). @since 0.1 */
+ *  Limits: docs/input.md. @return YPR_OK; YPR_ENOTFOUND (no such file);
+ *  YPR_EIO (unreadable, or not a regular file); YPR_EFORMAT (corrupt,
+ *  truncated, or a header its data cannot hold, naming the file);
+ *  YPR_ERANGE (too large). @since 0.1 */
 YPR_API int ypr_image_load(const char *path, uint8_t **rgb, int *width, int *height);
 /** Write RGB8 as PNG (temporary name, flush, rename). @return YPR_OK; YPR_EIO. @since 0.1 */
 YPR_API int ypr_image_save_png(const char *path, const uint8_t *rgb, int width, int height);
@@ -347,8 +349,12 @@ typedef enum ypr_dataset_policy {
  *  `names`), a folder of images (labels from the parallel `labels/` folder),
  *  or a Pascal VOC tree (Annotations/, ImageSets/Main/<split>.txt,
  *  JPEGImages/). YOLO labels are `class cx cy w h` lines (normalized).
- *  @return YPR_OK; YPR_EIO; YPR_EFORMAT (naming the file and line);
- *  YPR_ENOTFOUND (missing key, split or image). @since 0.1 */
+ *  Every image's header is read at open. Under YPR_DATASET_SKIP, an image
+ *  with a problem (image or labels) is skipped, counted and logged as a
+ *  warning; a dataset left without images fails. Limits: docs/input.md.
+ *  @return YPR_OK; YPR_EIO (unreadable, or not a regular file);
+ *  YPR_EFORMAT (naming the file and line); YPR_ENOTFOUND (missing key,
+ *  split, image or Annotations/ folder); YPR_ERANGE (beyond a limit). @since 0.1 */
 YPR_API int ypr_dataset_open(const char *path, const char *split, int policy, ypr_dataset **out);
 /** The built-in synthetic detection dataset, deterministic from @p seed:
  *  textured backgrounds and objects of @p classes kinds (shapes and colours)
@@ -378,6 +384,15 @@ YPR_API const char *ypr_dataset_image_path(const ypr_dataset *ds, int i);
 /** Write the dataset as a YOLO dataset: PNG images under OUT/images/val/,
  *  label files under OUT/labels/val/ and OUT/data.yaml. @since 0.1 */
 YPR_API int ypr_dataset_write_yolo(const ypr_dataset *ds, const char *out_dir);
+/** Why an image was skipped when a dataset was opened with YPR_DATASET_SKIP. */
+typedef enum ypr_dataset_skip_reason {
+    YPR_DATASET_SKIPPED_IMAGE  = 1, /**< image missing, not a regular file, or header unreadable */
+    YPR_DATASET_SKIPPED_LABELS = 2  /**< label file or annotation problem */
+} ypr_dataset_skip_reason;
+/** How many images were skipped for @p reason (a ypr_dataset_skip_reason);
+ *  the sum over the reasons is ypr_dataset_num_skipped().
+ *  @return the count (≥ 0); YPR_EINVAL (NULL dataset, unknown reason). @since 0.1 */
+YPR_API int ypr_dataset_num_skipped_for(const ypr_dataset *ds, int reason);
 
 /* -------------------------------------------------------------- evaluation */
 

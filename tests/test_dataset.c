@@ -2,7 +2,9 @@
  * labels that match what is drawn), the YOLO writer and reader round trip,
  * hand-made YOLO trees with each kind of label problem (STRICT and SKIP),
  * Pascal VOC with a difficult object, data .yaml forms, missing keys and
- * splits, corrupt images. Files are made in the working folder. */
+ * splits, corrupt images, FIFOs/directories/link loops given as any input,
+ * VOC trees without Annotations/ or with truncated XML, skip counting and
+ * the cap on skip warnings. Files are made in the working folder. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -652,12 +655,35 @@ static void test_corrupt_images(void **state)
     write_file(ROOT "/corrupt/labels/truncated.txt", "0 0.5 0.5 0.5 0.5\n");
     write_file(ROOT "/corrupt/images/empty.jpg", "");
 
-    ypr_dataset *ds;
-    assert_int_equal(ypr_dataset_open(dir, NULL, YPR_DATASET_STRICT, &ds), YPR_OK);
-    assert_int_equal(ypr_dataset_count(ds), 4);
+    /* a JPEG whose SOF0 claims 16384×16384 (2^28 pixels, within the absolute
+     * limit) in a 27-byte file: refused from its header at open */
+    static const uint8_t forged[] = {
+        0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x40, 0x00, 0x40, 0x00, 0x03, 0x01, 0x22,
+        0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01, 0xFF, 0xDA, 0x00, 0x02, 0xFF, 0xD9};
+    f = fopen(ROOT "/corrupt/images/forged.jpg", "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(forged, 1, sizeof forged, f), sizeof forged);
+    fclose(f);
+
+    ypr_dataset *ds = (ypr_dataset *)1;
+    /* STRICT: the first unreadable header (sorted: empty.jpg) fails the open */
+    assert_int_equal(ypr_dataset_open(dir, NULL, YPR_DATASET_STRICT, &ds), YPR_EFORMAT);
+    assert_null(ds);
+    assert_true(contains(ypr_last_error(), "empty.jpg"));
+    /* SKIP: empty.jpg, forged.jpg and garbage.png are image problems;
+     * truncated.png has a readable header, stays, and fails when decoded */
+    nwarn = 0;
+    ypr_set_log_callback(count_log, NULL, YPR_LOG_WARN);
+    assert_int_equal(ypr_dataset_open(dir, NULL, YPR_DATASET_SKIP, &ds), YPR_OK);
+    ypr_set_log_callback(NULL, NULL, YPR_LOG_WARN);
+    assert_int_equal(nwarn, 4);   /* one per skipped image, one summary */
+    assert_int_equal(ypr_dataset_count(ds), 2);
+    assert_int_equal(ypr_dataset_num_skipped(ds), 3);
+    assert_int_equal(ypr_dataset_num_skipped_for(ds, YPR_DATASET_SKIPPED_IMAGE), 3);
+    assert_int_equal(ypr_dataset_num_skipped_for(ds, YPR_DATASET_SKIPPED_LABELS), 0);
     assert_int_equal(ypr_dataset_num_classes(ds), 1);
     int bad = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 2; i++) {
         const char *p = ypr_dataset_image_path(ds, i);
         uint8_t *rgb = NULL;
         int w, h, n;
@@ -671,24 +697,278 @@ static void test_corrupt_images(void **state)
             continue;
         }
         bad++;
-        assert_true(rc < 0);
+        assert_true(contains(p, "truncated.png"));
+        assert_int_equal(rc, YPR_EFORMAT);
         assert_null(rgb);
-        if (!contains(ypr_last_error(), strrchr(p, '/') + 1))
+        if (!contains(ypr_last_error(), "truncated.png"))
             fail_msg("error does not name %s: %s", p, ypr_last_error());
-        if (contains(p, "truncated")) {
-            assert_int_equal(ypr_dataset_labels(ds, i, r, 1, &n), YPR_OK);
-            assert_int_equal(n, 1);
-            assert_float_equal(r[3], 150, 1e-4);
-        } else {
-            assert_int_equal(ypr_dataset_labels(ds, i, r, 1, &n), YPR_EFORMAT);
-        }
+        assert_int_equal(ypr_dataset_labels(ds, i, r, 1, &n), YPR_OK);
+        assert_int_equal(n, 1);
+        assert_float_equal(r[3], 150, 1e-4);
     }
-    assert_int_equal(bad, 3);
+    assert_int_equal(bad, 1);
     ypr_dataset_free(ds);
+    /* the forged header, alone: named, and what is wrong with it */
+    assert_int_equal(ypr_dataset_open(ROOT "/corrupt/images/forged.jpg", NULL,
+                                      YPR_DATASET_STRICT, &ds), YPR_EFORMAT);
+    assert_true(contains(ypr_last_error(), "forged.jpg: JPEG header claims 16384x16384"));
+    assert_true(contains(ypr_last_error(), "truncated or forged header"));
     /* an empty folder is an error, not an empty dataset */
     mkdirs(ROOT "/emptydir");
     assert_int_equal(ypr_dataset_open(ROOT "/emptydir", NULL, YPR_DATASET_STRICT, &ds),
                      YPR_ENOTFOUND);
+}
+
+/* ------------------------------------- FIFOs, directories, link loops */
+
+#define SPECIAL ROOT "/special"
+
+static void expect_open(const char *path, const char *split, int policy, int code,
+                        const char *what)
+{
+    ypr_dataset *ds = (ypr_dataset *)1;
+    int rc = ypr_dataset_open(path, split, policy, &ds);
+    if (rc != code)
+        fail_msg("%s: got %s (%s), want %s", path, ypr_err_name(rc), ypr_last_error(),
+                 ypr_err_name(code));
+    assert_null(ds);
+    if (!contains(ypr_last_error(), what))
+        fail_msg("'%s' not in '%s'", what, ypr_last_error());
+}
+
+/* Issue #9: a FIFO given as any input used to block forever; label files
+ * that are directories, FIFOs or link loops were taken as "no objects".
+ * (The alarm turns a blocking open into a failure instead of a hang.) */
+static void test_special_inputs(void **state)
+{
+    (void)state;
+    alarm(60);
+    /* data .yaml: a FIFO, a directory */
+    mkdirs(SPECIAL "/dir.yaml");
+    unlink(SPECIAL "/fifo.yaml");
+    assert_int_equal(mkfifo(SPECIAL "/fifo.yaml", 0600), 0);
+    expect_open(SPECIAL "/fifo.yaml", "val", YPR_DATASET_STRICT, YPR_EIO,
+                "fifo.yaml: not a regular file (a FIFO)");
+    expect_open(SPECIAL "/fifo.yaml", "val", YPR_DATASET_SKIP, YPR_EIO, "(a FIFO)");
+    expect_open(SPECIAL "/dir.yaml", "val", YPR_DATASET_STRICT, YPR_EIO,
+                "dir.yaml: not a regular file (a directory)");
+
+    /* label files: a FIFO, a directory, a link loop, a dangling link */
+    static const char *const kinds[] = {"fifo", "dir", "loop", "dangling"};
+    for (int k = 0; k < 4; k++) {
+        char root[256], p[512], q[512];
+        snprintf(root, sizeof root, SPECIAL "/lab_%s", kinds[k]);
+        snprintf(p, sizeof p, "%s/images/val/a.png", root);
+        write_png(p, 32, 24, 40);
+        snprintf(p, sizeof p, "%s/images/val/b.png", root);
+        write_png(p, 32, 24, 60);
+        snprintf(p, sizeof p, "%s/labels/val/b.txt", root);
+        write_file(p, "0 0.5 0.5 0.5 0.5\n");
+        snprintf(p, sizeof p, "%s/labels/val/a.txt", root);
+        snprintf(q, sizeof q, "%s/labels/val/a2.txt", root);
+        rmdir(p);
+        unlink(p);
+        unlink(q);
+        if (k == 0)
+            assert_int_equal(mkfifo(p, 0600), 0);
+        else if (k == 1)
+            mkdirs(p);
+        else if (k == 2) {
+            assert_int_equal(symlink("a2.txt", p), 0);
+            assert_int_equal(symlink("a.txt", q), 0);
+        } else {
+            assert_int_equal(symlink("nowhere.txt", p), 0);
+        }
+        static const char *const why[] = {"(a FIFO)", "(a directory)",
+                                          "Too many levels of symbolic links",
+                                          "dangling symbolic link"};
+        snprintf(q, sizeof q, "%s/images/val", root);
+        expect_open(q, NULL, YPR_DATASET_STRICT, YPR_EIO, "labels/val/a.txt");
+        expect_open(q, NULL, YPR_DATASET_STRICT, YPR_EIO, why[k]);
+        ypr_dataset *ds;
+        assert_int_equal(ypr_dataset_open(q, NULL, YPR_DATASET_SKIP, &ds), YPR_OK);
+        assert_int_equal(ypr_dataset_count(ds), 1);
+        assert_true(contains(ypr_dataset_image_path(ds, 0), "b.png"));
+        assert_int_equal(ypr_dataset_num_skipped_for(ds, YPR_DATASET_SKIPPED_LABELS), 1);
+        assert_int_equal(ypr_dataset_num_skipped_for(ds, YPR_DATASET_SKIPPED_IMAGE), 0);
+        ypr_dataset_free(ds);
+    }
+
+    /* images: a FIFO in a folder, in a list; a FIFO list; a FIFO classes.txt */
+    write_png(SPECIAL "/img/images/good.png", 32, 24, 80);
+    unlink(SPECIAL "/img/images/classes.txt");
+    unlink(SPECIAL "/img/images/pipe.png");
+    assert_int_equal(mkfifo(SPECIAL "/img/images/pipe.png", 0600), 0);
+    expect_open(SPECIAL "/img/images", NULL, YPR_DATASET_STRICT, YPR_EIO,
+                "pipe.png: not a regular file (a FIFO)");
+    ypr_dataset *ds;
+    assert_int_equal(ypr_dataset_open(SPECIAL "/img/images", NULL, YPR_DATASET_SKIP, &ds),
+                     YPR_OK);
+    assert_int_equal(ypr_dataset_count(ds), 1);
+    assert_int_equal(ypr_dataset_num_skipped_for(ds, YPR_DATASET_SKIPPED_IMAGE), 1);
+    ypr_dataset_free(ds);
+    write_file(SPECIAL "/img/list.txt", "images/good.png\nimages/pipe.png\n");
+    expect_open(SPECIAL "/img/list.txt", NULL, YPR_DATASET_STRICT, YPR_EIO,
+                "list.txt:2: image '" SPECIAL "/img/images/pipe.png': not a regular file");
+    unlink(SPECIAL "/img/fifo.txt");
+    assert_int_equal(mkfifo(SPECIAL "/img/fifo.txt", 0600), 0);
+    expect_open(SPECIAL "/img/fifo.txt", NULL, YPR_DATASET_STRICT, YPR_EIO,
+                "fifo.txt: not a regular file (a FIFO)");
+    write_file(SPECIAL "/img/fifo.yaml", "val: fifo.txt\nnc: 1\n");
+    expect_open(SPECIAL "/img/fifo.yaml", "val", YPR_DATASET_SKIP, YPR_EIO,
+                "fifo.txt: not a regular file (a FIFO)");
+    unlink(SPECIAL "/img/images/classes.txt");
+    assert_int_equal(mkfifo(SPECIAL "/img/images/classes.txt", 0600), 0);
+    expect_open(SPECIAL "/img/images", NULL, YPR_DATASET_SKIP, YPR_EIO,
+                "classes.txt: not a regular file (a FIFO)");
+    unlink(SPECIAL "/img/images/classes.txt");
+
+    /* VOC: a FIFO annotation, a FIFO split file */
+    write_png(SPECIAL "/voc/JPEGImages/1.png", 32, 24, 90);
+    write_file(SPECIAL "/voc/ImageSets/Main/val.txt", "1\n");
+    unlink(SPECIAL "/voc/Annotations/1.xml");
+    unlink(SPECIAL "/voc/ImageSets/Main/pipe.txt");
+    mkdirs(SPECIAL "/voc/Annotations");
+    assert_int_equal(mkfifo(SPECIAL "/voc/Annotations/1.xml", 0600), 0);
+    assert_int_equal(mkfifo(SPECIAL "/voc/ImageSets/Main/pipe.txt", 0600), 0);
+    expect_open(SPECIAL "/voc", "val", YPR_DATASET_STRICT, YPR_EIO,
+                "Annotations/1.xml: not a regular file (a FIFO)");
+    expect_open(SPECIAL "/voc", "val", YPR_DATASET_SKIP, YPR_EIO, "every image was skipped");
+    expect_open(SPECIAL "/voc", "pipe", YPR_DATASET_SKIP, YPR_EIO,
+                "pipe.txt: not a regular file (a FIFO)");
+    alarm(0);
+}
+
+/* ----------------------------------------------- VOC structure problems */
+
+static void test_voc_structure(void **state)
+{
+    (void)state;
+    /* no Annotations/: an error, not a dataset of unlabelled images */
+    write_png(ROOT "/voc_noann/JPEGImages/1.png", 32, 24, 10);
+    write_file(ROOT "/voc_noann/ImageSets/Main/val.txt", "1\n");
+    expect_open(ROOT "/voc_noann", "val", YPR_DATASET_STRICT, YPR_ENOTFOUND,
+                "without an Annotations/ folder");
+    expect_open(ROOT "/voc_noann", NULL, YPR_DATASET_SKIP, YPR_ENOTFOUND,
+                "without an Annotations/ folder");
+
+    /* XML cut after a complete object: the objects after the cut would be
+     * lost, so the file is malformed (file and what is not closed) */
+    static const char obj[] = "<object><name>dog</name><bndbox><xmin>2</xmin><ymin>2</ymin>"
+                              "<xmax>9</xmax><ymax>9</ymax></bndbox></object>\n";
+    char xml[512];
+    snprintf(xml, sizeof xml, "<annotation>\n%s%s</annotation>\n", obj, obj);
+    xml[strlen(xml) - strlen("</annotation>\n")] = 0;   /* cut the closing tag */
+    write_png(ROOT "/voc_cut/JPEGImages/1.png", 32, 24, 10);
+    write_png(ROOT "/voc_cut/JPEGImages/2.png", 32, 24, 20);
+    write_file(ROOT "/voc_cut/Annotations/1.xml", xml);
+    snprintf(xml, sizeof xml, "<annotation>\n%s</annotation>\n", obj);
+    write_file(ROOT "/voc_cut/Annotations/2.xml", xml);
+    write_file(ROOT "/voc_cut/Annotations/3.xml", "");
+    write_png(ROOT "/voc_cut/JPEGImages/3.png", 32, 24, 30);
+    write_file(ROOT "/voc_cut/ImageSets/Main/val.txt", "1\n2\n");
+    write_file(ROOT "/voc_cut/ImageSets/Main/empty.txt", "3\n");
+    expect_open(ROOT "/voc_cut", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "1.xml:4: malformed XML: truncated: <annotation> (line 1) is not closed");
+    expect_open(ROOT "/voc_cut", "empty", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "no <annotation> element");
+    ypr_dataset *ds;
+    assert_int_equal(ypr_dataset_open(ROOT "/voc_cut", "val", YPR_DATASET_SKIP, &ds), YPR_OK);
+    assert_int_equal(ypr_dataset_count(ds), 1);
+    assert_int_equal(ypr_dataset_num_skipped_for(ds, YPR_DATASET_SKIPPED_LABELS), 1);
+    float r[12];
+    int n;
+    assert_int_equal(ypr_dataset_labels(ds, 0, r, 2, &n), YPR_OK);
+    assert_int_equal(n, 1);
+    ypr_dataset_free(ds);
+    /* a missing image is an image problem, a missing annotation a label one */
+    write_file(ROOT "/voc_cut/ImageSets/Main/gone.txt", "2\n4\n5\n");
+    write_file(ROOT "/voc_cut/Annotations/4.xml", xml);
+    assert_int_equal(ypr_dataset_open(ROOT "/voc_cut", "gone", YPR_DATASET_SKIP, &ds), YPR_OK);
+    assert_int_equal(ypr_dataset_count(ds), 1);
+    assert_int_equal(ypr_dataset_num_skipped_for(ds, YPR_DATASET_SKIPPED_IMAGE), 1);
+    assert_int_equal(ypr_dataset_num_skipped_for(ds, YPR_DATASET_SKIPPED_LABELS), 1);
+    ypr_dataset_free(ds);
+}
+
+/* ------------------------------------ skipping everything; warning cap */
+
+typedef struct warn_log { int per_image, summary, other; char first[512]; } warn_log;
+
+static void collect_warn(void *user, int level, const char *msg)
+{
+    warn_log *w = user;
+    if (level != YPR_LOG_WARN)
+        return;
+    if (contains(msg, "; image skipped")) {
+        if (!w->per_image++)
+            snprintf(w->first, sizeof w->first, "%s", msg);
+    } else if (contains(msg, "image(s) skipped")) {
+        w->summary++;
+    } else {
+        w->other++;
+    }
+}
+
+static void test_skip_all_and_warning_cap(void **state)
+{
+    (void)state;
+    /* 30 images whose labels name class 5 of nc 1, and 10 that are missing */
+    for (int i = 0; i < 30; i++) {
+        char p[256];
+        snprintf(p, sizeof p, ROOT "/many/images/%02d.png", i);
+        write_png(p, 16, 16, (uint8_t)i);
+        snprintf(p, sizeof p, ROOT "/many/labels/%02d.txt", i);
+        write_file(p, "5 0.5 0.5 0.2 0.2\n");
+    }
+    char all[4096] = "";
+    for (int i = 0; i < 30; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "images/%02d.png\n", i);
+        strcat(all, p);
+    }
+    for (int i = 0; i < 10; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "images/gone%02d.png\n", i);
+        strcat(all, p);
+    }
+    write_file(ROOT "/many/all.txt", all);
+    write_file(ROOT "/many/all.yaml", "val: all.txt\nnc: 1\n");
+
+    /* every image skipped: the open fails with the counts and the first problem */
+    warn_log w = {0};
+    ypr_set_log_callback(collect_warn, &w, YPR_LOG_WARN);
+    ypr_dataset *ds = (ypr_dataset *)1;
+    int rc = ypr_dataset_open(ROOT "/many/all.yaml", "val", YPR_DATASET_SKIP, &ds);
+    ypr_set_log_callback(NULL, NULL, YPR_LOG_WARN);
+    assert_int_equal(rc, YPR_EFORMAT);
+    assert_null(ds);
+    assert_true(contains(ypr_last_error(), "every image was skipped (10 with image problems, "
+                                           "30 with label problems)"));
+    assert_true(contains(ypr_last_error(), "labels/00.txt:1: class id 5 >= nc (1)"));
+    /* 40 problems: 20 warnings one by one, then a count */
+    assert_int_equal(w.per_image, 20);
+    assert_int_equal(w.summary, 1);
+    assert_int_equal(w.other, 1);   /* "further skipped images are only counted" */
+    assert_true(contains(w.first, "00.txt:1: class id 5 >= nc (1)"));
+
+    /* one good image: the dataset opens with the counts by reason */
+    write_png(ROOT "/many/images/zz.png", 16, 16, 99);
+    strcat(all, "images/zz.png\n");
+    write_file(ROOT "/many/all.txt", all);
+    assert_int_equal(ypr_dataset_open(ROOT "/many/all.yaml", "val", YPR_DATASET_SKIP, &ds),
+                     YPR_OK);
+    assert_int_equal(ypr_dataset_count(ds), 1);
+    assert_int_equal(ypr_dataset_num_skipped(ds), 40);
+    assert_int_equal(ypr_dataset_num_skipped_for(ds, YPR_DATASET_SKIPPED_IMAGE), 10);
+    assert_int_equal(ypr_dataset_num_skipped_for(ds, YPR_DATASET_SKIPPED_LABELS), 30);
+    assert_int_equal(ypr_dataset_num_skipped_for(ds, 0), YPR_EINVAL);
+    assert_int_equal(ypr_dataset_num_skipped_for(ds, 3), YPR_EINVAL);
+    ypr_dataset_free(ds);
+    assert_int_equal(ypr_dataset_num_skipped_for(NULL, YPR_DATASET_SKIPPED_IMAGE), YPR_EINVAL);
+    assert_int_equal(ypr_dataset_synth(2, 64, 2, 1, &ds), YPR_OK);
+    assert_int_equal(ypr_dataset_num_skipped_for(ds, YPR_DATASET_SKIPPED_LABELS), 0);
+    ypr_dataset_free(ds);
 }
 
 int main(void)
@@ -704,6 +984,9 @@ int main(void)
         cmocka_unit_test(test_voc),
         cmocka_unit_test(test_yaml_forms),
         cmocka_unit_test(test_corrupt_images),
+        cmocka_unit_test(test_special_inputs),
+        cmocka_unit_test(test_voc_structure),
+        cmocka_unit_test(test_skip_all_and_warning_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,10 +5,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -801,7 +806,7 @@ static void test_bad_files(void **state)
     unlink("test_image_fake.png");
 
     assert_int_equal(ypr__image_load(".", &img), YPR_EIO);        /* a directory */
-    assert_int_equal(ypr__image_load("test_image_missing.jpg", &img), YPR_EIO);
+    assert_int_equal(ypr__image_load("test_image_missing.jpg", &img), YPR_ENOTFOUND);
     assert_non_null(strstr(ypr_last_error(), "test_image_missing.jpg"));
     assert_null(img.rgb);
 
@@ -818,6 +823,252 @@ static void test_bad_files(void **state)
     assert_int_equal(ypr__image_load_mem("BM\0\0\0\0", 6, NULL, &img), YPR_EFORMAT);
     assert_int_equal(ypr__image_load_mem(NULL, 0, "nothing", &img), YPR_EFORMAT);
     assert_non_null(strstr(ypr_last_error(), "nothing"));
+}
+
+/* --------------------------------------------- hostile files and limits */
+
+/* This process's resident memory in KiB. */
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    assert_non_null(f);
+    long size = 0, rss = 0;
+    assert_int_equal(fscanf(f, "%ld %ld", &size, &rss), 2);
+    fclose(f);
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* Decode buf in a child process and return how far the child's peak
+ * resident memory rose above ours (KiB): the child starts as a copy of this
+ * process, so the rise is what the decoder allocated and touched. The
+ * decoder's status comes back through *rc. */
+static long decode_rss_rise(const uint8_t *buf, size_t len, int *rc)
+{
+    fflush(NULL);
+    long before = rss_kib();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ypr_image img;
+        int r = ypr__image_load_mem(buf, len, "child", &img);
+        ypr__image_free(&img);
+        _exit(r < 0 && r > -100 ? -r : r == 0 ? 0 : 100);
+    }
+    int st = 0;
+    struct rusage ru;
+    assert_int_equal(wait4(pid, &st, 0, &ru), pid);
+    assert_true(WIFEXITED(st));
+    *rc = -WEXITSTATUS(st);
+    return ru.ru_maxrss - before;
+}
+
+#define RSS_RISE_MAX_KIB (64 * 1024)
+
+/* FIFOs and directories are refused at open, without blocking (alarm: a
+ * blocking open fails the test instead of hanging it). */
+static void test_special_files(void **state)
+{
+    (void)state;
+    char dir[] = "test_image_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char fifo[64];
+    snprintf(fifo, sizeof fifo, "%s/pipe.jpg", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    alarm(20);
+    ypr_image img;
+    int w = -1, h = -1;
+    assert_int_equal(ypr__image_load(fifo, &img), YPR_EIO);
+    assert_non_null(strstr(ypr_last_error(), "pipe.jpg: not a regular file (a FIFO)"));
+    assert_null(img.rgb);
+    assert_int_equal(ypr__image_size(fifo, &w, &h), YPR_EIO);
+    assert_non_null(strstr(ypr_last_error(), "pipe.jpg: not a regular file (a FIFO)"));
+    assert_int_equal(w, 0);
+    assert_int_equal(ypr__image_load(dir, &img), YPR_EIO);
+    assert_non_null(strstr(ypr_last_error(), "not a regular file (a directory)"));
+    assert_int_equal(ypr__image_size(dir, &w, &h), YPR_EIO);
+    assert_non_null(strstr(ypr_last_error(), "not a regular file (a directory)"));
+    char none[64];
+    snprintf(none, sizeof none, "%s/none.png", dir);
+    assert_int_equal(ypr__image_size(none, &w, &h), YPR_ENOTFOUND);
+    alarm(0);
+    unlink(fifo);
+    rmdir(dir);
+}
+
+/* The 44-byte PNG of issue #9: a 1×1 header, then a tEXt chunk claiming
+ * 0x7fffffff bytes. libpng used to allocate 2 GiB for it. */
+static void test_png_chunk_bomb(void **state)
+{
+    (void)state;
+    membuf m = {0};
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    mb_append(&m, sig, 8);
+    uint8_t ihdr[13] = {0};
+    put_be32(ihdr, 1);
+    put_be32(ihdr + 4, 1);
+    ihdr[8] = 8;
+    ihdr[9] = 2;
+    add_chunk(&m, "IHDR", ihdr, 13);
+    uint8_t be[4];
+    put_be32(be, 0x7fffffffu);
+    mb_append(&m, be, 4);
+    mb_append(&m, "tEXtabc", 7);
+    assert_int_equal(m.len, 44);
+    ypr_image img;
+    assert_int_equal(load_copy(m.p, m.len, &img), YPR_EFORMAT);
+    assert_null(img.rgb);
+    int rc = 0;
+    long rise = decode_rss_rise(m.p, m.len, &rc);
+    assert_int_equal(rc, YPR_EFORMAT);
+    if (rise > RSS_RISE_MAX_KIB)
+        fail_msg("decoding a 44-byte PNG raised resident memory by %ld KiB", rise);
+    free(m.p);
+
+    /* ancillary chunks larger than the allocation cap, with their data
+     * present, are skipped: the picture decodes */
+    membuf ok = {0};
+    mb_append(&ok, sig, 8);
+    add_chunk(&ok, "IHDR", ihdr, 13);
+    size_t big = YPR_PNG_MAX_ALLOC + 4096;
+    uint8_t *text = malloc(big);
+    assert_non_null(text);
+    memset(text, 'a', big);
+    text[0] = 'k';
+    text[1] = 0;                      /* keyword "k", then the text */
+    add_chunk(&ok, "tEXt", text, (uint32_t)big);
+    add_chunk(&ok, "zzZz", text, (uint32_t)big);   /* an unknown ancillary chunk */
+    free(text);
+    uint8_t raw[4] = {0, 10, 20, 30}, z[64];
+    uLongf zl = sizeof z;
+    assert_int_equal(compress(z, &zl, raw, sizeof raw), Z_OK);
+    add_chunk(&ok, "IDAT", z, (uint32_t)zl);
+    add_chunk(&ok, "IEND", NULL, 0);
+    assert_int_equal(ypr__image_load_mem(ok.p, ok.len, "big-text.png", &img), YPR_OK);
+    assert_int_equal(img.w, 1);
+    assert_int_equal(img.rgb[0], 10);
+    assert_int_equal(img.rgb[2], 30);
+    ypr__image_free(&img);
+    free(ok.p);
+}
+
+/* A PNG header within the absolute limits (16384² = 2^28 pixels) over a few
+ * bytes of data is refused before the 768 MiB pixel buffer exists. */
+static void test_png_forged_header(void **state)
+{
+    (void)state;
+    membuf m = png_claiming(16384, 16384);
+    ypr_image img;
+    assert_int_equal(load_copy(m.p, m.len, &img), YPR_EFORMAT);
+    assert_non_null(strstr(ypr_last_error(), "truncated or forged header"));
+    int rc = 0;
+    long rise = decode_rss_rise(m.p, m.len, &rc);
+    assert_int_equal(rc, YPR_EFORMAT);
+    if (rise > RSS_RISE_MAX_KIB)
+        fail_msg("a forged 16384x16384 PNG raised resident memory by %ld KiB", rise);
+    /* the header sniffer refuses it too */
+    assert_int_equal(write_file("test_image_forged.png", m.p, m.len), 0);
+    int w, h;
+    assert_int_equal(ypr__image_size("test_image_forged.png", &w, &h), YPR_EFORMAT);
+    assert_non_null(strstr(ypr_last_error(), "test_image_forged.png"));
+    unlink("test_image_forged.png");
+    free(m.p);
+    /* the bound itself: 1000 rows of 1 + 333·3 = 1000 bytes inflate from
+     * at least 10^6 / 1032 → 969 bytes (968·1032 = 998976 < 10^6) */
+    assert_int_equal(ypr__image_check_header("x", YPR_IMG_PNG, 333, 1000, 24, 968),
+                     YPR_EFORMAT);
+    assert_int_equal(ypr__image_check_header("x", YPR_IMG_PNG, 333, 1000, 24, 969), YPR_OK);
+    /* JPEG: 1024 pixels per byte; arithmetic coding has no such bound */
+    assert_int_equal(ypr__image_check_header("x", YPR_IMG_JPEG, 1024, 1000, 0, 999),
+                     YPR_EFORMAT);
+    assert_int_equal(ypr__image_check_header("x", YPR_IMG_JPEG, 1024, 1000, 0, 1000), YPR_OK);
+    assert_int_equal(ypr__image_check_header("x", YPR_IMG_JPEG_ARITH, 16384, 16384, 0, 100),
+                     YPR_OK);
+    assert_int_equal(ypr__image_check_header("x", YPR_IMG_JPEG_ARITH, 16385, 16384, 0, 1 << 30),
+                     YPR_ERANGE);
+}
+
+static size_t find_marker(const membuf *m, uint8_t code)
+{
+    for (size_t i = 2; i + 1 < m->len; i++)
+        if (m->p[i] == 0xFF && m->p[i + 1] == code)
+            return i;
+    fail_msg("marker FF%02X not found", code);
+    return 0;
+}
+
+static membuf jpeg_with_size(const membuf *src, size_t sof, int w, int h)
+{
+    membuf m = {0};
+    mb_append(&m, src->p, src->len);
+    m.p[sof + 5] = (uint8_t)(h >> 8);
+    m.p[sof + 6] = (uint8_t)h;
+    m.p[sof + 7] = (uint8_t)(w >> 8);
+    m.p[sof + 8] = (uint8_t)w;
+    return m;
+}
+
+/* Issue #9: a JPEG whose SOF claims more than its data holds, or whose scan
+ * is cut, used to decode to a grey picture. */
+static void test_jpeg_forged_and_cut(void **state)
+{
+    (void)state;
+    ypr_image src, img;
+    random_image(&src, 160, 120, 21);
+    membuf j = {0};
+    assert_int_equal(ypr__jpeg_encode(&src, 75, &j.p, &j.len), YPR_OK);
+    ypr__image_free(&src);
+    size_t sof = find_marker(&j, 0xC0), sos = find_marker(&j, 0xDA);
+
+    /* 16384×16384 over ~10 kB: refused from the header */
+    membuf big = jpeg_with_size(&j, sof, 16384, 16384);
+    assert_int_equal(load_copy(big.p, big.len, &img), YPR_EFORMAT);
+    assert_non_null(strstr(ypr_last_error(), "truncated or forged header"));
+    assert_null(img.rgb);
+    int rc = 0;
+    long rise = decode_rss_rise(big.p, big.len, &rc);
+    assert_int_equal(rc, YPR_EFORMAT);
+    if (rise > RSS_RISE_MAX_KIB)
+        fail_msg("a forged 16384x16384 JPEG raised resident memory by %ld KiB", rise);
+    assert_int_equal(write_file("test_image_forged.jpg", big.p, big.len), 0);
+    int w, h;
+    assert_int_equal(ypr__image_size("test_image_forged.jpg", &w, &h), YPR_EFORMAT);
+    assert_int_equal(ypr__image_load("test_image_forged.jpg", &img), YPR_EFORMAT);
+    unlink("test_image_forged.jpg");
+    free(big.p);
+
+    /* 400×400 passes the size bound, but the data ends after 160×120 worth
+     * of blocks: libjpeg's "premature end of data segment" is an error */
+    assert_true(400 * 400 <= (size_t)YPR_JPEG_MAX_PIXELS_PER_BYTE * j.len);
+    membuf mid = jpeg_with_size(&j, sof, 400, 400);
+    assert_int_equal(load_copy(mid.p, mid.len, &img), YPR_EFORMAT);
+    assert_non_null(strstr(ypr_last_error(), "premature end of data segment"));
+    free(mid.p);
+
+    /* the scan cut in the middle, with and without an EOI after the cut */
+    size_t cut = sos + (j.len - sos) / 2;
+    assert_int_equal(load_copy(j.p, cut, &img), YPR_EFORMAT);
+    membuf eoi = {0};
+    mb_append(&eoi, j.p, cut);
+    mb_append(&eoi, "\xFF\xD9", 2);
+    assert_int_equal(load_copy(eoi.p, eoi.len, &img), YPR_EFORMAT);
+    assert_non_null(strstr(ypr_last_error(), "premature end of data segment"));
+    free(eoi.p);
+    free(j.p);
+}
+
+static void test_file_size_limit(void **state)
+{
+    (void)state;
+    /* a sparse file just above the limit: refused from its size, unread */
+    int fd = open("test_image_huge.jpg", O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "\xFF\xD8\xFF", 3), 3);
+    assert_int_equal(ftruncate(fd, (off_t)YPR_IMAGE_MAX_BYTES + 1), 0);
+    close(fd);
+    ypr_image img;
+    assert_int_equal(ypr__image_load("test_image_huge.jpg", &img), YPR_ERANGE);
+    assert_non_null(strstr(ypr_last_error(), "test_image_huge.jpg"));
+    unlink("test_image_huge.jpg");
 }
 
 static void test_image_alloc(void **state)
@@ -1070,6 +1321,11 @@ int main(void)
         cmocka_unit_test(test_warnings_logged),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_special_files),
+        cmocka_unit_test(test_png_chunk_bomb),
+        cmocka_unit_test(test_png_forged_header),
+        cmocka_unit_test(test_jpeg_forged_and_cut),
+        cmocka_unit_test(test_file_size_limit),
         cmocka_unit_test(test_draw_rect),
         cmocka_unit_test(test_font),
         cmocka_unit_test(test_draw_text),

@@ -624,7 +624,18 @@ static void test_open_errors(void **state)
     mkdir("st_dir.safetensors", 0755);
     assert_int_equal(ypr__st_open("st_dir.safetensors", &st), YPR_EIO);
     assert_non_null(strstr(ypr_last_error(), "st_dir.safetensors"));
+    assert_non_null(strstr(ypr_last_error(), "not a regular file (a directory)"));
     rmdir("st_dir.safetensors");
+    /* a FIFO is refused without blocking in open() (the alarm turns a hang
+     * into a failure) */
+    unlink("st_fifo.safetensors");
+    assert_int_equal(mkfifo("st_fifo.safetensors", 0600), 0);
+    alarm(20);
+    assert_int_equal(ypr__st_open("st_fifo.safetensors", &st), YPR_EIO);
+    alarm(0);
+    assert_null(st);
+    assert_non_null(strstr(ypr_last_error(), "st_fifo.safetensors: not a regular file (a FIFO)"));
+    unlink("st_fifo.safetensors");
     write_file("st_empty.safetensors", "", 0);
     assert_int_equal(ypr__st_open("st_empty.safetensors", &st), YPR_EFORMAT);
     assert_non_null(strstr(ypr_last_error(), "st_empty.safetensors: file too short"));

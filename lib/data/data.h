@@ -27,6 +27,15 @@ int ypr__letterbox_ratio(const uint8_t *src, int sw, int sh, int dw, int dh, flo
 
 /* ------------------------------------------------------------- datasets */
 
+/* Limits of the dataset readers (docs/input.md). */
+#define YPR_DS_MAX_IMAGES 10000000           /* images in one dataset */
+#define YPR_DS_TEXT_MAX ((size_t)256 << 20)  /* data .yaml, image lists */
+#define YPR_DS_LABEL_MAX ((size_t)64 << 20)  /* one YOLO label file */
+#define YPR_DS_MAX_OBJECTS 10000             /* objects in one image */
+#define YPR_DS_XML_MAX ((size_t)64 << 20)    /* one VOC annotation, a VOC split file */
+#define YPR_DS_NAMES_MAX ((size_t)1 << 20)   /* classes.txt, labels.txt */
+#define YPR_DS_MAX_WARNINGS 20               /* skip warnings logged one by one */
+
 /* One image of a dataset: its file and its labels, rows of 6 floats
  * `class x1 y1 x2 y2 difficult` in pixels of the image. */
 typedef struct ypr_ds_item {
@@ -36,13 +45,20 @@ typedef struct ypr_ds_item {
     int w, h;              /* from the file's header at open; 0 if unreadable */
 } ypr_ds_item;
 
+/* What a dataset problem is about (the public YPR_DATASET_SKIPPED_* values). */
+enum { YPR_DS_IMAGE = YPR_DATASET_SKIPPED_IMAGE, YPR_DS_LABELS = YPR_DATASET_SKIPPED_LABELS };
+
 struct ypr_dataset {
     int synth;             /* 1: built-in synthetic (rendered on demand) */
     int count, cap;
     ypr_ds_item *items;    /* count entries (file datasets) */
     int nc;
     char **names;          /* nc strings (never NULL entries) */
-    int skipped;
+    int skipped;           /* images skipped (SKIP): skipped_image + skipped_labels */
+    int skipped_image;     /* image missing, not a regular file or header unreadable */
+    int skipped_labels;    /* label file or annotation problems */
+    int first_code;        /* the first skip: its status code and message */
+    char first_problem[512];
     int size;              /* synthetic: image side */
     uint64_t seed;         /* synthetic: seed */
 };
@@ -54,18 +70,35 @@ int ypr__ds_new(ypr_dataset **out);
 int ypr__ds_push(ypr_dataset *ds, ypr_ds_item *it);
 /* Set nc and class names (names may be NULL → ""; copied). */
 int ypr__ds_set_names(ypr_dataset *ds, int nc, const char *const *names);
-/* A label problem in `file` at `line` (0: no line). STRICT: records the error
- * and returns `code` (< 0). SKIP: logs a warning, counts a skipped image and
- * returns 1. */
-int ypr__ds_problem(ypr_dataset *ds, int policy, int code, const char *file, int line,
-                    const char *fmt, ...) YPR_PRINTF(6, 7);
+/* A problem of `kind` (YPR_DS_IMAGE, YPR_DS_LABELS) in `file` at `line` (0:
+ * no line). STRICT: records the error and returns `code` (< 0). SKIP: counts
+ * a skipped image, logs a warning (the first YPR_DS_MAX_WARNINGS; the rest
+ * are summed up by ypr__ds_finish) and returns 1. */
+int ypr__ds_problem(ypr_dataset *ds, int policy, int kind, int code, const char *file,
+                    int line, const char *fmt, ...) YPR_PRINTF(7, 8);
+/* End of an open: logs the skip summary; a dataset left without images is
+ * an error (YPR_ENOTFOUND "no images found", or the first skip's code and
+ * message when every image was skipped). */
+int ypr__ds_finish(ypr_dataset *ds, const char *what);
 
-/* Width and height from a PNG or JPEG header without decoding. 0 ok;
- * YPR_EIO (cannot open), YPR_EFORMAT (not a PNG/JPEG or truncated). */
-int ypr__image_size(const char *path, int *w, int *h);
+/* ------------------------------------------- helpers (files.c) */
+
+/* malloc'd copy of s; NULL on out of memory. */
+char *ypr__strdup(const char *s);
+/* s without leading and trailing white space (trailing part cut in place). */
+char *ypr__trim(char *s);
+/* 1 if s ends with suffix, ignoring case. */
+int ypr__ends_with(const char *s, const char *suffix);
 /* 1 if path is an existing directory / regular file. */
 int ypr__is_dir(const char *path);
 int ypr__is_file(const char *path);
+/* 1 if there is a directory entry at path (of any type, even a dangling
+ * symbolic link). */
+int ypr__exists(const char *path);
+/* What the last error says after its "YPR_E…: " and "path: " prefixes,
+ * for messages that name the file themselves. Points into the last-error
+ * buffer: copy it before recording another error. */
+const char *ypr__error_detail(const char *path);
 /* malloc'd "a/b" (b returned as is if absolute or a is empty). NULL on OOM. */
 char *ypr__path_join(const char *a, const char *b);
 /* malloc'd folder part of path ("." if none). */
@@ -81,6 +114,50 @@ typedef struct ypr_strvec { char **v; int n, cap; } ypr_strvec;
 /* Append str, taking ownership (freed on failure; NULL means out of memory). */
 int ypr__sv_push(ypr_strvec *s, char *str);
 void ypr__sv_free(ypr_strvec *s);
+
+/* ------------------------------------------- YOLO sources */
+
+/* State of one ypr_dataset_open() over YOLO-format sources. */
+typedef struct ypr_ds_open {
+    ypr_dataset *ds;
+    int policy;
+    int no_label_file;     /* images without a label file (no objects) */
+    int unsupported;       /* images in formats the decoder does not read */
+    int max_cls;           /* largest class id seen */
+} ypr_ds_open;
+
+/* Add a folder (recursively, sorted), a .txt list of images or a single
+ * image (yolo_tree.c). */
+int ypr__ds_add_source(ypr_ds_open *c, const char *src);
+/* Parse the label file of image `img` (w×h, 0 if unknown) (yolo_labels.c).
+ * Returns <0 (STRICT error), 1 (skip), 0 ok with rows (pixels when w > 0,
+ * normalized otherwise). *missing = 1 if there is no label file. */
+int ypr__yolo_labels(ypr_dataset *ds, int policy, const char *img, int w, int h,
+                     float **rows_out, int *n_out, int *missing, int *max_cls);
+
+/* ------------------------------------------- data .yaml subset (data_yaml.c) */
+
+enum { YPR_DY_NULL = 0, YPR_DY_SCALAR = 1, YPR_DY_LIST = 2, YPR_DY_MAP = 3 };
+
+typedef struct ypr_dyv {
+    int type, line;
+    char *s;
+    char **items;       /* list items; for YPR_DY_MAP items[k] is the value of integer key k */
+    int n, cap;
+} ypr_dyv;
+
+typedef struct ypr_dyaml {
+    char **keys;
+    ypr_dyv *vals;
+    int n, cap;
+} ypr_dyaml;
+
+/* Parse the top level of a data .yaml (text is modified in place; file
+ * names it in messages). Errors: YPR_EFORMAT (file:line), YPR_ENOMEM. */
+int ypr__dy_parse(char *text, const char *file, ypr_dyaml *y);
+/* The value of a top-level key, NULL if absent. */
+const ypr_dyv *ypr__dy_get(const ypr_dyaml *y, const char *key);
+void ypr__dy_free(ypr_dyaml *y);
 
 /* Pascal VOC tree (voc.c): fills ds (names, items). */
 int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *ds);

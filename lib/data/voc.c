@@ -22,6 +22,7 @@
 
 #define XML_MAX_DEPTH 32
 #define XML_TEXT_MAX 512
+#define XML_ERR_LEN 160
 
 static const char *const voc20[20] = {
     "aeroplane", "bicycle", "bird",  "boat",        "bottle", "bus",         "car",
@@ -103,12 +104,7 @@ static char *xml_text(char *s)
         }
     }
     *o = 0;
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = 0;
-    return s;
+    return ypr__trim(s);
 }
 
 static int push_obj(vann *a, int line)
@@ -181,14 +177,17 @@ static int xml_end(vann *a, xlevel *st, int d, int cur_obj)
     return YPR_OK;
 }
 
-/* Parse an annotation. A syntax problem returns YPR_EFORMAT with *line set. */
-static int xml_parse(char *x, size_t len, vann *a, int *err_line, const char **err)
+/* Parse an annotation. A syntax problem returns YPR_EFORMAT with *err_line
+ * and err (XML_ERR_LEN bytes) set. A file that ends inside an element
+ * (truncated: the objects after the cut would be lost silently) or has no
+ * <annotation> element is a syntax problem. */
+static int xml_parse(char *x, size_t len, vann *a, int *err_line, char *err)
 {
     xlevel *st = calloc(XML_MAX_DEPTH, sizeof *st);
     RETURN_IF(!st, YPR_ENOMEM, "out of memory");
-    int depth = 0, line = 1, cur_obj = -1, obj_depth = -1, rc = YPR_OK;
+    int depth = 0, line = 1, cur_obj = -1, obj_depth = -1, rc = YPR_OK, roots = 0;
     size_t i = 0;
-    *err = NULL;
+    err[0] = 0;
 #define COUNT_LINES(from, to)                                                \
     for (size_t q_ = (from); q_ < (to); q_++)                                \
         line += x[q_] == '\n';
@@ -218,7 +217,7 @@ static int xml_parse(char *x, size_t len, vann *a, int *err_line, const char **e
         } else if (strncmp(x + i, "<![CDATA[", 9) == 0) {
             char *e = strstr(x + i + 9, "]]>");
             if (!e) {
-                *err = "unterminated CDATA";
+                snprintf(err, XML_ERR_LEN, "unterminated CDATA");
                 break;
             }
             size_t n = (size_t)(e - (x + i + 9));
@@ -244,7 +243,7 @@ static int xml_parse(char *x, size_t len, vann *a, int *err_line, const char **e
         if (close) {
             char *e = strstr(x + i + skip, close);
             if (!e) {
-                *err = "unterminated comment or declaration";
+                snprintf(err, XML_ERR_LEN, "unterminated comment or declaration");
                 break;
             }
             size_t j = (size_t)(e - x) + strlen(close);
@@ -263,7 +262,7 @@ static int xml_parse(char *x, size_t len, vann *a, int *err_line, const char **e
             j++;
         }
         if (j >= len) {
-            *err = "unterminated tag";
+            snprintf(err, XML_ERR_LEN, "unterminated tag");
             break;
         }
         int end_tag = x[i + 1] == '/';
@@ -276,7 +275,7 @@ static int xml_parse(char *x, size_t len, vann *a, int *err_line, const char **e
         memcpy(name, x + ns, nl);
         name[nl] = 0;
         if (!nl) {
-            *err = "tag without a name";
+            snprintf(err, XML_ERR_LEN, "tag without a name");
             break;
         }
         int tag_line = line;
@@ -301,9 +300,11 @@ static int xml_parse(char *x, size_t len, vann *a, int *err_line, const char **e
         if (self_close)
             continue;
         if (depth >= XML_MAX_DEPTH) {
-            *err = "elements nested too deeply";
+            snprintf(err, XML_ERR_LEN, "elements nested too deeply");
             break;
         }
+        if (depth == 0)
+            roots += tag_is(name, "annotation");
         xlevel *l = &st[depth];
         memcpy(l->name, name, nl + 1);
         l->line = tag_line;
@@ -321,10 +322,15 @@ static int xml_parse(char *x, size_t len, vann *a, int *err_line, const char **e
         depth++;
     }
 #undef COUNT_LINES
+    if (rc == YPR_OK && !err[0] && depth > 0)
+        snprintf(err, XML_ERR_LEN, "truncated: <%s> (line %d) is not closed at the end of the "
+                 "file", st[depth - 1].name, st[depth - 1].line);
+    else if (rc == YPR_OK && !err[0] && roots == 0)
+        snprintf(err, XML_ERR_LEN, "no <annotation> element");
     free(st);
     if (rc < 0)
         return rc;
-    if (*err) {
+    if (err[0]) {
         *err_line = line;
         return YPR_EFORMAT;
     }
@@ -334,6 +340,11 @@ static int xml_parse(char *x, size_t len, vann *a, int *err_line, const char **e
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_vann_id(const void *a, const void *b)
+{
+    return strcmp(((const vann *)a)->id, ((const vann *)b)->id);
 }
 
 /* Add a copy of name unless it is there already. */
@@ -378,10 +389,10 @@ static int read_ids(const char *root, const char *split, vann **out, int *count,
     RETURN_IF(!sf, YPR_ENOMEM, "out of memory");
     vann *v = NULL;
     int n = 0, cap = 0, rc = YPR_OK;
-    if (ypr__is_file(sf)) {
-        char *text;
-        size_t len;
-        rc = ypr__read_text(sf, (size_t)64 << 20, &text, &len);
+    char *text = NULL;
+    size_t len;
+    if (ypr__exists(sf)) {
+        rc = ypr__read_text(sf, YPR_DS_XML_MAX, &text, &len);
         if (rc < 0) {
             free(sf);
             return rc;
@@ -395,7 +406,9 @@ static int read_ids(const char *root, const char *split, vann **out, int *count,
             size_t k = 0;
             while (s[k] && !isspace((unsigned char)s[k]))
                 k++;
-            if (k)
+            if (k && n >= YPR_DS_MAX_IMAGES)
+                rc = ypr__error(YPR_ERANGE, "%s: more than %d images", sf, YPR_DS_MAX_IMAGES);
+            else if (k)
                 rc = add_id(&v, &n, &cap, s, k, line);
         }
         free(text);
@@ -413,19 +426,15 @@ static int read_ids(const char *root, const char *split, vann **out, int *count,
                 size_t k = strlen(e->d_name);
                 if (k < 5 || e->d_name[0] == '.' || strcasecmp(e->d_name + k - 4, ".xml") != 0)
                     continue;
-                rc = add_id(&v, &n, &cap, e->d_name, k - 4, 0);
+                if (n >= YPR_DS_MAX_IMAGES)
+                    rc = ypr__error(YPR_ERANGE, "%s: more than %d annotations", sf,
+                                    YPR_DS_MAX_IMAGES);
+                else
+                    rc = add_id(&v, &n, &cap, e->d_name, k - 4, 0);
             }
             closedir(d);
-            /* sort by id: the struct's first string field is not id, so sort ids */
-            for (int a = 1; a < n; a++) {
-                vann t = v[a];
-                int b = a - 1;
-                while (b >= 0 && strcmp(v[b].id, t.id) > 0) {
-                    v[b + 1] = v[b];
-                    b--;
-                }
-                v[b + 1] = t;
-            }
+            if (n > 1)
+                qsort(v, (size_t)n, sizeof *v, cmp_vann_id);
         }
     }
     if (rc < 0) {
@@ -448,14 +457,14 @@ static char *find_image(const char *root, const vann *a)
     for (size_t k = 0; k < sizeof ext / sizeof *ext; k++) {
         snprintf(rel, sizeof rel, "JPEGImages/%s%s", a->id, ext[k]);
         char *p = ypr__path_join(root, rel);
-        if (!p || ypr__is_file(p))
+        if (!p || ypr__exists(p))
             return p;
         free(p);
     }
     if (a->filename && a->filename[0] && !strchr(a->filename, '/')) {
         snprintf(rel, sizeof rel, "JPEGImages/%s", a->filename);
         char *p = ypr__path_join(root, rel);
-        if (!p || ypr__is_file(p))
+        if (!p || ypr__exists(p))
             return p;
         free(p);
     }
@@ -480,25 +489,30 @@ int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *
             rc = ypr__error(YPR_ENOMEM, "out of memory");
             break;
         }
-        if (!ypr__is_file(a->xml)) {
-            a->missing = 1;
-            continue;
-        }
         char *text;
         size_t len;
-        rc = ypr__read_text(a->xml, (size_t)64 << 20, &text, &len);
-        if (rc < 0) {
-            rc = ypr__ds_problem(ds, policy, rc, a->xml, 0, "cannot read the annotation");
+        rc = ypr__read_text(a->xml, YPR_DS_XML_MAX, &text, &len);
+        if (rc == YPR_ENOTFOUND) {
+            a->missing = 1;   /* reported in pass 2, against the split file's line */
+            rc = YPR_OK;
+            continue;
+        }
+        if (rc < 0 && rc != YPR_ENOMEM) {
+            rc = ypr__ds_problem(ds, policy, YPR_DS_LABELS, rc, a->xml, 0, "%s",
+                                 ypr__error_detail(a->xml));
             a->skip = 1;
             rc = rc < 0 ? rc : YPR_OK;
             continue;
         }
+        if (rc < 0)
+            break;
         int el = 0;
-        const char *err = NULL;
-        rc = xml_parse(text, len, a, &el, &err);
+        char err[XML_ERR_LEN];
+        rc = xml_parse(text, len, a, &el, err);
         free(text);
-        if (rc == YPR_EFORMAT && err) {
-            rc = ypr__ds_problem(ds, policy, YPR_EFORMAT, a->xml, el, "malformed XML: %s", err);
+        if (rc == YPR_EFORMAT && err[0]) {
+            rc = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, a->xml, el,
+                                 "malformed XML: %s", err);
             a->skip = 1;
             rc = rc < 0 ? rc : YPR_OK;
             continue;
@@ -511,13 +525,13 @@ int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *
     if (rc == YPR_OK) {
         char *cf = ypr__path_join(root, "classes.txt");
         char *lf = ypr__path_join(root, "labels.txt");
-        const char *file = cf && ypr__is_file(cf) ? cf : lf && ypr__is_file(lf) ? lf : NULL;
+        const char *file = cf && ypr__exists(cf) ? cf : lf && ypr__exists(lf) ? lf : NULL;
         if (!cf || !lf) {
             rc = ypr__error(YPR_ENOMEM, "out of memory");
         } else if (file) {
             char *text = NULL;
             size_t len;
-            rc = ypr__read_text(file, (size_t)1 << 20, &text, &len);
+            rc = ypr__read_text(file, YPR_DS_NAMES_MAX, &text, &len);
             ypr_strvec cl = {0};
             for (char *p = rc == YPR_OK ? text : NULL; rc == YPR_OK && p && *p;) {
                 char *s = xml_text(ypr__next_line(&p));
@@ -558,21 +572,28 @@ int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *
             continue;
         const char *from = setfile ? setfile : root;
         if (a->missing) {
-            rc = ypr__ds_problem(ds, policy, YPR_ENOTFOUND, from, a->split_line,
+            rc = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_ENOTFOUND, from, a->split_line,
                                  "missing annotation %s", a->xml);
+            rc = rc < 0 ? rc : YPR_OK;   /* skipped: go on with the next */
             continue;
         }
         char *img = find_image(root, a);
         if (!img) {
-            rc = ypr__ds_problem(ds, policy, YPR_ENOTFOUND, from, a->split_line,
+            rc = ypr__ds_problem(ds, policy, YPR_DS_IMAGE, YPR_ENOTFOUND, from, a->split_line,
                                  "missing image JPEGImages/%s.jpg", a->id);
+            rc = rc < 0 ? rc : YPR_OK;
             continue;
         }
         ypr_ds_item it = {0};
         it.path = img;
-        if (ypr__image_size(img, &it.w, &it.h) < 0) {
-            it.w = it.h = 0;
-            ypr__log(YPR_LOG_WARN, "%s: unreadable image header; it fails when loaded", img);
+        int irc = ypr__image_size(img, &it.w, &it.h);
+        if (irc < 0) {
+            rc = irc == YPR_ENOMEM ? irc
+                                   : ypr__ds_problem(ds, policy, YPR_DS_IMAGE, irc, img, 0, "%s",
+                                                     ypr__error_detail(img));
+            free(img);
+            rc = rc < 0 ? rc : YPR_OK;
+            continue;
         }
         double W = it.w ? it.w : a->w, H = it.h ? it.h : a->h;
         it.rows = a->n ? malloc((size_t)a->n * 6 * sizeof(float)) : NULL;
@@ -589,29 +610,29 @@ int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *
                 if (strcmp(ds->names[c], o->name) == 0)
                     cls = c;
             if (!o->name || !o->name[0])
-                prob = ypr__ds_problem(ds, policy, YPR_EFORMAT, a->xml, o->line,
+                prob = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, a->xml, o->line,
                                        "object without a <name>");
             else if (cls < 0)
-                prob = ypr__ds_problem(ds, policy, YPR_EFORMAT, a->xml, o->line,
+                prob = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, a->xml, o->line,
                                        "unknown class '%.60s'", o->name);
             else if (o->bad)
-                prob = ypr__ds_problem(ds, policy, YPR_EFORMAT, a->xml, o->bad,
+                prob = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, a->xml, o->bad,
                                        "malformed box coordinate");
             else if (o->have != 15)
-                prob = ypr__ds_problem(ds, policy, YPR_EFORMAT, a->xml, o->line,
+                prob = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, a->xml, o->line,
                                        "object without a complete <bndbox>");
             else if (o->b[2] < o->b[0] || o->b[3] < o->b[1])
-                prob = ypr__ds_problem(ds, policy, YPR_EFORMAT, a->xml, o->line,
+                prob = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, a->xml, o->line,
                                        "box with xmax < xmin or ymax < ymin");
             else if (o->b[0] < 0 || o->b[1] < 0 || (W > 0 && o->b[2] > W + 1) ||
                      (H > 0 && o->b[3] > H + 1))
-                prob = ypr__ds_problem(ds, policy, YPR_EFORMAT, a->xml, o->line,
+                prob = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, a->xml, o->line,
                                        "box (%g, %g, %g, %g) outside the %gx%g image", o->b[0],
                                        o->b[1], o->b[2], o->b[3], W, H);
             for (int j = 0; j < k && !prob; j++)
                 if (a->o[j].have == 15 && memcmp(a->o[j].b, o->b, sizeof o->b) == 0 &&
                     a->o[j].name && strcmp(a->o[j].name, o->name) == 0)
-                    prob = ypr__ds_problem(ds, policy, YPR_EFORMAT, a->xml, o->line,
+                    prob = ypr__ds_problem(ds, policy, YPR_DS_LABELS, YPR_EFORMAT, a->xml, o->line,
                                            "duplicate box (same as line %d)", a->o[j].line);
             if (prob)
                 break;

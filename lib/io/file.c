@@ -11,10 +11,10 @@
 
 #include "io.h"
 
-int ypr__file_open_regular(const char *path, void **out, uint64_t *size)
+int ypr__file_open_fd(const char *path, int *fd_out, uint64_t *size)
 {
-    RETURN_IF(!out, YPR_EINVAL, "open: NULL output");
-    *out = NULL;
+    RETURN_IF(!fd_out, YPR_EINVAL, "open: NULL output");
+    *fd_out = -1;
     if (size)
         *size = 0;
     RETURN_IF(!path || !*path, YPR_EINVAL, "open: empty file name");
@@ -42,14 +42,26 @@ int ypr__file_open_regular(const char *path, void **out, uint64_t *size)
         close(fd);
         return ypr__error(YPR_EIO, "%s: fcntl: %s", path, strerror(e));
     }
+    *fd_out = fd;
+    if (size)
+        *size = sb.st_size > 0 ? (uint64_t)sb.st_size : 0;
+    return YPR_OK;
+}
+
+int ypr__file_open_regular(const char *path, void **out, uint64_t *size)
+{
+    RETURN_IF(!out, YPR_EINVAL, "open: NULL output");
+    *out = NULL;
+    int fd;
+    TRY(ypr__file_open_fd(path, &fd, size));
     FILE *f = fdopen(fd, "rb");
     if (!f) {
         close(fd);
+        if (size)
+            *size = 0;
         return ypr__error(YPR_ENOMEM, "%s: fdopen failed", path);
     }
     *out = f;
-    if (size)
-        *size = sb.st_size > 0 ? (uint64_t)sb.st_size : 0;
     return YPR_OK;
 }
 

@@ -7,14 +7,14 @@
  * context struct owned by its caller, so nothing that is local to the
  * setjmp frame is read after a longjmp, and the caller frees whatever the
  * context holds on every path. Nothing here prints: library warnings go to
- * ypr__log at YPR_LOG_DEBUG. */
+ * ypr__log at YPR_LOG_DEBUG, except those that mean lost pixels, which are
+ * errors. The limits (io.h) are checked before any pixel buffer exists. */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <jpeglib.h>
 #include <jerror.h>
@@ -22,17 +22,48 @@
 
 #include "io.h"
 
-#define IMG_MAX_SIDE 32768
-#define IMG_MAX_PIXELS ((int64_t)1 << 28)
 #define PNG_MSG_LEN 256
+#define PNG_CHUNK_CACHE 128         /* stored ancillary chunks (sPLT…) at most */
 
 static const uint8_t jpeg_magic[3] = {0xFF, 0xD8, 0xFF};
 static const uint8_t png_magic[8] = {0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A};
 
 static int dims_ok(int64_t w, int64_t h)
 {
-    return w >= 1 && h >= 1 && w <= IMG_MAX_SIDE && h <= IMG_MAX_SIDE &&
-           w * h <= IMG_MAX_PIXELS;
+    return w >= 1 && h >= 1 && w <= YPR_IMAGE_MAX_SIDE && h <= YPR_IMAGE_MAX_SIDE &&
+           w * h <= YPR_IMAGE_MAX_PIXELS;
+}
+
+int ypr__image_check_header(const char *what, int kind, int64_t w, int64_t h,
+                            int bits_per_pixel, uint64_t file_bytes)
+{
+    const char *fmt = kind == YPR_IMG_PNG ? "PNG" : "JPEG";
+    RETURN_IF(!dims_ok(w, h), YPR_ERANGE,
+              "%s: %s size %lldx%lld out of range (at most %d per side and 2^28 pixels)", what,
+              fmt, (long long)w, (long long)h, YPR_IMAGE_MAX_SIDE);
+    if (kind == YPR_IMG_JPEG) {
+        /* w·h ≤ 2^28 and file_bytes < 2^63 / 1024 for any real file */
+        uint64_t cap = file_bytes > (UINT64_MAX >> 11)
+                           ? UINT64_MAX
+                           : file_bytes * YPR_JPEG_MAX_PIXELS_PER_BYTE;
+        RETURN_IF((uint64_t)(w * h) > cap, YPR_EFORMAT,
+                  "%s: JPEG header claims %lldx%lld pixels, more than its %llu bytes can hold "
+                  "(at most %d pixels per byte): truncated or forged header", what,
+                  (long long)w, (long long)h, (unsigned long long)file_bytes,
+                  YPR_JPEG_MAX_PIXELS_PER_BYTE);
+    } else if (kind == YPR_IMG_PNG) {
+        /* a row is one filter byte and ceil(w·bpp / 8) sample bytes */
+        int64_t bpp = bits_per_pixel > 0 ? bits_per_pixel : 1;
+        uint64_t raw = (uint64_t)h * (1 + ((uint64_t)w * (uint64_t)bpp + 7) / 8);
+        uint64_t cap = file_bytes > (UINT64_MAX >> 11) ? UINT64_MAX
+                                                       : file_bytes * YPR_PNG_MAX_INFLATE;
+        RETURN_IF(raw > cap, YPR_EFORMAT,
+                  "%s: PNG header claims %lldx%lld pixels (%llu bytes of rows), more than its "
+                  "%llu bytes can inflate to (at most %d:1): truncated or forged header", what,
+                  (long long)w, (long long)h, (unsigned long long)raw,
+                  (unsigned long long)file_bytes, YPR_PNG_MAX_INFLATE);
+    }
+    return YPR_OK;
 }
 
 int ypr__image_alloc(ypr_image *img, int w, int h)
@@ -41,7 +72,7 @@ int ypr__image_alloc(ypr_image *img, int w, int h)
     memset(img, 0, sizeof *img);
     RETURN_IF(!dims_ok(w, h), YPR_ERANGE,
               "image size %dx%d out of range (1..%d per side, at most 2^28 pixels)",
-              w, h, IMG_MAX_SIDE);
+              w, h, YPR_IMAGE_MAX_SIDE);
     uint8_t *p = ypr__calloc((size_t)w * (size_t)h, 3);
     if (!p)
         return YPR_ENOMEM;
@@ -77,16 +108,36 @@ static void jpeg_err_exit(j_common_ptr c)
     longjmp(e->jb, 1);
 }
 
-/* Warnings (level < 0) are counted and logged; a premature end of data is
- * fatal, because libjpeg would otherwise pad the picture with grey and
- * report success. Trace messages (level >= 0) are dropped. */
+/* Warnings that mean lost pixels: libjpeg repairs them by padding the
+ * picture with grey (or zero coefficients) and reports success. */
+static int jpeg_warning_loses_data(int code)
+{
+    switch (code) {
+    case JWRN_JPEG_EOF:             /* premature end of the file */
+    case JWRN_HIT_MARKER:           /* premature end of a data segment */
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_ARITH_BAD_CODE:
+    case JWRN_MUST_RESYNC:          /* restart marker lost: rows skipped */
+    case JWRN_BOGUS_PROGRESSION:    /* coefficients missing or sent twice */
+    case JWRN_NOT_SEQUENTIAL:
+    case JWRN_TOO_MUCH_DATA:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Warnings (level < 0) are counted and logged; those that lose pixels are
+ * fatal. Junk bytes before a marker (JWRN_EXTRANEOUS_DATA) and metadata
+ * warnings decode the same picture and stay warnings. Trace messages
+ * (level >= 0) are dropped. */
 static void jpeg_err_emit(j_common_ptr c, int level)
 {
     jpeg_err *e = (jpeg_err *)c->err;
     if (level >= 0)
         return;
     c->err->num_warnings++;
-    if (c->err->msg_code == JWRN_JPEG_EOF) {
+    if (jpeg_warning_loses_data(c->err->msg_code)) {
         c->err->format_message(c, e->msg);
         e->code = YPR_EFORMAT;
         longjmp(e->jb, 1);
@@ -144,9 +195,8 @@ static int jpeg_dec_run(jpeg_dec *d)
     jpeg_mem_src(ci, d->buf, (unsigned long)d->len);
     if (jpeg_read_header(ci, TRUE) != JPEG_HEADER_OK)
         return ypr__error(YPR_EFORMAT, "%s: JPEG without an image", d->what);
-    RETURN_IF(!dims_ok(ci->image_width, ci->image_height), YPR_ERANGE,
-              "%s: JPEG size %ux%u out of range (at most %d per side and 2^28 pixels)",
-              d->what, (unsigned)ci->image_width, (unsigned)ci->image_height, IMG_MAX_SIDE);
+    TRY(ypr__image_check_header(d->what, ci->arith_code ? YPR_IMG_JPEG_ARITH : YPR_IMG_JPEG,
+                                ci->image_width, ci->image_height, 0, d->len));
 
     int cmyk = 0;
     switch (ci->jpeg_color_space) {
@@ -268,9 +318,30 @@ static void png_mem_read(png_structp png, png_bytep data, size_t n)
     d->pos += n;
 }
 
+/* libpng's allocator: no single block above YPR_PNG_MAX_ALLOC. A refused
+ * block makes libpng fail (or, for an ancillary chunk, skip it). */
+static png_voidp png_capped_malloc(png_structp png, png_alloc_size_t n)
+{
+    (void)png;
+    return n <= YPR_PNG_MAX_ALLOC ? malloc(n) : NULL;
+}
+
+static void png_capped_free(png_structp png, png_voidp p)
+{
+    (void)png;
+    free(p);
+}
+
+/* Ancillary chunks we never use, skipped without being stored. */
+static const png_byte png_ignored_chunks[] = {
+    'i', 'C', 'C', 'P', '\0', 'i', 'T', 'X', 't', '\0', 't', 'E', 'X', 't', '\0',
+    'z', 'T', 'X', 't', '\0', 's', 'P', 'L', 'T', '\0', 'e', 'X', 'I', 'f', '\0',
+};
+
 static int png_dec_run(png_dec *d)
 {
-    d->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &d->m, png_on_error, png_on_warning);
+    d->png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &d->m, png_on_error,
+                                      png_on_warning, NULL, png_capped_malloc, png_capped_free);
     RETURN_IF(!d->png, YPR_ENOMEM, "%s: cannot create PNG reader", d->what);
     d->info = png_create_info_struct(d->png);
     RETURN_IF(!d->info, YPR_ENOMEM, "%s: cannot create PNG reader", d->what);
@@ -282,14 +353,18 @@ static int png_dec_run(png_dec *d)
     png_set_read_fn(png, d, png_mem_read);
     /* Let any header through libpng so that our own limit decides. */
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
+    png_set_chunk_malloc_max(png, YPR_PNG_MAX_ALLOC);
+    png_set_chunk_cache_max(png, PNG_CHUNK_CACHE);
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, png_ignored_chunks,
+                                (int)(sizeof png_ignored_chunks / 5));
     png_read_info(png, info);
 
     png_uint_32 w = 0, h = 0;
     int depth = 0, ctype = 0;
     png_get_IHDR(png, info, &w, &h, &depth, &ctype, NULL, NULL, NULL);
-    RETURN_IF(!dims_ok(w, h), YPR_ERANGE,
-              "%s: PNG size %ux%u out of range (at most %d per side and 2^28 pixels)",
-              d->what, (unsigned)w, (unsigned)h, IMG_MAX_SIDE);
+    TRY(ypr__image_check_header(d->what, YPR_IMG_PNG, w, h,
+                                depth * png_get_channels(png, info), d->len));
 
     if (ctype == PNG_COLOR_TYPE_PALETTE)
         png_set_palette_to_rgb(png);
@@ -367,8 +442,15 @@ int ypr__image_load(const char *path, ypr_image *out)
     RETURN_IF(!out, YPR_EINVAL, "image_load: NULL output image");
     memset(out, 0, sizeof *out);
     RETURN_IF(!path || !*path, YPR_EINVAL, "image_load: empty file name");
-    FILE *fp = fopen(path, "rb");
-    RETURN_IF(!fp, YPR_EIO, "%s: cannot open: %s", path, strerror(errno));
+    void *fv;
+    uint64_t size;
+    TRY(ypr__file_open_regular(path, &fv, &size));
+    FILE *fp = fv;
+    if (size > YPR_IMAGE_MAX_BYTES) {
+        fclose(fp);
+        return ypr__error(YPR_ERANGE, "%s: %llu bytes, more than an image may have (%llu)", path,
+                          (unsigned long long)size, (unsigned long long)YPR_IMAGE_MAX_BYTES);
+    }
 
     /* Check the signature before reading everything, so that a large file
      * of another kind costs nothing. */
@@ -385,41 +467,21 @@ int ypr__image_load(const char *path, ypr_image *out)
         return ypr__error(YPR_EFORMAT, "%s: not a JPEG or PNG file (unknown signature)", path);
     }
 
-    size_t cap = 1 << 16, len = nhead;
-    struct stat st;
-    if (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-        (uint64_t)st.st_size < SIZE_MAX / 2)
-        cap = (size_t)st.st_size + 1;   /* +1 so that EOF is seen without growing */
-    if (cap < sizeof head)
-        cap = sizeof head;
+    /* The size stat gave, plus one byte to notice a file that grew. */
+    size_t cap = (size_t)size + 1 > sizeof head ? (size_t)size + 1 : sizeof head;
     uint8_t *buf = malloc(cap);
     if (!buf) {
         fclose(fp);
         return ypr__error(YPR_ENOMEM, "%s: cannot allocate %zu bytes", path, cap);
     }
     memcpy(buf, head, nhead);
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
-            uint8_t *nb = ncap > cap ? realloc(buf, ncap) : NULL;
-            if (!nb) {
-                free(buf);
-                fclose(fp);
-                return ypr__error(YPR_ENOMEM, "%s: file too large to read", path);
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t n = fread(buf + len, 1, cap - len, fp);
-        len += n;
-        if (n == 0)
-            break;
-    }
+    size_t len = nhead + fread(buf + nhead, 1, cap - nhead, fp);
     int bad = ferror(fp), e = errno;
     fclose(fp);
-    if (bad) {
+    if (bad || len > (size_t)size) {
         free(buf);
-        return ypr__error(YPR_EIO, "%s: read error: %s", path, strerror(e));
+        return ypr__error(YPR_EIO, "%s: %s%s", path, bad ? "read error: " : "",
+                          bad ? strerror(e) : "file changed while being read");
     }
     int rc = ypr__image_load_mem(buf, len, path, out);
     free(buf);

@@ -74,16 +74,60 @@ typedef struct ypr_image {
     uint8_t *rgb;
 } ypr_image;
 
+/* Limits every image reader checks before it allocates (docs/design.md):
+ * - at most YPR_IMAGE_MAX_SIDE pixels per side and YPR_IMAGE_MAX_PIXELS
+ *   pixels (2^28, 768 MiB as RGB8), files of at most YPR_IMAGE_MAX_BYTES:
+ *   beyond them YPR_ERANGE;
+ * - the header must fit the file's size. A Huffman-coded JPEG spends at
+ *   least one bit on every 8×8 block of its full-resolution component, so
+ *   it cannot hold more than 512 pixels per byte; YPR_JPEG_MAX_PIXELS_PER_BYTE
+ *   allows twice that. A PNG's rows (one filter byte each, then the packed
+ *   samples) inflate from its data by at most YPR_PNG_MAX_INFLATE (deflate's
+ *   1032:1). A header claiming more is YPR_EFORMAT ("truncated or forged
+ *   header") before any pixel buffer exists. Arithmetic-coded JPEGs can be
+ *   arbitrarily dense: only the absolute limits apply to them;
+ * - libpng never makes one allocation above YPR_PNG_MAX_ALLOC (its largest
+ *   legitimate buffers, rows, are below 300 KiB); text, ICC, EXIF and
+ *   unknown chunks are skipped without being stored;
+ * - JPEG data that libjpeg would repair by padding with grey (a premature
+ *   end of the data, a bad Huffman or arithmetic code, a lost restart
+ *   marker, an inconsistent progression) is YPR_EFORMAT. */
+#define YPR_IMAGE_MAX_SIDE 32768
+#define YPR_IMAGE_MAX_PIXELS ((int64_t)1 << 28)
+#define YPR_IMAGE_MAX_BYTES ((uint64_t)1 << 30)
+#define YPR_JPEG_MAX_PIXELS_PER_BYTE 1024
+#define YPR_PNG_MAX_INFLATE 1032
+#define YPR_PNG_MAX_ALLOC ((size_t)8 << 20)
+
+/* How an image's data is coded, for ypr__image_check_header. */
+enum { YPR_IMG_PNG = 1, YPR_IMG_JPEG = 2, YPR_IMG_JPEG_ARITH = 3 };
+
+/* Check a header's claim against the limits above: w×h pixels of
+ * `bits_per_pixel` (PNG: bit depth × channels; ignored for JPEG) in a file
+ * of `file_bytes` bytes. Errors name `what`: YPR_ERANGE (absolute limits),
+ * YPR_EFORMAT (more pixels than the file can hold). */
+int ypr__image_check_header(const char *what, int kind, int64_t w, int64_t h,
+                            int bits_per_pixel, uint64_t file_bytes);
+
 /* Decode a JPEG or PNG (chosen by the magic bytes, not the extension). Grey,
  * grey+alpha, palette, RGBA and 16-bit PNGs become RGB8 (alpha dropped);
- * CMYK/grey JPEGs become RGB. Errors: YPR_EIO (open/read, naming the file),
- * YPR_EFORMAT (corrupt, truncated or unknown format, naming the file),
- * YPR_ERANGE (dimensions above 32768 or more than 2^28 pixels). Never
- * aborts or longjmps out to the caller. */
+ * CMYK/grey JPEGs become RGB. Only regular files are read (a FIFO or
+ * directory is refused without blocking). Errors: YPR_ENOTFOUND (no such
+ * file), YPR_EIO (open/read, not a regular file, naming the file),
+ * YPR_EFORMAT (corrupt, truncated or unknown format, or a header the data
+ * cannot hold, naming the file), YPR_ERANGE (beyond the limits above).
+ * Never aborts or longjmps out to the caller. */
 int ypr__image_load(const char *path, ypr_image *out);
 int ypr__image_load_mem(const void *buf, size_t len, const char *what, ypr_image *out);
 int ypr__image_alloc(ypr_image *img, int w, int h);   /* zeroed; YPR_ERANGE/ENOMEM */
 void ypr__image_free(ypr_image *img);                 /* frees rgb, zeroes the struct */
+
+/* Width and height from a PNG or JPEG header without decoding
+ * (image_header.c), checked with ypr__image_check_header. 0 ok;
+ * YPR_ENOTFOUND, YPR_EIO (cannot open, not a regular file), YPR_EFORMAT
+ * (not a PNG/JPEG, truncated header, more pixels than the file can hold),
+ * YPR_ERANGE (beyond the limits). */
+int ypr__image_size(const char *path, int *w, int *h);
 
 /* Write RGB8 as PNG, atomically (temporary name, fsync, rename). */
 int ypr__png_write(const char *path, const ypr_image *img);
@@ -109,6 +153,8 @@ void ypr__class_color(int i, uint8_t out[3]);
  * is refused without blocking. SIZE (optional) receives the file's size.
  * Errors: YPR_ENOTFOUND, YPR_EIO (naming the file and what it is). */
 int ypr__file_open_regular(const char *path, void **out, uint64_t *size);
+/* The same as a file descriptor (close it with close()). */
+int ypr__file_open_fd(const char *path, int *fd, uint64_t *size);
 /* Read a whole regular file of at most MAX bytes into a malloc'd,
  * NUL-terminated buffer. Errors: as above, YPR_ERANGE (larger than MAX),
  * YPR_ENOMEM. */

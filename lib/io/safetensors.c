@@ -20,12 +20,10 @@
  * A mapped file that is truncated by another process while open can still
  * fault (SIGBUS); nothing portable prevents that. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -409,23 +407,19 @@ int ypr__st_open(const char *path, ypr_safetensors **out)
     RETURN_IF(!out, YPR_EINVAL, "safetensors: NULL output");
     *out = NULL;
     RETURN_IF(!path || !*path, YPR_EINVAL, "safetensors: empty file name");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    RETURN_IF(fd < 0, YPR_EIO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int e = errno;
-        close(fd);
-        return ypr__error(YPR_EIO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return ypr__error(YPR_EIO, "%s: not a regular file", path);
-    }
-    if (sb.st_size < 0 || (uint64_t)sb.st_size > (uint64_t)SIZE_MAX) {
+    /* non-blocking open, regular files only; a missing file stays
+     * YPR_EIO, as documented in io.h */
+    int fd;
+    uint64_t fsize;
+    int orc = ypr__file_open_fd(path, &fd, &fsize);
+    if (orc == YPR_ENOTFOUND)
+        return ypr__error(YPR_EIO, "%s: cannot open: %s", path, strerror(ENOENT));
+    TRY(orc);
+    if (fsize > (uint64_t)SIZE_MAX) {
         close(fd);
         return ypr__error(YPR_EIO, "%s: file too large to map", path);
     }
-    size_t size = (size_t)sb.st_size;
+    size_t size = (size_t)fsize;
     ypr_safetensors *st = calloc(1, sizeof *st);
     if (!st) {
         close(fd);
