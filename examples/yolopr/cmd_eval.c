@@ -113,7 +113,10 @@ static int open_data(const char *data, const char *split, int synth, int size, y
         return 1;
     }
     if (skipped)
-        fprintf(stderr, "yolopr eval: %d image(s) skipped (see the warnings above)\n", skipped);
+        fprintf(stderr, "yolopr eval: %d image(s) skipped: %d with image problems, %d with label "
+                "problems (see the warnings above)\n", skipped,
+                ypr_dataset_num_skipped_for(*ds, YPR_DATASET_SKIPPED_IMAGE),
+                ypr_dataset_num_skipped_for(*ds, YPR_DATASET_SKIPPED_LABELS));
     return 0;
 }
 

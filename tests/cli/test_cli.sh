@@ -118,7 +118,7 @@ bad 2 "not a folder" synth m.safetensors --images 2 --size 64
 # the YOLOv7 export refuses widths that are not multiples of 8 (--round-to 1)
 bad 1 "--yolov7" prune m.safetensors --ratio 0.3 --size 64 -o out.safetensors \
     --report r.json --plot p.png --yolov7 P
-bad 1 "no image to evaluate" eval m.safetensors --data bad/images --size 64 --json r.json
+bad 1 "every image was skipped" eval m.safetensors --data bad/images --size 64 --json r.json
 grep -qF "image skipped" "$T/err" || fail "eval: the skipped images' warnings are not shown"
 bad 2 "would be discarded" prune m.safetensors --ratio 0.25 --size 64
 bad 0 "" prune m.safetensors --ratio 0.25 --size 64 --dry-run   # the report only
