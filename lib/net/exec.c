@@ -364,12 +364,15 @@ static int assign_buffers(ypr_plan *p)
 }
 
 /* Every value must fit the activation limit on its own (which also keeps
- * the sizes below from overflowing); assign_buffers checks the sum. */
+ * the sizes below from overflowing); assign_buffers checks the sum. The
+ * input is the caller's buffer, not the arena's. */
 static int check_activations(const ypr_plan *p)
 {
     const int64_t max_floats = YPR_PLAN_MAX_ACTIVATION_BYTES / (int64_t)sizeof(float);
     for (int i = 0; i < p->net->nnodes; i++) {
         const ypr_shape *s = &p->shapes[i];
+        if (p->net->nodes[i].kind == YPR_NODE_INPUT)
+            continue;
         int64_t e = 0;
         if (ypr__mul_size(p->n, s->c, &e) < 0 || ypr__mul_size(e, s->h, &e) < 0 ||
             ypr__mul_size(e, s->w, &e) < 0 || e > max_floats)

@@ -30,6 +30,7 @@ void ypr__net_free(ypr_net *net)
         ypr__free(net->params[i].data);
     free(net->nodes);
     free(net->params);
+    free(net->pindex);
     memset(net, 0, sizeof *net);
 }
 
@@ -80,6 +81,41 @@ int ypr__net_add(ypr_net *net, int kind, const char *name, int layer,
     return net->nnodes++;
 }
 
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static void index_put(int *tab, int cap, const char *name, int i)
+{
+    size_t m = (size_t)cap - 1, k = (size_t)name_hash(name) & m;
+    while (tab[k])
+        k = (k + 1) & m;
+    tab[k] = i + 1;
+}
+
+/* Keep the name index at most half full; it is rebuilt when it grows. */
+static int index_reserve(ypr_net *net, int n)
+{
+    if ((int64_t)2 * n < net->pindex_cap)
+        return YPR_OK;
+    int cap = net->pindex_cap ? net->pindex_cap : 256;
+    while ((int64_t)2 * n >= cap)
+        cap *= 2;
+    int *tab = calloc((size_t)cap, sizeof *tab);
+    if (!tab)
+        return ypr__error(YPR_ENOMEM, "net: out of memory");
+    for (int i = 0; i < net->nparams; i++)
+        index_put(tab, cap, net->params[i].name, i);
+    free(net->pindex);
+    net->pindex = tab;
+    net->pindex_cap = cap;
+    return YPR_OK;
+}
+
 int ypr__net_add_param(ypr_net *net, const char *name, int ndim, const int64_t *shape,
                        int is_buffer)
 {
@@ -91,13 +127,18 @@ int ypr__net_add_param(ypr_net *net, const char *name, int ndim, const int64_t *
                   numel > YPR_NET_MAX_PARAM_BYTES / (int64_t)sizeof(float), YPR_ERANGE,
                   "net: tensor %s: more than %lld bytes", name,
                   (long long)YPR_NET_MAX_PARAM_BYTES);
-    for (int i = 0; i < net->nparams; i++)
-        total += net->params[i].numel;
-    RETURN_IF((total + numel) > YPR_NET_MAX_PARAM_BYTES / (int64_t)sizeof(float), YPR_ERANGE,
+    const int64_t max = YPR_NET_MAX_PARAM_BYTES / (int64_t)sizeof(float);
+    if (net->param_floats + numel > max) {   /* recount: tensors may have shrunk */
+        for (int i = 0; i < net->nparams; i++)
+            total += net->params[i].numel;
+        net->param_floats = total;
+    }
+    RETURN_IF(net->param_floats + numel > max, YPR_ERANGE,
               "net: tensor %s (%lld elements) takes the parameters past %lld bytes", name,
               (long long)numel, (long long)YPR_NET_MAX_PARAM_BYTES);
     RETURN_IF(ypr__net_find_param(net, name) >= 0, YPR_EINVAL, "net: duplicate tensor %s", name);
     TRY(grow((void **)&net->params, &net->param_cap, net->nparams + 1, sizeof *net->params));
+    TRY(index_reserve(net, net->nparams + 1));
     ypr_param *p = &net->params[net->nparams];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", name);
@@ -109,15 +150,24 @@ int ypr__net_add_param(ypr_net *net, const char *name, int ndim, const int64_t *
     p->data = ypr__calloc((size_t)(numel ? numel : 1), sizeof(float));
     if (!p->data)
         return YPR_ENOMEM;
+    index_put(net->pindex, net->pindex_cap, p->name, net->nparams);
+    net->param_floats += numel;
     net->version++;
     return net->nparams++;
 }
 
 int ypr__net_find_param(const ypr_net *net, const char *name)
 {
-    for (int i = 0; i < net->nparams; i++)
-        if (strcmp(net->params[i].name, name) == 0)
-            return i;
+    if (!net->pindex_cap) {
+        for (int i = 0; i < net->nparams; i++)
+            if (strcmp(net->params[i].name, name) == 0)
+                return i;
+        return -1;
+    }
+    size_t m = (size_t)net->pindex_cap - 1, k = (size_t)name_hash(name) & m;
+    for (int i; (i = net->pindex[k]) != 0; k = (k + 1) & m)
+        if (strcmp(net->params[i - 1].name, name) == 0)
+            return i - 1;
     return -1;
 }
 

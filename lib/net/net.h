@@ -38,7 +38,7 @@ enum {
 #define YPR_NET_MAX_CHANNELS 65536               /* output channels of any node */
 #define YPR_NET_MAX_PARAM_BYTES ((int64_t)4 << 30)   /* all tensors together, float32 */
 #define YPR_NET_MAX_INPUT_SIDE 16384             /* input height and width */
-#define YPR_PLAN_MAX_ACTIVATION_BYTES ((int64_t)16 << 30)   /* one plan's activations */
+#define YPR_PLAN_MAX_ACTIVATION_BYTES ((int64_t)8 << 30)    /* one plan's activation arena */
 
 typedef struct ypr_param {
     char name[YPR_NAME_MAX];    /* state_dict key, e.g. "model.0.conv.weight" */
@@ -82,6 +82,10 @@ typedef struct ypr_net {
     int nnodes, node_cap;
     ypr_param *params;
     int nparams, param_cap;
+    int *pindex;                /* open-addressing index of param names: slot → index + 1 */
+    int pindex_cap;             /* a power of two > 2·nparams, or 0 */
+    int64_t param_floats;       /* elements added so far: an upper bound once pruning shrinks
+                                 * tensors (add_param recounts before refusing) */
     uint64_t version;           /* bumped whenever parameters or shapes change */
 } ypr_net;
 
