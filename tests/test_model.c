@@ -280,6 +280,162 @@ static void test_cfg_errors(void **state)
     ypr_model_free(m);
 }
 
+/* yolov7-tiny as PyYAML dumps it (tests/data/make_yaml_cfgs.py: block
+ * sequences at column 0, leaves in flow style, all block, all flow, None as
+ * null) builds the built-in's net: the same tensors, names and shapes. */
+static void test_pyyaml_cfgs(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"yaml/yolov7-tiny-leaves.yaml",
+                                        "yaml/yolov7-tiny-block.yaml",
+                                        "yaml/yolov7-tiny-flow.yaml"};
+    ypr_model *ref = NULL;
+    assert_int_equal(ypr_model_from_cfg("yolov7-tiny", 20, 0, 0, 1, &ref), YPR_OK);
+    assert_int_equal(ypr_model_num_params(ref), 6066402);
+    for (size_t f = 0; f < sizeof files / sizeof files[0] + 1; f++) {
+        ypr_model *m = NULL;
+        if (f < sizeof files / sizeof files[0]) {
+            int rc = ypr_model_from_cfg(path_of(files[f]), 20, 0, 0, 1, &m);
+            if (rc != YPR_OK)
+                fail_msg("%s: %s", files[f], ypr_last_error());
+        } else {   /* the first with a UTF-8 byte-order mark, as some editors save it */
+            FILE *fp = fopen(path_of(files[0]), "rb");
+            assert_non_null(fp);
+            char text[16384] = "\xEF\xBB\xBF";
+            size_t n = fread(text + 3, 1, sizeof text - 4, fp);
+            fclose(fp);
+            assert_true(n > 1000 && n < sizeof text - 4);
+            assert_int_equal(ypr_model_from_cfg_text(text, n + 3, 20, 1, &m), YPR_OK);
+        }
+        assert_int_equal(ypr_model_num_params(m), 6066402);
+        assert_int_equal(ypr_model_num_tensors(m), ypr_model_num_tensors(ref));
+        for (int i = 0; i < ypr_model_num_tensors(ref); i++) {
+            const char *a, *b;
+            int da, db;
+            int64_t sa[6], sb[6];
+            assert_int_equal(ypr_model_tensor(ref, i, &a, &da, sa, NULL), YPR_OK);
+            assert_int_equal(ypr_model_tensor(m, i, &b, &db, sb, NULL), YPR_OK);
+            assert_string_equal(a, b);
+            assert_int_equal(da, db);
+            assert_memory_equal(sa, sb, sizeof sa);
+        }
+        ypr_model_free(m);
+    }
+    ypr_model_free(ref);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    fclose(f);
+}
+
+/* Bad cfgs from files and text: each a clear error naming file:line, and
+ * nothing allocated beyond the stated limits (docs/model.md). */
+static void test_cfg_limits(void **state)
+{
+    (void)state;
+    static const char head[] = "nc: 2\nanchors:\n  - [10,13, 16,30]\n";
+    static const char tail[] = "head:\n  [[-1, 1, Detect, [nc, anchors]]]\n";
+    char buf[2048];
+    ypr_model *m = NULL;
+    /* malformed YAML in a file: libyaml's message with the file and line */
+    write_file("bad_cfg.yaml", "nc: 2\nbackbone:\n  [[-1, 1, Conv, [16, 3, 2]],\n"
+                               "   [-1, 1, Conv, [3, 3, 1]\nhead: []\n");
+    assert_int_equal(ypr_model_from_cfg("bad_cfg.yaml", 0, 0, 0, 0, &m), YPR_EFORMAT);
+    assert_non_null(strstr(ypr_last_error(), "bad_cfg.yaml:5:"));
+    assert_null(m);
+    write_file("bad_cfg.yaml", "nc: 2\nanchors: &a [[10, 13]]\nagain: *a\n");
+    assert_int_equal(ypr_model_from_cfg("bad_cfg.yaml", 0, 0, 0, 0, &m), YPR_EUNSUPPORTED);
+    assert_non_null(strstr(ypr_last_error(), "bad_cfg.yaml:3: aliases"));
+    expect_cfg_error("- just\n- a list\n", YPR_EFORMAT, "<cfg text>:1: a model cfg is a mapping");
+    expect_cfg_error("nc: 2\nnc: 3\n", YPR_EFORMAT, "<cfg text>:2: duplicate key 'nc'");
+    /* input channels: only RGB */
+    snprintf(buf, sizeof buf, "%sch: 4\nbackbone:\n  [[-1, 1, Conv, [16, 3, 2]]]\n%s", head, tail);
+    expect_cfg_error(buf, YPR_EUNSUPPORTED, "<cfg text>:4: 'ch' is 4: only 3-channel (RGB)");
+    snprintf(buf, sizeof buf, "%sch: 100000\nbackbone:\n  [[-1, 1, Conv, [16, 3, 2]]]\n%s", head,
+             tail);
+    expect_cfg_error(buf, YPR_EUNSUPPORTED, "<cfg text>:4: 'ch' is 100000");
+    snprintf(buf, sizeof buf, "%sch: 3\nbackbone:\n  [[-1, 1, Conv, [16, 3, 2]]]\n%s", head, tail);
+    assert_int_equal(ypr_model_from_cfg_text(buf, strlen(buf), 0, 1, &m), YPR_OK);
+    ypr_model_free(m);
+    /* repeats, before and after depth_multiple */
+    snprintf(buf, sizeof buf, "%sbackbone:\n  [[-1, 1000000, Conv, [16, 3, 2]]]\n%s", head, tail);
+    expect_cfg_error(buf, YPR_ERANGE, "<cfg text>:5: layer 0: repeat count 1000000 outside 1..64");
+    snprintf(buf, sizeof buf, "%sdepth_multiple: 1e6\nbackbone:\n  [[-1, 2, Conv, [16, 3, 2]]]\n%s",
+             head, tail);
+    expect_cfg_error(buf, YPR_EFORMAT, "<cfg text>:4: 'depth_multiple' must be a number > 0");
+    snprintf(buf, sizeof buf, "%sdepth_multiple: 50\nbackbone:\n  [[-1, 2, Conv, [16, 3, 2]]]\n%s",
+             head, tail);
+    expect_cfg_error(buf, YPR_ERANGE, "<cfg text>:6: layer 0: repeat count 2 x depth_multiple 50");
+    snprintf(buf, sizeof buf, "%sbackbone:\n  [[-1, 2, MP, []]]\n%s", head, tail);
+    expect_cfg_error(buf, YPR_EUNSUPPORTED, "repeats (2) are supported for Conv only");
+    /* widths: the channel limit, before any tensor of that size exists */
+    snprintf(buf, sizeof buf, "%swidth_multiple: 1e6\nbackbone:\n  [[-1, 1, Conv, [1024, 3, 2]]]\n%s",
+             head, tail);
+    expect_cfg_error(buf, YPR_EFORMAT, "<cfg text>:4: 'width_multiple' must be a number > 0");
+    snprintf(buf, sizeof buf, "%swidth_multiple: 100\nbackbone:\n  [[-1, 1, Conv, [1024, 3, 2]]]\n%s",
+             head, tail);
+    expect_cfg_error(buf, YPR_ERANGE, "<cfg text>:6: layer 0: the output (after width_multiple) "
+                     "has 102400 channels (at most 65536)");
+    /* parameter bytes: 65536 x 65536 x 3 x 3 floats are refused before allocating */
+    snprintf(buf, sizeof buf, "%sbackbone:\n  [[-1, 1, Conv, [65536, 1, 1]],\n"
+             "   [-1, 1, Conv, [65536, 3, 1]]]\n%s", head, tail);
+    expect_cfg_error(buf, YPR_ERANGE, "<cfg text>:6: layer 1: tensor model.1.conv.weight takes "
+                     "the parameters past 4294967296 bytes");
+    /* non-finite and non-positive values */
+    snprintf(buf, sizeof buf, "%sbackbone:\n  [[-1, 1, Conv, [16, 3, 2, None, 1, "
+             "nn.LeakyReLU(nan)]]]\n%s", head, tail);
+    expect_cfg_error(buf, YPR_EFORMAT, "<cfg text>:5: layer 0: the LeakyReLU slope must be a finite");
+    snprintf(buf, sizeof buf, "%sbackbone:\n  [[-1, 1, Conv, [16, 3, 2, None, 1, "
+             "nn.LeakyReLU(1e999)]]]\n%s", head, tail);
+    expect_cfg_error(buf, YPR_EFORMAT, "the LeakyReLU slope must be a finite");
+    snprintf(buf, sizeof buf, "nc: 2\nanchors:\n  - [10, .nan, 16, 30]\nbackbone:\n"
+             "  [[-1, 1, Conv, [16, 3, 2]]]\n%s", tail);
+    expect_cfg_error(buf, YPR_EFORMAT, "<cfg text>:3: layer 1: cannot read argument: .nan");
+    snprintf(buf, sizeof buf, "nc: 2\nanchors:\n  - [10, 13, -16, 30]\nbackbone:\n"
+             "  [[-1, 1, Conv, [16, 3, 2]]]\n%s", tail);
+    expect_cfg_error(buf, YPR_EFORMAT, "<cfg text>:3: anchors must be positive numbers");
+    expect_cfg_error("nc: 2.5\n", YPR_EFORMAT, "<cfg text>:1: 'nc' must be a whole number");
+    expect_cfg_error("nc: .inf\n", YPR_EFORMAT, "<cfg text>:1: 'nc' must be a number");
+    /* node count: 300 layers of 64 repeated Convs would be 57600 nodes */
+    size_t cap = 64 * 1024, n = 0;
+    char *big = malloc(cap);
+    assert_non_null(big);
+    n += (size_t)snprintf(big + n, cap - n, "%sbackbone:\n", head);
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(big + n, cap - n, "  - [-1, 64, Conv, [8, 1, 1]]\n");
+    n += (size_t)snprintf(big + n, cap - n, "%s", tail);
+    assert_true(n < cap);
+    expect_cfg_error(big, YPR_ERANGE, "the net would have more than 16384 nodes");
+    assert_non_null(strstr(ypr_last_error(), "<cfg text>:90: layer 85:"));
+    free(big);
+}
+
+/* Inputs whose activations exceed YPR_PLAN_MAX_ACTIVATION_BYTES are refused
+ * when the plan is made, before the arena is allocated or the input read. */
+static void test_activation_limit(void **state)
+{
+    (void)state;
+    ypr_model *m = NULL;
+    assert_int_equal(ypr_model_from_cfg("yolov7-tiny", 2, 0, 0, 0, &m), YPR_OK);
+    float x[4] = {0};
+    assert_int_equal(ypr_model_forward(m, x, 1, 100000, 100000), YPR_EINVAL);
+    assert_non_null(strstr(ypr_last_error(), "input size 100000x100000 outside 1..16384"));
+    assert_int_equal(ypr_model_forward(m, x, 4096, 640, 640), YPR_ERANGE);
+    assert_non_null(strstr(ypr_last_error(), "node model.0.conv: 4096x32x320x320 activations "
+                                              "exceed the 8589934592-byte limit"));
+    assert_int_equal(ypr_model_forward(m, x, 1, 16384, 16384), YPR_ERANGE);
+    assert_non_null(strstr(ypr_last_error(), "plan: batch 1 at 16384x16384 needs"));
+    assert_non_null(strstr(ypr_last_error(), "GiB of activations (limit 8.00 GiB)"));
+    int64_t bytes = 0;
+    assert_int_equal(ypr_model_memory(m, &bytes), YPR_OK);
+    assert_true(bytes < (int64_t)100 << 20);   /* no plan was kept */
+    ypr_model_free(m);
+}
+
 static void test_detect_matches_reference(void **state)
 {
     (void)state;
@@ -439,6 +595,9 @@ int main(void)
         cmocka_unit_test(test_checkpoint_roundtrip),
         cmocka_unit_test(test_weight_errors),
         cmocka_unit_test(test_cfg_errors),
+        cmocka_unit_test(test_pyyaml_cfgs),
+        cmocka_unit_test(test_cfg_limits),
+        cmocka_unit_test(test_activation_limit),
         cmocka_unit_test(test_detect_matches_reference),
         cmocka_unit_test(test_cfg_fuzz),
         cmocka_unit_test(test_export_matches_pytorch),
