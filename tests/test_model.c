@@ -540,6 +540,256 @@ static void test_export_matches_pytorch(void **state)
     ypr_model_free(m);
 }
 
+/* Copy checkpoint `src` to `dst` with its JSON header edited: after the
+ * first (every, when `all`) occurrence of `pat`, the text up to `stop` is
+ * replaced by `val`; with `val` NULL, `pat`, the value and `stop` are
+ * removed. Returns the number of edits. */
+static int edit_header(const char *src, const char *dst, const char *pat, const char *stop,
+                       const char *val, int all)
+{
+    FILE *f = fopen(src, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    size_t len = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *b = malloc(len);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, len, f), len);
+    fclose(f);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | b[i];
+    assert_true(hlen + 8 <= len);
+    char *h = malloc(hlen + 1), *out = malloc(2 * hlen + 64);
+    assert_non_null(h);
+    assert_non_null(out);
+    memcpy(h, b + 8, hlen);
+    h[hlen] = '\0';
+    size_t o = 0;
+    int edits = 0;
+    const char *at = h, *hit;
+    while ((all || !edits) && (hit = strstr(at, pat)) != NULL) {
+        const char *v = hit + strlen(pat), *end = strstr(v, stop);
+        assert_non_null(end);
+        memcpy(out + o, at, (size_t)(hit - at));
+        o += (size_t)(hit - at);
+        if (val) {
+            o += (size_t)sprintf(out + o, "%s%s", pat, val);
+            at = end;
+        } else {
+            at = end + strlen(stop);
+        }
+        edits++;
+    }
+    o += (size_t)sprintf(out + o, "%s", at);
+    f = fopen(dst, "wb");
+    assert_non_null(f);
+    unsigned char n8[8];
+    for (int i = 0; i < 8; i++)
+        n8[i] = (unsigned char)((uint64_t)o >> (8 * i));
+    assert_int_equal(fwrite(n8, 1, 8, f), 8);
+    assert_int_equal(fwrite(out, 1, o, f), o);
+    assert_int_equal(fwrite(b + 8 + hlen, 1, len - 8 - hlen, f), len - 8 - hlen);
+    fclose(f);
+    free(b);
+    free(h);
+    free(out);
+    return edits;
+}
+
+static int tensor_index(const ypr_model *m, const char *name)
+{
+    for (int i = 0; i < ypr_model_num_tensors(m); i++) {
+        const char *n;
+        assert_int_equal(ypr_model_tensor(m, i, &n, NULL, NULL, NULL), YPR_OK);
+        if (strcmp(n, name) == 0)
+            return i;
+    }
+    fail_msg("no tensor %s", name);
+    return -1;
+}
+
+/* mini with one element of `tensor` set to v, saved as `path` */
+static void save_with(const char *tensor, int64_t at, float v, const char *path)
+{
+    ypr_model *m = mini();
+    int i = tensor_index(m, tensor);
+    const float *d;
+    int64_t shape[6];
+    int ndim;
+    assert_int_equal(ypr_model_tensor(m, i, NULL, &ndim, shape, &d), YPR_OK);
+    int64_t n = 1;
+    for (int k = 0; k < ndim; k++)
+        n *= shape[k];
+    float *copy = malloc((size_t)n * sizeof(float));
+    memcpy(copy, d, (size_t)n * sizeof(float));
+    for (int64_t k = 0; k < n; k++)
+        if (at < 0 || k == at)
+            copy[k] = v;
+    assert_int_equal(ypr_model_set_tensor(m, i, copy, n), YPR_OK);
+    free(copy);
+    assert_int_equal(ypr_model_save(m, path), YPR_OK);
+    ypr_model_free(m);
+}
+
+static void expect_load_error(const char *path, int code, const char *needle)
+{
+    ypr_model *back = (ypr_model *)1;
+    int rc = ypr_model_load(path, &back);
+    if (rc != code || !strstr(ypr_last_error(), needle))
+        fail_msg("load %s: got %d '%s', want %d containing '%s'", path, rc, ypr_last_error(), code,
+                 needle);
+    assert_null(back);
+}
+
+/* Values a net cannot run with are refused when weights or a checkpoint are
+ * read, naming the tensor or node; a failed load changes nothing. */
+static void test_load_validation(void **state)
+{
+    (void)state;
+    ypr_model *m = mini();
+    static const struct { const char *tensor; int64_t at; float v; const char *needle; } bad[] = {
+        {"model.0.conv.weight", 5, NAN, "tensor model.0.conv.weight: element 5 is nan"},
+        {"model.2.bn.weight", 3, INFINITY, "tensor model.2.bn.weight: element 3 is inf"},
+        {"model.3.conv.weight", -1, NAN, "tensor model.3.conv.weight: element 0 is nan"},
+        {"model.2.bn.running_var", 1, -1.0f, "tensor model.2.bn.running_var: running variance "
+                                             "-1 < 0 at channel 1"},
+        {"model.17.anchors", 0, NAN, "tensor model.17.anchors: element 0 is nan"},
+        {"model.17.anchor_grid", 2, -5.0f, "tensor model.17.anchor_grid: anchor value -5 at 2 "
+                                           "is not positive"},
+        {"model.17.anchors", 4, 0.0f, "tensor model.17.anchors: anchor value 0 at 4"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        save_with(bad[k].tensor, bad[k].at, bad[k].v, "model_bad.safetensors");
+        expect_load_error("model_bad.safetensors", YPR_ERANGE, bad[k].needle);
+        assert_int_equal(ypr_model_load_weights(m, "model_bad.safetensors", 0), YPR_ERANGE);
+        assert_non_null(strstr(ypr_last_error(), bad[k].needle));
+        check_against_torch(m);   /* unchanged */
+    }
+    /* every tensor NaN (a diverged training run) */
+    ypr_model *nan_m = mini();
+    for (int i = 0; i < ypr_model_num_tensors(nan_m); i++) {
+        int64_t shape[6], n = 1;
+        int ndim;
+        assert_int_equal(ypr_model_tensor(nan_m, i, NULL, &ndim, shape, NULL), YPR_OK);
+        for (int d = 0; d < ndim; d++)
+            n *= shape[d];
+        float *v = malloc((size_t)n * sizeof(float));
+        for (int64_t e = 0; e < n; e++)
+            v[e] = NAN;
+        assert_int_equal(ypr_model_set_tensor(nan_m, i, v, n), YPR_OK);
+        free(v);
+    }
+    assert_int_equal(ypr_model_save(nan_m, "model_nan.safetensors"), YPR_OK);
+    ypr_model_free(nan_m);
+    expect_load_error("model_nan.safetensors", YPR_ERANGE, "element 0 is nan");
+    assert_int_equal(ypr_model_load_weights(m, "model_nan.safetensors", 1), YPR_ERANGE);
+    check_against_torch(m);
+    /* the net description: attributes and the format version */
+    assert_int_equal(ypr_model_save(m, "model_good.safetensors"), YPR_OK);
+    assert_int_equal(edit_header("model_good.safetensors", "model_bad.safetensors",
+                                 "\"format_version\":\"", "\"", "7", 0), 1);
+    expect_load_error("model_bad.safetensors", YPR_EUNSUPPORTED, "format_version '7'");
+    assert_int_equal(edit_header("model_good.safetensors", "model_bad.safetensors",
+                                 "\"format_version\":\"", "\"", "", 0), 1);
+    expect_load_error("model_bad.safetensors", YPR_EUNSUPPORTED, "format_version ''");
+    assert_true(edit_header("model_good.safetensors", "model_bad.safetensors",
+                            "\\\"eps\\\":", ",", "-1", 1) > 20);   /* every node's eps */
+    expect_load_error("model_bad.safetensors", YPR_EINVAL,
+                      "node model.0.bn: BatchNorm eps -1 must be a positive number");
+    assert_int_equal(edit_header("model_good.safetensors", "model_bad.safetensors",
+                                 "\\\"strides\\\":[4", "]", ",0", 0), 1);   /* [4,0] */
+    expect_load_error("model_bad.safetensors", YPR_EFORMAT,
+                      "node model.17: stride 1 must be a positive number");
+    assert_true(edit_header("model_good.safetensors", "model_bad.safetensors",
+                            "\\\"momentum\\\":", ",", "7", 1) > 20);
+    expect_load_error("model_bad.safetensors", YPR_EINVAL,
+                      "node model.0.bn: BatchNorm momentum 7 outside [0, 1]");
+    assert_int_equal(edit_header("model_good.safetensors", "model_bad.safetensors",
+                                 "\\\"c\\\":", ",", "4", 0), 1);   /* the input node */
+    expect_load_error("model_bad.safetensors", YPR_EUNSUPPORTED,
+                      "node input: 4 input channels; only 3-channel (RGB) input");
+    ypr_model *back = NULL;
+    assert_int_equal(ypr_model_load("model_good.safetensors", &back), YPR_OK);
+    ypr_model_free(back);
+    ypr_model_free(m);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *b = malloc(1 << 16);
+    *len = fread(b, 1, 1 << 16, f);
+    fclose(f);
+    assert_true(*len < (1 << 16));
+    return b;
+}
+
+/* The cfg module of every node survives a checkpoint: a pruned net saved and
+ * reloaded exports the same YOLOv7 cfg; a checkpoint from before modules were
+ * recorded derives them from the tensor names and exports it too. */
+static void test_module_identity(void **state)
+{
+    (void)state;
+    ypr_model *m = mini();
+    ypr_depgraph *g;
+    ypr_pruner *p;
+    assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
+    assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
+    assert_int_equal(ypr_pruner_set_float(p, YPR_PRUNE_RATIO, 0.25), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, 8), YPR_OK);
+    assert_int_equal(ypr_pruner_step(p), YPR_OK);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+    assert_int_equal(ypr_model_export_yolov7(m, "mod_a.yaml", "mod_a.safetensors"), YPR_OK);
+    assert_int_equal(ypr_model_save(m, "mod_ck.safetensors"), YPR_OK);
+    size_t na, nb;
+    char *a = slurp("mod_a.yaml", &na);
+    assert_non_null(strstr(a, "SPPCSPC"));   /* uniform pruning keeps SPPCSPC whole */
+    assert_non_null(strstr(a, "RepConv"));
+    /* saved, reloaded, exported: the same cfg */
+    ypr_model *back = NULL;
+    assert_int_equal(ypr_model_load("mod_ck.safetensors", &back), YPR_OK);
+    assert_int_equal(ypr_model_export_yolov7(back, "mod_b.yaml", "mod_b.safetensors"), YPR_OK);
+    char *b = slurp("mod_b.yaml", &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(b);
+    ypr_model_free(back);
+    /* an old checkpoint (no "module" fields): derived from the names */
+    assert_true(edit_header("mod_ck.safetensors", "mod_old.safetensors", ",\\\"module\\\":\\\"",
+                            "\\\"", NULL, 1) > 20);
+    assert_int_equal(ypr_model_load("mod_old.safetensors", &back), YPR_OK);
+    assert_int_equal(ypr_model_export_yolov7(back, "mod_c.yaml", "mod_c.safetensors"), YPR_OK);
+    b = slurp("mod_c.yaml", &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(b);
+    ypr_model_free(back);
+    /* a layer of an unknown module is written as its primitives (Conv, SP and
+     * Concat rows): SPPCSPC renamed "SPPMystery" */
+    assert_true(edit_header("mod_ck.safetensors", "mod_unk.safetensors",
+                            "\\\"module\\\":\\\"SPP", "\\\"", "Mystery", 1) > 10);
+    assert_int_equal(ypr_model_load("mod_unk.safetensors", &back), YPR_OK);
+    assert_int_equal(ypr_model_export_yolov7(back, "mod_d.yaml", "mod_d.safetensors"), YPR_OK);
+    b = slurp("mod_d.yaml", &nb);
+    assert_null(strstr(b, "SPPCSPC"));
+    free(b);
+    ypr_model *rebuilt = NULL;
+    assert_int_equal(ypr_model_from_cfg("mod_d.yaml", 0, 0, 0, 1, &rebuilt), YPR_OK);
+    assert_int_equal(ypr_model_num_params(rebuilt), ypr_model_num_params(m));
+    ypr_model_free(rebuilt);
+    ypr_model_free(back);
+    /* a fused net cannot go back */
+    assert_int_equal(ypr_model_fuse(m), YPR_OK);
+    assert_int_equal(ypr_model_export_yolov7(m, "mod_e.yaml", "mod_e.safetensors"),
+                     YPR_EUNSUPPORTED);
+    assert_non_null(strstr(ypr_last_error(), "fused"));
+    free(a);
+    ypr_model_free(m);
+}
+
 /* Truncated and bit-flipped cfg text: an error or a model, never a crash
  * (this runs under ASan in CI). */
 static void test_cfg_fuzz(void **state)
@@ -601,6 +851,8 @@ int main(void)
         cmocka_unit_test(test_detect_matches_reference),
         cmocka_unit_test(test_cfg_fuzz),
         cmocka_unit_test(test_export_matches_pytorch),
+        cmocka_unit_test(test_load_validation),
+        cmocka_unit_test(test_module_identity),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }
