@@ -415,7 +415,12 @@ static int net_from_checkpoint(ypr_model *m, const ypr_safetensors *st, const ch
         rc = node_from_json(&m->net, ypr__json_at(j, i), st, path, (int)i);
     ypr__json_free(j);
     TRY(rc);
-    TRY(ypr__net_validate(&m->net));
+    if ((rc = ypr__net_validate(&m->net)) < 0) {   /* name the file too */
+        char msg[512];
+        const char *e = ypr_last_error(), *colon = strstr(e, ": ");
+        snprintf(msg, sizeof msg, "%s", colon ? colon + 2 : e);
+        return ypr__error(rc, "%s: %s", path, msg);
+    }
     derive_modules(&m->net);
     const char *nc = ypr__st_meta(st, "nc"), *size = ypr__st_meta(st, "input_size");
     m->nc = m->net.nodes[m->net.nnodes - 1].nc;
