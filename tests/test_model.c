@@ -352,52 +352,54 @@ static void test_cfg_limits(void **state)
     assert_non_null(strstr(ypr_last_error(), "bad_cfg.yaml:3: aliases"));
     expect_cfg_error("- just\n- a list\n", YPR_EFORMAT, "<cfg text>:1: a model cfg is a mapping");
     expect_cfg_error("nc: 2\nnc: 3\n", YPR_EFORMAT, "<cfg text>:2: duplicate key 'nc'");
-    /* input channels: only RGB */
-    snprintf(buf, sizeof buf, "%sch: 4\nbackbone:\n  [[-1, 1, Conv, [16, 3, 2]]]\n%s", head, tail);
-    expect_cfg_error(buf, YPR_EUNSUPPORTED, "<cfg text>:4: 'ch' is 4: only 3-channel (RGB)");
-    snprintf(buf, sizeof buf, "%sch: 100000\nbackbone:\n  [[-1, 1, Conv, [16, 3, 2]]]\n%s", head,
-             tail);
-    expect_cfg_error(buf, YPR_EUNSUPPORTED, "<cfg text>:4: 'ch' is 100000");
+    /* "nc: 2 / anchors" (lines 1-3), `top` (line 4…), backbone `rows`, a Detect head */
+    static const struct { const char *top, *rows; int code; const char *needle; } bad[] = {
+        /* input channels: only RGB */
+        {"ch: 4\n", "[-1, 1, Conv, [16, 3, 2]]", YPR_EUNSUPPORTED,
+         "<cfg text>:4: 'ch' is 4: only 3-channel (RGB)"},
+        {"ch: 100000\n", "[-1, 1, Conv, [16, 3, 2]]", YPR_EUNSUPPORTED,
+         "<cfg text>:4: 'ch' is 100000"},
+        /* repeats, before and after depth_multiple */
+        {"", "[-1, 1000000, Conv, [16, 3, 2]]", YPR_ERANGE,
+         "<cfg text>:5: layer 0: repeat count 1000000 outside 1..64"},
+        {"depth_multiple: 1e6\n", "[-1, 2, Conv, [16, 3, 2]]", YPR_EFORMAT,
+         "<cfg text>:4: 'depth_multiple' must be a number > 0"},
+        {"depth_multiple: 50\n", "[-1, 2, Conv, [16, 3, 2]]", YPR_ERANGE,
+         "<cfg text>:6: layer 0: repeat count 2 x depth_multiple 50"},
+        {"", "[-1, 2, MP, []]", YPR_EUNSUPPORTED, "repeats (2) are supported for Conv only"},
+        /* widths: the channel limit, before any tensor of that size exists */
+        {"width_multiple: 1e6\n", "[-1, 1, Conv, [1024, 3, 2]]", YPR_EFORMAT,
+         "<cfg text>:4: 'width_multiple' must be a number > 0"},
+        {"width_multiple: 100\n", "[-1, 1, Conv, [1024, 3, 2]]", YPR_ERANGE,
+         "<cfg text>:6: layer 0: the output (after width_multiple) has 102400 channels (at "
+         "most 65536)"},
+        /* parameter bytes: 65536 x 65536 x 3 x 3 floats are refused before allocating */
+        {"", "[-1, 1, Conv, [65536, 1, 1]],\n   [-1, 1, Conv, [65536, 3, 1]]", YPR_ERANGE,
+         "<cfg text>:6: layer 1: tensor model.1.conv.weight takes the parameters past "
+         "4294967296 bytes"},
+        /* non-finite values */
+        {"", "[-1, 1, Conv, [16, 3, 2, None, 1, nn.LeakyReLU(nan)]]", YPR_EFORMAT,
+         "<cfg text>:5: layer 0: the LeakyReLU slope must be a finite"},
+        {"", "[-1, 1, Conv, [16, 3, 2, None, 1, nn.LeakyReLU(1e999)]]", YPR_EFORMAT,
+         "the LeakyReLU slope must be a finite"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        snprintf(buf, sizeof buf, "%s%sbackbone:\n  [%s]\n%s", head, bad[k].top, bad[k].rows,
+                 tail);
+        expect_cfg_error(buf, bad[k].code, bad[k].needle);
+    }
     snprintf(buf, sizeof buf, "%sch: 3\nbackbone:\n  [[-1, 1, Conv, [16, 3, 2]]]\n%s", head, tail);
     assert_int_equal(ypr_model_from_cfg_text(buf, strlen(buf), 0, 1, &m), YPR_OK);
     ypr_model_free(m);
-    /* repeats, before and after depth_multiple */
-    snprintf(buf, sizeof buf, "%sbackbone:\n  [[-1, 1000000, Conv, [16, 3, 2]]]\n%s", head, tail);
-    expect_cfg_error(buf, YPR_ERANGE, "<cfg text>:5: layer 0: repeat count 1000000 outside 1..64");
-    snprintf(buf, sizeof buf, "%sdepth_multiple: 1e6\nbackbone:\n  [[-1, 2, Conv, [16, 3, 2]]]\n%s",
-             head, tail);
-    expect_cfg_error(buf, YPR_EFORMAT, "<cfg text>:4: 'depth_multiple' must be a number > 0");
-    snprintf(buf, sizeof buf, "%sdepth_multiple: 50\nbackbone:\n  [[-1, 2, Conv, [16, 3, 2]]]\n%s",
-             head, tail);
-    expect_cfg_error(buf, YPR_ERANGE, "<cfg text>:6: layer 0: repeat count 2 x depth_multiple 50");
-    snprintf(buf, sizeof buf, "%sbackbone:\n  [[-1, 2, MP, []]]\n%s", head, tail);
-    expect_cfg_error(buf, YPR_EUNSUPPORTED, "repeats (2) are supported for Conv only");
-    /* widths: the channel limit, before any tensor of that size exists */
-    snprintf(buf, sizeof buf, "%swidth_multiple: 1e6\nbackbone:\n  [[-1, 1, Conv, [1024, 3, 2]]]\n%s",
-             head, tail);
-    expect_cfg_error(buf, YPR_EFORMAT, "<cfg text>:4: 'width_multiple' must be a number > 0");
-    snprintf(buf, sizeof buf, "%swidth_multiple: 100\nbackbone:\n  [[-1, 1, Conv, [1024, 3, 2]]]\n%s",
-             head, tail);
-    expect_cfg_error(buf, YPR_ERANGE, "<cfg text>:6: layer 0: the output (after width_multiple) "
-                     "has 102400 channels (at most 65536)");
-    /* parameter bytes: 65536 x 65536 x 3 x 3 floats are refused before allocating */
-    snprintf(buf, sizeof buf, "%sbackbone:\n  [[-1, 1, Conv, [65536, 1, 1]],\n"
-             "   [-1, 1, Conv, [65536, 3, 1]]]\n%s", head, tail);
-    expect_cfg_error(buf, YPR_ERANGE, "<cfg text>:6: layer 1: tensor model.1.conv.weight takes "
-                     "the parameters past 4294967296 bytes");
-    /* non-finite and non-positive values */
-    snprintf(buf, sizeof buf, "%sbackbone:\n  [[-1, 1, Conv, [16, 3, 2, None, 1, "
-             "nn.LeakyReLU(nan)]]]\n%s", head, tail);
-    expect_cfg_error(buf, YPR_EFORMAT, "<cfg text>:5: layer 0: the LeakyReLU slope must be a finite");
-    snprintf(buf, sizeof buf, "%sbackbone:\n  [[-1, 1, Conv, [16, 3, 2, None, 1, "
-             "nn.LeakyReLU(1e999)]]]\n%s", head, tail);
-    expect_cfg_error(buf, YPR_EFORMAT, "the LeakyReLU slope must be a finite");
-    snprintf(buf, sizeof buf, "nc: 2\nanchors:\n  - [10, .nan, 16, 30]\nbackbone:\n"
-             "  [[-1, 1, Conv, [16, 3, 2]]]\n%s", tail);
-    expect_cfg_error(buf, YPR_EFORMAT, "<cfg text>:3: layer 1: cannot read argument: .nan");
-    snprintf(buf, sizeof buf, "nc: 2\nanchors:\n  - [10, 13, -16, 30]\nbackbone:\n"
-             "  [[-1, 1, Conv, [16, 3, 2]]]\n%s", tail);
-    expect_cfg_error(buf, YPR_EFORMAT, "<cfg text>:3: anchors must be positive numbers");
+    /* anchors */
+    static const char *const anchor_rows[2] = {"[10, .nan, 16, 30]", "[10, 13, -16, 30]"};
+    static const char *const anchor_err[2] = {"<cfg text>:3: layer 1: cannot read argument: .nan",
+                                              "<cfg text>:3: anchors must be positive numbers"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(buf, sizeof buf, "nc: 2\nanchors:\n  - %s\nbackbone:\n  [[-1, 1, Conv, [16, 3, "
+                 "2]]]\n%s", anchor_rows[k], tail);
+        expect_cfg_error(buf, YPR_EFORMAT, anchor_err[k]);
+    }
     expect_cfg_error("nc: 2.5\n", YPR_EFORMAT, "<cfg text>:1: 'nc' must be a whole number");
     expect_cfg_error("nc: .inf\n", YPR_EFORMAT, "<cfg text>:1: 'nc' must be a number");
     /* node count: 300 layers of 64 repeated Convs would be 57600 nodes */
@@ -491,18 +493,28 @@ static void test_detect_matches_reference(void **state)
 /* A pruned net written back for YOLOv7 (SPPCSPC as primitives) is the very
  * cfg committed in tests/data/export (made by check_yolov7_export.py), and
  * rebuilt from it the net matches what PyTorch computed from those files. */
-static void test_export_matches_pytorch(void **state)
+/* One pruning step of 25 % with widths rounded to 8; layers matching
+ * `keep` (when given) are not pruned. */
+static void prune25(ypr_model *m, const char *keep)
 {
-    (void)state;
-    ypr_model *m = mini(), *back = NULL;
     ypr_depgraph *g;
     ypr_pruner *p;
     assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
     assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
     assert_int_equal(ypr_pruner_set_float(p, YPR_PRUNE_RATIO, 0.25), YPR_OK);
     assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, 8), YPR_OK);
-    assert_int_equal(ypr_pruner_set_layer_ratio(p, "model.10.cv7*", 0.0), YPR_OK);
+    if (keep)
+        assert_int_equal(ypr_pruner_set_layer_ratio(p, keep, 0.0), YPR_OK);
     assert_int_equal(ypr_pruner_step(p), YPR_OK);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+}
+
+static void test_export_matches_pytorch(void **state)
+{
+    (void)state;
+    ypr_model *m = mini(), *back = NULL;
+    prune25(m, "model.10.cv7*");
     assert_int_equal(ypr_model_export_yolov7(m, "pruned_mini.yaml", "pruned_mini.safetensors"),
                      YPR_OK);
     FILE *f = fopen("pruned_mini.yaml", "rb");
@@ -534,8 +546,6 @@ static void test_export_matches_pytorch(void **state)
         free(r);
     }
     free(x);
-    ypr_pruner_free(p);
-    ypr_depgraph_free(g);
     ypr_model_free(back);
     ypr_model_free(m);
 }
@@ -733,15 +743,7 @@ static void test_module_identity(void **state)
 {
     (void)state;
     ypr_model *m = mini();
-    ypr_depgraph *g;
-    ypr_pruner *p;
-    assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
-    assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
-    assert_int_equal(ypr_pruner_set_float(p, YPR_PRUNE_RATIO, 0.25), YPR_OK);
-    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, 8), YPR_OK);
-    assert_int_equal(ypr_pruner_step(p), YPR_OK);
-    ypr_pruner_free(p);
-    ypr_depgraph_free(g);
+    prune25(m, NULL);
     assert_int_equal(ypr_model_export_yolov7(m, "mod_a.yaml", "mod_a.safetensors"), YPR_OK);
     assert_int_equal(ypr_model_save(m, "mod_ck.safetensors"), YPR_OK);
     size_t na, nb;
