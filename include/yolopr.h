@@ -183,9 +183,11 @@ YPR_API int ypr_bench_peak(const char *isa, int threads, double seconds, double 
  *  @param depth_multiple  0 keeps the cfg's
  *  @param width_multiple  0 keeps the cfg's
  *  @return YPR_OK; YPR_EINVAL; YPR_ENOTFOUND (no such file); YPR_EIO
- *  (unreadable, or not a regular file); YPR_EFORMAT (cfg syntax or
+ *  (unreadable, or not a regular file); YPR_EFORMAT (YAML or cfg syntax or
  *  semantics, naming the file and line); YPR_EUNSUPPORTED (an unknown
- *  module, naming it and its line); YPR_ENOMEM. @since 0.1 */
+ *  module, `ch` other than 3, a YAML alias, naming the line); YPR_ERANGE (a
+ *  limit of docs/model.md: repeats, nodes, channels, parameter bytes, naming
+ *  the line); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_model_from_cfg(const char *cfg, int nc, double depth_multiple,
                                double width_multiple, uint64_t seed, ypr_model **out);
 /** The same from cfg text in memory. @since 0.1 */
@@ -211,7 +213,9 @@ YPR_API int ypr_model_set_threads(ypr_model *model, int threads);
  *  w must be multiples of the largest stride (32). The first call for a
  *  shape builds an execution plan (folded BatchNorm, packed weights, one
  *  activation arena); later calls reuse it.
- *  @return YPR_OK; YPR_EINVAL; YPR_ESHAPE (size, naming the node); YPR_ENOMEM. @since 0.1 */
+ *  @return YPR_OK; YPR_EINVAL; YPR_ESHAPE (size, naming the node); YPR_ERANGE
+ *  (the activations would pass the 8 GiB limit; nothing is allocated);
+ *  YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_model_forward(ypr_model *model, const float *input, int n, int h, int w);
 /** Copy the raw head output of @p level from the last forward pass, in
  *  YOLOv7's layout [n, anchors, H, W, 5 + nc] (logits, before the sigmoid).
@@ -225,7 +229,10 @@ YPR_API int ypr_model_output(const ypr_model *model, int level, float *dst, int6
  *  cfg's nc and seed 0).
  *  @return YPR_OK; YPR_EIO; YPR_EFORMAT (naming the file and what is wrong,
  *  e.g. a plain PyTorch state_dict without a net description);
- *  YPR_ENOTFOUND / YPR_ESHAPE (a tensor, named). @since 0.1 */
+ *  YPR_ENOTFOUND / YPR_ESHAPE (a tensor, named); YPR_ERANGE (NaN/Inf values,
+ *  a negative BatchNorm running variance, anchors ≤ 0: the tensor named);
+ *  YPR_EINVAL (node attributes such as eps ≤ 0); YPR_EUNSUPPORTED (an
+ *  unknown format_version, input other than 3 channels). @since 0.1 */
 YPR_API int ypr_model_load(const char *path, ypr_model **out);
 /** Load weights by name from a safetensors file (a PyTorch state_dict saved
  *  as safetensors, or our checkpoint) into a model of the same architecture.
@@ -235,7 +242,9 @@ YPR_API int ypr_model_load(const char *path, ypr_model **out);
  *  Every tensor is checked before anything is copied, so a failed load
  *  leaves the model unchanged.
  *  @return YPR_OK; YPR_EIO; YPR_EFORMAT; YPR_ENOTFOUND (a missing tensor,
- *  named); YPR_ESHAPE (naming the tensor and both shapes). @since 0.1 */
+ *  named); YPR_ESHAPE (naming the tensor and both shapes); YPR_ERANGE (NaN/Inf
+ *  values, a negative BatchNorm running variance, anchors ≤ 0, naming the
+ *  tensor). @since 0.1 */
 YPR_API int ypr_model_load_weights(ypr_model *model, const char *path, int strict);
 /** Save our checkpoint: the weights as float32 safetensors under their
  *  PyTorch names (loadable by PyTorch as a state_dict) plus the net

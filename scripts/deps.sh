@@ -4,9 +4,10 @@
 set -euo pipefail
 
 want=(build-essential g++ meson ninja-build pkg-config
-      libpng-dev libjpeg62-turbo-dev zlib1g-dev libcmocka-dev python3 python3-numpy)
+      libpng-dev libjpeg62-turbo-dev zlib1g-dev libyaml-dev libcmocka-dev python3 python3-numpy)
 cross=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-       libcmocka-dev:arm64 libpng-dev:arm64 libjpeg62-turbo-dev:arm64 zlib1g-dev:arm64)
+       libcmocka-dev:arm64 libpng-dev:arm64 libjpeg62-turbo-dev:arm64 zlib1g-dev:arm64
+       libyaml-dev:arm64)
 
 need_arch=0
 pkgs=("${want[@]}")

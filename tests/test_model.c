@@ -280,6 +280,164 @@ static void test_cfg_errors(void **state)
     ypr_model_free(m);
 }
 
+/* yolov7-tiny as PyYAML dumps it (tests/data/make_yaml_cfgs.py: block
+ * sequences at column 0, leaves in flow style, all block, all flow, None as
+ * null) builds the built-in's net: the same tensors, names and shapes. */
+static void test_pyyaml_cfgs(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"yaml/yolov7-tiny-leaves.yaml",
+                                        "yaml/yolov7-tiny-block.yaml",
+                                        "yaml/yolov7-tiny-flow.yaml"};
+    ypr_model *ref = NULL;
+    assert_int_equal(ypr_model_from_cfg("yolov7-tiny", 20, 0, 0, 1, &ref), YPR_OK);
+    assert_int_equal(ypr_model_num_params(ref), 6066402);
+    for (size_t f = 0; f < sizeof files / sizeof files[0] + 1; f++) {
+        ypr_model *m = NULL;
+        if (f < sizeof files / sizeof files[0]) {
+            int rc = ypr_model_from_cfg(path_of(files[f]), 20, 0, 0, 1, &m);
+            if (rc != YPR_OK)
+                fail_msg("%s: %s", files[f], ypr_last_error());
+        } else {   /* the first with a UTF-8 byte-order mark, as some editors save it */
+            FILE *fp = fopen(path_of(files[0]), "rb");
+            assert_non_null(fp);
+            char text[16384] = "\xEF\xBB\xBF";
+            size_t n = fread(text + 3, 1, sizeof text - 4, fp);
+            fclose(fp);
+            assert_true(n > 1000 && n < sizeof text - 4);
+            assert_int_equal(ypr_model_from_cfg_text(text, n + 3, 20, 1, &m), YPR_OK);
+        }
+        assert_int_equal(ypr_model_num_params(m), 6066402);
+        assert_int_equal(ypr_model_num_tensors(m), ypr_model_num_tensors(ref));
+        for (int i = 0; i < ypr_model_num_tensors(ref); i++) {
+            const char *a, *b;
+            int da, db;
+            int64_t sa[6], sb[6];
+            assert_int_equal(ypr_model_tensor(ref, i, &a, &da, sa, NULL), YPR_OK);
+            assert_int_equal(ypr_model_tensor(m, i, &b, &db, sb, NULL), YPR_OK);
+            assert_string_equal(a, b);
+            assert_int_equal(da, db);
+            assert_memory_equal(sa, sb, sizeof sa);
+        }
+        ypr_model_free(m);
+    }
+    ypr_model_free(ref);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, strlen(text), f), strlen(text));
+    fclose(f);
+}
+
+/* Bad cfgs from files and text: each a clear error naming file:line, and
+ * nothing allocated beyond the stated limits (docs/model.md). */
+static void test_cfg_limits(void **state)
+{
+    (void)state;
+    static const char head[] = "nc: 2\nanchors:\n  - [10,13, 16,30]\n";
+    static const char tail[] = "head:\n  [[-1, 1, Detect, [nc, anchors]]]\n";
+    char buf[2048];
+    ypr_model *m = NULL;
+    /* malformed YAML in a file: libyaml's message with the file and line */
+    write_file("bad_cfg.yaml", "nc: 2\nbackbone:\n  [[-1, 1, Conv, [16, 3, 2]],\n"
+                               "   [-1, 1, Conv, [3, 3, 1]\nhead: []\n");
+    assert_int_equal(ypr_model_from_cfg("bad_cfg.yaml", 0, 0, 0, 0, &m), YPR_EFORMAT);
+    assert_non_null(strstr(ypr_last_error(), "bad_cfg.yaml:5:"));
+    assert_null(m);
+    write_file("bad_cfg.yaml", "nc: 2\nanchors: &a [[10, 13]]\nagain: *a\n");
+    assert_int_equal(ypr_model_from_cfg("bad_cfg.yaml", 0, 0, 0, 0, &m), YPR_EUNSUPPORTED);
+    assert_non_null(strstr(ypr_last_error(), "bad_cfg.yaml:3: aliases"));
+    expect_cfg_error("- just\n- a list\n", YPR_EFORMAT, "<cfg text>:1: a model cfg is a mapping");
+    expect_cfg_error("nc: 2\nnc: 3\n", YPR_EFORMAT, "<cfg text>:2: duplicate key 'nc'");
+    /* "nc: 2 / anchors" (lines 1-3), `top` (line 4…), backbone `rows`, a Detect head */
+    static const struct { const char *top, *rows; int code; const char *needle; } bad[] = {
+        /* input channels: only RGB */
+        {"ch: 4\n", "[-1, 1, Conv, [16, 3, 2]]", YPR_EUNSUPPORTED,
+         "<cfg text>:4: 'ch' is 4: only 3-channel (RGB)"},
+        {"ch: 100000\n", "[-1, 1, Conv, [16, 3, 2]]", YPR_EUNSUPPORTED,
+         "<cfg text>:4: 'ch' is 100000"},
+        /* repeats, before and after depth_multiple */
+        {"", "[-1, 1000000, Conv, [16, 3, 2]]", YPR_ERANGE,
+         "<cfg text>:5: layer 0: repeat count 1000000 outside 1..64"},
+        {"depth_multiple: 1e6\n", "[-1, 2, Conv, [16, 3, 2]]", YPR_EFORMAT,
+         "<cfg text>:4: 'depth_multiple' must be a number > 0"},
+        {"depth_multiple: 50\n", "[-1, 2, Conv, [16, 3, 2]]", YPR_ERANGE,
+         "<cfg text>:6: layer 0: repeat count 2 x depth_multiple 50"},
+        {"", "[-1, 2, MP, []]", YPR_EUNSUPPORTED, "repeats (2) are supported for Conv only"},
+        /* widths: the channel limit, before any tensor of that size exists */
+        {"width_multiple: 1e6\n", "[-1, 1, Conv, [1024, 3, 2]]", YPR_EFORMAT,
+         "<cfg text>:4: 'width_multiple' must be a number > 0"},
+        {"width_multiple: 100\n", "[-1, 1, Conv, [1024, 3, 2]]", YPR_ERANGE,
+         "<cfg text>:6: layer 0: the output (after width_multiple) has 102400 channels (at "
+         "most 65536)"},
+        /* parameter bytes: 65536 x 65536 x 3 x 3 floats are refused before allocating */
+        {"", "[-1, 1, Conv, [65536, 1, 1]],\n   [-1, 1, Conv, [65536, 3, 1]]", YPR_ERANGE,
+         "<cfg text>:6: layer 1: tensor model.1.conv.weight takes the parameters past "
+         "4294967296 bytes"},
+        /* non-finite values */
+        {"", "[-1, 1, Conv, [16, 3, 2, None, 1, nn.LeakyReLU(nan)]]", YPR_EFORMAT,
+         "<cfg text>:5: layer 0: the LeakyReLU slope must be a finite"},
+        {"", "[-1, 1, Conv, [16, 3, 2, None, 1, nn.LeakyReLU(1e999)]]", YPR_EFORMAT,
+         "the LeakyReLU slope must be a finite"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        snprintf(buf, sizeof buf, "%s%sbackbone:\n  [%s]\n%s", head, bad[k].top, bad[k].rows,
+                 tail);
+        expect_cfg_error(buf, bad[k].code, bad[k].needle);
+    }
+    snprintf(buf, sizeof buf, "%sch: 3\nbackbone:\n  [[-1, 1, Conv, [16, 3, 2]]]\n%s", head, tail);
+    assert_int_equal(ypr_model_from_cfg_text(buf, strlen(buf), 0, 1, &m), YPR_OK);
+    ypr_model_free(m);
+    /* anchors */
+    static const char *const anchor_rows[2] = {"[10, .nan, 16, 30]", "[10, 13, -16, 30]"};
+    static const char *const anchor_err[2] = {"<cfg text>:3: layer 1: cannot read argument: .nan",
+                                              "<cfg text>:3: anchors must be positive numbers"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(buf, sizeof buf, "nc: 2\nanchors:\n  - %s\nbackbone:\n  [[-1, 1, Conv, [16, 3, "
+                 "2]]]\n%s", anchor_rows[k], tail);
+        expect_cfg_error(buf, YPR_EFORMAT, anchor_err[k]);
+    }
+    expect_cfg_error("nc: 2.5\n", YPR_EFORMAT, "<cfg text>:1: 'nc' must be a whole number");
+    expect_cfg_error("nc: .inf\n", YPR_EFORMAT, "<cfg text>:1: 'nc' must be a number");
+    /* node count: 300 layers of 64 repeated Convs would be 57600 nodes */
+    size_t cap = 64 * 1024, n = 0;
+    char *big = malloc(cap);
+    assert_non_null(big);
+    n += (size_t)snprintf(big + n, cap - n, "%sbackbone:\n", head);
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(big + n, cap - n, "  - [-1, 64, Conv, [8, 1, 1]]\n");
+    n += (size_t)snprintf(big + n, cap - n, "%s", tail);
+    assert_true(n < cap);
+    expect_cfg_error(big, YPR_ERANGE, "the net would have more than 16384 nodes");
+    assert_non_null(strstr(ypr_last_error(), "<cfg text>:90: layer 85:"));
+    free(big);
+}
+
+/* Inputs whose activations exceed YPR_PLAN_MAX_ACTIVATION_BYTES are refused
+ * when the plan is made, before the arena is allocated or the input read. */
+static void test_activation_limit(void **state)
+{
+    (void)state;
+    ypr_model *m = NULL;
+    assert_int_equal(ypr_model_from_cfg("yolov7-tiny", 2, 0, 0, 0, &m), YPR_OK);
+    float x[4] = {0};
+    assert_int_equal(ypr_model_forward(m, x, 1, 100000, 100000), YPR_EINVAL);
+    assert_non_null(strstr(ypr_last_error(), "input size 100000x100000 outside 1..16384"));
+    assert_int_equal(ypr_model_forward(m, x, 4096, 640, 640), YPR_ERANGE);
+    assert_non_null(strstr(ypr_last_error(), "node model.0.conv: 4096x32x320x320 activations "
+                                              "exceed the 8589934592-byte limit"));
+    assert_int_equal(ypr_model_forward(m, x, 1, 16384, 16384), YPR_ERANGE);
+    assert_non_null(strstr(ypr_last_error(), "plan: batch 1 at 16384x16384 needs"));
+    assert_non_null(strstr(ypr_last_error(), "GiB of activations (limit 8.00 GiB)"));
+    int64_t bytes = 0;
+    assert_int_equal(ypr_model_memory(m, &bytes), YPR_OK);
+    assert_true(bytes < (int64_t)100 << 20);   /* no plan was kept */
+    ypr_model_free(m);
+}
+
 static void test_detect_matches_reference(void **state)
 {
     (void)state;
@@ -335,18 +493,28 @@ static void test_detect_matches_reference(void **state)
 /* A pruned net written back for YOLOv7 (SPPCSPC as primitives) is the very
  * cfg committed in tests/data/export (made by check_yolov7_export.py), and
  * rebuilt from it the net matches what PyTorch computed from those files. */
-static void test_export_matches_pytorch(void **state)
+/* One pruning step of 25 % with widths rounded to 8; layers matching
+ * `keep` (when given) are not pruned. */
+static void prune25(ypr_model *m, const char *keep)
 {
-    (void)state;
-    ypr_model *m = mini(), *back = NULL;
     ypr_depgraph *g;
     ypr_pruner *p;
     assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
     assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
     assert_int_equal(ypr_pruner_set_float(p, YPR_PRUNE_RATIO, 0.25), YPR_OK);
     assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, 8), YPR_OK);
-    assert_int_equal(ypr_pruner_set_layer_ratio(p, "model.10.cv7*", 0.0), YPR_OK);
+    if (keep)
+        assert_int_equal(ypr_pruner_set_layer_ratio(p, keep, 0.0), YPR_OK);
     assert_int_equal(ypr_pruner_step(p), YPR_OK);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+}
+
+static void test_export_matches_pytorch(void **state)
+{
+    (void)state;
+    ypr_model *m = mini(), *back = NULL;
+    prune25(m, "model.10.cv7*");
     assert_int_equal(ypr_model_export_yolov7(m, "pruned_mini.yaml", "pruned_mini.safetensors"),
                      YPR_OK);
     FILE *f = fopen("pruned_mini.yaml", "rb");
@@ -378,9 +546,249 @@ static void test_export_matches_pytorch(void **state)
         free(r);
     }
     free(x);
-    ypr_pruner_free(p);
-    ypr_depgraph_free(g);
     ypr_model_free(back);
+    ypr_model_free(m);
+}
+
+/* Copy checkpoint `src` to `dst` with its JSON header edited: after the
+ * first (every, when `all`) occurrence of `pat`, the text up to `stop` is
+ * replaced by `val`; with `val` NULL, `pat`, the value and `stop` are
+ * removed. Returns the number of edits. */
+static int edit_header(const char *src, const char *dst, const char *pat, const char *stop,
+                       const char *val, int all)
+{
+    FILE *f = fopen(src, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    size_t len = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *b = malloc(len);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, len, f), len);
+    fclose(f);
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--)
+        hlen = hlen << 8 | b[i];
+    assert_true(hlen + 8 <= len);
+    char *h = malloc(hlen + 1), *out = malloc(2 * hlen + 64);
+    assert_non_null(h);
+    assert_non_null(out);
+    memcpy(h, b + 8, hlen);
+    h[hlen] = '\0';
+    size_t o = 0;
+    int edits = 0;
+    const char *at = h, *hit;
+    while ((all || !edits) && (hit = strstr(at, pat)) != NULL) {
+        const char *v = hit + strlen(pat), *end = strstr(v, stop);
+        assert_non_null(end);
+        memcpy(out + o, at, (size_t)(hit - at));
+        o += (size_t)(hit - at);
+        if (val) {
+            o += (size_t)sprintf(out + o, "%s%s", pat, val);
+            at = end;
+        } else {
+            at = end + strlen(stop);
+        }
+        edits++;
+    }
+    o += (size_t)sprintf(out + o, "%s", at);
+    f = fopen(dst, "wb");
+    assert_non_null(f);
+    unsigned char n8[8];
+    for (int i = 0; i < 8; i++)
+        n8[i] = (unsigned char)((uint64_t)o >> (8 * i));
+    assert_int_equal(fwrite(n8, 1, 8, f), 8);
+    assert_int_equal(fwrite(out, 1, o, f), o);
+    assert_int_equal(fwrite(b + 8 + hlen, 1, len - 8 - hlen, f), len - 8 - hlen);
+    fclose(f);
+    free(b);
+    free(h);
+    free(out);
+    return edits;
+}
+
+static int tensor_index(const ypr_model *m, const char *name)
+{
+    for (int i = 0; i < ypr_model_num_tensors(m); i++) {
+        const char *n;
+        assert_int_equal(ypr_model_tensor(m, i, &n, NULL, NULL, NULL), YPR_OK);
+        if (strcmp(n, name) == 0)
+            return i;
+    }
+    fail_msg("no tensor %s", name);
+    return -1;
+}
+
+/* mini with one element of `tensor` set to v, saved as `path` */
+static void save_with(const char *tensor, int64_t at, float v, const char *path)
+{
+    ypr_model *m = mini();
+    int i = tensor_index(m, tensor);
+    const float *d;
+    int64_t shape[6];
+    int ndim;
+    assert_int_equal(ypr_model_tensor(m, i, NULL, &ndim, shape, &d), YPR_OK);
+    int64_t n = 1;
+    for (int k = 0; k < ndim; k++)
+        n *= shape[k];
+    float *copy = malloc((size_t)n * sizeof(float));
+    memcpy(copy, d, (size_t)n * sizeof(float));
+    for (int64_t k = 0; k < n; k++)
+        if (at < 0 || k == at)
+            copy[k] = v;
+    assert_int_equal(ypr_model_set_tensor(m, i, copy, n), YPR_OK);
+    free(copy);
+    assert_int_equal(ypr_model_save(m, path), YPR_OK);
+    ypr_model_free(m);
+}
+
+static void expect_load_error(const char *path, int code, const char *needle)
+{
+    ypr_model *back = (ypr_model *)1;
+    int rc = ypr_model_load(path, &back);
+    if (rc != code || !strstr(ypr_last_error(), needle))
+        fail_msg("load %s: got %d '%s', want %d containing '%s'", path, rc, ypr_last_error(), code,
+                 needle);
+    assert_null(back);
+}
+
+/* Values a net cannot run with are refused when weights or a checkpoint are
+ * read, naming the tensor or node; a failed load changes nothing. */
+static void test_load_validation(void **state)
+{
+    (void)state;
+    ypr_model *m = mini();
+    static const struct { const char *tensor; int64_t at; float v; const char *needle; } bad[] = {
+        {"model.0.conv.weight", 5, NAN, "tensor model.0.conv.weight: element 5 is nan"},
+        {"model.2.bn.weight", 3, INFINITY, "tensor model.2.bn.weight: element 3 is inf"},
+        {"model.3.conv.weight", -1, NAN, "tensor model.3.conv.weight: element 0 is nan"},
+        {"model.2.bn.running_var", 1, -1.0f, "tensor model.2.bn.running_var: running variance "
+                                             "-1 < 0 at channel 1"},
+        {"model.17.anchors", 0, NAN, "tensor model.17.anchors: element 0 is nan"},
+        {"model.17.anchor_grid", 2, -5.0f, "tensor model.17.anchor_grid: anchor value -5 at 2 "
+                                           "is not positive"},
+        {"model.17.anchors", 4, 0.0f, "tensor model.17.anchors: anchor value 0 at 4"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        save_with(bad[k].tensor, bad[k].at, bad[k].v, "model_bad.safetensors");
+        expect_load_error("model_bad.safetensors", YPR_ERANGE, bad[k].needle);
+        assert_int_equal(ypr_model_load_weights(m, "model_bad.safetensors", 0), YPR_ERANGE);
+        assert_non_null(strstr(ypr_last_error(), bad[k].needle));
+        check_against_torch(m);   /* unchanged */
+    }
+    /* every tensor NaN (a diverged training run) */
+    ypr_model *nan_m = mini();
+    for (int i = 0; i < ypr_model_num_tensors(nan_m); i++) {
+        int64_t shape[6], n = 1;
+        int ndim;
+        assert_int_equal(ypr_model_tensor(nan_m, i, NULL, &ndim, shape, NULL), YPR_OK);
+        for (int d = 0; d < ndim; d++)
+            n *= shape[d];
+        float *v = malloc((size_t)n * sizeof(float));
+        for (int64_t e = 0; e < n; e++)
+            v[e] = NAN;
+        assert_int_equal(ypr_model_set_tensor(nan_m, i, v, n), YPR_OK);
+        free(v);
+    }
+    assert_int_equal(ypr_model_save(nan_m, "model_nan.safetensors"), YPR_OK);
+    ypr_model_free(nan_m);
+    expect_load_error("model_nan.safetensors", YPR_ERANGE, "element 0 is nan");
+    assert_int_equal(ypr_model_load_weights(m, "model_nan.safetensors", 1), YPR_ERANGE);
+    check_against_torch(m);
+    /* the net description: attributes and the format version */
+    assert_int_equal(ypr_model_save(m, "model_good.safetensors"), YPR_OK);
+    assert_int_equal(edit_header("model_good.safetensors", "model_bad.safetensors",
+                                 "\"format_version\":\"", "\"", "7", 0), 1);
+    expect_load_error("model_bad.safetensors", YPR_EUNSUPPORTED, "format_version '7'");
+    assert_int_equal(edit_header("model_good.safetensors", "model_bad.safetensors",
+                                 "\"format_version\":\"", "\"", "", 0), 1);
+    expect_load_error("model_bad.safetensors", YPR_EUNSUPPORTED, "format_version ''");
+    assert_true(edit_header("model_good.safetensors", "model_bad.safetensors",
+                            "\\\"eps\\\":", ",", "-1", 1) > 20);   /* every node's eps */
+    expect_load_error("model_bad.safetensors", YPR_EINVAL,
+                      "node model.0.bn: BatchNorm eps -1 must be a positive number");
+    assert_int_equal(edit_header("model_good.safetensors", "model_bad.safetensors",
+                                 "\\\"strides\\\":[4", "]", ",0", 0), 1);   /* [4,0] */
+    expect_load_error("model_bad.safetensors", YPR_EFORMAT,
+                      "node model.17: stride 1 must be a positive number");
+    assert_true(edit_header("model_good.safetensors", "model_bad.safetensors",
+                            "\\\"momentum\\\":", ",", "7", 1) > 20);
+    expect_load_error("model_bad.safetensors", YPR_EINVAL,
+                      "node model.0.bn: BatchNorm momentum 7 outside [0, 1]");
+    assert_int_equal(edit_header("model_good.safetensors", "model_bad.safetensors",
+                                 "\\\"c\\\":", ",", "4", 0), 1);   /* the input node */
+    expect_load_error("model_bad.safetensors", YPR_EUNSUPPORTED,
+                      "node input: 4 input channels; only 3-channel (RGB) input");
+    ypr_model *back = NULL;
+    assert_int_equal(ypr_model_load("model_good.safetensors", &back), YPR_OK);
+    ypr_model_free(back);
+    ypr_model_free(m);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char *b = malloc(1 << 16);
+    *len = fread(b, 1, 1 << 16, f);
+    fclose(f);
+    assert_true(*len < (1 << 16));
+    return b;
+}
+
+/* The cfg module of every node survives a checkpoint: a pruned net saved and
+ * reloaded exports the same YOLOv7 cfg; a checkpoint from before modules were
+ * recorded derives them from the tensor names and exports it too. */
+static void test_module_identity(void **state)
+{
+    (void)state;
+    ypr_model *m = mini();
+    prune25(m, NULL);
+    assert_int_equal(ypr_model_export_yolov7(m, "mod_a.yaml", "mod_a.safetensors"), YPR_OK);
+    assert_int_equal(ypr_model_save(m, "mod_ck.safetensors"), YPR_OK);
+    size_t na, nb;
+    char *a = slurp("mod_a.yaml", &na);
+    assert_non_null(strstr(a, "SPPCSPC"));   /* uniform pruning keeps SPPCSPC whole */
+    assert_non_null(strstr(a, "RepConv"));
+    /* saved, reloaded, exported: the same cfg */
+    ypr_model *back = NULL;
+    assert_int_equal(ypr_model_load("mod_ck.safetensors", &back), YPR_OK);
+    assert_int_equal(ypr_model_export_yolov7(back, "mod_b.yaml", "mod_b.safetensors"), YPR_OK);
+    char *b = slurp("mod_b.yaml", &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(b);
+    ypr_model_free(back);
+    /* an old checkpoint (no "module" fields): derived from the names */
+    assert_true(edit_header("mod_ck.safetensors", "mod_old.safetensors", ",\\\"module\\\":\\\"",
+                            "\\\"", NULL, 1) > 20);
+    assert_int_equal(ypr_model_load("mod_old.safetensors", &back), YPR_OK);
+    assert_int_equal(ypr_model_export_yolov7(back, "mod_c.yaml", "mod_c.safetensors"), YPR_OK);
+    b = slurp("mod_c.yaml", &nb);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, na);
+    free(b);
+    ypr_model_free(back);
+    /* a layer of an unknown module is written as its primitives (Conv, SP and
+     * Concat rows): SPPCSPC renamed "SPPMystery" */
+    assert_true(edit_header("mod_ck.safetensors", "mod_unk.safetensors",
+                            "\\\"module\\\":\\\"SPP", "\\\"", "Mystery", 1) > 10);
+    assert_int_equal(ypr_model_load("mod_unk.safetensors", &back), YPR_OK);
+    assert_int_equal(ypr_model_export_yolov7(back, "mod_d.yaml", "mod_d.safetensors"), YPR_OK);
+    b = slurp("mod_d.yaml", &nb);
+    assert_null(strstr(b, "SPPCSPC"));
+    free(b);
+    ypr_model *rebuilt = NULL;
+    assert_int_equal(ypr_model_from_cfg("mod_d.yaml", 0, 0, 0, 1, &rebuilt), YPR_OK);
+    assert_int_equal(ypr_model_num_params(rebuilt), ypr_model_num_params(m));
+    ypr_model_free(rebuilt);
+    ypr_model_free(back);
+    /* a fused net cannot go back */
+    assert_int_equal(ypr_model_fuse(m), YPR_OK);
+    assert_int_equal(ypr_model_export_yolov7(m, "mod_e.yaml", "mod_e.safetensors"),
+                     YPR_EUNSUPPORTED);
+    assert_non_null(strstr(ypr_last_error(), "fused"));
+    free(a);
     ypr_model_free(m);
 }
 
@@ -439,9 +847,14 @@ int main(void)
         cmocka_unit_test(test_checkpoint_roundtrip),
         cmocka_unit_test(test_weight_errors),
         cmocka_unit_test(test_cfg_errors),
+        cmocka_unit_test(test_pyyaml_cfgs),
+        cmocka_unit_test(test_cfg_limits),
+        cmocka_unit_test(test_activation_limit),
         cmocka_unit_test(test_detect_matches_reference),
         cmocka_unit_test(test_cfg_fuzz),
         cmocka_unit_test(test_export_matches_pytorch),
+        cmocka_unit_test(test_load_validation),
+        cmocka_unit_test(test_module_identity),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

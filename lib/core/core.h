@@ -68,4 +68,53 @@ float ypr__rng_normal(ypr_rng *r);            /* N(0, 1) */
 /* ---- monotonic clock in seconds */
 double ypr__now(void);
 
+/* ---- YAML (yaml.c, over libyaml): one document read into a small tree.
+ * Model cfgs, data and hyp files all go through it. Input is treated as
+ * hostile: at most YPR_YAML_MAX_BYTES of text, YPR_YAML_MAX_DEPTH levels of
+ * nesting and YPR_YAML_MAX_NODES nodes; aliases (`*name`) are refused
+ * (YPR_EUNSUPPORTED), anchors and tags are accepted and otherwise ignored;
+ * duplicate keys, a second document, bad UTF-8 and control characters are
+ * YPR_EFORMAT. A UTF-8 (or UTF-16) byte-order mark is accepted. Every error
+ * message starts with `file:line:`. */
+#define YPR_YAML_MAX_BYTES (64 << 20)
+#define YPR_YAML_MAX_DEPTH 64
+#define YPR_YAML_MAX_NODES (1 << 20)
+
+enum { YPR_YAML_SCALAR = 1, YPR_YAML_SEQ = 2, YPR_YAML_MAP = 3 };
+
+/* A node, read-only for callers. Scalars keep their text as written (YAML's
+ * type resolution is the caller's: see the helpers below); `plain` tells a
+ * plain scalar (`x`, `null`, `10`) from a quoted or block one (`'x'`, `"10"`,
+ * `|`) or one tagged `!!str`, so a caller can tell the string "null" from
+ * null. An empty document is a plain empty scalar (null). */
+typedef struct ypr_yaml {
+    int type;                  /* YPR_YAML_* */
+    int line, col;             /* 1-based position where the node starts */
+    int plain;                 /* scalar: plain style, no !!str tag */
+    char *s;                   /* scalar text, NUL-terminated (may also hold NULs) */
+    size_t len;                /* its byte length */
+    struct ypr_yaml **items;   /* SEQ: the items; MAP: the values */
+    struct ypr_yaml **keys;    /* MAP: the keys (any node type), parallel to items */
+    int n;                     /* item / pair count */
+    const char *file;          /* the name given to ypr__yaml_parse, for messages */
+} ypr_yaml;
+
+/* Parse exactly `len` bytes; `file` names the source in errors. *out is the
+ * root (any type) or NULL on failure. Free the root with ypr__yaml_free. */
+int ypr__yaml_parse(const char *text, size_t len, const char *file, ypr_yaml **out);
+void ypr__yaml_free(ypr_yaml *root);
+/* The value of a scalar key in a mapping; NULL when absent or not a map. */
+const ypr_yaml *ypr__yaml_get(const ypr_yaml *map, const char *key);
+/* 1 for NULL (absent) and plain ``, `~`, `null`, `Null`, `NULL`. */
+int ypr__yaml_is_null(const ypr_yaml *v);
+/* Plain scalar conversions: 0 and *out set, or -1 (not that type; no error
+ * recorded, the caller names what it expected with ypr__yaml_error).
+ * bool: true/True/TRUE, false/False/FALSE. int: optional sign and decimal
+ * digits, in int64 range. num: strtod's syntax, finite only. */
+int ypr__yaml_bool(const ypr_yaml *v, int *out);
+int ypr__yaml_int(const ypr_yaml *v, int64_t *out);
+int ypr__yaml_num(const ypr_yaml *v, double *out);
+/* Record "file:line: <message>" for node `at` and return `code`. */
+int ypr__yaml_error(const ypr_yaml *at, int code, const char *fmt, ...) YPR_PRINTF(3, 4);
+
 #endif

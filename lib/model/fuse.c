@@ -14,35 +14,9 @@
 
 enum { KEEP = 0, DROP, FOLD, REPARAM };
 
-static int consumers(const ypr_net *net, int node, int *only)
-{
-    int c = 0;
-    for (int i = node + 1; i < net->nnodes; i++)
-        for (int j = 0; j < net->nodes[i].ninputs; j++)
-            if (net->nodes[i].inputs[j] == node) {
-                c++;
-                *only = i;
-            }
-    return c;
-}
-
-static int sole(const ypr_net *net, int node)
-{
-    int only = -1;
-    return consumers(net, node, &only) == 1 ? only : -1;
-}
-
-/* BN scale s and shift t for channel k: bn(y) = y·s + t. */
-static void bn_affine(const ypr_net *net, const ypr_node *bn, int64_t k, float *s, float *t)
-{
-    const float *g = net->params[bn->p[0]].data, *b = net->params[bn->p[1]].data;
-    const float *mu = net->params[bn->p[2]].data, *var = net->params[bn->p[3]].data;
-    *s = g[k] / sqrtf(var[k] + bn->eps);
-    *t = b[k] - mu[k] * *s;
-}
-
 /* Is `add` a RepConv sum? Fills the branch BN nodes and their convs. */
-static int repconv_branches(const ypr_net *net, int add, int *bn, int *conv, int *x_out)
+static int repconv_branches(const ypr_net *net, const ypr_consumers *cons, int add, int *bn,
+                            int *conv, int *x_out)
 {
     const ypr_node *a = &net->nodes[add];
     if (a->ninputs < 2 || a->ninputs > 3)
@@ -50,10 +24,10 @@ static int repconv_branches(const ypr_net *net, int add, int *bn, int *conv, int
     int x = -1, n3 = 0, n1 = 0, nid = 0;
     for (int j = 0; j < a->ninputs; j++) {
         int b = a->inputs[j];
-        if (net->nodes[b].kind != YPR_NODE_BN || sole(net, b) != add)
+        if (net->nodes[b].kind != YPR_NODE_BN || ypr__consumers_sole(cons, b) != add)
             return 0;
         int src = net->nodes[b].inputs[0], cv = -1, xi = src;
-        if (net->nodes[src].kind == YPR_NODE_CONV && sole(net, src) == b) {
+        if (net->nodes[src].kind == YPR_NODE_CONV && ypr__consumers_sole(cons, src) == b) {
             cv = src;
             xi = net->nodes[src].inputs[0];
         }
@@ -91,6 +65,7 @@ static int repconv_branches(const ypr_net *net, int add, int *bn, int *conv, int
 
 typedef struct fuse_state {
     const ypr_net *old;
+    const ypr_consumers *cons;   /* of the old net */
     ypr_net *net;
     int *map;      /* old node → new node */
     int *mark;
@@ -153,23 +128,25 @@ static int emit_conv(fuse_state *fs, int i)
         }
         nc->inputs[0] = fs->map[old->nodes[src].inputs[0]];
     }
+    /* the BatchNorm and implicit multiply after it: y = conv(x)·s + b per channel */
+    float *scale = malloc((size_t)oc * sizeof(float));
+    if (!scale) {
+        free(bias);
+        return ypr__error(YPR_ENOMEM, "fuse: out of memory");
+    }
+    for (int64_t o = 0; o < oc; o++)
+        scale[o] = 1.0f;
     int cur = i, nx;
-    while ((nx = sole(old, cur)) >= 0 && fs->mark[nx] == FOLD &&
+    while ((nx = ypr__consumers_sole(fs->cons, cur)) >= 0 && fs->mark[nx] == FOLD &&
            (old->nodes[nx].kind == YPR_NODE_BN || old->nodes[nx].kind == YPR_NODE_IMPLICIT_MUL)) {
-        const ypr_node *f = &old->nodes[nx];
-        for (int64_t o = 0; o < oc; o++) {
-            float s, t = 0.0f;
-            if (f->kind == YPR_NODE_BN)
-                bn_affine(old, f, o, &s, &t);
-            else
-                s = old->params[f->p[0]].data[o];
-            for (int64_t k = 0; k < per; k++)
-                w[o * per + k] *= s;
-            bias[o] = bias[o] * s + t;
-        }
+        ypr__net_fold_affine(old, nx, oc, scale, bias);
         fs->map[nx] = id;
         cur = nx;
     }
+    for (int64_t o = 0; o < oc; o++)
+        for (int64_t k = 0; k < per; k++)
+            w[o * per + k] *= scale[o];
+    free(scale);
     if (fs->net->nodes[id].p[1] < 0) {
         char name[2 * YPR_NAME_MAX];
         snprintf(name, sizeof name, "%s.bias", cv->name);
@@ -189,7 +166,7 @@ static int emit_repconv(fuse_state *fs, int add)
 {
     const ypr_net *old = fs->old;
     int bn[3], conv[3], x;
-    repconv_branches(old, add, bn, conv, &x);
+    repconv_branches(old, fs->cons, add, bn, conv, &x);
     const ypr_node *a = &old->nodes[add];
     const ypr_node *c3 = NULL;
     for (int j = 0; j < a->ninputs; j++)
@@ -224,12 +201,21 @@ static int emit_repconv(fuse_state *fs, int add)
     nd->p[1] = pb;
     nd->p[2] = nd->p[3] = -1;
     float *W = fs->net->params[pw].data, *B = fs->net->params[pb].data;
+    float *sc = malloc((size_t)oc * sizeof(float)), *sh = malloc((size_t)oc * sizeof(float));
+    if (!sc || !sh) {
+        free(sc);
+        free(sh);
+        return ypr__error(YPR_ENOMEM, "fuse: out of memory");
+    }
     for (int j = 0; j < a->ninputs; j++) {
-        const ypr_node *b = &old->nodes[bn[j]];
+        for (int64_t o = 0; o < oc; o++) {   /* the branch's BatchNorm as y·sc + sh */
+            sc[o] = 1.0f;
+            sh[o] = 0.0f;
+        }
+        ypr__net_fold_affine(old, bn[j], oc, sc, sh);
         for (int64_t o = 0; o < oc; o++) {
-            float s, t;
-            bn_affine(old, b, o, &s, &t);
-            B[o] += t;
+            float s = sc[o];
+            B[o] += sh[o];
             if (conv[j] < 0) {            /* identity: 1 at the kernel centre */
                 W[(o * cin + o) * 9 + 4] += s;
                 continue;
@@ -245,15 +231,17 @@ static int emit_repconv(fuse_state *fs, int add)
             }
         }
     }
+    free(sc);
+    free(sh);
     fs->map[add] = id;
     return id;
 }
 
-static void mark_all(const ypr_net *net, int *mark)
+static void mark_all(const ypr_net *net, const ypr_consumers *cons, int *mark)
 {
     for (int i = 0; i < net->nnodes; i++) {
         int bn[3], conv[3], x;
-        if (net->nodes[i].kind == YPR_NODE_ADD && repconv_branches(net, i, bn, conv, &x)) {
+        if (net->nodes[i].kind == YPR_NODE_ADD && repconv_branches(net, cons, i, bn, conv, &x)) {
             mark[i] = REPARAM;
             for (int j = 0; j < net->nodes[i].ninputs; j++) {
                 mark[bn[j]] = DROP;
@@ -267,13 +255,13 @@ static void mark_all(const ypr_net *net, int *mark)
         if (nd->kind != YPR_NODE_CONV || mark[i] != KEEP)
             continue;
         int cur = i, nx;
-        while ((nx = sole(net, cur)) >= 0 && mark[nx] == KEEP &&
+        while ((nx = ypr__consumers_sole(cons, cur)) >= 0 && mark[nx] == KEEP &&
                (net->nodes[nx].kind == YPR_NODE_BN || net->nodes[nx].kind == YPR_NODE_IMPLICIT_MUL)) {
             mark[nx] = FOLD;
             cur = nx;
         }
         int src = nd->inputs[0];
-        if (net->nodes[src].kind == YPR_NODE_IMPLICIT_ADD && sole(net, src) == i &&
+        if (net->nodes[src].kind == YPR_NODE_IMPLICIT_ADD && ypr__consumers_sole(cons, src) == i &&
             nd->kh == 1 && nd->kw == 1 && nd->ph == 0 && nd->pw == 0)
             mark[src] = FOLD;
     }
@@ -287,10 +275,15 @@ int ypr_model_fuse(ypr_model *m)
     ypr__net_init(&fresh);
     int *map = malloc((size_t)old->nnodes * sizeof(int));
     int *mark = calloc((size_t)old->nnodes, sizeof(int));
+    ypr_consumers cons;
     int rc = map && mark ? YPR_OK : ypr__error(YPR_ENOMEM, "fuse: out of memory");
-    fuse_state fs = {old, &fresh, map, mark};
     if (rc == YPR_OK)
-        mark_all(old, mark);
+        rc = ypr__net_consumers(old, &cons);
+    else
+        memset(&cons, 0, sizeof cons);
+    fuse_state fs = {old, &cons, &fresh, map, mark};
+    if (rc == YPR_OK)
+        mark_all(old, &cons, mark);
     for (int i = 0; rc == YPR_OK && i < old->nnodes; i++) {
         const ypr_node *nd = &old->nodes[i];
         if (mark[i] == DROP)
@@ -310,6 +303,7 @@ int ypr_model_fuse(ypr_model *m)
     }
     if (rc == YPR_OK)
         rc = ypr__net_validate(&fresh);
+    ypr__consumers_free(&cons);
     free(map);
     free(mark);
     if (rc < 0) {

@@ -1,5 +1,5 @@
-/* The public ypr_model and its front-ends: the YOLOv7 cfg reader (a YAML
- * subset), module expansion into primitive nodes with PyTorch state_dict
+/* The public ypr_model and its front-ends: the YOLOv7 cfg reader (over
+ * core's YAML reader), module expansion into primitive nodes with PyTorch state_dict
  * names, built-in architectures, initialization. */
 #ifndef YPR_MODEL_H
 #define YPR_MODEL_H
@@ -7,24 +7,32 @@
 #include "lib/core/core.h"
 #include "lib/net/net.h"
 
-/* ---- YAML subset (cfg_yaml.c): top-level `key: value` mappings whose
- * values are scalars, flow lists ([a, [b, c]], across lines, trailing
- * commas allowed) or block lists (- item); `#` comments; quoted strings. */
-enum { YV_SCALAR = 0, YV_LIST = 1, YV_MAP = 2 };
+/* ---- cfg values (cfg_yaml.c): the cfg's YAML is read by core's reader;
+ * these give its scalars their YOLOv7 meaning. */
+#define YPR_CFG_MAX_LAYERS 1024     /* backbone + head rows */
+#define YPR_CFG_MAX_REPEATS 64      /* a row's repeat count, before and after depth_multiple */
+#define YPR_CFG_MAX_MULTIPLE 100.0  /* depth_multiple, width_multiple */
+#define YPR_CFG_MAX_CLASSES 100000
 
-typedef struct ypr_yv {
-    int type;
-    int line;                 /* 1-based source line */
-    int quoted;               /* scalar was quoted */
-    char *s;                  /* scalar text */
-    struct ypr_yv **items;    /* list items or map values */
-    char **keys;              /* map keys */
-    int n, cap;
-} ypr_yv;
+enum { YPR_CFG_NONE, YPR_CFG_INT, YPR_CFG_FLOAT, YPR_CFG_BOOL, YPR_CFG_STR, YPR_CFG_ACT,
+       YPR_CFG_NC, YPR_CFG_ANCHORS, YPR_CFG_LIST };
 
-int ypr__yaml_parse(const char *text, size_t len, const char *file, ypr_yv **out);
-void ypr__yv_free(ypr_yv *v);
-const ypr_yv *ypr__yv_get(const ypr_yv *map, const char *key);
+typedef struct ypr_cfg_arg {
+    int kind;                 /* YPR_CFG_* */
+    double v;                 /* INT, FLOAT, BOOL */
+    int act;                  /* ACT: YPR_ACT_*, with alpha for LeakyReLU */
+    float alpha;
+    const ypr_yaml *node;     /* the value itself (LIST items, STR text, line) */
+} ypr_cfg_arg;
+
+/* Read cfg text into a YAML tree whose root is a mapping (else YPR_EFORMAT
+ * naming file:line). Free with ypr__yaml_free. */
+int ypr__cfg_parse(const char *text, size_t len, const char *file, ypr_yaml **root);
+/* The meaning of one value; errors name file:line (and the layer when ≥ 0). */
+int ypr__cfg_arg(const ypr_yaml *v, int layer, ypr_cfg_arg *a);
+/* Top-level number `key` in (lo, hi], or `def` when absent. */
+int ypr__cfg_number(const ypr_yaml *root, const char *key, double def, double lo, double hi,
+                    double *out);
 
 /* ---- the model */
 typedef struct ypr_model_opts {

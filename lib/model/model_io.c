@@ -4,7 +4,13 @@
  * model whose channel counts match no cfg (a pruned one) loads back exactly.
  *
  * Metadata keys: "format" = "libyolopr", "format_version" = "1", "net" = the
- * JSON node list, "nc", "names" (JSON array), "input_size". */
+ * JSON node list, "nc", "names" (JSON array), "input_size". Each node records
+ * its cfg "module" (since 0.1; older checkpoints: derived from the tensor
+ * names, as the cfg expansion gives them).
+ *
+ * Everything read is validated before the model is touched: shapes, finite
+ * values, BatchNorm running variances ≥ 0, anchors > 0, strides > 0, the
+ * node attributes (ypr__net_validate) and the format version. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +36,41 @@ static void shape_text(char *buf, size_t n, int ndim, const int64_t *shape)
         snprintf(buf + used, n - used, "]");
 }
 
-/* Check every tensor first, then copy: a failed load leaves the model as it was. */
+/* Values a net cannot run with: NaN or ±Inf anywhere, a negative BatchNorm
+ * running variance, anchors that are not positive. `data[i]` holds the
+ * values of net->params[i]. */
+static int check_values(const ypr_net *net, const float *const *data, const char *path)
+{
+    for (int i = 0; i < net->nparams; i++) {
+        const ypr_param *p = &net->params[i];
+        for (int64_t k = 0; k < p->numel; k++)
+            RETURN_IF(!isfinite(data[i][k]), YPR_ERANGE, "%s: tensor %s: element %lld is %g",
+                      path, p->name, (long long)k, (double)data[i][k]);
+    }
+    for (int n = 0; n < net->nnodes; n++) {
+        const ypr_node *nd = &net->nodes[n];
+        if (nd->kind == YPR_NODE_BN && nd->p[3] >= 0) {
+            const ypr_param *v = &net->params[nd->p[3]];
+            for (int64_t k = 0; k < v->numel; k++)
+                RETURN_IF(data[nd->p[3]][k] < 0.0f, YPR_ERANGE,
+                          "%s: tensor %s: running variance %g < 0 at channel %lld", path,
+                          v->name, (double)data[nd->p[3]][k], (long long)k);
+        }
+        for (int s = 0; nd->kind == YPR_NODE_DETECT && s < 2; s++) {
+            if (nd->p[s] < 0)
+                continue;
+            const ypr_param *a = &net->params[nd->p[s]];
+            for (int64_t k = 0; k < a->numel; k++)
+                RETURN_IF(!(data[nd->p[s]][k] > 0.0f), YPR_ERANGE,
+                          "%s: tensor %s: anchor value %g at %lld is not positive", path, a->name,
+                          (double)data[nd->p[s]][k], (long long)k);
+        }
+    }
+    return YPR_OK;
+}
+
+/* Check every tensor's name, shape and values first, then swap: a failed
+ * load leaves the model as it was. */
 static int load_from(ypr_net *net, const ypr_safetensors *st, const char *path, int strict)
 {
     for (int i = 0; i < net->nparams; i++) {
@@ -63,12 +103,29 @@ static int load_from(ypr_net *net, const ypr_safetensors *st, const char *path, 
     }
     if (extra)
         ypr__log(YPR_LOG_WARN, "%s: %d unknown tensors ignored", path, extra);
-    for (int i = 0; i < net->nparams; i++) {
-        ypr_param *p = &net->params[i];
-        TRY(ypr__st_to_f32(ypr__st_find(st, p->name), p->data));
+    /* convert into fresh buffers, check the values, and only then swap them in */
+    float **fresh = calloc((size_t)net->nparams + 1, sizeof *fresh);
+    RETURN_IF(!fresh, YPR_ENOMEM, "%s: out of memory", path);
+    int rc = YPR_OK;
+    for (int i = 0; rc == YPR_OK && i < net->nparams; i++) {
+        const ypr_param *p = &net->params[i];
+        fresh[i] = ypr__alloc((size_t)(p->numel ? p->numel : 1) * sizeof(float));
+        rc = fresh[i] ? ypr__st_to_f32(ypr__st_find(st, p->name), fresh[i]) : YPR_ENOMEM;
     }
-    net->version++;
-    return YPR_OK;
+    if (rc == YPR_OK)
+        rc = check_values(net, (const float *const *)fresh, path);
+    for (int i = 0; i < net->nparams; i++) {
+        if (rc == YPR_OK) {
+            float *old = net->params[i].data;
+            net->params[i].data = fresh[i];
+            fresh[i] = old;
+        }
+        ypr__free(fresh[i]);
+    }
+    free(fresh);
+    if (rc == YPR_OK)
+        net->version++;
+    return rc;
 }
 
 int ypr_model_load_weights(ypr_model *m, const char *path, int strict)
@@ -106,6 +163,10 @@ static void describe(const ypr_net *net, ypr_strbuf *sb)
         ypr__sb_json_str(sb, ypr__node_kind_name(nd->kind));
         ypr__sb_puts(sb, ",\"name\":");
         ypr__sb_json_str(sb, nd->name);
+        if (nd->module[0]) {
+            ypr__sb_puts(sb, ",\"module\":");
+            ypr__sb_json_str(sb, nd->module);
+        }
         ypr__sb_printf(sb, ",\"layer\":%d,\"c\":%lld,\"inputs\":[", nd->layer, (long long)nd->c);
         for (int j = 0; j < nd->ninputs; j++)
             ypr__sb_printf(sb, "%s%d", j ? "," : "", nd->inputs[j]);
@@ -252,8 +313,23 @@ static int node_from_json(ypr_net *net, const ypr_json *o, const ypr_safetensors
     const ypr_json *strides = ypr__json_get(o, "strides");
     RETURN_IF(ypr__json_len(strides) != (size_t)nl, YPR_EFORMAT, "%s: node %s: bad strides",
               path, name);
-    for (int l = 0; l < nl; l++)
-        nd->strides[l] = (float)ypr__json_num(ypr__json_at(strides, (size_t)l));
+    for (int l = 0; l < nl; l++) {
+        const ypr_json *sj = ypr__json_at(strides, (size_t)l);
+        double sv = ypr__json_num(sj);
+        RETURN_IF(ypr__json_type(sj) != YPR_JSON_NUMBER || !(sv > 0) || sv > 65536, YPR_EFORMAT,
+                  "%s: node %s: stride %d must be a positive number", path, name, l);
+        nd->strides[l] = (float)sv;
+    }
+    const ypr_json *mod = ypr__json_get(o, "module");
+    if (mod) {
+        const char *ms = ypr__json_str(mod);
+        size_t ml = ypr__json_strlen(mod);
+        int ok = ms && ml < YPR_MODULE_MAX;
+        for (size_t k = 0; ok && k < ml; k++)
+            ok = ms[k] > ' ' && ms[k] < 127;
+        RETURN_IF(!ok, YPR_EFORMAT, "%s: node %s: bad module name", path, name);
+        memcpy(nd->module, ms, ml + 1);
+    }
     for (int s = 0; s < 4; s++) {
         const char *pn = ypr__json_str(ypr__json_get(o, slot_names[s]));
         if (!pn)
@@ -270,6 +346,61 @@ static int node_from_json(ypr_net *net, const ypr_json *o, const ypr_safetensors
     return YPR_OK;
 }
 
+/* The cfg module of layer [i, j] from the names the cfg expansion gives its
+ * nodes (checkpoints written before nodes recorded it); "" when unknown. */
+static const char *derive_module(const ypr_net *net, int i, int j)
+{
+    char pre[32];
+    int implicit = 0;
+    snprintf(pre, sizeof pre, "model.%d.", net->nodes[i].layer);
+    size_t n = strlen(pre);
+    for (int k = i; k <= j; k++) {
+        const char *nm = net->nodes[k].name;
+        implicit |= net->nodes[k].kind == YPR_NODE_IMPLICIT_ADD ||
+                    net->nodes[k].kind == YPR_NODE_IMPLICIT_MUL;
+        if (strncmp(nm, pre, n) != 0)
+            continue;
+        const char *rest = nm + n, *r = rest;
+        while (*r >= '0' && *r <= '9')   /* repeats: model.L.<r>.conv */
+            r++;
+        if (r != rest && *r == '.')
+            rest = r + 1;
+        if (strcmp(rest, "conv") == 0)
+            return "Conv";
+        if (strcmp(rest, "rbr_dense.0") == 0 || strcmp(rest, "rbr_reparam") == 0)
+            return "RepConv";
+        if (strcmp(rest, "cv1.conv") == 0)
+            return "SPPCSPC";
+    }
+    const ypr_node *ln = &net->nodes[j];
+    switch (ln->kind) {
+    case YPR_NODE_DETECT: return implicit ? "IDetect" : "Detect";
+    case YPR_NODE_CONCAT: return i == j ? "Concat" : "";
+    case YPR_NODE_ADD: return i == j ? "Shortcut" : "";
+    case YPR_NODE_MAXPOOL: return i != j ? "" : ln->kh == ln->sh && ln->ph == 0 ? "MP" : "SP";
+    case YPR_NODE_UPSAMPLE: return i == j ? "nn.Upsample" : "";
+    case YPR_NODE_REORG: return i == j ? "ReOrg" : "";
+    default: return "";
+    }
+}
+
+static void derive_modules(ypr_net *net)
+{
+    for (int i = 0; i < net->nnodes;) {
+        int j = i, unknown = net->nodes[i].module[0] == '\0';
+        while (j + 1 < net->nnodes && net->nodes[j + 1].layer == net->nodes[i].layer) {
+            j++;
+            unknown &= net->nodes[j].module[0] == '\0';
+        }
+        if (unknown && net->nodes[i].layer >= 0) {
+            const char *mod = derive_module(net, i, j);
+            for (int k = i; k <= j; k++)
+                snprintf(net->nodes[k].module, sizeof net->nodes[k].module, "%s", mod);
+        }
+        i = j + 1;
+    }
+}
+
 static int net_from_checkpoint(ypr_model *m, const ypr_safetensors *st, const char *path)
 {
     const char *desc = ypr__st_meta(st, "net");
@@ -284,7 +415,13 @@ static int net_from_checkpoint(ypr_model *m, const ypr_safetensors *st, const ch
         rc = node_from_json(&m->net, ypr__json_at(j, i), st, path, (int)i);
     ypr__json_free(j);
     TRY(rc);
-    TRY(ypr__net_validate(&m->net));
+    if ((rc = ypr__net_validate(&m->net)) < 0) {   /* name the file too */
+        char msg[512];
+        const char *e = ypr_last_error(), *colon = strstr(e, ": ");
+        snprintf(msg, sizeof msg, "%s", colon ? colon + 2 : e);
+        return ypr__error(rc, "%s: %s", path, msg);
+    }
+    derive_modules(&m->net);
     const char *nc = ypr__st_meta(st, "nc"), *size = ypr__st_meta(st, "input_size");
     m->nc = m->net.nodes[m->net.nnodes - 1].nc;
     RETURN_IF(nc && atoi(nc) != m->nc, YPR_EFORMAT, "%s: nc %s disagrees with the head", path, nc);
@@ -314,11 +451,14 @@ int ypr_model_load(const char *path, ypr_model **out)
         return ypr_model_from_cfg(path, 0, 0, 0, 0, out);
     ypr_safetensors *st;
     TRY(ypr__st_open(path, &st));
-    const char *fmt = ypr__st_meta(st, "format");
+    const char *fmt = ypr__st_meta(st, "format"), *ver = ypr__st_meta(st, "format_version");
     int rc;
     if (!fmt || strcmp(fmt, "libyolopr") != 0) {
         rc = ypr__error(YPR_EFORMAT, "%s: not a libyolopr checkpoint (no net description); "
                         "build the model from its cfg and use ypr_model_load_weights()", path);
+    } else if (!ver || strcmp(ver, "1") != 0) {
+        rc = ypr__error(YPR_EUNSUPPORTED, "%s: checkpoint format_version '%.20s' is not one this "
+                        "library reads (1)", path, ver ? ver : "(none)");
     } else {
         ypr_model *m = NULL;
         rc = ypr__model_new(&m);

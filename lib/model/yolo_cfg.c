@@ -11,18 +11,17 @@
 
 #include "model.h"
 
-#define MAX_LAYERS 1024
-
 typedef struct ctx {
     ypr_net *net;
     const char *file;
     int nc;
     double gd, gw;
-    const ypr_yv *anchors;
+    const ypr_yaml *anchors;
+    int64_t param_floats;  /* tensors so far, against YPR_NET_MAX_PARAM_BYTES */
     int layer;           /* current cfg layer */
     int line;
-    int out[MAX_LAYERS]; /* output node per layer */
-    int64_t ch[MAX_LAYERS];
+    int out[YPR_CFG_MAX_LAYERS]; /* output node per layer */
+    int64_t ch[YPR_CFG_MAX_LAYERS];
     int input;           /* input node */
 } ctx;
 
@@ -34,74 +33,25 @@ static int err(const ctx *c, int code, const char *what, const char *detail)
 
 /* ---------------------------------------------------------- scalar values */
 
-enum { ARG_NONE, ARG_INT, ARG_FLOAT, ARG_BOOL, ARG_STR, ARG_ACT, ARG_NC, ARG_ANCHORS, ARG_LIST };
-
-typedef struct arg { int kind; double v; int act; float alpha; const ypr_yv *list; const char *s; } arg;
-
-static int parse_act(const char *s, int *act, float *alpha)
+static int eval_arg(const ctx *c, const ypr_yaml *v, ypr_cfg_arg *a)
 {
-    *alpha = 0.0f;
-    if (strcmp(s, "nn.SiLU()") == 0) *act = YPR_ACT_SILU;
-    else if (strcmp(s, "nn.ReLU()") == 0) *act = YPR_ACT_RELU;
-    else if (strcmp(s, "nn.Sigmoid()") == 0) *act = YPR_ACT_SIGMOID;
-    else if (strcmp(s, "nn.Hardswish()") == 0) *act = YPR_ACT_HARDSWISH;
-    else if (strcmp(s, "nn.Identity()") == 0) *act = YPR_ACT_IDENTITY;
-    else if (strncmp(s, "nn.LeakyReLU(", 13) == 0) {
-        char *end;
-        *act = YPR_ACT_LEAKY;
-        *alpha = 0.01f;
-        if (s[13] != ')') {
-            *alpha = strtof(s + 13, &end);
-            if (*end != ')' || end[1])
-                return -1;
-        }
-    } else
-        return -1;
-    return 0;
-}
-
-static int eval_arg(const ctx *c, const ypr_yv *v, arg *a)
-{
-    memset(a, 0, sizeof *a);
-    if (v->type == YV_LIST) {
-        a->kind = ARG_LIST;
-        a->list = v;
-        return YPR_OK;
-    }
-    const char *s = v->s;
-    a->s = s;
-    if (v->quoted) { a->kind = ARG_STR; return YPR_OK; }
-    if (strcmp(s, "None") == 0 || strcmp(s, "null") == 0 || strcmp(s, "~") == 0) { a->kind = ARG_NONE; return YPR_OK; }
-    if (strcmp(s, "True") == 0 || strcmp(s, "true") == 0) { a->kind = ARG_BOOL; a->v = 1; return YPR_OK; }
-    if (strcmp(s, "False") == 0 || strcmp(s, "false") == 0) { a->kind = ARG_BOOL; a->v = 0; return YPR_OK; }
-    if (strcmp(s, "nc") == 0) { a->kind = ARG_NC; a->v = c->nc; return YPR_OK; }
-    if (strcmp(s, "anchors") == 0) { a->kind = ARG_ANCHORS; return YPR_OK; }
-    if (strncmp(s, "nn.", 3) == 0) {
-        a->kind = ARG_ACT;
-        if (parse_act(s, &a->act, &a->alpha) < 0)
-            return err(c, YPR_EFORMAT, "unsupported activation", s);
-        return YPR_OK;
-    }
-    char *end;
-    double d = strtod(s, &end);
-    if (end == s || *end)
-        return err(c, YPR_EFORMAT, "cannot read argument", s);
-    a->v = d;
-    a->kind = (d == floor(d) && !strpbrk(s, ".eE")) ? ARG_INT : ARG_FLOAT;
+    TRY(ypr__cfg_arg(v, c->layer, a));
+    if (a->kind == YPR_CFG_NC)
+        a->v = c->nc;
     return YPR_OK;
 }
 
 /* Integer argument i of args, or `def` when absent or None. */
-static int int_arg(const ctx *c, const ypr_yv *args, int i, int def, int *out)
+static int int_arg(const ctx *c, const ypr_yaml *args, int i, int def, int *out)
 {
     *out = def;
     if (!args || i >= args->n)
         return YPR_OK;
-    arg a;
+    ypr_cfg_arg a;
     TRY(eval_arg(c, args->items[i], &a));
-    if (a.kind == ARG_NONE)
+    if (a.kind == YPR_CFG_NONE)
         return YPR_OK;
-    if (a.kind != ARG_INT && a.kind != ARG_NC)
+    if (a.kind != YPR_CFG_INT && a.kind != YPR_CFG_NC)
         return err(c, YPR_EFORMAT, "expected an integer argument", args->items[i]->s);
     RETURN_IF(a.v < 0 || a.v > 1e6, YPR_EFORMAT, "%s:%d: layer %d: argument %d out of range",
               c->file, c->line, c->layer, i);
@@ -118,8 +68,18 @@ static int64_t make_divisible(double x, int d)
 
 static int add_node(ctx *c, int kind, const char *name, const int *in, int nin)
 {
-    int id = ypr__net_add(c->net, kind, name, c->layer, in, nin);
-    return id;
+    RETURN_IF(c->net->nnodes >= YPR_NET_MAX_NODES, YPR_ERANGE,
+              "%s:%d: layer %d: the net would have more than %d nodes", c->file, c->line,
+              c->layer, YPR_NET_MAX_NODES);
+    return ypr__net_add(c->net, kind, name, c->layer, in, nin);
+}
+
+static int check_channels(const ctx *c, int64_t ch, const char *what)
+{
+    RETURN_IF(ch < 1 || ch > YPR_NET_MAX_CHANNELS, YPR_ERANGE,
+              "%s:%d: layer %d: %s has %lld channels (at most %d)", c->file, c->line, c->layer,
+              what, (long long)ch, YPR_NET_MAX_CHANNELS);
+    return YPR_OK;
 }
 
 static int param(ctx *c, int node, int slot, const char *suffix, int ndim, const int64_t *shape,
@@ -127,6 +87,15 @@ static int param(ctx *c, int node, int slot, const char *suffix, int ndim, const
 {
     char name[2 * YPR_NAME_MAX];
     snprintf(name, sizeof name, "%s.%s", c->net->nodes[node].name, suffix);
+    int64_t numel = 1;
+    const int64_t max = YPR_NET_MAX_PARAM_BYTES / (int64_t)sizeof(float);
+    for (int i = 0; i < ndim; i++)
+        if (ypr__mul_size(numel, shape[i], &numel) < 0 || numel > max)
+            numel = max + 1;
+    RETURN_IF(c->param_floats + numel > max, YPR_ERANGE,
+              "%s:%d: layer %d: tensor %s takes the parameters past %lld bytes", c->file, c->line,
+              c->layer, name, (long long)YPR_NET_MAX_PARAM_BYTES);
+    c->param_floats += numel;
     int p = ypr__net_add_param(c->net, name, ndim, shape, buffer);
     if (p >= 0 && slot >= 0)
         c->net->nodes[node].p[slot] = p;
@@ -138,6 +107,8 @@ static int conv2d(ctx *c, const char *name, int in, int64_t c2, int k, int s, in
                   int bias)
 {
     int64_t c1 = c->net->nodes[in].c;
+    TRY(check_channels(c, c1, "the conv input"));
+    TRY(check_channels(c, c2, "the conv output"));
     RETURN_IF(g < 1 || c1 % g || c2 % g, YPR_EFORMAT,
               "%s:%d: layer %d: groups %d do not divide channels %lld -> %lld", c->file, c->line,
               c->layer, g, (long long)c1, (long long)c2);
@@ -217,13 +188,13 @@ static int maxpool(ctx *c, const char *name, int in, int k, int s, int p)
 
 static int concat(ctx *c, const char *name, const int *in, int nin)
 {
-    int id = add_node(c, YPR_NODE_CONCAT, name, in, nin);
-    if (id < 0)
-        return id;
     int64_t sum = 0;
     for (int i = 0; i < nin; i++)
         sum += c->net->nodes[in[i]].c;
-    c->net->nodes[id].c = sum;
+    TRY(check_channels(c, sum, "the concatenation"));
+    int id = add_node(c, YPR_NODE_CONCAT, name, in, nin);
+    if (id >= 0)
+        c->net->nodes[id].c = sum;
     return id;
 }
 
@@ -242,24 +213,24 @@ static int add_sum(ctx *c, const char *name, const int *in, int nin)
 /* ------------------------------------------------------------- modules */
 
 typedef struct layer_args {
-    const ypr_yv *args;
+    const ypr_yaml *args;
     int from[64];
     int nfrom;
     int n;
     char prefix[32];
 } layer_args;
 
-static int conv_act_arg(ctx *c, const ypr_yv *args, int i, int *act, float *alpha)
+static int conv_act_arg(ctx *c, const ypr_yaml *args, int i, int *act, float *alpha)
 {
     *act = YPR_ACT_SILU;
     *alpha = 0;
     if (!args || i >= args->n)
         return YPR_OK;
-    arg a;
+    ypr_cfg_arg a;
     TRY(eval_arg(c, args->items[i], &a));
-    if (a.kind == ARG_BOOL)
+    if (a.kind == YPR_CFG_BOOL)
         *act = a.v ? YPR_ACT_SILU : YPR_ACT_IDENTITY;
-    else if (a.kind == ARG_ACT) {
+    else if (a.kind == YPR_CFG_ACT) {
         *act = a.act;
         *alpha = a.alpha;
     } else
@@ -267,7 +238,7 @@ static int conv_act_arg(ctx *c, const ypr_yv *args, int i, int *act, float *alph
     return YPR_OK;
 }
 
-static int out_channels(ctx *c, const ypr_yv *args, int64_t *c2)
+static int out_channels(ctx *c, const ypr_yaml *args, int64_t *c2)
 {
     int v;
     RETURN_IF(!args || args->n < 1, YPR_EFORMAT, "%s:%d: layer %d: missing output channels",
@@ -276,13 +247,13 @@ static int out_channels(ctx *c, const ypr_yv *args, int64_t *c2)
     RETURN_IF(v < 1, YPR_EFORMAT, "%s:%d: layer %d: output channels must be positive", c->file,
               c->line, c->layer);
     *c2 = make_divisible(v * c->gw, 8);
-    return YPR_OK;
+    return check_channels(c, *c2, "the output (after width_multiple)");
 }
 
 /* Conv-like args: [c2, k, s, p = None, g = 1, act = True]. */
 typedef struct conv_args { int64_t c2; int k, s, p, g, act; float alpha; } conv_args;
 
-static int read_conv_args(ctx *c, const ypr_yv *args, int k_default, conv_args *ca)
+static int read_conv_args(ctx *c, const ypr_yaml *args, int k_default, conv_args *ca)
 {
     TRY(out_channels(c, args, &ca->c2));
     TRY(int_arg(c, args, 1, k_default, &ca->k));
@@ -290,7 +261,7 @@ static int read_conv_args(ctx *c, const ypr_yv *args, int k_default, conv_args *
     TRY(int_arg(c, args, 3, -1, &ca->p));
     TRY(int_arg(c, args, 4, 1, &ca->g));
     TRY(conv_act_arg(c, args, 5, &ca->act, &ca->alpha));
-    RETURN_IF(ca->k < 1 || ca->s < 1 || ca->k > 64 || ca->s > 64, YPR_EFORMAT,
+    RETURN_IF(ca->k < 1 || ca->s < 1 || ca->k > 64 || ca->s > 64 || ca->p > 64, YPR_EFORMAT,
               "%s:%d: layer %d: bad kernel or stride", c->file, c->line, c->layer);
     return YPR_OK;
 }
@@ -354,17 +325,17 @@ static int mod_sppcspc(ctx *c, const layer_args *la)
      * map to (shortcut, g, e, k) once the parser inserts n. */
     double e = 0.5;
     int ks[8] = {5, 9, 13}, nk = 3;
-    const ypr_yv *args = la->args;
+    const ypr_yaml *args = la->args;
     if (args->n > 3) {
-        arg a;
+        ypr_cfg_arg a;
         TRY(eval_arg(c, args->items[3], &a));
-        RETURN_IF(a.kind != ARG_FLOAT && a.kind != ARG_INT, YPR_EFORMAT,
+        RETURN_IF(a.kind != YPR_CFG_FLOAT && a.kind != YPR_CFG_INT, YPR_EFORMAT,
                   "%s:%d: layer %d: SPPCSPC expansion must be a number", c->file, c->line, c->layer);
         e = a.v;
     }
     if (args->n > 4) {
-        const ypr_yv *kl = args->items[4];
-        RETURN_IF(kl->type != YV_LIST || kl->n < 1 || kl->n > 8, YPR_EFORMAT,
+        const ypr_yaml *kl = args->items[4];
+        RETURN_IF(kl->type != YPR_YAML_SEQ || kl->n < 1 || kl->n > 8, YPR_EFORMAT,
                   "%s:%d: layer %d: SPPCSPC pool sizes must be a list", c->file, c->line, c->layer);
         nk = kl->n;
         for (int i = 0; i < nk; i++)
@@ -384,8 +355,9 @@ static int mod_sppcspc(ctx *c, const layer_args *la)
     cat[0] = x1;
     for (int i = 0; i < nk; i++) {
         snprintf(nm, sizeof nm, "%s.m.%d", la->prefix, i);
-        RETURN_IF(ks[i] < 1 || ks[i] % 2 == 0, YPR_EFORMAT,
-                  "%s:%d: layer %d: SPPCSPC pool size %d must be odd", c->file, c->line, c->layer, ks[i]);
+        RETURN_IF(ks[i] < 1 || ks[i] % 2 == 0 || ks[i] > 63, YPR_EFORMAT,
+                  "%s:%d: layer %d: SPPCSPC pool size %d must be odd and at most 63", c->file,
+                  c->line, c->layer, ks[i]);
         if ((cat[1 + i] = maxpool(c, nm, x1, ks[i], 1, ks[i] / 2)) < 0) return cat[1 + i];
     }
     snprintf(nm, sizeof nm, "%s.cat1", la->prefix);
@@ -403,33 +375,35 @@ static int mod_sppcspc(ctx *c, const layer_args *la)
 #undef CV
 }
 
-static int anchors_of(ctx *c, const ypr_yv *spec, int nl, float *anch, int *na_out)
+static int anchors_of(ctx *c, const ypr_yaml *spec, int nl, float *anch, int *na_out)
 {
-    if (spec->type == YV_SCALAR) {
-        arg a;
+    if (spec->type == YPR_YAML_SCALAR) {
+        ypr_cfg_arg a;
         TRY(eval_arg(c, spec, &a));
-        if (a.kind == ARG_ANCHORS)
+        if (a.kind == YPR_CFG_ANCHORS)
             spec = c->anchors;
         else
             return err(c, YPR_EUNSUPPORTED, "an anchor count needs autoanchor; give the anchors",
                        spec->s);
     }
-    RETURN_IF(!spec || spec->type != YV_LIST || spec->n != nl, YPR_EFORMAT,
+    RETURN_IF(!spec || spec->type != YPR_YAML_SEQ || spec->n != nl, YPR_EFORMAT,
               "%s:%d: layer %d: anchors must list one row per detection level (%d)", c->file,
               c->line, c->layer, nl);
     int na = -1;
     for (int l = 0; l < nl; l++) {
-        const ypr_yv *row = spec->items[l];
-        RETURN_IF(row->type != YV_LIST || row->n % 2 || row->n < 2 || row->n > 32 ||
+        const ypr_yaml *row = spec->items[l];
+        RETURN_IF(row->type != YPR_YAML_SEQ || row->n % 2 || row->n < 2 || row->n > 32 ||
                   (na >= 0 && row->n / 2 != na), YPR_EFORMAT,
                   "%s:%d: layer %d: anchor row %d must hold the same even number of values",
                   c->file, row->line, c->layer, l);
         na = row->n / 2;
         for (int i = 0; i < row->n; i++) {
-            arg a;
+            ypr_cfg_arg a;
             TRY(eval_arg(c, row->items[i], &a));
-            RETURN_IF((a.kind != ARG_INT && a.kind != ARG_FLOAT) || a.v <= 0, YPR_EFORMAT,
-                      "%s:%d: anchors must be positive numbers", c->file, row->line);
+            RETURN_IF((a.kind != YPR_CFG_INT && a.kind != YPR_CFG_FLOAT) || !(a.v > 0) ||
+                      a.v > 65536, YPR_EFORMAT,
+                      "%s:%d: anchors must be positive numbers (pixels, at most 65536)", c->file,
+                      row->items[i]->line);
             anch[l * 32 + i] = (float)a.v;
         }
     }
@@ -439,7 +413,7 @@ static int anchors_of(ctx *c, const ypr_yv *spec, int nl, float *anch, int *na_o
 
 static int mod_detect(ctx *c, const layer_args *la, int implicit)
 {
-    const ypr_yv *args = la->args;
+    const ypr_yaml *args = la->args;
     RETURN_IF(!args || args->n < 2, YPR_EFORMAT, "%s:%d: layer %d: Detect needs [nc, anchors]",
               c->file, c->line, c->layer);
     int nc, nl = la->nfrom, na = 0;
@@ -497,17 +471,17 @@ static int mod_detect(ctx *c, const layer_args *la, int implicit)
 
 /* ----------------------------------------------------------- the layers */
 
-static int resolve_from(ctx *c, const ypr_yv *f, layer_args *la)
+static int resolve_from(ctx *c, const ypr_yaml *f, layer_args *la)
 {
-    const ypr_yv *one[1] = {f};
-    const ypr_yv *const *items = f->type == YV_LIST ? (const ypr_yv *const *)f->items : one;
-    int n = f->type == YV_LIST ? f->n : 1;
+    const ypr_yaml *one[1] = {f};
+    const ypr_yaml *const *items = f->type == YPR_YAML_SEQ ? (const ypr_yaml *const *)f->items : one;
+    int n = f->type == YPR_YAML_SEQ ? f->n : 1;
     RETURN_IF(n < 1 || n > 64, YPR_EFORMAT, "%s:%d: layer %d: 'from' must name 1..64 layers",
               c->file, c->line, c->layer);
     for (int i = 0; i < n; i++) {
-        arg a;
+        ypr_cfg_arg a;
         TRY(eval_arg(c, items[i], &a));
-        RETURN_IF(a.kind != ARG_INT, YPR_EFORMAT, "%s:%d: layer %d: 'from' must be integers",
+        RETURN_IF(a.kind != YPR_CFG_INT, YPR_EFORMAT, "%s:%d: layer %d: 'from' must be integers",
                   c->file, c->line, c->layer);
         int j = (int)a.v;
         int abs_j = j < 0 ? c->layer + j : j;
@@ -524,9 +498,9 @@ static int resolve_from(ctx *c, const ypr_yv *f, layer_args *la)
     return YPR_OK;
 }
 
-static int build_layer(ctx *c, const ypr_yv *row)
+static int build_layer(ctx *c, const ypr_yaml *row)
 {
-    RETURN_IF(row->type != YV_LIST || row->n != 4, YPR_EFORMAT,
+    RETURN_IF(row->type != YPR_YAML_SEQ || row->n != 4, YPR_EFORMAT,
               "%s:%d: layer %d: expected [from, number, module, args]", c->file, row->line, c->layer);
     c->line = row->line;
     layer_args la;
@@ -534,18 +508,27 @@ static int build_layer(ctx *c, const ypr_yv *row)
     TRY(resolve_from(c, row->items[0], &la));
     int n;
     TRY(int_arg(c, row, 1, 1, &n));
-    RETURN_IF(n < 1 || n > 64, YPR_EFORMAT, "%s:%d: layer %d: repeat count %d outside 1..64",
-              c->file, c->line, c->layer, n);
-    la.n = n > 1 ? (int)fmax(round(n * c->gd), 1) : n;
-    const ypr_yv *m = row->items[2];
-    RETURN_IF(m->type != YV_SCALAR, YPR_EFORMAT, "%s:%d: layer %d: module must be a name",
+    RETURN_IF(n < 1 || n > YPR_CFG_MAX_REPEATS, YPR_ERANGE,
+              "%s:%d: layer %d: repeat count %d outside 1..%d", c->file, c->line, c->layer, n,
+              YPR_CFG_MAX_REPEATS);
+    /* YOLOv7: n = max(round(n · depth_multiple), 1) when n > 1 */
+    double scaled = n > 1 ? fmax(round(n * c->gd), 1) : n;
+    RETURN_IF(scaled > YPR_CFG_MAX_REPEATS, YPR_ERANGE,
+              "%s:%d: layer %d: repeat count %d x depth_multiple %g = %.0f (at most %d)",
+              c->file, c->line, c->layer, n, c->gd, scaled, YPR_CFG_MAX_REPEATS);
+    la.n = (int)scaled;
+    const ypr_yaml *m = row->items[2];
+    RETURN_IF(m->type != YPR_YAML_SCALAR, YPR_EFORMAT, "%s:%d: layer %d: module must be a name",
               c->file, c->line, c->layer);
+    RETURN_IF(la.n != 1 && strcmp(m->s, "Conv") != 0, YPR_EUNSUPPORTED,
+              "%s:%d: layer %d: repeats (%d) are supported for Conv only, not %.40s", c->file,
+              c->line, c->layer, la.n, m->s);
     la.args = row->items[3];
-    RETURN_IF(la.args->type != YV_LIST, YPR_EFORMAT, "%s:%d: layer %d: args must be a list",
+    RETURN_IF(la.args->type != YPR_YAML_SEQ, YPR_EFORMAT, "%s:%d: layer %d: args must be a list",
               c->file, c->line, c->layer);
     snprintf(la.prefix, sizeof la.prefix, "model.%d", c->layer);
     const char *mod = m->s;
-    int out;
+    int out, first = c->net->nnodes;
     char nm[YPR_NAME_MAX];
     if (la.nfrom != 1 && strcmp(mod, "Concat") && strcmp(mod, "Shortcut") &&
         strcmp(mod, "IDetect") && strcmp(mod, "Detect"))
@@ -559,13 +542,16 @@ static int build_layer(ctx *c, const ypr_yv *row)
     } else if (strcmp(mod, "MP") == 0) {
         int k;
         TRY(int_arg(c, la.args, 0, 2, &k));
-        RETURN_IF(k < 1, YPR_EFORMAT, "%s:%d: layer %d: bad MP size", c->file, c->line, c->layer);
+        RETURN_IF(k < 1 || k > 64, YPR_EFORMAT, "%s:%d: layer %d: MP size %d outside 1..64",
+                  c->file, c->line, c->layer, k);
         out = maxpool(c, la.prefix, la.from[0], k, k, 0);
     } else if (strcmp(mod, "SP") == 0) {
         int k, s;
         TRY(int_arg(c, la.args, 0, 3, &k));
         TRY(int_arg(c, la.args, 1, 1, &s));
-        RETURN_IF(k < 1 || s < 1, YPR_EFORMAT, "%s:%d: layer %d: bad SP size", c->file, c->line, c->layer);
+        RETURN_IF(k < 1 || s < 1 || k > 64 || s > 64, YPR_EFORMAT,
+                  "%s:%d: layer %d: SP size %d / stride %d outside 1..64", c->file, c->line,
+                  c->layer, k, s);
         out = maxpool(c, la.prefix, la.from[0], k, s, k / 2);
     } else if (strcmp(mod, "nn.Upsample") == 0 || strcmp(mod, "Upsample") == 0) {
         int f;
@@ -590,6 +576,7 @@ static int build_layer(ctx *c, const ypr_yv *row)
                   c->file, c->line, c->layer);
         out = add_sum(c, la.prefix, la.from, 2);
     } else if (strcmp(mod, "ReOrg") == 0) {
+        TRY(check_channels(c, 4 * c->net->nodes[la.from[0]].c, "the ReOrg output"));
         out = add_node(c, YPR_NODE_REORG, la.prefix, la.from, 1);
         if (out >= 0)
             c->net->nodes[out].c = 4 * c->net->nodes[la.from[0]].c;
@@ -603,40 +590,30 @@ static int build_layer(ctx *c, const ypr_yv *row)
         return out;
     c->out[c->layer] = out;
     c->ch[c->layer] = c->net->nodes[out].c;
+    for (int i = first; i < c->net->nnodes; i++)   /* module identity, for export */
+        snprintf(c->net->nodes[i].module, sizeof c->net->nodes[i].module, "%s", mod);
     return YPR_OK;
 }
 
-static int number(const ctx *c, const ypr_yv *root, const char *key, double def, double *out)
+static int build(ctx *c, const ypr_yaml *root, const ypr_model_opts *o)
 {
-    const ypr_yv *v = ypr__yv_get(root, key);
-    *out = def;
-    if (!v)
-        return YPR_OK;
-    char *end;
-    RETURN_IF(v->type != YV_SCALAR, YPR_EFORMAT, "%s:%d: '%s' must be a number", c->file, v->line, key);
-    *out = strtod(v->s, &end);
-    RETURN_IF(end == v->s || *end || !(*out > 0) || *out > 1e6, YPR_EFORMAT,
-              "%s:%d: '%s' must be a positive number, got '%s'", c->file, v->line, key, v->s);
-    return YPR_OK;
-}
-
-static int build(ctx *c, const ypr_yv *root, const ypr_model_opts *o)
-{
-    double nc, gd, gw;
-    TRY(number(c, root, "nc", 80, &nc));
-    TRY(number(c, root, "depth_multiple", 1.0, &gd));
-    TRY(number(c, root, "width_multiple", 1.0, &gw));
+    double nc, gd, gw, ch;
+    TRY(ypr__cfg_number(root, "nc", 80, 0, YPR_CFG_MAX_CLASSES, &nc));
+    TRY(ypr__cfg_number(root, "depth_multiple", 1.0, 0, YPR_CFG_MAX_MULTIPLE, &gd));
+    TRY(ypr__cfg_number(root, "width_multiple", 1.0, 0, YPR_CFG_MAX_MULTIPLE, &gw));
+    TRY(ypr__cfg_number(root, "ch", YPR_NET_INPUT_CHANNELS, 0, 1e9, &ch));
+    const ypr_yaml *v = ypr__yaml_get(root, "nc");
+    RETURN_IF(nc != floor(nc), YPR_EFORMAT, "%s:%d: 'nc' must be a whole number, got %g",
+              c->file, v ? v->line : 1, nc);
+    v = ypr__yaml_get(root, "ch");
+    RETURN_IF(ch != YPR_NET_INPUT_CHANNELS, YPR_EUNSUPPORTED,
+              "%s:%d: 'ch' is %g: only %d-channel (RGB) input is supported (detect and eval feed "
+              "RGB images)", c->file, v ? v->line : 1, ch, YPR_NET_INPUT_CHANNELS);
     c->nc = o && o->nc > 0 ? o->nc : (int)nc;
     c->gd = o && o->depth_multiple > 0 ? o->depth_multiple : gd;
     c->gw = o && o->width_multiple > 0 ? o->width_multiple : gw;
-    c->anchors = ypr__yv_get(root, "anchors");
-    int ch_in = 3;
-    const ypr_yv *chv = ypr__yv_get(root, "ch");
-    if (chv) {
-        double d;
-        TRY(number(c, root, "ch", 3, &d));
-        ch_in = (int)d;
-    }
+    c->anchors = ypr__yaml_get(root, "anchors");
+    int ch_in = YPR_NET_INPUT_CHANNELS;
     int in = ypr__net_add(c->net, YPR_NODE_INPUT, "input", -1, NULL, 0);
     if (in < 0)
         return in;
@@ -644,12 +621,13 @@ static int build(ctx *c, const ypr_yv *root, const ypr_model_opts *o)
     c->input = in;
     const char *parts[2] = {"backbone", "head"};
     for (int p = 0; p < 2; p++) {
-        const ypr_yv *lst = ypr__yv_get(root, parts[p]);
+        const ypr_yaml *lst = ypr__yaml_get(root, parts[p]);
         RETURN_IF(!lst, YPR_EFORMAT, "%s: missing '%s'", c->file, parts[p]);
-        RETURN_IF(lst->type != YV_LIST, YPR_EFORMAT, "%s:%d: '%s' must be a list of layers",
+        RETURN_IF(lst->type != YPR_YAML_SEQ, YPR_EFORMAT, "%s:%d: '%s' must be a list of layers",
                   c->file, lst->line, parts[p]);
         for (int i = 0; i < lst->n; i++) {
-            RETURN_IF(c->layer >= MAX_LAYERS, YPR_EFORMAT, "%s: more than %d layers", c->file, MAX_LAYERS);
+            RETURN_IF(c->layer >= YPR_CFG_MAX_LAYERS, YPR_ERANGE, "%s:%d: more than %d layers",
+                      c->file, lst->items[i]->line, YPR_CFG_MAX_LAYERS);
             TRY(build_layer(c, lst->items[i]));
             c->layer++;
         }
@@ -670,9 +648,14 @@ static int set_strides(ypr_net *net)
     if (rc == YPR_OK) {
         ypr_node *d = &net->nodes[net->nnodes - 1];
         float *anchors = net->params[d->p[0]].data;
-        for (int l = 0; l < d->nl; l++) {
+        for (int l = 0; rc == YPR_OK && l < d->nl; l++) {
             int64_t oh = sh[d->inputs[l]].h;
-            d->strides[l] = oh > 0 ? 256.0f / (float)oh : 0.0f;
+            if (oh <= 0 || oh > 256) {
+                rc = ypr__error(YPR_EFORMAT, "%s: detection level %d is %lld rows high at a "
+                                "256x256 input: no stride", d->name, l, (long long)oh);
+                break;
+            }
+            d->strides[l] = 256.0f / (float)oh;
             for (int i = 0; i < 2 * d->na; i++)
                 anchors[l * 2 * d->na + i] /= d->strides[l];
         }
@@ -684,11 +667,11 @@ static int set_strides(ypr_net *net)
 int ypr__yolo_build(const char *text, size_t len, const char *file, const ypr_model_opts *o,
                     ypr_net *net, int *nc_out)
 {
-    ypr_yv *root = NULL;
-    TRY(ypr__yaml_parse(text, len, file, &root));
+    ypr_yaml *root = NULL;
+    TRY(ypr__cfg_parse(text, len, file, &root));
     ctx *c = calloc(1, sizeof *c);
     if (!c) {
-        ypr__yv_free(root);
+        ypr__yaml_free(root);
         return ypr__error(YPR_ENOMEM, "out of memory");
     }
     c->net = net;
@@ -701,6 +684,6 @@ int ypr__yolo_build(const char *text, size_t len, const char *file, const ypr_mo
     if (rc == YPR_OK && nc_out)
         *nc_out = c->nc;
     free(c);
-    ypr__yv_free(root);
+    ypr__yaml_free(root);
     return rc;
 }

@@ -51,29 +51,11 @@ struct ypr_plan {
     size_t arena_floats;
 };
 
-static int count_consumers(const ypr_net *net, int node)
-{
-    int c = 0;
-    for (int i = node + 1; i < net->nnodes; i++)
-        for (int j = 0; j < net->nodes[i].ninputs; j++)
-            c += net->nodes[i].inputs[j] == node;
-    return c;
-}
-
 /* The single consumer of `node` if it is of `kind` and reads only `node`. */
-static int sole_consumer(const ypr_net *net, int node, int kind)
+static int sole_consumer(const ypr_net *net, const ypr_consumers *cons, int node, int kind)
 {
-    if (count_consumers(net, node) != 1)
-        return -1;
-    for (int i = node + 1; i < net->nnodes; i++) {
-        const ypr_node *nd = &net->nodes[i];
-        if (nd->ninputs == 1 && nd->inputs[0] == node)
-            return nd->kind == kind ? i : -1;
-        for (int j = 0; j < nd->ninputs; j++)
-            if (nd->inputs[j] == node)
-                return -1;
-    }
-    return -1;
+    int i = ypr__consumers_sole(cons, node);
+    return i >= 0 && net->nodes[i].ninputs == 1 && net->nodes[i].kind == kind ? i : -1;
 }
 
 static float *alloc_floats(int64_t n)
@@ -83,50 +65,23 @@ static float *alloc_floats(int64_t n)
 
 /* Apply one per-channel node to y = x·s + b (BN, implicit mul, implicit
  * add) or record it as the activation. Returns 0 if `nd` is not foldable. */
-static int fold_node(const ypr_net *net, const ypr_node *nd, int64_t c, float *s, float *b,
-                     step *st)
+static int fold_node(const ypr_net *net, int i, int64_t c, float *s, float *b, step *st)
 {
-    switch (nd->kind) {
-    case YPR_NODE_BN: {
-        const float *g = net->params[nd->p[0]].data, *be = net->params[nd->p[1]].data;
-        const float *mu = net->params[nd->p[2]].data, *var = net->params[nd->p[3]].data;
-        for (int64_t i = 0; i < c; i++) {
-            float k = g[i] / sqrtf(var[i] + nd->eps);
-            s[i] *= k;
-            b[i] = (b[i] - mu[i]) * k + be[i];
-        }
+    if (net->nodes[i].kind == YPR_NODE_ACT) {
+        st->act = net->nodes[i].act;
+        st->alpha = net->nodes[i].alpha;
         return 1;
     }
-    case YPR_NODE_IMPLICIT_MUL: {
-        const float *m = net->params[nd->p[0]].data;
-        for (int64_t i = 0; i < c; i++) {
-            s[i] *= m[i];
-            b[i] *= m[i];
-        }
-        return 1;
-    }
-    case YPR_NODE_IMPLICIT_ADD: {
-        const float *a = net->params[nd->p[0]].data;
-        for (int64_t i = 0; i < c; i++)
-            b[i] += a[i];
-        return 1;
-    }
-    case YPR_NODE_ACT:
-        st->act = nd->act;
-        st->alpha = nd->alpha;
-        return 1;
-    default:
-        return 0;
-    }
+    return ypr__net_fold_affine(net, i, c, s, b);
 }
 
 /* The single consumer of `node` if it reads only `node` and is foldable. */
-static int foldable_consumer(const ypr_net *net, int node)
+static int foldable_consumer(const ypr_net *net, const ypr_consumers *cons, int node)
 {
     static const int kinds[] = {YPR_NODE_BN, YPR_NODE_IMPLICIT_MUL, YPR_NODE_IMPLICIT_ADD,
                                 YPR_NODE_ACT};
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
-        int nxt = sole_consumer(net, node, kinds[k]);
+        int nxt = sole_consumer(net, cons, node, kinds[k]);
         if (nxt >= 0)
             return nxt;
     }
@@ -136,8 +91,8 @@ static int foldable_consumer(const ypr_net *net, int node)
 /* Fold into st->scale/bias/act: first `self` (when ≥ 0), then, when
  * `follow`, the affine nodes that follow up to and including an activation.
  * The chain starts at `node`; returns the last node folded. */
-static int fold_chain(const ypr_net *net, int node, int64_t c, step *st, const float *conv_bias,
-                      int self, int follow)
+static int fold_chain(const ypr_net *net, const ypr_consumers *cons, int node, int64_t c,
+                      step *st, const float *conv_bias, int self, int follow)
 {
     float *s = alloc_floats(c), *b = alloc_floats(c);
     if (!s || !b) {
@@ -152,10 +107,10 @@ static int fold_chain(const ypr_net *net, int node, int64_t c, step *st, const f
     st->act = YPR_ACT_IDENTITY;
     int cur = node, nxt;
     if (self >= 0)
-        fold_node(net, &net->nodes[self], c, s, b, st);
+        fold_node(net, self, c, s, b, st);
     while (follow && net->nodes[cur].kind != YPR_NODE_ACT &&
-           (nxt = foldable_consumer(net, cur)) >= 0) {
-        fold_node(net, &net->nodes[nxt], c, s, b, st);
+           (nxt = foldable_consumer(net, cons, cur)) >= 0) {
+        fold_node(net, nxt, c, s, b, st);
         cur = nxt;
     }
     st->scale = s;
@@ -188,7 +143,7 @@ void ypr__plan_free(ypr_plan *p)
     free(p);
 }
 
-static int build_steps(ypr_plan *p)
+static int build_steps(ypr_plan *p, const ypr_consumers *cons)
 {
     const ypr_net *net = p->net;
     int nconv = 0;
@@ -224,7 +179,7 @@ static int build_steps(ypr_plan *p)
                 p->packs->w[p->packs->n++] = st.packed;
                 nconv++;
             }
-            last = fold_chain(net, i, nd->c, &st,
+            last = fold_chain(net, cons, i, nd->c, &st,
                               nd->p[1] >= 0 ? net->params[nd->p[1]].data : NULL, -1, 1);
             if (last < 0)
                 return last;
@@ -237,8 +192,8 @@ static int build_steps(ypr_plan *p)
             st.kind = STEP_AFFINE;
             /* this node, and the chain after it when it is its input's only
              * reader (otherwise the input's value is needed as it is) */
-            last = fold_chain(net, i, in->c, &st, NULL, i,
-                              sole_consumer(net, st.src, nd->kind) == i);
+            last = fold_chain(net, cons, i, in->c, &st, NULL, i,
+                              sole_consumer(net, cons, st.src, nd->kind) == i);
             if (last < 0)
                 return last;
             break;
@@ -246,7 +201,7 @@ static int build_steps(ypr_plan *p)
             st.kind = STEP_ADD;
             st.act = YPR_ACT_IDENTITY;
             {
-                int a = sole_consumer(net, i, YPR_NODE_ACT);
+                int a = sole_consumer(net, cons, i, YPR_NODE_ACT);
                 if (a >= 0) {
                     st.act = net->nodes[a].act;
                     st.alpha = net->nodes[a].alpha;
@@ -391,6 +346,11 @@ static int assign_buffers(ypr_plan *p)
     size_t total = 0;
     for (int b = 0; b < p->nbufs; b++)
         total += (p->bufs[b].floats + 15) & ~(size_t)15;
+    RETURN_IF(total > (size_t)YPR_PLAN_MAX_ACTIVATION_BYTES / sizeof(float), YPR_ERANGE,
+              "plan: batch %lld at %lldx%lld needs %.2f GiB of activations (limit %.2f GiB)",
+              (long long)p->n, (long long)p->h, (long long)p->w,
+              (double)total * sizeof(float) / (1 << 30),
+              (double)YPR_PLAN_MAX_ACTIVATION_BYTES / (1 << 30));
     p->arena = alloc_floats((int64_t)total);
     if (!p->arena)
         return YPR_ENOMEM;
@@ -400,6 +360,29 @@ static int assign_buffers(ypr_plan *p)
         at += (p->bufs[b].floats + 15) & ~(size_t)15;
     }
     p->arena_floats = total;
+    return YPR_OK;
+}
+
+/* Every value must fit the activation limit on its own (which also keeps
+ * the sizes below from overflowing); assign_buffers checks the sum. The
+ * input is the caller's buffer, not the arena's. */
+static int check_activations(const ypr_plan *p)
+{
+    const int64_t max_floats = YPR_PLAN_MAX_ACTIVATION_BYTES / (int64_t)sizeof(float);
+    for (int i = 0; i < p->net->nnodes; i++) {
+        const ypr_shape *s = &p->shapes[i];
+        if (p->net->nodes[i].kind == YPR_NODE_INPUT)
+            continue;
+        int64_t e = 0;
+        if (ypr__mul_size(p->n, s->c, &e) < 0 || ypr__mul_size(e, s->h, &e) < 0 ||
+            ypr__mul_size(e, s->w, &e) < 0 || e > max_floats)
+            return ypr__error(YPR_ERANGE, "plan: node %s: %lldx%lldx%lldx%lld activations exceed "
+                              "the %lld-byte limit (batch %lld, input %lldx%lld)",
+                              p->net->nodes[i].name, (long long)p->n, (long long)s->c,
+                              (long long)s->h, (long long)s->w,
+                              (long long)YPR_PLAN_MAX_ACTIVATION_BYTES, (long long)p->n,
+                              (long long)p->h, (long long)p->w);
+    }
     return YPR_OK;
 }
 
@@ -452,8 +435,13 @@ int ypr__plan_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t
             goto fail;
         }
     }
-    if ((rc = ypr__net_shapes(net, h, w, p->shapes)) < 0 || (rc = build_steps(p)) < 0 ||
-        (rc = assign_buffers(p)) < 0)
+    ypr_consumers cons;
+    if ((rc = ypr__net_shapes(net, h, w, p->shapes)) < 0 || (rc = check_activations(p)) < 0 ||
+        (rc = ypr__net_consumers(net, &cons)) < 0)
+        goto fail;
+    rc = build_steps(p, &cons);
+    ypr__consumers_free(&cons);
+    if (rc < 0 || (rc = assign_buffers(p)) < 0)
         goto fail;
     p->scratch = alloc_floats(ypr__pool_size(pool) * ypr__gemm_scratch_floats(p->kt));
     if (!p->scratch) {

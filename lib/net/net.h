@@ -28,6 +28,17 @@ enum {
 
 #define YPR_MAX_LEVELS 8
 #define YPR_NAME_MAX 96
+#define YPR_MODULE_MAX 24
+
+/* ---- limits, each checked before the memory it bounds is allocated (and
+ * listed in docs/model.md). A net outside them is refused with a message
+ * naming the node, tensor or size (and the cfg line when built from one). */
+#define YPR_NET_INPUT_CHANNELS 3                 /* RGB: what detect and eval feed */
+#define YPR_NET_MAX_NODES 16384
+#define YPR_NET_MAX_CHANNELS 65536               /* output channels of any node */
+#define YPR_NET_MAX_PARAM_BYTES ((int64_t)4 << 30)   /* all tensors together, float32 */
+#define YPR_NET_MAX_INPUT_SIDE 16384             /* input height and width */
+#define YPR_PLAN_MAX_ACTIVATION_BYTES ((int64_t)8 << 30)    /* one plan's activation arena */
 
 typedef struct ypr_param {
     char name[YPR_NAME_MAX];    /* state_dict key, e.g. "model.0.conv.weight" */
@@ -42,6 +53,8 @@ typedef struct ypr_node {
     int kind;
     char name[YPR_NAME_MAX];    /* module path, e.g. "model.51.cv1.conv" */
     int layer;                  /* cfg layer index (model.<layer>), -1 for input */
+    char module[YPR_MODULE_MAX];  /* the cfg module the node came from ("Conv", "RepConv",
+                                 * "SPPCSPC", "IDetect" …); "" when unknown */
     int *inputs;                /* node indices, all < this node's index */
     int ninputs;
     int64_t c;                  /* output channels */
@@ -69,6 +82,10 @@ typedef struct ypr_net {
     int nnodes, node_cap;
     ypr_param *params;
     int nparams, param_cap;
+    int *pindex;                /* open-addressing index of param names: slot → index + 1 */
+    int pindex_cap;             /* a power of two > 2·nparams, or 0 */
+    int64_t param_floats;       /* elements added so far: an upper bound once pruning shrinks
+                                 * tensors (add_param recounts before refusing) */
     uint64_t version;           /* bumped whenever parameters or shapes change */
 } ypr_net;
 
@@ -98,7 +115,24 @@ int ypr__net_shapes(const ypr_net *net, int64_t h, int64_t w, ypr_shape *shapes)
 int64_t ypr__net_num_params(const ypr_net *net);          /* trainable elements */
 /* Multiply-accumulates for one image of h×w (conv only when conv_only). */
 int ypr__net_macs(const ypr_net *net, int64_t h, int64_t w, int conv_only, int64_t *macs);
-int ypr__net_validate(const ypr_net *net);   /* structural checks, param shapes */
+/* Structural checks: inputs, param shapes, the limits above, attributes
+ * (BatchNorm eps > 0, finite activation slopes and momenta, 3 input channels). */
+int ypr__net_validate(const ypr_net *net);
+
+/* ---- graph queries (net.c), shared by planning and fusing */
+/* Who reads each node: the readers of node i are list[start[i] .. start[i+1])
+ * in node order (a node reading i twice appears twice). */
+typedef struct ypr_consumers { int *start, *list; int n; } ypr_consumers;
+int ypr__net_consumers(const ypr_net *net, ypr_consumers *out);
+void ypr__consumers_free(ypr_consumers *c);
+int ypr__consumers_count(const ypr_consumers *c, int node);
+/* The single reader of `node` (reading it once), or -1. */
+int ypr__consumers_sole(const ypr_consumers *c, int node);
+/* Compose the per-channel affine map of node i — BatchNorm (γ/√(var+eps),
+ * β − mean·γ/√(var+eps)), implicit multiply, implicit add — onto
+ * y = x·s + b, for c channels: s and b are updated in place. Returns 1, or 0
+ * (nothing changed) when node i is of another kind. */
+int ypr__net_fold_affine(const ypr_net *net, int i, int64_t c, float *s, float *b);
 
 /* ---- execution (exec.c) */
 typedef struct ypr_plan ypr_plan;
