@@ -236,27 +236,39 @@ int ypr_model_detect(ypr_model *m, const uint8_t *rgb, int width, int height, fl
     return rc;
 }
 
-int ypr_model_decode(const ypr_model *m, int image, float *dets, int capacity, int *count)
+int ypr__model_decode_with(const ypr_model *m, int image, float conf_thr, float iou_thr,
+                           int multi_label, int agnostic, int max_det, float *dets,
+                           int capacity, int *count)
 {
     RETURN_IF(!m || !count || (!dets && capacity > 0), YPR_EINVAL, "decode: NULL argument");
     RETURN_IF(!m->plan, YPR_ESTATE, "decode: no forward pass has run");
     RETURN_IF(image < 0 || image >= ypr__plan_batch(m->plan), YPR_ERANGE,
               "decode: image %d outside the batch of %lld", image,
               (long long)ypr__plan_batch(m->plan));
+    RETURN_IF(max_det < 1 || max_det > 100000, YPR_ERANGE,
+              "decode: max detections %d outside 1..100000", max_det);
     *count = 0;
-    float *tmp = malloc((size_t)(m->max_det > 0 ? m->max_det : 1) * 6 * sizeof(float));
+    float *tmp = malloc((size_t)max_det * 6 * sizeof(float));
     RETURN_IF(!tmp, YPR_ENOMEM, "decode: out of memory");
     int n = 0;
-    int rc = ypr__detect_decode(m, image, m->conf_thr, m->iou_thr, m->multi_label, m->agnostic,
-                                m->max_det, tmp, &n);
+    int rc = ypr__detect_decode(m, image, conf_thr, iou_thr, multi_label, agnostic, max_det,
+                                tmp, &n);
     if (rc == YPR_OK) {
         if (n > capacity)
             n = capacity;
-        memcpy(dets, tmp, (size_t)n * 6 * sizeof(float));
+        if (n > 0)
+            memcpy(dets, tmp, (size_t)n * 6 * sizeof(float));
         *count = n;
     }
     free(tmp);
     return rc;
+}
+
+int ypr_model_decode(const ypr_model *m, int image, float *dets, int capacity, int *count)
+{
+    RETURN_IF(!m, YPR_EINVAL, "decode: NULL argument");
+    return ypr__model_decode_with(m, image, m->conf_thr, m->iou_thr, m->multi_label,
+                                  m->agnostic, m->max_det, dets, capacity, count);
 }
 
 /* ---------------------------------------------------------- images */
