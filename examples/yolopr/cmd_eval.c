@@ -10,7 +10,8 @@
 static const char usage[] =
     "yolopr eval MODEL --data DATA.yaml|DIR|VOC_ROOT [--split val] [--size N] [--batch B]\n"
     "       [--conf C] [--iou I] [--metric yolov7|coco] [--max-images N] [--weights W]\n"
-    "       [--json OUT.json] [--plots DIR] [--detections DIR] [--synth N] [--threads T]";
+    "       [--json OUT.json] [--plots DIR] [--detections DIR] [--synth N] [--threads T]\n"
+    "       [--cap-canvas]  (no canvas side past --size; test.py's canvas reaches past it)";
 
 static int progress(void *user, int64_t done, int64_t total)
 {
@@ -39,7 +40,7 @@ int cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *data = NULL, *split = "val", *json = NULL, *plots = NULL;
     const char *dets = NULL, *weights = NULL;
-    int size = 640, batch = 1, max_images = 0, metric = 0, synth = 0, threads = 0;
+    int size = 640, batch = 1, max_images = 0, metric = 0, synth = 0, threads = 0, cap = 0;
     double conf = 0.001, iou = 0.65;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -57,6 +58,7 @@ int cmd_eval(int argc, char **argv)
         else if (strcmp(a, "--weights") == 0 && more) weights = argv[++i];
         else if (strcmp(a, "--synth") == 0 && more) synth = atoi(argv[++i]);
         else if (strcmp(a, "--threads") == 0 && more) threads = atoi(argv[++i]);
+        else if (strcmp(a, "--cap-canvas") == 0) cap = 1;
         else if (strcmp(a, "--metric") == 0 && more) {
             const char *m = argv[++i];
             if (strcmp(m, "coco") == 0) metric = 1;
@@ -112,6 +114,7 @@ int cmd_eval(int argc, char **argv)
         (rc = ypr_evaluator_set_int(e, YPR_EVAL_BATCH, batch)) < 0 ||
         (rc = ypr_evaluator_set_int(e, YPR_EVAL_METRIC, metric)) < 0 ||
         (rc = ypr_evaluator_set_int(e, YPR_EVAL_MAX_IMAGES, max_images)) < 0 ||
+        (rc = ypr_evaluator_set_int(e, YPR_EVAL_CAP_CANVAS, cap)) < 0 ||
         (rc = ypr_evaluator_set_progress(e, progress, NULL)) < 0) {
         cli_fail("evaluator", rc);
         goto out;
