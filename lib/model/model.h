@@ -49,16 +49,27 @@ struct ypr_model {
     int max_det, multi_label, agnostic;
 };
 
+/* How one decode filters: confidence threshold (objectness, then objectness
+ * × class), NMS IoU threshold, one row per class above the threshold or only
+ * the best class, NMS across classes, at most max_det rows. class_offset > 0
+ * makes NMS YOLOv7's batched one: IoUs of the boxes shifted by class ×
+ * class_offset, in float32 (test.py uses 4096), so they round as test.py's
+ * do; 0 compares the boxes themselves, per class. */
+typedef struct ypr_decode_opts {
+    float conf, iou;
+    int multi_label, agnostic, max_det;
+    float class_offset;
+} ypr_decode_opts;
+
 /* Decode image `image` of the last forward pass into dets (x1 y1 x2 y2 conf
  * cls rows, in network input pixels), after confidence filter and NMS. */
-int ypr__detect_decode(const ypr_model *m, int image, float conf_thr, float iou_thr,
-                       int multi_label, int agnostic, int max_det, float *dets, int *ndet);
+int ypr__detect_decode(const ypr_model *m, int image, const ypr_decode_opts *o, float *dets,
+                       int *ndet);
 
 /* ypr_model_decode() with the given settings instead of the model's (the
  * evaluator's own thresholds): same checks, same rows. */
-int ypr__model_decode_with(const ypr_model *m, int image, float conf_thr, float iou_thr,
-                           int multi_label, int agnostic, int max_det, float *dets,
-                           int capacity, int *count);
+int ypr__model_decode_with(const ypr_model *m, int image, const ypr_decode_opts *o,
+                           float *dets, int capacity, int *count);
 /* A deep copy of every field of m: the net (tensors and version), classes
  * and their names, input size, detection settings and thread count; no
  * cached execution plans. */
