@@ -1026,21 +1026,33 @@ static void test_model_clone(void **state)
     assert_int_equal(ypr__model_clone(NULL, &c2), YPR_EINVAL);
 
     /* decode with explicit thresholds: the model's own give ypr_model_decode's rows */
-    float a[17 * 6], b[300 * 6];
-    int na = 0, nb = 0, nl = 0;
+    float a[17 * 6], b[300 * 6], o4[300 * 6];
+    int na = 0, nb = 0, nl = 0, n4 = 0;
     assert_int_equal(ypr_model_decode(m, 0, a, 17, &na), YPR_OK);
-    assert_int_equal(ypr__model_decode_with(m, 0, m->conf_thr, m->iou_thr, 1, 1, 17, b, 300, &nb),
-                     YPR_OK);
+    ypr_decode_opts o = {m->conf_thr, m->iou_thr, 1, 1, 17, 0.0f};
+    assert_int_equal(ypr__model_decode_with(m, 0, &o, b, 300, &nb), YPR_OK);
     assert_int_equal(na, nb);
     assert_memory_equal(a, b, (size_t)na * 6 * sizeof(float));
-    assert_int_equal(ypr__model_decode_with(m, 0, 0.001f, 0.65f, 1, 0, 300, b, 300, &nl), YPR_OK);
+    o = (ypr_decode_opts){0.001f, 0.65f, 1, 0, 300, 0.0f};
+    assert_int_equal(ypr__model_decode_with(m, 0, &o, b, 300, &nl), YPR_OK);
     assert_true(nl >= na);
     for (int i = 0; i < nl; i++)
         assert_true(b[i * 6 + 4] > 0.001f);
-    assert_int_equal(ypr__model_decode_with(m, 0, 0.001f, 0.65f, 1, 0, 300, b, 2, &nb), YPR_OK);
+    /* test.py's class offset keeps classes apart as per-class NMS does: the
+     * same rows but where float32 rounding of the shifted IoUs decides */
+    o.class_offset = 4096.0f;
+    assert_int_equal(ypr__model_decode_with(m, 0, &o, o4, 300, &n4), YPR_OK);
+    assert_true(abs(n4 - nl) <= 2);
+    assert_memory_equal(o4, b, 6 * sizeof(float));
+    o.class_offset = 0.0f;
+    assert_int_equal(ypr__model_decode_with(m, 0, &o, b, 2, &nb), YPR_OK);
     assert_int_equal(nb, nl < 2 ? nl : 2);
-    assert_int_equal(ypr__model_decode_with(m, 1, 0.5f, 0.5f, 0, 0, 300, b, 300, &nb), YPR_ERANGE);
-    assert_int_equal(ypr__model_decode_with(m, 0, 0.5f, 0.5f, 0, 0, 0, b, 300, &nb), YPR_ERANGE);
+    assert_int_equal(ypr__model_decode_with(m, 1, &o, b, 300, &nb), YPR_ERANGE);
+    o.max_det = 0;
+    assert_int_equal(ypr__model_decode_with(m, 0, &o, b, 300, &nb), YPR_ERANGE);
+    o.max_det = 300;
+    o.class_offset = -1.0f;
+    assert_int_equal(ypr__model_decode_with(m, 0, &o, b, 300, &nb), YPR_ERANGE);
     /* the model's settings are what they were */
     assert_int_equal(m->max_det, 17);
     assert_true(fabsf(m->conf_thr - 0.33f) < 1e-7f);

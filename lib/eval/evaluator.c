@@ -308,11 +308,12 @@ static int run_batch(ypr_evaluator *e, const int *idx, int n, int first, float *
     double t1 = ypr__now();
     float *dets = malloc((size_t)e->max_det * 6 * sizeof(float));
     RETURN_IF(!dets, YPR_ENOMEM, "evaluator: out of memory");
+    /* test.py's NMS: per class through boxes offset by class × 4096 */
+    const ypr_decode_opts opts = {e->conf, e->iou, e->multi_label, 0, e->max_det, 4096.0f};
     int rc = YPR_OK;
     for (int k = 0; k < n && rc == YPR_OK; k++) {
         int nd = 0;
-        rc = ypr__model_decode_with(e->model, k, e->conf, e->iou, e->multi_label, 0, e->max_det,
-                                    dets, e->max_det, &nd);
+        rc = ypr__model_decode_with(e->model, k, &opts, dets, e->max_det, &nd);
         if (rc == YPR_OK)
             to_image(dets, nd, &sl[k], cw, ch);
         float *gt = NULL;
