@@ -122,18 +122,25 @@ static void test_detection_file_errors(void **state)
     assert_int_equal(symlink("/dev/zero", "evtree/zero/im0.txt"), 0);
     expect_read_error(ds, "evtree/zero", YPR_EFORMAT, "evtree/zero/im0.txt",
                       "not a regular file");
-    mkdir("evtree/nul", 0777);
-    write_file("evtree/nul/im1.txt", "0 0.5 0.5 0.1 0.1 0.9\n1 0.5\0 0.5 0.1 0.1 0.9\n", 45);
-    expect_read_error(ds, "evtree/nul", YPR_EFORMAT, "evtree/nul/im1.txt:2", "NUL");
-    mkdir("evtree/cls", 0777);
-    write_file("evtree/cls/im2.txt", "0 0.5 0.5 0.1 0.1 0.9\n\n7 0.5 0.5 0.1 0.1 0.9\n", 45);
-    expect_read_error(ds, "evtree/cls", YPR_EFORMAT, "evtree/cls/im2.txt:3", "class 7");
-    mkdir("evtree/short", 0777);
-    write_file("evtree/short/im0.txt", "0 0.5 0.5 0.1 0.1\n", 18);
-    expect_read_error(ds, "evtree/short", YPR_EFORMAT, "evtree/short/im0.txt:1", "6 numbers");
-    mkdir("evtree/conf", 0777);
-    write_file("evtree/conf/im1.txt", "0 0.5 0.5 0.1 0.1 1.5\n", 22);
-    expect_read_error(ds, "evtree/conf", YPR_EFORMAT, "evtree/conf/im1.txt:1", "confidence");
+    /* one bad file per folder: its content, and what the message must name */
+    static const struct { const char *dir, *file, *text; size_t len; const char *where, *why; }
+    bad[] = {
+        {"evtree/nul", "im1.txt", "0 0.5 0.5 0.1 0.1 0.9\n1 0.5\0 0.5 0.1 0.1 0.9\n", 45,
+         "evtree/nul/im1.txt:2", "NUL"},
+        {"evtree/cls", "im2.txt", "0 0.5 0.5 0.1 0.1 0.9\n\n7 0.5 0.5 0.1 0.1 0.9\n", 45,
+         "evtree/cls/im2.txt:3", "class 7"},
+        {"evtree/short", "im0.txt", "0 0.5 0.5 0.1 0.1\n", 18, "evtree/short/im0.txt:1",
+         "6 numbers"},
+        {"evtree/conf", "im1.txt", "0 0.5 0.5 0.1 0.1 1.5\n", 22, "evtree/conf/im1.txt:1",
+         "confidence"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char path[256];
+        mkdir(bad[i].dir, 0777);
+        snprintf(path, sizeof path, "%s/%s", bad[i].dir, bad[i].file);
+        write_file(path, bad[i].text, bad[i].len);
+        expect_read_error(ds, bad[i].dir, YPR_EFORMAT, bad[i].where, bad[i].why);
+    }
     ypr_dataset_free(ds);
 }
 

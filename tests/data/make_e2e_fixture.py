@@ -102,22 +102,13 @@ def draw_image(rng, w, h):
         if len(xs) < 30:
             continue
         box = [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
-        if any(iou(box, l[1:]) > 0.3 for l in labels):
+        if any(mm.iou(box, l[1:]) > 0.3 for l in labels):
             continue
         img[mask] = col
         labels.append([cls] + box)
     img = np.clip(np.round(img), 0, 255).astype(np.uint8)
     # later shapes may cover earlier ones: recompute nothing, overlap <= 0.3
     return img, labels
-
-
-def iou(a, b):
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def write_png(path, img):
