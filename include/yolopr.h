@@ -419,7 +419,12 @@ typedef enum ypr_eval_setting {
     YPR_EVAL_BATCH          = 405, /**< int, default 1 */
     YPR_EVAL_MULTI_LABEL    = 406, /**< int 0/1, default 1 */
     YPR_EVAL_MAX_IMAGES     = 407, /**< int, 0 (default) = all */
-    YPR_EVAL_RECT           = 408  /**< int 0/1, default 1: rectangular letterbox, pad 0.5 (a batch takes its largest shape) */
+    YPR_EVAL_RECT           = 408, /**< int 0/1, default 1: YOLOv7 test.py's rectangular batches:
+                                        images sorted by aspect ratio, each batch letterboxed to
+                                        ceil(shape·size/stride + 0.5)·stride (a square image at
+                                        640 on 672 × 672); 0: size × size */
+    YPR_EVAL_CAP_CANVAS     = 409  /**< int 0/1, default 0; 1: no canvas side exceeds the
+                                        input size (test.py's reach past it) */
 } ypr_eval_setting;
 
 /** What ypr_evaluator_get() reads. */
@@ -440,21 +445,26 @@ YPR_API int ypr_evaluator_set_float(ypr_evaluator *e, int key, double value);
 YPR_API int ypr_evaluator_set_int(ypr_evaluator *e, int key, int64_t value);
 /** Progress callback for ypr_evaluator_run(), called after each batch. @since 0.1 */
 YPR_API int ypr_evaluator_set_progress(ypr_evaluator *e, ypr_progress_fn fn, void *user);
-/** Run the model over the dataset and compute the metrics.
- *  @return YPR_OK; YPR_ESTATE (no model); YPR_ECANCELED; errors of image
- *  decoding (naming the file). @since 0.1 */
+/** Run the model over the dataset and compute the metrics. The model's
+ *  settings and tensors are not changed (the evaluator decodes with its own
+ *  thresholds); only its cached execution plans are.
+ *  @return YPR_OK; YPR_ESTATE (no model); YPR_ENOTFOUND (no images to
+ *  evaluate); YPR_ECANCELED; errors of image decoding (naming the file). @since 0.1 */
 YPR_API int ypr_evaluator_run(ypr_evaluator *e);
 /** Score detections made elsewhere: rows x1, y1, x2, y2, conf, class in
  *  pixels of dataset image @p image, taken as given (no second NMS). Call
  *  ypr_evaluator_compute() after the last image. @since 0.1 */
 YPR_API int ypr_evaluator_add_detections(ypr_evaluator *e, int image, const float *dets, int n);
 /** Compute metrics from the added detections (images without any count as
- *  misses). @since 0.1 */
+ *  misses). @return YPR_OK; YPR_ENOTFOUND (the dataset has no images). @since 0.1 */
 YPR_API int ypr_evaluator_compute(ypr_evaluator *e);
 /** Read one `<image stem>.txt` per image from @p dir, in the layout YOLOv7's
  *  `detect.py --save-txt --save-conf` writes (`class cx cy w h conf`,
- *  normalized), add them and compute.
- *  @return YPR_OK; YPR_EFORMAT (file and line); YPR_ENOTFOUND (no file matched). @since 0.1 */
+ *  normalized), add them and compute. Files must be regular files of at most
+ *  16 MiB with at most 4096 detections each.
+ *  @return YPR_OK; YPR_EFORMAT (naming the file and line); YPR_ERANGE (too
+ *  large, naming the file); YPR_ENOTFOUND (@p dir is not a folder, no file
+ *  matched, or the dataset has no images). @since 0.1 */
 YPR_API int ypr_evaluator_read_detections(ypr_evaluator *e, const char *dir);
 /** A result: @p cls -1 for `all`. @return YPR_OK; YPR_ESTATE; YPR_ERANGE. @since 0.1 */
 YPR_API int ypr_evaluator_get(const ypr_evaluator *e, int cls, int what, double *value);

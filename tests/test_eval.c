@@ -1,8 +1,9 @@
 /* Detection metrics: hand-worked AP cases for both modes, difficult boxes,
  * the confusion matrix, agreement with an independent NumPy
  * re-implementation (tests/data/make_eval_fixture.py) on random data, the
- * table, JSON, plots and bad input. White-box. Pictures are written in the
- * working directory (the build's tests/). */
+ * table, JSON, plots and bad input; the model copy and the decode with
+ * explicit thresholds the evaluator relies on. White-box. Pictures are
+ * written in the working directory (the build's tests/). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "lib/core/json.h"
 #include "lib/eval/eval.h"
 #include "lib/io/io.h"
+#include "lib/model/model.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -949,6 +951,127 @@ static void test_bad_input(void **state)
     ypr__eval_free(NULL);
 }
 
+/* ------------------------------------------------ model copy, decode */
+
+static void test_model_clone(void **state)
+{
+    (void)state;
+    char cfg[4096], wts[4096], png[4096];
+    if (find_data("model/mini.yaml", cfg, sizeof cfg) != 0 ||
+        find_data("e2e/mini_trained.safetensors", wts, sizeof wts) != 0 ||
+        find_data("e2e/images/val05.png", png, sizeof png) != 0)
+        skip();
+    ypr_model *m = NULL, *c = NULL;
+    assert_int_equal(ypr_model_from_cfg(cfg, 0, 0, 0, 5, &m), YPR_OK);
+    assert_int_equal(ypr_model_load_weights(m, wts, 1), YPR_OK);
+    assert_int_equal(m->nc, 3);
+    m->names = calloc(3, sizeof(char *));
+    m->names[0] = strdup("cat");
+    m->names[2] = strdup("dog");          /* names[1] stays NULL */
+    assert_int_equal(ypr_model_set_float(m, YPR_MODEL_CONF_THRESHOLD, 0.1), YPR_OK);
+    assert_int_equal(ypr_model_set_float(m, YPR_MODEL_IOU_THRESHOLD, 0.21), YPR_OK);
+    assert_int_equal(ypr_model_set_int(m, YPR_MODEL_MAX_DET, 17), YPR_OK);
+    assert_int_equal(ypr_model_set_int(m, YPR_MODEL_MULTI_LABEL, 1), YPR_OK);
+    assert_int_equal(ypr_model_set_int(m, YPR_MODEL_AGNOSTIC_NMS, 1), YPR_OK);
+    assert_int_equal(ypr_model_set_int(m, YPR_MODEL_INPUT_SIZE, 96), YPR_OK);
+    assert_int_equal(ypr_model_set_threads(m, 3), YPR_OK);
+    /* a 128 × 128 image the trained model finds shapes in, as CHW in [0, 1] */
+    uint8_t *rgb = NULL;
+    int iw = 0, ih = 0;
+    assert_int_equal(ypr_image_load(png, &rgb, &iw, &ih), YPR_OK);
+    assert_true(iw == 128 && ih == 128);
+    float *x = calloc(3 * 128 * 128, sizeof(float));
+    for (int i = 0; i < 128 * 128; i++)
+        for (int ch = 0; ch < 3; ch++)
+            x[ch * 128 * 128 + i] = rgb[i * 3 + ch] / 255.0f;
+    free(rgb);
+    assert_int_equal(ypr_model_forward(m, x, 1, 128, 128), YPR_OK);
+
+    assert_int_equal(ypr__model_clone(m, &c), YPR_OK);
+    assert_int_equal(c->nc, 3);
+    assert_int_equal(c->input_size, 96);
+    assert_true(c->conf_thr == m->conf_thr && c->iou_thr == m->iou_thr);
+    assert_int_equal(c->max_det, 17);
+    assert_int_equal(c->multi_label, 1);
+    assert_int_equal(c->agnostic, 1);
+    assert_int_equal(ypr__pool_size(c->pool), 3);
+    assert_true(c->pool != m->pool);
+    assert_non_null(c->names);
+    assert_true(c->names != m->names && c->names[0] != m->names[0]);
+    assert_string_equal(c->names[0], "cat");
+    assert_null(c->names[1]);
+    assert_string_equal(c->names[2], "dog");
+    assert_null(c->plan);                  /* caches are not shared */
+    assert_true(c->net.version == m->net.version);
+    assert_int_equal(c->net.nnodes, m->net.nnodes);
+    assert_int_equal(c->net.nparams, m->net.nparams);
+    for (int i = 0; i < m->net.nparams; i++) {
+        const ypr_param *a = &m->net.params[i], *b = &c->net.params[i];
+        assert_string_equal(a->name, b->name);
+        assert_true(a->numel == b->numel && a->data != b->data);
+        assert_memory_equal(a->data, b->data, (size_t)a->numel * sizeof(float));
+    }
+    assert_int_equal(ypr__model_max_stride(m), 8);
+    assert_int_equal(ypr__model_max_stride(c), 8);
+    /* the copy computes what the original does, and is independent of it */
+    assert_int_equal(ypr_model_forward(c, x, 1, 128, 128), YPR_OK);
+    for (int l = 0; l < 2; l++) {
+        ypr_shape sa, sb;
+        const float *oa = ypr__plan_output(m->plan, l, &sa), *ob = ypr__plan_output(c->plan, l, &sb);
+        assert_true(sa.c == sb.c && sa.h == sb.h && sa.w == sb.w);
+        assert_memory_equal(oa, ob, (size_t)(sa.c * sa.h * sa.w) * sizeof(float));
+    }
+    c->net.params[0].data[0] += 1.0f;
+    assert_true(m->net.params[0].data[0] != c->net.params[0].data[0]);
+
+    /* a model without names copies without names */
+    ypr_model *c2 = NULL;
+    for (int i = 0; i < 3; i++)
+        free(m->names[i]);
+    free(m->names);
+    m->names = NULL;
+    assert_int_equal(ypr__model_clone(m, &c2), YPR_OK);
+    assert_null(c2->names);
+    ypr_model_free(c2);
+    assert_int_equal(ypr__model_clone(NULL, &c2), YPR_EINVAL);
+
+    /* decode with explicit thresholds: the model's own give ypr_model_decode's rows */
+    float a[17 * 6], b[300 * 6], o4[300 * 6];
+    int na = 0, nb = 0, nl = 0, n4 = 0;
+    assert_int_equal(ypr_model_decode(m, 0, a, 17, &na), YPR_OK);
+    assert_true(na > 0);
+    ypr_decode_opts o = {m->conf_thr, m->iou_thr, 1, 1, 17, 0.0f};
+    assert_int_equal(ypr__model_decode_with(m, 0, &o, b, 300, &nb), YPR_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(a, b, (size_t)na * 6 * sizeof(float));
+    o = (ypr_decode_opts){0.001f, 0.65f, 1, 0, 300, 0.0f};
+    assert_int_equal(ypr__model_decode_with(m, 0, &o, b, 300, &nl), YPR_OK);
+    assert_true(nl > na);
+    for (int i = 0; i < nl; i++)
+        assert_true(b[i * 6 + 4] > 0.001f);
+    /* test.py's class offset keeps classes apart as per-class NMS does: the
+     * same rows but where float32 rounding of the shifted IoUs decides */
+    o.class_offset = 4096.0f;
+    assert_int_equal(ypr__model_decode_with(m, 0, &o, o4, 300, &n4), YPR_OK);
+    assert_true(abs(n4 - nl) <= 2);
+    assert_memory_equal(o4, b, 6 * sizeof(float));
+    o.class_offset = 0.0f;
+    assert_int_equal(ypr__model_decode_with(m, 0, &o, b, 2, &nb), YPR_OK);
+    assert_int_equal(nb, nl < 2 ? nl : 2);
+    assert_int_equal(ypr__model_decode_with(m, 1, &o, b, 300, &nb), YPR_ERANGE);
+    o.max_det = 0;
+    assert_int_equal(ypr__model_decode_with(m, 0, &o, b, 300, &nb), YPR_ERANGE);
+    o.max_det = 300;
+    o.class_offset = -1.0f;
+    assert_int_equal(ypr__model_decode_with(m, 0, &o, b, 300, &nb), YPR_ERANGE);
+    /* the model's settings are what they were */
+    assert_int_equal(m->max_det, 17);
+    assert_true(fabsf(m->conf_thr - 0.1f) < 1e-7f);
+    free(x);
+    ypr_model_free(c);
+    ypr_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -969,6 +1092,7 @@ int main(void)
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_plots),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_model_clone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

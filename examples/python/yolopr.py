@@ -70,6 +70,8 @@ _sig("ypr_model_forward", ctypes.c_int, _P, _P, ctypes.c_int, ctypes.c_int, ctyp
 _sig("ypr_model_output", ctypes.c_int, _P, ctypes.c_int, _P, ctypes.POINTER(_i64))
 _sig("ypr_model_set_float", ctypes.c_int, _P, ctypes.c_int, ctypes.c_double)
 _sig("ypr_model_set_int", ctypes.c_int, _P, ctypes.c_int, _i64)
+_sig("ypr_model_get_float", ctypes.c_int, _P, ctypes.c_int, ctypes.POINTER(ctypes.c_double))
+_sig("ypr_model_get_int", ctypes.c_int, _P, ctypes.c_int, ctypes.POINTER(_i64))
 _sig("ypr_model_detect", ctypes.c_int, _P, _P, ctypes.c_int, ctypes.c_int, _P, ctypes.c_int,
      ctypes.POINTER(ctypes.c_int))
 _sig("ypr_model_set_threads", ctypes.c_int, _P, ctypes.c_int)
@@ -349,22 +351,41 @@ class Model(_Handle):
             outs.append(out)
         return outs
 
-    def detect(self, image, conf=0.25, iou=0.45, size=640, max_det=300):
-        """image: uint8 [H, W, 3] RGB. Returns rows (x1, y1, x2, y2, conf, class)."""
+    def detect(self, image, conf=None, iou=None, size=None, max_det=None):
+        """image: uint8 [H, W, 3] RGB. Returns rows (x1, y1, x2, y2, conf, class).
+        conf, iou, size and max_det apply to this call only (None: the model's
+        own setting); the model's settings are as before afterwards."""
         if np is None:
             raise RuntimeError("detect needs NumPy")
         img = np.ascontiguousarray(image, dtype=np.uint8)
         if img.ndim != 3 or img.shape[2] != 3:
             raise ValueError("detect expects an RGB image [H, W, 3]")
-        _check(_c.ypr_model_set_float(self._h, CONF_THRESHOLD, conf))
-        _check(_c.ypr_model_set_float(self._h, IOU_THRESHOLD, iou))
-        _check(_c.ypr_model_set_int(self._h, INPUT_SIZE, size))
-        _check(_c.ypr_model_set_int(self._h, MAX_DET, max_det))
-        out = np.zeros((max_det, 6), dtype=np.float32)
-        count = ctypes.c_int()
-        _check(_c.ypr_model_detect(self._h, img.ctypes.data, img.shape[1], img.shape[0],
-                                   out.ctypes.data, max_det, ctypes.byref(count)))
-        return out[:count.value].copy()
+        wanted = [(CONF_THRESHOLD, True, conf), (IOU_THRESHOLD, True, iou),
+                  (INPUT_SIZE, False, size), (MAX_DET, False, max_det)]
+        saved = []
+        try:
+            for key, is_float, value in wanted:
+                if value is not None:
+                    saved.append((key, is_float, self._setting(key, is_float)))
+                    self._set_setting(key, is_float, value)
+            cap = self._setting(MAX_DET, False)
+            out = np.zeros((cap, 6), dtype=np.float32)
+            count = ctypes.c_int()
+            _check(_c.ypr_model_detect(self._h, img.ctypes.data, img.shape[1], img.shape[0],
+                                       out.ctypes.data, cap, ctypes.byref(count)))
+            return out[:count.value].copy()
+        finally:
+            for key, is_float, value in reversed(saved):
+                self._set_setting(key, is_float, value)
+
+    def _setting(self, key, is_float):
+        v = ctypes.c_double() if is_float else _i64()
+        _check((_c.ypr_model_get_float if is_float else _c.ypr_model_get_int)(
+            self._h, key, ctypes.byref(v)))
+        return v.value
+
+    def _set_setting(self, key, is_float, value):
+        _check((_c.ypr_model_set_float if is_float else _c.ypr_model_set_int)(self._h, key, value))
 
 
 class Dataset(_Handle):

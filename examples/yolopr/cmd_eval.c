@@ -11,7 +11,8 @@
 static const char usage[] =
     "yolopr eval MODEL --data DATA.yaml|DIR|VOC_ROOT [--split val] [--size N] [--batch B]\n"
     "       [--conf C] [--iou I] [--metric yolov7|coco] [--max-images N] [--weights W]\n"
-    "       [--json OUT.json] [--plots DIR] [--detections DIR] [--synth N] [--threads T]";
+    "       [--json OUT.json] [--plots DIR] [--detections DIR] [--synth N] [--threads T]\n"
+    "       [--cap-canvas]  (no canvas side past --size; test.py's canvas reaches past it)";
 
 static int progress(void *user, int64_t done, int64_t total)
 {
@@ -126,7 +127,7 @@ int cmd_eval(int argc, char **argv)
 {
     const char *model_path = NULL, *data = NULL, *split = "val", *json = NULL, *plots = NULL;
     const char *dets = NULL, *weights = NULL;
-    int size = 640, batch = 1, max_images = 0, metric = 0, synth = 0, threads = 0;
+    int size = 640, batch = 1, max_images = 0, metric = 0, synth = 0, threads = 0, cap = 0;
     double conf = 0.001, iou = 0.65;
     static const char *const metrics[] = {"yolov7", "coco", NULL};
     const cli_opt opts[] = {
@@ -144,6 +145,7 @@ int cmd_eval(int argc, char **argv)
         CLI_O_INT("--synth", &synth, 1, 1000000),
         CLI_O_INT("--threads", &threads, 1, 1024),
         CLI_O_CHOICE("--metric", &metric, metrics),
+        CLI_O_FLAG("--cap-canvas", &cap),
         CLI_O_END,
     };
     int rc = cli_parse("eval", usage, opts, argc, argv, &model_path, 1, NULL, NULL);
@@ -202,6 +204,7 @@ int cmd_eval(int argc, char **argv)
         (rc = ypr_evaluator_set_int(e, YPR_EVAL_BATCH, batch)) < 0 ||
         (rc = ypr_evaluator_set_int(e, YPR_EVAL_METRIC, metric)) < 0 ||
         (rc = ypr_evaluator_set_int(e, YPR_EVAL_MAX_IMAGES, max_images)) < 0 ||
+        (rc = ypr_evaluator_set_int(e, YPR_EVAL_CAP_CANVAS, cap)) < 0 ||
         (rc = ypr_evaluator_set_progress(e, progress, NULL)) < 0) {
         cli_fail("evaluator", rc);
         goto out;

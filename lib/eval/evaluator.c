@@ -1,8 +1,9 @@
 /* ypr_evaluator: runs a model over a dataset the way YOLOv7's test.py does
- * (letterbox, batched forward, NMS with confidence 0.001, IoU 0.65,
+ * (images sorted by aspect ratio into batches, each batch letterboxed to its
+ * rectangular canvas, batched forward, NMS with confidence 0.001, IoU 0.65,
  * multi-label, 300 detections, boxes back to image pixels), or scores
  * detections made elsewhere, and reports through lib/eval/metrics.c.
- * It meets the model and the dataset through their public handles only. */
+ * It never changes the model's settings: it decodes with its own. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -11,16 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "eval.h"
 #include "include/yolopr.h"
 #include "lib/data/data.h"
+#include "lib/model/model.h"
 
 struct ypr_evaluator {
     ypr_model *model;             /* may be NULL: external detections only */
     const ypr_dataset *ds;
     float conf, iou;
-    int max_det, metric, size, batch, multi_label, max_images, rect;
+    int max_det, metric, size, batch, multi_label, max_images, rect, cap_canvas;
     ypr_progress_fn progress;
     void *user;
     ypr_eval_acc *acc;
@@ -132,6 +135,7 @@ int ypr_evaluator_set_int(ypr_evaluator *e, int key, int64_t v)
         return YPR_OK;
     case YPR_EVAL_MULTI_LABEL: e->multi_label = v != 0; return YPR_OK;
     case YPR_EVAL_RECT: e->rect = v != 0; return YPR_OK;
+    case YPR_EVAL_CAP_CANVAS: e->cap_canvas = v != 0; return YPR_OK;
     case YPR_EVAL_MAX_IMAGES:
         RETURN_IF(v < 0 || v > INT32_MAX, YPR_ERANGE, "evaluator: max images %lld", (long long)v);
         e->max_images = (int)v;
@@ -175,65 +179,147 @@ static int start(ypr_evaluator *e)
     return YPR_OK;
 }
 
-/* Canvas of an image: square, or YOLOv7's rectangular shape (the long side
- * at the input size, the short side padded up to a multiple of 32 with
- * pad = 0.5 stride). A batch uses the largest canvas of its images. */
-static void canvas_of(const ypr_evaluator *e, int w, int h, int *cw, int *ch, float *ratio)
+/* The grid stride test.py letterboxes to: the model's largest, at least 32. */
+static int grid_stride(const ypr_evaluator *e)
 {
-    float r = (float)e->size / (float)(w > h ? w : h);
-    *ratio = r;
+    int s = ypr__model_max_stride(e->model);
+    return s > 32 ? s : 32;
+}
+
+/* Canvas of an image, as YOLOv7's test.py (rect, pad 0.5) shapes it: the
+ * long side at ceil(size / gs + 0.5) · gs, the short side at
+ * ceil(ar · size / gs + 0.5) · gs (ar = short / long), so a square image at
+ * 640 gets 672 × 672. Test.py gives a batch the shape of its extreme aspect
+ * ratios, which is the largest canvas of its images. With YPR_EVAL_CAP_CANVAS
+ * neither side exceeds the input size; without rect it is size × size. */
+static void canvas_of(const ypr_evaluator *e, int w, int h, int *cw, int *ch)
+{
     if (!e->rect) {
         *cw = *ch = e->size;
         return;
     }
+    int gs = grid_stride(e);
     double ar = (double)h / (double)w, sy = 1.0, sx = 1.0;
-    if (ar < 1) sy = ar; else sx = 1.0 / ar;
-    *ch = (int)ceil(sy * e->size / 32.0 + 0.5) * 32;
-    *cw = (int)ceil(sx * e->size / 32.0 + 0.5) * 32;
-    if (*ch > e->size) *ch = e->size;
-    if (*cw > e->size) *cw = e->size;
+    if (ar < 1)
+        sy = ar;
+    else if (ar > 1)
+        sx = 1.0 / ar;
+    *ch = (int)ceil(sy * e->size / gs + 0.5) * gs;
+    *cw = (int)ceil(sx * e->size / gs + 0.5) * gs;
+    if (e->cap_canvas) {
+        if (*ch > e->size) *ch = e->size;
+        if (*cw > e->size) *cw = e->size;
+    }
+}
+
+/* The largest canvas side any image can get. */
+static int max_canvas(const ypr_evaluator *e)
+{
+    if (!e->rect || e->cap_canvas)
+        return e->size;
+    int gs = grid_stride(e);
+    return (int)ceil((double)e->size / gs + 0.5) * gs;
+}
+
+typedef struct by_ar { double ar; int i; } by_ar;
+
+static int cmp_ar(const void *a, const void *b)
+{
+    const by_ar *x = a, *y = b;
+    if (x->ar != y->ar)
+        return x->ar < y->ar ? -1 : 1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* Evaluation order: test.py's rect loader sorts the images by aspect ratio
+ * (h / w) before cutting batches, so a batch holds similar shapes; ties keep
+ * the dataset's order. Sizes come from the image headers (synthetic images
+ * are square); an unreadable header sorts as square and its decode fails
+ * later with the file named. */
+static int eval_order(const ypr_evaluator *e, int **out)
+{
+    int n = e->nimages;
+    int *order = malloc((size_t)n * sizeof *order);
+    by_ar *k = malloc((size_t)n * sizeof *k);
+    if (!order || !k) {
+        free(order);
+        free(k);
+        return ypr__error(YPR_ENOMEM, "evaluator: out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        const char *path = ypr_dataset_image_path(e->ds, i);
+        int w = 0, h = 0;
+        k[i].ar = 1.0;
+        k[i].i = i;
+        if (e->rect && path && *path && ypr__image_size(path, &w, &h) == YPR_OK && w > 0 && h > 0)
+            k[i].ar = (double)h / (double)w;
+    }
+    ypr__clear_error();
+    if (e->rect)
+        qsort(k, (size_t)n, sizeof *k, cmp_ar);
+    for (int i = 0; i < n; i++)
+        order[i] = k[i].i;
+    free(k);
+    *out = order;
+    return YPR_OK;
 }
 
 typedef struct slot { uint8_t *rgb; int w, h; ypr_letterbox lb; } slot;
 
-static int run_batch(ypr_evaluator *e, int first, int n, float *x, slot *sl)
+/* Detections of image k of the batch in canvas pixels back to the image's,
+ * as test.py's scale_coords: minus the unrounded half padding (the image
+ * itself sits at round(pad - 0.1)), divided by the resize gain (test.py
+ * takes the height's for both axes), clipped to the image. */
+static void to_image(float *dets, int nd, const slot *s, int cw, int ch)
+{
+    float px = (float)(cw - s->lb.new_w) / 2.0f, py = (float)(ch - s->lb.new_h) / 2.0f;
+    float gain = (float)s->lb.new_h / (float)s->h;
+    for (int d = 0; d < nd; d++) {
+        float *b = dets + d * 6;
+        for (int q = 0; q < 4; q++) {
+            float v = (b[q] - ((q & 1) ? py : px)) / gain;
+            float lim = (float)((q & 1) ? s->h : s->w);
+            b[q] = v < 0 ? 0 : (v > lim ? lim : v);
+        }
+    }
+}
+
+static int run_batch(ypr_evaluator *e, const int *idx, int n, int first, float *x, slot *sl)
 {
     int cw = 0, ch = 0;
-    float ratio[256];
     for (int k = 0; k < n; k++) {
-        int i = first + k, w, h;
+        int w, h;
         sl[k].rgb = NULL;
-        TRY(ypr_dataset_image(e->ds, i, &sl[k].rgb, &sl[k].w, &sl[k].h));
-        canvas_of(e, sl[k].w, sl[k].h, &w, &h, &ratio[k]);
+        TRY(ypr_dataset_image(e->ds, idx[k], &sl[k].rgb, &sl[k].w, &sl[k].h));
+        canvas_of(e, sl[k].w, sl[k].h, &w, &h);
         if (w > cw) cw = w;
         if (h > ch) ch = h;
     }
-    for (int k = 0; k < n; k++)
-        TRY(ypr__letterbox_ratio(sl[k].rgb, sl[k].w, sl[k].h, cw, ch, ratio[k], 114,
+    for (int k = 0; k < n; k++) {
+        /* test.py resizes the long side to the input size first, then pads */
+        float r = (float)e->size / (float)(sl[k].w > sl[k].h ? sl[k].w : sl[k].h);
+        TRY(ypr__letterbox_ratio(sl[k].rgb, sl[k].w, sl[k].h, cw, ch, r, 114,
                                  x + (size_t)k * 3 * cw * ch, &sl[k].lb));
-    if (first == 0)   /* warm-up: the first pass builds the plan (packs weights) */
+    }
+    if (first)   /* warm-up: the first pass builds the plan (packs weights) */
         TRY(ypr_model_forward(e->model, x, n, ch, cw));
     double t0 = ypr__now();
     TRY(ypr_model_forward(e->model, x, n, ch, cw));
     double t1 = ypr__now();
     float *dets = malloc((size_t)e->max_det * 6 * sizeof(float));
     RETURN_IF(!dets, YPR_ENOMEM, "evaluator: out of memory");
+    /* test.py's NMS: per class through boxes offset by class × 4096 */
+    const ypr_decode_opts opts = {e->conf, e->iou, e->multi_label, 0, e->max_det, 4096.0f};
     int rc = YPR_OK;
     for (int k = 0; k < n && rc == YPR_OK; k++) {
         int nd = 0;
-        rc = ypr_model_decode(e->model, k, dets, e->max_det, &nd);
-        for (int d = 0; rc == YPR_OK && d < nd; d++) {
-            float *b = dets + d * 6;
-            for (int q = 0; q < 4; q++) {
-                float v = (b[q] - ((q & 1) ? sl[k].lb.pad_y : sl[k].lb.pad_x)) / sl[k].lb.ratio;
-                float lim = (float)((q & 1) ? sl[k].h : sl[k].w);
-                b[q] = v < 0 ? 0 : (v > lim ? lim : v);
-            }
-        }
+        rc = ypr__model_decode_with(e->model, k, &opts, dets, e->max_det, &nd);
+        if (rc == YPR_OK)
+            to_image(dets, nd, &sl[k], cw, ch);
         float *gt = NULL;
         int ngt = 0;
         if (rc == YPR_OK)
-            rc = labels_of(e, first + k, &gt, &ngt);
+            rc = labels_of(e, idx[k], &gt, &ngt);
         if (rc == YPR_OK)
             rc = ypr__eval_add(e->acc, dets, nd, gt, ngt);
         free(gt);
@@ -257,16 +343,17 @@ int ypr_evaluator_run(ypr_evaluator *e)
     RETURN_IF(!e, YPR_EINVAL, "evaluator: NULL handle");
     RETURN_IF(!e->model, YPR_ESTATE, "evaluator: no model (use add_detections)");
     TRY(start(e));
-    TRY(ypr_model_set_float(e->model, YPR_MODEL_CONF_THRESHOLD, e->conf));
-    TRY(ypr_model_set_float(e->model, YPR_MODEL_IOU_THRESHOLD, e->iou));
-    TRY(ypr_model_set_int(e->model, YPR_MODEL_MAX_DET, e->max_det));
-    TRY(ypr_model_set_int(e->model, YPR_MODEL_MULTI_LABEL, e->multi_label));
-    float *x = ypr__alloc((size_t)e->batch * 3 * e->size * e->size * sizeof(float));
+    RETURN_IF(e->nimages < 1, YPR_ENOTFOUND,
+              "evaluator: no images to evaluate (the dataset is empty or every image was skipped)");
+    int *order = NULL;
+    TRY(eval_order(e, &order));
+    size_t side = (size_t)max_canvas(e);
+    float *x = ypr__alloc((size_t)e->batch * 3 * side * side * sizeof(float));
     slot *sl = calloc((size_t)e->batch, sizeof *sl);
     int rc = x && sl ? YPR_OK : ypr__error(YPR_ENOMEM, "evaluator: out of memory");
     for (int i = 0; rc == YPR_OK && i < e->nimages; i += e->batch) {
         int n = e->nimages - i < e->batch ? e->nimages - i : e->batch;
-        rc = run_batch(e, i, n, x, sl);
+        rc = run_batch(e, order + i, n, i == 0, x, sl);
         for (int k = 0; k < n; k++) {
             ypr_free(sl[k].rgb);
             sl[k].rgb = NULL;
@@ -277,6 +364,7 @@ int ypr_evaluator_run(ypr_evaluator *e)
     }
     ypr__free(x);
     free(sl);
+    free(order);
     return rc < 0 ? rc : finish(e);
 }
 
@@ -303,6 +391,8 @@ int ypr_evaluator_compute(ypr_evaluator *e)
     RETURN_IF(!e, YPR_EINVAL, "evaluator: NULL handle");
     if (!e->acc)
         TRY(start(e));
+    RETURN_IF(e->nimages < 1, YPR_ENOTFOUND,
+              "evaluator: no images to evaluate (the dataset is empty or every image was skipped)");
     /* images never given detections still count their labels as misses */
     for (int i = 0; i < e->nimages; i++) {
         if (e->added[i])
@@ -329,12 +419,78 @@ static void stem_of(const char *path, char *out, size_t n)
         *dot = '\0';
 }
 
+#define DET_FILE_MAX ((size_t)16 << 20)
+#define DET_MAX 4096
+
+/* One detections file (`class cx cy w h conf` lines, normalized to the w × h
+ * image) into dets (DET_MAX rows of 6, pixels); every error names the file
+ * and, for its content, the line. */
+static int parse_detections(const char *path, int nc, int w, int h, float *dets, int *ndet)
+{
+    char *text = NULL;
+    size_t len = 0;
+    TRY(ypr__read_text(path, DET_FILE_MAX, &text, &len));
+    int rc = YPR_OK, n = 0, line = 0;
+    const char *nul = memchr(text, 0, len);
+    if (nul) {
+        for (const char *q = text; q < nul; q++)
+            line += *q == '\n';
+        free(text);
+        return ypr__error(YPR_EFORMAT, "%s:%d: NUL byte (not a text file)", path, line + 1);
+    }
+    char *cur = text, *l;
+    while (rc == YPR_OK && cur && (l = ypr__next_line(&cur)) != NULL) {
+        line++;
+        while (isspace((unsigned char)*l))
+            l++;
+        if (!*l)
+            continue;
+        float c, cx, cy, bw, bh, conf;
+        char extra;
+        if (sscanf(l, "%f %f %f %f %f %f %c", &c, &cx, &cy, &bw, &bh, &conf, &extra) != 6 ||
+            !isfinite(cx) || !isfinite(cy) || !isfinite(bw) || !isfinite(bh)) {
+            rc = ypr__error(YPR_EFORMAT, "%s:%d: expected 'class cx cy w h conf' (6 numbers)",
+                            path, line);
+            break;
+        }
+        if (!(c >= 0 && c < (float)nc) || c != floorf(c)) {
+            rc = ypr__error(YPR_EFORMAT, "%s:%d: class %g outside 0..%d", path, line, c, nc - 1);
+            break;
+        }
+        if (!(conf >= 0 && conf <= 1) || !(bw >= 0) || !(bh >= 0)) {
+            rc = ypr__error(YPR_EFORMAT, "%s:%d: %s", path, line,
+                            conf >= 0 && conf <= 1 ? "negative box size"
+                                                   : "confidence outside [0, 1]");
+            break;
+        }
+        if (n == DET_MAX) {
+            rc = ypr__error(YPR_ERANGE, "%s:%d: more than %d detections", path, line, DET_MAX);
+            break;
+        }
+        float *d = dets + n * 6;
+        d[0] = (cx - bw / 2) * (float)w;
+        d[1] = (cy - bh / 2) * (float)h;
+        d[2] = (cx + bw / 2) * (float)w;
+        d[3] = (cy + bh / 2) * (float)h;
+        d[4] = conf;
+        d[5] = c;
+        n++;
+    }
+    free(text);
+    *ndet = n;
+    return rc;
+}
+
 int ypr_evaluator_read_detections(ypr_evaluator *e, const char *dir)
 {
     RETURN_IF(!e || !dir, YPR_EINVAL, "evaluator: NULL argument");
+    RETURN_IF(!ypr__is_dir(dir), YPR_ENOTFOUND, "%s: %s", dir,
+              access(dir, F_OK) == 0 ? "not a folder" : "no such folder");
     TRY(start(e));
-    int found = 0;
-    float *dets = malloc(sizeof(float) * 6 * 4096);
+    RETURN_IF(e->nimages < 1, YPR_ENOTFOUND,
+              "evaluator: no images to evaluate (the dataset is empty or every image was skipped)");
+    int found = 0, nc = ypr_dataset_num_classes(e->ds);
+    float *dets = malloc(sizeof(float) * 6 * DET_MAX);
     RETURN_IF(!dets, YPR_ENOMEM, "evaluator: out of memory");
     int rc = YPR_OK;
     for (int i = 0; rc == YPR_OK && i < e->nimages; i++) {
@@ -344,52 +500,30 @@ int ypr_evaluator_read_detections(ypr_evaluator *e, const char *dir)
         if (!*stem)
             snprintf(stem, sizeof stem, "%06d", i);
         snprintf(path, sizeof path, "%s/%s.txt", dir, stem);
-        FILE *f = fopen(path, "r");
-        if (!f)
+        struct stat st;
+        if (stat(path, &st) != 0)
             continue;   /* no file: no detections for this image */
+        if (!S_ISREG(st.st_mode)) {
+            rc = ypr__error(YPR_EFORMAT, "%s: not a regular file", path);
+            break;
+        }
         found++;
         uint8_t *rgb = NULL;
-        int w = 0, h = 0, n = 0, line = 0;
+        int w = 0, h = 0, n = 0;
         rc = ypr_dataset_image(e->ds, i, &rgb, &w, &h);
         ypr_free(rgb);
-        char buf[512];
-        while (rc == YPR_OK && fgets(buf, sizeof buf, f)) {
-            line++;
-            char *p = buf;
-            while (isspace((unsigned char)*p))
-                p++;
-            if (!*p)
-                continue;
-            float c, cx, cy, bw, bh, conf;
-            int nc = ypr_dataset_num_classes(e->ds);
-            if (sscanf(p, "%f %f %f %f %f %f", &c, &cx, &cy, &bw, &bh, &conf) != 6 ||
-                c < 0 || c != floorf(c) || c >= (float)nc || !(conf >= 0 && conf <= 1) ||
-                !isfinite(cx) || !isfinite(cy) || !(bw >= 0 && isfinite(bw)) ||
-                !(bh >= 0 && isfinite(bh))) {
-                rc = ypr__error(YPR_EFORMAT, "%s:%d: expected 'class cx cy w h conf' with class "
-                                "0..%d, conf in [0, 1] and a finite box", path, line, nc - 1);
-                break;
-            }
-            if (n == 4096) {
-                rc = ypr__error(YPR_ERANGE, "%s: more than 4096 detections", path);
-                break;
-            }
-            float *d = dets + n * 6;
-            d[0] = (cx - bw / 2) * (float)w;
-            d[1] = (cy - bh / 2) * (float)h;
-            d[2] = (cx + bw / 2) * (float)w;
-            d[3] = (cy + bh / 2) * (float)h;
-            d[4] = conf;
-            d[5] = c;
-            n++;
-        }
-        fclose(f);
         if (rc == YPR_OK)
-            rc = ypr_evaluator_add_detections(e, i, dets, n);
+            rc = parse_detections(path, nc, w, h, dets, &n);
+        if (rc == YPR_OK && (rc = ypr_evaluator_add_detections(e, i, dets, n)) < 0) {
+            char why[512];   /* the message names the row: add the file */
+            snprintf(why, sizeof why, "%s", ypr_last_error());
+            rc = ypr__error(rc, "%s: %s", path, why);
+        }
     }
     free(dets);
     TRY(rc);
-    RETURN_IF(!found, YPR_ENOTFOUND, "%s: no detection files match the dataset's images", dir);
+    RETURN_IF(!found, YPR_ENOTFOUND, "%s: no detection file matches the dataset's images "
+              "(expected <image name>.txt)", dir);
     return ypr_evaluator_compute(e);
 }
 

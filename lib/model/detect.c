@@ -10,7 +10,8 @@
 #include "lib/io/io.h"
 #include "model.h"
 
-typedef struct cand { float box[4]; float conf; int cls; } cand;
+/* nbox: the box NMS compares (box, or box shifted by class × offset) */
+typedef struct cand { float box[4], nbox[4]; float conf; int cls; } cand;
 
 static float sigm(float x)
 {
@@ -34,8 +35,9 @@ static float iou(const float *a, const float *b)
 }
 
 /* Greedy NMS over candidates sorted by confidence; boxes of different
- * classes never suppress each other unless agnostic. Keeps ≤ max_det. */
-static int nms(cand *c, int n, float thr, int agnostic, int max_det)
+ * classes never suppress each other unless agnostic (with a class offset
+ * the shifted boxes keep them apart). Keeps ≤ max_det. */
+static int nms(cand *c, int n, float thr, int per_class, int max_det)
 {
     qsort(c, (size_t)n, sizeof *c, cmp_conf);
     if (n > 30000)
@@ -49,7 +51,7 @@ static int nms(cand *c, int n, float thr, int agnostic, int max_det)
             continue;
         c[kept++] = c[i];
         for (int j = i + 1; j < n; j++)
-            if (!dead[j] && (agnostic || c[j].cls == c[i].cls) && iou(c[i].box, c[j].box) > thr)
+            if (!dead[j] && (!per_class || c[j].cls == c[i].cls) && iou(c[i].nbox, c[j].nbox) > thr)
                 dead[j] = 1;
     }
     free(dead);
@@ -57,7 +59,7 @@ static int nms(cand *c, int n, float thr, int agnostic, int max_det)
 }
 
 /* Append a candidate, growing the array; on failure frees it (and records). */
-static int push(cand **c, int *n, int *cap, const float *box, float conf, int cls)
+static int push(cand **c, int *n, int *cap, const float *box, float conf, int cls, float offset)
 {
     if (*n == *cap) {
         cand *grown = realloc(*c, (size_t)(*cap * 2) * sizeof **c);
@@ -69,13 +71,18 @@ static int push(cand **c, int *n, int *cap, const float *box, float conf, int cl
         *c = grown;
         *cap *= 2;
     }
-    (*c)[(*n)++] = (cand){{box[0], box[1], box[2], box[3]}, conf, cls};
+    float o = (float)cls * offset;   /* float32, as YOLOv7's x[:, :4] + c */
+    (*c)[(*n)++] = (cand){{box[0], box[1], box[2], box[3]},
+                          {box[0] + o, box[1] + o, box[2] + o, box[3] + o}, conf, cls};
     return YPR_OK;
 }
 
-int ypr__detect_decode(const ypr_model *m, int image, float conf_thr, float iou_thr,
-                       int multi_label, int agnostic, int max_det, float *dets, int *ndet)
+int ypr__detect_decode(const ypr_model *m, int image, const ypr_decode_opts *o, float *dets,
+                       int *ndet)
 {
+    const float conf_thr = o->conf;
+    const int multi_label = o->multi_label;
+    const float offset = o->agnostic ? 0.0f : o->class_offset;
     const ypr_net *net = &m->net;
     const ypr_node *d = &net->nodes[net->nnodes - 1];
     const float *grid = net->params[d->p[1]].data;   /* anchor_grid, pixels */
@@ -105,19 +112,20 @@ int ypr__detect_decode(const ypr_model *m, int image, float conf_thr, float iou_
                 float bestc = -1.0f;
                 for (int k = 0; k < d->nc; k++) {
                     float cc = sigm(ch[(5 + k) * hw + i]) * obj;
-                    if (multi_label && cc > conf_thr && push(&c, &n, &cap, box, cc, k) < 0)
+                    if (multi_label && cc > conf_thr && push(&c, &n, &cap, box, cc, k, offset) < 0)
                         return YPR_ENOMEM;
                     if (cc > bestc) {
                         bestc = cc;
                         best = k;
                     }
                 }
-                if (!multi_label && bestc > conf_thr && push(&c, &n, &cap, box, bestc, best) < 0)
+                if (!multi_label && bestc > conf_thr &&
+                    push(&c, &n, &cap, box, bestc, best, offset) < 0)
                     return YPR_ENOMEM;
             }
         }
     }
-    int kept = nms(c, n, iou_thr, agnostic, max_det);
+    int kept = nms(c, n, o->iou, !o->agnostic && !(offset > 0), o->max_det);
     if (kept < 0) {
         free(c);
         return kept;
@@ -217,8 +225,9 @@ int ypr_model_detect(ypr_model *m, const uint8_t *rgb, int width, int height, fl
     float *tmp = malloc((size_t)(m->max_det > 0 ? m->max_det : 1) * 6 * sizeof(float));
     RETURN_IF(!tmp, YPR_ENOMEM, "detect: out of memory");
     int n = 0;
-    rc = ypr__detect_decode(m, 0, m->conf_thr, m->iou_thr, m->multi_label, m->agnostic,
-                            m->max_det, tmp, &n);
+    const ypr_decode_opts opts = {m->conf_thr, m->iou_thr, m->multi_label, m->agnostic,
+                                  m->max_det, 0.0f};
+    rc = ypr__detect_decode(m, 0, &opts, tmp, &n);
     if (rc == YPR_OK) {
         for (int i = 0; i < n && i < max; i++) {
             float *o = dets + i * 6, *s = tmp + i * 6;
@@ -236,27 +245,41 @@ int ypr_model_detect(ypr_model *m, const uint8_t *rgb, int width, int height, fl
     return rc;
 }
 
-int ypr_model_decode(const ypr_model *m, int image, float *dets, int capacity, int *count)
+int ypr__model_decode_with(const ypr_model *m, int image, const ypr_decode_opts *o,
+                           float *dets, int capacity, int *count)
 {
-    RETURN_IF(!m || !count || (!dets && capacity > 0), YPR_EINVAL, "decode: NULL argument");
+    RETURN_IF(!m || !o || !count || (!dets && capacity > 0), YPR_EINVAL,
+              "decode: NULL argument");
     RETURN_IF(!m->plan, YPR_ESTATE, "decode: no forward pass has run");
     RETURN_IF(image < 0 || image >= ypr__plan_batch(m->plan), YPR_ERANGE,
               "decode: image %d outside the batch of %lld", image,
               (long long)ypr__plan_batch(m->plan));
+    RETURN_IF(o->max_det < 1 || o->max_det > 100000, YPR_ERANGE,
+              "decode: max detections %d outside 1..100000", o->max_det);
+    RETURN_IF(!(o->class_offset >= 0 && o->class_offset <= 1e6f), YPR_ERANGE,
+              "decode: class offset %g outside 0..1e6", (double)o->class_offset);
     *count = 0;
-    float *tmp = malloc((size_t)(m->max_det > 0 ? m->max_det : 1) * 6 * sizeof(float));
+    float *tmp = malloc((size_t)o->max_det * 6 * sizeof(float));
     RETURN_IF(!tmp, YPR_ENOMEM, "decode: out of memory");
     int n = 0;
-    int rc = ypr__detect_decode(m, image, m->conf_thr, m->iou_thr, m->multi_label, m->agnostic,
-                                m->max_det, tmp, &n);
+    int rc = ypr__detect_decode(m, image, o, tmp, &n);
     if (rc == YPR_OK) {
         if (n > capacity)
             n = capacity;
-        memcpy(dets, tmp, (size_t)n * 6 * sizeof(float));
+        if (n > 0)
+            memcpy(dets, tmp, (size_t)n * 6 * sizeof(float));
         *count = n;
     }
     free(tmp);
     return rc;
+}
+
+int ypr_model_decode(const ypr_model *m, int image, float *dets, int capacity, int *count)
+{
+    RETURN_IF(!m, YPR_EINVAL, "decode: NULL argument");
+    const ypr_decode_opts o = {m->conf_thr, m->iou_thr, m->multi_label, m->agnostic, m->max_det,
+                               0.0f};
+    return ypr__model_decode_with(m, image, &o, dets, capacity, count);
 }
 
 /* ---------------------------------------------------------- images */

@@ -86,6 +86,49 @@ void ypr_model_free(ypr_model *m)
     free(m);
 }
 
+int ypr__model_clone(const ypr_model *m, ypr_model **out)
+{
+    RETURN_IF(!m || !out, YPR_EINVAL, "model: NULL argument");
+    *out = NULL;
+    ypr_model *c = NULL;
+    TRY(ypr__model_new(&c));
+    int rc = ypr_model_set_threads(c, ypr__pool_size(m->pool));
+    if (rc == YPR_OK)
+        rc = ypr__net_clone(&m->net, &c->net, 1);
+    if (rc == YPR_OK && m->names) {
+        c->nc = m->nc;   /* ypr_model_free() frees nc names */
+        c->names = calloc((size_t)(m->nc > 0 ? m->nc : 1), sizeof(char *));
+        if (!c->names)
+            rc = ypr__error(YPR_ENOMEM, "model: out of memory");
+        for (int i = 0; rc == YPR_OK && i < m->nc; i++)
+            if (m->names[i] && !(c->names[i] = strdup(m->names[i])))
+                rc = ypr__error(YPR_ENOMEM, "model: out of memory");
+    }
+    if (rc < 0) {
+        ypr_model_free(c);
+        return rc;
+    }
+    c->nc = m->nc;
+    c->input_size = m->input_size;
+    c->conf_thr = m->conf_thr;
+    c->iou_thr = m->iou_thr;
+    c->max_det = m->max_det;
+    c->multi_label = m->multi_label;
+    c->agnostic = m->agnostic;
+    *out = c;
+    return YPR_OK;
+}
+
+int ypr__model_max_stride(const ypr_model *m)
+{
+    const ypr_node *d = m && m->net.nnodes ? &m->net.nodes[m->net.nnodes - 1] : NULL;
+    float s = 0;
+    for (int l = 0; d && d->kind == YPR_NODE_DETECT && l < d->nl; l++)
+        if (d->strides[l] > s)
+            s = d->strides[l];
+    return (int)s;
+}
+
 static int from_text(const char *text, size_t len, const char *file, const ypr_model_opts *o,
                      ypr_model **out)
 {

@@ -42,6 +42,7 @@ typedef struct ypr_model_opts {
     uint64_t seed;
 } ypr_model_opts;
 
+/* ypr__model_clone() copies every field: extend it when adding one. */
 struct ypr_model {
     ypr_net net;
     int nc;
@@ -56,10 +57,33 @@ struct ypr_model {
     int max_det, multi_label, agnostic;
 };
 
+/* How one decode filters: confidence threshold (objectness, then objectness
+ * × class), NMS IoU threshold, one row per class above the threshold or only
+ * the best class, NMS across classes, at most max_det rows. class_offset > 0
+ * makes NMS YOLOv7's batched one: IoUs of the boxes shifted by class ×
+ * class_offset, in float32 (test.py uses 4096), so they round as test.py's
+ * do; 0 compares the boxes themselves, per class. */
+typedef struct ypr_decode_opts {
+    float conf, iou;
+    int multi_label, agnostic, max_det;
+    float class_offset;
+} ypr_decode_opts;
+
 /* Decode image `image` of the last forward pass into dets (x1 y1 x2 y2 conf
  * cls rows, in network input pixels), after confidence filter and NMS. */
-int ypr__detect_decode(const ypr_model *m, int image, float conf_thr, float iou_thr,
-                       int multi_label, int agnostic, int max_det, float *dets, int *ndet);
+int ypr__detect_decode(const ypr_model *m, int image, const ypr_decode_opts *o, float *dets,
+                       int *ndet);
+
+/* ypr_model_decode() with the given settings instead of the model's (the
+ * evaluator's own thresholds): same checks, same rows. */
+int ypr__model_decode_with(const ypr_model *m, int image, const ypr_decode_opts *o,
+                           float *dets, int capacity, int *count);
+/* A deep copy of every field of m: the net (tensors and version), classes
+ * and their names, input size, detection settings and thread count; no
+ * cached execution plans. */
+int ypr__model_clone(const ypr_model *m, ypr_model **out);
+/* The largest detection stride of the net (0 without a detect head). */
+int ypr__model_max_stride(const ypr_model *m);
 
 /* Drop every cached execution plan (after the net or the pool changed). */
 void ypr__model_drop_plans(ypr_model *m);

@@ -1053,21 +1053,6 @@ int ypr_pruner_plot(const ypr_pruner *p, const char *path)
 
 /* ------------------------------------------------------- sensitivity */
 
-static int clone_model(const ypr_model *m, ypr_model **out)
-{
-    ypr_model *c = NULL;
-    TRY(ypr__model_new(&c));
-    int rc = ypr__net_clone(&m->net, &c->net, 1);
-    if (rc < 0) {
-        ypr_model_free(c);
-        return rc;
-    }
-    c->nc = m->nc;
-    c->input_size = m->input_size;
-    *out = c;
-    return YPR_OK;
-}
-
 static int map50_of(ypr_model *m, const ypr_dataset *ds, int size, int max_images, double *map)
 {
     ypr_evaluator *e;
@@ -1098,7 +1083,11 @@ int ypr_pruner_sensitivity(ypr_pruner *p, const ypr_dataset *val, int size, int 
     const ypr_net *net = &m->net;
     int ng = dg->ngroups;
     double base;
-    TRY(map50_of(m, val, size, max_images, &base));
+    ypr_model *copy = NULL;   /* the baseline runs on a copy: the caller's model is left alone */
+    TRY(ypr__model_clone(m, &copy));
+    int base_rc = map50_of(copy, val, size, max_images, &base);
+    ypr_model_free(copy);
+    TRY(base_rc);
     int64_t macs0;
     TRY(ypr__net_macs(net, p->report_size, p->report_size, 1, &macs0));
     free(p->planned);
@@ -1147,7 +1136,7 @@ int ypr_pruner_sensitivity(ypr_pruner *p, const ypr_dataset *val, int size, int 
             ypr_model *c = NULL;
             ypr_dep_group *cg = NULL;
             int ncg = 0;
-            rc = clone_model(m, &c);
+            rc = ypr__model_clone(m, &c);
             if (rc == YPR_OK)
                 rc = ypr__depgraph_build(&c->net, &cg, &ncg);
             if (rc == YPR_OK)

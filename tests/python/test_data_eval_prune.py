@@ -255,6 +255,26 @@ class EvaluatorRunTest(unittest.TestCase):
         self.assertAlmostEqual(total, inference + nms, places=9)
         self.assertIn("Speed:", e.table())
 
+    def test_matches_testpy_and_keeps_model(self):
+        """The trained fixture scores what our PyTorch re-implementation of
+        test.py gives (tests/data/make_e2e_fixture.py), and the model's
+        detection settings are as before."""
+        data = os.environ.get("YPR_TEST_DATA", os.path.join(HERE, "..", "data"))
+        m = yolopr.Model.from_cfg(os.path.join(data, "model", "mini.yaml"))
+        m.load_weights(os.path.join(data, "e2e", "mini_trained.safetensors"), strict=True)
+        keys = [(k, k in (yolopr.CONF_THRESHOLD, yolopr.IOU_THRESHOLD)) for k in range(100, 106)]
+        before = [m._setting(k, f) for k, f in keys]
+        ds = yolopr.Dataset.open(os.path.join(data, "e2e"))
+        with open(os.path.join(data, "e2e", "expected.txt")) as f:
+            rows = [l.split() for l in f if not l.startswith("#")]
+        batch, cap, map50, map_ = next(r for r in rows if r[:2] == ["3", "0"])
+        e = yolopr.Evaluator(m, ds, size=128, batch=int(batch))
+        e.run()
+        r = e.get()
+        self.assertAlmostEqual(r["map50"], float(map50), delta=1e-4)
+        self.assertAlmostEqual(r["map"], float(map_), delta=1e-4)
+        self.assertEqual([m._setting(k, f) for k, f in keys], before)
+
     def test_progress_and_cancel(self):
         e = self.make()
         calls = []

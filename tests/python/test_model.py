@@ -66,6 +66,28 @@ class ModelTest(unittest.TestCase):
         order = lambda d: d[np.lexsort((d[:, 0], d[:, 5], -d[:, 4]))]
         np.testing.assert_allclose(order(dets), order(ref), atol=1e-3)
 
+    def test_detect_keeps_settings(self):
+        m = self.mini()
+        img = fixture("mini_image.bin", np.uint8, (64, 64, 3))
+        keys = [(yolopr.CONF_THRESHOLD, True), (yolopr.IOU_THRESHOLD, True),
+                (yolopr.MAX_DET, False), (yolopr.MULTI_LABEL, False),
+                (yolopr.AGNOSTIC_NMS, False), (yolopr.INPUT_SIZE, False)]
+        settings = lambda: [m._setting(k, f) for k, f in keys]
+        before = settings()
+        self.assertEqual(before, [np.float32(0.25), np.float32(0.45), 300, 0, 0, 640])
+        dets = m.detect(img, conf=0.3, iou=0.45, size=64, max_det=50)
+        self.assertGreater(len(dets), 0)
+        self.assertEqual(settings(), before)
+        # a failing override (size 33) leaves the earlier ones undone too
+        with self.assertRaises(yolopr.YoloprError):
+            m.detect(img, conf=0.05, size=33)
+        self.assertEqual(settings(), before)
+        # None: the model's own settings
+        m._set_setting(yolopr.CONF_THRESHOLD, True, 0.3)
+        m._set_setting(yolopr.INPUT_SIZE, False, 64)
+        np.testing.assert_array_equal(m.detect(img), m.detect(img, conf=0.3, size=64))
+        np.testing.assert_array_equal(m.detect(img, max_det=50), dets)
+
     def test_errors(self):
         with self.assertRaises(yolopr.YoloprError) as cm:
             yolopr.Model.from_cfg("definitely-not-a-cfg.yaml")
