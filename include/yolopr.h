@@ -363,7 +363,8 @@ typedef enum ypr_dataset_policy {
  *  warning; a dataset left without images fails. Limits: docs/input.md.
  *  @return YPR_OK; YPR_EIO (unreadable, or not a regular file);
  *  YPR_EFORMAT (naming the file and line); YPR_ENOTFOUND (missing key,
- *  split, image or Annotations/ folder); YPR_ERANGE (beyond a limit). @since 0.1 */
+ *  split, image or Annotations/ folder); YPR_ERANGE (beyond a limit);
+ *  YPR_EUNSUPPORTED (a YAML alias `*name`). @since 0.1 */
 YPR_API int ypr_dataset_open(const char *path, const char *split, int policy, ypr_dataset **out);
 /** The built-in synthetic detection dataset, deterministic from @p seed:
  *  textured backgrounds and objects of @p classes kinds (shapes and colours)
