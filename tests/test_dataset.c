@@ -5,6 +5,8 @@
  * splits, corrupt images, FIFOs/directories/link loops given as any input,
  * VOC trees without Annotations/ or with truncated XML, skip counting and
  * the cap on skip warnings. Files are made in the working folder. */
+#include <dirent.h>
+#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,6 +74,64 @@ static void write_png(const char *path, int w, int h, uint8_t v)
 static int contains(const char *hay, const char *needle)
 {
     return strstr(hay, needle) != NULL;
+}
+
+static void expect_open(const char *path, const char *split, int policy, int code,
+                        const char *what)
+{
+    ypr_dataset *ds = (ypr_dataset *)1;
+    int rc = ypr_dataset_open(path, split, policy, &ds);
+    if (rc != code)
+        fail_msg("%s: got %s (%s), want %s", path, ypr_err_name(rc), ypr_last_error(),
+                 ypr_err_name(code));
+    assert_null(ds);
+    if (!contains(ypr_last_error(), what))
+        fail_msg("'%s' not in '%s'", what, ypr_last_error());
+}
+
+/* rm -rf (the work folder is reused between runs) */
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void rm_tree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* number of entries in a folder other than . and .., -1 if unreadable */
+static int entries(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return buf;
 }
 
 static int nwarn;
@@ -295,15 +355,94 @@ static void test_write_open_roundtrip(void **state)
                      YPR_OK);
     assert_int_equal(ypr_dataset_count(back), 12);
     ypr_dataset_free(back);
-    /* a smaller dataset written over it leaves no stale images */
+    /* a smaller dataset is not written over it: nothing is replaced or deleted */
+    char *yaml_before = strdup(read_all(ROOT "/rt/data.yaml"));
+    assert_non_null(yaml_before);
     ypr_dataset *small;
     assert_int_equal(ypr_dataset_synth(5, 64, 6, 3, &small), YPR_OK);
-    assert_int_equal(ypr_dataset_write_yolo(small, ROOT "/rt"), YPR_OK);
+    assert_int_equal(ypr_dataset_write_yolo(small, ROOT "/rt"), YPR_ESTATE);
+    assert_true(contains(ypr_last_error(), ROOT "/rt"));
+    assert_true(contains(ypr_last_error(), "not empty"));
+    assert_string_equal(read_all(ROOT "/rt/data.yaml"), yaml_before);
+    free(yaml_before);
+    assert_int_equal(entries(ROOT "/rt/images/val"), 12);
+    assert_int_equal(entries(ROOT "/rt/labels/val"), 12);
     assert_int_equal(ypr_dataset_open(ROOT "/rt/data.yaml", "val", YPR_DATASET_STRICT, &back),
                      YPR_OK);
-    assert_int_equal(ypr_dataset_count(back), 5);
+    assert_int_equal(ypr_dataset_count(back), 12);
     ypr_dataset_free(back);
     ypr_dataset_free(small);
+    ypr_dataset_free(ds);
+}
+
+/* The writer takes only a new or an empty folder and never touches what a
+ * user had there; a failed write leaves the target as it was. */
+static void test_write_target(void **state)
+{
+    (void)state;
+    ypr_dataset *ds;
+    assert_int_equal(ypr_dataset_synth(3, 64, 2, 1, &ds), YPR_OK);
+    /* a folder holding a user's file, even a hidden one: refused, untouched */
+    write_file(ROOT "/wt/keep/notes.txt", "mine\n");
+    assert_int_equal(ypr_dataset_write_yolo(ds, ROOT "/wt/keep"), YPR_ESTATE);
+    assert_true(contains(ypr_last_error(), ROOT "/wt/keep"));
+    assert_true(contains(ypr_last_error(), "notes.txt"));
+    assert_string_equal(read_all(ROOT "/wt/keep/notes.txt"), "mine\n");
+    assert_int_equal(entries(ROOT "/wt/keep"), 1);
+    write_file(ROOT "/wt/hidden/.gitkeep", "");
+    assert_int_equal(ypr_dataset_write_yolo(ds, ROOT "/wt/hidden"), YPR_ESTATE);
+    assert_int_equal(entries(ROOT "/wt/hidden"), 1);
+    /* an empty folder produced by an earlier layout (images/ only) is not empty */
+    mkdirs(ROOT "/wt/layout/images");
+    assert_int_equal(ypr_dataset_write_yolo(ds, ROOT "/wt/layout"), YPR_ESTATE);
+    assert_int_equal(entries(ROOT "/wt/layout"), 1);
+    assert_int_equal(entries(ROOT "/wt/layout/images"), 0);
+    /* a file: refused */
+    write_file(ROOT "/wt/file", "x");
+    assert_int_equal(ypr_dataset_write_yolo(ds, ROOT "/wt/file"), YPR_EIO);
+    assert_true(contains(ypr_last_error(), "not a folder"));
+    assert_string_equal(read_all(ROOT "/wt/file"), "x");
+    /* an existing empty folder and a new nested one: written */
+    mkdirs(ROOT "/wt/empty");
+    assert_int_equal(ypr_dataset_write_yolo(ds, ROOT "/wt/empty"), YPR_OK);
+    assert_int_equal(entries(ROOT "/wt/empty"), 3);   /* images, labels, data.yaml */
+    assert_int_equal(entries(ROOT "/wt/empty/images/val"), 3);
+    assert_int_equal(ypr_dataset_write_yolo(ds, ROOT "/wt/new/a/b"), YPR_OK);
+    ypr_dataset *back;
+    assert_int_equal(ypr_dataset_open(ROOT "/wt/new/a/b/data.yaml", "val", YPR_DATASET_STRICT,
+                                      &back), YPR_OK);
+    assert_int_equal(ypr_dataset_count(back), 3);
+    ypr_dataset_free(back);
+    assert_int_equal(ypr_dataset_write_yolo(NULL, ROOT "/wt/x"), YPR_EINVAL);
+    assert_int_equal(ypr_dataset_write_yolo(ds, ""), YPR_EINVAL);
+    assert_false(exists(ROOT "/wt/x"));
+    ypr_dataset_free(ds);
+
+    /* a write that fails half-way (the second image no longer decodes)
+     * removes what it wrote: a new folder is gone, an empty one stays empty */
+    write_png(ROOT "/wt/src/images/a.png", 40, 30, 10);
+    write_png(ROOT "/wt/src/images/b.png", 40, 30, 20);
+    write_png(ROOT "/wt/src/images/c.png", 40, 30, 30);
+    write_file(ROOT "/wt/src/labels/a.txt", "0 0.5 0.5 0.5 0.5\n");
+    assert_int_equal(ypr_dataset_open(ROOT "/wt/src", NULL, YPR_DATASET_STRICT, &ds), YPR_OK);
+    assert_int_equal(ypr_dataset_count(ds), 3);
+    char png_head[64];
+    FILE *f = fopen(ROOT "/wt/src/images/b.png", "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(png_head, 1, sizeof png_head, f), sizeof png_head);
+    fclose(f);
+    f = fopen(ROOT "/wt/src/images/b.png", "wb");   /* header kept, pixel data cut */
+    assert_non_null(f);
+    fwrite(png_head, 1, sizeof png_head, f);
+    fclose(f);
+    int rc = ypr_dataset_write_yolo(ds, ROOT "/wt/fail/new");
+    assert_true(rc < 0);
+    assert_true(contains(ypr_last_error(), "b.png"));
+    assert_false(exists(ROOT "/wt/fail"));
+    mkdirs(ROOT "/wt/fail2");
+    assert_true(ypr_dataset_write_yolo(ds, ROOT "/wt/fail2") < 0);
+    assert_true(contains(ypr_last_error(), "b.png"));
+    assert_int_equal(entries(ROOT "/wt/fail2"), 0);
     ypr_dataset_free(ds);
 }
 
@@ -723,19 +862,6 @@ static void test_corrupt_images(void **state)
 
 #define SPECIAL ROOT "/special"
 
-static void expect_open(const char *path, const char *split, int policy, int code,
-                        const char *what)
-{
-    ypr_dataset *ds = (ypr_dataset *)1;
-    int rc = ypr_dataset_open(path, split, policy, &ds);
-    if (rc != code)
-        fail_msg("%s: got %s (%s), want %s", path, ypr_err_name(rc), ypr_last_error(),
-                 ypr_err_name(code));
-    assert_null(ds);
-    if (!contains(ypr_last_error(), what))
-        fail_msg("'%s' not in '%s'", what, ypr_last_error());
-}
-
 /* Issue #9: a FIFO given as any input used to block forever; label files
  * that are directories, FIFOs or link loops were taken as "no objects".
  * (The alarm turns a blocking open into a failure instead of a hang.) */
@@ -973,12 +1099,14 @@ static void test_skip_all_and_warning_cap(void **state)
 
 int main(void)
 {
+    rm_tree(ROOT);
     mkdirs(ROOT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_synth_args),
         cmocka_unit_test(test_synth_determinism),
         cmocka_unit_test(test_synth_labels_match_pixels),
         cmocka_unit_test(test_write_open_roundtrip),
+        cmocka_unit_test(test_write_target),
         cmocka_unit_test(test_yolo_problems_strict),
         cmocka_unit_test(test_yolo_problems_skip),
         cmocka_unit_test(test_voc),
