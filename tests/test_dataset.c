@@ -770,6 +770,183 @@ static void test_yaml_forms(void **state)
     assert_int_equal(ypr_dataset_open(YML "/folders.yaml", "val", 0, NULL), YPR_EINVAL);
 }
 
+/* Data yamls as tools write them (PyYAML's dumps, YOLOv5/v7 and Roboflow
+ * files with keys we do not read), and malformed YAML. The PyYAML texts are
+ * what yaml.safe_dump(d, sort_keys=False) and yaml.dump(d, sort_keys=False,
+ * default_flow_style=True) print for d = {'path': 'set', 'train':
+ * ['images/f1', 'images/f2'], 'val': 'list.txt', 'test': None, 'nc': 2,
+ * 'names': ['cat', 'dog']}; the lines of the malformed cases are the ones
+ * PyYAML's yaml.safe_load reports. */
+#define TOOLS ROOT "/tools"
+
+static ypr_dataset *open_ok(const char *yaml, const char *split, int count)
+{
+    ypr_dataset *ds = NULL;
+    int rc = ypr_dataset_open(yaml, split, YPR_DATASET_STRICT, &ds);
+    if (rc != YPR_OK)
+        fail_msg("%s: %s", yaml, ypr_last_error());
+    assert_int_equal(ypr_dataset_count(ds), count);
+    return ds;
+}
+
+static void expect_names(const ypr_dataset *ds, int n, const char *const *names)
+{
+    assert_int_equal(ypr_dataset_num_classes(ds), n);
+    for (int i = 0; i < n; i++)
+        assert_string_equal(ypr_dataset_class_name(ds, i), names[i]);
+}
+
+static void test_yaml_tools(void **state)
+{
+    (void)state;
+    write_png(TOOLS "/set/images/f1/a.png", 40, 30, 10);
+    write_png(TOOLS "/set/images/f1/b.png", 40, 30, 20);
+    write_png(TOOLS "/set/images/f2/c.png", 40, 30, 30);
+    write_file(TOOLS "/set/labels/f1/a.txt", "1 0.5 0.5 0.5 0.5\n");
+    write_file(TOOLS "/set/list.txt", "images/f2/c.png\n");
+    static const char *const catdog[] = {"cat", "dog"};
+
+    /* PyYAML's block style: sequences at column 0, `test: null` */
+    write_file(TOOLS "/pyyaml.yaml", "path: set\ntrain:\n- images/f1\n- images/f2\n"
+                                     "val: list.txt\ntest: null\nnc: 2\nnames:\n- cat\n- dog\n");
+    ypr_dataset *ds = open_ok(TOOLS "/pyyaml.yaml", "train", 3);
+    expect_names(ds, 2, catdog);
+    ypr_dataset_free(ds);
+    ds = open_ok(TOOLS "/pyyaml.yaml", "val", 1);
+    assert_true(contains(ypr_dataset_image_path(ds, 0), "c.png"));
+    ypr_dataset_free(ds);
+    expect_open(TOOLS "/pyyaml.yaml", "test", YPR_DATASET_STRICT, YPR_ENOTFOUND,
+                "pyyaml.yaml:6: split 'test' is empty");
+
+    /* PyYAML's flow style: the whole file one mapping over two lines */
+    write_file(TOOLS "/flow.yaml", "{path: set, train: [images/f1, images/f2], val: list.txt, "
+                                   "test: null, nc: 2, names: [\n    cat, dog]}\n");
+    ds = open_ok(TOOLS "/flow.yaml", "train", 3);
+    expect_names(ds, 2, catdog);
+    ypr_dataset_free(ds);
+
+    /* a BOM, CRLF lines, quoted names that are not null/bool/int/mapping,
+     * escapes, a null entry (unnamed) */
+    write_file(TOOLS "/bom.yaml", "\xEF\xBB\xBFpath: set\r\nval: images/f1\r\nnames:\r\n"
+                                  "- cat\r\n- 'yes'\r\n- 'null'\r\n- '0'\r\n- 'a: b'\r\n- '#x'\r\n"
+                                  "- \"caf\\u00e9 \\\"au lait\\\"\"\r\n- 'it''s'\r\n- null\r\n");
+    ds = open_ok(TOOLS "/bom.yaml", "val", 2);
+    static const char *const quoted[] = {"cat", "yes", "null", "0", "a: b", "#x",
+                                         "caf\xC3\xA9 \"au lait\"", "it's", ""};
+    expect_names(ds, 9, quoted);
+    ypr_dataset_free(ds);
+
+    /* YOLOv5 style: names as a block mapping (out of order), a download
+     * script and a nested block whose text looks like our keys */
+    write_file(TOOLS "/v5.yaml",
+               "# YOLOv5 by Ultralytics, GPL-3.0 license\n"
+               "# Train/val/test sets as 1) dir: path/to/imgs, 2) file: path/to/imgs.txt\n"
+               "path: set  # dataset root dir\n"
+               "train: images/f1  # train images (relative to 'path')\n"
+               "val: [images/f1, images/f2]\n"
+               "test:  # test images (optional)\n"
+               "\n"
+               "# Classes\n"
+               "names:\n"
+               "  1: dog\n"
+               "  0: cat\n"
+               "\n"
+               "roboflow:\n"
+               "  workspace: someone\n"
+               "  names: [wrong, names]\n"
+               "  val: nowhere\n"
+               "  license: CC BY 4.0\n"
+               "\n"
+               "# Download script/URL (optional)\n"
+               "download: |\n"
+               "  from utils.general import download, Path\n"
+               "  names: [not, yaml, here]\n"
+               "  - nor: this\n"
+               "  {\n"
+               "  for p in 'train', 'val':\n"
+               "      print(p)\n");
+    ds = open_ok(TOOLS "/v5.yaml", "val", 3);
+    expect_names(ds, 2, catdog);
+    ypr_dataset_free(ds);
+    ds = open_ok(TOOLS "/v5.yaml", "train", 2);
+    ypr_dataset_free(ds);
+
+    /* YOLOv7's coco.yaml style: names over several lines, a download
+     * command; nc quoted (YOLOv7 calls int() on it) */
+    write_file(TOOLS "/v7.yaml",
+               "# download command/URL (optional)\n"
+               "download: bash ./scripts/get_coco.sh\n"
+               "\n"
+               "train: ./set/images/f1  # 2 images\n"
+               "val: ./set/list.txt\n"
+               "nc: '2'\n"
+               "names: [ 'cat',\n"
+               "         'dog' ]\n");
+    ds = open_ok(TOOLS "/v7.yaml", "train", 2);
+    expect_names(ds, 2, catdog);
+    ypr_dataset_free(ds);
+
+    /* malformed YAML: EFORMAT naming file:line */
+    write_file(TOOLS "/indent.yaml", "val: set/images/f1\nnc: 2\nnames:\n  - cat\n - dog\n");
+    expect_open(TOOLS "/indent.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT, "indent.yaml:5:");
+    write_file(TOOLS "/tab.yaml", "val: set/images/f1\nnc: 2\n\tnames: [a, b]\n");
+    expect_open(TOOLS "/tab.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT, "tab.yaml:3:");
+    write_file(TOOLS "/open.yaml", "val: set/images/f1\nnames: [a, b\nnc: 2\n");
+    expect_open(TOOLS "/open.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT, "open.yaml:3:");
+    write_file(TOOLS "/colon.yaml", "val: set/images/f1\nnc 2\nnames: [a, b]\n");
+    expect_open(TOOLS "/colon.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT, "colon.yaml:3:");
+    write_file(TOOLS "/dupkey.yaml", "val: set/images/f1\nnc: 2\nval: set/images/f2\n");
+    expect_open(TOOLS "/dupkey.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "dupkey.yaml:3: duplicate key 'val' (first at line 1)");
+    write_file(TOOLS "/alias.yaml", "val: &v set/images/f1\ntrain: *v\nnc: 2\n");
+    expect_open(TOOLS "/alias.yaml", "val", YPR_DATASET_STRICT, YPR_EUNSUPPORTED,
+                "alias.yaml:2:");
+    write_file(TOOLS "/empty.yaml", "# nothing but a comment\n");
+    expect_open(TOOLS "/empty.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "empty.yaml:1: a data .yaml is a mapping");
+
+    /* well-formed YAML with the wrong shapes: the line of the culprit */
+    write_file(TOOLS "/nested.yaml", "val: set/images/f1\nnames:\n- cat\n- [dog, hound]\n");
+    expect_open(TOOLS "/nested.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "nested.yaml:4: a class name must be a single value, not a list");
+    write_file(TOOLS "/key.yaml", "val: set/images/f1\nnames:\n  0: cat\n  one: dog\n");
+    expect_open(TOOLS "/key.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "key.yaml:4: names: key 'one' is not a class index");
+    write_file(TOOLS "/bigkey.yaml", "val: set/images/f1\nnames: {99999: x, 100000: y}\n");
+    expect_open(TOOLS "/bigkey.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "bigkey.yaml:2: names: key '100000' is not a class index (0 to 99999)");
+    write_file(TOOLS "/gap.yaml", "val: set/images/f1\nnames: {0: cat, 2: bird}\n");
+    expect_open(TOOLS "/gap.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "gap.yaml:2: names has no entry for class 1");
+    write_file(TOOLS "/twice.yaml", "val: set/images/f1\nnames: {0: cat, 1: dog, 00: x}\n");
+    expect_open(TOOLS "/twice.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "twice.yaml:2: names: class 0 given twice");
+    write_file(TOOLS "/scalar.yaml", "val: set/images/f1\nnames: cat\n");
+    expect_open(TOOLS "/scalar.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "scalar.yaml:2: names must be a list");
+    write_file(TOOLS "/nonames.yaml", "val: set/images/f1\nnames: {}\n");
+    expect_open(TOOLS "/nonames.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "nonames.yaml:2: names is empty");
+    write_file(TOOLS "/item.yaml", "val:\n- set/images/f1\n- set/images/nothere\nnc: 2\n");
+    expect_open(TOOLS "/item.yaml", "val", YPR_DATASET_STRICT, YPR_ENOTFOUND,
+                "item.yaml:3: split 'val': 'set/images/nothere' not found");
+    write_file(TOOLS "/emptyitem.yaml", "val:\n- set/images/f1\n- ''\nnc: 2\n");
+    expect_open(TOOLS "/emptyitem.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "emptyitem.yaml:3: empty path in split 'val'");
+    write_file(TOOLS "/splitmap.yaml", "val: {images: set/images/f1}\nnc: 2\n");
+    expect_open(TOOLS "/splitmap.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "splitmap.yaml:1: split 'val' must be a path or a list of paths");
+    write_file(TOOLS "/pathlist.yaml", "path: [set]\nval: images/f1\nnc: 2\n");
+    expect_open(TOOLS "/pathlist.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "pathlist.yaml:1: path must be a single value, not a list");
+    write_file(TOOLS "/bignc.yaml", "val: set/images/f1\nnc: 100001\n");
+    expect_open(TOOLS "/bignc.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "bignc.yaml:2: nc must be a positive integer");
+    write_file(TOOLS "/zeronc.yaml", "val: set/images/f1\nnc: 0\n");
+    expect_open(TOOLS "/zeronc.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "zeronc.yaml:2: nc must be a positive integer");
+}
+
 /* ------------------------------------------------------ corrupt images */
 
 static void test_corrupt_images(void **state)
@@ -1111,6 +1288,7 @@ int main(void)
         cmocka_unit_test(test_yolo_problems_skip),
         cmocka_unit_test(test_voc),
         cmocka_unit_test(test_yaml_forms),
+        cmocka_unit_test(test_yaml_tools),
         cmocka_unit_test(test_corrupt_images),
         cmocka_unit_test(test_special_inputs),
         cmocka_unit_test(test_voc_structure),

@@ -55,8 +55,8 @@ static int text_of(const ypr_yaml *v, const char *what, const char **out)
 }
 
 /* A class count or index: decimal digits (quoted too: YOLOv7 calls int() on
- * it) in [lo, YPR_DY_MAX_CLASSES]; -1 otherwise. */
-static long count_of(const ypr_yaml *v, long lo)
+ * it) in [lo, hi]; -1 otherwise. */
+static long count_of(const ypr_yaml *v, long lo, long hi)
 {
     if (v->type != YPR_YAML_SCALAR || v->len == 0 || v->len > 7 || strlen(v->s) != v->len)
         return -1;
@@ -66,7 +66,7 @@ static long count_of(const ypr_yaml *v, long lo)
             return -1;
         x = x * 10 + (*p - '0');
     }
-    return x >= lo && x <= YPR_DY_MAX_CLASSES ? x : -1;
+    return x >= lo && x <= hi ? x : -1;
 }
 
 /* ------------------------------------------------------------ names */
@@ -84,12 +84,12 @@ static int names_map(const ypr_yaml *k, const ypr_yaml *v, const char ***out, in
 {
     long top = -1;
     for (int i = 0; i < v->n; i++) {
-        long idx = count_of(v->keys[i], 0);
+        long idx = count_of(v->keys[i], 0, YPR_DY_MAX_CLASSES - 1);
         if (idx < 0) {
             const ypr_yaml *key = v->keys[i];
             return ypr__yaml_error(key, YPR_EFORMAT, "names: key '%.40s' is not a class index "
                                    "(0 to %d)", key->type == YPR_YAML_SCALAR ? key->s : "…",
-                                   YPR_DY_MAX_CLASSES);
+                                   YPR_DY_MAX_CLASSES - 1);
         }
         if (idx > top)
             top = idx;
@@ -102,7 +102,7 @@ static int names_map(const ypr_yaml *k, const ypr_yaml *v, const char ***out, in
     RETURN_IF(!names, YPR_ENOMEM, "%s: out of memory", v->file);
     int rc = YPR_OK;
     for (int i = 0; i < v->n && rc == YPR_OK; i++) {
-        long idx = count_of(v->keys[i], 0);
+        long idx = count_of(v->keys[i], 0, YPR_DY_MAX_CLASSES - 1);
         if (names[idx])
             rc = ypr__yaml_error(v->keys[i], YPR_EFORMAT, "names: class %ld given twice", idx);
         else
@@ -129,7 +129,7 @@ static int read_classes(const ypr_yaml *y, int *nc, const char ***names)
     *nc = -1;
     *names = NULL;
     if (ncv && !ypr__yaml_is_null(ncv)) {
-        long l = count_of(ncv, 1);
+        long l = count_of(ncv, 1, YPR_DY_MAX_CLASSES);
         if (l < 0)
             return ypr__yaml_error(nck, YPR_EFORMAT, "nc must be a positive integer (at most "
                                    "%d), got %.40s", YPR_DY_MAX_CLASSES,
