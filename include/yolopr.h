@@ -363,11 +363,14 @@ typedef enum ypr_dataset_policy {
  *  warning; a dataset left without images fails. Limits: docs/input.md.
  *  @return YPR_OK; YPR_EIO (unreadable, or not a regular file);
  *  YPR_EFORMAT (naming the file and line); YPR_ENOTFOUND (missing key,
- *  split, image or Annotations/ folder); YPR_ERANGE (beyond a limit). @since 0.1 */
+ *  split, image or Annotations/ folder); YPR_ERANGE (beyond a limit);
+ *  YPR_EUNSUPPORTED (a YAML alias `*name`). @since 0.1 */
 YPR_API int ypr_dataset_open(const char *path, const char *split, int policy, ypr_dataset **out);
 /** The built-in synthetic detection dataset, deterministic from @p seed:
  *  textured backgrounds and objects of @p classes kinds (shapes and colours)
  *  of varied size, aspect and overlap, @p size × @p size pixels, labels exact.
+ *  Images are rendered on demand, nothing is written to disk (see
+ *  ypr_dataset_write_yolo()).
  *  @return YPR_OK; YPR_EINVAL (count 1..1000000, size 32..4096, classes 1..80). @since 0.1 */
 YPR_API int ypr_dataset_synth(int count, int size, int classes, uint64_t seed, ypr_dataset **out);
 /** Release (NULL is a no-op). @since 0.1 */
@@ -391,7 +394,14 @@ YPR_API int ypr_dataset_labels(const ypr_dataset *ds, int i, float *rows, int ca
  *  index, with ypr_last_error() set. @since 0.1 */
 YPR_API const char *ypr_dataset_image_path(const ypr_dataset *ds, int i);
 /** Write the dataset as a YOLO dataset: PNG images under OUT/images/val/,
- *  label files under OUT/labels/val/ and OUT/data.yaml. @since 0.1 */
+ *  label files under OUT/labels/val/ and OUT/data.yaml (written last).
+ *  @p out_dir must be a new folder (made with its missing parents) or an
+ *  empty one: nothing already there is replaced or deleted. A failed write
+ *  removes what it wrote and the folders it made.
+ *  @return YPR_OK; YPR_EINVAL (NULL or empty argument); YPR_ESTATE (@p out_dir
+ *  is not empty: the message names it and an entry); YPR_EIO (not a folder,
+ *  cannot create or write); YPR_ERANGE (more than 10^6 images); YPR_ENOMEM;
+ *  an error of ypr_dataset_image() (an image that no longer decodes). @since 0.1 */
 YPR_API int ypr_dataset_write_yolo(const ypr_dataset *ds, const char *out_dir);
 /** Why an image was skipped when a dataset was opened with YPR_DATASET_SKIP. */
 typedef enum ypr_dataset_skip_reason {

@@ -5,6 +5,8 @@
  * splits, corrupt images, FIFOs/directories/link loops given as any input,
  * VOC trees without Annotations/ or with truncated XML, skip counting and
  * the cap on skip warnings. Files are made in the working folder. */
+#include <dirent.h>
+#include <ftw.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,6 +74,64 @@ static void write_png(const char *path, int w, int h, uint8_t v)
 static int contains(const char *hay, const char *needle)
 {
     return strstr(hay, needle) != NULL;
+}
+
+static void expect_open(const char *path, const char *split, int policy, int code,
+                        const char *what)
+{
+    ypr_dataset *ds = (ypr_dataset *)1;
+    int rc = ypr_dataset_open(path, split, policy, &ds);
+    if (rc != code)
+        fail_msg("%s: got %s (%s), want %s", path, ypr_err_name(rc), ypr_last_error(),
+                 ypr_err_name(code));
+    assert_null(ds);
+    if (!contains(ypr_last_error(), what))
+        fail_msg("'%s' not in '%s'", what, ypr_last_error());
+}
+
+/* rm -rf (the work folder is reused between runs) */
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void rm_tree(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* number of entries in a folder other than . and .., -1 if unreadable */
+static int entries(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+static char *read_all(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return buf;
 }
 
 static int nwarn;
@@ -295,15 +355,94 @@ static void test_write_open_roundtrip(void **state)
                      YPR_OK);
     assert_int_equal(ypr_dataset_count(back), 12);
     ypr_dataset_free(back);
-    /* a smaller dataset written over it leaves no stale images */
+    /* a smaller dataset is not written over it: nothing is replaced or deleted */
+    char *yaml_before = strdup(read_all(ROOT "/rt/data.yaml"));
+    assert_non_null(yaml_before);
     ypr_dataset *small;
     assert_int_equal(ypr_dataset_synth(5, 64, 6, 3, &small), YPR_OK);
-    assert_int_equal(ypr_dataset_write_yolo(small, ROOT "/rt"), YPR_OK);
+    assert_int_equal(ypr_dataset_write_yolo(small, ROOT "/rt"), YPR_ESTATE);
+    assert_true(contains(ypr_last_error(), ROOT "/rt"));
+    assert_true(contains(ypr_last_error(), "not empty"));
+    assert_string_equal(read_all(ROOT "/rt/data.yaml"), yaml_before);
+    free(yaml_before);
+    assert_int_equal(entries(ROOT "/rt/images/val"), 12);
+    assert_int_equal(entries(ROOT "/rt/labels/val"), 12);
     assert_int_equal(ypr_dataset_open(ROOT "/rt/data.yaml", "val", YPR_DATASET_STRICT, &back),
                      YPR_OK);
-    assert_int_equal(ypr_dataset_count(back), 5);
+    assert_int_equal(ypr_dataset_count(back), 12);
     ypr_dataset_free(back);
     ypr_dataset_free(small);
+    ypr_dataset_free(ds);
+}
+
+/* The writer takes only a new or an empty folder and never touches what a
+ * user had there; a failed write leaves the target as it was. */
+static void test_write_target(void **state)
+{
+    (void)state;
+    ypr_dataset *ds;
+    assert_int_equal(ypr_dataset_synth(3, 64, 2, 1, &ds), YPR_OK);
+    /* a folder holding a user's file, even a hidden one: refused, untouched */
+    write_file(ROOT "/wt/keep/notes.txt", "mine\n");
+    assert_int_equal(ypr_dataset_write_yolo(ds, ROOT "/wt/keep"), YPR_ESTATE);
+    assert_true(contains(ypr_last_error(), ROOT "/wt/keep"));
+    assert_true(contains(ypr_last_error(), "notes.txt"));
+    assert_string_equal(read_all(ROOT "/wt/keep/notes.txt"), "mine\n");
+    assert_int_equal(entries(ROOT "/wt/keep"), 1);
+    write_file(ROOT "/wt/hidden/.gitkeep", "");
+    assert_int_equal(ypr_dataset_write_yolo(ds, ROOT "/wt/hidden"), YPR_ESTATE);
+    assert_int_equal(entries(ROOT "/wt/hidden"), 1);
+    /* an empty folder produced by an earlier layout (images/ only) is not empty */
+    mkdirs(ROOT "/wt/layout/images");
+    assert_int_equal(ypr_dataset_write_yolo(ds, ROOT "/wt/layout"), YPR_ESTATE);
+    assert_int_equal(entries(ROOT "/wt/layout"), 1);
+    assert_int_equal(entries(ROOT "/wt/layout/images"), 0);
+    /* a file: refused */
+    write_file(ROOT "/wt/file", "x");
+    assert_int_equal(ypr_dataset_write_yolo(ds, ROOT "/wt/file"), YPR_EIO);
+    assert_true(contains(ypr_last_error(), "not a folder"));
+    assert_string_equal(read_all(ROOT "/wt/file"), "x");
+    /* an existing empty folder and a new nested one: written */
+    mkdirs(ROOT "/wt/empty");
+    assert_int_equal(ypr_dataset_write_yolo(ds, ROOT "/wt/empty"), YPR_OK);
+    assert_int_equal(entries(ROOT "/wt/empty"), 3);   /* images, labels, data.yaml */
+    assert_int_equal(entries(ROOT "/wt/empty/images/val"), 3);
+    assert_int_equal(ypr_dataset_write_yolo(ds, ROOT "/wt/new/a/b"), YPR_OK);
+    ypr_dataset *back;
+    assert_int_equal(ypr_dataset_open(ROOT "/wt/new/a/b/data.yaml", "val", YPR_DATASET_STRICT,
+                                      &back), YPR_OK);
+    assert_int_equal(ypr_dataset_count(back), 3);
+    ypr_dataset_free(back);
+    assert_int_equal(ypr_dataset_write_yolo(NULL, ROOT "/wt/x"), YPR_EINVAL);
+    assert_int_equal(ypr_dataset_write_yolo(ds, ""), YPR_EINVAL);
+    assert_false(exists(ROOT "/wt/x"));
+    ypr_dataset_free(ds);
+
+    /* a write that fails half-way (the second image no longer decodes)
+     * removes what it wrote: a new folder is gone, an empty one stays empty */
+    write_png(ROOT "/wt/src/images/a.png", 40, 30, 10);
+    write_png(ROOT "/wt/src/images/b.png", 40, 30, 20);
+    write_png(ROOT "/wt/src/images/c.png", 40, 30, 30);
+    write_file(ROOT "/wt/src/labels/a.txt", "0 0.5 0.5 0.5 0.5\n");
+    assert_int_equal(ypr_dataset_open(ROOT "/wt/src", NULL, YPR_DATASET_STRICT, &ds), YPR_OK);
+    assert_int_equal(ypr_dataset_count(ds), 3);
+    char png_head[64];
+    FILE *f = fopen(ROOT "/wt/src/images/b.png", "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(png_head, 1, sizeof png_head, f), sizeof png_head);
+    fclose(f);
+    f = fopen(ROOT "/wt/src/images/b.png", "wb");   /* header kept, pixel data cut */
+    assert_non_null(f);
+    fwrite(png_head, 1, sizeof png_head, f);
+    fclose(f);
+    int rc = ypr_dataset_write_yolo(ds, ROOT "/wt/fail/new");
+    assert_true(rc < 0);
+    assert_true(contains(ypr_last_error(), "b.png"));
+    assert_false(exists(ROOT "/wt/fail"));
+    mkdirs(ROOT "/wt/fail2");
+    assert_true(ypr_dataset_write_yolo(ds, ROOT "/wt/fail2") < 0);
+    assert_true(contains(ypr_last_error(), "b.png"));
+    assert_int_equal(entries(ROOT "/wt/fail2"), 0);
     ypr_dataset_free(ds);
 }
 
@@ -631,6 +770,183 @@ static void test_yaml_forms(void **state)
     assert_int_equal(ypr_dataset_open(YML "/folders.yaml", "val", 0, NULL), YPR_EINVAL);
 }
 
+/* Data yamls as tools write them (PyYAML's dumps, YOLOv5/v7 and Roboflow
+ * files with keys we do not read), and malformed YAML. The PyYAML texts are
+ * what yaml.safe_dump(d, sort_keys=False) and yaml.dump(d, sort_keys=False,
+ * default_flow_style=True) print for d = {'path': 'set', 'train':
+ * ['images/f1', 'images/f2'], 'val': 'list.txt', 'test': None, 'nc': 2,
+ * 'names': ['cat', 'dog']}; the lines of the malformed cases are the ones
+ * PyYAML's yaml.safe_load reports. */
+#define TOOLS ROOT "/tools"
+
+static ypr_dataset *open_ok(const char *yaml, const char *split, int count)
+{
+    ypr_dataset *ds = NULL;
+    int rc = ypr_dataset_open(yaml, split, YPR_DATASET_STRICT, &ds);
+    if (rc != YPR_OK)
+        fail_msg("%s: %s", yaml, ypr_last_error());
+    assert_int_equal(ypr_dataset_count(ds), count);
+    return ds;
+}
+
+static void expect_names(const ypr_dataset *ds, int n, const char *const *names)
+{
+    assert_int_equal(ypr_dataset_num_classes(ds), n);
+    for (int i = 0; i < n; i++)
+        assert_string_equal(ypr_dataset_class_name(ds, i), names[i]);
+}
+
+static void test_yaml_tools(void **state)
+{
+    (void)state;
+    write_png(TOOLS "/set/images/f1/a.png", 40, 30, 10);
+    write_png(TOOLS "/set/images/f1/b.png", 40, 30, 20);
+    write_png(TOOLS "/set/images/f2/c.png", 40, 30, 30);
+    write_file(TOOLS "/set/labels/f1/a.txt", "1 0.5 0.5 0.5 0.5\n");
+    write_file(TOOLS "/set/list.txt", "images/f2/c.png\n");
+    static const char *const catdog[] = {"cat", "dog"};
+
+    /* PyYAML's block style: sequences at column 0, `test: null` */
+    write_file(TOOLS "/pyyaml.yaml", "path: set\ntrain:\n- images/f1\n- images/f2\n"
+                                     "val: list.txt\ntest: null\nnc: 2\nnames:\n- cat\n- dog\n");
+    ypr_dataset *ds = open_ok(TOOLS "/pyyaml.yaml", "train", 3);
+    expect_names(ds, 2, catdog);
+    ypr_dataset_free(ds);
+    ds = open_ok(TOOLS "/pyyaml.yaml", "val", 1);
+    assert_true(contains(ypr_dataset_image_path(ds, 0), "c.png"));
+    ypr_dataset_free(ds);
+    expect_open(TOOLS "/pyyaml.yaml", "test", YPR_DATASET_STRICT, YPR_ENOTFOUND,
+                "pyyaml.yaml:6: split 'test' is empty");
+
+    /* PyYAML's flow style: the whole file one mapping over two lines */
+    write_file(TOOLS "/flow.yaml", "{path: set, train: [images/f1, images/f2], val: list.txt, "
+                                   "test: null, nc: 2, names: [\n    cat, dog]}\n");
+    ds = open_ok(TOOLS "/flow.yaml", "train", 3);
+    expect_names(ds, 2, catdog);
+    ypr_dataset_free(ds);
+
+    /* a BOM, CRLF lines, quoted names that are not null/bool/int/mapping,
+     * escapes, a null entry (unnamed) */
+    write_file(TOOLS "/bom.yaml", "\xEF\xBB\xBFpath: set\r\nval: images/f1\r\nnames:\r\n"
+                                  "- cat\r\n- 'yes'\r\n- 'null'\r\n- '0'\r\n- 'a: b'\r\n- '#x'\r\n"
+                                  "- \"caf\\u00e9 \\\"au lait\\\"\"\r\n- 'it''s'\r\n- null\r\n");
+    ds = open_ok(TOOLS "/bom.yaml", "val", 2);
+    static const char *const quoted[] = {"cat", "yes", "null", "0", "a: b", "#x",
+                                         "caf\xC3\xA9 \"au lait\"", "it's", ""};
+    expect_names(ds, 9, quoted);
+    ypr_dataset_free(ds);
+
+    /* YOLOv5 style: names as a block mapping (out of order), a download
+     * script and a nested block whose text looks like our keys */
+    write_file(TOOLS "/v5.yaml",
+               "# YOLOv5 by Ultralytics, GPL-3.0 license\n"
+               "# Train/val/test sets as 1) dir: path/to/imgs, 2) file: path/to/imgs.txt\n"
+               "path: set  # dataset root dir\n"
+               "train: images/f1  # train images (relative to 'path')\n"
+               "val: [images/f1, images/f2]\n"
+               "test:  # test images (optional)\n"
+               "\n"
+               "# Classes\n"
+               "names:\n"
+               "  1: dog\n"
+               "  0: cat\n"
+               "\n"
+               "roboflow:\n"
+               "  workspace: someone\n"
+               "  names: [wrong, names]\n"
+               "  val: nowhere\n"
+               "  license: CC BY 4.0\n"
+               "\n"
+               "# Download script/URL (optional)\n"
+               "download: |\n"
+               "  from utils.general import download, Path\n"
+               "  names: [not, yaml, here]\n"
+               "  - nor: this\n"
+               "  {\n"
+               "  for p in 'train', 'val':\n"
+               "      print(p)\n");
+    ds = open_ok(TOOLS "/v5.yaml", "val", 3);
+    expect_names(ds, 2, catdog);
+    ypr_dataset_free(ds);
+    ds = open_ok(TOOLS "/v5.yaml", "train", 2);
+    ypr_dataset_free(ds);
+
+    /* YOLOv7's coco.yaml style: names over several lines, a download
+     * command; nc quoted (YOLOv7 calls int() on it) */
+    write_file(TOOLS "/v7.yaml",
+               "# download command/URL (optional)\n"
+               "download: bash ./scripts/get_coco.sh\n"
+               "\n"
+               "train: ./set/images/f1  # 2 images\n"
+               "val: ./set/list.txt\n"
+               "nc: '2'\n"
+               "names: [ 'cat',\n"
+               "         'dog' ]\n");
+    ds = open_ok(TOOLS "/v7.yaml", "train", 2);
+    expect_names(ds, 2, catdog);
+    ypr_dataset_free(ds);
+
+    /* malformed YAML: EFORMAT naming file:line */
+    write_file(TOOLS "/indent.yaml", "val: set/images/f1\nnc: 2\nnames:\n  - cat\n - dog\n");
+    expect_open(TOOLS "/indent.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT, "indent.yaml:5:");
+    write_file(TOOLS "/tab.yaml", "val: set/images/f1\nnc: 2\n\tnames: [a, b]\n");
+    expect_open(TOOLS "/tab.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT, "tab.yaml:3:");
+    write_file(TOOLS "/open.yaml", "val: set/images/f1\nnames: [a, b\nnc: 2\n");
+    expect_open(TOOLS "/open.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT, "open.yaml:3:");
+    write_file(TOOLS "/colon.yaml", "val: set/images/f1\nnc 2\nnames: [a, b]\n");
+    expect_open(TOOLS "/colon.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT, "colon.yaml:3:");
+    write_file(TOOLS "/dupkey.yaml", "val: set/images/f1\nnc: 2\nval: set/images/f2\n");
+    expect_open(TOOLS "/dupkey.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "dupkey.yaml:3: duplicate key 'val' (first at line 1)");
+    write_file(TOOLS "/alias.yaml", "val: &v set/images/f1\ntrain: *v\nnc: 2\n");
+    expect_open(TOOLS "/alias.yaml", "val", YPR_DATASET_STRICT, YPR_EUNSUPPORTED,
+                "alias.yaml:2:");
+    write_file(TOOLS "/empty.yaml", "# nothing but a comment\n");
+    expect_open(TOOLS "/empty.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "empty.yaml:1: a data .yaml is a mapping");
+
+    /* well-formed YAML with the wrong shapes: the line of the culprit */
+    write_file(TOOLS "/nested.yaml", "val: set/images/f1\nnames:\n- cat\n- [dog, hound]\n");
+    expect_open(TOOLS "/nested.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "nested.yaml:4: a class name must be a single value, not a list");
+    write_file(TOOLS "/key.yaml", "val: set/images/f1\nnames:\n  0: cat\n  one: dog\n");
+    expect_open(TOOLS "/key.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "key.yaml:4: names: key 'one' is not a class index");
+    write_file(TOOLS "/bigkey.yaml", "val: set/images/f1\nnames: {99999: x, 100000: y}\n");
+    expect_open(TOOLS "/bigkey.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "bigkey.yaml:2: names: key '100000' is not a class index (0 to 99999)");
+    write_file(TOOLS "/gap.yaml", "val: set/images/f1\nnames: {0: cat, 2: bird}\n");
+    expect_open(TOOLS "/gap.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "gap.yaml:2: names has no entry for class 1");
+    write_file(TOOLS "/twice.yaml", "val: set/images/f1\nnames: {0: cat, 1: dog, 00: x}\n");
+    expect_open(TOOLS "/twice.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "twice.yaml:2: names: class 0 given twice");
+    write_file(TOOLS "/scalar.yaml", "val: set/images/f1\nnames: cat\n");
+    expect_open(TOOLS "/scalar.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "scalar.yaml:2: names must be a list");
+    write_file(TOOLS "/nonames.yaml", "val: set/images/f1\nnames: {}\n");
+    expect_open(TOOLS "/nonames.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "nonames.yaml:2: names is empty");
+    write_file(TOOLS "/item.yaml", "val:\n- set/images/f1\n- set/images/nothere\nnc: 2\n");
+    expect_open(TOOLS "/item.yaml", "val", YPR_DATASET_STRICT, YPR_ENOTFOUND,
+                "item.yaml:3: split 'val': 'set/images/nothere' not found");
+    write_file(TOOLS "/emptyitem.yaml", "val:\n- set/images/f1\n- ''\nnc: 2\n");
+    expect_open(TOOLS "/emptyitem.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "emptyitem.yaml:3: empty path in split 'val'");
+    write_file(TOOLS "/splitmap.yaml", "val: {images: set/images/f1}\nnc: 2\n");
+    expect_open(TOOLS "/splitmap.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "splitmap.yaml:1: split 'val' must be a path or a list of paths");
+    write_file(TOOLS "/pathlist.yaml", "path: [set]\nval: images/f1\nnc: 2\n");
+    expect_open(TOOLS "/pathlist.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "pathlist.yaml:1: path must be a single value, not a list");
+    write_file(TOOLS "/bignc.yaml", "val: set/images/f1\nnc: 100001\n");
+    expect_open(TOOLS "/bignc.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "bignc.yaml:2: nc must be a positive integer");
+    write_file(TOOLS "/zeronc.yaml", "val: set/images/f1\nnc: 0\n");
+    expect_open(TOOLS "/zeronc.yaml", "val", YPR_DATASET_STRICT, YPR_EFORMAT,
+                "zeronc.yaml:2: nc must be a positive integer");
+}
+
 /* ------------------------------------------------------ corrupt images */
 
 static void test_corrupt_images(void **state)
@@ -722,19 +1038,6 @@ static void test_corrupt_images(void **state)
 /* ------------------------------------- FIFOs, directories, link loops */
 
 #define SPECIAL ROOT "/special"
-
-static void expect_open(const char *path, const char *split, int policy, int code,
-                        const char *what)
-{
-    ypr_dataset *ds = (ypr_dataset *)1;
-    int rc = ypr_dataset_open(path, split, policy, &ds);
-    if (rc != code)
-        fail_msg("%s: got %s (%s), want %s", path, ypr_err_name(rc), ypr_last_error(),
-                 ypr_err_name(code));
-    assert_null(ds);
-    if (!contains(ypr_last_error(), what))
-        fail_msg("'%s' not in '%s'", what, ypr_last_error());
-}
 
 /* Issue #9: a FIFO given as any input used to block forever; label files
  * that are directories, FIFOs or link loops were taken as "no objects".
@@ -973,16 +1276,19 @@ static void test_skip_all_and_warning_cap(void **state)
 
 int main(void)
 {
+    rm_tree(ROOT);
     mkdirs(ROOT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_synth_args),
         cmocka_unit_test(test_synth_determinism),
         cmocka_unit_test(test_synth_labels_match_pixels),
         cmocka_unit_test(test_write_open_roundtrip),
+        cmocka_unit_test(test_write_target),
         cmocka_unit_test(test_yolo_problems_strict),
         cmocka_unit_test(test_yolo_problems_skip),
         cmocka_unit_test(test_voc),
         cmocka_unit_test(test_yaml_forms),
+        cmocka_unit_test(test_yaml_tools),
         cmocka_unit_test(test_corrupt_images),
         cmocka_unit_test(test_special_inputs),
         cmocka_unit_test(test_voc_structure),

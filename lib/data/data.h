@@ -29,7 +29,7 @@ int ypr__letterbox_ratio(const uint8_t *src, int sw, int sh, int dw, int dh, flo
 
 /* Limits of the dataset readers (docs/input.md). */
 #define YPR_DS_MAX_IMAGES 10000000           /* images in one dataset */
-#define YPR_DS_TEXT_MAX ((size_t)256 << 20)  /* data .yaml, image lists */
+#define YPR_DS_TEXT_MAX ((size_t)256 << 20)  /* image lists (a data .yaml: YPR_YAML_MAX_BYTES) */
 #define YPR_DS_LABEL_MAX ((size_t)64 << 20)  /* one YOLO label file */
 #define YPR_DS_MAX_OBJECTS 10000             /* objects in one image */
 #define YPR_DS_XML_MAX ((size_t)64 << 20)    /* one VOC annotation, a VOC split file */
@@ -135,29 +135,9 @@ int ypr__ds_add_source(ypr_ds_open *c, const char *src);
 int ypr__yolo_labels(ypr_dataset *ds, int policy, const char *img, int w, int h,
                      float **rows_out, int *n_out, int *missing, int *max_cls);
 
-/* ------------------------------------------- data .yaml subset (data_yaml.c) */
-
-enum { YPR_DY_NULL = 0, YPR_DY_SCALAR = 1, YPR_DY_LIST = 2, YPR_DY_MAP = 3 };
-
-typedef struct ypr_dyv {
-    int type, line;
-    char *s;
-    char **items;       /* list items; for YPR_DY_MAP items[k] is the value of integer key k */
-    int n, cap;
-} ypr_dyv;
-
-typedef struct ypr_dyaml {
-    char **keys;
-    ypr_dyv *vals;
-    int n, cap;
-} ypr_dyaml;
-
-/* Parse the top level of a data .yaml (text is modified in place; file
- * names it in messages). Errors: YPR_EFORMAT (file:line), YPR_ENOMEM. */
-int ypr__dy_parse(char *text, const char *file, ypr_dyaml *y);
-/* The value of a top-level key, NULL if absent. */
-const ypr_dyv *ypr__dy_get(const ypr_dyaml *y, const char *key);
-void ypr__dy_free(ypr_dyaml *y);
+/* A data .yaml (data_yaml.c), read by core's YAML reader: the split's
+ * sources join c->ds, with nc and names. Errors name file:line. */
+int ypr__ds_open_yaml(ypr_ds_open *c, const char *path, const char *split);
 
 /* Pascal VOC tree (voc.c): fills ds (names, items). */
 int ypr__voc_open(const char *root, const char *split, int policy, ypr_dataset *ds);

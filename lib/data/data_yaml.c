@@ -1,359 +1,291 @@
-/* The subset of YAML that YOLOv7 data files use: top-level `key: value`
- * pairs whose values are scalars, flow lists/maps (`[a, b]`, `{0: a}`,
- * possibly over several lines) or block lists/maps of scalars; comments,
- * quotes, `|`/`>` blocks (skipped) and a UTF-8 BOM. Nested content of other
- * keys is ignored. */
-#include <ctype.h>
+/* What a YOLO data .yaml means. The text is read by core's YAML reader
+ * (libyaml), so every style tools write is accepted: PyYAML's dumps (block
+ * sequences at column 0), flow or block collections, quotes, comments, a
+ * byte-order mark. This file gives the keys their meaning:
+ *
+ * - `path:` the folder split paths are relative to (itself relative to the
+ *   file's folder, or to the working folder); the file's folder if absent;
+ * - `train` / `val` / `test`: the split, a path or a list of paths, each an
+ *   image folder, a `.txt` list of images or an image (resolve() below);
+ * - `nc` and `names` (a list, or a mapping `{0: a, 1: b}` as YOLOv8 writes);
+ *   either may be absent, both must agree.
+ *
+ * Every other key (YOLOv5's `download:` scripts, Roboflow's `roboflow:`
+ * block …) is ignored whatever it holds. Every error names `file:line`. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "data.h"
 
-/* -------------------------------------------------- data .yaml (a subset) */
+#define YPR_DY_MAX_CLASSES 100000   /* nc, names entries, class indices */
 
-void ypr__dy_free(ypr_dyaml *y)
+/* The value of top-level `key` (NULL if absent); *knode gets its key node,
+ * whose line messages about the whole value name. */
+static const ypr_yaml *lookup(const ypr_yaml *map, const char *key, const ypr_yaml **knode)
 {
-    for (int i = 0; i < y->n; i++) {
-        free(y->keys[i]);
-        free(y->vals[i].s);
-        for (int k = 0; k < y->vals[i].n; k++)
-            free(y->vals[i].items[k]);
-        free(y->vals[i].items);
+    size_t n = strlen(key);
+    for (int i = 0; i < map->n; i++) {
+        const ypr_yaml *k = map->keys[i];
+        if (k->type == YPR_YAML_SCALAR && k->len == n && memcmp(k->s, key, n) == 0) {
+            *knode = k;
+            return map->items[i];
+        }
     }
-    free(y->keys);
-    free(y->vals);
-    memset(y, 0, sizeof *y);
-}
-
-const ypr_dyv *ypr__dy_get(const ypr_dyaml *y, const char *key)
-{
-    for (int i = 0; i < y->n; i++)
-        if (strcmp(y->keys[i], key) == 0)
-            return &y->vals[i];
+    *knode = NULL;
     return NULL;
 }
 
-static char *unquote(char *s, int *isnull)
+static const char *kind(const ypr_yaml *v)
 {
-    s = ypr__trim(s);
-    *isnull = 0;
-    size_t n = strlen(s);
-    if (n >= 2 && (s[0] == '\'' || s[0] == '"') && s[n - 1] == s[0]) {
-        char q = s[0];
-        char *o = s;
-        for (size_t i = 1; i + 1 < n; i++) {
-            if (q == '\'' && s[i] == '\'' && s[i + 1] == '\'' && i + 2 < n)
-                i++;
-            else if (q == '"' && s[i] == '\\' && i + 2 < n)
-                i++;
-            *o++ = s[i];
-        }
-        *o = 0;
-        return s;
-    }
-    if (!*s || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 || strcmp(s, "Null") == 0 ||
-        strcmp(s, "NULL") == 0)
-        *isnull = 1;
-    return s;
+    return v->type == YPR_YAML_SEQ ? "a list" : v->type == YPR_YAML_MAP ? "a mapping" : "a value";
 }
 
-static int dy_item(ypr_dyv *v, const char *file, int line, char *key, char *val)
+/* The text of scalar `v` ("" for null); YPR_EFORMAT naming `what` for a
+ * list, a mapping or text holding a NUL byte. */
+static int text_of(const ypr_yaml *v, const char *what, const char **out)
 {
-    int isnull;
-    char *s = unquote(val, &isnull);
-    int idx = -1;
-    if (key) {
-        int kn;
-        char *k = unquote(key, &kn);
-        char *end;
-        long l = strtol(k, &end, 10);
-        RETURN_IF(end == k || *end || l < 0 || l > 100000, YPR_EFORMAT,
-                  "%s:%d: class name key '%.40s' is not an index", file, line, k);
-        idx = (int)l;
-    }
-    int need = key ? idx + 1 : v->n + 1;
-    if (need > v->cap) {
-        int nc = v->cap ? v->cap : 16;
-        while (nc < need)
-            nc *= 2;
-        char **ni = realloc(v->items, (size_t)nc * sizeof *ni);
-        RETURN_IF(!ni, YPR_ENOMEM, "%s: out of memory", file);
-        for (int i = v->cap; i < nc; i++)
-            ni[i] = NULL;
-        v->items = ni;
-        v->cap = nc;
-    }
-    int at = key ? idx : v->n;
-    RETURN_IF(key && v->items[at], YPR_EFORMAT, "%s:%d: class index %d given twice", file, line,
-              idx);
-    v->items[at] = ypr__strdup(isnull ? "" : s);
-    RETURN_IF(!v->items[at], YPR_ENOMEM, "%s: out of memory", file);
-    if (at + 1 > v->n)
-        v->n = at + 1;
+    if (v->type != YPR_YAML_SCALAR)
+        return ypr__yaml_error(v, YPR_EFORMAT, "%s must be a single value, not %s", what,
+                               kind(v));
+    if (strlen(v->s) != v->len)
+        return ypr__yaml_error(v, YPR_EFORMAT, "%s holds a NUL byte", what);
+    *out = ypr__yaml_is_null(v) ? "" : v->s;
     return YPR_OK;
 }
 
-/* position of the first ':' that separates a key (followed by space/EOL), outside quotes */
-static char *key_colon(char *s)
+/* A class count or index: decimal digits (quoted too: YOLOv7 calls int() on
+ * it) in [lo, hi]; -1 otherwise. */
+static long count_of(const ypr_yaml *v, long lo, long hi)
 {
-    char q = 0;
-    for (char *p = s; *p; p++) {
-        if (q) {
-            if (*p == q)
-                q = 0;
-        } else if ((*p == '\'' || *p == '"') && p == s) {
-            q = *p;
-        } else if (*p == ':' && (p[1] == 0 || isspace((unsigned char)p[1]))) {
-            return p;
-        }
+    if (v->type != YPR_YAML_SCALAR || v->len == 0 || v->len > 7 || strlen(v->s) != v->len)
+        return -1;
+    long x = 0;
+    for (const char *p = v->s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        x = x * 10 + (*p - '0');
     }
-    return NULL;
+    return x >= lo && x <= hi ? x : -1;
 }
 
-/* Parse a flow list/map text "[a, 'b', c]" or "{0: a, 1: b}". */
-static int dy_flow(ypr_dyv *v, char *text, const char *file, int line)
+/* ------------------------------------------------------------ names */
+
+/* names as a list: one entry per class, null entries unnamed */
+static int names_list(const ypr_yaml *v, const char **names)
 {
-    char open = text[0], close = open == '[' ? ']' : '}';
-    v->type = open == '[' ? YPR_DY_LIST : YPR_DY_MAP;
-    size_t n = strlen(text);
-    while (n && isspace((unsigned char)text[n - 1]))
-        n--;
-    RETURN_IF(n < 2 || text[n - 1] != close, YPR_EFORMAT, "%s:%d: unterminated '%c'", file,
-              line, open);
-    text[n - 1] = 0;
-    char *p = text + 1;
-    while (*p) {
-        char *start = p, q = 0;
-        int depth = 0;
-        for (; *p; p++) {
-            if (q) {
-                if (*p == q)
-                    q = 0;
-            } else if (*p == '\'' || *p == '"') {
-                q = *p;
-            } else if (*p == '[' || *p == '{') {
-                depth++;
-            } else if (*p == ']' || *p == '}') {
-                depth--;
-            } else if (*p == ',' && depth == 0) {
-                break;
-            }
-        }
-        int last = *p == 0;
-        *p = 0;
-        char *item = ypr__trim(start);
-        if (*item) {
-            if (v->type == YPR_DY_MAP) {
-                char *c = key_colon(item);
-                if (!c)
-                    c = strchr(item, ':');
-                RETURN_IF(!c, YPR_EFORMAT, "%s:%d: expected `index: name` in '{…}'", file, line);
-                *c = 0;
-                TRY(dy_item(v, file, line, item, c + 1));
-            } else {
-                TRY(dy_item(v, file, line, NULL, item));
-            }
-        }
-        if (last)
-            break;
-        p++;
-    }
+    for (int i = 0; i < v->n; i++)
+        TRY(text_of(v->items[i], "a class name", &names[i]));
     return YPR_OK;
 }
 
-/* strip a YAML comment: '#' at the start or after whitespace, outside quotes */
-static void strip_comment(char *s)
+/* names as a mapping index → name: every index from 0 to the largest once */
+static int names_map(const ypr_yaml *k, const ypr_yaml *v, const char ***out, int *n)
 {
-    char q = 0;
-    for (char *p = s; *p; p++) {
-        if (q) {
-            if (*p == q)
-                q = 0;
-        } else if (*p == '\'' || *p == '"') {
-            if (p == s || isspace((unsigned char)p[-1]) || p[-1] == '[' || p[-1] == ',' ||
-                p[-1] == '{' || p[-1] == ':')
-                q = *p;
-        } else if (*p == '#' && (p == s || isspace((unsigned char)p[-1]))) {
-            *p = 0;
-            return;
+    long top = -1;
+    for (int i = 0; i < v->n; i++) {
+        long idx = count_of(v->keys[i], 0, YPR_DY_MAX_CLASSES - 1);
+        if (idx < 0) {
+            const ypr_yaml *key = v->keys[i];
+            return ypr__yaml_error(key, YPR_EFORMAT, "names: key '%.40s' is not a class index "
+                                   "(0 to %d)", key->type == YPR_YAML_SCALAR ? key->s : "…",
+                                   YPR_DY_MAX_CLASSES - 1);
         }
+        if (idx > top)
+            top = idx;
     }
-}
-
-int ypr__dy_parse(char *text, const char *file, ypr_dyaml *y)
-{
-    memset(y, 0, sizeof *y);
-    int line = 0;
-    ypr_dyv *cur = NULL;        /* the last top-level value (block entries attach to it) */
-    int block_scalar = 0;   /* skipping a `|` or `>` block */
-    char *flow = NULL;      /* accumulating a multi-line flow collection */
-    size_t flow_len = 0;
-    int flow_line = 0, flow_depth = 0;
+    *out = NULL;
+    *n = 0;
+    if (top < 0)
+        return YPR_OK;   /* `names: {}`: the caller says it is empty */
+    const char **names = calloc((size_t)top + 1, sizeof *names);
+    RETURN_IF(!names, YPR_ENOMEM, "%s: out of memory", v->file);
     int rc = YPR_OK;
-    for (char *p = text; p && rc == YPR_OK;) {
-        line++;
-        char *raw = ypr__next_line(&p);
-        size_t rl = strlen(raw);
-        if (rl && raw[rl - 1] == '\r')
-            raw[--rl] = 0;
-        if (line == 1 && (unsigned char)raw[0] == 0xEF && (unsigned char)raw[1] == 0xBB &&
-            (unsigned char)raw[2] == 0xBF)
-            raw += 3;
-        strip_comment(raw);
-        int indent = 0;
-        while (raw[indent] == ' ' || raw[indent] == '\t')
-            indent++;
-        char *s = ypr__trim(raw);
-        if (flow) {
-            size_t n = strlen(s);
-            char *nf = realloc(flow, flow_len + n + 2);
-            if (!nf) {
-                rc = ypr__error(YPR_ENOMEM, "%s: out of memory", file);
-                break;
-            }
-            flow = nf;
-            flow[flow_len++] = ' ';
-            memcpy(flow + flow_len, s, n + 1);
-            flow_len += n;
-            char q = 0;
-            for (char *c = s; *c; c++) {
-                if (q) {
-                    if (*c == q)
-                        q = 0;
-                } else if (*c == '\'' || *c == '"') {
-                    q = *c;
-                } else if (*c == '[' || *c == '{') {
-                    flow_depth++;
-                } else if (*c == ']' || *c == '}') {
-                    flow_depth--;
-                }
-            }
-            if (flow_depth <= 0) {
-                rc = dy_flow(cur, flow, file, flow_line);
-                free(flow);
-                flow = NULL;
-            }
-            continue;
-        }
-        if (!*s)
-            continue;
-        if (indent > 0) {
-            if (block_scalar || !cur)
-                continue;
-            if (cur->type == YPR_DY_NULL || cur->type == YPR_DY_LIST || cur->type == YPR_DY_MAP) {
-                if (s[0] == '-' && (s[1] == 0 || isspace((unsigned char)s[1]))) {
-                    if (cur->type == YPR_DY_MAP) {
-                        rc = ypr__error(YPR_EFORMAT, "%s:%d: list item inside a mapping", file,
-                                        line);
-                        break;
-                    }
-                    cur->type = YPR_DY_LIST;
-                    rc = dy_item(cur, file, line, NULL, s + 1);
-                    continue;
-                }
-                char *c = key_colon(s);
-                if (c && cur->type != YPR_DY_LIST) {
-                    *c = 0;
-                    cur->type = YPR_DY_MAP;
-                    rc = dy_item(cur, file, line, s, c + 1);
-                    continue;
-                }
-            }
-            continue;   /* nested content of keys we do not read */
-        }
-        block_scalar = 0;
-        if (s[0] == '-' || s[0] == '[' || s[0] == '{') {
-            rc = ypr__error(YPR_EFORMAT, "%s:%d: expected `key: value` at the top level", file,
-                            line);
-            break;
-        }
-        char *c = key_colon(s);
-        if (!c) {
-            rc = ypr__error(YPR_EFORMAT, "%s:%d: expected `key: value`", file, line);
-            break;
-        }
-        *c = 0;
-        int kn;
-        char *key = unquote(s, &kn);
-        char *val = ypr__trim(c + 1);
-        if (y->n == y->cap) {
-            int nc = y->cap ? y->cap * 2 : 16;
-            char **nk = realloc(y->keys, (size_t)nc * sizeof *nk);
-            if (!nk) {
-                rc = ypr__error(YPR_ENOMEM, "%s: out of memory", file);
-                break;
-            }
-            y->keys = nk;
-            ypr_dyv *nv = realloc(y->vals, (size_t)nc * sizeof *nv);
-            if (!nv) {
-                rc = ypr__error(YPR_ENOMEM, "%s: out of memory", file);
-                break;
-            }
-            y->vals = nv;
-            y->cap = nc;
-        }
-        for (int i = 0; i < y->n; i++)
-            if (strcmp(y->keys[i], key) == 0) {
-                rc = ypr__error(YPR_EFORMAT, "%s:%d: key '%s' given twice (first on line %d)",
-                                file, line, key, y->vals[i].line);
-                break;
-            }
-        if (rc < 0)
-            break;
-        y->keys[y->n] = ypr__strdup(key);
-        if (!y->keys[y->n]) {
-            rc = ypr__error(YPR_ENOMEM, "%s: out of memory", file);
-            break;
-        }
-        cur = &y->vals[y->n++];
-        memset(cur, 0, sizeof *cur);
-        cur->line = line;
-        if (val[0] == '|' || val[0] == '>') {
-            block_scalar = 1;
-            cur->type = YPR_DY_SCALAR;
-            cur->s = ypr__strdup("");
-        } else if (val[0] == '[' || val[0] == '{') {
-            flow_depth = 0;
-            char q = 0;
-            for (char *ch = val; *ch; ch++) {
-                if (q) {
-                    if (*ch == q)
-                        q = 0;
-                } else if (*ch == '\'' || *ch == '"') {
-                    q = *ch;
-                } else if (*ch == '[' || *ch == '{') {
-                    flow_depth++;
-                } else if (*ch == ']' || *ch == '}') {
-                    flow_depth--;
-                }
-            }
-            if (flow_depth <= 0) {
-                rc = dy_flow(cur, val, file, line);
-            } else {
-                flow_len = strlen(val);
-                flow = malloc(flow_len + 1);
-                if (!flow) {
-                    rc = ypr__error(YPR_ENOMEM, "%s: out of memory", file);
-                    break;
-                }
-                memcpy(flow, val, flow_len + 1);
-                flow_line = line;
-            }
-        } else {
-            int isnull;
-            char *v = unquote(val, &isnull);
-            if (!isnull) {
-                cur->type = YPR_DY_SCALAR;
-                cur->s = ypr__strdup(v);
-                if (!cur->s)
-                    rc = ypr__error(YPR_ENOMEM, "%s: out of memory", file);
-            }
-        }
+    for (int i = 0; i < v->n && rc == YPR_OK; i++) {
+        long idx = count_of(v->keys[i], 0, YPR_DY_MAX_CLASSES - 1);
+        if (names[idx])
+            rc = ypr__yaml_error(v->keys[i], YPR_EFORMAT, "names: class %ld given twice", idx);
+        else
+            rc = text_of(v->items[i], "a class name", &names[idx]);
     }
-    if (rc == YPR_OK && flow)
-        rc = ypr__error(YPR_EFORMAT, "%s:%d: unterminated '%c'", file, flow_line, flow[0]);
-    free(flow);
-    if (rc < 0)
-        ypr__dy_free(y);
+    for (long i = 0; i <= top && rc == YPR_OK; i++)
+        if (!names[i])
+            rc = ypr__yaml_error(k, YPR_EFORMAT, "names has no entry for class %ld", i);
+    if (rc < 0) {
+        free(names);
+        return rc;
+    }
+    *out = names;
+    *n = (int)top + 1;
+    return YPR_OK;
+}
+
+/* `nc` and `names` into *nc (-1 if neither is given) and *names (NULL, or
+ * *nc strings pointing into the tree). */
+static int read_classes(const ypr_yaml *y, int *nc, const char ***names)
+{
+    const ypr_yaml *nck, *nk;
+    const ypr_yaml *ncv = lookup(y, "nc", &nck), *nv = lookup(y, "names", &nk);
+    *nc = -1;
+    *names = NULL;
+    if (ncv && !ypr__yaml_is_null(ncv)) {
+        long l = count_of(ncv, 1, YPR_DY_MAX_CLASSES);
+        if (l < 0)
+            return ypr__yaml_error(nck, YPR_EFORMAT, "nc must be a positive integer (at most "
+                                   "%d), got %.40s", YPR_DY_MAX_CLASSES,
+                                   ncv->type == YPR_YAML_SCALAR ? ncv->s : kind(ncv));
+        *nc = (int)l;
+    }
+    if (!nv || ypr__yaml_is_null(nv))
+        return YPR_OK;
+    const char **list = NULL;
+    int n = 0, rc = YPR_OK;
+    if (nv->type == YPR_YAML_SEQ) {
+        if (nv->n > YPR_DY_MAX_CLASSES)
+            return ypr__yaml_error(nk, YPR_EFORMAT, "names has %d entries (at most %d)", nv->n,
+                                   YPR_DY_MAX_CLASSES);
+        n = nv->n;
+        list = calloc((size_t)(n ? n : 1), sizeof *list);
+        RETURN_IF(!list, YPR_ENOMEM, "%s: out of memory", nv->file);
+        rc = names_list(nv, list);
+    } else if (nv->type == YPR_YAML_MAP) {
+        rc = names_map(nk, nv, &list, &n);
+    } else {
+        return ypr__yaml_error(nk, YPR_EFORMAT, "names must be a list (or a mapping index: "
+                               "name), not a single value");
+    }
+    if (rc == YPR_OK && n < 1)
+        rc = ypr__yaml_error(nk, YPR_EFORMAT, "names is empty");
+    if (rc == YPR_OK && *nc >= 0 && n != *nc)
+        rc = ypr__yaml_error(nk, YPR_EFORMAT, "names has %d entries but nc is %d", n, *nc);
+    if (rc < 0) {
+        free(list);
+        return rc;
+    }
+    *nc = n;
+    *names = list;
+    return YPR_OK;
+}
+
+/* ------------------------------------------------------------ paths */
+
+/* The folder split paths are relative to: `path:` joined to the file's
+ * folder, else `path:` itself (from the working folder), else the file's
+ * folder. malloc'd in *root. */
+static int read_root(const ypr_yaml *y, const char *file, char **root)
+{
+    const ypr_yaml *pk;
+    const ypr_yaml *pv = lookup(y, "path", &pk);
+    const char *p = "";
+    if (pv)
+        TRY(text_of(pv, "path", &p));
+    char *dir = ypr__path_dir(file);
+    RETURN_IF(!dir, YPR_ENOMEM, "dataset: out of memory");
+    char *r = NULL;
+    if (p[0]) {
+        r = ypr__path_join(dir, p);
+        if (r && !ypr__is_dir(r)) {
+            free(r);
+            r = ypr__strdup(ypr__is_dir(p) ? p : dir);
+        }
+    } else {
+        r = ypr__strdup(dir);
+    }
+    free(dir);
+    RETURN_IF(!r, YPR_ENOMEM, "dataset: out of memory");
+    *root = r;
+    return YPR_OK;
+}
+
+/* A split entry: root/p, then p from the working folder, then root/(p
+ * without a leading ../) (Roboflow exports write `../valid/images` next to
+ * the data.yaml). malloc'd (root/p when nothing exists) or NULL (OOM). */
+static char *resolve(const char *root, const char *p)
+{
+    char *a = ypr__path_join(root, p);
+    if (!a || p[0] == '/' || ypr__exists(a))
+        return a;
+    if (ypr__exists(p)) {
+        free(a);
+        return ypr__strdup(p);
+    }
+    if (strncmp(p, "../", 3) == 0) {
+        char *b = ypr__path_join(root, p + 3);
+        if (b && ypr__exists(b)) {
+            free(a);
+            return b;
+        }
+        free(b);
+    }
+    return a;
+}
+
+/* One entry of the split: its images join the dataset. */
+static int add_entry(ypr_ds_open *c, const ypr_yaml *v, const char *root, const char *split)
+{
+    const char *e = "";
+    char what[96];
+    snprintf(what, sizeof what, "an entry of split '%.40s'", split);
+    TRY(text_of(v, what, &e));
+    if (!e[0])
+        return ypr__yaml_error(v, YPR_EFORMAT, "empty path in split '%s'", split);
+    char *full = resolve(root, e);
+    RETURN_IF(!full, YPR_ENOMEM, "dataset: out of memory");
+    int rc;
+    if (!ypr__exists(full))
+        rc = ypr__yaml_error(v, YPR_ENOTFOUND, "split '%s': '%s' not found (looked for %s)",
+                             split, e, full);
+    else
+        rc = ypr__ds_add_source(c, full);
+    free(full);
+    return rc;
+}
+
+/* ------------------------------------------------------------ open */
+
+static int open_tree(ypr_ds_open *c, const ypr_yaml *y, const char *path, const char *split)
+{
+    if (y->type != YPR_YAML_MAP)
+        return ypr__yaml_error(y, YPR_EFORMAT, "a data .yaml is a mapping of keys (path, train, "
+                               "val, test, nc, names), not %s",
+                               ypr__yaml_is_null(y) ? "an empty document" : kind(y));
+    int nc;
+    const char **names;
+    TRY(read_classes(y, &nc, &names));
+    char *root = NULL;
+    const ypr_yaml *sk, *sv = lookup(y, split, &sk);
+    int rc = YPR_OK;
+    if (nc < 0)
+        rc = ypr__error(YPR_ENOTFOUND, "%s: missing key 'nc' (and 'names')", path);
+    else if (!sv)
+        rc = ypr__error(YPR_ENOTFOUND, "%s: missing key '%s' (the split)", path, split);
+    else if (ypr__yaml_is_null(sv) || (sv->type == YPR_YAML_SEQ && sv->n == 0))
+        rc = ypr__yaml_error(sk, YPR_ENOTFOUND, "split '%s' is empty", split);
+    else if (sv->type == YPR_YAML_MAP)
+        rc = ypr__yaml_error(sk, YPR_EFORMAT, "split '%s' must be a path or a list of paths, "
+                             "not a mapping", split);
+    if (rc == YPR_OK)
+        rc = read_root(y, path, &root);
+    if (rc == YPR_OK)
+        rc = ypr__ds_set_names(c->ds, nc, names);
+    int ns = rc == YPR_OK && sv->type == YPR_YAML_SEQ ? sv->n : 1;
+    for (int i = 0; rc == YPR_OK && i < ns; i++)
+        rc = add_entry(c, sv->type == YPR_YAML_SEQ ? sv->items[i] : sv, root, split);
+    free(root);
+    free(names);
+    return rc;
+}
+
+int ypr__ds_open_yaml(ypr_ds_open *c, const char *path, const char *split)
+{
+    char *text;
+    size_t len;
+    TRY(ypr__read_text(path, YPR_YAML_MAX_BYTES, &text, &len));
+    ypr_yaml *y;
+    int rc = ypr__yaml_parse(text, len, path, &y);
+    free(text);
+    TRY(rc);
+    rc = open_tree(c, y, path, split);
+    ypr__yaml_free(y);
     return rc;
 }

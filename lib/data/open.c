@@ -1,6 +1,6 @@
 /* Opening a detection dataset: ypr_dataset_open() dispatches on what the
- * path is (a data .yaml, a Pascal VOC tree, a folder or list of images, an
- * image) and reads the meaning of a data .yaml's keys.
+ * path is (a data .yaml (data_yaml.c), a Pascal VOC tree, a folder or list
+ * of images, an image).
  *
  * Conventions (see docs/design.md):
  * - images/…/x.jpg → labels/…/x.txt (the last `/images/` component becomes
@@ -27,29 +27,6 @@
 
 #include "data.h"
 
-/* Resolve a path from the yaml: root/p, then p from the working folder,
- * then root/(p without a leading ../) (Roboflow exports write
- * `../valid/images` next to the data.yaml). malloc'd or NULL (not found). */
-static char *resolve(const char *root, const char *p)
-{
-    char *a = ypr__path_join(root, p);
-    if (!a || p[0] == '/' || ypr__exists(a))
-        return a;
-    if (ypr__exists(p)) {
-        free(a);
-        return ypr__strdup(p);
-    }
-    if (strncmp(p, "../", 3) == 0) {
-        char *b = ypr__path_join(root, p + 3);
-        if (b && ypr__exists(b)) {
-            free(a);
-            return b;
-        }
-        free(b);
-    }
-    return a;
-}
-
 static int finish_open(ypr_ds_open *c, const char *what)
 {
     ypr_dataset *ds = c->ds;
@@ -62,113 +39,6 @@ static int finish_open(ypr_ds_open *c, const char *what)
         ypr__log(YPR_LOG_WARN, "%s: %d image(s) in formats the decoder does not read (bmp, tif, "
                  "webp…) were not included", what, c->unsupported);
     return ypr__ds_finish(ds, what);
-}
-
-static int open_yaml(ypr_ds_open *c, const char *path, const char *split)
-{
-    char *text;
-    size_t len;
-    TRY(ypr__read_text(path, YPR_DS_TEXT_MAX, &text, &len));
-    ypr_dyaml y;
-    int rc = ypr__dy_parse(text, path, &y);
-    free(text);
-    TRY(rc);
-    char *dir = ypr__path_dir(path), *root = NULL;
-    if (!dir) {
-        ypr__dy_free(&y);
-        return ypr__error(YPR_ENOMEM, "dataset: out of memory");
-    }
-    const ypr_dyv *pv = ypr__dy_get(&y, "path");
-    if (pv && pv->type == YPR_DY_SCALAR && pv->s[0]) {
-        root = ypr__path_join(dir, pv->s);
-        if (root && !ypr__is_dir(root)) {
-            free(root);
-            root = ypr__is_dir(pv->s) ? ypr__strdup(pv->s) : ypr__strdup(dir);
-        }
-    } else {
-        root = ypr__strdup(dir);
-    }
-    free(dir);
-    if (!root) {
-        ypr__dy_free(&y);
-        return ypr__error(YPR_ENOMEM, "dataset: out of memory");
-    }
-    const ypr_dyv *ncv = ypr__dy_get(&y, "nc"), *nv = ypr__dy_get(&y, "names");
-    const ypr_dyv *sv = ypr__dy_get(&y, split);
-    int nc = -1;
-    if (ncv && ncv->type != YPR_DY_NULL) {
-        char *end = NULL;
-        long l = ncv->type == YPR_DY_SCALAR ? strtol(ncv->s, &end, 10) : -1;
-        if (!end || end == ncv->s || *end || l < 1 || l > 100000) {
-            rc = ypr__error(YPR_EFORMAT, "%s:%d: nc must be a positive integer", path, ncv->line);
-            goto out;
-        }
-        nc = (int)l;
-    }
-    if (nv && nv->type != YPR_DY_NULL) {
-        if (nv->type != YPR_DY_LIST && nv->type != YPR_DY_MAP) {
-            rc = ypr__error(YPR_EFORMAT, "%s:%d: names must be a list", path, nv->line);
-            goto out;
-        }
-        for (int i = 0; i < nv->n; i++)
-            if (!nv->items[i]) {
-                rc = ypr__error(YPR_EFORMAT, "%s:%d: names has no entry for class %d", path,
-                                nv->line, i);
-                goto out;
-            }
-        if (nc >= 0 && nv->n != nc) {
-            rc = ypr__error(YPR_EFORMAT, "%s:%d: names has %d entries but nc is %d", path,
-                            nv->line, nv->n, nc);
-            goto out;
-        }
-        if (nv->n < 1) {
-            rc = ypr__error(YPR_EFORMAT, "%s:%d: names is empty", path, nv->line);
-            goto out;
-        }
-        nc = nv->n;
-    }
-    if (nc < 0) {
-        rc = ypr__error(YPR_ENOTFOUND, "%s: missing key 'nc' (and 'names')", path);
-        goto out;
-    }
-    if (!sv) {
-        rc = ypr__error(YPR_ENOTFOUND, "%s: missing key '%s' (the split)", path, split);
-        goto out;
-    }
-    if (sv->type == YPR_DY_NULL || (sv->type == YPR_DY_LIST && sv->n == 0)) {
-        rc = ypr__error(YPR_ENOTFOUND, "%s:%d: split '%s' is empty", path, sv->line, split);
-        goto out;
-    }
-    if (sv->type == YPR_DY_MAP) {
-        rc = ypr__error(YPR_EFORMAT, "%s:%d: split '%s' must be a path or a list of paths", path,
-                        sv->line, split);
-        goto out;
-    }
-    rc = ypr__ds_set_names(c->ds, nc,
-                           nv && nv->type != YPR_DY_NULL ? (const char *const *)nv->items : NULL);
-    int ns = sv->type == YPR_DY_LIST ? sv->n : 1;
-    for (int i = 0; rc == YPR_OK && i < ns; i++) {
-        const char *e = sv->type == YPR_DY_LIST ? sv->items[i] : sv->s;
-        if (!e[0]) {
-            rc = ypr__error(YPR_EFORMAT, "%s:%d: empty path in split '%s'", path, sv->line, split);
-            break;
-        }
-        char *full = resolve(root, e);
-        if (!full) {
-            rc = ypr__error(YPR_ENOMEM, "dataset: out of memory");
-            break;
-        }
-        if (!ypr__exists(full))
-            rc = ypr__error(YPR_ENOTFOUND, "%s:%d: split '%s': '%s' not found (looked for %s)",
-                            path, sv->line, split, e, full);
-        else
-            rc = ypr__ds_add_source(c, full);
-        free(full);
-    }
-out:
-    free(root);
-    ypr__dy_free(&y);
-    return rc;
 }
 
 /* class names from a classes.txt (one per line) next to a folder dataset */
@@ -250,7 +120,7 @@ int ypr_dataset_open(const char *path, const char *split, int policy, ypr_datase
     int rc;
     struct stat st;
     if (ypr__ends_with(path, ".yaml") || ypr__ends_with(path, ".yml"))
-        rc = open_yaml(&c, path, split ? split : "val");   /* any file type: the reader says */
+        rc = ypr__ds_open_yaml(&c, path, split ? split : "val");   /* any file type: the reader says */
     else if (stat(path, &st) != 0)
         rc = errno == ENOENT ? ypr__error(YPR_ENOTFOUND, "%s: not found", path)
                              : ypr__error(YPR_EIO, "%s: %s", path, strerror(errno));

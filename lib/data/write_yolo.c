@@ -1,44 +1,70 @@
 /* Writing a dataset as a YOLO tree: PNG images under images/val/, label
- * files under labels/val/ and a data.yaml YOLOv7's tools read. */
-#include <ctype.h>
+ * files under labels/val/ and a data.yaml YOLOv7's tools read, into a new
+ * or empty folder only. Nothing the caller had is ever replaced or deleted;
+ * a failed write removes what it wrote (each file is written atomically). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "data.h"
 #include "lib/core/json.h"
 
 /* ------------------------------------------------------------ write YOLO */
 
-static int mkdir_p(const char *path)
+/* The target must be new or an empty folder: the writer never replaces nor
+ * deletes a file it did not write in this call. */
+static int check_target(const char *out_dir)
+{
+    struct stat st;
+    if (stat(out_dir, &st) != 0) {
+        RETURN_IF(errno != ENOENT, YPR_EIO, "%s: cannot inspect: %s", out_dir, strerror(errno));
+        return YPR_OK;   /* a new folder (missing parents are made too) */
+    }
+    RETURN_IF(!S_ISDIR(st.st_mode), YPR_EIO,
+              "%s: exists and is not a folder (a dataset is written into a new or empty folder)",
+              out_dir);
+    DIR *d = opendir(out_dir);
+    RETURN_IF(!d, YPR_EIO, "%s: cannot read the folder: %s", out_dir, strerror(errno));
+    char first[256] = "";
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 && n++ == 0)
+            snprintf(first, sizeof first, "%s", e->d_name);
+    closedir(d);
+    RETURN_IF(n > 0, YPR_ESTATE,
+              "%s: refusing to write a dataset into a folder that is not empty (it holds '%s'%s); "
+              "give a new or empty folder", out_dir, first, n > 1 ? " and more" : "");
+    return YPR_OK;
+}
+
+/* mkdir -p; every folder it creates is appended to *made (for undo). */
+static int mkdir_p(const char *path, ypr_strvec *made)
 {
     char *p = ypr__strdup(path);
     RETURN_IF(!p, YPR_ENOMEM, "out of memory");
-    for (char *s = p + 1;; s++) {
-        if (*s == '/' || *s == 0) {
-            char c = *s;
-            *s = 0;
-            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-                int e = errno;
-                int rc = ypr__error(YPR_EIO, "%s: cannot create folder: %s", p, strerror(e));
-                free(p);
-                return rc;
-            }
-            if (!ypr__is_dir(p)) {
-                int rc = ypr__error(YPR_EIO, "%s: exists and is not a folder", p);
-                free(p);
-                return rc;
-            }
-            *s = c;
-            if (!c)
-                break;
-        }
+    int rc = YPR_OK;
+    for (char *s = p + 1; rc == YPR_OK; s++) {
+        if (*s != '/' && *s != 0)
+            continue;
+        char c = *s;
+        *s = 0;
+        if (mkdir(p, 0777) == 0) {
+            if ((rc = ypr__sv_push(made, ypr__strdup(p))) < 0)
+                rmdir(p);
+        } else if (errno != EEXIST)
+            rc = ypr__error(YPR_EIO, "%s: cannot create folder: %s", p, strerror(errno));
+        else if (!ypr__is_dir(p))
+            rc = ypr__error(YPR_EIO, "%s: exists and is not a folder", p);
+        *s = c;
+        if (!c)
+            break;
     }
     free(p);
-    return YPR_OK;
+    return rc;
 }
 
 static int write_text(const char *path, const char *text, size_t n)
@@ -52,37 +78,25 @@ static int write_text(const char *path, const char *text, size_t n)
     return ypr__afile_commit(&af);
 }
 
-/* our own NNNNNN.png / NNNNNN.txt names with an index ≥ count: stale files
- * of an earlier, larger write; removed so the folder holds this dataset */
-static void remove_stale(const char *dir, const char *ext, int count)
+/* After a failure: remove the files this call wrote (items [0, n) of each
+ * folder), then the folders it made, deepest first; rmdir() leaves any
+ * folder something else was put into meanwhile. */
+static void undo(const char *dir, const char *ext, int n)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    struct dirent *e;
-    int foreign = 0;
-    while ((e = readdir(d))) {
-        const char *n = e->d_name;
-        if (n[0] == '.')
-            continue;
-        int digits = 0;
-        while (digits < 7 && isdigit((unsigned char)n[digits]))
-            digits++;
-        if (digits == 6 && strcmp(n + 6, ext) == 0) {
-            if (atoi(n) >= count) {
-                char *p = ypr__path_join(dir, n);
-                if (p)
-                    remove(p);
-                free(p);
-            }
-        } else {
-            foreign++;
-        }
+    for (int i = 0; i < n; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%06d%s", i, ext);
+        char *p = ypr__path_join(dir, name);
+        if (p)
+            unlink(p);
+        free(p);
     }
-    closedir(d);
-    if (foreign)
-        ypr__log(YPR_LOG_WARN, "%s: %d file(s) not written by this dataset are in the folder",
-                 dir, foreign);
+}
+
+static void undo_folders(const ypr_strvec *made)
+{
+    for (int i = made->n - 1; i >= 0; i--)
+        rmdir(made->v[i]);
 }
 
 static void yaml_quote(ypr_strbuf *sb, const char *s)
@@ -99,115 +113,135 @@ static void yaml_quote(ypr_strbuf *sb, const char *s)
     ypr__sb_puts(sb, "'");
 }
 
-int ypr_dataset_write_yolo(const ypr_dataset *ds, const char *out_dir)
-{
-    RETURN_IF(!ds || !out_dir || !*out_dir, YPR_EINVAL, "dataset_write_yolo: bad argument");
-    RETURN_IF(ds->count > 1000000, YPR_ERANGE, "dataset_write_yolo: more than 10^6 images");
-    char *img_dir = ypr__path_join(out_dir, "images/val");
-    char *lab_dir = ypr__path_join(out_dir, "labels/val");
-    char *yaml = ypr__path_join(out_dir, "data.yaml");
-    char *abs = NULL, *abs_img = NULL;
-    float *rows = NULL;
-    int rc = YPR_OK, cap = 0, dropped = 0;
+/* Where one write goes and what it has written so far. */
+typedef struct writer {
+    const ypr_dataset *ds;
+    char *img_dir, *lab_dir, *yaml;
+    char *abs, *abs_img;       /* absolute paths for data.yaml */
+    ypr_strvec made;           /* folders this call created */
+    int npng, ntxt;            /* items written to each folder */
+    float *rows;               /* label buffer, cap rows */
+    int cap, dropped;
     ypr_strbuf sb;
-    ypr__sb_init(&sb);
-    if (!img_dir || !lab_dir || !yaml) {
-        rc = ypr__error(YPR_ENOMEM, "out of memory");
-        goto out;
+} writer;
+
+/* Image i as NNNNNN.png and its labels as NNNNNN.txt (normalized cx cy w h). */
+static int write_item(writer *w, int i)
+{
+    char name[64], *p;
+    ypr_image img = {0};
+    TRY(ypr_dataset_image(w->ds, i, &img.rgb, &img.w, &img.h));
+    snprintf(name, sizeof name, "%06d.png", i);
+    p = ypr__path_join(w->img_dir, name);
+    int rc = p ? ypr__png_write(p, &img) : ypr__error(YPR_ENOMEM, "out of memory");
+    free(p);
+    w->npng += rc == YPR_OK;
+    int n = 0;
+    if (rc == YPR_OK)
+        rc = ypr_dataset_labels(w->ds, i, w->rows, w->cap, &n);
+    if (rc == YPR_OK && n > w->cap) {
+        free(w->rows);
+        w->cap = n;
+        w->rows = malloc((size_t)w->cap * 6 * sizeof(float));
+        rc = w->rows ? ypr_dataset_labels(w->ds, i, w->rows, w->cap, &n)
+                     : ypr__error(YPR_ENOMEM, "out of memory");
     }
-    if ((rc = mkdir_p(img_dir)) < 0 || (rc = mkdir_p(lab_dir)) < 0)
-        goto out;
-    abs = realpath(out_dir, NULL);
-    if (!abs) {
-        rc = ypr__error(YPR_EIO, "%s: cannot resolve: %s", out_dir, strerror(errno));
-        goto out;
-    }
-    abs_img = ypr__path_join(abs, "images/val");
-    if (!abs_img) {
-        rc = ypr__error(YPR_ENOMEM, "out of memory");
-        goto out;
-    }
-    for (int i = 0; i < ds->count && rc == YPR_OK; i++) {
-        char name[64], *p;
-        ypr_image img = {0};
-        rc = ypr_dataset_image(ds, i, &img.rgb, &img.w, &img.h);
-        if (rc < 0)
-            break;
-        snprintf(name, sizeof name, "%06d.png", i);
-        p = ypr__path_join(img_dir, name);
-        rc = p ? ypr__png_write(p, &img) : ypr__error(YPR_ENOMEM, "out of memory");
-        free(p);
-        int n = 0;
-        if (rc == YPR_OK)
-            rc = ypr_dataset_labels(ds, i, rows, cap, &n);
-        if (rc == YPR_OK && n > cap) {
-            free(rows);
-            cap = n;
-            rows = malloc((size_t)cap * 6 * sizeof(float));
-            rc = rows ? ypr_dataset_labels(ds, i, rows, cap, &n)
-                      : ypr__error(YPR_ENOMEM, "out of memory");
-        }
-        if (rc == YPR_OK) {
-            sb.len = 0;
-            double W = img.w, H = img.h;
-            for (int k = 0; k < n; k++) {
-                const float *r = rows + (size_t)k * 6;
-                if (r[5] != 0) {   /* YOLO has no difficult flag: left out, as VOC→YOLO does */
-                    dropped++;
-                    continue;
-                }
-                double x1 = r[1], y1 = r[2], x2 = r[3], y2 = r[4];
-                ypr__sb_printf(&sb, "%d %.9g %.9g %.9g %.9g\n", (int)r[0], (x1 + x2) / 2 / W,
-                               (y1 + y2) / 2 / H, (x2 - x1) / W, (y2 - y1) / H);
+    if (rc == YPR_OK) {
+        w->sb.len = 0;
+        double W = img.w, H = img.h;
+        for (int k = 0; k < n; k++) {
+            const float *r = w->rows + (size_t)k * 6;
+            if (r[5] != 0) {   /* YOLO has no difficult flag: left out, as VOC→YOLO does */
+                w->dropped++;
+                continue;
             }
-            snprintf(name, sizeof name, "%06d.txt", i);
-            p = ypr__path_join(lab_dir, name);
-            if (sb.failed || !p)
-                rc = ypr__error(YPR_ENOMEM, "out of memory");
-            else
-                rc = write_text(p, sb.data ? sb.data : "", sb.len);
-            free(p);
+            double x1 = r[1], y1 = r[2], x2 = r[3], y2 = r[4];
+            ypr__sb_printf(&w->sb, "%d %.9g %.9g %.9g %.9g\n", (int)r[0], (x1 + x2) / 2 / W,
+                           (y1 + y2) / 2 / H, (x2 - x1) / W, (y2 - y1) / H);
         }
-        ypr__image_free(&img);
+        snprintf(name, sizeof name, "%06d.txt", i);
+        p = ypr__path_join(w->lab_dir, name);
+        if (w->sb.failed || !p)
+            rc = ypr__error(YPR_ENOMEM, "out of memory");
+        else
+            rc = write_text(p, w->sb.data ? w->sb.data : "", w->sb.len);
+        free(p);
+        w->ntxt += rc == YPR_OK;
     }
-    if (rc < 0)
-        goto out;
-    remove_stale(img_dir, ".png", ds->count);
-    remove_stale(lab_dir, ".txt", ds->count);
-    if (dropped)
-        ypr__log(YPR_LOG_INFO, "%s: %d difficult box(es) left out (YOLO labels have no flag)",
-                 out_dir, dropped);
-    sb.len = 0;
-    ypr__sb_printf(&sb,
+    ypr__image_free(&img);
+    return rc;
+}
+
+/* data.yaml, with absolute train/val so YOLOv7's tools can use it as is. */
+static int write_data_yaml(writer *w)
+{
+    const ypr_dataset *ds = w->ds;
+    ypr_strbuf *sb = &w->sb;
+    sb->len = 0;
+    ypr__sb_printf(sb,
                    "# YOLO dataset written by libyolopr %s: %d images.\n"
                    "# train/val are absolute so YOLOv7's train.py/test.py can use this file.\n"
                    "path: ",
                    ypr_version_string(), ds->count);
-    yaml_quote(&sb, abs);
-    ypr__sb_puts(&sb, "\ntrain: ");
-    yaml_quote(&sb, abs_img);
-    ypr__sb_puts(&sb, "\nval: ");
-    yaml_quote(&sb, abs_img);
-    ypr__sb_printf(&sb, "\n\nnc: %d\nnames: [", ds->nc > 0 ? ds->nc : 0);
+    yaml_quote(sb, w->abs);
+    ypr__sb_puts(sb, "\ntrain: ");
+    yaml_quote(sb, w->abs_img);
+    ypr__sb_puts(sb, "\nval: ");
+    yaml_quote(sb, w->abs_img);
+    ypr__sb_printf(sb, "\n\nnc: %d\nnames: [", ds->nc > 0 ? ds->nc : 0);
     for (int k = 0; k < ds->nc; k++) {
         if (k)
-            ypr__sb_puts(&sb, ", ");
-        yaml_quote(&sb, ds->names && ds->names[k] && ds->names[k][0] ? ds->names[k] : "unnamed");
+            ypr__sb_puts(sb, ", ");
+        yaml_quote(sb, ds->names && ds->names[k] && ds->names[k][0] ? ds->names[k] : "unnamed");
     }
-    ypr__sb_puts(&sb, "]\n");
-    if (sb.failed) {
-        rc = ypr__error(YPR_ENOMEM, "out of memory");
-        goto out;
-    }
-    rc = write_text(yaml, sb.data, sb.len);
-out:
-    ypr__sb_free(&sb);
-    free(rows);
-    free(abs);
-    free(abs_img);
-    free(img_dir);
-    free(lab_dir);
-    free(yaml);
-    return rc;
+    ypr__sb_puts(sb, "]\n");
+    RETURN_IF(sb->failed, YPR_ENOMEM, "out of memory");
+    return write_text(w->yaml, sb->data, sb->len);
 }
 
+static int write_all(writer *w, const char *out_dir)
+{
+    TRY(check_target(out_dir));
+    TRY(mkdir_p(w->img_dir, &w->made));
+    TRY(mkdir_p(w->lab_dir, &w->made));
+    w->abs = realpath(out_dir, NULL);
+    RETURN_IF(!w->abs, YPR_EIO, "%s: cannot resolve: %s", out_dir, strerror(errno));
+    w->abs_img = ypr__path_join(w->abs, "images/val");
+    RETURN_IF(!w->abs_img, YPR_ENOMEM, "out of memory");
+    for (int i = 0; i < w->ds->count; i++)
+        TRY(write_item(w, i));
+    TRY(write_data_yaml(w));   /* last: a dataset without data.yaml was never complete */
+    if (w->dropped)
+        ypr__log(YPR_LOG_INFO, "%s: %d difficult box(es) left out (YOLO labels have no flag)",
+                 out_dir, w->dropped);
+    return YPR_OK;
+}
+
+int ypr_dataset_write_yolo(const ypr_dataset *ds, const char *out_dir)
+{
+    RETURN_IF(!ds || !out_dir || !*out_dir, YPR_EINVAL, "dataset_write_yolo: bad argument");
+    RETURN_IF(ds->count > 1000000, YPR_ERANGE, "dataset_write_yolo: more than 10^6 images");
+    writer w;
+    memset(&w, 0, sizeof w);
+    w.ds = ds;
+    ypr__sb_init(&w.sb);
+    w.img_dir = ypr__path_join(out_dir, "images/val");
+    w.lab_dir = ypr__path_join(out_dir, "labels/val");
+    w.yaml = ypr__path_join(out_dir, "data.yaml");
+    int rc = w.img_dir && w.lab_dir && w.yaml ? write_all(&w, out_dir)
+                                              : ypr__error(YPR_ENOMEM, "out of memory");
+    if (rc < 0) {
+        undo(w.img_dir, ".png", w.npng);
+        undo(w.lab_dir, ".txt", w.ntxt);
+        undo_folders(&w.made);
+    }
+    ypr__sv_free(&w.made);
+    ypr__sb_free(&w.sb);
+    free(w.rows);
+    free(w.abs);
+    free(w.abs_img);
+    free(w.img_dir);
+    free(w.lab_dir);
+    free(w.yaml);
+    return rc;
+}
