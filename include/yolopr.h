@@ -106,6 +106,7 @@ typedef enum ypr_cpu_feature {
     YPR_CPU_AVX512VL = 7,
     YPR_CPU_AVX512VNNI = 8,
     YPR_CPU_AVXVNNI  = 9,
+    YPR_CPU_AVX512DQ = 10,  /**< @since 0.1 */
     YPR_CPU_NEON     = 20,
     YPR_CPU_ASIMDDOT = 21
 } ypr_cpu_feature;

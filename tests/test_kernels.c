@@ -456,6 +456,71 @@ static void test_bad_input(void **state)
     assert_int_equal(ypr__upsample2x(kt, NULL, 0, 4, 4, &v, &v), YPR_EINVAL);
 }
 
+/* --------------------------------------------------------------- dispatch */
+
+/* CPUID and XCR0 bits written out from the Intel SDM (vol. 2A CPUID, vol. 1
+ * §13.3 XCR0), independently of lib/core/cpu.c: a machine with everything
+ * the avx512 file is built with (-mavx512f/bw/vl/dq, -mavx2 -mfma -mf16c). */
+static ypr_cpuid_regs full_x86(void)
+{
+    ypr_cpuid_regs r = {0};
+    r.max_leaf = 13;
+    r.leaf1_ecx = 1u << 12 | 1u << 20 | 1u << 27 | 1u << 28 | 1u << 29; /* FMA SSE4.2 OSXSAVE AVX F16C */
+    r.leaf7_ebx = 1u << 5 | 1u << 16 | 1u << 17 | 1u << 30 | 1u << 31; /* AVX2 F DQ BW VL */
+    r.xcr0 = 0xe7;   /* x87, SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM state */
+    return r;
+}
+
+static void test_dispatch_features(void **state)
+{
+    (void)state;
+    const unsigned all = (1u << YPR_KT_COUNT) - 1;
+    ypr_cpuid_regs r = full_x86();
+    ypr_cpu_info c;
+    ypr__cpu_decode_x86(&r, &c);
+    assert_true(ypr__kt_cpu_ok("avx512", &c));
+    assert_true(ypr__kt_cpu_ok("avx2", &c));
+    assert_false(ypr__kt_cpu_ok("neon", &c));
+    assert_false(ypr__kt_cpu_ok("mmx", &c));
+    assert_string_equal(ypr__kt_best(&c, all), "avx512");
+    assert_string_equal(ypr__kt_best(&c, all & ~(1u << YPR_KT_AVX512)), "avx2");
+    assert_string_equal(ypr__kt_best(&c, 1u << YPR_KT_SCALAR), "scalar");
+
+    /* Take away one bit at a time: what start-up must pick instead. */
+    static const struct { int reg, bit; const char *want; } drop[] = {
+        {7, 16, "avx2"}, {7, 17, "avx2"}, {7, 30, "avx2"}, {7, 31, "avx2"}, /* F DQ BW VL */
+        {0, 5, "avx2"}, {0, 6, "avx2"}, {0, 7, "avx2"},   /* no opmask / ZMM state saved */
+        {0, 1, "scalar"}, {0, 2, "scalar"},               /* no SSE / YMM state saved */
+        {1, 27, "scalar"}, {1, 28, "scalar"}, {1, 12, "scalar"}, {1, 29, "scalar"},
+        {7, 5, "scalar"},                                  /* OSXSAVE AVX FMA F16C AVX2 */
+    };
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++) {
+        r = full_x86();
+        if (drop[i].reg == 0)
+            r.xcr0 &= ~((uint64_t)1 << drop[i].bit);
+        else if (drop[i].reg == 1)
+            r.leaf1_ecx &= ~(1u << drop[i].bit);
+        else
+            r.leaf7_ebx &= ~(1u << drop[i].bit);
+        ypr__cpu_decode_x86(&r, &c);
+        if (ypr__kt_cpu_ok("avx512", &c) || strcmp(ypr__kt_best(&c, all), drop[i].want) != 0)
+            fail_msg("without bit %d of register %d: avx512 %d, picked %s (want %s)",
+                     drop[i].bit, drop[i].reg, ypr__kt_cpu_ok("avx512", &c),
+                     ypr__kt_best(&c, all), drop[i].want);
+    }
+    r = full_x86();
+    r.max_leaf = 6;   /* no leaf 7: no AVX2, no AVX-512 */
+    ypr__cpu_decode_x86(&r, &c);
+    assert_string_equal(ypr__kt_best(&c, all), "scalar");
+
+    /* The table in use agrees with the rule on this machine. */
+    const ypr_cpu_info *here = ypr__cpu();
+    static const char *const sets[] = {"scalar", "avx2", "avx512", "neon"};
+    for (int i = 0; i < 4; i++)
+        if (ypr_simd_available(sets[i]))
+            assert_true(ypr__kt_cpu_ok(sets[i], here));
+}
+
 /* ------------------------------------------- the x86 template at 16 lanes */
 
 /* lib/kernels/x86/x86_vec.h instantiated over plain C lanes with the
@@ -612,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_upsample_concat),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_dispatch_features),
         cmocka_unit_test(test_x86_template),
     };
     return cmocka_run_group_tests_name(kt->name, tests, NULL, NULL);
