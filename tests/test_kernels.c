@@ -626,10 +626,17 @@ static void test_x86_template(void **state)
             for (int j = 0; j < LDC; j++)
                 c0[i][j] = c[i][j] = ypr__rng_uniform(&r) - 0.5f;
         const float *sc = t % 7 ? scale : NULL, *bi = t % 11 ? bias : NULL;
-        if (ep)
-            ep_store(acc, &c[0][0], LDC, m, n, acc_in, sc, bi, act, 0.1f, MR, nv, 4);
-        else
-            plain_store(acc, &c[0][0], LDC, m, n, acc_in, MR, nv);
+        /* NV is a constant in the micro-kernels: likewise here */
+#define STORE(NV)                                                              \
+    (ep ? ep_store(acc, &c[0][0], LDC, m, n, acc_in, sc, bi, act, 0.1f, MR, NV, 4)   \
+        : plain_store(acc, &c[0][0], LDC, m, n, acc_in, MR, NV))
+        switch (nv) {
+        case 1: STORE(1); break;
+        case 2: STORE(2); break;
+        case 3: STORE(3); break;
+        default: STORE(4); break;
+        }
+#undef STORE
         for (int i = 0; i <= MR; i++)
             for (int j = 0; j < LDC; j++) {
                 if (i >= m || j >= n) {

@@ -208,6 +208,10 @@ AI void plain_store(xv_f acc[XV_MR_MAX][4], float *c, int64_t ldc, int m, int n,
         }
         return;
     }
+    xv_m mk[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+        mk[v] = xv_tail(n - v * XV_VL);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
         if (i >= m)
@@ -217,11 +221,10 @@ AI void plain_store(xv_f acc[XV_MR_MAX][4], float *c, int64_t ldc, int m, int n,
         for (int v = 0; v < NV; v++) {
             if (n <= v * XV_VL)
                 break;
-            const xv_m mk = xv_tail(n - v * XV_VL);   /* the same for every row */
             xv_f r = acc[i][v];
             if (accumulate)
-                r = xv_add(r, xv_maskload(mk, ci + v * XV_VL));
-            xv_maskstore(ci + v * XV_VL, mk, r);
+                r = xv_add(r, xv_maskload(mk[v], ci + v * XV_VL));
+            xv_maskstore(ci + v * XV_VL, mk[v], r);
         }
     }
 }
