@@ -17,8 +17,10 @@
  *
  * Threads: no handle may be used from two threads at once unless its
  * documentation says so. Functions without a handle are thread safe except
- * where noted (the process-wide settings ypr_set_num_threads() and
- * ypr_simd_select()).
+ * where noted. Of the process-wide settings, ypr_set_log_callback() may be
+ * called at any time from any thread; ypr_set_num_threads() and
+ * ypr_simd_select() may not: call them while no other thread is inside the
+ * library.
  *
  * Compute kernels are chosen once at start-up from the CPU (AVX-512, AVX2+FMA,
  * NEON or the scalar reference); the environment variable
@@ -133,12 +135,18 @@ typedef enum ypr_log_level {
     YPR_LOG_DEBUG = 40
 } ypr_log_level;
 
-/** Receives one message (no trailing newline). May be called from any
- *  library thread. */
+/** Receives one message (no trailing newline), valid only during the call.
+ *  May be called from any library thread, from several at once; it may
+ *  call ypr_set_log_callback(). */
 typedef void (*ypr_log_fn)(void *user, int level, const char *message);
 
 /** Install the process-wide log callback (NULL: messages are dropped) and
- *  the most verbose level delivered. @since 0.1 */
+ *  the most verbose level delivered. Thread safe: @p fn, @p user and
+ *  @p max_level are replaced together, so a message always reaches a
+ *  callback with its own user pointer. Messages formatted after the call
+ *  returns go to the new callback; one already being delivered on another
+ *  thread may still reach the old one, so keep the old @p user valid until
+ *  the library calls that could log have returned. @since 0.1 */
 YPR_API void ypr_set_log_callback(ypr_log_fn fn, void *user, int max_level);
 
 /** Default number of worker threads for handles created afterwards and for

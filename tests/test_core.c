@@ -1,5 +1,7 @@
 /* Core services: errors, size arithmetic, thread pool, RNG, CPU feature
- * decoding. White-box. */
+ * decoding, the log hook. White-box. */
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,12 +161,87 @@ static void test_cpu_decode(void **state)
     assert_int_equal(ypr_cpu_has(YPR_CPU_AVX2), h->avx2 && h->fma);
 }
 
+/* ------------------------------------------------------------- log hook */
+
+typedef struct hook_user { int id; atomic_long calls; } hook_user;
+static hook_user hook_users[2] = {{0, 0}, {1, 0}};
+static atomic_long hook_mismatch;
+
+static void hook0(void *user, int level, const char *msg)
+{
+    (void)level;
+    if (user != &hook_users[0] || strncmp(msg, "msg ", 4) != 0) {
+        atomic_fetch_add(&hook_mismatch, 1);
+        return;
+    }
+    atomic_fetch_add(&hook_users[0].calls, 1);
+}
+
+static void hook1(void *user, int level, const char *msg)
+{
+    (void)level;
+    if (user != &hook_users[1] || strncmp(msg, "msg ", 4) != 0) {
+        atomic_fetch_add(&hook_mismatch, 1);
+        return;
+    }
+    atomic_fetch_add(&hook_users[1].calls, 1);
+}
+
+static atomic_int spam_stop;
+static atomic_long spam_sent;
+
+static void *log_spam(void *arg)
+{
+    (void)arg;
+    for (int i = 0; !atomic_load(&spam_stop); i++) {
+        ypr__log(YPR_LOG_INFO, "msg %d", i);
+        atomic_fetch_add(&spam_sent, 1);
+    }
+    return NULL;
+}
+
+/* Worker threads log while the hook is swapped between two (callback,
+ * user) pairs and NULL: a callback must never see the other's user
+ * pointer. Then the level filter and NULL, single-threaded. */
+static void test_log_hook(void **state)
+{
+    (void)state;
+    pthread_t th[2];
+    atomic_store(&spam_stop, 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, log_spam, NULL), 0);
+    while (atomic_load(&spam_sent) == 0)   /* the loggers are running */
+        sched_yield();
+    for (int i = 0; i < 20000; i++) {
+        ypr_set_log_callback(hook0, &hook_users[0], YPR_LOG_DEBUG);
+        ypr_set_log_callback(hook1, &hook_users[1], YPR_LOG_INFO);
+        ypr_set_log_callback(NULL, NULL, YPR_LOG_DEBUG);
+    }
+    atomic_store(&spam_stop, 1);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_int_equal(atomic_load(&hook_mismatch), 0);
+
+    long c0 = atomic_load(&hook_users[0].calls), c1 = atomic_load(&hook_users[1].calls);
+    ypr__log(YPR_LOG_ERROR, "msg dropped: no callback");
+    ypr_set_log_callback(hook0, &hook_users[0], YPR_LOG_WARN);
+    ypr__log(YPR_LOG_INFO, "msg dropped: above the level");
+    ypr__log(YPR_LOG_WARN, "msg delivered");
+    ypr__log(YPR_LOG_ERROR, "msg delivered");
+    ypr_set_log_callback(NULL, &hook_users[0], YPR_LOG_DEBUG);
+    ypr__log(YPR_LOG_ERROR, "msg dropped: no callback");
+    assert_int_equal(atomic_load(&hook_users[0].calls), c0 + 2);
+    assert_int_equal(atomic_load(&hook_users[1].calls), c1);
+    assert_int_equal(atomic_load(&hook_mismatch), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errors),   cmocka_unit_test(test_mul_size),
         cmocka_unit_test(test_pool),     cmocka_unit_test(test_rng),
         cmocka_unit_test(test_alloc),    cmocka_unit_test(test_cpu_decode),
+        cmocka_unit_test(test_log_hook),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
