@@ -1,4 +1,5 @@
 /* The public API, through the installed header and the shared library only. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,8 +101,10 @@ static void test_bench(void **state)
     assert_int_equal(ypr_bench_peak(NULL, 65, 0.02, &g), YPR_EINVAL);
     assert_int_equal(ypr_bench_peak(NULL, 1, -1, &g), YPR_EINVAL);
     assert_true(g == -1);
+    /* It ran and measured something: never how fast (a loaded machine, or
+     * an emulator, may be arbitrarily slow). */
     assert_int_equal(ypr_bench_peak("scalar", 1, 0.02, &g), YPR_OK);
-    assert_true(g > 0.1 && g < 1e5);   /* GFLOP/s of one scalar thread */
+    assert_true(isfinite(g) && g > 0);
 }
 
 static int log_count;
