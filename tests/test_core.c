@@ -163,28 +163,30 @@ static void test_cpu_decode(void **state)
 
 /* ------------------------------------------------------------- log hook */
 
-typedef struct hook_user { int id; atomic_long calls; } hook_user;
-static hook_user hook_users[2] = {{0, 0}, {1, 0}};
+typedef struct hook_user { atomic_long calls; } hook_user;
+static hook_user hook_users[2];
 static atomic_long hook_mismatch;
+
+/* Callback `id` counts a call when it got its own user pointer. */
+static void hook_seen(int id, void *user, const char *msg)
+{
+    if (user != &hook_users[id] || strncmp(msg, "msg ", 4) != 0) {
+        atomic_fetch_add(&hook_mismatch, 1);
+        return;
+    }
+    atomic_fetch_add(&hook_users[id].calls, 1);
+}
 
 static void hook0(void *user, int level, const char *msg)
 {
     (void)level;
-    if (user != &hook_users[0] || strncmp(msg, "msg ", 4) != 0) {
-        atomic_fetch_add(&hook_mismatch, 1);
-        return;
-    }
-    atomic_fetch_add(&hook_users[0].calls, 1);
+    hook_seen(0, user, msg);
 }
 
 static void hook1(void *user, int level, const char *msg)
 {
     (void)level;
-    if (user != &hook_users[1] || strncmp(msg, "msg ", 4) != 0) {
-        atomic_fetch_add(&hook_mismatch, 1);
-        return;
-    }
-    atomic_fetch_add(&hook_users[1].calls, 1);
+    hook_seen(1, user, msg);
 }
 
 static atomic_int spam_stop;
