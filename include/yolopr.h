@@ -17,8 +17,10 @@
  *
  * Threads: no handle may be used from two threads at once unless its
  * documentation says so. Functions without a handle are thread safe except
- * where noted (the process-wide settings ypr_set_num_threads() and
- * ypr_simd_select()).
+ * where noted. Of the process-wide settings, ypr_set_log_callback() may be
+ * called at any time from any thread; ypr_set_num_threads() and
+ * ypr_simd_select() may not: call them while no other thread is inside the
+ * library.
  *
  * Compute kernels are chosen once at start-up from the CPU (AVX-512, AVX2+FMA,
  * NEON or the scalar reference); the environment variable
@@ -106,6 +108,7 @@ typedef enum ypr_cpu_feature {
     YPR_CPU_AVX512VL = 7,
     YPR_CPU_AVX512VNNI = 8,
     YPR_CPU_AVXVNNI  = 9,
+    YPR_CPU_AVX512DQ = 10,  /**< @since 0.1 */
     YPR_CPU_NEON     = 20,
     YPR_CPU_ASIMDDOT = 21
 } ypr_cpu_feature;
@@ -132,12 +135,18 @@ typedef enum ypr_log_level {
     YPR_LOG_DEBUG = 40
 } ypr_log_level;
 
-/** Receives one message (no trailing newline). May be called from any
- *  library thread. */
+/** Receives one message (no trailing newline), valid only during the call.
+ *  May be called from any library thread, from several at once; it may
+ *  call ypr_set_log_callback(). */
 typedef void (*ypr_log_fn)(void *user, int level, const char *message);
 
 /** Install the process-wide log callback (NULL: messages are dropped) and
- *  the most verbose level delivered. @since 0.1 */
+ *  the most verbose level delivered. Thread safe: @p fn, @p user and
+ *  @p max_level are replaced together, so a message always reaches a
+ *  callback with its own user pointer. Messages formatted after the call
+ *  returns go to the new callback; one already being delivered on another
+ *  thread may still reach the old one, so keep the old @p user valid until
+ *  the library calls that could log have returned. @since 0.1 */
 YPR_API void ypr_set_log_callback(ypr_log_fn fn, void *user, int max_level);
 
 /** Default number of worker threads for handles created afterwards and for
@@ -190,7 +199,10 @@ YPR_API int ypr_bench_peak(const char *isa, int threads, double seconds, double 
  *  the line); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_model_from_cfg(const char *cfg, int nc, double depth_multiple,
                                double width_multiple, uint64_t seed, ypr_model **out);
-/** The same from cfg text in memory. @since 0.1 */
+/** The same from cfg text in memory.
+ *  @return YPR_OK; YPR_EINVAL (NULL, or @p nc outside 0..100000); YPR_EFORMAT
+ *  (cfg syntax or semantics, naming the line); YPR_EUNSUPPORTED (an unknown
+ *  module); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_model_from_cfg_text(const char *text, size_t len, int nc, uint64_t seed,
                                     ypr_model **out);
 /** Release a model (NULL is a no-op). @since 0.1 */
@@ -335,7 +347,9 @@ YPR_API int ypr_image_load(const char *path, uint8_t **rgb, int *width, int *hei
 /** Write RGB8 as PNG (temporary name, flush, rename). @return YPR_OK; YPR_EIO. @since 0.1 */
 YPR_API int ypr_image_save_png(const char *path, const uint8_t *rgb, int width, int height);
 /** Draw detection rows (as from ypr_model_detect()) with class-coloured
- *  boxes and "name conf" labels; @p names may be NULL. @since 0.1 */
+ *  boxes and "name conf" labels; @p names may be NULL.
+ *  @return YPR_OK; YPR_EINVAL (NULL image, sizes below 1, n < 0, NULL
+ *  @p dets with n > 0). @since 0.1 */
 YPR_API int ypr_image_draw_detections(uint8_t *rgb, int width, int height, const float *dets,
                                       int n, const char *const *names, int nnames);
 /** Free memory the library returned. @since 0.1 */
@@ -384,11 +398,15 @@ YPR_API int ypr_dataset_num_classes(const ypr_dataset *ds);
 YPR_API const char *ypr_dataset_class_name(const ypr_dataset *ds, int i);
 /** @return how many images were skipped when opening (policy SKIP). @since 0.1 */
 YPR_API int ypr_dataset_num_skipped(const ypr_dataset *ds);
-/** Decode image @p i as RGB8; free *rgb with ypr_free(). @since 0.1 */
+/** Decode image @p i as RGB8; free *rgb with ypr_free().
+ *  @return YPR_OK; YPR_EINVAL; YPR_ERANGE (index); YPR_EIO, YPR_EFORMAT
+ *  (the image file, named); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_dataset_image(const ypr_dataset *ds, int i, uint8_t **rgb, int *width, int *height);
 /** Labels of image @p i: up to @p capacity rows of 6 floats
  *  `class, x1, y1, x2, y2, difficult` in pixels of the image; *count gets
- *  the total (may exceed capacity). @since 0.1 */
+ *  the total (may exceed capacity).
+ *  @return YPR_OK; YPR_EINVAL; YPR_ERANGE (index); YPR_EFORMAT (the image's
+ *  size is unknown, naming it); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_dataset_labels(const ypr_dataset *ds, int i, float *rows, int capacity, int *count);
 /** @return the path of image @p i ("" for synthetic images); NULL for a bad
  *  index, with ypr_last_error() set. @since 0.1 */
@@ -453,7 +471,8 @@ YPR_API void ypr_evaluator_free(ypr_evaluator *e);
 YPR_API int ypr_evaluator_set_float(ypr_evaluator *e, int key, double value);
 /** @return YPR_OK; YPR_EINVAL (key); YPR_ERANGE. @since 0.1 */
 YPR_API int ypr_evaluator_set_int(ypr_evaluator *e, int key, int64_t value);
-/** Progress callback for ypr_evaluator_run(), called after each batch. @since 0.1 */
+/** Progress callback for ypr_evaluator_run(), called after each batch.
+ *  @return YPR_OK; YPR_EINVAL (NULL handle). @since 0.1 */
 YPR_API int ypr_evaluator_set_progress(ypr_evaluator *e, ypr_progress_fn fn, void *user);
 /** Run the model over the dataset and compute the metrics. The model's
  *  settings and tensors are not changed (the evaluator decodes with its own
@@ -463,10 +482,14 @@ YPR_API int ypr_evaluator_set_progress(ypr_evaluator *e, ypr_progress_fn fn, voi
 YPR_API int ypr_evaluator_run(ypr_evaluator *e);
 /** Score detections made elsewhere: rows x1, y1, x2, y2, conf, class in
  *  pixels of dataset image @p image, taken as given (no second NMS). Call
- *  ypr_evaluator_compute() after the last image. @since 0.1 */
+ *  ypr_evaluator_compute() after the last image.
+ *  @return YPR_OK; YPR_EINVAL (a bad row: box, confidence or class, named);
+ *  YPR_ERANGE (image); YPR_ESTATE (the image was given twice); YPR_EFORMAT
+ *  (its labels); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_evaluator_add_detections(ypr_evaluator *e, int image, const float *dets, int n);
 /** Compute metrics from the added detections (images without any count as
- *  misses). @return YPR_OK; YPR_ENOTFOUND (the dataset has no images). @since 0.1 */
+ *  misses). @return YPR_OK; YPR_EINVAL; YPR_ENOTFOUND (the dataset has no
+ *  images); YPR_EFORMAT (an image's labels); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_evaluator_compute(ypr_evaluator *e);
 /** Read one `<image stem>.txt` per image from @p dir, in the layout YOLOv7's
  *  `detect.py --save-txt --save-conf` writes (`class cx cy w h conf`,
@@ -478,14 +501,19 @@ YPR_API int ypr_evaluator_compute(ypr_evaluator *e);
 YPR_API int ypr_evaluator_read_detections(ypr_evaluator *e, const char *dir);
 /** A result: @p cls -1 for `all`. @return YPR_OK; YPR_ESTATE; YPR_ERANGE. @since 0.1 */
 YPR_API int ypr_evaluator_get(const ypr_evaluator *e, int cls, int what, double *value);
-/** Mean ms per image: inference, NMS, total. @since 0.1 */
+/** Mean ms per image: inference, NMS, total (zeros before a run).
+ *  @return YPR_OK; YPR_EINVAL. @since 0.1 */
 YPR_API int ypr_evaluator_speed(const ypr_evaluator *e, double ms[3]);
 /** YOLOv7's results table (`Class Images Labels P R mAP@.5 mAP@.5:.95`, `all`
- *  first) and Speed line; free with ypr_free(). @since 0.1 */
+ *  first) and Speed line; free with ypr_free().
+ *  @return YPR_OK; YPR_EINVAL; YPR_ESTATE (nothing evaluated yet); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_evaluator_table(const ypr_evaluator *e, char **text);
-/** The results as JSON; free with ypr_free(). @since 0.1 */
+/** The results as JSON; free with ypr_free().
+ *  @return YPR_OK; YPR_EINVAL; YPR_ESTATE (nothing evaluated yet); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_evaluator_json(const ypr_evaluator *e, char **text);
-/** Write PR_curve.png and confusion_matrix.png into @p dir (created). @since 0.1 */
+/** Write PR_curve.png and confusion_matrix.png into @p dir (created).
+ *  @return YPR_OK; YPR_EINVAL; YPR_ESTATE (nothing evaluated yet); YPR_EIO
+ *  (naming the path); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_evaluator_save_plots(const ypr_evaluator *e, const char *dir);
 
 /* ------------------------------------------------------- dependency graph */
@@ -507,9 +535,12 @@ YPR_API int ypr_depgraph_num_groups(const ypr_depgraph *graph);
 YPR_API int ypr_depgraph_group_info(const ypr_depgraph *graph, int group, int64_t *channels,
                                     int *prunable);
 /** Text listing every member (tensor, axis, index range) of @p group, or of
- *  all groups when @p group is -1; free with ypr_free(). @since 0.1 */
+ *  all groups when @p group is -1; free with ypr_free().
+ *  @return YPR_OK; YPR_EINVAL; YPR_ERANGE (group); YPR_ESTATE (the model
+ *  changed); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_depgraph_describe(const ypr_depgraph *graph, int group, char **text);
-/** The net as a Graphviz dot graph with each conv's group; free with ypr_free(). @since 0.1 */
+/** The net as a Graphviz dot graph with each conv's group; free with ypr_free().
+ *  @return YPR_OK; YPR_EINVAL; YPR_ESTATE (the model changed); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_depgraph_dot(const ypr_depgraph *graph, char **text);
 /** Remove channels (indices into the group, any order, unique, fewer than
  *  all) from every tensor of @p group; the model physically shrinks and the
@@ -563,7 +594,8 @@ typedef enum ypr_prune_setting {
     YPR_PRUNE_CLAMP_WIDTHS    = 212  /**< int 0/1, default 0 (Torch-Pruning 1.6.1: a group whose rounded selection would remove all its channels is left whole). 1: it keeps its best round_to channels, and no group loses more than MAX_LAYER_RATIO of its original width in a step (global ranking too). @since 0.1 */
 } ypr_prune_setting;
 
-/** A pruner over @p graph (and its model). @since 0.1 */
+/** A pruner over @p graph (and its model).
+ *  @return YPR_OK; YPR_EINVAL; YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_pruner_create(ypr_depgraph *graph, ypr_pruner **out);
 /** Release (NULL is a no-op). @since 0.1 */
 YPR_API void ypr_pruner_free(ypr_pruner *pruner);
@@ -575,7 +607,9 @@ YPR_API int ypr_pruner_set_int(ypr_pruner *pruner, int key, int64_t value);
  *  the fnmatch pattern (e.g. "model.105.*").
  *  @return YPR_OK; YPR_ENOTFOUND (kept, but it matches nothing: also logged). @since 0.1 */
 YPR_API int ypr_pruner_ignore(ypr_pruner *pruner, const char *pattern);
-/** A ratio for the groups produced by layers matching @p pattern. @since 0.1 */
+/** A ratio for the groups produced by layers matching @p pattern.
+ *  @return YPR_OK; YPR_EINVAL (empty pattern); YPR_ERANGE (ratio outside
+ *  [0, 1), or too many patterns); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_pruner_set_layer_ratio(ypr_pruner *pruner, const char *pattern, double ratio);
 /** Advance one step of the schedule (step k of K prunes k/K of the ratio of
  *  the original widths): score, rank, cut. The model physically shrinks.
@@ -584,21 +618,24 @@ YPR_API int ypr_pruner_step(ypr_pruner *pruner);
 /** @return the number of steps done. @since 0.1 */
 YPR_API int ypr_pruner_steps_done(const ypr_pruner *pruner);
 /** Parameters and MACs before/after and channels per layer, as text
- *  (@p json 0) or JSON (1); free with ypr_free(). @since 0.1 */
+ *  (@p json 0) or JSON (1); free with ypr_free().
+ *  @return YPR_OK; YPR_EINVAL; YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_pruner_report(const ypr_pruner *pruner, char **text, int json);
 /** A PNG bar chart of each group's channels before and after pruning.
  *  @return YPR_OK; YPR_EIO (naming the file). @since 0.1 */
 YPR_API int ypr_pruner_plot(const ypr_pruner *pruner, const char *path);
 /** Accumulate the gradient of model tensor @p tensor (index as in
- *  ypr_model_tensor_name()) for the Taylor criterion; called by a trainer
+ *  ypr_model_tensor()) for the Taylor criterion; called by a trainer
  *  after each backward pass. @return YPR_OK; YPR_ERANGE; YPR_ESHAPE. @since 0.1 */
 YPR_API int ypr_pruner_add_gradient(ypr_pruner *pruner, int tensor, const float *grad,
                                     int64_t numel);
-/** Forget accumulated gradients. @since 0.1 */
+/** Forget accumulated gradients. @return YPR_OK; YPR_EINVAL (NULL handle). @since 0.1 */
 YPR_API int ypr_pruner_clear_gradients(ypr_pruner *pruner);
 /** Sparse training: add the regularizer's gradient (λ, ypr_regularizer) to
  *  @p grads, one array per model tensor in model order (NULL entries are
- *  skipped), for the prunable, non-ignored groups. @since 0.1 */
+ *  skipped), for the prunable, non-ignored groups.
+ *  @return YPR_OK; YPR_EINVAL (NULL, unknown @p kind); YPR_ERANGE (λ < 0);
+ *  YPR_ESTATE (the model changed); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_pruner_regularize(ypr_pruner *pruner, float *const *grads, double lambda,
                                   int kind);
 /** Sensitivity analysis: prune each prunable group alone at each of

@@ -1,4 +1,5 @@
 /* The public API, through the installed header and the shared library only. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,7 +44,14 @@ static void test_simd(void **state)
 #if defined(__x86_64__)
     assert_int_equal(ypr_simd_available("neon"), 0);
     assert_int_equal(ypr_simd_select("neon"), YPR_EUNSUPPORTED);
-    assert_int_equal(ypr_simd_available("avx512"), ypr_cpu_has(YPR_CPU_AVX512F));
+    /* the avx512 file is built with -mavx512f/bw/vl/dq: it needs them all */
+    if (ypr_simd_available("avx512")) {
+        assert_true(ypr_cpu_has(YPR_CPU_AVX512F) && ypr_cpu_has(YPR_CPU_AVX512BW) &&
+                    ypr_cpu_has(YPR_CPU_AVX512VL) && ypr_cpu_has(YPR_CPU_AVX512DQ) &&
+                    ypr_cpu_has(YPR_CPU_AVX2));
+    }
+    if (ypr_simd_available("avx2"))
+        assert_true(ypr_cpu_has(YPR_CPU_AVX2));
 #elif defined(__aarch64__)
     assert_true(ypr_cpu_has(YPR_CPU_NEON));
     assert_int_equal(ypr_simd_select("avx2"), YPR_EUNSUPPORTED);
@@ -93,8 +101,10 @@ static void test_bench(void **state)
     assert_int_equal(ypr_bench_peak(NULL, 65, 0.02, &g), YPR_EINVAL);
     assert_int_equal(ypr_bench_peak(NULL, 1, -1, &g), YPR_EINVAL);
     assert_true(g == -1);
+    /* It ran and measured something: never how fast (a loaded machine, or
+     * an emulator, may be arbitrarily slow). */
     assert_int_equal(ypr_bench_peak("scalar", 1, 0.02, &g), YPR_OK);
-    assert_true(g > 0.1 && g < 1e5);   /* GFLOP/s of one scalar thread */
+    assert_true(isfinite(g) && g > 0);
 }
 
 static int log_count;

@@ -1,4 +1,7 @@
-/* Core services: errors, size arithmetic, thread pool, RNG. White-box. */
+/* Core services: errors, size arithmetic, thread pool, RNG, CPU feature
+ * decoding, the log hook. White-box. */
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -102,12 +105,145 @@ static void test_alloc(void **state)
     assert_non_null(strstr(ypr_last_error(), "overflows"));
 }
 
+/* ------------------------------------------------------ CPU features */
+
+/* Bit numbers from the Intel SDM, written out independently of cpu.c. */
+static void test_cpu_decode(void **state)
+{
+    (void)state;
+    ypr_cpuid_regs r = {0};
+    r.max_leaf = 7;
+    r.leaf1_ecx = 1u << 12 | 1u << 20 | 1u << 27 | 1u << 28 | 1u << 29; /* FMA SSE4.2 OSXSAVE AVX F16C */
+    r.leaf7_ebx = 1u << 5 | 1u << 16 | 1u << 17 | 1u << 30 | 1u << 31; /* AVX2 F DQ BW VL */
+    r.leaf7_ecx = 1u << 11;    /* AVX512_VNNI */
+    r.leaf7_1_eax = 1u << 4;   /* AVX_VNNI */
+    r.xcr0 = 0xe7;
+    ypr_cpu_info c;
+    ypr__cpu_decode_x86(&r, &c);
+    assert_true(c.sse42 && c.avx && c.fma && c.f16c && c.avx2);
+    assert_true(c.avx512f && c.avx512bw && c.avx512vl && c.avx512dq && c.avx512vnni);
+    assert_true(c.avxvnni);
+    assert_false(c.neon || c.asimddot);
+
+    ypr_cpuid_regs q = r;   /* OS saves YMM but not opmask/ZMM: AVX2 only */
+    q.xcr0 = 0x07;
+    ypr__cpu_decode_x86(&q, &c);
+    assert_true(c.avx2 && c.fma && c.f16c);
+    assert_false(c.avx512f || c.avx512bw || c.avx512vl || c.avx512dq || c.avx512vnni);
+
+    q = r;                  /* no OSXSAVE: XCR0 is not read, nothing wide */
+    q.leaf1_ecx &= ~(1u << 27);
+    ypr__cpu_decode_x86(&q, &c);
+    assert_true(c.sse42);
+    assert_false(c.avx || c.fma || c.f16c || c.avx2 || c.avx512f || c.avxvnni);
+
+    q = r;                  /* AVX-512 F missing: no subset counts without it */
+    q.leaf7_ebx &= ~(1u << 16);
+    ypr__cpu_decode_x86(&q, &c);
+    assert_true(c.avx2);
+    assert_false(c.avx512f || c.avx512bw || c.avx512vl || c.avx512dq || c.avx512vnni);
+
+    q = r;                  /* each subset on its own */
+    q.leaf7_ebx &= ~(1u << 17);
+    ypr__cpu_decode_x86(&q, &c);
+    assert_true(c.avx512f && c.avx512bw && c.avx512vl && !c.avx512dq);
+
+    q = r;                  /* leaf 7 beyond the maximum leaf is not read */
+    q.max_leaf = 6;
+    ypr__cpu_decode_x86(&q, &c);
+    assert_true(c.avx && c.fma);
+    assert_false(c.avx2 || c.avx512f || c.avxvnni);
+
+    /* the public query reads the same bits */
+    const ypr_cpu_info *h = ypr__cpu();
+    assert_int_equal(ypr_cpu_has(YPR_CPU_AVX512DQ), h->avx512dq);
+    assert_int_equal(ypr_cpu_has(YPR_CPU_AVX512F), h->avx512f);
+    assert_int_equal(ypr_cpu_has(YPR_CPU_AVX2), h->avx2 && h->fma);
+}
+
+/* ------------------------------------------------------------- log hook */
+
+typedef struct hook_user { atomic_long calls; } hook_user;
+static hook_user hook_users[2];
+static atomic_long hook_mismatch;
+
+/* Callback `id` counts a call when it got its own user pointer. */
+static void hook_seen(int id, void *user, const char *msg)
+{
+    if (user != &hook_users[id] || strncmp(msg, "msg ", 4) != 0) {
+        atomic_fetch_add(&hook_mismatch, 1);
+        return;
+    }
+    atomic_fetch_add(&hook_users[id].calls, 1);
+}
+
+static void hook0(void *user, int level, const char *msg)
+{
+    (void)level;
+    hook_seen(0, user, msg);
+}
+
+static void hook1(void *user, int level, const char *msg)
+{
+    (void)level;
+    hook_seen(1, user, msg);
+}
+
+static atomic_int spam_stop;
+static atomic_long spam_sent;
+
+static void *log_spam(void *arg)
+{
+    (void)arg;
+    for (int i = 0; !atomic_load(&spam_stop); i++) {
+        ypr__log(YPR_LOG_INFO, "msg %d", i);
+        atomic_fetch_add(&spam_sent, 1);
+    }
+    return NULL;
+}
+
+/* Worker threads log while the hook is swapped between two (callback,
+ * user) pairs and NULL: a callback must never see the other's user
+ * pointer. Then the level filter and NULL, single-threaded. */
+static void test_log_hook(void **state)
+{
+    (void)state;
+    pthread_t th[2];
+    atomic_store(&spam_stop, 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, log_spam, NULL), 0);
+    while (atomic_load(&spam_sent) == 0)   /* the loggers are running */
+        sched_yield();
+    for (int i = 0; i < 20000; i++) {
+        ypr_set_log_callback(hook0, &hook_users[0], YPR_LOG_DEBUG);
+        ypr_set_log_callback(hook1, &hook_users[1], YPR_LOG_INFO);
+        ypr_set_log_callback(NULL, NULL, YPR_LOG_DEBUG);
+    }
+    atomic_store(&spam_stop, 1);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+    assert_int_equal(atomic_load(&hook_mismatch), 0);
+
+    long c0 = atomic_load(&hook_users[0].calls), c1 = atomic_load(&hook_users[1].calls);
+    ypr__log(YPR_LOG_ERROR, "msg dropped: no callback");
+    ypr_set_log_callback(hook0, &hook_users[0], YPR_LOG_WARN);
+    ypr__log(YPR_LOG_INFO, "msg dropped: above the level");
+    ypr__log(YPR_LOG_WARN, "msg delivered");
+    ypr__log(YPR_LOG_ERROR, "msg delivered");
+    ypr_set_log_callback(NULL, &hook_users[0], YPR_LOG_DEBUG);
+    ypr__log(YPR_LOG_ERROR, "msg dropped: no callback");
+    assert_int_equal(atomic_load(&hook_users[0].calls), c0 + 2);
+    assert_int_equal(atomic_load(&hook_users[1].calls), c1);
+    assert_int_equal(atomic_load(&hook_mismatch), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errors),   cmocka_unit_test(test_mul_size),
         cmocka_unit_test(test_pool),     cmocka_unit_test(test_rng),
-        cmocka_unit_test(test_alloc),
+        cmocka_unit_test(test_alloc),    cmocka_unit_test(test_cpu_decode),
+        cmocka_unit_test(test_log_hook),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

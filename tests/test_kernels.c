@@ -319,32 +319,47 @@ static void test_conv_thread_independent(void **state)
 
 /* ------------------------------------------------------- epilogue alone */
 
-static void test_scale_bias_act(void **state)
+/* Compare the epilogue fn (as ypr_ktable.scale_bias_act) with the reference
+ * over every activation, lengths 1…77 and, among the inputs, 0, ±88 (exp
+ * far out of range), −3 (hard-swish's knee), NaN and ±inf: NaN must stay
+ * NaN and infinities must match exactly (SiLU(−inf) = −inf·0 is left out:
+ * the sets may give NaN or −inf there). */
+static void check_sba(const char *name,
+                      void (*fn)(float *, int64_t, float, float, int, float))
 {
-    (void)state;
     ypr_rng r;
     ypr__rng_seed(&r, 5);
     for (int act = 0; act < YPR_ACT_COUNT_; act++) {
         for (int64_t n = 1; n <= 77; n += (n < 20 ? 1 : 19)) {
             float *x = rand_buf(&r, n, -30, 30);
-            if (n > 3) {
+            if (n > 7) {
                 x[0] = 0.0f; x[1] = -88.0f; x[2] = 88.0f; x[3] = -3.0f;
+                x[4] = NAN; x[5] = INFINITY; x[6] = act == YPR_ACT_SILU ? 1.0f : -INFINITY;
             }
             float *y = ypr__alloc((size_t)n * sizeof(float));
             memcpy(y, x, (size_t)n * sizeof(float));
-            kt->scale_bias_act(y, n, 1.25f, -0.5f, act, 0.1f);
+            fn(y, n, 1.25f, -0.5f, act, 0.1f);
             int transcendental = act == YPR_ACT_SILU || act == YPR_ACT_SIGMOID;
             for (int64_t i = 0; i < n; i++) {
                 float want = ypr__act_ref(x[i] * 1.25f - 0.5f, act, 0.1f);
                 double tol = (transcendental ? 2e-6 : 1e-6) * (1 + fabs(want));
-                if (!(fabs(y[i] - want) <= tol))
-                    fail_msg("%s act %d n=%lld x=%.9g: %.9g vs %.9g", kt->name, act,
+                int ok = isnan(want) ? isnan(y[i])
+                         : isinf(want) ? y[i] == want
+                                       : fabs(y[i] - want) <= tol;
+                if (!ok)
+                    fail_msg("%s act %d n=%lld x=%.9g: %.9g vs %.9g", name, act,
                              (long long)n, x[i], y[i], want);
             }
             ypr__free(x);
             ypr__free(y);
         }
     }
+}
+
+static void test_scale_bias_act(void **state)
+{
+    (void)state;
+    check_sba(kt->name, kt->scale_bias_act);
 }
 
 /* --------------------------------------------------- pooling, upsample */
@@ -441,6 +456,209 @@ static void test_bad_input(void **state)
     assert_int_equal(ypr__upsample2x(kt, NULL, 0, 4, 4, &v, &v), YPR_EINVAL);
 }
 
+/* --------------------------------------------------------------- dispatch */
+
+/* CPUID and XCR0 bits written out from the Intel SDM (vol. 2A CPUID, vol. 1
+ * §13.3 XCR0), independently of lib/core/cpu.c: a machine with everything
+ * the avx512 file is built with (-mavx512f/bw/vl/dq, -mavx2 -mfma -mf16c). */
+static ypr_cpuid_regs full_x86(void)
+{
+    ypr_cpuid_regs r = {0};
+    r.max_leaf = 13;
+    r.leaf1_ecx = 1u << 12 | 1u << 20 | 1u << 27 | 1u << 28 | 1u << 29; /* FMA SSE4.2 OSXSAVE AVX F16C */
+    r.leaf7_ebx = 1u << 5 | 1u << 16 | 1u << 17 | 1u << 30 | 1u << 31; /* AVX2 F DQ BW VL */
+    r.xcr0 = 0xe7;   /* x87, SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM state */
+    return r;
+}
+
+static void test_dispatch_features(void **state)
+{
+    (void)state;
+    const unsigned all = (1u << YPR_KT_COUNT) - 1;
+    ypr_cpuid_regs r = full_x86();
+    ypr_cpu_info c;
+    ypr__cpu_decode_x86(&r, &c);
+    assert_true(ypr__kt_cpu_ok("avx512", &c));
+    assert_true(ypr__kt_cpu_ok("avx2", &c));
+    assert_false(ypr__kt_cpu_ok("neon", &c));
+    assert_false(ypr__kt_cpu_ok("mmx", &c));
+    assert_string_equal(ypr__kt_best(&c, all), "avx512");
+    assert_string_equal(ypr__kt_best(&c, all & ~(1u << YPR_KT_AVX512)), "avx2");
+    assert_string_equal(ypr__kt_best(&c, 1u << YPR_KT_SCALAR), "scalar");
+
+    /* Take away one bit at a time: what start-up must pick instead. */
+    static const struct { int reg, bit; const char *want; } drop[] = {
+        {7, 16, "avx2"}, {7, 17, "avx2"}, {7, 30, "avx2"}, {7, 31, "avx2"}, /* F DQ BW VL */
+        {0, 5, "avx2"}, {0, 6, "avx2"}, {0, 7, "avx2"},   /* no opmask / ZMM state saved */
+        {0, 1, "scalar"}, {0, 2, "scalar"},               /* no SSE / YMM state saved */
+        {1, 27, "scalar"}, {1, 28, "scalar"}, {1, 12, "scalar"}, {1, 29, "scalar"},
+        {7, 5, "scalar"},                                  /* OSXSAVE AVX FMA F16C AVX2 */
+    };
+    for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++) {
+        r = full_x86();
+        if (drop[i].reg == 0)
+            r.xcr0 &= ~((uint64_t)1 << drop[i].bit);
+        else if (drop[i].reg == 1)
+            r.leaf1_ecx &= ~(1u << drop[i].bit);
+        else
+            r.leaf7_ebx &= ~(1u << drop[i].bit);
+        ypr__cpu_decode_x86(&r, &c);
+        if (ypr__kt_cpu_ok("avx512", &c) || strcmp(ypr__kt_best(&c, all), drop[i].want) != 0)
+            fail_msg("without bit %d of register %d: avx512 %d, picked %s (want %s)",
+                     drop[i].bit, drop[i].reg, ypr__kt_cpu_ok("avx512", &c),
+                     ypr__kt_best(&c, all), drop[i].want);
+    }
+    r = full_x86();
+    r.max_leaf = 6;   /* no leaf 7: no AVX2, no AVX-512 */
+    ypr__cpu_decode_x86(&r, &c);
+    assert_string_equal(ypr__kt_best(&c, all), "scalar");
+
+    /* The table in use agrees with the rule on this machine. */
+    const ypr_cpu_info *here = ypr__cpu();
+    static const char *const sets[] = {"scalar", "avx2", "avx512", "neon"};
+    for (int i = 0; i < 4; i++)
+        if (ypr_simd_available(sets[i]))
+            assert_true(ypr__kt_cpu_ok(sets[i], here));
+}
+
+/* ------------------------------------------- the x86 template at 16 lanes */
+
+/* lib/kernels/x86/x86_vec.h instantiated over plain C lanes with the
+ * semantics its primitives promise (MINPS/MAXPS NaN rule, zeroing masked
+ * loads…), so its 16-lane loops — tails, masks, the 2×2 pick, the spilled
+ * edge tiles — are checked on every machine, including those without
+ * AVX-512 (the 8-lane instance runs natively as the avx2 set). */
+#define AI static inline __attribute__((always_inline))
+#define XV_VL 16
+#define XV_MR_MAX 16
+typedef struct xv_f { float v[XV_VL]; } xv_f;
+typedef uint32_t xv_m;
+#define XV_LANES(expr) do { for (int l_ = 0; l_ < XV_VL; l_++) { expr; } } while (0)
+#define XV_OP2(name, expr)                                                     \
+    AI xv_f name(xv_f a, xv_f b) { xv_f r; XV_LANES(r.v[l_] = (expr)); return r; }
+XV_OP2(xv_add, a.v[l_] + b.v[l_])
+XV_OP2(xv_sub, a.v[l_] - b.v[l_])
+XV_OP2(xv_mul, a.v[l_] * b.v[l_])
+XV_OP2(xv_min, a.v[l_] < b.v[l_] ? a.v[l_] : b.v[l_])
+XV_OP2(xv_max, a.v[l_] > b.v[l_] ? a.v[l_] : b.v[l_])
+XV_OP2(xv_pos_or, a.v[l_] > 0.0f ? a.v[l_] : b.v[l_])
+XV_OP2(xv_even, l_ < 8 ? a.v[2 * l_] : b.v[2 * l_ - 16])
+XV_OP2(xv_odd, l_ < 8 ? a.v[2 * l_ + 1] : b.v[2 * l_ - 15])
+XV_OP2(xv_scale2n, isnan(b.v[l_]) ? b.v[l_] : ldexpf(a.v[l_], (int)b.v[l_]))
+AI xv_f xv_set1(float a) { xv_f r; XV_LANES(r.v[l_] = a); return r; }
+AI xv_f xv_zero(void) { return xv_set1(0.0f); }
+AI xv_f xv_load(const float *p) { xv_f r; memcpy(r.v, p, sizeof r.v); return r; }
+AI void xv_store(float *p, xv_f v) { memcpy(p, v.v, sizeof v.v); }
+AI xv_f xv_fmadd(xv_f a, xv_f b, xv_f c) { XV_LANES(c.v[l_] = fmaf(a.v[l_], b.v[l_], c.v[l_])); return c; }
+AI xv_f xv_fnmadd(xv_f a, xv_f b, xv_f c) { XV_LANES(c.v[l_] = fmaf(-a.v[l_], b.v[l_], c.v[l_])); return c; }
+AI xv_f xv_round(xv_f a) { XV_LANES(a.v[l_] = nearbyintf(a.v[l_])); return a; }
+AI xv_f xv_rcp(xv_f a) { XV_LANES(a.v[l_] = 1.0f / a.v[l_]); return a; }
+AI xv_m xv_tail(int64_t rem) { return rem <= 0 ? 0 : rem >= XV_VL ? 0xFFFFu : (1u << rem) - 1u; }
+AI xv_f xv_maskload(xv_m m, const float *p)
+{
+    xv_f r;
+    XV_LANES(r.v[l_] = (m >> l_) & 1u ? p[l_] : 0.0f);
+    return r;
+}
+AI void xv_maskstore(float *p, xv_m m, xv_f v)
+{
+    XV_LANES(if ((m >> l_) & 1u) p[l_] = v.v[l_]);
+}
+#include "lib/kernels/x86/x86_vec.h"
+
+static void test_x86_template(void **state)
+{
+    (void)state;
+    check_sba("x86_vec.h@16", scale_bias_act_vec);
+
+    ypr_rng r;
+    ypr__rng_seed(&r, 11);
+    /* max-pool: 2×2 s2 and stride 1 (k, p) against the reference, bit-exact */
+    static const int kp[][2] = {{2, 0}, {5, 2}, {9, 4}, {13, 6}, {3, 1}, {1, 0}};
+    static const int64_t hs[] = {1, 2, 3, 7, 13, 16, 17, 20, 31, 33, 40, 47};
+    for (int t = 0; t < 60; t++) {
+        int64_t h = pick(&r, hs, 12), w = pick(&r, hs, 12);
+        int k = kp[t % 6][0], p = kp[t % 6][1];
+        float *x = rand_buf(&r, h * w, -5, 5);
+        float *y = rand_buf(&r, (h + 2) * (w + 2) + 1, 0, 1);
+        float *ref = ypr__alloc((size_t)((h + 2) * (w + 2)) * sizeof(float));
+        if (h >= 2 && w >= 2) {
+            int64_t oh = h / 2, ow = w / 2;
+            float sentinel = y[oh * ow];
+            maxpool_2x2s2_vec(x, w, y, oh, ow);
+            ypr__maxpool_plane_ref(x, h, w, ref, oh, ow, 2, 2, 0);
+            assert_memory_equal(y, ref, (size_t)(oh * ow) * sizeof(float));
+            assert_true(y[oh * ow] == sentinel);
+        }
+        if (h + 2 * p >= k && w + 2 * p >= k) {
+            int64_t oh = h + 2 * p - k + 1, ow = w + 2 * p - k + 1;
+            float sentinel = y[oh * ow];
+            assert_int_equal(maxpool_s1_vec(x, h, w, y, oh, ow, k, p), 1);
+            ypr__maxpool_plane_ref(x, h, w, ref, oh, ow, k, 1, p);
+            assert_memory_equal(y, ref, (size_t)(oh * ow) * sizeof(float));
+            assert_true(y[oh * ow] == sentinel);
+        }
+        ypr__free(x); ypr__free(y); ypr__free(ref);
+    }
+
+    /* GEMM tile stores: a 6 × NV·16 accumulator tile (panel 4 vectors wide)
+     * into the m×n corner of C, plain and through the epilogue; nothing
+     * outside the corner may change. */
+    enum { MR = 6, LDC = 70 };
+    float c0[MR + 1][LDC], c[MR + 1][LDC], scale[MR], bias[MR];
+    for (int t = 0; t < 200; t++) {
+        int nv = 1 + (int)(ypr__rng_u64(&r) % 4);
+        int m = 1 + (int)(ypr__rng_u64(&r) % MR);
+        int n = (nv - 1) * XV_VL + 1 + (int)(ypr__rng_u64(&r) % XV_VL);
+        if (t % 5 == 0) {   /* whole tiles take the register path */
+            m = MR;
+            n = nv * XV_VL;
+        }
+        int acc_in = t % 2, ep = t % 3 != 0, act = t % YPR_ACT_COUNT_;
+        xv_f acc[XV_MR_MAX][4];
+        for (int i = 0; i < MR; i++) {
+            scale[i] = 0.5f + ypr__rng_uniform(&r);
+            bias[i] = ypr__rng_uniform(&r) - 0.5f;
+            for (int v = 0; v < 4; v++)
+                XV_LANES(acc[i][v].v[l_] = 8 * ypr__rng_uniform(&r) - 4);
+        }
+        for (int i = 0; i <= MR; i++)
+            for (int j = 0; j < LDC; j++)
+                c0[i][j] = c[i][j] = ypr__rng_uniform(&r) - 0.5f;
+        const float *sc = t % 7 ? scale : NULL, *bi = t % 11 ? bias : NULL;
+        /* NV is a constant in the micro-kernels: likewise here */
+#define STORE(NV)                                                              \
+    (ep ? ep_store(acc, &c[0][0], LDC, m, n, acc_in, sc, bi, act, 0.1f, MR, NV, 4)   \
+        : plain_store(acc, &c[0][0], LDC, m, n, acc_in, MR, NV))
+        switch (nv) {
+        case 1: STORE(1); break;
+        case 2: STORE(2); break;
+        case 3: STORE(3); break;
+        default: STORE(4); break;
+        }
+#undef STORE
+        for (int i = 0; i <= MR; i++)
+            for (int j = 0; j < LDC; j++) {
+                if (i >= m || j >= n) {
+                    assert_true(c[i][j] == c0[i][j]);
+                    continue;
+                }
+                float v = acc[i][j / XV_VL].v[j % XV_VL];
+                if (acc_in)
+                    v += c0[i][j];
+                if (!ep) {
+                    assert_true(c[i][j] == v);
+                    continue;
+                }
+                float want = ypr__act_ref(v * (sc ? sc[i] : 1.0f) + (bi ? bi[i] : 0.0f), act,
+                                          0.1f);
+                if (!(fabs(c[i][j] - want) <= 2e-6 * (1 + fabs(want))))
+                    fail_msg("ep_store m=%d n=%d nv=%d act %d at (%d,%d): %.9g vs %.9g", m, n,
+                             nv, act, i, j, c[i][j], want);
+            }
+    }
+}
+
 int main(void)
 {
     const char *want = getenv("YPR_SIMD");
@@ -466,6 +684,8 @@ int main(void)
         cmocka_unit_test(test_maxpool),
         cmocka_unit_test(test_upsample_concat),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_dispatch_features),
+        cmocka_unit_test(test_x86_template),
     };
     return cmocka_run_group_tests_name(kt->name, tests, NULL, NULL);
 }

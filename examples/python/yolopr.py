@@ -143,6 +143,10 @@ _sig("ypr_model_tensor", ctypes.c_int, _P, ctypes.c_int, ctypes.POINTER(ctypes.c
      ctypes.POINTER(ctypes.c_int), ctypes.POINTER(_i64), ctypes.POINTER(ctypes.POINTER(ctypes.c_float)))
 _sig("ypr_model_set_tensor", ctypes.c_int, _P, ctypes.c_int, _P, _i64)
 
+# The enum tables below mirror include/yolopr.h by hand; tests/python/test_enums.py
+# checks every entry (and that no header value is missing) against the header.
+
+# ypr_model_setting
 CONF_THRESHOLD, IOU_THRESHOLD, MAX_DET, MULTI_LABEL, AGNOSTIC_NMS, INPUT_SIZE = range(100, 106)
 
 # Status codes (YPR_E…), stable.
@@ -156,8 +160,10 @@ EVAL_IMAGES, EVAL_LABELS, EVAL_P, EVAL_R, EVAL_MAP50, EVAL_MAP = range(6)
 
 # ypr_prune_setting and the pruner's enums
 (PRUNE_RATIO, PRUNE_CRITERION, PRUNE_GLOBAL, PRUNE_ROUND_TO, PRUNE_STEPS, PRUNE_MAX_LAYER_RATIO,
- PRUNE_SEED, PRUNE_REDUCTION, PRUNE_NORMALIZER, PRUNE_REPORT_SIZE) = range(200, 210)
-CRITERIA = {"random": 0, "l1": 1, "l2": 2, "lamp": 3, "bn_scale": 4, "bn": 4, "fpgm": 5}
+ PRUNE_SEED, PRUNE_REDUCTION, PRUNE_NORMALIZER, PRUNE_REPORT_SIZE, PRUNE_TARGET_MACS,
+ PRUNE_TARGET_PARAMS) = range(200, 212)
+CRITERIA = {"random": 0, "l1": 1, "l2": 2, "lamp": 3, "bn_scale": 4, "bn": 4, "fpgm": 5,
+            "taylor": 6}
 REDUCTIONS = {"mean": 0, "sum": 1, "max": 2, "first": 3}
 NORMALIZERS = {"none": 0, "mean": 1, "max": 2, "sum": 3, "lamp": 4}
 METRICS = {"yolov7": 0, "coco": 1}

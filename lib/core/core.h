@@ -38,10 +38,22 @@ void ypr__free(void *p);
 void ypr__log(int level, const char *fmt, ...) YPR_PRINTF(2, 3);
 
 /* ---- CPU features */
+/* A feature is set only when the CPU reports it and the OS saves the
+ * registers it needs (YMM for the AVX family, opmask and ZMM for AVX-512). */
 typedef struct ypr_cpu_info {
-    unsigned sse42 : 1, avx : 1, avx2 : 1, fma : 1, avx512f : 1, avx512bw : 1,
-             avx512vl : 1, avx512vnni : 1, avxvnni : 1, neon : 1, asimddot : 1;
+    unsigned sse42 : 1, avx : 1, avx2 : 1, fma : 1, f16c : 1, avx512f : 1, avx512bw : 1,
+             avx512vl : 1, avx512dq : 1, avx512vnni : 1, avxvnni : 1, neon : 1, asimddot : 1;
 } ypr_cpu_info;
+/* What x86 detection reads: CPUID leaf 1 ECX, leaf 7 subleaf 0 EBX and ECX,
+ * leaf 7 subleaf 1 EAX (ignored when max_leaf < 7) and XCR0 (0 without
+ * OSXSAVE). */
+typedef struct ypr_cpuid_regs {
+    uint32_t max_leaf, leaf1_ecx, leaf7_ebx, leaf7_ecx, leaf7_1_eax;
+    uint64_t xcr0;
+} ypr_cpuid_regs;
+/* The features those registers grant (pure: the detection logic, testable
+ * on any machine). */
+void ypr__cpu_decode_x86(const ypr_cpuid_regs *r, ypr_cpu_info *ci);
 const ypr_cpu_info *ypr__cpu(void);
 int ypr__online_cpus(void);
 

@@ -1,10 +1,47 @@
 /* CPU feature detection, once per process. On x86 a feature counts only when
  * CPUID reports it *and* XGETBV says the OS saves the register state it needs
- * (YMM for AVX/AVX2, opmask+ZMM for AVX-512). On aarch64 NEON is baseline. */
+ * (YMM for AVX/AVX2/FMA/F16C, opmask+ZMM for AVX-512); the decoding of those
+ * registers is a pure function, tested on any machine. On aarch64 NEON is
+ * baseline. */
 #include <pthread.h>
 #include <unistd.h>
 
 #include "core.h"
+
+/* Bit numbers from the Intel SDM, vol. 2A (CPUID) and vol. 1 §13 (XCR0). */
+enum {
+    L1_FMA = 12, L1_SSE42 = 20, L1_OSXSAVE = 27, L1_AVX = 28, L1_F16C = 29,
+    L7_AVX2 = 5, L7_AVX512F = 16, L7_AVX512DQ = 17, L7_AVX512BW = 30, L7_AVX512VL = 31,
+    L7C_AVX512VNNI = 11, L71A_AVXVNNI = 4
+};
+#define XCR0_YMM 0x06u   /* SSE and AVX state */
+#define XCR0_ZMM 0xe0u   /* opmask, ZMM_Hi256, Hi16_ZMM state */
+
+static int bit(uint32_t r, int b)
+{
+    return (int)((r >> b) & 1u);
+}
+
+void ypr__cpu_decode_x86(const ypr_cpuid_regs *r, ypr_cpu_info *ci)
+{
+    *ci = (ypr_cpu_info){0};
+    ci->sse42 = bit(r->leaf1_ecx, L1_SSE42);
+    uint64_t xcr0 = bit(r->leaf1_ecx, L1_OSXSAVE) ? r->xcr0 : 0;
+    int ymm_ok = (xcr0 & XCR0_YMM) == XCR0_YMM;
+    int zmm_ok = ymm_ok && (xcr0 & XCR0_ZMM) == XCR0_ZMM;
+    ci->avx = bit(r->leaf1_ecx, L1_AVX) && ymm_ok;
+    ci->fma = bit(r->leaf1_ecx, L1_FMA) && ci->avx;
+    ci->f16c = bit(r->leaf1_ecx, L1_F16C) && ci->avx;
+    if (r->max_leaf < 7)
+        return;
+    ci->avx2 = ci->avx && bit(r->leaf7_ebx, L7_AVX2);
+    ci->avx512f = zmm_ok && bit(r->leaf7_ebx, L7_AVX512F);
+    ci->avx512bw = ci->avx512f && bit(r->leaf7_ebx, L7_AVX512BW);
+    ci->avx512vl = ci->avx512f && bit(r->leaf7_ebx, L7_AVX512VL);
+    ci->avx512dq = ci->avx512f && bit(r->leaf7_ebx, L7_AVX512DQ);
+    ci->avx512vnni = ci->avx512f && bit(r->leaf7_ecx, L7C_AVX512VNNI);
+    ci->avxvnni = ci->avx2 && bit(r->leaf7_1_eax, L71A_AVXVNNI);
+}
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -18,27 +55,22 @@ static uint64_t xgetbv0(void)
 
 static void detect(ypr_cpu_info *ci)
 {
+    ypr_cpuid_regs r = {0};
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d))
         return;
-    ci->sse42 = (c >> 20) & 1;
-    int osxsave = (c >> 27) & 1, avx = (c >> 28) & 1, fma = (c >> 12) & 1;
-    uint64_t xcr0 = osxsave ? xgetbv0() : 0;
-    int ymm_ok = (xcr0 & 0x6) == 0x6;
-    int zmm_ok = ymm_ok && (xcr0 & 0xe0) == 0xe0;
-    ci->avx = avx && ymm_ok;
-    ci->fma = fma && ymm_ok;
-    unsigned maxleaf = __get_cpuid_max(0, NULL);
-    if (maxleaf < 7)
-        return;
-    __cpuid_count(7, 0, a, b, c, d);
-    ci->avx2 = ci->avx && ((b >> 5) & 1);
-    ci->avx512f = zmm_ok && ((b >> 16) & 1);
-    ci->avx512bw = ci->avx512f && ((b >> 30) & 1);
-    ci->avx512vl = ci->avx512f && ((b >> 31) & 1);
-    ci->avx512vnni = ci->avx512f && ((c >> 11) & 1);
-    __cpuid_count(7, 1, a, b, c, d);
-    ci->avxvnni = ci->avx2 && ((a >> 4) & 1);
+    r.leaf1_ecx = c;
+    if (bit(c, L1_OSXSAVE))   /* XGETBV faults without OSXSAVE */
+        r.xcr0 = xgetbv0();
+    r.max_leaf = __get_cpuid_max(0, NULL);
+    if (r.max_leaf >= 7) {
+        __cpuid_count(7, 0, a, b, c, d);
+        r.leaf7_ebx = b;
+        r.leaf7_ecx = c;
+        __cpuid_count(7, 1, a, b, c, d);
+        r.leaf7_1_eax = a;
+    }
+    ypr__cpu_decode_x86(&r, ci);
 }
 #elif defined(__aarch64__)
 #include <sys/auxv.h>
@@ -81,6 +113,7 @@ int ypr_cpu_has(int feature)
     case YPR_CPU_AVX512F: return c->avx512f;
     case YPR_CPU_AVX512BW: return c->avx512bw;
     case YPR_CPU_AVX512VL: return c->avx512vl;
+    case YPR_CPU_AVX512DQ: return c->avx512dq;
     case YPR_CPU_AVX512VNNI: return c->avx512vnni;
     case YPR_CPU_AVXVNNI: return c->avxvnni;
     case YPR_CPU_NEON: return c->neon;

@@ -131,8 +131,15 @@ typedef struct ypr_ktable {
 } ypr_ktable;
 
 /* ---- dispatch (dispatch.c) */
+enum { YPR_KT_SCALAR, YPR_KT_AVX2, YPR_KT_AVX512, YPR_KT_NEON, YPR_KT_COUNT };
 const ypr_ktable *ypr__kt(void);                 /* the active table */
 const ypr_ktable *ypr__kt_named(const char *name); /* NULL if unavailable */
+/* Whether a CPU with features @p c runs kernel set @p name (every extension
+ * its file is built with); 0 for unknown names. Built-in or not is separate. */
+int ypr__kt_cpu_ok(const char *name, const ypr_cpu_info *c);
+/* The set start-up picks (before YPR_SIMD): the first of avx512, avx2, neon,
+ * scalar that is built in (bit YPR_KT_… of @p built) and runs on @p c. */
+const char *ypr__kt_best(const ypr_cpu_info *c, unsigned built);
 /* ISA tables, each filled completely (NULL entries replaced by scalar). */
 void ypr__kt_fill_scalar(ypr_ktable *t);
 #if defined(YPR_HAVE_AVX2)

@@ -1,6 +1,7 @@
 """The ctypes binding against the same PyTorch fixture the C tests use.
 Run by meson with Debian's /usr/bin/python3 (NumPy); YOLOPR_LIBRARY names the
 built library and YPR_TEST_DATA the tests/data folder."""
+import math
 import os
 import sys
 import tempfile
@@ -102,7 +103,8 @@ class ModelTest(unittest.TestCase):
     def test_version(self):
         self.assertRegex(yolopr.version(), r"^\d+\.\d+\.\d+$")
         self.assertIn(yolopr.simd_active(), ("scalar", "avx2", "avx512", "neon"))
-        self.assertGreater(yolopr.bench_peak(threads=1, seconds=0.02, isa="scalar"), 0.1)
+        peak = yolopr.bench_peak(threads=1, seconds=0.02, isa="scalar")
+        self.assertTrue(math.isfinite(peak) and peak > 0, peak)   # ran; never how fast
         with self.assertRaises(yolopr.YoloprError):
             yolopr.bench_peak(isa="nope")
 
