@@ -93,6 +93,7 @@ static void test_bench(void **state)
     assert_int_equal(ypr_bench_kernels("scalar", 0, 0, NULL, NULL), YPR_EINVAL);
     assert_int_equal(ypr_bench_kernels("nope", 1, 0.001, on_row, &s), YPR_EUNSUPPORTED);
     assert_int_equal(ypr_bench_kernels("scalar", -2, 0.001, on_row, &s), YPR_EINVAL);
+    assert_int_equal(ypr_bench_kernels("scalar", 1, NAN, on_row, &s), YPR_EINVAL);
     assert_int_equal(s.rows, 0);
 
     double g = -1;
@@ -100,6 +101,7 @@ static void test_bench(void **state)
     assert_int_equal(ypr_bench_peak("nope", 1, 0.02, &g), YPR_EUNSUPPORTED);
     assert_int_equal(ypr_bench_peak(NULL, 65, 0.02, &g), YPR_EINVAL);
     assert_int_equal(ypr_bench_peak(NULL, 1, -1, &g), YPR_EINVAL);
+    assert_int_equal(ypr_bench_peak(NULL, 1, NAN, &g), YPR_EINVAL);
     assert_true(g == -1);
     /* It ran and measured something: never how fast (a loaded machine, or
      * an emulator, may be arbitrarily slow). */

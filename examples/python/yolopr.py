@@ -155,13 +155,13 @@ CONF_THRESHOLD, IOU_THRESHOLD, MAX_DET, MULTI_LABEL, AGNOSTIC_NMS, INPUT_SIZE = 
 
 # ypr_eval_setting / ypr_eval_value
 (EVAL_CONF_THRESHOLD, EVAL_IOU_THRESHOLD, EVAL_MAX_DET, EVAL_METRIC, EVAL_INPUT_SIZE, EVAL_BATCH,
- EVAL_MULTI_LABEL, EVAL_MAX_IMAGES, EVAL_RECT) = range(400, 409)
+ EVAL_MULTI_LABEL, EVAL_MAX_IMAGES, EVAL_RECT, EVAL_CAP_CANVAS) = range(400, 410)
 EVAL_IMAGES, EVAL_LABELS, EVAL_P, EVAL_R, EVAL_MAP50, EVAL_MAP = range(6)
 
 # ypr_prune_setting and the pruner's enums
 (PRUNE_RATIO, PRUNE_CRITERION, PRUNE_GLOBAL, PRUNE_ROUND_TO, PRUNE_STEPS, PRUNE_MAX_LAYER_RATIO,
  PRUNE_SEED, PRUNE_REDUCTION, PRUNE_NORMALIZER, PRUNE_REPORT_SIZE, PRUNE_TARGET_MACS,
- PRUNE_TARGET_PARAMS) = range(200, 212)
+ PRUNE_TARGET_PARAMS, PRUNE_CLAMP_WIDTHS) = range(200, 213)
 CRITERIA = {"random": 0, "l1": 1, "l2": 2, "lamp": 3, "bn_scale": 4, "bn": 4, "fpgm": 5,
             "taylor": 6}
 REDUCTIONS = {"mean": 0, "sum": 1, "max": 2, "first": 3}
@@ -485,7 +485,8 @@ class Evaluator(_Handle):
 
     Settings are keyword arguments of the constructor or properties:
     conf, iou, max_det, metric ('yolov7' or 'coco'), size, batch, multi_label,
-    max_images, rect."""
+    max_images, rect, cap_canvas (no canvas side past size; default off:
+    test.py's canvas)."""
 
     _free = staticmethod(_c.ypr_evaluator_free)
     # name: (key, is_float, library default)
@@ -499,6 +500,7 @@ class Evaluator(_Handle):
         "multi_label": (EVAL_MULTI_LABEL, False, True),
         "max_images": (EVAL_MAX_IMAGES, False, 0),
         "rect": (EVAL_RECT, False, True),
+        "cap_canvas": (EVAL_CAP_CANVAS, False, False),
     }
 
     def __init__(self, model, dataset, **settings):
@@ -544,6 +546,7 @@ class Evaluator(_Handle):
     multi_label = _setting("multi_label")
     max_images = _setting("max_images")
     rect = _setting("rect")
+    cap_canvas = _setting("cap_canvas")
     del _setting
 
     @property
@@ -700,17 +703,19 @@ class DepGraph(_Handle):
 class Pruner(_Handle):
     """Structured channel pruning over a DepGraph (wraps ypr_pruner).
 
-    importance: 'random', 'l1', 'l2', 'lamp', 'bn_scale' (or 'bn'), 'fpgm';
+    importance: 'random', 'l1', 'l2', 'lamp', 'bn_scale' (or 'bn'), 'fpgm', 'taylor';
     reduction: 'mean', 'sum', 'max', 'first'; normalizer: 'none', 'mean',
     'max', 'sum', 'lamp'. ignore: fnmatch patterns of layers never pruned
     (one matching nothing raises YoloprError ENOTFOUND); layer_ratios:
-    {pattern: ratio}."""
+    {pattern: ratio}. clamp_widths: a group whose selection would remove all
+    its channels keeps its best round_to ones instead of being left whole
+    (Torch-Pruning's rule, the default)."""
 
     _free = staticmethod(_c.ypr_pruner_free)
 
     def __init__(self, graph, ratio=0.25, importance="l2", global_pruning=False, round_to=1,
                  steps=1, max_layer_ratio=1.0, seed=0, ignore=(), layer_ratios=None,
-                 reduction="mean", normalizer="mean", report_size=640):
+                 reduction="mean", normalizer="mean", report_size=640, clamp_widths=False):
         self._graph = graph   # keeps the graph (and through it the model) alive
         h = _P()
         _check(_c.ypr_pruner_create(_live(graph, "dependency graph"), ctypes.byref(h)))
@@ -725,6 +730,7 @@ class Pruner(_Handle):
         self._set_int(PRUNE_REDUCTION, _enum("reduction", REDUCTIONS, reduction))
         self._set_int(PRUNE_NORMALIZER, _enum("normalizer", NORMALIZERS, normalizer))
         self._set_int(PRUNE_REPORT_SIZE, report_size)
+        self._set_int(PRUNE_CLAMP_WIDTHS, 1 if clamp_widths else 0)
         if isinstance(ignore, str):
             ignore = (ignore,)
         for pattern in ignore:

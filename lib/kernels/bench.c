@@ -146,7 +146,7 @@ int ypr_bench_kernels(const char *isa, int max_threads, double seconds,
     RETURN_IF(!cb, YPR_EINVAL, "bench: NULL callback");
     RETURN_IF(max_threads < 0 || max_threads > 64, YPR_EINVAL,
               "bench: thread count %d outside [0, 64]", max_threads);
-    RETURN_IF(seconds < 0 || seconds > 60, YPR_EINVAL, "bench: seconds %g outside [0, 60]", seconds);
+    RETURN_IF(!(seconds >= 0 && seconds <= 60), YPR_EINVAL, "bench: seconds %g outside [0, 60]", seconds);
     if (max_threads == 0)
         max_threads = ypr_get_num_threads();
     if (seconds == 0)
@@ -168,7 +168,7 @@ int ypr_bench_peak(const char *isa, int threads, double seconds, double *gflops)
     RETURN_IF(!gflops, YPR_EINVAL, "bench peak: NULL result pointer");
     RETURN_IF(threads < 0 || threads > 64, YPR_EINVAL,
               "bench peak: thread count %d outside [0, 64]", threads);
-    RETURN_IF(seconds < 0 || seconds > 60, YPR_EINVAL,
+    RETURN_IF(!(seconds >= 0 && seconds <= 60), YPR_EINVAL,
               "bench peak: seconds %g outside [0, 60]", seconds);
     RETURN_IF(isa && !ypr_simd_available(isa), YPR_EUNSUPPORTED,
               "bench peak: kernel set '%s' is not available here", isa);

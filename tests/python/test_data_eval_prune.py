@@ -267,12 +267,13 @@ class EvaluatorRunTest(unittest.TestCase):
         ds = yolopr.Dataset.open(os.path.join(data, "e2e"))
         with open(os.path.join(data, "e2e", "expected.txt")) as f:
             rows = [l.split() for l in f if not l.startswith("#")]
-        batch, cap, map50, map_ = next(r for r in rows if r[:2] == ["3", "0"])
-        e = yolopr.Evaluator(m, ds, size=128, batch=int(batch))
-        e.run()
-        r = e.get()
-        self.assertAlmostEqual(r["map50"], float(map50), delta=1e-4)
-        self.assertAlmostEqual(r["map"], float(map_), delta=1e-4)
+        for batch, cap, map50, map_ in (r for r in rows if r[0] == "3"):
+            e = yolopr.Evaluator(m, ds, size=128, batch=int(batch), cap_canvas=cap == "1")
+            self.assertEqual(e.cap_canvas, cap == "1")
+            e.run()
+            r = e.get()
+            self.assertAlmostEqual(r["map50"], float(map50), delta=1e-4)
+            self.assertAlmostEqual(r["map"], float(map_), delta=1e-4)
         self.assertEqual([m._setting(k, f) for k, f in keys], before)
 
     def test_progress_and_cancel(self):
