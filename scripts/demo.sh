@@ -15,6 +15,9 @@ $y version
 echo "== kernels"
 $y bench kernels --threads "$(nproc)" --seconds 0.2
 echo "== the built-in synthetic dataset (YOLO layout)"
+# synth writes only into a new or empty folder: clear the demo's own dataset
+# from an earlier run (the folder this script made, nothing else)
+rm -rf "$out/synth"
 $y synth "$out/synth" --images 48 --size 320 --classes 8 --seed 7
 echo "== yolov7-tiny as built in (80 classes): layers, parameters, MACs at 320"
 $y info yolov7-tiny --size 320 | tail -n 2
