@@ -19,6 +19,7 @@
 #include "lib/eval/eval.h"
 #include "lib/io/io.h"
 #include "lib/model/model.h"
+#include "test_util.h"
 
 /* ------------------------------------------------------------ helpers */
 
@@ -539,27 +540,6 @@ static int find_data(const char *file, char *out, size_t cap)
     return -1;
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(fp);
-    if (buf) {
-        buf[n] = 0;
-        *len = (size_t)n;
-    }
-    return buf;
-}
-
 static int32_t rd_i32(const unsigned char *p)
 {
     return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -582,8 +562,8 @@ static void test_random_vs_numpy(void **state)
         find_data("eval/random_expected.json", jpath, sizeof jpath) != 0)
         fail_msg("tests/data/eval fixture not found (set YPR_TEST_DATA_DIR)");
     size_t blen, jlen;
-    unsigned char *bin = (unsigned char *)slurp(binpath, &blen);
-    char *jtext = slurp(jpath, &jlen);
+    unsigned char *bin = (unsigned char *)test_slurp(binpath, &blen);
+    char *jtext = test_slurp(jpath, &jlen);
     assert_non_null(bin);
     assert_non_null(jtext);
     ypr_json *exp = NULL;

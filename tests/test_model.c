@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "yolopr.h"
+#include "test_util.h"
 
 static char data_dir[1024];
 
@@ -607,23 +608,11 @@ static int edit_header(const char *src, const char *dst, const char *pat, const 
     return edits;
 }
 
-static int tensor_index(const ypr_model *m, const char *name)
-{
-    for (int i = 0; i < ypr_model_num_tensors(m); i++) {
-        const char *n;
-        assert_int_equal(ypr_model_tensor(m, i, &n, NULL, NULL, NULL), YPR_OK);
-        if (strcmp(n, name) == 0)
-            return i;
-    }
-    fail_msg("no tensor %s", name);
-    return -1;
-}
-
 /* mini with one element of `tensor` set to v, saved as `path` */
 static void save_with(const char *tensor, int64_t at, float v, const char *path)
 {
     ypr_model *m = mini();
-    int i = tensor_index(m, tensor);
+    int i = test_tensor_index(m, tensor);
     const float *d;
     int64_t shape[6];
     int ndim;
@@ -725,17 +714,6 @@ static void test_load_validation(void **state)
     ypr_model_free(m);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char *b = malloc(1 << 16);
-    *len = fread(b, 1, 1 << 16, f);
-    fclose(f);
-    assert_true(*len < (1 << 16));
-    return b;
-}
-
 /* The cfg module of every node survives a checkpoint: a pruned net saved and
  * reloaded exports the same YOLOv7 cfg; a checkpoint from before modules were
  * recorded derives them from the tensor names and exports it too. */
@@ -747,14 +725,16 @@ static void test_module_identity(void **state)
     assert_int_equal(ypr_model_export_yolov7(m, "mod_a.yaml", "mod_a.safetensors"), YPR_OK);
     assert_int_equal(ypr_model_save(m, "mod_ck.safetensors"), YPR_OK);
     size_t na, nb;
-    char *a = slurp("mod_a.yaml", &na);
+    char *a = test_slurp("mod_a.yaml", &na);
+    assert_non_null(a);
     assert_non_null(strstr(a, "SPPCSPC"));   /* uniform pruning keeps SPPCSPC whole */
     assert_non_null(strstr(a, "RepConv"));
     /* saved, reloaded, exported: the same cfg */
     ypr_model *back = NULL;
     assert_int_equal(ypr_model_load("mod_ck.safetensors", &back), YPR_OK);
     assert_int_equal(ypr_model_export_yolov7(back, "mod_b.yaml", "mod_b.safetensors"), YPR_OK);
-    char *b = slurp("mod_b.yaml", &nb);
+    char *b = test_slurp("mod_b.yaml", &nb);
+    assert_non_null(b);
     assert_int_equal(na, nb);
     assert_memory_equal(a, b, na);
     free(b);
@@ -764,7 +744,8 @@ static void test_module_identity(void **state)
                             "\\\"", NULL, 1) > 20);
     assert_int_equal(ypr_model_load("mod_old.safetensors", &back), YPR_OK);
     assert_int_equal(ypr_model_export_yolov7(back, "mod_c.yaml", "mod_c.safetensors"), YPR_OK);
-    b = slurp("mod_c.yaml", &nb);
+    b = test_slurp("mod_c.yaml", &nb);
+    assert_non_null(b);
     assert_int_equal(na, nb);
     assert_memory_equal(a, b, na);
     free(b);
@@ -775,7 +756,8 @@ static void test_module_identity(void **state)
                             "\\\"module\\\":\\\"SPP", "\\\"", "Mystery", 1) > 10);
     assert_int_equal(ypr_model_load("mod_unk.safetensors", &back), YPR_OK);
     assert_int_equal(ypr_model_export_yolov7(back, "mod_d.yaml", "mod_d.safetensors"), YPR_OK);
-    b = slurp("mod_d.yaml", &nb);
+    b = test_slurp("mod_d.yaml", &nb);
+    assert_non_null(b);
     assert_null(strstr(b, "SPPCSPC"));
     free(b);
     ypr_model *rebuilt = NULL;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "yolopr.h"
+#include "test_util.h"
 
 static int64_t prune_ignoring(ypr_model *m, int criterion, double ratio, int round_to, int global,
                               int steps, const char *ignore)
@@ -330,18 +331,6 @@ static void test_export_yolov7(void **state)
     ypr_model_free(m);
 }
 
-static int tensor_index(ypr_model *m, const char *name)
-{
-    for (int i = 0; i < ypr_model_num_tensors(m); i++) {
-        const char *n;
-        assert_int_equal(ypr_model_tensor(m, i, &n, NULL, NULL, NULL), YPR_OK);
-        if (strcmp(n, name) == 0)
-            return i;
-    }
-    fail_msg("no tensor %s", name);
-    return -1;
-}
-
 /* Taylor with g = sign(w) scores |w|: it must cut exactly what L1 cuts. */
 static void test_taylor_and_regularizers(void **state)
 {
@@ -396,7 +385,7 @@ static void test_taylor_and_regularizers(void **state)
         sizes[i] = n;
         gr[i] = calloc((size_t)n, sizeof(float));
     }
-    int bn = tensor_index(m, "model.0.bn.weight"), cw = tensor_index(m, "model.0.conv.weight");
+    int bn = test_tensor_index(m, "model.0.bn.weight"), cw = test_tensor_index(m, "model.0.conv.weight");
     assert_int_equal(ypr_pruner_regularize(p, gr, 0.1, YPR_REG_BN_L1), YPR_OK);
     for (int64_t k = 0; k < sizes[bn]; k++)
         assert_true(fabsf(gr[bn][k] - 0.1f) < 1e-7f);          /* γ = 1: λ·sign(γ) */
@@ -463,7 +452,7 @@ static ypr_model *three_groups(void)
     for (int l = 0; l < 3; l++) {
         char name[64];
         snprintf(name, sizeof name, "model.%d.bn.weight", l);
-        assert_int_equal(ypr_model_set_tensor(m, tensor_index(m, name), gammas[l], 16), YPR_OK);
+        assert_int_equal(ypr_model_set_tensor(m, test_tensor_index(m, name), gammas[l], 16), YPR_OK);
     }
     return m;
 }
@@ -475,7 +464,7 @@ static void expect_kept(ypr_model *m, int l, const int *want, int nwant)
     snprintf(name, sizeof name, "model.%d.bn.weight", l);
     int64_t shape[6];
     const float *g;
-    assert_int_equal(ypr_model_tensor(m, tensor_index(m, name), NULL, NULL, shape, &g), YPR_OK);
+    assert_int_equal(ypr_model_tensor(m, test_tensor_index(m, name), NULL, NULL, shape, &g), YPR_OK);
     assert_int_equal(shape[0], nwant);
     for (int k = 0; k < nwant; k++)
         assert_true(g[k] == gammas[l][want[k]]);

@@ -20,37 +20,9 @@
 
 #include "lib/core/json.h"
 #include "yolopr.h"
+#include "test_util.h"
 
 static char fixtures[1024];
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 1 << 16;
-            char *b = realloc(buf, cap + 1);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = b;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
 
 /* From the state_dict's safetensors header: the detect layer's index (the
  * layer holding `model.<L>.m.0.weight` with the largest L) and nc from that
@@ -241,7 +213,7 @@ static int cmp_name(const void *a, const void *b)
 static int load_fixture(const char *json_path, fixture *fx)
 {
     size_t len;
-    char *text = slurp(json_path, &len);
+    char *text = test_slurp(json_path, &len);
     memset(fx, 0, sizeof *fx);
     if (!text || ypr__json_parse(text, len, json_path, &fx->doc) != YPR_OK) {
         free(text);
