@@ -68,7 +68,8 @@ YPR_API const char *ypr_version_string(void);
     X(YPR_EUNSUPPORTED,-8,  "not supported")                                 \
     X(YPR_ESTATE,      -9,  "operation not valid in the current state")      \
     X(YPR_ECANCELED,  -10,  "canceled by callback")                          \
-    X(YPR_EINTERNAL,  -11,  "internal error")
+    X(YPR_EINTERNAL,  -11,  "internal error")                               \
+    X(YPR_ENONFINITE, -12,  "non-finite value (training diverged)")
 
 typedef enum ypr_status {
 #define YPR_X_ENUM(name, value, msg) name = value,
@@ -515,6 +516,140 @@ YPR_API int ypr_evaluator_json(const ypr_evaluator *e, char **text);
  *  @return YPR_OK; YPR_EINVAL; YPR_ESTATE (nothing evaluated yet); YPR_EIO
  *  (naming the path); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_evaluator_save_plots(const ypr_evaluator *e, const char *dir);
+
+/* ---------------------------------------------------------------- trainer */
+
+/** Trainer settings (enum keys 300–399, never renumbered). YOLOv7's
+ *  hyper-parameters (lr0, momentum, box, mosaic …) are set by name with
+ *  ypr_trainer_set_hyp() or from a hyp file with ypr_trainer_load_hyp(). */
+typedef enum ypr_train_setting {
+    YPR_TRAIN_EPOCHS        = 300, /**< int ≥ 1, default 300 (train.py) */
+    YPR_TRAIN_BATCH         = 301, /**< int in 1..1024, default 16 */
+    YPR_TRAIN_SIZE          = 302, /**< int: square training size, a multiple of 32, default: the model's input size */
+    YPR_TRAIN_WORKERS       = 303, /**< int in 1..64: loader threads (decode + augment), default 2; results never depend on it */
+    YPR_TRAIN_SEED          = 304, /**< int, default 0: augmentation and shuffling */
+    YPR_TRAIN_LOSS          = 305, /**< int ypr_train_loss, default: the hyp's loss_ota (1: OTA) */
+    YPR_TRAIN_LINEAR_LR     = 306, /**< int 0/1, default 0: one-cycle cosine to lrf; 1: linear */
+    YPR_TRAIN_EMA           = 307, /**< int 0/1, default 1: keep YOLOv7's EMA of the weights (evaluated and saved) */
+    YPR_TRAIN_EVAL          = 308, /**< int 0/1, default 1: evaluate after each epoch (needs a val dataset) */
+    YPR_TRAIN_NOMINAL_BATCH = 309, /**< int ≥ 1, default 64: gradients accumulate up to this many images */
+    YPR_TRAIN_FREEZE        = 310, /**< int ≥ 0, default 0: freeze cfg layers model.0 … model.(k-1) */
+    YPR_TRAIN_AUGMENT       = 311, /**< int 0/1, default 1: mosaic, affine, HSV, flips, mixup (0: letterbox only) */
+    YPR_TRAIN_EVAL_IMAGES   = 312, /**< int ≥ 0, default 0 (all): val images scored per epoch */
+    YPR_TRAIN_HYP_PRESET    = 313, /**< int ypr_hyp_preset: reset every hyper-parameter to a built-in set */
+    YPR_TRAIN_DISTILL       = 314, /**< float ≥ 0, default 1 when a teacher is set: weight of the distillation term */
+    YPR_TRAIN_SPARSITY      = 315, /**< int: -1 (default) none, or a ypr_regularizer applied every step */
+    YPR_TRAIN_SPARSITY_LAMBDA = 316, /**< float ≥ 0, default 1e-4: the regularizer's λ */
+    YPR_TRAIN_PRUNE_STEPS   = 317, /**< int ≥ 0, default 0: prune while training in this many steps (see ypr_trainer_set_pruner) */
+    YPR_TRAIN_PRUNE_EVERY   = 318  /**< int ≥ 1, default 1: fine-tuning epochs between pruning steps */
+} ypr_train_setting;
+
+/** Losses for YPR_TRAIN_LOSS. */
+typedef enum ypr_train_loss {
+    YPR_LOSS_SIMPLE = 0,   /**< YOLOv7's ComputeLoss */
+    YPR_LOSS_OTA = 1       /**< YOLOv7's ComputeLossOTA (dynamic-k assignment) */
+} ypr_train_loss;
+
+/** Built-in hyper-parameter sets (YOLOv7's data/hyp.scratch.*.yaml). */
+typedef enum ypr_hyp_preset {
+    YPR_HYP_SCRATCH_P5 = 0,
+    YPR_HYP_SCRATCH_TINY = 1
+} ypr_hyp_preset;
+
+/** What the progress callback and ypr_trainer_result() report (indices
+ *  into the value array). */
+typedef enum ypr_train_value {
+    YPR_TV_BOX = 0, YPR_TV_OBJ = 1, YPR_TV_CLS = 2, YPR_TV_TOTAL = 3,  /**< loss items (running means over the epoch) */
+    YPR_TV_LR = 4,               /**< learning rate of the weights group */
+    YPR_TV_IMAGES_PER_SEC = 5,   /**< training throughput so far this epoch (loading included) */
+    YPR_TV_P = 6, YPR_TV_R = 7, YPR_TV_MAP50 = 8, YPR_TV_MAP = 9,  /**< after an epoch's evaluation (NaN if none) */
+    YPR_TV_FITNESS = 10,         /**< 0.1·mAP@0.5 + 0.9·mAP@0.5:0.95 */
+    YPR_TV_SECONDS = 11,         /**< wall time of the epoch */
+    YPR_TV_COUNT_ = 12
+} ypr_train_value;
+
+/** Progress of training, called after every batch: @p epoch (0-based) of
+ *  @p epochs, batch @p iter of @p iters, @p values indexed by
+ *  ypr_train_value (YPR_TV_COUNT_ entries). Return nonzero to cancel. */
+typedef int (*ypr_train_fn)(void *user, int epoch, int epochs, int iter, int iters,
+                            const double *values);
+
+/** A trainer of @p model on @p train, evaluated on @p val (may be NULL: no
+ *  per-epoch evaluation). The model is trained in place (its net, pruned or
+ *  not, is the one that trains); both datasets must outlive the trainer.
+ *  @return YPR_OK; YPR_EINVAL (class counts of model and data disagree,
+ *  naming both; a fused model); YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_trainer_create(ypr_model *model, const ypr_dataset *train,
+                               const ypr_dataset *val, ypr_trainer **out);
+/** Release (NULL is a no-op). @since 0.1 */
+YPR_API void ypr_trainer_free(ypr_trainer *trainer);
+/** @return YPR_OK; YPR_EINVAL (key); YPR_ERANGE (value). @since 0.1 */
+YPR_API int ypr_trainer_set_int(ypr_trainer *trainer, int key, int64_t value);
+/** @return YPR_OK; YPR_EINVAL (key); YPR_ERANGE (value). @since 0.1 */
+YPR_API int ypr_trainer_set_float(ypr_trainer *trainer, int key, double value);
+/** @return YPR_OK; YPR_EINVAL (key or NULL). @since 0.1 */
+YPR_API int ypr_trainer_get_int(const ypr_trainer *trainer, int key, int64_t *value);
+/** Set one YOLOv7 hyper-parameter by its hyp.yaml key ("lr0", "mosaic" …).
+ *  @return YPR_OK; YPR_ENOTFOUND (unknown key); YPR_ERANGE. @since 0.1 */
+YPR_API int ypr_trainer_set_hyp(ypr_trainer *trainer, const char *key, double value);
+/** @return YPR_OK; YPR_ENOTFOUND (unknown key). @since 0.1 */
+YPR_API int ypr_trainer_get_hyp(const ypr_trainer *trainer, const char *key, double *value);
+/** Read a YOLOv7 hyp.*.yaml over the current values (all or nothing).
+ *  @return YPR_OK; YPR_ENOTFOUND; YPR_EFORMAT/YPR_ERANGE naming file:line. @since 0.1 */
+YPR_API int ypr_trainer_load_hyp(ypr_trainer *trainer, const char *path);
+/** Write last.safetensors (after every epoch), best.safetensors (best
+ *  fitness), results.csv and results.png into @p dir (created if missing;
+ *  NULL: write nothing). Checkpoints are written atomically; each loads with
+ *  ypr_model_load() (EMA weights, as YOLOv7's attempt_load) and resumes with
+ *  ypr_trainer_resume(). @return YPR_OK; YPR_EIO (naming the folder). @since 0.1 */
+YPR_API int ypr_trainer_set_output(ypr_trainer *trainer, const char *dir);
+/** Progress callback (NULL to remove). @return YPR_OK; YPR_EINVAL. @since 0.1 */
+YPR_API int ypr_trainer_set_callback(ypr_trainer *trainer, ypr_train_fn fn, void *user);
+/** Knowledge distillation from @p teacher (same classes, levels and
+ *  anchors; only run forward; must outlive the trainer; NULL removes it).
+ *  @return YPR_OK; YPR_EINVAL (NULL trainer, or the heads disagree, named). @since 0.1 */
+YPR_API int ypr_trainer_set_teacher(ypr_trainer *trainer, ypr_model *teacher);
+/** Prune while training (with YPR_TRAIN_PRUNE_STEPS K > 0): before epoch
+ *  k·PRUNE_EVERY (k = 0 … K−1) the trainer calls ypr_pruner_step() on
+ *  @p pruner (built on the trainer's model; set its STEPS to K and its
+ *  ratio or MAC target), then continues on the smaller net. With the
+ *  Taylor criterion it feeds the pruner the gradients of the epoch before.
+ *  Sparse training (YPR_TRAIN_SPARSITY) also uses this pruner's groups when
+ *  set. @return YPR_OK; YPR_EINVAL (a pruner of another model). @since 0.1 */
+YPR_API int ypr_trainer_set_pruner(ypr_trainer *trainer, ypr_pruner *pruner);
+/** Continue a run from a checkpoint written by this trainer's output
+ *  (weights, EMA, optimizer state, epoch, results, hyper-parameters and
+ *  settings). With one thread, a resumed run ends bit-identical to an
+ *  uninterrupted one. @return YPR_OK; YPR_EFORMAT (not a trainer
+ *  checkpoint, named); YPR_ESHAPE (another net); YPR_ESTATE (already
+ *  running). @since 0.1 */
+YPR_API int ypr_trainer_resume(ypr_trainer *trainer, const char *checkpoint);
+/** Train the remaining epochs. On success the model holds the final (EMA)
+ *  weights. On YPR_ECANCELED, YPR_ENONFINITE (a non-finite loss or
+ *  gradient; the message names epoch and batch) or another error, the model
+ *  holds the weights of the last completed epoch (the same as
+ *  last.safetensors, or its starting weights) and the checkpoints written so
+ *  far are left in place. @return YPR_OK; YPR_ECANCELED; YPR_ENONFINITE;
+ *  errors of data loading (naming the file). @since 0.1 */
+YPR_API int ypr_trainer_run(ypr_trainer *trainer);
+/** One optimizer step on a caller's batch: @p images [n, 3, size, size]
+ *  RGB in [0, 1], @p targets [nt, 6] rows (image, class, x, y, w, h
+ *  normalized). Forward, loss, backward and an SGD update with the current
+ *  learning rate (no accumulation, no EMA). @p loss receives box, obj, cls
+ *  and the total (may be NULL). @return YPR_OK; YPR_EINVAL (a bad target
+ *  row, named); YPR_ENONFINITE. @since 0.1 */
+YPR_API int ypr_trainer_step(ypr_trainer *trainer, const float *images, int n, int size,
+                             const float *targets, int64_t nt, double loss[4]);
+/** @return the number of completed epochs (≥ 0), or a negative status. @since 0.1 */
+YPR_API int ypr_trainer_epochs_done(const ypr_trainer *trainer);
+/** A result of completed epoch @p epoch: a ypr_train_value.
+ *  @return YPR_OK; YPR_ERANGE (epoch or what). @since 0.1 */
+YPR_API int ypr_trainer_result(const ypr_trainer *trainer, int epoch, int what, double *value);
+/** Memory held by the training state in bytes: parts[0] saved activations,
+ *  [1] gradient buffers, [2] parameter gradients, [3] optimizer state
+ *  (momentum), [4] EMA copy, [5] other (packed weights, scratch, loss);
+ *  any may be 0 before the first step. @return YPR_OK; YPR_EINVAL. @since 0.1 */
+YPR_API int ypr_trainer_memory(const ypr_trainer *trainer, int64_t parts[6]);
 
 /* ------------------------------------------------------- dependency graph */
 
