@@ -58,7 +58,9 @@ float *ypr__tplan_param_grad(ypr_tplan *p, int param);
 /* Bytes held: parts[0] saved activations, [1] gradient buffers, [2]
  * parameter gradients, [3] packed weights, statistics and scratch. */
 size_t ypr__tplan_bytes(const ypr_tplan *p, size_t parts[4]);
-int64_t ypr__tplan_batch(const ypr_tplan *p);
+int64_t ypr__tplan_batch(const ypr_tplan *p);          /* the batch it was made for */
+/* Run the next passes on the first n ≤ that batch images (a last, smaller batch). */
+int ypr__tplan_set_batch(ypr_tplan *p, int64_t n);
 
 /* ---- the ypr_trainer handle (trainer.c) */
 
