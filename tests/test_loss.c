@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "lib/core/json.h"
+#include "lib/io/io.h"
 #include "lib/model/model.h"
 #include "lib/train/train.h"
 #include "test_util.h"
@@ -409,6 +410,105 @@ static void test_bad_input(void **state)
     ypr__json_free(j);
 }
 
+/* The train-step fixture (make_train_fixture.py) is consistent with this
+ * loss: on its train-mode head maps, the loss items and d total / d head. */
+static float *st_f32(const ypr_safetensors *st, const char *name, int64_t *numel)
+{
+    const ypr_st_tensor *t = ypr__st_find(st, name);
+    if (!t)
+        fail_msg("train.safetensors: no %s", name);
+    float *v = malloc((size_t)t->numel * sizeof(float));
+    assert_int_equal(ypr__st_to_f32(t, v), YPR_OK);
+    if (numel)
+        *numel = t->numel;
+    return v;
+}
+
+static void test_train_fixture_heads(void **state)
+{
+    (void)state;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/train/manifest.json", data_dir);
+    size_t n;
+    char *text = test_slurp(path, &n);
+    assert_non_null(text);
+    ypr_json *j = NULL;
+    assert_int_equal(ypr__json_parse(text, n, path, &j), YPR_OK);
+    free(text);
+    /* reuse the case loader for the options */
+    fcase f;
+    memset(&f, 0, sizeof f);
+    const ypr_json *o = ypr__json_get(j, "opts");
+    f.o.nc = (int)num(o, "nc");
+    f.o.nl = (int)num(o, "nl");
+    f.o.na = (int)num(o, "na");
+    for (size_t i = 0; i < ypr__json_len(ypr__json_get(o, "anchors")); i++)
+        f.o.anchors[i] = (float)ypr__json_num(ypr__json_at(ypr__json_get(o, "anchors"), i));
+    for (int l = 0; l < f.o.nl; l++)
+        f.o.strides[l] = (float)ypr__json_num(ypr__json_at(ypr__json_get(o, "strides"), (size_t)l));
+    f.o.box = (float)num(o, "box");
+    f.o.obj = (float)num(o, "obj");
+    f.o.cls = (float)num(o, "cls");
+    f.o.cls_pw = (float)num(o, "cls_pw");
+    f.o.obj_pw = (float)num(o, "obj_pw");
+    f.o.anchor_t = (float)num(o, "anchor_t");
+    snprintf(path, sizeof path, "%s/train/train.safetensors", data_dir);
+    ypr_safetensors *st = NULL;
+    assert_int_equal(ypr__st_open(path, &st), YPR_OK);
+    int64_t nt6;
+    float *targets = st_f32(st, "targets", &nt6);
+    float *head[YPR_MAX_LEVELS], *grad[YPR_MAX_LEVELS];
+    int64_t size[YPR_MAX_LEVELS];
+    for (int l = 0; l < f.o.nl; l++) {
+        char name[64];
+        snprintf(name, sizeof name, "head.%d", l);
+        head[l] = st_f32(st, name, &size[l]);
+        const ypr_st_tensor *t = ypr__st_find(st, name);
+        f.B = t->shape[0];
+        f.hl[l] = t->shape[2];
+        f.wl[l] = t->shape[3];
+        grad[l] = malloc((size_t)size[l] * sizeof(float));
+    }
+    ypr_loss *L = NULL;
+    assert_int_equal(ypr__loss_create(&L), YPR_OK);
+    for (int ota = 0; ota < 2; ota++) {
+        ypr_loss_opts lo = f.o;
+        lo.ota = ota;
+        double out[4];
+        assert_int_equal(ypr__loss_run(L, &lo, f.B, (const float *const *)head, f.hl, f.wl, 64, 64,
+                                       targets, nt6 / 6, out, grad), YPR_OK);
+        char key[32];
+        snprintf(key, sizeof key, "loss_ota%d", ota);
+        for (int k = 0; k < 4; k++) {
+            double p = ypr__json_num(ypr__json_at(ypr__json_get(j, key), (size_t)k));
+            if (fabs(out[k] - p) > LOSS_RTOL * fabs(p) + 1e-7)
+                fail_msg("train fixture ota %d: item %d is %.9g, PyTorch %.9g", ota, k, out[k], p);
+        }
+        for (int l = 0; l < f.o.nl; l++) {
+            char name[64];
+            snprintf(name, sizeof name, "ota%d.head_grad.%d", ota, l);
+            float *ref = st_f32(st, name, NULL);
+            double gmax = 0, dmax = 0;
+            for (int64_t i = 0; i < size[l]; i++) {
+                gmax = fmax(gmax, fabs(ref[i]));
+                dmax = fmax(dmax, fabs(grad[l][i] - ref[i]));
+            }
+            assert_true(gmax > 0);
+            if (dmax > GRAD_RTOL * gmax)
+                fail_msg("train fixture ota %d level %d: gradient off by %g (max %g)", ota, l, dmax, gmax);
+            free(ref);
+        }
+    }
+    for (int l = 0; l < f.o.nl; l++) {
+        free(head[l]);
+        free(grad[l]);
+    }
+    free(targets);
+    ypr__loss_free(L);
+    ypr__st_close(st);
+    ypr__json_free(j);
+}
+
 int main(void)
 {
     const char *d = getenv("YPR_TEST_DATA");
@@ -418,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_opts_init),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_train_fixture_heads),
     };
     return cmocka_run_group_tests_name("loss", tests, NULL, NULL);
 }
