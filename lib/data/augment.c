@@ -207,7 +207,18 @@ int ypr__aug_warp_boxes(float *rows, int n, const double m[9], int perspective, 
 /* ------------------------------------------------------------- augment_hsv */
 
 /* OpenCV's 8-bit RGB→HSV: 12-bit fixed-point divisions by table. */
-static void rgb_to_hsv(const uint8_t p[3], int *h, int *s, int *v)
+typedef struct hsv_tabs { int sdiv[256], hdiv[256]; } hsv_tabs;
+
+static void hsv_tabs_init(hsv_tabs *t)
+{
+    t->sdiv[0] = t->hdiv[0] = 0;
+    for (int i = 1; i < 256; i++) {
+        t->sdiv[i] = (int)lrint((255 << 12) / (double)i);
+        t->hdiv[i] = (int)lrint((180 << 12) / (6.0 * i));
+    }
+}
+
+static void rgb_to_hsv(const hsv_tabs *t, const uint8_t p[3], int *h, int *s, int *v)
 {
     int r = p[0], g = p[1], b = p[2];
     int mx = r > g ? r : g, mn = r < g ? r : g;
@@ -215,7 +226,7 @@ static void rgb_to_hsv(const uint8_t p[3], int *h, int *s, int *v)
     mn = mn < b ? mn : b;
     int diff = mx - mn;
     *v = mx;
-    *s = mx ? (int)((diff * lrint((255 << 12) / (double)mx) + (1 << 11)) >> 12) : 0;
+    *s = (diff * t->sdiv[mx] + (1 << 11)) >> 12;
     int hh;
     if (mx == r)
         hh = g - b;
@@ -223,7 +234,7 @@ static void rgb_to_hsv(const uint8_t p[3], int *h, int *s, int *v)
         hh = b - r + 2 * diff;
     else
         hh = r - g + 4 * diff;
-    long x = diff ? hh * lrint((180 << 12) / (6.0 * diff)) + (1 << 11) : 0;
+    int x = diff ? hh * t->hdiv[diff] + (1 << 11) : 0;
     int hv = (int)(x >= 0 ? x >> 12 : -((-x + 4095) >> 12));   /* floor, as >> in OpenCV */
     *h = hv < 0 ? hv + 180 : hv;
 }
@@ -267,9 +278,11 @@ void ypr__aug_hsv(uint8_t *rgb, int64_t npix, double gh, double gs, double gv)
         lut_s[x] = (uint8_t)(int)(sv < 0 ? 0 : sv > 255 ? 255 : sv);
         lut_v[x] = (uint8_t)(int)(vv < 0 ? 0 : vv > 255 ? 255 : vv);
     }
+    hsv_tabs t;
+    hsv_tabs_init(&t);
     for (int64_t i = 0; i < npix; i++) {
         int h, s, v;
-        rgb_to_hsv(rgb + i * 3, &h, &s, &v);
+        rgb_to_hsv(&t, rgb + i * 3, &h, &s, &v);
         hsv_to_rgb(lut_h[h], lut_s[s], lut_v[v], rgb + i * 3);
     }
 }
