@@ -140,9 +140,22 @@ int ypr__aug_warp(const uint8_t *src, int sw, int sh, const double m[9], int per
     RETURN_IF(invert3(m, inv) < 0, YPR_EINVAL, "augment: singular perspective matrix");
     for (int y = 0; y < dh; y++) {
         uint8_t *o = dst + (int64_t)y * dw * 3;
+        double bx = inv[1] * y + inv[2], by = inv[4] * y + inv[5];
         for (int x = 0; x < dw; x++) {
-            double fx = inv[0] * x + inv[1] * y + inv[2];
-            double fy = inv[3] * x + inv[4] * y + inv[5];
+            double fx = inv[0] * x + bx;
+            double fy = inv[3] * x + by;
+            if (!perspective && fx >= 0 && fy >= 0 && fx < sw - 1 && fy < sh - 1) {
+                /* inside: all 4 neighbours exist */
+                int x0 = (int)fx, y0 = (int)fy;
+                float wx = (float)(fx - x0), wy = (float)(fy - y0);
+                const uint8_t *p0 = src + ((int64_t)y0 * sw + x0) * 3, *p1 = p0 + (int64_t)sw * 3;
+                for (int c = 0; c < 3; c++) {
+                    float a = p0[c] + wx * ((float)p0[c + 3] - p0[c]);
+                    float b = p1[c] + wx * ((float)p1[c + 3] - p1[c]);
+                    o[x * 3 + c] = clamp_u8(a + wy * (b - a));
+                }
+                continue;
+            }
             if (perspective) {
                 double w = inv[6] * x + inv[7] * y + inv[8];
                 w = fabs(w) > 1e-12 ? 1.0 / w : 0.0;
