@@ -52,27 +52,39 @@ static double lr_factor(const ypr_hyp *h, int epoch, int epochs, int cosine)
     return t + h->lrf;
 }
 
-void ypr__sched_at(const ypr_hyp *h, int64_t ni, int64_t nw, int epoch, int epochs, int batch,
-                   int cosine, ypr_sched *out)
+void ypr__sched_at(const ypr_hyp *h, int64_t ni, int64_t nw, int64_t nb, int epoch, int epochs,
+                   int batch, int cosine, ypr_sched *out)
 {
     if (batch < 1)
         batch = 1;
     if (epochs < 1)
         epochs = 1;
-    double lr = h->lr0 * lr_factor(h, epoch, epochs, cosine);   /* initial_lr · lf(epoch) */
+    if (nb < 1)
+        nb = 1;
     if (nw > 0 && ni <= nw) {
+        /* the warm-up aims at initial_lr · lf(epoch) of the current epoch */
+        double lr = h->lr0 * lr_factor(h, epoch, epochs, cosine);
         double x = (double)ni, x1 = (double)nw;
         double acc = nearbyint(interp2(x, x1, 1.0, (double)NBS / (double)batch));
         out->accumulate = acc < 1 ? 1 : (int)acc;
         for (int j = 0; j < 3; j++)
             out->lr[j] = interp2(x, x1, j == YPR_PG_BIAS ? h->warmup_bias_lr : 0.0, lr);
         out->momentum = interp2(x, x1, h->warmup_momentum, h->momentum);
-    } else {
-        out->accumulate = nominal_accumulate(batch);
-        for (int j = 0; j < 3; j++)
-            out->lr[j] = lr;
-        out->momentum = h->momentum;
+        return;
     }
+    /* After the warm-up the LambdaLR value stands. train.py resets
+     * scheduler.last_epoch to start_epoch − 1 after the constructor's own
+     * step, so epoch e runs at lf(e − 1) (lf(0) in epoch 0); but the rest of
+     * the epoch in which the warm-up ends keeps the warm-up's end value
+     * lf(epoch). */
+    int lf_epoch = epoch > 0 ? epoch - 1 : 0;
+    if (nw > 0 && nw / nb == epoch)
+        lf_epoch = epoch;
+    double lr = h->lr0 * lr_factor(h, lf_epoch, epochs, cosine);
+    out->accumulate = nominal_accumulate(batch);
+    for (int j = 0; j < 3; j++)
+        out->lr[j] = lr;
+    out->momentum = h->momentum;
 }
 
 int64_t ypr__warmup_iters(const ypr_hyp *h, int64_t batches_per_epoch)

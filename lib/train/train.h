@@ -55,17 +55,22 @@ typedef struct ypr_sched {
     int accumulate;      /* optimizer step every `accumulate` batches */
 } ypr_sched;
 
-/* train.py's per-iteration state at global iteration ni (from 0) with nw
- * warm-up iterations (ypr__warmup_iters; nw <= 0: no warm-up), in `epoch`
- * (0-based) of `epochs`, at batch size `batch` (nominal batch 64), with the
- * one-cycle cosine (cosine != 0) or linear LR factor lf(epoch). While
- * ni <= nw, np.interp from (ni = 0: lr 0, bias lr warmup_bias_lr, momentum
- * warmup_momentum, accumulate 1) to (ni = nw: lr0·lf(epoch), momentum,
- * 64/batch); after it lr0·lf(epoch), momentum, max(round(64/batch), 1).
- * Rounding is Python's (half to even). Linear with epochs = 1 (a division
- * by zero in train.py) gives lf = 1. */
-void ypr__sched_at(const ypr_hyp *h, int64_t ni, int64_t nw, int epoch, int epochs, int batch,
-                   int cosine, ypr_sched *out);
+/* train.py's per-iteration state at global iteration ni (from 0; ni = i +
+ * nb·epoch for batch i of an epoch of nb batches) with nw warm-up
+ * iterations (ypr__warmup_iters; nw <= 0: none), in `epoch` (0-based) of
+ * `epochs`, at batch size `batch` (nominal batch 64), with the one-cycle
+ * cosine (cosine != 0) or linear LR factor lf. Rounding is Python's (half to
+ * even).
+ * - While ni <= nw: np.interp from (ni = 0: lr 0, bias lr warmup_bias_lr,
+ *   momentum warmup_momentum, accumulate 1) to (ni = nw: lr0·lf(epoch),
+ *   momentum, 64/batch), accumulate rounded, at least 1.
+ * - After it: momentum, accumulate max(round(64/batch), 1) and the LambdaLR
+ *   lr, which in train.py lags one epoch: lr0·lf(epoch − 1) (lf(0) in epoch
+ *   0), except for the rest of the epoch in which the warm-up ended
+ *   (epoch = nw / nb), which keeps the warm-up's end value lr0·lf(epoch).
+ * Linear with epochs = 1 (a division by zero in train.py) gives lf = 1. */
+void ypr__sched_at(const ypr_hyp *h, int64_t ni, int64_t nw, int64_t nb, int epoch, int epochs,
+                   int batch, int cosine, ypr_sched *out);
 /* max(round(warmup_epochs · batches_per_epoch), 1000). */
 int64_t ypr__warmup_iters(const ypr_hyp *h, int64_t batches_per_epoch);
 /* weight_decay · batch·accumulate/64 with accumulate = max(round(64/batch), 1):
