@@ -116,7 +116,7 @@ static void geo_of(const ypr_ktable *kt, const ypr_conv_shape *s, int64_t oh, in
     G->dx_worker = cdiv(G->dx_worker, 16) * 16;
 
     G->mb = min64(cdiv(G->m, mr), cdiv(128, mr)) * mr;
-    G->kb = min64(cdiv(G->k, nr), cdiv(192, nr)) * nr;
+    G->kb = min64(cdiv(G->k, nr), cdiv(256, nr)) * nr;
     G->dw_worker = cdiv((G->mb + G->kb + nr) * DW_PC, 16) * 16;
 }
 
@@ -335,6 +335,16 @@ static void dw_task(void *ctx, int64_t task, int worker)
             for (int64_t i = m0; i < m1; i += mr)
                 pack_t(dyg + i * G->p + p0, G->p, (int)min64(mr, m1 - i), pc, mr,
                        abuf + (i - m0) * pc);
+            /* the rows of the next depth block, too many streams for the
+             * hardware prefetcher */
+            int64_t pn = min64(DW_PC, G->p - p0 - pc);
+            for (int64_t i = m0; i < m1; i++)
+                for (int64_t q = 0; q < pn; q += 16)
+                    __builtin_prefetch(dyg + i * G->p + p0 + pc + q, 0, 3);
+            if (G->direct)
+                for (int64_t j = k0; j < k1; j++)
+                    for (int64_t q = 0; q < pn; q += 16)
+                        __builtin_prefetch(xg + j * G->hw + p0 + pc + q, 0, 3);
             for (int64_t j = k0; j < k1; j += nr) {
                 int kr = (int)min64(nr, k1 - j);
                 if (G->direct) {
@@ -410,7 +420,7 @@ int ypr__conv2d_bwd_weight(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_
     for (;;) {
         pl.mtiles = cdiv(G.m, pl.mb);
         pl.ktiles = cdiv(G.k, pl.kb);
-        if (G.g * pl.mtiles * pl.ktiles >= 4 * workers)
+        if (workers == 1 || G.g * pl.mtiles * pl.ktiles >= 4 * workers)
             break;
         if (pl.kb > 2 * kt->nr)
             pl.kb = cdiv(pl.kb / 2, kt->nr) * kt->nr;
