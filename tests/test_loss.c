@@ -54,27 +54,34 @@ static double num(const ypr_json *o, const char *key)
     return ypr__json_num(v);
 }
 
+/* The loss options the fixtures store (gains already rescaled). */
+static void load_opts(const ypr_json *o, ypr_loss_opts *lo)
+{
+    memset(lo, 0, sizeof *lo);
+    lo->nc = (int)num(o, "nc");
+    lo->nl = (int)num(o, "nl");
+    lo->na = (int)num(o, "na");
+    const ypr_json *an = ypr__json_get(o, "anchors"), *st = ypr__json_get(o, "strides");
+    assert_true(ypr__json_len(an) == (size_t)(lo->nl * lo->na * 2) && ypr__json_len(st) == (size_t)lo->nl);
+    for (size_t i = 0; i < ypr__json_len(an); i++)
+        lo->anchors[i] = (float)ypr__json_num(ypr__json_at(an, i));
+    for (size_t i = 0; i < ypr__json_len(st); i++)
+        lo->strides[i] = (float)ypr__json_num(ypr__json_at(st, i));
+    lo->box = (float)num(o, "box");
+    lo->obj = (float)num(o, "obj");
+    lo->cls = (float)num(o, "cls");
+    lo->cls_pw = (float)num(o, "cls_pw");
+    lo->obj_pw = (float)num(o, "obj_pw");
+    lo->anchor_t = (float)num(o, "anchor_t");
+    lo->label_smoothing = (float)num(o, "label_smoothing");
+    lo->fl_gamma = (float)num(o, "fl_gamma");
+}
+
 static void load_case(const ypr_json *c, fcase *f)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->name, sizeof f->name, "%s", ypr__json_str(ypr__json_get(c, "name")));
-    const ypr_json *o = ypr__json_get(c, "opts");
-    f->o.nc = (int)num(o, "nc");
-    f->o.nl = (int)num(o, "nl");
-    f->o.na = (int)num(o, "na");
-    const ypr_json *an = ypr__json_get(o, "anchors"), *st = ypr__json_get(o, "strides");
-    for (size_t i = 0; i < ypr__json_len(an); i++)
-        f->o.anchors[i] = (float)ypr__json_num(ypr__json_at(an, i));
-    for (size_t i = 0; i < ypr__json_len(st); i++)
-        f->o.strides[i] = (float)ypr__json_num(ypr__json_at(st, i));
-    f->o.box = (float)num(o, "box");
-    f->o.obj = (float)num(o, "obj");
-    f->o.cls = (float)num(o, "cls");
-    f->o.cls_pw = (float)num(o, "cls_pw");
-    f->o.obj_pw = (float)num(o, "obj_pw");
-    f->o.anchor_t = (float)num(o, "anchor_t");
-    f->o.label_smoothing = (float)num(o, "label_smoothing");
-    f->o.fl_gamma = (float)num(o, "fl_gamma");
+    load_opts(ypr__json_get(c, "opts"), &f->o);
     f->B = (int64_t)num(c, "batch");
     f->nt = (int64_t)num(c, "nt");
     const ypr_json *lv = ypr__json_get(c, "levels");
@@ -435,23 +442,9 @@ static void test_train_fixture_heads(void **state)
     ypr_json *j = NULL;
     assert_int_equal(ypr__json_parse(text, n, path, &j), YPR_OK);
     free(text);
-    /* reuse the case loader for the options */
     fcase f;
     memset(&f, 0, sizeof f);
-    const ypr_json *o = ypr__json_get(j, "opts");
-    f.o.nc = (int)num(o, "nc");
-    f.o.nl = (int)num(o, "nl");
-    f.o.na = (int)num(o, "na");
-    for (size_t i = 0; i < ypr__json_len(ypr__json_get(o, "anchors")); i++)
-        f.o.anchors[i] = (float)ypr__json_num(ypr__json_at(ypr__json_get(o, "anchors"), i));
-    for (int l = 0; l < f.o.nl; l++)
-        f.o.strides[l] = (float)ypr__json_num(ypr__json_at(ypr__json_get(o, "strides"), (size_t)l));
-    f.o.box = (float)num(o, "box");
-    f.o.obj = (float)num(o, "obj");
-    f.o.cls = (float)num(o, "cls");
-    f.o.cls_pw = (float)num(o, "cls_pw");
-    f.o.obj_pw = (float)num(o, "obj_pw");
-    f.o.anchor_t = (float)num(o, "anchor_t");
+    load_opts(ypr__json_get(j, "opts"), &f.o);
     snprintf(path, sizeof path, "%s/train/train.safetensors", data_dir);
     ypr_safetensors *st = NULL;
     assert_int_equal(ypr__st_open(path, &st), YPR_OK);

@@ -42,9 +42,8 @@ struct ypr_loss {
 };
 
 /* Grow *p to hold need elements of size elem (contents kept). */
-static int grow(void *pp, int64_t *cap, int64_t need, size_t elem)
+static int grow(void **p, int64_t *cap, int64_t need, size_t elem)
 {
-    void **p = pp;
     if (need <= *cap)
         return YPR_OK;
     int64_t n = *cap ? *cap : 64;
@@ -59,6 +58,16 @@ static int grow(void *pp, int64_t *cap, int64_t need, size_t elem)
     *cap = n;
     return YPR_OK;
 }
+
+/* GROW(L->cand, L->cand_cap, n): through a void * of its own (no type punning). */
+#define GROW(ptr, cap, need)                                                  \
+    do {                                                                      \
+        void *q_ = (ptr);                                                     \
+        int rc_ = grow(&q_, &(cap), (need), sizeof *(ptr));                   \
+        (ptr) = q_;                                                           \
+        if (rc_ < 0)                                                          \
+            return rc_;                                                       \
+    } while (0)
 
 int ypr__loss_create(ypr_loss **out)
 {
@@ -290,7 +299,7 @@ static int three_positive(ypr_loss *L, const run *r, int64_t *n)
                     int64_t gi = (int64_t)(gx - ox), gj = (int64_t)(gy - oy);   /* .long(): toward 0 */
                     gi = gi < 0 ? 0 : gi > r->wl[l] - 1 ? r->wl[l] - 1 : gi;
                     gj = gj < 0 ? 0 : gj > r->hl[l] - 1 ? r->hl[l] - 1 : gj;
-                    TRY(grow(&L->cand, &L->cand_cap, cnt + 1, sizeof(pos)));
+                    GROW(L->cand, L->cand_cap, cnt + 1);
                     L->cand[cnt++] = (pos){l, (int32_t)row[0], a, (int32_t)gj, (int32_t)gi, t};
                 }
             }
@@ -423,37 +432,37 @@ static int ota_assign(ypr_loss *L, const run *r, int64_t ncand, int64_t img_h, i
         int64_t ngt = 0, ncol = 0;
         for (int64_t t = 0; t < r->nt; t++)
             if ((int64_t)r->tg[t * 6] == img) {
-                TRY(grow(&L->gts, &L->gts_cap, ngt + 1, sizeof(int64_t)));
+                GROW(L->gts, L->gts_cap, ngt + 1);
                 L->gts[ngt++] = t;
             }
         if (!ngt)
             continue;
         for (int64_t c = 0; c < ncand; c++)
             if (L->cand[c].b == img) {
-                TRY(grow(&L->cols, &L->cols_cap, ncol + 1, sizeof(int64_t)));
+                GROW(L->cols, L->cols_cap, ncol + 1);
                 L->cols[ncol++] = c;
             }
         if (!ncol)
             continue;
         int64_t nlog;
         RETURN_IF(ypr__mul_size(ncol, r->o->nc, &nlog) < 0, YPR_ENOMEM, "loss: OTA too large");
-        TRY(grow(&L->pbox, &L->pbox_cap, ncol * 4, sizeof(float)));
-        TRY(grow(&L->logit, &L->logit_cap, nlog, sizeof(float)));
-        TRY(grow(&L->count, &L->count_cap, ncol, sizeof(int32_t)));
-        TRY(grow(&L->owner, &L->owner_cap, ncol, sizeof(int32_t)));
-        TRY(grow(&L->ks, &L->ks_cap, ngt, sizeof(int)));
+        GROW(L->pbox, L->pbox_cap, ncol * 4);
+        GROW(L->logit, L->logit_cap, nlog);
+        GROW(L->count, L->count_cap, ncol);
+        GROW(L->owner, L->owner_cap, ncol);
+        GROW(L->ks, L->ks_cap, ngt);
         int64_t m;
         RETURN_IF(ypr__mul_size(ngt, ncol, &m) < 0, YPR_ENOMEM, "loss: OTA too large");
-        TRY(grow(&L->iou, &L->iou_cap, m, sizeof(float)));
-        TRY(grow(&L->cost, &L->cost_cap, m, sizeof(float)));
-        TRY(grow(&L->sel, &L->sel_cap, m, 1));
+        GROW(L->iou, L->iou_cap, m);
+        GROW(L->cost, L->cost_cap, m);
+        GROW(L->sel, L->sel_cap, m);
         for (int64_t c = 0; c < ncol; c++)
             ota_column(L, r, &L->cand[L->cols[c]], c);
         TRY(ota_image(L, r, ngt, ncol, img_h));
         for (int64_t c = 0; c < ncol; c++) {
             if (L->owner[c] < 0)
                 continue;
-            TRY(grow(&L->match, &L->match_cap, nm + 1, sizeof(pos)));
+            GROW(L->match, L->match_cap, nm + 1);
             pos p = L->cand[L->cols[c]];
             p.t = L->gts[L->owner[c]];
             L->match[nm++] = p;
@@ -473,7 +482,7 @@ static int level_loss(ypr_loss *L, const run *r, int l, const pos *P, int64_t np
     const ypr_loss_opts *o = r->o;
     const float *h = r->head[l];
     int64_t H = r->hl[l], W = r->wl[l], cells = r->B * o->na * H * W, n = 0;
-    TRY(grow(&L->tobj, &L->tobj_cap, cells, sizeof(float)));
+    GROW(L->tobj, L->tobj_cap, cells);
     memset(L->tobj, 0, (size_t)cells * sizeof(float));
     for (int64_t i = 0; i < np; i++)
         n += P[i].l == l;
