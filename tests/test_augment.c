@@ -325,6 +325,8 @@ static run collect(const ypr_dataset *ds, const ypr_loader_opts *o, int epoch, i
         assert_int_equal(b.n, want < o->batch ? want : o->batch);
         r.n[j] = b.n;
         r.nt[j] = b.nt;
+        assert_non_null(b.images);
+        assert_non_null(b.targets);
         r.img[j] = malloc(per * (size_t)b.n * sizeof(float));
         r.tgt[j] = malloc((size_t)(b.nt ? b.nt : 1) * 6 * sizeof(float));
         memcpy(r.img[j], b.images, per * (size_t)b.n * sizeof(float));

@@ -239,13 +239,17 @@ typedef struct ypr_loader_opts {
 typedef struct ypr_batch {
     int n;               /* images in this batch (the last batch may be smaller) */
     float *images;       /* [n, 3, S, S] RGB in [0, 1], owned by the loader, valid until the next call */
-    float *targets;      /* [nt, 6]: image index in batch, class, x, y, w, h normalized to S */
+    float *targets;      /* [nt, 6]: image index in batch, class, x, y, w, h normalized to S (never NULL) */
     int64_t nt;
 } ypr_batch;
 typedef struct ypr_loader ypr_loader;
 /* A loader over ds (which must outlive it); its worker threads start
- * here and sleep until ypr__loader_start. Errors: YPR_EINVAL (bad options,
- * named), YPR_ENOMEM, YPR_EIO (threads). */
+ * here and sleep until ypr__loader_start. Accepted: batch 1..65536, size a
+ * multiple of 32 in 32..4096, augment 0/1, workers 1..256, hyp values
+ * finite and ≥ 0 with hsv_*, translate, flips, mosaic, mixup ≤ 1,
+ * degrees ≤ 360, shear ≤ 80, scale ≤ 0.99, perspective ≤ 0.01 (checked
+ * even when augment is 0). Errors: YPR_EINVAL (bad options, named),
+ * YPR_ERANGE (batch too large to address), YPR_ENOMEM, YPR_EIO (threads). */
 int ypr__loader_create(const ypr_dataset *ds, const ypr_loader_opts *o, ypr_loader **out);
 /* Stops and joins the workers (even mid-epoch); NULL is a no-op. */
 void ypr__loader_free(ypr_loader *l);

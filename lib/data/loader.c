@@ -39,7 +39,7 @@ static int grow_buf(ypr_aug_scratch *sc, int k, size_t bytes)
 
 static int grow_rows(ypr_aug_scratch *sc, int k, int rows)
 {
-    if (sc->rcap[k] >= rows)
+    if (sc->rows[k] && sc->rcap[k] >= rows)   /* never NULL after a call */
         return YPR_OK;
     int cap = sc->rcap[k] ? sc->rcap[k] : 64;
     while (cap < rows)
@@ -527,7 +527,9 @@ int ypr__loader_create(const ypr_dataset *ds, const ypr_loader_opts *o, ypr_load
         s->lab = calloc((size_t)o->batch, sizeof *s->lab);
         s->nlab = calloc((size_t)o->batch, sizeof *s->nlab);
         s->labcap = calloc((size_t)o->batch, sizeof *s->labcap);
-        ok = s->images && s->lab && s->nlab && s->labcap;
+        s->tcap = (int64_t)o->batch * 6;   /* never NULL, even with no targets */
+        s->targets = malloc((size_t)s->tcap * sizeof(float));
+        ok = s->images && s->lab && s->nlab && s->labcap && s->targets;
     }
     if (!ok) {
         ypr__loader_free(l);
