@@ -36,6 +36,8 @@ struct ypr_tplan {
     size_t act_bytes, grad_bytes, pgrad_bytes, misc_bytes;
     int detect;
     int forwarded;           /* a forward ran since the last backward */
+    int profile;             /* YPR_PROFILE=1: per-kind times through the log hook */
+    double tf[YPR_NODE_KIND_COUNT_], tb[YPR_NODE_KIND_COUNT_];
     const float *x;
 };
 
@@ -275,6 +277,10 @@ int ypr__tplan_create(ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_
     p->nnodes = nn;
     p->nparams = np;
     p->detect = -1;
+    {
+        const char *e = getenv("YPR_PROFILE");
+        p->profile = e && *e == '1';
+    }
     p->shapes = calloc((size_t)nn, sizeof *p->shapes);
     p->cs = calloc((size_t)nn, sizeof *p->cs);
     p->val = calloc((size_t)nn, sizeof(float *));
@@ -482,8 +488,12 @@ int ypr__tplan_forward(ypr_tplan *p, const float *x, int update_stats)
     p->x = x;
     for (int i = 0; i < p->nnodes; i++) {
         int k = p->net->nodes[i].kind;
-        if (k != YPR_NODE_INPUT && k != YPR_NODE_DETECT)
-            TRY(forward_node(p, i, update_stats));
+        if (k == YPR_NODE_INPUT || k == YPR_NODE_DETECT)
+            continue;
+        double t0 = p->profile ? ypr__now() : 0;
+        TRY(forward_node(p, i, update_stats));
+        if (p->profile)
+            p->tf[k] += ypr__now() - t0;
     }
     p->forwarded = 1;
     return YPR_OK;
@@ -813,9 +823,20 @@ int ypr__tplan_backward(ypr_tplan *p)
             continue;
         if (!p->grad[i] || !p->written[i])
             continue;                      /* nothing downstream of it reaches the loss */
+        double t0 = p->profile ? ypr__now() : 0;
         TRY(backward_node(p, i));
+        if (p->profile)
+            p->tb[nd->kind] += ypr__now() - t0;
     }
     p->forwarded = 0;
+    if (p->profile) {
+        for (int k = 0; k < YPR_NODE_KIND_COUNT_; k++)
+            if (p->tf[k] > 0 || p->tb[k] > 0)
+                ypr__log(YPR_LOG_INFO, "train profile %-12s forward %8.1f ms backward %8.1f ms",
+                         ypr__node_kind_name(k), p->tf[k] * 1e3, p->tb[k] * 1e3);
+        memset(p->tf, 0, sizeof p->tf);
+        memset(p->tb, 0, sizeof p->tb);
+    }
     return YPR_OK;
 }
 
