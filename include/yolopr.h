@@ -541,7 +541,7 @@ typedef enum ypr_train_setting {
     YPR_TRAIN_SPARSITY      = 315, /**< int: -1 (default) none, or a ypr_regularizer applied every step */
     YPR_TRAIN_SPARSITY_LAMBDA = 316, /**< float ≥ 0, default 1e-4: the regularizer's λ */
     YPR_TRAIN_PRUNE_STEPS   = 317, /**< int ≥ 0, default 0: prune while training in this many steps (see ypr_trainer_set_pruner) */
-    YPR_TRAIN_PRUNE_EVERY   = 318  /**< int ≥ 1, default 1: fine-tuning epochs between pruning steps */
+    YPR_TRAIN_PRUNE_EVERY   = 318  /**< int ≥ 1, default 1: training epochs before each pruning step */
 } ypr_train_setting;
 
 /** Losses for YPR_TRAIN_LOSS. */
@@ -609,11 +609,14 @@ YPR_API int ypr_trainer_set_callback(ypr_trainer *trainer, ypr_train_fn fn, void
  *  anchors; only run forward; must outlive the trainer; NULL removes it).
  *  @return YPR_OK; YPR_EINVAL (NULL trainer, or the heads disagree, named). @since 0.1 */
 YPR_API int ypr_trainer_set_teacher(ypr_trainer *trainer, ypr_model *teacher);
-/** Prune while training (with YPR_TRAIN_PRUNE_STEPS K > 0): before epoch
- *  k·PRUNE_EVERY (k = 0 … K−1) the trainer calls ypr_pruner_step() on
- *  @p pruner (built on the trainer's model; set its STEPS to K and its
- *  ratio or MAC target), then continues on the smaller net. With the
- *  Taylor criterion it feeds the pruner the gradients of the epoch before.
+/** Prune while training (with YPR_TRAIN_PRUNE_STEPS K > 0): train
+ *  PRUNE_EVERY epochs, call ypr_pruner_step() on @p pruner, and so on K
+ *  times (before epochs E, 2E … K·E, E = PRUNE_EVERY), then fine-tune the
+ *  remaining epochs (EPOCHS must exceed K·E). The pruner is built on the
+ *  trainer's model with its STEPS set to K and its ratio or MAC target; the
+ *  trainer feeds it the gradients of every optimizer step (the Taylor
+ *  criterion's input) and continues on the smaller net (optimizer state and
+ *  EMA start over at each cut).
  *  Sparse training (YPR_TRAIN_SPARSITY) also uses this pruner's groups when
  *  set. @return YPR_OK; YPR_EINVAL (a pruner of another model). @since 0.1 */
 YPR_API int ypr_trainer_set_pruner(ypr_trainer *trainer, ypr_pruner *pruner);

@@ -15,8 +15,10 @@
 
 #include <cmocka.h>
 
+#include "lib/io/io.h"
 #include "lib/model/model.h"
 #include "lib/train/train.h"
+#include "test_util.h"
 
 static char *data_path(const char *rel)
 {
@@ -235,12 +237,177 @@ static void test_frozen(void **state)
     free_fixture(&f);
 }
 
+
+/* One training step against tests/data/train (make_train_fixture.py): the
+ * same cfg, weights and batch in PyTorch, train mode. Head maps and
+ * BatchNorm running statistics after the forward, the loss items (1e-4
+ * relative), and every parameter gradient: the largest error in a tensor
+ * at most 1e-3 of that tensor's largest reference gradient. */
+static float *st_floats(const ypr_safetensors *st, const char *name, int64_t *numel)
+{
+    const ypr_st_tensor *t = ypr__st_find(st, name);
+    if (!t)
+        fail_msg("fixture tensor %s missing", name);
+    float *d = malloc((size_t)(t->numel ? t->numel : 1) * sizeof(float));
+    assert_int_equal(ypr__st_to_f32(t, d), YPR_OK);
+    if (numel)
+        *numel = t->numel;
+    return d;
+}
+
+static double max_rel(const float *a, const float *ref, int64_t n)
+{
+    double m = 0, e = 0;
+    for (int64_t i = 0; i < n; i++) {
+        m = fmax(m, fabs(ref[i]));
+        e = fmax(e, fabs((double)a[i] - ref[i]));
+    }
+    return m > 0 ? e / m : e;
+}
+
+static void step_against_pytorch(int ota)
+{
+    ypr_safetensors *st;
+    assert_int_equal(ypr__st_open(data_path("train/train.safetensors"), &st), YPR_OK);
+    ypr_model *m;
+    assert_int_equal(ypr_model_from_cfg(data_path("model/mini.yaml"), 0, 0, 0, 7, &m), YPR_OK);
+    assert_int_equal(ypr_model_load_weights(m, data_path("model/mini.safetensors"), 1), YPR_OK);
+    ypr_tplan *p;
+    assert_int_equal(ypr__tplan_create(&m->net, m->pool, 2, 64, 64, NULL, &p), YPR_OK);
+    float *x = st_floats(st, "input", NULL);
+    int64_t ntf;
+    float *targets = st_floats(st, "targets", &ntf);
+    assert_int_equal(ypr__tplan_forward(p, x, 1), YPR_OK);
+    /* heads */
+    int nl = ypr__tplan_num_outputs(p);
+    assert_int_equal(nl, 2);
+    const float *head[2];
+    float *grad[2];
+    int64_t hl[2], wl[2];
+    for (int l = 0; l < nl; l++) {
+        char name[32];
+        snprintf(name, sizeof name, "head.%d", l);
+        int64_t n;
+        float *ref = st_floats(st, name, &n);
+        ypr_shape sh;
+        head[l] = ypr__tplan_output(p, l, &sh);
+        assert_int_equal(n, 2 * sh.c * sh.h * sh.w);
+        double e = max_rel(head[l], ref, n);
+        if (e > 1e-4)
+            fail_msg("head %d differs from PyTorch's by %.3g of its largest value", l, e);
+        grad[l] = ypr__tplan_output_grad(p, l);
+        hl[l] = sh.h;
+        wl[l] = sh.w;
+        free(ref);
+    }
+    /* running statistics */
+    int nbn = 0;
+    for (int i = 0; i < m->net.nnodes; i++) {
+        const ypr_node *nd = &m->net.nodes[i];
+        if (nd->kind != YPR_NODE_BN)
+            continue;
+        for (int k = 2; k < 4; k++) {
+            const ypr_param *pr = &m->net.params[nd->p[k]];
+            char name[YPR_NAME_MAX + 8];
+            snprintf(name, sizeof name, "bn.%s", pr->name);
+            int64_t n;
+            float *ref = st_floats(st, name, &n);
+            assert_int_equal(n, pr->numel);
+            double e = max_rel(pr->data, ref, n);
+            if (e > 1e-4)
+                fail_msg("%s after one forward differs by %.3g", pr->name, e);
+            free(ref);
+        }
+        nbn++;
+    }
+    assert_true(nbn > 10);
+    /* loss */
+    ypr_hyp h;
+    ypr__hyp_default(&h, YPR_HYP_P5);
+    ypr_loss_opts lo;
+    assert_int_equal(ypr__loss_opts_init(&lo, &h, &m->net, 64), YPR_OK);
+    lo.ota = ota;
+    ypr_loss *loss;
+    assert_int_equal(ypr__loss_create(&loss), YPR_OK);
+    double items[4];
+    assert_int_equal(ypr__loss_run(loss, &lo, 2, head, hl, wl, 64, 64, targets, ntf / 6, items,
+                                   grad), YPR_OK);
+    char key[64];
+    snprintf(key, sizeof key, "ota%d", ota);
+    /* the loss items from the manifest */
+    size_t len = 0;
+    char *text = test_slurp(data_path("train/manifest.json"), &len);
+    assert_non_null(text);
+    char pat[32];
+    snprintf(pat, sizeof pat, "\"loss_ota%d\"", ota);
+    const char *at = strstr(text, pat);
+    assert_non_null(at);
+    at = strchr(at, '[');
+    assert_non_null(at);
+    double want[4];
+    for (int k = 0; k < 4; k++) {
+        want[k] = strtod(at + 1, (char **)&at);
+        assert_true(*at == ',' || *at == ']');
+    }
+    free(text);
+    for (int k = 0; k < 4; k++)
+        if (fabs(items[k] - want[k]) > 1e-4 * fabs(want[k]) + 1e-9)
+            fail_msg("%s loss item %d: %.9g, PyTorch %.9g", key, k, items[k], want[k]);
+    /* gradients */
+    ypr__tplan_zero_grad(p);
+    assert_int_equal(ypr__tplan_backward(p), YPR_OK);
+    int checked = 0;
+    double worst = 0;
+    const char *worst_name = "";
+    for (int t = 0; t < m->net.nparams; t++) {
+        const ypr_param *pr = &m->net.params[t];
+        if (pr->is_buffer)
+            continue;
+        char name[YPR_NAME_MAX + 16];
+        snprintf(name, sizeof name, "%s.grad.%s", key, pr->name);
+        int64_t n;
+        float *ref = st_floats(st, name, &n);
+        assert_int_equal(n, pr->numel);
+        double e = max_rel(ypr__tplan_param_grad(p, t), ref, n);
+        if (e > worst) {
+            worst = e;
+            worst_name = pr->name;
+        }
+        if (e > 1e-3)
+            fail_msg("%s: gradient differs from PyTorch's by %.3g of its largest", name, e);
+        free(ref);
+        checked++;
+    }
+    print_message("%s: %d gradients, worst %.3g (%s)\n", key, checked, worst, worst_name);
+    assert_true(checked > 40);
+    ypr__loss_free(loss);
+    free(x);
+    free(targets);
+    ypr__tplan_free(p);
+    ypr_model_free(m);
+    ypr__st_close(st);
+}
+
+static void test_pytorch_simple(void **state)
+{
+    (void)state;
+    step_against_pytorch(0);
+}
+
+static void test_pytorch_ota(void **state)
+{
+    (void)state;
+    step_against_pytorch(1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_finite_differences),
         cmocka_unit_test(test_deterministic_and_stats),
         cmocka_unit_test(test_frozen),
+        cmocka_unit_test(test_pytorch_simple),
+        cmocka_unit_test(test_pytorch_ota),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

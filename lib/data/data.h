@@ -150,4 +150,114 @@ int ypr__synth_render(const ypr_dataset *ds, int i, ypr_image *img, float *rows,
 /* Name of synthetic class c ("circle", …, "red_square"…) into buf (32 bytes suffice). */
 void ypr__synth_class_name(int c, char *buf, size_t size);
 
+/* ------------------------------------------- training augmentation and loader
+ * YOLOv7's training pipeline (utils/datasets.py), docs/augment.md. Images
+ * are RGB8 (interleaved, stride 3·w) while augmenting; labels are rows of
+ * YPR_AUG_ROW = 5 floats `class x1 y1 x2 y2` in pixels of the current image. */
+#define YPR_AUG_ROW 5
+#define YPR_AUG_FILL 114       /* YOLOv7's grey for borders and empty canvas */
+
+typedef struct ypr_aug_cfg {   /* YOLOv7 hyp keys, same meaning */
+    float hsv_h, hsv_s, hsv_v, degrees, translate, scale, shear, perspective;
+    float flipud, fliplr, mosaic, mixup;
+} ypr_aug_cfg;
+
+/* Bilinear resize with half-pixel centres (OpenCV's INTER_LINEAR geometry,
+ * float weights, rounded to nearest). */
+void ypr__aug_resize(const uint8_t *src, int sw, int sh, uint8_t *dst, int dw, int dh);
+/* random_perspective's matrix M (row-major 3×3, forward: output = M·input)
+ * for an in_w×in_h image warped into out_w×out_h (out = in + 2·border):
+ * draws, in YOLOv7's order, perspective x/y, angle, scale s (uniform in
+ * [1 − scale, 1.1 + scale] as YOLOv7 has it), shear x/y, translation x/y.
+ * *s gets the scale (box_candidates compares areas against it). */
+void ypr__aug_perspective_matrix(ypr_rng *r, const ypr_aug_cfg *c, int in_w, int in_h,
+                                 int out_w, int out_h, double m[9], double *s);
+/* Warp src (sw×sh) by M into dst (dw×dh): each output pixel samples the
+ * input at M⁻¹·(x, y, 1) (divided by w when `perspective`), bilinear, outside
+ * pixels YPR_AUG_FILL. Returns YPR_EINVAL (message) when M is singular. */
+int ypr__aug_warp(const uint8_t *src, int sw, int sh, const double m[9], int perspective,
+                  uint8_t *dst, int dw, int dh);
+/* Boxes through M: the 4 corners transformed (divided by w when
+ * `perspective`), their bounding box clipped to [0, w]×[0, h], kept when
+ * ypr__aug_box_candidate(old box · s, new box) (wh_thr 2, ar_thr 20,
+ * area_thr 0.1). Rows are compacted in place; returns how many remain. */
+int ypr__aug_warp_boxes(float *rows, int n, const double m[9], int perspective, double s,
+                        int w, int h);
+/* YOLOv7's box_candidates for one box pair (x1 y1 x2 y2, before and after):
+ * 1 if the new box is wider and taller than wh_thr pixels, keeps more than
+ * area_thr of the old area and its aspect ratio (either way) is below ar_thr. */
+int ypr__aug_box_candidate(const float before[4], const float after[4], float wh_thr,
+                           float ar_thr, float area_thr);
+/* augment_hsv with the gains already drawn (g = 1 + uniform(−1, 1)·hyp):
+ * OpenCV's 8-bit RGB→HSV (H in [0, 180)), the lookup tables
+ * (H·gh mod 180, clip(S·gs), clip(V·gv), truncated), HSV→RGB. Gains all
+ * exactly 1 leave the image untouched (OpenCV's round trip would not). */
+void ypr__aug_hsv(uint8_t *rgb, int64_t npix, double gh, double gs, double gv);
+/* Mirror the image left-right / up-down with its w×h pixel labels. */
+void ypr__aug_fliplr(uint8_t *rgb, int w, int h, float *rows, int n);
+void ypr__aug_flipud(uint8_t *rgb, int w, int h, float *rows, int n);
+/* Place image k (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right) of
+ * a 4-mosaic with centre (xc, yc) into the (2s)×(2s) canvas, as load_mosaic
+ * does; its labels shift by the placement and are clipped to [0, 2s]. */
+void ypr__aug_mosaic_place(uint8_t *canvas, int s, int xc, int yc, int k, const uint8_t *img,
+                           int w, int h, float *rows, int n);
+/* A uniform double in [lo, hi) (53 random bits). */
+double ypr__aug_uniform(ypr_rng *r, double lo, double hi);
+/* A Beta(a, b) draw (ratios of Marsaglia–Tsang gamma draws), a, b ≥ 1. */
+double ypr__aug_beta(ypr_rng *r, double a, double b);
+
+/* Per-thread buffers of the sample pipeline, grown on demand, reused. */
+typedef struct ypr_aug_scratch {
+    uint8_t *buf[4];       /* resized image, canvas, warp output, mixup's output */
+    size_t cap[4];
+    float *rows[3];        /* raw labels, sample labels, mixup's labels */
+    int rcap[3];
+} ypr_aug_scratch;
+void ypr__aug_scratch_free(ypr_aug_scratch *sc);
+
+/* One training sample of YOLOv7's __getitem__ at size S (multiple of 32):
+ * with `augment` 0, dataset image `index` letterboxed to S×S (no
+ * randomness); with 1, mosaic (partners drawn from r over the whole
+ * dataset) or letterbox plus random_perspective, mixup, HSV and flips.
+ * Writes `chw` (3·S·S floats, RGB in [0, 1]) and *labels (owned by sc,
+ * *n rows of `class cx cy w h` normalized to S). Decoding errors name the
+ * file. Labels marked difficult (VOC) are left out, as YOLOv7's VOC
+ * conversion does. */
+int ypr__aug_sample(const ypr_dataset *ds, int index, int augment, const ypr_aug_cfg *cfg,
+                    int size, ypr_rng *r, ypr_aug_scratch *sc, float *chw,
+                    const float **labels, int *n);
+
+typedef struct ypr_loader_opts {
+    int batch;           /* images per batch */
+    int size;            /* square training size S (multiple of 32) */
+    int augment;         /* 0: letterbox only (no randomness), 1: the training pipeline */
+    ypr_aug_cfg aug;
+    int workers;         /* loader threads (>= 1); results never depend on it */
+    uint64_t seed;
+    int shuffle;         /* permute the order each epoch (from seed and epoch) */
+} ypr_loader_opts;
+typedef struct ypr_batch {
+    int n;               /* images in this batch (the last batch may be smaller) */
+    float *images;       /* [n, 3, S, S] RGB in [0, 1], owned by the loader, valid until the next call */
+    float *targets;      /* [nt, 6]: image index in batch, class, x, y, w, h normalized to S */
+    int64_t nt;
+} ypr_batch;
+typedef struct ypr_loader ypr_loader;
+/* A loader over ds (which must outlive it); its worker threads start
+ * here and sleep until ypr__loader_start. Errors: YPR_EINVAL (bad options,
+ * named), YPR_ENOMEM, YPR_EIO (threads). */
+int ypr__loader_create(const ypr_dataset *ds, const ypr_loader_opts *o, ypr_loader **out);
+/* Stops and joins the workers (even mid-epoch); NULL is a no-op. */
+void ypr__loader_free(ypr_loader *l);
+int ypr__loader_num_batches(const ypr_loader *l);   /* ceil(count / batch) */
+/* Begin epoch `epoch` (>= 0) at batch `first` (for resuming); workers start
+ * preparing batches ahead (bounded queue, a few batches). Batch j of epoch
+ * e depends only on (dataset, options but workers, e, j). YPR_EINVAL for a
+ * negative epoch or `first` outside [0, num_batches]. */
+int ypr__loader_start(ypr_loader *l, int epoch, int first);
+/* The next batch of the epoch, in order; YPR_ENOTFOUND (no message) after the last.
+ * A decode error returns a negative status naming the image file (that
+ * batch is then skipped: the next call moves on). YPR_ESTATE before start. */
+int ypr__loader_next(ypr_loader *l, ypr_batch *b);
+
 #endif

@@ -311,9 +311,10 @@ int ypr_model_fuse(ypr_model *m)
         return rc;
     }
     ypr__model_drop_plans(m);
-    uint64_t v = m->net.version;
+    uint64_t v = m->net.version, sv = m->net.shape_version;
     ypr__net_free(&m->net);
     m->net = fresh;
     m->net.version = v + 1;
+    m->net.shape_version = sv + 1;
     return YPR_OK;
 }

@@ -82,6 +82,15 @@ int ypr__model_decode_with(const ypr_model *m, int image, const ypr_decode_opts 
  * and their names, input size, detection settings and thread count; no
  * cached execution plans. */
 int ypr__model_clone(const ypr_model *m, ypr_model **out);
+/* Trainer state stored in a checkpoint next to the weights (raw weights,
+ * momentum): tensors under this prefix are not part of the model. */
+#define YPR_TRAIN_STATE_PREFIX "train."
+struct ypr_st_entry;
+/* ypr_model_save() with, per parameter, other data to write (NULL entries
+ * or data NULL: the model's own), extra tensors and extra metadata pairs. */
+int ypr__model_save_ext(const ypr_model *m, const char *path, const float *const *data,
+                        const struct ypr_st_entry *extra, size_t nextra,
+                        const char *const *meta_kv, size_t nmeta);
 /* The largest detection stride of the net (0 without a detect head). */
 int ypr__model_max_stride(const ypr_model *m);
 

@@ -94,7 +94,8 @@ static int load_from(ypr_net *net, const ypr_safetensors *st, const char *path, 
     int extra = 0;
     for (size_t i = 0; i < ypr__st_count(st); i++) {
         const char *name = ypr__st_at(st, i)->name;
-        if (ends_with(name, ".num_batches_tracked") || ypr__net_find_param(net, name) >= 0)
+        if (ends_with(name, ".num_batches_tracked") || ypr__net_find_param(net, name) >= 0 ||
+            strncmp(name, YPR_TRAIN_STATE_PREFIX, strlen(YPR_TRAIN_STATE_PREFIX)) == 0)
             continue;
         extra++;
         ypr__log(YPR_LOG_WARN, "%s: tensor %s is not part of the model", path, name);
@@ -196,16 +197,27 @@ static void describe(const ypr_net *net, ypr_strbuf *sb)
     ypr__sb_puts(sb, "]");
 }
 
-int ypr_model_save(const ypr_model *m, const char *path)
+int ypr__model_save_ext(const ypr_model *m, const char *path, const float *const *data,
+                        const ypr_st_entry *extra, size_t nextra, const char *const *meta_kv,
+                        size_t nmeta)
 {
     RETURN_IF(!m || !path, YPR_EINVAL, "model: NULL argument");
     const ypr_net *net = &m->net;
-    ypr_st_entry *e = calloc((size_t)net->nparams + 1, sizeof *e);
-    RETURN_IF(!e, YPR_ENOMEM, "out of memory");
+    size_t n = (size_t)net->nparams + nextra;
+    ypr_st_entry *e = calloc(n + 1, sizeof *e);
+    const char **meta = calloc(12 + 2 * nmeta, sizeof *meta);
+    if (!e || !meta) {
+        free(e);
+        free(meta);
+        return ypr__error(YPR_ENOMEM, "out of memory");
+    }
     for (int i = 0; i < net->nparams; i++) {
         const ypr_param *p = &net->params[i];
-        e[i] = (ypr_st_entry){p->name, YPR_DT_F32, p->ndim, p->shape, p->data};
+        e[i] = (ypr_st_entry){p->name, YPR_DT_F32, p->ndim, p->shape,
+                              data && data[i] ? data[i] : p->data};
     }
+    for (size_t i = 0; i < nextra; i++)
+        e[(size_t)net->nparams + i] = extra[i];
     ypr_strbuf desc, names;
     ypr__sb_init(&desc);
     ypr__sb_init(&names);
@@ -223,14 +235,23 @@ int ypr_model_save(const ypr_model *m, const char *path)
     if (desc.failed || names.failed) {
         rc = ypr__error(YPR_ENOMEM, "%s: out of memory", path);
     } else {
-        const char *meta[] = {"format", "libyolopr", "format_version", "1", "net", desc.data,
+        const char *base[] = {"format", "libyolopr", "format_version", "1", "net", desc.data,
                               "nc", nc, "names", names.data, "input_size", size};
-        rc = ypr__st_write(path, e, (size_t)net->nparams, meta, 6);
+        memcpy(meta, base, sizeof base);
+        for (size_t i = 0; i < 2 * nmeta; i++)
+            meta[12 + i] = meta_kv[i];
+        rc = ypr__st_write(path, e, n, meta, 6 + nmeta);
     }
     ypr__sb_free(&desc);
     ypr__sb_free(&names);
     free(e);
+    free(meta);
     return rc;
+}
+
+int ypr_model_save(const ypr_model *m, const char *path)
+{
+    return ypr__model_save_ext(m, path, NULL, NULL, 0, NULL, 0);
 }
 
 static int kind_of(const char *name)

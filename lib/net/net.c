@@ -78,6 +78,7 @@ int ypr__net_add(ypr_net *net, int kind, const char *name, int layer,
     }
     nd->ninputs = ninputs;
     net->version++;
+    net->shape_version++;
     return net->nnodes++;
 }
 
@@ -153,6 +154,7 @@ int ypr__net_add_param(ypr_net *net, const char *name, int ndim, const int64_t *
     index_put(net->pindex, net->pindex_cap, p->name, net->nparams);
     net->param_floats += numel;
     net->version++;
+    net->shape_version++;
     return net->nparams++;
 }
 
@@ -433,6 +435,7 @@ int ypr__net_clone(const ypr_net *src, ypr_net *dst, int with_data)
         }
     }
     dst->version = src->version;
+    dst->shape_version = src->shape_version;
     return YPR_OK;
 }
 

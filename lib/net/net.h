@@ -87,6 +87,8 @@ typedef struct ypr_net {
     int64_t param_floats;       /* elements added so far: an upper bound once pruning shrinks
                                  * tensors (add_param recounts before refusing) */
     uint64_t version;           /* bumped whenever parameters or shapes change */
+    uint64_t shape_version;     /* bumped only when nodes or tensor shapes change (pruning,
+                                 * fusing): what a dependency graph depends on */
 } ypr_net;
 
 /* ---- building (net.c) */

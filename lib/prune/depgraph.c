@@ -449,6 +449,7 @@ int ypr__depgraph_prune_many(ypr_net *net, const ypr_dep_group *const *gs,
             }
         }
         net->version++;
+        net->shape_version++;
     }
     free_cuts(cuts, ncuts);
     TRY(rc);

@@ -19,7 +19,7 @@ int ypr_depgraph_build(ypr_model *m, ypr_depgraph **out)
         return rc;
     }
     g->model = m;
-    g->version = m->net.version;
+    g->version = m->net.shape_version;
     *out = g;
     return YPR_OK;
 }
@@ -35,7 +35,7 @@ void ypr_depgraph_free(ypr_depgraph *g)
 static int fresh(const ypr_depgraph *g)
 {
     RETURN_IF(!g, YPR_EINVAL, "depgraph: NULL handle");
-    RETURN_IF(g->version != g->model->net.version, YPR_ESTATE,
+    RETURN_IF(g->version != g->model->net.shape_version, YPR_ESTATE,
               "depgraph: the model changed since the graph was built; rebuild it");
     return YPR_OK;
 }
@@ -174,7 +174,7 @@ int ypr__depgraph_apply(ypr_depgraph *g, const int *groups, const int64_t *const
     g->groups = NULL;
     g->ngroups = 0;
     rc = ypr__depgraph_build(&m->net, &g->groups, &g->ngroups);
-    g->version = m->net.version;
+    g->version = m->net.shape_version;
     return rc;
 }
 

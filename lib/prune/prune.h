@@ -39,7 +39,7 @@ typedef struct ypr_dep_group {
 
 struct ypr_depgraph {
     ypr_model *model;
-    uint64_t version;        /* the net version it was built for */
+    uint64_t version;        /* the net shape_version it was built for (weights may change) */
     ypr_dep_group *groups;
     int ngroups;
 };

@@ -712,7 +712,7 @@ static void score_task(void *ctx, int64_t i, int worker)
 
 static int fresh_graph(const ypr_depgraph *dg)
 {
-    RETURN_IF(dg->version != dg->model->net.version, YPR_ESTATE,
+    RETURN_IF(dg->version != dg->model->net.shape_version, YPR_ESTATE,
               "pruner: the model changed outside the pruner; rebuild the graph");
     return YPR_OK;
 }

@@ -24,6 +24,7 @@ struct ypr_tplan {
     const ypr_ktable *kt;
     ypr_pool *pool;
     int64_t n, h, w;
+    int64_t ncap;            /* the batch the buffers are sized for */
     int nnodes, nparams;
     ypr_shape *shapes;
     ypr_conv_shape *cs;      /* per node: conv geometry (conv nodes) */
@@ -277,6 +278,7 @@ int ypr__tplan_create(ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_
     p->kt = ypr__kt();
     p->pool = pool;
     p->n = n;
+    p->ncap = n;
     p->h = h;
     p->w = w;
     p->nnodes = nn;
@@ -849,5 +851,16 @@ size_t ypr__tplan_bytes(const ypr_tplan *p, size_t parts[4])
 
 int64_t ypr__tplan_batch(const ypr_tplan *p)
 {
-    return p->n;
+    return p->ncap;
+}
+
+int ypr__tplan_set_batch(ypr_tplan *p, int64_t n)
+{
+    RETURN_IF(n < 1 || n > p->ncap, YPR_ERANGE, "train: batch %lld outside 1..%lld",
+              (long long)n, (long long)p->ncap);
+    p->n = n;
+    for (int i = 0; i < p->nnodes; i++)
+        p->cs[i].n = n;
+    p->forwarded = 0;
+    return YPR_OK;
 }
