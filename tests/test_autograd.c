@@ -347,6 +347,8 @@ static void step_against_pytorch(int ota)
     double want[4];
     for (int k = 0; k < 4; k++) {
         want[k] = strtod(at + 1, (char **)&at);
+        while (*at == ' ' || *at == '\n')
+            at++;
         assert_true(*at == ',' || *at == ']');
     }
     free(text);
@@ -363,7 +365,7 @@ static void step_against_pytorch(int ota)
         const ypr_param *pr = &m->net.params[t];
         if (pr->is_buffer)
             continue;
-        char name[YPR_NAME_MAX + 16];
+        char name[YPR_NAME_MAX + 80];
         snprintf(name, sizeof name, "%s.grad.%s", key, pr->name);
         int64_t n;
         float *ref = st_floats(st, name, &n);

@@ -233,7 +233,7 @@ static void test_sched_matches_train_py(void **state)
                                     &h.warmup_epochs, &h.weight_decay, &want_nw, &wd_scaled), 14);
             nw = ypr__warmup_iters(&h, nb);
             assert_int_equal(nw, want_nw);
-            assert_true(close_to(ypr__scaled_weight_decay(&h, batch), wd_scaled, 1e-15));
+            assert_true(close_to(ypr__scaled_weight_decay(&h, batch, 64), wd_scaled, 1e-15));
             configs++;
             continue;
         }
@@ -243,7 +243,7 @@ static void test_sched_matches_train_py(void **state)
         assert_int_equal(sscanf(line, "it %ld %d %lf %lf %lf %lf %d", &ni, &epoch, &lr[0], &lr[1],
                                 &lr[2], &m, &acc), 7);
         ypr_sched sc;
-        ypr__sched_at(&h, ni, nw, nb, epoch, epochs, batch, cosine, &sc);
+        ypr__sched_at(&h, ni, nw, nb, epoch, epochs, batch, 64, cosine, &sc);
         for (int j = 0; j < 3; j++)
             if (!close_to(sc.lr[j], lr[j], 1e-12))
                 fail_msg("ni %ld group %d: lr %.17g, train.py %.17g", ni, j, sc.lr[j], lr[j]);
@@ -266,44 +266,44 @@ static void test_sched_hand(void **state)
     ypr__hyp_default(&h, YPR_HYP_P5);
     assert_int_equal(ypr__warmup_iters(&h, 100), 1000);      /* 300 < 1000 */
     assert_int_equal(ypr__warmup_iters(&h, 1000), 3000);
-    assert_true(ypr__scaled_weight_decay(&h, 16) == 0.0005);  /* 16·4/64 = 1 */
-    assert_true(fabs(ypr__scaled_weight_decay(&h, 8) - 0.0005) < 1e-18);
-    assert_true(fabs(ypr__scaled_weight_decay(&h, 24) - 0.0005 * 72 / 64) < 1e-18);
+    assert_true(ypr__scaled_weight_decay(&h, 16, 64) == 0.0005);  /* 16·4/64 = 1 */
+    assert_true(fabs(ypr__scaled_weight_decay(&h, 8, 64) - 0.0005) < 1e-18);
+    assert_true(fabs(ypr__scaled_weight_decay(&h, 24, 64) - 0.0005 * 72 / 64) < 1e-18);
     ypr_sched sc;
     /* start of warm-up: lr 0, bias lr 0.1, momentum 0.8, accumulate 1 */
-    ypr__sched_at(&h, 0, 1000, 1000, 0, 300, 16, 1, &sc);
+    ypr__sched_at(&h, 0, 1000, 1000, 0, 300, 16, 64, 1, &sc);
     assert_true(sc.lr[0] == 0 && sc.lr[1] == 0 && sc.lr[2] == 0.1);
     assert_true(sc.momentum == 0.8 && sc.accumulate == 1);
     /* halfway (epoch 0, lf 1): lr 0.005, bias (0.1 + 0.01)/2, momentum
      * (0.8 + 0.937)/2, accumulate round(2.5) = 2 (half to even) */
-    ypr__sched_at(&h, 500, 1000, 1000, 0, 300, 16, 1, &sc);
+    ypr__sched_at(&h, 500, 1000, 1000, 0, 300, 16, 64, 1, &sc);
     assert_true(fabs(sc.lr[0] - 0.005) < 1e-15 && fabs(sc.lr[2] - 0.055) < 1e-15);
     assert_true(fabs(sc.momentum - 0.8685) < 1e-15);
     assert_int_equal(sc.accumulate, 2);
     /* 400 batches per epoch: the warm-up ends at ni 1000 in epoch 2, whose
      * rest and the whole of epoch 3 run at lr0·lf(2) */
     ypr_sched end, rest, next, later;
-    ypr__sched_at(&h, 1000, 1000, 400, 2, 300, 16, 1, &end);
-    ypr__sched_at(&h, 1100, 1000, 400, 2, 300, 16, 1, &rest);
-    ypr__sched_at(&h, 1300, 1000, 400, 3, 300, 16, 1, &next);
-    ypr__sched_at(&h, 1700, 1000, 400, 4, 300, 16, 1, &later);
+    ypr__sched_at(&h, 1000, 1000, 400, 2, 300, 16, 64, 1, &end);
+    ypr__sched_at(&h, 1100, 1000, 400, 2, 300, 16, 64, 1, &rest);
+    ypr__sched_at(&h, 1300, 1000, 400, 3, 300, 16, 64, 1, &next);
+    ypr__sched_at(&h, 1700, 1000, 400, 4, 300, 16, 64, 1, &later);
     double lf2 = (1 - cos(2 * M_PI / 300)) / 2 * (0.1 - 1) + 1;
     assert_true(fabs(end.lr[2] - 0.01 * lf2) < 1e-17);
     assert_true(rest.lr[0] == end.lr[2] && next.lr[1] == end.lr[2] && later.lr[2] < next.lr[2]);
     assert_true(end.accumulate == 4 && rest.accumulate == 4 && rest.momentum == 0.937);
     /* after warm-up, cosine in epoch 151 of 300: lr0·lf(150) = lr0·(1 + lrf)/2 */
-    ypr__sched_at(&h, 151 * 400 + 7, 1000, 400, 151, 300, 16, 1, &sc);
+    ypr__sched_at(&h, 151 * 400 + 7, 1000, 400, 151, 300, 16, 64, 1, &sc);
     for (int j = 0; j < 3; j++)
         assert_true(fabs(sc.lr[j] - 0.01 * 0.55) < 1e-15);
     assert_true(sc.momentum == 0.937 && sc.accumulate == 4);
     /* linear in the last epoch: lr0·lf(298) = lr0·((1 − 298/299)·0.9 + 0.1) */
-    ypr__sched_at(&h, 299 * 400, 1000, 400, 299, 300, 16, 0, &sc);
+    ypr__sched_at(&h, 299 * 400, 1000, 400, 299, 300, 16, 64, 0, &sc);
     assert_true(fabs(sc.lr[1] - 0.01 * (0.9 / 299 + 0.1)) < 1e-15);
     /* batch 128: round(0.5) = 0 → accumulate 1 */
-    ypr__sched_at(&h, 5000, 1000, 400, 12, 300, 128, 1, &sc);
+    ypr__sched_at(&h, 5000, 1000, 400, 12, 300, 128, 64, 1, &sc);
     assert_int_equal(sc.accumulate, 1);
     /* no warm-up (nw 0): epoch 0 at lr0 */
-    ypr__sched_at(&h, 0, 0, 400, 0, 300, 16, 1, &sc);
+    ypr__sched_at(&h, 0, 0, 400, 0, 300, 16, 64, 1, &sc);
     assert_true(sc.lr[0] == 0.01 && sc.lr[2] == 0.01 && sc.momentum == 0.937);
 }
 

@@ -59,7 +59,10 @@ static int time_case(const ypr_ktable *kt, ypr_pool *pool, const bench_case *bc,
     float *x = ypr__alloc((size_t)xn * 4), *y = ypr__alloc((size_t)yn * 4);
     float *w = ypr__alloc((size_t)wn * 4), *pw = ypr__alloc((size_t)pn * 4);
     float *bias = ypr__alloc((size_t)s->oc * 4);
-    float *scratch = ypr__alloc((size_t)(ypr__pool_size(pool) * ypr__gemm_scratch_floats(kt)) * 4);
+    int bwd = strncmp(bc->kernel, "conv bwd", 8) == 0;
+    int64_t sn = bwd ? ypr__conv_bwd_scratch_floats(kt, s, ypr__pool_size(pool))
+                     : ypr__pool_size(pool) * ypr__gemm_scratch_floats(kt);
+    float *scratch = ypr__alloc((size_t)sn * 4);
     int rc = YPR_ENOMEM;
     if (!x || !y || !w || !pw || !bias || !scratch)
         goto out;
@@ -74,11 +77,23 @@ static int time_case(const ypr_ktable *kt, ypr_pool *pool, const bench_case *bc,
     double times[64];
     int nt = 0;
     double t_end = ypr__now() + seconds;
-    rc = ypr__conv2d_ws(kt, pool, s, x, pw, is_gemm ? NULL : &ep, y, scratch); /* warm-up */
-    while (rc == YPR_OK && nt < 64 && (nt < 3 || ypr__now() < t_end)) {
+    for (int64_t i = 0; bwd && i < yn; i++)   /* dY */
+        y[i] = ypr__rng_uniform(&r) - 0.5f;
+    rc = YPR_OK;
+    for (int it = 0; it <= 64; it++) {   /* the first round warms up */
+        if (nt >= 3 && ypr__now() >= t_end)
+            break;
         double t0 = ypr__now();
-        rc = ypr__conv2d_ws(kt, pool, s, x, pw, is_gemm ? NULL : &ep, y, scratch);
-        times[nt++] = ypr__now() - t0;
+        if (strcmp(bc->kernel, "conv bwd dX") == 0)
+            rc = ypr__conv2d_bwd_data(kt, pool, s, y, w, x, 0, scratch);
+        else if (strcmp(bc->kernel, "conv bwd dW") == 0)
+            rc = ypr__conv2d_bwd_weight(kt, pool, s, x, y, w, bias, scratch);
+        else
+            rc = ypr__conv2d_ws(kt, pool, s, x, pw, is_gemm ? NULL : &ep, y, scratch);
+        if (rc != YPR_OK)
+            break;
+        if (it > 0)
+            times[nt++] = ypr__now() - t0;
     }
     if (rc == YPR_OK) {
         qsort(times, (size_t)nt, sizeof times[0], cmp_double);
@@ -103,6 +118,13 @@ static const bench_case cases[] = {
     CONV("conv 3x3", 128, 80, 128, 3, 1),
     CONV("conv 3x3 s2", 256, 80, 256, 3, 2),
     CONV("conv 1x1", 1024, 20, 512, 1, 1),
+    /* the backward of the 3×3 and stride-2 cases (same flops as forward) */
+    CONV("conv bwd dX", 128, 80, 128, 3, 1),
+    CONV("conv bwd dW", 128, 80, 128, 3, 1),
+    CONV("conv bwd dX", 256, 80, 256, 3, 2),
+    CONV("conv bwd dW", 256, 80, 256, 3, 2),
+    CONV("conv bwd dX", 256, 160, 128, 1, 1),
+    CONV("conv bwd dW", 256, 160, 128, 1, 1),
 };
 
 static void shape_text(const bench_case *bc, char *buf, size_t n)

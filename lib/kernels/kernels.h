@@ -128,6 +128,16 @@ typedef struct ypr_ktable {
      * store something derived from the result in *sink (so nothing is
      * optimized away) and return the flops done (2 per lane per FMA). */
     double (*fma_burn)(int64_t iters, float *sink);
+
+    /* ---- convolution backward (conv_bwd.c); the scalar table holds the
+     * references ypr__pack_t_ref and ypr__add_strided_ref. */
+    /* Transposing panel packer: dst[p·width + r] = src[r·lds + p] for
+     * r < rows ≤ width, p < cols; rows ≤ r < width are zero. Packs dY rows
+     * into A panels (width mr) and im2col rows into B panels (width nr). */
+    void (*pack_t)(const float *src, int64_t lds, int rows, int64_t cols, int width,
+                   float *dst);
+    /* col2im: d[t·sd] += s[t] for t < n (sd ≥ 1, the conv's column stride). */
+    void (*add_strided)(float *d, int64_t sd, const float *s, int64_t n);
 } ypr_ktable;
 
 /* ---- dispatch (dispatch.c) */
@@ -252,5 +262,32 @@ int ypr__concat_copy(int64_t n, int64_t cx, int64_t cy, int64_t off, int64_t hw,
 void ypr__maxpool_plane_ref(const float *x, int64_t h, int64_t w, float *y,
                             int64_t oh, int64_t ow, int k, int s, int p);
 
+/* ---- convolution backward (conv_bwd.c) */
+/* Scratch (floats) that ypr__conv2d_bwd_data / _weight need for shape s with
+ * pool of `workers` workers (at least the pool's size); the caller allocates
+ * it once per plan. One buffer serves both (not at the same time). 0 for an
+ * invalid shape. */
+int64_t ypr__conv_bwd_scratch_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int workers);
+/* dx[N, C, H, W] (accumulate ? += : =) d loss / d x of y = conv(x, w), given
+ * dy[N, OC, OH, OW] and the UNPACKED weights w [OC, C/g, kh, kw]. NULL
+ * scratch allocates. Bit-identical for any thread count. */
+int ypr__conv2d_bwd_data(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                         const float *dy, const float *w, float *dx, int accumulate,
+                         float *scratch);
+/* dw[OC, C/g, kh, kw] += d loss / d w and, when db != NULL, db[OC] += Σ dy
+ * (always accumulating: the trainer sums over micro-batches). Bit-identical
+ * for any thread count. */
+int ypr__conv2d_bwd_weight(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                           const float *x, const float *dy, float *dw, float *db,
+                           float *scratch);
+/* Direct, unblocked double-accumulating references (tests): dx = …, and
+ * dw += …, db += … (db may be NULL). */
+int ypr__conv2d_bwd_data_ref(const ypr_conv_shape *s, const float *dy, const float *w, float *dx);
+int ypr__conv2d_bwd_weight_ref(const ypr_conv_shape *s, const float *x, const float *dy,
+                               float *dw, float *db);
+/* The scalar entries of ypr_ktable.pack_t and .add_strided. */
+void ypr__pack_t_ref(const float *src, int64_t lds, int rows, int64_t cols, int width,
+                     float *dst);
+void ypr__add_strided_ref(float *d, int64_t sd, const float *s, int64_t n);
 
 #endif

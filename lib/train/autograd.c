@@ -10,15 +10,6 @@
 
 #include "train.h"
 
-/* TEMP until lib/kernels/conv_bwd.c lands */
-int64_t ypr__conv_bwd_scratch_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int workers);
-int ypr__conv2d_bwd_data(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
-                         const float *dy, const float *w, float *dx, int accumulate,
-                         float *scratch);
-int ypr__conv2d_bwd_weight(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
-                           const float *x, const float *dy, float *dw, float *db,
-                           float *scratch);
-
 struct ypr_tplan {
     ypr_net *net;
     const ypr_ktable *kt;

@@ -1,6 +1,7 @@
 /* TEMPORARY naive backward convs until lib/kernels/conv_bwd.c lands. */
 #include <string.h>
 #include "lib/kernels/kernels.h"
+#include "train.h"
 
 int64_t ypr__conv_bwd_scratch_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int workers)
 {

@@ -28,10 +28,10 @@ static double interp2(double x, double x1, double y0, double y1)
     return t + y0;
 }
 
-/* max(round(64 / batch), 1) with Python's round-half-to-even. */
-static int nominal_accumulate(int batch)
+/* max(round(nbs / batch), 1) with Python's round-half-to-even. */
+static int nominal_accumulate(int batch, int nbs)
 {
-    double a = nearbyint((double)NBS / (double)batch);
+    double a = nearbyint((double)nbs / (double)batch);
     return a < 1 ? 1 : (int)a;
 }
 
@@ -53,10 +53,12 @@ static double lr_factor(const ypr_hyp *h, int epoch, int epochs, int cosine)
 }
 
 void ypr__sched_at(const ypr_hyp *h, int64_t ni, int64_t nw, int64_t nb, int epoch, int epochs,
-                   int batch, int cosine, ypr_sched *out)
+                   int batch, int nbs, int cosine, ypr_sched *out)
 {
     if (batch < 1)
         batch = 1;
+    if (nbs < 1)
+        nbs = NBS;
     if (epochs < 1)
         epochs = 1;
     if (nb < 1)
@@ -65,7 +67,7 @@ void ypr__sched_at(const ypr_hyp *h, int64_t ni, int64_t nw, int64_t nb, int epo
         /* the warm-up aims at initial_lr · lf(epoch) of the current epoch */
         double lr = h->lr0 * lr_factor(h, epoch, epochs, cosine);
         double x = (double)ni, x1 = (double)nw;
-        double acc = nearbyint(interp2(x, x1, 1.0, (double)NBS / (double)batch));
+        double acc = nearbyint(interp2(x, x1, 1.0, (double)nbs / (double)batch));
         out->accumulate = acc < 1 ? 1 : (int)acc;
         for (int j = 0; j < 3; j++)
             out->lr[j] = interp2(x, x1, j == YPR_PG_BIAS ? h->warmup_bias_lr : 0.0, lr);
@@ -81,7 +83,7 @@ void ypr__sched_at(const ypr_hyp *h, int64_t ni, int64_t nw, int64_t nb, int epo
     if (nw > 0 && nw / nb == epoch)
         lf_epoch = epoch;
     double lr = h->lr0 * lr_factor(h, lf_epoch, epochs, cosine);
-    out->accumulate = nominal_accumulate(batch);
+    out->accumulate = nominal_accumulate(batch, nbs);
     for (int j = 0; j < 3; j++)
         out->lr[j] = lr;
     out->momentum = h->momentum;
@@ -95,12 +97,14 @@ int64_t ypr__warmup_iters(const ypr_hyp *h, int64_t batches_per_epoch)
     return w > 1000 ? (int64_t)w : 1000;
 }
 
-double ypr__scaled_weight_decay(const ypr_hyp *h, int batch)
+double ypr__scaled_weight_decay(const ypr_hyp *h, int batch, int nbs)
 {
     if (batch < 1)
         batch = 1;
-    int64_t prod = (int64_t)batch * nominal_accumulate(batch);
-    double f = (double)prod / (double)NBS;
+    if (nbs < 1)
+        nbs = NBS;
+    int64_t prod = (int64_t)batch * nominal_accumulate(batch, nbs);
+    double f = (double)prod / (double)nbs;
     return h->weight_decay * f;
 }
 

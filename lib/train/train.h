@@ -58,24 +58,24 @@ typedef struct ypr_sched {
 /* train.py's per-iteration state at global iteration ni (from 0; ni = i +
  * nb·epoch for batch i of an epoch of nb batches) with nw warm-up
  * iterations (ypr__warmup_iters; nw <= 0: none), in `epoch` (0-based) of
- * `epochs`, at batch size `batch` (nominal batch 64), with the one-cycle
+ * `epochs`, at batch size `batch` (nominal batch nbs, train.py's 64), with the one-cycle
  * cosine (cosine != 0) or linear LR factor lf. Rounding is Python's (half to
  * even).
  * - While ni <= nw: np.interp from (ni = 0: lr 0, bias lr warmup_bias_lr,
  *   momentum warmup_momentum, accumulate 1) to (ni = nw: lr0·lf(epoch),
- *   momentum, 64/batch), accumulate rounded, at least 1.
- * - After it: momentum, accumulate max(round(64/batch), 1) and the LambdaLR
+ *   momentum, nbs/batch), accumulate rounded, at least 1.
+ * - After it: momentum, accumulate max(round(nbs/batch), 1) and the LambdaLR
  *   lr, which in train.py lags one epoch: lr0·lf(epoch − 1) (lf(0) in epoch
  *   0), except for the rest of the epoch in which the warm-up ended
  *   (epoch = nw / nb), which keeps the warm-up's end value lr0·lf(epoch).
  * Linear with epochs = 1 (a division by zero in train.py) gives lf = 1. */
 void ypr__sched_at(const ypr_hyp *h, int64_t ni, int64_t nw, int64_t nb, int epoch, int epochs,
-                   int batch, int cosine, ypr_sched *out);
+                   int batch, int nbs, int cosine, ypr_sched *out);
 /* max(round(warmup_epochs · batches_per_epoch), 1000). */
 int64_t ypr__warmup_iters(const ypr_hyp *h, int64_t batches_per_epoch);
-/* weight_decay · batch·accumulate/64 with accumulate = max(round(64/batch), 1):
- * pg1's decay. */
-double ypr__scaled_weight_decay(const ypr_hyp *h, int batch);
+/* weight_decay · batch·accumulate/nbs with accumulate = max(round(nbs/batch), 1):
+ * pg1's decay (nbs: the nominal batch, train.py's 64). */
+double ypr__scaled_weight_decay(const ypr_hyp *h, int batch, int nbs);
 /* One step of PyTorch's SGD (momentum, nesterov=True, dampening 0) on one
  * tensor of n floats, in place on p and buf: d = g + wd·p (skipped when wd
  * is 0); buf = d on the first step (has_buf 0), else buf = m·buf + d;
@@ -197,5 +197,14 @@ int64_t ypr__tplan_batch(const ypr_tplan *p);          /* the batch it was made 
 int ypr__tplan_set_batch(ypr_tplan *p, int64_t n);
 
 /* ---- the ypr_trainer handle (trainer.c) */
+
+/* TEMP until lib/kernels/conv_bwd.c lands */
+int64_t ypr__conv_bwd_scratch_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int workers);
+int ypr__conv2d_bwd_data(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                         const float *dy, const float *w, float *dx, int accumulate,
+                         float *scratch);
+int ypr__conv2d_bwd_weight(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                           const float *x, const float *dy, float *dw, float *db,
+                           float *scratch);
 
 #endif

@@ -175,7 +175,7 @@ static int run_epoch(ypr_trainer *t, ypr_loader *ld, int nb, int64_t nw, double 
         TRY(rc);
         int64_t ni = (int64_t)i + (int64_t)nb * epoch;
         ypr_sched s;
-        ypr__sched_at(&t->hyp, ni, nw, epoch, t->epochs, t->batch, !t->linear_lr, &s);
+        ypr__sched_at(&t->hyp, ni, nw, nb, epoch, t->epochs, t->batch, t->nbs, !t->linear_lr, &s);
         double items[4];
         TRY(ypr__trainer_batch(t, b.images, b.n, b.targets, b.nt, epoch, i, items));
         if (ni % (s.accumulate > 0 ? s.accumulate : 1) == 0) {
@@ -250,8 +250,10 @@ static int run_epochs(ypr_trainer *t)
     ypr_loader *ld;
     TRY(ypr__loader_create(t->train, &o, &ld));
     int nb = ypr__loader_num_batches(ld);
-    int64_t nw = ypr__warmup_iters(&t->hyp, nb);
-    double wd = ypr__scaled_weight_decay(&t->hyp, t->batch);
+    /* train.py's warm-up; warmup_epochs 0 turns it off (train.py cannot: its
+     * rule is at least 1000 iterations) */
+    int64_t nw = t->hyp.warmup_epochs > 0 ? ypr__warmup_iters(&t->hyp, nb) : 0;
+    double wd = ypr__scaled_weight_decay(&t->hyp, t->batch, t->nbs);
     int rc = ypr__trainer_prepare(t, t->batch, t->size);
     while (rc == YPR_OK && t->epoch < t->epochs) {
         if (t->pruner && t->prunes_done < t->prune_steps &&

@@ -6,6 +6,7 @@
  * caller's pruner. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -543,11 +544,11 @@ int ypr_trainer_step(ypr_trainer *t, const float *images, int n, int size, const
         ypr__tplan_zero_grad(t->tp);
         return rc;
     }
+    /* the learning rate of the current epoch, after warm-up */
     ypr_sched s;
-    int64_t nb = 1;
-    ypr__sched_at(&t->hyp, (int64_t)1 << 40, ypr__warmup_iters(&t->hyp, nb), t->epoch,
-                  t->epochs, n, !t->linear_lr, &s);
-    ypr__trainer_sgd(t, &s, ypr__scaled_weight_decay(&t->hyp, n));
+    ypr__sched_at(&t->hyp, (int64_t)1 << 40, 0, (int64_t)1 << 40, t->epoch, t->epochs, n,
+                  t->nbs, !t->linear_lr, &s);
+    ypr__trainer_sgd(t, &s, ypr__scaled_weight_decay(&t->hyp, n, t->nbs));
     t->model->net.version++;
     ypr__model_drop_plans(t->model);
     if (loss)

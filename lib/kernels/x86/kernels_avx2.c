@@ -215,6 +215,10 @@ AI __m256i im2col_bits(uint32_t b)
 
 #include "lib/kernels/im2col_vec.h"
 
+/* ------------------------------------------- convolution backward */
+
+#include "lib/kernels/x86/x86_bwd.h"
+
 /* ------------------------------------------------------------ peak probe */
 
 static double fma_burn_avx2(int64_t iters, float *sink)
@@ -256,4 +260,6 @@ void ypr__kt_fill_avx2(ypr_ktable *t)
     t->maxpool_s1 = maxpool_s1_vec;
     t->upsample2x_plane = upsample2x_plane_avx2;
     t->fma_burn = fma_burn_avx2;
+    t->pack_t = pack_t_x86;
+    t->add_strided = add_strided_x86;
 }

@@ -239,6 +239,10 @@ AI __mmask16 im2col_bits(uint32_t b)
 
 #include "lib/kernels/im2col_vec.h"
 
+/* ------------------------------------------- convolution backward */
+
+#include "lib/kernels/x86/x86_bwd.h"
+
 /* ------------------------------------------ 3×3 stride-1 tiles from rows */
 
 /* A 6 × NV·16 tile over `rows` packed input rows: per row three windows
@@ -322,4 +326,6 @@ void ypr__kt_fill_avx512(ypr_ktable *t)
     t->maxpool_s1 = maxpool_s1_vec;
     t->upsample2x_plane = upsample2x_plane_avx512;
     t->fma_burn = fma_burn_avx512;
+    t->pack_t = pack_t_x86;
+    t->add_strided = add_strided_x86;
 }
