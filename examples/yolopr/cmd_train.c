@@ -132,6 +132,8 @@ static int check_args(train_args *a)
     cli_prune *k = &a->k;
     int targets = (a->prune_ratio >= 0) + (k->target_gmacs > 0) + (k->target_mparams > 0);
     a->prune = a->prune_steps >= 0 || targets > 0;
+    if (a->prune_steps >= 0)
+        k->steps = a->prune_steps;
     const char *c;
     if (!a->model && !a->resume)
         return usage_error("no MODEL (or --resume CKPT) given");
@@ -151,6 +153,13 @@ static int check_args(train_args *a)
                                      "--prune-ratio"
                                    : "--prune-steps needs a budget: --target-macs G, "
                                      "--target-params M or --prune-ratio R");
+    if (a->prune && a->epochs >= 0 &&
+        (int64_t)k->steps * (a->prune_every > 0 ? a->prune_every : 1) >= a->epochs) {
+        snprintf(why, sizeof why, "%d pruning step(s) every %d epoch(s) need more than %d epochs "
+                 "(the last step is followed by fine-tuning)", k->steps,
+                 a->prune_every > 0 ? a->prune_every : 1, a->epochs);
+        return usage_error(why);
+    }
     if (a->reg >= 0 && a->sparsity < 0)
         return usage_error("--reg sets the --sparsity regularizer's strength: give --sparsity "
                            "bn|group too");
@@ -168,8 +177,6 @@ static int check_args(train_args *a)
         return rc;
     if (k->crit < 0)
         k->crit = YPR_CRITERION_LAMP;
-    if (a->prune_steps >= 0)
-        k->steps = a->prune_steps;
     if (a->prune_ratio >= 0)
         k->ratio = a->prune_ratio;
     else
@@ -486,6 +493,8 @@ static double rss_gb(void)
 
 typedef struct progress {
     ypr_trainer *t;
+    const ypr_model *m;
+    int64_t params;   /* of the model at the last epoch start: pruning shows */
     int tty, log_every, batch, size;
     int epoch;        /* of the line on screen; -1 before the first batch */
     int shown;        /* completed epochs whose results were printed */
@@ -498,50 +507,68 @@ static void print_header(void)
            "total", "lr", "img_size", "batches");
 }
 
-/* The evaluation line of completed epoch @p e. */
-static void print_results(const ypr_trainer *t, int e)
+/* The evaluation line of a completed epoch from its values @p v (indexed
+ * by ypr_train_value). */
+static void print_values(int e, const double *v)
 {
-    double v[YPR_TV_COUNT_];
-    for (int k = 0; k < YPR_TV_COUNT_; k++)
-        if (ypr_trainer_result(t, e, k, &v[k]) < 0)
-            v[k] = NAN;
-    if (v[YPR_TV_MAP50] == v[YPR_TV_MAP50]) {   /* not NaN: the epoch was evaluated */
+    if (!isnan(v[YPR_TV_MAP50])) {   /* NaN: the epoch was not evaluated */
         printf("%20s%12s%12s%12s%12s\n", "Class", "P", "R", "mAP@.5", "mAP@.5:.95");
         printf("%20s%12.3g%12.3g%12.3g%12.3g\n", "all", v[YPR_TV_P], v[YPR_TV_R],
                v[YPR_TV_MAP50], v[YPR_TV_MAP]);
     }
-    printf("epoch %d done in %.1f s (loss %.4g, fitness %.4g)\n", e, v[YPR_TV_SECONDS],
-           v[YPR_TV_TOTAL], v[YPR_TV_FITNESS]);
+    printf("epoch %d done in %.1f s (loss %.4g", e, v[YPR_TV_SECONDS], v[YPR_TV_TOTAL]);
+    if (!isnan(v[YPR_TV_FITNESS]))
+        printf(", fitness %.4g", v[YPR_TV_FITNESS]);
+    printf(")\n");
 }
 
-/* Results of the epochs completed since the last call. */
+/* Results of the epochs completed but not yet shown (the trainer reports
+ * each epoch's results through the callback; this catches any it did not). */
 static void flush_results(progress *p)
 {
     int done = ypr_trainer_epochs_done(p->t);
-    if (p->tty && p->epoch >= 0 && done > p->shown)
-        putchar('\n');   /* end the updating line */
-    for (; p->shown < done; p->shown++)
-        print_results(p->t, p->shown);
+    for (; p->shown < done; p->shown++) {
+        double v[YPR_TV_COUNT_];
+        for (int k = 0; k < YPR_TV_COUNT_; k++)
+            if (ypr_trainer_result(p->t, p->shown, k, &v[k]) < 0)
+                v[k] = NAN;
+        print_values(p->shown, v);
+    }
     fflush(stdout);
 }
 
+/* Called after each batch (iter 0 … iters-1) and once more after the epoch
+ * (iter == iters) with the epoch's results. */
 static int on_batch(void *user, int epoch, int epochs, int iter, int iters, const double *v)
 {
     progress *p = user;
+    if (iter >= iters) {
+        if (p->tty)
+            putchar('\n');   /* end the updating line */
+        if (p->shown <= epoch) {
+            print_values(epoch, v);
+            p->shown = epoch + 1;
+        }
+        fflush(stdout);
+        return interrupted != 0;
+    }
     if (epoch != p->epoch) {
         flush_results(p);
+        int64_t params = ypr_model_num_params(p->m);
+        if (params != p->params)
+            printf("pruned before epoch %d: %lld => %lld parameters\n", epoch,
+                   (long long)p->params, (long long)params);
+        p->params = params;
         print_header();
         p->epoch = epoch;
         p->t0 = now();
     }
-    int shown = iter < iters ? iter + 1 : iter;   /* batches done in this epoch */
     char ep[32], mem[32], it[32];
     snprintf(ep, sizeof ep, "%d/%d", epoch, epochs - 1);
     snprintf(mem, sizeof mem, "%.3gG", rss_gb());
-    snprintf(it, sizeof it, "%d/%d", shown, iters);
+    snprintf(it, sizeof it, "%d/%d", iter + 1, iters);
     double its = v[YPR_TV_IMAGES_PER_SEC] / (p->batch > 0 ? p->batch : 1);
-    int last = shown >= iters;
-    if (p->tty || last || shown % p->log_every == 0) {
+    if (p->tty || iter + 1 == iters || (iter + 1) % p->log_every == 0) {
         printf("%s%10s%10s%10.4g%10.4g%10.4g%10.4g%10.3g%10d%14s  %.0fs, %.2f it/s%s",
                p->tty ? "\r" : "", ep, mem, v[YPR_TV_BOX], v[YPR_TV_OBJ], v[YPR_TV_CLS],
                v[YPR_TV_TOTAL], v[YPR_TV_LR], p->size, it, now() - p->t0, its,
@@ -640,8 +667,24 @@ static int build(run *r, train_args *a, int *size)
             return cli_fail("--distill", rc);
     }
     if (a->resume) {
+        int64_t steps = 0, epochs = 0;
         if ((rc = ypr_trainer_resume(r->t, a->resume)) < 0)
             return cli_fail(a->resume, rc);
+        ypr_trainer_get_int(r->t, YPR_TRAIN_SIZE, &s);
+        ypr_trainer_get_int(r->t, YPR_TRAIN_EPOCHS, &epochs);
+        ypr_trainer_get_int(r->t, YPR_TRAIN_PRUNE_STEPS, &steps);
+        *size = (int)s;
+        if (ypr_trainer_epochs_done(r->t) >= epochs) {
+            fprintf(stderr, "yolopr train: %s: the run is complete (%lld of %lld epochs): "
+                    "nothing to resume\n", a->resume, (long long)epochs, (long long)epochs);
+            return 1;
+        }
+        if (steps > 0) {
+            fprintf(stderr, "yolopr train: %s: the run prunes while training; resuming it is "
+                    "not supported yet (the pruner's state is not in the checkpoint)\n",
+                    a->resume);
+            return 1;
+        }
         return 0;
     }
     if (configure(r->t, a, *size))
@@ -671,7 +714,7 @@ static int train(run *r, const train_args *a, int size)
            ypr_model_num_classes(r->m), ypr_dataset_count(r->ds[0]),
            r->ds[1] ? ypr_dataset_count(r->ds[1]) : 0, size, (long long)batch,
            start > 0 ? start : 0, (long long)epochs - 1, a->project);
-    progress p = {.t = r->t, .tty = isatty(STDOUT_FILENO), .log_every = a->log_every,
+    progress p = {.t = r->t, .m = r->m, .params = ypr_model_num_params(r->m), .tty = isatty(STDOUT_FILENO), .log_every = a->log_every,
                   .batch = (int)batch, .size = size, .epoch = -1, .shown = start > 0 ? start : 0};
     int rc = ypr_trainer_set_callback(r->t, on_batch, &p);
     if (rc < 0)
@@ -687,10 +730,17 @@ static int train(run *r, const train_args *a, int size)
     rc = ypr_trainer_run(r->t);
     sigaction(SIGINT, &old, NULL);
     flush_results(&p);
-    if (rc == YPR_ECANCELED && interrupted) {
+    int done = ypr_trainer_epochs_done(r->t);
+    if (rc == YPR_ECANCELED && interrupted && done > (start > 0 ? start : 0)) {
         fprintf(stderr, "yolopr train: interrupted after %d completed epoch(s); the checkpoints "
-                "so far are in %s (continue with --resume %s/last.safetensors)\n",
-                ypr_trainer_epochs_done(r->t), a->project, a->project);
+                "are in %s (continue with --resume %s/last.safetensors)\n", done, a->project,
+                a->project);
+        return 1;
+    }
+    if (rc == YPR_ECANCELED && interrupted) {
+        fprintf(stderr, "yolopr train: interrupted before an epoch completed: nothing new to "
+                "resume from%s%s\n", a->resume ? "; the checkpoint is still " : "",
+                a->resume ? a->resume : "");
         return 1;
     }
     if (rc < 0) {
