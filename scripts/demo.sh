@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine (as root): install, build, and run
 # the demo on built-in data: kernels benchmark, synthetic dataset, YOLOv7-tiny
-# evaluated, pruned, evaluated again, speed before/after, detection. Fine-tune,
-# quantize and export join the chain as those capabilities land.
+# evaluated, pruned, evaluated again, fine-tuned, speed before/after, detection.
+# Quantize and export join the chain as those capabilities land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -28,6 +28,11 @@ $y prune yolov7-tiny --nc 8 --ratio 0.25 --importance lamp --round-to 8 --ignore
   --size 320 --time --report "$out/prune.json" -o "$out/tiny-pruned.safetensors" \
   | grep -E '^(Parameters|MACs|Time|saved)'
 $y eval "$out/tiny-pruned.safetensors" --data "$out/synth/data.yaml" --size 320 | grep -E 'Class| all |Speed' 
+echo "== fine-tune the pruned model for one epoch (checkpoints and results.csv in $out/train)"
+$y train "$out/tiny-pruned.safetensors" --data "$out/synth/data.yaml" --epochs 1 --batch 8 \
+  --size 320 --hyp tiny --project "$out/train" --exist-ok -o "$out/tiny-finetuned.safetensors"
+echo "== one training step, batch 8 at 320, $(nproc) threads"
+$y bench "$out/tiny-pruned.safetensors" --train --size 320 --batch 8 --runs 2
 echo "== inference speed, batch 1, $(nproc) threads, fused (before / after pruning)"
 $y bench yolov7-tiny --size 416 --runs 10 --fuse
 $y bench "$out/tiny-pruned.safetensors" --size 416 --runs 10 --fuse

@@ -21,7 +21,7 @@ try:
 except ImportError:  # pragma: no cover - optional
     np = None
 
-__all__ = ["YoloprError", "Model", "Dataset", "Evaluator", "DepGraph", "Pruner", "version",
+__all__ = ["YoloprError", "Model", "Dataset", "Evaluator", "DepGraph", "Pruner", "Trainer", "version",
            "simd_active", "library"]
 
 
@@ -143,6 +143,30 @@ _sig("ypr_model_tensor", ctypes.c_int, _P, ctypes.c_int, ctypes.POINTER(ctypes.c
      ctypes.POINTER(ctypes.c_int), ctypes.POINTER(_i64), ctypes.POINTER(ctypes.POINTER(ctypes.c_float)))
 _sig("ypr_model_set_tensor", ctypes.c_int, _P, ctypes.c_int, _P, _i64)
 
+# trainer
+_TRAIN_FN = ctypes.CFUNCTYPE(ctypes.c_int, _P, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                             ctypes.c_int, ctypes.POINTER(ctypes.c_double))
+_sig("ypr_trainer_create", ctypes.c_int, _P, _P, _P, ctypes.POINTER(_P))
+_sig("ypr_trainer_free", None, _P)
+_sig("ypr_trainer_set_int", ctypes.c_int, _P, ctypes.c_int, _i64)
+_sig("ypr_trainer_set_float", ctypes.c_int, _P, ctypes.c_int, ctypes.c_double)
+_sig("ypr_trainer_get_int", ctypes.c_int, _P, ctypes.c_int, ctypes.POINTER(_i64))
+_sig("ypr_trainer_set_hyp", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_double)
+_sig("ypr_trainer_get_hyp", ctypes.c_int, _P, ctypes.c_char_p, ctypes.POINTER(ctypes.c_double))
+_sig("ypr_trainer_load_hyp", ctypes.c_int, _P, ctypes.c_char_p)
+_sig("ypr_trainer_set_output", ctypes.c_int, _P, ctypes.c_char_p)
+_sig("ypr_trainer_set_callback", ctypes.c_int, _P, _TRAIN_FN, _P)
+_sig("ypr_trainer_set_teacher", ctypes.c_int, _P, _P)
+_sig("ypr_trainer_set_pruner", ctypes.c_int, _P, _P)
+_sig("ypr_trainer_resume", ctypes.c_int, _P, ctypes.c_char_p)
+_sig("ypr_trainer_run", ctypes.c_int, _P)
+_sig("ypr_trainer_step", ctypes.c_int, _P, _P, ctypes.c_int, ctypes.c_int, _P, _i64,
+     ctypes.POINTER(ctypes.c_double))
+_sig("ypr_trainer_epochs_done", ctypes.c_int, _P)
+_sig("ypr_trainer_result", ctypes.c_int, _P, ctypes.c_int, ctypes.c_int,
+     ctypes.POINTER(ctypes.c_double))
+_sig("ypr_trainer_memory", ctypes.c_int, _P, ctypes.POINTER(_i64))
+
 # The enum tables below mirror include/yolopr.h by hand; tests/python/test_enums.py
 # checks every entry (and that no header value is missing) against the header.
 
@@ -151,7 +175,7 @@ CONF_THRESHOLD, IOU_THRESHOLD, MAX_DET, MULTI_LABEL, AGNOSTIC_NMS, INPUT_SIZE = 
 
 # Status codes (YPR_E…), stable.
 (OK, EINVAL, ENOMEM, ERANGE, EIO, EFORMAT, ESHAPE, ENOTFOUND, EUNSUPPORTED, ESTATE, ECANCELED,
- EINTERNAL) = range(0, -12, -1)
+ EINTERNAL, ENONFINITE) = range(0, -13, -1)
 
 # ypr_eval_setting / ypr_eval_value
 (EVAL_CONF_THRESHOLD, EVAL_IOU_THRESHOLD, EVAL_MAX_DET, EVAL_METRIC, EVAL_INPUT_SIZE, EVAL_BATCH,
@@ -167,6 +191,20 @@ CRITERIA = {"random": 0, "l1": 1, "l2": 2, "lamp": 3, "bn_scale": 4, "bn": 4, "f
 REDUCTIONS = {"mean": 0, "sum": 1, "max": 2, "first": 3}
 NORMALIZERS = {"none": 0, "mean": 1, "max": 2, "sum": 3, "lamp": 4}
 METRICS = {"yolov7": 0, "coco": 1}
+
+# ypr_train_setting, ypr_train_value and the trainer's enums
+(TRAIN_EPOCHS, TRAIN_BATCH, TRAIN_SIZE, TRAIN_WORKERS, TRAIN_SEED, TRAIN_LOSS, TRAIN_LINEAR_LR,
+ TRAIN_EMA, TRAIN_EVAL, TRAIN_NOMINAL_BATCH, TRAIN_FREEZE, TRAIN_AUGMENT, TRAIN_EVAL_IMAGES,
+ TRAIN_HYP_PRESET, TRAIN_DISTILL, TRAIN_SPARSITY, TRAIN_SPARSITY_LAMBDA, TRAIN_PRUNE_STEPS,
+ TRAIN_PRUNE_EVERY) = range(300, 319)
+(TV_BOX, TV_OBJ, TV_CLS, TV_TOTAL, TV_LR, TV_IMAGES_PER_SEC, TV_P, TV_R, TV_MAP50, TV_MAP,
+ TV_FITNESS, TV_SECONDS, TV_COUNT_) = range(13)
+LOSSES = {"simple": 0, "ota": 1}
+HYP_PRESETS = {"scratch_p5": 0, "p5": 0, "scratch_tiny": 1, "tiny": 1}
+REGULARIZERS = {"bn_l1": 0, "bn": 0, "group_norm": 1, "group": 1}
+# the names of a ypr_train_value array, in index order
+TRAIN_VALUES = ("box", "obj", "cls", "total", "lr", "images_per_sec", "p", "r", "map50", "map",
+                "fitness", "seconds")
 
 
 class YoloprError(RuntimeError):
@@ -793,3 +831,210 @@ class Pruner(_Handle):
         if plot:
             _check(_c.ypr_pruner_plot_sensitivity(self._hh(), os.fsencode(plot)))
         return _json.loads(text)
+
+
+class Trainer(_Handle):
+    """Train @p model in place on @p train, evaluated on @p val after each
+    epoch (None: no evaluation) (wraps ypr_trainer).
+
+    Settings are keyword arguments of the constructor, or set()/get() by
+    name: epochs, batch, size, workers, seed, loss ('ota' or 'simple'),
+    linear_lr, ema, eval, nominal_batch, freeze, augment, eval_images,
+    hyp_preset ('p5' or 'tiny'; resets every hyper-parameter), distill,
+    sparsity (None, 'bn' or 'group'), sparsity_lambda, prune_steps,
+    prune_every. hyp: {name: value} of YOLOv7's hyper-parameters ('lr0',
+    'mosaic' …) or the path of a hyp.*.yaml; output: the folder for
+    last/best checkpoints and results.csv; teacher: a Model to distill from;
+    pruner: a Pruner on @p model (prune while training, sparse training's
+    groups). The trainer keeps the objects it borrows alive."""
+
+    _free = staticmethod(_c.ypr_trainer_free)
+    # name: (key, kind) with kind "int", "float" or an enum table
+    _SETTINGS = {
+        "epochs": (TRAIN_EPOCHS, "int"), "batch": (TRAIN_BATCH, "int"),
+        "size": (TRAIN_SIZE, "int"), "workers": (TRAIN_WORKERS, "int"),
+        "seed": (TRAIN_SEED, "int"), "loss": (TRAIN_LOSS, LOSSES),
+        "linear_lr": (TRAIN_LINEAR_LR, "int"), "ema": (TRAIN_EMA, "int"),
+        "eval": (TRAIN_EVAL, "int"), "nominal_batch": (TRAIN_NOMINAL_BATCH, "int"),
+        "freeze": (TRAIN_FREEZE, "int"), "augment": (TRAIN_AUGMENT, "int"),
+        "eval_images": (TRAIN_EVAL_IMAGES, "int"), "hyp_preset": (TRAIN_HYP_PRESET, HYP_PRESETS),
+        "distill": (TRAIN_DISTILL, "float"), "sparsity": (TRAIN_SPARSITY, REGULARIZERS),
+        "sparsity_lambda": (TRAIN_SPARSITY_LAMBDA, "float"),
+        "prune_steps": (TRAIN_PRUNE_STEPS, "int"), "prune_every": (TRAIN_PRUNE_EVERY, "int"),
+    }
+
+    def __init__(self, model, train, val=None, hyp=None, output=None, teacher=None, pruner=None,
+                 callback=None, **settings):
+        unknown = set(settings) - set(self._SETTINGS)
+        if unknown:
+            raise TypeError("unknown trainer setting(s): %s" % ", ".join(sorted(unknown)))
+        self._model, self._train, self._val = model, train, val
+        self._teacher = self._pruner = None
+        self._floats = {}
+        self.callback = callback
+        h = _P()
+        _check(_c.ypr_trainer_create(_live(model, "model"), _live(train, "training dataset"),
+                                     _live(val, "validation dataset") if val is not None else None,
+                                     ctypes.byref(h)))
+        self._h = h
+        if "hyp_preset" in settings:   # a preset resets the hyper-parameters: first
+            self.set("hyp_preset", settings.pop("hyp_preset"))
+        if isinstance(hyp, (str, bytes, os.PathLike)):
+            _check(_c.ypr_trainer_load_hyp(self._hh(), os.fsencode(hyp)))
+        elif hyp:
+            for k, v in hyp.items():
+                self.set_hyp(k, v)
+        for k, v in settings.items():
+            self.set(k, v)
+        if output is not None:
+            self.set_output(output)
+        if teacher is not None:
+            self.set_teacher(teacher)
+        if pruner is not None:
+            self.set_pruner(pruner)
+
+    def _hh(self):
+        _live(self._model, "the trainer's model")
+        _live(self._train, "the trainer's training dataset")
+        if self._val is not None:
+            _live(self._val, "the trainer's validation dataset")
+        return _live(self, "trainer")
+
+    @property
+    def model(self):
+        return self._model
+
+    def set(self, name, value):
+        """Set a setting by name (see the class documentation)."""
+        if name not in self._SETTINGS:
+            raise KeyError("unknown trainer setting %r" % name)
+        key, kind = self._SETTINGS[name]
+        if kind == "float":
+            _check(_c.ypr_trainer_set_float(self._hh(), key, float(value)))
+            self._floats[name] = float(value)
+            return
+        if isinstance(kind, dict):
+            v = -1 if value is None and name == "sparsity" else _enum(name, kind, value)
+        else:
+            v = int(value)
+        _check(_c.ypr_trainer_set_int(self._hh(), key, v))
+
+    def get(self, name):
+        """An integer setting's value (enum settings as their integer); float
+        settings as last set here (None if never set)."""
+        key, kind = self._SETTINGS[name]
+        if kind == "float":
+            return self._floats.get(name)
+        v = _i64()
+        _check(_c.ypr_trainer_get_int(self._hh(), key, ctypes.byref(v)))
+        return v.value
+
+    def set_hyp(self, key, value):
+        """Set one YOLOv7 hyper-parameter by its hyp.yaml key."""
+        _check(_c.ypr_trainer_set_hyp(self._hh(), key.encode(), float(value)))
+
+    def get_hyp(self, key):
+        v = ctypes.c_double()
+        _check(_c.ypr_trainer_get_hyp(self._hh(), key.encode(), ctypes.byref(v)))
+        return v.value
+
+    def load_hyp(self, path):
+        """Read a YOLOv7 hyp.*.yaml over the current values (all or nothing)."""
+        _check(_c.ypr_trainer_load_hyp(self._hh(), os.fsencode(path)))
+
+    def set_output(self, directory):
+        """Write last/best.safetensors, results.csv and results.png into @p directory."""
+        _check(_c.ypr_trainer_set_output(self._hh(), os.fsencode(directory)
+                                         if directory is not None else None))
+
+    def set_teacher(self, teacher):
+        """Distill from @p teacher (a Model; None removes it)."""
+        _check(_c.ypr_trainer_set_teacher(self._hh(), _live(teacher, "teacher")
+                                          if teacher is not None else None))
+        self._teacher = teacher
+
+    def set_pruner(self, pruner):
+        """Prune while training with @p pruner (a Pruner on this trainer's model)."""
+        _check(_c.ypr_trainer_set_pruner(self._hh(), pruner._hh() if pruner is not None
+                                         else None))
+        self._pruner = pruner
+
+    def resume(self, checkpoint):
+        """Continue the run of a checkpoint written by a trainer's output."""
+        _check(_c.ypr_trainer_resume(self._hh(), os.fsencode(checkpoint)))
+        return self
+
+    def run(self, callback=None):
+        """Train the remaining epochs. callback (or the constructor's):
+        callable(epoch, epochs, iter, iters, values) after every batch and once
+        more after each epoch (iter == iters, with the epoch's results);
+        values is a dict named as TRAIN_VALUES. A truthy return cancels
+        (YoloprError with code ECANCELED); an exception raised by it cancels
+        too and is re-raised here."""
+        h = self._hh()
+        cb = callback if callback is not None else self.callback
+        if cb is None:
+            _check(_c.ypr_trainer_run(h))
+            return self
+        raised = []
+
+        def trampoline(_user, epoch, epochs, it, iters, values):
+            try:
+                v = {name: values[k] for k, name in enumerate(TRAIN_VALUES)}
+                return 1 if cb(epoch, epochs, it, iters, v) else 0
+            except BaseException as exc:  # carried out of C, re-raised below
+                raised.append(exc)
+                return 1
+
+        fn = _TRAIN_FN(trampoline)   # kept alive by this frame during the call
+        _check(_c.ypr_trainer_set_callback(h, fn, None))
+        try:
+            rc = _c.ypr_trainer_run(h)
+        finally:
+            _c.ypr_trainer_set_callback(h, _TRAIN_FN(), None)
+        if raised:
+            raise raised[0]
+        _check(rc)
+        return self
+
+    def step(self, images, targets):
+        """One optimizer step on a batch: images float32 [n, 3, S, S] (RGB in
+        [0, 1]), targets float32 [nt, 6] rows (image, class, x, y, w, h
+        normalized). Returns {'box', 'obj', 'cls', 'total'}."""
+        _need_numpy("Trainer.step")
+        x = np.ascontiguousarray(images, dtype=np.float32)
+        if x.ndim != 4 or x.shape[1] != 3 or x.shape[2] != x.shape[3]:
+            raise ValueError("step expects images [n, 3, S, S], got shape %r" % (x.shape,))
+        t = np.ascontiguousarray(targets, dtype=np.float32)
+        if t.size == 0:
+            t = t.reshape(0, 6)
+        if t.ndim != 2 or t.shape[1] != 6:
+            raise ValueError("targets must be [nt, 6], got shape %r" % (t.shape,))
+        loss = (ctypes.c_double * 4)()
+        _check(_c.ypr_trainer_step(self._hh(), x.ctypes.data, x.shape[0], x.shape[2],
+                                   t.ctypes.data if t.shape[0] else None, t.shape[0], loss))
+        return dict(zip(("box", "obj", "cls", "total"), loss))
+
+    @property
+    def epochs_done(self):
+        return _check(_c.ypr_trainer_epochs_done(self._hh()))
+
+    def result(self, epoch):
+        """The values of completed epoch @p epoch, a dict named as TRAIN_VALUES."""
+        out = {}
+        for k, name in enumerate(TRAIN_VALUES):
+            v = ctypes.c_double()
+            _check(_c.ypr_trainer_result(self._hh(), epoch, k, ctypes.byref(v)))
+            out[name] = v.value
+        return out
+
+    def results(self):
+        """One dict per completed epoch (as result())."""
+        return [self.result(e) for e in range(self.epochs_done)]
+
+    def memory(self):
+        """Bytes held by the training state, by part."""
+        parts = (_i64 * 6)()
+        _check(_c.ypr_trainer_memory(self._hh(), parts))
+        return dict(zip(("activations", "gradient_buffers", "parameter_gradients", "momentum",
+                         "ema", "other"), parts))

@@ -15,6 +15,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 /* Print "yolopr: <what>: <ypr_last_error()>" to stderr and return 1. */
 int cli_fail(const char *what, int status);
@@ -78,6 +79,33 @@ int cli_parse(const char *cmd, const char *usage, const cli_opt *opts, int argc,
  * "yolopr CMD: WHAT expects a number in [lo, hi), not 'TEXT'", CLI_USAGE. */
 int cli_real(const char *cmd, const char *what, const char *text, double lo, double hi, int open,
              double *out);
+
+/* ------------------------------------------------------- pruner knobs
+ * The pruner settings `yolopr prune` and `yolopr train` (pruning while
+ * training) share: parsed into a cli_prune, pushed into a ypr_pruner. */
+
+#define CLI_MAX_PATTERNS 64
+#define CLI_PRUNE_ROWS 7   /* rows cli_prune_rows() adds */
+
+typedef struct cli_prune {
+    const char *ignore[CLI_MAX_PATTERNS], *layer_ratio[CLI_MAX_PATTERNS];
+    double layer_r[CLI_MAX_PATTERNS];
+    int nignore, nlr, global, clamp, round_to, steps, size, crit;
+    double ratio, max_layer, target_gmacs, target_mparams;   /* ratio < 0: not given */
+} cli_prune;
+
+/* The library's defaults (criterion L2, round_to 1, one step, size 640, no ratio yet). */
+void cli_prune_init(cli_prune *k);
+/* Write the shared option rows (--importance, --global, --clamp-widths,
+ * --max-layer-ratio, --round-to, --ignore, --layer-ratio) to @p rows
+ * (CLI_PRUNE_ROWS of them); @p taylor adds "taylor" to --importance's
+ * choices. Returns the number written. */
+int cli_prune_rows(cli_prune *k, cli_opt *rows, int taylor);
+/* Split and check every --layer-ratio PATTERN=R. Returns 0 or CLI_USAGE (printed). */
+int cli_prune_layer_ratios(const char *cmd, cli_prune *k);
+/* Push every knob into @p p (ratio, MAC/parameter targets, steps, report size …).
+ * Returns 0 or 1 (printed). */
+int cli_prune_configure(ypr_pruner *p, const cli_prune *k);
 
 /* ------------------------------------------------------- inputs, outputs
  * A command names the files it reads and the files it will write before it

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cli.h"
@@ -10,7 +11,7 @@ typedef struct opts {
     const char *model, *weights, *save;
     const char **images;   /* argv's, after the model */
     int nimages;
-    int size, batch, threads, runs, fuse, peak;
+    int size, batch, threads, runs, fuse, peak, train, loss, nc;
     double conf, iou;
 } opts;
 
@@ -26,6 +27,8 @@ static int parse(int argc, char **argv, opts *o, const char *cmd, int which, con
     o->runs = 10;
     o->conf = 0.25;
     o->iou = 0.45;
+    o->loss = -1;
+    static const char *const losses[] = {"simple", "ota", NULL};   /* = ypr_train_loss */
     const struct { int cmds; cli_opt opt; } all[] = {
         {INFO | DETECT | BENCH, CLI_O_STR("--weights", &o->weights)},
         {INFO | DETECT | BENCH, CLI_O_SIZE("--size", &o->size)},
@@ -37,6 +40,9 @@ static int parse(int argc, char **argv, opts *o, const char *cmd, int which, con
         {BENCH, CLI_O_INT("--batch", &o->batch, 1, 256)},
         {BENCH, CLI_O_INT("--runs", &o->runs, 1, 10000)},
         {BENCH, CLI_O_FLAG("--peak", &o->peak)},
+        {BENCH, CLI_O_FLAG("--train", &o->train)},
+        {BENCH, CLI_O_CHOICE("--loss", &o->loss, losses)},
+        {BENCH, CLI_O_INT("--nc", &o->nc, 1, 80)},
     };
     cli_opt table[sizeof all / sizeof all[0] + 1];
     int n = 0;
@@ -71,7 +77,7 @@ static int model_inputs(cli_io *io, const opts *o)
 
 static int open_model(const opts *o, ypr_model **m)
 {
-    int rc = ypr_model_load(o->model, m);
+    int rc = o->nc ? ypr_model_from_cfg(o->model, o->nc, 0, 0, 0, m) : ypr_model_load(o->model, m);
     const char *what = o->model;
     if (rc == 0 && o->weights && (rc = ypr_model_load_weights(*m, o->weights, 0)) < 0)
         what = o->weights;
@@ -226,10 +232,153 @@ static int cmp(const void *a, const void *b)
 }
 
 static const char bench_model_usage[] =
-    "yolopr bench MODEL [--size N] [--batch B] [--threads T] [--runs R] [--fuse] [--peak]";
+    "yolopr bench MODEL [--size N] [--batch B] [--threads T] [--runs R] [--nc N] [--fuse] [--peak]\n"
+    "       yolopr bench MODEL --train [--size N] [--batch B] [--threads T] [--runs R] [--nc N]\n"
+    "             [--loss ota|simple]";
 
 /* the input batch the CLI allocates for bench MODEL, at most */
 #define BENCH_MAX_INPUT_BYTES ((size_t)1 << 30)
+
+/* A fixed training batch: the first @p b images of a synthetic set rendered
+ * at @p size (RGB in [0, 1], NCHW) and their labels as target rows (image,
+ * class, cx, cy, w, h normalized). Returns 0 or 1 (printed). */
+static int synth_batch(int b, int size, int classes, float **x, float **targets, int64_t *nt)
+{
+    ypr_dataset *ds = NULL;
+    int rc = ypr_dataset_synth(b, size, classes, 1, &ds);
+    if (rc < 0)
+        return cli_fail("synthetic batch", rc);
+    size_t plane = (size_t)size * (size_t)size;
+    *x = malloc((size_t)b * 3 * plane * sizeof(float));
+    *targets = NULL;
+    *nt = 0;
+    int64_t cap = 0;
+    for (int i = 0; *x && rc == 0 && i < b; i++) {
+        uint8_t *rgb = NULL;
+        int w = 0, h = 0, count = 0;
+        float rows[64 * 6];
+        if ((rc = ypr_dataset_image(ds, i, &rgb, &w, &h)) < 0 ||
+            (rc = ypr_dataset_labels(ds, i, rows, 64, &count)) < 0)
+            break;
+        for (size_t p = 0; p < plane && w == size && h == size; p++)
+            for (int c = 0; c < 3; c++)
+                (*x)[((size_t)i * 3 + (size_t)c) * plane + p] = (float)rgb[p * 3 + (size_t)c] / 255.0f;
+        ypr_free(rgb);
+        if (w != size || h != size) {
+            rc = YPR_EINTERNAL;
+            break;
+        }
+        if (count > 64)
+            count = 64;
+        if (*nt + count > cap) {
+            cap = 2 * (*nt + count);
+            float *t = realloc(*targets, (size_t)cap * 6 * sizeof(float));
+            if (!t) {
+                rc = YPR_ENOMEM;
+                break;
+            }
+            *targets = t;
+        }
+        for (int k = 0; k < count; k++) {
+            const float *r = rows + k * 6;
+            float *t = *targets + *nt * 6;
+            t[0] = (float)i;
+            t[1] = r[0];
+            t[2] = (r[1] + r[3]) / 2 / (float)size;
+            t[3] = (r[2] + r[4]) / 2 / (float)size;
+            t[4] = (r[3] - r[1]) / (float)size;
+            t[5] = (r[4] - r[2]) / (float)size;
+            (*nt)++;
+        }
+    }
+    ypr_dataset_free(ds);
+    if (*x && rc == 0)
+        return 0;
+    int oom = !*x;
+    free(*x);
+    free(*targets);
+    *x = *targets = NULL;
+    if (oom) {
+        fprintf(stderr, "yolopr bench: out of memory\n");
+        return 1;
+    }
+    return cli_fail("synthetic batch", rc);
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0.0;
+}
+
+/* bench MODEL --train: median seconds per ypr_trainer_step() on one fixed
+ * synthetic batch, after a warm-up step (which builds the training plan). */
+static int bench_train(const opts *o, ypr_model *m)
+{
+    int nc = ypr_model_num_classes(m);
+    if (nc > 80) {
+        fprintf(stderr, "yolopr bench: --train draws its batch from the synthetic set (at most "
+                "80 classes); the model has %d (give --nc)\n", nc);
+        return 1;
+    }
+    float *x = NULL, *targets = NULL;
+    int64_t nt = 0;
+    if (synth_batch(o->batch, o->size, nc, &x, &targets, &nt))
+        return 1;
+    double *t = malloc((size_t)o->runs * sizeof(double));
+    ypr_dataset *ds = NULL;
+    ypr_trainer *tr = NULL;
+    int rc = t ? ypr_dataset_synth(o->batch, o->size, nc, 1, &ds) : YPR_ENOMEM;
+    const char *what = "trainer";
+    if (rc == 0)
+        rc = ypr_trainer_create(m, ds, NULL, &tr);
+    if (rc == 0 && (rc = ypr_trainer_set_int(tr, YPR_TRAIN_BATCH, o->batch)) == 0 &&
+        (rc = ypr_trainer_set_int(tr, YPR_TRAIN_SIZE, o->size)) == 0 && o->loss >= 0)
+        rc = ypr_trainer_set_int(tr, YPR_TRAIN_LOSS, o->loss);
+    double loss[4] = {0}, first = 0, last = 0;
+    if (rc == 0) {
+        what = "training step";
+        double t0 = now();
+        rc = ypr_trainer_step(tr, x, o->batch, o->size, targets, nt, loss);   /* warm-up + plan */
+        first = now() - t0;
+    }
+    for (int r = 0; rc == 0 && r < o->runs; r++) {
+        double t0 = now();
+        rc = ypr_trainer_step(tr, x, o->batch, o->size, targets, nt, loss);
+        t[r] = now() - t0;
+        last = loss[3];
+    }
+    int64_t parts[6] = {0};
+    if (rc == 0)
+        rc = ypr_trainer_memory(tr, parts);
+    if (rc < 0) {
+        cli_fail(what, rc);
+    } else {
+        qsort(t, (size_t)o->runs, sizeof *t, cmp);
+        double med = t[o->runs / 2];
+        int64_t params = ypr_model_num_params(m), macs = 0;
+        ypr_model_macs(m, o->size, o->size, 1, &macs);
+        printf("%s train step @%dx%d batch %d (%lld targets), %d threads, kernels %s: "
+               "median %.4f s per step (min %.4f, first %.4f), %.2f images/s, loss %.4g\n",
+               o->model, o->size, o->size, o->batch, (long long)nt,
+               o->threads ? o->threads : ypr_get_num_threads(), ypr_simd_active(), med, t[0],
+               first, o->batch / med, last);
+        printf("  %.2f GMACs/image forward; %lld parameters: %.1f MB weights, %.1f MB gradients, "
+               "%.1f MB momentum\n", (double)macs / 1e9, (long long)params,
+               (double)params * 4 / 1e6, (double)parts[2] / 1e6, (double)parts[3] / 1e6);
+        printf("  trainer memory: saved activations %.1f MB, gradient buffers %.1f MB, "
+               "parameter gradients %.1f MB, momentum %.1f MB, EMA %.1f MB, other %.1f MB\n",
+               (double)parts[0] / 1e6, (double)parts[1] / 1e6, (double)parts[2] / 1e6,
+               (double)parts[3] / 1e6, (double)parts[4] / 1e6, (double)parts[5] / 1e6);
+        printf("  peak RSS %.1f MB\n", peak_rss_mb());
+    }
+    ypr_trainer_free(tr);
+    ypr_dataset_free(ds);
+    free(t);
+    free(x);
+    free(targets);
+    return rc < 0 ? 1 : 0;
+}
 
 int cmd_bench_model(int argc, char **argv)
 {
@@ -238,6 +387,13 @@ int cmd_bench_model(int argc, char **argv)
     if (rc)
         return rc == CLI_HELP ? 0 : rc;
     free(o.images);
+    const char *why = o.train && (o.fuse || o.peak) ? "--train times training steps: drop "
+                                                      "--fuse and --peak"
+                    : !o.train && o.loss >= 0 ? "--loss needs --train" : NULL;
+    if (why) {
+        fprintf(stderr, "yolopr bench: %s\nusage: %s\n", why, bench_model_usage);
+        return CLI_USAGE;
+    }
     /* sizes are bounded by parse(): at most 256 × 3 × 8192², no overflow */
     size_t n = (size_t)o.batch * 3 * (size_t)o.size * (size_t)o.size;
     if (n * sizeof(float) > BENCH_MAX_INPUT_BYTES) {
@@ -246,9 +402,16 @@ int cmd_bench_model(int argc, char **argv)
                 BENCH_MAX_INPUT_BYTES >> 20);
         return CLI_USAGE;
     }
+    if (o.threads)
+        ypr_set_num_threads(o.threads);
     ypr_model *m;
     if (open_model(&o, &m))
         return 1;
+    if (o.train) {
+        rc = bench_train(&o, m);
+        ypr_model_free(m);
+        return rc;
+    }
     float *x = malloc(n * sizeof(float));
     double *t = malloc((size_t)o.runs * sizeof(double));
     if (!x || !t) {

@@ -22,28 +22,54 @@ static const char prune_usage[] =
     "       [--yolov7 PREFIX]   (also PREFIX.yaml + PREFIX.safetensors for YOLOv7's code)\n"
     "       -o OUT.safetensors | --dry-run (only print the report)";
 
-#define MAX_PATTERNS 64
-
 typedef struct prune_args {
     const char *model, *out, *report, *weights, *plot, *yolov7;
-    const char *ignore[MAX_PATTERNS], *layer_ratio[MAX_PATTERNS];
     char yolov7_yaml[4096], yolov7_weights[4096];
-    double layer_r[MAX_PATTERNS];
-    int nignore, nlr, global, clamp, round_to, steps, timeit, size, nc, crit, dry_run;
-    double ratio, max_layer, target_gmacs, target_mparams;
+    int timeit, nc, dry_run;
+    cli_prune k;
 } prune_args;
 
-/* Split every --layer-ratio PATTERN=R, R checked as --ratio is. */
-static int layer_ratios(prune_args *a)
+static const char *const crits[] = {"random", "l1", "l2", "lamp", "bn", "fpgm", NULL};
+static const char *const crits_taylor[] = {"random", "l1", "l2", "lamp", "bn", "fpgm", "taylor",
+                                           NULL};
+
+void cli_prune_init(cli_prune *k)
 {
-    for (int i = 0; i < a->nlr; i++) {
-        const char *eq = strrchr(a->layer_ratio[i], '=');
-        if (!eq || eq == a->layer_ratio[i] || (size_t)(eq - a->layer_ratio[i]) >= 256) {
-            fprintf(stderr, "yolopr prune: --layer-ratio expects PATTERN=R, not '%s'\n",
-                    a->layer_ratio[i]);
+    memset(k, 0, sizeof *k);
+    k->round_to = 1;
+    k->steps = 1;
+    k->size = 640;
+    k->crit = YPR_CRITERION_L2;
+    k->ratio = -1;
+    k->max_layer = 1.0;
+}
+
+int cli_prune_rows(cli_prune *k, cli_opt *rows, int taylor)
+{
+    const cli_opt r[] = {
+        CLI_O_CHOICE("--importance", &k->crit, taylor ? crits_taylor : crits),
+        CLI_O_FLAG("--global", &k->global),
+        CLI_O_FLAG("--clamp-widths", &k->clamp),
+        CLI_O_REAL("--max-layer-ratio", &k->max_layer, 0, 1, CLI_OPEN_LO),
+        CLI_O_INT("--round-to", &k->round_to, 1, 1024),
+        CLI_O_LIST("--ignore", k->ignore, CLI_MAX_PATTERNS, &k->nignore),
+        CLI_O_LIST("--layer-ratio", k->layer_ratio, CLI_MAX_PATTERNS, &k->nlr),
+    };
+    memcpy(rows, r, sizeof r);
+    return (int)(sizeof r / sizeof r[0]);
+}
+
+/* Split every --layer-ratio PATTERN=R, R checked as --ratio is. */
+int cli_prune_layer_ratios(const char *cmd, cli_prune *k)
+{
+    for (int i = 0; i < k->nlr; i++) {
+        const char *eq = strrchr(k->layer_ratio[i], '=');
+        if (!eq || eq == k->layer_ratio[i] || (size_t)(eq - k->layer_ratio[i]) >= 256) {
+            fprintf(stderr, "yolopr %s: --layer-ratio expects PATTERN=R, not '%s'\n", cmd,
+                    k->layer_ratio[i]);
             return CLI_USAGE;
         }
-        if (cli_real("prune", "--layer-ratio", eq + 1, 0, 1, CLI_OPEN_HI, &a->layer_r[i]))
+        if (cli_real(cmd, "--layer-ratio", eq + 1, 0, 1, CLI_OPEN_HI, &k->layer_r[i]))
             return CLI_USAGE;
     }
     return 0;
@@ -52,41 +78,32 @@ static int layer_ratios(prune_args *a)
 static int parse_prune(int argc, char **argv, prune_args *a)
 {
     memset(a, 0, sizeof *a);
-    a->round_to = 1;
-    a->steps = 1;
-    a->size = 640;
-    a->crit = 2;
-    a->ratio = -1;
-    a->max_layer = 1.0;
-    static const char *const crits[] = {"random", "l1", "l2", "lamp", "bn", "fpgm", NULL};
-    const cli_opt opts[] = {
-        CLI_O_REAL("--ratio", &a->ratio, 0, 1, CLI_OPEN_HI),
-        CLI_O_CHOICE("--importance", &a->crit, crits),
-        CLI_O_FLAG("--global", &a->global),
-        CLI_O_FLAG("--clamp-widths", &a->clamp),
-        CLI_O_REAL("--target-macs", &a->target_gmacs, 0, 1e6, CLI_OPEN_LO),
-        CLI_O_REAL("--target-params", &a->target_mparams, 0, 1e6, CLI_OPEN_LO),
-        CLI_O_REAL("--max-layer-ratio", &a->max_layer, 0, 1, CLI_OPEN_LO),
-        CLI_O_INT("--round-to", &a->round_to, 1, 1024),
-        CLI_O_INT("--steps", &a->steps, 1, 1000),
-        CLI_O_LIST("--ignore", a->ignore, MAX_PATTERNS, &a->nignore),
-        CLI_O_LIST("--layer-ratio", a->layer_ratio, MAX_PATTERNS, &a->nlr),
+    cli_prune *k = &a->k;
+    cli_prune_init(k);
+    cli_opt opts[CLI_PRUNE_ROWS + 16];
+    int n = cli_prune_rows(k, opts, 0);
+    const cli_opt own[] = {
+        CLI_O_REAL("--ratio", &k->ratio, 0, 1, CLI_OPEN_HI),
+        CLI_O_REAL("--target-macs", &k->target_gmacs, 0, 1e6, CLI_OPEN_LO),
+        CLI_O_REAL("--target-params", &k->target_mparams, 0, 1e6, CLI_OPEN_LO),
+        CLI_O_INT("--steps", &k->steps, 1, 1000),
         CLI_O_STR("--report", &a->report),
         CLI_O_STR("--plot", &a->plot),
         CLI_O_STR("--yolov7", &a->yolov7),
         CLI_O_STR("--weights", &a->weights),
-        CLI_O_SIZE("--size", &a->size),
+        CLI_O_SIZE("--size", &k->size),
         CLI_O_INT("--nc", &a->nc, 1, 100000),
         CLI_O_FLAG("--time", &a->timeit),
         CLI_O_FLAG("--dry-run", &a->dry_run),
         CLI_O_STR("-o", &a->out),
         CLI_O_END,
     };
+    memcpy(opts + n, own, sizeof own);
     int rc = cli_parse("prune", prune_usage, opts, argc, argv, &a->model, 1, NULL, "MODEL");
     if (rc)
         return rc;
     const char *why = NULL;
-    if (a->ratio < 0 && a->target_gmacs == 0 && a->target_mparams == 0)
+    if (k->ratio < 0 && k->target_gmacs == 0 && k->target_mparams == 0)
         why = "give --ratio R, --target-macs GMACS or --target-params M";
     else if (!a->dry_run && !a->out && !a->yolov7)
         why = "the pruned model would be discarded: give -o OUT.safetensors "
@@ -97,8 +114,8 @@ static int parse_prune(int argc, char **argv, prune_args *a)
         fprintf(stderr, "yolopr prune: %s\nusage: %s\n", why, prune_usage);
         return CLI_USAGE;
     }
-    if (a->ratio < 0)
-        a->ratio = 0.25;   /* unused: the budget decides */
+    if (k->ratio < 0)
+        k->ratio = 0.25;   /* unused: the budget decides */
     if (a->yolov7 &&
         ((size_t)snprintf(a->yolov7_yaml, sizeof a->yolov7_yaml, "%s.yaml", a->yolov7) >=
              sizeof a->yolov7_yaml ||
@@ -107,7 +124,7 @@ static int parse_prune(int argc, char **argv, prune_args *a)
         fprintf(stderr, "yolopr prune: --yolov7 PREFIX is too long\n");
         return CLI_USAGE;
     }
-    return layer_ratios(a);
+    return cli_prune_layer_ratios("prune", k);
 }
 
 /* Every output, checked against the inputs before any work. Indices into
@@ -130,7 +147,7 @@ static int prune_files(cli_io *io, const prune_args *a, int idx[OUT_N])
     return cli_io_prepare(io);
 }
 
-static int configure(ypr_pruner *p, const prune_args *a)
+int cli_prune_configure(ypr_pruner *p, const cli_prune *a)
 {
     int rc;
     if ((rc = ypr_pruner_set_float(p, YPR_PRUNE_RATIO, a->ratio)) < 0 ||
@@ -217,9 +234,9 @@ int cmd_prune(int argc, char **argv)
         cli_fail("pruner", rc);
         goto done;
     }
-    if (configure(p, &a))
+    if (cli_prune_configure(p, &a.k))
         goto done;
-    for (int s = 0; s < a.steps; s++)
+    for (int s = 0; s < a.k.steps; s++)
         if ((rc = ypr_pruner_step(p)) < 0) {
             cli_fail("prune step", rc);
             goto done;
@@ -234,7 +251,7 @@ int cmd_prune(int argc, char **argv)
     ypr_free(text);
     if (a.timeit)
         printf("Time: %.1f ms to build the graph, score and prune (%d step%s)\n", (t1 - t0) * 1e3,
-               a.steps, a.steps > 1 ? "s" : "");
+               a.k.steps, a.k.steps > 1 ? "s" : "");
     if (write_outputs(&io, idx, p, m) || cli_io_commit(&io))
         goto done;
     status = 0;

@@ -14,6 +14,8 @@ static void usage(FILE *f)
             "                      GFLOP/s of SGEMM and YOLOv7's dominant conv layers\n"
             "  bench MODEL [--size N] [--batch B] [--threads T] [--runs R] [--fuse] [--peak]\n"
             "                      median forward latency and effective GFLOP/s\n"
+            "  bench MODEL --train [--size N] [--batch B] [--threads T] [--runs R] [--nc N]\n"
+            "        [--loss ota|simple]   median seconds per training step, memory\n"
             "  info MODEL [--weights W] [--size N] [--fuse]\n"
             "                      per-layer table, parameters, MACs\n"
             "  detect MODEL IMAGE... [--weights W] [--conf C] [--iou I] [--size N] [--threads T]\n"
@@ -25,6 +27,10 @@ static void usage(FILE *f)
             "  prune MODEL --ratio R [--importance l1|l2|lamp|bn|fpgm|random] [--global]\n"
             "        [--round-to N] [--steps K] [--ignore PATTERN]... [--report OUT.json]\n"
             "        -o OUT | --dry-run   (yolopr prune -h: every option)\n"
+            "  train MODEL --data DATA.yaml|synth[:COUNT[:SIZE[:CLASSES]]] --epochs N [--batch B]\n"
+            "        [--size S] [--hyp FILE|p5|tiny] [--loss ota|simple] [--resume CKPT]\n"
+            "        [--prune-steps K --target-macs G] -o OUT.safetensors [--project DIR]\n"
+            "                      train / fine-tune (yolopr train -h: every option)\n"
             "  synth OUT_DIR [--images N] [--size S] [--classes K] [--seed X]\n"
             "                      write the built-in synthetic dataset as a YOLO dataset\n"
             "                      (into a new or empty folder)\n"
@@ -78,6 +84,8 @@ int main(int argc, char **argv)
         return cmd_prune(argc - 1, argv + 1);
     if (strcmp(argv[1], "graph") == 0)
         return cmd_graph(argc - 1, argv + 1);
+    if (strcmp(argv[1], "train") == 0)
+        return cmd_train(argc - 1, argv + 1);
     if (strcmp(argv[1], "synth") == 0)
         return cmd_synth(argc - 1, argv + 1);
     fprintf(stderr, "yolopr: unknown command '%s'\n", argv[1]);

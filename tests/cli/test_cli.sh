@@ -198,6 +198,98 @@ awk '$3 == "peak" { peak = $NF; next }
      END { exit bad || rows != 10 }' "$T/out" ||
     fail "bench kernels: a percentage is not of its own thread count's peak"
 
+# ------------------------------------------------------------------ train
+# a cfg of a few thousand parameters keeps these cases to seconds
+cat >tiny.yaml <<'CFG'
+nc: 2
+depth_multiple: 1.0
+width_multiple: 1.0
+anchors:
+  - [10,13, 16,30, 33,23]
+  - [30,61, 62,45, 59,119]
+backbone:
+  [[-1, 1, Conv, [8, 3, 2]],
+   [-1, 1, Conv, [16, 3, 2]],
+   [-1, 1, Conv, [16, 3, 2]],
+   [-1, 1, Conv, [16, 3, 2]],
+  ]
+head:
+  [[[2, 3], 1, IDetect, [nc, anchors]]]
+CFG
+TR="--data synth:4:64:2 --batch 2 --size 64"
+run 0 "" train tiny.yaml $TR --epochs 1 -o t.safetensors
+for f in t.safetensors train-t/results.csv train-t/last.safetensors; do
+    [ -s "$f" ] || fail "train: $f not written"
+done
+grep -q '^0,' train-t/results.csv || fail "train: results.csv has no row for epoch 0"
+grep -qF "mAP@.5:.95" "$T/out" || fail "train: no evaluation line"
+grep -qF "saved t.safetensors" "$T/out" || fail "train: no 'saved' line"
+run 0 "" info t.safetensors --size 64   # the trained model loads
+grep -qF "2 classes" "$T/out" || fail "train: the saved model is not the 2-class cfg"
+# a data .yaml on disk; outputs kept out of its folders
+run 0 "" train tiny.yaml --data ds/data.yaml --batch 2 --size 64 --epochs 1 --no-eval \
+    -o d.safetensors --project dproj
+[ -s d.safetensors ] && [ -s dproj/results.csv ] || fail "train --data DATA.yaml: not written"
+bad 2 "--loss expects one of simple|ota, not 'x'" train tiny.yaml $TR --epochs 1 --loss x \
+    -o u.safetensors
+bad 2 "--epochs expects an integer in [1, 100000], not '0'" \
+    train tiny.yaml $TR --epochs 0 -o u.safetensors
+bad 2 "no --epochs N given" train tiny.yaml $TR -o u.safetensors
+bad 2 "no --data" train tiny.yaml --epochs 1 -o u.safetensors
+bad 2 "the trained model would be discarded" train tiny.yaml $TR --epochs 1
+bad 2 "no MODEL (or --resume CKPT) given" train $TR --epochs 1 -o u.safetensors
+bad 2 "--data expects synth[:COUNT[:SIZE[:CLASSES]]]" \
+    train tiny.yaml --data synth:4:64:2:9 --epochs 1 -o u.safetensors
+bad 2 "--data synth:COUNT expects a number" train tiny.yaml --data synth:x --epochs 1 \
+    -o u.safetensors
+bad 2 "its folder does not exist" train tiny.yaml $TR --epochs 1 -o no/u.safetensors
+bad 2 "it is the input m.safetensors" train m.safetensors $TR --epochs 1 -o m.safetensors
+bad 2 "not a regular file" train tiny.yaml $TR --epochs 1 -o fifo
+bad 2 "input folder" train tiny.yaml --data ds/data.yaml --epochs 1 -o ds/images/val/u.safetensors
+bad 2 "input folder" train tiny.yaml --data ds/data.yaml --epochs 1 -o u.safetensors \
+    --project ds/labels/val
+bad 2 "holds an earlier run (last.safetensors)" train tiny.yaml $TR --epochs 1 -o t.safetensors
+bad 2 "it is the run's own train-t/last.safetensors" \
+    train tiny.yaml $TR --epochs 1 -o train-t/last.safetensors --project train-t --exist-ok
+bad 2 "--prune-steps needs a budget" train tiny.yaml $TR --epochs 3 --prune-steps 1 \
+    -o u.safetensors
+bad 2 "need more than 2 epochs" train tiny.yaml $TR --epochs 2 --prune-steps 2 --prune-ratio 0.5 \
+    -o u.safetensors
+bad 2 "--importance only applies when pruning" train tiny.yaml $TR --epochs 1 --importance l1 \
+    -o u.safetensors
+bad 2 "--reg sets the --sparsity" train tiny.yaml $TR --epochs 1 --reg 0.001 -o u.safetensors
+bad 2 "drop --epochs" train --resume train-t/last.safetensors $TR --epochs 2 -o u.safetensors
+bad 1 "not a trainer checkpoint" train --resume m.safetensors --data synth:4:64:2 -o u.safetensors
+bad 1 "nothing to resume" train --resume train-t/last.safetensors --data synth:4:64:2 \
+    -o u.safetensors
+# pruning while training: a step is shown and the run completes
+run 0 "" train tiny.yaml $TR --epochs 2 --prune-steps 1 --prune-ratio 0.5 -o p.safetensors
+grep -qF "pruned before epoch 1" "$T/out" || fail "train --prune-steps: no pruning step shown"
+# Ctrl-C: once the first checkpoint exists, SIGINT cancels at the next batch:
+# exit 1 with a message, the checkpoints stay, -o is not written
+"$Y" train tiny.yaml $TR --epochs 100000 --no-eval -o c.safetensors --project cproj \
+    >"$T/out" 2>"$T/err" &
+pid=$!
+i=0
+while [ ! -s cproj/last.safetensors ] && [ $i -lt 600 ] && kill -0 $pid 2>/dev/null; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill -INT $pid
+wait $pid
+rc=$?
+[ "$rc" = 1 ] || fail "train: SIGINT gave exit $rc, expected 1"
+grep -qF "interrupted after" "$T/err" || fail "train: SIGINT without the message"
+[ -s cproj/last.safetensors ] || fail "train: SIGINT lost the checkpoint"
+[ ! -e c.safetensors ] || fail "train: SIGINT still wrote -o"
+# bench MODEL --train
+run 0 "" bench tiny.yaml --train --size 64 --batch 2 --runs 2 --threads 1
+grep -qF "s per step" "$T/out" && grep -qF "peak RSS" "$T/out" ||
+    fail "bench --train: no step time or memory"
+bad 2 "--loss needs --train" bench tiny.yaml --loss ota
+bad 2 "--train times training steps: drop --fuse" bench tiny.yaml --train --fuse
+[ -z "$(find . -name '*.yolopr-*' -o -name '*.tmp-*')" ] || fail "temporary files left behind"
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures failure(s)"
     exit 1

@@ -53,12 +53,17 @@ CONSTANTS = [
     ("ypr_eval_setting", "YPR_EVAL_", "EVAL_"),
     ("ypr_eval_value", "YPR_EVAL_", "EVAL_"),
     ("ypr_prune_setting", "YPR_PRUNE_", "PRUNE_"),
+    ("ypr_train_setting", "YPR_TRAIN_", "TRAIN_"),
+    ("ypr_train_value", "YPR_TV_", "TV_"),
 ]
 # Name → value tables: binding dict, header family, header prefix, aliases.
 TABLES = [
     ("CRITERIA", "ypr_criterion", "YPR_CRITERION_", {"bn": "bn_scale"}),
     ("REDUCTIONS", "ypr_reduction", "YPR_REDUCE_", {}),
     ("NORMALIZERS", "ypr_normalizer", "YPR_NORM_", {}),
+    ("LOSSES", "ypr_train_loss", "YPR_LOSS_", {}),
+    ("HYP_PRESETS", "ypr_hyp_preset", "YPR_HYP_", {"p5": "scratch_p5", "tiny": "scratch_tiny"}),
+    ("REGULARIZERS", "ypr_regularizer", "YPR_REG_", {"bn": "bn_l1", "group": "group_norm"}),
 ]
 
 
@@ -79,6 +84,8 @@ class EnumTablesTest(unittest.TestCase):
         self.assertEqual(self.enums["ypr_status"]["YPR_EINVAL"], -1)
         self.assertEqual(self.enums["ypr_prune_setting"]["YPR_PRUNE_RATIO"], 200)
         self.assertEqual(self.enums["ypr_eval_setting"]["YPR_EVAL_CONF_THRESHOLD"], 400)
+        self.assertEqual(self.enums["ypr_train_setting"]["YPR_TRAIN_EPOCHS"], 300)
+        self.assertEqual(self.enums["ypr_status"]["YPR_ENONFINITE"], -12)
 
     def test_constants(self):
         for fam, hp, bp in CONSTANTS:
@@ -91,11 +98,11 @@ class EnumTablesTest(unittest.TestCase):
                                      "yolopr.%s != %s" % (pyname, cname))
 
     def test_no_stale_constants(self):
-        # every EVAL_*/PRUNE_* constant of the binding names a header value
+        # every EVAL_*/PRUNE_*/TRAIN_*/TV_* constant of the binding names a header value
         known = {bp + c[len(hp):] for fam, hp, bp in CONSTANTS if bp
                  for c in self.family(fam)}
         for name in dir(yolopr):
-            if re.fullmatch(r"(EVAL|PRUNE)_[A-Z0-9_]+", name):
+            if re.fullmatch(r"(EVAL|PRUNE|TRAIN|TV)_[A-Z0-9_]+", name) and name != "TRAIN_VALUES":
                 with self.subTest(binding=name):
                     self.assertIn(name, known, "yolopr.%s is not in the header" % name)
 
@@ -112,6 +119,14 @@ class EnumTablesTest(unittest.TestCase):
                 with self.subTest(table=table, header=cname):
                     self.assertIn(cname[len(hp):].lower(), mapping,
                                   "%s lacks %s = %d" % (table, cname, value))
+
+    def test_train_value_names(self):
+        # TRAIN_VALUES[i] names ypr_train_value i (the names Trainer's dicts use)
+        values = self.family("ypr_train_value")
+        for i, name in enumerate(yolopr.TRAIN_VALUES):
+            with self.subTest(index=i, name=name):
+                self.assertEqual(values["YPR_TV_" + name.upper()], i)
+        self.assertEqual(len(yolopr.TRAIN_VALUES), values["YPR_TV_COUNT_"])
 
     def test_metric_names(self):
         # YPR_EVAL_METRIC is documented as "0 YOLOv7's matching (default), 1 COCO's"
