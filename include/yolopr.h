@@ -653,6 +653,9 @@ YPR_API int ypr_trainer_result(const ypr_trainer *trainer, int epoch, int what, 
  *  (momentum), [4] EMA copy, [5] other (packed weights, scratch, loss);
  *  any may be 0 before the first step. @return YPR_OK; YPR_EINVAL. @since 0.1 */
 YPR_API int ypr_trainer_memory(const ypr_trainer *trainer, int64_t parts[6]);
+/** Any setting as a float (integer settings converted).
+ *  @return YPR_OK; YPR_EINVAL (key or NULL). @since 0.1 */
+YPR_API int ypr_trainer_get_float(const ypr_trainer *trainer, int key, double *value);
 
 /* ------------------------------------------------------- dependency graph */
 

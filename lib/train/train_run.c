@@ -270,8 +270,9 @@ int ypr_trainer_run(ypr_trainer *t)
 {
     RETURN_IF(!t, YPR_EINVAL, "trainer: NULL handle");
     RETURN_IF(t->running, YPR_ESTATE, "trainer: already running");
-    RETURN_IF(t->prune_steps > 0 && !t->pruner, YPR_ESTATE,
-              "trainer: %d pruning steps asked for but no pruner set", t->prune_steps);
+    RETURN_IF(t->prune_steps > t->prunes_done && !t->pruner, YPR_ESTATE,
+              "trainer: %d pruning steps asked for but no pruner set",
+              t->prune_steps - t->prunes_done);
     RETURN_IF(t->prune_steps > 0 && t->prune_steps * t->prune_every >= t->epochs, YPR_ERANGE,
               "trainer: %d pruning steps every %d epochs need more than %d epochs",
               t->prune_steps, t->prune_every, t->prune_steps * t->prune_every);

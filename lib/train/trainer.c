@@ -155,6 +155,21 @@ int ypr_trainer_get_int(const ypr_trainer *t, int key, int64_t *v)
     return YPR_OK;
 }
 
+int ypr_trainer_get_float(const ypr_trainer *t, int key, double *v)
+{
+    RETURN_IF(!t || !v, YPR_EINVAL, "trainer: NULL argument");
+    switch (key) {
+    case YPR_TRAIN_DISTILL: *v = t->distill; return YPR_OK;
+    case YPR_TRAIN_SPARSITY_LAMBDA: *v = t->sparsity_lambda; return YPR_OK;
+    default: {
+        int64_t i;
+        TRY(ypr_trainer_get_int(t, key, &i));
+        *v = (double)i;
+        return YPR_OK;
+    }
+    }
+}
+
 int ypr_trainer_set_hyp(ypr_trainer *t, const char *key, double value)
 {
     RETURN_IF(!t || !key, YPR_EINVAL, "trainer: NULL argument");

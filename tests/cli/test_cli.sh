@@ -195,7 +195,7 @@ awk '$3 == "peak" { peak = $NF; next }
          if (d > tol) { print "bench kernels row", NR, ":", pct, "!=", want; bad = 1 }
          rows++
      }
-     END { exit bad || rows != 10 }' "$T/out" ||
+     END { exit bad || rows < 10 }' "$T/out" ||
     fail "bench kernels: a percentage is not of its own thread count's peak"
 
 # ------------------------------------------------------------------ train
