@@ -120,9 +120,12 @@ static void test_finite_differences(void **state)
     assert_true(gmax > 0);
     int checked = 0, kinds[YPR_NODE_KIND_COUNT_] = {0};
     uint64_t s = 99;
+    int tensor = 0, every = test_quick() ? 4 : 1;   /* quick scope: every 4th tensor */
     for (int t = 0; t < net->nparams; t++) {
         ypr_param *pr = &net->params[t];
         const float *g = ypr__tplan_param_grad(f.p, t);
+        if (!pr->is_buffer && tensor++ % every != 0)
+            continue;
         if (pr->is_buffer) {
             assert_null(g);
             continue;
@@ -155,9 +158,10 @@ static void test_finite_differences(void **state)
                 if (net->nodes[nd].p[k] == t)
                     kinds[net->nodes[nd].kind]++;
     }
-    assert_true(checked >= 40);
-    assert_true(kinds[YPR_NODE_CONV] > 0 && kinds[YPR_NODE_BN] > 0 &&
-                kinds[YPR_NODE_IMPLICIT_ADD] > 0 && kinds[YPR_NODE_IMPLICIT_MUL] > 0);
+    assert_true(checked >= 40 / every);
+    assert_true(kinds[YPR_NODE_CONV] > 0 && kinds[YPR_NODE_BN] > 0);
+    if (!test_quick())
+        assert_true(kinds[YPR_NODE_IMPLICIT_ADD] > 0 && kinds[YPR_NODE_IMPLICIT_MUL] > 0);
     free_fixture(&f);
 }
 

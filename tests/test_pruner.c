@@ -53,16 +53,22 @@ static int64_t prune_once(ypr_model *m, int criterion, double ratio, int round_t
 static void test_reference_figures(void **state)
 {
     (void)state;
-    /* Torch-Pruning 1.6 on the same cfgs (REFERENCE.md): L2, local, round_to 8 */
-    ypr_model *m = model("yolov7", 20);
-    assert_int_equal(prune_ignoring(m, YPR_CRITERION_L2, 0.25, 8, 0, 1, "model.105.m.*"), 21015930);
-    int64_t macs;
-    assert_int_equal(ypr_model_macs(m, 416, 416, 1, &macs), YPR_OK);
-    assert_true(macs > 12.48e9 && macs < 12.50e9);
-    ypr_model_free(m);
-    m = model("yolov7", 20);
-    assert_int_equal(prune_ignoring(m, YPR_CRITERION_LAMP, 0.5, 8, 0, 1, "model.105.m.*"), 9371794);
-    ypr_model_free(m);
+    /* Torch-Pruning 1.6 on the same cfgs (REFERENCE.md): L2, local, round_to 8.
+     * Quick scope (sanitizers, qemu): the yolov7-tiny row only. */
+    ypr_model *m;
+    if (!test_quick()) {
+        m = model("yolov7", 20);
+        assert_int_equal(prune_ignoring(m, YPR_CRITERION_L2, 0.25, 8, 0, 1, "model.105.m.*"),
+                         21015930);
+        int64_t macs;
+        assert_int_equal(ypr_model_macs(m, 416, 416, 1, &macs), YPR_OK);
+        assert_true(macs > 12.48e9 && macs < 12.50e9);
+        ypr_model_free(m);
+        m = model("yolov7", 20);
+        assert_int_equal(prune_ignoring(m, YPR_CRITERION_LAMP, 0.5, 8, 0, 1, "model.105.m.*"),
+                         9371794);
+        ypr_model_free(m);
+    }
     m = model("yolov7-tiny", 20);
     assert_int_equal(prune_ignoring(m, YPR_CRITERION_L2, 0.25, 8, 0, 1, "model.77.m.*"), 3428250);
     ypr_model_free(m);
@@ -744,6 +750,7 @@ static void test_bad_input(void **state)
 
 int main(void)
 {
+    test_threads_from_env();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_figures),
         cmocka_unit_test(test_every_criterion),

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "yolopr.h"
+#include "test_util.h"
 
 static const char *data_path(const char *rel)
 {
@@ -29,8 +30,17 @@ static const char *data_path(const char *rel)
     return buf;
 }
 
+/* Images per synthetic set: halved in the quick scope (sanitizers, qemu). */
+static int images(int n)
+{
+    return test_quick() ? n / 2 : n;
+}
+
 static ypr_model *mini(int threads)
 {
+    const char *e = getenv("YPR_TEST_THREADS");
+    if (e && atoi(e) > 0 && threads > 1)
+        threads = atoi(e);
     ypr_model *m;
     assert_int_equal(ypr_model_from_cfg(data_path("model/mini.yaml"), 0, 0, 0, 7, &m), YPR_OK);
     assert_int_equal(ypr_model_load_weights(m, data_path("model/mini.safetensors"), 1), YPR_OK);
@@ -92,7 +102,7 @@ static void test_loss_goes_down_and_checkpoints_load(void **state)
 {
     (void)state;
     ypr_dataset *tr, *va;
-    assert_int_equal(ypr_dataset_synth(32, 64, 3, 11, &tr), YPR_OK);
+    assert_int_equal(ypr_dataset_synth(images(32), 64, 3, 11, &tr), YPR_OK);
     assert_int_equal(ypr_dataset_synth(8, 64, 3, 12, &va), YPR_OK);
     ypr_model *m = mini(2);
     ypr_trainer *t = recipe(m, tr, va, 4);
@@ -159,7 +169,7 @@ static void test_sigkill_and_resume_is_bit_identical(void **state)
 {
     (void)state;
     ypr_dataset *tr;
-    assert_int_equal(ypr_dataset_synth(24, 64, 3, 21, &tr), YPR_OK);
+    assert_int_equal(ypr_dataset_synth(images(24), 64, 3, 21, &tr), YPR_OK);
     train_to("resume_a", 3, tr, 0);
     remove("resume_b/last.safetensors");
     pid_t pid = fork();
@@ -235,7 +245,7 @@ static void test_nonfinite_stops_and_keeps_last_epoch(void **state)
 {
     (void)state;
     ypr_dataset *tr;
-    assert_int_equal(ypr_dataset_synth(16, 64, 3, 31, &tr), YPR_OK);
+    assert_int_equal(ypr_dataset_synth(images(16), 64, 3, 31, &tr), YPR_OK);
     ypr_model *m = mini(2);
     ypr_trainer *t = recipe(m, tr, NULL, 3);
     assert_int_equal(ypr_trainer_set_int(t, YPR_TRAIN_EVAL, 0), YPR_OK);
@@ -401,7 +411,7 @@ static void test_sparsity(void **state)
 {
     (void)state;
     ypr_dataset *tr;
-    assert_int_equal(ypr_dataset_synth(16, 64, 3, 71, &tr), YPR_OK);
+    assert_int_equal(ypr_dataset_synth(images(16), 64, 3, 71, &tr), YPR_OK);
     double scale[2];
     for (int sparse = 0; sparse < 2; sparse++) {
         ypr_model *m = mini(2);

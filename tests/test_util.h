@@ -44,6 +44,31 @@ static inline char *test_slurp(const char *path, size_t *len)
     return buf;
 }
 
+/* YPR_TEST_SCOPE=quick: tests/meson.build sets it for the sanitizer and
+ * cross (qemu) builds. Heavy tests then run a representative subset of their
+ * arch-independent cases (every kind still asserted); the native build runs
+ * them all. See docs/building.md, "What each build covers". */
+static inline int test_quick(void)
+{
+    const char *s = getenv("YPR_TEST_SCOPE");
+    return s && strcmp(s, "quick") == 0;
+}
+
+/* YPR_TEST_THREADS=N: the process-wide default thread count (ypr_set_num_threads)
+ * for the models a heavy test creates. meson runs tests side by side, one per
+ * core; a test whose subject is not threading runs best single-threaded then
+ * (the pool's workers spin between jobs and would fight the other tests for
+ * the cores). Call first thing in main(). */
+static inline void test_threads_from_env(void)
+{
+    const char *s = getenv("YPR_TEST_THREADS");
+    int n = s ? atoi(s) : 0;
+    if (n > 0 && ypr_set_num_threads(n) != YPR_OK) {
+        fprintf(stderr, "YPR_TEST_THREADS=%s refused\n", s);
+        exit(1);
+    }
+}
+
 /* The index of the tensor called NAME (fails the test if there is none). */
 static inline int test_tensor_index(const ypr_model *m, const char *name)
 {

@@ -15,6 +15,11 @@ BINDING = os.path.join(HERE, "..", "..", "examples", "python")
 sys.path.insert(0, BINDING)
 import yolopr  # noqa: E402
 
+# YPR_TEST_THREADS (tests/meson.build): the default thread count of the models
+# made here; meson runs tests side by side, one per core (see test_util.h).
+if os.environ.get("YPR_TEST_THREADS"):
+    assert yolopr._c.ypr_set_num_threads(int(os.environ["YPR_TEST_THREADS"])) == 0
+
 EINVAL, ERANGE, EFORMAT, ENOTFOUND, ESTATE, ECANCELED = -1, -3, -5, -7, -9, -10
 
 
