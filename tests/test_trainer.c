@@ -245,7 +245,7 @@ static void test_nonfinite_stops_and_keeps_last_epoch(void **state)
 {
     (void)state;
     ypr_dataset *tr;
-    assert_int_equal(ypr_dataset_synth(images(16), 64, 3, 31, &tr), YPR_OK);
+    assert_int_equal(ypr_dataset_synth(16, 64, 3, 31, &tr), YPR_OK);
     ypr_model *m = mini(2);
     ypr_trainer *t = recipe(m, tr, NULL, 3);
     assert_int_equal(ypr_trainer_set_int(t, YPR_TRAIN_EVAL, 0), YPR_OK);
