@@ -19,7 +19,12 @@ static void cpu_relax(void) { __asm__ volatile("yield"); }
 static void cpu_relax(void) { }
 #endif
 
-#define SPIN_ROUNDS 20000
+/* About 2000 pauses (tens of microseconds): long enough to bridge the gap
+ * between back-to-back jobs of one forward pass, short enough that a pool
+ * sharing its cores (meson's parallel tests, a trainer's loader threads,
+ * neighbours) does not burn them: 20000 rounds cost 5-20x the CPU time of a
+ * single-threaded run whenever threads outnumbered free cores. */
+#define SPIN_ROUNDS 2000
 
 struct ypr_pool {
     int nthreads;
