@@ -115,7 +115,7 @@ static void draw_panel(ypr_image *img, int px, int py, const panel *pn,
         hi += pad;
     } else {
         double pad = 0.05 * (hi - lo);
-        lo -= pad;
+        lo = lo >= 0 && lo - pad < 0 ? 0 : lo - pad;   /* losses and metrics stay ≥ 0 */
         hi += pad;
     }
     if (emax < 1)
