@@ -707,9 +707,8 @@ static void act_bwd_task(void *ctx, int64_t plane, int worker)
 
 /* BatchNorm backward for channel c in two passes over x and the incoming
  * gradient. Fused with its activation, the incoming gradient is the
- * activation's: the first pass recomputes z = bn(x) chunk by chunk and
- * turns it into gz = gy·act'(z) (kept in gx when gx is written, not
- * accumulated, and recomputed by the second pass otherwise). */
+ * activation's: the first pass recomputes z = bn(x) chunk by chunk (the
+ * forward's exact float operations) and turns it into gz = gy·act'(z). */
 static void bn_bwd_task(void *ctx, int64_t c, int worker)
 {
     (void)worker;
@@ -726,7 +725,10 @@ static void bn_bwd_task(void *ctx, int64_t c, int worker)
     int a = p->bnact[j->node];
     int act = a >= 0 ? net->nodes[a].act : YPR_ACT_IDENTITY;
     float alpha = a >= 0 ? net->nodes[a].alpha : 0.0f;
-    int keep = act != YPR_ACT_IDENTITY && j->gx && !j->acc;   /* gz stored in gx */
+    /* gz is kept in gx for the activations with an exp; the piecewise-linear
+     * ones are cheaper to recompute than to write and read back */
+    int keep = (act == YPR_ACT_SILU || act == YPR_ACT_SIGMOID || act == YPR_ACT_HARDSWISH) &&
+               j->gx && !j->acc;
     float z[CHUNK], gzb[CHUNK];
     double sg = 0, sgx = 0;
     for (int64_t b = 0; b < p->n; b++) {
@@ -823,9 +825,12 @@ static void maxpool2_bwd_plane(const float *x, int64_t h, int64_t w, const float
         for (int64_t ox = 0; ox < ow; ox++) {
             float c[4] = {r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]};
             int bi = 0;
-            for (int q = 1; q < 4; q++)
-                if (beats(c[q], c[bi]))
-                    bi = q;
+            float m = c[0];
+            for (int q = 1; q < 4; q++) {
+                int t = beats(c[q], m);
+                bi = t ? q : bi;
+                m = t ? c[q] : m;
+            }
             float g = gy[oy * ow + ox];
             float *d[4] = {g0 + 2 * ox, g0 + 2 * ox + 1, g1 + 2 * ox, g1 + 2 * ox + 1};
             if (acc) {
