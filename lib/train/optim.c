@@ -8,7 +8,8 @@
  * float32 in exactly PyTorch's. Each rounding step is its own statement (the
  * project builds as ISO C11, where GCC does not contract a*b+c into an FMA;
  * clang contracts only within one expression); the FMAs PyTorch's CPU
- * kernels do perform are written as fmaf(). */
+ * kernels do perform are fmaf() in the scalar reference of ypr_ktable.sgd
+ * (lib/kernels), real FMA instructions in the vector sets. */
 #include <math.h>
 
 #include "lib/kernels/kernels.h"
