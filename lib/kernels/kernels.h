@@ -138,7 +138,25 @@ typedef struct ypr_ktable {
                    float *dst);
     /* col2im: d[t·sd] += s[t] for t < n (sd ≥ 1, the conv's column stride). */
     void (*add_strided)(float *d, int64_t sd, const float *s, int64_t n);
+
+    /* ---- training loops (lib/train); the scalar table holds the references
+     * ypr__act_bwd_ref and ypr__sgd_ref. */
+    /* gz[i] = gy[i] · act'(z[i]) for i < n, z the activation's input (gz may
+     * be gy). ReLU and leaky ReLU select (z > 0 ? gy : 0 or gy·alpha) and
+     * match the reference bit for bit; SiLU, sigmoid and hard-swish agree
+     * within 4e-6·|gy|·(1 + |z|). */
+    void (*act_bwd)(const float *z, const float *gy, float *gz, int64_t n, int act, float alpha);
+    /* One step of PyTorch's SGD on n floats (ypr__sgd_update's contract,
+     * lib/train/train.h) with wd, momentum and −lr already rounded to float
+     * and `mode` a set of YPR_SGD_* bits. Bit-identical to the reference:
+     * every fmaf of the reference is a fused multiply-add, every other
+     * operation a rounded float one. */
+    void (*sgd)(float *p, const float *g, float *buf, int64_t n, float wd, float momentum,
+                float neg_lr, int mode);
 } ypr_ktable;
+
+/* ypr_ktable.sgd modes: weight decay, momentum, the momentum buffer holds a value. */
+enum { YPR_SGD_WD = 1, YPR_SGD_MOMENTUM = 2, YPR_SGD_HAS_BUF = 4 };
 
 /* ---- dispatch (dispatch.c) */
 enum { YPR_KT_SCALAR, YPR_KT_AVX2, YPR_KT_AVX512, YPR_KT_NEON, YPR_KT_COUNT };
@@ -164,6 +182,14 @@ void ypr__kt_fill_neon(ypr_ktable *t);
 
 /* Scalar reference activation of one value (shared by scalar code and tests). */
 float ypr__act_ref(float x, int act, float alpha);
+/* Its derivative at x (the scalar act_bwd's factor; ReLU 0 and leaky alpha
+ * where x > 0 fails, NaN included). */
+float ypr__act_grad_ref(float x, int act, float alpha);
+/* The scalar entries of ypr_ktable.act_bwd and .sgd. */
+void ypr__act_bwd_ref(const float *z, const float *gy, float *gz, int64_t n, int act,
+                      float alpha);
+void ypr__sgd_ref(float *p, const float *g, float *buf, int64_t n, float wd, float momentum,
+                  float neg_lr, int mode);
 
 /* ---- GEMM driver (gemm.c) */
 int64_t ypr__gemm_packed_a_floats(const ypr_ktable *kt, int64_t m, int64_t k);

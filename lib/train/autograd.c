@@ -26,6 +26,8 @@ struct ypr_tplan {
     int nslots;
     unsigned char *reqgrad;  /* per node: its gradient is needed */
     unsigned char *written;  /* per node: its gradient buffer holds a value this pass */
+    int *bnact;              /* per BatchNorm node: the activation it is fused with, or -1 */
+    unsigned char *fused;    /* per activation node: computed by its BatchNorm node */
     float **packed;          /* per conv node: packed weights */
     float **mean, **invstd;  /* per BatchNorm node: batch statistics of the last forward */
     float **pgrad;           /* per parameter: gradient (NULL: buffers, frozen) */
@@ -70,6 +72,8 @@ void ypr__tplan_free(ypr_tplan *p)
     free(p->slots);
     free(p->reqgrad);
     free(p->written);
+    free(p->bnact);
+    free(p->fused);
     free(p->packed);
     free(p->mean);
     free(p->invstd);
@@ -100,6 +104,43 @@ static void mark_reqgrad(ypr_tplan *p)
     }
 }
 
+/* A BatchNorm whose only reader is an activation is fused with it: the
+ * BatchNorm's output is never stored (the forward writes act(bn(x)) in one
+ * pass, the backward recomputes bn(x) where it needs it), and the two
+ * backward passes of the BatchNorm take the activation's gradient. */
+static int mark_fusions(ypr_tplan *p)
+{
+    const ypr_net *net = p->net;
+    int nn = net->nnodes;
+    int *readers = calloc((size_t)nn + 1, sizeof(int)), *last = calloc((size_t)nn + 1, sizeof(int));
+    if (!readers || !last) {
+        free(readers);
+        free(last);
+        return ypr__error(YPR_ENOMEM, "train: out of memory");
+    }
+    for (int i = 0; i < nn; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        for (int j = 0; j < nd->ninputs; j++) {
+            readers[nd->inputs[j]]++;
+            last[nd->inputs[j]] = i;
+        }
+    }
+    const char *e = getenv("YPR_TRAIN_FUSE");   /* 0: no fusion (A/B checks) */
+    int on = !(e && *e == '0');
+    for (int i = 0; i < nn; i++) {
+        p->bnact[i] = -1;
+        int a = last[i];
+        if (on && net->nodes[i].kind == YPR_NODE_BN && readers[i] == 1 &&
+            net->nodes[a].kind == YPR_NODE_ACT && net->nodes[a].ninputs == 1) {
+            p->bnact[i] = a;
+            p->fused[a] = 1;
+        }
+    }
+    free(readers);
+    free(last);
+    return YPR_OK;
+}
+
 /* Gradient buffers by liveness over the reverse walk: node j's gradient is
  * born at the backward step of its last reader and dies after its own. */
 static int plan_grad_slots(ypr_tplan *p)
@@ -118,7 +159,10 @@ static int plan_grad_slots(ypr_tplan *p)
     int nslots = 0;
     for (int i = nn - 1; i >= 0; i--) {
         const ypr_node *nd = &net->nodes[i];
-        if (nd->kind != YPR_NODE_DETECT && (!p->reqgrad[i] || p->gslot[i] < 0))
+        if (p->fused[i])
+            continue;                      /* its gradient lives on until its BatchNorm's step */
+        int own = p->bnact[i] >= 0 ? p->bnact[i] : i;
+        if (nd->kind != YPR_NODE_DETECT && (!p->reqgrad[i] || p->gslot[own] < 0))
             continue;
         for (int j = 0; j < nd->ninputs; j++) {
             int v = nd->inputs[j];
@@ -141,8 +185,8 @@ static int plan_grad_slots(ypr_tplan *p)
             busy[best] = 1;
             p->gslot[v] = best;
         }
-        if (p->gslot[i] >= 0)
-            busy[p->gslot[i]] = 0;
+        if (p->gslot[own] >= 0)
+            busy[p->gslot[own]] = 0;
     }
     size_t total = 0;
     for (int s = 0; s < nslots; s++)
@@ -178,7 +222,15 @@ static int plan_values(ypr_tplan *p)
         const ypr_node *nd = &net->nodes[i];
         if (nd->kind == YPR_NODE_INPUT || nd->kind == YPR_NODE_DETECT)
             continue;
-        total += align16(numel_of(p, i));
+        if (p->bnact[i] < 0)
+            total += align16(numel_of(p, i));
+        if (nd->kind == YPR_NODE_MAXPOOL) {
+            /* the backward's row maxima and their columns, per worker */
+            const ypr_shape *in = &p->shapes[nd->inputs[0]];
+            int64_t need = workers * 2 * align16(in->h * p->shapes[i].w);
+            if (need > scratch)
+                scratch = need;
+        }
         if (nd->kind == YPR_NODE_BN)
             misc += 2 * align16(nd->c);
         if (nd->kind == YPR_NODE_CONV) {
@@ -213,8 +265,10 @@ static int plan_values(ypr_tplan *p)
         const ypr_node *nd = &net->nodes[i];
         if (nd->kind == YPR_NODE_INPUT || nd->kind == YPR_NODE_DETECT)
             continue;
-        p->val[i] = a;
-        a += align16(numel_of(p, i));
+        if (p->bnact[i] < 0) {
+            p->val[i] = a;
+            a += align16(numel_of(p, i));
+        }
         if (nd->kind == YPR_NODE_BN) {
             p->mean[i] = m;
             m += align16(nd->c);
@@ -288,6 +342,8 @@ int ypr__tplan_create(ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_
     p->gslot = calloc((size_t)nn, sizeof(int));
     p->reqgrad = calloc((size_t)nn, 1);
     p->written = calloc((size_t)nn, 1);
+    p->bnact = calloc((size_t)nn, sizeof(int));
+    p->fused = calloc((size_t)nn, 1);
     p->packed = calloc((size_t)nn, sizeof(float *));
     p->mean = calloc((size_t)nn, sizeof(float *));
     p->invstd = calloc((size_t)nn, sizeof(float *));
@@ -300,7 +356,7 @@ int ypr__tplan_create(ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_
     p->red = calloc((size_t)cmax, sizeof(double));
     int rc = YPR_ENOMEM;
     if (!p->shapes || !p->cs || !p->val || !p->grad || !p->gslot || !p->reqgrad ||
-        !p->written || !p->packed || !p->mean || !p->invstd || !p->pgrad || !p->frozen || !p->red)
+        !p->written || !p->bnact || !p->fused || !p->packed || !p->mean || !p->invstd || !p->pgrad || !p->frozen || !p->red)
         goto fail;
     if (frozen)
         memcpy(p->frozen, frozen, (size_t)np);
@@ -315,7 +371,7 @@ int ypr__tplan_create(ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_
     if ((rc = ypr__net_shapes(net, h, w, p->shapes)) < 0)
         goto fail;
     mark_reqgrad(p);
-    if ((rc = plan_values(p)) < 0 || (rc = plan_grad_slots(p)) < 0 ||
+    if ((rc = mark_fusions(p)) < 0 || (rc = plan_values(p)) < 0 || (rc = plan_grad_slots(p)) < 0 ||
         (rc = plan_param_grads(p)) < 0)
         goto fail;
     *out = p;
@@ -327,6 +383,78 @@ fail:
 
 /* ------------------------------------------------------------ forward */
 
+/* Elementwise loops work through planes in chunks of CHUNK floats: a
+ * chunk's temporaries stay in L1, and the reductions add CHUNK / LANES
+ * values per float lane before each chunk's sum goes into a double. */
+#define CHUNK 1024
+#define LANES 16
+
+/* Σ (x − c) and Σ (x − c)² of n floats. */
+static void sum_sq(const float *x, int64_t n, float c, double *s1, double *s2)
+{
+    for (int64_t k0 = 0; k0 < n; k0 += CHUNK) {
+        int64_t len = n - k0 < CHUNK ? n - k0 : CHUNK, k = 0;
+        const float *xc = x + k0;
+        float a[LANES] = {0}, b[LANES] = {0};
+        for (; k + LANES <= len; k += LANES)
+            for (int l = 0; l < LANES; l++) {
+                float d = xc[k + l] - c;
+                a[l] += d;
+                b[l] += d * d;
+            }
+        double u = 0, v = 0;
+        for (int l = 0; l < LANES; l++) {
+            u += a[l];
+            v += b[l];
+        }
+        for (; k < len; k++) {
+            float d = xc[k] - c;
+            u += d;
+            v += d * d;
+        }
+        *s1 += u;
+        *s2 += v;
+    }
+}
+
+/* Σ g and Σ g·((x − mu)·is) of n ≤ CHUNK floats. */
+static void sum_g_gx(const float *g, const float *x, float mu, float is, int64_t n, double *sg,
+                     double *sgx)
+{
+    float a[LANES] = {0}, b[LANES] = {0};
+    int64_t k = 0;
+    for (; k + LANES <= n; k += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float gv = g[k + l];
+            a[l] += gv;
+            b[l] += gv * ((x[k + l] - mu) * is);
+        }
+    double u = 0, v = 0;
+    for (int l = 0; l < LANES; l++) {
+        u += a[l];
+        v += b[l];
+    }
+    for (; k < n; k++) {
+        u += g[k];
+        v += g[k] * ((x[k] - mu) * is);
+    }
+    *sg += u;
+    *sgx += v;
+}
+
+/* y = act((x − mu)·scale + bias) for n floats, out of place; the kernel
+ * set's epilogue does the multiply-add and the activation in L1. */
+static void affine_act(const ypr_ktable *kt, const float *x, float *y, int64_t n, float mu,
+                       float scale, float bias, int act, float alpha)
+{
+    for (int64_t k0 = 0; k0 < n; k0 += CHUNK) {
+        int64_t len = n - k0 < CHUNK ? n - k0 : CHUNK;
+        for (int64_t k = 0; k < len; k++)
+            y[k0 + k] = x[k0 + k] - mu;
+        kt->scale_bias_act(y + k0, len, scale, bias, act, alpha);
+    }
+}
+
 typedef struct bn_job {
     ypr_tplan *p;
     int node;
@@ -335,6 +463,10 @@ typedef struct bn_job {
     int update;
 } bn_job;
 
+/* Batch statistics of channel c in one pass (sums of x − x₀ with x₀ the
+ * channel's first value, which keeps the variance formula well
+ * conditioned), then y = act((x − mean)·γ/σ + β) in a second pass: the
+ * BatchNorm's output when it stands alone, its activation's when fused. */
 static void bn_fwd_task(void *ctx, int64_t c, int worker)
 {
     (void)worker;
@@ -344,32 +476,25 @@ static void bn_fwd_task(void *ctx, int64_t c, int worker)
     const ypr_node *nd = &net->nodes[j->node];
     const ypr_shape *s = &p->shapes[j->node];
     int64_t hw = s->h * s->w, m = p->n * hw;
-    double sum = 0, sq = 0;
-    for (int64_t b = 0; b < p->n; b++) {
-        const float *x = j->x + (b * s->c + c) * hw;
-        for (int64_t q = 0; q < hw; q++)
-            sum += x[q];
-    }
-    double mean = sum / (double)m;
-    for (int64_t b = 0; b < p->n; b++) {
-        const float *x = j->x + (b * s->c + c) * hw;
-        for (int64_t q = 0; q < hw; q++) {
-            double d = x[q] - mean;
-            sq += d * d;
-        }
-    }
-    double var = sq / (double)m;
+    float x0 = j->x[c * hw];
+    double s1 = 0, s2 = 0;
+    for (int64_t b = 0; b < p->n; b++)
+        sum_sq(j->x + (b * s->c + c) * hw, hw, x0, &s1, &s2);
+    double dm = s1 / (double)m, mean = x0 + dm;
+    double var = s2 / (double)m - dm * dm;
+    if (var < 0)
+        var = 0;
     float invstd = (float)(1.0 / sqrt(var + nd->eps));
     p->mean[j->node][c] = (float)mean;
     p->invstd[j->node][c] = invstd;
     const float *gamma = net->params[nd->p[0]].data, *beta = net->params[nd->p[1]].data;
     float sc = gamma[c] * invstd, mu = (float)mean, be = beta[c];
-    for (int64_t b = 0; b < p->n; b++) {
-        const float *x = j->x + (b * s->c + c) * hw;
-        float *y = j->y + (b * s->c + c) * hw;
-        for (int64_t q = 0; q < hw; q++)
-            y[q] = (x[q] - mu) * sc + be;
-    }
+    int a = p->bnact[j->node];
+    int act = a >= 0 ? net->nodes[a].act : YPR_ACT_IDENTITY;
+    float alpha = a >= 0 ? net->nodes[a].alpha : 0.0f;
+    for (int64_t b = 0; b < p->n; b++)
+        affine_act(p->kt, j->x + (b * s->c + c) * hw, j->y + (b * s->c + c) * hw, hw, mu, sc,
+                   be, act, alpha);
     if (j->update) {
         float mom = nd->momentum;
         float *rm = net->params[nd->p[2]].data, *rv = net->params[nd->p[3]].data;
@@ -377,6 +502,25 @@ static void bn_fwd_task(void *ctx, int64_t c, int worker)
         rm[c] = (1.0f - mom) * rm[c] + mom * (float)mean;
         rv[c] = (1.0f - mom) * rv[c] + mom * (float)unbiased;
     }
+}
+
+/* Activation and implicit add/multiply: y = act(x·scale[c] + bias[c]), per plane. */
+typedef struct ew_fwd_job {
+    const ypr_tplan *p;
+    const float *x, *scale, *bias;
+    float *y;
+    int64_t c, hw;
+    int act;
+    float alpha;
+} ew_fwd_job;
+
+static void ew_fwd_task(void *ctx, int64_t plane, int worker)
+{
+    (void)worker;
+    const ew_fwd_job *j = ctx;
+    int64_t c = plane % j->c, off = plane * j->hw;
+    affine_act(j->p->kt, j->x + off, j->y + off, j->hw, 0.0f, j->scale ? j->scale[c] : 1.0f,
+               j->bias ? j->bias[c] : 0.0f, j->act, j->alpha);
 }
 
 static void reorg_fwd(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, float *y,
@@ -424,33 +568,38 @@ static int forward_node(ypr_tplan *p, int i, int update)
         return ypr__conv2d_ws(p->kt, p->pool, &p->cs[i], x, p->packed[i], &ep, y, p->scratch);
     }
     case YPR_NODE_BN: {
-        bn_job j = {p, i, x, y, update};
+        bn_job j = {p, i, x, p->bnact[i] >= 0 ? p->val[p->bnact[i]] : y, update};
         ypr__pool_run(p->pool, o->c, bn_fwd_task, &j);
         return YPR_OK;
     }
     case YPR_NODE_ACT:
     case YPR_NODE_IMPLICIT_ADD:
     case YPR_NODE_IMPLICIT_MUL: {
-        memcpy(y, x, (size_t)total * sizeof(float));
-        ypr_epilogue ep = {NULL, NULL, YPR_ACT_IDENTITY, 0.0f};
+        if (p->fused[i])
+            return YPR_OK;          /* its BatchNorm wrote it */
+        ew_fwd_job j = {p, x, NULL, NULL, y, o->c, hw, YPR_ACT_IDENTITY, 0.0f};
         if (nd->kind == YPR_NODE_ACT) {
-            ep.act = nd->act;
-            ep.alpha = nd->alpha;
+            j.act = nd->act;
+            j.alpha = nd->alpha;
         } else if (nd->kind == YPR_NODE_IMPLICIT_ADD) {
-            ep.bias = net->params[nd->p[0]].data;
+            j.bias = net->params[nd->p[0]].data;
         } else {
-            ep.scale = net->params[nd->p[0]].data;
+            j.scale = net->params[nd->p[0]].data;
         }
-        return ypr__scale_bias_act(p->kt, p->pool, p->n, o->c, hw, y, &ep);
+        ypr__pool_run(p->pool, p->n * o->c, ew_fwd_task, &j);
+        return YPR_OK;
     }
-    case YPR_NODE_ADD:
-        memcpy(y, x, (size_t)total * sizeof(float));
-        for (int j = 1; j < nd->ninputs; j++) {
-            const float *b = input_of(p, i, j);
+    case YPR_NODE_ADD: {
+        const float *b = input_of(p, i, 1);
+        for (int64_t k = 0; k < total; k++)
+            y[k] = x[k] + b[k];
+        for (int j = 2; j < nd->ninputs; j++) {
+            b = input_of(p, i, j);
             for (int64_t k = 0; k < total; k++)
                 y[k] += b[k];
         }
         return YPR_OK;
+    }
     case YPR_NODE_CONCAT: {
         int64_t off = 0;
         for (int j = 0; j < nd->ninputs; j++) {
@@ -532,36 +681,34 @@ typedef struct ew_job {
     double *red;               /* per-channel reductions (implicit layers) */
 } ew_job;
 
-static float act_grad(float x, float y, int act, float alpha)
-{
-    switch (act) {
-    case YPR_ACT_RELU: return x > 0.0f ? 1.0f : 0.0f;
-    case YPR_ACT_LEAKY: return x > 0.0f ? 1.0f : alpha;
-    case YPR_ACT_SILU: {
-        float s = 1.0f / (1.0f + expf(-x));
-        return s * (1.0f + x * (1.0f - s));
-    }
-    case YPR_ACT_SIGMOID: return y * (1.0f - y);
-    case YPR_ACT_HARDSWISH: return x < -3.0f ? 0.0f : (x <= 3.0f ? x / 3.0f + 0.5f : 1.0f);
-    default: return 1.0f;
-    }
-}
-
+/* gx (=, or += when acc) gy·act'(x), one plane per task. */
 static void act_bwd_task(void *ctx, int64_t plane, int worker)
 {
     (void)worker;
     const ew_job *j = ctx;
     const ypr_node *nd = &j->p->net->nodes[j->node];
     const ypr_shape *s = &j->p->shapes[j->node];
+    const ypr_ktable *kt = j->p->kt;
     int64_t hw = s->h * s->w, off = plane * hw;
-    const float *x = j->x + off, *y = j->p->val[j->node] + off, *gy = j->gy + off;
+    const float *x = j->x + off, *gy = j->gy + off;
     float *gx = j->gx + off;
-    for (int64_t q = 0; q < hw; q++) {
-        float g = gy[q] * act_grad(x[q], y[q], nd->act, nd->alpha);
-        gx[q] = j->acc ? gx[q] + g : g;
+    if (!j->acc) {
+        kt->act_bwd(x, gy, gx, hw, nd->act, nd->alpha);
+        return;
+    }
+    float g[CHUNK];
+    for (int64_t k0 = 0; k0 < hw; k0 += CHUNK) {
+        int64_t len = hw - k0 < CHUNK ? hw - k0 : CHUNK;
+        kt->act_bwd(x + k0, gy + k0, g, len, nd->act, nd->alpha);
+        for (int64_t k = 0; k < len; k++)
+            gx[k0 + k] += g[k];
     }
 }
 
+/* BatchNorm backward for channel c in two passes over x and the incoming
+ * gradient. Fused with its activation, the incoming gradient is the
+ * activation's: the first pass recomputes z = bn(x) chunk by chunk (the
+ * forward's exact float operations) and turns it into gz = gy·act'(z). */
 static void bn_bwd_task(void *ctx, int64_t c, int worker)
 {
     (void)worker;
@@ -570,14 +717,33 @@ static void bn_bwd_task(void *ctx, int64_t c, int worker)
     const ypr_net *net = p->net;
     const ypr_node *nd = &net->nodes[j->node];
     const ypr_shape *s = &p->shapes[j->node];
+    const ypr_ktable *kt = p->kt;
     int64_t hw = s->h * s->w, m = p->n * hw;
     float mu = p->mean[j->node][c], is = p->invstd[j->node][c];
+    float gam = net->params[nd->p[0]].data[c], be = net->params[nd->p[1]].data[c];
+    float sc = gam * is;
+    int a = p->bnact[j->node];
+    int act = a >= 0 ? net->nodes[a].act : YPR_ACT_IDENTITY;
+    float alpha = a >= 0 ? net->nodes[a].alpha : 0.0f;
+    /* gz is kept in gx for the activations with an exp; the piecewise-linear
+     * ones are cheaper to recompute than to write and read back */
+    int keep = (act == YPR_ACT_SILU || act == YPR_ACT_SIGMOID || act == YPR_ACT_HARDSWISH) &&
+               j->gx && !j->acc;
+    float z[CHUNK], gzb[CHUNK];
     double sg = 0, sgx = 0;
     for (int64_t b = 0; b < p->n; b++) {
-        const float *x = j->x + (b * s->c + c) * hw, *gy = j->gy + (b * s->c + c) * hw;
-        for (int64_t q = 0; q < hw; q++) {
-            sg += gy[q];
-            sgx += (double)gy[q] * ((x[q] - mu) * is);
+        int64_t off = (b * s->c + c) * hw;
+        for (int64_t k0 = 0; k0 < hw; k0 += CHUNK) {
+            int64_t len = hw - k0 < CHUNK ? hw - k0 : CHUNK;
+            const float *x = j->x + off + k0, *gy = j->gy + off + k0, *gz = gy;
+            if (act != YPR_ACT_IDENTITY) {
+                float *dst = keep ? j->gx + off + k0 : gzb;
+                for (int64_t k = 0; k < len; k++)
+                    z[k] = (x[k] - mu) * sc + be;    /* the forward's exact value */
+                kt->act_bwd(z, gy, dst, len, act, alpha);
+                gz = dst;
+            }
+            sum_g_gx(gz, x, mu, is, len, &sg, &sgx);
         }
     }
     if (p->pgrad[nd->p[0]] && !p->frozen[nd->p[0]])
@@ -586,14 +752,28 @@ static void bn_bwd_task(void *ctx, int64_t c, int worker)
         p->pgrad[nd->p[1]][c] += (float)sg;
     if (!j->gx)
         return;
-    float k = net->params[nd->p[0]].data[c] * is;
+    float k = sc;
     float mg = (float)(sg / (double)m), mgx = (float)(sgx / (double)m);
     for (int64_t b = 0; b < p->n; b++) {
-        const float *x = j->x + (b * s->c + c) * hw, *gy = j->gy + (b * s->c + c) * hw;
-        float *gx = j->gx + (b * s->c + c) * hw;
-        for (int64_t q = 0; q < hw; q++) {
-            float g = k * (gy[q] - mg - (x[q] - mu) * is * mgx);
-            gx[q] = j->acc ? gx[q] + g : g;
+        int64_t off = (b * s->c + c) * hw;
+        for (int64_t k0 = 0; k0 < hw; k0 += CHUNK) {
+            int64_t len = hw - k0 < CHUNK ? hw - k0 : CHUNK;
+            const float *x = j->x + off + k0, *gz = j->gy + off + k0;
+            float *gx = j->gx + off + k0;
+            if (keep) {
+                gz = gx;
+            } else if (act != YPR_ACT_IDENTITY) {
+                for (int64_t q = 0; q < len; q++)
+                    z[q] = (x[q] - mu) * sc + be;
+                kt->act_bwd(z, gz, gzb, len, act, alpha);
+                gz = gzb;
+            }
+            if (j->acc)
+                for (int64_t q = 0; q < len; q++)
+                    gx[q] += k * (gz[q] - mg - (x[q] - mu) * is * mgx);
+            else
+                for (int64_t q = 0; q < len; q++)
+                    gx[q] = k * (gz[q] - mg - (x[q] - mu) * is * mgx);
         }
     }
 }
@@ -625,43 +805,99 @@ static void implicit_bwd_task(void *ctx, int64_t c, int worker)
     j->red[c] = r;
 }
 
+/* PyTorch's pick in a max-pool window: the first NaN, else the first
+ * maximum, in row-major window order. Scanning each row's window first and
+ * then the row results top to bottom with the same rule picks the same
+ * element (the first row holding a NaN holds the first NaN; the first row
+ * reaching the maximum holds the first maximum). */
+static inline int beats(float v, float best)
+{
+    return !isnan(best) && (v > best || isnan(v));
+}
+
+/* 2×2 stride 2 without padding: the four candidates of each window. */
+static void maxpool2_bwd_plane(const float *x, int64_t h, int64_t w, const float *gy,
+                               int64_t oh, int64_t ow, float *gx, int acc)
+{
+    for (int64_t oy = 0; oy < oh; oy++) {
+        const float *r0 = x + 2 * oy * w, *r1 = r0 + w;
+        float *g0 = gx + 2 * oy * w, *g1 = g0 + w;
+        for (int64_t ox = 0; ox < ow; ox++) {
+            float c[4] = {r0[2 * ox], r0[2 * ox + 1], r1[2 * ox], r1[2 * ox + 1]};
+            int bi = 0;
+            float m = c[0];
+            for (int q = 1; q < 4; q++) {
+                int t = beats(c[q], m);
+                bi = t ? q : bi;
+                m = t ? c[q] : m;
+            }
+            float g = gy[oy * ow + ox];
+            float *d[4] = {g0 + 2 * ox, g0 + 2 * ox + 1, g1 + 2 * ox, g1 + 2 * ox + 1};
+            if (acc) {
+                *d[bi] += g;
+            } else {
+                for (int q = 0; q < 4; q++)
+                    *d[q] = q == bi ? g : 0.0f;
+            }
+        }
+        if (!acc && 2 * ow < w) {
+            g0[w - 1] = 0.0f;
+            g1[w - 1] = 0.0f;
+        }
+    }
+    if (!acc && 2 * oh < h)
+        memset(gx + (h - 1) * w, 0, (size_t)w * sizeof(float));
+}
+
 static void maxpool_bwd_task(void *ctx, int64_t plane, int worker)
 {
-    (void)worker;
     const ew_job *j = ctx;
     const ypr_tplan *p = j->p;
     const ypr_node *nd = &p->net->nodes[j->node];
     const ypr_shape *in = &p->shapes[nd->inputs[0]], *o = &p->shapes[j->node];
-    const float *x = j->x + plane * in->h * in->w, *gy = j->gy + plane * o->h * o->w;
-    float *gx = j->gx + plane * in->h * in->w;
+    int64_t h = in->h, w = in->w, oh = o->h, ow = o->w;
+    const float *x = j->x + plane * h * w, *gy = j->gy + plane * oh * ow;
+    float *gx = j->gx + plane * h * w;
+    int k = nd->kh, st = nd->sh, pad = nd->ph;
+    if (k == 2 && st == 2 && pad == 0 && nd->kw == 2 && nd->sw == 2 && nd->pw == 0) {
+        maxpool2_bwd_plane(x, h, w, gy, oh, ow, gx, j->acc);
+        return;
+    }
     if (!j->acc)
-        memset(gx, 0, (size_t)(in->h * in->w) * sizeof(float));
-    for (int64_t oy = 0; oy < o->h; oy++)
-        for (int64_t ox = 0; ox < o->w; ox++) {
-            /* PyTorch's choice: the first maximum in row-major window order */
-            int64_t best = -1;
-            float bv = -INFINITY;
-            for (int ky = 0; ky < nd->kh; ky++) {
-                int64_t iy = oy * nd->sh - nd->ph + ky;
-                if (iy < 0 || iy >= in->h)
-                    continue;
-                for (int kx = 0; kx < nd->kw; kx++) {
-                    int64_t ix = ox * nd->sw - nd->pw + kx;
-                    if (ix < 0 || ix >= in->w)
-                        continue;
-                    float v = x[iy * in->w + ix];
-                    if (best < 0 || v > bv || isnan(v)) {
-                        best = iy * in->w + ix;
-                        bv = v;
-                        if (isnan(v))
-                            goto found;
-                    }
-                }
-            }
-        found:
-            if (best >= 0)
-                gx[best] += gy[oy * o->w + ox];
+        memset(gx, 0, (size_t)(h * w) * sizeof(float));
+    /* row maxima of every input row's windows, then the column of rows */
+    float *hv = p->scratch + (int64_t)worker * 2 * align16(h * ow);
+    int32_t *hi = (int32_t *)(hv + align16(h * ow));
+    for (int64_t iy = 0; iy < h; iy++)
+        for (int64_t ox = 0; ox < ow; ox++) {
+            int64_t x0 = ox * nd->sw - nd->pw, x1 = x0 + nd->kw;
+            if (x0 < 0)
+                x0 = 0;
+            if (x1 > w)
+                x1 = w;
+            int64_t bi = x0;
+            for (int64_t ix = x0 + 1; ix < x1; ix++)
+                if (beats(x[iy * w + ix], x[iy * w + bi]))
+                    bi = ix;
+            hv[iy * ow + ox] = x0 < x1 ? x[iy * w + bi] : NAN;
+            hi[iy * ow + ox] = x0 < x1 ? (int32_t)bi : -1;
         }
+    for (int64_t oy = 0; oy < oh; oy++) {
+        int64_t y0 = oy * st - pad, y1 = y0 + k;
+        if (y0 < 0)
+            y0 = 0;
+        if (y1 > h)
+            y1 = h;
+        for (int64_t ox = 0; ox < ow; ox++) {
+            int64_t by = -1;
+            for (int64_t iy = y0; iy < y1; iy++)
+                if (hi[iy * ow + ox] >= 0 &&
+                    (by < 0 || beats(hv[iy * ow + ox], hv[by * ow + ox])))
+                    by = iy;
+            if (by >= 0)
+                gx[by * w + hi[by * ow + ox]] += gy[oy * ow + ox];
+        }
+    }
 }
 
 static void upsample_bwd_task(void *ctx, int64_t plane, int worker)
@@ -706,7 +942,7 @@ static int backward_node(ypr_tplan *p, int i)
     const ypr_net *net = p->net;
     const ypr_node *nd = &net->nodes[i];
     const ypr_shape *o = &p->shapes[i];
-    const float *gy = p->grad[i];
+    const float *gy = p->grad[p->bnact[i] >= 0 ? p->bnact[i] : i];
     int64_t hw = o->h * o->w, total = p->n * o->c * hw;
     int acc = 0;
     switch (nd->kind) {
@@ -819,9 +1055,11 @@ int ypr__tplan_backward(ypr_tplan *p)
         p->written[d->inputs[j]] = 1;     /* the loss wrote them */
     for (int i = p->nnodes - 1; i >= 0; i--) {
         const ypr_node *nd = &p->net->nodes[i];
-        if (nd->kind == YPR_NODE_DETECT || nd->kind == YPR_NODE_INPUT || !p->reqgrad[i])
-            continue;
-        if (!p->grad[i] || !p->written[i])
+        if (nd->kind == YPR_NODE_DETECT || nd->kind == YPR_NODE_INPUT || !p->reqgrad[i] ||
+            p->fused[i])
+            continue;                      /* a fused activation: its BatchNorm's step */
+        int own = p->bnact[i] >= 0 ? p->bnact[i] : i;
+        if (!p->grad[own] || !p->written[own])
             continue;                      /* nothing downstream of it reaches the loss */
         double t0 = p->profile ? ypr__now() : 0;
         TRY(backward_node(p, i));

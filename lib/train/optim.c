@@ -8,9 +8,11 @@
  * float32 in exactly PyTorch's. Each rounding step is its own statement (the
  * project builds as ISO C11, where GCC does not contract a*b+c into an FMA;
  * clang contracts only within one expression); the FMAs PyTorch's CPU
- * kernels do perform are written as fmaf(). */
+ * kernels do perform are fmaf() in the scalar reference of ypr_ktable.sgd
+ * (lib/kernels), real FMA instructions in the vector sets. */
 #include <math.h>
 
+#include "lib/kernels/kernels.h"
 #include "train.h"
 
 #define NBS 64   /* train.py's nominal batch size */
@@ -115,24 +117,11 @@ double ypr__scaled_weight_decay(const ypr_hyp *h, int batch, int nbs)
 void ypr__sgd_update(float *p, const float *g, float *buf, int64_t n, double lr, double momentum,
                      double wd, int has_buf)
 {
-    const float fwd = (float)wd, fm = (float)momentum, fnlr = (float)(-lr);
-    for (int64_t i = 0; i < n; i++) {
-        float d = g[i];
-        if (wd != 0)
-            d = fmaf(p[i], fwd, d);              /* d_p = d_p.add(param, alpha=wd) */
-        if (momentum != 0) {
-            float b;
-            if (has_buf) {
-                b = buf[i] * fm;                 /* buf.mul_(momentum) */
-                b = b + d;                       /*    .add_(d_p, alpha=1) */
-            } else {
-                b = d;                           /* buf = clone(d_p) */
-            }
-            buf[i] = b;
-            d = fmaf(b, fm, d);                  /* nesterov: d_p.add(buf, alpha=momentum) */
-        }
-        p[i] = fmaf(d, fnlr, p[i]);              /* param.add_(d_p, alpha=-lr) */
-    }
+    int mode = (wd != 0 ? YPR_SGD_WD : 0) | (momentum != 0 ? YPR_SGD_MOMENTUM : 0) |
+               (has_buf ? YPR_SGD_HAS_BUF : 0);
+    /* the loop is a kernel entry: fmaf() is a slow library call in the
+     * baseline build, an instruction in the vector sets (bit-identical) */
+    ypr__kt()->sgd(p, g, buf, n, (float)wd, (float)momentum, (float)(-lr), mode);
 }
 
 double ypr__ema_decay(int64_t updates)

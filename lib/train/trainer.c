@@ -508,18 +508,93 @@ int ypr__trainer_batch(ypr_trainer *t, const float *images, int n, const float *
     return YPR_OK;
 }
 
+/* SGD and EMA are elementwise, so any split gives the same bits: every
+ * tensor is cut into chunks of UPD_CHUNK floats and the chunks of all
+ * tensors are tasks over the model's pool. */
+#define UPD_CHUNK 32768
+
+typedef struct upd_job {
+    ypr_trainer *t;
+    const ypr_sched *s;
+    double wd, decay;
+    int ema;
+    const int64_t *first;      /* per parameter: its first task; [nparams]: the count */
+    int np;
+} upd_job;
+
+static void upd_tensor(const upd_job *j, int k, int64_t off, int64_t len)
+{
+    ypr_trainer *t = j->t;
+    const ypr_param *pr = &t->model->net.params[k];
+    if (j->ema) {
+        ypr__ema_update(t->ema->net.params[k].data + off, pr->data + off, len, j->decay);
+        return;
+    }
+    int grp = t->group[k];
+    ypr__sgd_update(pr->data + off, ypr__tplan_param_grad(t->tp, k) + off,
+                    t->mom[k] ? t->mom[k] + off : NULL, len, j->s->lr[grp], j->s->momentum,
+                    grp == YPR_PG_DECAY ? j->wd : 0.0, t->has_buf);
+}
+
+static void upd_task(void *ctx, int64_t task, int worker)
+{
+    (void)worker;
+    const upd_job *j = ctx;
+    /* the last k with first[k] <= task: it has tasks (a tensor without any
+     * shares its first with the next one) */
+    int lo = 0, hi = j->np - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (j->first[mid] <= task)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    int64_t off = (task - j->first[lo]) * UPD_CHUNK, n = j->t->model->net.params[lo].numel;
+    upd_tensor(j, lo, off, n - off < UPD_CHUNK ? n - off : UPD_CHUNK);
+}
+
+/* Run the update on tensors k with want(k): over the pool when the task
+ * table can be had, else tensor by tensor. */
+static void upd_run(upd_job *j, int (*want)(ypr_trainer *, int))
+{
+    ypr_trainer *t = j->t;
+    int np = t->model->net.nparams;
+    int64_t *first = malloc(((size_t)np + 1) * sizeof(int64_t));
+    if (!first) {
+        for (int k = 0; k < np; k++)
+            if (want(t, k))
+                upd_tensor(j, k, 0, t->model->net.params[k].numel);
+        return;
+    }
+    int64_t n = 0;
+    for (int k = 0; k < np; k++) {
+        first[k] = n;
+        if (want(t, k))
+            n += (t->model->net.params[k].numel + UPD_CHUNK - 1) / UPD_CHUNK;
+    }
+    first[np] = n;
+    j->first = first;
+    j->np = np;
+    ypr__pool_run(t->model->pool, n, upd_task, j);
+    free(first);
+}
+
+static int want_sgd(ypr_trainer *t, int k)
+{
+    return ypr__tplan_param_grad(t->tp, k) != NULL;
+}
+
+static int want_ema(ypr_trainer *t, int k)
+{
+    return !is_detect_buffer(&t->model->net, k);
+}
+
 /* SGD over the groups, then the gradients are cleared. */
 void ypr__trainer_sgd(ypr_trainer *t, const ypr_sched *s, double wd)
 {
-    const ypr_net *net = &t->model->net;
-    for (int k = 0; k < net->nparams; k++) {
-        float *g = ypr__tplan_param_grad(t->tp, k);
-        if (!g)
-            continue;
-        int grp = t->group[k];
-        ypr__sgd_update(net->params[k].data, g, t->mom[k], net->params[k].numel, s->lr[grp],
-                        s->momentum, grp == YPR_PG_DECAY ? wd : 0.0, t->has_buf);
-    }
+    upd_job j = {t, s, wd, 0.0, 0, NULL, 0};
+    upd_run(&j, want_sgd);
     t->has_buf = 1;
     ypr__tplan_zero_grad(t->tp);
 }
@@ -529,12 +604,8 @@ void ypr__trainer_ema(ypr_trainer *t)
     if (!t->ema)
         return;
     t->updates++;
-    double d = ypr__ema_decay(t->updates);
-    const ypr_net *net = &t->model->net;
-    for (int k = 0; k < net->nparams; k++)
-        if (!is_detect_buffer(net, k))
-            ypr__ema_update(t->ema->net.params[k].data, net->params[k].data,
-                            net->params[k].numel, d);
+    upd_job j = {t, NULL, 0.0, ypr__ema_decay(t->updates), 1, NULL, 0};
+    upd_run(&j, want_ema);
     t->ema->net.version++;
 }
 

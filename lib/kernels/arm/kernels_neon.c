@@ -116,6 +116,92 @@ act_neon(float32x4_t v, int act, float32x4_t alpha)
     }
 }
 
+/* ------------------------------------------------------ training loops */
+
+/* act'(z)·gy, the scalar reference's formulas and order (σ = 1/(1 + e^−z)
+ * with a true division; ReLU/leaky as selects, bit-exact). */
+static inline __attribute__((always_inline)) float32x4_t
+act_bwd_neon1(float32x4_t z, float32x4_t gy, int act, float32x4_t alpha)
+{
+    const float32x4_t zero = vdupq_n_f32(0.0f), one = vdupq_n_f32(1.0f);
+    switch (act) {
+    case YPR_ACT_RELU:
+        return vbslq_f32(vcgtq_f32(z, zero), gy, zero);
+    case YPR_ACT_LEAKY:
+        return vbslq_f32(vcgtq_f32(z, zero), gy, vmulq_f32(gy, alpha));
+    case YPR_ACT_SILU: {
+        float32x4_t s = vdivq_f32(one, vaddq_f32(one, exp_neon(vnegq_f32(z))));
+        float32x4_t t = vaddq_f32(one, vmulq_f32(z, vsubq_f32(one, s)));
+        return vmulq_f32(gy, vmulq_f32(s, t));
+    }
+    case YPR_ACT_SIGMOID: {
+        float32x4_t s = vdivq_f32(one, vaddq_f32(one, exp_neon(vnegq_f32(z))));
+        return vmulq_f32(gy, vmulq_f32(s, vsubq_f32(one, s)));
+    }
+    case YPR_ACT_HARDSWISH: {
+        float32x4_t mid = vaddq_f32(vdivq_f32(z, vdupq_n_f32(3.0f)), vdupq_n_f32(0.5f));
+        float32x4_t d = vbslq_f32(vcgtq_f32(z, vdupq_n_f32(3.0f)), one, mid);
+        d = vbslq_f32(vcltq_f32(z, vdupq_n_f32(-3.0f)), zero, d);
+        return vmulq_f32(gy, d);
+    }
+    default:
+        return gy;
+    }
+}
+
+static inline void act_bwd_loop(const float *z, const float *gy, float *gz, int64_t n, int act,
+                                float alpha)
+{
+    const float32x4_t va = vdupq_n_f32(alpha);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float32x4_t a = act_bwd_neon1(vld1q_f32(z + i), vld1q_f32(gy + i), act, va);
+        float32x4_t b = act_bwd_neon1(vld1q_f32(z + i + 4), vld1q_f32(gy + i + 4), act, va);
+        vst1q_f32(gz + i, a);
+        vst1q_f32(gz + i + 4, b);
+    }
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(gz + i, act_bwd_neon1(vld1q_f32(z + i), vld1q_f32(gy + i), act, va));
+    if (i < n) {
+        float bz[4] = {0.0f, 0.0f, 0.0f, 0.0f}, bg[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        size_t rem = (size_t)(n - i);
+        memcpy(bz, z + i, rem * sizeof(float));
+        memcpy(bg, gy + i, rem * sizeof(float));
+        vst1q_f32(bg, act_bwd_neon1(vld1q_f32(bz), vld1q_f32(bg), act, va));
+        memcpy(gz + i, bg, rem * sizeof(float));
+    }
+}
+
+static void act_bwd_neon(const float *z, const float *gy, float *gz, int64_t n, int act,
+                         float alpha)
+{
+    YPR_ACT_SPECIALIZE(act, act_bwd_loop(z, gy, gz, n, ACT_, alpha));
+}
+
+/* ypr__sgd_ref with vfmaq_f32 (fused) for each fmaf; the tail is the
+ * reference itself (fmaf is one instruction on aarch64). */
+static void sgd_neon(float *p, const float *g, float *buf, int64_t n, float wd, float m,
+                     float nlr, int mode)
+{
+    const float32x4_t vwd = vdupq_n_f32(wd), vm = vdupq_n_f32(m), vl = vdupq_n_f32(nlr);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t pv = vld1q_f32(p + i), d = vld1q_f32(g + i);
+        if (mode & YPR_SGD_WD)
+            d = vfmaq_f32(d, pv, vwd);
+        if (mode & YPR_SGD_MOMENTUM) {
+            float32x4_t b = d;
+            if (mode & YPR_SGD_HAS_BUF)
+                b = vaddq_f32(vmulq_f32(vld1q_f32(buf + i), vm), d);
+            vst1q_f32(buf + i, b);
+            d = vfmaq_f32(d, b, vm);
+        }
+        vst1q_f32(p + i, vfmaq_f32(pv, d, vl));
+    }
+    if (i < n)
+        ypr__sgd_ref(p + i, g + i, buf ? buf + i : NULL, n - i, wd, m, nlr, mode);
+}
+
 /* ----------------------------------------------------------------- GEMM */
 
 static void ukernel_neon(int64_t kc, const float *a, const float *b, float *c,
@@ -544,4 +630,6 @@ void ypr__kt_fill_neon(ypr_ktable *t)
     t->fma_burn = fma_burn_neon;
     t->pack_t = pack_t_neon;
     t->add_strided = add_strided_neon;
+    t->act_bwd = act_bwd_neon;
+    t->sgd = sgd_neon;
 }

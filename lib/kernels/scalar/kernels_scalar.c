@@ -24,6 +24,73 @@ float ypr__act_ref(float x, int act, float alpha)
     }
 }
 
+float ypr__act_grad_ref(float x, int act, float alpha)
+{
+    switch (act) {
+    case YPR_ACT_RELU: return x > 0.0f ? 1.0f : 0.0f;
+    case YPR_ACT_LEAKY: return x > 0.0f ? 1.0f : alpha;
+    case YPR_ACT_SILU: {
+        float s = 1.0f / (1.0f + expf(-x));
+        return s * (1.0f + x * (1.0f - s));
+    }
+    case YPR_ACT_SIGMOID: {
+        float s = 1.0f / (1.0f + expf(-x));
+        return s * (1.0f - s);
+    }
+    case YPR_ACT_HARDSWISH: return x < -3.0f ? 0.0f : (x <= 3.0f ? x / 3.0f + 0.5f : 1.0f);
+    default: return 1.0f;
+    }
+}
+
+/* ReLU and leaky ReLU select rather than multiply (so gy·0 never makes a
+ * NaN out of an infinite gy); one loop per activation, which the compiler
+ * vectorizes for the piecewise-linear ones. */
+static inline __attribute__((always_inline)) void act_bwd_loop(const float *z, const float *gy,
+                                                               float *gz, int64_t n,
+                                                               const int ACT, float alpha)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float g = gy[i];
+        if (ACT == YPR_ACT_RELU)
+            gz[i] = z[i] > 0.0f ? g : 0.0f;
+        else if (ACT == YPR_ACT_LEAKY)
+            gz[i] = z[i] > 0.0f ? g : g * alpha;
+        else if (ACT == YPR_ACT_IDENTITY)
+            gz[i] = g;
+        else
+            gz[i] = g * ypr__act_grad_ref(z[i], ACT, alpha);
+    }
+}
+
+void ypr__act_bwd_ref(const float *z, const float *gy, float *gz, int64_t n, int act,
+                      float alpha)
+{
+    YPR_ACT_SPECIALIZE(act, act_bwd_loop(z, gy, gz, n, ACT_, alpha));
+}
+
+/* PyTorch's SGD (see ypr__sgd_update in lib/train/optim.c for the operation
+ * order). Without FMA hardware flags fmaf() is a library call: the vector
+ * sets replace this loop. */
+void ypr__sgd_ref(float *p, const float *g, float *buf, int64_t n, float wd, float momentum,
+                  float neg_lr, int mode)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float d = g[i];
+        if (mode & YPR_SGD_WD)
+            d = fmaf(p[i], wd, d);               /* d_p = d_p.add(param, alpha=wd) */
+        if (mode & YPR_SGD_MOMENTUM) {
+            float b = d;                         /* buf = clone(d_p) */
+            if (mode & YPR_SGD_HAS_BUF) {
+                b = buf[i] * momentum;           /* buf.mul_(momentum) */
+                b = b + d;                       /*    .add_(d_p, alpha=1) */
+            }
+            buf[i] = b;
+            d = fmaf(b, momentum, d);            /* nesterov: d_p.add(buf, alpha=momentum) */
+        }
+        p[i] = fmaf(d, neg_lr, p[i]);            /* param.add_(d_p, alpha=-lr) */
+    }
+}
+
 static void ukernel_scalar(int64_t kc, const float *a, const float *b, float *c,
                            int64_t ldc, int m, int n, int accumulate)
 {
@@ -112,4 +179,6 @@ void ypr__kt_fill_scalar(ypr_ktable *t)
     t->fma_burn = fma_burn_scalar;
     t->pack_t = ypr__pack_t_ref;
     t->add_strided = ypr__add_strided_ref;
+    t->act_bwd = ypr__act_bwd_ref;
+    t->sgd = ypr__sgd_ref;
 }

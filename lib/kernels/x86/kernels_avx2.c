@@ -75,6 +75,14 @@ AI xv_f xv_odd(xv_f lo, xv_f hi)
 
 #include "lib/kernels/x86/x86_vec.h"
 
+/* x86_train.h's one extra primitive. */
+AI xv_f xv_gt_sel(xv_f a, xv_f b, xv_f x, xv_f y)
+{
+    return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_GT_OQ));
+}
+
+#include "lib/kernels/x86/x86_train.h"
+
 /* ------------------------------------------------------------ GEMM */
 
 /* Micro-tile: MR rows × NV·8 columns in MR·NV ymm accumulators (≤ 12 of the
@@ -262,4 +270,6 @@ void ypr__kt_fill_avx2(ypr_ktable *t)
     t->fma_burn = fma_burn_avx2;
     t->pack_t = pack_t_x86;
     t->add_strided = add_strided_x86;
+    t->act_bwd = act_bwd_vec;
+    t->sgd = sgd_vec;
 }

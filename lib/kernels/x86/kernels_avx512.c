@@ -78,6 +78,14 @@ AI xv_f xv_odd(xv_f lo, xv_f hi)
 
 #include "lib/kernels/x86/x86_vec.h"
 
+/* x86_train.h's one extra primitive. */
+AI xv_f xv_gt_sel(xv_f a, xv_f b, xv_f x, xv_f y)
+{
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), y, x);
+}
+
+#include "lib/kernels/x86/x86_train.h"
+
 /* ------------------------------------------------------------ GEMM */
 
 /* One k step of an MR × NV·16 tile: NV loads of B (16 floats apart), MR
@@ -328,4 +336,6 @@ void ypr__kt_fill_avx512(ypr_ktable *t)
     t->fma_burn = fma_burn_avx512;
     t->pack_t = pack_t_x86;
     t->add_strided = add_strided_x86;
+    t->act_bwd = act_bwd_vec;
+    t->sgd = sgd_vec;
 }
