@@ -22,7 +22,9 @@
 
 #include <cmocka.h>
 
+
 #include "lib/kernels/kernels.h"
+#include "test_util.h"
 
 static const ypr_ktable *kt;
 static ypr_pool *pool2;   /* two workers, whatever the machine */
@@ -433,16 +435,10 @@ static void test_table_entries(void **state)
 
 int main(void)
 {
-    const char *want = getenv("YPR_SIMD");
-    if (want && *want && !ypr_simd_available(want)) {
-        fprintf(stderr, "kernel set %s not available here: skipped\n", want);
-        return 77;
-    }
+    int rc = test_simd_from_env();
+    if (rc)
+        return rc;
     kt = ypr__kt();
-    if (want && *want && strcmp(kt->name, want) != 0) {
-        fprintf(stderr, "asked for %s, got %s\n", want, kt->name);
-        return 1;
-    }
     if (ypr__pool_create(2, &pool2) != YPR_OK)
         return 1;
     const struct CMUnitTest tests[] = {
@@ -453,7 +449,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_table_entries),
     };
-    int rc = cmocka_run_group_tests_name(kt->name, tests, NULL, NULL);
+    rc = cmocka_run_group_tests_name(kt->name, tests, NULL, NULL);
     ypr__pool_free(pool2);
     return rc;
 }

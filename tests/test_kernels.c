@@ -17,7 +17,9 @@
 
 #include <cmocka.h>
 
+
 #include "lib/kernels/kernels.h"
+#include "test_util.h"
 
 static const ypr_ktable *kt;
 
@@ -626,16 +628,10 @@ static void test_x86_template(void **state)
 
 int main(void)
 {
-    const char *want = getenv("YPR_SIMD");
-    if (want && *want && !ypr_simd_available(want)) {
-        fprintf(stderr, "kernel set %s not available here: skipped\n", want);
-        return 77;
-    }
+    int rc = test_simd_from_env();
+    if (rc)
+        return rc;
     kt = ypr__kt();
-    if (want && *want && strcmp(kt->name, want) != 0) {
-        fprintf(stderr, "asked for %s, got %s\n", want, kt->name);
-        return 1;
-    }
     fprintf(stderr, "kernel set: %s (mr=%d nr=%d kc=%d nc=%d)\n", kt->name, kt->mr, kt->nr,
             kt->kc, kt->nc);
     const struct CMUnitTest tests[] = {

@@ -19,7 +19,9 @@
 
 #include <cmocka.h>
 
+
 #include "lib/kernels/kernels.h"
+#include "test_util.h"
 
 typedef void (*act_bwd_fn)(const float *, const float *, float *, int64_t, int, float);
 typedef void (*sgd_fn)(float *, const float *, float *, int64_t, float, float, float, int);
@@ -196,16 +198,10 @@ static void test_x86_template(void **state)
 
 int main(void)
 {
-    const char *want = getenv("YPR_SIMD");
-    if (want && *want && !ypr_simd_available(want)) {
-        fprintf(stderr, "kernel set %s not available here: skipped\n", want);
-        return 77;
-    }
+    int rc = test_simd_from_env();
+    if (rc)
+        return rc;
     kt = ypr__kt();
-    if (want && *want && strcmp(kt->name, want) != 0) {
-        fprintf(stderr, "asked for %s, got %s\n", want, kt->name);
-        return 1;
-    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_references),
         cmocka_unit_test(test_act_bwd),

@@ -82,4 +82,20 @@ static inline int test_tensor_index(const ypr_model *m, const char *name)
     return -1;
 }
 
+/* YPR_SIMD=NAME for a per-kernel-set test: 77 (skip) when the set is not available
+ * here, 1 when the library picked another one, else 0. */
+static inline int test_simd_from_env(void)
+{
+    const char *want = getenv("YPR_SIMD");
+    if (want && *want && !ypr_simd_available(want)) {
+        fprintf(stderr, "kernel set %s not available here: skipped\n", want);
+        return 77;
+    }
+    if (want && *want && strcmp(ypr_simd_active(), want) != 0) {
+        fprintf(stderr, "asked for %s, got %s\n", want, ypr_simd_active());
+        return 1;
+    }
+    return 0;
+}
+
 #endif
