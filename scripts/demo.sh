@@ -21,7 +21,7 @@ rm -rf "$out/synth"
 $y synth "$out/synth" --images 48 --size 320 --classes 8 --seed 7
 echo "== yolov7-tiny as built in (80 classes): layers, parameters, MACs at 320"
 $y info yolov7-tiny --size 320 | tail -n 2
-echo "== evaluate (random weights: the chain runs; mAP means something once training lands)"
+echo "== evaluate (random weights: the chain runs; a useful mAP needs a long training run, see docs/train.md)"
 $y eval yolov7-tiny --data "$out/synth/data.yaml" --size 320 --json "$out/eval.json" --plots "$out/plots"
 echo "== prune 25 % of every coupled channel group (LAMP, round_to 8), keep the head"
 $y prune yolov7-tiny --nc 8 --ratio 0.25 --importance lamp --round-to 8 --ignore 'model.77.m.*' \
