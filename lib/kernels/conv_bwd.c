@@ -256,6 +256,23 @@ static void zero_task(void *ctx, int64_t t, int worker)
     memset(z->p + t * z->plane, 0, (size_t)z->plane * sizeof(float));
 }
 
+/* What both backward convs start with, once the shape is checked: its
+ * geometry, and scratch (allocated into *own when the caller gave none). */
+static int bwd_begin(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                     int64_t oh, int64_t ow, bwd_geo *G, float **scratch, float **own)
+{
+    geo_of(kt, s, oh, ow, G);
+    *own = NULL;
+    if (!*scratch) {
+        int64_t n = ypr__conv_bwd_scratch_floats(kt, s, ypr__pool_size(pool));
+        *own = ypr__alloc((size_t)n * sizeof(float));
+        if (!*own)
+            return YPR_ENOMEM;
+        *scratch = *own;
+    }
+    return YPR_OK;
+}
+
 int ypr__conv2d_bwd_data(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
                          const float *dy, const float *w, float *dx, int accumulate,
                          float *scratch)
@@ -264,16 +281,8 @@ int ypr__conv2d_bwd_data(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_sh
     TRY(ypr__conv_check(s, &oh, &ow));
     RETURN_IF(!kt || !dy || !w || !dx, YPR_EINVAL, "conv2d backward (data): NULL pointer");
     bwd_geo G;
-    geo_of(kt, s, oh, ow, &G);
-    int workers = ypr__pool_size(pool);
-    float *own = NULL;
-    if (!scratch) {
-        int64_t n = ypr__conv_bwd_scratch_floats(kt, s, workers);
-        own = ypr__alloc((size_t)n * sizeof(float));
-        if (!own)
-            return YPR_ENOMEM;
-        scratch = own;
-    }
+    float *own;
+    TRY(bwd_begin(kt, pool, s, oh, ow, &G, &scratch, &own));
     float *wt = scratch;
     pack_wt(&G, kt, w, wt);
     dx_plan pl = {kt, s, &G, dy, wt, dx, scratch + cdiv(G.g * G.wt_group, 16) * 16,
@@ -404,16 +413,9 @@ int ypr__conv2d_bwd_weight(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_
     TRY(ypr__conv_check(s, &oh, &ow));
     RETURN_IF(!kt || !x || !dy || !dw, YPR_EINVAL, "conv2d backward (weight): NULL pointer");
     bwd_geo G;
-    geo_of(kt, s, oh, ow, &G);
+    float *own;
+    TRY(bwd_begin(kt, pool, s, oh, ow, &G, &scratch, &own));
     int workers = ypr__pool_size(pool);
-    float *own = NULL;
-    if (!scratch) {
-        int64_t n = ypr__conv_bwd_scratch_floats(kt, s, workers);
-        own = ypr__alloc((size_t)n * sizeof(float));
-        if (!own)
-            return YPR_ENOMEM;
-        scratch = own;
-    }
     /* Smaller tiles where there are too few for the workers: the per-element
      * sums do not depend on the tiling. */
     dw_plan pl = {kt, s, &G, x, dy, dw, scratch, G.mb, G.kb, 0, 0};

@@ -331,15 +331,6 @@ void ypr__trainer_release(ypr_trainer *t)
     t->distill_grad = NULL;
 }
 
-static int is_detect_buffer(const ypr_net *net, int pi)
-{
-    for (int i = 0; i < net->nnodes; i++)
-        if (net->nodes[i].kind == YPR_NODE_DETECT &&
-            (net->nodes[i].p[0] == pi || net->nodes[i].p[1] == pi))
-            return 1;
-    return 0;
-}
-
 /* train.py's three groups: BatchNorm weights and implicit tensors without
  * decay (pg0), conv weights with decay (pg1), biases (pg2). */
 static void assign_groups(ypr_trainer *t)
@@ -355,6 +346,10 @@ static void assign_groups(ypr_trainer *t)
                 t->group[nd->p[1]] = YPR_PG_BIAS;
         } else if (nd->kind == YPR_NODE_BN) {
             t->group[nd->p[1]] = YPR_PG_BIAS;
+        } else if (nd->kind == YPR_NODE_DETECT) {
+            for (int k = 0; k < 2; k++)   /* anchors: constant buffers, left out of the EMA */
+                if (nd->p[k] >= 0)
+                    t->group[nd->p[k]] = -1;
         }
     }
     /* frozen: names under model.0. … model.(freeze-1). as train.py's --freeze */
@@ -587,7 +582,7 @@ static int want_sgd(ypr_trainer *t, int k)
 
 static int want_ema(ypr_trainer *t, int k)
 {
-    return !is_detect_buffer(&t->model->net, k);
+    return t->group[k] >= 0;
 }
 
 /* SGD over the groups, then the gradients are cleared. */
