@@ -666,24 +666,26 @@ static int count_progress(void *user, int64_t done, int64_t total)
 static void test_sensitivity(void **state)
 {
     (void)state;
+    /* Quick scope (sanitizers, qemu): 32-pixel images, a quarter of the work. */
+    const int sz = test_quick() ? 32 : 64;
     ypr_dataset *ds;
-    assert_int_equal(ypr_dataset_synth(2, 64, 3, 5, &ds), YPR_OK);
+    assert_int_equal(ypr_dataset_synth(2, sz, 3, 5, &ds), YPR_OK);
     ypr_model *m = NULL;
     assert_int_equal(ypr_model_from_cfg("yolov7-tiny", 3, 0, 0.25, 1, &m), YPR_OK);
     int64_t macs0, params0 = ypr_model_num_params(m);
-    assert_int_equal(ypr_model_macs(m, 64, 64, 1, &macs0), YPR_OK);
+    assert_int_equal(ypr_model_macs(m, sz, sz, 1, &macs0), YPR_OK);
     ypr_depgraph *g;
     ypr_pruner *p;
     assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
     assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
     assert_int_equal(ypr_pruner_plot_sensitivity(p, "sensitivity.png"), YPR_ESTATE);
-    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_REPORT_SIZE, 64), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_REPORT_SIZE, sz), YPR_OK);
     assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_TARGET_MACS, macs0 * 7 / 10), YPR_OK);
     const double ratios[2] = {0.25, 0.5};
     char *json = NULL;
     calls = 0;
     snapshot before = take_snapshot(m);
-    assert_int_equal(ypr_pruner_sensitivity(p, ds, 64, 2, ratios, 2, count_progress, NULL, &json),
+    assert_int_equal(ypr_pruner_sensitivity(p, ds, sz, 2, ratios, 2, count_progress, NULL, &json),
                      YPR_OK);
     assert_true(calls > 20);
     assert_non_null(strstr(json, "\"base_map50\":"));
@@ -699,12 +701,12 @@ static void test_sensitivity(void **state)
     ypr_free(rgb);
     assert_int_equal(ypr_pruner_step(p), YPR_OK);          /* follows the plan */
     int64_t macs1;
-    assert_int_equal(ypr_model_macs(m, 64, 64, 1, &macs1), YPR_OK);
+    assert_int_equal(ypr_model_macs(m, sz, sz, 1, &macs1), YPR_OK);
     assert_true(macs1 <= macs0 * 7 / 10 + macs0 / 20);       /* additive estimate: ~budget */
     assert_true(macs1 < macs0);
-    run_forward(m, 64);
+    run_forward(m, sz);
     const double bad[2] = {0.5, 0.25};
-    assert_int_equal(ypr_pruner_sensitivity(p, ds, 64, 2, bad, 2, NULL, NULL, &json), YPR_ERANGE);
+    assert_int_equal(ypr_pruner_sensitivity(p, ds, sz, 2, bad, 2, NULL, NULL, &json), YPR_ERANGE);
     ypr_pruner_free(p);
     ypr_depgraph_free(g);
     ypr_model_free(m);
