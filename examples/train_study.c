@@ -151,6 +151,7 @@ static int parse(int argc, char **argv, opts *o)
 int main(int argc, char **argv)
 {
     opts o;
+    setvbuf(stdout, NULL, _IOLBF, 0);   /* progress lines as they come, even into a file */
     if (parse(argc, argv, &o)) {
         fprintf(stderr, "usage: train_study OUT_DIR [--base CKPT] [--width W] [--size S] "
                 "[--classes K] [--train N] [--val N] [--epochs E] [--ft-epochs F] [--batch B] "

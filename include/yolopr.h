@@ -431,6 +431,11 @@ typedef enum ypr_dataset_skip_reason {
  *  the sum over the reasons is ypr_dataset_num_skipped().
  *  @return the count (≥ 0); YPR_EINVAL (NULL dataset, unknown reason). @since 0.1 */
 YPR_API int ypr_dataset_num_skipped_for(const ypr_dataset *ds, int reason);
+/** As ypr_dataset_write_yolo(), with the images as JPEG (libjpeg-turbo,
+ *  @p quality 1..100, NNNNNN.jpg) as real datasets ship them; quality 0
+ *  writes PNG. @return as ypr_dataset_write_yolo(); YPR_ERANGE (quality).
+ *  @since 0.1 */
+YPR_API int ypr_dataset_write_yolo_jpeg(const ypr_dataset *ds, const char *out_dir, int quality);
 
 /* -------------------------------------------------------------- evaluation */
 

@@ -492,6 +492,65 @@ static void test_loader_letterbox_only(void **state)
     rmdir("aug_ds");
 }
 
+/* A real-world layout: the synthetic set written as JPEG files (decoded by
+ * libjpeg-turbo in the loader threads) trains on the same boxes as its PNG
+ * twin, with pixels within JPEG's loss, whatever the worker count. */
+static void rm_tree(const char *dir, int n, const char *ext)
+{
+    char p[256];
+    for (int i = 0; i < n; i++) {
+        snprintf(p, sizeof p, "%s/images/val/%06d.%s", dir, i, ext);
+        unlink(p);
+        snprintf(p, sizeof p, "%s/labels/val/%06d.txt", dir, i);
+        unlink(p);
+    }
+    const char *sub[] = {"images/val", "labels/val", "images", "labels", "data.yaml"};
+    for (int k = 0; k < 5; k++) {
+        snprintf(p, sizeof p, "%s/%s", dir, sub[k]);
+        k == 4 ? unlink(p) : rmdir(p);
+    }
+    rmdir(dir);
+}
+
+static void test_loader_jpeg(void **state)
+{
+    (void)state;
+    const int N = 12, S = 64;
+    ypr_dataset *syn, *png, *jpg;
+    assert_int_equal(ypr_dataset_synth(N, S, 3, 9, &syn), 0);
+    assert_int_equal(ypr_dataset_write_yolo_jpeg(syn, "aug_jpg", 101), YPR_ERANGE);
+    assert_int_equal(ypr_dataset_write_yolo_jpeg(syn, "aug_jpg", 95), 0);
+    assert_int_equal(ypr_dataset_write_yolo(syn, "aug_png"), 0);
+    assert_int_equal(ypr_dataset_open("aug_jpg/data.yaml", "val", YPR_DATASET_STRICT, &jpg), 0);
+    assert_int_equal(ypr_dataset_open("aug_png/data.yaml", "val", YPR_DATASET_STRICT, &png), 0);
+    assert_int_equal(ypr_dataset_count(jpg), N);
+    assert_non_null(strstr(ypr_dataset_image_path(jpg, 0), "000000.jpg"));
+    ypr_loader_opts o = train_opts();
+    o.workers = 1;
+    run a = collect(png, &o, 0, 0), b = collect(jpg, &o, 0, 0);
+    o.workers = 3;
+    run c = collect(jpg, &o, 0, 0);
+    assert_same(&b, 0, &c, 0, o.size);   /* decoding in 1 or 3 threads: the same batches */
+    double err = 0, n = 0;
+    for (int j = 0; j < a.nb; j++) {
+        assert_int_equal(a.nt[j], b.nt[j]);   /* the same boxes after the same augmentation */
+        assert_memory_equal(a.tgt[j], b.tgt[j], (size_t)a.nt[j] * 6 * sizeof(float));
+        for (size_t k = 0; k < (size_t)3 * o.size * o.size * (size_t)a.n[j]; k++, n++)
+            err += fabs(a.img[j][k] - b.img[j][k]);
+    }
+    err /= n;
+    print_message("JPEG q95 vs PNG: mean |difference| %.4f over %.0f values\n", err, n);
+    assert_true(err > 0 && err < 0.03);   /* lossy, but the same pictures */
+    run_free(&a);
+    run_free(&b);
+    run_free(&c);
+    ypr_dataset_free(jpg);
+    ypr_dataset_free(png);
+    ypr_dataset_free(syn);
+    rm_tree("aug_jpg", N, "jpg");
+    rm_tree("aug_png", N, "png");
+}
+
 static void test_loader_errors(void **state)
 {
     (void)state;
@@ -579,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_mosaic_sample),
         cmocka_unit_test(test_loader_determinism),
         cmocka_unit_test(test_loader_letterbox_only),
+        cmocka_unit_test(test_loader_jpeg),
         cmocka_unit_test(test_loader_errors),
         cmocka_unit_test(test_loader_free_mid_epoch),
     };

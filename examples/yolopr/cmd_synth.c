@@ -1,5 +1,6 @@
 /* yolopr synth OUT_DIR: the built-in synthetic dataset written as a YOLO
- * dataset (images/val/NNNNNN.png, labels/val/NNNNNN.txt, data.yaml), into a
+ * dataset (images/val/NNNNNN.png, or .jpg with --jpeg Q, labels/val/NNNNNN.txt,
+ * data.yaml), into a
  * new or empty folder only; a failed write leaves nothing behind. */
 #include <dirent.h>
 #include <errno.h>
@@ -13,7 +14,7 @@
 #include "cli.h"
 
 static const char synth_usage[] =
-    "yolopr synth OUT_DIR [--images N] [--size S] [--classes K] [--seed X]";
+    "yolopr synth OUT_DIR [--images N] [--size S] [--classes K] [--seed X] [--jpeg QUALITY]";
 
 static double now_s(void)
 {
@@ -95,13 +96,14 @@ static void undo(const char *out, const char *made)
 int cmd_synth(int argc, char **argv)
 {
     const char *out = NULL;
-    int images = 200, size = 416, classes = 8;
+    int images = 200, size = 416, classes = 8, jpeg = 0;
     uint64_t seed = 0;
     const cli_opt opts[] = {
         CLI_O_INT("--images", &images, 1, 1000000),
         CLI_O_INT("--size", &size, 32, 4096),
         CLI_O_INT("--classes", &classes, 1, 80),
         CLI_O_U64("--seed", &seed),
+        CLI_O_INT("--jpeg", &jpeg, 1, 100),
         CLI_O_END,
     };
     int rc = cli_parse("synth", synth_usage, opts, argc, argv, &out, 1, NULL, "OUT_DIR");
@@ -116,7 +118,7 @@ int cmd_synth(int argc, char **argv)
         return cli_fail("synth", rc);
     }
     double t0 = now_s();
-    rc = ypr_dataset_write_yolo(ds, out);
+    rc = ypr_dataset_write_yolo_jpeg(ds, out, jpeg);
     double dt = now_s() - t0;
     if (rc < 0) {
         cli_fail(out, rc);

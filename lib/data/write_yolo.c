@@ -119,21 +119,35 @@ typedef struct writer {
     char *img_dir, *lab_dir, *yaml;
     char *abs, *abs_img;       /* absolute paths for data.yaml */
     ypr_strvec made;           /* folders this call created */
+    int jpeg_quality;          /* 0: PNG images; 1..100: JPEG at this quality */
     int npng, ntxt;            /* items written to each folder */
     float *rows;               /* label buffer, cap rows */
     int cap, dropped;
     ypr_strbuf sb;
 } writer;
 
-/* Image i as NNNNNN.png and its labels as NNNNNN.txt (normalized cx cy w h). */
+/* The image as JPEG (libjpeg-turbo, 4:2:0 as its default), written atomically. */
+static int write_jpeg(const char *path, const ypr_image *img, int quality)
+{
+    uint8_t *buf;
+    size_t len;
+    TRY(ypr__jpeg_encode(img, quality, &buf, &len));
+    int rc = write_text(path, (const char *)buf, len);
+    free(buf);
+    return rc;
+}
+
+/* Image i as NNNNNN.png (or .jpg) and its labels as NNNNNN.txt (normalized
+ * cx cy w h). */
 static int write_item(writer *w, int i)
 {
     char name[64], *p;
     ypr_image img = {0};
     TRY(ypr_dataset_image(w->ds, i, &img.rgb, &img.w, &img.h));
-    snprintf(name, sizeof name, "%06d.png", i);
+    snprintf(name, sizeof name, "%06d.%s", i, w->jpeg_quality ? "jpg" : "png");
     p = ypr__path_join(w->img_dir, name);
-    int rc = p ? ypr__png_write(p, &img) : ypr__error(YPR_ENOMEM, "out of memory");
+    int rc = !p ? ypr__error(YPR_ENOMEM, "out of memory")
+            : w->jpeg_quality ? write_jpeg(p, &img, w->jpeg_quality) : ypr__png_write(p, &img);
     free(p);
     w->npng += rc == YPR_OK;
     int n = 0;
@@ -219,11 +233,19 @@ static int write_all(writer *w, const char *out_dir)
 
 int ypr_dataset_write_yolo(const ypr_dataset *ds, const char *out_dir)
 {
+    return ypr_dataset_write_yolo_jpeg(ds, out_dir, 0);
+}
+
+int ypr_dataset_write_yolo_jpeg(const ypr_dataset *ds, const char *out_dir, int quality)
+{
     RETURN_IF(!ds || !out_dir || !*out_dir, YPR_EINVAL, "dataset_write_yolo: bad argument");
     RETURN_IF(ds->count > 1000000, YPR_ERANGE, "dataset_write_yolo: more than 10^6 images");
+    RETURN_IF(quality < 0 || quality > 100, YPR_ERANGE,
+              "dataset_write_yolo: JPEG quality %d outside 1..100 (0: PNG)", quality);
     writer w;
     memset(&w, 0, sizeof w);
     w.ds = ds;
+    w.jpeg_quality = quality;
     ypr__sb_init(&w.sb);
     w.img_dir = ypr__path_join(out_dir, "images/val");
     w.lab_dir = ypr__path_join(out_dir, "labels/val");
@@ -231,7 +253,7 @@ int ypr_dataset_write_yolo(const ypr_dataset *ds, const char *out_dir)
     int rc = w.img_dir && w.lab_dir && w.yaml ? write_all(&w, out_dir)
                                               : ypr__error(YPR_ENOMEM, "out of memory");
     if (rc < 0) {
-        undo(w.img_dir, ".png", w.npng);
+        undo(w.img_dir, quality ? ".jpg" : ".png", w.npng);
         undo(w.lab_dir, ".txt", w.ntxt);
         undo_folders(&w.made);
     }
