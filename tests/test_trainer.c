@@ -352,6 +352,92 @@ static void test_pruned_and_prune_while_training(void **state)
     ypr_dataset_free(tr);
 }
 
+/* A run that prunes while training, cancelled between its two pruning
+ * steps and resumed with a fresh pruner (its settings, widths and Taylor
+ * gradients come from the checkpoint), ends bit-identical (one thread). */
+static int cancel_in_epoch2(void *user, int epoch, int epochs, int iter, int iters,
+                            const double *v)
+{
+    (void)user; (void)epochs; (void)iters; (void)v;
+    return epoch == 2 && iter == 1;
+}
+
+static ypr_trainer *pwt_run(ypr_model *m, const ypr_dataset *tr, const char *dir,
+                            ypr_depgraph **g, ypr_pruner **p)
+{
+    assert_int_equal(ypr_depgraph_build(m, g), YPR_OK);
+    assert_int_equal(ypr_pruner_create(*g, p), YPR_OK);
+    assert_int_equal(ypr_pruner_set_float(*p, YPR_PRUNE_RATIO, 0.5), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(*p, YPR_PRUNE_STEPS, 2), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(*p, YPR_PRUNE_CRITERION, YPR_CRITERION_TAYLOR), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(*p, YPR_PRUNE_ROUND_TO, 2), YPR_OK);
+    ypr_trainer *t = recipe(m, tr, NULL, 4);
+    assert_int_equal(ypr_trainer_set_int(t, YPR_TRAIN_EVAL, 0), YPR_OK);
+    assert_int_equal(ypr_trainer_set_int(t, YPR_TRAIN_PRUNE_STEPS, 2), YPR_OK);
+    assert_int_equal(ypr_trainer_set_int(t, YPR_TRAIN_PRUNE_EVERY, 1), YPR_OK);
+    assert_int_equal(ypr_trainer_set_pruner(t, *p), YPR_OK);
+    assert_int_equal(ypr_trainer_set_output(t, dir), YPR_OK);
+    return t;
+}
+
+static void test_resume_while_pruning(void **state)
+{
+    (void)state;
+    ypr_dataset *tr;
+    assert_int_equal(ypr_dataset_synth(16, 64, 3, 53, &tr), YPR_OK);
+    ypr_depgraph *g;
+    ypr_pruner *p;
+    /* uninterrupted */
+    ypr_model *a = mini(1);
+    ypr_trainer *t = pwt_run(a, tr, "pwt_a", &g, &p);
+    assert_int_equal(ypr_trainer_run(t), YPR_OK);
+    assert_int_equal(ypr_pruner_steps_done(p), 2);
+    float *want = weights_of(a);
+    int64_t nwant = total_floats(a);
+    ypr_trainer_free(t);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+    /* cancelled in epoch 2: its checkpoint is epoch 1's, one step pruned */
+    ypr_model *b = mini(1);
+    t = pwt_run(b, tr, "pwt_b", &g, &p);
+    ypr_trainer_set_callback(t, cancel_in_epoch2, NULL);
+    assert_int_equal(ypr_trainer_run(t), YPR_ECANCELED);
+    assert_int_equal(ypr_pruner_steps_done(p), 2);   /* step 2 was taken before epoch 2 */
+    ypr_trainer_free(t);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+    ypr_model_free(b);
+    /* resumed from it with a default pruner */
+    ypr_model *c;
+    assert_int_equal(ypr_model_load("pwt_b/last.safetensors", &c), YPR_OK);
+    assert_int_equal(ypr_model_set_threads(c, 1), YPR_OK);
+    int64_t pruned_once = ypr_model_num_params(c);
+    assert_int_equal(ypr_trainer_create(c, tr, NULL, &t), YPR_OK);
+    assert_int_equal(ypr_trainer_resume(t, "pwt_b/last.safetensors"), YPR_OK);
+    assert_int_equal(ypr_trainer_epochs_done(t), 2);
+    assert_int_equal(ypr_trainer_run(t), YPR_ESTATE);   /* steps to take, no pruner */
+    assert_non_null(strstr(ypr_last_error(), "pruner"));
+    assert_int_equal(ypr_depgraph_build(c, &g), YPR_OK);
+    assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
+    assert_int_equal(ypr_trainer_set_pruner(t, p), YPR_OK);
+    int rc = ypr_trainer_run(t);
+    if (rc != YPR_OK)
+        fail_msg("resumed run: %s", ypr_last_error());
+    assert_int_equal(ypr_pruner_steps_done(p), 2);
+    assert_true(ypr_model_num_params(c) < pruned_once);
+    assert_int_equal(total_floats(c), nwant);
+    float *got = weights_of(c);
+    assert_memory_equal(got, want, (size_t)nwant * sizeof(float));
+    free(got);
+    free(want);
+    ypr_trainer_free(t);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g);
+    ypr_model_free(c);
+    ypr_model_free(a);
+    ypr_dataset_free(tr);
+}
+
 /* Distillation alone (YOLOv7 gains 0) pulls the student toward the teacher. */
 static void test_distillation(void **state)
 {
@@ -447,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_nonfinite_stops_and_keeps_last_epoch),
         cmocka_unit_test(test_cancel_and_settings),
         cmocka_unit_test(test_pruned_and_prune_while_training),
+        cmocka_unit_test(test_resume_while_pruning),
         cmocka_unit_test(test_distillation),
         cmocka_unit_test(test_sparsity),
     };

@@ -667,24 +667,26 @@ static int build(run *r, train_args *a, int *size)
             return cli_fail("--distill", rc);
     }
     if (a->resume) {
-        int64_t steps = 0, epochs = 0;
+        int64_t steps = 0, epochs = 0, sparsity = -1;
         if ((rc = ypr_trainer_resume(r->t, a->resume)) < 0)
             return cli_fail(a->resume, rc);
         ypr_trainer_get_int(r->t, YPR_TRAIN_SIZE, &s);
         ypr_trainer_get_int(r->t, YPR_TRAIN_EPOCHS, &epochs);
         ypr_trainer_get_int(r->t, YPR_TRAIN_PRUNE_STEPS, &steps);
+        ypr_trainer_get_int(r->t, YPR_TRAIN_SPARSITY, &sparsity);
         *size = (int)s;
         if (ypr_trainer_epochs_done(r->t) >= epochs) {
             fprintf(stderr, "yolopr train: %s: the run is complete (%lld of %lld epochs): "
                     "nothing to resume\n", a->resume, (long long)epochs, (long long)epochs);
             return 1;
         }
-        if (steps > 0) {
-            fprintf(stderr, "yolopr train: %s: the run prunes while training; resuming it is "
-                    "not supported yet (the pruner's state is not in the checkpoint)\n",
-                    a->resume);
-            return 1;
-        }
+        /* pruning steps or sparse training: a pruner on the model as it is now;
+         * its settings, progress and gradients come from the checkpoint */
+        if ((steps > 0 || sparsity >= 0) &&
+            ((rc = ypr_depgraph_build(r->m, &r->g)) < 0 ||
+             (rc = ypr_pruner_create(r->g, &r->p)) < 0 ||
+             (rc = ypr_trainer_set_pruner(r->t, r->p)) < 0))
+            return cli_fail("pruner", rc);
         return 0;
     }
     if (configure(r->t, a, *size))

@@ -1405,3 +1405,229 @@ int ypr_pruner_plot_sensitivity(const ypr_pruner *p, const char *path)
     ypr__image_free(&img);
     return rc;
 }
+
+/* ------------------------------------------------- state for checkpoints */
+
+static void put_i64s(ypr_strbuf *sb, const char *key, const int64_t *v, int64_t n)
+{
+    ypr__sb_printf(sb, ",\"%s\":[", key);
+    for (int64_t i = 0; i < n; i++)
+        ypr__sb_printf(sb, "%s%lld", i ? "," : "", (long long)v[i]);
+    ypr__sb_puts(sb, "]");
+}
+
+static void put_doubles(ypr_strbuf *sb, const char *key, const double *v, int64_t n)
+{
+    ypr__sb_printf(sb, ",\"%s\":", key);
+    if (!v) {
+        ypr__sb_puts(sb, "null");
+        return;
+    }
+    ypr__sb_puts(sb, "[");
+    for (int64_t i = 0; i < n; i++) {
+        ypr__sb_puts(sb, i ? "," : "");
+        ypr__sb_json_double(sb, v[i]);
+    }
+    ypr__sb_puts(sb, "]");
+}
+
+static void put_strs(ypr_strbuf *sb, const char *key, char *const *v, int n)
+{
+    ypr__sb_printf(sb, ",\"%s\":[", key);
+    for (int i = 0; i < n; i++) {
+        ypr__sb_puts(sb, i ? "," : "");
+        ypr__sb_json_str(sb, v[i]);
+    }
+    ypr__sb_puts(sb, "]");
+}
+
+/* The integer settings and counters, in this order in the state. */
+#define NINTS 14
+static const char *const int_keys[NINTS] = {
+    "step", "steps", "criterion", "global", "round_to", "reduction", "normalizer",
+    "report_size", "clamp", "seed", "params0", "macs0", "target_macs", "target_params"};
+
+int ypr__pruner_state(const ypr_pruner *p, ypr_strbuf *sb)
+{
+    RETURN_IF(!p || !sb, YPR_EINVAL, "pruner: NULL argument");
+    const int64_t v[NINTS] = {p->step, p->steps, p->criterion, p->global, p->round_to,
+                              p->reduction, p->normalizer, p->report_size, p->clamp,
+                              (int64_t)(p->seed & 0x7fffffffffffffffULL), p->params0, p->macs0,
+                              p->target_macs, p->target_params};
+    ypr__sb_puts(sb, "{\"version\":1");
+    for (int k = 0; k < NINTS; k++)
+        ypr__sb_printf(sb, ",\"%s\":%lld", int_keys[k], (long long)v[k]);
+    ypr__sb_puts(sb, ",\"ratio\":");
+    ypr__sb_json_double(sb, p->ratio);
+    ypr__sb_puts(sb, ",\"max_layer_ratio\":");
+    ypr__sb_json_double(sb, p->max_layer_ratio);
+    put_strs(sb, "ignore", p->ignore, p->nignore);
+    put_strs(sb, "layer_ratio_patterns", p->override_pat, p->noverride);
+    put_doubles(sb, "layer_ratios", p->override_ratio, p->noverride);
+    put_i64s(sb, "init_channels", p->init_channels, p->ninit);
+    put_i64s(sb, "init_out", p->init_out, p->nnodes0);
+    put_i64s(sb, "init_in", p->init_in, p->nnodes0);
+    put_i64s(sb, "scope_init", p->scope_init, MAX_PATTERNS + 1);
+    put_doubles(sb, "planned", p->planned, p->ninit);
+    ypr__sb_puts(sb, "}");
+    RETURN_IF(sb->failed, YPR_ENOMEM, "pruner: out of memory");
+    return YPR_OK;
+}
+
+/* Array `key` of exactly n integers (≥ 0) into out[]. */
+static int get_i64s(const ypr_json *st, const char *key, int64_t *out, int64_t n,
+                    const char *what)
+{
+    const ypr_json *a = ypr__json_get(st, key);
+    RETURN_IF(!a || ypr__json_type(a) != YPR_JSON_ARRAY || (int64_t)ypr__json_len(a) != n,
+              YPR_EFORMAT, "%s: pruner state: '%s' is not an array of %lld integers", what, key,
+              (long long)n);
+    for (int64_t i = 0; i < n; i++)
+        RETURN_IF(ypr__json_int(ypr__json_at(a, (size_t)i), &out[i]) < 0 || out[i] < 0,
+                  YPR_EFORMAT, "%s: pruner state: '%s'[%lld] is not a count", what, key,
+                  (long long)i);
+    return YPR_OK;
+}
+
+/* Array `key` of strings (at most MAX_PATTERNS), duplicated into out[]. */
+static int get_strs(const ypr_json *st, const char *key, char **out, int *n, const char *what)
+{
+    const ypr_json *a = ypr__json_get(st, key);
+    RETURN_IF(!a || ypr__json_type(a) != YPR_JSON_ARRAY || ypr__json_len(a) > MAX_PATTERNS,
+              YPR_EFORMAT, "%s: pruner state: '%s' is not a list of at most %d patterns", what,
+              key, MAX_PATTERNS);
+    *n = 0;
+    for (size_t i = 0; i < ypr__json_len(a); i++) {
+        const char *s = ypr__json_str(ypr__json_at(a, i));
+        RETURN_IF(!s || !*s, YPR_EFORMAT, "%s: pruner state: '%s'[%zu] is not a pattern", what,
+                  key, i);
+        RETURN_IF(!(out[i] = dup_str(s)), YPR_ENOMEM, "pruner: out of memory");
+        (*n)++;
+    }
+    return YPR_OK;
+}
+
+/* The state read before anything changes (restore is all or nothing). */
+typedef struct pstate {
+    int64_t v[NINTS];
+    double ratio, max_layer_ratio, lr[MAX_PATTERNS];
+    char *ign[MAX_PATTERNS], *pat[MAX_PATTERNS];
+    int nign, npat;
+    int64_t *ch, *io, scope[MAX_PATTERNS + 1];
+    double *planned;
+} pstate;
+
+static void pstate_free(pstate *s)
+{
+    for (int i = 0; i < s->nign; i++)
+        free(s->ign[i]);
+    for (int i = 0; i < s->npat; i++)
+        free(s->pat[i]);
+    free(s->ch);
+    free(s->io);
+    free(s->planned);
+}
+
+static int read_pstate(const ypr_pruner *p, const ypr_json *st, const char *what, pstate *s)
+{
+    RETURN_IF(ypr__json_type(st) != YPR_JSON_OBJECT, YPR_EFORMAT,
+              "%s: pruner state is not an object", what);
+    for (int k = 0; k < NINTS; k++)
+        RETURN_IF(ypr__json_int(ypr__json_get(st, int_keys[k]), &s->v[k]) < 0, YPR_EFORMAT,
+                  "%s: pruner state: '%s' missing", what, int_keys[k]);
+    RETURN_IF(s->v[1] < 1 || s->v[1] > 1000 || s->v[0] < 0 || s->v[0] > s->v[1], YPR_EFORMAT,
+              "%s: pruner state: step %lld of %lld", what, (long long)s->v[0],
+              (long long)s->v[1]);
+    RETURN_IF(s->v[2] < YPR_CRITERION_RANDOM || s->v[2] > YPR_CRITERION_TAYLOR ||
+              s->v[4] < 1 || s->v[5] < YPR_REDUCE_MEAN || s->v[5] > YPR_REDUCE_FIRST ||
+              s->v[6] < YPR_NORM_NONE || s->v[6] > YPR_NORM_LAMP || s->v[7] < 32 ||
+              s->v[7] > 8192, YPR_EFORMAT, "%s: pruner state: a setting is out of range", what);
+    s->ratio = ypr__json_num(ypr__json_get(st, "ratio"));
+    s->max_layer_ratio = ypr__json_num(ypr__json_get(st, "max_layer_ratio"));
+    RETURN_IF(!(s->ratio >= 0 && s->ratio < 1) ||
+              !(s->max_layer_ratio > 0 && s->max_layer_ratio <= 1), YPR_EFORMAT,
+              "%s: pruner state: ratio %g or max_layer_ratio %g out of range", what, s->ratio,
+              s->max_layer_ratio);
+    TRY(get_strs(st, "ignore", s->ign, &s->nign, what));
+    TRY(get_strs(st, "layer_ratio_patterns", s->pat, &s->npat, what));
+    const ypr_json *lr = ypr__json_get(st, "layer_ratios");
+    RETURN_IF(!lr || (int)ypr__json_len(lr) != s->npat, YPR_EFORMAT,
+              "%s: pruner state: 'layer_ratios' does not match its patterns", what);
+    for (int i = 0; i < s->npat; i++)
+        s->lr[i] = ypr__json_num(ypr__json_at(lr, (size_t)i));
+    s->ch = malloc((size_t)(p->ninit + 1) * sizeof *s->ch);
+    s->io = malloc((size_t)(2 * p->nnodes0 + 1) * sizeof *s->io);
+    RETURN_IF(!s->ch || !s->io, YPR_ENOMEM, "pruner: out of memory");
+    TRY(get_i64s(st, "init_channels", s->ch, p->ninit, what));
+    TRY(get_i64s(st, "init_out", s->io, p->nnodes0, what));
+    TRY(get_i64s(st, "init_in", s->io + p->nnodes0, p->nnodes0, what));
+    TRY(get_i64s(st, "scope_init", s->scope, MAX_PATTERNS + 1, what));
+    const ypr_json *jp = ypr__json_get(st, "planned");
+    if (jp && ypr__json_type(jp) == YPR_JSON_ARRAY) {
+        RETURN_IF((int64_t)ypr__json_len(jp) != p->ninit, YPR_EFORMAT,
+                  "%s: pruner state: 'planned' has %zu groups, the pruner %d", what,
+                  ypr__json_len(jp), p->ninit);
+        s->planned = malloc((size_t)(p->ninit + 1) * sizeof *s->planned);
+        RETURN_IF(!s->planned, YPR_ENOMEM, "pruner: out of memory");
+        for (int i = 0; i < p->ninit; i++)
+            s->planned[i] = ypr__json_num(ypr__json_at(jp, (size_t)i));
+    }
+    /* the groups now are the ones the state counted, never wider */
+    for (int i = 0; i < p->ninit; i++)
+        RETURN_IF(p->graph->groups[i].channels > s->ch[i], YPR_EINVAL,
+                  "%s: pruner state: group %d has %lld channels, more than its %lld at "
+                  "creation (another model?)", what, i, (long long)p->graph->groups[i].channels,
+                  (long long)s->ch[i]);
+    return YPR_OK;
+}
+
+int ypr__pruner_restore(ypr_pruner *p, const ypr_json *st, const char *what)
+{
+    RETURN_IF(!p || !st || !what, YPR_EINVAL, "pruner: NULL argument");
+    pstate s;
+    memset(&s, 0, sizeof s);
+    int rc = read_pstate(p, st, what, &s);
+    if (rc == YPR_OK) {
+        const int64_t *v = s.v;
+        p->step = (int)v[0];
+        p->steps = (int)v[1];
+        p->criterion = (int)v[2];
+        p->global = (int)v[3];
+        p->round_to = (int)v[4];
+        p->reduction = (int)v[5];
+        p->normalizer = (int)v[6];
+        p->report_size = (int)v[7];
+        p->clamp = (int)v[8];
+        p->seed = (uint64_t)v[9];
+        p->params0 = v[10];
+        p->macs0 = v[11];
+        p->target_macs = v[12];
+        p->target_params = v[13];
+        p->ratio = s.ratio;
+        p->max_layer_ratio = s.max_layer_ratio;
+        for (int i = 0; i < p->nignore; i++)
+            free(p->ignore[i]);
+        for (int i = 0; i < p->noverride; i++)
+            free(p->override_pat[i]);
+        memcpy(p->ignore, s.ign, sizeof s.ign);
+        memcpy(p->override_pat, s.pat, sizeof s.pat);
+        memcpy(p->override_ratio, s.lr, sizeof s.lr);
+        p->nignore = s.nign;
+        p->noverride = s.npat;
+        s.nign = s.npat = 0;   /* now the pruner's */
+        memcpy(p->init_channels, s.ch, (size_t)p->ninit * sizeof *s.ch);
+        memcpy(p->init_out, s.io, (size_t)p->nnodes0 * sizeof *s.io);
+        memcpy(p->init_in, s.io + p->nnodes0, (size_t)p->nnodes0 * sizeof *s.io);
+        memcpy(p->scope_init, s.scope, sizeof s.scope);
+        free(p->planned);
+        p->planned = s.planned;
+        s.planned = NULL;
+    }
+    pstate_free(&s);
+    return rc;
+}
+
+const float *ypr__pruner_grad(const ypr_pruner *p, int k)
+{
+    return p && p->grads && k >= 0 && k < p->ngrads ? p->grads[k] : NULL;
+}

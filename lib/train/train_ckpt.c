@@ -11,11 +11,20 @@
 
 #include "lib/core/json.h"
 #include "lib/io/io.h"
+#include "lib/prune/prune.h"
 #include "trainer_impl.h"
 
 #define STATE_VERSION 1
 
-static const char *const kinds[3] = {"train.raw.", "train.momentum.", "train.grad."};
+static const char *const kinds[4] = {"train.raw.", "train.momentum.", "train.grad.",
+                                     "train.prune_grad."};
+
+/* The pruner's state goes into the checkpoint while it still has work: steps
+ * to take, or groups for sparse training. */
+static int pruner_active(const ypr_trainer *t)
+{
+    return t->pruner && (t->prunes_done < t->prune_steps || t->sparsity >= 0);
+}
 
 static void put_results(ypr_strbuf *sb, const ypr_trainer *t)
 {
@@ -51,8 +60,9 @@ int ypr__trainer_save(ypr_trainer *t, const char *path)
 {
     const ypr_net *net = &t->model->net;
     int np = net->nparams, pending = grads_pending(t);
-    ypr_st_entry *ex = calloc((size_t)3 * np + 1, sizeof *ex);
-    char **names = calloc((size_t)3 * np + 1, sizeof(char *));
+    int with_pruner = pruner_active(t);
+    ypr_st_entry *ex = calloc((size_t)4 * np + 1, sizeof *ex);
+    char **names = calloc((size_t)4 * np + 1, sizeof(char *));
     const float **data = calloc((size_t)np + 1, sizeof(float *));
     ypr_strbuf sb;
     ypr__sb_init(&sb);
@@ -63,10 +73,11 @@ int ypr__trainer_save(ypr_trainer *t, const char *path)
     for (int k = 0; rc == YPR_OK && k < np; k++) {
         const ypr_param *p = &net->params[k];
         data[k] = t->ema ? t->ema->net.params[k].data : p->data;
-        const float *src[3] = {t->ema ? p->data : NULL,
+        const float *src[4] = {t->ema ? p->data : NULL,
                                t->has_buf && t->mom ? t->mom[k] : NULL,
-                               pending ? ypr__tplan_param_grad(t->tp, k) : NULL};
-        for (int s = 0; s < 3; s++) {
+                               pending ? ypr__tplan_param_grad(t->tp, k) : NULL,
+                               with_pruner ? ypr__pruner_grad(t->pruner, k) : NULL};
+        for (int s = 0; s < 4; s++) {
             if (!src[s])
                 continue;
             size_t len = strlen(kinds[s]) + strlen(p->name) + 1;
@@ -106,6 +117,10 @@ int ypr__trainer_save(ypr_trainer *t, const char *path)
         }
         ypr__sb_puts(&sb, "},\"results\":");
         put_results(&sb, t);
+        if (with_pruner) {
+            ypr__sb_puts(&sb, ",\"pruner\":");
+            rc = ypr__pruner_state(t->pruner, &sb);
+        }
         ypr__sb_puts(&sb, "}");
         if (sb.failed)
             rc = ypr__error(YPR_ENOMEM, "trainer: out of memory");
@@ -255,12 +270,28 @@ int ypr_trainer_resume(ypr_trainer *t, const char *path)
         rc = ypr__json_parse(meta, strlen(meta), path, &j);
     if (rc == YPR_OK)
         rc = read_state(&s, j, path);
+    int has_pruner = rc == YPR_OK && ypr__json_get(j, "pruner") != NULL;
     ypr__json_free(j);
     /* every tensor present with the model's shapes before anything changes */
     const ypr_net *net = &t->model->net;
-    const ypr_st_tensor **tt = calloc((size_t)net->nparams * 4 + 1, sizeof *tt);
+    const ypr_st_tensor **tt = calloc((size_t)net->nparams * 5 + 1, sizeof *tt);
+    const ypr_st_tensor **pg = tt ? tt + (size_t)net->nparams * 4 : NULL;
     if (rc == YPR_OK && !tt)
         rc = ypr__error(YPR_ENOMEM, "trainer: out of memory");
+    for (int k = 0; rc == YPR_OK && has_pruner && k < net->nparams; k++)
+        rc = check_tensor(st, &net->params[k], kinds[3], path, 0, &pg[k]);
+    char *prune_meta = rc == YPR_OK && has_pruner ? strdup(meta) : NULL;
+    float **prune_grads = rc == YPR_OK && has_pruner ?
+                          calloc((size_t)net->nparams + 1, sizeof *prune_grads) : NULL;
+    if (has_pruner && rc == YPR_OK && (!prune_meta || !prune_grads))
+        rc = ypr__error(YPR_ENOMEM, "trainer: out of memory");
+    for (int k = 0; rc == YPR_OK && has_pruner && k < net->nparams; k++) {
+        if (!pg[k])
+            continue;
+        prune_grads[k] = malloc((size_t)net->params[k].numel * sizeof(float));
+        rc = prune_grads[k] ? ypr__st_to_f32(pg[k], prune_grads[k])
+                            : ypr__error(YPR_ENOMEM, "trainer: out of memory");
+    }
     for (int k = 0; rc == YPR_OK && k < net->nparams; k++) {
         rc = check_tensor(st, &net->params[k], "", path, 1, &tt[4 * k]);
         for (int q = 0; rc == YPR_OK && q < 3; q++) {
@@ -280,6 +311,12 @@ int ypr_trainer_resume(ypr_trainer *t, const char *path)
         t->group = keep.group; t->frozen = keep.frozen; t->ema = keep.ema; t->snap = keep.snap;
         t->nsnap = keep.nsnap; t->raw = keep.raw; t->nraw = keep.nraw;
         t->distill_grad = keep.distill_grad;
+        t->prune_meta = keep.prune_meta; t->prune_grads = keep.prune_grads;
+        ypr__trainer_free_prune_state(t);
+        t->prune_meta = prune_meta;
+        t->prune_grads = prune_grads;
+        prune_meta = NULL;
+        prune_grads = NULL;
         ypr__trainer_free_raw(t);
         ypr__trainer_release(t);
         rc = ypr__trainer_prepare(t, t->batch, t->size);
@@ -308,7 +345,46 @@ int ypr_trainer_resume(ypr_trainer *t, const char *path)
     } else {
         free(s.results);
     }
+    for (int k = 0; prune_grads && k < net->nparams; k++)
+        free(prune_grads[k]);
+    free(prune_grads);
+    free(prune_meta);
     free(tt);
     ypr__st_close(st);
+    return rc;
+}
+
+void ypr__trainer_free_prune_state(ypr_trainer *t)
+{
+    for (int k = 0; t->prune_grads && k < t->model->net.nparams; k++)
+        free(t->prune_grads[k]);
+    free(t->prune_grads);
+    free(t->prune_meta);
+    t->prune_grads = NULL;
+    t->prune_meta = NULL;
+}
+
+/* At the start of a resumed run: the checkpoint's pruner state into the
+ * pruner set now (built on the model as it is), with the gradients it had
+ * accumulated; then the kept state is dropped. */
+int ypr__trainer_restore_pruner(ypr_trainer *t)
+{
+    if (!t->prune_meta)
+        return YPR_OK;
+    RETURN_IF(!t->pruner, YPR_ESTATE, "trainer: the resumed run used a pruner (pruning "
+              "steps to take or sparse training): set one on the model with "
+              "ypr_trainer_set_pruner (its settings come from the checkpoint)");
+    ypr_json *j;
+    TRY(ypr__json_parse(t->prune_meta, strlen(t->prune_meta), "trainer checkpoint", &j));
+    int rc = ypr__pruner_restore(t->pruner, ypr__json_get(j, "pruner"), "trainer checkpoint");
+    ypr__json_free(j);
+    if (rc == YPR_OK)
+        rc = ypr_pruner_clear_gradients(t->pruner);
+    const ypr_net *net = &t->model->net;
+    for (int k = 0; rc == YPR_OK && k < net->nparams; k++)
+        if (t->prune_grads[k])
+            rc = ypr_pruner_add_gradient(t->pruner, k, t->prune_grads[k], net->params[k].numel);
+    if (rc == YPR_OK)
+        ypr__trainer_free_prune_state(t);
     return rc;
 }

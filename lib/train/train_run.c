@@ -278,6 +278,7 @@ int ypr_trainer_run(ypr_trainer *t)
               t->prune_steps, t->prune_every, t->prune_steps * t->prune_every);
     RETURN_IF(t->sparsity >= 0 && !t->pruner, YPR_ESTATE,
               "trainer: sparse training needs a pruner (its groups): ypr_trainer_set_pruner");
+    TRY(ypr__trainer_restore_pruner(t));
     if (t->raw)
         ypr__trainer_restore_raw(t);
     t->running = 1;

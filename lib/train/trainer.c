@@ -63,6 +63,7 @@ void ypr_trainer_free(ypr_trainer *t)
         return;
     ypr__trainer_release(t);
     ypr__trainer_free_raw(t);
+    ypr__trainer_free_prune_state(t);
     free(t->results);
     free(t->outdir);
     free(t);

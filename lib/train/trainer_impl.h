@@ -29,6 +29,9 @@ struct ypr_trainer {
     double best_fitness;        /* -1 before any evaluation */
     ypr_epoch_result *results;
     int nresults, results_cap;
+    char *prune_meta;           /* after a resume: the checkpoint's "train" record, whose
+                                 * "pruner" state run() restores into the pruner */
+    float **prune_grads;        /* with it: the pruner's accumulated gradients (per tensor) */
     /* sized by the net */
     ypr_tplan *tp;
     ypr_loss *loss;
@@ -52,6 +55,8 @@ void ypr__trainer_release(ypr_trainer *t);
 void ypr__trainer_snapshot(ypr_trainer *t);
 void ypr__trainer_free_raw(ypr_trainer *t);
 void ypr__trainer_restore_raw(ypr_trainer *t);
+void ypr__trainer_free_prune_state(ypr_trainer *t);
+int ypr__trainer_restore_pruner(ypr_trainer *t);
 int ypr__trainer_loss_kind(const ypr_trainer *t);
 double ypr__result_value(const ypr_epoch_result *r, int what);
 int ypr__trainer_batch(ypr_trainer *t, const float *images, int n, const float *targets,
