@@ -19,9 +19,11 @@
 
 enum { WT = 6, WK = 36 };   /* transformed tile side, values per tile */
 
-/* V and M of one chunk of tile rows, in floats: large enough to keep the
- * GEMMs' columns long, small enough to stay in L2/L3 (measured: docs/simd.md). */
-#define WINO_CHUNK_FLOATS ((int64_t)1 << 20)
+/* V and M of one chunk of tile rows, in floats (8 MB): large enough to keep
+ * the GEMMs' columns long and to read U few times, small enough to stay in
+ * L3. Measured on 3×3 64→64 @160² … 512→512 @20², two threads: 1 M, 4 M and
+ * 16 M floats within noise of each other, 256 K 1.3–2.6× slower. */
+#define WINO_CHUNK_FLOATS ((int64_t)1 << 21)
 
 static int64_t ceil_div(int64_t a, int64_t b)
 {
@@ -41,11 +43,18 @@ int ypr__wino_eligible(const ypr_conv_shape *s)
            s->w + 2 * s->pw >= 3;
 }
 
+/* Measured on AVX2 (docs/simd.md, "Winograd"): every YOLOv7 3×3 stride-1
+ * layer from 32→32 @160² to 512→1024 @13² ran in 0.35–0.75 of the GEMM
+ * path's time on one and two threads alike; 16→16 layers were mixed
+ * (0.6–1.0) and the transforms dominate below. The same rule stands for the
+ * other sets until measured there. */
 int ypr__wino_pays(const ypr_ktable *kt, const ypr_conv_shape *s, int threads)
 {
     (void)kt;
     (void)threads;
-    return ypr__wino_eligible(s) && s->c >= 16 && s->oc >= 16 && s->w >= 8 && s->h >= 8;
+    int64_t oh = s->h + 2 * s->ph - 2, ow = s->w + 2 * s->pw - 2;
+    return ypr__wino_eligible(s) && s->c >= 16 && s->oc >= 16 && s->c * s->oc >= 32 * 32 &&
+           oh >= 8 && ow >= 8;
 }
 
 int64_t ypr__wino_packed_w_floats(const ypr_ktable *kt, const ypr_conv_shape *s)

@@ -606,8 +606,8 @@ int ypr__plan_run(ypr_plan *p, const float *x)
                 /* direct-conv FLOPs (what Winograd saves shows as a higher rate) */
                 gf = 2.0 * (double)p->n * (double)o->c * (double)o->h * (double)o->w *
                      (double)(st->cs.c / st->cs.groups * st->cs.kh * st->cs.kw) / (ms * 1e6);
-                snprintf(kind, sizeof kind, "%lldx%lld/s%lld %s", (long long)st->cs.kh,
-                         (long long)st->cs.kw, (long long)st->cs.sh,
+                snprintf(kind, sizeof kind, "%lldx%lld/s%lld in %lld %s", (long long)st->cs.kh,
+                         (long long)st->cs.kw, (long long)st->cs.sh, (long long)st->cs.c,
                          st->wino ? "wino"
                          : ypr__conv3x3_rows_eligible(p->kt, &st->cs) ? "rows" : "gemm");
             }
