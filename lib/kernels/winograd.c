@@ -22,7 +22,7 @@ enum { WT = 6, WK = 36 };   /* transformed tile side, values per tile */
 /* V and M of one chunk of tile rows, in floats (8 MB): large enough to keep
  * the GEMMs' columns long and to read U few times, small enough to stay in
  * L3. Measured on 3×3 64→64 @160² … 512→512 @20², two threads: 1 M, 4 M and
- * 16 M floats within noise of each other, 256 K 1.3–2.6× slower. */
+ * 16 M floats within noise of each other, 256 K 1.4–2.4× slower. */
 #define WINO_CHUNK_FLOATS ((int64_t)1 << 21)
 
 static int64_t ceil_div(int64_t a, int64_t b)
