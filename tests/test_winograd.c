@@ -48,14 +48,17 @@ static const int tile_counts[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 20, 33, 40
 
 /* ------------------------------------------------------ input transform */
 
-static void test_input_transform(void **state)
+typedef void (*in_fn)(float *, int64_t, int, float *, int64_t);
+typedef void (*out_fn)(const float *, int64_t, int, float *, int64_t, int, int64_t, float, float,
+                       int, float);
+
+static void check_input(const char *name, in_fn fn, int vl)
 {
-    (void)state;
     ypr_rng r;
     ypr__rng_seed(&r, 1);
     for (size_t c = 0; c < sizeof tile_counts / sizeof tile_counts[0]; c++) {
         const int nt = tile_counts[c];
-        const int64_t ldd = ypr__wino4_row_floats(kt->vl, nt) + 3;
+        const int64_t ldd = ypr__wino4_row_floats(vl, nt) + 3;
         const int64_t ldd_ref = ypr__wino4_row_floats(1, nt);
         assert_true(ldd_ref <= ldd);
         const int64_t ldv = nt + 5, vn = 36 * ldv;
@@ -64,13 +67,13 @@ static void test_input_transform(void **state)
         memcpy(dref, d, 6 * ldd * sizeof(float));
         memcpy(orig, d, 6 * ldd * sizeof(float));
         float *v = rand_buf(&r, vn, 7, 7), *vref = rand_buf(&r, vn, 7, 7);
-        kt->wino4_in(d, ldd, nt, v, ldv);
+        fn(d, ldd, nt, v, ldv);
         ypr__wino4_in_ref(dref, ldd, nt, vref, ldv);
         for (int64_t i = 0; i < vn; i++) {
             if (i % ldv >= nt)
                 assert_true(v[i] == 7.0f);   /* nothing past the tiles */
             else if (memcmp(&v[i], &vref[i], sizeof(float)) != 0)
-                fail_msg("%s wino4_in nt %d at k %lld t %lld: %.9g vs %.9g", kt->name, nt,
+                fail_msg("%s wino4_in nt %d at k %lld t %lld: %.9g vs %.9g", name, nt,
                          (long long)(i / ldv), (long long)(i % ldv), v[i], vref[i]);
         }
         /* the reference against Bᵀ·d·B in double */
@@ -93,15 +96,22 @@ static void test_input_transform(void **state)
     }
 }
 
+static void test_input_transform(void **state)
+{
+    (void)state;
+    check_input(kt->name, kt->wino4_in, kt->vl);
+}
+
 /* ----------------------------------------------------- output transform */
 
-static void check_output(ypr_rng *r, int nt, int rows, int64_t cols, int act)
+static void check_output(const char *name, out_fn fn, int vl, ypr_rng *r, int nt, int rows,
+                         int64_t cols, int act)
 {
-    const int64_t ldm = nt + 3 + kt->vl, ldy = 4 * nt + 6, yn = 5 * ldy;
-    float *m = rand_buf(r, 36 * ldm + kt->vl, -1000, 1000);
+    const int64_t ldm = nt + 3 + vl, ldy = 4 * nt + 6, yn = 5 * ldy;
+    float *m = rand_buf(r, 36 * ldm + vl, -1000, 1000);
     float *y = rand_buf(r, yn, 3, 3), *yref = rand_buf(r, yn, 3, 3);
     const float scale = 0.75f, bias = -20.0f, alpha = 0.1f;
-    kt->wino4_out(m, ldm, nt, y, ldy, rows, cols, scale, bias, act, alpha);
+    fn(m, ldm, nt, y, ldy, rows, cols, scale, bias, act, alpha);
     ypr__wino4_out_ref(m, ldm, nt, yref, ldy, rows, cols, scale, bias, act, alpha);
     const int exact = act != YPR_ACT_SILU && act != YPR_ACT_SIGMOID;
     for (int64_t i = 0; i < yn; i++) {
@@ -113,7 +123,7 @@ static void check_output(ypr_rng *r, int nt, int rows, int64_t cols, int act)
         if (exact ? memcmp(&y[i], &yref[i], sizeof(float)) != 0
                   : fabs(y[i] - yref[i]) > 2e-6 * (1 + fabs(yref[i])))
             fail_msg("%s wino4_out nt %d rows %d cols %lld act %d at (%lld, %lld): %.9g vs %.9g",
-                     kt->name, nt, rows, (long long)cols, act, (long long)rr, (long long)cc,
+                     name, nt, rows, (long long)cols, act, (long long)rr, (long long)cc,
                      y[i], yref[i]);
         if (act != YPR_ACT_IDENTITY)
             continue;
@@ -134,20 +144,26 @@ static void check_output(ypr_rng *r, int nt, int rows, int64_t cols, int act)
     ypr__free(m); ypr__free(y); ypr__free(yref);
 }
 
-static void test_output_transform(void **state)
+static void check_outputs(const char *name, out_fn fn, int vl)
 {
-    (void)state;
     ypr_rng r;
     ypr__rng_seed(&r, 2);
     for (size_t c = 0; c < sizeof tile_counts / sizeof tile_counts[0]; c++) {
         const int nt = tile_counts[c];
         for (int rows = 1; rows <= 4; rows++) {
-            check_output(&r, nt, rows, 4 * nt, rows == 4 ? YPR_ACT_IDENTITY : YPR_ACT_LEAKY);
-            check_output(&r, nt, rows, 4 * nt - 1 - (rows % 3), YPR_ACT_IDENTITY);
+            check_output(name, fn, vl, &r, nt, rows, 4 * nt,
+                         rows == 4 ? YPR_ACT_IDENTITY : YPR_ACT_LEAKY);
+            check_output(name, fn, vl, &r, nt, rows, 4 * nt - 1 - (rows % 3), YPR_ACT_IDENTITY);
         }
         for (int act = 0; act < YPR_ACT_COUNT_; act++)
-            check_output(&r, nt, 4, 4 * nt - 2, act);
+            check_output(name, fn, vl, &r, nt, 4, 4 * nt - 2, act);
     }
+}
+
+static void test_output_transform(void **state)
+{
+    (void)state;
+    check_outputs(kt->name, kt->wino4_out, kt->vl);
 }
 
 /* --------------------------------------------------------- whole convs */
@@ -290,6 +306,25 @@ static void test_bad_shapes(void **state)
                      YPR_EINVAL);
 }
 
+/* lib/kernels/x86/x86_wino.h instantiated over plain C lanes at 16 (the
+ * AVX-512 shuffles' semantics), so its 16-lane loops are checked on machines
+ * without AVX-512 too. */
+#include "xv_plain16.h"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"   /* the template's other loops */
+#include "lib/kernels/x86/x86_vec.h"
+#pragma GCC diagnostic pop
+XV_OP2(xv_zip_lo, l_ % 2 ? b.v[l_ / 2] : a.v[l_ / 2])
+XV_OP2(xv_zip_hi, l_ % 2 ? b.v[8 + l_ / 2] : a.v[8 + l_ / 2])
+#include "lib/kernels/x86/x86_wino.h"
+
+static void test_x86_template(void **state)
+{
+    (void)state;
+    check_input("x86_wino.h@16", wino4_in_vec, 16);
+    check_outputs("x86_wino.h@16", wino4_out_vec, 16);
+}
+
 int main(void)
 {
     int rc = test_simd_from_env();
@@ -303,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_conv_against_direct),
         cmocka_unit_test(test_thread_independent),
         cmocka_unit_test(test_bad_shapes),
+        cmocka_unit_test(test_x86_template),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
