@@ -130,6 +130,41 @@ static void test_matches_pytorch(void **state)
     ypr_model_free(m);
 }
 
+/* Every 3×3 stride-1 conv forced through Winograd F(4×4, 3×3)
+ * (YPR_CONV_ALGO=winograd, read when a plan is made), then none (gemm):
+ * both agree with PyTorch within 1e-4, plain and fused, and they differ
+ * (so the Winograd path did run). */
+static void test_matches_pytorch_winograd(void **state)
+{
+    (void)state;
+    static const char *const algos[2] = {"winograd", "gemm"};
+    const char *old = getenv("YPR_CONV_ALGO");
+    char *saved = old ? strdup(old) : NULL;
+    float *out[2][2];
+    for (int fused = 0; fused < 2; fused++)
+        for (int a = 0; a < 2; a++) {
+            assert_int_equal(setenv("YPR_CONV_ALGO", algos[a], 1), 0);
+            ypr_model *m = mini();
+            if (fused)
+                assert_int_equal(ypr_model_fuse(m), YPR_OK);
+            check_against_torch(m);
+            out[fused][a] = malloc(out_n[0] * sizeof(float));
+            int64_t s[5];
+            assert_int_equal(ypr_model_output(m, 0, out[fused][a], s), YPR_OK);
+            ypr_model_free(m);
+        }
+    if (saved)
+        setenv("YPR_CONV_ALGO", saved, 1);
+    else
+        unsetenv("YPR_CONV_ALGO");
+    free(saved);
+    for (int fused = 0; fused < 2; fused++) {
+        assert_memory_not_equal(out[fused][0], out[fused][1], out_n[0] * sizeof(float));
+        free(out[fused][0]);
+        free(out[fused][1]);
+    }
+}
+
 /* A batch of two gives each image the batch-of-one result (batch 1 uses
  * zero-copy concats, larger batches copy). */
 static void test_batch(void **state)
@@ -824,6 +859,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin_counts),
         cmocka_unit_test(test_matches_pytorch),
+        cmocka_unit_test(test_matches_pytorch_winograd),
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_fuse),
         cmocka_unit_test(test_checkpoint_roundtrip),

@@ -107,6 +107,22 @@ typedef struct ypr_ktable {
                          float *y, int64_t ldy, int m, int accumulate, const float *scale,
                          const float *bias, int act, float alpha, int ep);
 
+    /* Winograd F(4×4, 3×3) transforms (winograd.c; the scalar table holds
+     * the reference, from the same template winograd_vec.h, and every set
+     * equals it bit for bit but for SiLU/sigmoid). For nt tiles of one tile
+     * row of one channel plane:
+     * wino4_in: d holds the 6 input rows the tiles read (row stride ldd,
+     * zeros outside the image; tile t reads columns 4t … 4t + 5) and is
+     * overwritten; it is read up to column ypr__wino4_row_floats(vl, nt).
+     * Writes v[k·ldv + t] = (Bᵀ·d_t·B)[k / 6][k % 6] for k < 36, t < nt.
+     * wino4_out: m[k·ldm + t] (k < 36, t < nt; readable up to the next whole
+     * vector past nt) holds the products of tile t for one output channel;
+     * writes y[r·ldy + 4t + c] = act((Aᵀ·m_t·A)[r][c]·scale + bias) for
+     * r < rows ≤ 4 and 4t + c < cols. */
+    void (*wino4_in)(float *d, int64_t ldd, int nt, float *v, int64_t ldv);
+    void (*wino4_out)(const float *m, int64_t ldm, int nt, float *y, int64_t ldy, int rows,
+                      int64_t cols, float scale, float bias, int act, float alpha);
+
     /* x[i] = act(x[i]·scale + bias) for i < n. */
     void (*scale_bias_act)(float *x, int64_t n, float scale, float bias,
                            int act, float alpha);
@@ -266,6 +282,32 @@ int ypr__conv3x3_rows_eligible(const ypr_ktable *kt, const ypr_conv_shape *s);
 int ypr__conv3x3_rows(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
                       const float *x, const float *packed_w, const ypr_epilogue *ep, float *y,
                       float *scratch);
+/* ---- Winograd F(4×4, 3×3) for 3×3 stride-1 convs (winograd.c) */
+/* Row stride (floats) wino4_in needs for nt tiles with vectors of vl. */
+int64_t ypr__wino4_row_floats(int vl, int64_t nt);
+/* Whether the shape can run as Winograd: 3×3, stride 1, dilation 1, one group,
+ * padding ≤ 2. (Whether it pays is the caller's rule: ypr__wino_pays.) */
+int ypr__wino_eligible(const ypr_conv_shape *s);
+/* The cost rule (docs/simd.md): Winograd is expected to beat the GEMM paths
+ * for this shape on `threads` threads. */
+int ypr__wino_pays(const ypr_ktable *kt, const ypr_conv_shape *s, int threads);
+/* Transformed, packed weights: 36 GEMM A matrices [OC, C] (U_k = (G·g·Gᵀ)[k/6][k%6]),
+ * each in ypr__gemm_pack_a layout, one after another. */
+int64_t ypr__wino_packed_w_floats(const ypr_ktable *kt, const ypr_conv_shape *s);
+void ypr__wino_pack_w(const ypr_ktable *kt, const ypr_conv_shape *s, const float *w, float *dst);
+/* Workspace (floats) ypr__conv2d_wino needs on a pool of `workers` workers. */
+int64_t ypr__wino_ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int workers);
+/* y = act(conv(x, w)·scale + bias) for an eligible shape, packed_u from
+ * ypr__wino_pack_w with the same table; ws (ypr__wino_ws_floats) and
+ * scratch (ypr__gemm_scratch_floats per worker) may be NULL (allocated). */
+int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                     const float *x, const float *packed_u, const ypr_epilogue *ep, float *y,
+                     float *ws, float *scratch);
+/* The reference transforms (the scalar table's entries). */
+void ypr__wino4_in_ref(float *d, int64_t ldd, int nt, float *v, int64_t ldv);
+void ypr__wino4_out_ref(const float *m, int64_t ldm, int nt, float *y, int64_t ldy, int rows,
+                        int64_t cols, float scale, float bias, int act, float alpha);
+
 /* The generic implicit-im2col packer (any kernel, stride, dilation, nr). */
 void ypr__pack_b_im2col_ref(const void *src, int64_t k0, int64_t kc, int64_t n0,
                             int64_t nc, int nr, float *dst);

@@ -4,6 +4,7 @@
  * activation buffers are reused by liveness. Stored parameters are never
  * changed by planning. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +18,8 @@ typedef struct step {
     int src;               /* first node the step reads (conv / affine input) */
     int in_node;           /* for conv: the conv node */
     ypr_conv_shape cs;     /* conv geometry (n, c, h, w of its input) */
-    float *packed;         /* conv: packed weights */
+    float *packed;         /* conv: packed weights (Winograd-transformed when wino) */
+    int wino;              /* conv: runs as Winograd F(4×4, 3×3) */
     float *scale, *bias;   /* per output channel, NULL = 1 / 0 */
     int act;
     float alpha;
@@ -26,8 +28,11 @@ typedef struct step {
 typedef struct buffer { float *data; size_t floats; int busy; } buffer;
 
 /* Packed conv weights depend on the net's parameters and the kernel set, not
- * on the input shape: plans for other shapes share them (refcounted). */
-typedef struct packset { int refs; int n; float **w; } packset;
+ * on the input shape: plans for other shapes share them (refcounted). Per
+ * conv (in node order) the GEMM packing and the Winograd transform are each
+ * made when a plan first needs them: whether a conv runs as Winograd depends
+ * on its input size, so plans for other shapes may need the other one. */
+typedef struct packset { int refs; int n; float **w, **wu; size_t bytes; } packset;
 
 struct ypr_plan {
     const ypr_net *net;
@@ -46,6 +51,8 @@ struct ypr_plan {
     const float *x;
     int detect;            /* detect node index */
     float *scratch;        /* GEMM packing scratch, one block per pool worker */
+    float *wino_ws;        /* Winograd V/M workspace (the largest step's) */
+    int64_t wino_ws_floats;
     float *arena;          /* every activation buffer, carved at aligned offsets */
     packset *packs;        /* packed weights of the conv steps, in step order */
     size_t arena_floats;
@@ -123,9 +130,12 @@ void ypr__plan_free(ypr_plan *p)
     if (!p)
         return;
     if (p->packs && --p->packs->refs == 0) {
-        for (int i = 0; i < p->packs->n; i++)
+        for (int i = 0; i < p->packs->n; i++) {
             ypr__free(p->packs->w[i]);
+            ypr__free(p->packs->wu[i]);
+        }
         free(p->packs->w);
+        free(p->packs->wu);
         free(p->packs);
     }
     for (int i = 0; i < p->nsteps; i++) {
@@ -134,6 +144,7 @@ void ypr__plan_free(ypr_plan *p)
     }
     ypr__free(p->arena);
     ypr__free(p->scratch);
+    ypr__free(p->wino_ws);
     free(p->steps);
     free(p->bufs);
     free(p->shapes);
@@ -143,8 +154,47 @@ void ypr__plan_free(ypr_plan *p)
     free(p);
 }
 
+/* YPR_CONV_ALGO=auto (default: the cost rule), winograd (every eligible
+ * conv) or gemm (none): a switch for A/B runs and tests. */
+static int conv_algo_from_env(void)
+{
+    const char *e = getenv("YPR_CONV_ALGO");
+    if (e && strcmp(e, "winograd") == 0)
+        return 1;
+    if (e && strcmp(e, "gemm") == 0)
+        return 0;
+    return -1;
+}
+
+/* The conv's packed weights for this plan: borrowed from the packset when
+ * an earlier plan made them, made (and kept there) otherwise. */
+static int conv_weights(ypr_plan *p, step *st, int nconv, const float *w)
+{
+    float **slot = st->wino ? &p->packs->wu[nconv] : &p->packs->w[nconv];
+    if (!*slot) {
+        int64_t n = st->wino ? ypr__wino_packed_w_floats(p->kt, &st->cs)
+                             : ypr__conv_packed_w_floats(p->kt, &st->cs);
+        *slot = alloc_floats(n);
+        if (!*slot)
+            return YPR_ENOMEM;
+        if (st->wino)
+            ypr__wino_pack_w(p->kt, &st->cs, w, *slot);
+        else
+            ypr__conv_pack_w(p->kt, &st->cs, w, *slot);
+        p->packs->bytes += (size_t)n * sizeof(float);
+    }
+    st->packed = *slot;
+    if (st->wino) {
+        int64_t ws = ypr__wino_ws_floats(p->kt, &st->cs, ypr__pool_size(p->pool));
+        if (ws > p->wino_ws_floats)
+            p->wino_ws_floats = ws;
+    }
+    return YPR_OK;
+}
+
 static int build_steps(ypr_plan *p, const ypr_consumers *cons)
 {
+    const int algo = conv_algo_from_env();
     const ypr_net *net = p->net;
     int nconv = 0;
     for (int i = 0; i < net->nnodes; i++) {
@@ -168,17 +218,10 @@ static int build_steps(ypr_plan *p, const ypr_consumers *cons)
             st.cs = (ypr_conv_shape){p->n, in->c, in->h, in->w, nd->c, nd->kh, nd->kw,
                                      nd->sh, nd->sw, nd->ph, nd->pw, nd->dh, nd->dw, nd->groups};
             TRY(ypr__conv_check(&st.cs, NULL, NULL));
-            if (p->packs->refs > 1 || nconv < p->packs->n) {   /* borrowed from a donor */
-                RETURN_IF(nconv >= p->packs->n, YPR_EINTERNAL, "plan: donor has fewer convs");
-                st.packed = p->packs->w[nconv++];
-            } else {
-                st.packed = alloc_floats(ypr__conv_packed_w_floats(p->kt, &st.cs));
-                if (!st.packed)
-                    return YPR_ENOMEM;
-                ypr__conv_pack_w(p->kt, &st.cs, wt->data, st.packed);
-                p->packs->w[p->packs->n++] = st.packed;
-                nconv++;
-            }
+            RETURN_IF(nconv >= p->packs->n, YPR_EINTERNAL, "plan: more convs than nodes");
+            st.wino = ypr__wino_eligible(&st.cs) &&
+                      (algo < 0 ? ypr__wino_pays(p->kt, &st.cs, ypr__pool_size(p->pool)) : algo);
+            TRY(conv_weights(p, &st, nconv++, wt->data));
             last = fold_chain(net, cons, i, nd->c, &st,
                               nd->p[1] >= 0 ? net->params[nd->p[1]].data : NULL, -1, 1);
             if (last < 0)
@@ -428,9 +471,11 @@ int ypr__plan_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t
         p->packs = calloc(1, sizeof *p->packs);
         if (p->packs) {
             p->packs->refs = 1;
+            p->packs->n = net->nnodes;
             p->packs->w = calloc((size_t)net->nnodes, sizeof(float *));
+            p->packs->wu = calloc((size_t)net->nnodes, sizeof(float *));
         }
-        if (!p->packs || !p->packs->w) {
+        if (!p->packs || !p->packs->w || !p->packs->wu) {
             rc = ypr__error(YPR_ENOMEM, "plan: out of memory");
             goto fail;
         }
@@ -444,7 +489,9 @@ int ypr__plan_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t
     if (rc < 0 || (rc = assign_buffers(p)) < 0)
         goto fail;
     p->scratch = alloc_floats(ypr__pool_size(pool) * ypr__gemm_scratch_floats(p->kt));
-    if (!p->scratch) {
+    if (p->wino_ws_floats > 0)
+        p->wino_ws = alloc_floats(p->wino_ws_floats);
+    if (!p->scratch || (p->wino_ws_floats > 0 && !p->wino_ws)) {
         rc = YPR_ENOMEM;
         goto fail;
     }
@@ -490,6 +537,9 @@ static int run_step(ypr_plan *p, const step *st)
     switch (st->kind) {
     case STEP_CONV: {
         ypr_epilogue ep = {st->scale, st->bias, st->act, st->alpha};
+        if (st->wino)
+            return ypr__conv2d_wino(p->kt, p->pool, &st->cs, x, st->packed, &ep, y, p->wino_ws,
+                                    p->scratch);
         return ypr__conv2d_ws(p->kt, p->pool, &st->cs, x, st->packed, &ep, y, p->scratch);
     }
     case STEP_AFFINE: {
@@ -551,12 +601,19 @@ int ypr__plan_run(ypr_plan *p, const float *x)
             const step *st = &p->steps[s];
             const ypr_shape *o = &p->shapes[st->node];
             double ms = (ypr__now() - t0) * 1e3, gf = 0;
-            if (st->kind == STEP_CONV)
+            char kind[32] = "";
+            if (st->kind == STEP_CONV) {
+                /* direct-conv FLOPs (what Winograd saves shows as a higher rate) */
                 gf = 2.0 * (double)p->n * (double)o->c * (double)o->h * (double)o->w *
                      (double)(st->cs.c / st->cs.groups * st->cs.kh * st->cs.kw) / (ms * 1e6);
-            ypr__log(YPR_LOG_INFO, "step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %7.1f GFLOP/s", s,
-                     p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
-                     (long long)o->w, ms, gf);
+                snprintf(kind, sizeof kind, "%lldx%lld/s%lld in %lld %s", (long long)st->cs.kh,
+                         (long long)st->cs.kw, (long long)st->cs.sh, (long long)st->cs.c,
+                         st->wino ? "wino"
+                         : ypr__conv3x3_rows_eligible(p->kt, &st->cs) ? "rows" : "gemm");
+            }
+            ypr__log(YPR_LOG_INFO, "step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %7.1f GFLOP/s %s",
+                     s, p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
+                     (long long)o->w, ms, gf, kind);
         }
     }
     return YPR_OK;
@@ -580,11 +637,9 @@ const float *ypr__plan_output(const ypr_plan *p, int level, ypr_shape *shape)
 size_t ypr__plan_bytes(const ypr_plan *p, int with_packs)
 {
     size_t t = p->arena_floats * sizeof(float) +
-               (size_t)(ypr__pool_size(p->pool) * ypr__gemm_scratch_floats(p->kt)) * sizeof(float);
-    for (int s = 0; with_packs && s < p->nsteps; s++)
-        if (p->steps[s].kind == STEP_CONV)
-            t += (size_t)ypr__conv_packed_w_floats(p->kt, &p->steps[s].cs) * sizeof(float);
-    return t;
+               (size_t)(ypr__pool_size(p->pool) * ypr__gemm_scratch_floats(p->kt) +
+                        p->wino_ws_floats) * sizeof(float);
+    return t + (with_packs ? p->packs->bytes : 0);
 }
 
 size_t ypr__plan_arena_bytes(const ypr_plan *p)

@@ -612,6 +612,41 @@ static void add_strided_neon(float *d, int64_t sd, const float *s, int64_t n)
         d[t * sd] += s[t];
 }
 
+/* ------------------------------------------------ Winograd transforms */
+
+/* winograd_vec.h over float32x4_t: vld4q/vst4q are the stride-4 shuffles. */
+#define AI static inline __attribute__((always_inline))
+#define WV_VL 4
+typedef float32x4_t wv_f;
+AI wv_f wv_load(const float *p) { return vld1q_f32(p); }
+AI void wv_store(float *p, wv_f v) { vst1q_f32(p, v); }
+AI wv_f wv_set1(float v) { return vdupq_n_f32(v); }
+AI wv_f wv_add(wv_f a, wv_f b) { return vaddq_f32(a, b); }
+AI wv_f wv_sub(wv_f a, wv_f b) { return vsubq_f32(a, b); }
+AI wv_f wv_mul(wv_f a, wv_f b) { return vmulq_f32(a, b); }
+
+AI void wv_deint4(const float *p, wv_f q[4])
+{
+    float32x4x4_t v = vld4q_f32(p);
+    q[0] = v.val[0];
+    q[1] = v.val[1];
+    q[2] = v.val[2];
+    q[3] = v.val[3];
+}
+
+AI void wv_int4(float *p, const wv_f q[4])
+{
+    float32x4x4_t v = {{q[0], q[1], q[2], q[3]}};
+    vst4q_f32(p, v);
+}
+
+AI wv_f wv_ep(wv_f y, wv_f s, wv_f b, wv_f alpha, const int ACT)
+{
+    return act_neon(vaddq_f32(vmulq_f32(y, s), b), ACT, alpha);
+}
+
+#include "lib/kernels/winograd_vec.h"
+
 void ypr__kt_fill_neon(ypr_ktable *t)
 {
     t->name = "neon";
@@ -632,4 +667,6 @@ void ypr__kt_fill_neon(ypr_ktable *t)
     t->add_strided = add_strided_neon;
     t->act_bwd = act_bwd_neon;
     t->sgd = sgd_neon;
+    t->wino4_in = wino4_in_vec;
+    t->wino4_out = wino4_out_vec;
 }

@@ -164,6 +164,49 @@ static double fma_burn_scalar(int64_t iters, float *sink)
     return 2.0 * 12.0 * (double)iters;
 }
 
+/* ------------------------------------------------ Winograd transforms */
+
+/* The template over one-lane "vectors": the reference every set matches. */
+#define AI static inline __attribute__((always_inline))
+#define WV_VL 1
+typedef float wv_f;
+AI wv_f wv_load(const float *p) { return *p; }
+AI void wv_store(float *p, wv_f v) { *p = v; }
+AI wv_f wv_set1(float v) { return v; }
+AI wv_f wv_add(wv_f a, wv_f b) { return a + b; }
+AI wv_f wv_sub(wv_f a, wv_f b) { return a - b; }
+AI wv_f wv_mul(wv_f a, wv_f b) { return a * b; }
+
+AI void wv_deint4(const float *p, wv_f q[4])
+{
+    for (int k = 0; k < 4; k++)
+        q[k] = p[k];
+}
+
+AI void wv_int4(float *p, const wv_f q[4])
+{
+    for (int k = 0; k < 4; k++)
+        p[k] = q[k];
+}
+
+AI wv_f wv_ep(wv_f y, wv_f s, wv_f b, wv_f alpha, const int ACT)
+{
+    return ypr__act_ref(y * s + b, ACT, alpha);
+}
+
+#include "lib/kernels/winograd_vec.h"
+
+void ypr__wino4_in_ref(float *d, int64_t ldd, int nt, float *v, int64_t ldv)
+{
+    wino4_in_vec(d, ldd, nt, v, ldv);
+}
+
+void ypr__wino4_out_ref(const float *m, int64_t ldm, int nt, float *y, int64_t ldy, int rows,
+                        int64_t cols, float scale, float bias, int act, float alpha)
+{
+    wino4_out_vec(m, ldm, nt, y, ldy, rows, cols, scale, bias, act, alpha);
+}
+
 void ypr__kt_fill_scalar(ypr_ktable *t)
 {
     t->name = "scalar";
@@ -181,4 +224,6 @@ void ypr__kt_fill_scalar(ypr_ktable *t)
     t->add_strided = ypr__add_strided_ref;
     t->act_bwd = ypr__act_bwd_ref;
     t->sgd = ypr__sgd_ref;
+    t->wino4_in = ypr__wino4_in_ref;
+    t->wino4_out = ypr__wino4_out_ref;
 }

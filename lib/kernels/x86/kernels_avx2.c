@@ -83,6 +83,21 @@ AI xv_f xv_gt_sel(xv_f a, xv_f b, xv_f x, xv_f y)
 
 #include "lib/kernels/x86/x86_train.h"
 
+/* ------------------------------------------------ Winograd transforms */
+
+/* x86_wino.h's two extra primitives: interleave the first (second) halves. */
+AI xv_f xv_zip_lo(xv_f a, xv_f b)
+{
+    return _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x20);
+}
+
+AI xv_f xv_zip_hi(xv_f a, xv_f b)
+{
+    return _mm256_permute2f128_ps(_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b), 0x31);
+}
+
+#include "lib/kernels/x86/x86_wino.h"
+
 /* ------------------------------------------------------------ GEMM */
 
 /* Micro-tile: MR rows × NV·8 columns in MR·NV ymm accumulators (≤ 12 of the
@@ -272,4 +287,6 @@ void ypr__kt_fill_avx2(ypr_ktable *t)
     t->add_strided = add_strided_x86;
     t->act_bwd = act_bwd_vec;
     t->sgd = sgd_vec;
+    t->wino4_in = wino4_in_vec;
+    t->wino4_out = wino4_out_vec;
 }

@@ -86,6 +86,25 @@ AI xv_f xv_gt_sel(xv_f a, xv_f b, xv_f x, xv_f y)
 
 #include "lib/kernels/x86/x86_train.h"
 
+/* ------------------------------------------------ Winograd transforms */
+
+/* x86_wino.h's two extra primitives: interleave the first (second) halves. */
+AI xv_f xv_zip_lo(xv_f a, xv_f b)
+{
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7,
+                                         23);
+    return _mm512_permutex2var_ps(a, lo, b);
+}
+
+AI xv_f xv_zip_hi(xv_f a, xv_f b)
+{
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
+                                         15, 31);
+    return _mm512_permutex2var_ps(a, hi, b);
+}
+
+#include "lib/kernels/x86/x86_wino.h"
+
 /* ------------------------------------------------------------ GEMM */
 
 /* One k step of an MR × NV·16 tile: NV loads of B (16 floats apart), MR
@@ -338,4 +357,6 @@ void ypr__kt_fill_avx512(ypr_ktable *t)
     t->add_strided = add_strided_x86;
     t->act_bwd = act_bwd_vec;
     t->sgd = sgd_vec;
+    t->wino4_in = wino4_in_vec;
+    t->wino4_out = wino4_out_vec;
 }

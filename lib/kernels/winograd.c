@@ -1,0 +1,225 @@
+/* Winograd F(4×4, 3×3) for 3×3 stride-1 convs: each 6×6 input tile d and
+ * 3×3 filter g give a 4×4 output tile Aᵀ[(G·g·Gᵀ) ⊙ (Bᵀ·d·B)]A, 36
+ * multiplications per input channel instead of 144 — the element-wise
+ * products summed over channels are 36 independent GEMMs
+ *     M_k [OC × tiles] = U_k [OC × C] · V_k [C × tiles],  k < 36,
+ * run as one batch of jobs on the packed GEMM driver (gemm.c). U is
+ * transformed and packed once per plan; V (the input transform) and M (the
+ * products, then the output transform with the conv's epilogue) live in a
+ * workspace of a bounded size: the tiles are taken a few tile rows at a time,
+ * so V and M stay in the outer caches. The transforms are the ISA's
+ * (kt->wino4_in / wino4_out, written once in winograd_vec.h).
+ *
+ * Error: the transforms' constants (up to 8 in Aᵀ, 1/24 in G) make the
+ * rounding error grow with the tile; for F(4×4, 3×3) it is a few float ulps
+ * of Σ|x·w| (tests/test_winograd.c states the bound it checks). */
+#include <string.h>
+
+#include "kernels.h"
+
+enum { WT = 6, WK = 36 };   /* transformed tile side, values per tile */
+
+/* V and M of one chunk of tile rows, in floats (8 MB): large enough to keep
+ * the GEMMs' columns long and to read U few times, small enough to stay in
+ * L3. Measured on 3×3 64→64 @160² … 512→512 @20², two threads: 1 M, 4 M and
+ * 16 M floats within noise of each other, 256 K 1.4–2.4× slower. */
+#define WINO_CHUNK_FLOATS ((int64_t)1 << 21)
+
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+int64_t ypr__wino4_row_floats(int vl, int64_t nt)
+{
+    int64_t width = 4 * vl * ceil_div(nt, vl) + 4;
+    return ceil_div(width, vl) * vl;
+}
+
+int ypr__wino_eligible(const ypr_conv_shape *s)
+{
+    return s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1 && s->dh == 1 && s->dw == 1 &&
+           s->groups == 1 && s->ph <= 2 && s->pw <= 2 && s->h + 2 * s->ph >= 3 &&
+           s->w + 2 * s->pw >= 3;
+}
+
+/* Measured on AVX2 (docs/simd.md, "Winograd"): every YOLOv7 3×3 stride-1
+ * layer from 32→32 @160² to 512→1024 @13² ran in 0.35–0.75 of the GEMM
+ * path's time on one and two threads alike; 16→16 layers were mixed
+ * (0.6–1.0) and the transforms dominate below. The same rule stands for the
+ * other sets until measured there. */
+int ypr__wino_pays(const ypr_ktable *kt, const ypr_conv_shape *s, int threads)
+{
+    (void)kt;
+    (void)threads;
+    int64_t oh = s->h + 2 * s->ph - 2, ow = s->w + 2 * s->pw - 2;
+    return ypr__wino_eligible(s) && s->c >= 16 && s->oc >= 16 && s->c * s->oc >= 32 * 32 &&
+           oh >= 8 && ow >= 8;
+}
+
+int64_t ypr__wino_packed_w_floats(const ypr_ktable *kt, const ypr_conv_shape *s)
+{
+    return WK * ypr__gemm_packed_a_floats(kt, s->oc, s->c);
+}
+
+/* G of F(4, 3) (6×3). */
+static const double wino_g[WT][3] = {
+    {1.0 / 4, 0, 0},
+    {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+    {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+    {1.0 / 24, 1.0 / 12, 1.0 / 6},
+    {1.0 / 24, -1.0 / 12, 1.0 / 6},
+    {0, 0, 1},
+};
+
+/* U_k = (G·g·Gᵀ)[k / 6][k % 6] in double, rounded once, written straight
+ * into the ypr__gemm_pack_a layout of each of the 36 [OC × C] matrices. */
+void ypr__wino_pack_w(const ypr_ktable *kt, const ypr_conv_shape *s, const float *w, float *dst)
+{
+    const int mr = kt->mr;
+    const int64_t c = s->c, per = ypr__gemm_packed_a_floats(kt, s->oc, c);
+    memset(dst, 0, (size_t)(WK * per) * sizeof(float));
+    for (int64_t o = 0; o < s->oc; o++)
+        for (int64_t ci = 0; ci < c; ci++) {
+            const float *g = w + (o * c + ci) * 9;
+            double t[WT][3];
+            for (int i = 0; i < WT; i++)
+                for (int j = 0; j < 3; j++)
+                    t[i][j] = wino_g[i][0] * g[j] + wino_g[i][1] * g[3 + j] +
+                              wino_g[i][2] * g[6 + j];
+            float *at = dst + (o / mr) * mr * c + ci * mr + o % mr;
+            for (int i = 0; i < WT; i++)
+                for (int j = 0; j < WT; j++)
+                    at[(i * WT + j) * per] = (float)(t[i][0] * wino_g[j][0] +
+                                                     t[i][1] * wino_g[j][1] +
+                                                     t[i][2] * wino_g[j][2]);
+        }
+}
+
+typedef struct wino_geom {
+    int64_t oh, ow, th, tw;   /* output size, tile rows and columns per image */
+    int64_t rows;             /* tile rows over the batch: n·th */
+    int64_t chunk;            /* tile rows per chunk */
+    int64_t ldd;              /* row stride of the per-worker input rows */
+} wino_geom;
+
+static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
+{
+    g->oh = s->h + 2 * s->ph - 2;
+    g->ow = s->w + 2 * s->pw - 2;
+    g->th = ceil_div(g->oh, 4);
+    g->tw = ceil_div(g->ow, 4);
+    g->rows = s->n * g->th;
+    g->chunk = WINO_CHUNK_FLOATS / (WK * (s->c + s->oc) * g->tw);
+    if (g->chunk < 1)
+        g->chunk = 1;
+    if (g->chunk > g->rows)
+        g->chunk = g->rows;
+    g->ldd = ceil_div(ypr__wino4_row_floats(kt->vl, g->tw), 16) * 16;
+}
+
+/* V, then M (plus a vector of slack: wino4_out reads whole vectors), then
+ * six input rows per worker. */
+static int64_t ws_floats(const ypr_conv_shape *s, const wino_geom *g, int workers)
+{
+    int64_t p = g->chunk * g->tw;
+    return WK * s->c * p + WK * s->oc * p + 64 + (int64_t)workers * WT * g->ldd;
+}
+
+int64_t ypr__wino_ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int workers)
+{
+    wino_geom g;
+    geom(kt, s, &g);
+    return ws_floats(s, &g, workers);
+}
+
+typedef struct wino_run {
+    const ypr_ktable *kt;
+    const ypr_conv_shape *s;
+    const wino_geom *g;
+    const float *x;
+    const ypr_epilogue *ep;
+    float *y, *v, *m, *rowbuf;
+    int64_t r0, nr;           /* this chunk: tile rows r0 … r0 + nr − 1 */
+} wino_run;
+
+/* Task (channel, tile row): copy the six input rows the row of tiles reads
+ * (zeros outside the image), transform them into V. */
+static void in_task(void *ctx, int64_t task, int worker)
+{
+    const wino_run *w = ctx;
+    const ypr_conv_shape *s = w->s;
+    const wino_geom *g = w->g;
+    const int64_t ci = task / w->nr, r = task % w->nr, gr = w->r0 + r;
+    const int64_t b = gr / g->th, ty = gr % g->th, p = w->nr * g->tw;
+    const float *plane = w->x + (b * s->c + ci) * s->h * s->w;
+    float *d = w->rowbuf + (int64_t)worker * WT * g->ldd;
+    for (int i = 0; i < WT; i++) {
+        int64_t iy = 4 * ty - s->ph + i;
+        if (iy < 0 || iy >= s->h)
+            memset(d + i * g->ldd, 0, (size_t)g->ldd * sizeof(float));
+        else
+            ypr__gather_row(plane + iy * s->w, s->w, -s->pw, 1, g->ldd, d + i * g->ldd);
+    }
+    w->kt->wino4_in(d, g->ldd, (int)g->tw, w->v + ci * p + r * g->tw, s->c * p);
+}
+
+/* Task (output channel, tile row): M → output rows, with the epilogue. */
+static void out_task(void *ctx, int64_t task, int worker)
+{
+    (void)worker;
+    const wino_run *w = ctx;
+    const ypr_conv_shape *s = w->s;
+    const wino_geom *g = w->g;
+    const int64_t o = task / w->nr, r = task % w->nr, gr = w->r0 + r;
+    const int64_t b = gr / g->th, ty = gr % g->th, p = w->nr * g->tw;
+    const ypr_epilogue *ep = w->ep;
+    float scale = ep && ep->scale ? ep->scale[o] : 1.0f;
+    float bias = ep && ep->bias ? ep->bias[o] : 0.0f;
+    int rows = g->oh - 4 * ty < 4 ? (int)(g->oh - 4 * ty) : 4;
+    float *y = w->y + ((b * s->oc + o) * g->oh + 4 * ty) * g->ow;
+    w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p, (int)g->tw, y, g->ow, rows, g->ow,
+                     scale, bias, ep ? ep->act : YPR_ACT_IDENTITY, ep ? ep->alpha : 0.0f);
+}
+
+int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                     const float *x, const float *packed_u, const ypr_epilogue *ep, float *y,
+                     float *ws, float *scratch)
+{
+    TRY(ypr__conv_check(s, NULL, NULL));
+    RETURN_IF(!kt || !x || !packed_u || !y, YPR_EINVAL, "conv2d (Winograd): NULL pointer");
+    RETURN_IF(!ypr__wino_eligible(s), YPR_EINVAL,
+              "conv2d (Winograd): needs a 3x3 stride-1 undilated ungrouped conv, padding <= 2");
+    const int workers = ypr__pool_size(pool);
+    wino_geom g;
+    geom(kt, s, &g);
+    float *own = NULL;
+    if (!ws) {
+        own = ypr__alloc((size_t)ws_floats(s, &g, workers) * sizeof(float));
+        if (!own)
+            return YPR_ENOMEM;
+        ws = own;
+    }
+    const int64_t pmax = g.chunk * g.tw, per = ypr__gemm_packed_a_floats(kt, s->oc, s->c);
+    wino_run w = {kt, s, &g, x, ep, y, ws, ws + WK * s->c * pmax,
+                  ws + WK * (s->c + s->oc) * pmax + 64, 0, 0};
+    ypr_gemm_job jobs[WK];
+    ypr_matrix_src ms[WK];
+    int rc = YPR_OK;
+    for (int64_t r0 = 0; r0 < g.rows && rc == YPR_OK; r0 += g.chunk) {
+        w.r0 = r0;
+        w.nr = g.rows - r0 < g.chunk ? g.rows - r0 : g.chunk;
+        const int64_t p = w.nr * g.tw;
+        ypr__pool_run(pool, s->c * w.nr, in_task, &w);
+        for (int k = 0; k < WK; k++) {
+            ms[k] = (ypr_matrix_src){w.v + k * s->c * p, p, p};
+            jobs[k] = (ypr_gemm_job){s->oc, p, s->c, packed_u + k * per, ypr__pack_b_matrix,
+                                     &ms[k], w.m + k * s->oc * p, p, NULL, 0};
+        }
+        rc = ypr__gemm_run(kt, pool, jobs, WK, scratch);
+        if (rc == YPR_OK)
+            ypr__pool_run(pool, s->oc * w.nr, out_task, &w);
+    }
+    ypr__free(own);
+    return rc;
+}

@@ -1,0 +1,150 @@
+/* The Winograd F(4×4, 3×3) input and output transforms (the ypr_ktable
+ * entries wino4_in and wino4_out, see kernels.h), written once over a few
+ * vector primitives. Included by the scalar file (one-lane "vectors": the
+ * reference), the x86 files (through x86/x86_wino.h) and the NEON file;
+ * every function is static in the including file, compiled with its flags.
+ *
+ * Lanes are tiles: lane l of a vector holds one value of tile t0 + l, so the
+ * transformed values of VL tiles are stored as one contiguous vector of the
+ * GEMM's B (and read back from its C) matrices. Tile t reads input columns
+ * 4t … 4t + 5 and writes output columns 4t … 4t + 3: stride-4 accesses, done
+ * by the two shuffling primitives. Every ISA runs the same operations in the
+ * same order (additions, subtractions and multiplications by the constants
+ * below; no fused multiply-add), so the transforms equal the scalar
+ * reference bit for bit; only the epilogue's SiLU/sigmoid differ (vector exp).
+ *
+ * The including file defines, before #include:
+ *   AI        static inline __attribute__((always_inline))
+ *   WV_VL     floats per vector
+ *   wv_f      its float vector type
+ * and these AI functions:
+ *   wv_f wv_load(const float *p)      void wv_store(float *p, wv_f v)
+ *   wv_f wv_set1(float)   wv_f wv_add, wv_sub, wv_mul (wv_f, wv_f)   (IEEE, unfused)
+ *   void wv_deint4(const float *p, wv_f q[4])   q[k] lane l = p[4l + k], reads p[0, 4·VL)
+ *   void wv_int4(float *p, const wv_f q[4])     p[4l + k] = q[k] lane l, writes p[0, 4·VL)
+ *   wv_f wv_ep(wv_f y, wv_f s, wv_f b, wv_f alpha, const int ACT)
+ *        act(y·s + b), the multiply and the add rounded separately
+ */
+
+/* Bᵀ·d for one 6-point column: the F(4, 3) input matrix
+ *   4  0 −5  0  1  0
+ *   0 −4 −4  1  1  0
+ *   0  4 −4 −1  1  0
+ *   0 −2 −1  2  1  0
+ *   0  2 −1 −2  1  0
+ *   0  4  0 −5  0  1 */
+AI void wino4_bt(const wv_f d[6], wv_f o[6])
+{
+    const wv_f c2 = wv_set1(2.0f), c4 = wv_set1(4.0f), c5 = wv_set1(5.0f);
+    wv_f s12 = wv_add(d[1], d[2]), d12 = wv_sub(d[1], d[2]);
+    wv_f d42 = wv_sub(d[4], d[2]), d31 = wv_sub(d[3], d[1]);
+    o[0] = wv_add(wv_sub(wv_mul(c4, d[0]), wv_mul(c5, d[2])), d[4]);
+    o[1] = wv_sub(wv_add(d[3], d[4]), wv_mul(c4, s12));
+    o[2] = wv_add(wv_sub(d[4], d[3]), wv_mul(c4, d12));
+    o[3] = wv_add(d42, wv_mul(c2, d31));
+    o[4] = wv_sub(d42, wv_mul(c2, d31));
+    o[5] = wv_add(wv_sub(wv_mul(c4, d[1]), wv_mul(c5, d[3])), d[5]);
+}
+
+/* Aᵀ·m for one 6-point column: the F(4, 3) output matrix
+ *   1  1  1  1  1  0
+ *   0  1 −1  2 −2  0
+ *   0  1  1  4  4  0
+ *   0  1 −1  8 −8  1 */
+AI void wino4_at(const wv_f m[6], wv_f o[4])
+{
+    wv_f a = wv_add(m[1], m[2]), b = wv_sub(m[1], m[2]);
+    wv_f c = wv_add(m[3], m[4]), d = wv_sub(m[3], m[4]);
+    o[0] = wv_add(wv_add(m[0], a), c);
+    o[1] = wv_add(b, wv_mul(wv_set1(2.0f), d));
+    o[2] = wv_add(a, wv_mul(wv_set1(4.0f), c));
+    o[3] = wv_add(wv_add(b, wv_mul(wv_set1(8.0f), d)), m[5]);
+}
+
+/* Store the first n lanes of v at p (n ≤ VL). */
+AI void wv_store_n(float *p, wv_f v, int n)
+{
+    if (n >= WV_VL) {
+        wv_store(p, v);
+        return;
+    }
+    float t[WV_VL];
+    wv_store(t, v);
+    for (int l = 0; l < n; l++)
+        p[l] = t[l];
+}
+
+/* wino4_in: d holds 6 input rows at stride ldd, overwritten. Pass 1 combines
+ * the rows (Bᵀ down each column) in place over whole vectors of columns;
+ * pass 2 combines the 6 columns of each tile (deinterleaved into lanes). */
+static void wino4_in_vec(float *d, int64_t ldd, int nt, float *v, int64_t ldv)
+{
+    const int64_t groups = (nt + WV_VL - 1) / WV_VL;
+    const int64_t width = 4 * WV_VL * groups + 4;
+    for (int64_t x = 0; x < width; x += WV_VL) {
+        wv_f r[6], o[6];
+        for (int i = 0; i < 6; i++)
+            r[i] = wv_load(d + i * ldd + x);
+        wino4_bt(r, o);
+        for (int i = 0; i < 6; i++)
+            wv_store(d + i * ldd + x, o[i]);
+    }
+    for (int64_t g = 0; g < groups; g++) {
+        const int64_t t0 = g * WV_VL;
+        const int n = nt - t0 < WV_VL ? (int)(nt - t0) : WV_VL;
+        for (int i = 0; i < 6; i++) {
+            const float *row = d + i * ldd + 4 * t0;
+            wv_f c[6], hi[4], o[6];
+            wv_deint4(row, c);
+            wv_deint4(row + 4, hi);
+            c[4] = hi[0];
+            c[5] = hi[1];
+            wino4_bt(c, o);
+            for (int j = 0; j < 6; j++)
+                wv_store_n(v + (i * 6 + j) * ldv + t0, o[j], n);
+        }
+    }
+}
+
+/* wino4_out for one activation (ACT a compile-time constant): pass 1 takes
+ * Aᵀ down the columns of each tile's 6×6 products, pass 2 along the rows;
+ * then the epilogue and the interleave into output columns. */
+AI void wino4_out_loop(const float *m, int64_t ldm, int nt, float *y, int64_t ldy, int rows,
+                       int64_t cols, float scale, float bias, float alpha, const int ACT)
+{
+    const wv_f s = wv_set1(scale), b = wv_set1(bias), al = wv_set1(alpha);
+    for (int64_t t0 = 0; t0 < nt; t0 += WV_VL) {
+        wv_f col[4][6];
+        for (int j = 0; j < 6; j++) {
+            wv_f c[6], o[4];
+            for (int i = 0; i < 6; i++)
+                c[i] = wv_load(m + (i * 6 + j) * ldm + t0);
+            wino4_at(c, o);
+            for (int r = 0; r < 4; r++)
+                col[r][j] = o[r];
+        }
+        const int64_t left = cols - 4 * t0;   /* output columns from 4·t0 on */
+        for (int r = 0; r < rows; r++) {
+            wv_f o[4];
+            wino4_at(col[r], o);
+            for (int c = 0; c < 4; c++)
+                o[c] = wv_ep(o[c], s, b, al, ACT);
+            float *yr = y + r * ldy + 4 * t0;
+            if (left >= 4 * WV_VL) {
+                wv_int4(yr, o);
+            } else {
+                float t[4 * WV_VL];
+                wv_int4(t, o);
+                for (int64_t k = 0; k < left; k++)
+                    yr[k] = t[k];
+            }
+        }
+    }
+}
+
+static void wino4_out_vec(const float *m, int64_t ldm, int nt, float *y, int64_t ldy, int rows,
+                          int64_t cols, float scale, float bias, int act, float alpha)
+{
+    YPR_ACT_SPECIALIZE(act, wino4_out_loop(m, ldm, nt, y, ldy, rows, cols, scale, bias, alpha,
+                                           ACT_));
+}
