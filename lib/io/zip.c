@@ -469,7 +469,11 @@ static int inflate_entry(const ypr_zip *z, const ypr_zip_entry *e, unsigned char
     int r = inflate(&s, Z_FINISH);
     int rc = YPR_OK;
     if (r == Z_STREAM_END) {
-        if (s.avail_in != 0)
+        if (s.total_out != e->usize)
+            rc = ypr__error(YPR_EFORMAT, "%s: entry %s inflates to only %llu of its declared "
+                            "%llu bytes", z->what, shown(e->name, nb),
+                            (unsigned long long)s.total_out, (unsigned long long)e->usize);
+        else if (s.avail_in != 0)
             rc = ypr__error(YPR_EFORMAT, "%s: entry %s: deflate data ends %u bytes before its "
                             "compressed size", z->what, shown(e->name, nb), s.avail_in);
     } else if (r == Z_DATA_ERROR) {
