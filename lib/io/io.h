@@ -155,6 +155,7 @@ typedef struct ypr_pk {
     size_t n;
     struct ypr_pk *args, *state;    /* OBJECT: arguments, BUILD state; DICT: BUILD state */
     ypr_pk_tensor *t;               /* TENSOR */
+    size_t ix;                      /* STORAGE: its index (ypr__pickle_storage_at) */
     /* internal */
     size_t cap;
     int visit, height, owns_s;

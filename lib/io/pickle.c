@@ -39,6 +39,8 @@ struct ypr_pickle {
     size_t memocap, memolen;
     ypr_pk **storages;
     size_t nstorages, stcap;
+    size_t *st_hash;                /* open addressing: storage index + 1, 0 = empty */
+    size_t st_hcap;                 /* a power of two > 2 × nstorages */
     ypr_pk *root;
     const unsigned char *b;
     size_t len, pos, op_at;
@@ -161,6 +163,7 @@ void ypr__pickle_free(ypr_pickle *p)
     free(p->marks);
     free(p->memo);
     free(p->storages);
+    free(p->st_hash);
     free(p);
 }
 
@@ -410,6 +413,43 @@ static const struct { const char *name; int dtype; } storage_types[] = {
     {"torch.ByteStorage", YPR_DT_U8},    {"torch.BoolStorage", YPR_DT_BOOL},
 };
 
+static size_t key_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603u;   /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211u;
+    return (size_t)h;
+}
+
+/* The slot of `key` in the storage hash: its entry, or the empty slot it
+ * would take. */
+static size_t *st_slot(ypr_pickle *p, const char *key, size_t len)
+{
+    size_t mask = p->st_hcap - 1;
+    for (size_t i = key_hash(key, len) & mask;; i = (i + 1) & mask) {
+        size_t *e = &p->st_hash[i];
+        if (!*e || (p->storages[*e - 1]->len == len &&
+                    memcmp(p->storages[*e - 1]->s, key, len) == 0))
+            return e;
+    }
+}
+
+static int st_grow(ypr_pickle *p)
+{
+    if (2 * (p->nstorages + 1) < p->st_hcap)
+        return YPR_OK;
+    size_t cap = p->st_hcap ? 2 * p->st_hcap : 64;
+    size_t *h = calloc(cap, sizeof *h);
+    if (!h)
+        return perr(p, YPR_ENOMEM, "out of memory");
+    free(p->st_hash);
+    p->st_hash = h;
+    p->st_hcap = cap;
+    for (size_t i = 0; i < p->nstorages; i++)
+        *st_slot(p, p->storages[i]->s, p->storages[i]->len) = i + 1;
+    return YPR_OK;
+}
+
 /* BINPERSID: ('storage', <Type>Storage, key, location, numel). */
 static int persistent(ypr_pickle *p, ypr_pk *pid)
 {
@@ -432,10 +472,10 @@ static int persistent(ypr_pickle *p, ypr_pk *pid)
     if (n->type != YPR_PK_INT || n->i < 0 || n->i > (int64_t)YPR_ZIP_MAX_ENTRY_BYTES)
         return perr(p, YPR_EFORMAT, "storage %s: bad element count",
                     shown(key->s, key->len, nb));
-    for (size_t i = 0; i < p->nstorages; i++) {
-        ypr_pk *s = p->storages[i];
-        if (strcmp(s->s, key->s) != 0)
-            continue;
+    TRY(st_grow(p));
+    size_t *slot = st_slot(p, key->s, key->len);
+    if (*slot) {
+        ypr_pk *s = p->storages[*slot - 1];
         if (s->dtype != dtype || s->i != n->i)
             return perr(p, YPR_EFORMAT, "storage %s declared twice with different types or "
                         "sizes", shown(key->s, key->len, nb));
@@ -455,7 +495,9 @@ static int persistent(ypr_pickle *p, ypr_pk *pid)
     TRY(set_str(p, s, key->s, key->len));
     s->dtype = dtype;
     s->i = n->i;
+    s->ix = p->nstorages;
     p->storages[p->nstorages++] = s;
+    *slot = p->nstorages;
     return push(p, s);
 }
 

@@ -20,6 +20,8 @@
 
 #define MAX_KEY 1024               /* a dotted state_dict name */
 #define MAX_WALK (1 << 20)         /* modules and tensors visited by one walk */
+#define MAX_GATHER ((size_t)1 << 30) /* bytes copied out of strided views, in all */
+#define MAX_SKIP_SET 4096          /* names in a module's _non_persistent_buffers_set */
 
 static const int dt_size[YPR_DT_COUNT_] = {4, 2, 2, 8, 8, 4, 2, 1, 1, 1};
 
@@ -31,7 +33,7 @@ struct ypr_pt {
     char prefix[300];              /* "archive/" */
     pt_storage *st;                /* per pickle storage */
     void **gathered;               /* strided views copied out */
-    size_t ngathered, gcap;
+    size_t ngathered, gcap, gathered_bytes;
     char what[320];
 };
 
@@ -180,10 +182,9 @@ const ypr_pk *ypr__pt_pick_model(const ypr_pt *pt)
 static int storage_bytes(ypr_pt *pt, const ypr_pk *s, const unsigned char **base)
 {
     *base = NULL;
-    size_t k = 0, ns = ypr__pickle_storage_count(pt->pk);
-    while (k < ns && ypr__pickle_storage_at(pt->pk, k) != s)
-        k++;
-    RETURN_IF(k == ns, YPR_EINTERNAL, "%s: unknown storage", pt->what);
+    size_t k = s->ix;
+    RETURN_IF(ypr__pickle_storage_at(pt->pk, k) != s, YPR_EINTERNAL, "%s: unknown storage",
+              pt->what);
     pt_storage *ps = &pt->st[k];
     if (!ps->loaded) {
         char name[400];
@@ -234,6 +235,9 @@ static int dense(ypr_pt *pt, const ypr_pk *v, ypr_st_tensor *out)
         pt->gathered = g;
         pt->gcap = cap;
     }
+    RETURN_IF(out->nbytes > MAX_GATHER - pt->gathered_bytes, YPR_ERANGE,
+              "%s: strided tensors need more than %zu bytes of copies", pt->what, MAX_GATHER);
+    pt->gathered_bytes += out->nbytes;
     unsigned char *dst = malloc(out->nbytes);
     RETURN_IF(!dst, YPR_ENOMEM, "%s: out of memory", pt->what);
     pt->gathered[pt->ngathered++] = dst;
@@ -322,6 +326,9 @@ static int tensors_of(walk *w, const ypr_pk *dict, const char *prefix, const cha
     char db[96], name[MAX_KEY];
     if (!dict)
         return YPR_OK;
+    RETURN_IF(skip && skip->type == YPR_PK_SET && skip->n > MAX_SKIP_SET, YPR_ERANGE,
+              "%s: module %s: more than %d non-persistent buffers", w->pt->what,
+              *prefix ? prefix : "(root)", MAX_SKIP_SET);
     RETURN_IF(dict->type != YPR_PK_DICT, YPR_EFORMAT, "%s: module %s: %s is a %s, not a dict",
               w->pt->what, *prefix ? prefix : "(root)", field,
               ypr__pk_describe(dict, db, sizeof db));
