@@ -220,6 +220,8 @@ static int dense(ypr_pt *pt, const ypr_pk *v, ypr_st_tensor *out)
     int64_t want = 1;
     for (int d = t->ndim - 1; d >= 0; d--) {
         out->shape[d] = t->size[d];
+        if (t->numel == 0)
+            continue;              /* partial products stay ≤ numel only when it is > 0 */
         if (t->size[d] != 1 && t->stride[d] != want)
             contiguous = 0;
         want *= t->size[d];
