@@ -324,31 +324,44 @@ static void test_pickle_bad(void **state)
     pickle_fails(deep, n, YPR_EFORMAT, "nested deeper than 100");
 }
 
-/* _rebuild_tensor_v2 over a FloatStorage of `numel` elements, size (2, 3),
- * stride (3, 1), or the given size bytes. */
-static size_t tensor_pickle(unsigned char *b, int numel, const char *size, size_t sn)
+/* _rebuild_tensor_v2 over a FloatStorage of `numel` elements with the given
+ * size and stride tuples (sn bytes of opcodes); in_dict: as {'t': tensor}. */
+static size_t tensor_pickle_in(unsigned char *b, int numel, const char *size, size_t sn,
+                               int in_dict)
 {
     static const char head[] =
-        "\x80\x02" "ctorch._utils\n_rebuild_tensor_v2\n("
-        "(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x00" "0"
+        "ctorch._utils\n_rebuild_tensor_v2\n("
+        "(X\x07\x00\x00\x00" "storagectorch\nFloatStorage\nX\x01\x00\x00\x00" "0"
         "X\x03\x00\x00\x00" "cpuK";
-    size_t n = sizeof head - 1;
-    memcpy(b, head, n);
+    size_t n = 0;
+    memcpy(b, "\x80\x02}X\x01\x00\x00\x00t", 9);
+    n = in_dict ? 9 : 2;
+    memcpy(b + n, head, sizeof head - 1);
+    n += sizeof head - 1;
     b[n++] = (unsigned char)numel;
     memcpy(b + n, "tQK\x00", 4);
     n += 4;
     memcpy(b + n, size, sn);
     n += sn;
-    static const char tail[] = "K\x03K\x01\x86\x89" "ccollections\nOrderedDict\n)RtR.";
+    static const char tail[] = "\x89" "ccollections\nOrderedDict\n)RtR";
     memcpy(b + n, tail, sizeof tail - 1);
-    return n + sizeof tail - 1;
+    n += sizeof tail - 1;
+    if (in_dict)
+        b[n++] = 's';
+    b[n++] = '.';
+    return n;
+}
+
+static size_t tensor_pickle(unsigned char *b, int numel, const char *size, size_t sn)
+{
+    return tensor_pickle_in(b, numel, size, sn, 0);
 }
 
 static void test_pickle_tensor(void **state)
 {
     (void)state;
     unsigned char b[512];
-    size_t n = tensor_pickle(b, 6, "K\x02K\x03\x86", 5);
+    size_t n = tensor_pickle(b, 6, "K\x02K\x03\x86K\x03K\x01\x86", 10);
     ypr_pickle *p;
     assert_int_equal(parse(b, n, &p), 0);
     const ypr_pk *t = ypr__pickle_root(p);
@@ -357,10 +370,10 @@ static void test_pickle_tensor(void **state)
     assert_int_equal(t->t->storage->dtype, YPR_DT_F32);
     assert_int_equal(ypr__pickle_storage_count(p), 1);
     ypr__pickle_free(p);
-    n = tensor_pickle(b, 5, "K\x02K\x03\x86", 5);
+    n = tensor_pickle(b, 5, "K\x02K\x03\x86K\x03K\x01\x86", 10);
     pickle_fails(b, n, YPR_EFORMAT, "needs elements up to 6 but storage 0 holds 5");
     /* sizes 2^40 × 2^40 overflow int64 */
-    n = tensor_pickle(b, 6, "\x8a\x06\x00\x00\x00\x00\x00\x01\x8a\x06\x00\x00\x00\x00\x00\x01\x86", 17);
+    n = tensor_pickle(b, 6, "\x8a\x06\x00\x00\x00\x00\x00\x01\x8a\x06\x00\x00\x00\x00\x00\x01\x86" "K\x03K\x01\x86", 22);
     pickle_fails(b, n, YPR_EFORMAT, "overflow");
 }
 
@@ -562,6 +575,58 @@ static void test_damaged_pt(void **state)
     free(b);
 }
 
+/* A hand-built torch.save archive: {'t': tensor} and its storage record. */
+static int handmade_pt(const unsigned char *pkl, size_t pn, const unsigned char *data, size_t dn,
+                       const char *data_name, ypr_safetensors **st, ypr_pt **pt)
+{
+    zent e[2] = {{"a/data.pkl", pkl, pn, pn, (uint32_t)crc32(0, pkl, (uInt)pn), 0},
+                 {data_name, data, dn, dn, (uint32_t)crc32(0, data, (uInt)dn), 0}};
+    static zb z;
+    build_zip(&z, e, 2, 8);
+    *st = NULL;
+    int rc = ypr__pt_open_mem(z.b, z.n, "hand.pt", pt);
+    if (rc == 0)
+        rc = ypr__pt_state_dict(*pt, ypr__pt_pick_model(*pt), st);
+    return rc;
+}
+
+static void test_pt_handmade(void **state)
+{
+    (void)state;
+    unsigned char pkl[512], data[24] = {0};
+    ypr_safetensors *st;
+    ypr_pt *pt;
+    float one = 1.0f;
+    memcpy(data + 20, &one, 4);                                  /* element 5 = 1 */
+    size_t n = tensor_pickle_in(pkl, 6, "K\x02K\x03\x86K\x03K\x01\x86", 10, 1);
+    assert_int_equal(handmade_pt(pkl, n, data, 24, "a/data/0", &st, &pt), 0);
+    const ypr_st_tensor *t = ypr__st_find(st, "t");
+    assert_non_null(t);
+    float f[6];
+    assert_int_equal(ypr__st_to_f32(t, f), 0);
+    assert_true(f[5] == 1.0f && f[0] == 0.0f);
+    ypr__st_close(st);
+    ypr__pt_close(pt);
+    /* the record is shorter than the storage the pickle declares */
+    expect_error(handmade_pt(pkl, n, data, 20, "a/data/0", &st, &pt), YPR_EFORMAT,
+                 "holds 20 bytes; the pickle declares 6 elements of 4 bytes");
+    ypr__pt_close(pt);
+    expect_error(handmade_pt(pkl, n, data, 24, "a/data/1", &st, &pt), YPR_EFORMAT,
+                 "record a/data/0 is missing");
+    ypr__pt_close(pt);
+    /* an empty tensor with huge sizes: no overflow (UBSan) and no data */
+    static const char shape[] = "K\x00\x8a\x06\x00\x00\x00\x00\x00\x01"
+                                "\x8a\x06\x00\x00\x00\x00\x00\x01\x87"
+                                "K\x01K\x01K\x01\x87";
+    n = tensor_pickle_in(pkl, 6, shape, sizeof shape - 1, 1);
+    assert_int_equal(handmade_pt(pkl, n, data, 24, "a/data/0", &st, &pt), 0);
+    t = ypr__st_find(st, "t");
+    assert_int_equal(t->numel, 0);
+    assert_int_equal(t->ndim, 3);
+    ypr__st_close(st);
+    ypr__pt_close(pt);
+}
+
 int main(void)
 {
     const char *d = getenv("YPR_TEST_DATA");
@@ -574,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_pickle_bad),
         cmocka_unit_test(test_pickle_tensor),
         cmocka_unit_test(test_pt_views),
+        cmocka_unit_test(test_pt_handmade),
         cmocka_unit_test(test_best_pt),
         cmocka_unit_test(test_last_pt),
         cmocka_unit_test(test_state_dict_pt),
