@@ -310,8 +310,10 @@ def main():
     torch.save(model.state_dict(), os.path.join(HERE, "sd.pt"))
     with zipfile.ZipFile(os.path.join(HERE, "sd.pt")) as zin, \
             zipfile.ZipFile(os.path.join(HERE, "sd_deflate.pt"), "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            zout.writestr(info.filename, zin.read(info.filename))
+        for info in zin.infolist():   # a fixed time: the file is reproducible
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zout.writestr(zi, zin.read(info.filename))
 
     ema_h = copy.deepcopy(ema).half().float()
     write_safetensors(os.path.join(HERE, "ema.safetensors"), float_sd(ema_h))
