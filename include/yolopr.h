@@ -238,17 +238,22 @@ YPR_API int ypr_model_forward(ypr_model *model, const float *input, int n, int h
 YPR_API int ypr_model_output(const ypr_model *model, int level, float *dst, int64_t shape[5]);
 /** Load a model: our checkpoint (`.safetensors` written by
  *  ypr_model_save(), carrying the net description, so pruned models load
- *  exactly), a cfg path or a built-in name (as ypr_model_from_cfg() with the
- *  cfg's nc and seed 0).
+ *  exactly), a YOLOv7 `.pt` checkpoint (torch.save's zip format, read
+ *  without executing anything: the `ema` model when present, else `model`,
+ *  built from the cfg dict it carries; docs/pt.md), a cfg path or a
+ *  built-in name (as ypr_model_from_cfg() with the cfg's nc and seed 0).
  *  @return YPR_OK; YPR_EIO; YPR_EFORMAT (naming the file and what is wrong,
  *  e.g. a plain PyTorch state_dict without a net description);
  *  YPR_ENOTFOUND / YPR_ESHAPE (a tensor, named); YPR_ERANGE (NaN/Inf values,
  *  a negative BatchNorm running variance, anchors ≤ 0: the tensor named);
  *  YPR_EINVAL (node attributes such as eps ≤ 0); YPR_EUNSUPPORTED (an
- *  unknown format_version, input other than 3 channels). @since 0.1 */
+ *  unknown format_version, input other than 3 channels; in a `.pt`: the
+ *  legacy pre-1.6 format, a callable the unpickler does not know, limits
+ *  exceeded). @since 0.1 */
 YPR_API int ypr_model_load(const char *path, ypr_model **out);
 /** Load weights by name from a safetensors file (a PyTorch state_dict saved
- *  as safetensors, or our checkpoint) into a model of the same architecture.
+ *  as safetensors, or our checkpoint) or a PyTorch `.pt` (a state_dict or a
+ *  checkpoint's model object) into a model of the same architecture.
  *  F32, F16, BF16 and F64 tensors are converted to float32;
  *  `num_batches_tracked` entries are ignored; other unknown tensors are
  *  reported through the log hook, and are an error when @p strict is 1.
@@ -257,7 +262,7 @@ YPR_API int ypr_model_load(const char *path, ypr_model **out);
  *  @return YPR_OK; YPR_EIO; YPR_EFORMAT; YPR_ENOTFOUND (a missing tensor,
  *  named); YPR_ESHAPE (naming the tensor and both shapes); YPR_ERANGE (NaN/Inf
  *  values, a negative BatchNorm running variance, anchors ≤ 0, naming the
- *  tensor). @since 0.1 */
+ *  tensor); YPR_EUNSUPPORTED (a `.pt` this reader does not take). @since 0.1 */
 YPR_API int ypr_model_load_weights(ypr_model *model, const char *path, int strict);
 /** Save our checkpoint: the weights as float32 safetensors under their
  *  PyTorch names (loadable by PyTorch as a state_dict) plus the net

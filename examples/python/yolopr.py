@@ -311,7 +311,8 @@ class Model(_Handle):
 
     @classmethod
     def load(cls, path):
-        """Load our checkpoint (.safetensors with a net description), a cfg or a built-in."""
+        """Load our checkpoint (.safetensors with a net description), a YOLOv7 .pt
+        checkpoint (best.pt, last.pt), a cfg or a built-in."""
         h = _P()
         _check(_c.ypr_model_load(os.fsencode(path), ctypes.byref(h)))
         return cls(h.value)

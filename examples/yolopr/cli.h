@@ -16,6 +16,11 @@ int cmd_prune(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+
+/* 1 when MODEL names a checkpoint that carries its own classes (our
+ * .safetensors, a PyTorch .pt/.pth), 0 for a cfg or built-in name. */
+int cli_is_checkpoint(const char *path);
 
 /* Print "yolopr: <what>: <ypr_last_error()>" to stderr and return 1. */
 int cli_fail(const char *what, int status);

@@ -172,3 +172,15 @@ int cli_parse(const char *cmd, const char *usage, const cli_opt *opts, int argc,
         *npos = n;
     return 0;
 }
+
+int cli_is_checkpoint(const char *path)
+{
+    static const char *const ext[] = {".safetensors", ".pt", ".pth"};
+    size_t len = strlen(path);
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        size_t n = strlen(ext[i]);
+        if (len > n && strcmp(path + len - n, ext[i]) == 0)
+            return 1;
+    }
+    return 0;
+}

@@ -182,8 +182,7 @@ int cmd_eval(int argc, char **argv)
         goto out;
     status = 1;
     if (model_path && !dets) {
-        size_t len = strlen(model_path);
-        int checkpoint = len > 12 && strcmp(model_path + len - 12, ".safetensors") == 0;
+        int checkpoint = cli_is_checkpoint(model_path);
         /* a cfg or built-in is built with the dataset's class count */
         rc = checkpoint ? ypr_model_load(model_path, &m)
                         : ypr_model_from_cfg(model_path, ypr_dataset_num_classes(ds), 0, 0, 0, &m);

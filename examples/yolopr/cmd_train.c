@@ -455,8 +455,7 @@ static int open_data(const train_args *a, ypr_dataset *ds[2])
  * dataset's class count. */
 static int load_model(const char *path, int nc, ypr_model **m)
 {
-    size_t len = strlen(path);
-    int checkpoint = len > 12 && strcmp(path + len - 12, ".safetensors") == 0;
+    int checkpoint = cli_is_checkpoint(path);
     int rc = checkpoint ? ypr_model_load(path, m) : ypr_model_from_cfg(path, nc, 0, 0, 0, m);
     return rc < 0 ? cli_fail(path, rc) : 0;
 }

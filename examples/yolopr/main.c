@@ -31,12 +31,15 @@ static void usage(FILE *f)
             "        [--size S] [--hyp FILE|p5|tiny] [--loss ota|simple] [--resume CKPT]\n"
             "        [--prune-steps K --target-macs G] -o OUT.safetensors [--project DIR]\n"
             "                      train / fine-tune (yolopr train -h: every option)\n"
+            "  convert MODEL OUT.safetensors [--weights W] [--nc N]\n"
+            "                      write MODEL (e.g. a YOLOv7 best.pt) as a libyolopr checkpoint\n"
             "  synth OUT_DIR [--images N] [--size S] [--classes K] [--seed X]\n"
             "                      write the built-in synthetic dataset as a YOLO dataset\n"
             "                      (into a new or empty folder)\n"
             "  version             library version and kernel set in use\n"
             "\n"
-            "MODEL: yolov7 | yolov7-tiny | yolov7x | a YOLOv7 .yaml cfg | a libyolopr .safetensors\n"
+            "MODEL: yolov7 | yolov7-tiny | yolov7x | a YOLOv7 .yaml cfg | a libyolopr .safetensors |\n"
+            "       a YOLOv7 .pt checkpoint (best.pt, last.pt, yolov7.pt: torch.save's zip format)\n"
             "\n"
             "Outputs are never written onto an input or onto anything but a regular file or a\n"
             "new name, and a command that fails writes none. Exit status: 0 done, 1 failed,\n"
@@ -84,6 +87,8 @@ int main(int argc, char **argv)
         return cmd_prune(argc - 1, argv + 1);
     if (strcmp(argv[1], "graph") == 0)
         return cmd_graph(argc - 1, argv + 1);
+    if (strcmp(argv[1], "convert") == 0)
+        return cmd_convert(argc - 1, argv + 1);
     if (strcmp(argv[1], "train") == 0)
         return cmd_train(argc - 1, argv + 1);
     if (strcmp(argv[1], "synth") == 0)

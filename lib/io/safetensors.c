@@ -46,6 +46,8 @@ struct ypr_safetensors {
     void *map;                  /* mmap'ed file, or NULL */
     size_t maplen;
     void *owned;                /* malloc'ed file contents, or NULL */
+    void (*release)(void *);    /* ypr__st_from_tensors: run at close */
+    void *keep;
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -101,6 +103,8 @@ void ypr__st_close(ypr_safetensors *st)
         return;
     if (st->map)
         munmap(st->map, st->maplen);
+    if (st->release)
+        st->release(st->keep);
     free(st->owned);
     free(st->t);
     free(st->by_name);
@@ -376,6 +380,59 @@ int ypr__st_open_mem(const void *buf, size_t len, const char *what, ypr_safetens
         ypr__st_close(st);
         return rc;
     }
+    *out = st;
+    return YPR_OK;
+}
+
+int ypr__st_from_tensors(const ypr_st_tensor *t, size_t n, const char *what,
+                         void (*release)(void *), void *keep, ypr_safetensors **out)
+{
+    if (!what)
+        what = "<tensors>";
+    RETURN_IF(!out || (!t && n), YPR_EINVAL, "%s: NULL argument", what);
+    *out = NULL;
+    ypr_safetensors *st = calloc(1, sizeof *st);
+    RETURN_IF(!st, YPR_ENOMEM, "%s: out of memory", what);
+    size_t bytes = 1;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(t[i].name) + 1;
+    st->t = calloc(n ? n : 1, sizeof *st->t);
+    st->by_name = calloc(n ? n : 1, sizeof *st->by_name);
+    st->strings = malloc(bytes);
+    name_ix *names = calloc(n ? n : 1, sizeof *names);
+    int rc = YPR_OK;
+    if (!st->t || !st->by_name || !st->strings || !names)
+        rc = ypr__error(YPR_ENOMEM, "%s: out of memory", what);
+    char *sp = st->strings, nb[80];
+    for (size_t i = 0; rc == YPR_OK && i < n; i++) {
+        st->t[i] = t[i];
+        size_t kl = strlen(t[i].name);
+        memcpy(sp, t[i].name, kl + 1);
+        st->t[i].name = sp;
+        sp += kl + 1;
+        names[i] = (name_ix){st->t[i].name, i};
+        if (t[i].dtype < 0 || t[i].dtype >= YPR_DT_COUNT_ || t[i].ndim < 0 ||
+            t[i].ndim > YPR_ST_MAX_DIMS)
+            rc = ypr__error(YPR_EINVAL, "%s: tensor '%s': bad dtype or rank", what,
+                            shown(t[i].name, nb));
+    }
+    st->n = n;
+    if (rc == YPR_OK) {
+        qsort(names, n, sizeof *names, cmp_name_ix);
+        for (size_t i = 0; rc == YPR_OK && i < n; i++) {
+            if (i && strcmp(names[i - 1].name, names[i].name) == 0)
+                rc = ypr__error(YPR_EFORMAT, "%s: duplicate tensor name '%s'", what,
+                                shown(names[i].name, nb));
+            st->by_name[i] = names[i].ix;
+        }
+    }
+    free(names);
+    if (rc < 0) {
+        ypr__st_close(st);
+        return rc;
+    }
+    st->release = release;
+    st->keep = keep;
     *out = st;
     return YPR_OK;
 }

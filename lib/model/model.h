@@ -94,6 +94,20 @@ int ypr__model_save_ext(const ypr_model *m, const char *path, const float *const
 /* The largest detection stride of the net (0 without a detect head). */
 int ypr__model_max_stride(const ypr_model *m);
 
+/* Check every tensor of st against net's (name, shape, finite values, BN
+ * variances, anchors), then swap them in: a failed load changes nothing. */
+struct ypr_safetensors;
+int ypr__model_load_tensors(ypr_net *net, const struct ypr_safetensors *st, const char *path,
+                            int strict);
+/* PyTorch .pt checkpoints (model_pt.c): a YOLOv7 model object built from
+ * its cfg dict with its weights; weights from a model object or a bare
+ * state_dict into an existing net. */
+int ypr__model_load_pt(const char *path, ypr_model **out);
+int ypr__model_load_weights_pt(ypr_net *net, const char *path, int strict);
+/* The cfg dict of a pickled YOLOv7 Model as cfg YAML text (malloc'd). */
+struct ypr_pk;
+int ypr__pt_cfg_text(const struct ypr_pk *cfg, const char *what, char **text, size_t *len);
+
 /* Drop every cached execution plan (after the net or the pool changed). */
 void ypr__model_drop_plans(ypr_model *m);
 /* Make m->plan a plan for [n, 3, h, w], reusing a cached one. */

@@ -129,9 +129,25 @@ static int load_from(ypr_net *net, const ypr_safetensors *st, const char *path, 
     return rc;
 }
 
+int ypr__model_load_tensors(ypr_net *net, const ypr_safetensors *st, const char *path,
+                            int strict)
+{
+    return load_from(net, st, path, strict);
+}
+
+/* A PyTorch checkpoint by its name, or by its first bytes when the name
+ * says nothing (a safetensors file may start with any byte). */
+static int is_pt(const char *path)
+{
+    return ends_with(path, ".pt") || ends_with(path, ".pth") ||
+           (!ends_with(path, ".safetensors") && ypr__pt_sniff(path));
+}
+
 int ypr_model_load_weights(ypr_model *m, const char *path, int strict)
 {
     RETURN_IF(!m || !path, YPR_EINVAL, "model: NULL argument");
+    if (is_pt(path))
+        return ypr__model_load_weights_pt(&m->net, path, strict);
     ypr_safetensors *st;
     TRY(ypr__st_open(path, &st));
     int rc = load_from(&m->net, st, path, strict);
@@ -468,6 +484,8 @@ int ypr_model_load(const char *path, ypr_model **out)
 {
     RETURN_IF(!path || !out, YPR_EINVAL, "model: NULL argument");
     *out = NULL;
+    if (is_pt(path))
+        return ypr__model_load_pt(path, out);
     if (!ends_with(path, ".safetensors"))
         return ypr_model_from_cfg(path, 0, 0, 0, 0, out);
     ypr_safetensors *st;

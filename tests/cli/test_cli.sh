@@ -180,6 +180,23 @@ for f in e.json plots/PR_curve.png plots/confusion_matrix.png; do
 done
 # writing again over its own earlier outputs is fine
 run 0 "" eval o.safetensors --data ds/data.yaml --size 64 --json e.json --plots plots
+# PyTorch .pt checkpoints (tests/data/pt): every MODEL command takes them
+if [ -n "${YPR_PT_DATA:-}" ] && [ -f "$YPR_PT_DATA/best.pt" ]; then
+    cp "$YPR_PT_DATA/best.pt" "$YPR_PT_DATA/sd.pt" "$YPR_PT_DATA/tiny.yaml" .
+    run 0 "" convert best.pt best.safetensors
+    run 0 "" info best.safetensors
+    grep -qF "3 classes" "$T/out" || fail "info best.safetensors: not the checkpoint's 3 classes"
+    run 0 "" info best.pt
+    grep -qF "3 classes" "$T/out" || fail "info best.pt: not the checkpoint's 3 classes"
+    run 0 "" graph best.pt
+    bad 2 "it is the input" convert best.pt best.pt
+    bad 1 "bare state_dict" info sd.pt
+    bad 1 "bare state_dict" convert sd.pt sd.safetensors
+    run 0 "" convert tiny.yaml sd.safetensors --weights sd.pt
+    printf 'PK\003\004 this is not the rest of a ZIP archive' >junk.pt
+    bad 1 "without its end record" info junk.pt
+    rm -f best.pt sd.pt tiny.yaml best.safetensors sd.safetensors junk.pt
+fi
 [ -z "$(find . -name '*.yolopr-*' -o -name '*.tmp-*')" ] || fail "temporary files left behind"
 
 # bench kernels: each percentage is of the peak on as many threads (the
@@ -288,6 +305,23 @@ grep -qF "s per step" "$T/out" && grep -qF "peak RSS" "$T/out" ||
     fail "bench --train: no step time or memory"
 bad 2 "--loss needs --train" bench tiny.yaml --loss ota
 bad 2 "--train times training steps: drop --fuse" bench tiny.yaml --train --fuse
+# PyTorch .pt checkpoints (tests/data/pt): every MODEL command takes them
+if [ -n "${YPR_PT_DATA:-}" ] && [ -f "$YPR_PT_DATA/best.pt" ]; then
+    cp "$YPR_PT_DATA/best.pt" "$YPR_PT_DATA/sd.pt" "$YPR_PT_DATA/tiny.yaml" .
+    run 0 "" convert best.pt best.safetensors
+    run 0 "" info best.safetensors
+    grep -qF "3 classes" "$T/out" || fail "info best.safetensors: not the checkpoint's 3 classes"
+    run 0 "" info best.pt
+    grep -qF "3 classes" "$T/out" || fail "info best.pt: not the checkpoint's 3 classes"
+    run 0 "" graph best.pt
+    bad 2 "it is the input" convert best.pt best.pt
+    bad 1 "bare state_dict" info sd.pt
+    bad 1 "bare state_dict" convert sd.pt sd.safetensors
+    run 0 "" convert tiny.yaml sd.safetensors --weights sd.pt
+    printf 'PK\003\004 this is not the rest of a ZIP archive' >junk.pt
+    bad 1 "without its end record" info junk.pt
+    rm -f best.pt sd.pt tiny.yaml best.safetensors sd.safetensors junk.pt
+fi
 [ -z "$(find . -name '*.yolopr-*' -o -name '*.tmp-*')" ] || fail "temporary files left behind"
 
 if [ "$failures" -ne 0 ]; then
