@@ -243,7 +243,8 @@ enum {   /* AttributeProto.AttributeType */
 #define YPR_ONNX_MAX_NODE_IO 4096                /* inputs or outputs of one node */
 #define YPR_ONNX_MAX_ATTRS 256                   /* attributes of one node */
 #define YPR_ONNX_MAX_LIST 4096                   /* ints / floats of one attribute */
-#define YPR_ONNX_MAX_NAME 4096                   /* bytes of any name or string */
+#define YPR_ONNX_MAX_NAME 4096                   /* bytes of a name */
+#define YPR_ONNX_MAX_META ((size_t)1 << 20)      /* bytes of a metadata value or string attribute */
 
 typedef struct ypr_onnx_tensor {
     const char *name;

@@ -58,10 +58,12 @@ static int oom(const ctx *c)
 /* A NUL-terminated copy of a BYTES field (names, strings). */
 static int str_of(const ctx *c, const ypr_pb_field *f, const char *where, const char **out)
 {
+    size_t max = strcmp(where, "metadata value") == 0 || strcmp(where, "attribute string") == 0
+                 ? YPR_ONNX_MAX_META : YPR_ONNX_MAX_NAME;
     RETURN_IF(f->wire != YPR_PB_BYTES, YPR_EFORMAT, "%s: ONNX: %s is not a string", c->what,
               where);
-    RETURN_IF(f->len > YPR_ONNX_MAX_NAME, YPR_ERANGE, "%s: ONNX: %s is %zu bytes long (at most %d)",
-              c->what, where, f->len, YPR_ONNX_MAX_NAME);
+    RETURN_IF(f->len > max, YPR_ERANGE, "%s: ONNX: %s is %zu bytes long (at most %zu)",
+              c->what, where, f->len, max);
     RETURN_IF(memchr(f->data, 0, f->len) != NULL, YPR_EFORMAT,
               "%s: ONNX: %s holds a NUL byte", c->what, where);
     char *s = arena_alloc(c->o, f->len + 1);
