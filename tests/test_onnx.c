@@ -3,7 +3,7 @@
  * reproduce outputs bit for bit and keep the net's structure (same tensors,
  * same dependency groups, same pruning), PyTorch 1.13's own exports
  * (tests/data/onnx/make_onnx_fixture.py, opsets 11/13/17) against torch's
- * outputs, and hostile files: truncated, unknown ops, inconsistent shapes,
+ * outputs (and they prune and train), and hostile files: truncated, unknown ops, inconsistent shapes,
  * external data, huge sizes, deep nesting. YPR_TEST_DATA names tests/data. */
 #include <math.h>
 #include <setjmp.h>
@@ -767,6 +767,23 @@ static void test_torch_exports(void **state)
                 fail_msg("%s level %d: relative error %g", name, l, worst);
             free(y);
             free(ref);
+        }
+        if (opsets[k] == 17) {   /* the imported net trains: one batch, loss going down */
+            ypr_dataset *ds;
+            ypr_trainer *t;
+            assert_int_equal(ypr_dataset_synth(4, 64, 3, 1, &ds), YPR_OK);
+            assert_int_equal(ypr_trainer_create(m, ds, NULL, &t), YPR_OK);
+            float *img = input_image(64, 64);
+            const float tg[2][6] = {{0, 1, 0.5f, 0.5f, 0.3f, 0.4f}, {0, 2, 0.25f, 0.3f, 0.2f, 0.2f}};
+            double first[4], loss[4];
+            for (int it = 0; it < 12; it++)
+                assert_int_equal(ypr_trainer_step(t, img, 1, 64, &tg[0][0], 2, it ? loss : first),
+                                 YPR_OK);
+            if (!(loss[3] < first[3]))
+                fail_msg("loss %g after 12 steps, %g at the first", loss[3], first[3]);
+            free(img);
+            ypr_trainer_free(t);
+            ypr_dataset_free(ds);
         }
         if (opsets[k] == 13) {   /* the imported net prunes and runs */
             int before = (int)ypr_model_num_params(m);

@@ -851,7 +851,10 @@ static int op_constant(ictx *c)
     const ypr_onnx_attr *a = ypr__onnx_attr(n, "value");
     const ypr_onnx_tensor *t = a ? a->t : NULL;
     if (!t) {
-        ypr_onnx_tensor *nt = calloc(1, sizeof *nt + 8 * (YPR_ONNX_MAX_LIST + 1));
+        const ypr_onnx_attr *fa = ypr__onnx_attr(n, "value_floats"),
+                            *ia = ypr__onnx_attr(n, "value_ints");
+        size_t k8 = 8 * (size_t)(1 + (fa ? fa->nfloats : 0) + (ia ? ia->nints : 0));
+        ypr_onnx_tensor *nt = calloc(1, sizeof *nt + k8);
         if (!nt)
             return ypr__error(YPR_ENOMEM, "%s: out of memory", c->what);
         c->owned[c->nowned++] = nt;
