@@ -180,6 +180,20 @@ for f in e.json plots/PR_curve.png plots/confusion_matrix.png; do
 done
 # writing again over its own earlier outputs is fine
 run 0 "" eval o.safetensors --data ds/data.yaml --size 64 --json e.json --plots plots
+# export / convert (ONNX): a round trip, then refusals that write nothing
+run 0 "" export m.safetensors -o m.onnx --size 64
+params=$(grep -o '[0-9]* parameters' "$T/out")
+[ -n "$params" ] && [ -s m.onnx ] || fail "export: no m.onnx or no summary"
+run 0 "" convert m.onnx back.safetensors
+grep -qF "libyolopr checkpoint, 2 classes, $params" "$T/out" || fail "convert: not $params"
+run 0 "" info back.safetensors --size 64
+bad 2 "-o OUT.onnx is required" export m.safetensors -o m.txt
+bad 2 "expected IN and OUT" convert m.onnx out.bin
+bad 2 "it is the input m.onnx" convert m.onnx m.onnx
+head -c 500 m.onnx >cut.onnx
+bad 1 "cut.onnx: ONNX: malformed or truncated" convert cut.onnx c.safetensors
+printf 'not an onnx file' >junk.onnx
+bad 1 "junk.onnx: ONNX" export junk.onnx -o j2.onnx
 [ -z "$(find . -name '*.yolopr-*' -o -name '*.tmp-*')" ] || fail "temporary files left behind"
 
 # bench kernels: each percentage is of the peak on as many threads (the
@@ -288,6 +302,20 @@ grep -qF "s per step" "$T/out" && grep -qF "peak RSS" "$T/out" ||
     fail "bench --train: no step time or memory"
 bad 2 "--loss needs --train" bench tiny.yaml --loss ota
 bad 2 "--train times training steps: drop --fuse" bench tiny.yaml --train --fuse
+# export / convert (ONNX): a round trip, then refusals that write nothing
+run 0 "" export m.safetensors -o m.onnx --size 64
+params=$(grep -o '[0-9]* parameters' "$T/out")
+[ -n "$params" ] && [ -s m.onnx ] || fail "export: no m.onnx or no summary"
+run 0 "" convert m.onnx back.safetensors
+grep -qF "libyolopr checkpoint, 2 classes, $params" "$T/out" || fail "convert: not $params"
+run 0 "" info back.safetensors --size 64
+bad 2 "-o OUT.onnx is required" export m.safetensors -o m.txt
+bad 2 "expected IN and OUT" convert m.onnx out.bin
+bad 2 "it is the input m.onnx" convert m.onnx m.onnx
+head -c 500 m.onnx >cut.onnx
+bad 1 "cut.onnx: ONNX: malformed or truncated" convert cut.onnx c.safetensors
+printf 'not an onnx file' >junk.onnx
+bad 1 "junk.onnx: ONNX" export junk.onnx -o j2.onnx
 [ -z "$(find . -name '*.yolopr-*' -o -name '*.tmp-*')" ] || fail "temporary files left behind"
 
 if [ "$failures" -ne 0 ]; then
