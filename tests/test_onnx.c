@@ -293,7 +293,7 @@ static void deep_attr(ypr_pbw *w, int depth)
  * anchor × (5 + 1 class)) [→ variant] → output. `variant` adds nodes
  * between; each returns the name of the head map. */
 enum { V_PLAIN, V_UNKNOWN_OP, V_BAD_ADD, V_EXTERNAL, V_HUGE_DIMS, V_RAW_SHORT, V_BAD_RESHAPE,
-       V_NOT_SORTED, V_DEEP, V_NO_ANCHORS, V_SILU };
+       V_NOT_SORTED, V_DEEP, V_NO_ANCHORS, V_SILU, V_EMPTY_INPUT };
 
 static ypr_pbw tiny_detector(int variant)
 {
@@ -322,6 +322,11 @@ static ypr_pbw tiny_detector(int variant)
         if (variant == V_SILU)
             gb_node(&b, "Mul", "act", m, 2, "silu", NULL);
         out = variant == V_SILU ? "silu" : "sg";
+    }
+    if (variant == V_EMPTY_INPUT) {   /* an omitted input where one is required */
+        const char *x[2] = {"", "conv"};
+        gb_node(&b, "Mul", "halfmul", x, 2, "hm", NULL);
+        out = "hm";
     }
     if (variant == V_BAD_ADD) {   /* 6 channels + 3 channels */
         const char *x[2] = {"conv", "images"};
@@ -463,6 +468,7 @@ static void test_bad_graphs(void **state)
     expect_error(V_RAW_SHORT, YPR_EFORMAT, "20 bytes of data for 6 elements");
     expect_error(V_BAD_RESHAPE, YPR_ESHAPE, "reshaped to 5x5 but the map is 4x4");
     expect_error(V_NOT_SORTED, YPR_EFORMAT, "'sig' (Sigmoid): input 'conv' is not defined");
+    expect_error(V_EMPTY_INPUT, YPR_EFORMAT, "'halfmul' (Mul): input 0 is required");
     expect_error(V_NO_ANCHORS, YPR_EFORMAT, "no 'anchors' in metadata_props");
     /* nesting is skipped, never recursed into: the model loads. First make
      * sure the builder nests for real: walk attribute → graph → node → … */

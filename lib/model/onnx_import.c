@@ -241,14 +241,16 @@ static val *input(ictx *c, int i)
     return k >= 0 && c->vals[k].kind != V_NONE ? &c->vals[k] : NULL;
 }
 
+/* lo..hi inputs, the first `lo` of them given (not ""), every given one
+ * defined by an earlier node, an initializer or the graph input. */
 static int need_inputs(ictx *c, int lo, int hi)
 {
     const ypr_onnx_node *n = c->cur;
-    int given = 0;
-    for (int i = 0; i < n->ninputs; i++)
-        given += n->inputs[i][0] != '\0';
     if (n->ninputs < lo || n->ninputs > hi)
         return node_err(c, YPR_EFORMAT, "%d inputs (expected %d..%d)", n->ninputs, lo, hi);
+    for (int i = 0; i < lo; i++)
+        if (!n->inputs[i][0])
+            return node_err(c, YPR_EFORMAT, "input %d is required", i);
     for (int i = 0; i < n->ninputs; i++)
         if (n->inputs[i][0] && !input(c, i))
             return node_err(c, YPR_EFORMAT, "input '%s' is not defined before this node (the "
@@ -716,7 +718,7 @@ static int op_resize(ictx *c, int upsample)
 {
     const ypr_onnx_node *n = c->cur;
     int64_t opset = c->o->opset;
-    TRY(need_inputs(c, 1, 4));
+    TRY(need_inputs(c, 1, 4));   /* X; roi, scales, sizes optional */
     int x;
     TRY(node_in(c, 0, &x));
     const char *mode = attr_s(n, "mode", "nearest");
