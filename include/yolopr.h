@@ -240,7 +240,8 @@ YPR_API int ypr_model_output(const ypr_model *model, int level, float *dst, int6
  *  ypr_model_save(), carrying the net description, so pruned models load
  *  exactly), an ONNX detector (`.onnx`: Conv, BatchNormalization, Relu,
  *  LeakyRelu, Sigmoid, Mul, Add, Concat, MaxPool, Resize/Upsample nearest,
- *  the head's Reshape/Transpose, Identity, Constant, as PyTorch exports
+ *  the head's Reshape/Transpose (and Shape/Gather/Unsqueeze feeding it),
+ *  Identity, Constant, as PyTorch exports
  *  YOLOv7 at opsets 11–17; docs/onnx.md), a cfg path or a built-in name (as
  *  ypr_model_from_cfg() with the cfg's nc and seed 0). An ONNX file with
  *  another op, external data or inconsistent shapes is refused naming the

@@ -31,7 +31,13 @@
 #include "lib/io/io.h"
 #include "model.h"
 
-enum { V_NONE = 0, V_NODE, V_CONST, V_RESHAPE, V_HEAD, V_HSIG, V_SLICE };
+enum { V_NONE = 0, V_NODE, V_CONST, V_RESHAPE, V_HEAD, V_HSIG, V_SLICE, V_DIMS };
+
+/* A small integer list that may hold a map's dimensions symbolically, as
+ * PyTorch computes a reshape's target in a dynamic-shape export
+ * (Shape → Gather → Unsqueeze → Concat): entry i is v[i] when node[i] < 0,
+ * else dimension axis[i] of net node node[i]. */
+typedef struct dims { int n; int64_t v[8]; int node[8], axis[8]; } dims;
 
 typedef struct val {
     const char *name;
@@ -41,6 +47,7 @@ typedef struct val {
     int64_t na, no, h, w;         /* V_RESHAPE, V_HEAD: h, w ≤ 0 when not given */
     int sh, sw;                   /* V_SLICE: start row and column (0 or 1) */
     int sigmoid_of;               /* V_NODE made by Sigmoid: its input node, else -1 */
+    dims *dl;                     /* V_DIMS */
     int readers;                  /* how many node inputs and graph outputs read it */
 } val;
 
@@ -54,7 +61,7 @@ typedef struct ictx {
     int nslots;
     int *nslot;                   /* net node names in use: node index + 1 */
     int nnslots;
-    ypr_onnx_tensor **owned;      /* tensors made from Constant attributes */
+    void **owned;                 /* tensors of Constant attributes, dims lists: ≤ 1 a node */
     int nowned;
     int64_t S;                    /* input size for shape checks and strides */
     const ypr_onnx_node *cur;
@@ -608,6 +615,8 @@ static int op_add(ictx *c, int sum)
     return YPR_OK;
 }
 
+static int concat_dims(ictx *c);
+
 /* The four strided slices of one map, in ReOrg's order, → reorg. */
 static int reorg_of(ictx *c, int *src)
 {
@@ -628,6 +637,9 @@ static int op_concat(ictx *c)
 {
     const ypr_onnx_node *n = c->cur;
     TRY(need_inputs(c, 1, 256));
+    val *first = input(c, 0);
+    if (first->kind == V_DIMS || (first->kind == V_CONST && first->t->dtype != YPR_ONNX_FLOAT))
+        return concat_dims(c);
     int64_t axis = attr_i(n, "axis", 1);
     if (axis != 1 && axis != -3)
         return node_err(c, YPR_EUNSUPPORTED, "axis %lld; only channel concatenation (axis 1) is "
@@ -801,13 +813,141 @@ static int op_slice(ictx *c)
     return YPR_OK;
 }
 
+static dims *new_dims(ictx *c)
+{
+    dims *d = calloc(1, sizeof *d);
+    if (d)
+        c->owned[c->nowned++] = d;
+    else
+        ypr__error(YPR_ENOMEM, "%s: out of memory", c->what);
+    return d;
+}
+
+/* Input i as a dims list: a V_DIMS value or an integer constant of ≤ 8 values. */
+static int dims_in(ictx *c, int i, dims *out)
+{
+    val *v = input(c, i);
+    if (v && v->kind == V_DIMS) {
+        *out = *v->dl;
+        return YPR_OK;
+    }
+    memset(out, 0, sizeof *out);
+    TRY(const_ints(c, i, out->v, 8, &out->n));
+    for (int k = 0; k < out->n; k++)
+        out->node[k] = -1;
+    return YPR_OK;
+}
+
+static int set_dims(ictx *c, const dims *d)
+{
+    dims *nd = new_dims(c);
+    if (!nd)
+        return YPR_ENOMEM;
+    *nd = *d;
+    set_out(c, V_DIMS, -1)->dl = nd;
+    return YPR_OK;
+}
+
+static int op_shape(ictx *c)
+{
+    TRY(need_inputs(c, 1, 1));
+    int x;
+    TRY(node_in(c, 0, &x));
+    int64_t start = attr_i(c->cur, "start", 0), end = attr_i(c->cur, "end", 4);
+    start = start < 0 ? start + 4 : start;
+    end = end < 0 ? end + 4 : end > 4 ? 4 : end;
+    if (start < 0 || start > end)
+        return node_err(c, YPR_EUNSUPPORTED, "start %lld, end %lld", (long long)start,
+                        (long long)end);
+    dims d = {0};
+    for (int64_t a = start; a < end; a++, d.n++) {
+        d.node[d.n] = x;
+        d.axis[d.n] = (int)a;
+    }
+    return set_dims(c, &d);
+}
+
+static int op_gather(ictx *c)
+{
+    TRY(need_inputs(c, 2, 2));
+    dims in, idx, out = {0};
+    TRY(dims_in(c, 0, &in));
+    TRY(dims_in(c, 1, &idx));
+    if (attr_i(c->cur, "axis", 0) != 0)
+        return node_err(c, YPR_EUNSUPPORTED, "only gathering from a shape (axis 0) is supported");
+    for (int k = 0; k < idx.n; k++) {
+        int64_t j = idx.node[k] < 0 ? idx.v[k] : -1000;
+        j = j < 0 && j > -1000 ? j + in.n : j;
+        if (j < 0 || j >= in.n)
+            return node_err(c, YPR_EFORMAT, "index %lld outside the %d values", (long long)j,
+                            in.n);
+        out.v[out.n] = in.v[j];
+        out.node[out.n] = in.node[j];
+        out.axis[out.n++] = in.axis[j];
+    }
+    return set_dims(c, &out);
+}
+
+static int op_unsqueeze(ictx *c)
+{
+    TRY(need_inputs(c, 1, 2));
+    dims in, axes;
+    TRY(dims_in(c, 0, &in));
+    const ypr_onnx_attr *a = ypr__onnx_attr(c->cur, "axes");
+    if (input(c, 1)) {
+        TRY(dims_in(c, 1, &axes));
+    } else {
+        axes.n = a ? a->nints : 0;
+        for (int k = 0; k < axes.n && k < 8; k++) {
+            axes.v[k] = a->ints[k];
+            axes.node[k] = -1;
+        }
+    }
+    if (in.n != 1 || axes.n != 1 || axes.node[0] >= 0 || axes.v[0] != 0)
+        return node_err(c, YPR_EUNSUPPORTED, "only a scalar made a 1-D list (axes [0]) is "
+                        "supported");
+    return set_dims(c, &in);
+}
+
+/* Concat of shape pieces (axis 0) into one list. */
+static int concat_dims(ictx *c)
+{
+    dims out = {0}, in;
+    if (attr_i(c->cur, "axis", 0) != 0)
+        return node_err(c, YPR_EUNSUPPORTED, "a concatenation of integers along axis %lld",
+                        (long long)attr_i(c->cur, "axis", 0));
+    for (int i = 0; i < c->cur->ninputs; i++) {
+        TRY(dims_in(c, i, &in));
+        if (out.n + in.n > 8)
+            return node_err(c, YPR_EUNSUPPORTED, "more than 8 values");
+        for (int k = 0; k < in.n; k++, out.n++) {
+            out.v[out.n] = in.v[k];
+            out.node[out.n] = in.node[k];
+            out.axis[out.n] = in.axis[k];
+        }
+    }
+    return set_dims(c, &out);
+}
+
 static int op_reshape(ictx *c)
 {
     TRY(need_inputs(c, 2, 2));
     int x, n;
     int64_t d[8];
+    dims sd;
     TRY(node_in(c, 0, &x));
-    TRY(const_ints(c, 1, d, 8, &n));
+    TRY(dims_in(c, 1, &sd));
+    n = sd.n;
+    for (int k = 0; k < n; k++) {   /* symbolic entries: the map's own batch, H, W */
+        d[k] = sd.v[k];
+        if (sd.node[k] < 0)
+            continue;
+        if (sd.node[k] != x || !((k == 0 && sd.axis[k] == 0) || (k == 3 && sd.axis[k] == 2) ||
+                                 (k == 4 && sd.axis[k] == 3)))
+            return node_err(c, YPR_EUNSUPPORTED, "entry %d of the shape is a dimension of "
+                            "another tensor", k);
+        d[k] = k == 0 ? -1 : 0;   /* 0: the map's own H, W (not checked) */
+    }
     int64_t ch = c->net->nodes[x].c;
     if (n != 5 || d[1] == 0 || d[2] == 0 || (d[1] < 0 && d[2] < 0))
         return node_err(c, YPR_EUNSUPPORTED, "only the head's reshape [N, anchors, 5 + classes, "
@@ -934,13 +1074,17 @@ static int do_node(ictx *c)
     if (strcmp(op, "Upsample") == 0) return op_resize(c, 1);
     if (strcmp(op, "Slice") == 0) return op_slice(c);
     if (strcmp(op, "Reshape") == 0) return op_reshape(c);
+    if (strcmp(op, "Shape") == 0) return op_shape(c);
+    if (strcmp(op, "Gather") == 0) return op_gather(c);
+    if (strcmp(op, "Unsqueeze") == 0) return op_unsqueeze(c);
     if (strcmp(op, "Transpose") == 0) return op_transpose(c);
     if (strcmp(op, "Identity") == 0) return op_identity(c);
     if (strcmp(op, "Constant") == 0) return op_constant(c);
     return node_err(c, YPR_EUNSUPPORTED, "op %s is not supported (supported: Conv, "
                     "BatchNormalization, Relu, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, Mul, "
                     "Add, Sum, Concat, MaxPool, Resize, Upsample, Slice (ReOrg), Reshape and "
-                    "Transpose (head), Identity, Constant); export the raw head (Detect in "
+                    "Transpose (head, its shape also by Shape/Gather/Unsqueeze/Concat), "
+                    "Identity, Constant); export the raw head (Detect in "
                     "training mode, no grid decoding)", op);
 }
 
@@ -1208,7 +1352,7 @@ int ypr__onnx_import(const ypr_onnx *o, const char *what, ypr_model **out)
     c.vals = calloc((size_t)names, sizeof *c.vals);
     c.slot = calloc((size_t)nslots, sizeof *c.slot);
     c.nslot = calloc((size_t)nnslots, sizeof *c.nslot);
-    c.owned = calloc((size_t)o->nnodes + 1, sizeof *c.owned);
+    c.owned = calloc((size_t)o->nnodes + 1, sizeof *c.owned);   /* ≤ 1 a node */
     c.nslots = nslots;
     c.nnslots = nnslots;
     ypr_model *m = NULL;

@@ -6,13 +6,14 @@ names and semantics: Conv = Conv2d(bias=False) + BatchNorm2d + act, MP, SP,
 Concat, nn.Upsample nearest, IDetect with ImplicitA/ImplicitM and the raw
 training-mode head view(bs, na, no, ny, nx).permute(0, 1, 3, 4, 2)), with
 random weights and BatchNorm statistics, exported by torch.onnx.export at
-opsets 11, 13 and 17 (eval mode: PyTorch folds each BatchNorm into its
+opsets 11, 13 and 17, and at 13 with dynamic axes (eval mode: PyTorch folds each BatchNorm into its
 conv). The expected head outputs come from running the torch module itself
 on a fixed input, so the oracle does not depend on our importer.
 
 Run with Debian's interpreter (python3-torch 1.13, python3-onnx):
     /usr/bin/python3 tests/data/onnx/make_onnx_fixture.py
-Writes tiny_opset{11,13,17}.onnx and tiny_expected.safetensors (input
+Writes tiny_opset{11,13,17}.onnx, tiny_dynamic_opset13.onnx (symbolic batch
+and size) and tiny_expected.safetensors (input
 "images" [1, 3, 32, 32] and "output0", "output1": [1, 3, H, W, 8]).
 """
 import json
@@ -112,7 +113,7 @@ class Tiny(nn.Module):
             Conv(32, 16, 1, 1),                            # 6
             nn.Upsample(None, 2, 'nearest'),               # 7  /4
             Concat(),                                      # 8  [7, 1]
-            Conv(32, 16, 3, 1, nn.ReLU()),                 # 9
+            Conv(32, 16, 1, 1, nn.ReLU()),                 # 9
             IDetect(3, [[10, 13, 16, 30, 33, 23], [30, 61, 62, 45, 59, 119]], [16, 16]),  # 10
         ])
 
@@ -160,10 +161,16 @@ def main():
         y = net(x)
     write_safetensors(os.path.join(HERE, "tiny_expected.safetensors"),
                       {"images": x.numpy(), "output0": y[0].numpy(), "output1": y[1].numpy()})
-    for opset in (11, 13, 17):
-        path = os.path.join(HERE, "tiny_opset%d.onnx" % opset)
+    runs = [(11, False), (13, False), (17, False), (13, True)]
+    for opset, dynamic in runs:
+        name = "tiny_dynamic_opset%d.onnx" if dynamic else "tiny_opset%d.onnx"
+        path = os.path.join(HERE, name % opset)
+        # dynamic: batch, height and width symbolic, so the head's reshape
+        # target is computed by Shape/Gather/Unsqueeze/Concat
+        axes = {"images": {0: "batch", 2: "height", 3: "width"}, "output0": {0: "batch"},
+                "output1": {0: "batch"}} if dynamic else None
         torch.onnx.export(net, x, path, opset_version=opset, input_names=["images"],
-                          output_names=["output0", "output1"])
+                          output_names=["output0", "output1"], dynamic_axes=axes)
         # what PyTorch cannot write: the anchors (pixels, as in the cfg) and,
         # for two of the files, class names, as metadata_props
         model = onnx.load(path)
