@@ -21,7 +21,7 @@ def init(name, *shape):
 
 
 def ints(name, values):
-    return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
+    return numpy_helper.from_array(np.array(values, dtype=np.int64), name)   # a scalar for an int
 
 
 def model(nodes, inits, outputs, opset=13, meta=None, size=32):
@@ -117,6 +117,19 @@ def main():
     n3.append(helper.make_node("Upsample", ["c", "scales"], ["out"], name="up", mode="nearest"))
     i3.append(numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales"))
     save("upsample9.onnx", model(n3, i3, ["out"], opset=9))
+
+    # 3b. a dynamic-shape head: Shape/Gather/Unsqueeze/Concat into the Reshape
+    n5, i5 = conv("head", "images", "c", 3, 6, 8, 8)
+    n5[0].attribute[-2].ints[:] = [0, 0, 0, 0]
+    i5 += [ints("i0", 0), ints("i2", 2), ints("i3", 3), ints("ax0", [0]), ints("nano", [1, 6])]
+    n5 += [helper.make_node("Shape", ["c"], ["shp"], name="shape")]
+    for k in ("0", "2", "3"):
+        n5 += [helper.make_node("Gather", ["shp", "i" + k], ["g" + k], name="gather" + k, axis=0),
+               helper.make_node("Unsqueeze", ["g" + k, "ax0"], ["u" + k], name="unsq" + k)]
+    n5 += [helper.make_node("Concat", ["u0", "nano", "u2", "u3"], ["tgt"], name="tgt", axis=0),
+           helper.make_node("Reshape", ["c", "tgt"], ["r"], name="reshape"),
+           helper.make_node("Transpose", ["r"], ["out"], name="transpose", perm=[0, 1, 3, 4, 2])]
+    save("dynamic_head.onnx", model(n5, i5, ["out"]))
 
     # 4. refused: an unknown op; a truncated copy of the big seed
     n4, i4 = conv("head", "images", "c", 3, 6, 8, 8)
