@@ -2,9 +2,10 @@
  * examples of protobuf's encoding guide), export → import round trips that
  * reproduce outputs bit for bit and keep the net's structure (same tensors,
  * same dependency groups, same pruning), PyTorch 1.13's own exports
- * (tests/data/onnx/make_onnx_fixture.py, opsets 11/13/17) against torch's
- * outputs (and they prune and train), and hostile files: truncated, unknown ops, inconsistent shapes,
- * external data, huge sizes, deep nesting. YPR_TEST_DATA names tests/data. */
+ * (tests/data/onnx/make_onnx_fixture.py, opsets 11/13/17, dynamic axes)
+ * against torch's outputs (and they prune and train), and hostile files:
+ * truncated, unknown ops, inconsistent shapes, external data, huge sizes,
+ * deep nesting. YPR_TEST_DATA names tests/data. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -132,7 +133,8 @@ static void test_wire_errors(void **state)
     assert_int_equal(first_status(f32, sizeof f32), YPR_EFORMAT);
     assert_int_equal(first_status(f64, sizeof f64), YPR_EFORMAT);
     /* a packed run whose last varint does not end */
-    ypr_pb_field f = {.num = 1, .wire = YPR_PB_BYTES, .data = (const uint8_t *)"\x01\x80", .len = 2};
+    ypr_pb_field f = {.num = 1, .wire = YPR_PB_BYTES, .data = (const uint8_t *)"\x01\x80",
+                      .len = 2};
     size_t n;
     assert_int_equal(ypr__pb_count_ints(&f, &n), YPR_EFORMAT);
 }
@@ -370,7 +372,7 @@ static ypr_pbw tiny_detector(int variant)
         ypr__pbw_free(&p);
         out = "t";
     }
-    if (variant == V_DEEP) {   /* graph → node → attribute → graph … 100000 deep, never read */
+    if (variant == V_DEEP) {   /* graph → node → attribute → … 100000 deep, never read */
         ypr_pbw at;
         ypr__pbw_init(&at);
         deep_attr(&at, 100000);
@@ -461,9 +463,11 @@ static void test_tiny_detector(void **state)
 static void test_bad_graphs(void **state)
 {
     (void)state;
-    expect_error(V_UNKNOWN_OP, YPR_EUNSUPPORTED, "'act/sp' (Softplus): op Softplus is not supported");
+    expect_error(V_UNKNOWN_OP, YPR_EUNSUPPORTED,
+                 "'act/sp' (Softplus): op Softplus is not supported");
     expect_error(V_BAD_ADD, YPR_ESHAPE, "cannot add");
-    expect_error(V_EXTERNAL, YPR_EUNSUPPORTED, "tensor extra.scale keeps its data in an external file");
+    expect_error(V_EXTERNAL, YPR_EUNSUPPORTED,
+                 "tensor extra.scale keeps its data in an external file");
     expect_error(V_HUGE_DIMS, YPR_EFORMAT, "size negative or too large");
     expect_error(V_RAW_SHORT, YPR_EFORMAT, "20 bytes of data for 6 elements");
     expect_error(V_BAD_RESHAPE, YPR_ESHAPE, "reshaped to 5x5 but the map is 4x4");
@@ -700,7 +704,8 @@ static void test_truncated(void **state)
     for (size_t cut = g0 - 1; cut < g1; cut += step, tried++) {
         ypr_onnx *o = NULL;
         int rc = ypr__onnx_parse(buf, cut, "cut.onnx", &o);
-        if (rc != YPR_EFORMAT || !strstr(ypr_last_error(), "cut.onnx: ONNX: malformed or truncated"))
+        if (rc != YPR_EFORMAT ||
+            !strstr(ypr_last_error(), "cut.onnx: ONNX: malformed or truncated"))
             fail_msg("cut at %zu: %d %s", cut, rc, ypr_last_error());
         assert_null(o);
     }
@@ -734,8 +739,8 @@ static void test_torch_exports(void **state)
     static const int opsets[4] = {11, 13, 17, 13};
     for (int k = 0; k < 4; k++) {
         char name[64];
-        snprintf(name, sizeof name, k == 3 ? "onnx/tiny_dynamic_opset%d.onnx" : "onnx/tiny_opset%d.onnx",
-                 opsets[k]);
+        snprintf(name, sizeof name,
+                 k == 3 ? "onnx/tiny_dynamic_opset%d.onnx" : "onnx/tiny_opset%d.onnx", opsets[k]);
         ypr_model *m;
         if (ypr_model_load(path_of(name), &m) != YPR_OK)
             fail_msg("%s: %s", name, ypr_last_error());
@@ -781,7 +786,8 @@ static void test_torch_exports(void **state)
             assert_int_equal(ypr_dataset_synth(4, 64, 3, 1, &ds), YPR_OK);
             assert_int_equal(ypr_trainer_create(m, ds, NULL, &t), YPR_OK);
             float *img = input_image(64, 64);
-            const float tg[2][6] = {{0, 1, 0.5f, 0.5f, 0.3f, 0.4f}, {0, 2, 0.25f, 0.3f, 0.2f, 0.2f}};
+            const float tg[2][6] = {{0, 1, 0.5f, 0.5f, 0.3f, 0.4f},
+                                    {0, 2, 0.25f, 0.3f, 0.2f, 0.2f}};
             double first[4], loss[4];
             for (int it = 0; it < 12; it++)
                 assert_int_equal(ypr_trainer_step(t, img, 1, 64, &tg[0][0], 2, it ? loss : first),

@@ -506,10 +506,22 @@ static int parse_graph(const ctx *c, const uint8_t *msg, size_t len)
         if (f.wire != YPR_PB_BYTES)
             return bad(c, "GraphProto");
         switch (f.num) {
-        case 1: TRY(parse_node(c, f.data, f.len, o->nnodes, &o->nodes[o->nnodes])); o->nnodes++; break;
-        case 5: TRY(parse_tensor(c, f.data, f.len, &o->inits[o->ninits])); o->ninits++; break;
-        case 11: TRY(parse_value(c, f.data, f.len, &o->inputs[o->ninputs])); o->ninputs++; break;
-        default: TRY(parse_value(c, f.data, f.len, &o->outputs[o->noutputs])); o->noutputs++; break;
+        case 1:
+            TRY(parse_node(c, f.data, f.len, o->nnodes, &o->nodes[o->nnodes]));
+            o->nnodes++;
+            break;
+        case 5:
+            TRY(parse_tensor(c, f.data, f.len, &o->inits[o->ninits]));
+            o->ninits++;
+            break;
+        case 11:
+            TRY(parse_value(c, f.data, f.len, &o->inputs[o->ninputs]));
+            o->ninputs++;
+            break;
+        default:
+            TRY(parse_value(c, f.data, f.len, &o->outputs[o->noutputs]));
+            o->noutputs++;
+            break;
         }
     }
     return k < 0 ? bad(c, "GraphProto") : YPR_OK;
