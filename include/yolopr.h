@@ -240,8 +240,16 @@ YPR_API int ypr_model_output(const ypr_model *model, int level, float *dst, int6
  *  ypr_model_save(), carrying the net description, so pruned models load
  *  exactly), a YOLOv7 `.pt` checkpoint (torch.save's zip format, read
  *  without executing anything: the `ema` model when present, else `model`,
- *  built from the cfg dict it carries; docs/pt.md), a cfg path or a
- *  built-in name (as ypr_model_from_cfg() with the cfg's nc and seed 0).
+ *  built from the cfg dict it carries; docs/pt.md), an ONNX detector
+ *  (`.onnx`: Conv, BatchNormalization, Relu,
+ *  LeakyRelu, Sigmoid, Mul, Add, Concat, MaxPool, Resize/Upsample nearest,
+ *  the head's Reshape/Transpose (and Shape/Gather/Unsqueeze feeding it),
+ *  Identity, Constant, as PyTorch exports
+ *  YOLOv7 at opsets 11–17; docs/onnx.md), a cfg path or a built-in name (as
+ *  ypr_model_from_cfg() with the cfg's nc and seed 0). An ONNX file with
+ *  another op, external data or inconsistent shapes is refused naming the
+ *  node (name and op type) or tensor: YPR_EUNSUPPORTED, YPR_EFORMAT,
+ *  YPR_ESHAPE.
  *  @return YPR_OK; YPR_EIO; YPR_EFORMAT (naming the file and what is wrong,
  *  e.g. a plain PyTorch state_dict without a net description);
  *  YPR_ENOTFOUND / YPR_ESHAPE (a tensor, named); YPR_ERANGE (NaN/Inf values,
@@ -302,6 +310,19 @@ YPR_API int ypr_model_check_finite(const ypr_model *model);
  *  structure, so pruned models fuse too.
  *  @return YPR_OK; YPR_EINVAL; YPR_ENOMEM (the model is then unchanged). @since 0.1 */
 YPR_API int ypr_model_fuse(ypr_model *model);
+/** Export the model as ONNX (opset 13; docs/onnx.md), fused or not: the
+ *  ops PyTorch writes for the same modules (Conv, BatchNormalization, SiLU
+ *  as Sigmoid + Mul, Concat, MaxPool, Resize …), parameters as initializers
+ *  under their state_dict names, one graph output per detection level in
+ *  YOLOv7's raw layout [batch, anchors, H, W, 5 + nc] (logits), for a
+ *  [batch, 3, S, S] input with S the model's input size
+ *  (#YPR_MODEL_INPUT_SIZE). Class names, anchors (pixels), strides and the
+ *  input size go in metadata_props. ypr_model_load() reads the file back
+ *  with outputs unchanged. Written to a temporary name, flushed, then renamed.
+ *  @return YPR_OK; YPR_EINVAL (NULL); YPR_ESHAPE (the input size does not
+ *  fit the net); YPR_ERANGE (more than ONNX's 2 GiB); YPR_EIO (naming the
+ *  file); YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_model_export_onnx(const ypr_model *model, const char *path);
 
 /* ---------------------------------------------------------------- detection */
 

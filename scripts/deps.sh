@@ -4,7 +4,8 @@
 set -euo pipefail
 
 want=(build-essential g++ meson ninja-build pkg-config
-      libpng-dev libjpeg62-turbo-dev zlib1g-dev libyaml-dev libcmocka-dev python3 python3-numpy)
+      libpng-dev libjpeg62-turbo-dev zlib1g-dev libyaml-dev libcmocka-dev python3 python3-numpy
+      python3-onnx)   # python3-onnx: onnx.checker on our ONNX exports (tests/python)
 cross=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
        libcmocka-dev:arm64 libpng-dev:arm64 libjpeg62-turbo-dev:arm64 zlib1g-dev:arm64
        libyaml-dev:arm64)

@@ -811,6 +811,42 @@ static void test_module_identity(void **state)
 
 /* Truncated and bit-flipped cfg text: an error or a model, never a crash
  * (this runs under ASan in CI). */
+/* ONNX through the public header alone: export, load back, same outputs;
+ * NULL arguments and an unwritable path refused (docs/onnx.md). */
+static void test_onnx_public(void **state)
+{
+    (void)state;
+    ypr_model *m = mini(), *back = NULL;
+    assert_int_equal(ypr_model_export_onnx(NULL, "x.onnx"), YPR_EINVAL);
+    assert_int_equal(ypr_model_export_onnx(m, NULL), YPR_EINVAL);
+    assert_int_equal(ypr_model_export_onnx(m, "no-such-dir/x.onnx"), YPR_EIO);
+    assert_int_equal(ypr_model_set_int(m, YPR_MODEL_INPUT_SIZE, 64), YPR_OK);
+    assert_int_equal(ypr_model_export_onnx(m, "public.onnx"), YPR_OK);
+    assert_int_equal(ypr_model_load("public.onnx", &back), YPR_OK);
+    assert_int_equal(ypr_model_num_params(back), ypr_model_num_params(m));
+    assert_int_equal(ypr_model_num_tensors(back), ypr_model_num_tensors(m));
+    float *x = malloc(3 * 64 * 64 * sizeof *x);
+    for (int i = 0; i < 3 * 64 * 64; i++)
+        x[i] = (float)(i % 255) / 255.0f;
+    assert_int_equal(ypr_model_forward(m, x, 1, 64, 64), YPR_OK);
+    assert_int_equal(ypr_model_forward(back, x, 1, 64, 64), YPR_OK);
+    for (int l = 0; l < ypr_model_num_levels(m); l++) {
+        int64_t s[5];
+        assert_int_equal(ypr_model_output(m, l, NULL, s), YPR_OK);
+        size_t n = (size_t)(s[0] * s[1] * s[2] * s[3] * s[4]);
+        float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+        assert_int_equal(ypr_model_output(m, l, a, s), YPR_OK);
+        assert_int_equal(ypr_model_output(back, l, b, s), YPR_OK);
+        assert_memory_equal(a, b, n * sizeof *a);
+        free(a);
+        free(b);
+    }
+    free(x);
+    ypr_model_free(back);
+    ypr_model_free(m);
+    remove("public.onnx");
+}
+
 static void test_cfg_fuzz(void **state)
 {
     (void)state;
@@ -873,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_export_matches_pytorch),
         cmocka_unit_test(test_load_validation),
         cmocka_unit_test(test_module_identity),
+        cmocka_unit_test(test_onnx_public),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
 }

@@ -76,6 +76,7 @@ _sig("ypr_model_detect", ctypes.c_int, _P, _P, ctypes.c_int, ctypes.c_int, _P, c
      ctypes.POINTER(ctypes.c_int))
 _sig("ypr_model_set_threads", ctypes.c_int, _P, ctypes.c_int)
 _sig("ypr_model_export_yolov7", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_char_p)
+_sig("ypr_model_export_onnx", ctypes.c_int, _P, ctypes.c_char_p)
 
 _sig("ypr_free", None, _P)
 
@@ -346,6 +347,10 @@ class Model(_Handle):
     def export_yolov7(self, yaml_path, weights_path):
         """Write a YOLOv7 model .yaml and a matching safetensors state_dict."""
         _check(_c.ypr_model_export_yolov7(self._h, os.fsencode(yaml_path), os.fsencode(weights_path)))
+
+    def export_onnx(self, path):
+        """Write the model as ONNX opset 13 (docs/onnx.md); Model.load() reads it back."""
+        _check(_c.ypr_model_export_onnx(self._h, os.fsencode(path)))
 
     def set_threads(self, n):
         _check(_c.ypr_model_set_threads(self._h, n))

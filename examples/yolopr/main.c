@@ -31,15 +31,19 @@ static void usage(FILE *f)
             "        [--size S] [--hyp FILE|p5|tiny] [--loss ota|simple] [--resume CKPT]\n"
             "        [--prune-steps K --target-macs G] -o OUT.safetensors [--project DIR]\n"
             "                      train / fine-tune (yolopr train -h: every option)\n"
-            "  convert MODEL OUT.safetensors [--weights W] [--nc N]\n"
-            "                      write MODEL (e.g. a YOLOv7 best.pt) as a libyolopr checkpoint\n"
+            "  export MODEL -o OUT.onnx [--weights W] [--size N] [--fuse]\n"
+            "                      ONNX opset 13, raw head outputs (docs/onnx.md)\n"
+            "  convert IN OUT [--weights W] [--nc N] [--fuse]\n"
+            "                      any model (cfg, .safetensors, .pt, .onnx) to .onnx or our\n"
+            "                      .safetensors checkpoint\n"
             "  synth OUT_DIR [--images N] [--size S] [--classes K] [--seed X]\n"
             "                      write the built-in synthetic dataset as a YOLO dataset\n"
             "                      (into a new or empty folder)\n"
             "  version             library version and kernel set in use\n"
             "\n"
             "MODEL: yolov7 | yolov7-tiny | yolov7x | a YOLOv7 .yaml cfg | a libyolopr .safetensors |\n"
-            "       a YOLOv7 .pt checkpoint (best.pt, last.pt, yolov7.pt: torch.save's zip format)\n"
+            "       a YOLOv7 .pt checkpoint (best.pt, last.pt, yolov7.pt: torch.save's zip format) |\n"
+            "       an ONNX detector (.onnx)\n"
             "\n"
             "Outputs are never written onto an input or onto anything but a regular file or a\n"
             "new name, and a command that fails writes none. Exit status: 0 done, 1 failed,\n"
@@ -87,12 +91,14 @@ int main(int argc, char **argv)
         return cmd_prune(argc - 1, argv + 1);
     if (strcmp(argv[1], "graph") == 0)
         return cmd_graph(argc - 1, argv + 1);
-    if (strcmp(argv[1], "convert") == 0)
-        return cmd_convert(argc - 1, argv + 1);
     if (strcmp(argv[1], "train") == 0)
         return cmd_train(argc - 1, argv + 1);
     if (strcmp(argv[1], "synth") == 0)
         return cmd_synth(argc - 1, argv + 1);
+    if (strcmp(argv[1], "export") == 0)
+        return cmd_export(argc - 1, argv + 1);
+    if (strcmp(argv[1], "convert") == 0)
+        return cmd_convert(argc - 1, argv + 1);
     fprintf(stderr, "yolopr: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -306,4 +306,152 @@ int ypr__afile_open(ypr_atomic_file *af, const char *path);
 int ypr__afile_commit(ypr_atomic_file *af);
 void ypr__afile_abort(ypr_atomic_file *af);
 
+/* --------------------------------------------------------------- protobuf
+ * The wire format (pb.c), by hand. A reader walks the fields of one message
+ * in memory; nested messages are read with a new reader over their bytes
+ * (no recursion inside pb.c). Lengths are checked against what is left, so
+ * a forged length is YPR_EFORMAT, never a read past the end. Functions
+ * return YPR_EFORMAT without recording a message: callers name the file. */
+
+enum { YPR_PB_VARINT = 0, YPR_PB_FIXED64 = 1, YPR_PB_BYTES = 2, YPR_PB_FIXED32 = 5 };
+
+typedef struct ypr_pb { const uint8_t *p, *end; } ypr_pb;
+typedef struct ypr_pb_field {
+    uint32_t num;
+    int wire;                     /* YPR_PB_* */
+    uint64_t v;                   /* varint, fixed32/64 bits; BYTES: the length */
+    const uint8_t *data;          /* BYTES: into the reader's buffer */
+    size_t len;
+} ypr_pb_field;
+
+void ypr__pb_init(ypr_pb *r, const void *data, size_t len);
+/* The next field: 1, 0 at the end of the message, YPR_EFORMAT when malformed. */
+int ypr__pb_next(ypr_pb *r, ypr_pb_field *f);
+float ypr__pb_float(const ypr_pb_field *f);            /* a FIXED32 field as float */
+/* Repeated integers, packed (BYTES) or one VARINT field: how many, and the
+ * values (YPR_ERANGE past cap, YPR_EFORMAT when malformed). */
+int ypr__pb_count_ints(const ypr_pb_field *f, size_t *n);
+int ypr__pb_ints(const ypr_pb_field *f, int64_t *out, size_t cap, size_t *n);
+/* Repeated floats, packed or one FIXED32 field. */
+int ypr__pb_floats(const ypr_pb_field *f, float *out, size_t cap, size_t *n);
+size_t ypr__pb_varint_encode(uint64_t v, uint8_t out[10]);
+/* The key (and, for BYTES, the length) of a field: at most 20 bytes. */
+size_t ypr__pb_tag_encode(uint32_t field, int wire, uint64_t len, uint8_t out[20]);
+
+/* A growing output buffer; `failed` is set (and further writes dropped)
+ * when memory runs out. Negative integers are written as 10-byte varints,
+ * as protobuf does for int64. */
+typedef struct ypr_pbw { uint8_t *buf; size_t len, cap; int failed; } ypr_pbw;
+void ypr__pbw_init(ypr_pbw *w);
+void ypr__pbw_free(ypr_pbw *w);
+void ypr__pbw_raw(ypr_pbw *w, const void *data, size_t n);
+void ypr__pbw_varint(ypr_pbw *w, uint32_t field, uint64_t v);
+void ypr__pbw_float(ypr_pbw *w, uint32_t field, float x);
+void ypr__pbw_bytes(ypr_pbw *w, uint32_t field, const void *data, size_t n);
+void ypr__pbw_str(ypr_pbw *w, uint32_t field, const char *s);
+void ypr__pbw_msg(ypr_pbw *w, uint32_t field, const ypr_pbw *sub);   /* embed sub */
+void ypr__pbw_packed_ints(ypr_pbw *w, uint32_t field, const int64_t *v, size_t n);
+void ypr__pbw_packed_floats(ypr_pbw *w, uint32_t field, const float *v, size_t n);
+
+/* ------------------------------------------------------------------- ONNX
+ * The part of onnx.proto a CNN detector uses (onnx.c), decoded from memory
+ * into plain structs: ModelProto (ir_version, opset_import, producer,
+ * graph, metadata_props), GraphProto (node, initializer, input, output),
+ * NodeProto, AttributeProto, TensorProto, ValueInfoProto. Fields we do not
+ * use are skipped unread (sub-graphs of If/Loop attributes included), so
+ * nesting never recurses beyond this fixed schema. Every tensor is checked:
+ * at most YPR_ONNX_MAX_DIMS dimensions ≥ 0, an element count that does not
+ * overflow, data whose byte size equals count × element size, no external
+ * data (YPR_EUNSUPPORTED naming the tensor). Little-endian hosts only (the
+ * raw data is used in place). */
+
+enum {   /* TensorProto.DataType */
+    YPR_ONNX_FLOAT = 1, YPR_ONNX_UINT8 = 2, YPR_ONNX_INT8 = 3, YPR_ONNX_UINT16 = 4,
+    YPR_ONNX_INT16 = 5, YPR_ONNX_INT32 = 6, YPR_ONNX_INT64 = 7, YPR_ONNX_STRING = 8,
+    YPR_ONNX_BOOL = 9, YPR_ONNX_FLOAT16 = 10, YPR_ONNX_DOUBLE = 11, YPR_ONNX_UINT32 = 12,
+    YPR_ONNX_UINT64 = 13, YPR_ONNX_BFLOAT16 = 16
+};
+enum {   /* AttributeProto.AttributeType */
+    YPR_ONNX_ATTR_FLOAT = 1, YPR_ONNX_ATTR_INT = 2, YPR_ONNX_ATTR_STRING = 3,
+    YPR_ONNX_ATTR_TENSOR = 4, YPR_ONNX_ATTR_GRAPH = 5, YPR_ONNX_ATTR_FLOATS = 6,
+    YPR_ONNX_ATTR_INTS = 7, YPR_ONNX_ATTR_STRINGS = 8
+};
+
+#define YPR_ONNX_MAX_BYTES ((uint64_t)2 << 30)   /* protobuf's own 2 GiB limit */
+#define YPR_ONNX_MAX_DIMS 8
+#define YPR_ONNX_MAX_NODES 200000
+#define YPR_ONNX_MAX_TENSORS 200000
+#define YPR_ONNX_MAX_NODE_IO 4096                /* inputs or outputs of one node */
+#define YPR_ONNX_MAX_ATTRS 256                   /* attributes of one node */
+#define YPR_ONNX_MAX_LIST 4096                   /* ints / floats of one attribute */
+#define YPR_ONNX_MAX_NAME 4096                   /* bytes of a name */
+#define YPR_ONNX_MAX_META ((size_t)1 << 20)      /* bytes of a metadata value or string attribute */
+
+typedef struct ypr_onnx_tensor {
+    const char *name;
+    int dtype;                    /* YPR_ONNX_* */
+    int ndim;
+    int64_t dims[YPR_ONNX_MAX_DIMS];
+    int64_t numel;
+    const uint8_t *data;          /* numel × element size bytes, little-endian */
+    size_t nbytes;
+} ypr_onnx_tensor;
+
+typedef struct ypr_onnx_attr {
+    const char *name;
+    int type;                     /* YPR_ONNX_ATTR_*, 0 when the file left it out */
+    float f;
+    int64_t i;
+    const char *s;                /* STRING, NUL-terminated (NUL bytes refused) */
+    const int64_t *ints;
+    const float *floats;
+    int nints, nfloats;
+    const ypr_onnx_tensor *t;     /* TENSOR */
+} ypr_onnx_attr;
+
+typedef struct ypr_onnx_node {
+    const char *name, *op, *domain;
+    const char **inputs, **outputs;   /* "" for an omitted optional input */
+    int ninputs, noutputs;
+    ypr_onnx_attr *attrs;
+    int nattrs;
+} ypr_onnx_node;
+
+typedef struct ypr_onnx_value {   /* a graph input or output */
+    const char *name;
+    int elem_type;                /* 0 when not a tensor or not given */
+    int ndim;                     /* -1 when the shape is not given */
+    int64_t dims[YPR_ONNX_MAX_DIMS];   /* -1 for a symbolic or missing dimension */
+} ypr_onnx_value;
+
+typedef struct ypr_onnx {
+    int64_t ir_version, opset;    /* opset of the default domain ("" / "ai.onnx"), 0 if none */
+    const char *producer, *producer_version, *graph_name;
+    ypr_onnx_node *nodes;
+    ypr_onnx_tensor *inits;
+    ypr_onnx_value *inputs, *outputs;
+    const char **meta;            /* key, value pairs */
+    int nnodes, ninits, ninputs, noutputs, nmeta;
+    void *arena_;                 /* owned allocations */
+    void *buf_;                   /* the file, when read by ypr__onnx_read */
+} ypr_onnx;
+
+/* Decode a ModelProto in memory (the buffer must outlive the result: tensor
+ * data points into it). Errors name `what` and the message, field, node or
+ * tensor: YPR_EFORMAT (truncated, malformed, inconsistent sizes),
+ * YPR_EUNSUPPORTED (external data, big-endian host), YPR_ERANGE (beyond the
+ * limits above), YPR_ENOMEM. */
+int ypr__onnx_parse(const void *buf, size_t len, const char *what, ypr_onnx **out);
+/* Read a whole regular file (at most YPR_ONNX_MAX_BYTES) and decode it. */
+int ypr__onnx_read(const char *path, ypr_onnx **out);
+void ypr__onnx_free(ypr_onnx *o);
+const char *ypr__onnx_meta(const ypr_onnx *o, const char *key);   /* NULL if absent */
+const ypr_onnx_attr *ypr__onnx_attr(const ypr_onnx_node *n, const char *name);
+/* Element size of a data type in bytes, 0 for types without a fixed size. */
+size_t ypr__onnx_dtype_size(int dtype);
+/* A tensor's values as float32 (FLOAT, DOUBLE, FLOAT16, BFLOAT16) or as
+ * int64 (any integer type); other types are YPR_EUNSUPPORTED naming it. */
+int ypr__onnx_tensor_f32(const ypr_onnx_tensor *t, float *dst);
+int ypr__onnx_tensor_i64(const ypr_onnx_tensor *t, int64_t *dst);
+
 #endif

@@ -125,4 +125,16 @@ int ypr__builtin_cfg(const char *name, char **text);
 /* PyTorch default + YOLOv7 initialization, deterministic from the seed. */
 void ypr__yolo_init(ypr_net *net, uint64_t seed);
 
+/* ---- ONNX (onnx_export.c, onnx_import.c; docs/onnx.md) */
+/* Write the net as ONNX opset 13 (atomically). */
+int ypr__onnx_export(const ypr_model *m, const char *path);
+struct ypr_onnx;
+/* Build a model from a decoded ONNX graph; errors name `what` and the ONNX
+ * node (name and op type) or tensor. */
+int ypr__onnx_import(const struct ypr_onnx *o, const char *what, ypr_model **out);
+/* Read, decode and import an .onnx file. */
+int ypr__onnx_load(const char *path, ypr_model **out);
+/* Does the path name an ONNX model (".onnx", any case)? */
+int ypr__onnx_is_path(const char *path);
+
 #endif

@@ -486,6 +486,8 @@ int ypr_model_load(const char *path, ypr_model **out)
     *out = NULL;
     if (is_pt(path))
         return ypr__model_load_pt(path, out);
+    if (ypr__onnx_is_path(path))   /* ONNX: onnx_import.c, docs/onnx.md */
+        return ypr__onnx_load(path, out);
     if (!ends_with(path, ".safetensors"))
         return ypr_model_from_cfg(path, 0, 0, 0, 0, out);
     ypr_safetensors *st;

@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+"""Our ONNX exports through python3-onnx: onnx.checker (with full shape
+inference) accepts them, the declared output shapes are what shape inference
+derives, and a small NumPy interpreter of the ops we write (written here from
+the ONNX operator specs, independent of the library) reproduces the
+library's own outputs within 1e-4. Skips (77) without python3-onnx/NumPy.
+
+Env: YOLOPR_LIBRARY (the shared library), YPR_TEST_DATA (tests/data).
+"""
+import os
+import sys
+import tempfile
+
+try:
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+except ImportError:
+    print("python3-onnx or NumPy missing: skipped")
+    sys.exit(77)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "python"))
+import yolopr  # noqa: E402
+
+DATA = os.environ.get("YPR_TEST_DATA", os.path.join(os.path.dirname(__file__), "..", "data"))
+
+
+def conv(x, w, b, a):
+    s = a.get("strides", [1, 1])
+    p = a.get("pads", [0, 0, 0, 0])
+    d = a.get("dilations", [1, 1])
+    g = a.get("group", 1)
+    n, c, h, wd = x.shape
+    o, ci, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[2]), (p[1], p[3])))
+    oh = (h + p[0] + p[2] - (kh - 1) * d[0] - 1) // s[0] + 1
+    ow = (wd + p[1] + p[3] - (kw - 1) * d[1] - 1) // s[1] + 1
+    y = np.zeros((n, o, oh, ow), np.float64)
+    og = o // g
+    for gi in range(g):
+        xs = xp[:, gi * ci:(gi + 1) * ci]
+        ws = w[gi * og:(gi + 1) * og].astype(np.float64)
+        for ky in range(kh):
+            for kx in range(kw):
+                patch = xs[:, :, ky * d[0]:ky * d[0] + s[0] * (oh - 1) + 1:s[0],
+                           kx * d[1]:kx * d[1] + s[1] * (ow - 1) + 1:s[1]]
+                y[:, gi * og:(gi + 1) * og] += np.einsum("nchw,oc->nohw", patch, ws[:, :, ky, kx])
+    if b is not None:
+        y += b.reshape(1, -1, 1, 1)
+    return y
+
+
+def maxpool(x, a):
+    k, s, p = a["kernel_shape"], a.get("strides", [1, 1]), a.get("pads", [0, 0, 0, 0])
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[2]), (p[1], p[3])), constant_values=-np.inf)
+    oh = (xp.shape[2] - k[0]) // s[0] + 1
+    ow = (xp.shape[3] - k[1]) // s[1] + 1
+    y = np.full(x.shape[:2] + (oh, ow), -np.inf)
+    for ky in range(k[0]):
+        for kx in range(k[1]):
+            y = np.maximum(y, xp[:, :, ky:ky + s[0] * (oh - 1) + 1:s[0], kx:kx + s[1] * (ow - 1) + 1:s[1]])
+    return y
+
+
+def run(model, x):
+    """Evaluate the ops our exporter writes, in float64."""
+    env = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    env[model.graph.input[0].name] = x.astype(np.float64)
+    for nd in model.graph.node:
+        a = {at.name: onnx.helper.get_attribute_value(at) for at in nd.attribute}
+        a = {k: (v.decode() if isinstance(v, bytes) else list(v) if isinstance(v, (list, tuple)) or
+                 hasattr(v, "__len__") and not isinstance(v, (str, np.ndarray)) else v) for k, v in a.items()}
+        i = [env[n] if n else None for n in nd.input]
+        op = nd.op_type
+        if op == "Conv":
+            y = conv(i[0], i[1], i[2] if len(i) > 2 else None, a)
+        elif op == "BatchNormalization":
+            sc = i[1] / np.sqrt(i[4].astype(np.float64) + a.get("epsilon", 1e-5))
+            y = i[0] * sc.reshape(1, -1, 1, 1) + (i[2] - i[3] * sc).reshape(1, -1, 1, 1)
+        elif op == "Sigmoid":
+            y = 1 / (1 + np.exp(-i[0]))
+        elif op == "HardSigmoid":
+            y = np.clip(a["alpha"] * i[0] + a["beta"], 0, 1)
+        elif op == "Relu":
+            y = np.maximum(i[0], 0)
+        elif op == "LeakyRelu":
+            y = np.where(i[0] > 0, i[0], a.get("alpha", 0.01) * i[0])
+        elif op == "Mul":
+            y = i[0] * i[1]
+        elif op == "Add":
+            y = i[0] + i[1]
+        elif op == "Sum":
+            y = sum(i)
+        elif op == "Identity":
+            y = i[0]
+        elif op == "Concat":
+            y = np.concatenate(i, axis=a["axis"])
+        elif op == "MaxPool":
+            y = maxpool(i[0], a)
+        elif op == "Resize":
+            assert a["mode"] == "nearest" and a["coordinate_transformation_mode"] == "asymmetric"
+            assert a["nearest_mode"] == "floor"
+            s = i[2].astype(np.int64)
+            y = i[0].repeat(s[2], axis=2).repeat(s[3], axis=3)
+        elif op == "Slice":
+            sl = [slice(None)] * 4
+            for st, en, ax, sp in zip(i[1], i[2], i[3], i[4]):
+                sl[ax] = slice(st, min(en, i[0].shape[ax]), sp)
+            y = i[0][tuple(sl)]
+        elif op == "Reshape":
+            y = i[0].reshape(i[1])
+        elif op == "Transpose":
+            y = i[0].transpose(a["perm"])
+        else:
+            raise AssertionError("unexpected op " + op)
+        env[nd.output[0]] = y
+    return [env[o.name] for o in model.graph.output]
+
+
+def check(m, path, size):
+    m.export_onnx(path)
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    assert model.opset_import[0].version == 13 and model.ir_version == 7
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta["nc"] == str(m.num_classes) and "anchors" in meta and "strides" in meta, meta
+    for o in inferred.graph.output:
+        dims = [d.dim_value or d.dim_param for d in o.type.tensor_type.shape.dim]
+        assert dims[0] == "batch" and dims[4] == m.num_classes + 5, dims
+    x = np.random.default_rng(5).random((2, 3, size, size)).astype(np.float32)
+    ours = m.forward(x)
+    ref = run(model, x)
+    assert len(ref) == len(ours)
+    for a, b in zip(ours, ref):
+        assert a.shape == b.shape, (a.shape, b.shape)
+        err = float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-6))
+        assert err < 1e-4, err
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.onnx")
+        m = yolopr.Model.from_cfg(os.path.join(DATA, "model", "mini.yaml"), seed=3)
+        m.load_weights(os.path.join(DATA, "model", "mini.safetensors"))
+        m.set_threads(1)
+        m._set_setting(yolopr.INPUT_SIZE, False, 32)
+        check(m, path, 32)             # BatchNorm, RepConv branches, ReOrg, implicit layers
+        m.fuse()
+        check(m, path, 32)             # fused: Conv with bias
+        # a PyTorch export read back and written again by us
+        t = yolopr.Model.load(os.path.join(DATA, "onnx", "tiny_opset13.onnx"))
+        t.set_threads(1)
+        check(t, path, 32)
+    print("onnx export: checker, shape inference and a NumPy interpreter agree")
+
+
+if __name__ == "__main__":
+    main()
