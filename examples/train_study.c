@@ -3,14 +3,15 @@
  *
  *   train_study OUT_DIR [--base CKPT] [--width W] [--size S] [--classes K]
  *               [--train N] [--val N] [--epochs E] [--ft-epochs F] [--batch B]
- *               [--nbs N] [--ratio R] [--distill W] [--threads T] [--lr0 X]
+ *               [--nbs N] [--ratio R] [--distill W] [--threads T] [--lr0 X] [--kd 0|1]
  *
  * 1. A width-W yolov7-tiny trained from scratch for E epochs on N synthetic
  *    images (seed 1), evaluated on a held-out synthetic set (seed 2) — or
  *    the checkpoint --base, evaluated the same way.
  * 2. Pruned by R of every channel group (LAMP, round_to 8, detect head kept).
- * 3. Fine-tuned F epochs; then again from the same pruned weights with the
- *    base model as a distillation teacher.
+ * 3. Fine-tuned F epochs (lr0 X, no warm-up); then again from the same
+ *    pruned weights with the base model as a distillation teacher (--kd 0:
+ *    not).
  * Prints mAP@0.5 / mAP@0.5:0.95 per stage and per fine-tuning epoch, and
  * writes OUT_DIR/base.safetensors, pruned.safetensors, ft.safetensors,
  * ft-kd.safetensors and each run's results.csv (docs/train.md, "Accuracy"). */
@@ -25,7 +26,7 @@
 typedef struct opts {
     const char *out, *base;
     double width, ratio, distill, lr0;
-    int size, classes, ntrain, nval, epochs, ft_epochs, batch, nbs, threads;
+    int size, classes, ntrain, nval, epochs, ft_epochs, batch, nbs, threads, kd;
 } opts;
 
 static int fail(const char *what, int rc)
@@ -120,7 +121,7 @@ static int parse(int argc, char **argv, opts *o)
 {
     *o = (opts){.width = 0.5, .ratio = 0.25, .distill = 1.0, .lr0 = 0.01, .size = 128,
                 .classes = 3, .ntrain = 256, .nval = 128, .epochs = 150, .ft_epochs = 10,
-                .batch = 16, .nbs = 64, .threads = 0};
+                .batch = 16, .nbs = 64, .threads = 0, .kd = 1};
     if (argc < 2 || argv[1][0] == '-')
         return 1;
     o->out = argv[1];
@@ -143,6 +144,7 @@ static int parse(int argc, char **argv, opts *o)
         else if (!strcmp(k, "--batch")) o->batch = atoi(v);
         else if (!strcmp(k, "--nbs")) o->nbs = atoi(v);
         else if (!strcmp(k, "--threads")) o->threads = atoi(v);
+        else if (!strcmp(k, "--kd")) o->kd = atoi(v);
         else return 1;
     }
     return o->ft_epochs < 1 || o->ft_epochs > 1000;
@@ -155,7 +157,7 @@ int main(int argc, char **argv)
     if (parse(argc, argv, &o)) {
         fprintf(stderr, "usage: train_study OUT_DIR [--base CKPT] [--width W] [--size S] "
                 "[--classes K] [--train N] [--val N] [--epochs E] [--ft-epochs F] [--batch B] "
-                "[--nbs N] [--ratio R] [--distill W] [--threads T] [--lr0 X]\n");
+                "[--nbs N] [--ratio R] [--distill W] [--threads T] [--lr0 X] [--kd 0|1]\n");
         return 2;
     }
     mkdir(o.out, 0777);
@@ -209,7 +211,7 @@ int main(int argc, char **argv)
     double *plain = calloc((size_t)o.ft_epochs, sizeof *plain);
     double *kd = calloc((size_t)o.ft_epochs, sizeof *kd);
     const char *names[2] = {"ft", "ft-kd"};
-    for (int run = 0; run < 2; run++) {
+    for (int run = 0; run < 1 + (o.kd != 0); run++) {
         ypr_model *m;
         if ((rc = ypr_model_load(path, &m)) < 0)
             return fail(path, rc);
