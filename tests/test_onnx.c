@@ -621,6 +621,24 @@ static void test_round_trip(void **state)
         same_outputs(a, b, 96);   /* the imported net is not tied to the export's size */
         assert_int_equal(b->input_size, 64);
         assert_int_equal(num_groups(a), num_groups(b));
+        if (!fused) {   /* YOLOv7's own files from both: byte for byte the same */
+            assert_int_equal(ypr_model_export_yolov7(a, "rt_a.yaml", "rt_a.safetensors"), YPR_OK);
+            assert_int_equal(ypr_model_export_yolov7(b, "rt_b.yaml", "rt_b.safetensors"), YPR_OK);
+            static const char *const pairs[2][2] = {{"rt_a.yaml", "rt_b.yaml"},
+                                                    {"rt_a.safetensors", "rt_b.safetensors"}};
+            for (int k = 0; k < 2; k++) {
+                size_t la, lb;
+                char *fa = test_slurp(pairs[k][0], &la), *fb = test_slurp(pairs[k][1], &lb);
+                assert_non_null(fa);
+                assert_non_null(fb);
+                assert_int_equal(la, lb);
+                assert_memory_equal(fa, fb, la);
+                free(fa);
+                free(fb);
+                unlink(pairs[k][0]);
+                unlink(pairs[k][1]);
+            }
+        }
         if (!fused) {   /* the same pruning on both: the same smaller net */
             prune_quarter(a);
             prune_quarter(b);
