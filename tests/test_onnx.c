@@ -295,7 +295,7 @@ static void deep_attr(ypr_pbw *w, int depth)
  * anchor × (5 + 1 class)) [→ variant] → output. `variant` adds nodes
  * between; each returns the name of the head map. */
 enum { V_PLAIN, V_UNKNOWN_OP, V_BAD_ADD, V_EXTERNAL, V_HUGE_DIMS, V_RAW_SHORT, V_BAD_RESHAPE,
-       V_NOT_SORTED, V_DEEP, V_NO_ANCHORS, V_SILU, V_EMPTY_INPUT };
+       V_NOT_SORTED, V_DEEP, V_NO_ANCHORS, V_SILU, V_EMPTY_INPUT, V_HUGE_RESHAPE };
 
 static ypr_pbw tiny_detector(int variant)
 {
@@ -360,8 +360,11 @@ static ypr_pbw tiny_detector(int variant)
         ypr__pbw_msg(&b.g, 5, &t);
         ypr__pbw_free(&t);
     }
-    if (variant == V_BAD_RESHAPE) {   /* the map is 4×4, the reshape says 5×5 */
+    if (variant == V_BAD_RESHAPE || variant == V_HUGE_RESHAPE) {
+        /* the map is 4×4, the reshape says 5×5; or anchors × outputs overflow */
         int64_t shp[5] = {1, 1, 6, 5, 5}, sd[1] = {5}, perm[5] = {0, 1, 3, 4, 2};
+        if (variant == V_HUGE_RESHAPE)
+            shp[1] = shp[2] = (int64_t)1 << 62;
         gb_tensor(&b.g, 5, "shape", YPR_ONNX_INT64, 1, sd, shp, sizeof shp);
         const char *x[2] = {"conv", "shape"}, *r = "r";
         gb_node(&b, "Reshape", "reshape", x, 2, "r", NULL);
@@ -471,6 +474,7 @@ static void test_bad_graphs(void **state)
     expect_error(V_HUGE_DIMS, YPR_EFORMAT, "size negative or too large");
     expect_error(V_RAW_SHORT, YPR_EFORMAT, "20 bytes of data for 6 elements");
     expect_error(V_BAD_RESHAPE, YPR_ESHAPE, "reshaped to 5x5 but the map is 4x4");
+    expect_error(V_HUGE_RESHAPE, YPR_ESHAPE, "reshape of 6 channels into 4611686018427387904");
     expect_error(V_NOT_SORTED, YPR_EFORMAT, "'sig' (Sigmoid): input 'conv' is not defined");
     expect_error(V_EMPTY_INPUT, YPR_EFORMAT, "'halfmul' (Mul): input 0 is required");
     expect_error(V_NO_ANCHORS, YPR_EFORMAT, "no 'anchors' in metadata_props");
@@ -617,6 +621,24 @@ static void test_round_trip(void **state)
         same_outputs(a, b, 96);   /* the imported net is not tied to the export's size */
         assert_int_equal(b->input_size, 64);
         assert_int_equal(num_groups(a), num_groups(b));
+        if (!fused) {   /* YOLOv7's own files from both: byte for byte the same */
+            assert_int_equal(ypr_model_export_yolov7(a, "rt_a.yaml", "rt_a.safetensors"), YPR_OK);
+            assert_int_equal(ypr_model_export_yolov7(b, "rt_b.yaml", "rt_b.safetensors"), YPR_OK);
+            static const char *const pairs[2][2] = {{"rt_a.yaml", "rt_b.yaml"},
+                                                    {"rt_a.safetensors", "rt_b.safetensors"}};
+            for (int k = 0; k < 2; k++) {
+                size_t la, lb;
+                char *fa = test_slurp(pairs[k][0], &la), *fb = test_slurp(pairs[k][1], &lb);
+                assert_non_null(fa);
+                assert_non_null(fb);
+                assert_int_equal(la, lb);
+                assert_memory_equal(fa, fb, la);
+                free(fa);
+                free(fb);
+                unlink(pairs[k][0]);
+                unlink(pairs[k][1]);
+            }
+        }
         if (!fused) {   /* the same pruning on both: the same smaller net */
             prune_quarter(a);
             prune_quarter(b);

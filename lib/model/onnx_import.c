@@ -956,7 +956,7 @@ static int op_reshape(ictx *c)
         d[1] = ch / d[2];
     if (d[2] < 0 && d[1] > 0 && ch % d[1] == 0)
         d[2] = ch / d[1];
-    if (d[1] <= 0 || d[2] <= 0 || d[1] * d[2] != ch)
+    if (d[1] <= 0 || d[2] <= 0 || d[1] > ch || d[2] > ch || d[1] * d[2] != ch)
         return node_err(c, YPR_ESHAPE, "reshape of %lld channels into %lld anchors x %lld "
                         "outputs", (long long)ch, (long long)d[1], (long long)d[2]);
     val *v = set_out(c, V_RESHAPE, x);
