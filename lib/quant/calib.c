@@ -1,0 +1,225 @@
+/* Calibration statistics: a range-doubling histogram of |x| per tensor and
+ * the four ways of choosing a clipping threshold from it. */
+#include <math.h>
+#include <string.h>
+
+#include "quant.h"
+
+void ypr__qstats_init(ypr_qstats *s)
+{
+    memset(s, 0, sizeof *s);
+    s->min = INFINITY;
+    s->max = -INFINITY;
+}
+
+/* Double the range until it exceeds a: bins 2i and 2i+1 become bin i. */
+static void grow_range(ypr_qstats *s, double a)
+{
+    if (s->range == 0) {
+        int e;
+        frexp(a, &e);              /* a = m·2^e, m in [0.5, 1): 2^e > a */
+        s->range = ldexp(1.0, e);
+        return;
+    }
+    while (a >= s->range) {
+        for (int i = 0; i < YPR_QHIST_BINS / 2; i++)
+            s->hist[i] = s->hist[2 * i] + s->hist[2 * i + 1];
+        memset(s->hist + YPR_QHIST_BINS / 2, 0, sizeof s->hist / 2);
+        s->range *= 2;
+    }
+}
+
+void ypr__qstats_add(ypr_qstats *s, const float *x, int64_t n)
+{
+    double amax = 0, lo = s->min, hi = s->max;
+    for (int64_t i = 0; i < n; i++) {
+        double v = x[i];
+        if (!isfinite(v)) {
+            s->nonfinite++;
+            continue;
+        }
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        amax = fabs(v) > amax ? fabs(v) : amax;
+    }
+    s->min = lo;
+    s->max = hi;
+    if (amax > 0 && amax >= s->range)
+        grow_range(s, amax);
+    const double k = s->range > 0 ? YPR_QHIST_BINS / s->range : 0;   /* exact: range is 2^e */
+    for (int64_t i = 0; i < n; i++) {
+        double v = fabs((double)x[i]);
+        if (!isfinite(v))
+            continue;
+        int64_t b = (int64_t)(v * k);
+        s->hist[b < YPR_QHIST_BINS ? b : YPR_QHIST_BINS - 1]++;
+        s->count++;
+    }
+}
+
+double ypr__qstats_absmax(const ypr_qstats *s)
+{
+    if (s->count == 0)
+        return 0;
+    double a = fabs(s->min), b = fabs(s->max);
+    return a > b ? a : b;
+}
+
+static double width(const ypr_qstats *s)
+{
+    return s->range / YPR_QHIST_BINS;
+}
+
+double ypr__qstats_power(const ypr_qstats *s)
+{
+    if (s->count == 0)
+        return 0;
+    double w = width(s), sum = 0;
+    for (int j = 0; j < YPR_QHIST_BINS; j++) {
+        double c = (j + 0.5) * w;
+        sum += (double)s->hist[j] * c * c;
+    }
+    return sum / (double)s->count;
+}
+
+double ypr__qstats_mse(const ypr_qstats *s, double scale, int qmax)
+{
+    if (s->count == 0 || !(scale > 0))
+        return 0;
+    double w = width(s), sum = 0;
+    for (int j = 0; j < YPR_QHIST_BINS; j++) {
+        if (!s->hist[j])
+            continue;
+        double c = (j + 0.5) * w, q = round(c / scale);
+        q = q < qmax ? q : qmax;
+        double e = c - q * scale;
+        sum += (double)s->hist[j] * e * e;
+    }
+    return sum / (double)s->count;
+}
+
+static double percentile(const ypr_qstats *s, double pct)
+{
+    double need = pct / 100.0 * (double)s->count, cum = 0;
+    for (int j = 0; j < YPR_QHIST_BINS; j++) {
+        cum += (double)s->hist[j];
+        if (cum >= need)
+            return (j + 1) * width(s);
+    }
+    return s->range;
+}
+
+/* KL(P || Q) of the first i bins quantized into `levels` groups; INFINITY
+ * when Q misses mass P has. */
+static double kl_candidate(const uint64_t *h, int i, int levels, double outliers)
+{
+    double psum = outliers, qsum = 0;
+    for (int j = 0; j < i; j++)
+        psum += (double)h[j];
+    double q[YPR_QHIST_BINS];
+    for (int g = 0; g < levels; g++) {
+        int a = (int)((int64_t)g * i / levels), b = (int)((int64_t)(g + 1) * i / levels);
+        double sum = 0;
+        int nz = 0;
+        for (int j = a; j < b; j++) {
+            sum += (double)h[j];
+            nz += h[j] != 0;
+        }
+        for (int j = a; j < b; j++)
+            q[j] = h[j] ? sum / nz : 0.0;
+        qsum += sum;
+    }
+    if (!(psum > 0) || !(qsum > 0))
+        return INFINITY;
+    double kl = 0;
+    for (int j = 0; j < i; j++) {
+        double p = (double)h[j] + (j == i - 1 ? outliers : 0);
+        if (p == 0)
+            continue;
+        if (q[j] == 0)
+            return INFINITY;
+        p /= psum;
+        kl += p * log(p / (q[j] / qsum));
+    }
+    return kl;
+}
+
+static double entropy(const ypr_qstats *s, int qmax)
+{
+    const int levels = qmax + 1;
+    int last = 0;   /* bins in use */
+    for (int j = 0; j < YPR_QHIST_BINS; j++)
+        if (s->hist[j])
+            last = j + 1;
+    if (last <= levels)
+        return ypr__qstats_absmax(s);
+    double outliers = 0;
+    for (int j = levels; j < YPR_QHIST_BINS; j++)
+        outliers += (double)s->hist[j];
+    double best = INFINITY;
+    int besti = last;
+    for (int i = levels; i <= last; i++) {
+        double kl = kl_candidate(s->hist, i, levels, outliers);
+        if (kl < best) {
+            best = kl;
+            besti = i;
+        }
+        if (i < YPR_QHIST_BINS)
+            outliers -= (double)s->hist[i];
+    }
+    return besti * width(s);
+}
+
+static double mse_threshold(const ypr_qstats *s, int qmax)
+{
+    double best = INFINITY, bt = s->range;
+    for (int i = 1; i <= YPR_QHIST_BINS; i++) {
+        double t = i * width(s), e = ypr__qstats_mse(s, t / qmax, qmax);
+        if (e < best) {
+            best = e;
+            bt = t;
+        }
+    }
+    return bt;
+}
+
+int ypr__qstats_threshold(const ypr_qstats *s, int method, double pct, int qmax, double *t)
+{
+    RETURN_IF(s->nonfinite, YPR_ERANGE, "%llu non-finite values (NaN or Inf)",
+              (unsigned long long)s->nonfinite);
+    RETURN_IF(s->count == 0, YPR_ESTATE, "no values observed");
+    RETURN_IF(qmax < 1, YPR_EINVAL, "qmax %d", qmax);
+    double amax = ypr__qstats_absmax(s), v;
+    if (amax == 0) {
+        *t = 0;
+        return YPR_OK;
+    }
+    switch (method) {
+    case YPR_QMETHOD_MINMAX: v = amax; break;
+    case YPR_QMETHOD_PERCENTILE:
+        RETURN_IF(!(pct > 0 && pct <= 100), YPR_ERANGE, "percentile %g outside (0, 100]", pct);
+        v = percentile(s, pct);
+        break;
+    case YPR_QMETHOD_ENTROPY: v = entropy(s, qmax); break;
+    case YPR_QMETHOD_MSE: v = mse_threshold(s, qmax); break;
+    default: return ypr__error(YPR_EINVAL, "unknown calibration method %d", method);
+    }
+    *t = v < amax ? v : amax;
+    return YPR_OK;
+}
+
+double ypr__qstats_pot_mse(const ypr_qstats *s, int qmax)
+{
+    double amax = ypr__qstats_absmax(s);
+    if (!(amax > 0))
+        return 0;
+    double top = ypr__pot_scale(amax, qmax), best = INFINITY, bs = top;
+    for (int k = 0; k < 8; k++) {   /* top, top/2 … top/128 */
+        double sc = ldexp(top, -k), e = ypr__qstats_mse(s, sc, qmax);
+        if (e < best) {
+            best = e;
+            bs = sc;
+        }
+    }
+    return bs;
+}
