@@ -16,6 +16,7 @@ int cmd_prune(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_graph(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_quant(int argc, char **argv);
 
 /* Print "yolopr: <what>: <ypr_last_error()>" to stderr and return 1. */
 int cli_fail(const char *what, int status);

@@ -88,6 +88,8 @@ int main(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (strcmp(argv[1], "synth") == 0)
         return cmd_synth(argc - 1, argv + 1);
+    if (strcmp(argv[1], "quantize") == 0)
+        return cmd_quant(argc - 1, argv + 1);
     fprintf(stderr, "yolopr: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;
