@@ -161,8 +161,7 @@ static int correct_bias(const ypr_quantizer *q, ypr_model *m, int c)
     if (!q->taps || !q->taps[c] || q->tap_count[c] <= 0)
         return YPR_OK;
     const float *w0 = ref->params[ref->nodes[c].p[0]].data, *w1 = net->params[nd->p[0]].data;
-    int64_t oc = nd->c, cin = net->nodes[nd->inputs[0]].c, cg = cin / nd->groups,
-            kk = (int64_t)nd->kh * nd->kw, per = cg * kk;
+    int64_t oc = nd->c, cin = net->nodes[nd->inputs[0]].c;
     if (nd->p[1] < 0) {
         char name[YPR_NAME_MAX + 8];
         snprintf(name, sizeof name, "%s.bias", nd->name);
@@ -173,16 +172,27 @@ static int correct_bias(const ypr_quantizer *q, ypr_model *m, int c)
         net->nodes[c].p[1] = pi;
         nd = &net->nodes[c];
     }
+    double *shift = malloc((size_t)oc * sizeof(double));
+    RETURN_IF(!shift, YPR_ENOMEM, "quantizer: out of memory");
+    ypr__quant_bias_shift(nd, cin, w0, w1, q->taps[c], (double)q->tap_count[c], shift);
     float *b = net->params[nd->p[1]].data;
-    const double *taps = q->taps[c], cnt = (double)q->tap_count[c];
-    for (int64_t o = 0; o < oc; o++) {
-        int64_t g = o / (oc / nd->groups);
-        double shift = 0;
-        for (int64_t k = 0; k < per; k++)
-            shift += ((double)w1[o * per + k] - w0[o * per + k]) * taps[g * per + k] / cnt;
-        b[o] = (float)(b[o] - shift);
-    }
+    for (int64_t o = 0; o < oc; o++)
+        b[o] = (float)(b[o] - shift[o]);
+    free(shift);
     return YPR_OK;
+}
+
+void ypr__quant_bias_shift(const ypr_node *c, int64_t cin, const float *w0, const float *w1,
+                           const double *taps, double count, double *shift)
+{
+    int64_t oc = c->c, per = cin / c->groups * c->kh * c->kw;
+    for (int64_t o = 0; o < oc; o++) {
+        int64_t g = o / (oc / c->groups);
+        double sum = 0;
+        for (int64_t k = 0; k < per; k++)
+            sum += ((double)w1[o * per + k] - w0[o * per + k]) * taps[g * per + k];
+        shift[o] = sum / count;
+    }
 }
 
 static void quant_bias(const ypr_quantizer *q, ypr_net *net, int c)

@@ -153,19 +153,24 @@ static double entropy(const ypr_qstats *s, int qmax)
             last = j + 1;
     if (last <= levels)
         return ypr__qstats_absmax(s);
+    /* the spike of exact and near zeros (ReLU, SiLU, padding) would dominate
+     * the divergence: bin 0 counts as bin 1, as TensorRT's calibrator does */
+    uint64_t h[YPR_QHIST_BINS];
+    memcpy(h, s->hist, sizeof h);
+    h[0] = h[1];
     double outliers = 0;
     for (int j = levels; j < YPR_QHIST_BINS; j++)
-        outliers += (double)s->hist[j];
+        outliers += (double)h[j];
     double best = INFINITY;
     int besti = last;
     for (int i = levels; i <= last; i++) {
-        double kl = kl_candidate(s->hist, i, levels, outliers);
+        double kl = kl_candidate(h, i, levels, outliers);
         if (kl < best) {
             best = kl;
             besti = i;
         }
         if (i < YPR_QHIST_BINS)
-            outliers -= (double)s->hist[i];
+            outliers -= (double)h[i];
     }
     return besti * width(s);
 }

@@ -67,6 +67,17 @@ double ypr__quant_pot_tensor(float *x, int64_t n, int qmax, int round, ypr_qpara
  * (1 for an all-zero channel); in place. Returns the squared error. */
 double ypr__quant_per_channel(float *w, int64_t c, int64_t per, int qmax, int round,
                               ypr_qparam *q);
+/* Bias correction. For conv `c` reading one image's value x [in], add to
+ * taps[(ci·kh + ky)·kw + kx] the sum over the oh × ow output positions of
+ * the input its tap (ky, kx) reads in channel ci (0 in the padding). */
+void ypr__quant_add_taps(const ypr_node *c, const float *x, const ypr_shape *in, int64_t oh,
+                         int64_t ow, double *taps);
+/* The mean output change per output channel of replacing weights w0 by w1
+ * [c->c, cin/groups, kh, kw], given taps summed over `count` positions:
+ * shift[o] = Σ (w1 − w0)[o, ci, ky, kx] · taps[g·cin/groups + ci, ky, kx] / count
+ * — exactly the mean of conv(w1, x) − conv(w0, x) over those positions. */
+void ypr__quant_bias_shift(const ypr_node *c, int64_t cin, const float *w0, const float *w1,
+                           const double *taps, double count, double *shift);
 /* 10·log10(signal / noise) in dB; 200 when noise is 0 (capped). */
 double ypr__sqnr_db(double signal, double noise);
 

@@ -206,11 +206,8 @@ static int make_work(ypr_quantizer *q)
     return YPR_OK;
 }
 
-/* Accumulate, for conv `c` reading value x [cin, h, w] (one image), the sum
- * over output positions of its input at every tap (ci, ky, kx): zero where
- * the tap falls in the padding. */
-static void add_taps(const ypr_node *c, const float *x, const ypr_shape *in, int64_t oh,
-                     int64_t ow, double *taps)
+void ypr__quant_add_taps(const ypr_node *c, const float *x, const ypr_shape *in, int64_t oh,
+                         int64_t ow, double *taps)
 {
     for (int64_t ci = 0; ci < in->c; ci++) {
         const float *xc = x + ci * in->h * in->w;
@@ -255,7 +252,7 @@ static int observe(void *user, int node, const float *value, const ypr_shape *sh
             continue;
         const ypr_shape *o = &cx->shapes[c];
         for (int64_t b = 0; b < n; b++)
-            add_taps(&net->nodes[c], value + b * per, shape, o->h, o->w, q->taps[c]);
+            ypr__quant_add_taps(&net->nodes[c], value + b * per, shape, o->h, o->w, q->taps[c]);
         q->tap_count[c] += n * o->h * o->w;
     }
     return YPR_OK;

@@ -62,7 +62,8 @@ double ypr__quant_per_channel(float *w, int64_t c, int64_t per, int qmax, int ro
         one.scale = amax > 0 ? (float)(amax / qmax) : 1.0f;
         err += sq_error(x, per, &one);
         ypr__fake_quant(&one, x, per);
-        top = one.scale > top ? one.scale : top;
+        if (amax > 0 && one.scale > top)
+            top = one.scale;
     }
     q->scale = (float)top;
     return err;
