@@ -450,7 +450,7 @@ static void test_bias_correction_model(void **state)
     ypr_model *out[2];
     double e2e[2] = {0, 0};
     for (int bc = 0; bc < 2; bc++) {
-        ypr_quantizer *q = quantizer(m, ds, YPR_QSCHEME_DPU, test_quick() ? 4 : 12);
+        ypr_quantizer *q = quantizer(m, ds, YPR_QSCHEME_DPU, test_quick() ? 3 : 6);
         assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_BIAS_CORRECTION, bc), YPR_OK);
         assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SQNR_IMAGES, 4), YPR_OK);
         assert_int_equal(ypr_quantizer_quantize(q, &out[bc]), YPR_OK);
@@ -482,8 +482,7 @@ static void eval_map(ypr_model *m, const ypr_dataset *ds, double *map50, double 
     ypr_evaluator *e;
     assert_int_equal(ypr_evaluator_create(m, ds, &e), YPR_OK);
     assert_int_equal(ypr_evaluator_set_int(e, YPR_EVAL_INPUT_SIZE, 128), YPR_OK);
-    if (test_quick())
-        assert_int_equal(ypr_evaluator_set_int(e, YPR_EVAL_MAX_IMAGES, 12), YPR_OK);
+    assert_int_equal(ypr_evaluator_set_int(e, YPR_EVAL_MAX_IMAGES, test_quick() ? 10 : 20), YPR_OK);
     assert_int_equal(ypr_evaluator_run(e), YPR_OK);
     assert_int_equal(ypr_evaluator_get(e, -1, YPR_EVAL_MAP50, map50), YPR_OK);
     assert_int_equal(ypr_evaluator_get(e, -1, YPR_EVAL_MAP, map), YPR_OK);
@@ -495,7 +494,7 @@ static void test_evaluate_and_reload(void **state)
     (void)state;
     ypr_model *m = trained_model();
     ypr_dataset *ds = e2e_dataset();
-    ypr_quantizer *q = quantizer(m, ds, YPR_QSCHEME_DPU, test_quick() ? 4 : 40);
+    ypr_quantizer *q = quantizer(m, ds, YPR_QSCHEME_DPU, test_quick() ? 4 : 8);
     ypr_model *out;
     assert_int_equal(ypr_quantizer_quantize(q, &out), YPR_OK);
     double f50, f, q50, qq, r50, r;

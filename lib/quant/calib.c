@@ -109,39 +109,39 @@ static double percentile(const ypr_qstats *s, double pct)
     return s->range;
 }
 
-/* KL(P || Q) of the first i bins quantized into `levels` groups; INFINITY
- * when Q misses mass P has. */
-static double kl_candidate(const uint64_t *h, int i, int levels, double outliers)
+/* The divergence of candidate i (the first i bins, the `outliers` beyond
+ * folded into bin i − 1) from its quantization into `levels` groups, each
+ * group's mass spread evenly over its nonzero bins. With p' the folded
+ * counts (sum psum) and q' the spread ones (sum qsum),
+ *   KL = (Σ p' log p' − Σ p' log q') / psum − log psum + log qsum,
+ * where Σ p' log q' is Σ over groups of sum_g · log(sum_g / nz_g), plus the
+ * outliers' share of bin i − 1: O(levels) per candidate from the prefix
+ * sums H (counts), NZ (nonzero bins) and HL (h log h). INFINITY when bin
+ * i − 1 is empty but outliers land in it (Q misses mass P has). */
+static double kl_candidate(const double *H, const int *NZ, const double *HL, const uint64_t *h,
+                           int i, int levels, double outliers)
 {
-    double psum = outliers, qsum = 0;
-    for (int j = 0; j < i; j++)
-        psum += (double)h[j];
-    double q[YPR_QHIST_BINS];
-    for (int g = 0; g < levels; g++) {
-        int a = (int)((int64_t)g * i / levels), b = (int)((int64_t)(g + 1) * i / levels);
-        double sum = 0;
-        int nz = 0;
-        for (int j = a; j < b; j++) {
-            sum += (double)h[j];
-            nz += h[j] != 0;
-        }
-        for (int j = a; j < b; j++)
-            q[j] = h[j] ? sum / nz : 0.0;
-        qsum += sum;
-    }
+    double last = (double)h[i - 1] + outliers;
+    if (h[i - 1] == 0 && outliers > 0)
+        return INFINITY;
+    double psum = H[i] + outliers, qsum = H[i];
     if (!(psum > 0) || !(qsum > 0))
         return INFINITY;
-    double kl = 0;
-    for (int j = 0; j < i; j++) {
-        double p = (double)h[j] + (j == i - 1 ? outliers : 0);
-        if (p == 0)
+    double a = HL[i - 1] + (last > 0 ? last * log(last) : 0), b = 0, qlast = 0;
+    for (int g = 0; g < levels; g++) {
+        int lo = (int)((int64_t)g * i / levels), hi = (int)((int64_t)(g + 1) * i / levels);
+        double sum = H[hi] - H[lo];
+        int nz = NZ[hi] - NZ[lo];
+        if (nz == 0)
             continue;
-        if (q[j] == 0)
-            return INFINITY;
-        p /= psum;
-        kl += p * log(p / (q[j] / qsum));
+        double q = sum / nz;
+        b += sum * log(q);
+        if (hi == i)
+            qlast = q;   /* bin i − 1 is in the last group */
     }
-    return kl;
+    if (outliers > 0)
+        b += outliers * log(qlast);
+    return (a - b) / psum - log(psum) + log(qsum);
 }
 
 static double entropy(const ypr_qstats *s, int qmax)
@@ -158,19 +158,24 @@ static double entropy(const ypr_qstats *s, int qmax)
     uint64_t h[YPR_QHIST_BINS];
     memcpy(h, s->hist, sizeof h);
     h[0] = h[1];
-    double outliers = 0;
-    for (int j = levels; j < YPR_QHIST_BINS; j++)
-        outliers += (double)h[j];
+    static _Thread_local double H[YPR_QHIST_BINS + 1], HL[YPR_QHIST_BINS + 1];
+    static _Thread_local int NZ[YPR_QHIST_BINS + 1];
+    H[0] = HL[0] = 0;
+    NZ[0] = 0;
+    for (int j = 0; j < YPR_QHIST_BINS; j++) {
+        double v = (double)h[j];
+        H[j + 1] = H[j] + v;
+        HL[j + 1] = HL[j] + (v > 0 ? v * log(v) : 0);
+        NZ[j + 1] = NZ[j] + (h[j] != 0);
+    }
     double best = INFINITY;
     int besti = last;
     for (int i = levels; i <= last; i++) {
-        double kl = kl_candidate(h, i, levels, outliers);
+        double kl = kl_candidate(H, NZ, HL, h, i, levels, H[YPR_QHIST_BINS] - H[i]);
         if (kl < best) {
             best = kl;
             besti = i;
         }
-        if (i < YPR_QHIST_BINS)
-            outliers -= (double)h[i];
     }
     return besti * width(s);
 }
