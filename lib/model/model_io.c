@@ -6,7 +6,8 @@
  * Metadata keys: "format" = "libyolopr", "format_version" = "1", "net" = the
  * JSON node list, "nc", "names" (JSON array), "input_size". Each node records
  * its cfg "module" (since 0.1; older checkpoints: derived from the tensor
- * names, as the cfg expansion gives them).
+ * names, as the cfg expansion gives them) and, when quantized, its steps
+ * "aq", "wq", "bq" = [scale, zero, qmin, qmax, round, per_channel].
  *
  * Everything read is validated before the model is touched: shapes, finite
  * values, BatchNorm running variances ≥ 0, anchors > 0, strides > 0, the
