@@ -66,7 +66,14 @@ static int act_step(const ypr_quantizer *q, ypr_qrow *r, ypr_qparam *aq)
     }
     r->absmax = ypr__qstats_absmax(s);
     double scale;
-    if (q->scheme == YPR_QSCHEME_DPU) {
+    if (r->head && t > 0) {
+        /* read through the decoder's sigmoid: the error that matters is after it */
+        scale = ypr__qstats_sigmoid_step(s, QMAX, q->scheme == YPR_QSCHEME_DPU);
+        *aq = q->scheme == YPR_QSCHEME_DPU
+                  ? (ypr_qparam){0, 0, -QMAX, QMAX, YPR_ROUND_HALF_UP, 0}
+                  : (ypr_qparam){0, 0, -QMAX - 1, QMAX, YPR_ROUND_HALF_EVEN, 0};
+        t = scale * QMAX < t ? scale * QMAX : t;
+    } else if (q->scheme == YPR_QSCHEME_DPU) {
         *aq = (ypr_qparam){0, 0, -QMAX, QMAX, YPR_ROUND_HALF_UP, 0};
         if (t > 0)
             scale = method == YPR_QMETHOD_MSE ? ypr__qstats_pot_mse(s, QMAX)
@@ -80,7 +87,8 @@ static int act_step(const ypr_quantizer *q, ypr_qrow *r, ypr_qparam *aq)
     aq->scale = (float)scale;
     r->threshold = t;
     r->act_scale = aq->scale;
-    r->sqnr_a = ypr__sqnr_db(ypr__qstats_power(s), ypr__qstats_mse(s, aq->scale, QMAX));
+    r->sqnr_a = r->head ? ypr__qstats_sigmoid_sqnr(s, aq->scale, QMAX)
+                        : ypr__sqnr_db(ypr__qstats_power(s), ypr__qstats_mse(s, aq->scale, QMAX));
     return YPR_OK;
 }
 
@@ -231,6 +239,7 @@ static void quant_bias(const ypr_quantizer *q, ypr_net *net, int c)
 typedef struct e2e_ctx {
     float **ref;          /* per node: the float net's value (this image) */
     double *sig, *noise;
+    const char *head;     /* per node: read through the detect head's sigmoid */
     int pass;             /* 0: record the float net; 1: compare */
     int oom;
 } e2e_ctx;
@@ -251,9 +260,17 @@ static int e2e_observe(void *user, int node, const float *v, const ypr_shape *sh
     if (!r)
         return YPR_OK;
     double s = 0, e = 0;
-    for (int64_t i = 0; i < cnt; i++) {
-        s += (double)r[i] * r[i];
-        e += ((double)v[i] - r[i]) * ((double)v[i] - r[i]);
+    if (cx->head[node]) {   /* after the sigmoid, as the decoder sees it */
+        for (int64_t i = 0; i < cnt; i++) {
+            double a = 1 / (1 + exp(-(double)r[i])), b = 1 / (1 + exp(-(double)v[i]));
+            s += (a - 0.5) * (a - 0.5);
+            e += (b - a) * (b - a);
+        }
+    } else {
+        for (int64_t i = 0; i < cnt; i++) {
+            s += (double)r[i] * r[i];
+            e += ((double)v[i] - r[i]) * ((double)v[i] - r[i]);
+        }
     }
     cx->sig[node] += s;
     cx->noise[node] += e;
@@ -268,11 +285,14 @@ static int measure_e2e(ypr_quantizer *q, ypr_model *m)
     if (nimg <= 0)
         return YPR_OK;
     int n = q->nnodes, rc = YPR_OK;
+    char *head = calloc((size_t)n, 1);
     e2e_ctx cx = {calloc((size_t)n, sizeof(float *)), calloc((size_t)n, sizeof(double)),
-                  calloc((size_t)n, sizeof(double)), 0, 0};
+                  calloc((size_t)n, sizeof(double)), head, 0, 0};
+    for (int r = 0; head && r < q->nrows; r++)
+        head[q->rows[r].node] = (char)q->rows[r].head;
     float *x = malloc((size_t)3 * q->size * q->size * sizeof(float));
     ypr_plan *pf = NULL, *pq = NULL;
-    if (!cx.ref || !cx.sig || !cx.noise || !x)
+    if (!cx.ref || !cx.sig || !cx.noise || !head || !x)
         rc = ypr__error(YPR_ENOMEM, "quantizer: out of memory");
     if (rc == YPR_OK)
         rc = ypr__plan_create(&q->work->net, q->work->pool, 1, q->size, q->size, &pf);
@@ -310,6 +330,7 @@ static int measure_e2e(ypr_quantizer *q, ypr_model *m)
     free(cx.ref);
     free(cx.sig);
     free(cx.noise);
+    free(head);
     free(x);
     return rc;
 }
@@ -335,6 +356,9 @@ static int build_rows(ypr_quantizer *q, ypr_model *m, const ypr_consumers *cons)
         ypr_qrow *r = &q->rows[q->nrows++];
         r->node = i;
         r->conv = chain_conv(net, cons, i);
+        const ypr_node *det = &net->nodes[net->nnodes - 1];
+        for (int j = 0; det->kind == YPR_NODE_DETECT && j < det->ninputs; j++)
+            r->head |= det->inputs[j] == i;
         r->sqnr_w = 200;
         r->kept = matches(q, net->nodes[i].name) ||
                   (r->conv >= 0 && matches(q, net->nodes[r->conv].name));

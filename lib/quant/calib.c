@@ -233,3 +233,61 @@ double ypr__qstats_pot_mse(const ypr_qstats *s, int qmax)
     }
     return bs;
 }
+
+/* Expected squared error after a sigmoid: (σ(c) − σ(q(c)))² over the bin
+ * centres (σ(−x) = 1 − σ(x): the error of −c equals that of c). */
+static double sigmoid_mse(const ypr_qstats *s, double scale, int qmax)
+{
+    double w = width(s), sum = 0;
+    for (int j = 0; j < YPR_QHIST_BINS; j++) {
+        if (!s->hist[j])
+            continue;
+        double c = (j + 0.5) * w, q = round(c / scale);
+        q = q < qmax ? q : qmax;
+        double e = 1 / (1 + exp(-c)) - 1 / (1 + exp(-q * scale));
+        sum += (double)s->hist[j] * e * e;
+    }
+    return sum / (double)s->count;
+}
+
+double ypr__qstats_sigmoid_sqnr(const ypr_qstats *s, double scale, int qmax)
+{
+    if (s->count == 0)
+        return 200;
+    double w = width(s), sig = 0;
+    for (int j = 0; j < YPR_QHIST_BINS; j++) {
+        double c = (j + 0.5) * w, d = 1 / (1 + exp(-c)) - 0.5;
+        sig += (double)s->hist[j] * d * d;
+    }
+    return ypr__sqnr_db(sig / (double)s->count, sigmoid_mse(s, scale, qmax));
+}
+
+double ypr__qstats_sigmoid_step(const ypr_qstats *s, int qmax, int pot)
+{
+    double amax = ypr__qstats_absmax(s);
+    if (!(amax > 0))
+        return 0;
+    double best = INFINITY, bs = amax / qmax;
+    if (pot) {
+        double top = ypr__pot_scale(amax, qmax);
+        for (int k = 0; k < 8; k++) {
+            double sc = ldexp(top, -k), e = sigmoid_mse(s, sc, qmax);
+            if (e < best) {
+                best = e;
+                bs = sc;
+            }
+        }
+        return bs;
+    }
+    for (int i = YPR_QHIST_BINS; i >= 1; i--) {   /* ties: the larger threshold */
+        double t = i * width(s);
+        if (t > amax)
+            continue;
+        double e = sigmoid_mse(s, t / qmax, qmax);
+        if (e < best) {
+            best = e;
+            bs = t / qmax;
+        }
+    }
+    return bs;
+}

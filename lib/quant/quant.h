@@ -55,6 +55,15 @@ double ypr__qstats_power(const ypr_qstats *s);
  * ypr__qstats_mse (ties: the larger step). */
 double ypr__qstats_pot_mse(const ypr_qstats *s, int qmax);
 
+/* For a value read through a sigmoid (the detect head's raw maps): the
+ * step that minimizes the expected squared error after the sigmoid, among
+ * the power-of-two steps near absmax/qmax (pot) or the steps T/qmax of the
+ * histogram's bin edges T ≤ absmax. Values past ±8 barely move the sigmoid,
+ * so clipping them buys resolution where it counts. 0 for a zero tensor. */
+double ypr__qstats_sigmoid_step(const ypr_qstats *s, int qmax, int pot);
+/* SQNR (dB) after the sigmoid of quantizing with `scale`: signal E[(σ(x) − ½)²]. */
+double ypr__qstats_sigmoid_sqnr(const ypr_qstats *s, double scale, int qmax);
+
 /* ---- schemes (scheme.c) */
 /* The smallest power of two ≥ t / qmax (t > 0): the step that covers t. */
 double ypr__pot_scale(double t, int qmax);
@@ -94,6 +103,7 @@ typedef struct ypr_qrow {
     double sqnr_e2e;           /* dB: this value in the quantized net vs the float net; NAN if
                                 * not measured */
     int kept;                  /* left in float (keep-float pattern or keep-worst) */
+    int head;                  /* read by the detect head (through its sigmoid) */
 } ypr_qrow;
 
 struct ypr_quantizer {
