@@ -873,8 +873,8 @@ YPR_API int ypr_quantizer_set_progress(ypr_quantizer *q, ypr_progress_fn fn, voi
  *  (the float net produced NaN or Inf, naming the node); YPR_ECANCELED;
  *  errors of image decoding (naming the file); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_quantizer_calibrate(ypr_quantizer *q);
-/** Make a new fake-quantized model (the quantizer's copy and @p model are
- *  unchanged): fused, weights and biases rounded to the scheme's grid (stored
+/** Make a new fake-quantized model (the quantizer's copy, and the model it
+ *  was made from, are unchanged): fused, weights and biases rounded to the scheme's grid (stored
  *  as floats), an activation quantization step on every quantized value
  *  (saved with the model in its net description, applied by every forward
  *  pass: ypr_model_forward(), ypr_model_detect(), the evaluator), optional

@@ -596,6 +596,29 @@ static int run_step(ypr_plan *p, const step *st)
     }
 }
 
+/* Activation fake quantization over the pool, in chunks (element-wise:
+ * the result does not depend on the thread count). */
+#define FQ_CHUNK 65536
+typedef struct fq_job { const ypr_qparam *q; float *y; int64_t n; } fq_job;
+
+static void fq_task(void *ctx, int64_t t, int worker)
+{
+    (void)worker;
+    const fq_job *j = ctx;
+    int64_t a = t * FQ_CHUNK, n = j->n - a < FQ_CHUNK ? j->n - a : FQ_CHUNK;
+    ypr__fake_quant(j->q, j->y + a, n);
+}
+
+static void fake_quant(ypr_plan *p, const ypr_qparam *q, float *y, int64_t n)
+{
+    fq_job j = {q, y, n};
+    int64_t tasks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
+    if (tasks <= 1 || !p->pool)
+        ypr__fake_quant(q, y, n);
+    else
+        ypr__pool_run(p->pool, tasks, fq_task, &j);
+}
+
 int ypr__plan_run(ypr_plan *p, const float *x)
 {
     RETURN_IF(!p || !x, YPR_EINVAL, "plan: NULL argument");
@@ -606,7 +629,7 @@ int ypr__plan_run(ypr_plan *p, const float *x)
     if (p->xq) {
         size_t cnt = (size_t)(p->n * p->shapes[0].c * p->h * p->w);
         memcpy(p->xq, x, cnt * sizeof(float));
-        ypr__fake_quant(&in->aq, p->xq, (int64_t)cnt);
+        fake_quant(p, &in->aq, p->xq, (int64_t)cnt);
         p->x = p->xq;
     }
     if (p->observer)
@@ -625,7 +648,7 @@ int ypr__plan_run(ypr_plan *p, const float *x)
             const ypr_qparam *aq = &p->net->nodes[st->node].aq;
             float *y = (float *)value(p, st->node);
             if (aq->scale > 0)
-                ypr__fake_quant(aq, y, p->n * o->c * o->h * o->w);
+                fake_quant(p, aq, y, p->n * o->c * o->h * o->w);
             if (p->observer)
                 TRY(p->observer(p->observer_user, st->node, y, o, p->n));
         }

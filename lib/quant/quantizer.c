@@ -50,6 +50,9 @@ static void drop_calibration(ypr_quantizer *q)
     free(q->observed);
     free(q->tap_count);
     ypr_model_free(q->work);
+    free(q->rows);   /* a report describes the calibration it came from */
+    q->rows = NULL;
+    q->nrows = 0;
     q->taps = NULL;
     q->stats = NULL;
     q->observed = NULL;
@@ -66,7 +69,6 @@ void ypr_quantizer_free(ypr_quantizer *q)
     for (int i = 0; i < q->npatterns; i++)
         free(q->patterns[i]);
     free(q->patterns);
-    free(q->rows);
     ypr_model_free(q->src);
     free(q);
 }
