@@ -72,7 +72,7 @@ static int act_step(const ypr_quantizer *q, ypr_qrow *r, ypr_qparam *aq)
         *aq = q->scheme == YPR_QSCHEME_DPU
                   ? (ypr_qparam){0, 0, -QMAX, QMAX, YPR_ROUND_HALF_UP, 0}
                   : (ypr_qparam){0, 0, -QMAX - 1, QMAX, YPR_ROUND_HALF_EVEN, 0};
-        t = scale * QMAX < t ? scale * QMAX : t;
+        t = scale * QMAX < r->absmax ? scale * QMAX : r->absmax;   /* the clip it makes */
     } else if (q->scheme == YPR_QSCHEME_DPU) {
         *aq = (ypr_qparam){0, 0, -QMAX, QMAX, YPR_ROUND_HALF_UP, 0};
         if (t > 0)
