@@ -297,6 +297,35 @@ static void test_dpu_scheme(void **state)
     assert_int_equal(ypr_quantizer_report(q, &text, 1), YPR_OK);
     assert_non_null(strstr(text, "\"sqnr_e2e_db\""));
     ypr_free(text);
+    /* keep-worst 2: the two convs of lowest local SQNR stay float (the
+     * calibration is reused: keep-worst does not change it) */
+    double lowest[2] = {1e9, 1e9};
+    for (int r = 0; r < q->nrows; r++) {
+        double v = q->rows[r].sqnr_local;
+        if (q->rows[r].conv < 0)
+            continue;
+        if (v < lowest[0]) {
+            lowest[1] = lowest[0];
+            lowest[0] = v;
+        } else if (v < lowest[1]) {
+            lowest[1] = v;
+        }
+    }
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_KEEP_WORST, 2), YPR_OK);
+    ypr_model *out2;
+    assert_int_equal(ypr_quantizer_quantize(q, &out2), YPR_OK);
+    int kept = 0;
+    for (int r = 0; r < q->nrows; r++) {
+        const ypr_qrow *row = &q->rows[r];
+        if (!row->kept)
+            continue;
+        kept++;
+        assert_true(row->conv >= 0 && row->sqnr_local <= lowest[1]);
+        assert_true(!(out2->net.nodes[row->node].aq.scale > 0));
+        assert_true(!(out2->net.nodes[row->conv].wq.scale > 0));
+    }
+    assert_int_equal(kept, 2);
+    ypr_model_free(out2);
     assert_int_equal(ypr_quantizer_plot(q, "quant_sqnr.png"), YPR_OK);
     uint8_t *rgb;
     int w, h;
@@ -494,7 +523,7 @@ static void test_evaluate_and_reload(void **state)
     (void)state;
     ypr_model *m = trained_model();
     ypr_dataset *ds = e2e_dataset();
-    ypr_quantizer *q = quantizer(m, ds, YPR_QSCHEME_DPU, test_quick() ? 4 : 8);
+    ypr_quantizer *q = quantizer(m, ds, YPR_QSCHEME_DPU, 8);
     ypr_model *out;
     assert_int_equal(ypr_quantizer_quantize(q, &out), YPR_OK);
     double f50, f, q50, qq, r50, r;
