@@ -96,6 +96,7 @@ typedef struct ypr_pruner ypr_pruner;
 typedef struct ypr_trainer ypr_trainer;
 typedef struct ypr_evaluator ypr_evaluator;
 typedef struct ypr_dataset ypr_dataset;
+typedef struct ypr_quantizer ypr_quantizer;   /**< @since 0.1 */
 
 /* ------------------------------------------------------------ CPU and SIMD */
 
@@ -823,6 +824,100 @@ YPR_API int ypr_pruner_sensitivity(ypr_pruner *pruner, const ypr_dataset *val, i
 /** A PNG of the last sensitivity table: mAP@0.5 drop per group and ratio.
  *  @return YPR_OK; YPR_ESTATE (no table yet); YPR_EIO. @since 0.1 */
 YPR_API int ypr_pruner_plot_sensitivity(const ypr_pruner *pruner, const char *path);
+
+/* -------------------------------------------------------------- quantizer */
+
+/** Quantization schemes (YPR_QUANT_SCHEME). */
+typedef enum ypr_quant_scheme {
+    /** Symmetric signed INT8 in the narrow range [-127, 127] with power-of-two
+     *  steps per tensor for weights, biases and activations, as a Vitis-AI
+     *  style DPU computes: LeakyReLU(0.1) runs with slope 26/256, weights and
+     *  biases round half away from zero, activations half up (floor(x + 0.5),
+     *  a hardware shift with rounding constant). */
+    YPR_QSCHEME_DPU = 0,
+    /** For CPUs: symmetric INT8 weights [-127, 127] with one float step per
+     *  output channel (max |w| / 127), INT32 biases at the step of weight ×
+     *  input, symmetric per-tensor INT8 activations [-128, 127] (zero point
+     *  0); everything rounds half to even (as ONNX QuantizeLinear). */
+    YPR_QSCHEME_PER_CHANNEL = 1
+} ypr_quant_scheme;
+
+/** How calibration chooses an activation's clipping threshold
+ *  (YPR_QUANT_METHOD), from a 2048-bin histogram of |x| per tensor. */
+typedef enum ypr_calib_method {
+    YPR_CALIB_MINMAX = 0,      /**< the largest |x| seen */
+    YPR_CALIB_PERCENTILE = 1,  /**< YPR_QUANT_PERCENTILE of |x| (default 99.99 %) */
+    YPR_CALIB_ENTROPY = 2,     /**< least KL divergence between the clipped and the quantized distribution (TensorRT) */
+    YPR_CALIB_MSE = 3          /**< least expected squared quantization error */
+} ypr_calib_method;
+
+/** Quantizer settings (enum keys 500–599, never renumbered). */
+typedef enum ypr_quant_setting {
+    YPR_QUANT_SCHEME          = 500, /**< int ypr_quant_scheme, default DPU */
+    YPR_QUANT_METHOD          = 501, /**< int ypr_calib_method, default ENTROPY */
+    YPR_QUANT_CALIB_IMAGES    = 502, /**< int 1..10^6, default 100: calibration images (spread evenly over the dataset; all when it has fewer) */
+    YPR_QUANT_INPUT_SIZE      = 503, /**< int, square letterbox size, multiple of 32, default: the model's input size */
+    YPR_QUANT_PERCENTILE      = 504, /**< float in (0, 100], default 99.99 */
+    YPR_QUANT_BIAS_CORRECTION = 505, /**< int 0/1, default 0: subtract each conv's mean output error (quantized vs float weights on the calibration inputs) from its bias */
+    YPR_QUANT_KEEP_WORST      = 506, /**< int ≥ 0, default 0: leave the k layers with the lowest local SQNR in float */
+    YPR_QUANT_HARD_ACT        = 507, /**< int 0/1, default 0; dpu only: SiLU → hard-swish (sigmoid → hard-sigmoid is refused: no such kernel yet) */
+    YPR_QUANT_SQNR_IMAGES     = 508  /**< int 0..1000, default 2: calibration images over which the report's end-to-end SQNR is measured (0: not measured) */
+} ypr_quant_setting;
+
+/** A post-training quantizer of a copy of @p model (taken now: later changes
+ *  to @p model are not seen), calibrated on images of @p calib (which must
+ *  outlive the quantizer). The result is a fake-quantized float model (see
+ *  ypr_quantizer_quantize()).
+ *  @return YPR_OK; YPR_EINVAL (NULL); YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_quantizer_create(const ypr_model *model, const ypr_dataset *calib,
+                                 ypr_quantizer **out);
+/** Release (NULL is a no-op). @since 0.1 */
+YPR_API void ypr_quantizer_free(ypr_quantizer *q);
+/** @return YPR_OK; YPR_EINVAL (key); YPR_ERANGE (value). @since 0.1 */
+YPR_API int ypr_quantizer_set_int(ypr_quantizer *q, int key, int64_t value);
+/** @return YPR_OK; YPR_EINVAL (key); YPR_ERANGE (value, or a fraction for an
+ *  integer key). @since 0.1 */
+YPR_API int ypr_quantizer_set_float(ypr_quantizer *q, int key, double value);
+/** Any setting as a float. @return YPR_OK; YPR_EINVAL (key or NULL). @since 0.1 */
+YPR_API int ypr_quantizer_get_float(const ypr_quantizer *q, int key, double *value);
+/** Leave in float the layers whose node name (in the fused net: a conv,
+ *  its activation, an add or concat) matches the fnmatch @p pattern, e.g.
+ *  "model.105.*": their weights are not rounded and their output gets no
+ *  quantization step. @return YPR_OK; YPR_EINVAL (NULL or empty);
+ *  YPR_ERANGE (more than 256 patterns); YPR_ENOTFOUND (kept, but it matches
+ *  no node of the unfused model). @since 0.1 */
+YPR_API int ypr_quantizer_keep_float(ypr_quantizer *q, const char *pattern);
+/** Progress callback of calibration (per image). @return YPR_OK; YPR_EINVAL. @since 0.1 */
+YPR_API int ypr_quantizer_set_progress(ypr_quantizer *q, ypr_progress_fn fn, void *user);
+/** Calibrate: fuse the copy (BatchNorm folded, RepConv merged), apply the
+ *  scheme's activations, run YPR_QUANT_CALIB_IMAGES letterboxed images
+ *  through it and keep per-tensor statistics of every value the net
+ *  materializes (the input, each conv's output after its activation, adds,
+ *  concats, pools). ypr_quantizer_quantize() calibrates when needed; call
+ *  this to do it up front or again.
+ *  @return YPR_OK; YPR_ENOTFOUND (the dataset has no images); YPR_ERANGE
+ *  (the float net produced NaN or Inf, naming the node); YPR_ECANCELED;
+ *  errors of image decoding (naming the file); YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_quantizer_calibrate(ypr_quantizer *q);
+/** Make a new fake-quantized model (the quantizer's copy, and the model it
+ *  was made from, are unchanged): fused, weights and biases rounded to the scheme's grid (stored
+ *  as floats), an activation quantization step on every quantized value
+ *  (saved with the model in its net description, applied by every forward
+ *  pass: ypr_model_forward(), ypr_model_detect(), the evaluator), optional
+ *  bias correction, keep-float layers. The per-layer report is then ready.
+ *  Free *out with ypr_model_free().
+ *  @return YPR_OK; errors of ypr_quantizer_calibrate(); YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_quantizer_quantize(ypr_quantizer *q, ypr_model **out);
+/** The per-layer report of the last ypr_quantizer_quantize(): per quantized
+ *  value its threshold, steps, weight / activation / local and end-to-end
+ *  SQNR in dB and whether it stayed float, as text (@p json 0) or JSON (1);
+ *  free with ypr_free(). @return YPR_OK; YPR_EINVAL; YPR_ESTATE (nothing
+ *  quantized yet); YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_quantizer_report(const ypr_quantizer *q, char **text, int json);
+/** A PNG bar chart of the report: local and end-to-end SQNR per layer.
+ *  @return YPR_OK; YPR_EINVAL; YPR_ESTATE (nothing quantized yet); YPR_EIO
+ *  (naming the file); YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_quantizer_plot(const ypr_quantizer *q, const char *path);
 
 #ifdef __cplusplus
 }

@@ -168,6 +168,19 @@ _sig("ypr_trainer_result", ctypes.c_int, _P, ctypes.c_int, ctypes.c_int,
      ctypes.POINTER(ctypes.c_double))
 _sig("ypr_trainer_memory", ctypes.c_int, _P, ctypes.POINTER(_i64))
 
+# quantizer
+_sig("ypr_quantizer_create", ctypes.c_int, _P, _P, ctypes.POINTER(_P))
+_sig("ypr_quantizer_free", None, _P)
+_sig("ypr_quantizer_set_int", ctypes.c_int, _P, ctypes.c_int, _i64)
+_sig("ypr_quantizer_set_float", ctypes.c_int, _P, ctypes.c_int, ctypes.c_double)
+_sig("ypr_quantizer_get_float", ctypes.c_int, _P, ctypes.c_int, ctypes.POINTER(ctypes.c_double))
+_sig("ypr_quantizer_keep_float", ctypes.c_int, _P, ctypes.c_char_p)
+_sig("ypr_quantizer_set_progress", ctypes.c_int, _P, _PROGRESS_FN, _P)
+_sig("ypr_quantizer_calibrate", ctypes.c_int, _P)
+_sig("ypr_quantizer_quantize", ctypes.c_int, _P, ctypes.POINTER(_P))
+_sig("ypr_quantizer_report", ctypes.c_int, _P, ctypes.POINTER(_P), ctypes.c_int)
+_sig("ypr_quantizer_plot", ctypes.c_int, _P, ctypes.c_char_p)
+
 # The enum tables below mirror include/yolopr.h by hand; tests/python/test_enums.py
 # checks every entry (and that no header value is missing) against the header.
 
@@ -203,6 +216,11 @@ METRICS = {"yolov7": 0, "coco": 1}
 LOSSES = {"simple": 0, "ota": 1}
 HYP_PRESETS = {"scratch_p5": 0, "p5": 0, "scratch_tiny": 1, "tiny": 1}
 REGULARIZERS = {"bn_l1": 0, "bn": 0, "group_norm": 1, "group": 1}
+# ypr_quant_setting and the quantizer's enums
+(QUANT_SCHEME, QUANT_METHOD, QUANT_CALIB_IMAGES, QUANT_INPUT_SIZE, QUANT_PERCENTILE,
+ QUANT_BIAS_CORRECTION, QUANT_KEEP_WORST, QUANT_HARD_ACT, QUANT_SQNR_IMAGES) = range(500, 509)
+SCHEMES = {"dpu": 0, "per_channel": 1, "per-channel": 1}
+CALIB_METHODS = {"minmax": 0, "percentile": 1, "entropy": 2, "mse": 3}
 # the names of a ypr_train_value array, in index order
 TRAIN_VALUES = ("box", "obj", "cls", "total", "lr", "images_per_sec", "p", "r", "map50", "map",
                 "fitness", "seconds")
@@ -326,6 +344,13 @@ class Model(_Handle):
 
     def fuse(self):
         _check(_c.ypr_model_fuse(self._h))
+
+    def quantize(self, calib, **settings):
+        """A new fake-quantized Model (this one is unchanged): see Quantizer
+        for the settings (scheme="dpu"|"per-channel", method="entropy"|…,
+        calib_images, size, bias_correction, keep_float=[patterns] …)."""
+        with Quantizer(self, calib, **settings) as q:
+            return q.quantize()
 
     def tensors(self):
         """{state_dict name: NumPy copy} of every parameter and buffer."""
@@ -838,6 +863,74 @@ class Pruner(_Handle):
             _check(_c.ypr_pruner_plot_sensitivity(self._hh(), os.fsencode(plot)))
         return _json.loads(text)
 
+
+
+class Quantizer(_Handle):
+    """Post-training quantization of a copy of a model (wraps ypr_quantizer).
+    Settings: scheme ("dpu", "per-channel"), method ("minmax", "percentile",
+    "entropy", "mse"), calib_images, size, percentile, bias_correction,
+    keep_worst, hard_act, sqnr_images; keep_float: fnmatch patterns of layers
+    left in float."""
+
+    _free = staticmethod(_c.ypr_quantizer_free)
+    _SETTINGS = {
+        "scheme": (QUANT_SCHEME, SCHEMES), "method": (QUANT_METHOD, CALIB_METHODS),
+        "calib_images": (QUANT_CALIB_IMAGES, None), "size": (QUANT_INPUT_SIZE, None),
+        "percentile": (QUANT_PERCENTILE, float), "bias_correction": (QUANT_BIAS_CORRECTION, None),
+        "keep_worst": (QUANT_KEEP_WORST, None), "hard_act": (QUANT_HARD_ACT, None),
+        "sqnr_images": (QUANT_SQNR_IMAGES, None),
+    }
+
+    def __init__(self, model, calib, keep_float=(), **settings):
+        unknown = set(settings) - set(self._SETTINGS)
+        if unknown:
+            raise TypeError("unknown quantizer setting(s): %s" % ", ".join(sorted(unknown)))
+        h = _P()
+        _check(_c.ypr_quantizer_create(model._h, calib._h, ctypes.byref(h)))
+        self._h = h
+        self._calib = calib   # the dataset must outlive the quantizer
+        for name, value in settings.items():
+            self.set(name, value)
+        for pattern in ([keep_float] if isinstance(keep_float, str) else keep_float):
+            rc = _c.ypr_quantizer_keep_float(self._h, pattern.encode())
+            if rc != ENOTFOUND:   # kept either way; a pattern may match only after fusing
+                _check(rc)
+
+    def set(self, name, value):
+        key, kind = self._SETTINGS[name]
+        if isinstance(kind, dict):
+            if value not in kind:
+                raise ValueError("%s: %r is not one of %s" % (name, value, sorted(kind)))
+            _check(_c.ypr_quantizer_set_int(self._h, key, kind[value]))
+        elif kind is float:
+            _check(_c.ypr_quantizer_set_float(self._h, key, float(value)))
+        else:
+            _check(_c.ypr_quantizer_set_int(self._h, key, int(value)))
+
+    def get(self, name):
+        v = ctypes.c_double()
+        _check(_c.ypr_quantizer_get_float(self._h, self._SETTINGS[name][0], ctypes.byref(v)))
+        return v.value
+
+    def calibrate(self):
+        _check(_c.ypr_quantizer_calibrate(self._h))
+        return self
+
+    def quantize(self):
+        """The fake-quantized Model (calibrates when needed)."""
+        h = _P()
+        _check(_c.ypr_quantizer_quantize(self._h, ctypes.byref(h)))
+        return Model(h.value)
+
+    def report(self, json_format=False):
+        text = _take_text(lambda out: _c.ypr_quantizer_report(self._h, out, 1 if json_format else 0))
+        if json_format:
+            import json
+            return json.loads(text)
+        return text
+
+    def plot(self, path):
+        _check(_c.ypr_quantizer_plot(self._h, path.encode()))
 
 class Trainer(_Handle):
     """Train @p model in place on @p train, evaluated on @p val after each

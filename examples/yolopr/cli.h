@@ -22,6 +22,7 @@ int cmd_convert(int argc, char **argv);
  * .safetensors, a PyTorch .pt/.pth), 0 for a cfg or built-in name. */
 int cli_is_checkpoint(const char *path);
 int cmd_export(int argc, char **argv);
+int cmd_quant(int argc, char **argv);
 
 /* Print "yolopr: <what>: <ypr_last_error()>" to stderr and return 1. */
 int cli_fail(const char *what, int status);

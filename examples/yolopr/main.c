@@ -36,6 +36,9 @@ static void usage(FILE *f)
             "  convert IN OUT [--weights W] [--nc N] [--fuse]\n"
             "                      any model (cfg, .safetensors, .pt, .onnx) to .onnx or our\n"
             "                      .safetensors checkpoint\n"
+            "  quantize MODEL --data DATA [--scheme dpu|per-channel] [--method M] -o OUT\n"
+            "                      INT8 post-training quantization, fake-quantized checkpoint\n"
+            "                      and per-layer SQNR (yolopr quantize -h: every option)\n"
             "  synth OUT_DIR [--images N] [--size S] [--classes K] [--seed X]\n"
             "                      write the built-in synthetic dataset as a YOLO dataset\n"
             "                      (into a new or empty folder)\n"
@@ -99,6 +102,8 @@ int main(int argc, char **argv)
         return cmd_export(argc - 1, argv + 1);
     if (strcmp(argv[1], "convert") == 0)
         return cmd_convert(argc - 1, argv + 1);
+    if (strcmp(argv[1], "quantize") == 0)
+        return cmd_quant(argc - 1, argv + 1);
     fprintf(stderr, "yolopr: unknown command '%s'\n", argv[1]);
     usage(stderr);
     return 2;

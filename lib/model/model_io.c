@@ -6,7 +6,8 @@
  * Metadata keys: "format" = "libyolopr", "format_version" = "1", "net" = the
  * JSON node list, "nc", "names" (JSON array), "input_size". Each node records
  * its cfg "module" (since 0.1; older checkpoints: derived from the tensor
- * names, as the cfg expansion gives them).
+ * names, as the cfg expansion gives them) and, when quantized, its steps
+ * "aq", "wq", "bq" = [scale, zero, qmin, qmax, round, per_channel].
  *
  * Everything read is validated before the model is touched: shapes, finite
  * values, BatchNorm running variances ≥ 0, anchors > 0, strides > 0, the
@@ -171,6 +172,24 @@ int ypr_model_check_finite(const ypr_model *m)
 
 static const char *const slot_names[4] = {"p0", "p1", "p2", "p3"};
 
+static const char *const qnames[3] = {"aq", "wq", "bq"};
+
+static const ypr_qparam *node_q(const ypr_node *nd, int k)
+{
+    return k == 0 ? &nd->aq : k == 1 ? &nd->wq : &nd->bq;
+}
+
+/* A quantization step, when set: [scale, zero, qmin, qmax, round, per_channel]. */
+static void describe_q(ypr_strbuf *sb, const char *key, const ypr_qparam *q)
+{
+    if (!(q->scale > 0))
+        return;
+    ypr__sb_printf(sb, ",\"%s\":[", key);
+    ypr__sb_json_double(sb, q->scale);
+    ypr__sb_printf(sb, ",%d,%d,%d,%d,%d]", (int)q->zero, (int)q->qmin, (int)q->qmax, q->round,
+                   q->per_channel);
+}
+
 static void describe(const ypr_net *net, ypr_strbuf *sb)
 {
     ypr__sb_puts(sb, "[");
@@ -208,6 +227,8 @@ static void describe(const ypr_net *net, ypr_strbuf *sb)
             ypr__sb_printf(sb, ",\"%s\":", slot_names[s]);
             ypr__sb_json_str(sb, net->params[nd->p[s]].name);
         }
+        for (int k = 0; k < 3; k++)
+            describe_q(sb, qnames[k], node_q(nd, k));
         ypr__sb_puts(sb, "}");
     }
     ypr__sb_puts(sb, "]");
@@ -301,6 +322,31 @@ static int jpair(const ypr_json *o, const char *key, int *a, int *b, const char 
     return YPR_OK;
 }
 
+static int q_from_json(const ypr_json *o, const char *key, ypr_qparam *q, const char *path,
+                       const char *name)
+{
+    const ypr_json *j = ypr__json_get(o, key);
+    if (!j)
+        return YPR_OK;
+    int64_t v[5];
+    int ok = ypr__json_type(j) == YPR_JSON_ARRAY && ypr__json_len(j) == 6 &&
+             ypr__json_type(ypr__json_at(j, 0)) == YPR_JSON_NUMBER;
+    for (int k = 0; ok && k < 5; k++)
+        ok = ypr__json_int(ypr__json_at(j, (size_t)k + 1), &v[k]) == 0 && v[k] >= INT32_MIN &&
+             v[k] <= INT32_MAX;
+    RETURN_IF(!ok, YPR_EFORMAT, "%s: node %s: bad '%s' (a quantization step: [scale, zero, "
+              "qmin, qmax, round, per_channel])", path, name, key);
+    q->scale = (float)ypr__json_num(ypr__json_at(j, 0));
+    q->zero = (int32_t)v[0];
+    q->qmin = (int32_t)v[1];
+    q->qmax = (int32_t)v[2];
+    q->round = (int)v[3];
+    q->per_channel = v[4] != 0;
+    RETURN_IF(!(q->scale > 0), YPR_EFORMAT, "%s: node %s: '%s' scale is not positive", path,
+              name, key);
+    return YPR_OK;
+}
+
 static int node_from_json(ypr_net *net, const ypr_json *o, const ypr_safetensors *st,
                           const char *path, int i)
 {
@@ -357,6 +403,8 @@ static int node_from_json(ypr_net *net, const ypr_json *o, const ypr_safetensors
                   "%s: node %s: stride %d must be a positive number", path, name, l);
         nd->strides[l] = (float)sv;
     }
+    for (int k = 0; k < 3; k++)
+        TRY(q_from_json(o, qnames[k], (ypr_qparam *)node_q(&net->nodes[id], k), path, name));
     const ypr_json *mod = ypr__json_get(o, "module");
     if (mod) {
         const char *ms = ypr__json_str(mod);

@@ -54,6 +54,9 @@ struct ypr_plan {
     float *wino_ws;        /* Winograd V/M workspace (the largest step's) */
     int64_t wino_ws_floats;
     float *arena;          /* every activation buffer, carved at aligned offsets */
+    float *xq;             /* the input after its fake quantization (input node aq), or NULL */
+    ypr_plan_observer observer;
+    void *observer_user;
     packset *packs;        /* packed weights of the conv steps, in step order */
     size_t arena_floats;
 };
@@ -115,7 +118,9 @@ static int fold_chain(const ypr_net *net, const ypr_consumers *cons, int node, i
     int cur = node, nxt;
     if (self >= 0)
         fold_node(net, self, c, s, b, st);
-    while (follow && net->nodes[cur].kind != YPR_NODE_ACT &&
+    /* a node with an activation quantization step ends its chain: its
+     * value must exist to be quantized */
+    while (follow && net->nodes[cur].kind != YPR_NODE_ACT && !(net->nodes[cur].aq.scale > 0) &&
            (nxt = foldable_consumer(net, cons, cur)) >= 0) {
         fold_node(net, nxt, c, s, b, st);
         cur = nxt;
@@ -143,6 +148,7 @@ void ypr__plan_free(ypr_plan *p)
         ypr__free(p->steps[i].bias);
     }
     ypr__free(p->arena);
+    ypr__free(p->xq);
     ypr__free(p->scratch);
     ypr__free(p->wino_ws);
     free(p->steps);
@@ -244,7 +250,7 @@ static int build_steps(ypr_plan *p, const ypr_consumers *cons)
             st.kind = STEP_ADD;
             st.act = YPR_ACT_IDENTITY;
             {
-                int a = sole_consumer(net, cons, i, YPR_NODE_ACT);
+                int a = nd->aq.scale > 0 ? -1 : sole_consumer(net, cons, i, YPR_NODE_ACT);
                 if (a >= 0) {
                     st.act = net->nodes[a].act;
                     st.alpha = net->nodes[a].alpha;
@@ -488,6 +494,13 @@ int ypr__plan_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t
     ypr__consumers_free(&cons);
     if (rc < 0 || (rc = assign_buffers(p)) < 0)
         goto fail;
+    if (net->nodes[0].aq.scale > 0) {   /* the caller's input is const: quantize a copy */
+        p->xq = alloc_floats(n * p->shapes[0].c * h * w);
+        if (!p->xq) {
+            rc = YPR_ENOMEM;
+            goto fail;
+        }
+    }
     p->scratch = alloc_floats(ypr__pool_size(pool) * ypr__gemm_scratch_floats(p->kt));
     if (p->wino_ws_floats > 0)
         p->wino_ws = alloc_floats(p->wino_ws_floats);
@@ -583,12 +596,44 @@ static int run_step(ypr_plan *p, const step *st)
     }
 }
 
+/* Activation fake quantization over the pool, in chunks (element-wise:
+ * the result does not depend on the thread count). */
+#define FQ_CHUNK 65536
+typedef struct fq_job { const ypr_qparam *q; float *y; int64_t n; } fq_job;
+
+static void fq_task(void *ctx, int64_t t, int worker)
+{
+    (void)worker;
+    const fq_job *j = ctx;
+    int64_t a = t * FQ_CHUNK, n = j->n - a < FQ_CHUNK ? j->n - a : FQ_CHUNK;
+    ypr__fake_quant(j->q, j->y + a, n);
+}
+
+static void fake_quant(ypr_plan *p, const ypr_qparam *q, float *y, int64_t n)
+{
+    fq_job j = {q, y, n};
+    int64_t tasks = (n + FQ_CHUNK - 1) / FQ_CHUNK;
+    if (tasks <= 1 || !p->pool)
+        ypr__fake_quant(q, y, n);
+    else
+        ypr__pool_run(p->pool, tasks, fq_task, &j);
+}
+
 int ypr__plan_run(ypr_plan *p, const float *x)
 {
     RETURN_IF(!p || !x, YPR_EINVAL, "plan: NULL argument");
     RETURN_IF(p->version != p->net->version, YPR_ESTATE,
               "plan: the net changed since the plan was made");
     p->x = x;
+    const ypr_node *in = &p->net->nodes[0];
+    if (p->xq) {
+        size_t cnt = (size_t)(p->n * p->shapes[0].c * p->h * p->w);
+        memcpy(p->xq, x, cnt * sizeof(float));
+        fake_quant(p, &in->aq, p->xq, (int64_t)cnt);
+        p->x = p->xq;
+    }
+    if (p->observer)
+        TRY(p->observer(p->observer_user, 0, p->x, &p->shapes[0], p->n));
     static int profile = -1;   /* YPR_PROFILE=1: per-step times through the log hook */
     if (profile < 0) {
         const char *e = getenv("YPR_PROFILE");
@@ -597,6 +642,16 @@ int ypr__plan_run(ypr_plan *p, const float *x)
     for (int s = 0; s < p->nsteps; s++) {
         double t0 = profile ? ypr__now() : 0;
         TRY(run_step(p, &p->steps[s]));
+        {
+            const step *st = &p->steps[s];
+            const ypr_shape *o = &p->shapes[st->node];
+            const ypr_qparam *aq = &p->net->nodes[st->node].aq;
+            float *y = (float *)value(p, st->node);
+            if (aq->scale > 0)
+                fake_quant(p, aq, y, p->n * o->c * o->h * o->w);
+            if (p->observer)
+                TRY(p->observer(p->observer_user, st->node, y, o, p->n));
+        }
         if (profile) {
             const step *st = &p->steps[s];
             const ypr_shape *o = &p->shapes[st->node];
@@ -651,6 +706,12 @@ int ypr__plan_matches(const ypr_plan *p, const ypr_net *net, int64_t n, int64_t 
 {
     return p && p->net == net && p->version == net->version && p->n == n && p->h == h &&
            p->w == w && p->kt == ypr__kt();
+}
+
+void ypr__plan_set_observer(ypr_plan *p, ypr_plan_observer fn, void *user)
+{
+    p->observer = fn;
+    p->observer_user = user;
 }
 
 int64_t ypr__plan_batch(const ypr_plan *p)

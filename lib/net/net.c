@@ -352,6 +352,9 @@ int ypr__net_validate(const ypr_net *net)
         for (int j = 0; j < nd->ninputs; j++)
             RETURN_IF(nd->inputs[j] < 0 || nd->inputs[j] >= i, YPR_EINVAL,
                       "node %s: input %d is not an earlier node", nd->name, j);
+        TRY(ypr__qparam_check(&nd->aq, nd->name, "activation"));
+        TRY(ypr__qparam_check(&nd->wq, nd->name, "weight"));
+        TRY(ypr__qparam_check(&nd->bq, nd->name, "bias"));
         int64_t c = nd->c;
         switch (nd->kind) {
         case YPR_NODE_CONV: {

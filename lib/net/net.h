@@ -49,6 +49,30 @@ typedef struct ypr_param {
     int is_buffer;              /* running stats, anchors: not trainable, not counted */
 } ypr_param;
 
+/* Uniform quantization of one tensor, simulated in float ("fake
+ * quantization"): q = clamp(round(x / scale) + zero, qmin, qmax), then
+ * x' = (q − zero) · scale. scale 0 means "not quantized" (the default of a
+ * zeroed node). Activation steps (ypr_node.aq) are applied by the execution
+ * plan after the node's value is computed; weight and bias steps (wq, bq)
+ * describe what was applied to the stored tensors, for an INT8 runtime and
+ * for export. A future INT8 runtime reads the same fields. */
+enum {
+    YPR_ROUND_HALF_EVEN = 0,   /* rintf: IEEE default, ONNX QuantizeLinear */
+    YPR_ROUND_HALF_AWAY = 1,   /* roundf: C round(), std::round */
+    YPR_ROUND_HALF_UP = 2,     /* floor(x + 0.5): a hardware shift with rounding constant */
+    YPR_ROUND_COUNT_
+};
+
+typedef struct ypr_qparam {
+    float scale;               /* > 0 quantized; 0 float. Weights per channel: see per_channel */
+    int32_t zero;
+    int32_t qmin, qmax;
+    int round;                 /* YPR_ROUND_* */
+    int per_channel;           /* weights only: one scale per output channel, each
+                                * max|w_c| / qmax of the stored (already quantized) weights;
+                                * `scale` then holds the largest of them */
+} ypr_qparam;
+
 typedef struct ypr_node {
     int kind;
     char name[YPR_NAME_MAX];    /* module path, e.g. "model.51.cv1.conv" */
@@ -75,6 +99,10 @@ typedef struct ypr_node {
      * implicit: [0]; detect: [0] anchors [nl, na, 2] (pixels / stride, as
      * YOLOv7 stores them), [1] anchor_grid (pixels). */
     int p[4];
+    /* quantization (all zero for a float net): aq the node's output value
+     * (applied after the node, on its folded chain's end), wq / bq its
+     * weight and bias (conv) */
+    ypr_qparam aq, wq, bq;
 } ypr_node;
 
 typedef struct ypr_net {
@@ -136,6 +164,18 @@ int ypr__consumers_sole(const ypr_consumers *c, int node);
  * (nothing changed) when node i is of another kind. */
 int ypr__net_fold_affine(const ypr_net *net, int i, int64_t c, float *s, float *b);
 
+/* ---- fake quantization (qparam.c) */
+/* Round v as `mode` says (YPR_ROUND_*). */
+float ypr__qround(float v, int mode);
+/* x[i] ← (clamp(round(x[i] / s) + z) − z) · s for n values, in place. */
+void ypr__fake_quant(const ypr_qparam *q, float *x, int64_t n);
+/* The same per output channel c of a [c, per] tensor with scales s[c]. */
+void ypr__fake_quant_channels(const ypr_qparam *q, const float *s, float *x, int64_t c,
+                              int64_t per);
+/* A step is valid: scale 0 (off) or finite > 0, qmin < qmax within int32,
+ * zero within [qmin, qmax], a known rounding mode. `what` names it in errors. */
+int ypr__qparam_check(const ypr_qparam *q, const char *node, const char *what);
+
 /* ---- execution (exec.c) */
 typedef struct ypr_plan ypr_plan;
 /* Build an execution plan for batch n, size h×w: BatchNorm, implicit
@@ -163,5 +203,14 @@ int64_t ypr__plan_batch(const ypr_plan *plan);
 int64_t ypr__plan_height(const ypr_plan *plan);
 int64_t ypr__plan_width(const ypr_plan *plan);
 int ypr__plan_matches(const ypr_plan *plan, const ypr_net *net, int64_t n, int64_t h, int64_t w);
+/* Called by ypr__plan_run with each node value the plan materializes, in
+ * order: the input (node 0, after its fake quantization if any), then the
+ * last node of every step (after its activation fake quantization). The
+ * values are [n, shape] NCHW floats, valid during the call. A negative
+ * return stops the run with that status. Nodes folded into a step (a conv's
+ * BatchNorm, activation …) are not seen; a fused net has none. */
+typedef int (*ypr_plan_observer)(void *user, int node, const float *value,
+                                 const ypr_shape *shape, int64_t n);
+void ypr__plan_set_observer(ypr_plan *plan, ypr_plan_observer fn, void *user);
 
 #endif

@@ -350,6 +350,24 @@ head -c 500 m.onnx >cut.onnx
 bad 1 "cut.onnx: ONNX: malformed or truncated" convert cut.onnx c.safetensors
 printf 'not an onnx file' >junk.onnx
 bad 1 "junk.onnx: ONNX" export junk.onnx -o j2.onnx
+
+# --------------------------------------------------------------- quantize
+Q="--data synth:3:64:2 --size 64 --calib-images 2 --sqnr-images 1"
+run 0 "" quantize tiny.yaml $Q --report q.json --plot q.png -o q.safetensors
+for f in q.safetensors q.json q.png; do
+    [ -s "$f" ] || fail "quantize: $f not written"
+done
+grep -qF "scheme dpu, method entropy" "$T/out" || fail "quantize: no report table"
+grep -qF '"layers":[' q.json || fail "quantize: the JSON report has no layers"
+run 0 "" eval q.safetensors --data ds/data.yaml --size 64   # the quantized model loads and runs
+run 0 "" quantize tiny.yaml $Q --scheme per-channel --method mse --bias-correction \
+    --keep-float 'model.0.*' --eval
+grep -qF "quantized  mAP@.5" "$T/out" || fail "quantize --eval: no quantized line"
+bad 2 "--method expects one of" quantize tiny.yaml $Q --method kl -o r.safetensors
+bad 2 "no --data" quantize tiny.yaml -o r.safetensors
+bad 2 "nothing to do" quantize tiny.yaml $Q
+bad 2 "--data synth" quantize tiny.yaml --data synth:x -o r.safetensors
+bad 1 "keep-float" quantize tiny.yaml $Q --keep-float '' -o r.safetensors
 [ -z "$(find . -name '*.yolopr-*' -o -name '*.tmp-*')" ] || fail "temporary files left behind"
 
 if [ "$failures" -ne 0 ]; then

@@ -303,6 +303,40 @@ class EvaluatorRunTest(unittest.TestCase):
         self.assertEqual(e.get()["images"], 2)
 
 
+class QuantizerTest(unittest.TestCase):
+    def test_quantize_mini(self):
+        """Model.quantize returns a new model on the dpu grid that still
+        detects; the source model is unchanged; the report and bad settings."""
+        data = os.environ.get("YPR_TEST_DATA", os.path.join(HERE, "..", "data"))
+        m = yolopr.Model.from_cfg(os.path.join(data, "model", "mini.yaml"))
+        m.load_weights(os.path.join(data, "e2e", "mini_trained.safetensors"), strict=True)
+        ds = yolopr.Dataset.open(os.path.join(data, "e2e"))
+        before = {n: a.tobytes() for n, a in m.tensors().items()}
+        q = m.quantize(ds, scheme="dpu", method="minmax", calib_images=4, size=128,
+                       sqnr_images=0)
+        self.assertNotEqual(q._h.value, m._h.value)
+        ev = yolopr.Evaluator(q, ds, size=128, max_images=10).run().get()
+        self.assertGreater(ev["map50"], 0.2)
+        after = {n: a.tobytes() for n, a in m.tensors().items()}
+        self.assertEqual(before, after)
+        with yolopr.Quantizer(m, ds, scheme="per-channel", calib_images=2, size=128,
+                              keep_float=["model.17.*"]) as qz:
+            qm = qz.quantize()
+            rep = qz.report(json_format=True)
+            self.assertEqual(rep["scheme"], "per-channel")
+            self.assertTrue(any(l["float"] for l in rep["layers"]))
+            self.assertIn("local dB", qz.report())
+            self.assertEqual(qz.get("calib_images"), 2)
+            qm.close()
+        with self.assertRaises(ValueError):
+            yolopr.Quantizer(m, ds, scheme="int4")
+        with self.assertRaises(TypeError):
+            yolopr.Quantizer(m, ds, bits=4)
+        with self.assertRaises(yolopr.YoloprError) as cm:
+            yolopr.Quantizer(m, ds, size=100)
+        self.assertEqual(cm.exception.code, yolopr.ERANGE)
+
+
 class DepGraphTest(unittest.TestCase):
     def test_groups(self):
         m = yolopr.Model.from_cfg("yolov7-tiny", nc=20)

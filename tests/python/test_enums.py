@@ -55,6 +55,7 @@ CONSTANTS = [
     ("ypr_prune_setting", "YPR_PRUNE_", "PRUNE_"),
     ("ypr_train_setting", "YPR_TRAIN_", "TRAIN_"),
     ("ypr_train_value", "YPR_TV_", "TV_"),
+    ("ypr_quant_setting", "YPR_QUANT_", "QUANT_"),
 ]
 # Name → value tables: binding dict, header family, header prefix, aliases.
 TABLES = [
@@ -64,6 +65,8 @@ TABLES = [
     ("LOSSES", "ypr_train_loss", "YPR_LOSS_", {}),
     ("HYP_PRESETS", "ypr_hyp_preset", "YPR_HYP_", {"p5": "scratch_p5", "tiny": "scratch_tiny"}),
     ("REGULARIZERS", "ypr_regularizer", "YPR_REG_", {"bn": "bn_l1", "group": "group_norm"}),
+    ("SCHEMES", "ypr_quant_scheme", "YPR_QSCHEME_", {"per-channel": "per_channel"}),
+    ("CALIB_METHODS", "ypr_calib_method", "YPR_CALIB_", {}),
 ]
 
 
@@ -102,7 +105,7 @@ class EnumTablesTest(unittest.TestCase):
         known = {bp + c[len(hp):] for fam, hp, bp in CONSTANTS if bp
                  for c in self.family(fam)}
         for name in dir(yolopr):
-            if re.fullmatch(r"(EVAL|PRUNE|TRAIN|TV)_[A-Z0-9_]+", name) and name != "TRAIN_VALUES":
+            if re.fullmatch(r"(EVAL|PRUNE|TRAIN|TV|QUANT)_[A-Z0-9_]+", name) and name != "TRAIN_VALUES":
                 with self.subTest(binding=name):
                     self.assertIn(name, known, "yolopr.%s is not in the header" % name)
 
