@@ -182,7 +182,8 @@ done
 run 0 "" eval o.safetensors --data ds/data.yaml --size 64 --json e.json --plots plots
 # PyTorch .pt checkpoints (tests/data/pt): every MODEL command takes them
 if [ -n "${YPR_PT_DATA:-}" ] && [ -f "$YPR_PT_DATA/best.pt" ]; then
-    cp "$YPR_PT_DATA/best.pt" "$YPR_PT_DATA/sd.pt" "$YPR_PT_DATA/tiny.yaml" .
+    cp "$YPR_PT_DATA/best.pt" "$YPR_PT_DATA/sd.pt" .
+    cp "$YPR_PT_DATA/tiny.yaml" pt_tiny.yaml   # not the test's own tiny.yaml
     run 0 "" convert best.pt best.safetensors
     run 0 "" info best.safetensors
     grep -qF "3 classes" "$T/out" || fail "info best.safetensors: not the checkpoint's 3 classes"
@@ -192,10 +193,10 @@ if [ -n "${YPR_PT_DATA:-}" ] && [ -f "$YPR_PT_DATA/best.pt" ]; then
     bad 2 "it is the input" convert best.safetensors best.safetensors
     bad 1 "bare state_dict" info sd.pt
     bad 1 "bare state_dict" convert sd.pt sd.safetensors
-    run 0 "" convert tiny.yaml sd.safetensors --weights sd.pt
+    run 0 "" convert pt_tiny.yaml sd.safetensors --weights sd.pt
     printf 'PK\003\004 this is not the rest of a ZIP archive' >junk.pt
     bad 1 "without its end record" info junk.pt
-    rm -f best.pt sd.pt tiny.yaml best.safetensors sd.safetensors junk.pt
+    rm -f best.pt sd.pt pt_tiny.yaml best.safetensors sd.safetensors junk.pt
 fi
 # export / convert (ONNX): a round trip, then refusals that write nothing
 run 0 "" export m.safetensors -o m.onnx --size 64
@@ -321,7 +322,8 @@ bad 2 "--loss needs --train" bench tiny.yaml --loss ota
 bad 2 "--train times training steps: drop --fuse" bench tiny.yaml --train --fuse
 # PyTorch .pt checkpoints (tests/data/pt): every MODEL command takes them
 if [ -n "${YPR_PT_DATA:-}" ] && [ -f "$YPR_PT_DATA/best.pt" ]; then
-    cp "$YPR_PT_DATA/best.pt" "$YPR_PT_DATA/sd.pt" "$YPR_PT_DATA/tiny.yaml" .
+    cp "$YPR_PT_DATA/best.pt" "$YPR_PT_DATA/sd.pt" .
+    cp "$YPR_PT_DATA/tiny.yaml" pt_tiny.yaml   # not the test's own tiny.yaml
     run 0 "" convert best.pt best.safetensors
     run 0 "" info best.safetensors
     grep -qF "3 classes" "$T/out" || fail "info best.safetensors: not the checkpoint's 3 classes"
@@ -331,10 +333,10 @@ if [ -n "${YPR_PT_DATA:-}" ] && [ -f "$YPR_PT_DATA/best.pt" ]; then
     bad 2 "it is the input" convert best.safetensors best.safetensors
     bad 1 "bare state_dict" info sd.pt
     bad 1 "bare state_dict" convert sd.pt sd.safetensors
-    run 0 "" convert tiny.yaml sd.safetensors --weights sd.pt
+    run 0 "" convert pt_tiny.yaml sd.safetensors --weights sd.pt
     printf 'PK\003\004 this is not the rest of a ZIP archive' >junk.pt
     bad 1 "without its end record" info junk.pt
-    rm -f best.pt sd.pt tiny.yaml best.safetensors sd.safetensors junk.pt
+    rm -f best.pt sd.pt pt_tiny.yaml best.safetensors sd.safetensors junk.pt
 fi
 # export / convert (ONNX): a round trip, then refusals that write nothing
 run 0 "" export m.safetensors -o m.onnx --size 64
