@@ -18,10 +18,10 @@
 # yolov7 @640 on one thread, pruned yolov7 @640 on THREADS threads. Each round
 # runs every case once per side (RUNS timed runs after a warm-up, median),
 # libyolopr first in odd rounds and ONNX Runtime first in even ones. Prints
-# each round, then per case the medians over rounds and their ratio
-# yolopr/ORT (below 1: libyolopr is faster), and the load average before and
-# after (only ratios measured side by side in one run mean anything on a
-# shared machine).
+# each round, then per case the medians over rounds, their ratio yolopr/ORT
+# (below 1: libyolopr is faster) and the median of the per-round ratios, and
+# the load average before and after (only ratios measured side by side in one
+# run mean anything on a shared machine).
 #
 # usage: scripts/bench_vs_ort.sh            (after meson setup build && ninja -C build)
 # environment: ROUNDS (3, at least 3), RUNS (5), THREADS (2), NC (20), BUILD (build),
@@ -115,7 +115,7 @@ isa=$(YOLOPR_LIBRARY=$LIB /usr/bin/python3 -c \
     'import sys; sys.path.insert(0, "examples/python"); import yolopr; print(yolopr.simd_active())')
 echo "== $ROUNDS rounds, $RUNS timed runs per side and case (after a warm-up), batch 1;" \
      "libyolopr kernels $isa; $(nproc) CPUs, load average $load0"
-declare -A O T
+declare -A O T R
 for r in $(seq 1 "$ROUNDS"); do
     for c in "${cases[@]}"; do
         IFS=: read -r name model size threads <<<"$c"
@@ -127,7 +127,7 @@ for r in $(seq 1 "$ROUNDS"); do
             t=$(ort_ms "$stem" "$threads")
             o=$(ours_ms "$ck" "$size" "$threads")
         fi
-        O[$name]+="$o " T[$name]+="$t "
+        O[$name]+="$o " T[$name]+="$t " R[$name]+="$(awk -v o="$o" -v t="$t" 'BEGIN { print o / t }') "
         awk -v n="$name" -v r="$r" -v th="$threads" -v o="$o" -v t="$t" 'BEGIN {
             printf "round %d  %-20s %d thr  ORT %8.2f ms  yolopr %8.2f ms  yolopr/ORT %.3f\n",
                    r, n, th, t, o, o / t }'
@@ -138,12 +138,14 @@ load1=$(cut -d' ' -f1-3 /proc/loadavg)
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 echo
 echo "== medians over $ROUNDS rounds (load average before: $load0, after: $load1)"
-printf "| %-20s | %7s | %14s | %11s | %10s |\n" "model @ size" threads "ONNX Runtime" yolopr "yolopr/ORT"
-printf "|%s|%s|%s|%s|%s|\n" "$(printf -- '-%.0s' {1..22})" "---------" "----------------" \
-    "-------------" "------------"
+printf "| %-20s | %7s | %14s | %11s | %10s | %12s |\n" "model @ size" threads "ONNX Runtime" \
+    yolopr "yolopr/ORT" "round ratios"
+printf "|%s|%s|%s|%s|%s|%s|\n" "$(printf -- '-%.0s' {1..22})" "---------" "----------------" \
+    "-------------" "------------" "--------------"
 for c in "${cases[@]}"; do
     IFS=: read -r name model size threads <<<"$c"
-    mo=$(median "${O[$name]}") mt=$(median "${T[$name]}")
-    awk -v n="$name" -v th="$threads" -v o="$mo" -v t="$mt" 'BEGIN {
-        printf "| %-20s | %7d | %11.2f ms | %8.2f ms | %10.3f |\n", n, th, t, o, o / t }'
+    mo=$(median "${O[$name]}") mt=$(median "${T[$name]}") mr=$(median "${R[$name]}")
+    awk -v n="$name" -v th="$threads" -v o="$mo" -v t="$mt" -v r="$mr" 'BEGIN {
+        printf "| %-20s | %7d | %11.2f ms | %8.2f ms | %10.3f | %12.3f |\n", n, th, t, o, o / t, r }'
 done
+echo "(yolopr/ORT: ratio of the medians; round ratios: median of the per-round ratios)"

@@ -10,7 +10,8 @@ the fused model's weights, strides from the cfg libyolopr writes back
 share of the time and GFLOP/s, and the model's conv MACs over the sum of the
 medians as a share of an FMA peak: --peak-gflops, or by default
 cores x FMA units x lanes x 2 x clock from --fma-units (2), --lanes (8: AVX2
-fp32) and the clock of /proc/cpuinfo (override with --ghz).
+fp32) and the clock of /proc/cpuinfo (override with --ghz), and of the peak
+measured on as many threads just before and after the passes.
 
 usage: YOLOPR_LIBRARY=build/lib/libyolopr.so /usr/bin/python3 scripts/profile_classes.py \\
            MODEL [--nc 20] [--size 640] [--threads 2] [--passes 3] [--build build]
@@ -100,6 +101,7 @@ def main():
         cmd += ["--nc", str(a.nc)]
     env = dict(os.environ, YPR_PROFILE="1")
     times, names, shapes = {}, {}, {}
+    measured = [yolopr.bench_peak(threads=a.threads, seconds=0.3)]
     for _ in range(a.passes):
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         for line in r.stderr.splitlines():
@@ -109,6 +111,7 @@ def main():
                 names[s] = mt.group(2)
                 shapes[s] = tuple(int(mt.group(k)) for k in (3, 4, 5))
                 times.setdefault(s, []).append(float(mt.group(6)))
+    measured.append(yolopr.bench_peak(threads=a.threads, seconds=0.3))
     agg = {c: [0, 0.0, 0.0] for c in CLASSES}   # steps, MACs, ms
     for s in sorted(times):
         cls, wmacs = classify(names[s], weights, strides)
@@ -137,6 +140,11 @@ def main():
     print("conv MACs / summed step time = %.1f GFLOP/s = %.1f %% of the FMA peak %.1f GFLOP/s (%s)"
           % (2 * conv_macs / total_ms / 1e6, 100 * 2 * conv_macs / total_ms / 1e6 / peak, peak,
              how))
+    got = 2 * conv_macs / total_ms / 1e6
+    print("measured FMA peak on %d threads (yolopr.bench_peak, before and after the passes): "
+          "%.1f / %.1f GFLOP/s; the model runs at %.1f %% of the larger (on a busy machine the "
+          "measured peak falls with the load, the nominal one does not)" %
+          (a.threads, measured[0], measured[1], 100 * got / max(max(measured), 1e-9)))
 
 
 if __name__ == "__main__":
