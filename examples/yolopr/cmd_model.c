@@ -455,9 +455,10 @@ int cmd_bench_model(int argc, char **argv)
     int64_t mem = 0;
     ypr_model_memory(m, &mem);
     printf("%s%s @%dx%d batch %d, %d threads, kernels %s: median %.2f ms (min %.2f), "
-           "%.2f GMACs/image, %.1f GFLOP/s effective, %.0f MB\n", o.model, o.fuse ? " (fused)" : "",
-           o.size, o.size, o.batch, o.threads ? o.threads : ypr_get_num_threads(),
-           ypr_simd_active(), med * 1e3, t[0] * 1e3, (double)macs / 1e9,
+           "%.2f ms/image, %.2f images/s, %.2f GMACs/image, %.1f GFLOP/s effective, %.0f MB\n",
+           o.model, o.fuse ? " (fused)" : "", o.size, o.size, o.batch,
+           o.threads ? o.threads : ypr_get_num_threads(), ypr_simd_active(), med * 1e3,
+           t[0] * 1e3, med * 1e3 / o.batch, o.batch / med, (double)macs / 1e9,
            2.0 * (double)macs * o.batch / med / 1e9, (double)mem / 1e6);
     if (o.peak) {
         double pk = peak0 > peak1 ? peak0 : peak1;

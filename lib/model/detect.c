@@ -91,7 +91,8 @@ int ypr__detect_decode(const ypr_model *m, int image, const ypr_decode_opts *o, 
     RETURN_IF(!c, YPR_ENOMEM, "detect: out of memory");
     for (int l = 0; l < d->nl; l++) {
         ypr_shape s;
-        const float *out = ypr__plan_output(m->plan, l, &s);
+        int64_t batch;
+        const float *out = ypr__model_output_at(m, l, &s, &batch);
         int64_t hw = s.h * s.w;
         const float *base = out + (int64_t)image * d->na * no * hw;
         float stride = d->strides[l];
@@ -250,10 +251,12 @@ int ypr__model_decode_with(const ypr_model *m, int image, const ypr_decode_opts 
 {
     RETURN_IF(!m || !o || !count || (!dets && capacity > 0), YPR_EINVAL,
               "decode: NULL argument");
-    RETURN_IF(!m->plan, YPR_ESTATE, "decode: no forward pass has run");
-    RETURN_IF(image < 0 || image >= ypr__plan_batch(m->plan), YPR_ERANGE,
-              "decode: image %d outside the batch of %lld", image,
-              (long long)ypr__plan_batch(m->plan));
+    ypr_shape s;
+    int64_t batch = 0;
+    RETURN_IF(!ypr__model_output_at(m, 0, &s, &batch), YPR_ESTATE,
+              "decode: no forward pass has run");
+    RETURN_IF(image < 0 || image >= batch, YPR_ERANGE,
+              "decode: image %d outside the batch of %lld", image, (long long)batch);
     RETURN_IF(o->max_det < 1 || o->max_det > 100000, YPR_ERANGE,
               "decode: max detections %d outside 1..100000", o->max_det);
     RETURN_IF(!(o->class_offset >= 0 && o->class_offset <= 1e6f), YPR_ERANGE,

@@ -1,6 +1,7 @@
 /* The public ypr_model: creation from cfgs and built-ins, counts, forward. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,20 @@ int ypr__model_new(ypr_model **out)
     return YPR_OK;
 }
 
+static void drop_workers(ypr_model *m)
+{
+    for (int i = 0; i < m->nworkers; i++) {
+        ypr__plan_free(m->wplans[i]);
+        ypr__pool_free(m->wpools[i]);
+    }
+    free(m->wplans);
+    free(m->wpools);
+    m->wplans = NULL;
+    m->wpools = NULL;
+    m->nworkers = 0;
+    m->bout_n = 0;
+}
+
 void ypr__model_drop_plans(ypr_model *m)
 {
     for (int i = 0; i < 4; i++) {
@@ -34,6 +49,12 @@ void ypr__model_drop_plans(ypr_model *m)
         m->plans[i] = NULL;
     }
     m->plan = NULL;
+    drop_workers(m);
+    ypr__free(m->bout);
+    free(m->bout_off);
+    m->bout = NULL;
+    m->bout_off = NULL;
+    m->bout_floats = 0;
 }
 
 int ypr__model_plan(ypr_model *m, int64_t n, int64_t h, int64_t w)
@@ -41,6 +62,7 @@ int ypr__model_plan(ypr_model *m, int64_t n, int64_t h, int64_t w)
     int free_slot = -1, lru = 0;
     ypr_plan *donor = NULL;
     m->tick++;
+    m->bout_n = 0;   /* the next outputs are this plan's */
     for (int i = 0; i < 4; i++) {
         ypr_plan *p = m->plans[i];
         if (p && ypr__plan_matches(p, &m->net, n, h, w)) {
@@ -226,11 +248,215 @@ int ypr_model_set_threads(ypr_model *m, int threads)
     return YPR_OK;
 }
 
+/* ---------------------------------------------------- image-parallel batches
+ *
+ * A batch of n >= 2 images on a pool of P >= 2 threads runs as whole images
+ * on min(n, P) workers at once, each with its own batch-1 plan on its own
+ * pool of P / workers threads (one thread each when n >= P), instead of one
+ * batch-n plan whose every step is split over the P threads. Each worker
+ * takes the next image as it finishes one, so nothing waits on a barrier
+ * between layers, a worker's activations stay the size of one image's, and
+ * a slow or descheduled core delays only its own image. The plans share the
+ * packed weights; each image's values are computed exactly as by a batch-1
+ * pass (every output element by one task in a fixed order), so the outputs
+ * are bit-identical to running the images one by one. */
+
+/* Make m's workers right for [1, 3, h, w] on min(n, P) workers. */
+static int ensure_workers(ypr_model *m, int64_t n, int64_t h, int64_t w)
+{
+    int threads = ypr__pool_size(m->pool);
+    int nw = n < threads ? (int)n : threads, each = threads / nw;
+    int ok = m->nworkers == nw;
+    for (int i = 0; ok && i < nw; i++)
+        ok = ypr__plan_matches(m->wplans[i], &m->net, 1, h, w) &&
+             ypr__pool_size(m->wpools[i]) == each;
+    if (ok)
+        return YPR_OK;
+    drop_workers(m);
+    ypr_plan *donor = NULL;   /* packed weights: share a cached plan's when it is current */
+    for (int i = 0; i < 4 && !donor; i++)
+        if (m->plans[i] && ypr__plan_matches(m->plans[i], &m->net, ypr__plan_batch(m->plans[i]),
+                                             ypr__plan_height(m->plans[i]),
+                                             ypr__plan_width(m->plans[i])))
+            donor = m->plans[i];
+    m->wplans = calloc((size_t)nw, sizeof *m->wplans);
+    m->wpools = calloc((size_t)nw, sizeof *m->wpools);
+    if (!m->wplans || !m->wpools) {
+        free(m->wplans);
+        free(m->wpools);
+        m->wplans = NULL;
+        m->wpools = NULL;
+        return ypr__error(YPR_ENOMEM, "model: out of memory");
+    }
+    int rc = YPR_OK;
+    for (int i = 0; rc == YPR_OK && i < nw; i++) {
+        m->nworkers = i + 1;
+        rc = ypr__pool_create(each, &m->wpools[i]);
+        if (rc == YPR_OK)
+            rc = ypr__plan_create_from(&m->net, m->wpools[i], 1, h, w,
+                                       donor ? donor : m->wplans[0], &m->wplans[i]);
+    }
+    if (rc < 0)
+        drop_workers(m);
+    return rc;
+}
+
+/* Room in m->bout for n images of every level of the workers' plans. */
+static int ensure_bout(ypr_model *m, int64_t n)
+{
+    const ypr_plan *p = m->wplans[0];
+    int nl = ypr__plan_num_outputs(p);
+    int64_t *off = malloc((size_t)(nl + 1) * sizeof *off);
+    RETURN_IF(!off, YPR_ENOMEM, "model: out of memory");
+    int64_t at = 0, per = 0;
+    for (int l = 0; l < nl; l++) {
+        ypr_shape s;
+        ypr__plan_output(p, l, &s);
+        per += s.c * s.h * s.w;   /* one image's outputs: within the plan's own limits */
+    }
+    if (ypr__mul_size(per, n, &at) < 0 ||
+        at > YPR_PLAN_MAX_ACTIVATION_BYTES / (int64_t)sizeof(float)) {
+        free(off);
+        return ypr__error(YPR_ERANGE, "model: batch %lld: %lld output values per image exceed "
+                          "the %lld-byte limit", (long long)n, (long long)per,
+                          (long long)YPR_PLAN_MAX_ACTIVATION_BYTES);
+    }
+    at = 0;
+    for (int l = 0; l < nl; l++) {
+        ypr_shape s;
+        ypr__plan_output(p, l, &s);
+        off[l] = at;
+        at += n * s.c * s.h * s.w;
+    }
+    off[nl] = at;
+    if ((size_t)at > m->bout_floats) {
+        float *b = ypr__alloc((size_t)at * sizeof(float));
+        if (!b) {
+            free(off);
+            return YPR_ENOMEM;
+        }
+        ypr__free(m->bout);
+        m->bout = b;
+        m->bout_floats = (size_t)at;
+    }
+    free(m->bout_off);
+    m->bout_off = off;
+    return YPR_OK;
+}
+
+typedef struct image_job {
+    ypr_model *m;
+    const float *x;
+    int64_t n, in_floats;
+    atomic_llong next;     /* the next image to take */
+    atomic_int rc;         /* the first failure */
+    char msg[512];         /* its message (recorded on the worker's thread) */
+} image_job;
+
+static void image_task(void *ctx, int64_t task, int worker)
+{
+    (void)worker;
+    image_job *j = ctx;
+    ypr_model *m = j->m;
+    ypr_plan *p = m->wplans[task];
+    int nl = ypr__plan_num_outputs(p);
+    for (;;) {
+        if (atomic_load_explicit(&j->rc, memory_order_relaxed) != 0)
+            return;
+        int64_t i = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (i >= j->n)
+            return;
+        int rc = ypr__plan_run(p, j->x + i * j->in_floats);
+        if (rc < 0) {
+            int none = 0;
+            if (atomic_compare_exchange_strong(&j->rc, &none, rc)) {
+                const char *e = ypr_last_error(), *colon = strstr(e, ": ");
+                snprintf(j->msg, sizeof j->msg, "%s", colon ? colon + 2 : e);
+            }
+            return;
+        }
+        for (int l = 0; l < nl; l++) {
+            ypr_shape s;
+            const float *src = ypr__plan_output(p, l, &s);
+            int64_t per = s.c * s.h * s.w;
+            memcpy(m->bout + m->bout_off[l] + i * per, src, (size_t)per * sizeof(float));
+        }
+    }
+}
+
+/* A batch is refused as a batch-n plan would refuse it when one of its
+ * values passes the activation limit, so the thread count never decides
+ * whether a call succeeds (the plans check the rest per image). */
+static int check_batch(const ypr_model *m, int64_t n, int64_t h, int64_t w)
+{
+    const ypr_net *net = &m->net;
+    ypr_shape *sh = malloc((size_t)net->nnodes * sizeof *sh);
+    RETURN_IF(!sh, YPR_ENOMEM, "model: out of memory");
+    int rc = ypr__net_shapes(net, h, w, sh);
+    const int64_t max_floats = YPR_PLAN_MAX_ACTIVATION_BYTES / (int64_t)sizeof(float);
+    for (int i = 0; rc == YPR_OK && i < net->nnodes; i++) {
+        int64_t e = 0;
+        if (net->nodes[i].kind == YPR_NODE_INPUT)
+            continue;
+        if (ypr__mul_size(n, sh[i].c, &e) < 0 || ypr__mul_size(e, sh[i].h, &e) < 0 ||
+            ypr__mul_size(e, sh[i].w, &e) < 0 || e > max_floats)
+            rc = ypr__error(YPR_ERANGE, "plan: node %s: %lldx%lldx%lldx%lld activations exceed "
+                            "the %lld-byte limit (batch %lld, input %lldx%lld)",
+                            net->nodes[i].name, (long long)n, (long long)sh[i].c,
+                            (long long)sh[i].h, (long long)sh[i].w,
+                            (long long)YPR_PLAN_MAX_ACTIVATION_BYTES, (long long)n,
+                            (long long)h, (long long)w);
+    }
+    free(sh);
+    return rc;
+}
+
+static int forward_images(ypr_model *m, const float *x, int64_t n, int64_t h, int64_t w)
+{
+    m->bout_n = 0;
+    TRY(check_batch(m, n, h, w));
+    TRY(ensure_workers(m, n, h, w));
+    TRY(ensure_bout(m, n));
+    image_job *j = calloc(1, sizeof *j);
+    RETURN_IF(!j, YPR_ENOMEM, "model: out of memory");
+    j->m = m;
+    j->x = x;
+    j->n = n;
+    j->in_floats = 3 * h * w;
+    atomic_init(&j->next, 0);
+    atomic_init(&j->rc, 0);
+    ypr__pool_run(m->pool, m->nworkers, image_task, j);
+    int rc = atomic_load(&j->rc);
+    if (rc < 0)
+        rc = ypr__error(rc, "%s", j->msg);
+    else
+        m->bout_n = n;
+    free(j);
+    return rc;
+}
+
+const float *ypr__model_output_at(const ypr_model *m, int level, ypr_shape *shape, int64_t *n)
+{
+    if (m->bout_n > 0) {
+        if (level < 0 || level >= ypr__plan_num_outputs(m->wplans[0]))
+            return NULL;
+        ypr__plan_output(m->wplans[0], level, shape);
+        *n = m->bout_n;
+        return m->bout + m->bout_off[level];
+    }
+    if (!m->plan)
+        return NULL;
+    *n = ypr__plan_batch(m->plan);
+    return ypr__plan_output(m->plan, level, shape);
+}
+
 int ypr_model_forward(ypr_model *m, const float *input, int n, int h, int w)
 {
     RETURN_IF(!m || !input, YPR_EINVAL, "model: NULL argument");
     RETURN_IF(n < 1 || h < 1 || w < 1, YPR_EINVAL, "model: input size %dx%dx%d must be positive",
               n, h, w);
+    if (n >= 2 && ypr__pool_size(m->pool) >= 2)
+        return forward_images(m, input, n, h, w);
     TRY(ypr__model_plan(m, n, h, w));
     return ypr__plan_run(m->plan, input);
 }
@@ -238,17 +464,15 @@ int ypr_model_forward(ypr_model *m, const float *input, int n, int h, int w)
 int ypr_model_output(const ypr_model *m, int level, float *dst, int64_t shape[5])
 {
     RETURN_IF(!m || !shape, YPR_EINVAL, "model: NULL argument");
-    RETURN_IF(!m->plan, YPR_ESTATE, "model: no forward pass has run");
+    RETURN_IF(!m->plan && !m->bout_n, YPR_ESTATE, "model: no forward pass has run");
     const ypr_node *d = detect_node(m);
     RETURN_IF(level < 0 || level >= d->nl, YPR_ERANGE, "model: level %d outside 0..%d", level,
               d->nl - 1);
     ypr_shape s;
-    const float *src = ypr__plan_output(m->plan, level, &s);
+    int64_t n = 0;
+    const float *src = ypr__model_output_at(m, level, &s, &n);
     RETURN_IF(!src, YPR_EINTERNAL, "model: missing output %d", level);
-    int64_t n = 0, na = d->na, no = d->nc + 5, hw = s.h * s.w;
-    for (int i = 0; i < 5; i++)
-        shape[i] = 0;
-    n = ypr__plan_batch(m->plan);
+    int64_t na = d->na, no = d->nc + 5, hw = s.h * s.w;
     shape[0] = n;
     shape[1] = na;
     shape[2] = s.h;
@@ -416,6 +640,11 @@ int ypr_model_memory(const ypr_model *m, int64_t *bytes)
             t += (int64_t)ypr__plan_bytes(m->plans[i], !packs_counted);
             packs_counted = 1;
         }
+    for (int i = 0; i < m->nworkers; i++) {   /* image-parallel batches */
+        t += (int64_t)ypr__plan_bytes(m->wplans[i], !packs_counted);
+        packs_counted = 1;
+    }
+    t += (int64_t)(m->bout_floats * sizeof(float));
     *bytes = t;
     return YPR_OK;
 }

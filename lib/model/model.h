@@ -53,6 +53,15 @@ struct ypr_model {
     ypr_plan *plan;           /* the plan of the last forward pass (one of plans[]) */
     ypr_plan *plans[4];       /* per input shape, sharing packed weights; LRU */
     uint64_t plan_used[4], tick;
+    /* Batches run image-parallel (model.c, forward_images): per worker a
+     * batch-1 plan on its own pool, and the outputs gathered per level. */
+    int nworkers;
+    ypr_pool **wpools;
+    ypr_plan **wplans;
+    float *bout;              /* [level][n, C, H, W] of the last such pass */
+    int64_t *bout_off;        /* per level: its offset in bout, in floats */
+    size_t bout_floats;
+    int64_t bout_n;           /* images in bout; 0: the last pass's outputs are in plan */
     float conf_thr, iou_thr;  /* detection settings */
     int max_det, multi_label, agnostic;
 };
@@ -112,6 +121,9 @@ int ypr__pt_cfg_text(const struct ypr_pk *cfg, const char *what, char **text, si
 void ypr__model_drop_plans(ypr_model *m);
 /* Make m->plan a plan for [n, 3, h, w], reusing a cached one. */
 int ypr__model_plan(ypr_model *m, int64_t n, int64_t h, int64_t w);
+/* The outputs of the last forward pass at @p level: [n, C, H, W] floats, with
+ * *shape = (C, H, W) and *n; NULL if no pass has run. */
+const float *ypr__model_output_at(const ypr_model *m, int level, ypr_shape *shape, int64_t *n);
 
 /* An empty model with its thread pool. */
 int ypr__model_new(ypr_model **out);

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The speed anchor for inference: libyolopr (`yolopr bench MODEL --fuse`)
+# against ONNX Runtime (npm onnxruntime-node, CPU execution provider, all
+# graph optimizations, sequential, THREADS intra-op threads) on the same fused
+# weights, alternating the two case by case, round by round, so both see the
+# same machine load. A tool, not a test: nothing here asserts a time.
+#
+# The models are ours: yolov7 and yolov7-tiny built with NC classes (seed 0)
+# with seeded random BatchNorm statistics and implicit layers (so that fusing
+# does something), saved as libyolopr checkpoints, plus yolov7 pruned with
+# `yolopr prune --importance l2 --ratio 0.25 --round-to 8`. Each is written
+# back as YOLOv7, built and fused (as YOLOv7's Model.fuse() does) by our own
+# PyTorch re-implementation and exported to ONNX (scripts/ort_export.py);
+# ONNX Runtime's outputs must equal libyolopr's within 1e-4 (max |diff| over
+# max |ours|, per output; scripts/ort_run.mjs check) before anything is timed.
+#
+# Cases (batch 1): yolov7 and yolov7-tiny at 640 and 416 on THREADS threads,
+# yolov7 @640 on one thread, pruned yolov7 @640 on THREADS threads. Each round
+# runs every case once per side (RUNS timed runs after a warm-up, median),
+# libyolopr first in odd rounds and ONNX Runtime first in even ones. Prints
+# each round, then per case the medians over rounds, their ratio yolopr/ORT
+# (below 1: libyolopr is faster) and the median of the per-round ratios, and
+# the load average before and after (only ratios measured side by side in one
+# run mean anything on a shared machine).
+#
+# usage: scripts/bench_vs_ort.sh            (after meson setup build && ninja -C build)
+# environment: ROUNDS (3, at least 3), RUNS (5), THREADS (2), NC (20), BUILD (build),
+#              ONLY (a grep -E pattern on case names, e.g. 'tiny'),
+#              ORT_DIR (~/.cache/yolopr-ort: where onnxruntime-node is installed),
+#              WORK (a new temporary folder, removed at the end: the models)
+# Needs (installed with apt-get / npm when missing): Debian's python3-torch, python3-onnx,
+# python3-yaml, nodejs and npm; onnxruntime-node 1.30.0 (npm install --ignore-scripts, as its
+# install script would fetch an optional GPU part from elsewhere).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3} RUNS=${RUNS:-5} THREADS=${THREADS:-2} NC=${NC:-20} BUILD=${BUILD:-build}
+ONLY=${ONLY:-.} ORT_DIR=${ORT_DIR:-$HOME/.cache/yolopr-ort} ORT_VERSION=1.30.0
+Y=$BUILD/examples/yolopr
+LIB=$BUILD/lib/libyolopr.so
+[ -x "$Y" ] && [ -e "$LIB" ] || { echo "build first: meson setup $BUILD && ninja -C $BUILD" >&2; exit 1; }
+[ "$ROUNDS" -ge 3 ] || { echo "ROUNDS must be at least 3" >&2; exit 1; }
+
+# --- what it needs ----------------------------------------------------------------------
+apt_missing=()
+command -v node >/dev/null || apt_missing+=(nodejs)
+command -v npm >/dev/null || apt_missing+=(npm)
+for p in python3-torch python3-onnx python3-yaml python3-numpy; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || apt_missing+=("$p")
+done
+if [ ${#apt_missing[@]} -gt 0 ]; then
+    echo "installing ${apt_missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${apt_missing[@]}" >/dev/null
+fi
+ort_pkg=$ORT_DIR/node_modules/onnxruntime-node/package.json
+if ! grep -q "\"version\": \"$ORT_VERSION\"" "$ort_pkg" 2>/dev/null; then
+    echo "installing onnxruntime-node $ORT_VERSION into $ORT_DIR" >&2
+    mkdir -p "$ORT_DIR"
+    [ -f "$ORT_DIR/package.json" ] || echo '{"name": "yolopr-ort", "private": true}' >"$ORT_DIR/package.json"
+    (cd "$ORT_DIR" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error \
+        "onnxruntime-node@$ORT_VERSION" >/dev/null)
+fi
+export ORT_DIR
+
+if [ -z "${WORK:-}" ]; then
+    WORK=$(mktemp -d)
+    trap 'rm -rf "$WORK"' EXIT
+fi
+mkdir -p "$WORK"
+
+# --- the models, their ONNX exports and the output check -----------------------------------
+py() { YOLOPR_LIBRARY=$LIB /usr/bin/python3 -W ignore scripts/ort_export.py "$@"; }
+ort() { node scripts/ort_run.mjs "$@"; }
+
+# name:checkpoint:size:threads
+cases=()
+add_case() { if grep -Eq -- "$ONLY" <<<"$1"; then cases+=("$1:$2:$3:$4"); fi; }
+add_case "yolov7@640" yolov7 640 "$THREADS"
+add_case "yolov7@416" yolov7 416 "$THREADS"
+add_case "yolov7-tiny@640" yolov7-tiny 640 "$THREADS"
+add_case "yolov7-tiny@416" yolov7-tiny 416 "$THREADS"
+add_case "yolov7@640-1thread" yolov7 640 1
+add_case "yolov7-pruned@640" yolov7-pruned 640 "$THREADS"
+[ ${#cases[@]} -gt 0 ] || { echo "ONLY=$ONLY matches no case" >&2; exit 1; }
+
+echo "== exporting to $WORK"
+for c in "${cases[@]}"; do
+    IFS=: read -r name model size threads <<<"$c"
+    ck=$WORK/$model.safetensors stem=$WORK/$model-$size
+    [ -e "$stem.onnx" ] && continue
+    if [ ! -e "$ck" ]; then
+        if [ "$model" = yolov7-pruned ]; then
+            [ -e "$WORK/yolov7.safetensors" ] ||
+                py --model yolov7 --nc "$NC" --checkpoint "$WORK/yolov7.safetensors"
+            "$Y" prune "$WORK/yolov7.safetensors" --importance l2 --ratio 0.25 --round-to 8 \
+                -o "$ck" | tail -n 2
+        else
+            py --model "$model" --nc "$NC" --checkpoint "$ck"
+        fi
+    fi
+    py --model "$ck" --size "$size" --out "$stem"
+    ort check "$stem" "$threads"
+done
+
+# --- alternating rounds --------------------------------------------------------------------
+ours_ms() {
+    "$Y" bench "$1" --fuse --size "$2" --threads "$3" --runs "$RUNS" |
+        sed -n 's/.*median \([0-9.]*\) ms.*/\1/p'
+}
+ort_ms() { ort time "$1" "$2" "$RUNS" | sed -n 's/.*median \([0-9.]*\) ms.*/\1/p'; }
+
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+isa=$(YOLOPR_LIBRARY=$LIB /usr/bin/python3 -c \
+    'import sys; sys.path.insert(0, "examples/python"); import yolopr; print(yolopr.simd_active())')
+echo "== $ROUNDS rounds, $RUNS timed runs per side and case (after a warm-up), batch 1;" \
+     "libyolopr kernels $isa; $(nproc) CPUs, load average $load0"
+declare -A O T R
+for r in $(seq 1 "$ROUNDS"); do
+    for c in "${cases[@]}"; do
+        IFS=: read -r name model size threads <<<"$c"
+        ck=$WORK/$model.safetensors stem=$WORK/$model-$size
+        if [ $((r % 2)) = 1 ]; then
+            o=$(ours_ms "$ck" "$size" "$threads")
+            t=$(ort_ms "$stem" "$threads")
+        else
+            t=$(ort_ms "$stem" "$threads")
+            o=$(ours_ms "$ck" "$size" "$threads")
+        fi
+        O[$name]+="$o " T[$name]+="$t " R[$name]+="$(awk -v o="$o" -v t="$t" 'BEGIN { print o / t }') "
+        awk -v n="$name" -v r="$r" -v th="$threads" -v o="$o" -v t="$t" 'BEGIN {
+            printf "round %d  %-20s %d thr  ORT %8.2f ms  yolopr %8.2f ms  yolopr/ORT %.3f\n",
+                   r, n, th, t, o, o / t }'
+    done
+done
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+echo
+echo "== medians over $ROUNDS rounds (load average before: $load0, after: $load1)"
+printf "| %-20s | %7s | %14s | %11s | %10s | %12s |\n" "model @ size" threads "ONNX Runtime" \
+    yolopr "yolopr/ORT" "round ratios"
+printf "|%s|%s|%s|%s|%s|%s|\n" "$(printf -- '-%.0s' {1..22})" "---------" "----------------" \
+    "-------------" "------------" "--------------"
+for c in "${cases[@]}"; do
+    IFS=: read -r name model size threads <<<"$c"
+    mo=$(median "${O[$name]}") mt=$(median "${T[$name]}") mr=$(median "${R[$name]}")
+    awk -v n="$name" -v th="$threads" -v o="$mo" -v t="$mt" -v r="$mr" 'BEGIN {
+        printf "| %-20s | %7d | %11.2f ms | %8.2f ms | %10.3f | %12.3f |\n", n, th, t, o, o / t, r }'
+done
+echo "(yolopr/ORT: ratio of the medians; round ratios: median of the per-round ratios)"

@@ -1,0 +1,84 @@
+// The ONNX Runtime side of scripts/bench_vs_ort.sh, run with Debian's nodejs.
+//
+//   ORT_DIR=~/.cache/yolopr-ort node scripts/ort_run.mjs check STEM [THREADS]
+//   ORT_DIR=~/.cache/yolopr-ort node scripts/ort_run.mjs time STEM THREADS RUNS
+//
+// STEM is what scripts/ort_export.py wrote (STEM.onnx, STEM.json, STEM.in.bin,
+// STEM.out<i>.bin). The session: CPU execution provider, THREADS intra-op
+// threads, one inter-op thread, sequential execution, every graph
+// optimization. `check` runs STEM.in.bin and compares each output with
+// libyolopr's (STEM.out<i>.bin): max |ort - ours| / max |ours| per output must
+// be at most 1e-4 (exit 1 otherwise). `time` runs the input `yolopr bench`
+// uses (x[i] = (i mod 251) / 251) once to warm up, then RUNS times, and prints
+// "median X ms (min Y)", as `yolopr bench` does.
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+
+const ortDir = process.env.ORT_DIR;
+if (!ortDir) {
+  console.error("ort_run.mjs: set ORT_DIR to the folder onnxruntime-node is installed in");
+  process.exit(2);
+}
+const ort = createRequire(join(ortDir, "package.json"))("onnxruntime-node");
+const [mode, stem, threadsArg, runsArg] = process.argv.slice(2);
+if (!["check", "time"].includes(mode) || !stem) {
+  console.error("usage: ort_run.mjs check STEM [THREADS] | time STEM THREADS RUNS");
+  process.exit(2);
+}
+const threads = Number(threadsArg || 2);
+const meta = JSON.parse(readFileSync(stem + ".json", "utf8"));
+
+function floats(path) {
+  const b = readFileSync(path);
+  return new Float32Array(b.buffer, b.byteOffset, b.length / 4);
+}
+
+const session = await ort.InferenceSession.create(stem + ".onnx", {
+  executionProviders: ["cpu"],
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  executionMode: "sequential",
+  graphOptimizationLevel: "all",
+});
+
+if (mode === "check") {
+  const x = new ort.Tensor("float32", floats(stem + ".in.bin"), meta.shape);
+  const out = await session.run({ [meta.input]: x });
+  let worst = 0;
+  meta.outputs.forEach((name, i) => {
+    const got = out[name].data;
+    const want = floats(`${stem}.out${i}.bin`);
+    if (got.length !== want.length)
+      throw new Error(`${name}: ${got.length} values, libyolopr has ${want.length}`);
+    let diff = 0, ref = 0;
+    for (let k = 0; k < got.length; k++) {
+      diff = Math.max(diff, Math.abs(got[k] - want[k]));
+      ref = Math.max(ref, Math.abs(want[k]));
+    }
+    const rel = diff / Math.max(ref, 1e-30);
+    if (!(rel <= worst)) worst = rel;   // NaN sticks
+    console.log(`  ${name} [${out[name].dims}]: max |ort - ours| ${diff.toExponential(2)}, ` +
+                `max |ours| ${ref.toPrecision(3)}, relative ${rel.toExponential(2)}`);
+  });
+  const ok = worst <= 1e-4;
+  console.log(`ort check ${stem}: worst relative difference ${worst.toExponential(2)} ` +
+              `${ok ? "<=" : "EXCEEDS"} 1e-4 (onnxruntime-node ${ort.env.versions.common})`);
+  process.exit(ok ? 0 : 1);
+}
+
+const runs = Number(runsArg || 5), shape = meta.shape;
+const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+for (let i = 0; i < data.length; i++) data[i] = (i % 251) / 251;
+const feeds = { [meta.input]: new ort.Tensor("float32", data, shape) };
+await session.run(feeds);   // warm-up
+const t = [];
+for (let r = 0; r < runs; r++) {
+  const t0 = performance.now();
+  await session.run(feeds);
+  t.push(performance.now() - t0);
+}
+t.sort((a, b) => a - b);
+console.log(`ort ${stem}, ${threads} threads: median ${t[runs >> 1].toFixed(2)} ms ` +
+            `(min ${t[0].toFixed(2)})`);
