@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "net.h"
@@ -619,6 +620,16 @@ static void fake_quant(ypr_plan *p, const ypr_qparam *q, float *y, int64_t n)
         ypr__pool_run(p->pool, tasks, fq_task, &j);
 }
 
+/* YPR_PROFILE=1: per-step times through the log hook; read once per process. */
+static int profile;
+static pthread_once_t profile_once = PTHREAD_ONCE_INIT;
+
+static void read_profile_env(void)
+{
+    const char *e = getenv("YPR_PROFILE");
+    profile = e && *e == '1';
+}
+
 int ypr__plan_run(ypr_plan *p, const float *x)
 {
     RETURN_IF(!p || !x, YPR_EINVAL, "plan: NULL argument");
@@ -634,11 +645,7 @@ int ypr__plan_run(ypr_plan *p, const float *x)
     }
     if (p->observer)
         TRY(p->observer(p->observer_user, 0, p->x, &p->shapes[0], p->n));
-    static int profile = -1;   /* YPR_PROFILE=1: per-step times through the log hook */
-    if (profile < 0) {
-        const char *e = getenv("YPR_PROFILE");
-        profile = e && *e == '1';
-    }
+    pthread_once(&profile_once, read_profile_env);   /* plans may run on several threads */
     for (int s = 0; s < p->nsteps; s++) {
         double t0 = profile ? ypr__now() : 0;
         TRY(run_step(p, &p->steps[s]));
