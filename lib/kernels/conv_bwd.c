@@ -13,10 +13,13 @@
  * need no col2im: the GEMM writes dX itself.
  *
  * dW, per group: dW[M, K] += Σ_images dY[M, P] · col(X)[K, P]ᵀ. Both operands
- * run along P, so both are transposed into panels per depth block of DW_PC
- * positions: dY rows into mr-row A panels, im2col rows (from the forward
- * packer, DW_PC wide) into nr-column B panels (kt->pack_t). A task owns a
- * tile of dW and walks all images and depth blocks in order.
+ * run along P, so dW is a block of dot products along P (kt->dot_block,
+ * lane partial sums in registers, reduced once per depth block): dY rows are
+ * read where they lie, and so are the input rows of 1×1 stride-1 unpadded
+ * convs; the other convs' im2col rows come from the forward packer, DW_PC_IM2COL
+ * positions at a time. Nothing is transposed, so cutting dW into tiles for
+ * the workers costs no repeated packing. A task owns a tile of dW and walks
+ * all images and depth blocks in order.
  *
  * Determinism: every output element is produced by one task with a fixed
  * order of additions (the band, block and depth splits depend on the shape
@@ -26,7 +29,10 @@
 #include "kernels.h"
 
 enum {
-    DW_PC = 128,        /* dW depth block: output positions per packed block */
+    DW_PC = 256,        /* dW depth block: output positions per dot-product pass */
+    DW_PC_IM2COL = 128, /* the same through im2col rows (the vector packers' widest panel) */
+    DW_MB = 128,        /* dW tile: rows (output channels), columns (C/g·kh·kw) */
+    DW_KB = 128,
     DX_ROWS = 256,      /* target dcol rows per channel block */
     DX_BAND_POS = 256,  /* minimum output positions per band */
 };
@@ -58,6 +64,23 @@ void ypr__pack_t_ref(const float *src, int64_t lds, int rows, int64_t cols, int 
         for (int r = rows; r < width; r++)
             d[r] = 0.0f;
     }
+}
+
+/* Eight float partial sums per dot product (lane p % 8), added in order. */
+void ypr__dot_block_ref(int64_t len, const float *a, int64_t lda, const float *b, int64_t ldb,
+                        float *c, int64_t ldc, int64_t m, int64_t n)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            const float *ar = a + i * lda, *br = b + j * ldb;
+            float part[8] = {0};
+            for (int64_t p = 0; p < len; p++)
+                part[p % 8] += ar[p] * br[p];
+            float sum = 0.0f;
+            for (int l = 0; l < 8; l++)
+                sum += part[l];
+            c[i * ldc + j] += sum;
+        }
 }
 
 void ypr__add_strided_ref(float *d, int64_t sd, const float *s, int64_t n)
@@ -115,9 +138,9 @@ static void geo_of(const ypr_ktable *kt, const ypr_conv_shape *s, int64_t oh, in
     G->dx_worker = G->kcx * G->ncb + (G->direct ? 0 : G->cb * G->khw * G->ncb);
     G->dx_worker = cdiv(G->dx_worker, 16) * 16;
 
-    G->mb = min64(cdiv(G->m, mr), cdiv(128, mr)) * mr;
-    G->kb = min64(cdiv(G->k, nr), cdiv(256, nr)) * nr;
-    G->dw_worker = cdiv((G->mb + G->kb + nr) * DW_PC, 16) * 16;
+    G->mb = min64(G->m, DW_MB);
+    G->kb = min64(G->k, DW_KB);
+    G->dw_worker = cdiv(G->kb * DW_PC, 16) * 16;
 }
 
 int64_t ypr__conv_bwd_scratch_floats(const ypr_ktable *kt, const ypr_conv_shape *s,
@@ -323,53 +346,44 @@ static void dw_task(void *ctx, int64_t task, int worker)
     const ypr_ktable *kt = pl->kt;
     const ypr_conv_shape *s = pl->s;
     const bwd_geo *G = pl->G;
-    const int mr = kt->mr, nr = kt->nr;
-    void (*pack_t)(const float *, int64_t, int, int64_t, int, float *) =
-        kt->pack_t ? kt->pack_t : ypr__pack_t_ref;
     ypr_pack_b_fn im2col = kt->pack_b_im2col ? kt->pack_b_im2col : ypr__pack_b_im2col_ref;
+    void (*dot)(int64_t, const float *, int64_t, const float *, int64_t, float *, int64_t,
+                int64_t, int64_t) = kt->dot_block ? kt->dot_block : ypr__dot_block_ref;
     int64_t ki = task % pl->ktiles, mi = (task / pl->ktiles) % pl->mtiles;
     int64_t gi = task / (pl->ktiles * pl->mtiles);
     int64_t m0 = mi * pl->mb, m1 = min64(G->m, m0 + pl->mb);
     int64_t k0 = ki * pl->kb, k1 = min64(G->k, k0 + pl->kb);
-    float *abuf = pl->work + (int64_t)worker * G->dw_worker;
-    float *bbuf = abuf + G->mb * DW_PC, *tmp = bbuf + G->kb * DW_PC;
+    float *tmp = pl->work + (int64_t)worker * G->dw_worker;
     float *dwg = pl->dw + gi * G->m * G->k;
     for (int64_t b = 0; b < s->n; b++) {
         const float *dyg = pl->dy + (b * s->oc + gi * G->m) * G->p;
         const float *xg = pl->x + (b * s->c + gi * G->cg) * G->hw;
         ypr_im2col_src is = {xg, s->h, s->w, G->oh, G->ow, s->kh, s->kw, s->sh, s->sw,
                              s->ph, s->pw, s->dh, s->dw};
-        for (int64_t p0 = 0; p0 < G->p; p0 += DW_PC) {
-            int64_t pc = min64(DW_PC, G->p - p0);
-            for (int64_t i = m0; i < m1; i += mr)
-                pack_t(dyg + i * G->p + p0, G->p, (int)min64(mr, m1 - i), pc, mr,
-                       abuf + (i - m0) * pc);
+        const int64_t step = G->direct ? DW_PC : DW_PC_IM2COL;
+        for (int64_t p0 = 0; p0 < G->p; p0 += step) {
+            int64_t pc = min64(step, G->p - p0);
             /* the rows of the next depth block, too many streams for the
              * hardware prefetcher */
-            int64_t pn = min64(DW_PC, G->p - p0 - pc);
+            int64_t pn = min64(step, G->p - p0 - pc);
             for (int64_t i = m0; i < m1; i++)
                 for (int64_t q = 0; q < pn; q += 16)
                     __builtin_prefetch(dyg + i * G->p + p0 + pc + q, 0, 3);
-            if (G->direct)
+            const float *bsrc;
+            int64_t ldb;
+            if (G->direct) {
                 for (int64_t j = k0; j < k1; j++)
                     for (int64_t q = 0; q < pn; q += 16)
                         __builtin_prefetch(xg + j * G->hw + p0 + pc + q, 0, 3);
-            for (int64_t j = k0; j < k1; j += nr) {
-                int kr = (int)min64(nr, k1 - j);
-                if (G->direct) {
-                    pack_t(xg + j * G->hw + p0, G->hw, kr, pc, nr, bbuf + (j - k0) * pc);
-                } else {
-                    im2col(&is, j, kr, p0, pc, DW_PC, tmp);
-                    pack_t(tmp, DW_PC, kr, pc, nr, bbuf + (j - k0) * pc);
-                }
+                bsrc = xg + k0 * G->hw + p0;
+                ldb = G->hw;
+            } else {
+                im2col(&is, k0, k1 - k0, p0, pc, DW_PC_IM2COL, tmp);
+                bsrc = tmp;
+                ldb = DW_PC_IM2COL;
             }
-            for (int64_t i = m0; i < m1; i += mr) {
-                const float *a = abuf + (i - m0) * pc;
-                int rows = (int)min64(mr, m1 - i);
-                for (int64_t j = k0; j < k1; j += nr)
-                    kt->gemm_ukernel(pc, a, bbuf + (j - k0) * pc, dwg + i * G->k + j, G->k,
-                                     rows, (int)min64(nr, k1 - j), 1);
-            }
+            dot(pc, dyg + m0 * G->p + p0, G->p, bsrc, ldb, dwg + m0 * G->k + k0, G->k,
+                m1 - m0, k1 - k0);
         }
     }
 }
@@ -424,10 +438,10 @@ int ypr__conv2d_bwd_weight(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_
         pl.ktiles = cdiv(G.k, pl.kb);
         if (workers == 1 || G.g * pl.mtiles * pl.ktiles >= 4 * workers)
             break;
-        if (pl.kb > 2 * kt->nr)
-            pl.kb = cdiv(pl.kb / 2, kt->nr) * kt->nr;
-        else if (pl.mb > 2 * kt->mr)
-            pl.mb = cdiv(pl.mb / 2, kt->mr) * kt->mr;
+        if (pl.kb > 32)
+            pl.kb = cdiv(pl.kb / 2, 4) * 4;
+        else if (pl.mb > 24)
+            pl.mb = cdiv(pl.mb / 2, 6) * 6;
         else
             break;
     }

@@ -612,6 +612,92 @@ static void add_strided_neon(float *d, int64_t sd, const float *s, int64_t n)
         d[t * sd] += s[t];
 }
 
+/* The weight gradient's dot products (ypr_ktable.dot_block): tiles of
+ * DOT_MR a rows × 4 b rows in 4·DOT_MR accumulators (of the 32 registers),
+ * four lane partial sums each over the whole len, then reduced pairwise. */
+#define DOT_MR 6
+
+static inline __attribute__((always_inline)) void
+dot_tile_neon(int64_t len, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+              int64_t ldc, const int RM, const int NC)
+{
+    float32x4_t acc[DOT_MR][4];
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < 4; j++)
+            acc[i][j] = vdupq_n_f32(0.0f);
+    int64_t p = 0;
+    for (; p + 4 <= len; p += 4) {
+        float32x4_t av[DOT_MR];
+        for (int i = 0; i < RM; i++)
+            av[i] = vld1q_f32(a + i * lda + p);
+        for (int j = 0; j < NC; j++) {
+            float32x4_t bv = vld1q_f32(b + j * ldb + p);
+            for (int i = 0; i < RM; i++)
+                acc[i][j] = vfmaq_f32(acc[i][j], av[i], bv);
+        }
+    }
+    if (p < len) {   /* the last 1–3 positions, zero-padded */
+        float av[DOT_MR][4] = {{0}}, bv[4][4] = {{0}};
+        for (int64_t q = p; q < len; q++) {
+            for (int i = 0; i < RM; i++)
+                av[i][q - p] = a[i * lda + q];
+            for (int j = 0; j < NC; j++)
+                bv[j][q - p] = b[j * ldb + q];
+        }
+        for (int j = 0; j < NC; j++) {
+            float32x4_t bj = vld1q_f32(bv[j]);
+            for (int i = 0; i < RM; i++)
+                acc[i][j] = vfmaq_f32(acc[i][j], vld1q_f32(av[i]), bj);
+        }
+    }
+    for (int i = 0; i < RM; i++) {
+        float32x4_t r = vpaddq_f32(vpaddq_f32(acc[i][0], acc[i][1]),
+                                   vpaddq_f32(acc[i][2], acc[i][3]));
+        float *d = c + i * ldc;
+        if (NC == 4) {
+            vst1q_f32(d, vaddq_f32(vld1q_f32(d), r));
+        } else {
+            float sum[4];
+            vst1q_f32(sum, r);
+            for (int j = 0; j < NC; j++)
+                d[j] += sum[j];
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void
+dot_rows_neon(int64_t len, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
+              int64_t ldc, int64_t n, const int RM)
+{
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4)
+        dot_tile_neon(len, a, lda, b + j * ldb, ldb, c + j, ldc, RM, 4);
+    switch (n - j) {
+    case 3: dot_tile_neon(len, a, lda, b + j * ldb, ldb, c + j, ldc, RM, 3); break;
+    case 2: dot_tile_neon(len, a, lda, b + j * ldb, ldb, c + j, ldc, RM, 2); break;
+    case 1: dot_tile_neon(len, a, lda, b + j * ldb, ldb, c + j, ldc, RM, 1); break;
+    default: break;
+    }
+}
+
+/* Blocks of 16 b rows stay in L1 while every a row passes over them. */
+static void dot_block_neon(int64_t len, const float *a, int64_t lda, const float *b,
+                           int64_t ldb, float *c, int64_t ldc, int64_t m, int64_t n)
+{
+    for (int64_t j0 = 0; j0 < n; j0 += 16) {
+        int64_t nb = n - j0 < 16 ? n - j0 : 16;
+        const float *bj = b + j0 * ldb;
+        float *cj = c + j0;
+        int64_t i = 0;
+        for (; i + DOT_MR <= m; i += DOT_MR)
+            dot_rows_neon(len, a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, nb, DOT_MR);
+        for (; i + 2 <= m; i += 2)
+            dot_rows_neon(len, a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, nb, 2);
+        if (i < m)
+            dot_rows_neon(len, a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, nb, 1);
+    }
+}
+
 void ypr__kt_fill_neon(ypr_ktable *t)
 {
     t->name = "neon";
@@ -630,6 +716,7 @@ void ypr__kt_fill_neon(ypr_ktable *t)
     t->fma_burn = fma_burn_neon;
     t->pack_t = pack_t_neon;
     t->add_strided = add_strided_neon;
+    t->dot_block = dot_block_neon;
     t->act_bwd = act_bwd_neon;
     t->sgd = sgd_neon;
 }

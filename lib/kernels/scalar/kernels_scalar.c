@@ -179,6 +179,7 @@ void ypr__kt_fill_scalar(ypr_ktable *t)
     t->fma_burn = fma_burn_scalar;
     t->pack_t = ypr__pack_t_ref;
     t->add_strided = ypr__add_strided_ref;
+    t->dot_block = ypr__dot_block_ref;
     t->act_bwd = ypr__act_bwd_ref;
     t->sgd = ypr__sgd_ref;
 }
