@@ -336,6 +336,8 @@ static int bench_train(const opts *o, ypr_model *m)
         (rc = ypr_trainer_set_int(tr, YPR_TRAIN_SIZE, o->size)) == 0 && o->loss >= 0)
         rc = ypr_trainer_set_int(tr, YPR_TRAIN_LOSS, o->loss);
     double loss[4] = {0}, first = 0, last = 0;
+    if (getenv("YPR_PROFILE"))   /* the training plan's per-step times on stderr */
+        ypr_set_log_callback(log_to_stderr, NULL, YPR_LOG_INFO);
     if (rc == 0) {
         what = "training step";
         double t0 = now();

@@ -40,8 +40,19 @@ struct ypr_tplan {
     int forwarded;           /* a forward ran since the last backward */
     int profile;             /* YPR_PROFILE=1: per-kind times through the log hook */
     double tf[YPR_NODE_KIND_COUNT_], tb[YPR_NODE_KIND_COUNT_];
+    double tconv[4][3];      /* per conv class (conv_class): forward, dW, dX */
     const float *x;
 };
+
+/* Profile classes of convs: 1×1, k×k stride 1, k×k stride 2+, the rest. */
+static int conv_class(const ypr_conv_shape *s)
+{
+    if (s->groups != 1)
+        return 3;
+    if (s->kh == 1 && s->kw == 1)
+        return 0;
+    return s->sh == 1 && s->sw == 1 ? 1 : 2;
+}
 
 static int64_t numel_of(const ypr_tplan *p, int i)
 {
@@ -641,8 +652,11 @@ int ypr__tplan_forward(ypr_tplan *p, const float *x, int update_stats)
             continue;
         double t0 = p->profile ? ypr__now() : 0;
         TRY(forward_node(p, i, update_stats));
-        if (p->profile)
+        if (p->profile) {
             p->tf[k] += ypr__now() - t0;
+            if (k == YPR_NODE_CONV)
+                p->tconv[conv_class(&p->cs[i])][0] += ypr__now() - t0;
+        }
     }
     p->forwarded = 1;
     return YPR_OK;
@@ -954,8 +968,11 @@ static int backward_node(ypr_tplan *p, int i)
             float *dw = param_trainable(p, pw) ? p->pgrad[pw] : NULL;
             float *db = param_trainable(p, pb) ? p->pgrad[pb] : NULL;
             if (dw) {
+                double t0 = p->profile ? ypr__now() : 0;
                 TRY(ypr__conv2d_bwd_weight(p->kt, p->pool, &p->cs[i], x, gy, dw, db,
                                            p->scratch));
+                if (p->profile)
+                    p->tconv[conv_class(&p->cs[i])][1] += ypr__now() - t0;
             } else {
                 for (int64_t b = 0; b < p->n; b++)
                     for (int64_t c = 0; c < o->c; c++) {
@@ -967,9 +984,12 @@ static int backward_node(ypr_tplan *p, int i)
             }
         }
         float *gx = in_grad(p, i, 0, &acc);
+        double t0 = p->profile ? ypr__now() : 0;
         if (gx)
             TRY(ypr__conv2d_bwd_data(p->kt, p->pool, &p->cs[i], gy, net->params[pw].data, gx,
                                      acc, p->scratch));
+        if (p->profile)
+            p->tconv[conv_class(&p->cs[i])][2] += ypr__now() - t0;
         return YPR_OK;
     }
     case YPR_NODE_BN: {
@@ -1072,8 +1092,15 @@ int ypr__tplan_backward(ypr_tplan *p)
             if (p->tf[k] > 0 || p->tb[k] > 0)
                 ypr__log(YPR_LOG_INFO, "train profile %-12s forward %8.1f ms backward %8.1f ms",
                          ypr__node_kind_name(k), p->tf[k] * 1e3, p->tb[k] * 1e3);
+        static const char *const cls[4] = {"1x1", "kxk s1", "kxk s2", "grouped"};
+        for (int c = 0; c < 4; c++)
+            if (p->tconv[c][0] > 0)
+                ypr__log(YPR_LOG_INFO, "train profile conv %-7s forward %8.1f ms dW %8.1f ms "
+                         "dX %8.1f ms", cls[c], p->tconv[c][0] * 1e3, p->tconv[c][1] * 1e3,
+                         p->tconv[c][2] * 1e3);
         memset(p->tf, 0, sizeof p->tf);
         memset(p->tb, 0, sizeof p->tb);
+        memset(p->tconv, 0, sizeof p->tconv);
     }
     return YPR_OK;
 }
