@@ -563,6 +563,77 @@ static const float *input_of(const ypr_tplan *p, int node, int j)
     return p->net->nodes[v].kind == YPR_NODE_INPUT ? p->x : p->val[v];
 }
 
+/* Concat and add, forward and backward, over the pool: a concat moves one
+ * (image, input) block per task, an add one stretch of ADD_CHUNK floats of
+ * every input. Copies and per-element sums: any split gives the same bits. */
+enum { JOIN_MAX = 16, ADD_CHUNK = 1 << 15 };
+
+typedef struct join_job {
+    int k;                        /* inputs */
+    const float *in[JOIN_MAX];    /* forward: the inputs */
+    float *gin[JOIN_MAX];         /* backward: the inputs' gradients (NULL: none) */
+    int acc[JOIN_MAX];            /* backward: += instead of = */
+    int64_t c[JOIN_MAX], off[JOIN_MAX];
+    const float *gy;              /* backward: the output's gradient */
+    float *y;                     /* forward: the output */
+    int64_t cy, hw, total;
+} join_job;
+
+static void add_into(float *gx, const float *gy, int64_t n, int acc)
+{
+    if (acc)
+        for (int64_t k = 0; k < n; k++)
+            gx[k] += gy[k];
+    else
+        memcpy(gx, gy, (size_t)n * sizeof(float));
+}
+
+static void concat_fwd_task(void *ctx, int64_t t, int worker)
+{
+    (void)worker;
+    const join_job *j = ctx;
+    int q = (int)(t % j->k);
+    int64_t b = t / j->k, len = j->c[q] * j->hw;
+    memcpy(j->y + (b * j->cy + j->off[q]) * j->hw, j->in[q] + b * len,
+           (size_t)len * sizeof(float));
+}
+
+static void concat_bwd_task(void *ctx, int64_t t, int worker)
+{
+    (void)worker;
+    const join_job *j = ctx;
+    int q = (int)(t % j->k);
+    int64_t b = t / j->k, len = j->c[q] * j->hw;
+    if (j->gin[q])
+        add_into(j->gin[q] + b * len, j->gy + (b * j->cy + j->off[q]) * j->hw, len, j->acc[q]);
+}
+
+static void add_fwd_task(void *ctx, int64_t t, int worker)
+{
+    (void)worker;
+    const join_job *j = ctx;
+    int64_t k0 = t * ADD_CHUNK, len = j->total - k0 < ADD_CHUNK ? j->total - k0 : ADD_CHUNK;
+    float *y = j->y + k0;
+    const float *a = j->in[0] + k0, *b = j->in[1] + k0;
+    for (int64_t k = 0; k < len; k++)
+        y[k] = a[k] + b[k];
+    for (int q = 2; q < j->k; q++) {
+        b = j->in[q] + k0;
+        for (int64_t k = 0; k < len; k++)
+            y[k] += b[k];
+    }
+}
+
+static void add_bwd_task(void *ctx, int64_t t, int worker)
+{
+    (void)worker;
+    const join_job *j = ctx;
+    int64_t k0 = t * ADD_CHUNK, len = j->total - k0 < ADD_CHUNK ? j->total - k0 : ADD_CHUNK;
+    for (int q = 0; q < j->k; q++)
+        if (j->gin[q])
+            add_into(j->gin[q] + k0, j->gy + k0, len, j->acc[q]);
+}
+
 static int forward_node(ypr_tplan *p, int i, int update)
 {
     const ypr_net *net = p->net;
@@ -601,23 +672,43 @@ static int forward_node(ypr_tplan *p, int i, int update)
         return YPR_OK;
     }
     case YPR_NODE_ADD: {
-        const float *b = input_of(p, i, 1);
-        for (int64_t k = 0; k < total; k++)
-            y[k] = x[k] + b[k];
-        for (int j = 2; j < nd->ninputs; j++) {
-            b = input_of(p, i, j);
+        if (nd->ninputs > JOIN_MAX) {
+            const float *b = input_of(p, i, 1);
             for (int64_t k = 0; k < total; k++)
-                y[k] += b[k];
+                y[k] = x[k] + b[k];
+            for (int j = 2; j < nd->ninputs; j++) {
+                b = input_of(p, i, j);
+                for (int64_t k = 0; k < total; k++)
+                    y[k] += b[k];
+            }
+            return YPR_OK;
         }
+        join_job j = {.k = nd->ninputs, .y = y, .total = total};
+        for (int q = 0; q < nd->ninputs; q++)
+            j.in[q] = input_of(p, i, q);
+        ypr__pool_run(p->pool, (total + ADD_CHUNK - 1) / ADD_CHUNK, add_fwd_task, &j);
         return YPR_OK;
     }
     case YPR_NODE_CONCAT: {
         int64_t off = 0;
-        for (int j = 0; j < nd->ninputs; j++) {
-            const ypr_shape *s = &p->shapes[nd->inputs[j]];
-            TRY(ypr__concat_copy(p->n, s->c, o->c, off, hw, input_of(p, i, j), y));
-            off += s->c;
+        if (nd->ninputs > JOIN_MAX) {
+            for (int j = 0; j < nd->ninputs; j++) {
+                const ypr_shape *s = &p->shapes[nd->inputs[j]];
+                TRY(ypr__concat_copy(p->n, s->c, o->c, off, hw, input_of(p, i, j), y));
+                off += s->c;
+            }
+            return YPR_OK;
         }
+        join_job j = {.k = nd->ninputs, .y = y, .cy = o->c, .hw = hw};
+        for (int q = 0; q < nd->ninputs; q++) {
+            j.in[q] = input_of(p, i, q);
+            j.c[q] = p->shapes[nd->inputs[q]].c;
+            j.off[q] = off;
+            off += j.c[q];
+        }
+        RETURN_IF(off != o->c, YPR_EINTERNAL, "train: node %s: concat of %lld channels into %lld",
+                  nd->name, (long long)off, (long long)o->c);
+        ypr__pool_run(p->pool, p->n * nd->ninputs, concat_fwd_task, &j);
         return YPR_OK;
     }
     case YPR_NODE_MAXPOOL: {
@@ -931,15 +1022,6 @@ static void upsample_bwd_task(void *ctx, int64_t plane, int worker)
         }
 }
 
-static void add_into(float *gx, const float *gy, int64_t n, int acc)
-{
-    if (acc)
-        for (int64_t k = 0; k < n; k++)
-            gx[k] += gy[k];
-    else
-        memcpy(gx, gy, (size_t)n * sizeof(float));
-}
-
 /* The gradient buffer of input j of node i, or NULL when it needs none. */
 static float *in_grad(ypr_tplan *p, int i, int j, int *acc)
 {
@@ -1017,22 +1099,42 @@ static int backward_node(ypr_tplan *p, int i)
         return YPR_OK;
     }
     case YPR_NODE_ADD:
-        for (int j = 0; j < nd->ninputs; j++) {
-            float *gx = in_grad(p, i, j, &acc);
-            if (gx)
-                add_into(gx, gy, total, acc);
-        }
-        return YPR_OK;
     case YPR_NODE_CONCAT: {
-        int64_t off = 0;
-        for (int j = 0; j < nd->ninputs; j++) {
-            const ypr_shape *s = &p->shapes[nd->inputs[j]];
-            float *gx = in_grad(p, i, j, &acc);
-            if (gx)
-                for (int64_t b = 0; b < p->n; b++)
-                    add_into(gx + b * s->c * hw, gy + (b * o->c + off) * hw, s->c * hw, acc);
-            off += s->c;
+        int cat = nd->kind == YPR_NODE_CONCAT, twice = 0;
+        for (int q = 0; q < nd->ninputs; q++)
+            for (int r = 0; r < q; r++)
+                twice |= nd->inputs[q] == nd->inputs[r];
+        if (nd->ninputs > JOIN_MAX || (cat && twice)) {
+            /* sequential: an input read twice gets = from its first
+             * appearance and += from the next, in that order */
+            int64_t off = 0;
+            for (int j = 0; j < nd->ninputs; j++) {
+                const ypr_shape *s = &p->shapes[nd->inputs[j]];
+                float *gx = in_grad(p, i, j, &acc);
+                if (gx && cat)
+                    for (int64_t b = 0; b < p->n; b++)
+                        add_into(gx + b * s->c * hw, gy + (b * o->c + off) * hw, s->c * hw,
+                                 acc);
+                else if (gx)
+                    add_into(gx, gy, total, acc);
+                off += s->c;
+            }
+            return YPR_OK;
         }
+        /* an add task walks the inputs in order, so an input read twice
+         * still gets = before += */
+        join_job j = {.k = nd->ninputs, .gy = gy, .cy = o->c, .hw = hw, .total = total};
+        int64_t off = 0;
+        for (int q = 0; q < nd->ninputs; q++) {
+            j.gin[q] = in_grad(p, i, q, &j.acc[q]);
+            j.c[q] = p->shapes[nd->inputs[q]].c;
+            j.off[q] = off;
+            off += j.c[q];
+        }
+        if (cat)
+            ypr__pool_run(p->pool, p->n * nd->ninputs, concat_bwd_task, &j);
+        else
+            ypr__pool_run(p->pool, (total + ADD_CHUNK - 1) / ADD_CHUNK, add_bwd_task, &j);
         return YPR_OK;
     }
     case YPR_NODE_MAXPOOL: {
@@ -1085,6 +1187,11 @@ int ypr__tplan_backward(ypr_tplan *p)
         TRY(backward_node(p, i));
         if (p->profile)
             p->tb[nd->kind] += ypr__now() - t0;
+        if (p->profile && getenv("YPR_PROFILE_NODES"))
+            ypr__log(YPR_LOG_INFO, "node %3d %-12s %4lld x %3lldx%3lld bwd %7.2f ms", i,
+                     ypr__node_kind_name(nd->kind), (long long)p->shapes[i].c,
+                     (long long)p->shapes[i].h, (long long)p->shapes[i].w,
+                     (ypr__now() - t0) * 1e3);
     }
     p->forwarded = 0;
     if (p->profile) {
