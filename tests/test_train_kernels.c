@@ -27,8 +27,8 @@
 
 typedef void (*act_bwd_fn)(const float *, const float *, float *, int64_t, int, float);
 typedef void (*sgd_fn)(float *, const float *, float *, int64_t, float, float, float, int);
-typedef void (*dot_fn)(int64_t, const float *, int64_t, const float *, int64_t, float *,
-                       int64_t, int64_t, int64_t);
+typedef void (*dot_fn)(int64_t, const float *, int64_t, const float *const *, float *, int64_t,
+                       int64_t, int64_t);
 
 static const ypr_ktable *kt;
 
@@ -139,13 +139,16 @@ static void check_dot(const char *what, dot_fn fn)
     assert_true(a && b);
     fill(&r, a, MAXM * LD, -1, 1);
     fill(&r, b, MAXN * LD, -1, 1);
+    const float *rows[MAXN];   /* b rows out of order, apart by more than len */
+    for (int j = 0; j < MAXN; j++)
+        rows[j] = b + (int64_t)((j * 7) % MAXN) * LD;
     for (int li = 0; li < (int)(sizeof dlens / sizeof dlens[0]); li++)
         for (int64_t m = 1; m <= MAXM; m += m < 8 ? 1 : 3)
             for (int64_t n = 1; n <= MAXN; n += n < 6 ? 1 : 2) {
                 int64_t len = dlens[li];
                 fill(&r, c0, MAXM * LDC, -1, 1);
                 memcpy(c, c0, sizeof c);
-                fn(len, a, LD, b, LD, c, LDC, m, n);
+                fn(len, a, LD, rows, c, LDC, m, n);
                 for (int64_t i = 0; i < MAXM; i++)
                     for (int64_t j = 0; j < LDC; j++) {
                         float got = c[i * LDC + j];
@@ -158,7 +161,7 @@ static void check_dot(const char *what, dot_fn fn)
                         }
                         double sum = c0[i * LDC + j], mag = fabs(sum);
                         for (int64_t q = 0; q < len; q++) {
-                            double t = (double)a[i * LD + q] * b[j * LD + q];
+                            double t = (double)a[i * LD + q] * rows[j][q];
                             sum += t;
                             mag += fabs(t);
                         }

@@ -139,10 +139,11 @@ typedef struct ypr_ktable {
     /* col2im: d[t·sd] += s[t] for t < n (sd ≥ 1, the conv's column stride). */
     void (*add_strided)(float *d, int64_t sd, const float *s, int64_t n);
     /* The weight gradient's dot products along the output positions:
-     * c[i·ldc + j] += Σ_{p<len} a[i·lda + p] · b[j·ldb + p] for i < m, j < n
-     * (a: dY rows, b: input or im2col rows, c: dW). The order of additions
-     * depends on (len, m, n) only; sets agree within the GEMM tolerance. */
-    void (*dot_block)(int64_t len, const float *a, int64_t lda, const float *b, int64_t ldb,
+     * c[i·ldc + j] += Σ_{p<len} a[i·lda + p] · b[j][p] for i < m, j < n
+     * (a: dY rows, b: input, padded-plane or im2col rows, c: dW). The order
+     * of additions depends on (len, m, n) only; sets agree within the GEMM
+     * tolerance. */
+    void (*dot_block)(int64_t len, const float *a, int64_t lda, const float *const *b,
                       float *c, int64_t ldc, int64_t m, int64_t n);
 
     /* ---- training loops (lib/train); the scalar table holds the references
@@ -321,7 +322,7 @@ int ypr__conv2d_bwd_weight_ref(const ypr_conv_shape *s, const float *x, const fl
 void ypr__pack_t_ref(const float *src, int64_t lds, int rows, int64_t cols, int width,
                      float *dst);
 void ypr__add_strided_ref(float *d, int64_t sd, const float *s, int64_t n);
-void ypr__dot_block_ref(int64_t len, const float *a, int64_t lda, const float *b, int64_t ldb,
+void ypr__dot_block_ref(int64_t len, const float *a, int64_t lda, const float *const *b,
                         float *c, int64_t ldc, int64_t m, int64_t n);
 
 #endif

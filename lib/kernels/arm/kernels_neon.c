@@ -618,8 +618,8 @@ static void add_strided_neon(float *d, int64_t sd, const float *s, int64_t n)
 #define DOT_MR 6
 
 static inline __attribute__((always_inline)) void
-dot_tile_neon(int64_t len, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
-              int64_t ldc, const int RM, const int NC)
+dot_tile_neon(int64_t len, const float *a, int64_t lda, const float *const *b, float *c, int64_t ldc,
+              const int RM, const int NC)
 {
     float32x4_t acc[DOT_MR][4];
     for (int i = 0; i < RM; i++)
@@ -631,7 +631,7 @@ dot_tile_neon(int64_t len, const float *a, int64_t lda, const float *b, int64_t 
         for (int i = 0; i < RM; i++)
             av[i] = vld1q_f32(a + i * lda + p);
         for (int j = 0; j < NC; j++) {
-            float32x4_t bv = vld1q_f32(b + j * ldb + p);
+            float32x4_t bv = vld1q_f32(b[j] + p);
             for (int i = 0; i < RM; i++)
                 acc[i][j] = vfmaq_f32(acc[i][j], av[i], bv);
         }
@@ -642,7 +642,7 @@ dot_tile_neon(int64_t len, const float *a, int64_t lda, const float *b, int64_t 
             for (int i = 0; i < RM; i++)
                 av[i][q - p] = a[i * lda + q];
             for (int j = 0; j < NC; j++)
-                bv[j][q - p] = b[j * ldb + q];
+                bv[j][q - p] = b[j][q];
         }
         for (int j = 0; j < NC; j++) {
             float32x4_t bj = vld1q_f32(bv[j]);
@@ -666,35 +666,35 @@ dot_tile_neon(int64_t len, const float *a, int64_t lda, const float *b, int64_t 
 }
 
 static inline __attribute__((always_inline)) void
-dot_rows_neon(int64_t len, const float *a, int64_t lda, const float *b, int64_t ldb, float *c,
-              int64_t ldc, int64_t n, const int RM)
+dot_rows_neon(int64_t len, const float *a, int64_t lda, const float *const *b, float *c, int64_t ldc,
+              int64_t n, const int RM)
 {
     int64_t j = 0;
     for (; j + 4 <= n; j += 4)
-        dot_tile_neon(len, a, lda, b + j * ldb, ldb, c + j, ldc, RM, 4);
+        dot_tile_neon(len, a, lda, b + j, c + j, ldc, RM, 4);
     switch (n - j) {
-    case 3: dot_tile_neon(len, a, lda, b + j * ldb, ldb, c + j, ldc, RM, 3); break;
-    case 2: dot_tile_neon(len, a, lda, b + j * ldb, ldb, c + j, ldc, RM, 2); break;
-    case 1: dot_tile_neon(len, a, lda, b + j * ldb, ldb, c + j, ldc, RM, 1); break;
+    case 3: dot_tile_neon(len, a, lda, b + j, c + j, ldc, RM, 3); break;
+    case 2: dot_tile_neon(len, a, lda, b + j, c + j, ldc, RM, 2); break;
+    case 1: dot_tile_neon(len, a, lda, b + j, c + j, ldc, RM, 1); break;
     default: break;
     }
 }
 
 /* Blocks of 16 b rows stay in L1 while every a row passes over them. */
-static void dot_block_neon(int64_t len, const float *a, int64_t lda, const float *b,
-                           int64_t ldb, float *c, int64_t ldc, int64_t m, int64_t n)
+static void dot_block_neon(int64_t len, const float *a, int64_t lda, const float *const *b,
+                           float *c, int64_t ldc, int64_t m, int64_t n)
 {
     for (int64_t j0 = 0; j0 < n; j0 += 16) {
         int64_t nb = n - j0 < 16 ? n - j0 : 16;
-        const float *bj = b + j0 * ldb;
+        const float *const *bj = b + j0;
         float *cj = c + j0;
         int64_t i = 0;
         for (; i + DOT_MR <= m; i += DOT_MR)
-            dot_rows_neon(len, a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, nb, DOT_MR);
+            dot_rows_neon(len, a + i * lda, lda, bj, cj + i * ldc, ldc, nb, DOT_MR);
         for (; i + 2 <= m; i += 2)
-            dot_rows_neon(len, a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, nb, 2);
+            dot_rows_neon(len, a + i * lda, lda, bj, cj + i * ldc, ldc, nb, 2);
         if (i < m)
-            dot_rows_neon(len, a + i * lda, lda, bj, ldb, cj + i * ldc, ldc, nb, 1);
+            dot_rows_neon(len, a + i * lda, lda, bj, cj + i * ldc, ldc, nb, 1);
     }
 }
 
