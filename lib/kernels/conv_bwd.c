@@ -56,18 +56,6 @@ static int64_t max64(int64_t a, int64_t b)
 
 /* ------------------------------------------------ scalar table entries */
 
-void ypr__pack_t_ref(const float *src, int64_t lds, int rows, int64_t cols, int width,
-                     float *dst)
-{
-    for (int64_t p = 0; p < cols; p++) {
-        float *d = dst + p * width;
-        for (int r = 0; r < rows; r++)
-            d[r] = src[r * lds + p];
-        for (int r = rows; r < width; r++)
-            d[r] = 0.0f;
-    }
-}
-
 /* Eight float partial sums per dot product (lane p % 8), added in order. */
 void ypr__dot_block_ref(int64_t len, const float *a, int64_t lda, const float *const *b,
                         float *c, int64_t ldc, int64_t m, int64_t n)

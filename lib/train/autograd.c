@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "train.h"
 
@@ -38,11 +39,23 @@ struct ypr_tplan {
     size_t act_bytes, grad_bytes, pgrad_bytes, misc_bytes;
     int detect;
     int forwarded;           /* a forward ran since the last backward */
-    int profile;             /* YPR_PROFILE=1: per-kind times through the log hook */
+    int profile;             /* YPR_PROFILE=1 (wall) or cpu (the calling thread's CPU
+                              * time, for one-thread runs): per-kind times, log hook */
     double tf[YPR_NODE_KIND_COUNT_], tb[YPR_NODE_KIND_COUNT_];
     double tconv[4][3];      /* per conv class (conv_class): forward, dW, dX */
     const float *x;
 };
+
+/* The profile's clock. */
+static double prof_now(const ypr_tplan *p)
+{
+    if (p->profile == 2) {
+        struct timespec t;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+    }
+    return ypr__now();
+}
 
 /* Profile classes of convs: 1×1, k×k stride 1, k×k stride 2+, the rest. */
 static int conv_class(const ypr_conv_shape *s)
@@ -344,7 +357,7 @@ int ypr__tplan_create(ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_
     p->detect = -1;
     {
         const char *e = getenv("YPR_PROFILE");
-        p->profile = e && *e == '1';
+        p->profile = e && *e == '1' ? 1 : e && strcmp(e, "cpu") == 0 ? 2 : 0;
     }
     p->shapes = calloc((size_t)nn, sizeof *p->shapes);
     p->cs = calloc((size_t)nn, sizeof *p->cs);
@@ -741,12 +754,12 @@ int ypr__tplan_forward(ypr_tplan *p, const float *x, int update_stats)
         int k = p->net->nodes[i].kind;
         if (k == YPR_NODE_INPUT || k == YPR_NODE_DETECT)
             continue;
-        double t0 = p->profile ? ypr__now() : 0;
+        double t0 = p->profile ? prof_now(p) : 0;
         TRY(forward_node(p, i, update_stats));
         if (p->profile) {
-            p->tf[k] += ypr__now() - t0;
+            p->tf[k] += prof_now(p) - t0;
             if (k == YPR_NODE_CONV)
-                p->tconv[conv_class(&p->cs[i])][0] += ypr__now() - t0;
+                p->tconv[conv_class(&p->cs[i])][0] += prof_now(p) - t0;
         }
     }
     p->forwarded = 1;
@@ -1050,11 +1063,11 @@ static int backward_node(ypr_tplan *p, int i)
             float *dw = param_trainable(p, pw) ? p->pgrad[pw] : NULL;
             float *db = param_trainable(p, pb) ? p->pgrad[pb] : NULL;
             if (dw) {
-                double t0 = p->profile ? ypr__now() : 0;
+                double t0 = p->profile ? prof_now(p) : 0;
                 TRY(ypr__conv2d_bwd_weight(p->kt, p->pool, &p->cs[i], x, gy, dw, db,
                                            p->scratch));
                 if (p->profile)
-                    p->tconv[conv_class(&p->cs[i])][1] += ypr__now() - t0;
+                    p->tconv[conv_class(&p->cs[i])][1] += prof_now(p) - t0;
             } else {
                 for (int64_t b = 0; b < p->n; b++)
                     for (int64_t c = 0; c < o->c; c++) {
@@ -1066,12 +1079,12 @@ static int backward_node(ypr_tplan *p, int i)
             }
         }
         float *gx = in_grad(p, i, 0, &acc);
-        double t0 = p->profile ? ypr__now() : 0;
+        double t0 = p->profile ? prof_now(p) : 0;
         if (gx)
             TRY(ypr__conv2d_bwd_data(p->kt, p->pool, &p->cs[i], gy, net->params[pw].data, gx,
                                      acc, p->scratch));
         if (p->profile)
-            p->tconv[conv_class(&p->cs[i])][2] += ypr__now() - t0;
+            p->tconv[conv_class(&p->cs[i])][2] += prof_now(p) - t0;
         return YPR_OK;
     }
     case YPR_NODE_BN: {
@@ -1183,15 +1196,15 @@ int ypr__tplan_backward(ypr_tplan *p)
         int own = p->bnact[i] >= 0 ? p->bnact[i] : i;
         if (!p->grad[own] || !p->written[own])
             continue;                      /* nothing downstream of it reaches the loss */
-        double t0 = p->profile ? ypr__now() : 0;
+        double t0 = p->profile ? prof_now(p) : 0;
         TRY(backward_node(p, i));
         if (p->profile)
-            p->tb[nd->kind] += ypr__now() - t0;
+            p->tb[nd->kind] += prof_now(p) - t0;
         if (p->profile && getenv("YPR_PROFILE_NODES"))
             ypr__log(YPR_LOG_INFO, "node %3d %-12s %4lld x %3lldx%3lld bwd %7.2f ms", i,
                      ypr__node_kind_name(nd->kind), (long long)p->shapes[i].c,
                      (long long)p->shapes[i].h, (long long)p->shapes[i].w,
-                     (ypr__now() - t0) * 1e3);
+                     (prof_now(p) - t0) * 1e3);
     }
     p->forwarded = 0;
     if (p->profile) {

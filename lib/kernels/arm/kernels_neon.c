@@ -554,44 +554,6 @@ static double fma_burn_neon(int64_t iters, float *sink)
 
 /* ------------------------------------------- convolution backward */
 
-/* dst[p·width + r] = src[r·lds + p] (r < rows), 0 for rows ≤ r < width:
- * 4 columns at a time, rows by 4×4 register transposes. */
-static void pack_t_neon(const float *src, int64_t lds, int rows, int64_t cols, int width,
-                        float *dst)
-{
-    int64_t p = 0;
-    for (; p + 4 <= cols; p += 4) {
-        float *d = dst + p * width;
-        const float *s = src + p;
-        int r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            float32x4x2_t t01 = vtrnq_f32(vld1q_f32(s + r * lds), vld1q_f32(s + (r + 1) * lds));
-            float32x4x2_t t23 = vtrnq_f32(vld1q_f32(s + (r + 2) * lds),
-                                          vld1q_f32(s + (r + 3) * lds));
-            vst1q_f32(d + r, vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0])));
-            vst1q_f32(d + width + r,
-                      vcombine_f32(vget_low_f32(t01.val[1]), vget_low_f32(t23.val[1])));
-            vst1q_f32(d + 2 * width + r,
-                      vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0])));
-            vst1q_f32(d + 3 * width + r,
-                      vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1])));
-        }
-        for (; r < rows; r++)
-            for (int c = 0; c < 4; c++)
-                d[c * width + r] = s[r * lds + c];
-        for (; r < width; r++)
-            for (int c = 0; c < 4; c++)
-                d[c * width + r] = 0.0f;
-    }
-    for (; p < cols; p++) {
-        float *d = dst + p * width;
-        for (int r = 0; r < rows; r++)
-            d[r] = src[r * lds + p];
-        for (int r = rows; r < width; r++)
-            d[r] = 0.0f;
-    }
-}
-
 /* d[t·sd] += s[t]. Stride 2 de-interleaves (vld2q), adds into the even
  * lanes and stores the odd ones back unchanged, only strictly inside the
  * span it updates. */
@@ -714,7 +676,6 @@ void ypr__kt_fill_neon(ypr_ktable *t)
     t->maxpool_s1 = maxpool_s1;
     t->upsample2x_plane = upsample2x_plane_neon;
     t->fma_burn = fma_burn_neon;
-    t->pack_t = pack_t_neon;
     t->add_strided = add_strided_neon;
     t->dot_block = dot_block_neon;
     t->act_bwd = act_bwd_neon;

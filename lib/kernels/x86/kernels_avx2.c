@@ -287,7 +287,6 @@ void ypr__kt_fill_avx2(ypr_ktable *t)
     t->maxpool_s1 = maxpool_s1_vec;
     t->upsample2x_plane = upsample2x_plane_avx2;
     t->fma_burn = fma_burn_avx2;
-    t->pack_t = pack_t_x86;
     t->add_strided = add_strided_x86;
     t->dot_block = dot_block_vec;
     t->act_bwd = act_bwd_vec;
