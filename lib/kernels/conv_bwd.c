@@ -453,8 +453,10 @@ static void dw_pad_task(void *ctx, int64_t t, int worker)
  * q = oy·ws + ox, tap (ky, kx) reads padded input (st·oy + ky, st·ox + kx),
  * element (oy + ky/st, ox + kx/st) of phase plane (ky % st, kx % st): one
  * stretch of len floats from (ky/st)·ws + kx/st. Positions ox ≥ ow read
- * whatever follows (finite, inside the plane and its slack) against dy's
- * zero padding. */
+ * whatever follows (inside the plane and its slack) against dy's zero
+ * padding: exact for finite inputs; an infinite input value can turn such a
+ * 0·x into NaN in a tap that never reads it (its forward is not finite
+ * either, and the trainer stops on a non-finite loss). */
 static void dw_planes_task(void *ctx, int64_t task, int worker)
 {
     (void)worker;
