@@ -16,10 +16,12 @@
  * run along P, so dW is a block of dot products along P (kt->dot_block,
  * lane partial sums in registers, reduced once per depth block): dY rows are
  * read where they lie, and so are the input rows of 1×1 stride-1 unpadded
- * convs; the other convs' im2col rows come from the forward packer, DW_PC_IM2COL
- * positions at a time. Nothing is transposed, so cutting dW into tiles for
- * the workers costs no repeated packing. A task owns a tile of dW and walks
- * all images and depth blocks in order.
+ * convs; stride-1 convs (and stride-2 ones with K ≥ DW_PLANES_S2_K) read every
+ * tap as a stretch of a padded phase plane of the input (dw_planes_task); the
+ * rest take im2col rows from the forward packer, DW_PC_IM2COL positions at a
+ * time. Nothing is transposed, so cutting dW into tiles for the workers costs
+ * no repeated packing. A task owns a tile of dW and adds all images and depth
+ * blocks in order.
  *
  * Determinism: every output element is produced by one task with a fixed
  * order of additions (the band, block and depth splits depend on the shape
