@@ -5,6 +5,8 @@
  *   test_optim);
  *   act_bwd: bit-exact for identity, ReLU and leaky ReLU; within
  *   4e-6·|gy|·(1 + |z|) for SiLU, sigmoid and hard-swish.
+ *   dot_block (the weight gradient's dot products): within 1e-5 of the sum's
+ *   magnitude, against sums in double.
  * The references themselves are checked against hand-worked values and
  * central differences of the activations in double. The x86 template
  * (x86_vec.h + x86_train.h) is also instantiated over plain C lanes at 16
@@ -25,6 +27,8 @@
 
 typedef void (*act_bwd_fn)(const float *, const float *, float *, int64_t, int, float);
 typedef void (*sgd_fn)(float *, const float *, float *, int64_t, float, float, float, int);
+typedef void (*dot_fn)(int64_t, const float *, int64_t, const float *const *, float *, int64_t,
+                       int64_t, int64_t);
 
 static const ypr_ktable *kt;
 
@@ -121,6 +125,56 @@ static void check_sgd(const char *what, sgd_fn fn)
     free(b2);
 }
 
+/* dot_block against sums in double: within 1e-5·(Σ|a·b| + |prefill|) + 1e-30, every
+ * (len, m, n) edge of the register tiles, rows with a stride past len, c written only in
+ * its m×n corner. */
+static void check_dot(const char *what, dot_fn fn)
+{
+    ypr_rng r;
+    ypr__rng_seed(&r, 9);
+    static const int64_t dlens[] = {1, 3, 7, 8, 9, 16, 17, 33, 64, 100, 256};
+    enum { LD = 260, MAXM = 14, MAXN = 11, LDC = 16 };
+    float *a = malloc(MAXM * LD * sizeof(float)), *b = malloc(MAXN * LD * sizeof(float));
+    float c[MAXM * LDC], c0[MAXM * LDC];
+    assert_true(a && b);
+    fill(&r, a, MAXM * LD, -1, 1);
+    fill(&r, b, MAXN * LD, -1, 1);
+    const float *rows[MAXN];   /* b rows out of order, apart by more than len */
+    for (int j = 0; j < MAXN; j++)
+        rows[j] = b + (int64_t)((j * 7) % MAXN) * LD;
+    for (int li = 0; li < (int)(sizeof dlens / sizeof dlens[0]); li++)
+        for (int64_t m = 1; m <= MAXM; m += m < 8 ? 1 : 3)
+            for (int64_t n = 1; n <= MAXN; n += n < 6 ? 1 : 2) {
+                int64_t len = dlens[li];
+                fill(&r, c0, MAXM * LDC, -1, 1);
+                memcpy(c, c0, sizeof c);
+                fn(len, a, LD, rows, c, LDC, m, n);
+                for (int64_t i = 0; i < MAXM; i++)
+                    for (int64_t j = 0; j < LDC; j++) {
+                        float got = c[i * LDC + j];
+                        if (i >= m || j >= n) {
+                            if (got != c0[i * LDC + j])
+                                fail_msg("%s: len %lld %lldx%lld wrote c[%lld][%lld]", what,
+                                         (long long)len, (long long)m, (long long)n,
+                                         (long long)i, (long long)j);
+                            continue;
+                        }
+                        double sum = c0[i * LDC + j], mag = fabs(sum);
+                        for (int64_t q = 0; q < len; q++) {
+                            double t = (double)a[i * LD + q] * rows[j][q];
+                            sum += t;
+                            mag += fabs(t);
+                        }
+                        if (fabs(got - sum) > 1e-5 * mag + 1e-30)
+                            fail_msg("%s: len %lld %lldx%lld c[%lld][%lld] %.9g, want %.9g",
+                                     what, (long long)len, (long long)m, (long long)n,
+                                     (long long)i, (long long)j, got, sum);
+                    }
+            }
+    free(a);
+    free(b);
+}
+
 /* The references against independent values: hand-worked derivatives and
  * central differences of the activations evaluated in double. */
 static double act_d(double x, int act)
@@ -181,9 +235,27 @@ static void test_sgd(void **state)
     check_sgd(kt->name, kt->sgd);
 }
 
+static void test_dot(void **state)
+{
+    (void)state;
+    check_dot("reference", ypr__dot_block_ref);
+    check_dot(kt->name, kt->dot_block);
+}
+
 /* ---- the x86 template over plain C lanes (as in test_kernels.c) */
 #include "xv_plain16.h"
 #include "lib/kernels/x86/x86_vec.h"
+#define XV_DOT_MR 6
+AI void xv_hsum4_add(xv_f a, xv_f b, xv_f c, xv_f d, float *dst, int n)
+{
+    const xv_f v[4] = {a, b, c, d};
+    for (int q = 0; q < n; q++) {
+        float s = 0.0f;
+        for (int l = 0; l < XV_VL; l++)
+            s += v[q].v[l];
+        dst[q] += s;
+    }
+}
 #include "lib/kernels/x86/x86_train.h"
 
 static void test_x86_template(void **state)
@@ -191,6 +263,7 @@ static void test_x86_template(void **state)
     (void)state;
     check_act_bwd("x86_train.h@16", act_bwd_vec);
     check_sgd("x86_train.h@16", sgd_vec);
+    check_dot("x86_train.h@16", dot_block_vec);
     (void)scale_bias_act_vec;
     (void)maxpool_2x2s2_vec;
     (void)maxpool_s1_vec;
@@ -206,6 +279,7 @@ int main(void)
         cmocka_unit_test(test_references),
         cmocka_unit_test(test_act_bwd),
         cmocka_unit_test(test_sgd),
+        cmocka_unit_test(test_dot),
         cmocka_unit_test(test_x86_template),
     };
     return cmocka_run_group_tests_name(kt->name, tests, NULL, NULL);

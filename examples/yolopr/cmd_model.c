@@ -305,6 +305,15 @@ static int synth_batch(int b, int size, int classes, float **x, float **targets,
     return cli_fail("synthetic batch", rc);
 }
 
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
+
 static double peak_rss_mb(void)
 {
     struct rusage ru;
@@ -336,16 +345,22 @@ static int bench_train(const opts *o, ypr_model *m)
         (rc = ypr_trainer_set_int(tr, YPR_TRAIN_SIZE, o->size)) == 0 && o->loss >= 0)
         rc = ypr_trainer_set_int(tr, YPR_TRAIN_LOSS, o->loss);
     double loss[4] = {0}, first = 0, last = 0;
+    if (getenv("YPR_PROFILE"))   /* the training plan's per-step times on stderr */
+        ypr_set_log_callback(log_to_stderr, NULL, YPR_LOG_INFO);
     if (rc == 0) {
         what = "training step";
         double t0 = now();
         rc = ypr_trainer_step(tr, x, o->batch, o->size, targets, nt, loss);   /* warm-up + plan */
         first = now() - t0;
     }
+    double *cpu = malloc((size_t)o->runs * sizeof(double));
+    if (!cpu)
+        rc = YPR_ENOMEM;
     for (int r = 0; rc == 0 && r < o->runs; r++) {
-        double t0 = now();
+        double t0 = now(), c0 = cpu_seconds();
         rc = ypr_trainer_step(tr, x, o->batch, o->size, targets, nt, loss);
         t[r] = now() - t0;
+        cpu[r] = cpu_seconds() - c0;
         last = loss[3];
     }
     int64_t parts[6] = {0};
@@ -355,6 +370,7 @@ static int bench_train(const opts *o, ypr_model *m)
         cli_fail(what, rc);
     } else {
         qsort(t, (size_t)o->runs, sizeof *t, cmp);
+        qsort(cpu, (size_t)o->runs, sizeof *cpu, cmp);
         double med = t[o->runs / 2];
         int64_t params = ypr_model_num_params(m), macs = 0;
         ypr_model_macs(m, o->size, o->size, 1, &macs);
@@ -363,6 +379,9 @@ static int bench_train(const opts *o, ypr_model *m)
                o->model, o->size, o->size, o->batch, (long long)nt,
                o->threads ? o->threads : ypr_get_num_threads(), ypr_simd_active(), med, t[0],
                first, o->batch / med, last);
+        /* CPU time of the whole process (every thread): on a loaded machine
+         * it moves less than the wall time, which waits for the CPU */
+        printf("  median CPU %.4f s per step (all threads)\n", cpu[o->runs / 2]);
         printf("  %.2f GMACs/image forward; %lld parameters: %.1f MB weights, %.1f MB gradients, "
                "%.1f MB momentum\n", (double)macs / 1e9, (long long)params,
                (double)params * 4 / 1e6, (double)parts[2] / 1e6, (double)parts[3] / 1e6);
@@ -374,6 +393,7 @@ static int bench_train(const opts *o, ypr_model *m)
     }
     ypr_trainer_free(tr);
     ypr_dataset_free(ds);
+    free(cpu);
     free(t);
     free(x);
     free(targets);

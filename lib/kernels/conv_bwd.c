@@ -13,10 +13,15 @@
  * need no col2im: the GEMM writes dX itself.
  *
  * dW, per group: dW[M, K] += Σ_images dY[M, P] · col(X)[K, P]ᵀ. Both operands
- * run along P, so both are transposed into panels per depth block of DW_PC
- * positions: dY rows into mr-row A panels, im2col rows (from the forward
- * packer, DW_PC wide) into nr-column B panels (kt->pack_t). A task owns a
- * tile of dW and walks all images and depth blocks in order.
+ * run along P, so dW is a block of dot products along P (kt->dot_block,
+ * lane partial sums in registers, reduced once per depth block): dY rows are
+ * read where they lie, and so are the input rows of 1×1 stride-1 unpadded
+ * convs; stride-1 convs (and stride-2 ones with K ≥ DW_PLANES_S2_K) read every
+ * tap as a stretch of a padded phase plane of the input (dw_planes_task); the
+ * rest take im2col rows from the forward packer, DW_PC_IM2COL positions at a
+ * time. Nothing is transposed, so cutting dW into tiles for the workers costs
+ * no repeated packing. A task owns a tile of dW and adds all images and depth
+ * blocks in order.
  *
  * Determinism: every output element is produced by one task with a fixed
  * order of additions (the band, block and depth splits depend on the shape
@@ -26,7 +31,12 @@
 #include "kernels.h"
 
 enum {
-    DW_PC = 128,        /* dW depth block: output positions per packed block */
+    DW_PC = 256,        /* dW depth block: output positions per dot-product pass */
+    DW_PC_IM2COL = 128, /* the same through im2col rows (the vector packers' widest panel) */
+    DW_PLANES_S2_K = 512, /* stride 2 from phase planes from this K on (measured: the
+                           * stem convs of few channels are faster through im2col) */
+    DW_MB = 128,        /* dW tile: rows (output channels), columns (C/g·kh·kw) */
+    DW_KB = 128,
     DX_ROWS = 256,      /* target dcol rows per channel block */
     DX_BAND_POS = 256,  /* minimum output positions per band */
 };
@@ -48,16 +58,21 @@ static int64_t max64(int64_t a, int64_t b)
 
 /* ------------------------------------------------ scalar table entries */
 
-void ypr__pack_t_ref(const float *src, int64_t lds, int rows, int64_t cols, int width,
-                     float *dst)
+/* Eight float partial sums per dot product (lane p % 8), added in order. */
+void ypr__dot_block_ref(int64_t len, const float *a, int64_t lda, const float *const *b,
+                        float *c, int64_t ldc, int64_t m, int64_t n)
 {
-    for (int64_t p = 0; p < cols; p++) {
-        float *d = dst + p * width;
-        for (int r = 0; r < rows; r++)
-            d[r] = src[r * lds + p];
-        for (int r = rows; r < width; r++)
-            d[r] = 0.0f;
-    }
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            const float *ar = a + i * lda, *br = b[j];
+            float part[8] = {0};
+            for (int64_t p = 0; p < len; p++)
+                part[p % 8] += ar[p] * br[p];
+            float sum = 0.0f;
+            for (int l = 0; l < 8; l++)
+                sum += part[l];
+            c[i * ldc + j] += sum;
+        }
 }
 
 void ypr__add_strided_ref(float *d, int64_t sd, const float *s, int64_t n)
@@ -85,6 +100,10 @@ typedef struct bwd_geo {
     /* dW */
     int64_t mb, kb;             /* largest tile (rows of dW, columns of dW) */
     int64_t dw_worker;
+    int planes;                 /* dW from padded phase planes (else im2col rows) */
+    int64_t st, hs, ws;         /* stride; phase planes hs × ws */
+    int64_t plane, len;         /* floats per phase plane (with slack); dot length per image */
+    int64_t dw_shared;          /* padded x and dy of one image */
 } bwd_geo;
 
 static void geo_of(const ypr_ktable *kt, const ypr_conv_shape *s, int64_t oh, int64_t ow,
@@ -115,9 +134,25 @@ static void geo_of(const ypr_ktable *kt, const ypr_conv_shape *s, int64_t oh, in
     G->dx_worker = G->kcx * G->ncb + (G->direct ? 0 : G->cb * G->khw * G->ncb);
     G->dx_worker = cdiv(G->dx_worker, 16) * 16;
 
-    G->mb = min64(cdiv(G->m, mr), cdiv(128, mr)) * mr;
-    G->kb = min64(cdiv(G->k, nr), cdiv(256, nr)) * nr;
-    G->dw_worker = cdiv((G->mb + G->kb + nr) * DW_PC, 16) * 16;
+    G->mb = min64(G->m, DW_MB);
+    G->kb = min64(G->k, DW_KB);
+    G->dw_worker = cdiv(G->kb * DW_PC, 16) * 16;
+    /* Stride 1 or 2 without dilation: the input of one image split into
+     * s×s phase planes of the padded input, rows ws apart, and dy padded to
+     * rows ws long; then tap (ky, kx) of every output position is one
+     * stretch of its phase plane (see dw_planes_task). */
+    G->planes = !G->direct && s->dh == 1 && s->dw == 1 && s->sh == s->sw &&
+                (s->sh == 1 || (s->sh == 2 && G->k >= DW_PLANES_S2_K));
+    G->dw_shared = 0;
+    if (G->planes) {
+        G->st = s->sh;
+        G->hs = cdiv(s->h + 2 * s->ph, G->st);
+        G->ws = cdiv(s->w + 2 * s->pw, G->st);
+        G->plane = cdiv(G->hs * G->ws + (s->kw - 1) / G->st + 1, 16) * 16;
+        G->len = oh * G->ws;
+        G->dw_shared = s->c * G->st * G->st * G->plane + cdiv(s->oc * G->len, 16) * 16;
+        G->dw_worker = 0;
+    }
 }
 
 int64_t ypr__conv_bwd_scratch_floats(const ypr_ktable *kt, const ypr_conv_shape *s,
@@ -129,7 +164,7 @@ int64_t ypr__conv_bwd_scratch_floats(const ypr_ktable *kt, const ypr_conv_shape 
     bwd_geo G;
     geo_of(kt, s, oh, ow, &G);
     int64_t dx = cdiv(G.g * G.wt_group, 16) * 16 + workers * G.dx_worker;
-    int64_t dw = workers * G.dw_worker;
+    int64_t dw = workers * G.dw_worker + G.dw_shared;
     return max64(dx, dw);
 }
 
@@ -315,7 +350,11 @@ typedef struct dw_plan {
     const float *x, *dy;
     float *dw, *work;
     int64_t mb, kb, mtiles, ktiles;
+    int64_t b;                  /* planes: the image being added */
 } dw_plan;
+
+typedef void (*dot_fn)(int64_t, const float *, int64_t, const float *const *, float *, int64_t,
+                       int64_t, int64_t);
 
 static void dw_task(void *ctx, int64_t task, int worker)
 {
@@ -323,54 +362,130 @@ static void dw_task(void *ctx, int64_t task, int worker)
     const ypr_ktable *kt = pl->kt;
     const ypr_conv_shape *s = pl->s;
     const bwd_geo *G = pl->G;
-    const int mr = kt->mr, nr = kt->nr;
-    void (*pack_t)(const float *, int64_t, int, int64_t, int, float *) =
-        kt->pack_t ? kt->pack_t : ypr__pack_t_ref;
     ypr_pack_b_fn im2col = kt->pack_b_im2col ? kt->pack_b_im2col : ypr__pack_b_im2col_ref;
+    dot_fn dot = kt->dot_block ? kt->dot_block : ypr__dot_block_ref;
+    const float *rows[DW_KB];
     int64_t ki = task % pl->ktiles, mi = (task / pl->ktiles) % pl->mtiles;
     int64_t gi = task / (pl->ktiles * pl->mtiles);
     int64_t m0 = mi * pl->mb, m1 = min64(G->m, m0 + pl->mb);
     int64_t k0 = ki * pl->kb, k1 = min64(G->k, k0 + pl->kb);
-    float *abuf = pl->work + (int64_t)worker * G->dw_worker;
-    float *bbuf = abuf + G->mb * DW_PC, *tmp = bbuf + G->kb * DW_PC;
+    float *tmp = pl->work + (int64_t)worker * G->dw_worker;
     float *dwg = pl->dw + gi * G->m * G->k;
     for (int64_t b = 0; b < s->n; b++) {
         const float *dyg = pl->dy + (b * s->oc + gi * G->m) * G->p;
         const float *xg = pl->x + (b * s->c + gi * G->cg) * G->hw;
         ypr_im2col_src is = {xg, s->h, s->w, G->oh, G->ow, s->kh, s->kw, s->sh, s->sw,
                              s->ph, s->pw, s->dh, s->dw};
-        for (int64_t p0 = 0; p0 < G->p; p0 += DW_PC) {
-            int64_t pc = min64(DW_PC, G->p - p0);
-            for (int64_t i = m0; i < m1; i += mr)
-                pack_t(dyg + i * G->p + p0, G->p, (int)min64(mr, m1 - i), pc, mr,
-                       abuf + (i - m0) * pc);
+        const int64_t step = G->direct ? DW_PC : DW_PC_IM2COL;
+        for (int64_t p0 = 0; p0 < G->p; p0 += step) {
+            int64_t pc = min64(step, G->p - p0);
             /* the rows of the next depth block, too many streams for the
              * hardware prefetcher */
-            int64_t pn = min64(DW_PC, G->p - p0 - pc);
+            int64_t pn = min64(step, G->p - p0 - pc);
             for (int64_t i = m0; i < m1; i++)
                 for (int64_t q = 0; q < pn; q += 16)
                     __builtin_prefetch(dyg + i * G->p + p0 + pc + q, 0, 3);
-            if (G->direct)
-                for (int64_t j = k0; j < k1; j++)
+            if (G->direct) {
+                for (int64_t j = k0; j < k1; j++) {
                     for (int64_t q = 0; q < pn; q += 16)
                         __builtin_prefetch(xg + j * G->hw + p0 + pc + q, 0, 3);
-            for (int64_t j = k0; j < k1; j += nr) {
-                int kr = (int)min64(nr, k1 - j);
-                if (G->direct) {
-                    pack_t(xg + j * G->hw + p0, G->hw, kr, pc, nr, bbuf + (j - k0) * pc);
-                } else {
-                    im2col(&is, j, kr, p0, pc, DW_PC, tmp);
-                    pack_t(tmp, DW_PC, kr, pc, nr, bbuf + (j - k0) * pc);
+                    rows[j - k0] = xg + j * G->hw + p0;
                 }
+            } else {
+                im2col(&is, k0, k1 - k0, p0, pc, DW_PC_IM2COL, tmp);
+                for (int64_t j = k0; j < k1; j++)
+                    rows[j - k0] = tmp + (j - k0) * DW_PC_IM2COL;
             }
-            for (int64_t i = m0; i < m1; i += mr) {
-                const float *a = abuf + (i - m0) * pc;
-                int rows = (int)min64(mr, m1 - i);
-                for (int64_t j = k0; j < k1; j += nr)
-                    kt->gemm_ukernel(pc, a, bbuf + (j - k0) * pc, dwg + i * G->k + j, G->k,
-                                     rows, (int)min64(nr, k1 - j), 1);
-            }
+            dot(pc, dyg + m0 * G->p + p0, G->p, rows, dwg + m0 * G->k + k0, G->k, m1 - m0,
+                k1 - k0);
         }
+    }
+}
+
+/* Padded phase planes of image pl->b: task t < C splits input channel t
+ * into its st² planes, plane (py, px) element (i, j) = x[st·i + py − ph,
+ * st·j + px − pw] (0 outside the image and in the slack after hs·ws); task
+ * C + o copies dy row block o with rows ws long, zeros past ow. */
+static void dw_pad_task(void *ctx, int64_t t, int worker)
+{
+    (void)worker;
+    const dw_plan *pl = ctx;
+    const ypr_conv_shape *s = pl->s;
+    const bwd_geo *G = pl->G;
+    float *xp = pl->work, *dyp = pl->work + s->c * G->st * G->st * G->plane;
+    if (t >= s->c) {
+        int64_t o = t - s->c;
+        const float *src = pl->dy + (pl->b * s->oc + o) * G->p;
+        float *dst = dyp + o * G->len;
+        for (int64_t oy = 0; oy < G->oh; oy++) {
+            memcpy(dst + oy * G->ws, src + oy * G->ow, (size_t)G->ow * sizeof(float));
+            memset(dst + oy * G->ws + G->ow, 0, (size_t)(G->ws - G->ow) * sizeof(float));
+        }
+        return;
+    }
+    const float *x = pl->x + (pl->b * s->c + t) * G->hw;
+    const int64_t st = G->st;
+    for (int64_t py = 0; py < st; py++)
+        for (int64_t px = 0; px < st; px++) {
+            float *d = xp + ((t * st + py) * st + px) * G->plane;
+            /* columns j with 0 ≤ st·j + px − pw < w */
+            int64_t j0 = s->pw - px > 0 ? cdiv(s->pw - px, st) : 0;
+            int64_t j1 = min64(G->ws, cdiv(s->w + s->pw - px, st));
+            for (int64_t i = 0; i < G->hs; i++) {
+                float *r = d + i * G->ws;
+                int64_t iy = st * i + py - s->ph;
+                if (iy < 0 || iy >= s->h || j1 <= j0) {
+                    memset(r, 0, (size_t)G->ws * sizeof(float));
+                    continue;
+                }
+                const float *xr = x + iy * s->w + st * j0 + px - s->pw;
+                memset(r, 0, (size_t)j0 * sizeof(float));
+                if (st == 1)
+                    memcpy(r + j0, xr, (size_t)(j1 - j0) * sizeof(float));
+                else
+                    for (int64_t j = j0; j < j1; j++)
+                        r[j] = xr[(j - j0) * st];
+                memset(r + j1, 0, (size_t)(G->ws - j1) * sizeof(float));
+            }
+            memset(d + G->hs * G->ws, 0, (size_t)(G->plane - G->hs * G->ws) * sizeof(float));
+        }
+}
+
+/* One tile of dW, image pl->b, from the padded planes: for output position
+ * q = oy·ws + ox, tap (ky, kx) reads padded input (st·oy + ky, st·ox + kx),
+ * element (oy + ky/st, ox + kx/st) of phase plane (ky % st, kx % st): one
+ * stretch of len floats from (ky/st)·ws + kx/st. Positions ox ≥ ow read
+ * whatever follows (inside the plane and its slack) against dy's zero
+ * padding: exact for finite inputs; an infinite input value can turn such a
+ * 0·x into NaN in a tap that never reads it (its forward is not finite
+ * either, and the trainer stops on a non-finite loss). */
+static void dw_planes_task(void *ctx, int64_t task, int worker)
+{
+    (void)worker;
+    const dw_plan *pl = ctx;
+    const ypr_conv_shape *s = pl->s;
+    const bwd_geo *G = pl->G;
+    dot_fn dot = pl->kt->dot_block ? pl->kt->dot_block : ypr__dot_block_ref;
+    int64_t ki = task % pl->ktiles, mi = (task / pl->ktiles) % pl->mtiles;
+    int64_t gi = task / (pl->ktiles * pl->mtiles);
+    int64_t m0 = mi * pl->mb, m1 = min64(G->m, m0 + pl->mb);
+    int64_t k0 = ki * pl->kb, k1 = min64(G->k, k0 + pl->kb);
+    const int64_t st = G->st;
+    const float *xp = pl->work, *dyp = pl->work + s->c * st * st * G->plane;
+    const float *base[DW_KB];
+    for (int64_t j = k0; j < k1; j++) {
+        int64_t ci = j / G->khw, ky = (j % G->khw) / s->kw, kx = j % s->kw;
+        base[j - k0] = xp + (((gi * G->cg + ci) * st + ky % st) * st + kx % st) * G->plane +
+                       (ky / st) * G->ws + kx / st;
+    }
+    const float *a = dyp + (gi * G->m + m0) * G->len;
+    float *c = pl->dw + (gi * G->m + m0) * G->k + k0;
+    const float *rows[DW_KB];
+    for (int64_t p0 = 0; p0 < G->len; p0 += DW_PC) {
+        int64_t pc = min64(DW_PC, G->len - p0);
+        for (int64_t j = 0; j < k1 - k0; j++)
+            rows[j] = base[j] + p0;
+        dot(pc, a + p0, G->len, rows, c, G->k, m1 - m0, k1 - k0);
     }
 }
 
@@ -418,20 +533,28 @@ int ypr__conv2d_bwd_weight(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_
     int workers = ypr__pool_size(pool);
     /* Smaller tiles where there are too few for the workers: the per-element
      * sums do not depend on the tiling. */
-    dw_plan pl = {kt, s, &G, x, dy, dw, scratch, G.mb, G.kb, 0, 0};
+    dw_plan pl = {kt, s, &G, x, dy, dw, scratch, G.mb, G.kb, 0, 0, 0};
     for (;;) {
         pl.mtiles = cdiv(G.m, pl.mb);
         pl.ktiles = cdiv(G.k, pl.kb);
         if (workers == 1 || G.g * pl.mtiles * pl.ktiles >= 4 * workers)
             break;
-        if (pl.kb > 2 * kt->nr)
-            pl.kb = cdiv(pl.kb / 2, kt->nr) * kt->nr;
-        else if (pl.mb > 2 * kt->mr)
-            pl.mb = cdiv(pl.mb / 2, kt->mr) * kt->mr;
+        if (pl.kb > 32)
+            pl.kb = cdiv(pl.kb / 2, 4) * 4;
+        else if (pl.mb > 24)
+            pl.mb = cdiv(pl.mb / 2, 6) * 6;
         else
             break;
     }
-    ypr__pool_run(pool, G.g * pl.mtiles * pl.ktiles, dw_task, &pl);
+    if (G.planes) {
+        /* image by image: pad, then every tile adds the image's share */
+        for (pl.b = 0; pl.b < s->n; pl.b++) {
+            ypr__pool_run(pool, s->c + s->oc, dw_pad_task, &pl);
+            ypr__pool_run(pool, G.g * pl.mtiles * pl.ktiles, dw_planes_task, &pl);
+        }
+    } else {
+        ypr__pool_run(pool, G.g * pl.mtiles * pl.ktiles, dw_task, &pl);
+    }
     if (db) {
         db_ctx c = {s, dy, db, G.p, max64(1, cdiv(s->oc, 8 * workers))};
         ypr__pool_run(pool, cdiv(s->oc, c.per), db_task, &c);

@@ -146,14 +146,16 @@ typedef struct ypr_ktable {
     double (*fma_burn)(int64_t iters, float *sink);
 
     /* ---- convolution backward (conv_bwd.c); the scalar table holds the
-     * references ypr__pack_t_ref and ypr__add_strided_ref. */
-    /* Transposing panel packer: dst[p·width + r] = src[r·lds + p] for
-     * r < rows ≤ width, p < cols; rows ≤ r < width are zero. Packs dY rows
-     * into A panels (width mr) and im2col rows into B panels (width nr). */
-    void (*pack_t)(const float *src, int64_t lds, int rows, int64_t cols, int width,
-                   float *dst);
+     * references ypr__add_strided_ref and ypr__dot_block_ref. */
     /* col2im: d[t·sd] += s[t] for t < n (sd ≥ 1, the conv's column stride). */
     void (*add_strided)(float *d, int64_t sd, const float *s, int64_t n);
+    /* The weight gradient's dot products along the output positions:
+     * c[i·ldc + j] += Σ_{p<len} a[i·lda + p] · b[j][p] for i < m, j < n
+     * (a: dY rows, b: input, padded-plane or im2col rows, c: dW). The order
+     * of additions depends on (len, m, n) only; sets agree within the GEMM
+     * tolerance. */
+    void (*dot_block)(int64_t len, const float *a, int64_t lda, const float *const *b,
+                      float *c, int64_t ldc, int64_t m, int64_t n);
 
     /* ---- training loops (lib/train); the scalar table holds the references
      * ypr__act_bwd_ref and ypr__sgd_ref. */
@@ -353,9 +355,9 @@ int ypr__conv2d_bwd_weight(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_
 int ypr__conv2d_bwd_data_ref(const ypr_conv_shape *s, const float *dy, const float *w, float *dx);
 int ypr__conv2d_bwd_weight_ref(const ypr_conv_shape *s, const float *x, const float *dy,
                                float *dw, float *db);
-/* The scalar entries of ypr_ktable.pack_t and .add_strided. */
-void ypr__pack_t_ref(const float *src, int64_t lds, int rows, int64_t cols, int width,
-                     float *dst);
+/* The scalar entries of ypr_ktable.add_strided and .dot_block. */
 void ypr__add_strided_ref(float *d, int64_t sd, const float *s, int64_t n);
+void ypr__dot_block_ref(int64_t len, const float *a, int64_t lda, const float *const *b,
+                        float *c, int64_t ldc, int64_t m, int64_t n);
 
 #endif

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "train.h"
 
@@ -38,10 +39,33 @@ struct ypr_tplan {
     size_t act_bytes, grad_bytes, pgrad_bytes, misc_bytes;
     int detect;
     int forwarded;           /* a forward ran since the last backward */
-    int profile;             /* YPR_PROFILE=1: per-kind times through the log hook */
+    int profile;             /* YPR_PROFILE=1 (wall) or cpu (the calling thread's CPU
+                              * time, for one-thread runs): per-kind times, log hook */
     double tf[YPR_NODE_KIND_COUNT_], tb[YPR_NODE_KIND_COUNT_];
+    double tconv[4][3];      /* per conv class (conv_class): forward, dW, dX */
     const float *x;
 };
+
+/* The profile's clock. */
+static double prof_now(const ypr_tplan *p)
+{
+    if (p->profile == 2) {
+        struct timespec t;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+    }
+    return ypr__now();
+}
+
+/* Profile classes of convs: 1×1, k×k stride 1, k×k stride 2+, the rest. */
+static int conv_class(const ypr_conv_shape *s)
+{
+    if (s->groups != 1)
+        return 3;
+    if (s->kh == 1 && s->kw == 1)
+        return 0;
+    return s->sh == 1 && s->sw == 1 ? 1 : 2;
+}
 
 static int64_t numel_of(const ypr_tplan *p, int i)
 {
@@ -333,7 +357,7 @@ int ypr__tplan_create(ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_
     p->detect = -1;
     {
         const char *e = getenv("YPR_PROFILE");
-        p->profile = e && *e == '1';
+        p->profile = e && *e == '1' ? 1 : e && strcmp(e, "cpu") == 0 ? 2 : 0;
     }
     p->shapes = calloc((size_t)nn, sizeof *p->shapes);
     p->cs = calloc((size_t)nn, sizeof *p->cs);
@@ -552,6 +576,77 @@ static const float *input_of(const ypr_tplan *p, int node, int j)
     return p->net->nodes[v].kind == YPR_NODE_INPUT ? p->x : p->val[v];
 }
 
+/* Concat and add, forward and backward, over the pool: a concat moves one
+ * (image, input) block per task, an add one stretch of ADD_CHUNK floats of
+ * every input. Copies and per-element sums: any split gives the same bits. */
+enum { JOIN_MAX = 16, ADD_CHUNK = 1 << 15 };
+
+typedef struct join_job {
+    int k;                        /* inputs */
+    const float *in[JOIN_MAX];    /* forward: the inputs */
+    float *gin[JOIN_MAX];         /* backward: the inputs' gradients (NULL: none) */
+    int acc[JOIN_MAX];            /* backward: += instead of = */
+    int64_t c[JOIN_MAX], off[JOIN_MAX];
+    const float *gy;              /* backward: the output's gradient */
+    float *y;                     /* forward: the output */
+    int64_t cy, hw, total;
+} join_job;
+
+static void add_into(float *gx, const float *gy, int64_t n, int acc)
+{
+    if (acc)
+        for (int64_t k = 0; k < n; k++)
+            gx[k] += gy[k];
+    else
+        memcpy(gx, gy, (size_t)n * sizeof(float));
+}
+
+static void concat_fwd_task(void *ctx, int64_t t, int worker)
+{
+    (void)worker;
+    const join_job *j = ctx;
+    int q = (int)(t % j->k);
+    int64_t b = t / j->k, len = j->c[q] * j->hw;
+    memcpy(j->y + (b * j->cy + j->off[q]) * j->hw, j->in[q] + b * len,
+           (size_t)len * sizeof(float));
+}
+
+static void concat_bwd_task(void *ctx, int64_t t, int worker)
+{
+    (void)worker;
+    const join_job *j = ctx;
+    int q = (int)(t % j->k);
+    int64_t b = t / j->k, len = j->c[q] * j->hw;
+    if (j->gin[q])
+        add_into(j->gin[q] + b * len, j->gy + (b * j->cy + j->off[q]) * j->hw, len, j->acc[q]);
+}
+
+static void add_fwd_task(void *ctx, int64_t t, int worker)
+{
+    (void)worker;
+    const join_job *j = ctx;
+    int64_t k0 = t * ADD_CHUNK, len = j->total - k0 < ADD_CHUNK ? j->total - k0 : ADD_CHUNK;
+    float *y = j->y + k0;
+    const float *a = j->in[0] + k0, *b = j->in[1] + k0;
+    for (int64_t k = 0; k < len; k++)
+        y[k] = a[k] + b[k];
+    for (int q = 2; q < j->k; q++) {
+        b = j->in[q] + k0;
+        for (int64_t k = 0; k < len; k++)
+            y[k] += b[k];
+    }
+}
+
+static void add_bwd_task(void *ctx, int64_t t, int worker)
+{
+    (void)worker;
+    const join_job *j = ctx;
+    int64_t k0 = t * ADD_CHUNK, len = j->total - k0 < ADD_CHUNK ? j->total - k0 : ADD_CHUNK;
+    for (int q = 0; q < j->k; q++)
+        if (j->gin[q])
+            add_into(j->gin[q] + k0, j->gy + k0, len, j->acc[q]);
+}
+
 static int forward_node(ypr_tplan *p, int i, int update)
 {
     const ypr_net *net = p->net;
@@ -590,23 +685,43 @@ static int forward_node(ypr_tplan *p, int i, int update)
         return YPR_OK;
     }
     case YPR_NODE_ADD: {
-        const float *b = input_of(p, i, 1);
-        for (int64_t k = 0; k < total; k++)
-            y[k] = x[k] + b[k];
-        for (int j = 2; j < nd->ninputs; j++) {
-            b = input_of(p, i, j);
+        if (nd->ninputs > JOIN_MAX) {
+            const float *b = input_of(p, i, 1);
             for (int64_t k = 0; k < total; k++)
-                y[k] += b[k];
+                y[k] = x[k] + b[k];
+            for (int j = 2; j < nd->ninputs; j++) {
+                b = input_of(p, i, j);
+                for (int64_t k = 0; k < total; k++)
+                    y[k] += b[k];
+            }
+            return YPR_OK;
         }
+        join_job j = {.k = nd->ninputs, .y = y, .total = total};
+        for (int q = 0; q < nd->ninputs; q++)
+            j.in[q] = input_of(p, i, q);
+        ypr__pool_run(p->pool, (total + ADD_CHUNK - 1) / ADD_CHUNK, add_fwd_task, &j);
         return YPR_OK;
     }
     case YPR_NODE_CONCAT: {
         int64_t off = 0;
-        for (int j = 0; j < nd->ninputs; j++) {
-            const ypr_shape *s = &p->shapes[nd->inputs[j]];
-            TRY(ypr__concat_copy(p->n, s->c, o->c, off, hw, input_of(p, i, j), y));
-            off += s->c;
+        if (nd->ninputs > JOIN_MAX) {
+            for (int j = 0; j < nd->ninputs; j++) {
+                const ypr_shape *s = &p->shapes[nd->inputs[j]];
+                TRY(ypr__concat_copy(p->n, s->c, o->c, off, hw, input_of(p, i, j), y));
+                off += s->c;
+            }
+            return YPR_OK;
         }
+        join_job j = {.k = nd->ninputs, .y = y, .cy = o->c, .hw = hw};
+        for (int q = 0; q < nd->ninputs; q++) {
+            j.in[q] = input_of(p, i, q);
+            j.c[q] = p->shapes[nd->inputs[q]].c;
+            j.off[q] = off;
+            off += j.c[q];
+        }
+        RETURN_IF(off != o->c, YPR_EINTERNAL, "train: node %s: concat of %lld channels into %lld",
+                  nd->name, (long long)off, (long long)o->c);
+        ypr__pool_run(p->pool, p->n * nd->ninputs, concat_fwd_task, &j);
         return YPR_OK;
     }
     case YPR_NODE_MAXPOOL: {
@@ -639,10 +754,13 @@ int ypr__tplan_forward(ypr_tplan *p, const float *x, int update_stats)
         int k = p->net->nodes[i].kind;
         if (k == YPR_NODE_INPUT || k == YPR_NODE_DETECT)
             continue;
-        double t0 = p->profile ? ypr__now() : 0;
+        double t0 = p->profile ? prof_now(p) : 0;
         TRY(forward_node(p, i, update_stats));
-        if (p->profile)
-            p->tf[k] += ypr__now() - t0;
+        if (p->profile) {
+            p->tf[k] += prof_now(p) - t0;
+            if (k == YPR_NODE_CONV)
+                p->tconv[conv_class(&p->cs[i])][0] += prof_now(p) - t0;
+        }
     }
     p->forwarded = 1;
     return YPR_OK;
@@ -917,15 +1035,6 @@ static void upsample_bwd_task(void *ctx, int64_t plane, int worker)
         }
 }
 
-static void add_into(float *gx, const float *gy, int64_t n, int acc)
-{
-    if (acc)
-        for (int64_t k = 0; k < n; k++)
-            gx[k] += gy[k];
-    else
-        memcpy(gx, gy, (size_t)n * sizeof(float));
-}
-
 /* The gradient buffer of input j of node i, or NULL when it needs none. */
 static float *in_grad(ypr_tplan *p, int i, int j, int *acc)
 {
@@ -954,8 +1063,11 @@ static int backward_node(ypr_tplan *p, int i)
             float *dw = param_trainable(p, pw) ? p->pgrad[pw] : NULL;
             float *db = param_trainable(p, pb) ? p->pgrad[pb] : NULL;
             if (dw) {
+                double t0 = p->profile ? prof_now(p) : 0;
                 TRY(ypr__conv2d_bwd_weight(p->kt, p->pool, &p->cs[i], x, gy, dw, db,
                                            p->scratch));
+                if (p->profile)
+                    p->tconv[conv_class(&p->cs[i])][1] += prof_now(p) - t0;
             } else {
                 for (int64_t b = 0; b < p->n; b++)
                     for (int64_t c = 0; c < o->c; c++) {
@@ -967,9 +1079,12 @@ static int backward_node(ypr_tplan *p, int i)
             }
         }
         float *gx = in_grad(p, i, 0, &acc);
+        double t0 = p->profile ? prof_now(p) : 0;
         if (gx)
             TRY(ypr__conv2d_bwd_data(p->kt, p->pool, &p->cs[i], gy, net->params[pw].data, gx,
                                      acc, p->scratch));
+        if (p->profile)
+            p->tconv[conv_class(&p->cs[i])][2] += prof_now(p) - t0;
         return YPR_OK;
     }
     case YPR_NODE_BN: {
@@ -997,22 +1112,42 @@ static int backward_node(ypr_tplan *p, int i)
         return YPR_OK;
     }
     case YPR_NODE_ADD:
-        for (int j = 0; j < nd->ninputs; j++) {
-            float *gx = in_grad(p, i, j, &acc);
-            if (gx)
-                add_into(gx, gy, total, acc);
-        }
-        return YPR_OK;
     case YPR_NODE_CONCAT: {
-        int64_t off = 0;
-        for (int j = 0; j < nd->ninputs; j++) {
-            const ypr_shape *s = &p->shapes[nd->inputs[j]];
-            float *gx = in_grad(p, i, j, &acc);
-            if (gx)
-                for (int64_t b = 0; b < p->n; b++)
-                    add_into(gx + b * s->c * hw, gy + (b * o->c + off) * hw, s->c * hw, acc);
-            off += s->c;
+        int cat = nd->kind == YPR_NODE_CONCAT, twice = 0;
+        for (int q = 0; q < nd->ninputs; q++)
+            for (int r = 0; r < q; r++)
+                twice |= nd->inputs[q] == nd->inputs[r];
+        if (nd->ninputs > JOIN_MAX || (cat && twice)) {
+            /* sequential: an input read twice gets = from its first
+             * appearance and += from the next, in that order */
+            int64_t off = 0;
+            for (int j = 0; j < nd->ninputs; j++) {
+                const ypr_shape *s = &p->shapes[nd->inputs[j]];
+                float *gx = in_grad(p, i, j, &acc);
+                if (gx && cat)
+                    for (int64_t b = 0; b < p->n; b++)
+                        add_into(gx + b * s->c * hw, gy + (b * o->c + off) * hw, s->c * hw,
+                                 acc);
+                else if (gx)
+                    add_into(gx, gy, total, acc);
+                off += s->c;
+            }
+            return YPR_OK;
         }
+        /* an add task walks the inputs in order, so an input read twice
+         * still gets = before += */
+        join_job j = {.k = nd->ninputs, .gy = gy, .cy = o->c, .hw = hw, .total = total};
+        int64_t off = 0;
+        for (int q = 0; q < nd->ninputs; q++) {
+            j.gin[q] = in_grad(p, i, q, &j.acc[q]);
+            j.c[q] = p->shapes[nd->inputs[q]].c;
+            j.off[q] = off;
+            off += j.c[q];
+        }
+        if (cat)
+            ypr__pool_run(p->pool, p->n * nd->ninputs, concat_bwd_task, &j);
+        else
+            ypr__pool_run(p->pool, (total + ADD_CHUNK - 1) / ADD_CHUNK, add_bwd_task, &j);
         return YPR_OK;
     }
     case YPR_NODE_MAXPOOL: {
@@ -1061,10 +1196,15 @@ int ypr__tplan_backward(ypr_tplan *p)
         int own = p->bnact[i] >= 0 ? p->bnact[i] : i;
         if (!p->grad[own] || !p->written[own])
             continue;                      /* nothing downstream of it reaches the loss */
-        double t0 = p->profile ? ypr__now() : 0;
+        double t0 = p->profile ? prof_now(p) : 0;
         TRY(backward_node(p, i));
         if (p->profile)
-            p->tb[nd->kind] += ypr__now() - t0;
+            p->tb[nd->kind] += prof_now(p) - t0;
+        if (p->profile && getenv("YPR_PROFILE_NODES"))
+            ypr__log(YPR_LOG_INFO, "node %3d %-12s %4lld x %3lldx%3lld bwd %7.2f ms", i,
+                     ypr__node_kind_name(nd->kind), (long long)p->shapes[i].c,
+                     (long long)p->shapes[i].h, (long long)p->shapes[i].w,
+                     (prof_now(p) - t0) * 1e3);
     }
     p->forwarded = 0;
     if (p->profile) {
@@ -1072,8 +1212,15 @@ int ypr__tplan_backward(ypr_tplan *p)
             if (p->tf[k] > 0 || p->tb[k] > 0)
                 ypr__log(YPR_LOG_INFO, "train profile %-12s forward %8.1f ms backward %8.1f ms",
                          ypr__node_kind_name(k), p->tf[k] * 1e3, p->tb[k] * 1e3);
+        static const char *const cls[4] = {"1x1", "kxk s1", "kxk s2", "grouped"};
+        for (int c = 0; c < 4; c++)
+            if (p->tconv[c][0] > 0)
+                ypr__log(YPR_LOG_INFO, "train profile conv %-7s forward %8.1f ms dW %8.1f ms "
+                         "dX %8.1f ms", cls[c], p->tconv[c][0] * 1e3, p->tconv[c][1] * 1e3,
+                         p->tconv[c][2] * 1e3);
         memset(p->tf, 0, sizeof p->tf);
         memset(p->tb, 0, sizeof p->tb);
+        memset(p->tconv, 0, sizeof p->tconv);
     }
     return YPR_OK;
 }

@@ -554,44 +554,6 @@ static double fma_burn_neon(int64_t iters, float *sink)
 
 /* ------------------------------------------- convolution backward */
 
-/* dst[p·width + r] = src[r·lds + p] (r < rows), 0 for rows ≤ r < width:
- * 4 columns at a time, rows by 4×4 register transposes. */
-static void pack_t_neon(const float *src, int64_t lds, int rows, int64_t cols, int width,
-                        float *dst)
-{
-    int64_t p = 0;
-    for (; p + 4 <= cols; p += 4) {
-        float *d = dst + p * width;
-        const float *s = src + p;
-        int r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            float32x4x2_t t01 = vtrnq_f32(vld1q_f32(s + r * lds), vld1q_f32(s + (r + 1) * lds));
-            float32x4x2_t t23 = vtrnq_f32(vld1q_f32(s + (r + 2) * lds),
-                                          vld1q_f32(s + (r + 3) * lds));
-            vst1q_f32(d + r, vcombine_f32(vget_low_f32(t01.val[0]), vget_low_f32(t23.val[0])));
-            vst1q_f32(d + width + r,
-                      vcombine_f32(vget_low_f32(t01.val[1]), vget_low_f32(t23.val[1])));
-            vst1q_f32(d + 2 * width + r,
-                      vcombine_f32(vget_high_f32(t01.val[0]), vget_high_f32(t23.val[0])));
-            vst1q_f32(d + 3 * width + r,
-                      vcombine_f32(vget_high_f32(t01.val[1]), vget_high_f32(t23.val[1])));
-        }
-        for (; r < rows; r++)
-            for (int c = 0; c < 4; c++)
-                d[c * width + r] = s[r * lds + c];
-        for (; r < width; r++)
-            for (int c = 0; c < 4; c++)
-                d[c * width + r] = 0.0f;
-    }
-    for (; p < cols; p++) {
-        float *d = dst + p * width;
-        for (int r = 0; r < rows; r++)
-            d[r] = src[r * lds + p];
-        for (int r = rows; r < width; r++)
-            d[r] = 0.0f;
-    }
-}
-
 /* d[t·sd] += s[t]. Stride 2 de-interleaves (vld2q), adds into the even
  * lanes and stores the odd ones back unchanged, only strictly inside the
  * span it updates. */
@@ -647,6 +609,92 @@ AI wv_f wv_ep(wv_f y, wv_f s, wv_f b, wv_f alpha, const int ACT)
 
 #include "lib/kernels/winograd_vec.h"
 
+/* The weight gradient's dot products (ypr_ktable.dot_block): tiles of
+ * DOT_MR a rows × 4 b rows in 4·DOT_MR accumulators (of the 32 registers),
+ * four lane partial sums each over the whole len, then reduced pairwise. */
+#define DOT_MR 6
+
+static inline __attribute__((always_inline)) void
+dot_tile_neon(int64_t len, const float *a, int64_t lda, const float *const *b, float *c, int64_t ldc,
+              const int RM, const int NC)
+{
+    float32x4_t acc[DOT_MR][4];
+    for (int i = 0; i < RM; i++)
+        for (int j = 0; j < 4; j++)
+            acc[i][j] = vdupq_n_f32(0.0f);
+    int64_t p = 0;
+    for (; p + 4 <= len; p += 4) {
+        float32x4_t av[DOT_MR];
+        for (int i = 0; i < RM; i++)
+            av[i] = vld1q_f32(a + i * lda + p);
+        for (int j = 0; j < NC; j++) {
+            float32x4_t bv = vld1q_f32(b[j] + p);
+            for (int i = 0; i < RM; i++)
+                acc[i][j] = vfmaq_f32(acc[i][j], av[i], bv);
+        }
+    }
+    if (p < len) {   /* the last 1–3 positions, zero-padded */
+        float av[DOT_MR][4] = {{0}}, bv[4][4] = {{0}};
+        for (int64_t q = p; q < len; q++) {
+            for (int i = 0; i < RM; i++)
+                av[i][q - p] = a[i * lda + q];
+            for (int j = 0; j < NC; j++)
+                bv[j][q - p] = b[j][q];
+        }
+        for (int j = 0; j < NC; j++) {
+            float32x4_t bj = vld1q_f32(bv[j]);
+            for (int i = 0; i < RM; i++)
+                acc[i][j] = vfmaq_f32(acc[i][j], vld1q_f32(av[i]), bj);
+        }
+    }
+    for (int i = 0; i < RM; i++) {
+        float32x4_t r = vpaddq_f32(vpaddq_f32(acc[i][0], acc[i][1]),
+                                   vpaddq_f32(acc[i][2], acc[i][3]));
+        float *d = c + i * ldc;
+        if (NC == 4) {
+            vst1q_f32(d, vaddq_f32(vld1q_f32(d), r));
+        } else {
+            float sum[4];
+            vst1q_f32(sum, r);
+            for (int j = 0; j < NC; j++)
+                d[j] += sum[j];
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void
+dot_rows_neon(int64_t len, const float *a, int64_t lda, const float *const *b, float *c, int64_t ldc,
+              int64_t n, const int RM)
+{
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4)
+        dot_tile_neon(len, a, lda, b + j, c + j, ldc, RM, 4);
+    switch (n - j) {
+    case 3: dot_tile_neon(len, a, lda, b + j, c + j, ldc, RM, 3); break;
+    case 2: dot_tile_neon(len, a, lda, b + j, c + j, ldc, RM, 2); break;
+    case 1: dot_tile_neon(len, a, lda, b + j, c + j, ldc, RM, 1); break;
+    default: break;
+    }
+}
+
+/* Blocks of 16 b rows stay in L1 while every a row passes over them. */
+static void dot_block_neon(int64_t len, const float *a, int64_t lda, const float *const *b,
+                           float *c, int64_t ldc, int64_t m, int64_t n)
+{
+    for (int64_t j0 = 0; j0 < n; j0 += 16) {
+        int64_t nb = n - j0 < 16 ? n - j0 : 16;
+        const float *const *bj = b + j0;
+        float *cj = c + j0;
+        int64_t i = 0;
+        for (; i + DOT_MR <= m; i += DOT_MR)
+            dot_rows_neon(len, a + i * lda, lda, bj, cj + i * ldc, ldc, nb, DOT_MR);
+        for (; i + 2 <= m; i += 2)
+            dot_rows_neon(len, a + i * lda, lda, bj, cj + i * ldc, ldc, nb, 2);
+        if (i < m)
+            dot_rows_neon(len, a + i * lda, lda, bj, cj + i * ldc, ldc, nb, 1);
+    }
+}
+
 void ypr__kt_fill_neon(ypr_ktable *t)
 {
     t->name = "neon";
@@ -663,8 +711,8 @@ void ypr__kt_fill_neon(ypr_ktable *t)
     t->maxpool_s1 = maxpool_s1;
     t->upsample2x_plane = upsample2x_plane_neon;
     t->fma_burn = fma_burn_neon;
-    t->pack_t = pack_t_neon;
     t->add_strided = add_strided_neon;
+    t->dot_block = dot_block_neon;
     t->act_bwd = act_bwd_neon;
     t->sgd = sgd_neon;
     t->wino4_in = wino4_in_vec;

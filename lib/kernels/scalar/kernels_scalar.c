@@ -220,8 +220,8 @@ void ypr__kt_fill_scalar(ypr_ktable *t)
     t->scale_bias_act = scale_bias_act_scalar;
     t->upsample2x_plane = upsample2x_plane_scalar;
     t->fma_burn = fma_burn_scalar;
-    t->pack_t = ypr__pack_t_ref;
     t->add_strided = ypr__add_strided_ref;
+    t->dot_block = ypr__dot_block_ref;
     t->act_bwd = ypr__act_bwd_ref;
     t->sgd = ypr__sgd_ref;
     t->wino4_in = ypr__wino4_in_ref;

@@ -81,6 +81,25 @@ AI xv_f xv_gt_sel(xv_f a, xv_f b, xv_f x, xv_f y)
     return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_GT_OQ));
 }
 
+/* x86_train.h's dot-product tile: 3 × 4 = 12 accumulators + 3 A rows + 1 B row. */
+#define XV_DOT_MR 3
+
+/* dst[q] += the lanes of the q-th vector summed (q < n): two rounds of
+ * pairwise adds within each half, then the halves. */
+AI void xv_hsum4_add(xv_f a, xv_f b, xv_f c, xv_f d, float *dst, int n)
+{
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+    if (n == 4) {
+        _mm_storeu_ps(dst, _mm_add_ps(_mm_loadu_ps(dst), r));
+        return;
+    }
+    float s[4];
+    _mm_storeu_ps(s, r);
+    for (int q = 0; q < n; q++)
+        dst[q] += s[q];
+}
+
 #include "lib/kernels/x86/x86_train.h"
 
 /* ------------------------------------------------ Winograd transforms */
@@ -283,8 +302,8 @@ void ypr__kt_fill_avx2(ypr_ktable *t)
     t->maxpool_s1 = maxpool_s1_vec;
     t->upsample2x_plane = upsample2x_plane_avx2;
     t->fma_burn = fma_burn_avx2;
-    t->pack_t = pack_t_x86;
     t->add_strided = add_strided_x86;
+    t->dot_block = dot_block_vec;
     t->act_bwd = act_bwd_vec;
     t->sgd = sgd_vec;
     t->wino4_in = wino4_in_vec;

@@ -84,6 +84,30 @@ AI xv_f xv_gt_sel(xv_f a, xv_f b, xv_f x, xv_f y)
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), y, x);
 }
 
+/* x86_train.h's dot-product tile: 6 × 4 = 24 accumulators + 6 A rows + 1 B row. */
+#define XV_DOT_MR 6
+
+/* dst[q] += the lanes of the q-th vector summed (q < n): the 256-bit halves
+ * added, then two rounds of pairwise adds within each 128-bit half, then
+ * those halves. */
+AI void xv_hsum4_add(xv_f a, xv_f b, xv_f c, xv_f d, float *dst, int n)
+{
+    __m256 a8 = _mm256_add_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+    __m256 b8 = _mm256_add_ps(_mm512_castps512_ps256(b), _mm512_extractf32x8_ps(b, 1));
+    __m256 c8 = _mm256_add_ps(_mm512_castps512_ps256(c), _mm512_extractf32x8_ps(c, 1));
+    __m256 d8 = _mm256_add_ps(_mm512_castps512_ps256(d), _mm512_extractf32x8_ps(d, 1));
+    __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a8, b8), _mm256_hadd_ps(c8, d8));
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+    if (n == 4) {
+        _mm_storeu_ps(dst, _mm_add_ps(_mm_loadu_ps(dst), r));
+        return;
+    }
+    float s[4];
+    _mm_storeu_ps(s, r);
+    for (int q = 0; q < n; q++)
+        dst[q] += s[q];
+}
+
 #include "lib/kernels/x86/x86_train.h"
 
 /* ------------------------------------------------ Winograd transforms */
@@ -353,8 +377,8 @@ void ypr__kt_fill_avx512(ypr_ktable *t)
     t->maxpool_s1 = maxpool_s1_vec;
     t->upsample2x_plane = upsample2x_plane_avx512;
     t->fma_burn = fma_burn_avx512;
-    t->pack_t = pack_t_x86;
     t->add_strided = add_strided_x86;
+    t->dot_block = dot_block_vec;
     t->act_bwd = act_bwd_vec;
     t->sgd = sgd_vec;
     t->wino4_in = wino4_in_vec;

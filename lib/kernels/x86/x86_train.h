@@ -112,3 +112,89 @@ static void sgd_vec(float *p, const float *g, float *buf, int64_t n, float wd, f
     default: sgd_loop(p, g, buf, n, wd, m, nlr, 7); break;
     }
 }
+
+/* ---- convolution backward: dW by dot products (ypr_ktable.dot_block).
+ * Needs two things more from the including file:
+ *   XV_DOT_MR                      rows of a register tile (tiles are XV_DOT_MR × 4:
+ *                                  4·XV_DOT_MR accumulators + XV_DOT_MR + 1 registers)
+ *   void xv_hsum4_add(xv_f a, xv_f b, xv_f c, xv_f d, float *dst, int n)
+ *                                  dst[q] += (the lanes of the q-th vector summed) for q < n,
+ *                                  in an order fixed by the set
+ * Each tile keeps its lane partial sums in registers over the whole len and
+ * reduces them once: the order of additions depends on len only. */
+AI void dot_tile(int64_t len, const float *a, int64_t lda, const float *const *b,
+                 float *c, int64_t ldc, const int MR, const int NC)
+{
+    xv_f acc[XV_DOT_MR][4];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+            acc[i][j] = xv_zero();
+    int64_t p = 0;
+    for (; p + XV_VL <= len; p += XV_VL) {
+        xv_f av[XV_DOT_MR];
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++)
+            av[i] = xv_load(a + i * lda + p);
+#pragma GCC unroll 4
+        for (int j = 0; j < NC; j++) {
+            xv_f bv = xv_load(b[j] + p);
+#pragma GCC unroll 8
+            for (int i = 0; i < MR; i++)
+                acc[i][j] = xv_fmadd(av[i], bv, acc[i][j]);
+        }
+    }
+    if (p < len) {
+        const xv_m mk = xv_tail(len - p);
+        xv_f av[XV_DOT_MR];
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++)
+            av[i] = xv_maskload(mk, a + i * lda + p);
+#pragma GCC unroll 4
+        for (int j = 0; j < NC; j++) {
+            xv_f bv = xv_maskload(mk, b[j] + p);
+#pragma GCC unroll 8
+            for (int i = 0; i < MR; i++)
+                acc[i][j] = xv_fmadd(av[i], bv, acc[i][j]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++)
+        xv_hsum4_add(acc[i][0], acc[i][1], acc[i][2], acc[i][3], c + i * ldc, NC);
+}
+
+/* The tiles of rows [i, i + MR) across all n columns. */
+AI void dot_rows(int64_t len, const float *a, int64_t lda, const float *const *b,
+                 float *c, int64_t ldc, int64_t n, const int MR)
+{
+    int64_t j = 0;
+    for (; j + 4 <= n; j += 4)
+        dot_tile(len, a, lda, b + j, c + j, ldc, MR, 4);
+    switch (n - j) {
+    case 3: dot_tile(len, a, lda, b + j, c + j, ldc, MR, 3); break;
+    case 2: dot_tile(len, a, lda, b + j, c + j, ldc, MR, 2); break;
+    case 1: dot_tile(len, a, lda, b + j, c + j, ldc, MR, 1); break;
+    default: break;
+    }
+}
+
+/* c[i·ldc + j] += Σ_{p<len} a[i·lda + p]·b[j][p] for i < m, j < n.
+ * Blocks of 16 b rows (16 KiB at len 256) stay in L1 while every a row
+ * passes over them. */
+static void dot_block_vec(int64_t len, const float *a, int64_t lda, const float *const *b,
+                          float *c, int64_t ldc, int64_t m, int64_t n)
+{
+    for (int64_t j0 = 0; j0 < n; j0 += 16) {
+        int64_t nb = n - j0 < 16 ? n - j0 : 16;
+        const float *const *bj = b + j0;
+        float *cj = c + j0;
+        int64_t i = 0;
+        for (; i + XV_DOT_MR <= m; i += XV_DOT_MR)
+            dot_rows(len, a + i * lda, lda, bj, cj + i * ldc, ldc, nb, XV_DOT_MR);
+        for (; i + 2 <= m; i += 2)
+            dot_rows(len, a + i * lda, lda, bj, cj + i * ldc, ldc, nb, 2);
+        if (i < m)
+            dot_rows(len, a + i * lda, lda, bj, cj + i * ldc, ldc, nb, 1);
+    }
+}
