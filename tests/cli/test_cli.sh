@@ -180,38 +180,6 @@ for f in e.json plots/PR_curve.png plots/confusion_matrix.png; do
 done
 # writing again over its own earlier outputs is fine
 run 0 "" eval o.safetensors --data ds/data.yaml --size 64 --json e.json --plots plots
-# PyTorch .pt checkpoints (tests/data/pt): every MODEL command takes them
-if [ -n "${YPR_PT_DATA:-}" ] && [ -f "$YPR_PT_DATA/best.pt" ]; then
-    cp "$YPR_PT_DATA/best.pt" "$YPR_PT_DATA/sd.pt" .
-    cp "$YPR_PT_DATA/tiny.yaml" pt_tiny.yaml   # not the test's own tiny.yaml
-    run 0 "" convert best.pt best.safetensors
-    run 0 "" info best.safetensors
-    grep -qF "3 classes" "$T/out" || fail "info best.safetensors: not the checkpoint's 3 classes"
-    run 0 "" info best.pt
-    grep -qF "3 classes" "$T/out" || fail "info best.pt: not the checkpoint's 3 classes"
-    run 0 "" graph best.pt
-    bad 2 "it is the input" convert best.safetensors best.safetensors
-    bad 1 "bare state_dict" info sd.pt
-    bad 1 "bare state_dict" convert sd.pt sd.safetensors
-    run 0 "" convert pt_tiny.yaml sd.safetensors --weights sd.pt
-    printf 'PK\003\004 this is not the rest of a ZIP archive' >junk.pt
-    bad 1 "without its end record" info junk.pt
-    rm -f best.pt sd.pt pt_tiny.yaml best.safetensors sd.safetensors junk.pt
-fi
-# export / convert (ONNX): a round trip, then refusals that write nothing
-run 0 "" export m.safetensors -o m.onnx --size 64
-params=$(grep -o '[0-9]* parameters' "$T/out")
-[ -n "$params" ] && [ -s m.onnx ] || fail "export: no m.onnx or no summary"
-run 0 "" convert m.onnx back.safetensors
-grep -qF "libyolopr checkpoint, 2 classes, $params" "$T/out" || fail "convert: not $params"
-run 0 "" info back.safetensors --size 64
-bad 2 "-o OUT.onnx is required" export m.safetensors -o m.txt
-bad 2 "expected IN and OUT" convert m.onnx out.bin
-bad 2 "it is the input m.onnx" convert m.onnx m.onnx
-head -c 500 m.onnx >cut.onnx
-bad 1 "cut.onnx: ONNX: malformed or truncated" convert cut.onnx c.safetensors
-printf 'not an onnx file' >junk.onnx
-bad 1 "junk.onnx: ONNX" export junk.onnx -o j2.onnx
 [ -z "$(find . -name '*.yolopr-*' -o -name '*.tmp-*')" ] || fail "temporary files left behind"
 
 # bench kernels: each percentage is of the peak on as many threads (the
