@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian 12 machine (as root): install, build, and run
 # the demo on built-in data: kernels benchmark, synthetic dataset, YOLOv7-tiny
-# evaluated, pruned, evaluated again, fine-tuned, speed before/after, detection.
-# Quantize and export join the chain as those capabilities land.
+# evaluated, pruned, evaluated again, fine-tuned, quantized (fake INT8) and
+# exported to ONNX, speed before/after, detection.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -31,6 +31,12 @@ $y eval "$out/tiny-pruned.safetensors" --data "$out/synth/data.yaml" --size 320 
 echo "== fine-tune the pruned model for one epoch (checkpoints and results.csv in $out/train)"
 $y train "$out/tiny-pruned.safetensors" --data "$out/synth/data.yaml" --epochs 1 --batch 8 \
   --size 320 --hyp tiny --project "$out/train" --exist-ok -o "$out/tiny-finetuned.safetensors"
+echo "== quantize the fine-tuned model to INT8 (DPU scheme: power-of-two steps), float vs INT8 mAP"
+$y quantize "$out/tiny-finetuned.safetensors" --data "$out/synth/data.yaml" --size 320 \
+  --calib-images 16 --scheme dpu --method minmax --bias-correction --eval \
+  --report "$out/quant.json" -o "$out/tiny-int8.safetensors" | grep -E 'mAP|wrote|saved'
+echo "== export the fine-tuned model to ONNX (opset 13, raw head outputs)"
+$y export "$out/tiny-finetuned.safetensors" -o "$out/tiny-finetuned.onnx" --fuse
 echo "== one training step, batch 8 at 320, $(nproc) threads"
 $y bench "$out/tiny-pruned.safetensors" --train --size 320 --batch 8 --runs 2
 echo "== inference speed, batch 1, $(nproc) threads, fused (before / after pruning)"
