@@ -84,6 +84,10 @@ int cli_parse(const char *cmd, const char *usage, const cli_opt *opts, int argc,
 /* A number from @p text for @p what (an option name), whole and finite, in
  * [lo, hi] with the ends CLI_OPEN_* excludes. Returns 0 or, after printing
  * "yolopr CMD: WHAT expects a number in [lo, hi), not 'TEXT'", CLI_USAGE. */
+/* --data synth[:COUNT[:SIZE[:CLASSES]]]: 1 if DATA names the built-in set
+ * (out[] = count, size, classes; defaults 64, SIZE or 320, 8; values checked),
+ * 0 if it is a path, CLI_USAGE (printed, naming CMD) if malformed. */
+int cli_parse_synth(const char *cmd, const char *data, int size, int out[3]);
 int cli_real(const char *cmd, const char *what, const char *text, double lo, double hi, int open,
              double *out);
 

@@ -184,3 +184,40 @@ int cli_is_checkpoint(const char *path)
     }
     return 0;
 }
+
+int cli_parse_synth(const char *cmd, const char *data, int size, int out[3])
+{
+    if (strncmp(data, "synth", 5) != 0 || (data[5] != '\0' && data[5] != ':'))
+        return 0;
+    out[0] = 64;
+    out[1] = size > 0 ? size : 320;
+    out[2] = 8;
+    static const double lo[3] = {1, 32, 1}, hi[3] = {1000000, 4096, 80};
+    static const char *const what[3] = {"--data synth:COUNT", "--data synth:COUNT:SIZE",
+                                        "--data synth:COUNT:SIZE:CLASSES"};
+    const char *p = data + 5;
+    for (int k = 0; k < 3 && *p == ':'; k++) {
+        char field[32];
+        const char *e = strchr(p + 1, ':');
+        size_t n = e ? (size_t)(e - p - 1) : strlen(p + 1);
+        if (n >= sizeof field)
+            n = sizeof field - 1;
+        memcpy(field, p + 1, n);
+        field[n] = '\0';
+        double v;
+        if (cli_real(cmd, what[k], field, lo[k], hi[k], 0, &v))
+            return CLI_USAGE;
+        if (v != (double)(int)v) {
+            fprintf(stderr, "yolopr %s: %s expects an integer, not '%s'\n", cmd, what[k], field);
+            return CLI_USAGE;
+        }
+        out[k] = (int)v;
+        p = e ? e : p + 1 + n;
+    }
+    if (*p) {
+        fprintf(stderr, "yolopr %s: --data expects synth[:COUNT[:SIZE[:CLASSES]]], not '%s'\n",
+                cmd, data);
+        return CLI_USAGE;
+    }
+    return 1;
+}

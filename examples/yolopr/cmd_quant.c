@@ -29,44 +29,18 @@ typedef struct quant_args {
     double pct;
 } quant_args;
 
-/* --data synth[:COUNT[:SIZE[:CLASSES]]]: 1 if it names the built-in set, 0
- * if a path, CLI_USAGE (printed) if malformed. */
+/* --data synth[:COUNT[:SIZE[:CLASSES]]] (cli_parse_synth): 1, 0 or CLI_USAGE. */
 static int parse_synth(quant_args *a)
 {
-    const char *d = a->data;
-    if (strncmp(d, "synth", 5) != 0 || (d[5] != '\0' && d[5] != ':'))
-        return 0;
-    a->synth = 1;
-    a->synth_count = 64;
-    a->synth_size = a->size > 0 ? a->size : 320;
-    a->synth_classes = 8;
-    int *dst[3] = {&a->synth_count, &a->synth_size, &a->synth_classes};
-    static const double lo[3] = {1, 32, 1}, hi[3] = {1000000, 4096, 80};
-    const char *p = d + 5;
-    for (int k = 0; k < 3 && *p == ':'; k++) {
-        char field[32];
-        const char *e = strchr(p + 1, ':');
-        size_t n = e ? (size_t)(e - p - 1) : strlen(p + 1);
-        if (n >= sizeof field)
-            n = sizeof field - 1;
-        memcpy(field, p + 1, n);
-        field[n] = '\0';
-        double v;
-        if (cli_real("quantize", "--data synth:…", field, lo[k], hi[k], 0, &v))
-            return CLI_USAGE;
-        if (v != (double)(int)v) {
-            fprintf(stderr, "yolopr quantize: --data synth expects integers, not '%s'\n", field);
-            return CLI_USAGE;
-        }
-        *dst[k] = (int)v;
-        p = e ? e : p + 1 + n;
+    int v[3];
+    int rc = cli_parse_synth("quantize", a->data, a->size, v);
+    if (rc == 1) {
+        a->synth = 1;
+        a->synth_count = v[0];
+        a->synth_size = v[1];
+        a->synth_classes = v[2];
     }
-    if (*p) {
-        fprintf(stderr, "yolopr quantize: --data expects synth[:COUNT[:SIZE[:CLASSES]]], not "
-                "'%s'\n", d);
-        return CLI_USAGE;
-    }
-    return 1;
+    return rc;
 }
 
 static int open_set(const quant_args *a, const char *split, int seed, ypr_dataset **ds)

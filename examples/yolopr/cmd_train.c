@@ -44,46 +44,18 @@ enum { HYP_P5 = 0, HYP_TINY = 1 };   /* ypr_hyp_preset */
 
 /* ------------------------------------------------------------- options */
 
-/* --data synth[:COUNT[:SIZE[:CLASSES]]]: 1 if @p data names the built-in
- * set (values checked), 0 if it is a path, CLI_USAGE (printed) if malformed. */
+/* --data synth[:COUNT[:SIZE[:CLASSES]]] (cli_parse_synth): 1, 0 or CLI_USAGE. */
 static int parse_synth(train_args *a)
 {
-    const char *d = a->data;
-    if (strncmp(d, "synth", 5) != 0 || (d[5] != '\0' && d[5] != ':'))
-        return 0;
-    a->synth = 1;
-    a->synth_count = 64;
-    a->synth_size = a->size > 0 ? a->size : 320;
-    a->synth_classes = 8;
-    int *dst[3] = {&a->synth_count, &a->synth_size, &a->synth_classes};
-    static const double lo[3] = {1, 32, 1}, hi[3] = {1000000, 4096, 80};
-    static const char *const what[3] = {"--data synth:COUNT", "--data synth:COUNT:SIZE",
-                                        "--data synth:COUNT:SIZE:CLASSES"};
-    const char *p = d + 5;
-    for (int k = 0; k < 3 && *p == ':'; k++) {
-        char field[32];
-        const char *e = strchr(p + 1, ':');
-        size_t n = e ? (size_t)(e - p - 1) : strlen(p + 1);
-        if (n >= sizeof field)
-            n = sizeof field - 1;
-        memcpy(field, p + 1, n);
-        field[n] = '\0';
-        double v;
-        if (cli_real("train", what[k], field, lo[k], hi[k], 0, &v))
-            return CLI_USAGE;
-        if (v != (double)(int)v) {
-            fprintf(stderr, "yolopr train: %s expects an integer, not '%s'\n", what[k], field);
-            return CLI_USAGE;
-        }
-        *dst[k] = (int)v;
-        p = e ? e : p + 1 + n;
+    int v[3];
+    int rc = cli_parse_synth("train", a->data, a->size, v);
+    if (rc == 1) {
+        a->synth = 1;
+        a->synth_count = v[0];
+        a->synth_size = v[1];
+        a->synth_classes = v[2];
     }
-    if (*p) {
-        fprintf(stderr, "yolopr train: --data expects synth[:COUNT[:SIZE[:CLASSES]]], not '%s'\n",
-                d);
-        return CLI_USAGE;
-    }
-    return 1;
+    return rc;
 }
 
 /* The first option given that --resume does not take (the checkpoint holds
