@@ -101,3 +101,17 @@ int ypr__file_read_all(const char *path, size_t max, char **buf, size_t *len)
     *len = n;
     return YPR_OK;
 }
+
+const char *ypr__shown(const char *s, size_t len, char buf[80])
+{
+    size_t i = 0;
+    int cstr = len == SIZE_MAX;   /* a C string: up to its NUL */
+    for (; i < len && i < 72 && (!cstr || s[i]); i++)
+        buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+    if (i < len && (!cstr || s[i])) {
+        memcpy(buf + i, "...", 3);
+        i += 3;
+    }
+    buf[i] = '\0';
+    return buf;
+}

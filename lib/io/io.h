@@ -36,6 +36,11 @@ typedef struct ypr_safetensors ypr_safetensors;
  * non-overlapping, byte sizes equal to dtype size × numel, no duplicate
  * names). Errors: YPR_EIO (cannot open/map, naming the file), YPR_EFORMAT
  * (naming the file and the tensor or header problem). */
+/* A name or string for an error message: the first 72 of its len bytes
+ * (len SIZE_MAX: a C string, up to its NUL), non-printable bytes as '?',
+ * "..." when cut; written into buf. */
+const char *ypr__shown(const char *s, size_t len, char buf[80]);
+
 int ypr__st_open(const char *path, ypr_safetensors **out);
 /* The same over a caller-owned buffer that must outlive the handle. */
 int ypr__st_open_mem(const void *buf, size_t len, const char *what, ypr_safetensors **out);

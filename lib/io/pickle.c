@@ -60,19 +60,6 @@ static int perr(const ypr_pickle *p, int code, const char *fmt, ...)
     return ypr__error(code, "%s: byte %zu: %s", p->what, p->op_at, msg);
 }
 
-static const char *shown(const char *s, size_t len, char buf[80])
-{
-    size_t i = 0;
-    for (; i < len && i < 72; i++)
-        buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-    if (i < len) {
-        memcpy(buf + i, "...", 3);
-        i += 3;
-    }
-    buf[i] = 0;
-    return buf;
-}
-
 const char *ypr__pk_describe(const ypr_pk *v, char *buf, size_t n)
 {
     static const char *const names[] = {"?", "None", "bool", "int", "big int", "float", "str",
@@ -82,9 +69,9 @@ const char *ypr__pk_describe(const ypr_pk *v, char *buf, size_t n)
     if (!v)
         snprintf(buf, n, "nothing");
     else if (v->type == YPR_PK_OBJECT)
-        snprintf(buf, n, "%s object", shown(v->s, v->len, nb));
+        snprintf(buf, n, "%s object", ypr__shown(v->s, v->len, nb));
     else if (v->type == YPR_PK_GLOBAL)
-        snprintf(buf, n, "global %s", shown(v->s, v->len, nb));
+        snprintf(buf, n, "global %s", ypr__shown(v->s, v->len, nb));
     else
         snprintf(buf, n, "%s", v->type > 0 && v->type <= YPR_PK_TENSOR ? names[v->type] : "?");
     return buf;
@@ -383,7 +370,7 @@ static int push_global(ypr_pickle *p, const char *mod, size_t ml, const char *na
 {
     char nb[80];
     if (!ml || !nl || ml > MAX_LINE || nl > MAX_LINE || memchr(mod, 0, ml) || memchr(name, 0, nl))
-        return perr(p, YPR_EFORMAT, "bad global name '%s'", shown(name, nl, nb));
+        return perr(p, YPR_EFORMAT, "bad global name '%s'", ypr__shown(name, nl, nb));
     /* protocol 2 writes Python 2 names for some modules */
     if (ml == 11 && memcmp(mod, "__builtin__", 11) == 0) {
         mod = "builtins";
@@ -471,14 +458,14 @@ static int persistent(ypr_pickle *p, ypr_pk *pid)
         return perr(p, YPR_EFORMAT, "bad storage key");
     if (n->type != YPR_PK_INT || n->i < 0 || n->i > (int64_t)YPR_ZIP_MAX_ENTRY_BYTES)
         return perr(p, YPR_EFORMAT, "storage %s: bad element count",
-                    shown(key->s, key->len, nb));
+                    ypr__shown(key->s, key->len, nb));
     TRY(st_grow(p));
     size_t *slot = st_slot(p, key->s, key->len);
     if (*slot) {
         ypr_pk *s = p->storages[*slot - 1];
         if (s->dtype != dtype || s->i != n->i)
             return perr(p, YPR_EFORMAT, "storage %s declared twice with different types or "
-                        "sizes", shown(key->s, key->len, nb));
+                        "sizes", ypr__shown(key->s, key->len, nb));
         return push(p, s);
     }
     if (p->nstorages == p->stcap) {
@@ -555,7 +542,7 @@ static int rebuild_tensor(ypr_pickle *p, const ypr_pk *args, ypr_pk **out)
     }
     if (t->offset < 0 || (numel > 0 && last >= st->i) || t->offset > st->i)
         return perr(p, YPR_EFORMAT, "tensor needs elements up to %lld but storage %s holds %lld",
-                    (long long)(numel > 0 ? last + 1 : t->offset), shown(st->s, st->len, nb),
+                    (long long)(numel > 0 ? last + 1 : t->offset), ypr__shown(st->s, st->len, nb),
                     (long long)st->i);
     t->numel = numel;
     *out = x;
@@ -680,7 +667,7 @@ static int reduce(ypr_pickle *p)
             char nb[80];
             return perr(p, YPR_EUNSUPPORTED, "REDUCE would call %s: this reader executes "
                         "nothing and knows only tensors, storages, OrderedDict, set, torch.Size, "
-                        "torch.device and numpy arrays", shown(f, fn->len, nb));
+                        "torch.device and numpy arrays", ypr__shown(f, fn->len, nb));
         }
     }
     return push(p, x);

@@ -113,26 +113,12 @@ void ypr__st_close(ypr_safetensors *st)
     free(st);
 }
 
-/* Print a name for an error message: a bounded, sanitized copy. */
-static const char *shown(const char *s, char buf[80])
-{
-    size_t i = 0;
-    for (; s[i] && i < 72; i++)
-        buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-    if (s[i]) {
-        memcpy(buf + i, "...", 3);
-        i += 3;
-    }
-    buf[i] = '\0';
-    return buf;
-}
-
 /* Parse one tensor entry of the header into *t (name filled by the caller). */
 static int parse_entry(const char *what, const char *name, const ypr_json *v,
                        ypr_st_tensor *t, int64_t *begin, int64_t *end)
 {
     char nb[80];
-    const char *sn = shown(name, nb);
+    const char *sn = ypr__shown(name, SIZE_MAX, nb);
     RETURN_IF(ypr__json_type(v) != YPR_JSON_OBJECT, YPR_EFORMAT,
               "%s: tensor '%s': entry is not an object", what, sn);
 
@@ -143,7 +129,7 @@ static int parse_entry(const char *what, const char *name, const ypr_json *v,
     if (t->dtype < 0) {
         char db[80];
         return ypr__error(YPR_EFORMAT, "%s: tensor '%s': unknown dtype '%s'", what, sn,
-                          shown(ypr__json_str(dt), db));
+                          ypr__shown(ypr__json_str(dt), SIZE_MAX, db));
     }
 
     const ypr_json *sh = ypr__json_get(v, "shape");
@@ -230,13 +216,13 @@ static int parse_header(const unsigned char *buf, size_t len, const char *what,
                 const ypr_json *mv = ypr__json_at(meta, m);
                 if (ypr__json_type(mv) != YPR_JSON_STRING) {
                     rc = ypr__error(YPR_EFORMAT, "%s: metadata '%s' is not a string", what,
-                                    shown(mk, nb));
+                                    ypr__shown(mk, SIZE_MAX, nb));
                     goto out;
                 }
                 if (ypr__json_key_len(meta, m) != strlen(mk) ||
                     memchr(ypr__json_str(mv), '\0', ypr__json_strlen(mv))) {
                     rc = ypr__error(YPR_EFORMAT, "%s: metadata '%s' holds a NUL byte", what,
-                                    shown(mk, nb));
+                                    ypr__shown(mk, SIZE_MAX, nb));
                     goto out;
                 }
                 strbytes += strlen(mk) + 1 + ypr__json_strlen(mv) + 1;
@@ -270,7 +256,7 @@ static int parse_header(const unsigned char *buf, size_t len, const char *what,
         const ypr_json *v = ypr__json_at(root, i);
         if (ypr__json_key_len(root, i) != strlen(k)) {
             rc = ypr__error(YPR_EFORMAT, "%s: tensor name '%s...' holds a NUL byte", what,
-                            shown(k, nb));
+                            ypr__shown(k, SIZE_MAX, nb));
             goto out;
         }
         ypr_st_tensor *t = &st->t[ti];
@@ -297,7 +283,7 @@ static int parse_header(const unsigned char *buf, size_t len, const char *what,
     for (size_t i = 0; i < ntensors; i++) {
         if (i && strcmp(names[i - 1].name, names[i].name) == 0) {
             rc = ypr__error(YPR_EFORMAT, "%s: duplicate tensor name '%s'", what,
-                            shown(names[i].name, nb));
+                            ypr__shown(names[i].name, SIZE_MAX, nb));
             goto out;
         }
         st->by_name[i] = names[i].ix;
@@ -307,7 +293,7 @@ static int parse_header(const unsigned char *buf, size_t len, const char *what,
     qsort(offs, ntensors, sizeof *offs, cmp_off_ix);
     int64_t cursor = 0;
     for (size_t i = 0; i < ntensors; i++) {
-        const char *tn = shown(st->t[offs[i].ix].name, nb);
+        const char *tn = ypr__shown(st->t[offs[i].ix].name, SIZE_MAX, nb);
         if (offs[i].begin != cursor) {
             rc = ypr__error(YPR_EFORMAT, "%s: tensor '%s': data_offsets [%lld, %lld] %s", what,
                             tn, (long long)offs[i].begin, (long long)offs[i].end,
@@ -347,7 +333,7 @@ static int parse_header(const unsigned char *buf, size_t len, const char *what,
     for (size_t m = 0; m < nmeta; m++) {
         if (m && strcmp(mkeys[m - 1].name, mkeys[m].name) == 0) {
             rc = ypr__error(YPR_EFORMAT, "%s: duplicate metadata key '%s'", what,
-                            shown(mkeys[m].name, nb));
+                            ypr__shown(mkeys[m].name, SIZE_MAX, nb));
             goto out;
         }
         st->meta[2 * m] = mkeys[m].name;
@@ -414,7 +400,7 @@ int ypr__st_from_tensors(const ypr_st_tensor *t, size_t n, const char *what,
         if (t[i].dtype < 0 || t[i].dtype >= YPR_DT_COUNT_ || t[i].ndim < 0 ||
             t[i].ndim > YPR_ST_MAX_DIMS)
             rc = ypr__error(YPR_EINVAL, "%s: tensor '%s': bad dtype or rank", what,
-                            shown(t[i].name, nb));
+                            ypr__shown(t[i].name, SIZE_MAX, nb));
     }
     st->n = n;
     if (rc == YPR_OK) {
@@ -422,7 +408,7 @@ int ypr__st_from_tensors(const ypr_st_tensor *t, size_t n, const char *what,
         for (size_t i = 0; rc == YPR_OK && i < n; i++) {
             if (i && strcmp(names[i - 1].name, names[i].name) == 0)
                 rc = ypr__error(YPR_EFORMAT, "%s: duplicate tensor name '%s'", what,
-                                shown(names[i].name, nb));
+                                ypr__shown(names[i].name, SIZE_MAX, nb));
             st->by_name[i] = names[i].ix;
         }
     }
@@ -682,21 +668,21 @@ int ypr__st_write(const char *path, const ypr_st_entry *entries, size_t n,
             rc = ypr__error(YPR_EINVAL, "%s: entry %zu: '__metadata__' is reserved", path, i);
         } else if (e->dtype < 0 || e->dtype >= YPR_DT_COUNT_) {
             rc = ypr__error(YPR_EINVAL, "%s: tensor '%s': invalid dtype %d", path,
-                            shown(e->name, nb), e->dtype);
+                            ypr__shown(e->name, SIZE_MAX, nb), e->dtype);
         } else if (e->ndim < 0 || e->ndim > YPR_ST_MAX_DIMS || (e->ndim > 0 && !e->shape)) {
             rc = ypr__error(YPR_EINVAL, "%s: tensor '%s': invalid shape (ndim %d)", path,
-                            shown(e->name, nb), e->ndim);
+                            ypr__shown(e->name, SIZE_MAX, nb), e->ndim);
         } else {
             for (int d = 0; d < e->ndim && rc == YPR_OK; d++)
                 if (ypr__mul_size(numel, e->shape[d], &numel) != 0)
                     rc = ypr__error(YPR_EINVAL, "%s: tensor '%s': negative or overflowing shape",
-                                    path, shown(e->name, nb));
+                                    path, ypr__shown(e->name, SIZE_MAX, nb));
             if (rc == YPR_OK && ypr__mul_size(numel, dt_sizes[e->dtype], &sizes[i]) != 0)
                 rc = ypr__error(YPR_EINVAL, "%s: tensor '%s': byte size overflows", path,
-                                shown(e->name, nb));
+                                ypr__shown(e->name, SIZE_MAX, nb));
             if (rc == YPR_OK && sizes[i] > 0 && !e->data)
                 rc = ypr__error(YPR_EINVAL, "%s: tensor '%s': NULL data", path,
-                                shown(e->name, nb));
+                                ypr__shown(e->name, SIZE_MAX, nb));
         }
         names[i].name = e->name;
         names[i].ix = i;
@@ -706,7 +692,7 @@ int ypr__st_write(const char *path, const ypr_st_entry *entries, size_t n,
         for (size_t i = 1; i < n && rc == YPR_OK; i++)
             if (strcmp(names[i - 1].name, names[i].name) == 0)
                 rc = ypr__error(YPR_EINVAL, "%s: duplicate tensor name '%s'", path,
-                                shown(names[i].name, nb));
+                                ypr__shown(names[i].name, SIZE_MAX, nb));
     }
     for (size_t m = 0; m < nmeta && rc == YPR_OK; m++) {
         if (!meta_kv[2 * m] || !meta_kv[2 * m + 1])
@@ -719,7 +705,7 @@ int ypr__st_write(const char *path, const ypr_st_entry *entries, size_t n,
         for (size_t m = 1; m < nmeta && rc == YPR_OK; m++)
             if (strcmp(mkeys[m - 1].name, mkeys[m].name) == 0)
                 rc = ypr__error(YPR_EINVAL, "%s: duplicate metadata key '%s'", path,
-                                shown(mkeys[m].name, nb));
+                                ypr__shown(mkeys[m].name, SIZE_MAX, nb));
     }
     if (rc < 0)
         goto out;

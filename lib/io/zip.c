@@ -54,20 +54,6 @@ static uint32_t rd16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t
 static uint32_t rd32(const unsigned char *p) { return rd16(p) | rd16(p + 2) << 16; }
 static uint64_t rd64(const unsigned char *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
 
-/* A bounded, printable copy of an entry name for messages. */
-static const char *shown(const char *s, char buf[80])
-{
-    size_t i = 0;
-    for (; s[i] && i < 72; i++)
-        buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-    if (s[i]) {
-        memcpy(buf + i, "...", 3);
-        i += 3;
-    }
-    buf[i] = 0;
-    return buf;
-}
-
 void ypr__zip_close(ypr_zip *z)
 {
     if (!z)
@@ -175,7 +161,7 @@ static int zip64_extra(const ypr_zip *z, const unsigned char *x, size_t xlen, ui
     while (xlen >= 4) {
         uint32_t id = rd16(x), sz = rd16(x + 2);
         RETURN_IF(sz > xlen - 4, YPR_EFORMAT, "%s: entry %s: extra field overruns its header",
-                  z->what, shown(name, nb));
+                  z->what, ypr__shown(name, SIZE_MAX, nb));
         if (id == 0x0001) {
             const unsigned char *v = x + 4;
             uint32_t left = sz;
@@ -185,7 +171,7 @@ static int zip64_extra(const ypr_zip *z, const unsigned char *x, size_t xlen, ui
                 if (!dst[k])
                     continue;
                 RETURN_IF(left < 8, YPR_EFORMAT, "%s: entry %s: zip64 extra field too short",
-                          z->what, shown(name, nb));
+                          z->what, ypr__shown(name, SIZE_MAX, nb));
                 *dst[k] = rd64(v);
                 v += 8;
                 left -= 8;
@@ -197,7 +183,7 @@ static int zip64_extra(const ypr_zip *z, const unsigned char *x, size_t xlen, ui
     }
     RETURN_IF(need_u || need_c || need_o, YPR_EFORMAT,
               "%s: entry %s: zip64 sizes announced but no zip64 extra field", z->what,
-              shown(name, nb));
+              ypr__shown(name, SIZE_MAX, nb));
     return YPR_OK;
 }
 
@@ -240,10 +226,10 @@ static int central_entry(ypr_zip *z, const eocd *end, size_t *pos, ypr_zip_entry
     *sp += nlen + 1;
     char nb[80];
     RETURN_IF(flags & 0x41, YPR_EUNSUPPORTED, "%s: entry %s is encrypted", z->what,
-              shown(e->name, nb));
+              ypr__shown(e->name, SIZE_MAX, nb));
     RETURN_IF(method != 0 && method != 8, YPR_EUNSUPPORTED,
               "%s: entry %s: compression method %u (only stored and deflate)", z->what,
-              shown(e->name, nb), method);
+              ypr__shown(e->name, SIZE_MAX, nb), method);
     RETURN_IF(rd16(b + p + 34) != 0 && rd16(b + p + 34) != 0xFFFF, YPR_EUNSUPPORTED,
               "%s: multi-disk ZIP archives are not supported", z->what);
     e->method = (int)method;
@@ -254,15 +240,16 @@ static int central_entry(ypr_zip *z, const eocd *end, size_t *pos, ypr_zip_entry
     TRY(zip64_extra(z, b + p + 46 + nlen, xlen, &e->usize, &e->csize, loff, e->name));
     RETURN_IF(e->usize > YPR_ZIP_MAX_ENTRY_BYTES || e->csize > YPR_ZIP_MAX_ENTRY_BYTES,
               YPR_EUNSUPPORTED, "%s: entry %s: %llu bytes (%llu compressed): larger than this "
-              "reader's limit of %llu", z->what, shown(e->name, nb),
+              "reader's limit of %llu", z->what, ypr__shown(e->name, SIZE_MAX, nb),
               (unsigned long long)e->usize, (unsigned long long)e->csize,
               (unsigned long long)YPR_ZIP_MAX_ENTRY_BYTES);
     RETURN_IF(method == 0 && e->csize != e->usize, YPR_EFORMAT,
               "%s: stored entry %s: compressed size %llu differs from its size %llu", z->what,
-              shown(e->name, nb), (unsigned long long)e->csize, (unsigned long long)e->usize);
+              ypr__shown(e->name, SIZE_MAX, nb), (unsigned long long)e->csize,
+              (unsigned long long)e->usize);
     RETURN_IF(method == 8 && e->usize > e->csize * DEFLATE_MAX_RATIO + 64, YPR_EFORMAT,
               "%s: entry %s claims %llu bytes from %llu compressed bytes, more than deflate can "
-              "produce", z->what, shown(e->name, nb), (unsigned long long)e->usize,
+              "produce", z->what, ypr__shown(e->name, SIZE_MAX, nb), (unsigned long long)e->usize,
               (unsigned long long)e->csize);
     *pos = p + 46 + nlen + xlen + clen;
     return YPR_OK;
@@ -275,25 +262,26 @@ static int local_header(const ypr_zip *z, const eocd *end, ypr_zip_entry *e, uin
     const unsigned char *b = z->buf;
     RETURN_IF(loff > end->cd_off || end->cd_off - loff < 30 || rd32(b + loff) != SIG_LOCAL,
               YPR_EFORMAT, "%s: entry %s: no local header at byte %llu", z->what,
-              shown(e->name, nb), (unsigned long long)loff);
+              ypr__shown(e->name, SIZE_MAX, nb), (unsigned long long)loff);
     const unsigned char *l = b + loff;
     uint32_t flags = rd16(l + 6), method = rd16(l + 8), nlen = rd16(l + 26), xlen = rd16(l + 28);
     uint64_t data = loff + 30 + nlen + xlen;
     RETURN_IF(data > end->cd_off || end->cd_off - data < e->csize, YPR_EFORMAT,
               "%s: entry %s: %llu bytes of data at byte %llu run past the archive's data",
-              z->what, shown(e->name, nb), (unsigned long long)e->csize,
+              z->what, ypr__shown(e->name, SIZE_MAX, nb), (unsigned long long)e->csize,
               (unsigned long long)data);
     RETURN_IF(nlen != strlen(e->name) || memcmp(l + 30, e->name, nlen) != 0, YPR_EFORMAT,
-              "%s: entry %s: the local header names another file", z->what, shown(e->name, nb));
+              "%s: entry %s: the local header names another file", z->what, ypr__shown(e->name,
+              SIZE_MAX, nb));
     RETURN_IF(method != (uint32_t)e->method, YPR_EFORMAT,
               "%s: entry %s: local and central headers disagree on the method", z->what,
-              shown(e->name, nb));
+              ypr__shown(e->name, SIZE_MAX, nb));
     if (!(flags & 0x08)) {
         uint64_t cs = rd32(l + 18), us = rd32(l + 22);
         int z64 = cs == 0xFFFFFFFFu || us == 0xFFFFFFFFu;
         RETURN_IF(!z64 && (cs != e->csize || us != e->usize || rd32(l + 14) != e->crc),
                   YPR_EFORMAT, "%s: entry %s: local header sizes/CRC (%llu, %llu) disagree with "
-                  "the central directory (%llu, %llu)", z->what, shown(e->name, nb),
+                  "the central directory (%llu, %llu)", z->what, ypr__shown(e->name, SIZE_MAX, nb),
                   (unsigned long long)cs, (unsigned long long)us,
                   (unsigned long long)e->csize, (unsigned long long)e->usize);
     }
@@ -334,7 +322,7 @@ static int parse(ypr_zip *z)
         for (size_t i = 0; rc == YPR_OK && i < n; i++) {
             if (i && strcmp(names[i - 1].name, names[i].name) == 0)
                 rc = ypr__error(YPR_EFORMAT, "%s: entry %s appears twice", z->what,
-                                shown(names[i].name, nb));
+                                ypr__shown(names[i].name, SIZE_MAX, nb));
             z->by_name[i] = names[i].ix;
         }
     }
@@ -343,7 +331,8 @@ static int parse(ypr_zip *z)
         for (size_t i = 1; rc == YPR_OK && i < n; i++)
             if (offs[i].begin < offs[i - 1].end)
                 rc = ypr__error(YPR_EFORMAT, "%s: entries %s and %s overlap", z->what,
-                                shown(z->e[offs[i - 1].ix].name, nb), z->e[offs[i].ix].name);
+                                ypr__shown(z->e[offs[i - 1].ix].name, SIZE_MAX, nb),
+                                z->e[offs[i].ix].name);
     }
     free(names);
     free(offs);
@@ -471,22 +460,24 @@ static int inflate_entry(const ypr_zip *z, const ypr_zip_entry *e, unsigned char
     if (r == Z_STREAM_END) {
         if (s.total_out != e->usize)
             rc = ypr__error(YPR_EFORMAT, "%s: entry %s inflates to only %llu of its declared "
-                            "%llu bytes", z->what, shown(e->name, nb),
+                            "%llu bytes", z->what, ypr__shown(e->name, SIZE_MAX, nb),
                             (unsigned long long)s.total_out, (unsigned long long)e->usize);
         else if (s.avail_in != 0)
             rc = ypr__error(YPR_EFORMAT, "%s: entry %s: deflate data ends %u bytes before its "
-                            "compressed size", z->what, shown(e->name, nb), s.avail_in);
+                            "compressed size", z->what, ypr__shown(e->name, SIZE_MAX, nb),
+                            s.avail_in);
     } else if (r == Z_DATA_ERROR) {
         rc = ypr__error(YPR_EFORMAT, "%s: entry %s: corrupt deflate data (%s)", z->what,
-                        shown(e->name, nb), s.msg ? s.msg : "zlib");
+                        ypr__shown(e->name, SIZE_MAX, nb), s.msg ? s.msg : "zlib");
     } else if (s.avail_out == 0) {
         rc = ypr__error(YPR_EFORMAT, "%s: entry %s inflates to more than its declared %llu "
-                        "bytes", z->what, shown(e->name, nb), (unsigned long long)e->usize);
+                        "bytes", z->what, ypr__shown(e->name, SIZE_MAX, nb),
+                        (unsigned long long)e->usize);
     } else if (r == Z_MEM_ERROR) {
         rc = ypr__error(YPR_ENOMEM, "%s: zlib: out of memory", z->what);
     } else {
         rc = ypr__error(YPR_EFORMAT, "%s: entry %s: deflate data truncated (%llu of %llu bytes "
-                        "inflated)", z->what, shown(e->name, nb),
+                        "inflated)", z->what, ypr__shown(e->name, SIZE_MAX, nb),
                         (unsigned long long)s.total_out, (unsigned long long)e->usize);
     }
     inflateEnd(&s);
@@ -519,7 +510,8 @@ int ypr__zip_read(const ypr_zip *z, size_t i, const void **data, size_t *len, vo
         char nb[80];
         free(buf);
         return ypr__error(YPR_EFORMAT, "%s: entry %s: CRC-32 %08x, the directory says %08x "
-                          "(corrupt data)", z->what, shown(e->name, nb), crc, e->crc);
+                          "(corrupt data)", z->what, ypr__shown(e->name, SIZE_MAX, nb), crc,
+                          e->crc);
     }
     *data = p;
     *len = (size_t)e->usize;
