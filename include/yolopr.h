@@ -824,6 +824,23 @@ YPR_API int ypr_pruner_sensitivity(ypr_pruner *pruner, const ypr_dataset *val, i
 /** A PNG of the last sensitivity table: mAP@0.5 drop per group and ratio.
  *  @return YPR_OK; YPR_ESTATE (no table yet); YPR_EIO. @since 0.1 */
 YPR_API int ypr_pruner_plot_sensitivity(const ypr_pruner *pruner, const char *path);
+/** The pruner's settings and progress as JSON (free with ypr_free()): every
+ *  setting and pattern, the steps done, the widths at creation that its
+ *  schedule is relative to, budget baselines and plan — what an
+ *  interrupted iterative pruning needs to go on (ypr_pruner_load_state()).
+ *  Accumulated gradients are not included (ypr_pruner_gradient()).
+ *  @return YPR_OK; YPR_EINVAL; YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_pruner_save_state(const ypr_pruner *pruner, char **json);
+/** Load a state from ypr_pruner_save_state() into a pruner built on the
+ *  model as it is now (after the steps the state counts): its settings and
+ *  progress become the state's. All or nothing.
+ *  @return YPR_OK; YPR_EINVAL (NULL, or groups wider than the state's:
+ *  another model); YPR_EFORMAT (malformed state, naming what). @since 0.1 */
+YPR_API int ypr_pruner_load_state(ypr_pruner *pruner, const char *json);
+/** The gradient accumulated for tensor @p tensor by
+ *  ypr_pruner_add_gradient() (*grad NULL when none; valid until the next
+ *  call that changes the pruner). @return YPR_OK; YPR_EINVAL; YPR_ERANGE. @since 0.1 */
+YPR_API int ypr_pruner_gradient(const ypr_pruner *pruner, int tensor, const float **grad);
 
 /* -------------------------------------------------------------- quantizer */
 

@@ -713,6 +713,67 @@ static void test_sensitivity(void **state)
     ypr_dataset_free(ds);
 }
 
+/* An iterative pruning interrupted after step 1 of 2 goes on in a new
+ * pruner from its saved state: the same settings, progress and schedule. */
+static void test_save_and_load_state(void **state)
+{
+    (void)state;
+    ypr_model *m = model("yolov7-tiny", 3);
+    ypr_depgraph *g, *g2;
+    ypr_pruner *p, *q;
+    assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
+    assert_int_equal(ypr_pruner_create(g, &p), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_STEPS, 2), YPR_OK);
+    assert_int_equal(ypr_pruner_set_float(p, YPR_PRUNE_RATIO, 0.5), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(p, YPR_PRUNE_ROUND_TO, 8), YPR_OK);
+    assert_int_equal(ypr_pruner_ignore(p, "model.77.m.*"), YPR_OK);
+    assert_int_equal(ypr_pruner_step(p), YPR_OK);
+    char *saved;
+    assert_int_equal(ypr_pruner_save_state(p, &saved), YPR_OK);
+    /* a fresh default pruner on the half-pruned model takes it over */
+    assert_int_equal(ypr_depgraph_build(m, &g2), YPR_OK);
+    assert_int_equal(ypr_pruner_create(g2, &q), YPR_OK);
+    assert_int_equal(ypr_pruner_load_state(q, "{\"step\":1}"), YPR_EFORMAT);
+    assert_int_equal(ypr_pruner_load_state(q, "not json"), YPR_EFORMAT);
+    assert_int_equal(ypr_pruner_steps_done(q), 0);          /* failed loads changed nothing */
+    assert_int_equal(ypr_pruner_load_state(q, saved), YPR_OK);
+    assert_int_equal(ypr_pruner_steps_done(q), 1);
+    char *again;
+    assert_int_equal(ypr_pruner_save_state(q, &again), YPR_OK);
+    assert_string_equal(again, saved);
+    /* its second step cuts what an uninterrupted two-step run cuts */
+    ypr_model *twin = model("yolov7-tiny", 3);
+    ypr_depgraph *gt;
+    ypr_pruner *pt;
+    assert_int_equal(ypr_depgraph_build(twin, &gt), YPR_OK);
+    assert_int_equal(ypr_pruner_create(gt, &pt), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(pt, YPR_PRUNE_STEPS, 2), YPR_OK);
+    assert_int_equal(ypr_pruner_set_float(pt, YPR_PRUNE_RATIO, 0.5), YPR_OK);
+    assert_int_equal(ypr_pruner_set_int(pt, YPR_PRUNE_ROUND_TO, 8), YPR_OK);
+    assert_int_equal(ypr_pruner_ignore(pt, "model.77.m.*"), YPR_OK);
+    assert_int_equal(ypr_pruner_step(pt), YPR_OK);
+    assert_int_equal(ypr_pruner_step(pt), YPR_OK);
+    int64_t half = ypr_model_num_params(m);
+    assert_int_equal(ypr_pruner_step(q), YPR_OK);
+    assert_int_equal(ypr_pruner_step(q), YPR_ESTATE);   /* both steps done */
+    assert_true(ypr_model_num_params(m) < half);
+    assert_int_equal(ypr_model_num_params(m), ypr_model_num_params(twin));
+    const float *grad;
+    assert_int_equal(ypr_pruner_gradient(q, 0, &grad), YPR_OK);
+    assert_null(grad);
+    assert_int_equal(ypr_pruner_gradient(q, -1, &grad), YPR_ERANGE);
+    ypr_free(saved);
+    ypr_free(again);
+    ypr_pruner_free(pt);
+    ypr_depgraph_free(gt);
+    ypr_model_free(twin);
+    ypr_pruner_free(q);
+    ypr_pruner_free(p);
+    ypr_depgraph_free(g2);
+    ypr_depgraph_free(g);
+    ypr_model_free(m);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -768,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_global_steps_and_max_layer_ratio),
         cmocka_unit_test(test_global_layer_ratio_scope),
         cmocka_unit_test(test_local_group_pruned_to_nothing),
+        cmocka_unit_test(test_save_and_load_state),
         cmocka_unit_test(test_bad_input),
     };
     return cmocka_run_group_tests_name("pruner", tests, NULL, NULL);

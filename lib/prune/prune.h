@@ -67,19 +67,4 @@ int ypr__depgraph_zero(ypr_net *net, const ypr_dep_group *g, const int64_t *idx,
 int ypr__depgraph_apply(ypr_depgraph *g, const int *groups, const int64_t *const *idxs,
                         const int64_t *ns, int n);
 
-/* A pruner's settings and progress, for trainer checkpoints (prune while
- * training, sparse training): every setting and pattern, the steps done,
- * the widths at creation that the schedule is relative to, the budget's
- * baselines and plan. Written as one JSON object into `sb`. */
-struct ypr_strbuf;
-struct ypr_json;
-int ypr__pruner_state(const ypr_pruner *p, struct ypr_strbuf *sb);
-/* Restore a state written by ypr__pruner_state into a pruner built on the
- * model as it is now (the same groups and nodes, no group wider than the
- * state's): its settings and progress become the state's; all or nothing.
- * `what` names the source in errors. */
-int ypr__pruner_restore(ypr_pruner *p, const struct ypr_json *state, const char *what);
-/* The gradient accumulated for tensor k (NULL if none) and whether any is. */
-const float *ypr__pruner_grad(const ypr_pruner *p, int k);
-
 #endif

@@ -1447,7 +1447,7 @@ static const char *const int_keys[NINTS] = {
     "step", "steps", "criterion", "global", "round_to", "reduction", "normalizer",
     "report_size", "clamp", "seed", "params0", "macs0", "target_macs", "target_params"};
 
-int ypr__pruner_state(const ypr_pruner *p, ypr_strbuf *sb)
+static int pruner_state(const ypr_pruner *p, ypr_strbuf *sb)
 {
     RETURN_IF(!p || !sb, YPR_EINVAL, "pruner: NULL argument");
     const int64_t v[NINTS] = {p->step, p->steps, p->criterion, p->global, p->round_to,
@@ -1581,7 +1581,7 @@ static int read_pstate(const ypr_pruner *p, const ypr_json *st, const char *what
     return YPR_OK;
 }
 
-int ypr__pruner_restore(ypr_pruner *p, const ypr_json *st, const char *what)
+static int pruner_restore(ypr_pruner *p, const ypr_json *st, const char *what)
 {
     RETURN_IF(!p || !st || !what, YPR_EINVAL, "pruner: NULL argument");
     pstate s;
@@ -1627,7 +1627,37 @@ int ypr__pruner_restore(ypr_pruner *p, const ypr_json *st, const char *what)
     return rc;
 }
 
-const float *ypr__pruner_grad(const ypr_pruner *p, int k)
+int ypr_pruner_save_state(const ypr_pruner *p, char **json)
 {
-    return p && p->grads && k >= 0 && k < p->ngrads ? p->grads[k] : NULL;
+    RETURN_IF(!p || !json, YPR_EINVAL, "pruner: NULL argument");
+    *json = NULL;
+    ypr_strbuf sb;
+    ypr__sb_init(&sb);
+    int rc = pruner_state(p, &sb);
+    if (rc < 0) {
+        ypr__sb_free(&sb);
+        return rc;
+    }
+    *json = sb.data;
+    return YPR_OK;
+}
+
+int ypr_pruner_load_state(ypr_pruner *p, const char *json)
+{
+    RETURN_IF(!p || !json, YPR_EINVAL, "pruner: NULL argument");
+    ypr_json *j;
+    TRY(ypr__json_parse(json, strlen(json), "pruner state", &j));
+    int rc = pruner_restore(p, j, "pruner state");
+    ypr__json_free(j);
+    return rc;
+}
+
+int ypr_pruner_gradient(const ypr_pruner *p, int tensor, const float **grad)
+{
+    RETURN_IF(!p || !grad, YPR_EINVAL, "pruner: NULL argument");
+    const ypr_net *net = &p->graph->model->net;
+    RETURN_IF(tensor < 0 || tensor >= net->nparams, YPR_ERANGE, "pruner: tensor %d outside 0..%d",
+              tensor, net->nparams - 1);
+    *grad = p->grads && tensor < p->ngrads ? p->grads[tensor] : NULL;
+    return YPR_OK;
 }

@@ -11,7 +11,6 @@
 
 #include "lib/core/json.h"
 #include "lib/io/io.h"
-#include "lib/prune/prune.h"
 #include "trainer_impl.h"
 
 #define STATE_VERSION 1
@@ -73,10 +72,12 @@ int ypr__trainer_save(ypr_trainer *t, const char *path)
     for (int k = 0; rc == YPR_OK && k < np; k++) {
         const ypr_param *p = &net->params[k];
         data[k] = t->ema ? t->ema->net.params[k].data : p->data;
+        const float *pg = NULL;
+        if (with_pruner)
+            ypr_pruner_gradient(t->pruner, k, &pg);
         const float *src[4] = {t->ema ? p->data : NULL,
                                t->has_buf && t->mom ? t->mom[k] : NULL,
-                               pending ? ypr__tplan_param_grad(t->tp, k) : NULL,
-                               with_pruner ? ypr__pruner_grad(t->pruner, k) : NULL};
+                               pending ? ypr__tplan_param_grad(t->tp, k) : NULL, pg};
         for (int s = 0; s < 4; s++) {
             if (!src[s])
                 continue;
@@ -117,18 +118,18 @@ int ypr__trainer_save(ypr_trainer *t, const char *path)
         }
         ypr__sb_puts(&sb, "},\"results\":");
         put_results(&sb, t);
-        if (with_pruner) {
-            ypr__sb_puts(&sb, ",\"pruner\":");
-            rc = ypr__pruner_state(t->pruner, &sb);
-        }
         ypr__sb_puts(&sb, "}");
         if (sb.failed)
             rc = ypr__error(YPR_ENOMEM, "trainer: out of memory");
     }
+    char *pstate = NULL;   /* the pruner's own state, beside the trainer's */
+    if (rc == YPR_OK && with_pruner)
+        rc = ypr_pruner_save_state(t->pruner, &pstate);
     if (rc == YPR_OK) {
-        const char *meta[2] = {"train", sb.data};
-        rc = ypr__model_save_ext(t->model, path, data, ex, n, meta, 1);
+        const char *meta[4] = {"train", sb.data, "train.pruner", pstate};
+        rc = ypr__model_save_ext(t->model, path, data, ex, n, meta, pstate ? 2 : 1);
     }
+    ypr_free(pstate);
     for (size_t i = 0; names && i < n; i++)
         free(names[i]);
     free(names);
@@ -270,7 +271,8 @@ int ypr_trainer_resume(ypr_trainer *t, const char *path)
         rc = ypr__json_parse(meta, strlen(meta), path, &j);
     if (rc == YPR_OK)
         rc = read_state(&s, j, path);
-    int has_pruner = rc == YPR_OK && ypr__json_get(j, "pruner") != NULL;
+    const char *pmeta = ypr__st_meta(st, "train.pruner");
+    int has_pruner = rc == YPR_OK && pmeta != NULL;
     ypr__json_free(j);
     /* every tensor present with the model's shapes before anything changes */
     const ypr_net *net = &t->model->net;
@@ -280,7 +282,7 @@ int ypr_trainer_resume(ypr_trainer *t, const char *path)
         rc = ypr__error(YPR_ENOMEM, "trainer: out of memory");
     for (int k = 0; rc == YPR_OK && has_pruner && k < net->nparams; k++)
         rc = check_tensor(st, &net->params[k], kinds[3], path, 0, &pg[k]);
-    char *prune_meta = rc == YPR_OK && has_pruner ? strdup(meta) : NULL;
+    char *prune_meta = rc == YPR_OK && has_pruner ? strdup(pmeta) : NULL;
     float **prune_grads = rc == YPR_OK && has_pruner ?
                           calloc((size_t)net->nparams + 1, sizeof *prune_grads) : NULL;
     if (has_pruner && rc == YPR_OK && (!prune_meta || !prune_grads))
@@ -374,10 +376,7 @@ int ypr__trainer_restore_pruner(ypr_trainer *t)
     RETURN_IF(!t->pruner, YPR_ESTATE, "trainer: the resumed run used a pruner (pruning "
               "steps to take or sparse training): set one on the model with "
               "ypr_trainer_set_pruner (its settings come from the checkpoint)");
-    ypr_json *j;
-    TRY(ypr__json_parse(t->prune_meta, strlen(t->prune_meta), "trainer checkpoint", &j));
-    int rc = ypr__pruner_restore(t->pruner, ypr__json_get(j, "pruner"), "trainer checkpoint");
-    ypr__json_free(j);
+    int rc = ypr_pruner_load_state(t->pruner, t->prune_meta);
     if (rc == YPR_OK)
         rc = ypr_pruner_clear_gradients(t->pruner);
     const ypr_net *net = &t->model->net;

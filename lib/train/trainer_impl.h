@@ -29,8 +29,8 @@ struct ypr_trainer {
     double best_fitness;        /* -1 before any evaluation */
     ypr_epoch_result *results;
     int nresults, results_cap;
-    char *prune_meta;           /* after a resume: the checkpoint's "train" record, whose
-                                 * "pruner" state run() restores into the pruner */
+    char *prune_meta;           /* after a resume: the checkpoint's "train.pruner" state
+                                 * (ypr_pruner_save_state), restored by run() */
     float **prune_grads;        /* with it: the pruner's accumulated gradients (per tensor) */
     /* sized by the net */
     ypr_tplan *tp;
