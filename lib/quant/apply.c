@@ -429,6 +429,8 @@ static int quantize(ypr_quantizer *q, ypr_model **out)
     }
     for (int r = 0; r < q->nrows; r++)   /* after unify_concats */
         q->rows[r].act_scale = net->nodes[q->rows[r].node].aq.scale;
+    if (rc == YPR_OK)   /* rounded weights and biases become I8 / I32 tensors (lib/net/dtype.c) */
+        rc = ypr__net_mark_quantized(net);
     net->version++;
     ypr__model_drop_plans(m);
     if (rc == YPR_OK)
