@@ -93,6 +93,16 @@ int ypr__param_fits(const ypr_param *p, int dtype, int64_t nscales, const float 
     return 1;
 }
 
+/* −0 and +0 are the same grid point, integer zero − zero point: the float
+ * view keeps +0, what the integers give back (a checkpoint then reloads bit
+ * for bit). Nothing else changes. */
+static void positive_zeros(ypr_param *p)
+{
+    for (int64_t i = 0; i < p->numel; i++)
+        if (p->data[i] == 0.0f)
+            p->data[i] = 0.0f;
+}
+
 void ypr__param_drop_q(ypr_param *p)
 {
     ypr__free(p->q);
@@ -152,6 +162,7 @@ int ypr__param_quantize(ypr_param *p, int dtype, int64_t nscales, const float *s
                           zeros ? (int)zeros[c] : 0);
     }
     ypr__param_drop_q(p);
+    positive_zeros(p);
     p->dtype = dtype;
     p->q = q;
     p->nscales = nscales;
@@ -181,6 +192,7 @@ int ypr__param_sync(ypr_param *p)
         return 0;
     if (p->q && ypr__param_fits(p, p->dtype, p->nscales, p->scales, p->zeros, NULL)) {
         ypr__param_fits(p, p->dtype, p->nscales, p->scales, p->zeros, p->q);
+        positive_zeros(p);
         return 1;
     }
     ypr__param_drop_q(p);
