@@ -67,13 +67,13 @@ static int check_scales(const ypr_param *p, int dtype, int64_t nscales, const fl
     return 1;
 }
 
-int ypr__param_fits(const ypr_param *p, int dtype, int64_t nscales, const float *scales,
-                    const int32_t *zeros, void *q_out)
+/* ypr__param_fits with the integers also within [lo, hi]. */
+static int fits_within(const ypr_param *p, int dtype, int64_t nscales, const float *scales,
+                       const int32_t *zeros, int64_t lo, int64_t hi, void *q_out)
 {
     if (!p->data || !check_scales(p, dtype, nscales, scales, zeros))
         return 0;
-    int64_t lo, hi, per = per_channel(p, nscales);
-    ypr__dtype_range(dtype, &lo, &hi);
+    int64_t per = per_channel(p, nscales);
     for (int64_t c = 0; c < nscales; c++) {
         const float s = scales[c];
         const int32_t z = zeros ? zeros[c] : 0;
@@ -91,6 +91,14 @@ int ypr__param_fits(const ypr_param *p, int dtype, int64_t nscales, const float 
         }
     }
     return 1;
+}
+
+int ypr__param_fits(const ypr_param *p, int dtype, int64_t nscales, const float *scales,
+                    const int32_t *zeros, void *q_out)
+{
+    int64_t lo, hi;
+    ypr__dtype_range(dtype, &lo, &hi);
+    return fits_within(p, dtype, nscales, scales, zeros, lo, hi, q_out);
 }
 
 /* −0 and +0 are the same grid point, integer zero − zero point: the float
@@ -277,14 +285,14 @@ void ypr__param_compact(ypr_param *p, int axis, const unsigned char *drop)
 
 /* The float nearest `s` (s itself, then 1 and 2 ulps either side) whose grid
  * holds values x[0..n) exactly; 0 when none does. */
-static float exact_scale(const ypr_param *p, int64_t c0, int64_t n, float s, int dtype,
-                         int32_t zero)
+static float exact_scale(const ypr_param *p, int64_t c0, int64_t n, float s,
+                         const ypr_qparam *step)
 {
     float cand[5] = {s, nextafterf(s, INFINITY), nextafterf(s, 0.0f), 0, 0};
     cand[3] = nextafterf(cand[1], INFINITY);
     cand[4] = nextafterf(cand[2], 0.0f);
-    int64_t lo, hi;
-    ypr__dtype_range(dtype, &lo, &hi);
+    const int64_t lo = step->qmin, hi = step->qmax;
+    const int32_t zero = step->zero;
     for (int k = 0; k < 5; k++) {
         if (!(cand[k] > 0.0f) || !isfinite(cand[k]))
             continue;
@@ -326,7 +334,7 @@ static int weight_scales(const ypr_param *w, const ypr_qparam *q, float *s)
         for (int64_t i = o * per; i < (o + 1) * per; i++)
             amax = fabs((double)w->data[i]) > amax ? fabs((double)w->data[i]) : amax;
         float want = amax > 0 ? (float)(amax / q->qmax) : 1.0f;
-        s[o] = exact_scale(w, o * per, per, want, YPR_DTYPE_I8, q->zero);
+        s[o] = exact_scale(w, o * per, per, want, q);
         if (!(s[o] > 0))
             return 0;
     }
@@ -355,7 +363,8 @@ static int mark_conv(ypr_net *net, int c, float *s)
                     return rc;
                 wok = rc == YPR_OK;
             }
-        } else if (!nd->wq.per_channel && ypr__param_fits(w, dt, 1, &nd->wq.scale, &z, NULL)) {
+        } else if (!nd->wq.per_channel &&
+                   fits_within(w, dt, 1, &nd->wq.scale, &z, nd->wq.qmin, nd->wq.qmax, NULL)) {
             TRY(ypr__param_quantize(w, dt, 1, &nd->wq.scale, &z));
             wok = 1;
         }
@@ -368,7 +377,7 @@ static int mark_conv(ypr_net *net, int c, float *s)
     int dt = step_dtype(&nd->bq);
     int32_t z = nd->bq.zero;
     if (!nd->bq.per_channel) {
-        if (ypr__param_fits(b, dt, 1, &nd->bq.scale, &z, NULL))
+        if (fits_within(b, dt, 1, &nd->bq.scale, &z, nd->bq.qmin, nd->bq.qmax, NULL))
             TRY(ypr__param_quantize(b, dt, 1, &nd->bq.scale, &z));
         return YPR_OK;
     }
@@ -381,7 +390,7 @@ static int mark_conv(ypr_net *net, int c, float *s)
     int ok = 1;
     for (int64_t o = 0; ok && o < b->numel; o++) {
         zs[o] = z;
-        s[o] = exact_scale(b, o, 1, (float)((double)w->scales[o] * sin), dt, z);
+        s[o] = exact_scale(b, o, 1, (float)((double)w->scales[o] * sin), &nd->bq);
         ok = s[o] > 0;
     }
     int rc = ok ? ypr__param_quantize(b, dt, b->numel, s, zs) : YPR_OK;
