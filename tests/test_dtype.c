@@ -279,6 +279,9 @@ static void roundtrip(int scheme, const char *tag)
     ypr_model *l;
     assert_int_equal(ypr_model_load(qpath, &l), YPR_OK);
     assert_same_model(m, l);
+    /* fusing an already fused quantized model rebuilds the net: dtypes stay */
+    assert_int_equal(ypr_model_fuse(l), YPR_OK);
+    assert_same_model(m, l);
     ypr_model_free(l);
     /* today's file loads too, and its on-grid tensors become I8 / I32 again */
     assert_int_equal(ypr_model_load(fpath, &l), YPR_OK);
