@@ -319,6 +319,47 @@ static void test_roundtrip_dpu(void **state)
     roundtrip(YPR_QSCHEME_DPU, "dpu");
 }
 
+/* Pruning a quantized model slices the integers and per-channel scales with
+ * the values: every tensor stays consistent and round-trips. */
+static void test_prune_quantized(void **state)
+{
+    (void)state;
+    ypr_model *m = quantized(YPR_QSCHEME_PER_CHANNEL);
+    int64_t before = ypr_model_num_params(m);
+    ypr_depgraph *g;
+    assert_int_equal(ypr_depgraph_build(m, &g), YPR_OK);
+    int cut = 0;
+    for (int k = 0; k < ypr_depgraph_num_groups(g) && cut < 3; k++) {
+        int64_t ch;
+        int prunable;
+        assert_int_equal(ypr_depgraph_group_info(g, k, &ch, &prunable), YPR_OK);
+        if (!prunable || ch < 4)
+            continue;
+        const int64_t drop[2] = {0, ch - 2};
+        assert_int_equal(ypr_depgraph_prune_group(g, k, drop, 2), YPR_OK);
+        cut++;
+    }
+    ypr_depgraph_free(g);
+    assert_true(cut > 0 && ypr_model_num_params(m) < before);
+    int quantized = 0;
+    for (int i = 0; i < m->net.nparams; i++) {
+        const ypr_param *p = &m->net.params[i];
+        if (p->dtype == YPR_DTYPE_F32)
+            continue;
+        quantized++;
+        assert_true(ypr__param_consistent(p));
+        assert_true(p->nscales == 1 || p->nscales == p->shape[0]);
+    }
+    assert_true(quantized >= 6);
+    assert_int_equal(ypr_model_save(m, "dtype_pruned.safetensors"), YPR_OK);
+    ypr_model *l;
+    assert_int_equal(ypr_model_load("dtype_pruned.safetensors", &l), YPR_OK);
+    assert_same_model(m, l);
+    ypr_model_free(l);
+    ypr_model_free(m);
+    remove("dtype_pruned.safetensors");
+}
+
 /* ------------------------------------------------ bad files */
 
 typedef struct edit {
@@ -586,6 +627,7 @@ int main(void)
         cmocka_unit_test(test_param_rules),
         cmocka_unit_test(test_roundtrip_per_channel),
         cmocka_unit_test(test_roundtrip_dpu),
+        cmocka_unit_test(test_prune_quantized),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_tensor_info_abi),
     };

@@ -18,16 +18,19 @@ static int fill(const ypr_param *p, ypr_tensor_info *info)
     memset(&t, 0, sizeof t);
     t.struct_size = size;
     t.name = p->name;
-    t.dtype = p->dtype;
     t.ndim = p->ndim;
     for (int d = 0; d < p->ndim && d < 6; d++)
         t.shape[d] = p->shape[d];
     t.numel = p->numel;
+    /* integers only while they are the float view's (a float view changed
+     * without ypr__param_sync, e.g. by training, shows as F32, as it saves) */
+    int quant = p->dtype != YPR_DTYPE_F32 && p->nscales > 0 && ypr__param_consistent(p);
+    t.dtype = quant ? p->dtype : YPR_DTYPE_F32;
     t.fdata = p->data;
-    t.data = p->dtype == YPR_DTYPE_F32 ? (const void *)p->data : p->q;
+    t.data = quant ? p->q : (const void *)p->data;
     t.is_buffer = p->is_buffer;
-    t.axis = p->nscales > 1 ? 0 : -1;
-    if (p->dtype != YPR_DTYPE_F32 && p->nscales > 0) {
+    t.axis = quant && p->nscales > 1 ? 0 : -1;
+    if (quant) {
         t.nscales = p->nscales;
         t.scale = p->scales[0];
         t.zero_point = p->zeros[0];
