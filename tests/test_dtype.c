@@ -607,6 +607,26 @@ static void test_tensor_info_abi(void **state)
         free(v);
     }
     assert_true(found >= 4);
+    /* a float view changed behind the integers' back (as training would):
+     * shown and saved as F32, and reloaded with its values */
+    for (int i = 0; i < n; i++) {
+        ypr_param *p = &m->net.params[i];
+        if (p->dtype != YPR_DTYPE_I8)
+            continue;
+        p->data[0] = nextafterf(p->data[0], INFINITY);
+        ypr_tensor_info u = {.struct_size = sizeof u};
+        assert_int_equal(ypr_model_tensor_info_at(m, i, &u), YPR_OK);
+        assert_true(u.dtype == YPR_DTYPE_F32 && u.data == (const void *)p->data &&
+                    u.scales == NULL && u.nscales == 0);
+        assert_int_equal(ypr_model_save(m, "dtype_stale.safetensors"), YPR_OK);
+        ypr_model *l;
+        assert_int_equal(ypr_model_load("dtype_stale.safetensors", &l), YPR_OK);
+        assert_int_equal(l->net.params[i].dtype, YPR_DTYPE_F32);
+        assert_memory_equal(l->net.params[i].data, p->data, (size_t)p->numel * sizeof(float));
+        ypr_model_free(l);
+        remove("dtype_stale.safetensors");
+        break;
+    }
     ypr_tensor_info t = {.struct_size = sizeof t};
     assert_int_equal(ypr_model_tensor_info(m, "no.such.tensor", &t), YPR_ENOTFOUND);
     assert_int_equal(ypr_model_tensor_info_at(m, n, &t), YPR_ERANGE);
