@@ -383,7 +383,7 @@ static int mark_conv(ypr_net *net, int c, float *s)
     }
     /* per channel: s_w[c]·s_in, the accumulator's step of a per-channel conv */
     float sin = input_step(net, c);
-    if (!wok || w->nscales != b->numel || !(sin > 0))
+    if ((!wok && w->dtype == YPR_DTYPE_F32) || w->nscales != b->numel || !(sin > 0))
         return YPR_OK;
     int32_t *zs = malloc((size_t)b->numel * sizeof *zs);
     RETURN_IF(!zs, YPR_ENOMEM, "net: out of memory");
