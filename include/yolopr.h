@@ -325,6 +325,56 @@ YPR_API int ypr_model_fuse(ypr_model *model);
  *  file); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_model_export_onnx(const ypr_model *model, const char *path);
 
+/* --------------------------------------------------- tensor dtypes and info */
+
+/** Element type of a model tensor (ypr_tensor_info::dtype; never renumbered).
+ *  A quantized tensor (I8, I32) also has a float view holding exactly
+ *  (q − zero_point)·scale, what ypr_model_tensor() returns. @since 0.1 */
+typedef enum ypr_dtype {
+    YPR_DTYPE_F32 = 0,   /**< float32 */
+    YPR_DTYPE_I8 = 1,    /**< int8 with scales and zero points (quantized weights) */
+    YPR_DTYPE_I32 = 2    /**< int32 with scales and zero points (quantized biases) */
+} ypr_dtype;
+
+/** What ypr_model_tensor_info() tells about one tensor. Size-prefixed: the
+ *  caller sets @c struct_size to `sizeof(ypr_tensor_info)` of the header it
+ *  was compiled with; the library fills the fields that fit in that many
+ *  bytes (a program built against an older, smaller struct gets the fields
+ *  it knows) and never writes past it. Fields are only ever added at the
+ *  end. Pointers stay valid until the model changes. @since 0.1 */
+typedef struct ypr_tensor_info {
+    size_t struct_size;         /**< set by the caller: sizeof(ypr_tensor_info) */
+    const char *name;           /**< PyTorch state_dict key */
+    int dtype;                  /**< #ypr_dtype */
+    int ndim;                   /**< 0..6 */
+    int64_t shape[6];           /**< ndim dimensions, the rest 0 */
+    int64_t numel;              /**< elements */
+    const void *data;           /**< numel values in dtype: float, int8_t or int32_t */
+    const float *fdata;         /**< the float view, numel floats (data itself for F32) */
+    int is_buffer;              /**< 1: a buffer (running statistics, anchors), not a parameter */
+    int axis;                   /**< per-channel axis (0), or -1 (per tensor, or F32) */
+    int64_t nscales;            /**< 0 (F32), 1 (per tensor) or shape[axis] (per channel) */
+    float scale;                /**< per-tensor scale (the first channel's when per channel); 0 for F32 */
+    int32_t zero_point;         /**< per-tensor zero point (the first channel's) */
+    const float *scales;        /**< nscales scales, NULL for F32 */
+    const int32_t *zero_points; /**< nscales zero points, NULL for F32 */
+} ypr_tensor_info;
+
+/** The smallest struct_size ypr_model_tensor_info() accepts: up to and
+ *  including @c fdata. @since 0.1 */
+#define YPR_TENSOR_INFO_MIN_SIZE (offsetof(ypr_tensor_info, fdata) + sizeof(const float *))
+
+/** Describe the tensor named @p name (a PyTorch state_dict key): dtype,
+ *  shape, its values in their dtype and as floats, scales and zero points.
+ *  @param info  its struct_size set by the caller (see #ypr_tensor_info)
+ *  @return YPR_OK; YPR_EINVAL (NULL, or struct_size below
+ *  #YPR_TENSOR_INFO_MIN_SIZE or above 65536); YPR_ENOTFOUND (no tensor of that name). @since 0.1 */
+YPR_API int ypr_model_tensor_info(const ypr_model *model, const char *name,
+                                  ypr_tensor_info *info);
+/** The same for tensor @p i (0 ≤ i < ypr_model_num_tensors()).
+ *  @return YPR_OK; YPR_EINVAL (as ypr_model_tensor_info()); YPR_ERANGE (@p i). @since 0.1 */
+YPR_API int ypr_model_tensor_info_at(const ypr_model *model, int i, ypr_tensor_info *info);
+
 /* ---------------------------------------------------------------- detection */
 
 /** Model settings (enum keys, never renumbered). */

@@ -144,6 +144,21 @@ _sig("ypr_model_tensor", ctypes.c_int, _P, ctypes.c_int, ctypes.POINTER(ctypes.c
      ctypes.POINTER(ctypes.c_int), ctypes.POINTER(_i64), ctypes.POINTER(ctypes.POINTER(ctypes.c_float)))
 _sig("ypr_model_set_tensor", ctypes.c_int, _P, ctypes.c_int, _P, _i64)
 
+
+class _TensorInfo(ctypes.Structure):
+    """ypr_tensor_info (size-prefixed: struct_size is set to this struct's size)."""
+    _fields_ = [("struct_size", ctypes.c_size_t), ("name", ctypes.c_char_p),
+                ("dtype", ctypes.c_int), ("ndim", ctypes.c_int), ("shape", _i64 * 6),
+                ("numel", _i64), ("data", _P), ("fdata", ctypes.POINTER(ctypes.c_float)),
+                ("is_buffer", ctypes.c_int), ("axis", ctypes.c_int), ("nscales", _i64),
+                ("scale", ctypes.c_float), ("zero_point", ctypes.c_int32),
+                ("scales", ctypes.POINTER(ctypes.c_float)),
+                ("zero_points", ctypes.POINTER(ctypes.c_int32))]
+
+
+_sig("ypr_model_tensor_info", ctypes.c_int, _P, ctypes.c_char_p, ctypes.POINTER(_TensorInfo))
+_sig("ypr_model_tensor_info_at", ctypes.c_int, _P, ctypes.c_int, ctypes.POINTER(_TensorInfo))
+
 # trainer
 _TRAIN_FN = ctypes.CFUNCTYPE(ctypes.c_int, _P, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                              ctypes.c_int, ctypes.POINTER(ctypes.c_double))
@@ -221,6 +236,8 @@ REGULARIZERS = {"bn_l1": 0, "bn": 0, "group_norm": 1, "group": 1}
  QUANT_BIAS_CORRECTION, QUANT_KEEP_WORST, QUANT_HARD_ACT, QUANT_SQNR_IMAGES) = range(500, 509)
 SCHEMES = {"dpu": 0, "per_channel": 1, "per-channel": 1}
 CALIB_METHODS = {"minmax": 0, "percentile": 1, "entropy": 2, "mse": 3}
+# ypr_dtype: a model tensor's element type (Model.tensor_info)
+DTYPES = {"f32": 0, "i8": 1, "i32": 2}
 # the names of a ypr_train_value array, in index order
 TRAIN_VALUES = ("box", "obj", "cls", "total", "lr", "images_per_sec", "p", "r", "map50", "map",
                 "fitness", "seconds")
@@ -369,6 +386,21 @@ class Model(_Handle):
             out[name.value.decode()] = np.ctypeslib.as_array(data, shape=(count,)).reshape(dims).copy()
         return out
 
+    def tensor_info(self, key):
+        """One tensor by state_dict name or index: a TensorInfo with name,
+        dtype ("F32", "I8", "I32"), shape, is_buffer, axis (per-channel axis
+        or None), scales and zero_points (lists; empty for F32), values (in
+        the dtype: int8 / int32 / float32) and floats (the float view, exactly
+        (values - zero_point) * scale). Arrays are NumPy copies when NumPy is
+        present, else lists."""
+        info = _TensorInfo()
+        info.struct_size = ctypes.sizeof(_TensorInfo)
+        if isinstance(key, str):
+            _check(_c.ypr_model_tensor_info(self._h, key.encode(), ctypes.byref(info)))
+        else:
+            _check(_c.ypr_model_tensor_info_at(self._h, int(key), ctypes.byref(info)))
+        return TensorInfo(info)
+
     def export_yolov7(self, yaml_path, weights_path):
         """Write a YOLOv7 model .yaml and a matching safetensors state_dict."""
         _check(_c.ypr_model_export_yolov7(self._h, os.fsencode(yaml_path), os.fsencode(weights_path)))
@@ -461,6 +493,43 @@ class Model(_Handle):
 
     def _set_setting(self, key, is_float, value):
         _check((_c.ypr_model_set_float if is_float else _c.ypr_model_set_int)(self._h, key, value))
+
+
+class TensorInfo:
+    """What Model.tensor_info() returns (copies: valid after the model changes)."""
+    _CTYPES = {0: ctypes.c_float, 1: ctypes.c_int8, 2: ctypes.c_int32}
+    _NP = {0: "float32", 1: "int8", 2: "int32"}
+
+    def __init__(self, info):
+        self.name = info.name.decode()
+        self.dtype = {0: "F32", 1: "I8", 2: "I32"}.get(info.dtype, "?")
+        self.shape = tuple(info.shape[:info.ndim])
+        self.numel = info.numel
+        self.is_buffer = bool(info.is_buffer)
+        self.axis = info.axis if info.axis >= 0 else None
+        self.scales = [info.scales[i] for i in range(info.nscales)] if info.nscales else []
+        self.zero_points = ([info.zero_points[i] for i in range(info.nscales)]
+                            if info.nscales else [])
+        n = info.numel
+        kind = info.dtype if info.dtype in self._CTYPES else 0
+        raw = ctypes.cast(info.data, ctypes.POINTER(self._CTYPES[kind]))
+        if np is not None:
+            self.values = (np.ctypeslib.as_array(raw, shape=(n,)).astype(self._NP[kind])
+                           .reshape(self.shape) if n else np.zeros(self.shape, self._NP[kind]))
+            self.floats = (np.ctypeslib.as_array(info.fdata, shape=(n,)).copy().reshape(self.shape)
+                           if n else np.zeros(self.shape, "float32"))
+        else:
+            self.values = [raw[i] for i in range(n)]
+            self.floats = [info.fdata[i] for i in range(n)]
+
+    @property
+    def scale(self):
+        """The per-tensor scale (the first channel's when per channel); None for F32."""
+        return self.scales[0] if self.scales else None
+
+    def __repr__(self):
+        return "TensorInfo(%s, %s, shape=%s, %d scales)" % (self.name, self.dtype, self.shape,
+                                                            len(self.scales))
 
 
 class Dataset(_Handle):

@@ -11,7 +11,7 @@ typedef struct opts {
     const char *model, *weights, *save;
     const char **images;   /* argv's, after the model */
     int nimages;
-    int size, batch, threads, runs, fuse, peak, train, loss, nc;
+    int size, batch, threads, runs, fuse, peak, train, loss, nc, tensors;
     double conf, iou;
 } opts;
 
@@ -33,6 +33,7 @@ static int parse(int argc, char **argv, opts *o, const char *cmd, int which, con
         {INFO | DETECT | BENCH, CLI_O_STR("--weights", &o->weights)},
         {INFO | DETECT | BENCH, CLI_O_SIZE("--size", &o->size)},
         {INFO | DETECT | BENCH, CLI_O_FLAG("--fuse", &o->fuse)},
+        {INFO, CLI_O_FLAG("--tensors", &o->tensors)},
         {DETECT | BENCH, CLI_O_INT("--threads", &o->threads, 1, 1024)},
         {DETECT, CLI_O_STR("--save", &o->save)},
         {DETECT, CLI_O_REAL("--conf", &o->conf, 0, 1, 0)},
@@ -93,7 +94,68 @@ static int open_model(const opts *o, ypr_model **m)
     return 0;
 }
 
-static const char info_usage[] = "yolopr info MODEL [--weights W] [--size N] [--fuse]";
+static const char info_usage[] =
+    "yolopr info MODEL [--weights W] [--size N] [--fuse] [--tensors]";
+
+static const char *const dtype_names[] = {"F32", "I8", "I32"};
+
+static const char *dtype_name(int dtype)
+{
+    return dtype >= 0 && dtype < 3 ? dtype_names[dtype] : "?";
+}
+
+/* --tensors: one line per tensor: name, dtype, shape, scales. */
+static int print_tensors(const ypr_model *m)
+{
+    printf("%-44s %-4s %-22s %s\n", "tensor", "type", "shape", "scale (zero point)");
+    for (int i = 0; i < ypr_model_num_tensors(m); i++) {
+        ypr_tensor_info t;
+        memset(&t, 0, sizeof t);
+        t.struct_size = sizeof t;
+        int rc = ypr_model_tensor_info_at(m, i, &t);
+        if (rc < 0)
+            return cli_fail("tensor info", rc);
+        char shape[64] = "[";
+        for (int d = 0; d < t.ndim; d++)
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld", d ? ", " : "",
+                     (long long)t.shape[d]);
+        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "]");
+        printf("%-44s %-4s %-22s", t.name, dtype_name(t.dtype), shape);
+        if (t.nscales == 1) {
+            printf(" %.6g", (double)t.scale);
+            if (t.zero_point)
+                printf(" (%d)", (int)t.zero_point);
+        } else if (t.nscales > 1) {
+            float lo = t.scales[0], hi = t.scales[0];
+            for (int64_t c = 1; c < t.nscales; c++) {
+                lo = t.scales[c] < lo ? t.scales[c] : lo;
+                hi = t.scales[c] > hi ? t.scales[c] : hi;
+            }
+            printf(" per channel (axis %d): %lld scales %.6g..%.6g", t.axis,
+                   (long long)t.nscales, (double)lo, (double)hi);
+        }
+        printf("%s\n", t.is_buffer ? "  buffer" : "");
+    }
+    return 0;
+}
+
+/* The tensors by dtype, and the bytes their values take in that dtype. */
+static void print_dtypes(const ypr_model *m)
+{
+    int64_t count[3] = {0, 0, 0}, bytes = 0;
+    static const int size[3] = {4, 1, 4};
+    for (int i = 0; i < ypr_model_num_tensors(m); i++) {
+        ypr_tensor_info t;
+        memset(&t, 0, sizeof t);
+        t.struct_size = sizeof t;
+        if (ypr_model_tensor_info_at(m, i, &t) < 0 || t.dtype < 0 || t.dtype > 2)
+            continue;
+        count[t.dtype]++;
+        bytes += t.numel * size[t.dtype] + t.nscales * 4;
+    }
+    printf("tensors: %lld F32, %lld I8, %lld I32; %.2f MB of values\n", (long long)count[0],
+           (long long)count[1], (long long)count[2], (double)bytes / 1e6);
+}
 
 int cmd_info(int argc, char **argv)
 {
@@ -116,9 +178,11 @@ int cmd_info(int argc, char **argv)
     printf("%s: %d classes, %d levels, %lld parameters, %.3f GMACs (all ops) at %dx%d\n",
            o.model, ypr_model_num_classes(m), ypr_model_num_levels(m),
            (long long)ypr_model_num_params(m), (double)all / 1e9, o.size, o.size);
+    print_dtypes(m);
     ypr_free(text);
+    rc = o.tensors ? print_tensors(m) : 0;
     ypr_model_free(m);
-    return 0;
+    return rc;
 }
 
 static const char detect_usage[] =

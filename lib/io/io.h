@@ -60,6 +60,10 @@ int ypr__st_from_tensors(const ypr_st_tensor *t, size_t n, const char *what,
 /* Convert a floating tensor (F32, F16, BF16, F64) to float32; other dtypes
  * are YPR_EUNSUPPORTED naming the tensor. dst holds numel floats. */
 int ypr__st_to_f32(const ypr_st_tensor *t, float *dst);
+/* Copy an I8 tensor into numel int8_t, or an I32 tensor into numel int32_t
+ * (little-endian in the file); `dtype` (YPR_DT_I8 / YPR_DT_I32) is what the
+ * caller expects, another dtype is YPR_EUNSUPPORTED naming the tensor. */
+int ypr__st_to_int(const ypr_st_tensor *t, int dtype, void *dst);
 
 typedef struct ypr_st_entry {
     const char *name;

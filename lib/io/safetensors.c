@@ -634,6 +634,28 @@ int ypr__st_to_f32(const ypr_st_tensor *t, float *dst)
     }
 }
 
+int ypr__st_to_int(const ypr_st_tensor *t, int dtype, void *dst)
+{
+    RETURN_IF(!t, YPR_EINVAL, "safetensors: NULL tensor");
+    RETURN_IF(!dst && t->numel > 0, YPR_EINVAL, "tensor '%s': NULL destination", t->name);
+    RETURN_IF(t->dtype != dtype || (dtype != YPR_DT_I8 && dtype != YPR_DT_I32), YPR_EUNSUPPORTED,
+              "tensor '%s': dtype %s where %s was expected", t->name ? t->name : "?",
+              t->dtype >= 0 && t->dtype < YPR_DT_COUNT_ ? dt_names[t->dtype] : "?",
+              dtype >= 0 && dtype < YPR_DT_COUNT_ ? dt_names[dtype] : "?");
+    const unsigned char *p = t->data;
+    size_t n = (size_t)t->numel;
+    if (dtype == YPR_DT_I8) {
+        if (n)
+            memcpy(dst, p, n);
+        return YPR_OK;
+    }
+    int32_t *o = dst;
+    for (size_t i = 0; i < n; i++, p += 4)   /* little-endian, whatever the host */
+        o[i] = (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                         (uint32_t)p[3] << 24);
+    return YPR_OK;
+}
+
 /* --------------------------------------------------------------- writing */
 
 int ypr__st_write(const char *path, const ypr_st_entry *entries, size_t n,

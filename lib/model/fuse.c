@@ -301,6 +301,8 @@ int ypr_model_fuse(ypr_model *m)
             rc = copy_node(&fs, i);
         rc = rc < 0 ? rc : YPR_OK;
     }
+    if (rc == YPR_OK)   /* a quantized net stays so: its I8 / I32 tensors again (net.h) */
+        rc = ypr__net_mark_quantized(&fresh);
     if (rc == YPR_OK)
         rc = ypr__net_validate(&fresh);
     ypr__consumers_free(&cons);

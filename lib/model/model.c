@@ -624,6 +624,7 @@ int ypr_model_set_tensor(ypr_model *m, int i, const float *data, int64_t numel)
     RETURN_IF(numel != p->numel, YPR_ESHAPE, "model: tensor %s has %lld elements, got %lld",
               p->name, (long long)p->numel, (long long)numel);
     memcpy(p->data, data, (size_t)numel * sizeof(float));
+    ypr__param_sync(p);   /* stays I8 / I32 while the values are on its grid, else F32 */
     m->net.version++;
     return YPR_OK;
 }

@@ -70,6 +70,109 @@ static int check_values(const ypr_net *net, const float *const *data, const char
     return YPR_OK;
 }
 
+/* ---- quantized tensors in a checkpoint: an I8 / I32 tensor NAME holds the
+ * integers; NAME.scale (F32, [1] per tensor or [shape[0]] per channel) its
+ * scales; NAME.zero_point (I32, the same count; absent: all 0) its zero
+ * points. The float view is (q − zero_point)·scale (docs/model.md). */
+#define SCALE_SUFFIX ".scale"
+#define ZERO_SUFFIX ".zero_point"
+
+static const ypr_st_tensor *companion(const ypr_safetensors *st, const char *name,
+                                      const char *suffix)
+{
+    char key[YPR_NAME_MAX + 16];
+    snprintf(key, sizeof key, "%s%s", name, suffix);
+    return ypr__st_find(st, key);
+}
+
+/* `name` is the scale or zero point of a quantized tensor of the file. */
+static int is_companion(const ypr_safetensors *st, const char *name)
+{
+    const char *suf[2] = {SCALE_SUFFIX, ZERO_SUFFIX};
+    for (int k = 0; k < 2; k++) {
+        size_t n = strlen(name), m = strlen(suf[k]);
+        if (n <= m || n - m >= YPR_NAME_MAX || strcmp(name + n - m, suf[k]) != 0)
+            continue;
+        char base[YPR_NAME_MAX];
+        memcpy(base, name, n - m);
+        base[n - m] = '\0';
+        const ypr_st_tensor *t = ypr__st_find(st, base);
+        if (t && (t->dtype == YPR_DT_I8 || t->dtype == YPR_DT_I32))
+            return 1;
+    }
+    return 0;
+}
+
+/* The conv weight / bias step a tensor is quantized under, or NULL. */
+static const ypr_qparam *step_of(const ypr_net *net, int param)
+{
+    for (int i = 0; i < net->nnodes; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        if (nd->kind != YPR_NODE_CONV)
+            continue;
+        if (nd->p[0] == param && nd->wq.scale > 0)
+            return &nd->wq;
+        if (nd->p[1] == param && nd->bq.scale > 0)
+            return &nd->bq;
+    }
+    return NULL;
+}
+
+/* Read quantized tensor t of the file into qp (integers, scales, zero
+ * points) and its float view into data, checking everything. */
+static int read_quantized(const ypr_net *net, int param, const ypr_safetensors *st,
+                          const ypr_st_tensor *t, const char *path, float *data, ypr_param *qp)
+{
+    const ypr_param *p = &net->params[param];
+    int dtype = t->dtype == YPR_DT_I8 ? YPR_DTYPE_I8 : YPR_DTYPE_I32;
+    const char *dn = ypr__dtype_name(dtype);
+    const ypr_st_tensor *ts = companion(st, p->name, SCALE_SUFFIX);
+    const ypr_st_tensor *tz = companion(st, p->name, ZERO_SUFFIX);
+    RETURN_IF(!ts, YPR_EFORMAT, "%s: tensor %s is %s but its scale %s%s is missing", path,
+              p->name, dn, p->name, SCALE_SUFFIX);
+    RETURN_IF(ts->dtype != YPR_DT_F32 || ts->ndim != 1, YPR_EFORMAT,
+              "%s: tensor %s%s: scales must be a 1-D F32 tensor", path, p->name, SCALE_SUFFIX);
+    int64_t ns = ts->numel;
+    RETURN_IF(ns != 1 && (p->ndim < 1 || ns != p->shape[0]), YPR_ESHAPE,
+              "%s: tensor %s (%s): %lld scales, expected 1 (per tensor) or %lld (per channel)",
+              path, p->name, dn, (long long)ns, (long long)(p->ndim ? p->shape[0] : 1));
+    RETURN_IF(tz && (tz->dtype != YPR_DT_I32 || tz->ndim != 1 || tz->numel != ns), YPR_ESHAPE,
+              "%s: tensor %s%s: expected %lld I32 zero points", path, p->name, ZERO_SUFFIX,
+              (long long)ns);
+    qp->dtype = dtype;
+    qp->nscales = ns;
+    qp->scales = malloc((size_t)ns * sizeof(float));
+    qp->zeros = calloc((size_t)ns, sizeof(int32_t));
+    qp->q = ypr__alloc((size_t)(p->numel ? p->numel : 1) * ypr__dtype_size(dtype));
+    RETURN_IF(!qp->scales || !qp->zeros || !qp->q, YPR_ENOMEM, "%s: out of memory", path);
+    TRY(ypr__st_to_f32(ts, qp->scales));
+    if (tz)
+        TRY(ypr__st_to_int(tz, YPR_DT_I32, qp->zeros));
+    TRY(ypr__st_to_int(t, t->dtype, qp->q));
+    int64_t lo, hi;
+    ypr__dtype_range(dtype, &lo, &hi);
+    for (int64_t c = 0; c < ns; c++) {
+        RETURN_IF(!(qp->scales[c] > 0.0f) || !isfinite(qp->scales[c]), YPR_ERANGE,
+                  "%s: tensor %s: scale %lld is %g, not a positive finite number", path,
+                  p->name, (long long)c, (double)qp->scales[c]);
+        RETURN_IF(qp->zeros[c] < lo || qp->zeros[c] > hi, YPR_ERANGE,
+                  "%s: tensor %s: zero point %d outside %s", path, p->name, (int)qp->zeros[c], dn);
+    }
+    const ypr_qparam *step = step_of(net, param);
+    int64_t per = ns > 1 ? p->numel / ns : p->numel;
+    for (int64_t i = 0; i < p->numel; i++) {
+        int64_t c = ns > 1 ? i / per : 0;
+        int64_t v = dtype == YPR_DTYPE_I8 ? ((const int8_t *)qp->q)[i]
+                                          : ((const int32_t *)qp->q)[i];
+        RETURN_IF(step && (v < step->qmin || v > step->qmax), YPR_ERANGE,
+                  "%s: tensor %s: element %lld = %lld outside its quantization step's range "
+                  "[%d, %d]", path, p->name, (long long)i, (long long)v, (int)step->qmin,
+                  (int)step->qmax);
+        data[i] = ypr__dequant1(dtype, qp->q, i, qp->scales[c], qp->zeros[c]);
+    }
+    return YPR_OK;
+}
+
 /* Check every tensor's name, shape and values first, then swap: a failed
  * load leaves the model as it was. */
 static int load_from(ypr_net *net, const ypr_safetensors *st, const char *path, int strict)
@@ -89,14 +192,16 @@ static int load_from(ypr_net *net, const ypr_safetensors *st, const char *path, 
                               p->name, a, b);
         }
         RETURN_IF(t->dtype != YPR_DT_F32 && t->dtype != YPR_DT_F16 && t->dtype != YPR_DT_BF16 &&
-                  t->dtype != YPR_DT_F64, YPR_EFORMAT, "%s: tensor %s is not floating point",
+                  t->dtype != YPR_DT_F64 && t->dtype != YPR_DT_I8 && t->dtype != YPR_DT_I32,
+                  YPR_EFORMAT, "%s: tensor %s is neither floating point nor quantized (I8, I32)",
                   path, p->name);
     }
     int extra = 0;
     for (size_t i = 0; i < ypr__st_count(st); i++) {
         const char *name = ypr__st_at(st, i)->name;
         if (ends_with(name, ".num_batches_tracked") || ypr__net_find_param(net, name) >= 0 ||
-            strncmp(name, YPR_TRAIN_STATE_PREFIX, strlen(YPR_TRAIN_STATE_PREFIX)) == 0)
+            strncmp(name, YPR_TRAIN_STATE_PREFIX, strlen(YPR_TRAIN_STATE_PREFIX)) == 0 ||
+            is_companion(st, name))
             continue;
         extra++;
         ypr__log(YPR_LOG_WARN, "%s: tensor %s is not part of the model", path, name);
@@ -107,24 +212,45 @@ static int load_from(ypr_net *net, const ypr_safetensors *st, const char *path, 
         ypr__log(YPR_LOG_WARN, "%s: %d unknown tensors ignored", path, extra);
     /* convert into fresh buffers, check the values, and only then swap them in */
     float **fresh = calloc((size_t)net->nparams + 1, sizeof *fresh);
-    RETURN_IF(!fresh, YPR_ENOMEM, "%s: out of memory", path);
+    ypr_param *fq = calloc((size_t)net->nparams + 1, sizeof *fq);   /* integers, scales */
+    if (!fresh || !fq) {
+        free(fresh);
+        free(fq);
+        return ypr__error(YPR_ENOMEM, "%s: out of memory", path);
+    }
     int rc = YPR_OK;
     for (int i = 0; rc == YPR_OK && i < net->nparams; i++) {
         const ypr_param *p = &net->params[i];
+        const ypr_st_tensor *t = ypr__st_find(st, p->name);
         fresh[i] = ypr__alloc((size_t)(p->numel ? p->numel : 1) * sizeof(float));
-        rc = fresh[i] ? ypr__st_to_f32(ypr__st_find(st, p->name), fresh[i]) : YPR_ENOMEM;
+        if (!fresh[i])
+            rc = ypr__error(YPR_ENOMEM, "%s: out of memory", path);
+        else if (t->dtype == YPR_DT_I8 || t->dtype == YPR_DT_I32)
+            rc = read_quantized(net, i, st, t, path, fresh[i], &fq[i]);
+        else
+            rc = ypr__st_to_f32(t, fresh[i]);
     }
     if (rc == YPR_OK)
         rc = check_values(net, (const float *const *)fresh, path);
     for (int i = 0; i < net->nparams; i++) {
         if (rc == YPR_OK) {
-            float *old = net->params[i].data;
-            net->params[i].data = fresh[i];
+            ypr_param *p = &net->params[i];
+            float *old = p->data;
+            p->data = fresh[i];
             fresh[i] = old;
+            ypr_param oldq = *p;   /* the tensor's dtype is the file's */
+            p->dtype = fq[i].dtype;
+            p->q = fq[i].q;
+            p->nscales = fq[i].nscales;
+            p->scales = fq[i].scales;
+            p->zeros = fq[i].zeros;
+            fq[i] = oldq;
         }
         ypr__free(fresh[i]);
+        ypr__param_drop_q(&fq[i]);
     }
     free(fresh);
+    free(fq);
     if (rc == YPR_OK)
         net->version++;
     return rc;
@@ -248,13 +374,44 @@ int ypr__model_save_ext(const ypr_model *m, const char *path, const float *const
         free(meta);
         return ypr__error(YPR_ENOMEM, "out of memory");
     }
+    size_t ne = 0, nq = 0;
+    for (int i = 0; i < net->nparams; i++)
+        nq += net->params[i].dtype != YPR_DTYPE_F32;
+    ypr_st_entry *ex = nq ? realloc(e, (n + 2 * nq + 1) * sizeof *e) : e;
+    char (*cname)[YPR_NAME_MAX + 16] = nq ? malloc(2 * nq * sizeof *cname) : NULL;
+    if (!ex || (nq && !cname)) {
+        free(ex ? ex : e);
+        free(cname);
+        free(meta);
+        return ypr__error(YPR_ENOMEM, "out of memory");
+    }
+    e = ex;
+    size_t ncomp = 0;
     for (int i = 0; i < net->nparams; i++) {
         const ypr_param *p = &net->params[i];
-        e[i] = (ypr_st_entry){p->name, YPR_DT_F32, p->ndim, p->shape,
-                              data && data[i] ? data[i] : p->data};
+        const float *f = data && data[i] ? data[i] : p->data;
+        /* integers only while they are the values saved: other values
+         * (the trainer's EMA), or a float view changed behind the
+         * integers' back, are written as F32 */
+        if (p->dtype == YPR_DTYPE_F32 || f != p->data || !ypr__param_consistent(p)) {
+            e[ne++] = (ypr_st_entry){p->name, YPR_DT_F32, p->ndim, p->shape, f};
+            continue;
+        }
+        e[ne++] = (ypr_st_entry){p->name, p->dtype == YPR_DTYPE_I8 ? YPR_DT_I8 : YPR_DT_I32,
+                                 p->ndim, p->shape, p->q};
+        int zero = 1;
+        for (int64_t c = 0; c < p->nscales; c++)
+            zero &= p->zeros[c] == 0;
+        snprintf(cname[ncomp], sizeof cname[ncomp], "%s" SCALE_SUFFIX, p->name);
+        e[ne++] = (ypr_st_entry){cname[ncomp++], YPR_DT_F32, 1, &p->nscales, p->scales};
+        if (!zero) {
+            snprintf(cname[ncomp], sizeof cname[ncomp], "%s" ZERO_SUFFIX, p->name);
+            e[ne++] = (ypr_st_entry){cname[ncomp++], YPR_DT_I32, 1, &p->nscales, p->zeros};
+        }
     }
     for (size_t i = 0; i < nextra; i++)
-        e[(size_t)net->nparams + i] = extra[i];
+        e[ne++] = extra[i];
+    n = ne;
     ypr_strbuf desc, names;
     ypr__sb_init(&desc);
     ypr__sb_init(&names);
@@ -282,6 +439,7 @@ int ypr__model_save_ext(const ypr_model *m, const char *path, const float *const
     ypr__sb_free(&desc);
     ypr__sb_free(&names);
     free(e);
+    free(cname);
     free(meta);
     return rc;
 }
@@ -525,7 +683,10 @@ static int net_from_checkpoint(ypr_model *m, const ypr_safetensors *st, const ch
         }
         ypr__json_free(nj);
     }
-    return load_from(&m->net, st, path, 1);
+    TRY(load_from(&m->net, st, path, 1));
+    /* checkpoints written before tensors had dtypes: the float values of
+     * quantized convs on their steps' grids become I8 / I32 again */
+    return ypr__net_mark_quantized(&m->net);
 }
 
 int ypr_model_load(const char *path, ypr_model **out)

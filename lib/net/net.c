@@ -26,8 +26,10 @@ void ypr__net_free(ypr_net *net)
         return;
     for (int i = 0; i < net->nnodes; i++)
         free(net->nodes[i].inputs);
-    for (int i = 0; i < net->nparams; i++)
+    for (int i = 0; i < net->nparams; i++) {
         ypr__free(net->params[i].data);
+        ypr__param_drop_q(&net->params[i]);
+    }
     free(net->nodes);
     free(net->params);
     free(net->pindex);
@@ -432,6 +434,11 @@ int ypr__net_clone(const ypr_net *src, ypr_net *dst, int with_data)
         }
         if (with_data) {
             memcpy(dst->params[pi].data, p->data, (size_t)p->numel * sizeof(float));
+            int rc = ypr__param_copy_q(&dst->params[pi], p);   /* dtype, integers, scales */
+            if (rc < 0) {
+                ypr__net_free(dst);
+                return rc;
+            }
         } else {   /* structure only: shapes without values */
             ypr__free(dst->params[pi].data);
             dst->params[pi].data = NULL;

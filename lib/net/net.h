@@ -40,13 +40,27 @@ enum {
 #define YPR_NET_MAX_INPUT_SIDE 16384             /* input height and width */
 #define YPR_PLAN_MAX_ACTIVATION_BYTES ((int64_t)8 << 30)    /* one plan's activation arena */
 
+/* A tensor has a dtype (YPR_DTYPE_* of the public header). `data` is always
+ * its float view, what every reader (plans, pruner, trainer, evaluator,
+ * export) uses; an I8 / I32 tensor also holds its integers `q`, and the two
+ * agree exactly: data[i] = (float)(((double)q[i] − zero[c]) · scale[c]),
+ * c = 0 per tensor (nscales 1) or the index along axis 0 per channel
+ * (nscales = shape[0]). dtype.c keeps them so: whoever changes the float view
+ * of a quantized tensor calls ypr__param_sync (which keeps the integers when
+ * the new values are still on the grid and drops the tensor to F32
+ * otherwise, never touching `data`). */
 typedef struct ypr_param {
     char name[YPR_NAME_MAX];    /* state_dict key, e.g. "model.0.conv.weight" */
     int ndim;
     int64_t shape[6];
     int64_t numel;
-    float *data;                /* owned, 64-byte aligned */
+    float *data;                /* owned, 64-byte aligned: the float view */
     int is_buffer;              /* running stats, anchors: not trainable, not counted */
+    int dtype;                  /* YPR_DTYPE_F32 (0, the default), _I8, _I32 */
+    void *q;                    /* I8 / I32: numel int8_t / int32_t, owned; NULL for F32 */
+    int64_t nscales;            /* 0 (F32), 1 (per tensor) or shape[0] (per channel) */
+    float *scales;              /* nscales, finite > 0, owned */
+    int32_t *zeros;             /* nscales zero points within the dtype's range, owned */
 } ypr_param;
 
 /* Uniform quantization of one tensor, simulated in float ("fake
@@ -175,6 +189,53 @@ void ypr__fake_quant_channels(const ypr_qparam *q, const float *s, float *x, int
 /* A step is valid: scale 0 (off) or finite > 0, qmin < qmax within int32,
  * zero within [qmin, qmax], a known rounding mode. `what` names it in errors. */
 int ypr__qparam_check(const ypr_qparam *q, const char *node, const char *what);
+
+/* ---- tensor dtypes (dtype.c) */
+/* The range of a dtype's integers: [-128, 127] (I8), [INT32_MIN, INT32_MAX] (I32). */
+void ypr__dtype_range(int dtype, int64_t *lo, int64_t *hi);
+const char *ypr__dtype_name(int dtype);   /* "F32", "I8", "I32", "?" */
+/* Element size in bytes of the integers of `dtype` (1, 4; 0 for F32). */
+size_t ypr__dtype_size(int dtype);
+/* The float value of integer k (I8 / I32 storage `q`) under its channel's
+ * scale and zero point: the one formula every path uses. */
+float ypr__dequant1(int dtype, const void *q, int64_t k, float scale, int32_t zero);
+/* Make p an I8 / I32 tensor with these scales and zero points (zeros NULL:
+ * all 0), nscales 1 or shape[0]. Its current float view must lie exactly on
+ * the grid (each value = (q − zero)·scale for an integer q in the dtype's
+ * range): the float view never changes. YPR_ERANGE naming the tensor and
+ * the first value off the grid; YPR_EINVAL (bad scales, zero points, count);
+ * YPR_ENOMEM. On failure p is unchanged. dtype F32: back to float. */
+int ypr__param_quantize(ypr_param *p, int dtype, int64_t nscales, const float *scales,
+                        const int32_t *zeros);
+/* 1 when `data` lies exactly on the grid given (the test ypr__param_quantize
+ * makes), else 0; writes the integers into q_out when not NULL. Records no error. */
+int ypr__param_fits(const ypr_param *p, int dtype, int64_t nscales, const float *scales,
+                    const int32_t *zeros, void *q_out);
+/* Back to F32: free the integers, scales and zero points (data untouched). */
+void ypr__param_drop_q(ypr_param *p);
+/* After the float view of p changed: re-derive the integers when the values
+ * are still on p's grid (returns 1), else drop p to F32 (returns 0). Never
+ * fails, never changes data; F32 tensors: 0. */
+int ypr__param_sync(ypr_param *p);
+/* 1 when p's integers reproduce its float view exactly (the invariant);
+ * F32 tensors: 1. */
+int ypr__param_consistent(const ypr_param *p);
+/* Deep copy of src's dtype, integers, scales and zero points into dst (same
+ * shape, F32 so far). YPR_ENOMEM (dst then unchanged). */
+int ypr__param_copy_q(ypr_param *dst, const ypr_param *src);
+/* Remove the slices of `axis` marked in drop (shape[axis] entries) from the
+ * float view, the integers and (axis 0, per channel) the scales and zero
+ * points, in place; shape and numel follow. Never fails. A tensor without
+ * data (a structure-only clone) only changes shape. */
+void ypr__param_compact(ypr_param *p, int axis, const unsigned char *drop);
+/* The conv weights and biases that carry a quantization step (ypr_node.wq,
+ * .bq) and whose values lie exactly on that step's grid become I8 (ranges
+ * within [-128, 127]) or I32 tensors; scales per tensor, or per output
+ * channel for per_channel steps (a weight's channel scale max|w_c|/qmax; an
+ * INT32 bias's s_w[c]·s_in, s_in the step of the value the conv reads) —
+ * each the float nearest that step which reproduces the stored values
+ * exactly. Tensors off their grid stay F32. YPR_ENOMEM only. */
+int ypr__net_mark_quantized(ypr_net *net);
 
 /* ---- execution (exec.c) */
 typedef struct ypr_plan ypr_plan;

@@ -313,34 +313,6 @@ ypr_axis_view ypr__axis_view(int ndim, const int64_t *shape, int axis)
     return v;
 }
 
-/* Remove, in place, the indices along `axis` marked in drop[] from data of
- * `shape` (the kept rows move toward the start; nothing is allocated, so
- * this cannot fail). shape[axis] becomes the kept count. */
-static void compact(float *data, int ndim, int64_t *shape, int axis, const unsigned char *drop)
-{
-    ypr_axis_view v = ypr__axis_view(ndim, shape, axis);
-    int64_t outer = v.outer, inner = v.inner, dim = v.dim, keep = 0;
-    for (int64_t k = 0; k < dim; k++)
-        keep += !drop[k];
-    float *o = data;
-    for (int64_t a = 0; a < outer; a++)
-        for (int64_t k = 0; k < dim;) {
-            if (drop[k]) {
-                k++;
-                continue;
-            }
-            int64_t run = 1;   /* copy runs of kept rows at once */
-            while (k + run < dim && !drop[k + run])
-                run++;
-            const float *src = data + (a * dim + k) * inner;
-            if (src != o)
-                memmove(o, src, (size_t)(run * inner) * sizeof(float));
-            o += run * inner;
-            k += run;
-        }
-    shape[axis] = keep;
-}
-
 /* One tensor to cut: a drop mask per axis (NULL where untouched). */
 typedef struct cut {
     int param;
@@ -410,20 +382,11 @@ int ypr__depgraph_prune_many(ypr_net *net, const ypr_dep_group *const *gs,
     if (rc == YPR_OK) {   /* phase 2: in place, nothing can fail from here on */
         for (int c = 0; c < ncuts; c++) {
             ypr_param *p = &net->params[cuts[c].param];
+            /* values, integers and per-channel scales of a quantized tensor
+             * alike (lib/net/dtype.c); a structure-only net: shapes only */
             for (int a = 0; a < p->ndim; a++)
-                if (cuts[c].mask[a]) {
-                    if (p->data)
-                        compact(p->data, p->ndim, p->shape, a, cuts[c].mask[a]);
-                    else {   /* a structure-only net: shapes follow */
-                        int64_t keep = 0;
-                        for (int64_t k = 0; k < p->shape[a]; k++)
-                            keep += !cuts[c].mask[a][k];
-                        p->shape[a] = keep;
-                    }
-                }
-            p->numel = 1;
-            for (int d = 0; d < p->ndim; d++)
-                p->numel *= p->shape[d];
+                if (cuts[c].mask[a])
+                    ypr__param_compact(p, a, cuts[c].mask[a]);
         }
         /* channel counts follow from the rules, in order */
         for (int i = 0; i < net->nnodes; i++) {
@@ -474,6 +437,7 @@ int ypr__depgraph_zero(ypr_net *net, const ypr_dep_group *g, const int64_t *idx,
             for (int64_t k = 0; k < n; k++)
                 memset(p->data + (a * dim + m->offset + idx[k]) * inner, 0,
                        (size_t)inner * sizeof(float));
+        ypr__param_sync(p);   /* a quantized tensor's integers follow (0 is on its grid) */
     }
     net->version++;
     return YPR_OK;

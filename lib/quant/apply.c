@@ -225,10 +225,13 @@ static void quant_bias(const ypr_quantizer *q, ypr_net *net, int c)
         for (int64_t i = 0; i < per; i++)
             amax = fabs((double)w->data[o * per + i]) > amax ? fabs((double)w->data[o * per + i])
                                                               : amax;
-        double sw = amax > 0 ? amax / QMAX : 1.0, s = sw * src->aq.scale;
+        /* the float steps an INT32 tensor stores (lib/net/dtype.c), as ONNX's
+         * float32 bias scale x_scale·w_scale */
+        float sw = amax > 0 ? (float)(amax / QMAX) : 1.0f;
+        float s = (float)((double)sw * src->aq.scale);
         double v = rint((double)b->data[o] / s);
         v = v > INT32_MAX ? INT32_MAX : v < -(double)INT32_MAX ? -(double)INT32_MAX : v;
-        b->data[o] = (float)(v * s);
+        b->data[o] = (float)(v * (double)s);
         if (s > nd->bq.scale)
             nd->bq.scale = (float)s;
     }
@@ -429,6 +432,8 @@ static int quantize(ypr_quantizer *q, ypr_model **out)
     }
     for (int r = 0; r < q->nrows; r++)   /* after unify_concats */
         q->rows[r].act_scale = net->nodes[q->rows[r].node].aq.scale;
+    if (rc == YPR_OK)   /* rounded weights and biases become I8 / I32 tensors (lib/net/dtype.c) */
+        rc = ypr__net_mark_quantized(net);
     net->version++;
     ypr__model_drop_plans(m);
     if (rc == YPR_OK)

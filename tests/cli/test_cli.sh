@@ -334,6 +334,9 @@ done
 grep -qF "scheme dpu, method entropy" "$T/out" || fail "quantize: no report table"
 grep -qF '"layers":[' q.json || fail "quantize: the JSON report has no layers"
 run 0 "" eval q.safetensors --data ds/data.yaml --size 64   # the quantized model loads and runs
+run 0 "" info q.safetensors --size 64 --tensors   # dtypes: I8 weights with their scales
+grep -qE "^tensors: [0-9]+ F32, [1-9][0-9]* I8, 0 I32" "$T/out" || fail "info: no dtype tally for dpu"
+grep -qE "\.weight +I8 +\[" "$T/out" || fail "info --tensors: no I8 weight line"
 run 0 "" quantize tiny.yaml $Q --scheme per-channel --method mse --bias-correction \
     --keep-float 'model.0.*' --eval
 grep -qF "quantized  mAP@.5" "$T/out" || fail "quantize --eval: no quantized line"

@@ -67,6 +67,7 @@ TABLES = [
     ("REGULARIZERS", "ypr_regularizer", "YPR_REG_", {"bn": "bn_l1", "group": "group_norm"}),
     ("SCHEMES", "ypr_quant_scheme", "YPR_QSCHEME_", {"per-channel": "per_channel"}),
     ("CALIB_METHODS", "ypr_calib_method", "YPR_CALIB_", {}),
+    ("DTYPES", "ypr_dtype", "YPR_DTYPE_", {}),
 ]
 
 

@@ -108,6 +108,56 @@ class ModelTest(unittest.TestCase):
         with self.assertRaises(yolopr.YoloprError):
             yolopr.bench_peak(isa="nope")
 
+    def test_tensor_info_quantized(self):
+        """Model.tensor_info: dtypes, shapes, scales and values of a per-channel
+        INT8 model; the float view is (values - zero_point) * scale; a saved
+        and reloaded model gives the same tensors and outputs."""
+        m = yolopr.Model.from_cfg(os.path.join(DATA, "model", "mini.yaml"))
+        m.load_weights(os.path.join(DATA, "e2e", "mini_trained.safetensors"), strict=True)
+        ds = yolopr.Dataset.open(os.path.join(DATA, "e2e"))
+        q = m.quantize(ds, scheme="per-channel", calib_images=2, size=64, sqnr_images=0)
+        f = m.tensor_info("model.0.conv.weight")
+        self.assertEqual((f.dtype, f.scales, f.axis), ("F32", [], None))
+        self.assertEqual(f.values.dtype, np.float32)
+        np.testing.assert_array_equal(f.values, m.tensors()["model.0.conv.weight"])
+        kinds = {}
+        names = list(q.tensors())
+        for i, name in enumerate(names):
+            t = q.tensor_info(i)
+            self.assertEqual(t.name, name)
+            kinds[t.dtype] = kinds.get(t.dtype, 0) + 1
+            if t.dtype == "F32":
+                continue
+            self.assertEqual(t.values.dtype, np.int8 if t.dtype == "I8" else np.int32)
+            self.assertEqual(t.values.shape, t.shape)
+            self.assertEqual(len(t.scales), t.shape[0])   # per channel on axis 0
+            self.assertEqual(t.axis, 0)
+            sc = np.array(t.scales, np.float64).reshape((-1,) + (1,) * (len(t.shape) - 1))
+            zp = np.array(t.zero_points, np.int64).reshape(sc.shape)
+            want = ((t.values.astype(np.int64) - zp) * sc).astype(np.float32)
+            np.testing.assert_array_equal(t.floats, want)
+            if t.dtype == "I8":
+                self.assertLessEqual(int(np.abs(t.values).max()), 127)
+        self.assertGreater(kinds.get("I8", 0), 2)
+        self.assertEqual(kinds.get("I8"), kinds.get("I32"))   # each conv's weight and bias
+        x = np.random.default_rng(1).random((1, 3, 64, 64), dtype=np.float32)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "q.safetensors")
+            q.save(path)
+            r = yolopr.Model.load(path)
+            for i in range(len(names)):
+                a, b = q.tensor_info(i), r.tensor_info(i)
+                self.assertEqual((a.dtype, a.scales, a.zero_points), (b.dtype, b.scales, b.zero_points))
+                np.testing.assert_array_equal(a.values, b.values)
+            for ya, yb in zip(q.forward(x), r.forward(x)):
+                np.testing.assert_array_equal(ya, yb)
+        with self.assertRaises(yolopr.YoloprError) as cm:
+            q.tensor_info("no.such.tensor")
+        self.assertEqual(cm.exception.code, yolopr.ENOTFOUND)
+        with self.assertRaises(yolopr.YoloprError) as cm:
+            q.tensor_info(len(names))
+        self.assertEqual(cm.exception.code, yolopr.ERANGE)
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
