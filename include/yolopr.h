@@ -288,7 +288,8 @@ YPR_API int ypr_model_save(const ypr_model *model, const char *path);
  *  refused. @return YPR_OK; YPR_EUNSUPPORTED (naming the layer); YPR_EIO. @since 0.1 */
 YPR_API int ypr_model_export_yolov7(const ypr_model *model, const char *yaml_path,
                                     const char *weights_path);
-/** Memory held by the model: tensors, plus its cached execution plans
+/** Memory held by the model: tensors (the float values, and a quantized
+ *  tensor's integers, scales and zero points), plus its cached execution plans
  *  (activation arenas, packed weights, scratch). @return YPR_OK; YPR_EINVAL. @since 0.1 */
 YPR_API int ypr_model_memory(const ypr_model *model, int64_t *bytes);
 /** @return the number of tensors (parameters and buffers) of the model. @since 0.1 */

@@ -633,8 +633,12 @@ int ypr_model_memory(const ypr_model *m, int64_t *bytes)
 {
     RETURN_IF(!m || !bytes, YPR_EINVAL, "model: NULL argument");
     int64_t t = 0;
-    for (int i = 0; i < m->net.nparams; i++)
-        t += m->net.params[i].numel * (int64_t)sizeof(float);
+    for (int i = 0; i < m->net.nparams; i++) {   /* float view, and a quantized tensor's integers */
+        const ypr_param *p = &m->net.params[i];
+        t += p->numel * (int64_t)sizeof(float);
+        t += p->numel * (int64_t)ypr__dtype_size(p->dtype);
+        t += p->nscales * (int64_t)(sizeof(float) + sizeof(int32_t));
+    }
     int packs_counted = 0;
     for (int i = 0; i < 4; i++)
         if (m->plans[i]) {
