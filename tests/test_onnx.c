@@ -700,6 +700,168 @@ static void test_export_contents(void **state)
     unlink("onnx_contents.onnx");
 }
 
+/* ------------------------------------------------------------ QDQ (INT8) */
+
+/* The mini model quantized on two synthetic images (dpu: SiLU → hard-swish,
+ * so both activation kinds of the schemes are exercised). */
+/* The same tensors by value: a weight rounded to −0 comes back as +0 (an
+ * integer has no sign of zero). */
+static void same_values(const ypr_model *a, const ypr_model *b)
+{
+    assert_int_equal(a->net.nparams, b->net.nparams);
+    for (int i = 0; i < a->net.nparams; i++) {
+        const ypr_param *p = &a->net.params[i];
+        int j = ypr__net_find_param(&b->net, p->name);
+        if (j < 0)
+            fail_msg("tensor %s lost in the round trip", p->name);
+        assert_int_equal(b->net.params[j].numel, p->numel);
+        for (int64_t k = 0; k < p->numel; k++)
+            if (!(b->net.params[j].data[k] == p->data[k]))
+                fail_msg("tensor %s[%lld]: %g came back as %g", p->name, (long long)k,
+                         (double)p->data[k], (double)b->net.params[j].data[k]);
+    }
+    for (int i = 0; i < a->net.nnodes; i++) {
+        assert_int_equal(a->net.nodes[i].kind, b->net.nodes[i].kind);
+        assert_string_equal(a->net.nodes[i].name, b->net.nodes[i].name);
+    }
+}
+
+static ypr_model *quantized_mini(int scheme)
+{
+    ypr_model *m = mini(), *out = NULL;
+    ypr_dataset *ds;
+    ypr_quantizer *q;
+    assert_int_equal(ypr_dataset_synth(4, 64, 3, 1, &ds), YPR_OK);
+    assert_int_equal(ypr_quantizer_create(m, ds, &q), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SCHEME, scheme), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_CALIB_IMAGES, 2), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_INPUT_SIZE, 64), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SQNR_IMAGES, 0), YPR_OK);
+    if (scheme == YPR_QSCHEME_DPU)
+        assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_HARD_ACT, 1), YPR_OK);
+    assert_int_equal(ypr_quantizer_quantize(q, &out), YPR_OK);
+    ypr_quantizer_free(q);
+    ypr_dataset_free(ds);
+    ypr_model_free(m);
+    assert_int_equal(ypr_model_set_threads(out, 1), YPR_OK);
+    assert_int_equal(ypr_model_set_int(out, YPR_MODEL_INPUT_SIZE, 64), YPR_OK);
+    return out;
+}
+
+static void same_step(const ypr_qparam *a, const ypr_qparam *b, const char *node)
+{
+    if (a->scale != b->scale || a->zero != b->zero || a->qmin != b->qmin ||
+        a->qmax != b->qmax || a->round != b->round || a->per_channel != b->per_channel)
+        fail_msg("node %s: step [%g %d %d %d %d %d] came back as [%g %d %d %d %d %d]", node,
+                 (double)a->scale, (int)a->zero, (int)a->qmin, (int)a->qmax, a->round,
+                 a->per_channel, (double)b->scale, (int)b->zero, (int)b->qmin, (int)b->qmax,
+                 b->round, b->per_channel);
+}
+
+static int count_op(const ypr_onnx *o, const char *op)
+{
+    int n = 0;
+    for (int i = 0; i < o->nnodes; i++)
+        n += strcmp(o->nodes[i].op, op) == 0;
+    return n;
+}
+
+static const ypr_onnx_tensor *find_init(const ypr_onnx *o, const char *name)
+{
+    for (int i = 0; i < o->ninits; i++)
+        if (strcmp(o->inits[i].name, name) == 0)
+            return &o->inits[i];
+    return NULL;
+}
+
+/* Export → import of both schemes: the same tensors, the same steps, the
+ * same outputs bit for bit; the file holds QDQ pairs on every quantized
+ * value, INT8 weights (per channel along axis 0 for per-channel) and INT32
+ * biases on their grid s_w·s_x (DequantizeLinear's arithmetic, checked
+ * here independently from the float weights). */
+static void test_qdq_round_trip(void **state)
+{
+    (void)state;
+    const char *file = "onnx_qdq.onnx";
+    for (int scheme = 0; scheme < 2; scheme++) {
+        int sch = scheme ? YPR_QSCHEME_PER_CHANNEL : YPR_QSCHEME_DPU;
+        ypr_model *a = quantized_mini(sch), *b = NULL;
+        assert_int_equal(ypr_model_export_onnx(a, file), YPR_OK);
+        assert_int_equal(ypr_model_load(file, &b), YPR_OK);
+        assert_int_equal(ypr_model_set_threads(b, 1), YPR_OK);
+        same_values(a, b);
+        const ypr_net *na = &a->net, *nb = &b->net;
+        int steps = 0, convs = 0;
+        for (int i = 0; i < na->nnodes; i++) {
+            same_step(&na->nodes[i].aq, &nb->nodes[i].aq, na->nodes[i].name);
+            same_step(&na->nodes[i].wq, &nb->nodes[i].wq, na->nodes[i].name);
+            same_step(&na->nodes[i].bq, &nb->nodes[i].bq, na->nodes[i].name);
+            steps += na->nodes[i].aq.scale > 0;
+            convs += na->nodes[i].wq.scale > 0;
+        }
+        assert_true(steps > 5 && convs > 3);
+        same_outputs(a, b, 64);
+        same_outputs(a, b, 96);
+        /* what the file says */
+        ypr_onnx *o;
+        assert_int_equal(ypr__onnx_read(file, &o), YPR_OK);
+        assert_true(count_op(o, "QuantizeLinear") >= steps);
+        int nq = count_op(o, "QuantizeLinear"), ndq = count_op(o, "DequantizeLinear");
+        assert_true(ndq >= nq + convs && ndq <= nq + 2 * convs);   /* + INT32 biases */
+        assert_non_null(ypr__onnx_meta(o, "quantization"));
+        for (int i = 0; i < na->nnodes; i++) {
+            const ypr_node *nd = &na->nodes[i];
+            if (nd->wq.scale <= 0)
+                continue;
+            const ypr_param *w = &na->params[nd->p[0]];
+            char name[256];
+            snprintf(name, sizeof name, "%s_quantized", w->name);
+            const ypr_onnx_tensor *qt = find_init(o, name);
+            assert_non_null(qt);
+            assert_int_equal(qt->dtype, YPR_ONNX_INT8);
+            assert_int_equal(qt->numel, w->numel);
+            snprintf(name, sizeof name, "%s_scale", w->name);
+            const ypr_onnx_tensor *st = find_init(o, name);
+            assert_non_null(st);
+            assert_int_equal(st->numel, scheme ? nd->c : 1);
+            const float *s = (const float *)st->data;
+            int64_t per = w->numel / nd->c;
+            for (int64_t k = 0; k < w->numel; k++) {
+                float sc = s[scheme ? k / per : 0], back = (float)(int8_t)qt->data[k] * sc;
+                assert_true(back == w->data[k]);
+                if (!scheme)   /* dpu: a power of two, narrow range */
+                    assert_true(frexpf(sc, &(int){0}) == 0.5f && qt->data[k] != 0x80);
+            }
+            if (scheme && nd->p[1] >= 0) {   /* INT32 bias at s_w[c]·s_x */
+                const ypr_param *bp = &na->params[nd->p[1]];
+                snprintf(name, sizeof name, "%s_quantized", bp->name);
+                const ypr_onnx_tensor *bt = find_init(o, name);
+                if (!bt) {   /* not exactly on that grid: the float bias */
+                    assert_non_null(find_init(o, bp->name));
+                    continue;
+                }
+                assert_int_equal(bt->dtype, YPR_ONNX_INT32);
+                snprintf(name, sizeof name, "%s_scale", bp->name);
+                const float *bs = (const float *)find_init(o, name)->data;
+                int src = nd->inputs[0];
+                while (na->nodes[src].kind == YPR_NODE_MAXPOOL ||
+                       na->nodes[src].kind == YPR_NODE_UPSAMPLE)
+                    src = na->nodes[src].inputs[0];
+                for (int64_t c = 0; c < nd->c; c++) {
+                    int32_t v;
+                    memcpy(&v, bt->data + 4 * c, 4);
+                    assert_true(bs[c] == s[c] * na->nodes[src].aq.scale);
+                    assert_true((float)v * bs[c] == bp->data[c]);
+                }
+            }
+        }
+        ypr__onnx_free(o);
+        ypr_model_free(a);
+        ypr_model_free(b);
+    }
+    unlink(file);
+}
+
 /* Every cut of an exported file inside its graph is refused, naming the file. */
 static void test_truncated(void **state)
 {
@@ -844,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_bad_graphs),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_export_contents),
+        cmocka_unit_test(test_qdq_round_trip),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_torch_exports),
     };
