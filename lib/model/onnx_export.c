@@ -790,13 +790,19 @@ static int write_file(const char *path, const ypr_pbw *head, const ypr_pbw *grap
     return ypr__afile_commit(&af);
 }
 
-int ypr__onnx_export(const ypr_model *m, const char *path)
+static int export_onnx(const ypr_model *m, const char *path, unsigned flags)
 {
     RETURN_IF(!m || !path, YPR_EINVAL, "export: NULL argument");
+    RETURN_IF(flags > 2, YPR_EINVAL, "%s: ONNX export flags %#x (YPR_EXPORT_INT8 or "
+              "YPR_EXPORT_FLOAT, not both)", path, flags);
     const ypr_net *net = &m->net;
     TRY(ypr__net_validate(net));
+    int quant = net_quantized(net);
+    RETURN_IF((flags & YPR_EXPORT_INT8) && !quant, YPR_EINVAL, 
+              "export: an INT8 (QDQ) export needs a "
+              "quantized model; this one has no quantization steps (quantize it first)");
     int64_t S = m->input_size;
-    xctx x = {.m = m, .net = net, .path = path, .quant = net_quantized(net)};
+    xctx x = {.m = m, .net = net, .path = path, .quant = quant && !(flags & YPR_EXPORT_FLOAT)};
     ypr__sb_init(&x.qa);
     ypr__sb_init(&x.qw);
     ypr__sb_init(&x.qb);
@@ -861,7 +867,17 @@ int ypr__onnx_export(const ypr_model *m, const char *path)
     return rc;
 }
 
+int ypr__onnx_export(const ypr_model *m, const char *path)
+{
+    return export_onnx(m, path, 0);
+}
+
 int ypr_model_export_onnx(const ypr_model *m, const char *path)
 {
-    return ypr__onnx_export(m, path);
+    return export_onnx(m, path, 0);
+}
+
+int ypr_model_export_onnx_flags(const ypr_model *m, const char *path, unsigned flags)
+{
+    return export_onnx(m, path, flags);
 }
