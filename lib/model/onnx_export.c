@@ -798,9 +798,8 @@ static int export_onnx(const ypr_model *m, const char *path, unsigned flags)
     const ypr_net *net = &m->net;
     TRY(ypr__net_validate(net));
     int quant = net_quantized(net);
-    RETURN_IF((flags & YPR_EXPORT_INT8) && !quant, YPR_EINVAL, 
-              "export: an INT8 (QDQ) export needs a "
-              "quantized model; this one has no quantization steps (quantize it first)");
+    RETURN_IF((flags & YPR_EXPORT_INT8) && !quant, YPR_EINVAL, "export: an INT8 (QDQ) export "
+              "needs a quantized model; this one has no quantization steps (quantize it first)");
     int64_t S = m->input_size;
     xctx x = {.m = m, .net = net, .path = path, .quant = quant && !(flags & YPR_EXPORT_FLOAT)};
     ypr__sb_init(&x.qa);
