@@ -856,6 +856,25 @@ static void test_qdq_round_trip(void **state)
             }
         }
         ypr__onnx_free(o);
+        if (scheme) {   /* the flags: float form of a quantized model; INT8 form required */
+            assert_int_equal(ypr_model_export_onnx_flags(a, file, YPR_EXPORT_FLOAT), YPR_OK);
+            assert_int_equal(ypr__onnx_read(file, &o), YPR_OK);
+            assert_int_equal(count_op(o, "QuantizeLinear") + count_op(o, "DequantizeLinear"), 0);
+            assert_null(ypr__onnx_meta(o, "quantization"));
+            ypr__onnx_free(o);
+            ypr_model *c;
+            assert_int_equal(ypr_model_load(file, &c), YPR_OK);
+            same_values(a, c);
+            for (int i = 0; i < c->net.nnodes; i++)
+                assert_true(c->net.nodes[i].aq.scale == 0 && c->net.nodes[i].wq.scale == 0);
+            ypr_model_free(c);
+            assert_int_equal(ypr_model_export_onnx_flags(a, file, YPR_EXPORT_INT8), YPR_OK);
+            assert_int_equal(ypr_model_export_onnx_flags(a, file, 3), YPR_EINVAL);
+            ypr_model *f = mini();
+            assert_int_equal(ypr_model_export_onnx_flags(f, file, YPR_EXPORT_INT8), YPR_EINVAL);
+            assert_non_null(strstr(ypr_last_error(), "no quantization steps"));
+            ypr_model_free(f);
+        }
         ypr_model_free(a);
         ypr_model_free(b);
     }
