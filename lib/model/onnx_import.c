@@ -1107,18 +1107,21 @@ static int dtype_range(int dt, int32_t *lo, int32_t *hi)
     }
 }
 
-static int read_qspec(ictx *c, int int32_ok, qspec *q)
+/* `dflt`: the integer type when the zero point is left out (QuantizeLinear:
+ * UINT8; DequantizeLinear: its input's). */
+static int read_qspec(ictx *c, int int32_ok, int dflt, qspec *q)
 {
     const ypr_onnx_tensor *st, *zt = NULL;
     TRY(const_in(c, 1, &st));
     if (input(c, 2))
         TRY(const_in(c, 2, &zt));
     memset(q, 0, sizeof *q);
-    q->dtype = zt ? zt->dtype : YPR_ONNX_UINT8;
+    q->dtype = zt ? zt->dtype : dflt;
     int32_t lo, hi;
     if (!dtype_range(q->dtype, &lo, &hi) || (q->dtype == YPR_ONNX_INT32 && !int32_ok))
         return node_err(c, YPR_EUNSUPPORTED, "zero point %s has element type %d; INT8 and UINT8 "
-                        "(INT32 for a dequantized bias) are supported", zt->name, zt->dtype);
+                        "(INT32 for a dequantized bias) are supported", zt ? zt->name : "(none)",
+                        q->dtype);
     if (st->numel < 1 || st->numel > YPR_NET_MAX_CHANNELS || st->ndim > 1 ||
         (zt && (zt->numel != st->numel || zt->ndim != st->ndim)))
         return node_err(c, YPR_ESHAPE, "scale %s (%lld values) and zero point %s (%lld) must be "
@@ -1215,7 +1218,7 @@ static int op_quantize(ictx *c)
 {
     TRY(need_inputs(c, 2, 3));
     qspec q;
-    TRY(read_qspec(c, 0, &q));
+    TRY(read_qspec(c, 0, YPR_ONNX_UINT8, &q));
     val *x = input(c, 0);
     int32_t lo = 0, hi = 0;
     dtype_range(q.dtype, &lo, &hi);
@@ -1303,9 +1306,11 @@ static int set_act_step(ictx *c, int nd, const ypr_qparam *q, const char *value)
 static int op_dequantize(ictx *c)
 {
     TRY(need_inputs(c, 2, 3));
-    qspec q;
-    TRY(read_qspec(c, 1, &q));
     val *x = input(c, 0);
+    int dflt = x->kind == V_CONST ? x->t->dtype
+               : x->kind == V_QACT && x->q.qmin < 0 ? YPR_ONNX_INT8 : YPR_ONNX_UINT8;
+    qspec q;
+    TRY(read_qspec(c, 1, dflt, &q));
     if (x->kind == V_QACT) {
         ypr_qparam g = qspec_step(&q);
         if (q.n != 1 || !same_step(&g, &x->q) || q.dtype == YPR_ONNX_INT32)
