@@ -801,7 +801,8 @@ static void test_qdq_round_trip(void **state)
         }
         assert_true(steps > 5 && convs > 3);
         same_outputs(a, b, 64);
-        same_outputs(a, b, 96);
+        if (!test_quick())
+            same_outputs(a, b, 96);
         /* what the file says */
         ypr_onnx *o;
         assert_int_equal(ypr__onnx_read(file, &o), YPR_OK);
