@@ -1084,6 +1084,53 @@ static void test_qdq_import(void **state)
                      "inside SiLU");
 }
 
+/* PyTorch's export of fake quantization (tests/data/onnx/make_qdq_fixture.py):
+ * QuantizeLinear/DequantizeLinear of the input (UINT8, zero point 3), of the
+ * float weights per channel and of each value, against torch's own output
+ * in units of its step: PyTorch multiplies by 1/scale where ONNX divides,
+ * and sums in another order, so a value on the edge of a tie may round
+ * apart; at most 1 % of the values may, by one step. */
+static void test_qdq_torch(void **state)
+{
+    (void)state;
+    ypr_safetensors *st;
+    assert_int_equal(ypr__st_open(path_of("onnx/qdq_torch_expected.safetensors"), &st), YPR_OK);
+    const ypr_st_tensor *x = ypr__st_find(st, "images"), *e = ypr__st_find(st, "output0");
+    const ypr_st_tensor *sp = ypr__st_find(st, "step");
+    ypr_model *m;
+    if (ypr_model_load(path_of("onnx/qdq_torch.onnx"), &m) != YPR_OK)
+        fail_msg("%s", ypr_last_error());
+    const ypr_net *net = &m->net;
+    assert_true(net->nodes[0].aq.zero == 3 && net->nodes[0].aq.qmin == 0 &&
+                net->nodes[0].aq.qmax == 255);
+    int convs = 0;
+    for (int i = 0; i < net->nnodes; i++)
+        convs += net->nodes[i].kind == YPR_NODE_CONV && net->nodes[i].wq.per_channel;
+    assert_int_equal(convs, 2);
+    assert_true(ypr__net_find_param(net, "c0.weight") >= 0);
+    float *in = malloc((size_t)x->numel * sizeof *in), *ref = malloc((size_t)e->numel * 4);
+    float *y = malloc((size_t)e->numel * sizeof *y), step;
+    assert_int_equal(ypr__st_to_f32(x, in), YPR_OK);
+    assert_int_equal(ypr__st_to_f32(e, ref), YPR_OK);
+    assert_int_equal(ypr__st_to_f32(sp, &step), YPR_OK);
+    assert_int_equal(ypr_model_forward(m, in, 1, 32, 32), YPR_OK);
+    int64_t s[5];
+    assert_int_equal(ypr_model_output(m, 0, y, s), YPR_OK);
+    assert_memory_equal(s, e->shape, sizeof s);
+    int64_t apart = 0;
+    for (int64_t i = 0; i < e->numel; i++) {
+        double d = fabs(y[i] - ref[i]) / step;
+        assert_true(d <= 1.001);
+        apart += d > 1e-3;
+    }
+    assert_true(apart * 100 <= e->numel);
+    free(in);
+    free(ref);
+    free(y);
+    ypr_model_free(m);
+    ypr__st_close(st);
+}
+
 /* Every cut of an exported file inside its graph is refused, naming the file. */
 static void test_truncated(void **state)
 {
@@ -1230,6 +1277,7 @@ int main(void)
         cmocka_unit_test(test_export_contents),
         cmocka_unit_test(test_qdq_round_trip),
         cmocka_unit_test(test_qdq_import),
+        cmocka_unit_test(test_qdq_torch),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_torch_exports),
     };

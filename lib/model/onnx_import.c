@@ -1231,8 +1231,7 @@ static int op_quantize(ictx *c)
         int rc = ypr__onnx_tensor_f32(t, f);
         ypr_onnx_tensor *nt = rc < 0 ? NULL : own(c, sizeof *nt + (size_t)t->numel);
         if (nt) {
-            *nt = *t;
-            nt->name = c->cur->outputs[0];
+            *nt = *t;   /* keeps the float weight's (state_dict) name */
             nt->dtype = q.dtype;
             nt->nbytes = (size_t)t->numel;
             uint8_t *d = (uint8_t *)(nt + 1);
@@ -1339,8 +1338,11 @@ static int op_dequantize(ictx *c)
     int rc = ypr__onnx_tensor_i64(t, iv);
     ypr_onnx_tensor *nt = rc < 0 ? NULL : own(c, sizeof *nt + (size_t)t->numel * sizeof(float));
     if (nt) {
-        *nt = *t;
-        nt->name = c->cur->outputs[0];
+        *nt = *t;   /* named after its output (ours: the state_dict name) unless PyTorch's
+                     * "/…/DequantizeLinear_output_0": then after the integers' source */
+        const char *o = c->cur->outputs[0];
+        if (o[0] != '/' && !strchr(o, ':'))
+            nt->name = o;
         nt->dtype = YPR_ONNX_FLOAT;
         nt->nbytes = (size_t)t->numel * sizeof(float);
         float *d = (float *)(nt + 1);
