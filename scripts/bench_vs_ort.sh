@@ -33,8 +33,8 @@
 # which can flip a value lying within rounding error of a tie); with every optimization on
 # (what is timed) the agreement is printed, not enforced (docs/onnx.md says why it differs).
 # Then per round, in rotating order: ORT on the QDQ export, ORT on the float export,
-# `yolopr bench` on the float model and on the quantized model; medians over rounds and the
-# ratios.
+# `yolopr bench` on the float model and on the quantized model; medians over rounds, their
+# ratios, and the medians of the per-round ratios.
 #
 # usage: scripts/bench_vs_ort.sh            (after meson setup build && ninja -C build)
 # environment: ROUNDS (3, at least 3), RUNS (5), THREADS (2), NC (20), BUILD (build),
@@ -113,7 +113,7 @@ if [ "${QDQ:-0}" = 1 ]; then
          "$THREADS threads; $(nproc) CPUs, load average $load0"
     ours() { "$Y" bench "$@" --size "$SIZE" --threads "$THREADS" --runs "$RUNS" |
                  sed -n 's/.*median \([0-9.]*\) ms.*/\1/p'; }
-    declare -A M
+    declare -A M R
     sides=(ort-int8 ort-float yolopr-float yolopr-int8)
     for r in $(seq 1 "$ROUNDS"); do
         for mdl in "${models[@]}"; do
@@ -127,8 +127,12 @@ if [ "${QDQ:-0}" = 1 ]; then
                 yolopr-int8) v=$(ours "$WORK/$mdl-q.safetensors") ;;
                 esac
                 M[$mdl/$side]+="$v "
+                eval "t_${side//-/_}=$v"
                 line+="  $side $v ms"
             done
+            R[$mdl/a]+="$(awk -v x="$t_yolopr_int8" -v y="$t_ort_int8" 'BEGIN { print x / y }') "
+            R[$mdl/b]+="$(awk -v x="$t_ort_int8" -v y="$t_ort_float" 'BEGIN { print x / y }') "
+            R[$mdl/c]+="$(awk -v x="$t_yolopr_int8" -v y="$t_yolopr_float" 'BEGIN { print x / y }') "
             echo "$line"
         done
     done
@@ -143,6 +147,11 @@ if [ "${QDQ:-0}" = 1 ]; then
         awk -v m="$mdl" -v a="$a" -v b="$b" -v c="$c" -v d="$d" 'BEGIN {
             printf "| %-12s | %9.2f | %9.2f | %12.2f | %11.2f | %20.3f | %15.3f | %18.3f |\n",
                    m, a, b, c, d, d / a, a / b, d / c }'
+    done
+    echo "medians of the per-round ratios (each round's sides measured back to back):"
+    for mdl in "${models[@]}"; do
+        printf "  %-12s yolopr int8/ORT int8 %.3f, ORT int8/f32 %.3f, yolopr int8/f32 %.3f\n" \
+            "$mdl" "$(median "${R[$mdl/a]}")" "$(median "${R[$mdl/b]}")" "$(median "${R[$mdl/c]}")"
     done
     exit 0
 fi
