@@ -766,6 +766,14 @@ static int count_op(const ypr_onnx *o, const char *op)
     return n;
 }
 
+static float *floats_of(const ypr_onnx_tensor *t)
+{
+    assert_non_null(t);
+    float *v = malloc((size_t)t->numel * sizeof *v);
+    assert_int_equal(ypr__onnx_tensor_f32(t, v), YPR_OK);
+    return v;
+}
+
 static const ypr_onnx_tensor *find_init(const ypr_onnx *o, const char *name)
 {
     for (int i = 0; i < o->ninits; i++)
@@ -825,7 +833,7 @@ static void test_qdq_round_trip(void **state)
             const ypr_onnx_tensor *st = find_init(o, name);
             assert_non_null(st);
             assert_int_equal(st->numel, scheme ? nd->c : 1);
-            const float *s = (const float *)st->data;
+            float *s = floats_of(st);   /* raw data need not be aligned */
             int64_t per = w->numel / nd->c;
             for (int64_t k = 0; k < w->numel; k++) {
                 float sc = s[scheme ? k / per : 0], back = (float)(int8_t)qt->data[k] * sc;
@@ -839,11 +847,12 @@ static void test_qdq_round_trip(void **state)
                 const ypr_onnx_tensor *bt = find_init(o, name);
                 if (!bt) {   /* not exactly on that grid: the float bias */
                     assert_non_null(find_init(o, bp->name));
+                    free(s);
                     continue;
                 }
                 assert_int_equal(bt->dtype, YPR_ONNX_INT32);
                 snprintf(name, sizeof name, "%s_scale", bp->name);
-                const float *bs = (const float *)find_init(o, name)->data;
+                float *bs = floats_of(find_init(o, name));
                 int src = nd->inputs[0];
                 while (na->nodes[src].kind == YPR_NODE_MAXPOOL ||
                        na->nodes[src].kind == YPR_NODE_UPSAMPLE)
@@ -854,7 +863,9 @@ static void test_qdq_round_trip(void **state)
                     assert_true(bs[c] == s[c] * na->nodes[src].aq.scale);
                     assert_true((float)v * bs[c] == bp->data[c]);
                 }
+                free(bs);
             }
+            free(s);
         }
         ypr__onnx_free(o);
         if (scheme) {   /* the flags: float form of a quantized model; INT8 form required */
