@@ -319,12 +319,30 @@ YPR_API int ypr_model_fuse(ypr_model *model);
  *  YOLOv7's raw layout [batch, anchors, H, W, 5 + nc] (logits), for a
  *  [batch, 3, S, S] input with S the model's input size
  *  (#YPR_MODEL_INPUT_SIZE). Class names, anchors (pixels), strides and the
- *  input size go in metadata_props. ypr_model_load() reads the file back
- *  with outputs unchanged. Written to a temporary name, flushed, then renamed.
+ *  input size go in metadata_props. A quantized model is written in ONNX's
+ *  QDQ form (see ypr_model_export_onnx_flags()). ypr_model_load() reads the
+ *  file back with outputs unchanged. Written to a temporary name, flushed,
+ *  then renamed.
  *  @return YPR_OK; YPR_EINVAL (NULL); YPR_ESHAPE (the input size does not
  *  fit the net); YPR_ERANGE (more than ONNX's 2 GiB); YPR_EIO (naming the
  *  file); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_model_export_onnx(const ypr_model *model, const char *path);
+/** Flags of ypr_model_export_onnx_flags() (bits, never renumbered). */
+typedef enum ypr_export_flag {
+    YPR_EXPORT_INT8  = 1,  /**< require the QDQ form: the model must be quantized */
+    YPR_EXPORT_FLOAT = 2   /**< a quantized model as plain float ops: its weights (on their
+                           *   grid) without QuantizeLinear/DequantizeLinear */
+} ypr_export_flag;
+/** As ypr_model_export_onnx(), which writes a quantized model (one made by
+ *  ypr_quantizer_quantize(), or loaded from one) in ONNX's QDQ form:
+ *  QuantizeLinear + DequantizeLinear on every quantized value, INT8 weight
+ *  initializers (per tensor, or per output channel along axis 0) and INT32
+ *  biases read through DequantizeLinear (docs/onnx.md); @p flags 0 does the same.
+ *  @param flags 0, #YPR_EXPORT_INT8 or #YPR_EXPORT_FLOAT
+ *  @return as ypr_model_export_onnx(); YPR_EINVAL also for unknown or both
+ *  flags, and for #YPR_EXPORT_INT8 on a model without quantization steps. @since 0.1 */
+YPR_API int ypr_model_export_onnx_flags(const ypr_model *model, const char *path,
+                                        unsigned flags);
 
 /* --------------------------------------------------- tensor dtypes and info */
 

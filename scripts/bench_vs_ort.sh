@@ -23,8 +23,22 @@
 # the load average before and after (only ratios measured side by side in one
 # run mean anything on a shared machine).
 #
+# QDQ=1 (the INT8 mode): yolov7-tiny and yolov7 (ONLY filters) at SIZE (640), THREADS
+# threads. Each is quantized by `yolopr quantize` (QSCHEME, per-channel by default; CALIB
+# synthetic images) and exported by libyolopr itself (scripts/ort_qdq.py): the float model
+# as plain ONNX, the quantized one in QDQ form. ONNX Runtime with its graph optimizations off
+# must reproduce our fake-quantized simulation (`ort_run.mjs qcheck`: at most 0.1 % of the
+# values more than one output step apart; an unoptimized QDQ graph computes DequantizeLinear
+# → float op → QuantizeLinear as our simulation does, and only float summation order differs,
+# which can flip a value lying within rounding error of a tie); with every optimization on
+# (what is timed) the agreement is printed, not enforced (docs/onnx.md says why it differs).
+# Then per round, in rotating order: ORT on the QDQ export, ORT on the float export,
+# `yolopr bench` on the float model and on the quantized model; medians over rounds, their
+# ratios, and the medians of the per-round ratios.
+#
 # usage: scripts/bench_vs_ort.sh            (after meson setup build && ninja -C build)
 # environment: ROUNDS (3, at least 3), RUNS (5), THREADS (2), NC (20), BUILD (build),
+#              QDQ (0; 1: the INT8 mode, with SIZE 640, QSCHEME per-channel, CALIB 4),
 #              ONLY (a grep -E pattern on case names, e.g. 'tiny'),
 #              ORT_DIR (~/.cache/yolopr-ort: where onnxruntime-node is installed),
 #              WORK (a new temporary folder, removed at the end: the models)
@@ -72,6 +86,75 @@ mkdir -p "$WORK"
 # --- the models, their ONNX exports and the output check -----------------------------------
 py() { YOLOPR_LIBRARY=$LIB /usr/bin/python3 -W ignore scripts/ort_export.py "$@"; }
 ort() { node scripts/ort_run.mjs "$@"; }
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+
+if [ "${QDQ:-0}" = 1 ]; then
+    SIZE=${SIZE:-640} QSCHEME=${QSCHEME:-per-channel} CALIB=${CALIB:-4}
+    qpy() { YOLOPR_LIBRARY=$LIB /usr/bin/python3 -W ignore scripts/ort_qdq.py "$@"; }
+    models=()
+    for mdl in yolov7-tiny yolov7; do grep -Eq -- "$ONLY" <<<"$mdl" && models+=("$mdl"); done
+    [ ${#models[@]} -gt 0 ] || { echo "ONLY=$ONLY matches no model" >&2; exit 1; }
+    echo "== QDQ mode: quantizing ($QSCHEME, $CALIB calibration images) and exporting to $WORK"
+    for mdl in "${models[@]}"; do
+        ck=$WORK/$mdl.safetensors q=$WORK/$mdl-q.safetensors
+        [ -e "$ck" ] || py --model "$mdl" --nc "$NC" --checkpoint "$ck"
+        [ -e "$q" ] || "$Y" quantize "$ck" --data "synth:$CALIB:$SIZE:$NC" --calib-images "$CALIB" \
+            --size "$SIZE" --scheme "$QSCHEME" --sqnr-images 0 --threads "$THREADS" -o "$q" |
+            tail -n 1
+        qpy "$ck" "$SIZE" "$WORK/$mdl-f" --fuse
+        qpy "$q" "$SIZE" "$WORK/$mdl-q"
+        echo "-- ONNX Runtime, graph optimizations off, on the QDQ export vs our simulation:"
+        ORT_OPT=disabled ort qcheck "$WORK/$mdl-q" "$THREADS" 0.001
+        echo "-- ONNX Runtime, every optimization (as timed), same comparison (not enforced):"
+        ort qcheck "$WORK/$mdl-q" "$THREADS" 1 || true
+    done
+    load0=$(cut -d' ' -f1-3 /proc/loadavg)
+    echo "== $ROUNDS rounds, $RUNS timed runs per side (after a warm-up), batch 1, $SIZE," \
+         "$THREADS threads; $(nproc) CPUs, load average $load0"
+    ours() { "$Y" bench "$@" --size "$SIZE" --threads "$THREADS" --runs "$RUNS" |
+                 sed -n 's/.*median \([0-9.]*\) ms.*/\1/p'; }
+    declare -A M R
+    sides=(ort-int8 ort-float yolopr-float yolopr-int8)
+    for r in $(seq 1 "$ROUNDS"); do
+        for mdl in "${models[@]}"; do
+            line="round $r  $mdl"
+            for k in 0 1 2 3; do   # rotate the order round by round
+                side=${sides[$(((k + r - 1) % 4))]}
+                case $side in
+                ort-int8) v=$(ort time "$WORK/$mdl-q" "$THREADS" "$RUNS" | sed -n 's/.*median \([0-9.]*\) ms.*/\1/p') ;;
+                ort-float) v=$(ort time "$WORK/$mdl-f" "$THREADS" "$RUNS" | sed -n 's/.*median \([0-9.]*\) ms.*/\1/p') ;;
+                yolopr-float) v=$(ours "$WORK/$mdl.safetensors" --fuse) ;;
+                yolopr-int8) v=$(ours "$WORK/$mdl-q.safetensors") ;;
+                esac
+                M[$mdl/$side]+="$v "
+                eval "t_${side//-/_}=$v"
+                line+="  $side $v ms"
+            done
+            R[$mdl/a]+="$(awk -v x="$t_yolopr_int8" -v y="$t_ort_int8" 'BEGIN { print x / y }') "
+            R[$mdl/b]+="$(awk -v x="$t_ort_int8" -v y="$t_ort_float" 'BEGIN { print x / y }') "
+            R[$mdl/c]+="$(awk -v x="$t_yolopr_int8" -v y="$t_yolopr_float" 'BEGIN { print x / y }') "
+            echo "$line"
+        done
+    done
+    load1=$(cut -d' ' -f1-3 /proc/loadavg)
+    echo
+    echo "== medians over $ROUNDS rounds, ms (load average before: $load0, after: $load1)"
+    printf "| %-12s | %9s | %9s | %12s | %11s | %16s | %15s | %18s |\n" model "ORT int8" \
+        "ORT f32" "yolopr f32" "yolopr int8" "yolopr int8/ORT int8" "ORT int8/f32" "yolopr int8/f32"
+    for mdl in "${models[@]}"; do
+        a=$(median "${M[$mdl/ort-int8]}") b=$(median "${M[$mdl/ort-float]}")
+        c=$(median "${M[$mdl/yolopr-float]}") d=$(median "${M[$mdl/yolopr-int8]}")
+        awk -v m="$mdl" -v a="$a" -v b="$b" -v c="$c" -v d="$d" 'BEGIN {
+            printf "| %-12s | %9.2f | %9.2f | %12.2f | %11.2f | %20.3f | %15.3f | %18.3f |\n",
+                   m, a, b, c, d, d / a, a / b, d / c }'
+    done
+    echo "medians of the per-round ratios (each round's sides measured back to back):"
+    for mdl in "${models[@]}"; do
+        printf "  %-12s yolopr int8/ORT int8 %.3f, ORT int8/f32 %.3f, yolopr int8/f32 %.3f\n" \
+            "$mdl" "$(median "${R[$mdl/a]}")" "$(median "${R[$mdl/b]}")" "$(median "${R[$mdl/c]}")"
+    done
+    exit 0
+fi
 
 # name:checkpoint:size:threads
 cases=()
@@ -135,7 +218,6 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 echo
 echo "== medians over $ROUNDS rounds (load average before: $load0, after: $load1)"
 printf "| %-20s | %7s | %14s | %11s | %10s | %12s |\n" "model @ size" threads "ONNX Runtime" \

@@ -2,6 +2,8 @@
 //
 //   ORT_DIR=~/.cache/yolopr-ort node scripts/ort_run.mjs check STEM [THREADS]
 //   ORT_DIR=~/.cache/yolopr-ort node scripts/ort_run.mjs time STEM THREADS RUNS
+//   ORT_DIR=~/.cache/yolopr-ort node scripts/ort_run.mjs qcheck STEM [THREADS] [TOL]
+// ORT_OPT (all) sets the graph optimization level: disabled, basic, extended, all.
 //
 // STEM is what scripts/ort_export.py wrote (STEM.onnx, STEM.json, STEM.in.bin,
 // STEM.out<i>.bin). The session: CPU execution provider, THREADS intra-op
@@ -10,7 +12,11 @@
 // libyolopr's (STEM.out<i>.bin): max |ort - ours| / max |ours| per output must
 // be at most 1e-4 (exit 1 otherwise). `time` runs the input `yolopr bench`
 // uses (x[i] = (i mod 251) / 251) once to warm up, then RUNS times, and prints
-// "median X ms (min Y)", as `yolopr bench` does.
+// "median X ms (min Y)", as `yolopr bench` does. `qcheck` compares a QDQ
+// export (scripts/ort_qdq.py) with libyolopr's fake-quantized simulation in
+// units of each output's step (STEM.json "steps"): the share of values equal,
+// within one step, and the largest difference; it fails when more than TOL
+// (default 0.01) of the values differ by more than one step.
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -23,8 +29,9 @@ if (!ortDir) {
 }
 const ort = createRequire(join(ortDir, "package.json"))("onnxruntime-node");
 const [mode, stem, threadsArg, runsArg] = process.argv.slice(2);
-if (!["check", "time"].includes(mode) || !stem) {
-  console.error("usage: ort_run.mjs check STEM [THREADS] | time STEM THREADS RUNS");
+if (!["check", "time", "qcheck"].includes(mode) || !stem) {
+  console.error("usage: ort_run.mjs check STEM [THREADS] | time STEM THREADS RUNS | " +
+                "qcheck STEM [THREADS] [TOL]");
   process.exit(2);
 }
 const threads = Number(threadsArg || 2);
@@ -40,7 +47,7 @@ const session = await ort.InferenceSession.create(stem + ".onnx", {
   intraOpNumThreads: threads,
   interOpNumThreads: 1,
   executionMode: "sequential",
-  graphOptimizationLevel: "all",
+  graphOptimizationLevel: process.env.ORT_OPT || "all",
 });
 
 if (mode === "check") {
@@ -65,6 +72,37 @@ if (mode === "check") {
   const ok = worst <= 1e-4;
   console.log(`ort check ${stem}: worst relative difference ${worst.toExponential(2)} ` +
               `${ok ? "<=" : "EXCEEDS"} 1e-4 (onnxruntime-node ${ort.env.versions.common})`);
+  process.exit(ok ? 0 : 1);
+}
+
+if (mode === "qcheck") {
+  const tol = Number(runsArg || 0.01);
+  const x = new ort.Tensor("float32", floats(stem + ".in.bin"), meta.shape);
+  const out = await session.run({ [meta.input]: x });
+  let worst = 0;
+  meta.outputs.forEach((name, i) => {
+    const got = out[name].data, want = floats(`${stem}.out${i}.bin`), step = meta.steps[i];
+    if (got.length !== want.length)
+      throw new Error(`${name}: ${got.length} values, libyolopr has ${want.length}`);
+    if (!(step > 0)) throw new Error(`${name}: no quantization step (not a QDQ export?)`);
+    let equal = 0, one = 0, most = 0, sum = 0;
+    for (let k = 0; k < got.length; k++) {
+      const d = Math.abs(got[k] - want[k]) / step;
+      if (!(d <= most)) most = d;
+      if (d < 1e-3) equal++;
+      if (d < 1 + 1e-3) one++;
+      sum += d;
+    }
+    const n = got.length, beyond = (n - one) / n;
+    if (!(beyond <= worst)) worst = beyond;
+    console.log(`  ${name} [${out[name].dims}] step ${step.toPrecision(4)}: equal ` +
+                `${(100 * equal / n).toFixed(3)} %, within one step ${(100 * one / n).toFixed(3)} %, ` +
+                `mean ${(sum / n).toFixed(4)} steps, largest ${most.toFixed(1)} steps`);
+  });
+  const ok = worst <= tol;
+  console.log(`ort qcheck ${stem}: ${(100 * worst).toFixed(3)} % of values beyond one step ` +
+              `${ok ? "<=" : "EXCEEDS"} ${(100 * tol).toFixed(2)} % (onnxruntime-node ` +
+              `${ort.env.versions.common})`);
   process.exit(ok ? 0 : 1);
 }
 

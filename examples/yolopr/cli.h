@@ -19,7 +19,7 @@ int cmd_train(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 
 /* 1 when MODEL names a checkpoint that carries its own classes (our
- * .safetensors, a PyTorch .pt/.pth), 0 for a cfg or built-in name. */
+ * .safetensors, a PyTorch .pt/.pth, an ONNX model), 0 for a cfg or built-in name. */
 int cli_is_checkpoint(const char *path);
 int cmd_export(int argc, char **argv);
 int cmd_quant(int argc, char **argv);

@@ -175,7 +175,7 @@ int cli_parse(const char *cmd, const char *usage, const cli_opt *opts, int argc,
 
 int cli_is_checkpoint(const char *path)
 {
-    static const char *const ext[] = {".safetensors", ".pt", ".pth"};
+    static const char *const ext[] = {".safetensors", ".pt", ".pth", ".onnx"};
     size_t len = strlen(path);
     for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
         size_t n = strlen(ext[i]);

@@ -9,14 +9,18 @@
 #include "cli.h"
 
 static const char export_usage[] =
-    "yolopr export MODEL -o OUT.onnx [--weights W] [--size N] [--fuse]\n"
+    "yolopr export MODEL -o OUT.onnx [--weights W] [--size N] [--fuse] [--int8 | --float]\n"
     "  MODEL: yolov7 | yolov7-tiny | yolov7x | cfg .yaml | .safetensors | .onnx\n"
     "  -o OUT.onnx    ONNX opset 13: raw head outputs [batch, anchors, H, W, 5 + nc] per\n"
     "                 level, class names, anchors and strides in metadata_props (docs/onnx.md)\n"
     "  --weights W    safetensors weights loaded by name into MODEL\n"
     "  --size N       the input size the graph declares ([batch, 3, N, N]; default: the\n"
     "                 model's, 640 for a cfg)\n"
-    "  --fuse         fold BatchNorm, RepConv and implicit layers first";
+    "  --fuse         fold BatchNorm, RepConv and implicit layers first\n"
+    "  A quantized MODEL (yolopr quantize) is written in ONNX's QDQ form: QuantizeLinear/\n"
+    "  DequantizeLinear on every quantized value, INT8 weights, INT32 biases\n"
+    "  --int8         require that form (an error for a float MODEL)\n"
+    "  --float        a quantized MODEL as plain float ops (its weights, no QDQ)";
 
 static const char convert_usage[] =
     "yolopr convert IN OUT [--weights W] [--nc N] [--fuse]\n"
@@ -55,7 +59,7 @@ static int load(const char *path, const char *weights, int nc, int size, int fus
 
 /* Read IN (and WEIGHTS), write OUT as ONNX or checkpoint by its extension. */
 static int run(const char *cmd, const char *in, const char *weights, const char *out,
-               const char *opt, int nc, int size, int fuse)
+               const char *opt, int nc, int size, int fuse, unsigned flags)
 {
     cli_io io;
     cli_io_init(&io, cmd);
@@ -70,7 +74,7 @@ static int run(const char *cmd, const char *in, const char *weights, const char 
         status = load(in, weights, nc, size, fuse, &m);
     if (!status) {
         const char *stage = io.out[idx].stage;
-        int rc = onnx ? ypr_model_export_onnx(m, stage) : ypr_model_save(m, stage);
+        int rc = onnx ? ypr_model_export_onnx_flags(m, stage, flags) : ypr_model_save(m, stage);
         status = rc < 0 ? cli_fail(out, rc) : cli_io_commit(&io);
     }
     if (!status)
@@ -85,10 +89,11 @@ static int run(const char *cmd, const char *in, const char *weights, const char 
 int cmd_export(int argc, char **argv)
 {
     const char *out = NULL, *weights = NULL, *pos[1];
-    int size = 0, fuse = 0, npos = 0;
+    int size = 0, fuse = 0, npos = 0, int8 = 0, fl = 0;
     const cli_opt table[] = {
         CLI_O_STR("-o", &out), CLI_O_STR("--weights", &weights), CLI_O_SIZE("--size", &size),
-        CLI_O_FLAG("--fuse", &fuse), CLI_O_END};
+        CLI_O_FLAG("--fuse", &fuse), CLI_O_FLAG("--int8", &int8), CLI_O_FLAG("--float", &fl),
+        CLI_O_END};
     int rc = cli_parse("export", export_usage, table, argc, argv, pos, 1, &npos, "MODEL");
     if (rc)
         return rc == CLI_HELP ? 0 : rc;
@@ -97,7 +102,13 @@ int cmd_export(int argc, char **argv)
                 export_usage);
         return CLI_USAGE;
     }
-    return run("export", pos[0], weights, out, "-o", 0, size, fuse);
+    if (int8 && fl) {
+        fprintf(stderr, "yolopr export: --int8 and --float exclude each other\n%s\n",
+                export_usage);
+        return CLI_USAGE;
+    }
+    return run("export", pos[0], weights, out, "-o", 0, size, fuse,
+               int8 ? YPR_EXPORT_INT8 : fl ? YPR_EXPORT_FLOAT : 0);
 }
 
 int cmd_convert(int argc, char **argv)
@@ -114,5 +125,5 @@ int cmd_convert(int argc, char **argv)
                 convert_usage);
         return CLI_USAGE;
     }
-    return run("convert", pos[0], weights, pos[1], "OUT", nc, 0, fuse);
+    return run("convert", pos[0], weights, pos[1], "OUT", nc, 0, fuse, 0);
 }

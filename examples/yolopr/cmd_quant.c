@@ -15,7 +15,7 @@ static const char usage[] =
     "       [--scheme dpu|per-channel] [--hard-act] [--bias-correction]\n"
     "       [--keep-float PATTERN]... [--keep-worst K] [--sqnr-images N]\n"
     "       [--eval [--eval-split val]] [--report OUT.json] [--plot OUT.png] [--threads T]\n"
-    "       -o OUT.safetensors\n"
+    "       -o OUT.safetensors|OUT.onnx (ONNX: the QDQ form, docs/onnx.md)\n"
     "  Calibrates on the dataset's images, writes the fused, fake-quantized model\n"
     "  (weights and biases on the INT8 grid, activation steps in its net\n"
     "  description: it loads and evaluates as any checkpoint) and prints the\n"
@@ -165,7 +165,10 @@ static int run(quant_args *a, cli_io *io, int oout, int oreport, int oplot)
     }
     if (!status && oplot >= 0 && (rc = ypr_quantizer_plot(q, io->out[oplot].stage)) < 0)
         status = cli_fail(a->plot, rc);
-    if (!status && oout >= 0 && (rc = ypr_model_save(qm, io->out[oout].stage)) < 0)
+    size_t olen = a->out ? strlen(a->out) : 0;
+    int onnx = olen > 5 && strcmp(a->out + olen - 5, ".onnx") == 0;
+    if (!status && oout >= 0 && (rc = onnx ? ypr_model_export_onnx(qm, io->out[oout].stage)
+                                           : ypr_model_save(qm, io->out[oout].stage)) < 0)
         status = cli_fail(a->out, rc);
     if (!status)
         status = cli_io_commit(io);

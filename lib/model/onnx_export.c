@@ -19,9 +19,17 @@
  * "output0".. in level order. Class names, anchors (pixels), strides, input
  * size and layout go in metadata_props.
  *
- * INT8 nets (when tensors carry dtypes) will add QuantizeLinear /
- * DequantizeLinear pairs around Conv here: emit_conv is where the weight and
- * activation quantizers go, initializers already carry their data type. */
+ * A quantized net (nodes carrying fake-quantization steps, docs/quant.md)
+ * is written in ONNX's QDQ form: every quantized value (a node's aq) is
+ * followed by QuantizeLinear + DequantizeLinear, the values read by
+ * max-pool, upsample and reorg keep their source's step (a QDQ pair that is
+ * an identity on values already on the grid, so runtimes can stay in INT8),
+ * a quantized conv weight is an INT8 initializer (per tensor, or per output
+ * channel with axis 0) read through DequantizeLinear, and its bias an INT32
+ * initializer at step s_w·s_x where every value is exactly on that grid
+ * (otherwise the float bias). ONNX cannot say everything a step says (a
+ * narrow range [−127, 127], rounding other than half to even): the exact
+ * steps go in the "quantization" metadata, which our import restores. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +51,8 @@ typedef struct xctx {
     ypr_shape *shapes;
     int nconst;           /* generated constants */
     const char *path;
+    int quant;            /* the net carries quantization steps */
+    ypr_strbuf qa, qw, qb;   /* "quantization" metadata: value → aq, conv → wq, bq */
 } xctx;
 
 /* ---------------------------------------------------------------- writing */
@@ -149,6 +159,244 @@ static void param_init(xctx *x, int pi)
                 (size_t)p->numel * sizeof(float));
 }
 
+/* ------------------------------------------------------------ QDQ (INT8) */
+
+static int net_quantized(const ypr_net *net)
+{
+    for (int i = 0; i < net->nnodes; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        if (nd->aq.scale > 0 || nd->wq.scale > 0 || nd->bq.scale > 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int passthrough(int kind)
+{
+    return kind == YPR_NODE_MAXPOOL || kind == YPR_NODE_UPSAMPLE || kind == YPR_NODE_REORG;
+}
+
+/* The node whose step a value carries: through pools, upsamples, reorgs. */
+static int quantized_source(const ypr_net *net, int i)
+{
+    while (passthrough(net->nodes[i].kind))
+        i = net->nodes[i].inputs[0];
+    return i;
+}
+
+/* The ONNX integer type holding a step's range: INT8, UINT8, or 0. */
+static int q_dtype(const ypr_qparam *q)
+{
+    if (q->qmin >= -128 && q->qmax <= 127)
+        return YPR_ONNX_INT8;
+    if (q->qmin >= 0 && q->qmax <= 255)
+        return YPR_ONNX_UINT8;
+    return 0;
+}
+
+/* One entry of the "quantization" metadata: key → [scale, zero, qmin, qmax,
+ * round, per_channel], as checkpoints write a step. */
+static void q_meta(ypr_strbuf *sb, const char *key, const ypr_qparam *q)
+{
+    ypr__sb_puts(sb, sb->len ? "," : "");
+    ypr__sb_json_str(sb, key);
+    ypr__sb_puts(sb, ":[");
+    ypr__sb_json_double(sb, q->scale);
+    ypr__sb_printf(sb, ",%d,%d,%d,%d,%d]", (int)q->zero, (int)q->qmin, (int)q->qmax, q->round,
+                   q->per_channel);
+}
+
+/* Initializers <base>_scale (float) and <base>_zero_point (dtype): n values
+ * ([n]), or scalars when n is 0. */
+static int qparam_inits(xctx *x, const char *base, int dtype, const float *scale,
+                        const int32_t *zero, int64_t n, char *sname, char *zname, size_t cap)
+{
+    int64_t cnt = n ? n : 1, dims[1] = {n};
+    size_t es = ypr__onnx_dtype_size(dtype);
+    uint8_t *z = malloc((size_t)cnt * es);
+    RETURN_IF(!z, YPR_ENOMEM, "%s: out of memory", x->path);
+    for (int64_t k = 0; k < cnt; k++) {
+        if (dtype == YPR_ONNX_INT32)
+            memcpy(z + 4 * k, &zero[k], 4);
+        else
+            z[k] = (uint8_t)(dtype == YPR_ONNX_INT8 ? (uint8_t)(int8_t)zero[k] : zero[k]);
+    }
+    snprintf(sname, cap, "%s_scale", base);
+    snprintf(zname, cap, "%s_zero_point", base);
+    initializer(x, sname, YPR_ONNX_FLOAT, n ? 1 : 0, dims, scale, (size_t)cnt * sizeof(float));
+    initializer(x, zname, dtype, n ? 1 : 0, dims, z, (size_t)cnt * es);
+    free(z);
+    return YPR_OK;
+}
+
+/* QuantizeLinear + DequantizeLinear after node i's value, which its readers
+ * then read (x->vname[i] becomes the dequantized value). */
+static int emit_qdq(xctx *x, int i, const ypr_qparam *q, int meta)
+{
+    const char *v = x->vname[i];
+    int dt = q_dtype(q);
+    RETURN_IF(!dt, YPR_EUNSUPPORTED, "%s: node %s: activation range [%d, %d] fits neither INT8 "
+              "nor UINT8", x->path, x->net->nodes[i].name, (int)q->qmin, (int)q->qmax);
+    enum { CAP = 2 * YPR_NAME_MAX + 48 };
+    char sname[CAP], zname[CAP], qname[CAP], dname[CAP], nq[CAP], nd[CAP];
+    float s = q->scale;
+    int32_t z = q->zero;
+    TRY(qparam_inits(x, v, dt, &s, &z, 0, sname, zname, CAP));
+    snprintf(qname, CAP, "%s_quantized", v);
+    snprintf(dname, CAP, "%s_dequantized", v);
+    snprintf(nq, CAP, "%s/QuantizeLinear", v);
+    snprintf(nd, CAP, "%s/DequantizeLinear", v);
+    const char *qin[3] = {v, sname, zname}, *din[3] = {qname, sname, zname};
+    simple_node(x, "QuantizeLinear", nq, qin, 3, qname);
+    simple_node(x, "DequantizeLinear", nd, din, 3, dname);
+    if (meta)
+        q_meta(&x->qa, v, q);
+    char *dup = strdup(dname);
+    RETURN_IF(!dup, YPR_ENOMEM, "%s: out of memory", x->path);
+    free(x->vname[i]);
+    x->vname[i] = dup;
+    return YPR_OK;
+}
+
+/* Is every value of w on the grid of step s (integers q in [lo, hi] with
+ * fl((q − z)·s) = w, as DequantizeLinear computes)? Fills q when so. */
+static int on_grid(const float *w, int64_t n, float s, int32_t z, int32_t lo, int32_t hi,
+                   int32_t *q)
+{
+    for (int64_t k = 0; k < n; k++) {
+        double r = rint((double)w[k] / s);
+        if (!(r + z >= lo && r + z <= hi))
+            return 0;
+        float back = (float)(int32_t)r * s;
+        if (back != w[k])
+            return 0;
+        q[k] = (int32_t)r + z;
+    }
+    return 1;
+}
+
+/* Steps s[c] (one per row of w [rows, per]) near `base` (base[c]) on whose
+ * grid each row lies exactly: the step itself or a float a few ulps away
+ * (a per-channel step recomputed from the stored weights may be off by
+ * one). Returns 1 and fills s and q, or 0. */
+static int find_grid(const float *w, int64_t rows, int64_t per, const float *base, int32_t z,
+                     int32_t lo, int32_t hi, float *s, int32_t *q)
+{
+    for (int64_t c = 0; c < rows; c++) {
+        float cand = base[c];
+        int ok = 0;
+        for (int t = 0; t < 5 && !ok; t++) {
+            cand = t == 0 ? base[c] : t == 1 ? nextafterf(base[c], INFINITY)
+                   : t == 2 ? nextafterf(base[c], 0.0f)
+                   : t == 3 ? nextafterf(nextafterf(base[c], INFINITY), INFINITY)
+                            : nextafterf(nextafterf(base[c], 0.0f), 0.0f);
+            ok = cand > 0 && isfinite(cand) && on_grid(w + c * per, per, cand, z, lo, hi,
+                                                       q + c * per);
+        }
+        if (!ok)
+            return 0;
+        s[c] = cand;
+    }
+    return 1;
+}
+
+/* A DequantizeLinear node from initializer <name>_quantized (dtype, shape
+ * of p, values q) with per-row or scalar steps to the value `name`. */
+static int emit_dq_param(xctx *x, const ypr_param *p, int dtype, const int32_t *q,
+                         const float *s, const int32_t *zero, int64_t ns, const char *node)
+{
+    enum { CAP = 2 * YPR_NAME_MAX + 48 };
+    char qname[CAP], sname[CAP], zname[CAP], nname[CAP];
+    size_t es = ypr__onnx_dtype_size(dtype);
+    uint8_t *data = malloc((size_t)p->numel * es);
+    RETURN_IF(!data, YPR_ENOMEM, "%s: out of memory", x->path);
+    for (int64_t k = 0; k < p->numel; k++) {
+        if (es == 4)
+            memcpy(data + 4 * k, &q[k], 4);
+        else
+            data[k] = dtype == YPR_ONNX_INT8 ? (uint8_t)(int8_t)q[k] : (uint8_t)q[k];
+    }
+    snprintf(qname, CAP, "%s_quantized", p->name);
+    initializer(x, qname, dtype, p->ndim, p->shape, data, (size_t)p->numel * es);
+    free(data);
+    TRY(qparam_inits(x, p->name, dtype, s, zero, ns, sname, zname, CAP));
+    snprintf(nname, CAP, "%s/%s/DequantizeLinear", node, p->ndim == 1 ? "bias" : "weight");
+    const char *in[3] = {qname, sname, zname};
+    ypr_pbw n;
+    begin_node(&n, "DequantizeLinear", nname, in, 3, p->name);
+    if (ns)
+        attr_int(&n, "axis", 0);
+    end_node(x, &n);
+    return YPR_OK;
+}
+
+/* Conv i's quantized weight (and bias) as DequantizeLinear of integer
+ * initializers. *wdone / *bdone say what was written; what was not is
+ * written as a float initializer by the caller. */
+static int emit_conv_qdq(xctx *x, int i, int *wdone, int *bdone)
+{
+    const ypr_net *net = x->net;
+    const ypr_node *nd = &net->nodes[i];
+    const ypr_param *w = &net->params[nd->p[0]];
+    const ypr_param *b = nd->p[1] >= 0 ? &net->params[nd->p[1]] : NULL;
+    int64_t oc = w->shape[0], per = w->numel / oc, ns = nd->wq.per_channel ? oc : 0;
+    int dt = q_dtype(&nd->wq);
+    *wdone = *bdone = 0;
+    if (!dt)
+        return YPR_OK;
+    int32_t lo = dt == YPR_ONNX_INT8 ? -128 : 0, hi = dt == YPR_ONNX_INT8 ? 127 : 255;
+    int32_t *q = malloc((size_t)(w->numel > oc ? w->numel : oc) * sizeof *q);
+    int32_t *zero = calloc((size_t)oc, sizeof *zero);
+    float *s = malloc((size_t)oc * sizeof *s), *base = malloc((size_t)oc * sizeof *base);
+    float *bs = malloc((size_t)oc * sizeof *bs);
+    int rc = q && zero && s && base && bs ? YPR_OK : ypr__error(YPR_ENOMEM, "%s: out of memory",
+                                                                 x->path);
+    int ok = 0;
+    if (rc == YPR_OK) {
+        for (int64_t c = 0; c < oc; c++) {
+            zero[c] = nd->wq.zero;
+            double amax = 0;
+            for (int64_t k = 0; ns && k < per; k++)
+                amax = fmax(amax, fabs((double)w->data[c * per + k]));
+            int m = nd->wq.qmax - nd->wq.zero;
+            base[c] = ns && amax > 0 && m > 0 ? (float)(amax / m) : nd->wq.scale;
+        }
+        ok = ns ? find_grid(w->data, oc, per, base, nd->wq.zero, lo, hi, s, q)
+                : find_grid(w->data, 1, w->numel, base, nd->wq.zero, lo, hi, s, q);
+        if (!ok)
+            ypr__log(YPR_LOG_WARN, "%s: conv %s: the weights are not on the grid of their step "
+                     "%g: written as float", x->path, nd->name, (double)nd->wq.scale);
+    }
+    if (rc == YPR_OK && ok) {
+        rc = emit_dq_param(x, w, dt, q, s, zero, ns, nd->name);
+        *wdone = rc == YPR_OK;
+    }
+    /* the bias: INT32 at s_w·s_x when every value is on that grid */
+    const ypr_node *src = &net->nodes[quantized_source(net, nd->inputs[0])];
+    if (rc == YPR_OK && ok && b && src->aq.scale > 0 && src->aq.zero == 0) {
+        int exact = 1;
+        for (int64_t c = 0; exact && c < oc; c++) {
+            float sc = (ns ? s[c] : s[0]) * src->aq.scale;
+            double r = rint((double)b->data[c] / sc);
+            exact = sc > 0 && isfinite(sc) && fabs(r) <= INT32_MAX &&
+                    (float)(int32_t)r * sc == b->data[c];
+            bs[c] = sc;
+            q[c] = exact ? (int32_t)r : 0;
+        }
+        memset(zero, 0, (size_t)oc * sizeof *zero);
+        if (exact) {
+            rc = emit_dq_param(x, b, YPR_ONNX_INT32, q, bs, zero, ns, nd->name);
+            *bdone = rc == YPR_OK;
+        }
+    }
+    free(q);
+    free(zero);
+    free(s);
+    free(base);
+    free(bs);
+    return rc;
+}
+
 /* --------------------------------------------------------------- the nodes */
 
 static void emit_act(xctx *x, const char *in, const char *out, int act, float alpha,
@@ -182,11 +430,18 @@ static void emit_act(xctx *x, const char *in, const char *out, int act, float al
     }
 }
 
-static void emit_conv(xctx *x, int i, const char *out)
+static int emit_conv(xctx *x, int i, const char *out)
 {
     const ypr_node *nd = &x->net->nodes[i];
     const char *in[3] = {x->vname[nd->inputs[0]], x->net->params[nd->p[0]].name,
                          nd->p[1] >= 0 ? x->net->params[nd->p[1]].name : ""};
+    int wdone = 0, bdone = 0;
+    if (x->quant && nd->wq.scale > 0)
+        TRY(emit_conv_qdq(x, i, &wdone, &bdone));
+    if (x->quant && nd->wq.scale > 0)
+        q_meta(&x->qw, nd->name, &nd->wq);
+    if (x->quant && nd->bq.scale > 0)
+        q_meta(&x->qb, nd->name, &nd->bq);
     ypr_pbw n;
     begin_node(&n, "Conv", nd->name, in, nd->p[1] >= 0 ? 3 : 2, out);
     int64_t k[2] = {nd->kh, nd->kw}, s[2] = {nd->sh, nd->sw}, d[2] = {nd->dh, nd->dw};
@@ -197,9 +452,11 @@ static void emit_conv(xctx *x, int i, const char *out)
     attr_ints(&n, "pads", p, 4);
     attr_ints(&n, "strides", s, 2);
     end_node(x, &n);
-    param_init(x, nd->p[0]);
-    if (nd->p[1] >= 0)
+    if (!wdone)
+        param_init(x, nd->p[0]);
+    if (nd->p[1] >= 0 && !bdone)
         param_init(x, nd->p[1]);
+    return YPR_OK;
 }
 
 static void emit_reorg(xctx *x, int i)
@@ -262,12 +519,12 @@ static int emit_node(xctx *x, int i)
     case YPR_NODE_CONV:
         if (nd->act != YPR_ACT_IDENTITY) {   /* an activation carried by the conv itself */
             snprintf(tmp, sizeof tmp, "%s/conv", nd->name);
-            emit_conv(x, i, tmp);
+            TRY(emit_conv(x, i, tmp));
             char an[2 * YPR_NAME_MAX + 16];
             snprintf(an, sizeof an, "%s/act", nd->name);
             emit_act(x, tmp, out, nd->act, nd->alpha, an);
         } else {
-            emit_conv(x, i, out);
+            TRY(emit_conv(x, i, out));
         }
         break;
     case YPR_NODE_BN: {
@@ -348,6 +605,23 @@ static int emit_node(xctx *x, int i)
     return YPR_OK;
 }
 
+/* The QDQ pair after node i: its own step, or (max-pool, upsample, reorg)
+ * its source's, an identity on values already on that grid that lets a
+ * runtime keep the pool in INT8. Not recorded in the metadata. */
+static int node_qdq(xctx *x, int i)
+{
+    const ypr_net *net = x->net;
+    const ypr_node *nd = &net->nodes[i];
+    if (nd->kind == YPR_NODE_DETECT)
+        return YPR_OK;
+    if (nd->aq.scale > 0)
+        return emit_qdq(x, i, &nd->aq, 1);
+    int s = quantized_source(net, i);
+    if (s != i && net->nodes[s].aq.scale > 0)
+        return emit_qdq(x, i, &net->nodes[s].aq, 0);
+    return YPR_OK;
+}
+
 /* --------------------------------------------------------------- metadata */
 
 static void meta(ypr_pbw *w, const char *k, const char *v)
@@ -422,6 +696,17 @@ static void write_meta(const xctx *x, ypr_pbw *w)
         meta(w, "strides", strides.data);
         meta(w, "input_size", size);
         meta(w, "modules", mods.data);
+    }
+    if (x->quant) {   /* the exact steps, which QDQ cannot all say */
+        ypr_strbuf q;
+        ypr__sb_init(&q);
+        ypr__sb_printf(&q, "{\"aq\":{%s},\"wq\":{%s},\"bq\":{%s}}", x->qa.len ? x->qa.data : "",
+                       x->qw.len ? x->qw.data : "", x->qb.len ? x->qb.data : "");
+        if (q.failed || x->qa.failed || x->qw.failed || x->qb.failed)
+            w->failed = 1;
+        else
+            meta(w, "quantization", q.data);
+        ypr__sb_free(&q);
     }
     ypr__sb_free(&names);
     ypr__sb_free(&anchors);
@@ -505,13 +790,21 @@ static int write_file(const char *path, const ypr_pbw *head, const ypr_pbw *grap
     return ypr__afile_commit(&af);
 }
 
-int ypr__onnx_export(const ypr_model *m, const char *path)
+static int export_onnx(const ypr_model *m, const char *path, unsigned flags)
 {
     RETURN_IF(!m || !path, YPR_EINVAL, "export: NULL argument");
+    RETURN_IF(flags > 2, YPR_EINVAL, "%s: ONNX export flags %#x (YPR_EXPORT_INT8 or "
+              "YPR_EXPORT_FLOAT, not both)", path, flags);
     const ypr_net *net = &m->net;
     TRY(ypr__net_validate(net));
+    int quant = net_quantized(net);
+    RETURN_IF((flags & YPR_EXPORT_INT8) && !quant, YPR_EINVAL, "export: an INT8 (QDQ) export "
+              "needs a quantized model; this one has no quantization steps (quantize it first)");
     int64_t S = m->input_size;
-    xctx x = {.m = m, .net = net, .path = path};
+    xctx x = {.m = m, .net = net, .path = path, .quant = quant && !(flags & YPR_EXPORT_FLOAT)};
+    ypr__sb_init(&x.qa);
+    ypr__sb_init(&x.qw);
+    ypr__sb_init(&x.qb);
     ypr__pbw_init(&x.nodes);
     ypr__pbw_init(&x.inits);
     ypr_pbw head, io, tail;
@@ -524,8 +817,11 @@ int ypr__onnx_export(const ypr_model *m, const char *path)
         rc = ypr__net_shapes(net, S, S, x.shapes);
     if (rc == YPR_OK)
         rc = name_values(&x);
-    for (int i = 0; rc == YPR_OK && i < net->nnodes; i++)
+    for (int i = 0; rc == YPR_OK && i < net->nnodes; i++) {
         rc = emit_node(&x, i);
+        if (rc == YPR_OK && x.quant)
+            rc = node_qdq(&x, i);
+    }
     if (rc == YPR_OK) {
         const ypr_node *d = &net->nodes[net->nnodes - 1];
         int64_t in[4] = {-1, YPR_NET_INPUT_CHANNELS, S, S};
@@ -564,10 +860,23 @@ int ypr__onnx_export(const ypr_model *m, const char *path)
     ypr__pbw_free(&head);
     ypr__pbw_free(&io);
     ypr__pbw_free(&tail);
+    ypr__sb_free(&x.qa);
+    ypr__sb_free(&x.qw);
+    ypr__sb_free(&x.qb);
     return rc;
+}
+
+int ypr__onnx_export(const ypr_model *m, const char *path)
+{
+    return export_onnx(m, path, 0);
 }
 
 int ypr_model_export_onnx(const ypr_model *m, const char *path)
 {
-    return ypr__onnx_export(m, path);
+    return export_onnx(m, path, 0);
+}
+
+int ypr_model_export_onnx_flags(const ypr_model *m, const char *path, unsigned flags)
+{
+    return export_onnx(m, path, flags);
 }

@@ -31,7 +31,7 @@
 #include "lib/io/io.h"
 #include "model.h"
 
-enum { V_NONE = 0, V_NODE, V_CONST, V_RESHAPE, V_HEAD, V_HSIG, V_SLICE, V_DIMS };
+enum { V_NONE = 0, V_NODE, V_CONST, V_RESHAPE, V_HEAD, V_HSIG, V_SLICE, V_DIMS, V_QACT };
 
 /* A small integer list that may hold a map's dimensions symbolically, as
  * PyTorch computes a reshape's target in a dynamic-shape export
@@ -49,6 +49,10 @@ typedef struct val {
     int sigmoid_of;               /* V_NODE made by Sigmoid: its input node, else -1 */
     dims *dl;                     /* V_DIMS */
     int readers;                  /* how many node inputs and graph outputs read it */
+    int qreaders;                 /* how many of them are QuantizeLinear's input */
+    int src;                      /* V_QACT: the value quantized (index into vals) */
+    ypr_qparam q;                 /* V_QACT: its step; V_CONST from DequantizeLinear: the
+                                   * constant's step (scale 0 otherwise) */
 } val;
 
 typedef struct ictx {
@@ -61,10 +65,12 @@ typedef struct ictx {
     int nslots;
     int *nslot;                   /* net node names in use: node index + 1 */
     int nnslots;
-    void **owned;                 /* tensors of Constant attributes, dims lists: ≤ 1 a node */
+    void **owned;                 /* tensors of Constant attributes, dims lists, Q/DQ
+                                   * constants and scales: ≤ 2 a node */
     int nowned;
     int64_t S;                    /* input size for shape checks and strides */
     const ypr_onnx_node *cur;
+    ypr_json *qmeta;              /* the "quantization" metadata of our export, or NULL */
 } ictx;
 
 /* --------------------------------------------------------------- helpers */
@@ -278,6 +284,9 @@ static int node_in(ictx *c, int i, int *node)
 {
     val *v = input(c, i);
     *node = 0;
+    if (v && v->kind == V_QACT)
+        return node_err(c, YPR_EUNSUPPORTED, "input %d ('%s') is QuantizeLinear's integer output: "
+                        "only DequantizeLinear may read it", i, c->cur->inputs[i]);
     if (!v || v->kind != V_NODE)
         return node_err(c, YPR_EUNSUPPORTED, "input %d ('%s') is not a feature map (a constant "
                         "or a head output feeds it)", i, c->cur->inputs[i]);
@@ -385,6 +394,9 @@ static int check_auto_pad(ictx *c)
     return YPR_OK;
 }
 
+static int meta_step(const ictx *c, const char *section, const char *key, const ypr_qparam *graph,
+                     ypr_qparam *out);
+
 /* ------------------------------------------------------------------ ops */
 
 static int op_conv(ictx *c)
@@ -431,6 +443,16 @@ static int op_conv(ictx *c)
     TRY(add_param(c, id, 0, w, "weight", 4, w->dims, 0));
     if (b)
         TRY(add_param(c, id, 1, b, "bias", 1, &cout, 0));
+    /* steps: the weight's and bias's DequantizeLinear, refined (range,
+     * rounding) by our export's metadata */
+    nd = &c->net->nodes[id];
+    const val *wv = input(c, 1), *bv = b ? input(c, 2) : NULL;
+    nd->wq = wv->q;
+    meta_step(c, "wq", c->cur->name, wv->q.scale > 0 ? &wv->q : NULL, &nd->wq);
+    if (bv) {
+        nd->bq = bv->q;
+        meta_step(c, "bq", c->cur->name, NULL, &nd->bq);
+    }
     set_out(c, V_NODE, id);
     return YPR_OK;
 }
@@ -567,6 +589,10 @@ static int op_mul(ictx *c)
         if (a->kind == V_NODE && b->kind == V_NODE && b->sigmoid_of == a->node &&
             b->readers == 1) {   /* x · σ(x): the sigmoid node becomes SiLU */
             int s = b->node;
+            if (c->net->nodes[s].aq.scale > 0)
+                return node_err(c, YPR_EUNSUPPORTED, "a quantization step on the Sigmoid inside "
+                                "SiLU (x*sigmoid(x)) cannot be represented: quantize the Mul's "
+                                "output only");
             char name[YPR_NAME_MAX];
             node_name(c, name, sizeof name);
             c->net->nodes[s].act = YPR_ACT_SILU;
@@ -1038,12 +1064,301 @@ static int op_identity(ictx *c)
     val *in = input(c, 0);
     val *o = get_val(c, c->cur->outputs[0]);
     const char *name = o->name;
-    int readers = o->readers;
+    int readers = o->readers, qreaders = o->qreaders;
     *o = *in;
     o->name = name;
     o->readers = readers;
+    o->qreaders = qreaders;
     if (in->readers != 1)   /* σ(x) read elsewhere too: not a SiLU */
         o->sigmoid_of = -1;
+    return YPR_OK;
+}
+
+/* ------------------------------------------------------- QDQ (INT8) */
+
+/* A QuantizeLinear / DequantizeLinear's step: scale (input 1; one value or
+ * one per channel), zero point (input 2; its type is the integer type,
+ * UINT8 when absent) and axis. */
+typedef struct qspec {
+    int dtype;                    /* YPR_ONNX_INT8, UINT8, INT32 */
+    int64_t n;                    /* scales: 1 (per tensor) or per channel */
+    float *s;                     /* n scales, owned by the context */
+    int32_t zero;
+    int64_t axis;
+} qspec;
+
+static void *own(ictx *c, size_t bytes)
+{
+    void *p = calloc(1, bytes ? bytes : 1);
+    if (p)
+        c->owned[c->nowned++] = p;
+    else
+        ypr__error(YPR_ENOMEM, "%s: out of memory", c->what);
+    return p;
+}
+
+static int dtype_range(int dt, int32_t *lo, int32_t *hi)
+{
+    switch (dt) {
+    case YPR_ONNX_INT8: *lo = -128; *hi = 127; return 1;
+    case YPR_ONNX_UINT8: *lo = 0; *hi = 255; return 1;
+    case YPR_ONNX_INT32: *lo = INT32_MIN; *hi = INT32_MAX; return 1;
+    default: return 0;
+    }
+}
+
+/* `dflt`: the integer type when the zero point is left out (QuantizeLinear:
+ * UINT8; DequantizeLinear: its input's). */
+static int read_qspec(ictx *c, int int32_ok, int dflt, qspec *q)
+{
+    const ypr_onnx_tensor *st, *zt = NULL;
+    TRY(const_in(c, 1, &st));
+    if (input(c, 2))
+        TRY(const_in(c, 2, &zt));
+    memset(q, 0, sizeof *q);
+    q->dtype = zt ? zt->dtype : dflt;
+    int32_t lo, hi;
+    if (!dtype_range(q->dtype, &lo, &hi) || (q->dtype == YPR_ONNX_INT32 && !int32_ok))
+        return node_err(c, YPR_EUNSUPPORTED, "zero point %s has element type %d; INT8 and UINT8 "
+                        "(INT32 for a dequantized bias) are supported", zt ? zt->name : "(none)",
+                        q->dtype);
+    if (st->numel < 1 || st->numel > YPR_NET_MAX_CHANNELS || st->ndim > 1 ||
+        (zt && (zt->numel != st->numel || zt->ndim != st->ndim)))
+        return node_err(c, YPR_ESHAPE, "scale %s (%lld values) and zero point %s (%lld) must be "
+                        "one value, or one per channel", st->name, (long long)st->numel,
+                        zt ? zt->name : "(none)", zt ? (long long)zt->numel : 0LL);
+    q->n = st->numel;
+    q->s = own(c, (size_t)q->n * sizeof(float));
+    if (!q->s)
+        return YPR_ENOMEM;
+    if (ypr__onnx_tensor_f32(st, q->s) < 0)
+        return node_err(c, YPR_EFORMAT, "scale %s is not a float tensor", st->name);
+    for (int64_t k = 0; k < q->n; k++)
+        if (!(q->s[k] > 0) || !isfinite(q->s[k]))
+            return node_err(c, YPR_ERANGE, "scale %s: value %lld is %g, not a positive finite "
+                            "number", st->name, (long long)k, (double)q->s[k]);
+    if (zt) {
+        int64_t *z = malloc((size_t)q->n * sizeof *z);
+        if (!z)
+            return ypr__error(YPR_ENOMEM, "%s: out of memory", c->what);
+        int rc = ypr__onnx_tensor_i64(zt, z);
+        for (int64_t k = 1; rc == YPR_OK && k < q->n; k++)
+            if (z[k] != z[0])
+                rc = node_err(c, YPR_EUNSUPPORTED, "zero point %s differs between channels (%lld, "
+                              "%lld): one zero point per tensor is supported", zt->name,
+                              (long long)z[0], (long long)z[k]);
+        q->zero = (int32_t)z[0];
+        free(z);
+        TRY(rc);
+    }
+    q->axis = attr_i(c->cur, "axis", 1);
+    if (q->n > 1 && c->o->opset && c->o->opset < 13)
+        return node_err(c, YPR_EUNSUPPORTED, "per-channel scales need opset 13");
+    return YPR_OK;
+}
+
+/* Per-channel steps of a constant t: along axis 0, one per slice. */
+static int qspec_fits(ictx *c, const qspec *q, const ypr_onnx_tensor *t)
+{
+    if (q->n == 1)
+        return YPR_OK;
+    int64_t ax = q->axis < 0 ? q->axis + t->ndim : q->axis;
+    if (ax != 0)
+        return node_err(c, YPR_EUNSUPPORTED, "per-channel axis %lld of %s: only axis 0 (output "
+                        "channels) is supported", (long long)q->axis, t->name);
+    if (t->ndim < 1 || t->dims[0] != q->n)
+        return node_err(c, YPR_ESHAPE, "%lld scales for the %lld channels of %s",
+                        (long long)q->n, t->ndim ? (long long)t->dims[0] : 0LL, t->name);
+    return YPR_OK;
+}
+
+static ypr_qparam qspec_step(const qspec *q)
+{
+    int32_t lo = 0, hi = 0;
+    dtype_range(q->dtype, &lo, &hi);
+    float top = 0;
+    for (int64_t k = 0; k < q->n; k++)
+        top = q->s[k] > top ? q->s[k] : top;
+    if (q->dtype == YPR_ONNX_INT32)
+        lo = INT32_MIN + 1;   /* symmetric, as the per-channel scheme's biases */
+    return (ypr_qparam){top, q->zero, lo, hi, YPR_ROUND_HALF_EVEN, q->n > 1};
+}
+
+/* The step the "quantization" metadata (our export) records under
+ * section/key, into *out, when it is there and agrees with `graph` (the
+ * same zero point, the same scale within float rounding). */
+static int meta_step(const ictx *c, const char *section, const char *key, const ypr_qparam *graph,
+                     ypr_qparam *out)
+{
+    const ypr_json *a = ypr__json_get(ypr__json_get(c->qmeta, section), key);
+    if (ypr__json_type(a) != YPR_JSON_ARRAY || ypr__json_len(a) != 6)
+        return 0;
+    int64_t v[5];
+    for (int k = 0; k < 5; k++)
+        if (ypr__json_int(ypr__json_at(a, (size_t)k + 1), &v[k]) < 0 || v[k] < INT32_MIN ||
+            v[k] > INT32_MAX)
+            return 0;
+    ypr_qparam q = {(float)ypr__json_num(ypr__json_at(a, 0)), (int32_t)v[0], (int32_t)v[1],
+                    (int32_t)v[2], (int)v[3], (int)v[4]};
+    if (graph && (q.zero != graph->zero || q.per_channel != graph->per_channel ||
+                  !(fabs((double)q.scale - graph->scale) <= 1e-6 * graph->scale)))
+        return 0;
+    if (ypr__qparam_check(&q, key, section) < 0) {
+        ypr__clear_error();
+        return 0;
+    }
+    *out = q;
+    return 1;
+}
+
+/* QuantizeLinear: of a constant, its integers (a weight written as float
+ * and quantized in the graph, as PyTorch exports fake quantization); of a
+ * feature map, a pending step that DequantizeLinear completes. */
+static int op_quantize(ictx *c)
+{
+    TRY(need_inputs(c, 2, 3));
+    qspec q;
+    TRY(read_qspec(c, 0, YPR_ONNX_UINT8, &q));
+    val *x = input(c, 0);
+    int32_t lo = 0, hi = 0;
+    dtype_range(q.dtype, &lo, &hi);
+    if (x->kind == V_CONST) {
+        const ypr_onnx_tensor *t = x->t;
+        TRY(qspec_fits(c, &q, t));
+        float *f = malloc((size_t)(t->numel ? t->numel : 1) * sizeof *f);
+        if (!f)
+            return ypr__error(YPR_ENOMEM, "%s: out of memory", c->what);
+        int rc = ypr__onnx_tensor_f32(t, f);
+        ypr_onnx_tensor *nt = rc < 0 ? NULL : own(c, sizeof *nt + (size_t)t->numel);
+        if (nt) {
+            *nt = *t;   /* keeps the float weight's (state_dict) name */
+            nt->dtype = q.dtype;
+            nt->nbytes = (size_t)t->numel;
+            uint8_t *d = (uint8_t *)(nt + 1);
+            int64_t per = q.n > 1 ? t->numel / q.n : t->numel;
+            for (int64_t k = 0; k < t->numel; k++) {   /* half to even, saturating */
+                float v = rintf(f[k] / q.s[q.n > 1 ? k / per : 0]) + (float)q.zero;
+                v = v < lo ? (float)lo : v > hi ? (float)hi : v;
+                d[k] = q.dtype == YPR_ONNX_INT8 ? (uint8_t)(int8_t)v : (uint8_t)v;
+            }
+            nt->data = d;
+        }
+        free(f);
+        if (rc < 0)
+            return node_err(c, rc, "%s is not a float tensor", t->name);
+        if (!nt)
+            return YPR_ENOMEM;
+        set_out(c, V_CONST, -1)->t = nt;
+        return YPR_OK;
+    }
+    if (x->kind != V_NODE && x->kind != V_HEAD && x->kind != V_RESHAPE)
+        return node_err(c, YPR_EUNSUPPORTED, "input '%s' is inside a pattern we fuse (hard-swish, "
+                        "reorg slices, an integer shape): a quantization step there cannot be "
+                        "represented", c->cur->inputs[0]);
+    if (q.n != 1)
+        return node_err(c, YPR_EUNSUPPORTED, "per-channel quantization of the feature map '%s': "
+                        "only weights may have per-channel steps", c->cur->inputs[0]);
+    if (x->readers != x->qreaders)
+        return node_err(c, YPR_EUNSUPPORTED, "'%s' is also read unquantized (%d of its %d readers "
+                        "are not QuantizeLinear): one step per value cannot represent that",
+                        c->cur->inputs[0], x->readers - x->qreaders, x->readers);
+    int src = (int)(x - c->vals);
+    val *v = set_out(c, V_QACT, x->node);
+    v->src = src;
+    v->q = qspec_step(&q);
+    meta_step(c, "aq", c->cur->inputs[0], &v->q, &v->q);
+    return YPR_OK;
+}
+
+static int same_step(const ypr_qparam *a, const ypr_qparam *b)
+{
+    return a->scale == b->scale && a->zero == b->zero;
+}
+
+/* The step of node `nd`'s value, from a QDQ pair. A pair after max-pool,
+ * upsample or reorg that repeats its source's step is an identity on that
+ * grid (dropped: such nodes carry no step of their own). */
+static int set_act_step(ictx *c, int nd, const ypr_qparam *q, const char *value)
+{
+    ypr_node *n = &c->net->nodes[nd];
+    int s = nd;
+    while (s > 0 && (c->net->nodes[s].kind == YPR_NODE_MAXPOOL ||
+                     c->net->nodes[s].kind == YPR_NODE_UPSAMPLE ||
+                     c->net->nodes[s].kind == YPR_NODE_REORG))
+        s = c->net->nodes[s].inputs[0];
+    const ypr_qparam *sq = &c->net->nodes[s].aq;
+    if (s != nd && n->aq.scale == 0 && same_step(sq, q) && q->qmin <= sq->qmin &&
+        q->qmax >= sq->qmax)
+        return YPR_OK;
+    if (n->aq.scale > 0 && !(same_step(&n->aq, q) && n->aq.qmin == q->qmin &&
+                             n->aq.qmax == q->qmax && n->aq.round == q->round))
+        return node_err(c, YPR_EUNSUPPORTED, "'%s' is quantized twice with different steps "
+                        "(scale %g zero %d, scale %g zero %d)", value, (double)n->aq.scale,
+                        (int)n->aq.zero, (double)q->scale, (int)q->zero);
+    n->aq = *q;
+    return YPR_OK;
+}
+
+/* DequantizeLinear: of integer constants, float constants on their grid
+ * (a weight or bias, its step kept for the conv); of QuantizeLinear's
+ * output, the feature map again, now carrying the step. */
+static int op_dequantize(ictx *c)
+{
+    TRY(need_inputs(c, 2, 3));
+    val *x = input(c, 0);
+    int dflt = x->kind == V_CONST ? x->t->dtype
+               : x->kind == V_QACT && x->q.qmin < 0 ? YPR_ONNX_INT8 : YPR_ONNX_UINT8;
+    qspec q;
+    TRY(read_qspec(c, 1, dflt, &q));
+    if (x->kind == V_QACT) {
+        ypr_qparam g = qspec_step(&q);
+        if (q.n != 1 || !same_step(&g, &x->q) || q.dtype == YPR_ONNX_INT32)
+            return node_err(c, YPR_EUNSUPPORTED, "scale or zero point differ from the "
+                            "QuantizeLinear making '%s': a requantization cannot be represented",
+                            c->cur->inputs[0]);
+        const val *src = &c->vals[x->src];
+        TRY(set_act_step(c, src->node, &x->q, src->name));
+        val *o = get_val(c, c->cur->outputs[0]);
+        const char *name = o->name;
+        int readers = o->readers, qreaders = o->qreaders;
+        *o = *src;
+        o->name = name;
+        o->readers = readers;
+        o->qreaders = qreaders;
+        return YPR_OK;
+    }
+    if (x->kind != V_CONST || x->t->dtype != q.dtype)
+        return node_err(c, YPR_EUNSUPPORTED, "input '%s' is neither QuantizeLinear's output nor "
+                        "an integer constant of the zero point's type", c->cur->inputs[0]);
+    const ypr_onnx_tensor *t = x->t;
+    TRY(qspec_fits(c, &q, t));
+    int64_t *iv = malloc((size_t)(t->numel ? t->numel : 1) * sizeof *iv);
+    if (!iv)
+        return ypr__error(YPR_ENOMEM, "%s: out of memory", c->what);
+    int rc = ypr__onnx_tensor_i64(t, iv);
+    ypr_onnx_tensor *nt = rc < 0 ? NULL : own(c, sizeof *nt + (size_t)t->numel * sizeof(float));
+    if (nt) {
+        *nt = *t;   /* named after its output (ours: the state_dict name) unless PyTorch's
+                     * "/…/DequantizeLinear_output_0": then after the integers' source */
+        const char *o = c->cur->outputs[0];
+        if (o[0] != '/' && !strchr(o, ':'))
+            nt->name = o;
+        nt->dtype = YPR_ONNX_FLOAT;
+        nt->nbytes = (size_t)t->numel * sizeof(float);
+        float *d = (float *)(nt + 1);
+        int64_t per = q.n > 1 ? t->numel / q.n : t->numel;
+        for (int64_t k = 0; k < t->numel; k++)   /* as ONNX: (float)(q − z) · s */
+            d[k] = (float)(int32_t)(iv[k] - q.zero) * q.s[q.n > 1 ? k / per : 0];
+        nt->data = (const uint8_t *)d;
+    }
+    free(iv);
+    if (rc < 0)
+        return node_err(c, rc, "%s is not an integer tensor", t->name);
+    if (!nt)
+        return YPR_ENOMEM;
+    val *o = set_out(c, V_CONST, -1);
+    o->t = nt;
+    o->q = qspec_step(&q);
     return YPR_OK;
 }
 
@@ -1080,11 +1395,13 @@ static int do_node(ictx *c)
     if (strcmp(op, "Transpose") == 0) return op_transpose(c);
     if (strcmp(op, "Identity") == 0) return op_identity(c);
     if (strcmp(op, "Constant") == 0) return op_constant(c);
+    if (strcmp(op, "QuantizeLinear") == 0) return op_quantize(c);
+    if (strcmp(op, "DequantizeLinear") == 0) return op_dequantize(c);
     return node_err(c, YPR_EUNSUPPORTED, "op %s is not supported (supported: Conv, "
                     "BatchNormalization, Relu, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, Mul, "
                     "Add, Sum, Concat, MaxPool, Resize, Upsample, Slice (ReOrg), Reshape and "
                     "Transpose (head, its shape also by Shape/Gather/Unsqueeze/Concat), "
-                    "Identity, Constant); export the raw head (Detect in "
+                    "Identity, Constant, QuantizeLinear, DequantizeLinear); export the raw head (Detect in "
                     "training mode, no grid decoding)", op);
 }
 
@@ -1095,8 +1412,11 @@ static int count_readers(ictx *c)
     const ypr_onnx *o = c->o;
     for (int i = 0; i < o->nnodes; i++)
         for (int j = 0; j < o->nodes[i].ninputs; j++)
-            if (o->nodes[i].inputs[j][0])
-                get_val(c, o->nodes[i].inputs[j])->readers++;
+            if (o->nodes[i].inputs[j][0]) {
+                val *v = get_val(c, o->nodes[i].inputs[j]);
+                v->readers++;
+                v->qreaders += j == 0 && strcmp(o->nodes[i].op, "QuantizeLinear") == 0;
+            }
     for (int i = 0; i < o->noutputs; i++)
         get_val(c, o->outputs[i].name)->readers++;
     return YPR_OK;
@@ -1320,6 +1640,9 @@ static int import_net(ictx *c)
               "%s: ONNX opset %lld is not supported (7..18; PyTorch's 11..17 are tested)",
               c->what, (long long)o->opset);
     TRY(count_readers(c));
+    const char *qm = ypr__onnx_meta(o, "quantization");
+    if (qm && ypr__json_parse(qm, strlen(qm), c->what, &c->qmeta) < 0)
+        ypr__clear_error();   /* only refines what the graph says */
     for (int i = 0; i < o->ninits; i++) {
         val *v = get_val(c, o->inits[i].name);
         v->kind = V_CONST;
@@ -1352,7 +1675,7 @@ int ypr__onnx_import(const ypr_onnx *o, const char *what, ypr_model **out)
     c.vals = calloc((size_t)names, sizeof *c.vals);
     c.slot = calloc((size_t)nslots, sizeof *c.slot);
     c.nslot = calloc((size_t)nnslots, sizeof *c.nslot);
-    c.owned = calloc((size_t)o->nnodes + 1, sizeof *c.owned);   /* ≤ 1 a node */
+    c.owned = calloc(2 * (size_t)o->nnodes + 1, sizeof *c.owned);   /* ≤ 2 a node */
     c.nslots = nslots;
     c.nnslots = nnslots;
     ypr_model *m = NULL;
@@ -1372,6 +1695,7 @@ int ypr__onnx_import(const ypr_onnx *o, const char *what, ypr_model **out)
         m->nc = m->net.nodes[m->net.nnodes - 1].nc;
         apply_meta(&c, m);
     }
+    ypr__json_free(c.qmeta);
     for (int i = 0; i < c.nowned; i++)
         free(c.owned[i]);
     free(c.owned);

@@ -334,9 +334,18 @@ done
 grep -qF "scheme dpu, method entropy" "$T/out" || fail "quantize: no report table"
 grep -qF '"layers":[' q.json || fail "quantize: the JSON report has no layers"
 run 0 "" eval q.safetensors --data ds/data.yaml --size 64   # the quantized model loads and runs
+grep -F "mAP" "$T/out" >q_eval.txt
 run 0 "" info q.safetensors --size 64 --tensors   # dtypes: I8 weights with their scales
 grep -qE "^tensors: [0-9]+ F32, [1-9][0-9]* I8, 0 I32" "$T/out" || fail "info: no dtype tally for dpu"
 grep -qE "\.weight +I8 +\[" "$T/out" || fail "info --tensors: no I8 weight line"
+# its ONNX QDQ form evaluates the same; refusals
+run 0 "" export q.safetensors -o q.onnx --int8
+run 0 "" eval q.onnx --data ds/data.yaml --size 64
+grep -F "mAP" "$T/out" | cmp -s - q_eval.txt || fail "export --int8: the QDQ model evaluates differently"
+bad 1 "no quantization steps" export m.safetensors -o m8.onnx --int8
+bad 2 "exclude each other" export q.safetensors -o q2.onnx --int8 --float
+run 0 "" quantize tiny.yaml $Q -o q3.onnx
+[ -s q3.onnx ] || fail "quantize -o q3.onnx: not written"
 run 0 "" quantize tiny.yaml $Q --scheme per-channel --method mse --bias-correction \
     --keep-float 'model.0.*' --eval
 grep -qF "quantized  mAP@.5" "$T/out" || fail "quantize --eval: no quantized line"

@@ -2,7 +2,9 @@
 """Seed corpus for tests/fuzz/fuzz_onnx.c: small ONNX detectors (a few KB)
 that reach every path of the importer — each supported op, the SiLU,
 hard-swish, ReOrg and head patterns, Constant forms, opset 9 Upsample,
-Resize by sizes — plus a truncated file and one with an unknown op.
+Resize by sizes, QDQ (QuantizeLinear/DequantizeLinear on activations,
+per-channel INT8 and in-graph quantized weights, INT32 biases, our
+"quantization" metadata) — plus a truncated file and one with an unknown op.
 
     /usr/bin/python3 tests/fuzz/make_onnx_corpus.py   (python3-onnx, NumPy)
 """
@@ -130,6 +132,47 @@ def main():
            helper.make_node("Reshape", ["c", "tgt"], ["r"], name="reshape"),
            helper.make_node("Transpose", ["r"], ["out"], name="transpose", perm=[0, 1, 3, 4, 2])]
     save("dynamic_head.onnx", model(n5, i5, ["out"]))
+
+    # 5. QDQ, ONNX Runtime / PyTorch style: UINT8 input, per-channel INT8 weights (axis 0),
+    # INT32 bias, LeakyRelu, a QDQ pair after MaxPool repeating its input's step, a head
+    # weight quantized in the graph (Q then DQ of a float initializer), our metadata
+    def q(name, x, s, z, out, **kw):
+        return helper.make_node("QuantizeLinear", [x, s, z], [out], name=name, **kw)
+
+    def dq(name, x, s, z, out, **kw):
+        return helper.make_node("DequantizeLinear", [x, s, z], [out], name=name, **kw)
+
+    rq = np.random.default_rng(5)   # its own: the seeds above stay as they were
+    w0 = rq.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8)
+    I = [numpy_helper.from_array(np.array(v, dt), n) for n, v, dt in [
+        ("x_s", 1 / 255, np.float32), ("x_z", 0, np.uint8), ("a_s", 0.05, np.float32),
+        ("a_z", 0, np.int8), ("h_s", 0.1, np.float32), ("h_z", 0, np.int8)]]
+    I += [numpy_helper.from_array(w0, "w0_q"),
+          numpy_helper.from_array(np.array([0.01, 0.02, 0.005, 0.01], np.float32), "w0_s"),
+          numpy_helper.from_array(np.zeros(4, np.int8), "w0_z"),
+          numpy_helper.from_array(np.array([100, -50, 0, 7], np.int32), "b0_q"),
+          numpy_helper.from_array(np.array([0.01, 0.02, 0.005, 0.01], np.float32) / 255, "b0_s"),
+          numpy_helper.from_array(np.zeros(4, np.int32), "b0_z"),
+          numpy_helper.from_array((rq.standard_normal((6, 4, 4, 4)) * 0.3).astype(np.float32),
+                                  "head.weight"),
+          numpy_helper.from_array(np.float32(0.02), "hw_s"),
+          numpy_helper.from_array(np.int8(0), "hw_z")]
+    N = [q("x/q", "images", "x_s", "x_z", "xq"), dq("x/dq", "xq", "x_s", "x_z", "xd"),
+         dq("w0/dq", "w0_q", "w0_s", "w0_z", "w0", axis=0), dq("b0/dq", "b0_q", "b0_s", "b0_z", "b0", axis=0),
+         helper.make_node("Conv", ["xd", "w0", "b0"], ["c0"], name="model.0.conv", kernel_shape=[3, 3],
+                          pads=[1, 1, 1, 1]),
+         helper.make_node("LeakyRelu", ["c0"], ["l0"], name="model.0.act", alpha=26 / 256),
+         q("l0/q", "l0", "a_s", "a_z", "l0q"), dq("l0/dq", "l0q", "a_s", "a_z", "l0d"),
+         helper.make_node("MaxPool", ["l0d"], ["p"], name="model.1.m", kernel_shape=[2, 2], strides=[2, 2]),
+         q("p/q", "p", "a_s", "a_z", "pq"), dq("p/dq", "pq", "a_s", "a_z", "pd"),
+         q("hw/q", "head.weight", "hw_s", "hw_z", "hwq"), dq("hw/dq", "hwq", "hw_s", "hw_z", "hw"),
+         helper.make_node("Conv", ["pd", "hw"], ["h"], name="model.2", kernel_shape=[4, 4], strides=[4, 4]),
+         q("h/q", "h", "h_s", "h_z", "hq"), dq("h/dq", "hq", "h_s", "h_z", "out")]
+    meta = {"anchors": "[[16,16]]", "na": "1",
+            "quantization": '{"aq":{"images":[0.00392156886,0,0,255,0,0],"model.0.act":[0.05,0,-127,'
+                            '127,2,0],"h":[0.1,0,-127,127,2,0]},"wq":{"model.2":[0.02,0,-127,127,1,0]},'
+                            '"bq":{"model.0.conv":[0.0000784313772,0,-2147483647,2147483647,0,1]}}'}
+    save("qdq.onnx", model(N, I, ["out"], meta=meta))
 
     # 4. refused: an unknown op; a truncated copy of the big seed
     n4, i4 = conv("head", "images", "c", 3, 6, 8, 8)

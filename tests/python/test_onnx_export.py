@@ -3,7 +3,15 @@
 inference) accepts them, the declared output shapes are what shape inference
 derives, and a small NumPy interpreter of the ops we write (written here from
 the ONNX operator specs, independent of the library) reproduces the
-library's own outputs within 1e-4. Skips (77) without python3-onnx/NumPy.
+library's own outputs within 1e-4. Quantized models (both schemes) export in
+QDQ form: the checker accepts them, and the interpreter (QuantizeLinear and
+DequantizeLinear as the spec defines them: float32 x / scale, round half to
+even, saturate; (q - zero) * scale) reproduces the fake-quantized outputs
+within one output step for at least 99 % of the values (the interpreter sums
+convolutions in float64, the library in float32: a value within rounding
+error of a tie may land one step apart, and such a flip travels on).
+python3-onnx 1.12 has no reference evaluator (onnx.reference came in 1.13).
+Skips (77) without python3-onnx/NumPy.
 
 Env: YOLOPR_LIBRARY (the shared library), YPR_TEST_DATA (tests/data).
 """
@@ -62,6 +70,27 @@ def maxpool(x, a):
     return y
 
 
+def per_axis(v, x, axis):
+    """A scale or zero point v broadcast along `axis` of x (a scalar as is)."""
+    v = np.asarray(v)
+    if v.ndim == 0 or v.size == 1:
+        return v.reshape(())
+    shape = [1] * x.ndim
+    shape[axis] = v.size
+    return v.reshape(shape)
+
+
+def quantize(x, s, z, axis):
+    lo, hi = (-128, 127) if z.dtype == np.int8 else (0, 255)
+    q = np.rint(x.astype(np.float32) / per_axis(s, x, axis).astype(np.float32))
+    return np.clip(q + per_axis(z, x, axis).astype(np.int64), lo, hi).astype(z.dtype)
+
+
+def dequantize(q, s, z, axis):
+    d = q.astype(np.int64) - per_axis(z, q, axis).astype(np.int64)
+    return (d.astype(np.float32) * per_axis(s, q, axis).astype(np.float32)).astype(np.float32)
+
+
 def run(model, x):
     """Evaluate the ops our exporter writes, in float64."""
     env = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
@@ -111,6 +140,10 @@ def run(model, x):
             y = i[0].reshape(i[1])
         elif op == "Transpose":
             y = i[0].transpose(a["perm"])
+        elif op == "QuantizeLinear":
+            y = quantize(i[0], i[1], i[2], a.get("axis", 1))
+        elif op == "DequantizeLinear":
+            y = dequantize(i[0], i[1], i[2], a.get("axis", 1)).astype(np.float64)
         else:
             raise AssertionError("unexpected op " + op)
         env[nd.output[0]] = y
@@ -138,6 +171,39 @@ def check(m, path, size):
         assert err < 1e-4, err
 
 
+def output_steps(model):
+    """Per graph output, the scale of the DequantizeLinear its head map came through."""
+    made = {o: n for n in model.graph.node for o in n.output}
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    steps = []
+    for o in model.graph.output:
+        n = made[o.name]
+        while n.op_type in ("Transpose", "Reshape"):
+            n = made[n.input[0]]
+        assert n.op_type == "DequantizeLinear", n.op_type
+        steps.append(float(inits[n.input[1]]))
+    return steps
+
+
+def check_qdq(m, path, size):
+    m.export_onnx(path)
+    model = onnx.load(path)
+    onnx.checker.check_model(model, full_check=True)
+    onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert "quantization" in meta
+    ops = [n.op_type for n in model.graph.node]
+    inits = {t.name: t for t in model.graph.initializer}
+    int8 = [t for t in inits.values() if t.data_type == onnx.TensorProto.INT8 and len(t.dims) == 4]
+    assert ops.count("QuantizeLinear") > 5 and len(int8) == ops.count("Conv"), (ops, len(int8))
+    x = np.random.default_rng(5).random((2, 3, size, size)).astype(np.float32)
+    ours = m.forward(x)
+    ref = run(model, x)
+    for a, b, step in zip(ours, ref, output_steps(model)):
+        d = np.abs(a - b) / step
+        assert (d > 1.001).mean() <= 0.01 and (d < 1e-3).mean() >= 0.9, (d.max(), (d > 1.001).mean())
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.onnx")
@@ -152,7 +218,20 @@ def main():
         t = yolopr.Model.load(os.path.join(DATA, "onnx", "tiny_opset13.onnx"))
         t.set_threads(1)
         check(t, path, 32)
-    print("onnx export: checker, shape inference and a NumPy interpreter agree")
+        # quantized: the QDQ form
+        calib = yolopr.Dataset.synth(4, 64, 3)
+        for scheme in ("dpu", "per-channel"):
+            q = m.quantize(calib, scheme=scheme, calib_images=2, size=64, sqnr_images=0,
+                           hard_act=int(scheme == "dpu"))
+            q.set_threads(1)
+            q._set_setting(yolopr.INPUT_SIZE, False, 32)
+            check_qdq(q, path, 32)
+            back = yolopr.Model.load(path)   # and back: the same simulation
+            back.set_threads(1)
+            x = np.random.default_rng(6).random((1, 3, 32, 32)).astype(np.float32)
+            for a, b in zip(q.forward(x), back.forward(x)):
+                assert np.array_equal(a, b)
+    print("onnx export: checker, shape inference and a NumPy interpreter agree (float and QDQ)")
 
 
 if __name__ == "__main__":
