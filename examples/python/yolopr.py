@@ -180,6 +180,7 @@ _sig("ypr_quantizer_calibrate", ctypes.c_int, _P)
 _sig("ypr_quantizer_quantize", ctypes.c_int, _P, ctypes.POINTER(_P))
 _sig("ypr_quantizer_report", ctypes.c_int, _P, ctypes.POINTER(_P), ctypes.c_int)
 _sig("ypr_quantizer_plot", ctypes.c_int, _P, ctypes.c_char_p)
+_sig("ypr_quantizer_convert", ctypes.c_int, _P, _P, ctypes.POINTER(_P))
 
 # The enum tables below mirror include/yolopr.h by hand; tests/python/test_enums.py
 # checks every entry (and that no header value is missing) against the header.
@@ -345,11 +346,16 @@ class Model(_Handle):
     def fuse(self):
         _check(_c.ypr_model_fuse(self._h))
 
-    def quantize(self, calib, **settings):
+    def quantize(self, calib, qat=0, train=None, qat_settings=None, **settings):
         """A new fake-quantized Model (this one is unchanged): see Quantizer
         for the settings (scheme="dpu"|"per-channel", method="entropy"|…,
-        calib_images, size, bias_correction, keep_float=[patterns] …)."""
+        calib_images, size, bias_correction, keep_float=[patterns] …).
+        qat=N: then N epochs of quantization-aware fine-tuning on `train`
+        (default: the calibration set) before conversion (Quantizer.qat;
+        qat_settings: Trainer keyword arguments, e.g. {"hyp": {"lr0": 0.001}})."""
         with Quantizer(self, calib, **settings) as q:
+            if qat:
+                return q.qat(train if train is not None else calib, qat, **(qat_settings or {}))
             return q.quantize()
 
     def tensors(self):
@@ -921,6 +927,32 @@ class Quantizer(_Handle):
         h = _P()
         _check(_c.ypr_quantizer_quantize(self._h, ctypes.byref(h)))
         return Model(h.value)
+
+    def convert(self, trained):
+        """A fine-tuned quantized Model (from quantize(), trained) rounded
+        onto its steps' grids: the form quantize() returns."""
+        h = _P()
+        _check(_c.ypr_quantizer_convert(self._h, _live(trained, "model")._h, ctypes.byref(h)))
+        return Model(h.value)
+
+    def qat(self, train, epochs, val=None, **trainer_settings):
+        """Quantization-aware training: quantize(), fine-tune that model
+        `epochs` epochs through its frozen steps (a Trainer on `train`,
+        defaults batch 16, nominal_batch = batch, no warm-up, lr0 0.001,
+        no per-epoch evaluation; trainer_settings override), then convert()."""
+        hyp = {"warmup_epochs": 0, "lr0": 0.001}
+        hyp.update(trainer_settings.pop("hyp", None) or {})
+        settings = {"batch": 16, "eval": 0}
+        settings.update(trainer_settings)
+        settings.setdefault("nominal_batch", settings["batch"])
+        settings["epochs"] = epochs
+        model = self.quantize()
+        try:
+            with Trainer(model, train, val, hyp=hyp, **settings) as t:
+                t.run()
+            return self.convert(model)
+        finally:
+            model.close()
 
     def report(self, json_format=False):
         text = _take_text(lambda out: _c.ypr_quantizer_report(self._h, out, 1 if json_format else 0))

@@ -454,3 +454,112 @@ int ypr_quantizer_quantize(ypr_quantizer *q, ypr_model **out)
         TRY(ypr_quantizer_calibrate(q));
     return quantize(q, out);
 }
+
+/* ------------------------------------------------ quantization-aware training */
+
+/* `trained` has the structure of the quantized net: same nodes, same
+ * tensors, steps on the quantized rows. */
+static int same_structure(const ypr_quantizer *q, const ypr_net *t)
+{
+    const ypr_net *ref = &q->work->net;
+    RETURN_IF(t->nnodes != ref->nnodes, YPR_EINVAL, "quantizer: the trained model has %d "
+              "nodes, the quantized net %d: not a model of this quantizer", t->nnodes,
+              ref->nnodes);
+    for (int i = 0; i < t->nnodes; i++) {
+        const ypr_node *a = &t->nodes[i], *b = &ref->nodes[i];
+        RETURN_IF(a->kind != b->kind || a->c != b->c || strcmp(a->name, b->name) != 0,
+                  YPR_EINVAL, "quantizer: node %d of the trained model (%s) differs from the "
+                  "quantized net's (%s)", i, a->name, b->name);
+        for (int k = 0; k < 2 && a->kind == YPR_NODE_CONV; k++) {
+            int64_t na = a->p[k] >= 0 ? t->params[a->p[k]].numel : -1;
+            int64_t nb = b->p[k] >= 0 ? ref->params[b->p[k]].numel : -1;
+            RETURN_IF(k == 0 && na != nb, YPR_EINVAL, "quantizer: node %s: weight of %lld "
+                      "values, the quantized net's %lld", a->name, (long long)na, (long long)nb);
+        }
+    }
+    for (int r = 0; r < q->nrows; r++) {
+        const ypr_qrow *row = &q->rows[r];
+        if (row->kept)
+            continue;
+        const ypr_node *nd = &t->nodes[row->node];
+        RETURN_IF(!(nd->aq.scale > 0), YPR_EINVAL, "quantizer: node %s of the trained model "
+                  "has no activation step: not a quantized model", nd->name);
+        RETURN_IF(row->conv >= 0 && !(t->nodes[row->conv].wq.scale > 0), YPR_EINVAL,
+                  "quantizer: node %s of the trained model has no weight step: not a "
+                  "quantized model", t->nodes[row->conv].name);
+    }
+    return YPR_OK;
+}
+
+/* Round conv c's trained weights and bias onto the grids the training
+ * forward used (lib/train/qat.c): per tensor with the frozen step, per
+ * channel with max|w_c| / qmax; a per-tensor bias step frozen, an INT32
+ * per-channel bias at s_w[c]·s_in. */
+static void convert_conv(const ypr_quantizer *q, ypr_net *net, int c, ypr_qrow *row)
+{
+    ypr_node *nd = &net->nodes[c];
+    ypr_param *w = &net->params[nd->p[0]];
+    double sig = 0, err;
+    for (int64_t i = 0; i < w->numel; i++)
+        sig += (double)w->data[i] * w->data[i];
+    if (nd->wq.per_channel) {
+        ypr_qparam wq = nd->wq;
+        err = ypr__quant_per_channel(w->data, nd->c, w->numel / nd->c, wq.qmax, wq.round,
+                                     &nd->wq);
+        nd->wq.qmin = wq.qmin;
+    } else {
+        err = 0;
+        for (int64_t i = 0; i < w->numel; i++) {
+            float v = w->data[i];
+            ypr__fake_quant(&nd->wq, &v, 1);
+            err += ((double)v - w->data[i]) * ((double)v - w->data[i]);
+            w->data[i] = v;
+        }
+    }
+    row->sqnr_w = ypr__sqnr_db(sig, err);
+    row->w_scale = nd->wq.scale;
+    row->sqnr_local = combine_db(row->sqnr_w, row->sqnr_a);
+    if (nd->p[1] < 0)
+        return;
+    if (nd->bq.per_channel || (q->scheme == YPR_QSCHEME_PER_CHANNEL && !(nd->bq.scale > 0)))
+        quant_bias(q, net, c);
+    else
+        ypr__fake_quant(&nd->bq, net->params[nd->p[1]].data, net->params[nd->p[1]].numel);
+}
+
+int ypr_quantizer_convert(ypr_quantizer *q, const ypr_model *trained, ypr_model **out)
+{
+    RETURN_IF(!q || !trained || !out, YPR_EINVAL, "quantizer: NULL argument");
+    *out = NULL;
+    RETURN_IF(!q->work || !q->rows, YPR_ESTATE, "quantizer: nothing quantized yet "
+              "(ypr_quantizer_quantize makes the model to fine-tune)");
+    TRY(same_structure(q, &trained->net));
+    ypr_qrow *rows = malloc((size_t)q->nrows * sizeof *rows);
+    RETURN_IF(!rows, YPR_ENOMEM, "quantizer: out of memory");
+    memcpy(rows, q->rows, (size_t)q->nrows * sizeof *rows);
+    ypr_model *m = NULL;
+    int rc = ypr__model_clone(trained, &m);
+    for (int r = 0; rc == YPR_OK && r < q->nrows; r++)
+        if (rows[r].conv >= 0 && !rows[r].kept)
+            convert_conv(q, &m->net, rows[r].conv, &rows[r]);
+    if (rc == YPR_OK) {
+        m->net.version++;
+        ypr__model_drop_plans(m);
+        rc = ypr__net_validate(&m->net);
+    }
+    ypr_qrow *old = q->rows;
+    if (rc == YPR_OK) {
+        q->rows = rows;
+        rc = measure_e2e(q, m);
+        if (rc < 0)
+            q->rows = old;
+    }
+    if (rc < 0) {
+        free(rows);
+        ypr_model_free(m);
+        return rc;
+    }
+    free(old);
+    *out = m;
+    return YPR_OK;
+}
