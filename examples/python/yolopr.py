@@ -352,7 +352,7 @@ class Model(_Handle):
         calib_images, size, bias_correction, keep_float=[patterns] …).
         qat=N: then N epochs of quantization-aware fine-tuning on `train`
         (default: the calibration set) before conversion (Quantizer.qat;
-        qat_settings: Trainer keyword arguments, e.g. {"hyp": {"lr0": 0.001}})."""
+        qat_settings: Trainer keyword arguments, e.g. {"hyp": {"lr0": 1e-4}})."""
         with Quantizer(self, calib, **settings) as q:
             if qat:
                 return q.qat(train if train is not None else calib, qat, **(qat_settings or {}))
@@ -938,9 +938,9 @@ class Quantizer(_Handle):
     def qat(self, train, epochs, val=None, **trainer_settings):
         """Quantization-aware training: quantize(), fine-tune that model
         `epochs` epochs through its frozen steps (a Trainer on `train`,
-        defaults batch 16, nominal_batch = batch, no warm-up, lr0 0.001,
+        defaults batch 16, nominal_batch = batch, no warm-up, lr0 1e-4,
         no per-epoch evaluation; trainer_settings override), then convert()."""
-        hyp = {"warmup_epochs": 0, "lr0": 0.001}
+        hyp = {"warmup_epochs": 0, "lr0": 1e-4}
         hyp.update(trainer_settings.pop("hyp", None) or {})
         settings = {"batch": 16, "eval": 0}
         settings.update(trainer_settings)

@@ -23,7 +23,7 @@ static const char usage[] =
     "  per-layer SQNR table. --eval scores the float and the quantized model.\n"
     "  --qat EPOCHS fine-tunes the quantized model quantization-aware on the\n"
     "  calibration split (frozen steps, straight-through gradients; lr0 LR,\n"
-    "  default 0.001, no warm-up, batch N = nominal batch, default 16) before\n"
+    "  default 1e-4, no warm-up, batch N = nominal batch, default 16) before\n"
     "  rounding its weights onto the grid.";
 
 typedef struct quant_args {
@@ -235,7 +235,7 @@ static int run(quant_args *a, cli_io *io, int oout, int oreport, int oplot)
 int cmd_quant(int argc, char **argv)
 {
     quant_args a = {.split = "train", .eval_split = "val", .calib = 100, .size = -1,
-                    .method = 2, .sqnr = 2, .pct = 99.99, .qat_batch = 16, .qat_lr = 0.001};
+                    .method = 2, .sqnr = 2, .pct = 99.99, .qat_batch = 16, .qat_lr = 1e-4};
     static const char *const methods[] = {"minmax", "percentile", "entropy", "mse", NULL};
     static const char *const schemes[] = {"dpu", "per-channel", NULL};
     const cli_opt opts[] = {
