@@ -13,7 +13,7 @@ static const char usage[] =
     "       [--split train] [--weights W] [--calib-images N] [--size N]\n"
     "       [--method minmax|percentile|entropy|mse] [--percentile P]\n"
     "       [--scheme dpu|per-channel] [--hard-act] [--bias-correction]\n"
-    "       [--keep-float PATTERN]... [--keep-worst K] [--sqnr-images N]\n"
+    "       [--keep-float PATTERN]... [--keep-worst K] [--sqnr-images N] [--search-images K]\n"
     "       [--qat EPOCHS [--qat-lr LR] [--batch N] [--hyp HYP.yaml]]\n"
     "       [--eval [--eval-split val]] [--report OUT.json] [--plot OUT.png] [--threads T]\n"
     "       -o OUT.safetensors\n"
@@ -31,7 +31,7 @@ typedef struct quant_args {
     const char *keep[CLI_MAX_PATTERNS];
     int nkeep, calib, size, method, scheme, hard, bias, keep_worst, sqnr, eval, threads;
     int synth, synth_count, synth_size, synth_classes;
-    int qat, qat_batch;
+    int qat, qat_batch, search;
     double pct, qat_lr;
 } quant_args;
 
@@ -113,7 +113,7 @@ static int configure(ypr_quantizer *q, const quant_args *a)
         {YPR_QUANT_SCHEME, a->scheme}, {YPR_QUANT_METHOD, a->method},
         {YPR_QUANT_CALIB_IMAGES, a->calib}, {YPR_QUANT_BIAS_CORRECTION, a->bias},
         {YPR_QUANT_KEEP_WORST, a->keep_worst}, {YPR_QUANT_HARD_ACT, a->hard},
-        {YPR_QUANT_SQNR_IMAGES, a->sqnr}};
+        {YPR_QUANT_SQNR_IMAGES, a->sqnr}, {YPR_QUANT_SEARCH_IMAGES, a->search}};
     int rc;
     for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
         if ((rc = ypr_quantizer_set_int(q, set[i].key, set[i].v)) < 0)
@@ -253,6 +253,7 @@ int cmd_quant(int argc, char **argv)
         CLI_O_LIST("--keep-float", a.keep, CLI_MAX_PATTERNS, &a.nkeep),
         CLI_O_INT("--keep-worst", &a.keep_worst, 0, 16384),
         CLI_O_INT("--sqnr-images", &a.sqnr, 0, 1000),
+        CLI_O_INT("--search-images", &a.search, 0, 1000),
         CLI_O_INT("--qat", &a.qat, 0, 100000),
         CLI_O_REAL("--qat-lr", &a.qat_lr, 0, 10, CLI_OPEN_LO),
         CLI_O_INT("--batch", &a.qat_batch, 1, 1024),

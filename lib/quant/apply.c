@@ -55,8 +55,9 @@ static int act_step(const ypr_quantizer *q, ypr_qrow *r, ypr_qparam *aq)
 {
     const ypr_qstats *s = &q->stats[r->node];
     const char *name = q->work->net.nodes[r->node].name;
-    /* the image's range is known: never clip pixels */
-    int method = r->node == 0 ? YPR_QMETHOD_MINMAX : q->method;
+    /* the image's range is known: never clip pixels; a value a max-pool
+     * reads (or a concat joins with pooled values) keeps its full range */
+    int method = r->node == 0 || r->pooled ? YPR_QMETHOD_MINMAX : q->method;
     double t;
     int rc = ypr__qstats_threshold(s, method, q->pct, QMAX, &t);
     if (rc < 0) {
@@ -124,17 +125,11 @@ static int find(int *parent, int i)
     return i;
 }
 
-/* dpu: a DPU concatenates in place, so a concat and the values it joins
- * share one step (the coarsest of theirs, so nothing clips more). */
-static int unify_concats(ypr_net *net)
+/* parent[nnodes]: union-find of the values that share a step under the
+ * dpu scheme (a concat and the values it joins); find() gives the group. */
+static void concat_groups(const ypr_net *net, int *parent)
 {
-    int n = net->nnodes, *parent = malloc((size_t)n * sizeof(int));
-    float *top = calloc((size_t)n, sizeof(float));
-    if (!parent || !top) {
-        free(parent);
-        free(top);
-        return ypr__error(YPR_ENOMEM, "quantizer: out of memory");
-    }
+    int n = net->nnodes;
     for (int i = 0; i < n; i++)
         parent[i] = i;
     for (int i = 0; i < n; i++) {
@@ -147,6 +142,20 @@ static int unify_concats(ypr_net *net)
                 parent[find(parent, s)] = find(parent, i);
         }
     }
+}
+
+/* dpu: a DPU concatenates in place, so a concat and the values it joins
+ * share one step (the coarsest of theirs, so nothing clips more). */
+static int unify_concats(ypr_net *net)
+{
+    int n = net->nnodes, *parent = malloc((size_t)n * sizeof(int));
+    float *top = calloc((size_t)n, sizeof(float));
+    if (!parent || !top) {
+        free(parent);
+        free(top);
+        return ypr__error(YPR_ENOMEM, "quantizer: out of memory");
+    }
+    concat_groups(net, parent);
     for (int i = 0; i < n; i++)
         if (net->nodes[i].aq.scale > top[find(parent, i)])
             top[find(parent, i)] = net->nodes[i].aq.scale;
@@ -335,12 +344,191 @@ static int measure_e2e(ypr_quantizer *q, ypr_model *m)
     return rc;
 }
 
+/* ------------------------------------------------ step search */
+
+/* YPR_QUANT_SEARCH_IMAGES K > 0: the calibration method proposes each
+ * value's step; then, value after value in net order (dpu: a concat group
+ * at once, its step shared), the step is doubled, or else halved, when that
+ * lowers the end-to-end error — the squared difference after the sigmoid
+ * between the quantized and the float net's head maps on the first K
+ * calibration images, each anchor-cell's outputs weighted by the float
+ * net's objectness there (where the detections are). Local criteria (KL
+ * divergence, MSE of the value itself) cannot see that a detector's rare
+ * strong responses matter more than their share of the histogram; the
+ * head's error can. The steps stay
+ * what the scheme allows (powers of two for dpu): the search only picks
+ * among them. Costs about 2 forward passes of K images per value. */
+typedef struct search_ctx {
+    ypr_quantizer *q;
+    ypr_model *m;
+    ypr_plan *plan;
+    float *x;             /* K letterboxed images */
+    float **ref;          /* per image: the float net's head maps, levels concatenated */
+    int64_t per;          /* head floats per image */
+    int k, no;            /* images; outputs per anchor (classes + 5) */
+} search_ctx;
+
+static void head_copy(ypr_plan *plan, float *dst)
+{
+    for (int l = 0; l < ypr__plan_num_outputs(plan); l++) {
+        ypr_shape sh;
+        const float *o = ypr__plan_output(plan, l, &sh);
+        int64_t n = sh.c * sh.h * sh.w;
+        memcpy(dst, o, (size_t)n * sizeof(float));
+        dst += n;
+    }
+}
+
+static int search_error(search_ctx *cx, double *err)
+{
+    int64_t img = (int64_t)3 * cx->q->size * cx->q->size;
+    double e = 0;
+    for (int i = 0; i < cx->k; i++) {
+        TRY(ypr__plan_run(cx->plan, cx->x + i * img));
+        const float *r = cx->ref[i];
+        for (int l = 0; l < ypr__plan_num_outputs(cx->plan); l++) {
+            ypr_shape sh;
+            const float *o = ypr__plan_output(cx->plan, l, &sh);
+            int64_t n = sh.c * sh.h * sh.w;
+            int64_t hw = sh.h * sh.w;
+            for (int64_t j = 0; j < n; j++) {
+                /* weighted by the float net's objectness of the anchor-cell */
+                int64_t ch = j / hw, a = ch / cx->no;
+                double obj = 1 / (1 + exp(-(double)r[(a * cx->no + 4) * hw + j % hw]));
+                double d = 1 / (1 + exp(-(double)o[j])) - 1 / (1 + exp(-(double)r[j]));
+                e += obj * d * d;
+            }
+            r += n;
+        }
+    }
+    *err = e;
+    return YPR_OK;
+}
+
+/* Scale the step of every value of group g (members: parent root g) by f. */
+static void scale_group(ypr_net *net, const int *parent, int g, double f)
+{
+    for (int i = 0; i < net->nnodes; i++)
+        if (net->nodes[i].aq.scale > 0 && find((int *)parent, i) == g)
+            net->nodes[i].aq.scale = (float)(net->nodes[i].aq.scale * f);
+}
+
+static int search_steps(search_ctx *cx, const int *parent)
+{
+    ypr_net *net = &cx->m->net;
+    double best;
+    TRY(search_error(cx, &best));
+    char *done = calloc((size_t)net->nnodes, 1);
+    RETURN_IF(!done, YPR_ENOMEM, "quantizer: out of memory");
+    int rc = YPR_OK;
+    for (int i = 1; rc == YPR_OK && i < net->nnodes; i++) {
+        int g = find((int *)parent, i);
+        if (!(net->nodes[i].aq.scale > 0) || done[g])
+            continue;
+        done[g] = 1;
+        int head = 0;   /* the head's steps have their own rule (after the sigmoid) */
+        for (int r = 0; r < cx->q->nrows; r++)
+            head |= cx->q->rows[r].head && find((int *)parent, cx->q->rows[r].node) == g;
+        if (head)
+            continue;
+        static const double tries[2] = {2.0, 0.5};
+        for (int t = 0; rc == YPR_OK && t < 2; t++) {
+            scale_group(net, parent, g, tries[t]);
+            double e;
+            rc = search_error(cx, &e);
+            if (rc == YPR_OK && e < best) {
+                best = e;
+                break;
+            }
+            scale_group(net, parent, g, 1.0 / tries[t]);   /* powers of two: exact */
+        }
+    }
+    free(done);
+    return rc;
+}
+
+static int step_search(ypr_quantizer *q, ypr_model *m)
+{
+    int k = q->search_images < q->calib_done ? q->search_images : q->calib_done;
+    if (k <= 0)
+        return YPR_OK;
+    const ypr_net *net = &m->net;
+    int64_t img = (int64_t)3 * q->size * q->size;
+    search_ctx cx = {q, m, NULL, malloc((size_t)(k * img) * sizeof(float)),
+                     calloc((size_t)k, sizeof(float *)), 0, k,
+                     net->nodes[net->nnodes - 1].nc + 5};
+    int *parent = malloc((size_t)net->nnodes * sizeof(int));
+    ypr_plan *pf = NULL;
+    int rc = cx.x && cx.ref && parent ? YPR_OK : ypr__error(YPR_ENOMEM, "quantizer: out of "
+                                                            "memory");
+    if (rc == YPR_OK) {
+        /* per-channel: each value its own step (no shared concat steps) */
+        concat_groups(net, parent);
+        if (q->scheme != YPR_QSCHEME_DPU)
+            for (int i = 0; i < net->nnodes; i++)
+                parent[i] = i;
+    }
+    if (rc == YPR_OK)
+        rc = ypr__plan_create(&q->work->net, q->work->pool, 1, q->size, q->size, &pf);
+    if (rc == YPR_OK)
+        rc = ypr__plan_create(&m->net, m->pool, 1, q->size, q->size, &cx.plan);
+    int count = ypr_dataset_count(q->ds);
+    for (int i = 0; rc == YPR_OK && i < k; i++) {
+        int idx = (int)((int64_t)i * count / q->calib_done);
+        uint8_t *rgb = NULL;
+        int w, h;
+        ypr_letterbox lb;
+        rc = ypr_dataset_image(q->ds, idx, &rgb, &w, &h);
+        if (rc == YPR_OK)
+            rc = ypr__letterbox(rgb, w, h, q->size, q->size, 114, cx.x + i * img, &lb);
+        ypr_free(rgb);
+        if (rc == YPR_OK)
+            rc = ypr__plan_run(pf, cx.x + i * img);
+        if (rc == YPR_OK && i == 0)
+            for (int l = 0; l < ypr__plan_num_outputs(pf); l++) {
+                ypr_shape sh;
+                ypr__plan_output(pf, l, &sh);
+                cx.per += sh.c * sh.h * sh.w;
+            }
+        if (rc == YPR_OK && !(cx.ref[i] = malloc((size_t)cx.per * sizeof(float))))
+            rc = ypr__error(YPR_ENOMEM, "quantizer: out of memory");
+        if (rc == YPR_OK)
+            head_copy(pf, cx.ref[i]);
+    }
+    if (rc == YPR_OK)
+        rc = search_steps(&cx, parent);
+    ypr__plan_free(pf);
+    ypr__plan_free(cx.plan);
+    for (int i = 0; cx.ref && i < k; i++)
+        free(cx.ref[i]);
+    free(cx.ref);
+    free(cx.x);
+    free(parent);
+    return rc;
+}
+
 /* ------------------------------------------------------------ quantize */
 
 static double combine_db(double a, double b)
 {
     double na = pow(10, -a / 10), nb = pow(10, -b / 10);
     return ypr__sqnr_db(1, na + nb);
+}
+
+/* Max-pools select the largest values of their windows: the tail that the
+ * clipping calibrations (entropy, MSE, percentile) cut as outliers is what
+ * a pool passes on (SPP's 5/9/13 pools, the MP downsamplers). A value read
+ * by a max-pool, and a concat joining pooled values, is calibrated minmax. */
+static int pooled(const ypr_net *net, const ypr_consumers *cons, int i)
+{
+    for (int k = cons->start[i]; k < cons->start[i + 1]; k++)
+        if (net->nodes[cons->list[k]].kind == YPR_NODE_MAXPOOL)
+            return 1;
+    const ypr_node *nd = &net->nodes[i];
+    for (int j = 0; nd->kind == YPR_NODE_CONCAT && j < nd->ninputs; j++)
+        if (net->nodes[nd->inputs[j]].kind == YPR_NODE_MAXPOOL)
+            return 1;
+    return 0;
 }
 
 static int build_rows(ypr_quantizer *q, ypr_model *m, const ypr_consumers *cons)
@@ -356,6 +544,7 @@ static int build_rows(ypr_quantizer *q, ypr_model *m, const ypr_consumers *cons)
         ypr_qrow *r = &q->rows[q->nrows++];
         r->node = i;
         r->conv = chain_conv(net, cons, i);
+        r->pooled = pooled(net, cons, i);
         const ypr_node *det = &net->nodes[net->nnodes - 1];
         for (int j = 0; det->kind == YPR_NODE_DETECT && j < det->ninputs; j++)
             r->head |= det->inputs[j] == i;
@@ -427,7 +616,11 @@ static int quantize(ypr_quantizer *q, ypr_model **out)
         if (rc == YPR_OK)
             quant_bias(q, net, row->conv);
     }
-    for (int r = 0; r < q->nrows; r++)   /* after unify_concats */
+    if (rc == YPR_OK) {
+        net->version++;
+        rc = step_search(q, m);
+    }
+    for (int r = 0; r < q->nrows; r++)   /* after unify_concats and the search */
         q->rows[r].act_scale = net->nodes[q->rows[r].node].aq.scale;
     net->version++;
     ypr__model_drop_plans(m);
