@@ -5,7 +5,8 @@
 # dpu (each calibration method) and per-channel, with and without bias
 # correction. Each quantized model is saved, reloaded and scored by
 # `yolopr eval` (the checkpoint round trip included).
-# Usage: scripts/quant_study.sh BUILD_DIR WORK_DIR [NVAL NCALIB]
+# Usage: scripts/quant_study.sh BUILD_DIR WORK_DIR [NVAL NCALIB [SEARCH]]
+# (SEARCH: --search-images for every quantized row, default 0)
 #
 # scripts/quant_study.sh --qat BUILD_DIR WORK_DIR [QAT_EPOCHS [COUNT]]: the
 # PTQ / QAT matrix instead, on the trained width-0.25 yolov7-tiny of
@@ -62,6 +63,7 @@ build=$1
 work=$2
 nval=${3:-400}
 ncal=${4:-100}
+search=${5:-0}
 src=$(cd "$(dirname "$0")/.." && pwd)
 yolopr=$build/examples/yolopr
 [ -f "$work/data.yaml" ] || /usr/bin/python3 "$src/scripts/make_quant_eval_set.py" "$work" "$nval" "$ncal"
@@ -82,7 +84,8 @@ for scheme in dpu per-channel; do
       # shellcheck disable=SC2086
       "$yolopr" quantize "$cfg" --weights "$weights" --data "$work/data.yaml" --size 128 \
         --calib-images "$ncal" --scheme "$scheme" --method "$method" $flag \
-        --sqnr-images 0 --threads 1 -o "$work/q.safetensors" > /dev/null 2>&1
+        --search-images "$search" --sqnr-images 0 --threads 1 \
+        -o "$work/q.safetensors" > /dev/null 2>&1
       printf '%-12s %-10s %-3s %8s %10s\n' "$scheme" "$method" "$bc" \
         $(score "$work/q.safetensors")
     done

@@ -219,7 +219,8 @@ HYP_PRESETS = {"scratch_p5": 0, "p5": 0, "scratch_tiny": 1, "tiny": 1}
 REGULARIZERS = {"bn_l1": 0, "bn": 0, "group_norm": 1, "group": 1}
 # ypr_quant_setting and the quantizer's enums
 (QUANT_SCHEME, QUANT_METHOD, QUANT_CALIB_IMAGES, QUANT_INPUT_SIZE, QUANT_PERCENTILE,
- QUANT_BIAS_CORRECTION, QUANT_KEEP_WORST, QUANT_HARD_ACT, QUANT_SQNR_IMAGES) = range(500, 509)
+ QUANT_BIAS_CORRECTION, QUANT_KEEP_WORST, QUANT_HARD_ACT, QUANT_SQNR_IMAGES,
+ QUANT_SEARCH_IMAGES) = range(500, 510)
 SCHEMES = {"dpu": 0, "per_channel": 1, "per-channel": 1}
 CALIB_METHODS = {"minmax": 0, "percentile": 1, "entropy": 2, "mse": 3}
 # the names of a ypr_train_value array, in index order
@@ -875,8 +876,9 @@ class Quantizer(_Handle):
     """Post-training quantization of a copy of a model (wraps ypr_quantizer).
     Settings: scheme ("dpu", "per-channel"), method ("minmax", "percentile",
     "entropy", "mse"), calib_images, size, percentile, bias_correction,
-    keep_worst, hard_act, sqnr_images; keep_float: fnmatch patterns of layers
-    left in float."""
+    keep_worst, hard_act, sqnr_images, search_images; keep_float: fnmatch
+    patterns of layers left in float. qat() fine-tunes the quantized model
+    quantization-aware, convert() rounds a fine-tuned one."""
 
     _free = staticmethod(_c.ypr_quantizer_free)
     _SETTINGS = {
@@ -884,7 +886,7 @@ class Quantizer(_Handle):
         "calib_images": (QUANT_CALIB_IMAGES, None), "size": (QUANT_INPUT_SIZE, None),
         "percentile": (QUANT_PERCENTILE, float), "bias_correction": (QUANT_BIAS_CORRECTION, None),
         "keep_worst": (QUANT_KEEP_WORST, None), "hard_act": (QUANT_HARD_ACT, None),
-        "sqnr_images": (QUANT_SQNR_IMAGES, None),
+        "sqnr_images": (QUANT_SQNR_IMAGES, None), "search_images": (QUANT_SEARCH_IMAGES, None),
     }
 
     def __init__(self, model, calib, keep_float=(), **settings):
@@ -932,7 +934,7 @@ class Quantizer(_Handle):
         """A fine-tuned quantized Model (from quantize(), trained) rounded
         onto its steps' grids: the form quantize() returns."""
         h = _P()
-        _check(_c.ypr_quantizer_convert(self._h, _live(trained, "model")._h, ctypes.byref(h)))
+        _check(_c.ypr_quantizer_convert(self._h, _live(trained, "model"), ctypes.byref(h)))
         return Model(h.value)
 
     def qat(self, train, epochs, val=None, **trainer_settings):
