@@ -883,7 +883,7 @@ typedef enum ypr_quant_setting {
     YPR_QUANT_KEEP_WORST      = 506, /**< int ≥ 0, default 0: leave the k layers with the lowest local SQNR in float */
     YPR_QUANT_HARD_ACT        = 507, /**< int 0/1, default 0; dpu only: SiLU → hard-swish (sigmoid → hard-sigmoid is refused: no such kernel yet) */
     YPR_QUANT_SQNR_IMAGES     = 508, /**< int 0..1000, default 2: calibration images over which the report's end-to-end SQNR is measured (0: not measured) */
-    YPR_QUANT_SEARCH_IMAGES   = 509  /**< int 0..1000, default 0 (off): refine the calibrated steps on this many calibration images — each value's step (dpu: each concat group's) doubled or halved where that lowers the head's error after the sigmoid (docs/quant.md) @since 0.1 */
+    YPR_QUANT_SEARCH_IMAGES   = 509  /**< int 0..1000, default 0 (off): refine the calibrated steps on this many calibration images — each value's step (dpu: each concat group's, then each conv's weight step) doubled or halved where that lowers the head's error after the sigmoid (docs/quant.md) @since 0.1 */
 } ypr_quant_setting;
 
 /** A post-training quantizer of a copy of @p model (taken now: later changes

@@ -413,6 +413,94 @@ static void scale_group(ypr_net *net, const int *parent, int g, double f)
             net->nodes[i].aq.scale = (float)(net->nodes[i].aq.scale * f);
 }
 
+/* Conv c's bias again from the float net's, bias-corrected for the weights
+ * it has now, rounded. */
+static int redo_bias(const ypr_quantizer *q, ypr_model *m, int c)
+{
+    const ypr_net *ref = &q->work->net;
+    ypr_node *nd = &m->net.nodes[c];
+    if (nd->p[1] < 0)
+        return YPR_OK;
+    ypr_param *b = &m->net.params[nd->p[1]];
+    int rb = ref->nodes[c].p[1];
+    if (rb >= 0)
+        memcpy(b->data, ref->params[rb].data, (size_t)b->numel * sizeof(float));
+    else
+        memset(b->data, 0, (size_t)b->numel * sizeof(float));
+    if (q->bias_corr)
+        TRY(correct_bias(q, m, c));
+    quant_bias(q, &m->net, c);
+    return YPR_OK;
+}
+
+/* dpu: each quantized conv's weight step doubled or halved (the weights
+ * rounded again from the float net's, the bias corrected again) where that
+ * lowers the head error. */
+static int search_weights(search_ctx *cx, double *best)
+{
+    ypr_net *net = &cx->m->net;
+    const ypr_net *ref = &cx->q->work->net;
+    int rc = YPR_OK;
+    for (int r = 0; rc == YPR_OK && r < cx->q->nrows; r++) {
+        const ypr_qrow *row = &cx->q->rows[r];
+        if (row->conv < 0 || row->kept)
+            continue;
+        ypr_node *nd = &net->nodes[row->conv];
+        ypr_param *w = &net->params[nd->p[0]];
+        const float *w0 = ref->params[ref->nodes[row->conv].p[0]].data;
+        size_t bytes = (size_t)w->numel * sizeof(float);
+        float *keep = malloc(bytes);
+        RETURN_IF(!keep, YPR_ENOMEM, "quantizer: out of memory");
+        memcpy(keep, w->data, bytes);
+        ypr_qparam wq = nd->wq, bq = nd->bq;
+        const ypr_param *bp = nd->p[1] >= 0 ? &net->params[nd->p[1]] : NULL;
+        float *bkeep = bp ? malloc((size_t)bp->numel * sizeof(float)) : NULL;
+        if (bp && !bkeep) {
+            free(keep);
+            return ypr__error(YPR_ENOMEM, "quantizer: out of memory");
+        }
+        if (bp)
+            memcpy(bkeep, bp->data, (size_t)bp->numel * sizeof(float));
+        static const double tries[2] = {0.5, 2.0};
+        int better = 0;
+        for (int t = 0; rc == YPR_OK && t < 2 && !better; t++) {
+            nd->wq.scale = (float)(wq.scale * tries[t]);
+            memcpy(w->data, w0, bytes);
+            ypr__fake_quant(&nd->wq, w->data, w->numel);
+            rc = redo_bias(cx->q, cx->m, row->conv);
+            nd = &net->nodes[row->conv];
+            net->version++;
+            ypr__plan_free(cx->plan);
+            cx->plan = NULL;
+            double e = 0;
+            if (rc == YPR_OK)
+                rc = ypr__plan_create(net, cx->m->pool, 1, cx->q->size, cx->q->size,
+                                      &cx->plan);
+            if (rc == YPR_OK)
+                rc = search_error(cx, &e);
+            if (rc == YPR_OK && e < *best) {
+                *best = e;
+                better = 1;
+            }
+        }
+        if (!better) {
+            nd->wq = wq;
+            nd->bq = bq;
+            memcpy(w->data, keep, bytes);
+            if (bp)
+                memcpy(bp->data, bkeep, (size_t)bp->numel * sizeof(float));
+            net->version++;
+            ypr__plan_free(cx->plan);
+            cx->plan = NULL;
+            if (rc == YPR_OK)
+                rc = ypr__plan_create(net, cx->m->pool, 1, cx->q->size, cx->q->size, &cx->plan);
+        }
+        free(keep);
+        free(bkeep);
+    }
+    return rc;
+}
+
 static int search_steps(search_ctx *cx, const int *parent)
 {
     ypr_net *net = &cx->m->net;
@@ -444,6 +532,8 @@ static int search_steps(search_ctx *cx, const int *parent)
         }
     }
     free(done);
+    if (rc == YPR_OK && cx->q->scheme == YPR_QSCHEME_DPU)
+        rc = search_weights(cx, &best);
     return rc;
 }
 
