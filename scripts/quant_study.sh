@@ -16,13 +16,13 @@
 # unpruned and pruned (LAMP 25 %, round to 8, head kept, then fine-tuned 5
 # epochs at lr0 0.003 as tests/test_accuracy.c does): float, dpu and
 # per-channel INT8 with entropy calibration, PTQ and QAT (QAT_EPOCHS,
-# default 2, lr0 1e-4).
+# default 4, lr0 1e-4).
 set -eu
 if [ "${1:-}" = "--qat" ]; then
   shift
   build=$1
   work=$2
-  epochs=${3:-2}
+  epochs=${3:-4}
   count=${4:-2048}
   src=$(cd "$(dirname "$0")/.." && pwd)
   yolopr=$build/examples/yolopr
