@@ -1,8 +1,10 @@
 /* ypr_quantizer_quantize: the calibrated float net → a fake-quantized copy.
  * Order: choose the rows (values to quantize) and which stay float; round
  * the weights; give each value its activation step; (dpu) one step per
- * concat and its inputs; bias correction; round the biases; measure the
- * end-to-end SQNR against the float net. */
+ * concat and its inputs; bias correction; round the biases; optionally
+ * search the steps on the head's error; measure the end-to-end SQNR against
+ * the float net. ypr_quantizer_convert: a model fine-tuned through those
+ * steps (quantization-aware training) rounded back onto their grids. */
 #include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
