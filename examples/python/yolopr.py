@@ -943,7 +943,10 @@ class Quantizer(_Handle):
         defaults batch 16, nominal_batch = batch, no warm-up, lr0 1e-4,
         no per-epoch evaluation; trainer_settings override), then convert()."""
         hyp = {"warmup_epochs": 0, "lr0": 1e-4}
-        hyp.update(trainer_settings.pop("hyp", None) or {})
+        extra = trainer_settings.pop("hyp", None) or {}
+        if not isinstance(extra, dict):
+            raise TypeError("qat: hyp must be a dict of hyper-parameters")
+        hyp.update(extra)
         settings = {"batch": 16, "eval": 0}
         settings.update(trainer_settings)
         settings.setdefault("nominal_batch", settings["batch"])
