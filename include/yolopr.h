@@ -678,6 +678,10 @@ typedef int (*ypr_train_fn)(void *user, int epoch, int epochs, int iter, int ite
 /** A trainer of @p model on @p train, evaluated on @p val (may be NULL: no
  *  per-epoch evaluation). The model is trained in place (its net, pruned or
  *  not, is the one that trains); both datasets must outlive the trainer.
+ *  A model from ypr_quantizer_quantize() trains quantization-aware: the
+ *  forward applies its weight, bias and activation steps (frozen), the
+ *  gradient passes where a value was not clipped (straight-through
+ *  estimator); ypr_quantizer_convert() then rounds the trained weights.
  *  @return YPR_OK; YPR_EINVAL (class counts of model and data disagree,
  *  naming both; a fused model); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_trainer_create(ypr_model *model, const ypr_dataset *train,
@@ -947,7 +951,8 @@ typedef enum ypr_quant_setting {
     YPR_QUANT_BIAS_CORRECTION = 505, /**< int 0/1, default 0: subtract each conv's mean output error (quantized vs float weights on the calibration inputs) from its bias */
     YPR_QUANT_KEEP_WORST      = 506, /**< int ≥ 0, default 0: leave the k layers with the lowest local SQNR in float */
     YPR_QUANT_HARD_ACT        = 507, /**< int 0/1, default 0; dpu only: SiLU → hard-swish (sigmoid → hard-sigmoid is refused: no such kernel yet) */
-    YPR_QUANT_SQNR_IMAGES     = 508  /**< int 0..1000, default 2: calibration images over which the report's end-to-end SQNR is measured (0: not measured) */
+    YPR_QUANT_SQNR_IMAGES     = 508, /**< int 0..1000, default 2: calibration images over which the report's end-to-end SQNR is measured (0: not measured) */
+    YPR_QUANT_SEARCH_IMAGES   = 509  /**< int 0..1000, default 0 (off): refine the calibrated steps on this many calibration images — each value's step (dpu: each concat group's, then each conv's weight step) doubled or halved where that lowers the head's error after the sigmoid (docs/quant.md) @since 0.1 */
 } ypr_quant_setting;
 
 /** A post-training quantizer of a copy of @p model (taken now: later changes
@@ -1004,6 +1009,20 @@ YPR_API int ypr_quantizer_report(const ypr_quantizer *q, char **text, int json);
  *  @return YPR_OK; YPR_EINVAL; YPR_ESTATE (nothing quantized yet); YPR_EIO
  *  (naming the file); YPR_ENOMEM. @since 0.1 */
 YPR_API int ypr_quantizer_plot(const ypr_quantizer *q, const char *path);
+/** Quantization-aware training, last step: @p trained is a model that
+ *  ypr_quantizer_quantize() of this quantizer returned and a ypr_trainer then
+ *  fine-tuned (a model whose net carries quantization steps trains through
+ *  them: fake quantization of weights, biases and activations in the
+ *  forward, the straight-through estimator in the backward, steps frozen).
+ *  Makes a new model of the form ypr_quantizer_quantize() returns: its
+ *  weights and biases rounded onto their steps' grids (per-channel weight
+ *  steps and INT32 biases recomputed as the scheme does), activation steps
+ *  kept; the report's weight and end-to-end SQNR (against the float net) are
+ *  measured again. @p trained is unchanged; free *out with ypr_model_free().
+ *  @return YPR_OK; YPR_EINVAL (NULL; @p trained is not a quantized model of
+ *  this quantizer's net, naming the first difference); YPR_ESTATE (nothing
+ *  quantized yet); YPR_ENOMEM. @since 0.1 */
+YPR_API int ypr_quantizer_convert(ypr_quantizer *q, const ypr_model *trained, ypr_model **out);
 
 #ifdef __cplusplus
 }

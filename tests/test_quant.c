@@ -16,6 +16,7 @@
 
 #include "yolopr.h"
 #include "lib/model/model.h"
+#include "lib/data/data.h"
 #include "lib/quant/quant.h"
 #include "test_util.h"
 
@@ -393,6 +394,100 @@ static void test_per_channel_scheme(void **state)
     ypr_model_free(m);
 }
 
+/* ------------------------------------------------ step search */
+
+/* The head error the search minimizes, computed here independently: on
+ * images `idx` letterboxed to 128 (pad 114, as calibration does),
+ * Σ σ(obj_ref)·(σ(out) − σ(ref))² over every head output, ref the fused
+ * float net (with the dpu slope). */
+static double head_error(ypr_model *qm, ypr_model *ref, const ypr_dataset *ds, const int *idx,
+                         int k, int no)
+{
+    double e = 0;
+    float *x = malloc(3 * 128 * 128 * sizeof(float));
+    assert_non_null(x);
+    for (int i = 0; i < k; i++) {
+        uint8_t *rgb;
+        int w, h;
+        assert_int_equal(ypr_dataset_image(ds, idx[i], &rgb, &w, &h), YPR_OK);
+        ypr_letterbox lb;
+        assert_int_equal(ypr__letterbox(rgb, w, h, 128, 128, 114, x, &lb), YPR_OK);
+        ypr_free(rgb);
+        assert_int_equal(ypr_model_forward(qm, x, 1, 128, 128), YPR_OK);
+        assert_int_equal(ypr_model_forward(ref, x, 1, 128, 128), YPR_OK);
+        for (int l = 0; l < ypr_model_num_levels(qm); l++) {
+            int64_t sh[5];
+            assert_int_equal(ypr_model_output(qm, l, NULL, sh), YPR_OK);
+            int64_t n = sh[1] * sh[2] * sh[3] * sh[4];   /* [1, na, H, W, no] */
+            float *a = malloc((size_t)n * sizeof(float)), *b = malloc((size_t)n * sizeof(float));
+            assert_true(a && b && sh[4] == no);
+            assert_int_equal(ypr_model_output(qm, l, a, sh), YPR_OK);
+            assert_int_equal(ypr_model_output(ref, l, b, sh), YPR_OK);
+            for (int64_t j = 0; j < n; j++) {
+                double obj = 1 / (1 + exp(-(double)b[j - j % no + 4]));
+                double d = 1 / (1 + exp(-(double)a[j])) - 1 / (1 + exp(-(double)b[j]));
+                e += obj * d * d;
+            }
+            free(a);
+            free(b);
+        }
+    }
+    free(x);
+    return e;
+}
+
+/* The search keeps the scheme's form (powers of two, a concat's inputs
+ * sharing its step) and only ever lowers the head error on its images. */
+static void test_step_search(void **state)
+{
+    (void)state;
+    ypr_model *m = trained_model();
+    ypr_dataset *ds = e2e_dataset();
+    const int calib = 6, k = 3;
+    ypr_quantizer *q = quantizer(m, ds, YPR_QSCHEME_DPU, calib);
+    ypr_model *plain, *searched;
+    assert_int_equal(ypr_quantizer_quantize(q, &plain), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SEARCH_IMAGES, k), YPR_OK);
+    double v;
+    assert_int_equal(ypr_quantizer_get_float(q, YPR_QUANT_SEARCH_IMAGES, &v), YPR_OK);
+    assert_true(v == k);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SEARCH_IMAGES, 1001), YPR_ERANGE);
+    assert_int_equal(ypr_quantizer_quantize(q, &searched), YPR_OK);
+    const ypr_net *a = &plain->net, *b = &searched->net;
+    int changed = 0;
+    for (int i = 0; i < b->nnodes; i++) {
+        float s0 = a->nodes[i].aq.scale, s1 = b->nodes[i].aq.scale;
+        assert_true((s0 > 0) == (s1 > 0));
+        if (!(s1 > 0))
+            continue;
+        int e;
+        assert_true(frexpf(s1, &e) == 0.5f);
+        assert_true(s1 == s0 || s1 == 2 * s0 || s1 == s0 / 2);
+        changed += s1 != s0;
+        const ypr_node *nd = &b->nodes[i];
+        for (int j = 0; nd->kind == YPR_NODE_CONCAT && j < nd->ninputs; j++) {
+            int src = nd->inputs[j];
+            while (b->nodes[src].kind == YPR_NODE_MAXPOOL || b->nodes[src].kind == YPR_NODE_UPSAMPLE)
+                src = b->nodes[src].inputs[0];
+            if (b->nodes[src].aq.scale > 0)
+                assert_true(b->nodes[src].aq.scale == s1);
+        }
+    }
+    int count = ypr_dataset_count(ds), idx[3];
+    for (int i = 0; i < k; i++)
+        idx[i] = (int)((int64_t)i * count / calib);
+    int no = b->nodes[b->nnodes - 1].nc + 5;
+    double e0 = head_error(plain, q->work, ds, idx, k, no);
+    double e1 = head_error(searched, q->work, ds, idx, k, no);
+    print_message("search: %d steps changed, head error %.6g -> %.6g\n", changed, e0, e1);
+    assert_true(changed == 0 ? e1 == e0 : e1 < e0);
+    ypr_model_free(searched);
+    ypr_model_free(plain);
+    ypr_quantizer_free(q);
+    ypr_dataset_free(ds);
+    ypr_model_free(m);
+}
+
 /* ------------------------------------------------ bias correction */
 
 static float rnd(uint64_t *s)
@@ -623,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_rounding),
         cmocka_unit_test(test_dpu_scheme),
         cmocka_unit_test(test_per_channel_scheme),
+        cmocka_unit_test(test_step_search),
         cmocka_unit_test(test_bias_correction),
         cmocka_unit_test(test_bias_correction_model),
         cmocka_unit_test(test_evaluate_and_reload),

@@ -195,6 +195,7 @@ _sig("ypr_quantizer_calibrate", ctypes.c_int, _P)
 _sig("ypr_quantizer_quantize", ctypes.c_int, _P, ctypes.POINTER(_P))
 _sig("ypr_quantizer_report", ctypes.c_int, _P, ctypes.POINTER(_P), ctypes.c_int)
 _sig("ypr_quantizer_plot", ctypes.c_int, _P, ctypes.c_char_p)
+_sig("ypr_quantizer_convert", ctypes.c_int, _P, _P, ctypes.POINTER(_P))
 
 # The enum tables below mirror include/yolopr.h by hand; tests/python/test_enums.py
 # checks every entry (and that no header value is missing) against the header.
@@ -233,7 +234,8 @@ HYP_PRESETS = {"scratch_p5": 0, "p5": 0, "scratch_tiny": 1, "tiny": 1}
 REGULARIZERS = {"bn_l1": 0, "bn": 0, "group_norm": 1, "group": 1}
 # ypr_quant_setting and the quantizer's enums
 (QUANT_SCHEME, QUANT_METHOD, QUANT_CALIB_IMAGES, QUANT_INPUT_SIZE, QUANT_PERCENTILE,
- QUANT_BIAS_CORRECTION, QUANT_KEEP_WORST, QUANT_HARD_ACT, QUANT_SQNR_IMAGES) = range(500, 509)
+ QUANT_BIAS_CORRECTION, QUANT_KEEP_WORST, QUANT_HARD_ACT, QUANT_SQNR_IMAGES,
+ QUANT_SEARCH_IMAGES) = range(500, 510)
 SCHEMES = {"dpu": 0, "per_channel": 1, "per-channel": 1}
 CALIB_METHODS = {"minmax": 0, "percentile": 1, "entropy": 2, "mse": 3}
 # ypr_dtype: a model tensor's element type (Model.tensor_info)
@@ -362,11 +364,16 @@ class Model(_Handle):
     def fuse(self):
         _check(_c.ypr_model_fuse(self._h))
 
-    def quantize(self, calib, **settings):
+    def quantize(self, calib, qat=0, train=None, qat_settings=None, **settings):
         """A new fake-quantized Model (this one is unchanged): see Quantizer
         for the settings (scheme="dpu"|"per-channel", method="entropy"|…,
-        calib_images, size, bias_correction, keep_float=[patterns] …)."""
+        calib_images, size, bias_correction, keep_float=[patterns] …).
+        qat=N: then N epochs of quantization-aware fine-tuning on `train`
+        (default: the calibration set) before conversion (Quantizer.qat;
+        qat_settings: Trainer keyword arguments, e.g. {"hyp": {"lr0": 1e-4}})."""
         with Quantizer(self, calib, **settings) as q:
+            if qat:
+                return q.qat(train if train is not None else calib, qat, **(qat_settings or {}))
             return q.quantize()
 
     def tensors(self):
@@ -938,8 +945,9 @@ class Quantizer(_Handle):
     """Post-training quantization of a copy of a model (wraps ypr_quantizer).
     Settings: scheme ("dpu", "per-channel"), method ("minmax", "percentile",
     "entropy", "mse"), calib_images, size, percentile, bias_correction,
-    keep_worst, hard_act, sqnr_images; keep_float: fnmatch patterns of layers
-    left in float."""
+    keep_worst, hard_act, sqnr_images, search_images; keep_float: fnmatch
+    patterns of layers left in float. qat() fine-tunes the quantized model
+    quantization-aware, convert() rounds a fine-tuned one."""
 
     _free = staticmethod(_c.ypr_quantizer_free)
     _SETTINGS = {
@@ -947,7 +955,7 @@ class Quantizer(_Handle):
         "calib_images": (QUANT_CALIB_IMAGES, None), "size": (QUANT_INPUT_SIZE, None),
         "percentile": (QUANT_PERCENTILE, float), "bias_correction": (QUANT_BIAS_CORRECTION, None),
         "keep_worst": (QUANT_KEEP_WORST, None), "hard_act": (QUANT_HARD_ACT, None),
-        "sqnr_images": (QUANT_SQNR_IMAGES, None),
+        "sqnr_images": (QUANT_SQNR_IMAGES, None), "search_images": (QUANT_SEARCH_IMAGES, None),
     }
 
     def __init__(self, model, calib, keep_float=(), **settings):
@@ -990,6 +998,35 @@ class Quantizer(_Handle):
         h = _P()
         _check(_c.ypr_quantizer_quantize(self._h, ctypes.byref(h)))
         return Model(h.value)
+
+    def convert(self, trained):
+        """A fine-tuned quantized Model (from quantize(), trained) rounded
+        onto its steps' grids: the form quantize() returns."""
+        h = _P()
+        _check(_c.ypr_quantizer_convert(self._h, _live(trained, "model"), ctypes.byref(h)))
+        return Model(h.value)
+
+    def qat(self, train, epochs, val=None, **trainer_settings):
+        """Quantization-aware training: quantize(), fine-tune that model
+        `epochs` epochs through its frozen steps (a Trainer on `train`,
+        defaults batch 16, nominal_batch = batch, no warm-up, lr0 1e-4,
+        no per-epoch evaluation; trainer_settings override), then convert()."""
+        hyp = {"warmup_epochs": 0, "lr0": 1e-4}
+        extra = trainer_settings.pop("hyp", None) or {}
+        if not isinstance(extra, dict):
+            raise TypeError("qat: hyp must be a dict of hyper-parameters")
+        hyp.update(extra)
+        settings = {"batch": 16, "eval": 0}
+        settings.update(trainer_settings)
+        settings.setdefault("nominal_batch", settings["batch"])
+        settings["epochs"] = epochs
+        model = self.quantize()
+        try:
+            with Trainer(model, train, val, hyp=hyp, **settings) as t:
+                t.run()
+            return self.convert(model)
+        finally:
+            model.close()
 
     def report(self, json_format=False):
         text = _take_text(lambda out: _c.ypr_quantizer_report(self._h, out, 1 if json_format else 0))

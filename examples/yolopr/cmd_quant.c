@@ -13,20 +13,26 @@ static const char usage[] =
     "       [--split train] [--weights W] [--calib-images N] [--size N]\n"
     "       [--method minmax|percentile|entropy|mse] [--percentile P]\n"
     "       [--scheme dpu|per-channel] [--hard-act] [--bias-correction]\n"
-    "       [--keep-float PATTERN]... [--keep-worst K] [--sqnr-images N]\n"
+    "       [--keep-float PATTERN]... [--keep-worst K] [--sqnr-images N] [--search-images K]\n"
+    "       [--qat EPOCHS [--qat-lr LR] [--batch N] [--hyp HYP.yaml]]\n"
     "       [--eval [--eval-split val]] [--report OUT.json] [--plot OUT.png] [--threads T]\n"
     "       -o OUT.safetensors|OUT.onnx (ONNX: the QDQ form, docs/onnx.md)\n"
     "  Calibrates on the dataset's images, writes the fused, fake-quantized model\n"
     "  (weights and biases on the INT8 grid, activation steps in its net\n"
     "  description: it loads and evaluates as any checkpoint) and prints the\n"
-    "  per-layer SQNR table. --eval scores the float and the quantized model.";
+    "  per-layer SQNR table. --eval scores the float and the quantized model.\n"
+    "  --qat EPOCHS fine-tunes the quantized model quantization-aware on the\n"
+    "  calibration split (frozen steps, straight-through gradients; lr0 LR,\n"
+    "  default 1e-4, no warm-up, batch N = nominal batch, default 16) before\n"
+    "  rounding its weights onto the grid.";
 
 typedef struct quant_args {
-    const char *model, *data, *split, *eval_split, *weights, *out, *report, *plot;
+    const char *model, *data, *split, *eval_split, *weights, *out, *report, *plot, *hyp;
     const char *keep[CLI_MAX_PATTERNS];
     int nkeep, calib, size, method, scheme, hard, bias, keep_worst, sqnr, eval, threads;
     int synth, synth_count, synth_size, synth_classes;
-    double pct;
+    int qat, qat_batch, search;
+    double pct, qat_lr;
 } quant_args;
 
 /* --data synth[:COUNT[:SIZE[:CLASSES]]] (cli_parse_synth): 1, 0 or CLI_USAGE. */
@@ -107,7 +113,7 @@ static int configure(ypr_quantizer *q, const quant_args *a)
         {YPR_QUANT_SCHEME, a->scheme}, {YPR_QUANT_METHOD, a->method},
         {YPR_QUANT_CALIB_IMAGES, a->calib}, {YPR_QUANT_BIAS_CORRECTION, a->bias},
         {YPR_QUANT_KEEP_WORST, a->keep_worst}, {YPR_QUANT_HARD_ACT, a->hard},
-        {YPR_QUANT_SQNR_IMAGES, a->sqnr}};
+        {YPR_QUANT_SQNR_IMAGES, a->sqnr}, {YPR_QUANT_SEARCH_IMAGES, a->search}};
     int rc;
     for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
         if ((rc = ypr_quantizer_set_int(q, set[i].key, set[i].v)) < 0)
@@ -122,6 +128,53 @@ static int configure(ypr_quantizer *q, const quant_args *a)
         else if (rc == YPR_ENOTFOUND)
             fprintf(stderr, "yolopr quantize: warning: %s\n", ypr_last_error());
     return ypr_quantizer_set_progress(q, progress, NULL) < 0;
+}
+
+static int qat_progress(void *user, int epoch, int epochs, int iter, int iters,
+                        const double *values)
+{
+    (void)user;
+    fprintf(stderr, "\rQAT epoch %d/%d batch %d/%d loss %.4f", epoch + 1, epochs, iter + 1,
+            iters, values[YPR_TV_TOTAL]);
+    if (iter + 1 == iters)
+        fputc('\n', stderr);
+    return 0;
+}
+
+/* --qat: fine-tune the quantized model through its steps, then round it. */
+static int qat(const quant_args *a, ypr_quantizer *q, const ypr_dataset *train,
+               ypr_model **qm)
+{
+    ypr_trainer *t = NULL;
+    ypr_model *out = NULL;
+    int64_t size = a->size > 0 ? a->size : a->synth ? a->synth_size : 0;
+    if (size <= 0 && ypr_model_get_int(*qm, YPR_MODEL_INPUT_SIZE, &size) < 0)
+        size = 640;
+    int rc = ypr_trainer_create(*qm, train, NULL, &t);
+    if (rc >= 0 && a->hyp)
+        rc = ypr_trainer_load_hyp(t, a->hyp);
+    const struct { int key; int64_t v; } set[] = {
+        {YPR_TRAIN_EPOCHS, a->qat}, {YPR_TRAIN_BATCH, a->qat_batch},
+        {YPR_TRAIN_NOMINAL_BATCH, a->qat_batch}, {YPR_TRAIN_SIZE, size},
+        {YPR_TRAIN_EVAL, 0}};
+    for (size_t i = 0; rc >= 0 && i < sizeof set / sizeof set[0]; i++)
+        rc = ypr_trainer_set_int(t, set[i].key, set[i].v);
+    if (rc >= 0)
+        rc = ypr_trainer_set_hyp(t, "warmup_epochs", 0);
+    if (rc >= 0)
+        rc = ypr_trainer_set_hyp(t, "lr0", a->qat_lr);
+    if (rc >= 0)
+        rc = ypr_trainer_set_callback(t, qat_progress, NULL);
+    if (rc >= 0)
+        rc = ypr_trainer_run(t);
+    ypr_trainer_free(t);
+    if (rc >= 0)
+        rc = ypr_quantizer_convert(q, *qm, &out);
+    if (rc < 0)
+        return cli_fail("--qat", rc);
+    ypr_model_free(*qm);
+    *qm = out;
+    return 0;
 }
 
 static int run(quant_args *a, cli_io *io, int oout, int oreport, int oplot)
@@ -140,6 +193,8 @@ static int run(quant_args *a, cli_io *io, int oout, int oreport, int oplot)
         status = configure(q, a);
     if (!status && (rc = ypr_quantizer_quantize(q, &qm)) < 0)
         status = cli_fail("quantize", rc);
+    if (!status && a->qat > 0)
+        status = qat(a, q, calib, &qm);
     char *text = NULL;
     if (!status && (rc = ypr_quantizer_report(q, &text, 0)) < 0)
         status = cli_fail("report", rc);
@@ -183,7 +238,7 @@ static int run(quant_args *a, cli_io *io, int oout, int oreport, int oplot)
 int cmd_quant(int argc, char **argv)
 {
     quant_args a = {.split = "train", .eval_split = "val", .calib = 100, .size = -1,
-                    .method = 2, .sqnr = 2, .pct = 99.99};
+                    .method = 2, .sqnr = 2, .pct = 99.99, .qat_batch = 16, .qat_lr = 1e-4};
     static const char *const methods[] = {"minmax", "percentile", "entropy", "mse", NULL};
     static const char *const schemes[] = {"dpu", "per-channel", NULL};
     const cli_opt opts[] = {
@@ -201,6 +256,11 @@ int cmd_quant(int argc, char **argv)
         CLI_O_LIST("--keep-float", a.keep, CLI_MAX_PATTERNS, &a.nkeep),
         CLI_O_INT("--keep-worst", &a.keep_worst, 0, 16384),
         CLI_O_INT("--sqnr-images", &a.sqnr, 0, 1000),
+        CLI_O_INT("--search-images", &a.search, 0, 1000),
+        CLI_O_INT("--qat", &a.qat, 0, 100000),
+        CLI_O_REAL("--qat-lr", &a.qat_lr, 0, 10, CLI_OPEN_LO),
+        CLI_O_INT("--batch", &a.qat_batch, 1, 1024),
+        CLI_O_STR("--hyp", &a.hyp),
         CLI_O_FLAG("--eval", &a.eval),
         CLI_O_STR("--report", &a.report),
         CLI_O_STR("--plot", &a.plot),
@@ -224,7 +284,7 @@ int cmd_quant(int argc, char **argv)
     cli_io_init(&io, "quantize");
     int oout = -1, oreport = -1, oplot = -1, status = 0;
     struct stat st;
-    if (cli_io_input(&io, a.model) || cli_io_input(&io, a.weights) ||
+    if (cli_io_input(&io, a.model) || cli_io_input(&io, a.weights) || cli_io_input(&io, a.hyp) ||
         (!a.synth && stat(a.data, &st) == 0 &&
          (S_ISDIR(st.st_mode) ? cli_io_input_dir(&io, a.data) : cli_io_input(&io, a.data))))
         status = 1;

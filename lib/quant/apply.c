@@ -1,8 +1,10 @@
 /* ypr_quantizer_quantize: the calibrated float net → a fake-quantized copy.
  * Order: choose the rows (values to quantize) and which stay float; round
  * the weights; give each value its activation step; (dpu) one step per
- * concat and its inputs; bias correction; round the biases; measure the
- * end-to-end SQNR against the float net. */
+ * concat and its inputs; bias correction; round the biases; optionally
+ * search the steps on the head's error; measure the end-to-end SQNR against
+ * the float net. ypr_quantizer_convert: a model fine-tuned through those
+ * steps (quantization-aware training) rounded back onto their grids. */
 #include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
@@ -55,8 +57,9 @@ static int act_step(const ypr_quantizer *q, ypr_qrow *r, ypr_qparam *aq)
 {
     const ypr_qstats *s = &q->stats[r->node];
     const char *name = q->work->net.nodes[r->node].name;
-    /* the image's range is known: never clip pixels */
-    int method = r->node == 0 ? YPR_QMETHOD_MINMAX : q->method;
+    /* the image's range is known: never clip pixels; a value a max-pool
+     * reads (or a concat joins with pooled values) keeps its full range */
+    int method = r->node == 0 || r->pooled ? YPR_QMETHOD_MINMAX : q->method;
     double t;
     int rc = ypr__qstats_threshold(s, method, q->pct, QMAX, &t);
     if (rc < 0) {
@@ -124,17 +127,11 @@ static int find(int *parent, int i)
     return i;
 }
 
-/* dpu: a DPU concatenates in place, so a concat and the values it joins
- * share one step (the coarsest of theirs, so nothing clips more). */
-static int unify_concats(ypr_net *net)
+/* parent[nnodes]: union-find of the values that share a step under the
+ * dpu scheme (a concat and the values it joins); find() gives the group. */
+static void concat_groups(const ypr_net *net, int *parent)
 {
-    int n = net->nnodes, *parent = malloc((size_t)n * sizeof(int));
-    float *top = calloc((size_t)n, sizeof(float));
-    if (!parent || !top) {
-        free(parent);
-        free(top);
-        return ypr__error(YPR_ENOMEM, "quantizer: out of memory");
-    }
+    int n = net->nnodes;
     for (int i = 0; i < n; i++)
         parent[i] = i;
     for (int i = 0; i < n; i++) {
@@ -147,6 +144,20 @@ static int unify_concats(ypr_net *net)
                 parent[find(parent, s)] = find(parent, i);
         }
     }
+}
+
+/* dpu: a DPU concatenates in place, so a concat and the values it joins
+ * share one step (the coarsest of theirs, so nothing clips more). */
+static int unify_concats(ypr_net *net)
+{
+    int n = net->nnodes, *parent = malloc((size_t)n * sizeof(int));
+    float *top = calloc((size_t)n, sizeof(float));
+    if (!parent || !top) {
+        free(parent);
+        free(top);
+        return ypr__error(YPR_ENOMEM, "quantizer: out of memory");
+    }
+    concat_groups(net, parent);
     for (int i = 0; i < n; i++)
         if (net->nodes[i].aq.scale > top[find(parent, i)])
             top[find(parent, i)] = net->nodes[i].aq.scale;
@@ -338,12 +349,281 @@ static int measure_e2e(ypr_quantizer *q, ypr_model *m)
     return rc;
 }
 
+/* ------------------------------------------------ step search */
+
+/* YPR_QUANT_SEARCH_IMAGES K > 0: the calibration method proposes each
+ * value's step; then, value after value in net order (dpu: a concat group
+ * at once, its step shared), the step is doubled, or else halved, when that
+ * lowers the end-to-end error — the squared difference after the sigmoid
+ * between the quantized and the float net's head maps on the first K
+ * calibration images, each anchor-cell's outputs weighted by the float
+ * net's objectness there (where the detections are). Local criteria (KL
+ * divergence, MSE of the value itself) cannot see that a detector's rare
+ * strong responses matter more than their share of the histogram; the
+ * head's error can. The steps stay
+ * what the scheme allows (powers of two for dpu): the search only picks
+ * among them. Costs about 2 forward passes of K images per value. */
+typedef struct search_ctx {
+    ypr_quantizer *q;
+    ypr_model *m;
+    ypr_plan *plan;
+    float *x;             /* K letterboxed images */
+    float **ref;          /* per image: the float net's head maps, levels concatenated */
+    int64_t per;          /* head floats per image */
+    int k, no;            /* images; outputs per anchor (classes + 5) */
+} search_ctx;
+
+static void head_copy(ypr_plan *plan, float *dst)
+{
+    for (int l = 0; l < ypr__plan_num_outputs(plan); l++) {
+        ypr_shape sh;
+        const float *o = ypr__plan_output(plan, l, &sh);
+        int64_t n = sh.c * sh.h * sh.w;
+        memcpy(dst, o, (size_t)n * sizeof(float));
+        dst += n;
+    }
+}
+
+static int search_error(search_ctx *cx, double *err)
+{
+    int64_t img = (int64_t)3 * cx->q->size * cx->q->size;
+    double e = 0;
+    for (int i = 0; i < cx->k; i++) {
+        TRY(ypr__plan_run(cx->plan, cx->x + i * img));
+        const float *r = cx->ref[i];
+        for (int l = 0; l < ypr__plan_num_outputs(cx->plan); l++) {
+            ypr_shape sh;
+            const float *o = ypr__plan_output(cx->plan, l, &sh);
+            int64_t n = sh.c * sh.h * sh.w;
+            int64_t hw = sh.h * sh.w;
+            for (int64_t j = 0; j < n; j++) {
+                /* weighted by the float net's objectness of the anchor-cell */
+                int64_t ch = j / hw, a = ch / cx->no;
+                double obj = 1 / (1 + exp(-(double)r[(a * cx->no + 4) * hw + j % hw]));
+                double d = 1 / (1 + exp(-(double)o[j])) - 1 / (1 + exp(-(double)r[j]));
+                e += obj * d * d;
+            }
+            r += n;
+        }
+    }
+    *err = e;
+    return YPR_OK;
+}
+
+/* Scale the step of every value of group g (members: parent root g) by f. */
+static void scale_group(ypr_net *net, const int *parent, int g, double f)
+{
+    for (int i = 0; i < net->nnodes; i++)
+        if (net->nodes[i].aq.scale > 0 && find((int *)parent, i) == g)
+            net->nodes[i].aq.scale = (float)(net->nodes[i].aq.scale * f);
+}
+
+/* Conv c's bias again from the float net's, bias-corrected for the weights
+ * it has now, rounded. */
+static int redo_bias(const ypr_quantizer *q, ypr_model *m, int c)
+{
+    const ypr_net *ref = &q->work->net;
+    ypr_node *nd = &m->net.nodes[c];
+    if (nd->p[1] < 0)
+        return YPR_OK;
+    ypr_param *b = &m->net.params[nd->p[1]];
+    int rb = ref->nodes[c].p[1];
+    if (rb >= 0)
+        memcpy(b->data, ref->params[rb].data, (size_t)b->numel * sizeof(float));
+    else
+        memset(b->data, 0, (size_t)b->numel * sizeof(float));
+    if (q->bias_corr)
+        TRY(correct_bias(q, m, c));
+    quant_bias(q, &m->net, c);
+    return YPR_OK;
+}
+
+/* dpu: each quantized conv's weight step doubled or halved (the weights
+ * rounded again from the float net's, the bias corrected again) where that
+ * lowers the head error. */
+static int search_weights(search_ctx *cx, double *best)
+{
+    ypr_net *net = &cx->m->net;
+    const ypr_net *ref = &cx->q->work->net;
+    int rc = YPR_OK;
+    for (int r = 0; rc == YPR_OK && r < cx->q->nrows; r++) {
+        const ypr_qrow *row = &cx->q->rows[r];
+        if (row->conv < 0 || row->kept)
+            continue;
+        ypr_node *nd = &net->nodes[row->conv];
+        ypr_param *w = &net->params[nd->p[0]];
+        const float *w0 = ref->params[ref->nodes[row->conv].p[0]].data;
+        size_t bytes = (size_t)w->numel * sizeof(float);
+        float *keep = malloc(bytes);
+        RETURN_IF(!keep, YPR_ENOMEM, "quantizer: out of memory");
+        memcpy(keep, w->data, bytes);
+        ypr_qparam wq = nd->wq, bq = nd->bq;
+        const ypr_param *bp = nd->p[1] >= 0 ? &net->params[nd->p[1]] : NULL;
+        float *bkeep = bp ? malloc((size_t)bp->numel * sizeof(float)) : NULL;
+        if (bp && !bkeep) {
+            free(keep);
+            return ypr__error(YPR_ENOMEM, "quantizer: out of memory");
+        }
+        if (bp)
+            memcpy(bkeep, bp->data, (size_t)bp->numel * sizeof(float));
+        static const double tries[2] = {0.5, 2.0};
+        int better = 0;
+        for (int t = 0; rc == YPR_OK && t < 2 && !better; t++) {
+            nd->wq.scale = (float)(wq.scale * tries[t]);
+            memcpy(w->data, w0, bytes);
+            ypr__fake_quant(&nd->wq, w->data, w->numel);
+            rc = redo_bias(cx->q, cx->m, row->conv);
+            nd = &net->nodes[row->conv];
+            net->version++;
+            ypr__plan_free(cx->plan);
+            cx->plan = NULL;
+            double e = 0;
+            if (rc == YPR_OK)
+                rc = ypr__plan_create(net, cx->m->pool, 1, cx->q->size, cx->q->size,
+                                      &cx->plan);
+            if (rc == YPR_OK)
+                rc = search_error(cx, &e);
+            if (rc == YPR_OK && e < *best) {
+                *best = e;
+                better = 1;
+            }
+        }
+        if (!better) {
+            nd->wq = wq;
+            nd->bq = bq;
+            memcpy(w->data, keep, bytes);
+            if (bp)
+                memcpy(bp->data, bkeep, (size_t)bp->numel * sizeof(float));
+            net->version++;
+            ypr__plan_free(cx->plan);
+            cx->plan = NULL;
+            if (rc == YPR_OK)
+                rc = ypr__plan_create(net, cx->m->pool, 1, cx->q->size, cx->q->size, &cx->plan);
+        }
+        free(keep);
+        free(bkeep);
+    }
+    return rc;
+}
+
+static int search_steps(search_ctx *cx, const int *parent)
+{
+    ypr_net *net = &cx->m->net;
+    double best;
+    TRY(search_error(cx, &best));
+    char *done = calloc((size_t)net->nnodes, 1);
+    RETURN_IF(!done, YPR_ENOMEM, "quantizer: out of memory");
+    int rc = YPR_OK;
+    for (int i = 1; rc == YPR_OK && i < net->nnodes; i++) {
+        int g = find((int *)parent, i);
+        if (!(net->nodes[i].aq.scale > 0) || done[g])
+            continue;
+        done[g] = 1;
+        int head = 0;   /* the head's steps have their own rule (after the sigmoid) */
+        for (int r = 0; r < cx->q->nrows; r++)
+            head |= cx->q->rows[r].head && find((int *)parent, cx->q->rows[r].node) == g;
+        if (head)
+            continue;
+        static const double tries[2] = {2.0, 0.5};
+        for (int t = 0; rc == YPR_OK && t < 2; t++) {
+            scale_group(net, parent, g, tries[t]);
+            double e;
+            rc = search_error(cx, &e);
+            if (rc == YPR_OK && e < best) {
+                best = e;
+                break;
+            }
+            scale_group(net, parent, g, 1.0 / tries[t]);   /* powers of two: exact */
+        }
+    }
+    free(done);
+    if (rc == YPR_OK && cx->q->scheme == YPR_QSCHEME_DPU)
+        rc = search_weights(cx, &best);
+    return rc;
+}
+
+static int step_search(ypr_quantizer *q, ypr_model *m)
+{
+    int k = q->search_images < q->calib_done ? q->search_images : q->calib_done;
+    if (k <= 0)
+        return YPR_OK;
+    const ypr_net *net = &m->net;
+    int64_t img = (int64_t)3 * q->size * q->size;
+    search_ctx cx = {q, m, NULL, malloc((size_t)(k * img) * sizeof(float)),
+                     calloc((size_t)k, sizeof(float *)), 0, k,
+                     net->nodes[net->nnodes - 1].nc + 5};
+    int *parent = malloc((size_t)net->nnodes * sizeof(int));
+    ypr_plan *pf = NULL;
+    int rc = cx.x && cx.ref && parent ? YPR_OK : ypr__error(YPR_ENOMEM, "quantizer: out of "
+                                                            "memory");
+    if (rc == YPR_OK) {
+        /* per-channel: each value its own step (no shared concat steps) */
+        concat_groups(net, parent);
+        if (q->scheme != YPR_QSCHEME_DPU)
+            for (int i = 0; i < net->nnodes; i++)
+                parent[i] = i;
+    }
+    if (rc == YPR_OK)
+        rc = ypr__plan_create(&q->work->net, q->work->pool, 1, q->size, q->size, &pf);
+    if (rc == YPR_OK)
+        rc = ypr__plan_create(&m->net, m->pool, 1, q->size, q->size, &cx.plan);
+    int count = ypr_dataset_count(q->ds);
+    for (int i = 0; rc == YPR_OK && i < k; i++) {
+        int idx = (int)((int64_t)i * count / q->calib_done);
+        uint8_t *rgb = NULL;
+        int w, h;
+        ypr_letterbox lb;
+        rc = ypr_dataset_image(q->ds, idx, &rgb, &w, &h);
+        if (rc == YPR_OK)
+            rc = ypr__letterbox(rgb, w, h, q->size, q->size, 114, cx.x + i * img, &lb);
+        ypr_free(rgb);
+        if (rc == YPR_OK)
+            rc = ypr__plan_run(pf, cx.x + i * img);
+        if (rc == YPR_OK && i == 0)
+            for (int l = 0; l < ypr__plan_num_outputs(pf); l++) {
+                ypr_shape sh;
+                ypr__plan_output(pf, l, &sh);
+                cx.per += sh.c * sh.h * sh.w;
+            }
+        if (rc == YPR_OK && !(cx.ref[i] = malloc((size_t)cx.per * sizeof(float))))
+            rc = ypr__error(YPR_ENOMEM, "quantizer: out of memory");
+        if (rc == YPR_OK)
+            head_copy(pf, cx.ref[i]);
+    }
+    if (rc == YPR_OK)
+        rc = search_steps(&cx, parent);
+    ypr__plan_free(pf);
+    ypr__plan_free(cx.plan);
+    for (int i = 0; cx.ref && i < k; i++)
+        free(cx.ref[i]);
+    free(cx.ref);
+    free(cx.x);
+    free(parent);
+    return rc;
+}
+
 /* ------------------------------------------------------------ quantize */
 
 static double combine_db(double a, double b)
 {
     double na = pow(10, -a / 10), nb = pow(10, -b / 10);
     return ypr__sqnr_db(1, na + nb);
+}
+
+/* Max-pools select the largest values of their windows: the tail that the
+ * clipping calibrations (entropy, MSE, percentile) cut as outliers is what
+ * a pool passes on (SPP's 5/9/13 pools, the MP downsamplers). A value read
+ * by a max-pool, and a concat joining pooled values, is calibrated minmax. */
+static int pooled(const ypr_net *net, const ypr_consumers *cons, int i)
+{
+    for (int k = cons->start[i]; k < cons->start[i + 1]; k++)
+        if (net->nodes[cons->list[k]].kind == YPR_NODE_MAXPOOL)
+            return 1;
+    const ypr_node *nd = &net->nodes[i];
+    for (int j = 0; nd->kind == YPR_NODE_CONCAT && j < nd->ninputs; j++)
+        if (net->nodes[nd->inputs[j]].kind == YPR_NODE_MAXPOOL)
+            return 1;
+    return 0;
 }
 
 static int build_rows(ypr_quantizer *q, ypr_model *m, const ypr_consumers *cons)
@@ -359,6 +639,7 @@ static int build_rows(ypr_quantizer *q, ypr_model *m, const ypr_consumers *cons)
         ypr_qrow *r = &q->rows[q->nrows++];
         r->node = i;
         r->conv = chain_conv(net, cons, i);
+        r->pooled = pooled(net, cons, i);
         const ypr_node *det = &net->nodes[net->nnodes - 1];
         for (int j = 0; det->kind == YPR_NODE_DETECT && j < det->ninputs; j++)
             r->head |= det->inputs[j] == i;
@@ -430,7 +711,11 @@ static int quantize(ypr_quantizer *q, ypr_model **out)
         if (rc == YPR_OK)
             quant_bias(q, net, row->conv);
     }
-    for (int r = 0; r < q->nrows; r++)   /* after unify_concats */
+    if (rc == YPR_OK) {
+        net->version++;
+        rc = step_search(q, m);
+    }
+    for (int r = 0; r < q->nrows; r++)   /* after unify_concats and the search */
         q->rows[r].act_scale = net->nodes[q->rows[r].node].aq.scale;
     if (rc == YPR_OK)   /* rounded weights and biases become I8 / I32 tensors (lib/net/dtype.c) */
         rc = ypr__net_mark_quantized(net);
@@ -458,4 +743,113 @@ int ypr_quantizer_quantize(ypr_quantizer *q, ypr_model **out)
     if (!q->calibrated || q->calib_key != ypr__quant_settings_key(q))
         TRY(ypr_quantizer_calibrate(q));
     return quantize(q, out);
+}
+
+/* ------------------------------------------------ quantization-aware training */
+
+/* `trained` has the structure of the quantized net: same nodes, same
+ * tensors, steps on the quantized rows. */
+static int same_structure(const ypr_quantizer *q, const ypr_net *t)
+{
+    const ypr_net *ref = &q->work->net;
+    RETURN_IF(t->nnodes != ref->nnodes, YPR_EINVAL, "quantizer: the trained model has %d "
+              "nodes, the quantized net %d: not a model of this quantizer", t->nnodes,
+              ref->nnodes);
+    for (int i = 0; i < t->nnodes; i++) {
+        const ypr_node *a = &t->nodes[i], *b = &ref->nodes[i];
+        RETURN_IF(a->kind != b->kind || a->c != b->c || strcmp(a->name, b->name) != 0,
+                  YPR_EINVAL, "quantizer: node %d of the trained model (%s) differs from the "
+                  "quantized net's (%s)", i, a->name, b->name);
+        for (int k = 0; k < 2 && a->kind == YPR_NODE_CONV; k++) {
+            int64_t na = a->p[k] >= 0 ? t->params[a->p[k]].numel : -1;
+            int64_t nb = b->p[k] >= 0 ? ref->params[b->p[k]].numel : -1;
+            RETURN_IF(k == 0 && na != nb, YPR_EINVAL, "quantizer: node %s: weight of %lld "
+                      "values, the quantized net's %lld", a->name, (long long)na, (long long)nb);
+        }
+    }
+    for (int r = 0; r < q->nrows; r++) {
+        const ypr_qrow *row = &q->rows[r];
+        if (row->kept)
+            continue;
+        const ypr_node *nd = &t->nodes[row->node];
+        RETURN_IF(!(nd->aq.scale > 0), YPR_EINVAL, "quantizer: node %s of the trained model "
+                  "has no activation step: not a quantized model", nd->name);
+        RETURN_IF(row->conv >= 0 && !(t->nodes[row->conv].wq.scale > 0), YPR_EINVAL,
+                  "quantizer: node %s of the trained model has no weight step: not a "
+                  "quantized model", t->nodes[row->conv].name);
+    }
+    return YPR_OK;
+}
+
+/* Round conv c's trained weights and bias onto the grids the training
+ * forward used (lib/train/qat.c): per tensor with the frozen step, per
+ * channel with max|w_c| / qmax; a per-tensor bias step frozen, an INT32
+ * per-channel bias at s_w[c]·s_in. */
+static void convert_conv(const ypr_quantizer *q, ypr_net *net, int c, ypr_qrow *row)
+{
+    ypr_node *nd = &net->nodes[c];
+    ypr_param *w = &net->params[nd->p[0]];
+    double sig = 0, err;
+    for (int64_t i = 0; i < w->numel; i++)
+        sig += (double)w->data[i] * w->data[i];
+    if (nd->wq.per_channel) {
+        ypr_qparam wq = nd->wq;
+        err = ypr__quant_per_channel(w->data, nd->c, w->numel / nd->c, wq.qmax, wq.round,
+                                     &nd->wq);
+        nd->wq.qmin = wq.qmin;
+    } else {
+        err = 0;
+        for (int64_t i = 0; i < w->numel; i++) {
+            float v = w->data[i];
+            ypr__fake_quant(&nd->wq, &v, 1);
+            err += ((double)v - w->data[i]) * ((double)v - w->data[i]);
+            w->data[i] = v;
+        }
+    }
+    row->sqnr_w = ypr__sqnr_db(sig, err);
+    row->w_scale = nd->wq.scale;
+    row->sqnr_local = combine_db(row->sqnr_w, row->sqnr_a);
+    if (nd->p[1] < 0)
+        return;
+    if (nd->bq.per_channel || (q->scheme == YPR_QSCHEME_PER_CHANNEL && !(nd->bq.scale > 0)))
+        quant_bias(q, net, c);
+    else
+        ypr__fake_quant(&nd->bq, net->params[nd->p[1]].data, net->params[nd->p[1]].numel);
+}
+
+int ypr_quantizer_convert(ypr_quantizer *q, const ypr_model *trained, ypr_model **out)
+{
+    RETURN_IF(!q || !trained || !out, YPR_EINVAL, "quantizer: NULL argument");
+    *out = NULL;
+    RETURN_IF(!q->work || !q->rows, YPR_ESTATE, "quantizer: nothing quantized yet "
+              "(ypr_quantizer_quantize makes the model to fine-tune)");
+    TRY(same_structure(q, &trained->net));
+    ypr_qrow *rows = malloc((size_t)q->nrows * sizeof *rows);
+    RETURN_IF(!rows, YPR_ENOMEM, "quantizer: out of memory");
+    memcpy(rows, q->rows, (size_t)q->nrows * sizeof *rows);
+    ypr_model *m = NULL;
+    int rc = ypr__model_clone(trained, &m);
+    for (int r = 0; rc == YPR_OK && r < q->nrows; r++)
+        if (rows[r].conv >= 0 && !rows[r].kept)
+            convert_conv(q, &m->net, rows[r].conv, &rows[r]);
+    if (rc == YPR_OK) {
+        m->net.version++;
+        ypr__model_drop_plans(m);
+        rc = ypr__net_validate(&m->net);
+    }
+    ypr_qrow *old = q->rows;
+    if (rc == YPR_OK) {
+        q->rows = rows;
+        rc = measure_e2e(q, m);
+        if (rc < 0)
+            q->rows = old;
+    }
+    if (rc < 0) {
+        free(rows);
+        ypr_model_free(m);
+        return rc;
+    }
+    free(old);
+    *out = m;
+    return YPR_OK;
 }

@@ -104,12 +104,14 @@ typedef struct ypr_qrow {
                                 * not measured */
     int kept;                  /* left in float (keep-float pattern or keep-worst) */
     int head;                  /* read by the detect head (through its sigmoid) */
+    int pooled;                /* read by a max-pool, or a concat of pooled values: minmax */
 } ypr_qrow;
 
 struct ypr_quantizer {
     ypr_model *src;            /* a clone of the caller's model */
     const ypr_dataset *ds;
     int scheme, method, calib_images, size, bias_corr, keep_worst, hard_act, sqnr_images;
+    int search_images;
     double pct;
     char **patterns;
     int npatterns;

@@ -117,6 +117,11 @@ int ypr_quantizer_set_int(ypr_quantizer *q, int key, int64_t v)
                   (long long)v);
         q->sqnr_images = (int)v;
         return YPR_OK;
+    case YPR_QUANT_SEARCH_IMAGES:
+        RETURN_IF(v < 0 || v > 1000, YPR_ERANGE, "quantizer: search images %lld outside "
+                  "0..1000", (long long)v);
+        q->search_images = (int)v;
+        return YPR_OK;
     case YPR_QUANT_PERCENTILE:
         return ypr_quantizer_set_float(q, key, (double)v);
     default:
@@ -151,6 +156,7 @@ int ypr_quantizer_get_float(const ypr_quantizer *q, int key, double *v)
     case YPR_QUANT_KEEP_WORST: *v = q->keep_worst; break;
     case YPR_QUANT_HARD_ACT: *v = q->hard_act; break;
     case YPR_QUANT_SQNR_IMAGES: *v = q->sqnr_images; break;
+    case YPR_QUANT_SEARCH_IMAGES: *v = q->search_images; break;
     default: return ypr__error(YPR_EINVAL, "quantizer: %d is not a setting", key);
     }
     return YPR_OK;

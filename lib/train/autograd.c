@@ -44,6 +44,7 @@ struct ypr_tplan {
     double tf[YPR_NODE_KIND_COUNT_], tb[YPR_NODE_KIND_COUNT_];
     double tconv[4][3];      /* per conv class (conv_class): forward, dW, dX */
     const float *x;
+    ypr_qat *qat;            /* fake quantization of a net with steps (qat.c), or NULL */
 };
 
 /* The profile's clock. */
@@ -87,6 +88,7 @@ void ypr__tplan_free(ypr_tplan *p)
     ypr__free(p->mem_pgrad);
     ypr__free(p->mem_misc);
     ypr__free(p->scratch);
+    ypr__qat_free(p->qat);
     free(p->red);
     free(p->shapes);
     free(p->cs);
@@ -155,6 +157,7 @@ static int mark_fusions(ypr_tplan *p)
         p->bnact[i] = -1;
         int a = last[i];
         if (on && net->nodes[i].kind == YPR_NODE_BN && readers[i] == 1 &&
+            !(net->nodes[i].aq.scale > 0) &&    /* a step on the BN value ends the chain */
             net->nodes[a].kind == YPR_NODE_ACT && net->nodes[a].ninputs == 1) {
             p->bnact[i] = a;
             p->fused[a] = 1;
@@ -396,7 +399,7 @@ int ypr__tplan_create(ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_
         goto fail;
     mark_reqgrad(p);
     if ((rc = mark_fusions(p)) < 0 || (rc = plan_values(p)) < 0 || (rc = plan_grad_slots(p)) < 0 ||
-        (rc = plan_param_grads(p)) < 0)
+        (rc = plan_param_grads(p)) < 0 || (rc = ypr__qat_create(net, p->shapes, n, &p->qat)) < 0)
         goto fail;
     *out = p;
     return YPR_OK;
@@ -657,9 +660,8 @@ static int forward_node(ypr_tplan *p, int i, int update)
     const float *x = nd->ninputs ? input_of(p, i, 0) : NULL;
     switch (nd->kind) {
     case YPR_NODE_CONV: {
-        ypr__conv_pack_w(p->kt, &p->cs[i], net->params[nd->p[0]].data, p->packed[i]);
-        ypr_epilogue ep = {NULL, nd->p[1] >= 0 ? net->params[nd->p[1]].data : NULL,
-                           YPR_ACT_IDENTITY, 0.0f};
+        ypr__conv_pack_w(p->kt, &p->cs[i], ypr__qat_weight(p->qat, net, i, 1), p->packed[i]);
+        ypr_epilogue ep = {NULL, ypr__qat_bias(p->qat, net, i), YPR_ACT_IDENTITY, 0.0f};
         return ypr__conv2d_ws(p->kt, p->pool, &p->cs[i], x, p->packed[i], &ep, y, p->scratch);
     }
     case YPR_NODE_BN: {
@@ -749,13 +751,14 @@ int ypr__tplan_forward(ypr_tplan *p, const float *x, int update_stats)
     RETURN_IF(!p || !x, YPR_EINVAL, "train: NULL argument");
     RETURN_IF(p->net->nnodes != p->nnodes || p->net->nparams != p->nparams, YPR_ESTATE,
               "train: the net changed since the training plan was made");
-    p->x = x;
+    p->x = ypr__qat_input(p->qat, p->net, x, numel_of(p, 0));
     for (int i = 0; i < p->nnodes; i++) {
         int k = p->net->nodes[i].kind;
         if (k == YPR_NODE_INPUT || k == YPR_NODE_DETECT)
             continue;
         double t0 = p->profile ? prof_now(p) : 0;
         TRY(forward_node(p, i, update_stats));
+        ypr__qat_act(p->qat, p->net, i, p->val[i], numel_of(p, i));
         if (p->profile) {
             p->tf[k] += prof_now(p) - t0;
             if (k == YPR_NODE_CONV)
@@ -1066,6 +1069,7 @@ static int backward_node(ypr_tplan *p, int i)
                 double t0 = p->profile ? prof_now(p) : 0;
                 TRY(ypr__conv2d_bwd_weight(p->kt, p->pool, &p->cs[i], x, gy, dw, db,
                                            p->scratch));
+                ypr__qat_param_grad(p->qat, net, i, dw, db);
                 if (p->profile)
                     p->tconv[conv_class(&p->cs[i])][1] += prof_now(p) - t0;
             } else {
@@ -1076,13 +1080,14 @@ static int backward_node(ypr_tplan *p, int i)
                             s += gy[(b * o->c + c) * hw + q];
                         db[c] += (float)s;
                     }
+                ypr__qat_param_grad(p->qat, net, i, NULL, db);
             }
         }
         float *gx = in_grad(p, i, 0, &acc);
         double t0 = p->profile ? prof_now(p) : 0;
         if (gx)
-            TRY(ypr__conv2d_bwd_data(p->kt, p->pool, &p->cs[i], gy, net->params[pw].data, gx,
-                                     acc, p->scratch));
+            TRY(ypr__conv2d_bwd_data(p->kt, p->pool, &p->cs[i], gy,
+                                     ypr__qat_weight(p->qat, net, i, 0), gx, acc, p->scratch));
         if (p->profile)
             p->tconv[conv_class(&p->cs[i])][2] += prof_now(p) - t0;
         return YPR_OK;
@@ -1196,6 +1201,7 @@ int ypr__tplan_backward(ypr_tplan *p)
         int own = p->bnact[i] >= 0 ? p->bnact[i] : i;
         if (!p->grad[own] || !p->written[own])
             continue;                      /* nothing downstream of it reaches the loss */
+        ypr__qat_act_grad(p->qat, own, p->grad[own], numel_of(p, own));   /* STE */
         double t0 = p->profile ? prof_now(p) : 0;
         TRY(backward_node(p, i));
         if (p->profile)

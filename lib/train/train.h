@@ -196,6 +196,36 @@ int64_t ypr__tplan_batch(const ypr_tplan *p);          /* the batch it was made 
 /* Run the next passes on the first n ≤ that batch images (a last, smaller batch). */
 int ypr__tplan_set_batch(ypr_tplan *p, int64_t n);
 
+/* ---- quantization-aware training (qat.c): the training plan's fake
+ * quantization for a net that carries quantization steps (ypr_node.aq, wq,
+ * bq): the forward applies them as the inference plan does, the backward is
+ * the straight-through estimator (the gradient passes where the value was
+ * not clipped). Steps stay frozen. All calls accept q NULL (a float net). */
+typedef struct ypr_qat ypr_qat;
+/* 1 when some node of the net carries a step. */
+int ypr__qat_needed(const ypr_net *net);
+/* NULL in *out for a float net; shapes: the net's for one image; ncap the
+ * largest batch. YPR_ERANGE / YPR_EINVAL (an invalid step, naming the
+ * node), YPR_EUNSUPPORTED (a weight step off a conv), YPR_ENOMEM. */
+int ypr__qat_create(const ypr_net *net, const ypr_shape *shapes, int64_t ncap, ypr_qat **out);
+void ypr__qat_free(ypr_qat *q);
+/* The input x [n floats] as the forward reads it: a quantized copy when
+ * node 0 has a step, else x. */
+const float *ypr__qat_input(ypr_qat *q, const ypr_net *net, const float *x, int64_t n);
+/* Node `node`'s value y [n floats] after its forward: fake-quantized in
+ * place, remembering where it clipped. */
+void ypr__qat_act(ypr_qat *q, const ypr_net *net, int node, float *y, int64_t n);
+/* The gradient g [n] of node `node`'s value: zeroed where it clipped. */
+void ypr__qat_act_grad(const ypr_qat *q, int node, float *g, int64_t n);
+/* Conv `node`'s weight and bias as the forward (and the input gradient)
+ * uses them: fake-quantized copies, or the net's tensors (bias NULL: none).
+ * refresh 0: the weight copy of the last forward (for the backward). */
+const float *ypr__qat_weight(ypr_qat *q, const ypr_net *net, int node, int refresh);
+const float *ypr__qat_bias(ypr_qat *q, const ypr_net *net, int node);
+/* After conv `node`'s parameter gradients: zero them where the weight or
+ * bias was clipped (dw, db may be NULL). */
+void ypr__qat_param_grad(const ypr_qat *q, const ypr_net *net, int node, float *dw, float *db);
+
 /* ---- the ypr_trainer handle (trainer.c) */
 
 #endif

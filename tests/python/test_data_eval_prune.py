@@ -337,6 +337,34 @@ class QuantizerTest(unittest.TestCase):
         self.assertEqual(cm.exception.code, yolopr.ERANGE)
 
 
+    def test_qat_mini(self):
+        """Model.quantize(qat=N): fine-tuned through the steps and converted;
+        convert() refuses a model that is not one of the quantizer's."""
+        data = os.environ.get("YPR_TEST_DATA", os.path.join(HERE, "..", "data"))
+        m = yolopr.Model.from_cfg(os.path.join(data, "model", "mini.yaml"))
+        m.load_weights(os.path.join(data, "e2e", "mini_trained.safetensors"), strict=True)
+        ds = yolopr.Dataset.synth(8, 64, 3, seed=3)
+        ptq = m.quantize(ds, scheme="dpu", calib_images=2, size=64, sqnr_images=0)
+        qat = m.quantize(ds, qat=2, scheme="dpu", calib_images=2, size=64, sqnr_images=0,
+                         qat_settings={"batch": 4, "size": 64, "augment": 0,
+                                       "hyp": {"lr0": 0.02}})
+        a, b = ptq.tensors(), qat.tensors()
+        self.assertEqual(sorted(a), sorted(b))
+        self.assertTrue(any((a[n] != b[n]).any() for n in a))
+        self.assertEqual(len(qat.forward(np.zeros((1, 3, 64, 64), np.float32))),
+                         qat.num_levels)
+        with yolopr.Quantizer(m, ds, calib_images=2, size=64, sqnr_images=0) as qz:
+            with self.assertRaises(yolopr.YoloprError) as cm:
+                qz.convert(m)
+            self.assertEqual(cm.exception.code, ESTATE)
+            qz.quantize().close()
+            with self.assertRaises(yolopr.YoloprError) as cm:
+                qz.convert(m)
+            self.assertEqual(cm.exception.code, EINVAL)
+        ptq.close()
+        qat.close()
+
+
 class DepGraphTest(unittest.TestCase):
     def test_groups(self):
         m = yolopr.Model.from_cfg("yolov7-tiny", nc=20)
