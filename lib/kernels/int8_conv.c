@@ -1,0 +1,313 @@
+/* INT8 convolution driver: weight packing, implicit im2col of int8 input
+ * into the set's B panels, the integer GEMM tiles of the active INT8 set
+ * and their requantization epilogue (kernels.h, "INT8 convolution").
+ *
+ * Every output value comes from one gemm call over the whole K followed by
+ * the epilogue: integer sums are exact, so the result does not depend on the
+ * blocking, the thread count or the set. Tasks are (image, group, column
+ * block, row chunk); each packs its own B block into its worker's scratch. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+static int64_t elem_bytes(const ypr_i8kt *kt)
+{
+    return kt->fmt == YPR_I8F_S16 ? 2 : 1;
+}
+
+static int64_t up(int64_t v, int64_t m)
+{
+    return (v + m - 1) / m * m;
+}
+
+typedef struct geom {
+    int64_t oh, ow, m, k, kpad, nkg, n, panels;   /* per group */
+    int64_t panel_bytes, init_bytes;              /* one A panel; all init values */
+    int64_t nc;                                   /* columns per B block */
+} geom;
+
+static void geometry(const ypr_i8kt *kt, const ypr_conv_shape *s, geom *g)
+{
+    g->oh = (s->h + 2 * s->ph - s->dh * (s->kh - 1) - 1) / s->sh + 1;
+    g->ow = (s->w + 2 * s->pw - s->dw * (s->kw - 1) - 1) / s->sw + 1;
+    g->m = s->oc / s->groups;
+    g->k = s->c / s->groups * s->kh * s->kw;
+    g->kpad = up(g->k, kt->kg);
+    g->nkg = g->kpad / kt->kg;
+    g->n = g->oh * g->ow;
+    g->panels = (g->m + kt->mr - 1) / kt->mr;
+    g->panel_bytes = up(g->kpad * kt->mr * elem_bytes(kt), 64);
+    g->init_bytes = up(s->groups * g->panels * kt->mr * (int64_t)sizeof(int32_t), 64);
+    /* a B block of about 192 KiB (at least one panel, at most 512 columns) */
+    int64_t per_col = g->kpad * elem_bytes(kt);
+    int64_t nc = (192 * 1024 / per_col) / kt->nr * kt->nr;
+    nc = nc < kt->nr ? kt->nr : nc > 512 ? 512 / kt->nr * kt->nr : nc;
+    if (nc > up(g->n, kt->nr))
+        nc = up(g->n, kt->nr);
+    g->nc = nc;
+}
+
+int64_t ypr__i8_conv_packed_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s)
+{
+    geom g;
+    geometry(kt, s, &g);
+    return g.init_bytes + s->groups * g.panels * g.panel_bytes;
+}
+
+void ypr__i8_conv_pack_w(const ypr_i8kt *kt, const ypr_conv_shape *s, const int8_t *w,
+                         void *dst)
+{
+    geom g;
+    geometry(kt, s, &g);
+    int32_t *init = dst;
+    uint8_t *base = (uint8_t *)dst + g.init_bytes;
+    memset(dst, 0, (size_t)ypr__i8_conv_packed_bytes(kt, s));
+    const int kg = kt->kg, mr = kt->mr;
+    for (int64_t gr = 0; gr < s->groups; gr++)
+        for (int64_t p = 0; p < g.panels; p++) {
+            uint8_t *panel = base + (gr * g.panels + p) * g.panel_bytes;
+            for (int r = 0; r < mr; r++) {
+                int64_t row = p * mr + r;
+                if (row >= g.m)
+                    break;
+                const int8_t *src = w + (gr * g.m + row) * g.k;
+                int32_t sum = 0;
+                for (int64_t k = 0; k < g.k; k++) {
+                    int64_t at = ((k / kg) * mr + r) * kg + k % kg;
+                    if (kt->fmt == YPR_I8F_S16)
+                        ((int16_t *)panel)[at] = src[k];
+                    else
+                        ((int8_t *)panel)[at] = src[k];
+                    sum += src[k];
+                }
+                if (kt->fmt == YPR_I8F_U8)
+                    init[(gr * g.panels + p) * mr + r] = -128 * sum;
+            }
+        }
+}
+
+int64_t ypr__i8_conv_scratch_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s)
+{
+    geom g;
+    geometry(kt, s, &g);
+    return up(g.nc * g.kpad * elem_bytes(kt), 64) + up(g.nc, 64) +
+           up((int64_t)kt->mr * kt->nr * (int64_t)sizeof(int32_t), 64);
+}
+
+typedef struct i8job {
+    const ypr_i8kt *kt;
+    const ypr_conv_shape *s;
+    geom g;
+    const int8_t *x;
+    const uint8_t *packed;
+    const ypr_i8rq *rq;
+    int8_t *y;
+    uint8_t *scratch;
+    int64_t per_worker;
+    int64_t nblk, rchunks, panels_per_chunk;
+} i8job;
+
+/* Row k of B for columns n0 … n0+nc−1 of one image and group into row[]
+ * (zeros outside the image and past the last column). */
+static void im2col_row(const ypr_conv_shape *s, const geom *g, const int8_t *xg, int64_t k,
+                       int64_t n0, int64_t nc, int8_t *row)
+{
+    int64_t kk = s->kh * s->kw, ci = k / kk, ky = k / s->kw % s->kh, kx = k % s->kw;
+    const int8_t *plane = xg + ci * s->h * s->w;
+    int64_t cols = g->n - n0 < nc ? g->n - n0 : nc;
+    int64_t oy = n0 / g->ow, ox = n0 % g->ow;
+    int64_t dy = ky * s->dh - s->ph, dx = kx * s->dw - s->pw;
+    for (int64_t j = 0; j < cols; j++) {
+        int64_t iy = oy * s->sh + dy, ix = ox * s->sw + dx;
+        row[j] = iy >= 0 && iy < s->h && ix >= 0 && ix < s->w ? plane[iy * s->w + ix] : 0;
+        if (++ox == g->ow) {
+            ox = 0;
+            oy++;
+        }
+    }
+    if (cols < nc)
+        memset(row + cols, 0, (size_t)(nc - cols));
+}
+
+static void pack_b(const ypr_i8kt *kt, const ypr_conv_shape *s, const geom *g,
+                   const int8_t *xg, int64_t n0, uint8_t *dst, int8_t *rowbuf)
+{
+    const int kg = kt->kg, nr = kt->nr;
+    const int64_t nc = g->nc, panel = g->nkg * nr * kg;   /* elements per B panel */
+    const int direct = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 &&
+                       s->pw == 0 && n0 + nc <= g->n;
+    for (int64_t k = 0; k < g->kpad; k++) {
+        const int8_t *row;
+        if (k >= g->k) {
+            memset(rowbuf, 0, (size_t)nc);
+            row = rowbuf;
+        } else if (direct) {
+            row = xg + k * s->h * s->w + n0;
+        } else {
+            im2col_row(s, g, xg, k, n0, nc, rowbuf);
+            row = rowbuf;
+        }
+        int64_t q = k / kg, e = k % kg;
+        for (int64_t jp = 0; jp < nc / nr; jp++) {
+            int64_t at = jp * panel + q * nr * kg + e;
+            const int8_t *r = row + jp * nr;
+            switch (kt->fmt) {
+            case YPR_I8F_S16: {
+                int16_t *d = (int16_t *)dst + at;
+                for (int j = 0; j < nr; j++)
+                    d[j * kg] = r[j];
+                break;
+            }
+            case YPR_I8F_U8: {
+                uint8_t *d = dst + at;
+                for (int j = 0; j < nr; j++)
+                    d[j * kg] = (uint8_t)((uint8_t)r[j] ^ 0x80u);   /* x + 128 */
+                break;
+            }
+            default: {
+                int8_t *d = (int8_t *)dst + at;
+                for (int j = 0; j < nr; j++)
+                    d[j * kg] = r[j];
+                break;
+            }
+            }
+        }
+    }
+}
+
+static void i8_task(void *ctx, int64_t t, int worker)
+{
+    const i8job *j = ctx;
+    const ypr_i8kt *kt = j->kt;
+    const ypr_conv_shape *s = j->s;
+    const geom *g = &j->g;
+    int64_t rc = t % j->rchunks, blk = t / j->rchunks % j->nblk,
+            gr = t / (j->rchunks * j->nblk) % s->groups,
+            img = t / (j->rchunks * j->nblk * s->groups);
+    uint8_t *ws = j->scratch + worker * j->per_worker;
+    uint8_t *bblk = ws;
+    int8_t *rowbuf = (int8_t *)(ws + up(g->nc * g->kpad * elem_bytes(kt), 64));
+    int32_t *tile = (int32_t *)(ws + up(g->nc * g->kpad * elem_bytes(kt), 64) + up(g->nc, 64));
+    int64_t n0 = blk * g->nc;
+    const int8_t *xg = j->x + (img * s->c + gr * (s->c / s->groups)) * s->h * s->w;
+    pack_b(kt, s, g, xg, n0, bblk, rowbuf);
+    const int32_t *init = (const int32_t *)j->packed;
+    const uint8_t *abase = j->packed + g->init_bytes;
+    const int64_t bpanel = g->nkg * kt->nr * kt->kg * elem_bytes(kt);
+    int64_t p0 = rc * j->panels_per_chunk, p1 = p0 + j->panels_per_chunk;
+    p1 = p1 < g->panels ? p1 : g->panels;
+    int64_t cols = g->n - n0 < g->nc ? g->n - n0 : g->nc;
+    int8_t *yimg = j->y + img * s->oc * g->n;
+    for (int64_t p = p0; p < p1; p++) {
+        const uint8_t *a = abase + (gr * g->panels + p) * g->panel_bytes;
+        const int32_t *in = kt->fmt == YPR_I8F_U8 ? init + (gr * g->panels + p) * kt->mr : NULL;
+        int64_t row0 = p * kt->mr, c0 = gr * g->m + row0;
+        int m = (int)(g->m - row0 < kt->mr ? g->m - row0 : kt->mr);
+        for (int64_t jp = 0; jp * kt->nr < cols; jp++) {
+            int n = (int)(cols - jp * kt->nr < kt->nr ? cols - jp * kt->nr : kt->nr);
+            kt->gemm(g->nkg, a, bblk + jp * bpanel, in, tile);
+            kt->requant(tile, kt->nr, m, n, j->rq, c0, yimg + c0 * g->n + n0 + jp * kt->nr, g->n);
+        }
+    }
+}
+
+int ypr__i8_conv2d(const ypr_i8kt *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                   const int8_t *x, const void *packed, const ypr_i8rq *rq, int8_t *y,
+                   void *scratch)
+{
+    int64_t oh, ow;
+    TRY(ypr__conv_check(s, &oh, &ow));
+    i8job j = {kt, s, {0}, x, packed, rq, y, scratch, 0, 0, 0, 0};
+    geometry(kt, s, &j.g);
+    int workers = ypr__pool_size(pool);
+    j.per_worker = ypr__i8_conv_scratch_bytes(kt, s);
+    if (!scratch) {
+        j.scratch = ypr__alloc((size_t)(j.per_worker * workers));
+        RETURN_IF(!j.scratch, YPR_ENOMEM, "int8 conv: out of memory");
+    }
+    j.nblk = (j.g.n + j.g.nc - 1) / j.g.nc;
+    int64_t base = s->n * s->groups * j.nblk, want = 4 * (int64_t)workers;
+    j.rchunks = base >= want || workers <= 1 ? 1 : (want + base - 1) / base;
+    if (j.rchunks > j.g.panels)
+        j.rchunks = j.g.panels;
+    j.panels_per_chunk = (j.g.panels + j.rchunks - 1) / j.rchunks;
+    j.rchunks = (j.g.panels + j.panels_per_chunk - 1) / j.panels_per_chunk;
+    ypr__pool_run(pool, base * j.rchunks, i8_task, &j);
+    if (!scratch)
+        ypr__free(j.scratch);
+    return YPR_OK;
+}
+
+/* ------------------------------------------------------------ reference */
+
+static int32_t clampi(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+int8_t ypr__i8_requant1(int32_t acc, const ypr_i8rq *rq, int64_t c)
+{
+    int32_t q;
+    if (rq->mode == YPR_I8RQ_SHIFT) {
+        int32_t a = acc + rq->bsh[c];
+        if (a < 0 && rq->act == YPR_ACT_RELU) {
+            q = 0;
+        } else if (a < 0 && rq->act == YPR_ACT_LEAKY) {
+            a = a < -rq->lneg ? -rq->lneg : a;
+            q = (a * rq->lk + (1 << (rq->sh + 7))) >> (rq->sh + 8);
+        } else {
+            q = (a + (1 << (rq->sh - 1))) >> rq->sh;
+        }
+        return (int8_t)clampi(q, rq->qmin, rq->qmax);
+    }
+    float z = (float)acc * rq->m[c] + rq->b[c];
+    z = ypr__act_ref(z, rq->act, rq->alpha);
+    float v = z / rq->s_out, lo = (float)rq->qmin, hi = (float)rq->qmax;
+    v = v > lo ? v : lo;   /* NaN → qmin, as the fake quantization does */
+    v = v < hi ? v : hi;
+    switch (rq->round) {
+    case YPR_I8R_HALF_AWAY: v = roundf(v); break;
+    case YPR_I8R_HALF_UP: v = floorf(v + 0.5f); break;
+    default: v = rintf(v); break;
+    }
+    return (int8_t)(int32_t)v;
+}
+
+void ypr__i8_requant_ref(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq,
+                         int64_t c0, int8_t *y, int64_t ldy)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            y[i * ldy + j] = ypr__i8_requant1(acc[i * nr + j], rq, c0 + i);
+}
+
+int ypr__i8_conv2d_ref(const ypr_conv_shape *s, const int8_t *x, const int8_t *w,
+                       const ypr_i8rq *rq, int8_t *y)
+{
+    int64_t oh, ow;
+    TRY(ypr__conv_check(s, &oh, &ow));
+    int64_t cg = s->c / s->groups, og = s->oc / s->groups;
+    for (int64_t b = 0; b < s->n; b++)
+        for (int64_t o = 0; o < s->oc; o++) {
+            int64_t gr = o / og;
+            for (int64_t oy = 0; oy < oh; oy++)
+                for (int64_t ox = 0; ox < ow; ox++) {
+                    int32_t acc = 0;
+                    for (int64_t ci = 0; ci < cg; ci++)
+                        for (int64_t ky = 0; ky < s->kh; ky++)
+                            for (int64_t kx = 0; kx < s->kw; kx++) {
+                                int64_t iy = oy * s->sh - s->ph + ky * s->dh;
+                                int64_t ix = ox * s->sw - s->pw + kx * s->dw;
+                                if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w)
+                                    continue;
+                                acc += (int32_t)x[((b * s->c + gr * cg + ci) * s->h + iy) * s->w +
+                                                  ix] *
+                                       w[((o * cg + ci) * s->kh + ky) * s->kw + kx];
+                            }
+                    y[((b * s->oc + o) * oh + oy) * ow + ox] = ypr__i8_requant1(acc, rq, o);
+                }
+        }
+    return YPR_OK;
+}
