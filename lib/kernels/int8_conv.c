@@ -92,7 +92,7 @@ int64_t ypr__i8_conv_scratch_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s)
 {
     geom g;
     geometry(kt, s, &g);
-    return up(g.nc * g.kpad * elem_bytes(kt), 64) + up(g.nc, 64) +
+    return up(g.nc * g.kpad * elem_bytes(kt), 64) + up(4 * g.nc, 64) +
            up((int64_t)kt->mr * kt->nr * (int64_t)sizeof(int32_t), 64);
 }
 
@@ -109,8 +109,14 @@ typedef struct i8job {
     int64_t nblk, rchunks, panels_per_chunk;
 } i8job;
 
+static int64_t ceil_div(int64_t a, int64_t b)   /* b > 0 */
+{
+    return a >= 0 ? (a + b - 1) / b : -((-a) / b);
+}
+
 /* Row k of B for columns n0 … n0+nc−1 of one image and group into row[]
- * (zeros outside the image and past the last column). */
+ * (zeros outside the image and past the last column), one output row's
+ * run at a time. */
 static void im2col_row(const ypr_conv_shape *s, const geom *g, const int8_t *xg, int64_t k,
                        int64_t n0, int64_t nc, int8_t *row)
 {
@@ -118,62 +124,84 @@ static void im2col_row(const ypr_conv_shape *s, const geom *g, const int8_t *xg,
     const int8_t *plane = xg + ci * s->h * s->w;
     int64_t cols = g->n - n0 < nc ? g->n - n0 : nc;
     int64_t oy = n0 / g->ow, ox = n0 % g->ow;
-    int64_t dy = ky * s->dh - s->ph, dx = kx * s->dw - s->pw;
-    for (int64_t j = 0; j < cols; j++) {
-        int64_t iy = oy * s->sh + dy, ix = ox * s->sw + dx;
-        row[j] = iy >= 0 && iy < s->h && ix >= 0 && ix < s->w ? plane[iy * s->w + ix] : 0;
-        if (++ox == g->ow) {
-            ox = 0;
-            oy++;
+    int64_t dy = ky * s->dh - s->ph, dx = kx * s->dw - s->pw, sw = s->sw;
+    for (int64_t j = 0; j < cols; ox = 0, oy++) {
+        int64_t len = g->ow - ox < cols - j ? g->ow - ox : cols - j;
+        int64_t iy = oy * s->sh + dy;
+        int8_t *d = row + j;
+        j += len;
+        if (iy < 0 || iy >= s->h) {
+            memset(d, 0, (size_t)len);
+            continue;
         }
+        /* t in [t0, t1) reads inside the row: 0 ≤ (ox + t)·sw + dx < w */
+        int64_t t0 = ceil_div(-dx - ox * sw, sw), t1 = ceil_div(s->w - dx - ox * sw, sw);
+        t0 = t0 < 0 ? 0 : t0 > len ? len : t0;
+        t1 = t1 < t0 ? t0 : t1 > len ? len : t1;
+        const int8_t *src = plane + iy * s->w + ox * sw + dx;
+        memset(d, 0, (size_t)t0);
+        if (sw == 1)
+            memcpy(d + t0, src + t0, (size_t)(t1 - t0));
+        else
+            for (int64_t t = t0; t < t1; t++)
+                d[t] = src[t * sw];
+        memset(d + t1, 0, (size_t)(len - t1));
     }
     if (cols < nc)
         memset(row + cols, 0, (size_t)(nc - cols));
 }
 
+/* Interleave kg rows (r[e][j], j < nc) into the B panels of k group q. */
+static void interleave(const ypr_i8kt *kt, const int8_t *const *r, int64_t nc, int64_t panel,
+                       int64_t q, uint8_t *dst)
+{
+    const int nr = kt->nr;
+    for (int64_t jp = 0; jp < nc / nr; jp++) {
+        int64_t at = jp * panel + q * nr * kt->kg, c0 = jp * nr;
+        if (kt->fmt == YPR_I8F_S16) {
+            int16_t *d = (int16_t *)dst + at;
+            const int8_t *a = r[0] + c0, *b = r[1] + c0;
+            for (int j = 0; j < nr; j++) {
+                d[2 * j] = a[j];
+                d[2 * j + 1] = b[j];
+            }
+        } else {
+            const uint8_t x = kt->fmt == YPR_I8F_U8 ? 0x80u : 0;   /* U8: x + 128 */
+            uint8_t *d = dst + at;
+            const int8_t *a = r[0] + c0, *b = r[1] + c0, *c = r[2] + c0, *e = r[3] + c0;
+            for (int j = 0; j < nr; j++) {
+                d[4 * j] = (uint8_t)((uint8_t)a[j] ^ x);
+                d[4 * j + 1] = (uint8_t)((uint8_t)b[j] ^ x);
+                d[4 * j + 2] = (uint8_t)((uint8_t)c[j] ^ x);
+                d[4 * j + 3] = (uint8_t)((uint8_t)e[j] ^ x);
+            }
+        }
+    }
+}
+
 static void pack_b(const ypr_i8kt *kt, const ypr_conv_shape *s, const geom *g,
                    const int8_t *xg, int64_t n0, uint8_t *dst, int8_t *rowbuf)
 {
-    const int kg = kt->kg, nr = kt->nr;
-    const int64_t nc = g->nc, panel = g->nkg * nr * kg;   /* elements per B panel */
+    const int kg = kt->kg;
+    const int64_t nc = g->nc, panel = g->nkg * kt->nr * kg;   /* elements per B panel */
     const int direct = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 &&
                        s->pw == 0 && n0 + nc <= g->n;
-    for (int64_t k = 0; k < g->kpad; k++) {
-        const int8_t *row;
-        if (k >= g->k) {
-            memset(rowbuf, 0, (size_t)nc);
-            row = rowbuf;
-        } else if (direct) {
-            row = xg + k * s->h * s->w + n0;
-        } else {
-            im2col_row(s, g, xg, k, n0, nc, rowbuf);
-            row = rowbuf;
-        }
-        int64_t q = k / kg, e = k % kg;
-        for (int64_t jp = 0; jp < nc / nr; jp++) {
-            int64_t at = jp * panel + q * nr * kg + e;
-            const int8_t *r = row + jp * nr;
-            switch (kt->fmt) {
-            case YPR_I8F_S16: {
-                int16_t *d = (int16_t *)dst + at;
-                for (int j = 0; j < nr; j++)
-                    d[j * kg] = r[j];
-                break;
-            }
-            case YPR_I8F_U8: {
-                uint8_t *d = dst + at;
-                for (int j = 0; j < nr; j++)
-                    d[j * kg] = (uint8_t)((uint8_t)r[j] ^ 0x80u);   /* x + 128 */
-                break;
-            }
-            default: {
-                int8_t *d = (int8_t *)dst + at;
-                for (int j = 0; j < nr; j++)
-                    d[j * kg] = r[j];
-                break;
-            }
+    for (int64_t q = 0; q < g->nkg; q++) {
+        const int8_t *rows[4];
+        for (int e = 0; e < kg; e++) {
+            int64_t k = q * kg + e;
+            int8_t *rb = rowbuf + e * nc;
+            if (k >= g->k) {
+                memset(rb, 0, (size_t)nc);
+                rows[e] = rb;
+            } else if (direct) {
+                rows[e] = xg + k * s->h * s->w + n0;
+            } else {
+                im2col_row(s, g, xg, k, n0, nc, rb);
+                rows[e] = rb;
             }
         }
+        interleave(kt, rows, nc, panel, q, dst);
     }
 }
 
@@ -189,7 +217,7 @@ static void i8_task(void *ctx, int64_t t, int worker)
     uint8_t *ws = j->scratch + worker * j->per_worker;
     uint8_t *bblk = ws;
     int8_t *rowbuf = (int8_t *)(ws + up(g->nc * g->kpad * elem_bytes(kt), 64));
-    int32_t *tile = (int32_t *)(ws + up(g->nc * g->kpad * elem_bytes(kt), 64) + up(g->nc, 64));
+    int32_t *tile = (int32_t *)(ws + up(g->nc * g->kpad * elem_bytes(kt), 64) + up(4 * g->nc, 64));
     int64_t n0 = blk * g->nc;
     const int8_t *xg = j->x + (img * s->c + gr * (s->c / s->groups)) * s->h * s->w;
     pack_b(kt, s, g, xg, n0, bblk, rowbuf);

@@ -165,11 +165,11 @@ static int conv_weights_i8(const ypr_net *net, const ypr_node *nd, int8_t *q, fl
 /* The dpu requantization with shifts when every step is a power of two and
  * the sums fit (kernels.h, SHIFT); 0 when the float epilogue is needed. */
 static int try_shift(i8step *st, const ypr_node *nd, const int8_t *wq, const float *bias,
-                     float bscale, float sx, const ypr_qparam *out)
+                     float sx, const ypr_qparam *out)
 {
     int64_t oc = nd->c, per = st->cs.c / st->cs.groups * st->cs.kh * st->cs.kw;
     if (nd->wq.per_channel || !is_pot(nd->wq.scale) || !is_pot(sx) || !is_pot(out->scale) ||
-        out->round != YPR_ROUND_HALF_UP || (bias && !is_pot(bscale)))
+        out->round != YPR_ROUND_HALF_UP)
         return 0;
     int lk = 256;
     if (st->act == YPR_ACT_LEAKY) {
@@ -188,13 +188,8 @@ static int try_shift(i8step *st, const ypr_node *nd, const int8_t *wq, const flo
         return YPR_ENOMEM;
     for (int64_t o = 0; o < oc; o++) {
         double b = 0;
-        if (bias) {
-            int eb = log2i(bscale);
-            if (eb < ea || eb - ea > 28) {
-                free(bsh);
-                return 0;
-            }
-            b = ldexp((double)bias[o], -ea);   /* q_b · 2^(eb − ea): exact */
+        if (bias) {   /* on the accumulator's grid (a power-of-two bias step ≥ 2^ea is) */
+            b = ldexp((double)bias[o], -ea);
             if (b != floor(b)) {
                 free(bsh);
                 return 0;
@@ -227,7 +222,7 @@ static int plan_conv_i8(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const yp
     const float *bias = nd->p[1] >= 0 ? net->params[nd->p[1]].data : NULL;
     float sx = p->v[nd->inputs[0]].scale;
     if (rc == YPR_OK)
-        rc = try_shift(st, nd, wq, bias, nd->bq.scale, sx, out);
+        rc = try_shift(st, nd, wq, bias, sx, out);
     if (rc == 0) {   /* the float epilogue */
         st->m = malloc((size_t)nd->c * sizeof(float));
         st->b = malloc((size_t)nd->c * sizeof(float));
@@ -800,8 +795,22 @@ int ypr__plan_i8_run(ypr_plan_i8 *p, const float *x)
     p->x = x;
     if (p->v[0].i8)
         quantize(x, numel(p, 0), &p->v[0].q, p->xq);
-    for (int s = 0; s < p->nsteps; s++)
+    const char *prof = getenv("YPR_PROFILE");   /* per-step times, as exec.c logs them */
+    for (int s = 0; s < p->nsteps; s++) {
+        double t0 = prof && *prof == '1' ? ypr__now() : 0;
         TRY(run_step(p, &p->steps[s]));
+        if (prof && *prof == '1') {
+            const i8step *st = &p->steps[s];
+            const ypr_shape *o = &p->shapes[st->node];
+            static const char *const kinds[] = {"conv-i8", "conv-f32", "add", "concat",
+                                                "maxpool", "upsample", "reorg", "act"};
+            ypr__log(YPR_LOG_INFO, "i8 step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %s%s", s,
+                     p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
+                     (long long)o->w, (ypr__now() - t0) * 1e3, kinds[st->kind],
+                     st->kind == S_CONV_I8 ? (st->rq.mode == YPR_I8RQ_SHIFT ? " shift" : " float")
+                                           : "");
+        }
+    }
     if (p->detect >= 0) {
         const ypr_node *d = &p->net->nodes[p->detect];
         for (int l = 0; l < d->ninputs; l++)
