@@ -185,13 +185,14 @@ static void conv_cases(const ypr_i8kt *set)
 {
     static const cshape shapes[] = {
         {3, 17, 19, 5, 3, 1, 1, 1, 1},    {16, 8, 8, 32, 1, 1, 0, 1, 1},
+        {6, 21, 70, 10, 3, 2, 1, 1, 1},   {5, 9, 67, 7, 1, 2, 0, 1, 1},
         {7, 9, 11, 13, 3, 2, 1, 1, 1},    {33, 6, 5, 29, 3, 1, 1, 1, 1},
         {12, 10, 10, 12, 3, 1, 2, 2, 3},  {64, 5, 7, 70, 1, 1, 0, 1, 1},
         {5, 13, 13, 7, 5, 1, 2, 1, 1},    {203, 4, 4, 17, 3, 2, 1, 1, 1},
         {8, 30, 31, 6, 1, 1, 0, 1, 1},    {24, 12, 12, 48, 3, 1, 1, 1, 1},
         {4, 3, 3, 9, 3, 1, 0, 1, 1},      {256, 6, 6, 40, 3, 1, 1, 1, 1},
     };
-    size_t count = test_quick() ? 6 : sizeof shapes / sizeof shapes[0];
+    size_t count = test_quick() ? 8 : sizeof shapes / sizeof shapes[0];
     ypr_pool *p1, *p3;
     assert_int_equal(ypr__pool_create(1, &p1), YPR_OK);
     assert_int_equal(ypr__pool_create(3, &p3), YPR_OK);

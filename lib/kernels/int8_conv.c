@@ -12,6 +12,10 @@
 
 #include "kernels.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>   /* x86-64 baseline: no ISA flag needed */
+#endif
+
 static int64_t elem_bytes(const ypr_i8kt *kt)
 {
     return kt->fmt == YPR_I8F_S16 ? 2 : 1;
@@ -114,6 +118,25 @@ static int64_t ceil_div(int64_t a, int64_t b)   /* b > 0 */
     return a >= 0 ? (a + b - 1) / b : -((-a) / b);
 }
 
+/* d[t] = src[2t] for t0 ≤ t < t1 (stride-2 convs: the hot gather). */
+static void gather_even(const int8_t *src, int64_t t0, int64_t t1, int8_t *d)
+{
+    int64_t t = t0;
+#if defined(__SSE2__)
+    /* 16 outputs from 32 bytes; the last one read, src[2t + 31], must lie
+     * before src[2(t1 − 1)] + 1: stop while t + 16 < t1 */
+    const __m128i lo = _mm_set1_epi16(0x00ff);
+    for (; t + 16 < t1; t += 16) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(src + 2 * t));
+        __m128i b = _mm_loadu_si128((const __m128i *)(src + 2 * t + 16));
+        _mm_storeu_si128((__m128i *)(d + t),
+                         _mm_packus_epi16(_mm_and_si128(a, lo), _mm_and_si128(b, lo)));
+    }
+#endif
+    for (; t < t1; t++)
+        d[t] = src[2 * t];
+}
+
 /* Row k of B for columns n0 … n0+nc−1 of one image and group into row[]
  * (zeros outside the image and past the last column), one output row's
  * run at a time. */
@@ -142,6 +165,8 @@ static void im2col_row(const ypr_conv_shape *s, const geom *g, const int8_t *xg,
         memset(d, 0, (size_t)t0);
         if (sw == 1)
             memcpy(d + t0, src + t0, (size_t)(t1 - t0));
+        else if (sw == 2)
+            gather_even(src, t0, t1, d);
         else
             for (int64_t t = t0; t < t1; t++)
                 d[t] = src[t * sw];

@@ -609,6 +609,18 @@ static void maxpool_task(void *ctx, int64_t t, int worker)
     const pool_job *j = ctx;
     const int8_t *x = j->x + t * j->h * j->w;
     int8_t *y = j->y + t * j->oh * j->ow, *r = j->tmp + (int64_t)worker * j->h * j->ow;
+    if (j->k == 2 && j->s == 2 && j->pad == 0) {   /* YOLOv7's MP: every window inside */
+        for (int64_t oy = 0; oy < j->oh; oy++) {
+            const int8_t *a = x + 2 * oy * j->w, *b = a + j->w;
+            int8_t *d = y + oy * j->ow;
+            for (int64_t ox = 0; ox < j->ow; ox++) {
+                int8_t m0 = a[2 * ox] > a[2 * ox + 1] ? a[2 * ox] : a[2 * ox + 1];
+                int8_t m1 = b[2 * ox] > b[2 * ox + 1] ? b[2 * ox] : b[2 * ox + 1];
+                d[ox] = m0 > m1 ? m0 : m1;
+            }
+        }
+        return;
+    }
     for (int64_t iy = 0; iy < j->h; iy++)
         for (int64_t ox = 0; ox < j->ow; ox++) {
             int64_t x0 = ox * j->s - j->pad, x1 = x0 + j->k;
@@ -722,11 +734,17 @@ static int run_concat(ypr_plan_i8 *p, const i8step *st, const ypr_node *nd)
             const uint8_t *src = x + b * per * (vi->i8 ? 1 : sizeof(float));
             if (same || (!vo->i8 && !vi->i8)) {
                 memcpy(d, src, (size_t)per * es);
-            } else if (vo->i8) {   /* requantize: the float value, then the concat's step */
-                int8_t *dq = (int8_t *)d;
+            } else if (vo->i8 && vi->i8) {
+                /* requantize: the float value q·s, then the concat's step — one
+                 * table entry per int8 value, computed by those very operations */
+                int8_t lut[256], *dq = (int8_t *)d;
+                const int8_t *sq = (const int8_t *)src;
+                for (int v = -128; v < 128; v++)
+                    lut[v + 128] = quant1((float)v * vi->scale, &vo->q);
                 for (int64_t i = 0; i < per; i++)
-                    dq[i] = quant1(vi->i8 ? (float)((const int8_t *)src)[i] * vi->scale
-                                          : ((const float *)src)[i], &vo->q);
+                    dq[i] = lut[sq[i] + 128];
+            } else if (vo->i8) {
+                quantize((const float *)src, per, &vo->q, (int8_t *)d);
             } else {
                 dequantize((const int8_t *)src, per, vi->scale, (float *)d);
             }
