@@ -5,7 +5,8 @@
  * scalar run also covers the scalar emulations of the S16 and U8 packed
  * layouts the x86 sets use):
  *  - the requantization epilogue worked by hand (shift and float modes,
- *    rounding half up / half even, leaky 26/256, clamps);
+ *    rounding half up / half even, leaky 26/256, clamps); its exp (SiLU,
+ *    sigmoid) against exp() in double;
  *  - ypr__i8_conv2d of the set against the direct reference
  *    ypr__i8_conv2d_ref: bit-identical (integer sums are exact and every set
  *    runs the same epilogue operations), over odd channel counts, strides,
@@ -100,6 +101,22 @@ static void test_requant_by_hand(void **state)
     f.round = YPR_I8R_HALF_UP;
     f.act = YPR_ACT_IDENTITY;
     assert_int_equal(ypr__i8_requant1(-4, &f, 0), -3);  /* −3.5 → −3 */
+}
+
+/* The epilogue's exp against exp() in double: within 3e-7 relative. */
+static void test_exp(void **state)
+{
+    (void)state;
+    double worst = 0;
+    for (int i = 0; i < 175000; i++) {   /* below the clamp at 88 */
+        float x = -87.0f + (float)i * 0.001f;
+        double ref = exp((double)x), rel = fabs((double)ypr__i8_exp(x) - ref) / ref;
+        worst = rel > worst ? rel : worst;
+    }
+    print_message("ypr__i8_exp: worst relative error %.3g\n", worst);
+    assert_true(worst < 3e-7);
+    assert_true(ypr__i8_exp(-1000.0f) == ypr__i8_exp(-87.0f));   /* clamped */
+    assert_true(ypr__i8_exp(0.0f) == 1.0f);
 }
 
 /* ------------------------------------------------ conv vs reference */
@@ -416,6 +433,7 @@ int main(void)
     test_threads_from_env();
     const struct CMUnitTest kernels[] = {
         cmocka_unit_test(test_requant_by_hand),
+        cmocka_unit_test(test_exp),
         cmocka_unit_test(test_conv_vs_reference),
         cmocka_unit_test(test_requant_extremes),
     };

@@ -386,7 +386,7 @@ enum {
  *    q = (a·k + 2^(sh+7)) >> (sh + 8).
  *    The plan guarantees |acc + bsh| < 2^30, 1 ≤ sh ≤ 29 (≤ 15 with leaky).
  *  FLOAT: z = (float)acc·m[c] + b[c] (multiply, then add: rounded float
- *    ops), z = ypr__act_ref(z, act, alpha), v = z / s_out, clamped to
+ *    ops), z = ypr__i8_act(z, act, alpha), v = z / s_out, clamped to
  *    [qmin, qmax], rounded as `round` says (YPR_I8R_*: the values of
  *    YPR_ROUND_* in lib/net/net.h) — the float simulation's exact steps.
  * Then q is clamped to [qmin, qmax]. */
@@ -428,6 +428,11 @@ const ypr_i8kt *ypr__i8kt_named(const char *name);
 void ypr__i8_requant_ref(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq,
                          int64_t c0, int8_t *y, int64_t ldy);
 int8_t ypr__i8_requant1(int32_t acc, const ypr_i8rq *rq, int64_t c);
+/* The epilogue's activation (ypr__act_ref, but SiLU z/(1 + e^−z) and sigmoid
+ * through ypr__i8_exp: an exp defined by its float operations, so vector sets
+ * reproduce it exactly) and that exp. */
+float ypr__i8_act(float z, int act, float alpha);
+float ypr__i8_exp(float x);
 /* Bytes of packed weights for a conv of shape s (groups included), and
  * packing of w [OC, C/g, kh, kw] int8 into them (with the U8 format's
  * per-row start values). */

@@ -34,6 +34,29 @@ static __m256i rq_shift(__m256i acc, const ypr_i8rq *rq, int32_t bsh)
     return _mm256_blendv_epi8(pos, neg, neg_mask);
 }
 
+/* ypr__i8_exp, operation for operation (no fused multiply-adds). */
+static inline __m256 i8_exp8(__m256 x)
+{
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    x = _mm256_min_ps(x, _mm256_set1_ps(88.0f));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f)));
+    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(-2.12194440e-4f)));
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(5.0000001201e-1f));
+    __m256 y = _mm256_mul_ps(p, _mm256_mul_ps(r, r));
+    y = _mm256_add_ps(y, r);
+    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
+                                  23);
+    return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+}
+
 static __m256i rq_float(__m256i acc, const ypr_i8rq *rq, float m, float b)
 {
     __m256 z = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(m)),
@@ -43,6 +66,13 @@ static __m256i rq_float(__m256i acc, const ypr_i8rq *rq, float m, float b)
         z = _mm256_blendv_ps(_mm256_setzero_ps(), z, gt);
     else if (rq->act == YPR_ACT_LEAKY)
         z = _mm256_blendv_ps(_mm256_mul_ps(_mm256_set1_ps(rq->alpha), z), z, gt);
+    else if (rq->act == YPR_ACT_SILU)
+        z = _mm256_div_ps(z, _mm256_add_ps(_mm256_set1_ps(1.0f),
+                                           i8_exp8(_mm256_sub_ps(_mm256_setzero_ps(), z))));
+    else if (rq->act == YPR_ACT_SIGMOID)
+        z = _mm256_div_ps(_mm256_set1_ps(1.0f),
+                          _mm256_add_ps(_mm256_set1_ps(1.0f),
+                                        i8_exp8(_mm256_sub_ps(_mm256_setzero_ps(), z))));
     __m256 v = _mm256_div_ps(z, _mm256_set1_ps(rq->s_out));
     v = _mm256_max_ps(v, _mm256_set1_ps((float)rq->qmin));   /* v > lo ? v : lo (NaN → lo) */
     v = _mm256_min_ps(v, _mm256_set1_ps((float)rq->qmax));
@@ -56,9 +86,12 @@ static __m256i rq_float(__m256i acc, const ypr_i8rq *rq, float m, float b)
 static void requant16(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq, int64_t c0,
                     int8_t *y, int64_t ldy)
 {
-    int vec = nr == RQ_NR && (rq->act == YPR_ACT_IDENTITY || rq->act == YPR_ACT_RELU ||
-                           rq->act == YPR_ACT_LEAKY) &&
-              (rq->mode == YPR_I8RQ_SHIFT || rq->round != YPR_I8R_HALF_AWAY);
+    int shift_act = rq->act == YPR_ACT_IDENTITY || rq->act == YPR_ACT_RELU ||
+                    rq->act == YPR_ACT_LEAKY;
+    int float_act = shift_act || rq->act == YPR_ACT_SILU || rq->act == YPR_ACT_SIGMOID;
+    int vec = nr == RQ_NR && (rq->mode == YPR_I8RQ_SHIFT
+                                  ? shift_act
+                                  : float_act && rq->round != YPR_I8R_HALF_AWAY);
     if (!vec) {
         ypr__i8_requant_ref(acc, nr, m, n, rq, c0, y, ldy);
         return;
