@@ -42,6 +42,7 @@
 
 static const char *data_dir;
 static const ypr_i8kt *kt;
+static int SIZE = 128;   /* plan tests' input side: 64 in the quick scope */
 static const char *set_name;
 
 static uint64_t rng_state = 88172645463325252ull;
@@ -291,8 +292,9 @@ static ypr_model *quantized(ypr_model *m, const ypr_dataset *ds, int scheme, con
     ypr_quantizer *q;
     assert_int_equal(ypr_quantizer_create(m, ds, &q), YPR_OK);
     assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SCHEME, scheme), YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_CALIB_IMAGES, 4), YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_INPUT_SIZE, 128), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_CALIB_IMAGES, test_quick() ? 2 : 4),
+                     YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_INPUT_SIZE, SIZE), YPR_OK);
     assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SQNR_IMAGES, 0), YPR_OK);
     if (keep)
         assert_int_equal(ypr_quantizer_keep_float(q, keep), YPR_OK);
@@ -302,7 +304,6 @@ static ypr_model *quantized(ypr_model *m, const ypr_dataset *ds, int scheme, con
     return out;
 }
 
-#define SIZE 128
 
 static float *images(const ypr_dataset *ds, int n)
 {
@@ -377,6 +378,7 @@ static void test_plan_agreement(void **state)
     ypr_model *m = trained_model();
     ypr_dataset *ds = e2e_dataset();
     int n = test_quick() ? 1 : 3;
+    SIZE = test_quick() ? 64 : 128;
     float *x = images(ds, n);
     ypr_model *dpu = quantized(m, ds, YPR_QSCHEME_DPU, NULL);
     agree(dpu, x, n, 1, "dpu");
