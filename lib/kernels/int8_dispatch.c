@@ -12,36 +12,26 @@
 #define SMR 4
 #define SNR 8
 
-static void gemm_s8(int64_t nkg, const void *a, const void *b, const int32_t *init, int32_t *c)
-{
-    const int8_t *pa = a, *pb = b;
-    int32_t acc[SMR][SNR];
-    for (int i = 0; i < SMR; i++)
-        for (int j = 0; j < SNR; j++)
-            acc[i][j] = init ? init[i] : 0;
-    for (int64_t q = 0; q < nkg; q++, pa += SMR * 4, pb += SNR * 4)
-        for (int i = 0; i < SMR; i++)
-            for (int j = 0; j < SNR; j++)
-                for (int e = 0; e < 4; e++)
-                    acc[i][j] += (int32_t)pa[i * 4 + e] * pb[j * 4 + e];
-    memcpy(c, acc, sizeof acc);
-}
-
-static void gemm_u8(int64_t nkg, const void *a, const void *b, const int32_t *init, int32_t *c)
-{
-    const int8_t *pa = a;
-    const uint8_t *pb = b;
-    int32_t acc[SMR][SNR];
-    for (int i = 0; i < SMR; i++)
-        for (int j = 0; j < SNR; j++)
-            acc[i][j] = init ? init[i] : 0;
-    for (int64_t q = 0; q < nkg; q++, pa += SMR * 4, pb += SNR * 4)
-        for (int i = 0; i < SMR; i++)
-            for (int j = 0; j < SNR; j++)
-                for (int e = 0; e < 4; e++)
-                    acc[i][j] += (int32_t)pa[i * 4 + e] * pb[j * 4 + e];
-    memcpy(c, acc, sizeof acc);
-}
+/* 4-k groups: int8 weights times int8 (S8) or uint8 x + 128 (U8) activations. */
+#define GEMM_K4(name, btype)                                                               \
+    static void name(int64_t nkg, const void *a, const void *b, const int32_t *init,        \
+                     int32_t *c)                                                           \
+    {                                                                                      \
+        const int8_t *pa = a;                                                              \
+        const btype *pb = b;                                                               \
+        int32_t acc[SMR][SNR];                                                             \
+        for (int i = 0; i < SMR; i++)                                                      \
+            for (int j = 0; j < SNR; j++)                                                  \
+                acc[i][j] = init ? init[i] : 0;                                            \
+        for (int64_t q = 0; q < nkg; q++, pa += SMR * 4, pb += SNR * 4)                    \
+            for (int i = 0; i < SMR; i++)                                                  \
+                for (int j = 0; j < SNR; j++)                                              \
+                    for (int e = 0; e < 4; e++)                                            \
+                        acc[i][j] += (int32_t)pa[i * 4 + e] * pb[j * 4 + e];               \
+        memcpy(c, acc, sizeof acc);                                                        \
+    }
+GEMM_K4(gemm_s8, int8_t)
+GEMM_K4(gemm_u8, uint8_t)
 
 static void gemm_s16(int64_t nkg, const void *a, const void *b, const int32_t *init, int32_t *c)
 {
