@@ -22,8 +22,9 @@
  *    ≥ 99.9 % of the values and ≤ 4 steps on all (the float plan rounds its
  *    conv sums and its per-channel products, which moves a value across a
  *    rounding boundary now and then, and such a 1-step change travels on);
- *  - ypr_model_forward picks the INT8 plan for a quantized model, the float
- *    plan with YPR_INT8=0 and for a float model. */
+ *  - a plan sharing another shape's plan's weights computes what its own
+ *    plan computes; ypr_model_forward picks the INT8 plan for a quantized
+ *    model, the float plan with YPR_INT8=0 and for a float model. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -393,6 +394,32 @@ static void test_plan_agreement(void **state)
     assert_true(kept >= 1);
     agree(kf, x, n, 0, "dpu, model.2* float");
     ypr_model_free(kf);
+
+    /* a plan for another shape sharing a donor's weights (the donor freed
+     * first) computes what a plan of its own computes */
+    {
+        int s2 = SIZE + 32;
+        float *x2 = malloc((size_t)3 * s2 * s2 * sizeof(float));
+        for (int i = 0; i < 3 * s2 * s2; i++)
+            x2[i] = x[i % (3 * SIZE * SIZE)];
+        ypr_plan_i8 *donor, *shared, *own;
+        assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, SIZE, SIZE, &donor), YPR_OK);
+        assert_int_equal(ypr__plan_i8_create_from(&dpu->net, dpu->pool, 1, s2, s2, donor, &shared),
+                         YPR_OK);
+        ypr__plan_i8_free(donor);
+        assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, s2, s2, &own), YPR_OK);
+        assert_int_equal(ypr__plan_i8_run(shared, x2), YPR_OK);
+        assert_int_equal(ypr__plan_i8_run(own, x2), YPR_OK);
+        for (int l = 0; l < ypr__plan_i8_num_outputs(own); l++) {
+            ypr_shape sh;
+            const float *a = ypr__plan_i8_output(own, l, &sh);
+            assert_memory_equal(a, ypr__plan_i8_output(shared, l, NULL),
+                                (size_t)(sh.c * sh.h * sh.w) * sizeof(float));
+        }
+        ypr__plan_i8_free(shared);
+        ypr__plan_i8_free(own);
+        free(x2);
+    }
 
     /* the model's choice: INT8 for a quantized model unless YPR_INT8=0 */
     ypr_plan_i8 *pi;

@@ -475,9 +475,10 @@ static int forward_i8(ypr_model *m, const float *x, int64_t n, int64_t h, int64_
         !ypr__net_is_quantized(&m->net))
         return YPR_EUNSUPPORTED;
     if (!ypr__plan_i8_matches(m->i8, &m->net, n, h, w)) {
-        ypr__plan_i8_free(m->i8);
+        ypr_plan_i8 *old = m->i8;   /* its weights serve the new shape */
         m->i8 = NULL;
-        int rc = ypr__plan_i8_create(&m->net, m->pool, n, h, w, &m->i8);
+        int rc = ypr__plan_i8_create_from(&m->net, m->pool, n, h, w, old, &m->i8);
+        ypr__plan_i8_free(old);
         if (rc == YPR_EUNSUPPORTED) {
             ypr__log(YPR_LOG_WARN, "quantized model runs on the float simulation: %s",
                      ypr_last_error());

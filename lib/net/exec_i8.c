@@ -43,6 +43,16 @@ typedef struct i8step {
     float *m, *b;      /* FLOAT epilogue, or the float conv's bias */
 } i8step;
 
+/* Converted, packed weights and epilogue tables depend on the net, its
+ * version and the kernel sets, not on the input shape: plans for other
+ * shapes share them (refcounted), step by step in build order. */
+typedef struct i8packs {
+    int refs, n;
+    i8step *st;        /* per step index: packed, bsh, m, b, rq */
+    char *done;
+    size_t bytes;
+} i8packs;
+
 struct ypr_plan_i8 {
     const ypr_net *net;
     uint64_t version;
@@ -63,7 +73,7 @@ struct ypr_plan_i8 {
     float **outs;         /* per detect level: dequantized outputs */
     int8_t *xq;           /* the quantized input */
     const float *x;
-    size_t packed_bytes;
+    i8packs *packs;
 };
 
 static int64_t numel(const ypr_plan_i8 *p, int node)
@@ -242,7 +252,7 @@ static int plan_conv_i8(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const yp
             rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
         else {
             ypr__i8_conv_pack_w(p->kt, &st->cs, wq, st->packed);
-            p->packed_bytes += (size_t)bytes;
+            p->packs->bytes += (size_t)bytes;
             rc = YPR_OK;
         }
     }
@@ -258,12 +268,45 @@ static int plan_conv_f32(ypr_plan_i8 *p, i8step *st, const ypr_node *nd)
     st->packed = ypr__alloc((size_t)(n > 0 ? n : 1) * sizeof(float));
     RETURN_IF(!st->packed, YPR_ENOMEM, "int8 plan: out of memory");
     ypr__conv_pack_w(p->fkt, &st->cs, net->params[nd->p[0]].data, st->packed);
-    p->packed_bytes += (size_t)n * sizeof(float);
+    p->packs->bytes += (size_t)n * sizeof(float);
     if (nd->p[1] >= 0) {
         st->b = malloc((size_t)nd->c * sizeof(float));
         RETURN_IF(!st->b, YPR_ENOMEM, "int8 plan: out of memory");
         memcpy(st->b, net->params[nd->p[1]].data, (size_t)nd->c * sizeof(float));
     }
+    return YPR_OK;
+}
+
+static void step_release(i8step *st)
+{
+    ypr__free(st->packed);
+    free(st->bsh);
+    free(st->m);
+    free(st->b);
+}
+
+/* A conv step's weights: the shared ones when an earlier plan made them,
+ * made (and kept in the packs) otherwise. */
+static int conv_weights(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const ypr_qparam *out)
+{
+    i8packs *pk = p->packs;
+    int idx = p->nsteps;
+    if (pk->done[idx]) {
+        const i8step *d = &pk->st[idx];
+        st->packed = d->packed;
+        st->bsh = d->bsh;
+        st->m = d->m;
+        st->b = d->b;
+        st->rq = d->rq;
+        return YPR_OK;
+    }
+    int rc = st->kind == S_CONV_I8 ? plan_conv_i8(p, st, nd, out) : plan_conv_f32(p, st, nd);
+    if (rc < 0) {
+        step_release(st);
+        return rc;
+    }
+    pk->st[idx] = *st;
+    pk->done[idx] = 1;
     return YPR_OK;
 }
 
@@ -333,14 +376,11 @@ static int build(ypr_plan_i8 *p, const ypr_consumers *cons)
             st->cs = (ypr_conv_shape){p->n, in->c, in->h, in->w, nd->c, nd->kh, nd->kw, nd->sh,
                                       nd->sw, nd->ph, nd->pw, nd->dh, nd->dw, nd->groups};
             TRY(ypr__conv_check(&st->cs, NULL, NULL));
-            if (p->v[nd->inputs[0]].i8 && nd->wq.scale > 0 && out->scale > 0) {
-                st->kind = S_CONV_I8;
-                TRY(plan_conv_i8(p, st, nd, out));
-            } else {
-                st->kind = S_CONV_F32;
-                TRY(plan_conv_f32(p, st, nd));
+            st->kind = p->v[nd->inputs[0]].i8 && nd->wq.scale > 0 && out->scale > 0 ? S_CONV_I8
+                                                                                  : S_CONV_F32;
+            if (st->kind == S_CONV_F32)
                 need_float(p, nd, st->node);
-            }
+            TRY(conv_weights(p, st, nd, out));
             break;
         }
         case YPR_NODE_CONCAT:
@@ -464,11 +504,13 @@ void ypr__plan_i8_free(ypr_plan_i8 *p)
 {
     if (!p)
         return;
-    for (int s = 0; s < p->nsteps; s++) {
-        ypr__free(p->steps[s].packed);
-        free(p->steps[s].bsh);
-        free(p->steps[s].m);
-        free(p->steps[s].b);
+    if (p->packs && --p->packs->refs == 0) {
+        for (int s = 0; s < p->packs->n; s++)
+            if (p->packs->done[s])
+                step_release(&p->packs->st[s]);
+        free(p->packs->st);
+        free(p->packs->done);
+        free(p->packs);
     }
     if (p->outs && p->detect >= 0)
         for (int l = 0; l < p->net->nodes[p->detect].ninputs; l++)
@@ -518,6 +560,12 @@ static int make_buffers(ypr_plan_i8 *p)
 int ypr__plan_i8_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_t w,
                         ypr_plan_i8 **out)
 {
+    return ypr__plan_i8_create_from(net, pool, n, h, w, NULL, out);
+}
+
+int ypr__plan_i8_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h,
+                             int64_t w, ypr_plan_i8 *donor, ypr_plan_i8 **out)
+{
     RETURN_IF(!net || !out, YPR_EINVAL, "int8 plan: NULL argument");
     *out = NULL;
     RETURN_IF(n <= 0 || n > 4096, YPR_EINVAL, "int8 plan: batch %lld outside 1..4096",
@@ -543,6 +591,23 @@ int ypr__plan_i8_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h
     if (!p->shapes || !p->v || !p->steps) {
         rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
         goto fail;
+    }
+    if (donor && donor->net == net && donor->version == net->version && donor->kt == p->kt &&
+        donor->fkt == p->fkt && donor->packs) {
+        p->packs = donor->packs;
+        p->packs->refs++;
+    } else {
+        p->packs = calloc(1, sizeof *p->packs);
+        if (p->packs) {
+            p->packs->refs = 1;
+            p->packs->n = net->nnodes;
+            p->packs->st = calloc((size_t)net->nnodes, sizeof *p->packs->st);
+            p->packs->done = calloc((size_t)net->nnodes, 1);
+        }
+        if (!p->packs || !p->packs->st || !p->packs->done) {
+            rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
+            goto fail;
+        }
     }
     if ((rc = ypr__net_shapes(net, h, w, p->shapes)) < 0 ||
         (rc = ypr__net_consumers(net, &cons)) < 0)
@@ -863,7 +928,7 @@ int ypr__plan_i8_matches(const ypr_plan_i8 *p, const ypr_net *net, int64_t n, in
 
 size_t ypr__plan_i8_bytes(const ypr_plan_i8 *p)
 {
-    return p->arena_bytes + p->packed_bytes +
+    return p->arena_bytes + p->packs->bytes +
            (size_t)(p->tin_floats + p->tout_floats) * sizeof(float);
 }
 

@@ -224,6 +224,10 @@ typedef struct ypr_plan_i8 ypr_plan_i8;
 int ypr__net_is_quantized(const ypr_net *net);
 int ypr__plan_i8_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_t w,
                         ypr_plan_i8 **out);
+/* The same, sharing the converted and packed weights of `donor` (an INT8
+ * plan of the same net, version and kernel sets for another shape). */
+int ypr__plan_i8_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h,
+                             int64_t w, ypr_plan_i8 *donor, ypr_plan_i8 **out);
 void ypr__plan_i8_free(ypr_plan_i8 *plan);
 int ypr__plan_i8_run(ypr_plan_i8 *plan, const float *x);
 int ypr__plan_i8_num_outputs(const ypr_plan_i8 *plan);
