@@ -360,4 +360,114 @@ void ypr__add_strided_ref(float *d, int64_t sd, const float *s, int64_t n);
 void ypr__dot_block_ref(int64_t len, const float *a, int64_t lda, const float *const *b,
                         float *c, int64_t ldc, int64_t m, int64_t n);
 
+/* ---- INT8 convolution (int8_conv.c, int8_dispatch.c; ISA files int8_*.c
+ * under x86/ and arm/). Integer GEMM C[m×n] = A[m×k] · B[k×n] with int8
+ * weights A and int8 activations B, int32 accumulators, then a
+ * requantization epilogue to int8. Its own small kernel table, chosen once
+ * next to the float one: every set computes the same int32 sums (exact
+ * integer arithmetic) and the same epilogue, so all sets are bit-identical.
+ *
+ * Packed operands come in groups of kg consecutive k (kg = 2 or 4), K padded
+ * with zero weights to a multiple of kg. A panel p (rows p·mr …) holds, for
+ * each k group q and row r < mr, kg values at (q·mr + r)·kg (rows past m
+ * are zero). A B panel (columns j0 … j0+nr−1) holds, for each k group q and
+ * column j < nr, kg values at (q·nr + j)·kg. Element formats: */
+enum {
+    YPR_I8F_S16 = 0,   /* int16 (kg = 2: pairs for vpmaddwd / smull)              */
+    YPR_I8F_U8 = 1,    /* B as uint8 x + 128 (kg = 4: vpdpbusd); A int8; the      *
+                        * accumulators start at −128·Σ_k A[r][k]                  */
+    YPR_I8F_S8 = 2,    /* int8 both (kg = 4: sdot)                                 */
+};
+
+/* How one conv's int32 sums become int8 (per output channel c):
+ *  SHIFT (power-of-two steps, the dpu scheme): a = acc + bsh[c];
+ *    a ≥ 0 or no activation: q = (a + 2^(sh−1)) >> sh   (⌊a·2^−sh + ½⌋);
+ *    a < 0, ReLU: q = 0;  a < 0, leaky k/256: a ← max(a, −lneg),
+ *    q = (a·k + 2^(sh+7)) >> (sh + 8).
+ *    The plan guarantees |acc + bsh| < 2^30, 1 ≤ sh ≤ 29 (≤ 15 with leaky).
+ *  FLOAT: z = (float)acc·m[c] + b[c] (multiply, then add: rounded float
+ *    ops), z = ypr__i8_act(z, act, alpha), v = z / s_out, clamped to
+ *    [qmin, qmax], rounded as `round` says (YPR_I8R_*: the values of
+ *    YPR_ROUND_* in lib/net/net.h) — the float simulation's exact steps.
+ * Then q is clamped to [qmin, qmax]. */
+enum { YPR_I8RQ_SHIFT = 0, YPR_I8RQ_FLOAT = 1 };
+enum { YPR_I8R_HALF_EVEN = 0, YPR_I8R_HALF_AWAY = 1, YPR_I8R_HALF_UP = 2 };
+typedef struct ypr_i8rq {
+    int mode, act;
+    float alpha;
+    int qmin, qmax;
+    const int32_t *bsh;        /* SHIFT */
+    int sh, lk;
+    int32_t lneg;
+    const float *m, *b;        /* FLOAT */
+    float s_out;
+    int round;
+} ypr_i8rq;
+
+typedef struct ypr_i8kt {
+    const char *name;
+    int mr, nr, kg, fmt;
+    /* c[i·nr + j] = init[i] + Σ_k a·b over nkg k groups of one A panel and
+     * one B panel (the whole mr×nr tile; init NULL means 0). */
+    void (*gemm)(int64_t nkg, const void *a, const void *b, const int32_t *init, int32_t *c);
+    /* y[i·ldy + j] = requant(acc[i·nr + j]) of channel c0 + i, for i < m,
+     * j < n (acc: a tile of this set's nr columns). */
+    void (*requant)(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq, int64_t c0,
+                    int8_t *y, int64_t ldy);
+} ypr_i8kt;
+
+/* The active INT8 set: the best one built in and supported, following the
+ * float set (YPR_SIMD / ypr_simd_select): scalar → scalar; avx2 → avxvnni
+ * when the CPU has it, else avx2; avx512 → avx512vnni, avxvnni or avx2;
+ * neon → neondot (dot product) or neon. YPR_I8_SIMD=<name> forces one. */
+const ypr_i8kt *ypr__i8kt(void);
+/* A set by name (scalar, avx2, avxvnni, avx512vnni, neon, neondot); NULL
+ * when not built in or not supported by this CPU. */
+const ypr_i8kt *ypr__i8kt_named(const char *name);
+/* The scalar epilogue (every set's fallback) and one value of it. */
+void ypr__i8_requant_ref(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq,
+                         int64_t c0, int8_t *y, int64_t ldy);
+int8_t ypr__i8_requant1(int32_t acc, const ypr_i8rq *rq, int64_t c);
+/* The epilogue's activation (ypr__act_ref, but SiLU z/(1 + e^−z) and sigmoid
+ * through ypr__i8_exp: an exp defined by its float operations, so vector sets
+ * reproduce it exactly) and that exp. */
+float ypr__i8_act(float z, int act, float alpha);
+float ypr__i8_exp(float x);
+/* Bytes of packed weights for a conv of shape s (groups included), and
+ * packing of w [OC, C/g, kh, kw] int8 into them (with the U8 format's
+ * per-row start values). */
+int64_t ypr__i8_conv_packed_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s);
+void ypr__i8_conv_pack_w(const ypr_i8kt *kt, const ypr_conv_shape *s, const int8_t *w,
+                         void *dst);
+/* Scratch (bytes) per pool worker for ypr__i8_conv2d. */
+int64_t ypr__i8_conv_scratch_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s);
+/* y[N, OC, OH, OW] int8 = requant(conv(x, w)) for x [N, C, H, W] int8 (zero
+ * padding), packed from ypr__i8_conv_pack_w with the same set; scratch holds
+ * ypr__i8_conv_scratch_bytes per worker (NULL allocates). Bit-identical
+ * for any thread count and set. */
+int ypr__i8_conv2d(const ypr_i8kt *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                   const int8_t *x, const void *packed, const ypr_i8rq *rq, int8_t *y,
+                   void *scratch);
+/* Direct reference (tests): int32 sums in the obvious loop order, then
+ * ypr__i8_requant1 per value. */
+int ypr__i8_conv2d_ref(const ypr_conv_shape *s, const int8_t *x, const int8_t *w,
+                       const ypr_i8rq *rq, int8_t *y);
+/* The ISA sets (int8_dispatch.c fills the table from these). */
+void ypr__i8kt_fill_scalar(ypr_i8kt *t);
+#if defined(YPR_HAVE_AVX2)
+void ypr__i8kt_fill_avx2(ypr_i8kt *t);
+#endif
+#if defined(YPR_HAVE_AVXVNNI)
+void ypr__i8kt_fill_avxvnni(ypr_i8kt *t);
+#endif
+#if defined(YPR_HAVE_AVX512VNNI)
+void ypr__i8kt_fill_avx512vnni(ypr_i8kt *t);
+#endif
+#if defined(YPR_HAVE_NEON)
+void ypr__i8kt_fill_neon(ypr_i8kt *t);
+#endif
+#if defined(YPR_HAVE_NEONDOT)
+void ypr__i8kt_fill_neondot(ypr_i8kt *t);
+#endif
+
 #endif

@@ -49,6 +49,9 @@ void ypr__model_drop_plans(ypr_model *m)
         m->plans[i] = NULL;
     }
     m->plan = NULL;
+    ypr__plan_i8_free(m->i8);
+    m->i8 = NULL;
+    m->i8_used = 0;
     drop_workers(m);
     ypr__free(m->bout);
     free(m->bout_off);
@@ -63,6 +66,7 @@ int ypr__model_plan(ypr_model *m, int64_t n, int64_t h, int64_t w)
     ypr_plan *donor = NULL;
     m->tick++;
     m->bout_n = 0;   /* the next outputs are this plan's */
+    m->i8_used = 0;
     for (int i = 0; i < 4; i++) {
         ypr_plan *p = m->plans[i];
         if (p && ypr__plan_matches(p, &m->net, n, h, w)) {
@@ -437,6 +441,10 @@ static int forward_images(ypr_model *m, const float *x, int64_t n, int64_t h, in
 
 const float *ypr__model_output_at(const ypr_model *m, int level, ypr_shape *shape, int64_t *n)
 {
+    if (m->i8_used) {
+        *n = ypr__plan_i8_batch(m->i8);
+        return ypr__plan_i8_output(m->i8, level, shape);
+    }
     if (m->bout_n > 0) {
         if (level < 0 || level >= ypr__plan_num_outputs(m->wplans[0]))
             return NULL;
@@ -450,11 +458,51 @@ const float *ypr__model_output_at(const ypr_model *m, int level, ypr_shape *shap
     return ypr__plan_output(m->plan, level, shape);
 }
 
+/* YPR_INT8=0 runs quantized nets on the float fake-quant plan (A/B runs). */
+static int int8_wanted(void)
+{
+    const char *e = getenv("YPR_INT8");
+    return !(e && strcmp(e, "0") == 0);
+}
+
+/* A quantized net runs on the INT8 plan (one cached, for the last shape and
+ * batch, whose steps use the whole pool); YPR_EUNSUPPORTED (nothing run)
+ * sends the caller to the float plan: a float net, YPR_INT8=0, or a net the
+ * INT8 plan refused (logged once per net version). */
+static int forward_i8(ypr_model *m, const float *x, int64_t n, int64_t h, int64_t w)
+{
+    if (!int8_wanted() || m->i8_refused == m->net.version + 1 ||
+        !ypr__net_is_quantized(&m->net))
+        return YPR_EUNSUPPORTED;
+    if (!ypr__plan_i8_matches(m->i8, &m->net, n, h, w)) {
+        ypr_plan_i8 *old = m->i8;   /* its weights serve the new shape */
+        m->i8 = NULL;
+        int rc = ypr__plan_i8_create_from(&m->net, m->pool, n, h, w, old, &m->i8);
+        ypr__plan_i8_free(old);
+        if (rc == YPR_EUNSUPPORTED) {
+            ypr__log(YPR_LOG_WARN, "quantized model runs on the float simulation: %s",
+                     ypr_last_error());
+            m->i8_refused = m->net.version + 1;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    m->bout_n = 0;
+    m->plan = NULL;
+    TRY(ypr__plan_i8_run(m->i8, x));
+    m->i8_used = 1;
+    return YPR_OK;
+}
+
 int ypr_model_forward(ypr_model *m, const float *input, int n, int h, int w)
 {
     RETURN_IF(!m || !input, YPR_EINVAL, "model: NULL argument");
     RETURN_IF(n < 1 || h < 1 || w < 1, YPR_EINVAL, "model: input size %dx%dx%d must be positive",
               n, h, w);
+    m->i8_used = 0;
+    int rc = forward_i8(m, input, n, h, w);
+    if (rc != YPR_EUNSUPPORTED)
+        return rc;
     if (n >= 2 && ypr__pool_size(m->pool) >= 2)
         return forward_images(m, input, n, h, w);
     TRY(ypr__model_plan(m, n, h, w));
@@ -464,7 +512,7 @@ int ypr_model_forward(ypr_model *m, const float *input, int n, int h, int w)
 int ypr_model_output(const ypr_model *m, int level, float *dst, int64_t shape[5])
 {
     RETURN_IF(!m || !shape, YPR_EINVAL, "model: NULL argument");
-    RETURN_IF(!m->plan && !m->bout_n, YPR_ESTATE, "model: no forward pass has run");
+    RETURN_IF(!m->plan && !m->bout_n && !m->i8_used, YPR_ESTATE, "model: no forward pass has run");
     const ypr_node *d = detect_node(m);
     RETURN_IF(level < 0 || level >= d->nl, YPR_ERANGE, "model: level %d outside 0..%d", level,
               d->nl - 1);
@@ -650,6 +698,8 @@ int ypr_model_memory(const ypr_model *m, int64_t *bytes)
         packs_counted = 1;
     }
     t += (int64_t)(m->bout_floats * sizeof(float));
+    if (m->i8)
+        t += (int64_t)ypr__plan_i8_bytes(m->i8);
     *bytes = t;
     return YPR_OK;
 }

@@ -62,6 +62,12 @@ struct ypr_model {
     int64_t *bout_off;        /* per level: its offset in bout, in floats */
     size_t bout_floats;
     int64_t bout_n;           /* images in bout; 0: the last pass's outputs are in plan */
+    /* Quantized nets run on the INT8 plan (lib/net/exec_i8.c) unless
+     * YPR_INT8=0: i8 is the cached one, i8_used whether the last pass ran
+     * it, i8_refused the net version + 1 it refused (then the float plan). */
+    ypr_plan_i8 *i8;
+    int i8_used;
+    uint64_t i8_refused;
     float conf_thr, iou_thr;  /* detection settings */
     int max_det, multi_label, agnostic;
 };

@@ -274,4 +274,29 @@ typedef int (*ypr_plan_observer)(void *user, int node, const float *value,
                                  const ypr_shape *shape, int64_t n);
 void ypr__plan_set_observer(ypr_plan *plan, ypr_plan_observer fn, void *user);
 
+/* ---- the INT8 plan of a quantized net (exec_i8.c; docs/quant.md "INT8
+ * runtime"). Same contract as the float plan above for what it computes
+ * (the detect head's inputs, as float) without observers. Creation fails
+ * with YPR_EUNSUPPORTED, naming the node, for what it cannot run in INT8
+ * (an unfused net, asymmetric or wider-than-int8 steps, weights off their
+ * grid); the caller then runs the float fake-quant plan. */
+typedef struct ypr_plan_i8 ypr_plan_i8;
+/* Whether any node carries a quantization step. */
+int ypr__net_is_quantized(const ypr_net *net);
+int ypr__plan_i8_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_t w,
+                        ypr_plan_i8 **out);
+/* The same, sharing the converted and packed weights of `donor` (an INT8
+ * plan of the same net, version and kernel sets for another shape). */
+int ypr__plan_i8_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h,
+                             int64_t w, ypr_plan_i8 *donor, ypr_plan_i8 **out);
+void ypr__plan_i8_free(ypr_plan_i8 *plan);
+int ypr__plan_i8_run(ypr_plan_i8 *plan, const float *x);
+int ypr__plan_i8_num_outputs(const ypr_plan_i8 *plan);
+const float *ypr__plan_i8_output(const ypr_plan_i8 *plan, int level, ypr_shape *shape);
+int ypr__plan_i8_matches(const ypr_plan_i8 *plan, const ypr_net *net, int64_t n, int64_t h,
+                         int64_t w);
+size_t ypr__plan_i8_bytes(const ypr_plan_i8 *plan);
+int64_t ypr__plan_i8_batch(const ypr_plan_i8 *plan);
+const char *ypr__plan_i8_kernels(const ypr_plan_i8 *plan);
+
 #endif

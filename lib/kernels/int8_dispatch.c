@@ -1,0 +1,149 @@
+/* INT8 kernel sets: the scalar reference (three packed formats: the plain
+ * one and, for tests on any machine, the S16 and U8 layouts the x86 sets
+ * use), the ISA sets, and the choice of the active one (kernels.h). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+
+/* ---------------------------------------------------------- scalar tiles */
+
+#define SMR 4
+#define SNR 8
+
+/* 4-k groups: int8 weights times int8 (S8) or uint8 x + 128 (U8) activations. */
+#define GEMM_K4(name, btype)                                                               \
+    static void name(int64_t nkg, const void *a, const void *b, const int32_t *init,        \
+                     int32_t *c)                                                           \
+    {                                                                                      \
+        const int8_t *pa = a;                                                              \
+        const btype *pb = b;                                                               \
+        int32_t acc[SMR][SNR];                                                             \
+        for (int i = 0; i < SMR; i++)                                                      \
+            for (int j = 0; j < SNR; j++)                                                  \
+                acc[i][j] = init ? init[i] : 0;                                            \
+        for (int64_t q = 0; q < nkg; q++, pa += SMR * 4, pb += SNR * 4)                    \
+            for (int i = 0; i < SMR; i++)                                                  \
+                for (int j = 0; j < SNR; j++)                                              \
+                    for (int e = 0; e < 4; e++)                                            \
+                        acc[i][j] += (int32_t)pa[i * 4 + e] * pb[j * 4 + e];               \
+        memcpy(c, acc, sizeof acc);                                                        \
+    }
+GEMM_K4(gemm_s8, int8_t)
+GEMM_K4(gemm_u8, uint8_t)
+
+static void gemm_s16(int64_t nkg, const void *a, const void *b, const int32_t *init, int32_t *c)
+{
+    const int16_t *pa = a, *pb = b;
+    int32_t acc[SMR][SNR];
+    for (int i = 0; i < SMR; i++)
+        for (int j = 0; j < SNR; j++)
+            acc[i][j] = init ? init[i] : 0;
+    for (int64_t q = 0; q < nkg; q++, pa += SMR * 2, pb += SNR * 2)
+        for (int i = 0; i < SMR; i++)
+            for (int j = 0; j < SNR; j++)
+                acc[i][j] += (int32_t)pa[i * 2] * pb[j * 2] + (int32_t)pa[i * 2 + 1] * pb[j * 2 + 1];
+    memcpy(c, acc, sizeof acc);
+}
+
+void ypr__i8kt_fill_scalar(ypr_i8kt *t)
+{
+    *t = (ypr_i8kt){"scalar", SMR, SNR, 4, YPR_I8F_S8, gemm_s8, ypr__i8_requant_ref};
+}
+
+static void fill_scalar_s16(ypr_i8kt *t)
+{
+    *t = (ypr_i8kt){"scalar-s16", SMR, SNR, 2, YPR_I8F_S16, gemm_s16, ypr__i8_requant_ref};
+}
+
+static void fill_scalar_u8(ypr_i8kt *t)
+{
+    *t = (ypr_i8kt){"scalar-u8", SMR, SNR, 4, YPR_I8F_U8, gemm_u8, ypr__i8_requant_ref};
+}
+
+/* ------------------------------------------------------------ selection */
+
+enum { I8_SCALAR, I8_SCALAR_S16, I8_SCALAR_U8, I8_AVX2, I8_AVXVNNI, I8_AVX512VNNI, I8_NEON,
+       I8_NEONDOT, I8_COUNT };
+static const char *const names[I8_COUNT] = {"scalar", "scalar-s16", "scalar-u8", "avx2",
+                                            "avxvnni", "avx512vnni", "neon", "neondot"};
+static ypr_i8kt sets[I8_COUNT];
+static int set_ok[I8_COUNT];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+/* What each ISA file is compiled with (lib/meson.build) must run here. */
+static int cpu_ok(int i, const ypr_cpu_info *c)
+{
+    int avx2 = c->avx2 && c->fma && c->f16c;
+    switch (i) {
+    case I8_AVX2: return avx2;
+    case I8_AVXVNNI: return avx2 && c->avxvnni;
+    case I8_AVX512VNNI:
+        return avx2 && c->avx512f && c->avx512bw && c->avx512vl && c->avx512dq && c->avx512vnni;
+    case I8_NEON: return c->neon;
+    case I8_NEONDOT: return c->neon && c->asimddot;
+    default: return 1;
+    }
+}
+
+static void build(void)
+{
+    const ypr_cpu_info *cpu = ypr__cpu();
+    static void (*const fill[I8_COUNT])(ypr_i8kt *) = {
+        [I8_SCALAR] = ypr__i8kt_fill_scalar,
+        [I8_SCALAR_S16] = fill_scalar_s16,
+        [I8_SCALAR_U8] = fill_scalar_u8,
+#if defined(YPR_HAVE_AVX2)
+        [I8_AVX2] = ypr__i8kt_fill_avx2,
+#endif
+#if defined(YPR_HAVE_AVXVNNI)
+        [I8_AVXVNNI] = ypr__i8kt_fill_avxvnni,
+#endif
+#if defined(YPR_HAVE_AVX512VNNI)
+        [I8_AVX512VNNI] = ypr__i8kt_fill_avx512vnni,
+#endif
+#if defined(YPR_HAVE_NEON)
+        [I8_NEON] = ypr__i8kt_fill_neon,
+#endif
+#if defined(YPR_HAVE_NEONDOT)
+        [I8_NEONDOT] = ypr__i8kt_fill_neondot,
+#endif
+    };
+    for (int i = 0; i < I8_COUNT; i++)
+        if (fill[i] && cpu_ok(i, cpu)) {
+            fill[i](&sets[i]);
+            if (!sets[i].requant)
+                sets[i].requant = ypr__i8_requant_ref;
+            set_ok[i] = 1;
+        }
+}
+
+const ypr_i8kt *ypr__i8kt_named(const char *name)
+{
+    pthread_once(&once, build);
+    for (int i = 0; name && i < I8_COUNT; i++)
+        if (strcmp(name, names[i]) == 0)
+            return set_ok[i] ? &sets[i] : NULL;
+    return NULL;
+}
+
+const ypr_i8kt *ypr__i8kt(void)
+{
+    pthread_once(&once, build);
+    const char *env = getenv("YPR_I8_SIMD");
+    const ypr_i8kt *t = env && *env ? ypr__i8kt_named(env) : NULL;
+    if (t)
+        return t;
+    const char *f = ypr__kt()->name;
+    static const int avx512[] = {I8_AVX512VNNI, I8_AVXVNNI, I8_AVX2, -1};
+    static const int avx2[] = {I8_AVXVNNI, I8_AVX2, -1};
+    static const int neon[] = {I8_NEONDOT, I8_NEON, -1};
+    const int *order = strcmp(f, "avx512") == 0 ? avx512
+                       : strcmp(f, "avx2") == 0 ? avx2
+                       : strcmp(f, "neon") == 0 ? neon : NULL;
+    for (int k = 0; order && order[k] >= 0; k++)
+        if (set_ok[order[k]])
+            return &sets[order[k]];
+    return &sets[I8_SCALAR];
+}

@@ -1,0 +1,42 @@
+/* AVX-512 VNNI INT8 set (512-bit vpdpbusd): as the AVX-VNNI set (uint8
+ * x + 128 times int8 weights, compensated start values) with one zmm of 16
+ * int32 columns per row and 12 rows per tile, then the x86 requantization
+ * epilogue. Built with the AVX-512 flags plus -mavx512vnni; helpers static. */
+#include <immintrin.h>
+#include <string.h>
+
+#include "lib/kernels/kernels.h"
+#include "int8_requant_x86.h"
+
+/* 4 packed bytes as one int32 (memcpy: the packing wrote them as int8 or int16) */
+static inline int32_t ld32(const void *p)
+{
+    int32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+#define MR 12
+#define NR 16
+
+static void gemm_12x16(int64_t nkg, const void *a, const void *b, const int32_t *init,
+                       int32_t *c)
+{
+    const int8_t *pa = a;
+    const __m512i *pb = b;
+    __m512i acc[MR];
+    for (int i = 0; i < MR; i++)
+        acc[i] = _mm512_set1_epi32(init ? init[i] : 0);
+    for (int64_t q = 0; q < nkg; q++, pa += 4 * MR, pb++) {
+        __m512i b0 = _mm512_loadu_si512(pb);
+        for (int i = 0; i < MR; i++)
+            acc[i] = _mm512_dpbusd_epi32(acc[i], b0, _mm512_set1_epi32(ld32(pa + 4 * (i))));
+    }
+    for (int i = 0; i < MR; i++)
+        _mm512_storeu_si512(c + i * NR, acc[i]);
+}
+
+void ypr__i8kt_fill_avx512vnni(ypr_i8kt *t)
+{
+    *t = (ypr_i8kt){"avx512vnni", MR, NR, 4, YPR_I8F_U8, gemm_12x16, requant16};
+}

@@ -1,0 +1,943 @@
+/* The INT8 execution plan of a quantized net (docs/quant.md, "INT8 runtime").
+ *
+ * Values between nodes are int8 with the step of the node that produced
+ * them (ypr_node.aq; max-pool, upsample and reorg carry their input's), or
+ * float where the net keeps a layer float. Convs whose input, weights and
+ * output are quantized run as integer GEMMs (ypr__i8_conv2d) with a
+ * requantizing epilogue: integer shifts where every step is a power of two
+ * (the dpu scheme), the float simulation's own operations otherwise. Adds,
+ * requantizing concats and boundary conversions compute exactly what the
+ * fake-quant float plan (exec.c) computes, in the same float operations, so
+ * the two plans differ only where the float plan's conv sums round (its sums
+ * are float32, ours exact). Anything else — a float conv, an activation the
+ * plan did not fold — runs in float between a dequantization and a
+ * quantization. The detect head's inputs are handed out dequantized.
+ * Weights are converted and packed once per plan (q = w / step is exact:
+ * the quantizer stored w = q · step). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+
+enum { S_CONV_I8, S_CONV_F32, S_ADD, S_CONCAT, S_MAXPOOL, S_UPSAMPLE, S_REORG, S_ACT };
+
+typedef struct vinfo {
+    int i8;            /* 1: int8 with step `scale` (qparam q), 0: float */
+    float scale;
+    ypr_qparam q;      /* the step that made it (for conversions) */
+    int64_t off;       /* byte offset in the arena; -1 the caller's input */
+} vinfo;
+
+typedef struct i8step {
+    int kind;
+    int node;          /* the node whose value it produces (chain end) */
+    int in_node;       /* the node it computes (conv, add …) */
+    int act;
+    float alpha;
+    ypr_conv_shape cs;
+    void *packed;      /* S_CONV_I8: ypr__i8_conv_pack_w; S_CONV_F32: float packing */
+    ypr_i8rq rq;
+    int32_t *bsh;
+    float *m, *b;      /* FLOAT epilogue, or the float conv's bias */
+} i8step;
+
+/* Converted, packed weights and epilogue tables depend on the net, its
+ * version and the kernel sets, not on the input shape: plans for other
+ * shapes share them (refcounted), step by step in build order. */
+typedef struct i8packs {
+    int refs, n;
+    i8step *st;        /* per step index: packed, bsh, m, b, rq */
+    char *done;
+    size_t bytes;
+} i8packs;
+
+struct ypr_plan_i8 {
+    const ypr_net *net;
+    uint64_t version;
+    const ypr_i8kt *kt;
+    const ypr_ktable *fkt;
+    ypr_pool *pool;
+    int64_t n, h, w;
+    ypr_shape *shapes;
+    vinfo *v;
+    i8step *steps;
+    int nsteps, detect;
+    uint8_t *arena;
+    size_t arena_bytes;
+    void *scratch;        /* INT8 conv scratch, per worker */
+    float *fscratch;      /* float GEMM scratch, per worker */
+    float *tin, *tout;    /* float conversions around float steps */
+    int64_t tin_floats, tout_floats;
+    float **outs;         /* per detect level: dequantized outputs */
+    int8_t *xq;           /* the quantized input */
+    const float *x;
+    i8packs *packs;
+};
+
+static int64_t numel(const ypr_plan_i8 *p, int node)
+{
+    const ypr_shape *s = &p->shapes[node];
+    return p->n * s->c * s->h * s->w;
+}
+
+static int is_pot(float s)
+{
+    int e;
+    return s > 0 && frexpf(s, &e) == 0.5f;
+}
+
+static int log2i(float s)
+{
+    int e;
+    frexpf(s, &e);
+    return e - 1;
+}
+
+int ypr__net_is_quantized(const ypr_net *net)
+{
+    for (int i = 0; i < net->nnodes; i++)
+        if (net->nodes[i].aq.scale > 0 || net->nodes[i].wq.scale > 0)
+            return 1;
+    return 0;
+}
+
+/* ---- conversions (the fake quantization's operations, qparam.c) */
+
+static inline int8_t quant1(float x, const ypr_qparam *q)
+{
+    float v = x / q->scale + (float)q->zero, lo = (float)q->qmin, hi = (float)q->qmax;
+    v = v > lo ? v : lo;
+    v = v < hi ? v : hi;
+    return (int8_t)(int32_t)ypr__qround(v, q->round);
+}
+
+static void quantize(const float *x, int64_t n, const ypr_qparam *q, int8_t *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = quant1(x[i], q);
+}
+
+static void dequantize(const int8_t *x, int64_t n, float s, float *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = (float)x[i] * s;
+}
+
+/* ---- planning */
+
+static int unsupported(const ypr_node *nd, const char *why)
+{
+    return ypr__error(YPR_EUNSUPPORTED, "int8 plan: node %s: %s", nd->name, why);
+}
+
+/* An int8 value's step: symmetric, within int8. */
+static int step_ok(const ypr_qparam *q)
+{
+    return q->scale > 0 && q->zero == 0 && q->qmin >= -128 && q->qmax <= 127;
+}
+
+static void set_value(ypr_plan_i8 *p, int node, const ypr_qparam *q)
+{
+    p->v[node].i8 = q && q->scale > 0;
+    p->v[node].scale = q ? q->scale : 0;
+    p->v[node].q = q ? *q : (ypr_qparam){0};
+}
+
+/* The weights of conv c as int8 per the step wq (per tensor or per output
+ * channel, recomputed as the quantizer made them); fills the per-channel
+ * steps. Returns YPR_EUNSUPPORTED when a weight is off its grid. */
+static int conv_weights_i8(const ypr_net *net, const ypr_node *nd, int8_t *q, float *sc)
+{
+    const ypr_param *w = &net->params[nd->p[0]];
+    int64_t per = w->numel / nd->c;
+    for (int64_t o = 0; o < nd->c; o++) {
+        const float *x = w->data + o * per;
+        float s = nd->wq.scale;
+        if (nd->wq.per_channel) {
+            double amax = 0;
+            for (int64_t i = 0; i < per; i++)
+                amax = fabs((double)x[i]) > amax ? fabs((double)x[i]) : amax;
+            s = amax > 0 ? (float)(amax / nd->wq.qmax) : 1.0f;
+        }
+        sc[o] = s;
+        for (int64_t i = 0; i < per; i++) {
+            float v = rintf(x[i] / s);
+            if (!(fabsf(v) <= 127.0f) || fabsf(v * s - x[i]) > 1e-3f * s)
+                return unsupported(nd, "a weight is not on its quantization grid");
+            q[o * per + i] = (int8_t)(int32_t)v;
+        }
+    }
+    return YPR_OK;
+}
+
+/* The dpu requantization with shifts when every step is a power of two and
+ * the sums fit (kernels.h, SHIFT); 0 when the float epilogue is needed. */
+static int try_shift(i8step *st, const ypr_node *nd, const int8_t *wq, const float *bias,
+                     float sx, const ypr_qparam *out)
+{
+    int64_t oc = nd->c, per = st->cs.c / st->cs.groups * st->cs.kh * st->cs.kw;
+    if (nd->wq.per_channel || !is_pot(nd->wq.scale) || !is_pot(sx) || !is_pot(out->scale) ||
+        out->round != YPR_ROUND_HALF_UP)
+        return 0;
+    int lk = 256;
+    if (st->act == YPR_ACT_LEAKY) {
+        float k = st->alpha * 256.0f;
+        if (!(k >= 0 && k <= 256 && k == floorf(k)))
+            return 0;
+        lk = (int)k;
+    } else if (st->act != YPR_ACT_IDENTITY && st->act != YPR_ACT_RELU) {
+        return 0;
+    }
+    int ea = log2i(nd->wq.scale) + log2i(sx), sh = log2i(out->scale) - ea;
+    if (sh < 1 || sh > 29 || (st->act == YPR_ACT_LEAKY && sh > 15))
+        return 0;
+    int32_t *bsh = malloc((size_t)oc * sizeof *bsh);
+    if (!bsh)
+        return YPR_ENOMEM;
+    for (int64_t o = 0; o < oc; o++) {
+        double b = 0;
+        if (bias) {   /* on the accumulator's grid (a power-of-two bias step ≥ 2^ea is) */
+            b = ldexp((double)bias[o], -ea);
+            if (b != floor(b)) {
+                free(bsh);
+                return 0;
+            }
+        }
+        int64_t amax = 0;
+        for (int64_t i = 0; i < per; i++)
+            amax += abs(wq[o * per + i]) * 128;
+        if (fabs(b) + (double)amax >= (double)(1 << 30)) {
+            free(bsh);
+            return 0;
+        }
+        bsh[o] = (int32_t)b;
+    }
+    st->bsh = bsh;
+    st->rq = (ypr_i8rq){YPR_I8RQ_SHIFT, st->act, st->alpha, out->qmin, out->qmax, bsh, sh, lk,
+                        0, NULL, NULL, 0, out->round};
+    /* past −lneg every negative value saturates at qmin: clamp there so a·k fits */
+    st->rq.lneg = lk ? (int32_t)(((int64_t)(1 - out->qmin) << (sh + 8)) / lk + 1) : (1 << 30);
+    return 1;
+}
+
+static int plan_conv_i8(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const ypr_qparam *out)
+{
+    const ypr_net *net = p->net;
+    int64_t wn = net->params[nd->p[0]].numel;
+    int8_t *wq = malloc((size_t)wn);
+    float *sc = malloc((size_t)nd->c * sizeof(float));
+    int rc = wq && sc ? conv_weights_i8(net, nd, wq, sc) : ypr__error(YPR_ENOMEM, "out of memory");
+    const float *bias = nd->p[1] >= 0 ? net->params[nd->p[1]].data : NULL;
+    float sx = p->v[nd->inputs[0]].scale;
+    if (rc == YPR_OK)
+        rc = try_shift(st, nd, wq, bias, sx, out);
+    if (rc == 0) {   /* the float epilogue */
+        st->m = malloc((size_t)nd->c * sizeof(float));
+        st->b = malloc((size_t)nd->c * sizeof(float));
+        if (!st->m || !st->b)
+            rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
+        for (int64_t o = 0; rc == 0 && o < nd->c; o++) {
+            st->m[o] = sc[o] * sx;
+            st->b[o] = bias ? bias[o] : 0.0f;
+        }
+        st->rq = (ypr_i8rq){YPR_I8RQ_FLOAT, st->act, st->alpha, out->qmin, out->qmax, NULL, 0,
+                            0, 0, st->m, st->b, out->scale, out->round};
+    }
+    if (rc >= 0) {
+        int64_t bytes = ypr__i8_conv_packed_bytes(p->kt, &st->cs);
+        st->packed = ypr__alloc((size_t)bytes);
+        if (!st->packed)
+            rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
+        else {
+            ypr__i8_conv_pack_w(p->kt, &st->cs, wq, st->packed);
+            p->packs->bytes += (size_t)bytes;
+            rc = YPR_OK;
+        }
+    }
+    free(wq);
+    free(sc);
+    return rc;
+}
+
+static int plan_conv_f32(ypr_plan_i8 *p, i8step *st, const ypr_node *nd)
+{
+    const ypr_net *net = p->net;
+    int64_t n = ypr__conv_packed_w_floats(p->fkt, &st->cs);
+    st->packed = ypr__alloc((size_t)(n > 0 ? n : 1) * sizeof(float));
+    RETURN_IF(!st->packed, YPR_ENOMEM, "int8 plan: out of memory");
+    ypr__conv_pack_w(p->fkt, &st->cs, net->params[nd->p[0]].data, st->packed);
+    p->packs->bytes += (size_t)n * sizeof(float);
+    if (nd->p[1] >= 0) {
+        st->b = malloc((size_t)nd->c * sizeof(float));
+        RETURN_IF(!st->b, YPR_ENOMEM, "int8 plan: out of memory");
+        memcpy(st->b, net->params[nd->p[1]].data, (size_t)nd->c * sizeof(float));
+    }
+    return YPR_OK;
+}
+
+static void step_release(i8step *st)
+{
+    ypr__free(st->packed);
+    free(st->bsh);
+    free(st->m);
+    free(st->b);
+}
+
+/* A conv step's weights: the shared ones when an earlier plan made them,
+ * made (and kept in the packs) otherwise. */
+static int conv_weights(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const ypr_qparam *out)
+{
+    i8packs *pk = p->packs;
+    int idx = p->nsteps;
+    if (pk->done[idx]) {
+        const i8step *d = &pk->st[idx];
+        st->packed = d->packed;
+        st->bsh = d->bsh;
+        st->m = d->m;
+        st->b = d->b;
+        st->rq = d->rq;
+        return YPR_OK;
+    }
+    int rc = st->kind == S_CONV_I8 ? plan_conv_i8(p, st, nd, out) : plan_conv_f32(p, st, nd);
+    if (rc < 0) {
+        step_release(st);
+        return rc;
+    }
+    pk->st[idx] = *st;
+    pk->done[idx] = 1;
+    return YPR_OK;
+}
+
+/* Scratch for a float step: its inputs converted to float (tin) and its
+ * output before quantization (tout). */
+static void need_float(ypr_plan_i8 *p, const ypr_node *nd, int out_node)
+{
+    int64_t in = 0;
+    for (int j = 0; j < nd->ninputs; j++)
+        if (p->v[nd->inputs[j]].i8)
+            in += numel(p, nd->inputs[j]);
+    if (in > p->tin_floats)
+        p->tin_floats = in;
+    if (p->v[out_node].i8 && numel(p, out_node) > p->tout_floats)
+        p->tout_floats = numel(p, out_node);
+}
+
+/* The sole reader of node i when it is an activation reading only i. */
+static int sole_act(const ypr_net *net, const ypr_consumers *cons, int i)
+{
+    int a = ypr__consumers_sole(cons, i);
+    return a >= 0 && net->nodes[a].kind == YPR_NODE_ACT && net->nodes[a].ninputs == 1 ? a : -1;
+}
+
+static int build(ypr_plan_i8 *p, const ypr_consumers *cons)
+{
+    const ypr_net *net = p->net;
+    for (int i = 0; i < net->nnodes; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        if (nd->aq.scale > 0 && !step_ok(&nd->aq))
+            return unsupported(nd, "its value's step is asymmetric or wider than int8");
+        if (nd->wq.scale > 0 && (nd->wq.zero != 0 || nd->wq.qmax > 127 || nd->wq.qmin < -128))
+            return unsupported(nd, "weights are not symmetric int8");
+        if (nd->kind == YPR_NODE_INPUT) {
+            set_value(p, i, nd->aq.scale > 0 ? &nd->aq : NULL);
+            continue;
+        }
+        if (nd->kind == YPR_NODE_DETECT) {
+            p->detect = i;
+            continue;
+        }
+        i8step *st = &p->steps[p->nsteps];
+        memset(st, 0, sizeof *st);
+        st->in_node = i;
+        st->node = i;
+        st->act = YPR_ACT_IDENTITY;
+        const ypr_shape *in = &p->shapes[nd->inputs[0]];
+        switch (nd->kind) {
+        case YPR_NODE_CONV:
+        case YPR_NODE_ADD: {
+            /* an activation that reads only this node joins it (as exec.c folds it) */
+            int a = nd->aq.scale > 0 ? -1 : sole_act(net, cons, i);
+            if (a >= 0) {
+                st->act = net->nodes[a].act;
+                st->alpha = net->nodes[a].alpha;
+                st->node = a;
+            }
+            const ypr_qparam *out = &net->nodes[st->node].aq;
+            set_value(p, st->node, out->scale > 0 ? out : NULL);
+            if (st->node != i)
+                set_value(p, i, NULL);
+            if (nd->kind == YPR_NODE_ADD) {
+                st->kind = S_ADD;
+                need_float(p, nd, st->node);
+                break;
+            }
+            st->cs = (ypr_conv_shape){p->n, in->c, in->h, in->w, nd->c, nd->kh, nd->kw, nd->sh,
+                                      nd->sw, nd->ph, nd->pw, nd->dh, nd->dw, nd->groups};
+            TRY(ypr__conv_check(&st->cs, NULL, NULL));
+            st->kind = p->v[nd->inputs[0]].i8 && nd->wq.scale > 0 && out->scale > 0 ? S_CONV_I8
+                                                                                  : S_CONV_F32;
+            if (st->kind == S_CONV_F32)
+                need_float(p, nd, st->node);
+            TRY(conv_weights(p, st, nd, out));
+            break;
+        }
+        case YPR_NODE_CONCAT:
+            st->kind = S_CONCAT;
+            set_value(p, i, nd->aq.scale > 0 ? &nd->aq : NULL);
+            need_float(p, nd, i);
+            break;
+        case YPR_NODE_MAXPOOL:
+        case YPR_NODE_UPSAMPLE:
+        case YPR_NODE_REORG:
+            if (nd->aq.scale > 0)
+                return unsupported(nd, "a quantization step on a pool, upsample or reorg");
+            if (nd->kind == YPR_NODE_UPSAMPLE && nd->scale != 2)
+                return unsupported(nd, "upsample factor other than 2");
+            st->kind = nd->kind == YPR_NODE_MAXPOOL ? S_MAXPOOL
+                       : nd->kind == YPR_NODE_UPSAMPLE ? S_UPSAMPLE : S_REORG;
+            p->v[i] = p->v[nd->inputs[0]];   /* same grid */
+            break;
+        case YPR_NODE_ACT:
+            st->kind = S_ACT;
+            st->act = nd->act;
+            st->alpha = nd->alpha;
+            set_value(p, i, nd->aq.scale > 0 ? &nd->aq : NULL);
+            need_float(p, nd, i);
+            break;
+        default:
+            return unsupported(nd, "no INT8 step for this node kind (an unfused net?)");
+        }
+        p->nsteps++;
+        i = st->node;
+    }
+    return YPR_OK;
+}
+
+/* Byte buffers reused by liveness (as exec.c does for floats). */
+static int assign(ypr_plan_i8 *p)
+{
+    const ypr_net *net = p->net;
+    int nn = net->nnodes;
+    int *last = malloc((size_t)nn * sizeof(int)), *bufof = malloc((size_t)nn * sizeof(int));
+    size_t *bsz = calloc((size_t)p->nsteps + 1, sizeof(size_t));
+    char *busy = calloc((size_t)p->nsteps + 1, 1);
+    int nb = 0, rc = YPR_OK;
+    if (!last || !bufof || !bsz || !busy) {
+        rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
+        goto done;
+    }
+    for (int i = 0; i < nn; i++) {
+        last[i] = -1;
+        bufof[i] = -1;
+    }
+    for (int s = 0; s < p->nsteps; s++) {
+        const ypr_node *nd = &net->nodes[p->steps[s].in_node];
+        for (int j = 0; j < nd->ninputs; j++)
+            last[nd->inputs[j]] = s;
+    }
+    if (p->detect >= 0)
+        for (int j = 0; j < net->nodes[p->detect].ninputs; j++)
+            last[net->nodes[p->detect].inputs[j]] = p->nsteps;
+    for (int s = 0; s < p->nsteps; s++) {
+        int o = p->steps[s].node;
+        size_t need = (size_t)numel(p, o) * (p->v[o].i8 ? 1 : sizeof(float));
+        int best = -1;
+        for (int b = 0; b < nb; b++)
+            if (!busy[b] && bsz[b] >= need && (best < 0 || bsz[b] < bsz[best]))
+                best = b;
+        if (best < 0) {
+            for (int b = 0; b < nb; b++)
+                if (!busy[b] && (best < 0 || bsz[b] > bsz[best]))
+                    best = b;
+            if (best < 0)
+                best = nb++;
+            bsz[best] = need;
+        }
+        busy[best] = 1;
+        bufof[o] = best;
+        const ypr_node *nd = &net->nodes[p->steps[s].in_node];
+        for (int j = 0; j < nd->ninputs; j++) {
+            int src = nd->inputs[j];
+            /* pools and the like hold their own copy: their buffer is theirs */
+            if (bufof[src] >= 0 && last[src] == s)
+                busy[bufof[src]] = 0;
+        }
+        if (last[o] < 0)
+            busy[best] = 0;
+    }
+    size_t total = 0, *at = malloc(((size_t)nb + 1) * sizeof(size_t));
+    if (!at) {
+        rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
+        goto done;
+    }
+    for (int b = 0; b < nb; b++) {
+        at[b] = total;
+        total += (bsz[b] + 63) & ~(size_t)63;
+    }
+    if (total > (size_t)YPR_PLAN_MAX_ACTIVATION_BYTES) {
+        free(at);
+        rc = ypr__error(YPR_ERANGE, "int8 plan: %.2f GiB of activations (limit %.2f GiB)",
+                        (double)total / (1 << 30), (double)YPR_PLAN_MAX_ACTIVATION_BYTES / (1 << 30));
+        goto done;
+    }
+    p->arena = ypr__alloc(total ? total : 64);
+    if (!p->arena) {
+        free(at);
+        rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
+        goto done;
+    }
+    p->arena_bytes = total;
+    for (int i = 0; i < nn; i++)
+        p->v[i].off = bufof[i] >= 0 ? (int64_t)at[bufof[i]] : -1;
+    free(at);
+done:
+    free(last);
+    free(bufof);
+    free(bsz);
+    free(busy);
+    return rc;
+}
+
+void ypr__plan_i8_free(ypr_plan_i8 *p)
+{
+    if (!p)
+        return;
+    if (p->packs && --p->packs->refs == 0) {
+        for (int s = 0; s < p->packs->n; s++)
+            if (p->packs->done[s])
+                step_release(&p->packs->st[s]);
+        free(p->packs->st);
+        free(p->packs->done);
+        free(p->packs);
+    }
+    if (p->outs && p->detect >= 0)
+        for (int l = 0; l < p->net->nodes[p->detect].ninputs; l++)
+            ypr__free(p->outs[l]);
+    free(p->outs);
+    ypr__free(p->arena);
+    ypr__free(p->xq);
+    ypr__free(p->scratch);
+    ypr__free(p->fscratch);
+    ypr__free(p->tin);
+    ypr__free(p->tout);
+    free(p->steps);
+    free(p->shapes);
+    free(p->v);
+    free(p);
+}
+
+static int make_buffers(ypr_plan_i8 *p)
+{
+    int64_t sb = 0;
+    for (int s = 0; s < p->nsteps; s++)
+        if (p->steps[s].kind == S_CONV_I8) {
+            int64_t b = ypr__i8_conv_scratch_bytes(p->kt, &p->steps[s].cs);
+            sb = b > sb ? b : sb;
+        }
+    int workers = ypr__pool_size(p->pool);
+    p->scratch = ypr__alloc((size_t)(sb * workers + 64));
+    p->fscratch = ypr__alloc((size_t)(workers * ypr__gemm_scratch_floats(p->fkt) + 16) *
+                             sizeof(float));
+    p->tin = ypr__alloc((size_t)(p->tin_floats + 16) * sizeof(float));
+    p->tout = ypr__alloc((size_t)(p->tout_floats + 16) * sizeof(float));
+    RETURN_IF(!p->scratch || !p->fscratch || !p->tin || !p->tout, YPR_ENOMEM,
+              "int8 plan: out of memory");
+    if (p->detect < 0)
+        return YPR_OK;
+    const ypr_node *d = &p->net->nodes[p->detect];
+    p->outs = calloc((size_t)d->ninputs, sizeof(float *));
+    RETURN_IF(!p->outs, YPR_ENOMEM, "int8 plan: out of memory");
+    for (int l = 0; l < d->ninputs; l++)
+        if (p->v[d->inputs[l]].i8) {
+            p->outs[l] = ypr__alloc((size_t)numel(p, d->inputs[l]) * sizeof(float));
+            RETURN_IF(!p->outs[l], YPR_ENOMEM, "int8 plan: out of memory");
+        }
+    return YPR_OK;
+}
+
+int ypr__plan_i8_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_t w,
+                        ypr_plan_i8 **out)
+{
+    return ypr__plan_i8_create_from(net, pool, n, h, w, NULL, out);
+}
+
+int ypr__plan_i8_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h,
+                             int64_t w, ypr_plan_i8 *donor, ypr_plan_i8 **out)
+{
+    RETURN_IF(!net || !out, YPR_EINVAL, "int8 plan: NULL argument");
+    *out = NULL;
+    RETURN_IF(n <= 0 || n > 4096, YPR_EINVAL, "int8 plan: batch %lld outside 1..4096",
+              (long long)n);
+    TRY(ypr__net_validate(net));
+    RETURN_IF(!ypr__net_is_quantized(net), YPR_EUNSUPPORTED, "int8 plan: the net is not quantized");
+    ypr_plan_i8 *p = calloc(1, sizeof *p);
+    RETURN_IF(!p, YPR_ENOMEM, "int8 plan: out of memory");
+    p->net = net;
+    p->version = net->version;
+    p->kt = ypr__i8kt();
+    p->fkt = ypr__kt();
+    p->pool = pool;
+    p->n = n;
+    p->h = h;
+    p->w = w;
+    p->detect = -1;
+    p->shapes = malloc((size_t)net->nnodes * sizeof *p->shapes);
+    p->v = calloc((size_t)net->nnodes, sizeof *p->v);
+    p->steps = calloc((size_t)net->nnodes, sizeof *p->steps);
+    int rc = YPR_ENOMEM;
+    ypr_consumers cons;
+    if (!p->shapes || !p->v || !p->steps) {
+        rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
+        goto fail;
+    }
+    if (donor && donor->net == net && donor->version == net->version && donor->kt == p->kt &&
+        donor->fkt == p->fkt && donor->packs) {
+        p->packs = donor->packs;
+        p->packs->refs++;
+    } else {
+        p->packs = calloc(1, sizeof *p->packs);
+        if (p->packs) {
+            p->packs->refs = 1;
+            p->packs->n = net->nnodes;
+            p->packs->st = calloc((size_t)net->nnodes, sizeof *p->packs->st);
+            p->packs->done = calloc((size_t)net->nnodes, 1);
+        }
+        if (!p->packs || !p->packs->st || !p->packs->done) {
+            rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
+            goto fail;
+        }
+    }
+    if ((rc = ypr__net_shapes(net, h, w, p->shapes)) < 0 ||
+        (rc = ypr__net_consumers(net, &cons)) < 0)
+        goto fail;
+    rc = build(p, &cons);
+    ypr__consumers_free(&cons);
+    if (rc < 0 || (rc = assign(p)) < 0 || (rc = make_buffers(p)) < 0)
+        goto fail;
+    if (p->v[0].i8 && !(p->xq = ypr__alloc((size_t)numel(p, 0)))) {
+        rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
+        goto fail;
+    }
+    *out = p;
+    return YPR_OK;
+fail:
+    ypr__plan_i8_free(p);
+    return rc;
+}
+
+/* ---- running */
+
+static void *val(const ypr_plan_i8 *p, int node)
+{
+    if (p->v[node].off < 0)
+        return node == 0 ? (p->v[0].i8 ? (void *)p->xq : (void *)p->x) : NULL;
+    return p->arena + p->v[node].off;
+}
+
+/* A value as float: itself, or dequantized into the tin scratch at *cur. */
+static const float *as_float(const ypr_plan_i8 *p, int node, int64_t *cur)
+{
+    if (!p->v[node].i8)
+        return val(p, node);
+    float *d = p->tin + *cur;
+    dequantize(val(p, node), numel(p, node), p->v[node].scale, d);
+    *cur += numel(p, node);
+    return d;
+}
+
+/* Where a float step writes: the value itself, or tout before quantizing. */
+static float *float_out(const ypr_plan_i8 *p, int node)
+{
+    return p->v[node].i8 ? p->tout : val(p, node);
+}
+
+static void finish_float(const ypr_plan_i8 *p, int node)
+{
+    if (p->v[node].i8)
+        quantize(p->tout, numel(p, node), &p->v[node].q, val(p, node));
+}
+
+/* Separable max over k×k windows (PyTorch MaxPool2d: implicit −inf padding,
+ * floor mode), one int8 plane per task. */
+typedef struct pool_job {
+    const int8_t *x;
+    int8_t *y;
+    int64_t h, w, oh, ow;
+    int k, s, pad;
+    int8_t *tmp;           /* per worker: h × ow */
+} pool_job;
+
+static void maxpool_task(void *ctx, int64_t t, int worker)
+{
+    const pool_job *j = ctx;
+    const int8_t *x = j->x + t * j->h * j->w;
+    int8_t *y = j->y + t * j->oh * j->ow, *r = j->tmp + (int64_t)worker * j->h * j->ow;
+    if (j->k == 2 && j->s == 2 && j->pad == 0) {   /* YOLOv7's MP: every window inside */
+        for (int64_t oy = 0; oy < j->oh; oy++) {
+            const int8_t *a = x + 2 * oy * j->w, *b = a + j->w;
+            int8_t *d = y + oy * j->ow;
+            for (int64_t ox = 0; ox < j->ow; ox++) {
+                int8_t m0 = a[2 * ox] > a[2 * ox + 1] ? a[2 * ox] : a[2 * ox + 1];
+                int8_t m1 = b[2 * ox] > b[2 * ox + 1] ? b[2 * ox] : b[2 * ox + 1];
+                d[ox] = m0 > m1 ? m0 : m1;
+            }
+        }
+        return;
+    }
+    for (int64_t iy = 0; iy < j->h; iy++)
+        for (int64_t ox = 0; ox < j->ow; ox++) {
+            int64_t x0 = ox * j->s - j->pad, x1 = x0 + j->k;
+            x0 = x0 < 0 ? 0 : x0;
+            x1 = x1 > j->w ? j->w : x1;
+            int8_t m = -128;
+            for (int64_t ix = x0; ix < x1; ix++)
+                m = x[iy * j->w + ix] > m ? x[iy * j->w + ix] : m;
+            r[iy * j->ow + ox] = m;
+        }
+    for (int64_t oy = 0; oy < j->oh; oy++) {
+        int64_t y0 = oy * j->s - j->pad, y1 = y0 + j->k;
+        y0 = y0 < 0 ? 0 : y0;
+        y1 = y1 > j->h ? j->h : y1;
+        for (int64_t ox = 0; ox < j->ow; ox++) {
+            int8_t m = -128;
+            for (int64_t iy = y0; iy < y1; iy++)
+                m = r[iy * j->ow + ox] > m ? r[iy * j->ow + ox] : m;
+            y[oy * j->ow + ox] = m;
+        }
+    }
+}
+
+static int maxpool_i8(ypr_plan_i8 *p, const ypr_node *nd, const ypr_shape *in, const ypr_shape *o,
+                      const int8_t *x, int8_t *y)
+{
+    int workers = ypr__pool_size(p->pool);
+    pool_job j = {x, y, in->h, in->w, o->h, o->w, nd->kh, nd->sh, nd->ph, NULL};
+    j.tmp = ypr__alloc((size_t)(workers * in->h * o->w));
+    RETURN_IF(!j.tmp, YPR_ENOMEM, "int8 plan: out of memory");
+    ypr__pool_run(p->pool, p->n * in->c, maxpool_task, &j);
+    ypr__free(j.tmp);
+    return YPR_OK;
+}
+
+static void upsample_i8(const int8_t *x, int64_t planes, int64_t h, int64_t w, int8_t *y)
+{
+    for (int64_t pl = 0; pl < planes; pl++)
+        for (int64_t i = 0; i < h; i++) {
+            const int8_t *r = x + (pl * h + i) * w;
+            int8_t *d = y + (pl * 2 * h + 2 * i) * 2 * w;
+            for (int64_t j = 0; j < w; j++)
+                d[2 * j] = d[2 * j + 1] = r[j];
+            memcpy(d + 2 * w, d, (size_t)(2 * w));
+        }
+}
+
+static void reorg_any(const uint8_t *x, int64_t planes, int64_t h, int64_t w, int64_t c,
+                      size_t es, uint8_t *y)
+{
+    static const int dy[4] = {0, 1, 0, 1}, dx[4] = {0, 0, 1, 1};
+    int64_t oh = h / 2, ow = w / 2;
+    for (int64_t pl = 0; pl < planes; pl++) {
+        int64_t b = pl / c, ch = pl % c;
+        for (int q = 0; q < 4; q++)
+            for (int64_t i = 0; i < oh; i++)
+                for (int64_t k = 0; k < ow; k++)
+                    memcpy(y + ((((b * 4 + q) * c + ch) * oh + i) * ow + k) * es,
+                           x + ((pl * h + 2 * i + dy[q]) * w + 2 * k + dx[q]) * es, es);
+    }
+}
+
+static int run_add(ypr_plan_i8 *p, const i8step *st, const ypr_node *nd)
+{
+    int64_t total = numel(p, st->node);
+    float *y = float_out(p, st->node);
+    for (int j = 0; j < nd->ninputs; j++) {
+        const vinfo *vi = &p->v[nd->inputs[j]];
+        const void *x = val(p, nd->inputs[j]);
+        if (vi->i8) {
+            const int8_t *q = x;
+            const float s = vi->scale;
+            if (j == 0)
+                for (int64_t i = 0; i < total; i++)
+                    y[i] = (float)q[i] * s;
+            else
+                for (int64_t i = 0; i < total; i++)
+                    y[i] += (float)q[i] * s;
+        } else {
+            const float *f = x;
+            if (j == 0)
+                memcpy(y, f, (size_t)total * sizeof(float));
+            else
+                for (int64_t i = 0; i < total; i++)
+                    y[i] += f[i];
+        }
+    }
+    if (st->act != YPR_ACT_IDENTITY)
+        for (int64_t i = 0; i < total; i++)
+            y[i] = ypr__act_ref(y[i], st->act, st->alpha);
+    finish_float(p, st->node);
+    return YPR_OK;
+}
+
+static int run_concat(ypr_plan_i8 *p, const i8step *st, const ypr_node *nd)
+{
+    const ypr_shape *o = &p->shapes[st->node];
+    const vinfo *vo = &p->v[st->node];
+    int64_t hw = o->h * o->w, off = 0;
+    uint8_t *y = val(p, st->node);
+    size_t es = vo->i8 ? 1 : sizeof(float);
+    for (int j = 0; j < nd->ninputs; j++) {
+        int in = nd->inputs[j];
+        const vinfo *vi = &p->v[in];
+        int64_t cx = p->shapes[in].c, per = cx * hw;
+        const uint8_t *x = val(p, in);
+        int same = vo->i8 && vi->i8 && vi->scale == vo->scale && vi->q.qmin >= vo->q.qmin &&
+                   vi->q.qmax <= vo->q.qmax;
+        for (int64_t b = 0; b < p->n; b++) {
+            uint8_t *d = y + (b * o->c + off) * hw * es;
+            const uint8_t *src = x + b * per * (vi->i8 ? 1 : sizeof(float));
+            if (same || (!vo->i8 && !vi->i8)) {
+                memcpy(d, src, (size_t)per * es);
+            } else if (vo->i8 && vi->i8) {
+                /* requantize: the float value q·s, then the concat's step — one
+                 * table entry per int8 value, computed by those very operations */
+                int8_t lut[256], *dq = (int8_t *)d;
+                const int8_t *sq = (const int8_t *)src;
+                for (int v = -128; v < 128; v++)
+                    lut[v + 128] = quant1((float)v * vi->scale, &vo->q);
+                for (int64_t i = 0; i < per; i++)
+                    dq[i] = lut[sq[i] + 128];
+            } else if (vo->i8) {
+                quantize((const float *)src, per, &vo->q, (int8_t *)d);
+            } else {
+                dequantize((const int8_t *)src, per, vi->scale, (float *)d);
+            }
+        }
+        off += cx;
+    }
+    return YPR_OK;
+}
+
+static int run_step(ypr_plan_i8 *p, const i8step *st)
+{
+    const ypr_node *nd = &p->net->nodes[st->in_node];
+    int src = nd->inputs[0];
+    const ypr_shape *in = &p->shapes[src], *o = &p->shapes[st->node];
+    int i8in = p->v[src].i8;
+    int64_t cur = 0;
+    switch (st->kind) {
+    case S_CONV_I8:
+        return ypr__i8_conv2d(p->kt, p->pool, &st->cs, val(p, src), st->packed, &st->rq,
+                              val(p, st->node), p->scratch);
+    case S_CONV_F32: {
+        ypr_epilogue ep = {NULL, st->b, st->act, st->alpha};
+        TRY(ypr__conv2d_ws(p->fkt, p->pool, &st->cs, as_float(p, src, &cur), st->packed, &ep,
+                           float_out(p, st->node), p->fscratch));
+        finish_float(p, st->node);
+        return YPR_OK;
+    }
+    case S_ADD:
+        return run_add(p, st, nd);
+    case S_CONCAT:
+        return run_concat(p, st, nd);
+    case S_MAXPOOL:
+        if (i8in)
+            return maxpool_i8(p, nd, in, o, val(p, src), val(p, st->node));
+        return ypr__maxpool2d(p->fkt, p->pool, p->n * in->c, in->h, in->w, nd->kh, nd->sh,
+                              nd->ph, val(p, src), val(p, st->node));
+    case S_UPSAMPLE:
+        if (i8in) {
+            upsample_i8(val(p, src), p->n * in->c, in->h, in->w, val(p, st->node));
+            return YPR_OK;
+        }
+        return ypr__upsample2x(p->fkt, p->pool, p->n * in->c, in->h, in->w, val(p, src),
+                               val(p, st->node));
+    case S_REORG:
+        reorg_any(val(p, src), p->n * in->c, in->h, in->w, in->c, i8in ? 1 : sizeof(float),
+                  val(p, st->node));
+        return YPR_OK;
+    case S_ACT: {
+        const float *x = as_float(p, src, &cur);
+        float *y = float_out(p, st->node);
+        for (int64_t i = 0, n = numel(p, st->node); i < n; i++)
+            y[i] = ypr__act_ref(x[i], st->act, st->alpha);
+        finish_float(p, st->node);
+        return YPR_OK;
+    }
+    default:
+        return ypr__error(YPR_EINTERNAL, "int8 plan: bad step");
+    }
+}
+
+int ypr__plan_i8_run(ypr_plan_i8 *p, const float *x)
+{
+    RETURN_IF(!p || !x, YPR_EINVAL, "int8 plan: NULL argument");
+    RETURN_IF(p->version != p->net->version, YPR_ESTATE,
+              "int8 plan: the net changed since the plan was made");
+    p->x = x;
+    if (p->v[0].i8)
+        quantize(x, numel(p, 0), &p->v[0].q, p->xq);
+    const char *prof = getenv("YPR_PROFILE");   /* per-step times, as exec.c logs them */
+    for (int s = 0; s < p->nsteps; s++) {
+        double t0 = prof && *prof == '1' ? ypr__now() : 0;
+        TRY(run_step(p, &p->steps[s]));
+        if (prof && *prof == '1') {
+            const i8step *st = &p->steps[s];
+            const ypr_shape *o = &p->shapes[st->node];
+            static const char *const kinds[] = {"conv-i8", "conv-f32", "add", "concat",
+                                                "maxpool", "upsample", "reorg", "act"};
+            ypr__log(YPR_LOG_INFO, "i8 step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %s%s", s,
+                     p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
+                     (long long)o->w, (ypr__now() - t0) * 1e3, kinds[st->kind],
+                     st->kind == S_CONV_I8 ? (st->rq.mode == YPR_I8RQ_SHIFT ? " shift" : " float")
+                                           : "");
+        }
+    }
+    if (p->detect >= 0) {
+        const ypr_node *d = &p->net->nodes[p->detect];
+        for (int l = 0; l < d->ninputs; l++)
+            if (p->outs[l])
+                dequantize(val(p, d->inputs[l]), numel(p, d->inputs[l]),
+                           p->v[d->inputs[l]].scale, p->outs[l]);
+    }
+    return YPR_OK;
+}
+
+int ypr__plan_i8_num_outputs(const ypr_plan_i8 *p)
+{
+    return p->detect >= 0 ? p->net->nodes[p->detect].ninputs : 0;
+}
+
+const float *ypr__plan_i8_output(const ypr_plan_i8 *p, int level, ypr_shape *shape)
+{
+    if (p->detect < 0 || level < 0 || level >= p->net->nodes[p->detect].ninputs)
+        return NULL;
+    int node = p->net->nodes[p->detect].inputs[level];
+    if (shape)
+        *shape = p->shapes[node];
+    return p->outs[level] ? p->outs[level] : val(p, node);
+}
+
+int ypr__plan_i8_matches(const ypr_plan_i8 *p, const ypr_net *net, int64_t n, int64_t h,
+                         int64_t w)
+{
+    return p && p->net == net && p->version == net->version && p->n == n && p->h == h &&
+           p->w == w && p->kt == ypr__i8kt() && p->fkt == ypr__kt();
+}
+
+size_t ypr__plan_i8_bytes(const ypr_plan_i8 *p)
+{
+    return p->arena_bytes + p->packs->bytes +
+           (size_t)(p->tin_floats + p->tout_floats) * sizeof(float);
+}
+
+int64_t ypr__plan_i8_batch(const ypr_plan_i8 *p)
+{
+    return p->n;
+}
+
+const char *ypr__plan_i8_kernels(const ypr_plan_i8 *p)
+{
+    return p->kt->name;
+}

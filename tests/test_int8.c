@@ -1,0 +1,476 @@
+/* The INT8 runtime (docs/quant.md, "INT8 runtime").
+ *
+ * Kernels, once per INT8 kernel set (YPR_TEST_I8=scalar|avx2|avxvnni|
+ * avx512vnni|neon|neondot; exit 77 where this CPU or build lacks it; the
+ * scalar run also covers the scalar emulations of the S16 and U8 packed
+ * layouts the x86 sets use):
+ *  - the requantization epilogue worked by hand (shift and float modes,
+ *    rounding half up / half even, leaky 26/256, clamps); its exp (SiLU,
+ *    sigmoid) against exp() in double;
+ *  - ypr__i8_conv2d of the set against the direct reference
+ *    ypr__i8_conv2d_ref: bit-identical (integer sums are exact and every set
+ *    runs the same epilogue operations), over odd channel counts, strides,
+ *    padding, dilation, groups, batch 2, every epilogue mode and activation,
+ *    1 and 3 threads; the set's epilogue against the scalar one on extreme
+ *    accumulators.
+ * Plans (scalar run only: the nets' arithmetic does not depend on the set):
+ *  - the INT8 plan against the fake-quant float plan on the trained mini
+ *    detector quantized with the dpu and the per-channel schemes (and with a
+ *    layer kept float): the head outputs in units of their step. dpu: all
+ *    equal (power-of-two steps: the float plan's sums are exact at these
+ *    sizes, so both round the same values); per-channel: |Δ| ≤ 1 step on
+ *    ≥ 99.9 % of the values and ≤ 4 steps on all (the float plan rounds its
+ *    conv sums and its per-channel products, which moves a value across a
+ *    rounding boundary now and then, and such a 1-step change travels on);
+ *  - a plan sharing another shape's plan's weights computes what its own
+ *    plan computes; ypr_model_forward picks the INT8 plan for a quantized
+ *    model, the float plan with YPR_INT8=0 and for a float model. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "yolopr.h"
+#include "lib/data/data.h"
+#include "lib/model/model.h"
+#include "test_util.h"
+
+static const char *data_dir;
+static const ypr_i8kt *kt;
+static int SIZE = 128;   /* plan tests' input side: 64 in the quick scope */
+static const char *set_name;
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 11);
+}
+static int rnd_in(int lo, int hi)   /* inclusive */
+{
+    return lo + (int)(rnd() % (uint32_t)(hi - lo + 1));
+}
+
+/* ------------------------------------------------ epilogue by hand */
+
+static void test_requant_by_hand(void **state)
+{
+    (void)state;
+    int32_t bsh[1] = {0};
+    ypr_i8rq rq = {YPR_I8RQ_SHIFT, YPR_ACT_IDENTITY, 0, -127, 127, bsh, 2, 256, 0,
+                   NULL, NULL, 0, YPR_I8R_HALF_UP};
+    /* acc / 4 rounded half up: 6 → 1.5 → 2, −6 → −1.5 → −1, −7 → −1.75 → −2 */
+    assert_int_equal(ypr__i8_requant1(6, &rq, 0), 2);
+    assert_int_equal(ypr__i8_requant1(-6, &rq, 0), -1);
+    assert_int_equal(ypr__i8_requant1(-7, &rq, 0), -2);
+    assert_int_equal(ypr__i8_requant1(100000, &rq, 0), 127);
+    assert_int_equal(ypr__i8_requant1(-100000, &rq, 0), -127);
+    bsh[0] = 8;   /* + 8 at the accumulator's grid: 6 + 8 = 14 → 3.5 → 4 */
+    assert_int_equal(ypr__i8_requant1(6, &rq, 0), 4);
+    bsh[0] = 0;
+    rq.act = YPR_ACT_LEAKY;
+    rq.alpha = 26.0f / 256;
+    rq.lk = 26;
+    rq.lneg = (int32_t)((128LL << 10) / 26 + 1);
+    /* −100 · 26/256 / 4 = −2.5390625 → ⌊−2.039⌋ = −3; −64·26/1024 = −1.625 → −2;
+     * −128·26/1024 = −3.25 → −3 */
+    assert_int_equal(ypr__i8_requant1(-100, &rq, 0), -3);
+    assert_int_equal(ypr__i8_requant1(-64, &rq, 0), -2);
+    assert_int_equal(ypr__i8_requant1(-128, &rq, 0), -3);
+    assert_int_equal(ypr__i8_requant1(-2000000, &rq, 0), -127);
+    assert_int_equal(ypr__i8_requant1(10, &rq, 0), 3);   /* 2.5 → 3 */
+    rq.act = YPR_ACT_RELU;
+    assert_int_equal(ypr__i8_requant1(-100, &rq, 0), 0);
+    /* float mode: z = acc·0.5 + 0.25, / 0.5, half to even, [−128, 127] */
+    float m[1] = {0.5f}, b[1] = {0.25f};
+    ypr_i8rq f = {YPR_I8RQ_FLOAT, YPR_ACT_IDENTITY, 0, -128, 127, NULL, 0, 0, 0, m, b, 0.5f,
+                  YPR_I8R_HALF_EVEN};
+    assert_int_equal(ypr__i8_requant1(3, &f, 0), 4);    /* 3.5 → 4 */
+    assert_int_equal(ypr__i8_requant1(2, &f, 0), 2);    /* 2.5 → 2 */
+    assert_int_equal(ypr__i8_requant1(-4, &f, 0), -4);  /* −3.5 → −4 */
+    assert_int_equal(ypr__i8_requant1(-1000, &f, 0), -128);
+    f.act = YPR_ACT_LEAKY;
+    f.alpha = 0.1f;                                     /* (−19.75·0.1)/0.5 = −3.95 → −4 */
+    assert_int_equal(ypr__i8_requant1(-40, &f, 0), -4);
+    f.round = YPR_I8R_HALF_UP;
+    f.act = YPR_ACT_IDENTITY;
+    assert_int_equal(ypr__i8_requant1(-4, &f, 0), -3);  /* −3.5 → −3 */
+}
+
+/* The epilogue's exp against exp() in double: within 3e-7 relative. */
+static void test_exp(void **state)
+{
+    (void)state;
+    double worst = 0;
+    for (int i = 0; i < 175000; i++) {   /* below the clamp at 88 */
+        float x = -87.0f + (float)i * 0.001f;
+        double ref = exp((double)x), rel = fabs((double)ypr__i8_exp(x) - ref) / ref;
+        worst = rel > worst ? rel : worst;
+    }
+    print_message("ypr__i8_exp: worst relative error %.3g\n", worst);
+    assert_true(worst < 3e-7);
+    assert_true(ypr__i8_exp(-1000.0f) == ypr__i8_exp(-87.0f));   /* clamped */
+    assert_true(ypr__i8_exp(0.0f) == 1.0f);
+}
+
+/* ------------------------------------------------ conv vs reference */
+
+static void random_rq(ypr_i8rq *rq, int64_t oc, int32_t *bsh, float *m, float *b, int kind)
+{
+    static const int acts[] = {YPR_ACT_IDENTITY, YPR_ACT_RELU, YPR_ACT_LEAKY, YPR_ACT_SILU,
+                               YPR_ACT_HARDSWISH};
+    memset(rq, 0, sizeof *rq);
+    rq->qmin = rnd() % 2 ? -127 : -128;
+    rq->qmax = 127;
+    if (kind == 0) {   /* shift */
+        rq->mode = YPR_I8RQ_SHIFT;
+        rq->act = acts[rnd() % 3];
+        rq->sh = rnd_in(1, 15);
+        rq->lk = 26;
+        rq->alpha = 26.0f / 256;
+        rq->lneg = (int32_t)(((int64_t)(1 - rq->qmin) << (rq->sh + 8)) / 26 + 1);
+        rq->bsh = bsh;
+        rq->round = YPR_I8R_HALF_UP;
+        for (int64_t o = 0; o < oc; o++)
+            bsh[o] = rnd_in(-(1 << rq->sh) * 40, (1 << rq->sh) * 40);
+    } else {
+        rq->mode = YPR_I8RQ_FLOAT;
+        rq->act = acts[rnd() % 5];
+        rq->alpha = 0.1f;
+        rq->round = (int)(rnd() % 3);
+        rq->s_out = 0.05f + (float)(rnd() % 1000) / 1000.0f;
+        rq->m = m;
+        rq->b = b;
+        for (int64_t o = 0; o < oc; o++) {
+            m[o] = ldexpf(1.0f + (float)(rnd() % 1000) / 1000.0f, -rnd_in(6, 12));
+            b[o] = ((float)(rnd() % 2001) - 1000.0f) / 200.0f;
+        }
+    }
+}
+
+typedef struct cshape { int c, h, w, oc, k, s, p, d, g; } cshape;
+
+static void check_conv(const ypr_i8kt *set, const cshape *cs, int n, int kind, ypr_pool *pool)
+{
+    ypr_conv_shape s = {n, cs->c, cs->h, cs->w, cs->oc, cs->k, cs->k, cs->s, cs->s, cs->p, cs->p,
+                        cs->d, cs->d, cs->g};
+    int64_t oh, ow;
+    assert_int_equal(ypr__conv_check(&s, &oh, &ow), YPR_OK);
+    int64_t xn = (int64_t)n * cs->c * cs->h * cs->w, wn = (int64_t)cs->oc * (cs->c / cs->g) *
+                                                          cs->k * cs->k,
+            yn = (int64_t)n * cs->oc * oh * ow;
+    int8_t *x = malloc((size_t)xn), *w = malloc((size_t)wn), *y = malloc((size_t)yn + 64),
+           *yr = malloc((size_t)yn);
+    int32_t *bsh = malloc((size_t)cs->oc * sizeof(int32_t));
+    float *m = malloc((size_t)cs->oc * sizeof(float)), *b = malloc((size_t)cs->oc * sizeof(float));
+    /* inputs over the full int8 range, weights over the narrow one */
+    for (int64_t i = 0; i < xn; i++)
+        x[i] = (int8_t)rnd_in(-128, 127);
+    for (int64_t i = 0; i < wn; i++)
+        w[i] = (int8_t)(rnd() % 4 ? rnd_in(-20, 20) : rnd_in(-127, 127));
+    ypr_i8rq rq;
+    random_rq(&rq, cs->oc, bsh, m, b, kind);
+    void *packed = ypr__alloc((size_t)ypr__i8_conv_packed_bytes(set, &s));
+    ypr__i8_conv_pack_w(set, &s, w, packed);
+    memset(y + yn, 0x5a, 64);
+    assert_int_equal(ypr__i8_conv2d(set, pool, &s, x, packed, &rq, y, NULL), YPR_OK);
+    assert_int_equal(ypr__i8_conv2d_ref(&s, x, w, &rq, yr), YPR_OK);
+    for (int64_t i = 0; i < yn; i++)
+        if (y[i] != yr[i])
+            fail_msg("%s: conv %dx%dx%d→%d k%d s%d p%d d%d g%d n%d mode %d act %d: y[%lld] = %d, "
+                     "reference %d", set->name, cs->c, cs->h, cs->w, cs->oc, cs->k, cs->s, cs->p,
+                     cs->d, cs->g, n, rq.mode, rq.act, (long long)i, y[i], yr[i]);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal((uint8_t)y[yn + i], 0x5a);   /* nothing written past the output */
+    ypr__free(packed);
+    free(x);
+    free(w);
+    free(y);
+    free(yr);
+    free(bsh);
+    free(m);
+    free(b);
+}
+
+static void conv_cases(const ypr_i8kt *set)
+{
+    static const cshape shapes[] = {
+        {203, 4, 4, 17, 3, 2, 1, 1, 1},   {16, 8, 8, 32, 1, 1, 0, 1, 1},
+        {6, 21, 70, 10, 3, 2, 1, 1, 1},   {5, 9, 67, 7, 1, 2, 0, 1, 1},
+        {7, 9, 11, 13, 3, 2, 1, 1, 1},    {33, 6, 5, 29, 3, 1, 1, 1, 1},
+        {12, 10, 10, 12, 3, 1, 2, 2, 3},  {64, 5, 7, 70, 1, 1, 0, 1, 1},
+        {5, 13, 13, 7, 5, 1, 2, 1, 1},    {3, 17, 19, 5, 3, 1, 1, 1, 1},
+        {8, 30, 31, 6, 1, 1, 0, 1, 1},    {24, 12, 12, 48, 3, 1, 1, 1, 1},
+        {4, 3, 3, 9, 3, 1, 0, 1, 1},      {256, 6, 6, 40, 3, 1, 1, 1, 1},
+    };
+    size_t count = test_quick() ? 8 : sizeof shapes / sizeof shapes[0];
+    ypr_pool *p1, *p3;
+    assert_int_equal(ypr__pool_create(1, &p1), YPR_OK);
+    assert_int_equal(ypr__pool_create(3, &p3), YPR_OK);
+    for (size_t i = 0; i < count; i++)
+        for (int kind = 0; kind < 2; kind++) {
+            check_conv(set, &shapes[i], 1 + (int)(i % 2), kind, p1);
+            check_conv(set, &shapes[i], 1, kind, p3);
+        }
+    ypr__pool_free(p1);
+    ypr__pool_free(p3);
+}
+
+static void test_conv_vs_reference(void **state)
+{
+    (void)state;
+    conv_cases(kt);
+    if (strcmp(set_name, "scalar") == 0) {
+        const ypr_i8kt *s16 = ypr__i8kt_named("scalar-s16"), *u8 = ypr__i8kt_named("scalar-u8");
+        assert_non_null(s16);
+        assert_non_null(u8);
+        conv_cases(s16);
+        conv_cases(u8);
+    }
+}
+
+/* The set's epilogue against the scalar one, on accumulators up to the
+ * plan's bound (|acc + bsh| < 2^30), every mode, activation and rounding. */
+static void test_requant_extremes(void **state)
+{
+    (void)state;
+    const int mr = kt->mr, nr = kt->nr;
+    int32_t *acc = malloc((size_t)mr * nr * sizeof(int32_t)), bsh[64];
+    float m[64], b[64];
+    int8_t y[64 * 64], yr[64 * 64];
+    for (int rep = 0; rep < (test_quick() ? 200 : 2000); rep++) {
+        ypr_i8rq rq;
+        random_rq(&rq, mr, bsh, m, b, rep % 2);
+        for (int i = 0; i < mr * nr; i++) {
+            int mag = rnd_in(0, 29);
+            acc[i] = (int32_t)(rnd() % (1u << mag)) * (rnd() % 2 ? 1 : -1);
+        }
+        if (rq.mode == YPR_I8RQ_SHIFT)
+            for (int i = 0; i < mr; i++)
+                bsh[i] /= 4;
+        int mm = rnd_in(1, mr), nn = rnd_in(1, nr);
+        memset(y, 0, sizeof y);
+        memset(yr, 0, sizeof yr);
+        kt->requant(acc, nr, mm, nn, &rq, 0, y, 64);
+        ypr__i8_requant_ref(acc, nr, mm, nn, &rq, 0, yr, 64);
+        assert_memory_equal(y, yr, sizeof y);
+    }
+    free(acc);
+}
+
+/* ------------------------------------------------ plans */
+
+static ypr_model *trained_model(void)
+{
+    char cfg[1200], w[1200];
+    snprintf(cfg, sizeof cfg, "%s/model/mini.yaml", data_dir);
+    snprintf(w, sizeof w, "%s/e2e/mini_trained.safetensors", data_dir);
+    ypr_model *m;
+    assert_int_equal(ypr_model_from_cfg(cfg, 0, 0, 0, 1, &m), YPR_OK);
+    assert_int_equal(ypr_model_load_weights(m, w, 1), YPR_OK);
+    return m;
+}
+
+static ypr_dataset *e2e_dataset(void)
+{
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/e2e", data_dir);
+    ypr_dataset *ds;
+    assert_int_equal(ypr_dataset_open(dir, "val", YPR_DATASET_STRICT, &ds), YPR_OK);
+    return ds;
+}
+
+static ypr_model *quantized(ypr_model *m, const ypr_dataset *ds, int scheme, const char *keep)
+{
+    ypr_quantizer *q;
+    assert_int_equal(ypr_quantizer_create(m, ds, &q), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SCHEME, scheme), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_CALIB_IMAGES, test_quick() ? 2 : 4),
+                     YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_INPUT_SIZE, SIZE), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SQNR_IMAGES, 0), YPR_OK);
+    if (keep)
+        assert_int_equal(ypr_quantizer_keep_float(q, keep), YPR_OK);
+    ypr_model *out;
+    assert_int_equal(ypr_quantizer_quantize(q, &out), YPR_OK);
+    ypr_quantizer_free(q);
+    return out;
+}
+
+
+static float *images(const ypr_dataset *ds, int n)
+{
+    float *x = malloc((size_t)n * 3 * SIZE * SIZE * sizeof(float));
+    for (int i = 0; i < n; i++) {
+        uint8_t *rgb;
+        int w, h;
+        ypr_letterbox lb;
+        assert_int_equal(ypr_dataset_image(ds, i, &rgb, &w, &h), YPR_OK);
+        assert_int_equal(ypr__letterbox(rgb, w, h, SIZE, SIZE, 114, x + (size_t)i * 3 * SIZE * SIZE,
+                                        &lb), YPR_OK);
+        ypr_free(rgb);
+    }
+    return x;
+}
+
+/* INT8 plan vs float plan, outputs in steps of each head value. */
+static void agree(ypr_model *qm, const float *x, int n, int exact, const char *what)
+{
+    const ypr_net *net = &qm->net;
+    ypr_plan *pf;
+    ypr_plan_i8 *pi;
+    setenv("YPR_CONV_ALGO", "gemm", 1);   /* the float plan's plainest sums */
+    /* batch ≥ 2: a batch-1 float plan writes concat inputs in place into the
+     * concat's buffer, where a requantizing concat's step then overwrites
+     * them for their other readers (exec.c; see docs/quant.md) */
+    assert_int_equal(ypr__plan_create(net, qm->pool, n < 2 ? 2 : n, SIZE, SIZE, &pf), YPR_OK);
+    unsetenv("YPR_CONV_ALGO");
+    assert_int_equal(ypr__plan_i8_create(net, qm->pool, n, SIZE, SIZE, &pi), YPR_OK);
+    float *x2 = malloc((size_t)(n < 2 ? 2 : n) * 3 * SIZE * SIZE * sizeof(float));
+    memcpy(x2, x, (size_t)n * 3 * SIZE * SIZE * sizeof(float));
+    if (n < 2)
+        memcpy(x2 + 3 * SIZE * SIZE, x, 3 * SIZE * SIZE * sizeof(float));
+    assert_int_equal(ypr__plan_run(pf, x2), YPR_OK);
+    free(x2);
+    assert_int_equal(ypr__plan_i8_run(pi, x), YPR_OK);
+    int nl = ypr__plan_num_outputs(pf);
+    assert_int_equal(ypr__plan_i8_num_outputs(pi), nl);
+    const ypr_node *det = &net->nodes[net->nnodes - 1];
+    int64_t total = 0, same = 0, one = 0;
+    double worst = 0;
+    for (int l = 0; l < nl; l++) {
+        ypr_shape sf, si;
+        const float *a = ypr__plan_output(pf, l, &sf), *b = ypr__plan_i8_output(pi, l, &si);
+        assert_memory_equal(&sf, &si, sizeof sf);
+        float s = net->nodes[det->inputs[l]].aq.scale;
+        assert_true(s > 0);
+        int64_t cnt = (int64_t)n * sf.c * sf.h * sf.w;
+        for (int64_t i = 0; i < cnt; i++) {
+            double d = fabs((double)a[i] - b[i]) / s;
+            total++;
+            same += d == 0;
+            one += d <= 1.0 + 1e-6;
+            worst = d > worst ? d : worst;
+        }
+    }
+    print_message("%s: %lld values, %.4f%% equal, %.4f%% within 1 step, worst %.0f steps\n", what,
+                  (long long)total, 100.0 * same / total, 100.0 * one / total, worst);
+    if (exact) {
+        assert_int_equal(same, total);
+    } else {
+        assert_true(one >= total - total / 1000);
+        assert_true(worst <= 4.0 + 1e-6);
+    }
+    ypr__plan_free(pf);
+    ypr__plan_i8_free(pi);
+}
+
+static void test_plan_agreement(void **state)
+{
+    (void)state;
+    ypr_model *m = trained_model();
+    ypr_dataset *ds = e2e_dataset();
+    int n = test_quick() ? 1 : 3;
+    SIZE = test_quick() ? 64 : 128;
+    float *x = images(ds, n);
+    ypr_model *dpu = quantized(m, ds, YPR_QSCHEME_DPU, NULL);
+    agree(dpu, x, n, 1, "dpu");
+    ypr_model *pc = quantized(m, ds, YPR_QSCHEME_PER_CHANNEL, NULL);
+    agree(pc, x, n, 0, "per-channel");
+    ypr_model_free(pc);
+    /* a conv kept float: dequantize → float conv → quantize at its edges */
+    ypr_model *kf = quantized(m, ds, YPR_QSCHEME_DPU, "model.2*");
+    int kept = 0;
+    for (int i = 0; i < kf->net.nnodes; i++)
+        kept += kf->net.nodes[i].kind == YPR_NODE_CONV && !(kf->net.nodes[i].wq.scale > 0);
+    assert_true(kept >= 1);
+    agree(kf, x, n, 0, "dpu, model.2* float");
+    ypr_model_free(kf);
+
+    /* a plan for another shape sharing a donor's weights (the donor freed
+     * first) computes what a plan of its own computes */
+    {
+        int s2 = SIZE + 32;
+        float *x2 = malloc((size_t)3 * s2 * s2 * sizeof(float));
+        for (int i = 0; i < 3 * s2 * s2; i++)
+            x2[i] = x[i % (3 * SIZE * SIZE)];
+        ypr_plan_i8 *donor, *shared, *own;
+        assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, SIZE, SIZE, &donor), YPR_OK);
+        assert_int_equal(ypr__plan_i8_create_from(&dpu->net, dpu->pool, 1, s2, s2, donor, &shared),
+                         YPR_OK);
+        ypr__plan_i8_free(donor);
+        assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, s2, s2, &own), YPR_OK);
+        assert_int_equal(ypr__plan_i8_run(shared, x2), YPR_OK);
+        assert_int_equal(ypr__plan_i8_run(own, x2), YPR_OK);
+        for (int l = 0; l < ypr__plan_i8_num_outputs(own); l++) {
+            ypr_shape sh;
+            const float *a = ypr__plan_i8_output(own, l, &sh);
+            assert_memory_equal(a, ypr__plan_i8_output(shared, l, NULL),
+                                (size_t)(sh.c * sh.h * sh.w) * sizeof(float));
+        }
+        ypr__plan_i8_free(shared);
+        ypr__plan_i8_free(own);
+        free(x2);
+    }
+
+    /* the model's choice: INT8 for a quantized model unless YPR_INT8=0 */
+    ypr_plan_i8 *pi;
+    assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, SIZE, SIZE, &pi), YPR_OK);
+    assert_int_equal(ypr__plan_i8_run(pi, x), YPR_OK);
+    assert_int_equal(ypr_model_forward(dpu, x, 1, SIZE, SIZE), YPR_OK);
+    assert_true(dpu->i8_used);
+    ypr_shape s;
+    int64_t bn;
+    const float *o = ypr__model_output_at(dpu, 0, &s, &bn);
+    assert_memory_equal(o, ypr__plan_i8_output(pi, 0, NULL), (size_t)(s.c * s.h * s.w) * 4);
+    setenv("YPR_INT8", "0", 1);
+    assert_int_equal(ypr_model_forward(dpu, x, 1, SIZE, SIZE), YPR_OK);
+    unsetenv("YPR_INT8");
+    assert_false(dpu->i8_used);
+    assert_true(dpu->plan != NULL);
+    assert_int_equal(ypr_model_forward(m, x, 1, SIZE, SIZE), YPR_OK);   /* a float model */
+    assert_false(m->i8_used);
+    ypr__plan_i8_free(pi);
+    assert_int_equal(ypr__plan_i8_create(&m->net, m->pool, 1, SIZE, SIZE, &pi), YPR_EUNSUPPORTED);
+    assert_null(pi);
+    ypr_model_free(dpu);
+    free(x);
+    ypr_dataset_free(ds);
+    ypr_model_free(m);
+}
+
+int main(void)
+{
+    set_name = getenv("YPR_TEST_I8");
+    set_name = set_name && *set_name ? set_name : "scalar";
+    kt = ypr__i8kt_named(set_name);
+    if (!kt) {
+        fprintf(stderr, "INT8 kernel set %s: not built in or not supported here\n", set_name);
+        return 77;
+    }
+    data_dir = getenv("YPR_TEST_DATA");
+    if (!data_dir)
+        data_dir = "tests/data";
+    test_threads_from_env();
+    const struct CMUnitTest kernels[] = {
+        cmocka_unit_test(test_requant_by_hand),
+        cmocka_unit_test(test_exp),
+        cmocka_unit_test(test_conv_vs_reference),
+        cmocka_unit_test(test_requant_extremes),
+    };
+    const struct CMUnitTest plans[] = {
+        cmocka_unit_test(test_plan_agreement),
+    };
+    int rc = cmocka_run_group_tests(kernels, NULL, NULL);
+    if (strcmp(set_name, "scalar") == 0)
+        rc |= cmocka_run_group_tests(plans, NULL, NULL);
+    return rc;
+}
