@@ -309,6 +309,12 @@ int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape 
 void ypr__wino4_in_ref(float *d, int64_t ldd, int nt, float *v, int64_t ldv);
 void ypr__wino4_out_ref(const float *m, int64_t ldm, int nt, float *y, int64_t ldy, int rows,
                         int64_t cols, float scale, float bias, int act, float alpha);
+/* y += conv(x, w) for an eligible shape, no epilogue (the training
+ * backward's dX, conv_bwd.c): ypr__conv2d_wino's work, the output tiles added
+ * into y. ws (ypr__wino_ws_floats) is required; scratch as there. */
+int ypr__conv2d_wino_acc(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                         const float *x, const float *packed_u, float *y, float *ws,
+                         float *scratch);
 
 /* The generic implicit-im2col packer (any kernel, stride, dilation, nr). */
 void ypr__pack_b_im2col_ref(const void *src, int64_t k0, int64_t kc, int64_t n0,

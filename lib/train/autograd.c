@@ -30,6 +30,8 @@ struct ypr_tplan {
     int *bnact;              /* per BatchNorm node: the activation it is fused with, or -1 */
     unsigned char *fused;    /* per activation node: computed by its BatchNorm node */
     float **packed;          /* per conv node: packed weights */
+    unsigned char *wino;     /* per conv node: the forward runs as Winograd F(4×4, 3×3) */
+    int64_t wino_ws;         /* floats of the Winograd workspace at the start of scratch */
     float **mean, **invstd;  /* per BatchNorm node: batch statistics of the last forward */
     float **pgrad;           /* per parameter: gradient (NULL: buffers, frozen) */
     unsigned char *frozen;   /* per parameter */
@@ -99,6 +101,7 @@ void ypr__tplan_free(ypr_tplan *p)
     free(p->bnact);
     free(p->fused);
     free(p->packed);
+    free(p->wino);
     free(p->mean);
     free(p->invstd);
     free(p->pgrad);
@@ -236,6 +239,28 @@ static int plan_grad_slots(ypr_tplan *p)
     return YPR_OK;
 }
 
+/* Whether the forward of a conv runs as Winograd: the inference plan's
+ * rule (ypr__wino_pays; YPR_CONV_ALGO=gemm never, winograd every eligible
+ * conv). Its backward is the GEMM one either way (dX of 3×3 stride-1 convs
+ * goes through Winograd by the same rule inside conv_bwd.c). */
+static int conv_wino(const ypr_tplan *p, const ypr_conv_shape *s, int workers)
+{
+    if (!ypr__wino_eligible(s))
+        return 0;
+    const char *e = getenv("YPR_CONV_ALGO");
+    if (e && strcmp(e, "gemm") == 0)
+        return 0;
+    if (e && strcmp(e, "winograd") == 0)
+        return 1;
+    return ypr__wino_pays(p->kt, s, workers);
+}
+
+static int64_t packed_w_floats(const ypr_tplan *p, int i)
+{
+    return p->wino[i] ? ypr__wino_packed_w_floats(p->kt, &p->cs[i])
+                      : ypr__conv_packed_w_floats(p->kt, &p->cs[i]);
+}
+
 static int plan_values(ypr_tplan *p)
 {
     const ypr_net *net = p->net;
@@ -263,13 +288,19 @@ static int plan_values(ypr_tplan *p)
                                         nd->sh, nd->sw, nd->ph, nd->pw, nd->dh, nd->dw,
                                         nd->groups};
             TRY(ypr__conv_check(&p->cs[i], NULL, NULL));
-            misc += align16(ypr__conv_packed_w_floats(p->kt, &p->cs[i]));
+            p->wino[i] = (unsigned char)conv_wino(p, &p->cs[i], workers);
+            if (p->wino[i]) {
+                int64_t ws = align16(ypr__wino_ws_floats(p->kt, &p->cs[i], workers));
+                if (ws > p->wino_ws)
+                    p->wino_ws = ws;
+            }
+            misc += align16(packed_w_floats(p, i));
             int64_t b = ypr__conv_bwd_scratch_floats(p->kt, &p->cs[i], workers);
             if (b > scratch)
                 scratch = b;
         }
     }
-    int64_t fw = workers * ypr__gemm_scratch_floats(p->kt);
+    int64_t fw = p->wino_ws + workers * ypr__gemm_scratch_floats(p->kt);
     if (fw > scratch)
         scratch = fw;
     RETURN_IF(total > (size_t)YPR_PLAN_MAX_ACTIVATION_BYTES / sizeof(float), YPR_ERANGE,
@@ -301,7 +332,7 @@ static int plan_values(ypr_tplan *p)
         }
         if (nd->kind == YPR_NODE_CONV) {
             p->packed[i] = m;
-            m += align16(ypr__conv_packed_w_floats(p->kt, &p->cs[i]));
+            m += align16(packed_w_floats(p, i));
         }
     }
     return YPR_OK;
@@ -369,6 +400,7 @@ int ypr__tplan_create(ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_
     p->bnact = calloc((size_t)nn, sizeof(int));
     p->fused = calloc((size_t)nn, 1);
     p->packed = calloc((size_t)nn, sizeof(float *));
+    p->wino = calloc((size_t)nn, 1);
     p->mean = calloc((size_t)nn, sizeof(float *));
     p->invstd = calloc((size_t)nn, sizeof(float *));
     p->pgrad = calloc((size_t)np + 1, sizeof(float *));
@@ -380,7 +412,7 @@ int ypr__tplan_create(ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_
     p->red = calloc((size_t)cmax, sizeof(double));
     int rc = YPR_ENOMEM;
     if (!p->shapes || !p->cs || !p->val || !p->grad || !p->gslot || !p->reqgrad ||
-        !p->written || !p->bnact || !p->fused || !p->packed || !p->mean || !p->invstd || !p->pgrad || !p->frozen || !p->red)
+        !p->written || !p->bnact || !p->fused || !p->packed || !p->wino || !p->mean || !p->invstd || !p->pgrad || !p->frozen || !p->red)
         goto fail;
     if (frozen)
         memcpy(p->frozen, frozen, (size_t)np);
@@ -657,9 +689,14 @@ static int forward_node(ypr_tplan *p, int i, int update)
     const float *x = nd->ninputs ? input_of(p, i, 0) : NULL;
     switch (nd->kind) {
     case YPR_NODE_CONV: {
-        ypr__conv_pack_w(p->kt, &p->cs[i], net->params[nd->p[0]].data, p->packed[i]);
         ypr_epilogue ep = {NULL, nd->p[1] >= 0 ? net->params[nd->p[1]].data : NULL,
                            YPR_ACT_IDENTITY, 0.0f};
+        if (p->wino[i]) {
+            ypr__wino_pack_w(p->kt, &p->cs[i], net->params[nd->p[0]].data, p->packed[i]);
+            return ypr__conv2d_wino(p->kt, p->pool, &p->cs[i], x, p->packed[i], &ep, y,
+                                    p->scratch, p->scratch + p->wino_ws);
+        }
+        ypr__conv_pack_w(p->kt, &p->cs[i], net->params[nd->p[0]].data, p->packed[i]);
         return ypr__conv2d_ws(p->kt, p->pool, &p->cs[i], x, p->packed[i], &ep, y, p->scratch);
     }
     case YPR_NODE_BN: {
