@@ -70,6 +70,15 @@ typedef struct ypr_im2col_src {
     int64_t kh, kw, sh, sw, ph, pw, dh, dw;
 } ypr_im2col_src;
 
+/* One BatchNorm channel for the ypr_ktable.bn_* entries. */
+typedef struct ypr_bn_coef {
+    float mu, invstd;           /* batch mean, 1/σ */
+    float scale, bias;          /* γ·invstd, β: the forward's z = (x − mu)·scale + bias */
+    int act;                    /* the activation fused after it (identity: none) */
+    float alpha;
+    float k, mg, mgx;           /* bn_bwd_dx: scale, mean of gz, mean of gz·x̂ */
+} ypr_bn_coef;
+
 typedef struct ypr_ktable {
     const char *name;
     int mr, nr;            /* micro-tile rows (A panel) and columns (B panel) */
@@ -171,7 +180,36 @@ typedef struct ypr_ktable {
      * operation a rounded float one. */
     void (*sgd)(float *p, const float *g, float *buf, int64_t n, float wd, float momentum,
                 float neg_lr, int mode);
+
+    /* ---- BatchNorm in training mode, one channel's stretch of n floats at
+     * a time (lib/train/autograd.c); the scalar table holds the references
+     * ypr__bn_*_ref, every set follows lib/kernels/bn_vec.h. Sums: in chunks
+     * of YPR_BN_CHUNK floats, element k of a chunk in float lane
+     * k % YPR_BN_LANES, the lanes added into a double in order at the end of
+     * the chunk, the chunk's last len % YPR_BN_LANES elements straight into
+     * the double; every other operation one rounded float operation in the
+     * order written here. So every set equals the reference bit for bit for
+     * identity, ReLU and leaky ReLU; with SiLU, sigmoid or hard-swish the
+     * activation (its derivative) is the set's scale_bias_act (act_bwd). */
+    /* s[0] += Σ (x − c), s[1] += Σ (x − c)². */
+    void (*bn_sums)(const float *x, int64_t n, float c, double s[2]);
+    /* y[i] = act((x[i] − mu)·scale + bias) (y may be x). */
+    void (*bn_norm_act)(const float *x, float *y, int64_t n, float mu, float scale, float bias,
+                        int act, float alpha);
+    /* With gz_i = gy_i·act'((x_i − mu)·scale + bias) (gy_i for identity):
+     * s[0] += Σ gz, s[1] += Σ gz·((x − mu)·invstd); gz stored when not NULL
+     * (it may be gy). */
+    void (*bn_bwd_sums)(const float *x, const float *gy, float *gz, int64_t n,
+                        const ypr_bn_coef *c, double s[2]);
+    /* gx (=, or += with YPR_BN_ACCUMULATE) k·(g − mg − (x − mu)·invstd·mgx),
+     * g = gz recomputed from gy with YPR_BN_RECOMPUTE, else gy (gy may be gx). */
+    void (*bn_bwd_dx)(const float *x, const float *gy, float *gx, int64_t n,
+                      const ypr_bn_coef *c, int mode);
 } ypr_ktable;
+
+enum { YPR_BN_CHUNK = 1024, YPR_BN_LANES = 16 };
+/* ypr_ktable.bn_bwd_dx modes */
+enum { YPR_BN_RECOMPUTE = 1, YPR_BN_ACCUMULATE = 2 };
 
 /* ypr_ktable.sgd modes: weight decay, momentum, the momentum buffer holds a value. */
 enum { YPR_SGD_WD = 1, YPR_SGD_MOMENTUM = 2, YPR_SGD_HAS_BUF = 4 };
@@ -208,6 +246,15 @@ void ypr__act_bwd_ref(const float *z, const float *gy, float *gz, int64_t n, int
                       float alpha);
 void ypr__sgd_ref(float *p, const float *g, float *buf, int64_t n, float wd, float momentum,
                   float neg_lr, int mode);
+
+/* The scalar entries of ypr_ktable.bn_* (kernels_scalar.c). */
+void ypr__bn_sums_ref(const float *x, int64_t n, float c, double s[2]);
+void ypr__bn_norm_act_ref(const float *x, float *y, int64_t n, float mu, float scale,
+                          float bias, int act, float alpha);
+void ypr__bn_bwd_sums_ref(const float *x, const float *gy, float *gz, int64_t n,
+                          const ypr_bn_coef *c, double s[2]);
+void ypr__bn_bwd_dx_ref(const float *x, const float *gy, float *gx, int64_t n,
+                        const ypr_bn_coef *c, int mode);
 
 /* ---- GEMM driver (gemm.c) */
 int64_t ypr__gemm_packed_a_floats(const ypr_ktable *kt, int64_t m, int64_t k);

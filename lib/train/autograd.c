@@ -439,77 +439,9 @@ fail:
 
 /* ------------------------------------------------------------ forward */
 
-/* Elementwise loops work through planes in chunks of CHUNK floats: a
- * chunk's temporaries stay in L1, and the reductions add CHUNK / LANES
- * values per float lane before each chunk's sum goes into a double. */
+/* The activation backward with accumulation works through planes in
+ * chunks of CHUNK floats, which stay in L1. */
 #define CHUNK 1024
-#define LANES 16
-
-/* Σ (x − c) and Σ (x − c)² of n floats. */
-static void sum_sq(const float *x, int64_t n, float c, double *s1, double *s2)
-{
-    for (int64_t k0 = 0; k0 < n; k0 += CHUNK) {
-        int64_t len = n - k0 < CHUNK ? n - k0 : CHUNK, k = 0;
-        const float *xc = x + k0;
-        float a[LANES] = {0}, b[LANES] = {0};
-        for (; k + LANES <= len; k += LANES)
-            for (int l = 0; l < LANES; l++) {
-                float d = xc[k + l] - c;
-                a[l] += d;
-                b[l] += d * d;
-            }
-        double u = 0, v = 0;
-        for (int l = 0; l < LANES; l++) {
-            u += a[l];
-            v += b[l];
-        }
-        for (; k < len; k++) {
-            float d = xc[k] - c;
-            u += d;
-            v += d * d;
-        }
-        *s1 += u;
-        *s2 += v;
-    }
-}
-
-/* Σ g and Σ g·((x − mu)·is) of n ≤ CHUNK floats. */
-static void sum_g_gx(const float *g, const float *x, float mu, float is, int64_t n, double *sg,
-                     double *sgx)
-{
-    float a[LANES] = {0}, b[LANES] = {0};
-    int64_t k = 0;
-    for (; k + LANES <= n; k += LANES)
-        for (int l = 0; l < LANES; l++) {
-            float gv = g[k + l];
-            a[l] += gv;
-            b[l] += gv * ((x[k + l] - mu) * is);
-        }
-    double u = 0, v = 0;
-    for (int l = 0; l < LANES; l++) {
-        u += a[l];
-        v += b[l];
-    }
-    for (; k < n; k++) {
-        u += g[k];
-        v += g[k] * ((x[k] - mu) * is);
-    }
-    *sg += u;
-    *sgx += v;
-}
-
-/* y = act((x − mu)·scale + bias) for n floats, out of place; the kernel
- * set's epilogue does the multiply-add and the activation in L1. */
-static void affine_act(const ypr_ktable *kt, const float *x, float *y, int64_t n, float mu,
-                       float scale, float bias, int act, float alpha)
-{
-    for (int64_t k0 = 0; k0 < n; k0 += CHUNK) {
-        int64_t len = n - k0 < CHUNK ? n - k0 : CHUNK;
-        for (int64_t k = 0; k < len; k++)
-            y[k0 + k] = x[k0 + k] - mu;
-        kt->scale_bias_act(y + k0, len, scale, bias, act, alpha);
-    }
-}
 
 typedef struct bn_job {
     ypr_tplan *p;
@@ -522,22 +454,24 @@ typedef struct bn_job {
 /* Batch statistics of channel c in one pass (sums of x − x₀ with x₀ the
  * channel's first value, which keeps the variance formula well
  * conditioned), then y = act((x − mean)·γ/σ + β) in a second pass: the
- * BatchNorm's output when it stands alone, its activation's when fused. */
+ * BatchNorm's output when it stands alone, its activation's when fused.
+ * Both passes are the kernel set's (kt->bn_sums, kt->bn_norm_act). */
 static void bn_fwd_task(void *ctx, int64_t c, int worker)
 {
     (void)worker;
     const bn_job *j = ctx;
     const ypr_tplan *p = j->p;
+    const ypr_ktable *kt = p->kt;
     const ypr_net *net = p->net;
     const ypr_node *nd = &net->nodes[j->node];
     const ypr_shape *s = &p->shapes[j->node];
     int64_t hw = s->h * s->w, m = p->n * hw;
     float x0 = j->x[c * hw];
-    double s1 = 0, s2 = 0;
+    double sums[2] = {0, 0};
     for (int64_t b = 0; b < p->n; b++)
-        sum_sq(j->x + (b * s->c + c) * hw, hw, x0, &s1, &s2);
-    double dm = s1 / (double)m, mean = x0 + dm;
-    double var = s2 / (double)m - dm * dm;
+        kt->bn_sums(j->x + (b * s->c + c) * hw, hw, x0, sums);
+    double dm = sums[0] / (double)m, mean = x0 + dm;
+    double var = sums[1] / (double)m - dm * dm;
     if (var < 0)
         var = 0;
     float invstd = (float)(1.0 / sqrt(var + nd->eps));
@@ -549,8 +483,8 @@ static void bn_fwd_task(void *ctx, int64_t c, int worker)
     int act = a >= 0 ? net->nodes[a].act : YPR_ACT_IDENTITY;
     float alpha = a >= 0 ? net->nodes[a].alpha : 0.0f;
     for (int64_t b = 0; b < p->n; b++)
-        affine_act(p->kt, j->x + (b * s->c + c) * hw, j->y + (b * s->c + c) * hw, hw, mu, sc,
-                   be, act, alpha);
+        kt->bn_norm_act(j->x + (b * s->c + c) * hw, j->y + (b * s->c + c) * hw, hw, mu, sc,
+                        be, act, alpha);
     if (j->update) {
         float mom = nd->momentum;
         float *rm = net->params[nd->p[2]].data, *rv = net->params[nd->p[3]].data;
@@ -575,8 +509,8 @@ static void ew_fwd_task(void *ctx, int64_t plane, int worker)
     (void)worker;
     const ew_fwd_job *j = ctx;
     int64_t c = plane % j->c, off = plane * j->hw;
-    affine_act(j->p->kt, j->x + off, j->y + off, j->hw, 0.0f, j->scale ? j->scale[c] : 1.0f,
-               j->bias ? j->bias[c] : 0.0f, j->act, j->alpha);
+    j->p->kt->bn_norm_act(j->x + off, j->y + off, j->hw, 0.0f, j->scale ? j->scale[c] : 1.0f,
+                          j->bias ? j->bias[c] : 0.0f, j->act, j->alpha);
 }
 
 static void reorg_fwd(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, float *y,
@@ -861,9 +795,9 @@ static void act_bwd_task(void *ctx, int64_t plane, int worker)
 }
 
 /* BatchNorm backward for channel c in two passes over x and the incoming
- * gradient. Fused with its activation, the incoming gradient is the
- * activation's: the first pass recomputes z = bn(x) chunk by chunk (the
- * forward's exact float operations) and turns it into gz = gy·act'(z). */
+ * gradient (kt->bn_bwd_sums, kt->bn_bwd_dx). Fused with its activation, the
+ * incoming gradient is the activation's: the kernels recompute z = bn(x)
+ * (the forward's exact float operations) and turn it into gz = gy·act'(z). */
 static void bn_bwd_task(void *ctx, int64_t c, int worker)
 {
     (void)worker;
@@ -874,62 +808,35 @@ static void bn_bwd_task(void *ctx, int64_t c, int worker)
     const ypr_shape *s = &p->shapes[j->node];
     const ypr_ktable *kt = p->kt;
     int64_t hw = s->h * s->w, m = p->n * hw;
-    float mu = p->mean[j->node][c], is = p->invstd[j->node][c];
-    float gam = net->params[nd->p[0]].data[c], be = net->params[nd->p[1]].data[c];
-    float sc = gam * is;
     int a = p->bnact[j->node];
-    int act = a >= 0 ? net->nodes[a].act : YPR_ACT_IDENTITY;
-    float alpha = a >= 0 ? net->nodes[a].alpha : 0.0f;
+    ypr_bn_coef k = {.mu = p->mean[j->node][c], .invstd = p->invstd[j->node][c],
+                     .bias = net->params[nd->p[1]].data[c],
+                     .act = a >= 0 ? net->nodes[a].act : YPR_ACT_IDENTITY,
+                     .alpha = a >= 0 ? net->nodes[a].alpha : 0.0f};
+    k.scale = net->params[nd->p[0]].data[c] * k.invstd;
     /* gz is kept in gx for the activations with an exp; the piecewise-linear
      * ones are cheaper to recompute than to write and read back */
-    int keep = (act == YPR_ACT_SILU || act == YPR_ACT_SIGMOID || act == YPR_ACT_HARDSWISH) &&
-               j->gx && !j->acc;
-    float z[CHUNK], gzb[CHUNK];
-    double sg = 0, sgx = 0;
+    int keep = (k.act == YPR_ACT_SILU || k.act == YPR_ACT_SIGMOID ||
+                k.act == YPR_ACT_HARDSWISH) && j->gx && !j->acc;
+    double sums[2] = {0, 0};
     for (int64_t b = 0; b < p->n; b++) {
         int64_t off = (b * s->c + c) * hw;
-        for (int64_t k0 = 0; k0 < hw; k0 += CHUNK) {
-            int64_t len = hw - k0 < CHUNK ? hw - k0 : CHUNK;
-            const float *x = j->x + off + k0, *gy = j->gy + off + k0, *gz = gy;
-            if (act != YPR_ACT_IDENTITY) {
-                float *dst = keep ? j->gx + off + k0 : gzb;
-                for (int64_t k = 0; k < len; k++)
-                    z[k] = (x[k] - mu) * sc + be;    /* the forward's exact value */
-                kt->act_bwd(z, gy, dst, len, act, alpha);
-                gz = dst;
-            }
-            sum_g_gx(gz, x, mu, is, len, &sg, &sgx);
-        }
+        kt->bn_bwd_sums(j->x + off, j->gy + off, keep ? j->gx + off : NULL, hw, &k, sums);
     }
+    double sg = sums[0], sgx = sums[1];
     if (p->pgrad[nd->p[0]] && !p->frozen[nd->p[0]])
         p->pgrad[nd->p[0]][c] += (float)sgx;
     if (p->pgrad[nd->p[1]] && !p->frozen[nd->p[1]])
         p->pgrad[nd->p[1]][c] += (float)sg;
     if (!j->gx)
         return;
-    float k = sc;
-    float mg = (float)(sg / (double)m), mgx = (float)(sgx / (double)m);
+    k.k = k.scale;
+    k.mg = (float)(sg / (double)m);
+    k.mgx = (float)(sgx / (double)m);
+    int mode = (keep ? 0 : YPR_BN_RECOMPUTE) | (j->acc ? YPR_BN_ACCUMULATE : 0);
     for (int64_t b = 0; b < p->n; b++) {
         int64_t off = (b * s->c + c) * hw;
-        for (int64_t k0 = 0; k0 < hw; k0 += CHUNK) {
-            int64_t len = hw - k0 < CHUNK ? hw - k0 : CHUNK;
-            const float *x = j->x + off + k0, *gz = j->gy + off + k0;
-            float *gx = j->gx + off + k0;
-            if (keep) {
-                gz = gx;
-            } else if (act != YPR_ACT_IDENTITY) {
-                for (int64_t q = 0; q < len; q++)
-                    z[q] = (x[q] - mu) * sc + be;
-                kt->act_bwd(z, gz, gzb, len, act, alpha);
-                gz = gzb;
-            }
-            if (j->acc)
-                for (int64_t q = 0; q < len; q++)
-                    gx[q] += k * (gz[q] - mg - (x[q] - mu) * is * mgx);
-            else
-                for (int64_t q = 0; q < len; q++)
-                    gx[q] = k * (gz[q] - mg - (x[q] - mu) * is * mgx);
-        }
+        kt->bn_bwd_dx(j->x + off, keep ? j->gx + off : j->gy + off, j->gx + off, hw, &k, mode);
     }
 }
 
