@@ -58,10 +58,10 @@ static const shape shapes[] = {
     {2, 6, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 3},         /* groups 3 */
     {1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1},         /* 1×1×1 */
     {1, 33, 5, 31, 65, 2, 3, 1, 2, 0, 1, 1, 1, 1},      /* tails everywhere */
-    /* dX through Winograd (3×3 s1 with enough channels: the forward's cost rule) */
-    {2, 32, 12, 13, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1},     /* same size, batch 2 */
-    {1, 33, 14, 12, 35, 3, 3, 1, 1, 0, 0, 1, 1, 1},     /* padding 0: dX padded by 2 */
-    {1, 40, 9, 11, 32, 3, 3, 1, 1, 2, 1, 1, 1, 1},      /* padding 2 × 1 */
+    /* dX through Winograd (3×3 s1, enough channels, planes ≥ 16: conv_bwd.c's rule) */
+    {2, 32, 16, 17, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1},     /* same size, batch 2 */
+    {1, 33, 18, 16, 35, 3, 3, 1, 1, 0, 0, 1, 1, 1},     /* padding 0: dX padded by 2 */
+    {1, 40, 16, 19, 32, 3, 3, 1, 1, 2, 1, 1, 1, 1},     /* padding 2 × 1 */
 };
 enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
 

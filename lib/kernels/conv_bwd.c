@@ -162,9 +162,13 @@ static void geo_of(const ypr_ktable *kt, const ypr_conv_shape *s, int64_t oh, in
  * conv(dY, w′) with padding 2 − p and w′[c][o][ky][kx] = w[o][c][2 − ky][2 − kx]
  * (filters flipped, input and output channels swapped); its output is H×W.
  * So ungrouped ones run through Winograd F(4×4, 3×3) where the forward's
- * cost rule says it pays for that conv (YPR_CONV_ALGO=gemm: never,
- * winograd: every eligible one, as for the inference plans). *t gets the
- * transposed conv's shape. */
+ * cost rule says it pays for that conv and the planes are at least
+ * WINO_DX_MIN wide and tall (YPR_CONV_ALGO=gemm: never, winograd: every
+ * eligible one, as for the inference plans). Measured on AVX2, one thread,
+ * batch 8 (dX time Winograd/GEMM): 32→32 @104² 0.75, 64→64 @52² 0.53–0.62,
+ * 128→128 @26² 0.57, 64→128 @52² 0.67–0.69, 256→256 @13² 0.97–1.01,
+ * 128→256 @13² 1.12. *t gets the transposed conv's shape. */
+enum { WINO_DX_MIN = 16 };
 static int wino_dx(const ypr_ktable *kt, const ypr_conv_shape *s, int64_t oh, int64_t ow,
                    int workers, ypr_conv_shape *t)
 {
@@ -180,7 +184,7 @@ static int wino_dx(const ypr_ktable *kt, const ypr_conv_shape *s, int64_t oh, in
         return 0;
     if (e && strcmp(e, "winograd") == 0)
         return 1;
-    return ypr__wino_pays(kt, t, workers);
+    return s->h >= WINO_DX_MIN && s->w >= WINO_DX_MIN && ypr__wino_pays(kt, t, workers);
 }
 
 /* Scratch of the Winograd dX: w′, its transformed and packed form U, the
