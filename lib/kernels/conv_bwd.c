@@ -158,6 +158,16 @@ static void geo_of(const ypr_ktable *kt, const ypr_conv_shape *s, int64_t oh, in
 
 /* ------------------------------------------------- dX by Winograd */
 
+int ypr__conv_algo_env(void)
+{
+    const char *e = getenv("YPR_CONV_ALGO");
+    if (e && strcmp(e, "winograd") == 0)
+        return 1;
+    if (e && strcmp(e, "gemm") == 0)
+        return 0;
+    return -1;
+}
+
 /* The input gradient of a 3×3 stride-1 undilated conv is itself one: dX =
  * conv(dY, w′) with padding 2 − p and w′[c][o][ky][kx] = w[o][c][2 − ky][2 − kx]
  * (filters flipped, input and output channels swapped); its output is H×W.
@@ -179,11 +189,9 @@ static int wino_dx(const ypr_ktable *kt, const ypr_conv_shape *s, int64_t oh, in
                           1, 1, 1};
     if (!ypr__wino_eligible(t))
         return 0;
-    const char *e = getenv("YPR_CONV_ALGO");
-    if (e && strcmp(e, "gemm") == 0)
-        return 0;
-    if (e && strcmp(e, "winograd") == 0)
-        return 1;
+    int forced = ypr__conv_algo_env();
+    if (forced >= 0)
+        return forced;
     return s->h >= WINO_DX_MIN && s->w >= WINO_DX_MIN && ypr__wino_pays(kt, t, workers);
 }
 

@@ -403,6 +403,9 @@ int ypr__conv2d_bwd_data(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_sh
 int ypr__conv2d_bwd_weight(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
                            const float *x, const float *dy, float *dw, float *db,
                            float *scratch);
+/* YPR_CONV_ALGO from the environment: 1 winograd (every eligible 3×3 conv),
+ * 0 gemm (none), −1 unset or anything else (the cost rules decide). */
+int ypr__conv_algo_env(void);
 /* Direct, unblocked double-accumulating references (tests): dx = …, and
  * dw += …, db += … (db may be NULL). */
 int ypr__conv2d_bwd_data_ref(const ypr_conv_shape *s, const float *dy, const float *w, float *dx);

@@ -247,12 +247,8 @@ static int conv_wino(const ypr_tplan *p, const ypr_conv_shape *s, int workers)
 {
     if (!ypr__wino_eligible(s))
         return 0;
-    const char *e = getenv("YPR_CONV_ALGO");
-    if (e && strcmp(e, "gemm") == 0)
-        return 0;
-    if (e && strcmp(e, "winograd") == 0)
-        return 1;
-    return ypr__wino_pays(p->kt, s, workers);
+    int forced = ypr__conv_algo_env();
+    return forced >= 0 ? forced : ypr__wino_pays(p->kt, s, workers);
 }
 
 static int64_t packed_w_floats(const ypr_tplan *p, int i)
