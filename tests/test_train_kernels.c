@@ -6,7 +6,8 @@
  *   act_bwd: bit-exact for identity, ReLU and leaky ReLU; within
  *   4e-6·|gy|·(1 + |z|) for SiLU, sigmoid and hard-swish.
  *   dot_block (the weight gradient's dot products): within 1e-5 of the sum's
- *   magnitude, against sums in double.
+ *   magnitude, against sums in double;
+ *   the BatchNorm loops (bn_*): see check_bn.
  * The references themselves are checked against hand-worked values and
  * central differences of the activations in double. The x86 template
  * (x86_vec.h + x86_train.h) is also instantiated over plain C lanes at 16
@@ -175,6 +176,135 @@ static void check_dot(const char *what, dot_fn fn)
     free(b);
 }
 
+/* ---- BatchNorm in training mode (bn_sums, bn_norm_act, bn_bwd_sums, bn_bwd_dx)
+ * against the references: bit-exact for identity, ReLU and leaky ReLU (the
+ * same float operations, the same lane order of the sums); with SiLU, sigmoid
+ * and hard-swish each gz within act_bwd's 4e-6·|gy|·(1 + |z|), the sums within
+ * that summed plus 1e-6 of Σ|terms|, normalize-and-activate within the
+ * activation's 2e-6·(1 + |y|). */
+typedef struct bn_fns {
+    void (*sums)(const float *, int64_t, float, double[2]);
+    void (*norm_act)(const float *, float *, int64_t, float, float, float, int, float);
+    void (*bwd_sums)(const float *, const float *, float *, int64_t, const ypr_bn_coef *,
+                     double[2]);
+    void (*bwd_dx)(const float *, const float *, float *, int64_t, const ypr_bn_coef *, int);
+} bn_fns;
+
+static const int64_t bn_lens[] = {1, 5, 15, 16, 17, 33, 100, 1023, 1024, 1029, 2100, 3001};
+
+static int act_exact(int act)
+{
+    return act == YPR_ACT_IDENTITY || act == YPR_ACT_RELU || act == YPR_ACT_LEAKY;
+}
+
+static void same_or_close(const char *what, const char *name, int act, int64_t n, int64_t i,
+                          double got, double want, double tol)
+{
+    if (act_exact(act) ? memcmp(&got, &want, sizeof got) != 0 : !(fabs(got - want) <= tol))
+        fail_msg("%s %s act %d n %lld [%lld]: %.17g, reference %.17g (tol %.3g)", what, name,
+                 act, (long long)n, (long long)i, got, want, act_exact(act) ? 0.0 : tol);
+}
+
+static void check_bn(const char *what, const bn_fns *f)
+{
+    ypr_rng r;
+    ypr__rng_seed(&r, 21);
+    enum { N = 3001 };
+    float *x = malloc(N * sizeof(float)), *gy = malloc(N * sizeof(float));
+    float *a = malloc(N * sizeof(float)), *b = malloc(N * sizeof(float));
+    float *pre = malloc(N * sizeof(float));
+    assert_true(x && gy && a && b && pre);
+    for (int act = 0; act < YPR_ACT_COUNT_; act++)
+        for (int li = 0; li < (int)(sizeof bn_lens / sizeof bn_lens[0]); li++) {
+            int64_t n = bn_lens[li];
+            fill(&r, x, n, 2, 9);           /* an offset mean, as after a conv */
+            fill(&r, gy, n, -1, 1);
+            fill(&r, pre, n, -3, 3);
+            ypr_bn_coef c = {.mu = 5.3f, .invstd = 0.61f, .bias = -0.2f, .act = act,
+                             .alpha = 0.1f, .k = 0.7f, .mg = 0.013f, .mgx = -0.021f};
+            c.scale = 1.3f * c.invstd;
+            /* the bounds of the exp activations' differences */
+            double tg = 0, tgx = 0, mg = 0, mgx = 0;
+            for (int64_t i = 0; i < n; i++) {
+                double z = ((double)x[i] - c.mu) * c.scale + c.bias;
+                double xh = fabs(((double)x[i] - c.mu) * c.invstd);
+                double e = 4e-6 * fabs(gy[i]) * (1 + fabs(z));
+                tg += e;
+                tgx += e * xh;
+                mg += fabs(gy[i]) * 1.2;     /* |gz| ≤ 1.1·|gy| for every activation */
+                mgx += fabs(gy[i]) * 1.2 * xh;
+            }
+            /* sums: onto a prefilled pair */
+            double s0[2] = {0.25, -1.5}, s1[2] = {0.25, -1.5};
+            ypr__bn_sums_ref(x, n, 4.0f, s0);
+            f->sums(x, n, 4.0f, s1);
+            if (memcmp(s0, s1, sizeof s0))
+                fail_msg("%s bn_sums n %lld: %.17g %.17g, reference %.17g %.17g", what,
+                         (long long)n, s1[0], s1[1], s0[0], s0[1]);
+            /* normalize and activate, out of place and in place */
+            ypr__bn_norm_act_ref(x, a, n, c.mu, c.scale, c.bias, act, c.alpha);
+            f->norm_act(x, b, n, c.mu, c.scale, c.bias, act, c.alpha);
+            for (int64_t i = 0; i < n; i++)
+                same_or_close(what, "bn_norm_act", act, n, i, b[i], a[i],
+                              2e-6 * (1 + fabs(a[i])));
+            memcpy(b, x, (size_t)n * sizeof(float));
+            f->norm_act(b, b, n, c.mu, c.scale, c.bias, act, c.alpha);
+            for (int64_t i = 0; i < n; i++)
+                same_or_close(what, "bn_norm_act in place", act, n, i, b[i], a[i],
+                              2e-6 * (1 + fabs(a[i])));
+            /* backward sums, storing gz and not */
+            double q0[2] = {1.0, 2.0}, q1[2] = {1.0, 2.0}, q2[2] = {1.0, 2.0};
+            ypr__bn_bwd_sums_ref(x, gy, a, n, &c, q0);
+            f->bwd_sums(x, gy, b, n, &c, q1);
+            f->bwd_sums(x, gy, NULL, n, &c, q2);
+            same_or_close(what, "bn_bwd_sums Σgz", act, n, -1, q1[0], q0[0], tg + 1e-6 * mg);
+            same_or_close(what, "bn_bwd_sums Σgz·x̂", act, n, -1, q1[1], q0[1],
+                          tgx + 1e-6 * mgx);
+            if (memcmp(q1, q2, sizeof q1))
+                fail_msg("%s bn_bwd_sums n %lld: the sums depend on storing gz", what,
+                         (long long)n);
+            for (int64_t i = 0; i < n; i++) {
+                double z = ((double)x[i] - c.mu) * c.scale + c.bias;
+                same_or_close(what, "bn_bwd_sums gz", act, n, i, b[i], a[i],
+                              4e-6 * fabs(gy[i]) * (1 + fabs(z)));
+            }
+            /* dx in every mode; gy may be gx without recomputation */
+            for (int mode = 0; mode < 4; mode++) {
+                memcpy(a, pre, (size_t)n * sizeof(float));
+                memcpy(b, pre, (size_t)n * sizeof(float));
+                ypr__bn_bwd_dx_ref(x, gy, a, n, &c, mode);
+                f->bwd_dx(x, gy, b, n, &c, mode);
+                int rec = mode & YPR_BN_RECOMPUTE;
+                for (int64_t i = 0; i < n; i++) {
+                    double z = ((double)x[i] - c.mu) * c.scale + c.bias;
+                    double tol = 1.01 * c.k * 4e-6 * fabs(gy[i]) * (1 + fabs(z)) +
+                                 1e-7 * (fabs(a[i]) + fabs(pre[i]));
+                    same_or_close(what, rec ? "bn_bwd_dx" : "bn_bwd_dx (gz given)",
+                                  rec ? act : YPR_ACT_IDENTITY, n, i, b[i], a[i], tol);
+                }
+                if (rec)
+                    continue;
+                memcpy(b, gy, (size_t)n * sizeof(float));
+                f->bwd_dx(x, b, b, n, &c, mode & YPR_BN_ACCUMULATE ? 0 : mode);
+                ypr__bn_bwd_dx_ref(x, gy, a, n, &c, 0);
+                if (memcmp(a, b, (size_t)n * sizeof(float)))
+                    fail_msg("%s bn_bwd_dx in place n %lld differs", what, (long long)n);
+            }
+        }
+    free(x);
+    free(gy);
+    free(a);
+    free(b);
+    free(pre);
+}
+
+static void test_bn(void **state)
+{
+    (void)state;
+    bn_fns f = {kt->bn_sums, kt->bn_norm_act, kt->bn_bwd_sums, kt->bn_bwd_dx};
+    check_bn(kt->name, &f);
+}
+
 /* The references against independent values: hand-worked derivatives and
  * central differences of the activations evaluated in double. */
 static double act_d(double x, int act)
@@ -189,6 +319,60 @@ static double act_d(double x, int act)
     }
     default: return x;
     }
+}
+
+/* The BatchNorm references against BatchNorm's formulas in double on 2100
+ * values (two chunks and a tail): the batch statistics, and dx = k·(gz −
+ * mean(gz) − x̂·mean(gz·x̂)) with the means from the backward sums, whose
+ * result is orthogonal to 1 and to x̂ (both sums of dx vanish). */
+static void test_bn_references(void)
+{
+    enum { N = 2100 };
+    ypr_rng r;
+    ypr__rng_seed(&r, 23);
+    float *x = malloc(N * sizeof(float)), *gy = malloc(N * sizeof(float));
+    float *gx = malloc(N * sizeof(float));
+    assert_true(x && gy && gx);
+    fill(&r, x, N, 3, 7);
+    fill(&r, gy, N, -1, 1);
+    double m = 0, v = 0;
+    for (int i = 0; i < N; i++)
+        m += x[i];
+    m /= N;
+    for (int i = 0; i < N; i++)
+        v += (x[i] - m) * (x[i] - m);
+    v /= N;
+    double s[2] = {0, 0};
+    ypr__bn_sums_ref(x, N, x[0], s);
+    double dm = s[0] / N, mean = x[0] + dm, var = s[1] / N - dm * dm;
+    assert_true(fabs(mean - m) < 1e-6 && fabs(var - v) < 1e-6 * v);
+    ypr_bn_coef c = {.mu = (float)m, .invstd = (float)(1 / sqrt(v + 1e-3)), .bias = 0.5f,
+                     .act = YPR_ACT_LEAKY, .alpha = 0.1f};
+    c.scale = 0.8f * c.invstd;
+    double q[2] = {0, 0}, sg = 0, sgx = 0;
+    ypr__bn_bwd_sums_ref(x, gy, NULL, N, &c, q);
+    for (int i = 0; i < N; i++) {
+        double z = (x[i] - (double)c.mu) * c.scale + c.bias;
+        double g = z > 0 ? gy[i] : 0.1 * gy[i];
+        sg += g;
+        sgx += g * (x[i] - (double)c.mu) * c.invstd;
+    }
+    assert_true(fabs(q[0] - sg) < 1e-5 * N && fabs(q[1] - sgx) < 1e-5 * N);
+    c.k = c.scale;
+    c.mg = (float)(q[0] / N);
+    c.mgx = (float)(q[1] / N);
+    ypr__bn_bwd_dx_ref(x, gy, gx, N, &c, YPR_BN_RECOMPUTE);
+    double d1 = 0, dx = 0, mag = 0;
+    for (int i = 0; i < N; i++) {
+        double xh = (x[i] - (double)c.mu) * c.invstd;
+        d1 += gx[i];
+        dx += gx[i] * xh;
+        mag += fabs(gx[i]) * (1 + fabs(xh));
+    }
+    assert_true(fabs(d1) < 1e-5 * mag && fabs(dx) < 1e-5 * mag);
+    free(x);
+    free(gy);
+    free(gx);
 }
 
 static void test_references(void **state)
@@ -221,6 +405,7 @@ static void test_references(void **state)
     g = 1.0f + 0x1p-23f;
     ypr__sgd_ref(&p, &g, &buf, 1, 0.0f, 0.0f, -(1.0f - 0x1p-24f), 0);
     assert_true(p == -0x1p-24f + 0x1p-47f);
+    test_bn_references();
 }
 
 static void test_act_bwd(void **state)
@@ -264,6 +449,8 @@ static void test_x86_template(void **state)
     check_act_bwd("x86_train.h@16", act_bwd_vec);
     check_sgd("x86_train.h@16", sgd_vec);
     check_dot("x86_train.h@16", dot_block_vec);
+    bn_fns f = {bn_sums_vec, bn_norm_act_vec, bn_bwd_sums_vec, bn_bwd_dx_vec};
+    check_bn("x86_train.h@16", &f);
     (void)scale_bias_act_vec;
     (void)maxpool_2x2s2_vec;
     (void)maxpool_s1_vec;
@@ -280,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_act_bwd),
         cmocka_unit_test(test_sgd),
         cmocka_unit_test(test_dot),
+        cmocka_unit_test(test_bn),
         cmocka_unit_test(test_x86_template),
     };
     return cmocka_run_group_tests_name(kt->name, tests, NULL, NULL);

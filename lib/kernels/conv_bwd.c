@@ -26,6 +26,7 @@
  * Determinism: every output element is produced by one task with a fixed
  * order of additions (the band, block and depth splits depend on the shape
  * only), so results are bit-identical for any thread count and run. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -155,6 +156,81 @@ static void geo_of(const ypr_ktable *kt, const ypr_conv_shape *s, int64_t oh, in
     }
 }
 
+/* ------------------------------------------------- dX by Winograd */
+
+int ypr__conv_algo_env(void)
+{
+    const char *e = getenv("YPR_CONV_ALGO");
+    if (e && strcmp(e, "winograd") == 0)
+        return 1;
+    if (e && strcmp(e, "gemm") == 0)
+        return 0;
+    return -1;
+}
+
+/* The input gradient of a 3×3 stride-1 undilated conv is itself one: dX =
+ * conv(dY, w′) with padding 2 − p and w′[c][o][ky][kx] = w[o][c][2 − ky][2 − kx]
+ * (filters flipped, input and output channels swapped); its output is H×W.
+ * So ungrouped ones run through Winograd F(4×4, 3×3) where the forward's
+ * cost rule says it pays for that conv and the planes are at least
+ * WINO_DX_MIN wide and tall (YPR_CONV_ALGO=gemm: never, winograd: every
+ * eligible one, as for the inference plans). Measured on AVX2, one thread,
+ * batch 8 (dX time Winograd/GEMM): 32→32 @104² 0.75, 64→64 @52² 0.53–0.62,
+ * 128→128 @26² 0.57, 64→128 @52² 0.67–0.69, 256→256 @13² 0.97–1.01,
+ * 128→256 @13² 1.12. *t gets the transposed conv's shape. */
+enum { WINO_DX_MIN = 16 };
+static int wino_dx(const ypr_ktable *kt, const ypr_conv_shape *s, int64_t oh, int64_t ow,
+                   int workers, ypr_conv_shape *t)
+{
+    if (s->kh != 3 || s->kw != 3 || s->sh != 1 || s->sw != 1 || s->dh != 1 || s->dw != 1 ||
+        s->groups != 1 || s->ph > 2 || s->pw > 2)
+        return 0;
+    *t = (ypr_conv_shape){s->n, s->oc, oh, ow, s->c, 3, 3, 1, 1, 2 - s->ph, 2 - s->pw,
+                          1, 1, 1};
+    if (!ypr__wino_eligible(t))
+        return 0;
+    int forced = ypr__conv_algo_env();
+    if (forced >= 0)
+        return forced;
+    return s->h >= WINO_DX_MIN && s->w >= WINO_DX_MIN && ypr__wino_pays(kt, t, workers);
+}
+
+/* Scratch of the Winograd dX: w′, its transformed and packed form U, the
+ * Winograd workspace, the GEMM blocks. Offsets in floats, each a multiple of 16. */
+typedef struct wino_dx_parts { int64_t u, ws, gemm, total; } wino_dx_parts;
+
+static wino_dx_parts wino_dx_layout(const ypr_ktable *kt, const ypr_conv_shape *t, int workers)
+{
+    wino_dx_parts q;
+    q.u = cdiv(t->c * t->oc * 9, 16) * 16;
+    q.ws = q.u + cdiv(ypr__wino_packed_w_floats(kt, t), 16) * 16;
+    q.gemm = q.ws + cdiv(ypr__wino_ws_floats(kt, t, workers), 16) * 16;
+    q.total = q.gemm + workers * ypr__gemm_scratch_floats(kt);
+    return q;
+}
+
+/* dX of a conv wino_dx() accepted, t its transposed shape. */
+static int bwd_data_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                         const ypr_conv_shape *t, const float *dy, const float *w, float *dx,
+                         int accumulate, float *scratch)
+{
+    wino_dx_parts q = wino_dx_layout(kt, t, ypr__pool_size(pool));
+    float *wt = scratch;
+    for (int64_t o = 0; o < s->oc; o++)
+        for (int64_t c = 0; c < s->c; c++) {
+            const float *src = w + (o * s->c + c) * 9;
+            float *dst = wt + (c * s->oc + o) * 9;
+            for (int k = 0; k < 9; k++)
+                dst[k] = src[8 - k];
+        }
+    ypr__wino_pack_w(kt, t, wt, scratch + q.u);
+    if (accumulate)
+        return ypr__conv2d_wino_acc(kt, pool, t, dy, scratch + q.u, dx, scratch + q.ws,
+                                    scratch + q.gemm);
+    return ypr__conv2d_wino(kt, pool, t, dy, scratch + q.u, NULL, dx, scratch + q.ws,
+                            scratch + q.gemm);
+}
+
 int64_t ypr__conv_bwd_scratch_floats(const ypr_ktable *kt, const ypr_conv_shape *s,
                                      int workers)
 {
@@ -165,6 +241,9 @@ int64_t ypr__conv_bwd_scratch_floats(const ypr_ktable *kt, const ypr_conv_shape 
     geo_of(kt, s, oh, ow, &G);
     int64_t dx = cdiv(G.g * G.wt_group, 16) * 16 + workers * G.dx_worker;
     int64_t dw = workers * G.dw_worker + G.dw_shared;
+    ypr_conv_shape t;
+    if (wino_dx(kt, s, oh, ow, workers, &t))
+        dx = max64(dx, wino_dx_layout(kt, &t, workers).total);
     return max64(dx, dw);
 }
 
@@ -318,6 +397,12 @@ int ypr__conv2d_bwd_data(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_sh
     bwd_geo G;
     float *own;
     TRY(bwd_begin(kt, pool, s, oh, ow, &G, &scratch, &own));
+    ypr_conv_shape t;
+    if (wino_dx(kt, s, oh, ow, ypr__pool_size(pool), &t)) {
+        int rc = bwd_data_wino(kt, pool, s, &t, dy, w, dx, accumulate, scratch);
+        ypr__free(own);
+        return rc;
+    }
     float *wt = scratch;
     pack_wt(&G, kt, w, wt);
     dx_plan pl = {kt, s, &G, dy, wt, dx, scratch + cdiv(G.g * G.wt_group, 16) * 16,

@@ -70,6 +70,15 @@ typedef struct ypr_im2col_src {
     int64_t kh, kw, sh, sw, ph, pw, dh, dw;
 } ypr_im2col_src;
 
+/* One BatchNorm channel for the ypr_ktable.bn_* entries. */
+typedef struct ypr_bn_coef {
+    float mu, invstd;           /* batch mean, 1/σ */
+    float scale, bias;          /* γ·invstd, β: the forward's z = (x − mu)·scale + bias */
+    int act;                    /* the activation fused after it (identity: none) */
+    float alpha;
+    float k, mg, mgx;           /* bn_bwd_dx: scale, mean of gz, mean of gz·x̂ */
+} ypr_bn_coef;
+
 typedef struct ypr_ktable {
     const char *name;
     int mr, nr;            /* micro-tile rows (A panel) and columns (B panel) */
@@ -171,7 +180,36 @@ typedef struct ypr_ktable {
      * operation a rounded float one. */
     void (*sgd)(float *p, const float *g, float *buf, int64_t n, float wd, float momentum,
                 float neg_lr, int mode);
+
+    /* ---- BatchNorm in training mode, one channel's stretch of n floats at
+     * a time (lib/train/autograd.c); the scalar table holds the references
+     * ypr__bn_*_ref, every set follows lib/kernels/bn_vec.h. Sums: in chunks
+     * of YPR_BN_CHUNK floats, element k of a chunk in float lane
+     * k % YPR_BN_LANES, the lanes added into a double in order at the end of
+     * the chunk, the chunk's last len % YPR_BN_LANES elements straight into
+     * the double; every other operation one rounded float operation in the
+     * order written here. So every set equals the reference bit for bit for
+     * identity, ReLU and leaky ReLU; with SiLU, sigmoid or hard-swish the
+     * activation (its derivative) is the set's scale_bias_act (act_bwd). */
+    /* s[0] += Σ (x − c), s[1] += Σ (x − c)². */
+    void (*bn_sums)(const float *x, int64_t n, float c, double s[2]);
+    /* y[i] = act((x[i] − mu)·scale + bias) (y may be x). */
+    void (*bn_norm_act)(const float *x, float *y, int64_t n, float mu, float scale, float bias,
+                        int act, float alpha);
+    /* With gz_i = gy_i·act'((x_i − mu)·scale + bias) (gy_i for identity):
+     * s[0] += Σ gz, s[1] += Σ gz·((x − mu)·invstd); gz stored when not NULL
+     * (it may be gy). */
+    void (*bn_bwd_sums)(const float *x, const float *gy, float *gz, int64_t n,
+                        const ypr_bn_coef *c, double s[2]);
+    /* gx (=, or += with YPR_BN_ACCUMULATE) k·(g − mg − (x − mu)·invstd·mgx),
+     * g = gz recomputed from gy with YPR_BN_RECOMPUTE, else gy (gy may be gx). */
+    void (*bn_bwd_dx)(const float *x, const float *gy, float *gx, int64_t n,
+                      const ypr_bn_coef *c, int mode);
 } ypr_ktable;
+
+enum { YPR_BN_CHUNK = 1024, YPR_BN_LANES = 16 };
+/* ypr_ktable.bn_bwd_dx modes */
+enum { YPR_BN_RECOMPUTE = 1, YPR_BN_ACCUMULATE = 2 };
 
 /* ypr_ktable.sgd modes: weight decay, momentum, the momentum buffer holds a value. */
 enum { YPR_SGD_WD = 1, YPR_SGD_MOMENTUM = 2, YPR_SGD_HAS_BUF = 4 };
@@ -208,6 +246,15 @@ void ypr__act_bwd_ref(const float *z, const float *gy, float *gz, int64_t n, int
                       float alpha);
 void ypr__sgd_ref(float *p, const float *g, float *buf, int64_t n, float wd, float momentum,
                   float neg_lr, int mode);
+
+/* The scalar entries of ypr_ktable.bn_* (kernels_scalar.c). */
+void ypr__bn_sums_ref(const float *x, int64_t n, float c, double s[2]);
+void ypr__bn_norm_act_ref(const float *x, float *y, int64_t n, float mu, float scale,
+                          float bias, int act, float alpha);
+void ypr__bn_bwd_sums_ref(const float *x, const float *gy, float *gz, int64_t n,
+                          const ypr_bn_coef *c, double s[2]);
+void ypr__bn_bwd_dx_ref(const float *x, const float *gy, float *gx, int64_t n,
+                        const ypr_bn_coef *c, int mode);
 
 /* ---- GEMM driver (gemm.c) */
 int64_t ypr__gemm_packed_a_floats(const ypr_ktable *kt, int64_t m, int64_t k);
@@ -309,6 +356,12 @@ int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape 
 void ypr__wino4_in_ref(float *d, int64_t ldd, int nt, float *v, int64_t ldv);
 void ypr__wino4_out_ref(const float *m, int64_t ldm, int nt, float *y, int64_t ldy, int rows,
                         int64_t cols, float scale, float bias, int act, float alpha);
+/* y += conv(x, w) for an eligible shape, no epilogue (the training
+ * backward's dX, conv_bwd.c): ypr__conv2d_wino's work, the output tiles added
+ * into y. ws (ypr__wino_ws_floats) is required; scratch as there. */
+int ypr__conv2d_wino_acc(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                         const float *x, const float *packed_u, float *y, float *ws,
+                         float *scratch);
 
 /* The generic implicit-im2col packer (any kernel, stride, dilation, nr). */
 void ypr__pack_b_im2col_ref(const void *src, int64_t k0, int64_t kc, int64_t n0,
@@ -350,6 +403,9 @@ int ypr__conv2d_bwd_data(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_sh
 int ypr__conv2d_bwd_weight(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
                            const float *x, const float *dy, float *dw, float *db,
                            float *scratch);
+/* YPR_CONV_ALGO from the environment: 1 winograd (every eligible 3×3 conv),
+ * 0 gemm (none), −1 unset or anything else (the cost rules decide). */
+int ypr__conv_algo_env(void);
 /* Direct, unblocked double-accumulating references (tests): dx = …, and
  * dw += …, db += … (db may be NULL). */
 int ypr__conv2d_bwd_data_ref(const ypr_conv_shape *s, const float *dy, const float *w, float *dx);

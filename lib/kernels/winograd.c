@@ -223,3 +223,57 @@ int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape 
     ypr__free(own);
     return rc;
 }
+
+/* ---- accumulating variant (the training backward's dX, conv_bwd.c) */
+
+/* Task (output channel, tile row) of ypr__conv2d_wino_acc: M → a worker's
+ * row buffer (its input rows are done by then), then added into y. */
+static void out_acc_task(void *ctx, int64_t task, int worker)
+{
+    const wino_run *w = ctx;
+    const ypr_conv_shape *s = w->s;
+    const wino_geom *g = w->g;
+    const int64_t o = task / w->nr, r = task % w->nr, gr = w->r0 + r;
+    const int64_t b = gr / g->th, ty = gr % g->th, p = w->nr * g->tw;
+    int rows = g->oh - 4 * ty < 4 ? (int)(g->oh - 4 * ty) : 4;
+    float *t = w->rowbuf + (int64_t)worker * WT * g->ldd;
+    float *y = w->y + ((b * s->oc + o) * g->oh + 4 * ty) * g->ow;
+    w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p, (int)g->tw, t, g->ow, rows, g->ow,
+                     1.0f, 0.0f, YPR_ACT_IDENTITY, 0.0f);
+    for (int64_t q = 0; q < rows * g->ow; q++)
+        y[q] += t[q];
+}
+
+int ypr__conv2d_wino_acc(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                         const float *x, const float *packed_u, float *y, float *ws,
+                         float *scratch)
+{
+    TRY(ypr__conv_check(s, NULL, NULL));
+    RETURN_IF(!kt || !x || !packed_u || !y || !ws, YPR_EINVAL,
+              "conv2d (Winograd, accumulating): NULL pointer");
+    RETURN_IF(!ypr__wino_eligible(s), YPR_EINVAL,
+              "conv2d (Winograd): needs a 3x3 stride-1 undilated ungrouped conv, padding <= 2");
+    wino_geom g;
+    geom(kt, s, &g);
+    const int64_t pmax = g.chunk * g.tw, per = ypr__gemm_packed_a_floats(kt, s->oc, s->c);
+    wino_run w = {kt, s, &g, x, NULL, y, ws, ws + WK * s->c * pmax,
+                  ws + WK * (s->c + s->oc) * pmax + 64, 0, 0};
+    ypr_gemm_job jobs[WK];
+    ypr_matrix_src ms[WK];
+    int rc = YPR_OK;
+    for (int64_t r0 = 0; r0 < g.rows && rc == YPR_OK; r0 += g.chunk) {
+        w.r0 = r0;
+        w.nr = g.rows - r0 < g.chunk ? g.rows - r0 : g.chunk;
+        const int64_t p = w.nr * g.tw;
+        ypr__pool_run(pool, s->c * w.nr, in_task, &w);
+        for (int k = 0; k < WK; k++) {
+            ms[k] = (ypr_matrix_src){w.v + k * s->c * p, p, p};
+            jobs[k] = (ypr_gemm_job){s->oc, p, s->c, packed_u + k * per, ypr__pack_b_matrix,
+                                     &ms[k], w.m + k * s->oc * p, p, NULL, 0};
+        }
+        rc = ypr__gemm_run(kt, pool, jobs, WK, scratch);
+        if (rc == YPR_OK)
+            ypr__pool_run(pool, s->oc * w.nr, out_acc_task, &w);
+    }
+    return rc;
+}

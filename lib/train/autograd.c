@@ -30,6 +30,8 @@ struct ypr_tplan {
     int *bnact;              /* per BatchNorm node: the activation it is fused with, or -1 */
     unsigned char *fused;    /* per activation node: computed by its BatchNorm node */
     float **packed;          /* per conv node: packed weights */
+    unsigned char *wino;     /* per conv node: the forward runs as Winograd F(4×4, 3×3) */
+    int64_t wino_ws;         /* floats of the Winograd workspace at the start of scratch */
     float **mean, **invstd;  /* per BatchNorm node: batch statistics of the last forward */
     float **pgrad;           /* per parameter: gradient (NULL: buffers, frozen) */
     unsigned char *frozen;   /* per parameter */
@@ -101,6 +103,7 @@ void ypr__tplan_free(ypr_tplan *p)
     free(p->bnact);
     free(p->fused);
     free(p->packed);
+    free(p->wino);
     free(p->mean);
     free(p->invstd);
     free(p->pgrad);
@@ -239,6 +242,24 @@ static int plan_grad_slots(ypr_tplan *p)
     return YPR_OK;
 }
 
+/* Whether the forward of a conv runs as Winograd: the inference plan's
+ * rule (ypr__wino_pays; YPR_CONV_ALGO=gemm never, winograd every eligible
+ * conv). Its backward is the GEMM one either way (dX of 3×3 stride-1 convs
+ * goes through Winograd by the same rule inside conv_bwd.c). */
+static int conv_wino(const ypr_tplan *p, const ypr_conv_shape *s, int workers)
+{
+    if (!ypr__wino_eligible(s))
+        return 0;
+    int forced = ypr__conv_algo_env();
+    return forced >= 0 ? forced : ypr__wino_pays(p->kt, s, workers);
+}
+
+static int64_t packed_w_floats(const ypr_tplan *p, int i)
+{
+    return p->wino[i] ? ypr__wino_packed_w_floats(p->kt, &p->cs[i])
+                      : ypr__conv_packed_w_floats(p->kt, &p->cs[i]);
+}
+
 static int plan_values(ypr_tplan *p)
 {
     const ypr_net *net = p->net;
@@ -266,13 +287,19 @@ static int plan_values(ypr_tplan *p)
                                         nd->sh, nd->sw, nd->ph, nd->pw, nd->dh, nd->dw,
                                         nd->groups};
             TRY(ypr__conv_check(&p->cs[i], NULL, NULL));
-            misc += align16(ypr__conv_packed_w_floats(p->kt, &p->cs[i]));
+            p->wino[i] = (unsigned char)conv_wino(p, &p->cs[i], workers);
+            if (p->wino[i]) {
+                int64_t ws = align16(ypr__wino_ws_floats(p->kt, &p->cs[i], workers));
+                if (ws > p->wino_ws)
+                    p->wino_ws = ws;
+            }
+            misc += align16(packed_w_floats(p, i));
             int64_t b = ypr__conv_bwd_scratch_floats(p->kt, &p->cs[i], workers);
             if (b > scratch)
                 scratch = b;
         }
     }
-    int64_t fw = workers * ypr__gemm_scratch_floats(p->kt);
+    int64_t fw = p->wino_ws + workers * ypr__gemm_scratch_floats(p->kt);
     if (fw > scratch)
         scratch = fw;
     RETURN_IF(total > (size_t)YPR_PLAN_MAX_ACTIVATION_BYTES / sizeof(float), YPR_ERANGE,
@@ -304,7 +331,7 @@ static int plan_values(ypr_tplan *p)
         }
         if (nd->kind == YPR_NODE_CONV) {
             p->packed[i] = m;
-            m += align16(ypr__conv_packed_w_floats(p->kt, &p->cs[i]));
+            m += align16(packed_w_floats(p, i));
         }
     }
     return YPR_OK;
@@ -372,6 +399,7 @@ int ypr__tplan_create(ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_
     p->bnact = calloc((size_t)nn, sizeof(int));
     p->fused = calloc((size_t)nn, 1);
     p->packed = calloc((size_t)nn, sizeof(float *));
+    p->wino = calloc((size_t)nn, 1);
     p->mean = calloc((size_t)nn, sizeof(float *));
     p->invstd = calloc((size_t)nn, sizeof(float *));
     p->pgrad = calloc((size_t)np + 1, sizeof(float *));
@@ -383,7 +411,7 @@ int ypr__tplan_create(ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_
     p->red = calloc((size_t)cmax, sizeof(double));
     int rc = YPR_ENOMEM;
     if (!p->shapes || !p->cs || !p->val || !p->grad || !p->gslot || !p->reqgrad ||
-        !p->written || !p->bnact || !p->fused || !p->packed || !p->mean || !p->invstd || !p->pgrad || !p->frozen || !p->red)
+        !p->written || !p->bnact || !p->fused || !p->packed || !p->wino || !p->mean || !p->invstd || !p->pgrad || !p->frozen || !p->red)
         goto fail;
     if (frozen)
         memcpy(p->frozen, frozen, (size_t)np);
@@ -410,77 +438,9 @@ fail:
 
 /* ------------------------------------------------------------ forward */
 
-/* Elementwise loops work through planes in chunks of CHUNK floats: a
- * chunk's temporaries stay in L1, and the reductions add CHUNK / LANES
- * values per float lane before each chunk's sum goes into a double. */
+/* The activation backward with accumulation works through planes in
+ * chunks of CHUNK floats, which stay in L1. */
 #define CHUNK 1024
-#define LANES 16
-
-/* Σ (x − c) and Σ (x − c)² of n floats. */
-static void sum_sq(const float *x, int64_t n, float c, double *s1, double *s2)
-{
-    for (int64_t k0 = 0; k0 < n; k0 += CHUNK) {
-        int64_t len = n - k0 < CHUNK ? n - k0 : CHUNK, k = 0;
-        const float *xc = x + k0;
-        float a[LANES] = {0}, b[LANES] = {0};
-        for (; k + LANES <= len; k += LANES)
-            for (int l = 0; l < LANES; l++) {
-                float d = xc[k + l] - c;
-                a[l] += d;
-                b[l] += d * d;
-            }
-        double u = 0, v = 0;
-        for (int l = 0; l < LANES; l++) {
-            u += a[l];
-            v += b[l];
-        }
-        for (; k < len; k++) {
-            float d = xc[k] - c;
-            u += d;
-            v += d * d;
-        }
-        *s1 += u;
-        *s2 += v;
-    }
-}
-
-/* Σ g and Σ g·((x − mu)·is) of n ≤ CHUNK floats. */
-static void sum_g_gx(const float *g, const float *x, float mu, float is, int64_t n, double *sg,
-                     double *sgx)
-{
-    float a[LANES] = {0}, b[LANES] = {0};
-    int64_t k = 0;
-    for (; k + LANES <= n; k += LANES)
-        for (int l = 0; l < LANES; l++) {
-            float gv = g[k + l];
-            a[l] += gv;
-            b[l] += gv * ((x[k + l] - mu) * is);
-        }
-    double u = 0, v = 0;
-    for (int l = 0; l < LANES; l++) {
-        u += a[l];
-        v += b[l];
-    }
-    for (; k < n; k++) {
-        u += g[k];
-        v += g[k] * ((x[k] - mu) * is);
-    }
-    *sg += u;
-    *sgx += v;
-}
-
-/* y = act((x − mu)·scale + bias) for n floats, out of place; the kernel
- * set's epilogue does the multiply-add and the activation in L1. */
-static void affine_act(const ypr_ktable *kt, const float *x, float *y, int64_t n, float mu,
-                       float scale, float bias, int act, float alpha)
-{
-    for (int64_t k0 = 0; k0 < n; k0 += CHUNK) {
-        int64_t len = n - k0 < CHUNK ? n - k0 : CHUNK;
-        for (int64_t k = 0; k < len; k++)
-            y[k0 + k] = x[k0 + k] - mu;
-        kt->scale_bias_act(y + k0, len, scale, bias, act, alpha);
-    }
-}
 
 typedef struct bn_job {
     ypr_tplan *p;
@@ -493,22 +453,24 @@ typedef struct bn_job {
 /* Batch statistics of channel c in one pass (sums of x − x₀ with x₀ the
  * channel's first value, which keeps the variance formula well
  * conditioned), then y = act((x − mean)·γ/σ + β) in a second pass: the
- * BatchNorm's output when it stands alone, its activation's when fused. */
+ * BatchNorm's output when it stands alone, its activation's when fused.
+ * Both passes are the kernel set's (kt->bn_sums, kt->bn_norm_act). */
 static void bn_fwd_task(void *ctx, int64_t c, int worker)
 {
     (void)worker;
     const bn_job *j = ctx;
     const ypr_tplan *p = j->p;
+    const ypr_ktable *kt = p->kt;
     const ypr_net *net = p->net;
     const ypr_node *nd = &net->nodes[j->node];
     const ypr_shape *s = &p->shapes[j->node];
     int64_t hw = s->h * s->w, m = p->n * hw;
     float x0 = j->x[c * hw];
-    double s1 = 0, s2 = 0;
+    double sums[2] = {0, 0};
     for (int64_t b = 0; b < p->n; b++)
-        sum_sq(j->x + (b * s->c + c) * hw, hw, x0, &s1, &s2);
-    double dm = s1 / (double)m, mean = x0 + dm;
-    double var = s2 / (double)m - dm * dm;
+        kt->bn_sums(j->x + (b * s->c + c) * hw, hw, x0, sums);
+    double dm = sums[0] / (double)m, mean = x0 + dm;
+    double var = sums[1] / (double)m - dm * dm;
     if (var < 0)
         var = 0;
     float invstd = (float)(1.0 / sqrt(var + nd->eps));
@@ -520,8 +482,8 @@ static void bn_fwd_task(void *ctx, int64_t c, int worker)
     int act = a >= 0 ? net->nodes[a].act : YPR_ACT_IDENTITY;
     float alpha = a >= 0 ? net->nodes[a].alpha : 0.0f;
     for (int64_t b = 0; b < p->n; b++)
-        affine_act(p->kt, j->x + (b * s->c + c) * hw, j->y + (b * s->c + c) * hw, hw, mu, sc,
-                   be, act, alpha);
+        kt->bn_norm_act(j->x + (b * s->c + c) * hw, j->y + (b * s->c + c) * hw, hw, mu, sc,
+                        be, act, alpha);
     if (j->update) {
         float mom = nd->momentum;
         float *rm = net->params[nd->p[2]].data, *rv = net->params[nd->p[3]].data;
@@ -546,8 +508,8 @@ static void ew_fwd_task(void *ctx, int64_t plane, int worker)
     (void)worker;
     const ew_fwd_job *j = ctx;
     int64_t c = plane % j->c, off = plane * j->hw;
-    affine_act(j->p->kt, j->x + off, j->y + off, j->hw, 0.0f, j->scale ? j->scale[c] : 1.0f,
-               j->bias ? j->bias[c] : 0.0f, j->act, j->alpha);
+    j->p->kt->bn_norm_act(j->x + off, j->y + off, j->hw, 0.0f, j->scale ? j->scale[c] : 1.0f,
+                          j->bias ? j->bias[c] : 0.0f, j->act, j->alpha);
 }
 
 static void reorg_fwd(const float *x, int64_t n, int64_t c, int64_t h, int64_t w, float *y,
@@ -660,8 +622,14 @@ static int forward_node(ypr_tplan *p, int i, int update)
     const float *x = nd->ninputs ? input_of(p, i, 0) : NULL;
     switch (nd->kind) {
     case YPR_NODE_CONV: {
-        ypr__conv_pack_w(p->kt, &p->cs[i], ypr__qat_weight(p->qat, net, i, 1), p->packed[i]);
+        const float *w = ypr__qat_weight(p->qat, net, i, 1);
         ypr_epilogue ep = {NULL, ypr__qat_bias(p->qat, net, i), YPR_ACT_IDENTITY, 0.0f};
+        if (p->wino[i]) {
+            ypr__wino_pack_w(p->kt, &p->cs[i], w, p->packed[i]);
+            return ypr__conv2d_wino(p->kt, p->pool, &p->cs[i], x, p->packed[i], &ep, y,
+                                    p->scratch, p->scratch + p->wino_ws);
+        }
+        ypr__conv_pack_w(p->kt, &p->cs[i], w, p->packed[i]);
         return ypr__conv2d_ws(p->kt, p->pool, &p->cs[i], x, p->packed[i], &ep, y, p->scratch);
     }
     case YPR_NODE_BN: {
@@ -827,9 +795,9 @@ static void act_bwd_task(void *ctx, int64_t plane, int worker)
 }
 
 /* BatchNorm backward for channel c in two passes over x and the incoming
- * gradient. Fused with its activation, the incoming gradient is the
- * activation's: the first pass recomputes z = bn(x) chunk by chunk (the
- * forward's exact float operations) and turns it into gz = gy·act'(z). */
+ * gradient (kt->bn_bwd_sums, kt->bn_bwd_dx). Fused with its activation, the
+ * incoming gradient is the activation's: the kernels recompute z = bn(x)
+ * (the forward's exact float operations) and turn it into gz = gy·act'(z). */
 static void bn_bwd_task(void *ctx, int64_t c, int worker)
 {
     (void)worker;
@@ -840,62 +808,35 @@ static void bn_bwd_task(void *ctx, int64_t c, int worker)
     const ypr_shape *s = &p->shapes[j->node];
     const ypr_ktable *kt = p->kt;
     int64_t hw = s->h * s->w, m = p->n * hw;
-    float mu = p->mean[j->node][c], is = p->invstd[j->node][c];
-    float gam = net->params[nd->p[0]].data[c], be = net->params[nd->p[1]].data[c];
-    float sc = gam * is;
     int a = p->bnact[j->node];
-    int act = a >= 0 ? net->nodes[a].act : YPR_ACT_IDENTITY;
-    float alpha = a >= 0 ? net->nodes[a].alpha : 0.0f;
+    ypr_bn_coef k = {.mu = p->mean[j->node][c], .invstd = p->invstd[j->node][c],
+                     .bias = net->params[nd->p[1]].data[c],
+                     .act = a >= 0 ? net->nodes[a].act : YPR_ACT_IDENTITY,
+                     .alpha = a >= 0 ? net->nodes[a].alpha : 0.0f};
+    k.scale = net->params[nd->p[0]].data[c] * k.invstd;
     /* gz is kept in gx for the activations with an exp; the piecewise-linear
      * ones are cheaper to recompute than to write and read back */
-    int keep = (act == YPR_ACT_SILU || act == YPR_ACT_SIGMOID || act == YPR_ACT_HARDSWISH) &&
-               j->gx && !j->acc;
-    float z[CHUNK], gzb[CHUNK];
-    double sg = 0, sgx = 0;
+    int keep = (k.act == YPR_ACT_SILU || k.act == YPR_ACT_SIGMOID ||
+                k.act == YPR_ACT_HARDSWISH) && j->gx && !j->acc;
+    double sums[2] = {0, 0};
     for (int64_t b = 0; b < p->n; b++) {
         int64_t off = (b * s->c + c) * hw;
-        for (int64_t k0 = 0; k0 < hw; k0 += CHUNK) {
-            int64_t len = hw - k0 < CHUNK ? hw - k0 : CHUNK;
-            const float *x = j->x + off + k0, *gy = j->gy + off + k0, *gz = gy;
-            if (act != YPR_ACT_IDENTITY) {
-                float *dst = keep ? j->gx + off + k0 : gzb;
-                for (int64_t k = 0; k < len; k++)
-                    z[k] = (x[k] - mu) * sc + be;    /* the forward's exact value */
-                kt->act_bwd(z, gy, dst, len, act, alpha);
-                gz = dst;
-            }
-            sum_g_gx(gz, x, mu, is, len, &sg, &sgx);
-        }
+        kt->bn_bwd_sums(j->x + off, j->gy + off, keep ? j->gx + off : NULL, hw, &k, sums);
     }
+    double sg = sums[0], sgx = sums[1];
     if (p->pgrad[nd->p[0]] && !p->frozen[nd->p[0]])
         p->pgrad[nd->p[0]][c] += (float)sgx;
     if (p->pgrad[nd->p[1]] && !p->frozen[nd->p[1]])
         p->pgrad[nd->p[1]][c] += (float)sg;
     if (!j->gx)
         return;
-    float k = sc;
-    float mg = (float)(sg / (double)m), mgx = (float)(sgx / (double)m);
+    k.k = k.scale;
+    k.mg = (float)(sg / (double)m);
+    k.mgx = (float)(sgx / (double)m);
+    int mode = (keep ? 0 : YPR_BN_RECOMPUTE) | (j->acc ? YPR_BN_ACCUMULATE : 0);
     for (int64_t b = 0; b < p->n; b++) {
         int64_t off = (b * s->c + c) * hw;
-        for (int64_t k0 = 0; k0 < hw; k0 += CHUNK) {
-            int64_t len = hw - k0 < CHUNK ? hw - k0 : CHUNK;
-            const float *x = j->x + off + k0, *gz = j->gy + off + k0;
-            float *gx = j->gx + off + k0;
-            if (keep) {
-                gz = gx;
-            } else if (act != YPR_ACT_IDENTITY) {
-                for (int64_t q = 0; q < len; q++)
-                    z[q] = (x[q] - mu) * sc + be;
-                kt->act_bwd(z, gz, gzb, len, act, alpha);
-                gz = gzb;
-            }
-            if (j->acc)
-                for (int64_t q = 0; q < len; q++)
-                    gx[q] += k * (gz[q] - mg - (x[q] - mu) * is * mgx);
-            else
-                for (int64_t q = 0; q < len; q++)
-                    gx[q] = k * (gz[q] - mg - (x[q] - mu) * is * mgx);
-        }
+        kt->bn_bwd_dx(j->x + off, keep ? j->gx + off : j->gy + off, j->gx + off, hw, &k, mode);
     }
 }
 

@@ -695,6 +695,23 @@ static void dot_block_neon(int64_t len, const float *a, int64_t lda, const float
     }
 }
 
+/* ---- BatchNorm in training mode (ypr_ktable.bn_*): bn_vec.h over NEON
+ * vectors, with this file's activation and its derivative. */
+#define BV_VL 4
+typedef float32x4_t bv_f;
+AI bv_f bv_set1(float v) { return vdupq_n_f32(v); }
+AI bv_f bv_load(const float *p) { return vld1q_f32(p); }
+AI void bv_store(float *p, bv_f v) { vst1q_f32(p, v); }
+AI bv_f bv_add(bv_f a, bv_f b) { return vaddq_f32(a, b); }
+AI bv_f bv_sub(bv_f a, bv_f b) { return vsubq_f32(a, b); }
+AI bv_f bv_mul(bv_f a, bv_f b) { return vmulq_f32(a, b); }
+AI bv_f bv_act(bv_f y, const int ACT, bv_f alpha) { return act_neon(y, ACT, alpha); }
+AI bv_f bv_act_bwd(bv_f z, bv_f gy, const int ACT, bv_f alpha)
+{
+    return act_bwd_neon1(z, gy, ACT, alpha);
+}
+#include "lib/kernels/bn_vec.h"
+
 void ypr__kt_fill_neon(ypr_ktable *t)
 {
     t->name = "neon";
@@ -715,6 +732,10 @@ void ypr__kt_fill_neon(ypr_ktable *t)
     t->dot_block = dot_block_neon;
     t->act_bwd = act_bwd_neon;
     t->sgd = sgd_neon;
+    t->bn_sums = bn_sums_vec;
+    t->bn_norm_act = bn_norm_act_vec;
+    t->bn_bwd_sums = bn_bwd_sums_vec;
+    t->bn_bwd_dx = bn_bwd_dx_vec;
     t->wino4_in = wino4_in_vec;
     t->wino4_out = wino4_out_vec;
 }

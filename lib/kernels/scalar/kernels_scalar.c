@@ -91,6 +91,97 @@ void ypr__sgd_ref(float *p, const float *g, float *buf, int64_t n, float wd, flo
     }
 }
 
+/* ------------------------------------------- BatchNorm in training mode */
+
+void ypr__bn_sums_ref(const float *x, int64_t n, float c, double s[2])
+{
+    for (int64_t k0 = 0; k0 < n; k0 += YPR_BN_CHUNK) {
+        int64_t len = n - k0 < YPR_BN_CHUNK ? n - k0 : YPR_BN_CHUNK, k = 0;
+        const float *xc = x + k0;
+        float a[YPR_BN_LANES] = {0}, b[YPR_BN_LANES] = {0};
+        for (; k + YPR_BN_LANES <= len; k += YPR_BN_LANES)
+            for (int l = 0; l < YPR_BN_LANES; l++) {
+                float d = xc[k + l] - c;
+                a[l] += d;
+                b[l] += d * d;
+            }
+        double u = 0, v = 0;
+        for (int l = 0; l < YPR_BN_LANES; l++) {
+            u += a[l];
+            v += b[l];
+        }
+        for (; k < len; k++) {
+            float d = xc[k] - c;
+            u += d;
+            v += d * d;
+        }
+        s[0] += u;
+        s[1] += v;
+    }
+}
+
+void ypr__bn_norm_act_ref(const float *x, float *y, int64_t n, float mu, float scale,
+                          float bias, int act, float alpha)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float d = x[i] - mu;
+        y[i] = ypr__act_ref(d * scale + bias, act, alpha);
+    }
+}
+
+/* gy·act'(z) of the forward's z, as ypr__act_bwd_ref computes it. */
+static float bn_gz(float x, float gy, const ypr_bn_coef *c)
+{
+    if (c->act == YPR_ACT_IDENTITY)
+        return gy;
+    float z = (x - c->mu) * c->scale + c->bias, r;
+    ypr__act_bwd_ref(&z, &gy, &r, 1, c->act, c->alpha);
+    return r;
+}
+
+void ypr__bn_bwd_sums_ref(const float *x, const float *gy, float *gz, int64_t n,
+                          const ypr_bn_coef *c, double s[2])
+{
+    for (int64_t k0 = 0; k0 < n; k0 += YPR_BN_CHUNK) {
+        int64_t len = n - k0 < YPR_BN_CHUNK ? n - k0 : YPR_BN_CHUNK, k = 0;
+        float a[YPR_BN_LANES] = {0}, b[YPR_BN_LANES] = {0};
+        for (; k + YPR_BN_LANES <= len; k += YPR_BN_LANES)
+            for (int l = 0; l < YPR_BN_LANES; l++) {
+                int64_t i = k0 + k + l;
+                float g = bn_gz(x[i], gy[i], c);
+                if (gz)
+                    gz[i] = g;
+                a[l] += g;
+                b[l] += g * ((x[i] - c->mu) * c->invstd);
+            }
+        double u = 0, v = 0;
+        for (int l = 0; l < YPR_BN_LANES; l++) {
+            u += a[l];
+            v += b[l];
+        }
+        for (; k < len; k++) {
+            int64_t i = k0 + k;
+            float g = bn_gz(x[i], gy[i], c);
+            if (gz)
+                gz[i] = g;
+            u += g;
+            v += g * ((x[i] - c->mu) * c->invstd);
+        }
+        s[0] += u;
+        s[1] += v;
+    }
+}
+
+void ypr__bn_bwd_dx_ref(const float *x, const float *gy, float *gx, int64_t n,
+                        const ypr_bn_coef *c, int mode)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float g = mode & YPR_BN_RECOMPUTE ? bn_gz(x[i], gy[i], c) : gy[i];
+        float r = c->k * (g - c->mg - (x[i] - c->mu) * c->invstd * c->mgx);
+        gx[i] = mode & YPR_BN_ACCUMULATE ? gx[i] + r : r;
+    }
+}
+
 static void ukernel_scalar(int64_t kc, const float *a, const float *b, float *c,
                            int64_t ldc, int m, int n, int accumulate)
 {
@@ -224,6 +315,10 @@ void ypr__kt_fill_scalar(ypr_ktable *t)
     t->dot_block = ypr__dot_block_ref;
     t->act_bwd = ypr__act_bwd_ref;
     t->sgd = ypr__sgd_ref;
+    t->bn_sums = ypr__bn_sums_ref;
+    t->bn_norm_act = ypr__bn_norm_act_ref;
+    t->bn_bwd_sums = ypr__bn_bwd_sums_ref;
+    t->bn_bwd_dx = ypr__bn_bwd_dx_ref;
     t->wino4_in = ypr__wino4_in_ref;
     t->wino4_out = ypr__wino4_out_ref;
 }

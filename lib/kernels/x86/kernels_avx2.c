@@ -306,6 +306,10 @@ void ypr__kt_fill_avx2(ypr_ktable *t)
     t->dot_block = dot_block_vec;
     t->act_bwd = act_bwd_vec;
     t->sgd = sgd_vec;
+    t->bn_sums = bn_sums_vec;
+    t->bn_norm_act = bn_norm_act_vec;
+    t->bn_bwd_sums = bn_bwd_sums_vec;
+    t->bn_bwd_dx = bn_bwd_dx_vec;
     t->wino4_in = wino4_in_vec;
     t->wino4_out = wino4_out_vec;
 }

@@ -3,7 +3,8 @@
  * kernels_avx2.c and kernels_avx512.c, static in each). Needs one primitive
  * more than x86_vec.h:
  *   xv_f xv_gt_sel(xv_f a, xv_f b, xv_f x, xv_f y)   a > b (ordered) ? x : y, per lane
- * and gives the ypr_ktable entries act_bwd_vec and sgd_vec. */
+ * and gives the ypr_ktable entries act_bwd_vec and sgd_vec (and, from bn_vec.h at the
+ * end, bn_sums_vec, bn_norm_act_vec, bn_bwd_sums_vec, bn_bwd_dx_vec). */
 
 /* act'(z)·gy per lane, the scalar reference's formulas and operation order
  * (ReLU and leaky ReLU as selects: bit-exact, NaN included). */
@@ -198,3 +199,20 @@ static void dot_block_vec(int64_t len, const float *a, int64_t lda, const float 
             dot_rows(len, a + i * lda, lda, bj, cj + i * ldc, ldc, nb, 1);
     }
 }
+
+/* ---- BatchNorm in training mode (ypr_ktable.bn_*): bn_vec.h over the
+ * x86 vectors, with this template's activation and its derivative. */
+#define BV_VL XV_VL
+typedef xv_f bv_f;
+AI bv_f bv_set1(float v) { return xv_set1(v); }
+AI bv_f bv_load(const float *p) { return xv_load(p); }
+AI void bv_store(float *p, bv_f v) { xv_store(p, v); }
+AI bv_f bv_add(bv_f a, bv_f b) { return xv_add(a, b); }
+AI bv_f bv_sub(bv_f a, bv_f b) { return xv_sub(a, b); }
+AI bv_f bv_mul(bv_f a, bv_f b) { return xv_mul(a, b); }
+AI bv_f bv_act(bv_f y, const int ACT, bv_f alpha) { return act_vec(y, ACT, alpha); }
+AI bv_f bv_act_bwd(bv_f z, bv_f gy, const int ACT, bv_f alpha)
+{
+    return act_bwd_one(z, gy, ACT, alpha);
+}
+#include "lib/kernels/bn_vec.h"
