@@ -854,8 +854,9 @@ static void test_qdq_round_trip(void **state)
                 snprintf(name, sizeof name, "%s_scale", bp->name);
                 float *bs = floats_of(find_init(o, name));
                 int src = nd->inputs[0];
-                while (na->nodes[src].kind == YPR_NODE_MAXPOOL ||
-                       na->nodes[src].kind == YPR_NODE_UPSAMPLE)
+                while (na->nodes[src].kind == YPR_NODE_MAXPOOL ||   /* they pass the step on */
+                       na->nodes[src].kind == YPR_NODE_UPSAMPLE ||
+                       na->nodes[src].kind == YPR_NODE_REORG)
                     src = na->nodes[src].inputs[0];
                 for (int64_t c = 0; c < nd->c; c++) {
                     int32_t v;

@@ -1686,6 +1686,8 @@ int ypr__onnx_import(const ypr_onnx *o, const char *what, ypr_model **out)
         c.net = &m->net;
         rc = import_net(&c);
     }
+    if (rc == YPR_OK)   /* QDQ weights and biases on their steps' grids become I8 / I32 */
+        rc = ypr__net_mark_quantized(&m->net);
     if (rc == YPR_OK && (rc = ypr__net_validate(&m->net)) < 0) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", ypr_last_error());

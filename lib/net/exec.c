@@ -289,7 +289,16 @@ static int build_steps(ypr_plan *p, const ypr_consumers *cons)
  * contiguous block): a value whose only role in a concat is to be copied
  * into it is written straight into the concat's buffer at its channel
  * offset. Such values are "owned" by the concat: they share its buffer,
- * which lives until the last reader of any of them. */
+ * which lives until the last reader of any of them. A concat with its own
+ * fake-quantization step quantizes that buffer in place, so a value only
+ * goes there when the step cannot change it (it already carries the same
+ * step): its other readers must see it as it was. */
+static int same_qstep(const ypr_qparam *a, const ypr_qparam *b)
+{
+    return a->scale == b->scale && a->zero == b->zero && a->qmin == b->qmin &&
+           a->qmax == b->qmax;
+}
+
 static void plan_concat_aliases(ypr_plan *p, const int *producer)
 {
     const ypr_net *net = p->net;
@@ -304,8 +313,10 @@ static void plan_concat_aliases(ypr_plan *p, const int *producer)
         for (int j = 0; j < nd->ninputs; j++) {
             int v = nd->inputs[j];
             const ypr_shape *sv = &p->shapes[v];
+            const ypr_qparam *cq = &net->nodes[st->node].aq;
             int ok = producer[v] >= 0 && p->owner[v] == v &&
-                     p->steps[producer[v]].kind != STEP_CONCAT;
+                     p->steps[producer[v]].kind != STEP_CONCAT &&
+                     (cq->scale == 0.0f || same_qstep(cq, &net->nodes[v].aq));
             if (ok && p->detect >= 0)
                 for (int k = 0; k < net->nodes[p->detect].ninputs; k++)
                     ok &= net->nodes[p->detect].inputs[k] != v;

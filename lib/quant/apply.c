@@ -835,7 +835,9 @@ int ypr_quantizer_convert(ypr_quantizer *q, const ypr_model *trained, ypr_model 
     if (rc == YPR_OK) {
         m->net.version++;
         ypr__model_drop_plans(m);
-        rc = ypr__net_validate(&m->net);
+        rc = ypr__net_mark_quantized(&m->net);   /* the converted tensors become I8 / I32 */
+        if (rc == YPR_OK)
+            rc = ypr__net_validate(&m->net);
     }
     ypr_qrow *old = q->rows;
     if (rc == YPR_OK) {
