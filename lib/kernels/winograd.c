@@ -182,6 +182,33 @@ static void out_task(void *ctx, int64_t task, int worker)
                      scale, bias, ep ? ep->act : YPR_ACT_IDENTITY, ep ? ep->alpha : 0.0f);
 }
 
+/* The chunked driver both entry points share: per chunk of tile rows, the
+ * input transform, the WK GEMMs, then `out` per (output channel, tile row). */
+static int drive(wino_run *w, ypr_pool *pool, const float *packed_u, int64_t per,
+                 float *scratch, ypr_task_fn out)
+{
+    const ypr_conv_shape *s = w->s;
+    const wino_geom *g = w->g;
+    ypr_gemm_job jobs[WK];
+    ypr_matrix_src ms[WK];
+    int rc = YPR_OK;
+    for (int64_t r0 = 0; r0 < g->rows && rc == YPR_OK; r0 += g->chunk) {
+        w->r0 = r0;
+        w->nr = g->rows - r0 < g->chunk ? g->rows - r0 : g->chunk;
+        const int64_t p = w->nr * g->tw;
+        ypr__pool_run(pool, s->c * w->nr, in_task, w);
+        for (int k = 0; k < WK; k++) {
+            ms[k] = (ypr_matrix_src){w->v + k * s->c * p, p, p};
+            jobs[k] = (ypr_gemm_job){s->oc, p, s->c, packed_u + k * per, ypr__pack_b_matrix,
+                                     &ms[k], w->m + k * s->oc * p, p, NULL, 0};
+        }
+        rc = ypr__gemm_run(w->kt, pool, jobs, WK, scratch);
+        if (rc == YPR_OK)
+            ypr__pool_run(pool, s->oc * w->nr, out, w);
+    }
+    return rc;
+}
+
 int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
                      const float *x, const float *packed_u, const ypr_epilogue *ep, float *y,
                      float *ws, float *scratch)
@@ -203,23 +230,7 @@ int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape 
     const int64_t pmax = g.chunk * g.tw, per = ypr__gemm_packed_a_floats(kt, s->oc, s->c);
     wino_run w = {kt, s, &g, x, ep, y, ws, ws + WK * s->c * pmax,
                   ws + WK * (s->c + s->oc) * pmax + 64, 0, 0};
-    ypr_gemm_job jobs[WK];
-    ypr_matrix_src ms[WK];
-    int rc = YPR_OK;
-    for (int64_t r0 = 0; r0 < g.rows && rc == YPR_OK; r0 += g.chunk) {
-        w.r0 = r0;
-        w.nr = g.rows - r0 < g.chunk ? g.rows - r0 : g.chunk;
-        const int64_t p = w.nr * g.tw;
-        ypr__pool_run(pool, s->c * w.nr, in_task, &w);
-        for (int k = 0; k < WK; k++) {
-            ms[k] = (ypr_matrix_src){w.v + k * s->c * p, p, p};
-            jobs[k] = (ypr_gemm_job){s->oc, p, s->c, packed_u + k * per, ypr__pack_b_matrix,
-                                     &ms[k], w.m + k * s->oc * p, p, NULL, 0};
-        }
-        rc = ypr__gemm_run(kt, pool, jobs, WK, scratch);
-        if (rc == YPR_OK)
-            ypr__pool_run(pool, s->oc * w.nr, out_task, &w);
-    }
+    int rc = drive(&w, pool, packed_u, per, scratch, out_task);
     ypr__free(own);
     return rc;
 }
@@ -258,22 +269,6 @@ int ypr__conv2d_wino_acc(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_sh
     const int64_t pmax = g.chunk * g.tw, per = ypr__gemm_packed_a_floats(kt, s->oc, s->c);
     wino_run w = {kt, s, &g, x, NULL, y, ws, ws + WK * s->c * pmax,
                   ws + WK * (s->c + s->oc) * pmax + 64, 0, 0};
-    ypr_gemm_job jobs[WK];
-    ypr_matrix_src ms[WK];
-    int rc = YPR_OK;
-    for (int64_t r0 = 0; r0 < g.rows && rc == YPR_OK; r0 += g.chunk) {
-        w.r0 = r0;
-        w.nr = g.rows - r0 < g.chunk ? g.rows - r0 : g.chunk;
-        const int64_t p = w.nr * g.tw;
-        ypr__pool_run(pool, s->c * w.nr, in_task, &w);
-        for (int k = 0; k < WK; k++) {
-            ms[k] = (ypr_matrix_src){w.v + k * s->c * p, p, p};
-            jobs[k] = (ypr_gemm_job){s->oc, p, s->c, packed_u + k * per, ypr__pack_b_matrix,
-                                     &ms[k], w.m + k * s->oc * p, p, NULL, 0};
-        }
-        rc = ypr__gemm_run(kt, pool, jobs, WK, scratch);
-        if (rc == YPR_OK)
-            ypr__pool_run(pool, s->oc * w.nr, out_acc_task, &w);
-    }
+    int rc = drive(&w, pool, packed_u, per, scratch, out_acc_task);
     return rc;
 }

@@ -356,8 +356,13 @@ static int emit_conv_qdq(xctx *x, int i, int *wdone, int *bdone)
         for (int64_t c = 0; c < oc; c++) {
             zero[c] = nd->wq.zero;
             double amax = 0;
-            for (int64_t k = 0; ns && k < per; k++)
-                amax = fmax(amax, fabs((double)w->data[c * per + k]));
+            for (int64_t k = 0; ns && k < per; k++) {
+                /* not fmax: aarch64 gcc 12 crashes vectorizing that reduction (an
+                 * internal compiler error in vect_transform_reduction) */
+                double a = fabs((double)w->data[c * per + k]);
+                if (a > amax)
+                    amax = a;
+            }
             int m = nd->wq.qmax - nd->wq.zero;
             base[c] = ns && amax > 0 && m > 0 ? (float)(amax / m) : nd->wq.scale;
         }
