@@ -728,9 +728,12 @@ YPR_API int ypr_trainer_set_pruner(ypr_trainer *trainer, ypr_pruner *pruner);
 /** Continue a run from a checkpoint written by this trainer's output
  *  (weights, EMA, optimizer state, epoch, results, hyper-parameters and
  *  settings). With one thread, a resumed run ends bit-identical to an
- *  uninterrupted one. @return YPR_OK; YPR_EFORMAT (not a trainer
- *  checkpoint, named); YPR_ESHAPE (another net); YPR_ESTATE (already
- *  running). @since 0.1 */
+ *  uninterrupted one. A quantization-aware run resumes on a model
+ *  with its steps (ypr_model_load() of the checkpoint); its I8 / I32 tensors
+ *  keep their dtype, scales and zero points. @return YPR_OK; YPR_EFORMAT
+ *  (not a trainer checkpoint, named); YPR_ESHAPE (another net, or other
+ *  quantization steps than the checkpoint's run, the node named);
+ *  YPR_ESTATE (already running). @since 0.1 */
 YPR_API int ypr_trainer_resume(ypr_trainer *trainer, const char *checkpoint);
 /** Train the remaining epochs. On success the model holds the final (EMA)
  *  weights. On YPR_ECANCELED, YPR_ENONFINITE (a non-finite loss or

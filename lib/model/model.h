@@ -114,6 +114,15 @@ int ypr__model_max_stride(const ypr_model *m);
 struct ypr_safetensors;
 int ypr__model_load_tensors(ypr_net *net, const struct ypr_safetensors *st, const char *path,
                             int strict);
+/* Tensor t of st (the file @p path) as the value of net's parameter
+ * @p param, shape already checked: its float view into data (numel
+ * floats) and, for an I8 / I32 tensor, its integers, scales and zero points
+ * into qp (zeroed by the caller; its dtype stays F32 for a float tensor),
+ * each checked as a model load checks them. On failure qp holds nothing. */
+struct ypr_st_tensor;
+int ypr__model_read_tensor(const ypr_net *net, int param, const struct ypr_safetensors *st,
+                           const struct ypr_st_tensor *t, const char *path, float *data,
+                           ypr_param *qp);
 /* PyTorch .pt checkpoints (model_pt.c): a YOLOv7 model object built from
  * its cfg dict with its weights; weights from a model object or a bare
  * state_dict into an existing net. */
