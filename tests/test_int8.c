@@ -442,6 +442,106 @@ static void test_plan_agreement(void **state)
     ypr_model_free(m);
 }
 
+/* All head outputs of the model's last pass, copied ([level][n, C, H, W]). */
+static float *outputs_of(const ypr_model *m, size_t *bytes)
+{
+    const ypr_node *det = &m->net.nodes[m->net.nnodes - 1];
+    size_t total = 0;
+    for (int l = 0; l < det->nl; l++) {
+        ypr_shape s;
+        int64_t n;
+        assert_non_null(ypr__model_output_at(m, l, &s, &n));
+        total += (size_t)(n * s.c * s.h * s.w);
+    }
+    float *out = malloc(total * sizeof(float)), *at = out;
+    assert_non_null(out);
+    for (int l = 0; l < det->nl; l++) {
+        ypr_shape s;
+        int64_t n;
+        const float *o = ypr__model_output_at(m, l, &s, &n);
+        memcpy(at, o, (size_t)(n * s.c * s.h * s.w) * sizeof(float));
+        at += n * s.c * s.h * s.w;
+    }
+    *bytes = total * sizeof(float);
+    return out;
+}
+
+/* The model caches an INT8 plan per input shape, as its float plans:
+ * alternating batch sizes reuses them (no rebuild), each pass gives what
+ * the first pass of its shape gave, the plans share their packed weights
+ * (counted once by ypr_model_memory), and a changed net drops them. */
+static void test_plan_cache(void **state)
+{
+    (void)state;
+    SIZE = test_quick() ? 64 : 128;
+    ypr_model *m = trained_model();
+    ypr_dataset *ds = e2e_dataset();
+    float *x = images(ds, 2);
+    ypr_model *qm = quantized(m, ds, YPR_QSCHEME_PER_CHANNEL, NULL);
+    float *first[2] = {NULL, NULL};
+    size_t bytes[2];
+    ypr_plan_i8 *plan[2] = {NULL, NULL};
+    int64_t mem[2];
+    for (int round = 0; round < 3; round++)
+        for (int b = 1; b <= 2; b++) {
+            assert_int_equal(ypr_model_forward(qm, x, b, SIZE, SIZE), YPR_OK);
+            assert_true(qm->i8_used);
+            size_t nb;
+            float *out = outputs_of(qm, &nb);
+            if (round == 0) {
+                first[b - 1] = out;
+                bytes[b - 1] = nb;
+                plan[b - 1] = qm->i8;
+                assert_int_equal(ypr_model_memory(qm, &mem[b - 1]), YPR_OK);
+                continue;
+            }
+            assert_ptr_equal(qm->i8, plan[b - 1]);   /* the cached plan, not a new one */
+            assert_int_equal(nb, bytes[b - 1]);
+            assert_memory_equal(out, first[b - 1], nb);
+            free(out);
+        }
+    assert_ptr_not_equal(plan[0], plan[1]);
+    int cached = 0;
+    for (int i = 0; i < 4; i++)
+        cached += qm->i8s[i] != NULL;
+    assert_int_equal(cached, 2);
+    /* the batch-2 plan added its own buffers, not a second copy of the weights */
+    size_t packs = ypr__plan_i8_pack_bytes(plan[1]);
+    assert_true(packs > 0);
+    assert_true(mem[1] - mem[0] ==
+                (int64_t)(ypr__plan_i8_bytes(plan[1]) - packs));
+    /* image 0 of the batch: what batch 1 gave (per-image arithmetic) */
+    const ypr_node *det = &qm->net.nodes[qm->net.nnodes - 1];
+    size_t off1 = 0, off2 = 0;
+    assert_int_equal(ypr_model_forward(qm, x, 1, SIZE, SIZE), YPR_OK);
+    for (int l = 0; l < det->nl; l++) {
+        ypr_shape s;
+        int64_t n;
+        assert_non_null(ypr__model_output_at(qm, l, &s, &n));
+        size_t per = (size_t)(s.c * s.h * s.w);
+        assert_memory_equal(first[0] + off1, first[1] + off2, per * sizeof(float));
+        off1 += per;
+        off2 += 2 * per;
+    }
+    /* a changed net: the cached plans are stale and make way */
+    qm->net.version++;
+    assert_int_equal(ypr_model_forward(qm, x, 1, SIZE, SIZE), YPR_OK);
+    cached = 0;
+    for (int i = 0; i < 4; i++)
+        cached += qm->i8s[i] != NULL;
+    assert_int_equal(cached, 1);
+    size_t nb;
+    float *out = outputs_of(qm, &nb);
+    assert_memory_equal(out, first[0], nb);
+    free(out);
+    free(first[0]);
+    free(first[1]);
+    ypr_model_free(qm);
+    free(x);
+    ypr_dataset_free(ds);
+    ypr_model_free(m);
+}
+
 int main(void)
 {
     set_name = getenv("YPR_TEST_I8");
@@ -463,6 +563,7 @@ int main(void)
     };
     const struct CMUnitTest plans[] = {
         cmocka_unit_test(test_plan_agreement),
+        cmocka_unit_test(test_plan_cache),
     };
     int rc = cmocka_run_group_tests(kernels, NULL, NULL);
     if (strcmp(set_name, "scalar") == 0)

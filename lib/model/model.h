@@ -63,9 +63,14 @@ struct ypr_model {
     size_t bout_floats;
     int64_t bout_n;           /* images in bout; 0: the last pass's outputs are in plan */
     /* Quantized nets run on the INT8 plan (lib/net/exec_i8.c) unless
-     * YPR_INT8=0: i8 is the cached one, i8_used whether the last pass ran
-     * it, i8_refused the net version + 1 it refused (then the float plan). */
+     * YPR_INT8=0: i8s are cached per input shape as plans[] (LRU, sharing
+     * packed weights), i8 the one of the last INT8 pass, i8_used whether the
+     * last pass ran it, i8_refused the net version + 1 it refused (then the
+     * float plan). */
     ypr_plan_i8 *i8;
+    ypr_plan_i8 *i8s[4];
+    int64_t i8_shape[4][3];   /* n, h, w each of i8s was made for */
+    uint64_t i8_at[4];        /* its last use (tick) */
     int i8_used;
     uint64_t i8_refused;
     float conf_thr, iou_thr;  /* detection settings */
