@@ -501,6 +501,14 @@ static void test_plan_cache(void **state)
             free(out);
         }
     assert_ptr_not_equal(plan[0], plan[1]);
+    char want[64];
+    snprintf(want, sizeof want, "int8 (%s)", ypr__i8kt()->name);
+    assert_string_equal(ypr_model_plan_name(qm), want);
+    setenv("YPR_INT8", "0", 1);
+    assert_int_equal(ypr_model_forward(qm, x, 1, SIZE, SIZE), YPR_OK);
+    unsetenv("YPR_INT8");
+    snprintf(want, sizeof want, "float simulation (%s)", ypr_simd_active());
+    assert_string_equal(ypr_model_plan_name(qm), want);
     int cached = 0;
     for (int i = 0; i < 4; i++)
         cached += qm->i8s[i] != NULL;

@@ -78,6 +78,7 @@ _sig("ypr_model_set_threads", ctypes.c_int, _P, ctypes.c_int)
 _sig("ypr_model_export_yolov7", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_char_p)
 _sig("ypr_model_export_onnx", ctypes.c_int, _P, ctypes.c_char_p)
 _sig("ypr_model_export_onnx_flags", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_uint)
+_sig("ypr_model_plan_name", ctypes.c_char_p, _P)
 
 _sig("ypr_free", None, _P)
 
@@ -427,6 +428,13 @@ class Model(_Handle):
 
     def set_threads(self, n):
         _check(_c.ypr_model_set_threads(self._h, n))
+
+    @property
+    def plan_name(self):
+        """The plan the last forward pass ran: "int8 (SET)", "float simulation
+        (SET)" (a quantized model on the float plan) or "float (SET)"; "none"
+        before any pass."""
+        return _c.ypr_model_plan_name(self._h).decode()
 
     @property
     def num_params(self):

@@ -539,11 +539,8 @@ static int forward_i8(ypr_model *m, const float *x, int64_t n, int64_t h, int64_
     return YPR_OK;
 }
 
-int ypr_model_forward(ypr_model *m, const float *input, int n, int h, int w)
+static int forward_any(ypr_model *m, const float *input, int n, int h, int w)
 {
-    RETURN_IF(!m || !input, YPR_EINVAL, "model: NULL argument");
-    RETURN_IF(n < 1 || h < 1 || w < 1, YPR_EINVAL, "model: input size %dx%dx%d must be positive",
-              n, h, w);
     m->i8_used = 0;
     int rc = forward_i8(m, input, n, h, w);
     if (rc != YPR_EUNSUPPORTED)
@@ -552,6 +549,29 @@ int ypr_model_forward(ypr_model *m, const float *input, int n, int h, int w)
         return forward_images(m, input, n, h, w);
     TRY(ypr__model_plan(m, n, h, w));
     return ypr__plan_run(m->plan, input);
+}
+
+int ypr_model_forward(ypr_model *m, const float *input, int n, int h, int w)
+{
+    RETURN_IF(!m || !input, YPR_EINVAL, "model: NULL argument");
+    RETURN_IF(n < 1 || h < 1 || w < 1, YPR_EINVAL, "model: input size %dx%dx%d must be positive",
+              n, h, w);
+    m->plan_name[0] = '\0';
+    int rc = forward_any(m, input, n, h, w);
+    if (rc < 0)
+        return rc;
+    if (m->i8_used)
+        snprintf(m->plan_name, sizeof m->plan_name, "int8 (%s)", ypr__plan_i8_kernels(m->i8));
+    else
+        snprintf(m->plan_name, sizeof m->plan_name, "%s (%s)",
+                 ypr__net_is_quantized(&m->net) ? "float simulation" : "float",
+                 ypr_simd_active());
+    return rc;
+}
+
+const char *ypr_model_plan_name(const ypr_model *m)
+{
+    return m && m->plan_name[0] ? m->plan_name : "none";
 }
 
 int ypr_model_output(const ypr_model *m, int level, float *dst, int64_t shape[5])

@@ -72,6 +72,7 @@ struct ypr_model {
     int64_t i8_shape[4][3];   /* n, h, w each of i8s was made for */
     uint64_t i8_at[4];        /* its last use (tick) */
     int i8_used;
+    char plan_name[48];       /* ypr_model_plan_name() of the last pass; "" none */
     uint64_t i8_refused;
     float conf_thr, iou_thr;  /* detection settings */
     int max_det, multi_label, agnostic;

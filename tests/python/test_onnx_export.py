@@ -272,6 +272,7 @@ def main():
         m._set_setting(yolopr.INPUT_SIZE, False, 32)
         check(m, path, 32)             # BatchNorm, RepConv branches, ReOrg, implicit layers
         check_flags_float(m, tmp)
+        assert m.plan_name == "float (%s)" % yolopr.simd_active(), m.plan_name
         m.fuse()
         check(m, path, 32)             # fused: Conv with bias
         # a PyTorch export read back and written again by us
@@ -286,6 +287,7 @@ def main():
             q.set_threads(1)
             q._set_setting(yolopr.INPUT_SIZE, False, 32)
             check_qdq(q, path, 32)
+            assert q.plan_name.startswith("int8 ("), q.plan_name   # the INT8 runtime ran
             check_flags_quantized(q, tmp)
             back = yolopr.Model.load(path)   # and back: the same simulation
             back.set_threads(1)
