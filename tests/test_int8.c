@@ -126,7 +126,7 @@ static void test_exp(void **state)
 static void random_rq(ypr_i8rq *rq, int64_t oc, int32_t *bsh, float *m, float *b, int kind)
 {
     static const int acts[] = {YPR_ACT_IDENTITY, YPR_ACT_RELU, YPR_ACT_LEAKY, YPR_ACT_SILU,
-                               YPR_ACT_HARDSWISH};
+                               YPR_ACT_HARDSWISH, YPR_ACT_SIGMOID};
     memset(rq, 0, sizeof *rq);
     rq->qmin = rnd() % 2 ? -127 : -128;
     rq->qmax = 127;
@@ -143,7 +143,7 @@ static void random_rq(ypr_i8rq *rq, int64_t oc, int32_t *bsh, float *m, float *b
             bsh[o] = rnd_in(-(1 << rq->sh) * 40, (1 << rq->sh) * 40);
     } else {
         rq->mode = YPR_I8RQ_FLOAT;
-        rq->act = acts[rnd() % 5];
+        rq->act = acts[rnd() % 6];
         rq->alpha = 0.1f;
         rq->round = (int)(rnd() % 3);
         rq->s_out = 0.05f + (float)(rnd() % 1000) / 1000.0f;
@@ -268,34 +268,9 @@ static void test_requant_extremes(void **state)
 
 /* ------------------------------------------------ plans */
 
-static ypr_model *trained_model(void)
-{
-    char cfg[1200], w[1200];
-    snprintf(cfg, sizeof cfg, "%s/model/mini.yaml", data_dir);
-    snprintf(w, sizeof w, "%s/e2e/mini_trained.safetensors", data_dir);
-    ypr_model *m;
-    assert_int_equal(ypr_model_from_cfg(cfg, 0, 0, 0, 1, &m), YPR_OK);
-    assert_int_equal(ypr_model_load_weights(m, w, 1), YPR_OK);
-    return m;
-}
-
-static ypr_dataset *e2e_dataset(void)
-{
-    char dir[1200];
-    snprintf(dir, sizeof dir, "%s/e2e", data_dir);
-    ypr_dataset *ds;
-    assert_int_equal(ypr_dataset_open(dir, "val", YPR_DATASET_STRICT, &ds), YPR_OK);
-    return ds;
-}
-
 static ypr_model *quantized(ypr_model *m, const ypr_dataset *ds, int scheme, const char *keep)
 {
-    ypr_quantizer *q;
-    assert_int_equal(ypr_quantizer_create(m, ds, &q), YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SCHEME, scheme), YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_CALIB_IMAGES, test_quick() ? 2 : 4),
-                     YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_INPUT_SIZE, SIZE), YPR_OK);
+    ypr_quantizer *q = test_quantizer(m, ds, scheme, test_quick() ? 2 : 4, SIZE);
     assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SQNR_IMAGES, 0), YPR_OK);
     if (keep)
         assert_int_equal(ypr_quantizer_keep_float(q, keep), YPR_OK);
@@ -371,8 +346,8 @@ static void agree(ypr_model *qm, const float *x, int n, int exact, const char *w
 static void test_plan_agreement(void **state)
 {
     (void)state;
-    ypr_model *m = trained_model();
-    ypr_dataset *ds = e2e_dataset();
+    ypr_model *m = test_mini_trained(data_dir);
+    ypr_dataset *ds = test_e2e_val(data_dir);
     int n = test_quick() ? 1 : 3;
     SIZE = test_quick() ? 64 : 128;
     float *x = images(ds, n);
@@ -474,8 +449,8 @@ static void test_plan_cache(void **state)
 {
     (void)state;
     SIZE = test_quick() ? 64 : 128;
-    ypr_model *m = trained_model();
-    ypr_dataset *ds = e2e_dataset();
+    ypr_model *m = test_mini_trained(data_dir);
+    ypr_dataset *ds = test_e2e_val(data_dir);
     float *x = images(ds, 2);
     ypr_model *qm = quantized(m, ds, YPR_QSCHEME_PER_CHANNEL, NULL);
     float *first[2] = {NULL, NULL};

@@ -34,17 +34,6 @@ static float unif(uint64_t *s)
     return (float)((double)lcg(s) / 9007199254740992.0) * 2.0f - 1.0f;
 }
 
-static ypr_model *trained_model(void)
-{
-    char cfg[1200], w[1200];
-    snprintf(cfg, sizeof cfg, "%s/model/mini.yaml", data_dir);
-    snprintf(w, sizeof w, "%s/e2e/mini_trained.safetensors", data_dir);
-    ypr_model *m;
-    assert_int_equal(ypr_model_from_cfg(cfg, 0, 0, 0, 1, &m), YPR_OK);
-    assert_int_equal(ypr_model_load_weights(m, w, 1), YPR_OK);
-    return m;
-}
-
 /* ------------------------------------------------ STE vs central differences */
 
 #define FINE (1.0f / 16777216.0f)   /* 2^-24 */
@@ -80,7 +69,7 @@ static void test_ste_finite_differences(void **state)
 {
     (void)state;
     fd_fix f = {0};
-    f.m = trained_model();
+    f.m = test_mini_trained(data_dir);
     assert_int_equal(ypr_model_fuse(f.m), YPR_OK);
     ypr_net *net = &f.m->net;
     /* every value a step clipping at ±CLIP_ACT, every conv's weights one
@@ -307,7 +296,7 @@ static void qat_vs_ptq(int scheme)
     assert_int_equal(ypr_dataset_synth(NIMG, SIZE, 3, 11, &ds), YPR_OK);
     batch b;
     load_batch(ds, &b);
-    ypr_model *m = trained_model();
+    ypr_model *m = test_mini_trained(data_dir);
     ypr_quantizer *q;
     assert_int_equal(ypr_quantizer_create(m, ds, &q), YPR_OK);
     assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SCHEME, scheme), YPR_OK);
@@ -444,7 +433,7 @@ static void test_qat_resume(void **state)
     (void)state;
     ypr_dataset *ds;
     assert_int_equal(ypr_dataset_synth(8, SIZE, 3, 11, &ds), YPR_OK);
-    ypr_model *m = trained_model();
+    ypr_model *m = test_mini_trained(data_dir);
     ypr_quantizer *q;
     assert_int_equal(ypr_quantizer_create(m, ds, &q), YPR_OK);
     assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SCHEME, YPR_QSCHEME_PER_CHANNEL), YPR_OK);
