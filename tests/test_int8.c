@@ -237,6 +237,42 @@ static void test_conv_vs_reference(void **state)
     }
 }
 
+/* Exact ties in the float mode (z = acc/2, step 1): each rounding by hand
+ * on a few values, and the set's epilogue against the scalar one on all. */
+static void test_requant_ties(void **state)
+{
+    (void)state;
+    const int mr = kt->mr, nr = kt->nr;
+    int32_t *acc = malloc((size_t)mr * nr * sizeof(int32_t));
+    float m[64], b[64];
+    int8_t y[64 * 64], yr[64 * 64];
+    for (int i = 0; i < mr; i++) {
+        m[i] = 0.5f;
+        b[i] = 0.0f;
+    }
+    /* acc 3, -3, 1, -1, 5: z 1.5, -1.5, 0.5, -0.5, 2.5 */
+    static const int32_t by_hand[5] = {3, -3, 1, -1, 5};
+    static const int8_t want[3][5] = {
+        {2, -2, 0, 0, 2},     /* half even */
+        {2, -2, 1, -1, 3},    /* half away from zero */
+        {2, -1, 1, 0, 3},     /* half up: floor(z + 0.5) */
+    };
+    for (int round = 0; round < 3; round++) {
+        ypr_i8rq rq = {.mode = YPR_I8RQ_FLOAT, .act = YPR_ACT_IDENTITY, .qmin = -128,
+                       .qmax = 127, .m = m, .b = b, .s_out = 1.0f, .round = round};
+        for (int i = 0; i < mr * nr; i++)
+            acc[i] = i < 5 ? by_hand[i] : (int32_t)(i % 511) - 255;
+        memset(y, 0, sizeof y);
+        memset(yr, 0, sizeof yr);
+        kt->requant(acc, nr, mr, nr, &rq, 0, y, 64);
+        ypr__i8_requant_ref(acc, nr, mr, nr, &rq, 0, yr, 64);
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(yr[i], want[round][i]);
+        assert_memory_equal(y, yr, sizeof y);
+    }
+    free(acc);
+}
+
 /* The set's epilogue against the scalar one, on accumulators up to the
  * plan's bound (|acc + bsh| < 2^30), every mode, activation and rounding. */
 static void test_requant_extremes(void **state)
@@ -543,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_exp),
         cmocka_unit_test(test_conv_vs_reference),
         cmocka_unit_test(test_requant_extremes),
+        cmocka_unit_test(test_requant_ties),
     };
     const struct CMUnitTest plans[] = {
         cmocka_unit_test(test_plan_agreement),
