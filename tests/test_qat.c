@@ -394,8 +394,9 @@ static ypr_trainer *qat_run(ypr_model *qm, const ypr_dataset *ds, const char *di
     ypr_trainer *t;
     assert_int_equal(ypr_model_set_threads(qm, 1), YPR_OK);
     assert_int_equal(ypr_trainer_create(qm, ds, NULL, &t), YPR_OK);
-    const int set[][2] = {{YPR_TRAIN_EPOCHS, 2}, {YPR_TRAIN_BATCH, 4}, {YPR_TRAIN_SIZE, SIZE},
-                          {YPR_TRAIN_NOMINAL_BATCH, 4}, {YPR_TRAIN_EMA, 0}, {YPR_TRAIN_EVAL, 0},
+    const int nb = test_quick() ? 2 : 4;   /* 2 batches an epoch */
+    const int set[][2] = {{YPR_TRAIN_EPOCHS, 2}, {YPR_TRAIN_BATCH, nb}, {YPR_TRAIN_SIZE, SIZE},
+                          {YPR_TRAIN_NOMINAL_BATCH, nb}, {YPR_TRAIN_EMA, 0}, {YPR_TRAIN_EVAL, 0},
                           {YPR_TRAIN_AUGMENT, 0}, {YPR_TRAIN_FREEZE, 2}, {YPR_TRAIN_WORKERS, 1}};
     for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
         assert_int_equal(ypr_trainer_set_int(t, set[i][0], set[i][1]), YPR_OK);
@@ -432,7 +433,7 @@ static void test_qat_resume(void **state)
 {
     (void)state;
     ypr_dataset *ds;
-    assert_int_equal(ypr_dataset_synth(8, SIZE, 3, 11, &ds), YPR_OK);
+    assert_int_equal(ypr_dataset_synth(test_quick() ? 4 : 8, SIZE, 3, 11, &ds), YPR_OK);
     ypr_model *m = test_mini_trained(data_dir);
     ypr_quantizer *q;
     assert_int_equal(ypr_quantizer_create(m, ds, &q), YPR_OK);
