@@ -343,6 +343,16 @@ typedef enum ypr_export_flag {
  *  flags, and for #YPR_EXPORT_INT8 on a model without quantization steps. @since 0.1 */
 YPR_API int ypr_model_export_onnx_flags(const ypr_model *model, const char *path,
                                         unsigned flags);
+/** Which execution plan the model's last forward pass (ypr_model_forward(),
+ *  ypr_model_detect(), the evaluator) ran, and on which kernel set:
+ *  "int8 (SET)" (a quantized model on the INT8 runtime, SET its INT8
+ *  kernel set, e.g. "avx2", "avx512vnni", "neondot"), "float simulation
+ *  (SET)" (a quantized model on the float fake-quant plan: YPR_INT8=0, or a
+ *  net the INT8 runtime cannot run) or "float (SET)" (a float model), SET
+ *  then the float kernel set (ypr_simd_active()); "none" before any pass or
+ *  for NULL. @return a string owned by the model, valid until its next
+ *  forward pass or ypr_model_free(). @since 0.1 */
+YPR_API const char *ypr_model_plan_name(const ypr_model *model);
 
 /* --------------------------------------------------- tensor dtypes and info */
 
@@ -728,9 +738,12 @@ YPR_API int ypr_trainer_set_pruner(ypr_trainer *trainer, ypr_pruner *pruner);
 /** Continue a run from a checkpoint written by this trainer's output
  *  (weights, EMA, optimizer state, epoch, results, hyper-parameters and
  *  settings). With one thread, a resumed run ends bit-identical to an
- *  uninterrupted one. @return YPR_OK; YPR_EFORMAT (not a trainer
- *  checkpoint, named); YPR_ESHAPE (another net); YPR_ESTATE (already
- *  running). @since 0.1 */
+ *  uninterrupted one. A quantization-aware run resumes on a model
+ *  with its steps (ypr_model_load() of the checkpoint); its I8 / I32 tensors
+ *  keep their dtype, scales and zero points. @return YPR_OK; YPR_EFORMAT
+ *  (not a trainer checkpoint, named); YPR_ESHAPE (another net, or other
+ *  quantization steps than the checkpoint's run, the node named);
+ *  YPR_ESTATE (already running). @since 0.1 */
 YPR_API int ypr_trainer_resume(ypr_trainer *trainer, const char *checkpoint);
 /** Train the remaining epochs. On success the model holds the final (EMA)
  *  weights. On YPR_ECANCELED, YPR_ENONFINITE (a non-finite loss or

@@ -113,29 +113,11 @@ static void test_param_rules(void **state)
 
 /* ------------------------------------------------ quantized models */
 
-static ypr_model *trained_model(void)
-{
-    char cfg[1200], w[1200];
-    snprintf(cfg, sizeof cfg, "%s/model/mini.yaml", data_dir);
-    snprintf(w, sizeof w, "%s/e2e/mini_trained.safetensors", data_dir);
-    ypr_model *m;
-    assert_int_equal(ypr_model_from_cfg(cfg, 0, 0, 0, 1, &m), YPR_OK);
-    assert_int_equal(ypr_model_load_weights(m, w, 1), YPR_OK);
-    return m;
-}
-
 static ypr_model *quantized(int scheme)
 {
-    char dir[1200];
-    snprintf(dir, sizeof dir, "%s/e2e", data_dir);
-    ypr_dataset *ds;
-    assert_int_equal(ypr_dataset_open(dir, "val", YPR_DATASET_STRICT, &ds), YPR_OK);
-    ypr_model *m = trained_model();
-    ypr_quantizer *q;
-    assert_int_equal(ypr_quantizer_create(m, ds, &q), YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SCHEME, scheme), YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_CALIB_IMAGES, 2), YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_INPUT_SIZE, 64), YPR_OK);
+    ypr_dataset *ds = test_e2e_val(data_dir);
+    ypr_model *m = test_mini_trained(data_dir);
+    ypr_quantizer *q = test_quantizer(m, ds, scheme, 2, 64);
     assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SQNR_IMAGES, 0), YPR_OK);
     ypr_model *out;
     assert_int_equal(ypr_quantizer_quantize(q, &out), YPR_OK);

@@ -126,7 +126,7 @@ static void test_exp(void **state)
 static void random_rq(ypr_i8rq *rq, int64_t oc, int32_t *bsh, float *m, float *b, int kind)
 {
     static const int acts[] = {YPR_ACT_IDENTITY, YPR_ACT_RELU, YPR_ACT_LEAKY, YPR_ACT_SILU,
-                               YPR_ACT_HARDSWISH};
+                               YPR_ACT_HARDSWISH, YPR_ACT_SIGMOID};
     memset(rq, 0, sizeof *rq);
     rq->qmin = rnd() % 2 ? -127 : -128;
     rq->qmax = 127;
@@ -143,7 +143,7 @@ static void random_rq(ypr_i8rq *rq, int64_t oc, int32_t *bsh, float *m, float *b
             bsh[o] = rnd_in(-(1 << rq->sh) * 40, (1 << rq->sh) * 40);
     } else {
         rq->mode = YPR_I8RQ_FLOAT;
-        rq->act = acts[rnd() % 5];
+        rq->act = acts[rnd() % 6];
         rq->alpha = 0.1f;
         rq->round = (int)(rnd() % 3);
         rq->s_out = 0.05f + (float)(rnd() % 1000) / 1000.0f;
@@ -237,6 +237,42 @@ static void test_conv_vs_reference(void **state)
     }
 }
 
+/* Exact ties in the float mode (z = acc/2, step 1): each rounding by hand
+ * on a few values, and the set's epilogue against the scalar one on all. */
+static void test_requant_ties(void **state)
+{
+    (void)state;
+    const int mr = kt->mr, nr = kt->nr;
+    int32_t *acc = malloc((size_t)mr * nr * sizeof(int32_t));
+    float m[64], b[64];
+    int8_t y[64 * 64], yr[64 * 64];
+    for (int i = 0; i < mr; i++) {
+        m[i] = 0.5f;
+        b[i] = 0.0f;
+    }
+    /* acc 3, -3, 1, -1, 5: z 1.5, -1.5, 0.5, -0.5, 2.5 */
+    static const int32_t by_hand[5] = {3, -3, 1, -1, 5};
+    static const int8_t want[3][5] = {
+        {2, -2, 0, 0, 2},     /* half even */
+        {2, -2, 1, -1, 3},    /* half away from zero */
+        {2, -1, 1, 0, 3},     /* half up: floor(z + 0.5) */
+    };
+    for (int round = 0; round < 3; round++) {
+        ypr_i8rq rq = {.mode = YPR_I8RQ_FLOAT, .act = YPR_ACT_IDENTITY, .qmin = -128,
+                       .qmax = 127, .m = m, .b = b, .s_out = 1.0f, .round = round};
+        for (int i = 0; i < mr * nr; i++)
+            acc[i] = i < 5 ? by_hand[i] : (int32_t)(i % 511) - 255;
+        memset(y, 0, sizeof y);
+        memset(yr, 0, sizeof yr);
+        kt->requant(acc, nr, mr, nr, &rq, 0, y, 64);
+        ypr__i8_requant_ref(acc, nr, mr, nr, &rq, 0, yr, 64);
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(yr[i], want[round][i]);
+        assert_memory_equal(y, yr, sizeof y);
+    }
+    free(acc);
+}
+
 /* The set's epilogue against the scalar one, on accumulators up to the
  * plan's bound (|acc + bsh| < 2^30), every mode, activation and rounding. */
 static void test_requant_extremes(void **state)
@@ -268,34 +304,9 @@ static void test_requant_extremes(void **state)
 
 /* ------------------------------------------------ plans */
 
-static ypr_model *trained_model(void)
-{
-    char cfg[1200], w[1200];
-    snprintf(cfg, sizeof cfg, "%s/model/mini.yaml", data_dir);
-    snprintf(w, sizeof w, "%s/e2e/mini_trained.safetensors", data_dir);
-    ypr_model *m;
-    assert_int_equal(ypr_model_from_cfg(cfg, 0, 0, 0, 1, &m), YPR_OK);
-    assert_int_equal(ypr_model_load_weights(m, w, 1), YPR_OK);
-    return m;
-}
-
-static ypr_dataset *e2e_dataset(void)
-{
-    char dir[1200];
-    snprintf(dir, sizeof dir, "%s/e2e", data_dir);
-    ypr_dataset *ds;
-    assert_int_equal(ypr_dataset_open(dir, "val", YPR_DATASET_STRICT, &ds), YPR_OK);
-    return ds;
-}
-
 static ypr_model *quantized(ypr_model *m, const ypr_dataset *ds, int scheme, const char *keep)
 {
-    ypr_quantizer *q;
-    assert_int_equal(ypr_quantizer_create(m, ds, &q), YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SCHEME, scheme), YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_CALIB_IMAGES, test_quick() ? 2 : 4),
-                     YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_INPUT_SIZE, SIZE), YPR_OK);
+    ypr_quantizer *q = test_quantizer(m, ds, scheme, test_quick() ? 2 : 4, SIZE);
     assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SQNR_IMAGES, 0), YPR_OK);
     if (keep)
         assert_int_equal(ypr_quantizer_keep_float(q, keep), YPR_OK);
@@ -371,8 +382,8 @@ static void agree(ypr_model *qm, const float *x, int n, int exact, const char *w
 static void test_plan_agreement(void **state)
 {
     (void)state;
-    ypr_model *m = trained_model();
-    ypr_dataset *ds = e2e_dataset();
+    ypr_model *m = test_mini_trained(data_dir);
+    ypr_dataset *ds = test_e2e_val(data_dir);
     int n = test_quick() ? 1 : 3;
     SIZE = test_quick() ? 64 : 128;
     float *x = images(ds, n);
@@ -442,6 +453,114 @@ static void test_plan_agreement(void **state)
     ypr_model_free(m);
 }
 
+/* All head outputs of the model's last pass, copied ([level][n, C, H, W]). */
+static float *outputs_of(const ypr_model *m, size_t *bytes)
+{
+    const ypr_node *det = &m->net.nodes[m->net.nnodes - 1];
+    size_t total = 0;
+    for (int l = 0; l < det->nl; l++) {
+        ypr_shape s;
+        int64_t n;
+        assert_non_null(ypr__model_output_at(m, l, &s, &n));
+        total += (size_t)(n * s.c * s.h * s.w);
+    }
+    float *out = malloc(total * sizeof(float)), *at = out;
+    assert_non_null(out);
+    for (int l = 0; l < det->nl; l++) {
+        ypr_shape s;
+        int64_t n;
+        const float *o = ypr__model_output_at(m, l, &s, &n);
+        memcpy(at, o, (size_t)(n * s.c * s.h * s.w) * sizeof(float));
+        at += n * s.c * s.h * s.w;
+    }
+    *bytes = total * sizeof(float);
+    return out;
+}
+
+/* The model caches an INT8 plan per input shape, as its float plans:
+ * alternating batch sizes reuses them (no rebuild), each pass gives what
+ * the first pass of its shape gave, the plans share their packed weights
+ * (counted once by ypr_model_memory), and a changed net drops them. */
+static void test_plan_cache(void **state)
+{
+    (void)state;
+    SIZE = test_quick() ? 64 : 128;
+    ypr_model *m = test_mini_trained(data_dir);
+    ypr_dataset *ds = test_e2e_val(data_dir);
+    float *x = images(ds, 2);
+    ypr_model *qm = quantized(m, ds, YPR_QSCHEME_PER_CHANNEL, NULL);
+    float *first[2] = {NULL, NULL};
+    size_t bytes[2];
+    ypr_plan_i8 *plan[2] = {NULL, NULL};
+    int64_t mem[2];
+    for (int round = 0; round < 3; round++)
+        for (int b = 1; b <= 2; b++) {
+            assert_int_equal(ypr_model_forward(qm, x, b, SIZE, SIZE), YPR_OK);
+            assert_true(qm->i8_used);
+            size_t nb;
+            float *out = outputs_of(qm, &nb);
+            if (round == 0) {
+                first[b - 1] = out;
+                bytes[b - 1] = nb;
+                plan[b - 1] = qm->i8;
+                assert_int_equal(ypr_model_memory(qm, &mem[b - 1]), YPR_OK);
+                continue;
+            }
+            assert_ptr_equal(qm->i8, plan[b - 1]);   /* the cached plan, not a new one */
+            assert_int_equal(nb, bytes[b - 1]);
+            assert_memory_equal(out, first[b - 1], nb);
+            free(out);
+        }
+    assert_ptr_not_equal(plan[0], plan[1]);
+    char want[64];
+    snprintf(want, sizeof want, "int8 (%s)", ypr__i8kt()->name);
+    assert_string_equal(ypr_model_plan_name(qm), want);
+    setenv("YPR_INT8", "0", 1);
+    assert_int_equal(ypr_model_forward(qm, x, 1, SIZE, SIZE), YPR_OK);
+    unsetenv("YPR_INT8");
+    snprintf(want, sizeof want, "float simulation (%s)", ypr_simd_active());
+    assert_string_equal(ypr_model_plan_name(qm), want);
+    int cached = 0;
+    for (int i = 0; i < 4; i++)
+        cached += qm->i8s[i] != NULL;
+    assert_int_equal(cached, 2);
+    /* the batch-2 plan added its own buffers, not a second copy of the weights */
+    size_t packs = ypr__plan_i8_pack_bytes(plan[1]);
+    assert_true(packs > 0);
+    assert_true(mem[1] - mem[0] ==
+                (int64_t)(ypr__plan_i8_bytes(plan[1]) - packs));
+    /* image 0 of the batch: what batch 1 gave (per-image arithmetic) */
+    const ypr_node *det = &qm->net.nodes[qm->net.nnodes - 1];
+    size_t off1 = 0, off2 = 0;
+    assert_int_equal(ypr_model_forward(qm, x, 1, SIZE, SIZE), YPR_OK);
+    for (int l = 0; l < det->nl; l++) {
+        ypr_shape s;
+        int64_t n;
+        assert_non_null(ypr__model_output_at(qm, l, &s, &n));
+        size_t per = (size_t)(s.c * s.h * s.w);
+        assert_memory_equal(first[0] + off1, first[1] + off2, per * sizeof(float));
+        off1 += per;
+        off2 += 2 * per;
+    }
+    /* a changed net: the cached plans are stale and make way */
+    qm->net.version++;
+    assert_int_equal(ypr_model_forward(qm, x, 1, SIZE, SIZE), YPR_OK);
+    cached = 0;
+    for (int i = 0; i < 4; i++)
+        cached += qm->i8s[i] != NULL;
+    assert_int_equal(cached, 1);
+    size_t nb;
+    float *out = outputs_of(qm, &nb);
+    assert_memory_equal(out, first[0], nb);
+    free(out);
+    free(first[0]);
+    free(first[1]);
+    ypr_model_free(qm);
+    free(x);
+    ypr_dataset_free(ds);
+    ypr_model_free(m);
+}
+
 int main(void)
 {
     set_name = getenv("YPR_TEST_I8");
@@ -460,9 +579,11 @@ int main(void)
         cmocka_unit_test(test_exp),
         cmocka_unit_test(test_conv_vs_reference),
         cmocka_unit_test(test_requant_extremes),
+        cmocka_unit_test(test_requant_ties),
     };
     const struct CMUnitTest plans[] = {
         cmocka_unit_test(test_plan_agreement),
+        cmocka_unit_test(test_plan_cache),
     };
     int rc = cmocka_run_group_tests(kernels, NULL, NULL);
     if (strcmp(set_name, "scalar") == 0)

@@ -173,6 +173,13 @@ static void test_batch(void **state)
     ypr_model *m = mini();
     float *x = read_all(path_of("model/mini_input.bin"), 3 * 64 * 64 * 4);
     float *x2 = malloc(2 * 3 * 64 * 64 * 4);
+    /* which plan ran: none yet; then the float plan on the active kernels */
+    assert_string_equal(ypr_model_plan_name(NULL), "none");
+    assert_string_equal(ypr_model_plan_name(m), "none");
+    assert_int_equal(ypr_model_forward(m, x, 1, 64, 64), YPR_OK);
+    char want[64];
+    snprintf(want, sizeof want, "float (%s)", ypr_simd_active());
+    assert_string_equal(ypr_model_plan_name(m), want);
     for (int i = 0; i < 3 * 64 * 64; i++) {
         x2[i] = x[i];
         x2[3 * 64 * 64 + i] = 1.0f - x[i];

@@ -34,17 +34,6 @@ static float unif(uint64_t *s)
     return (float)((double)lcg(s) / 9007199254740992.0) * 2.0f - 1.0f;
 }
 
-static ypr_model *trained_model(void)
-{
-    char cfg[1200], w[1200];
-    snprintf(cfg, sizeof cfg, "%s/model/mini.yaml", data_dir);
-    snprintf(w, sizeof w, "%s/e2e/mini_trained.safetensors", data_dir);
-    ypr_model *m;
-    assert_int_equal(ypr_model_from_cfg(cfg, 0, 0, 0, 1, &m), YPR_OK);
-    assert_int_equal(ypr_model_load_weights(m, w, 1), YPR_OK);
-    return m;
-}
-
 /* ------------------------------------------------ STE vs central differences */
 
 #define FINE (1.0f / 16777216.0f)   /* 2^-24 */
@@ -80,7 +69,7 @@ static void test_ste_finite_differences(void **state)
 {
     (void)state;
     fd_fix f = {0};
-    f.m = trained_model();
+    f.m = test_mini_trained(data_dir);
     assert_int_equal(ypr_model_fuse(f.m), YPR_OK);
     ypr_net *net = &f.m->net;
     /* every value a step clipping at ±CLIP_ACT, every conv's weights one
@@ -307,7 +296,7 @@ static void qat_vs_ptq(int scheme)
     assert_int_equal(ypr_dataset_synth(NIMG, SIZE, 3, 11, &ds), YPR_OK);
     batch b;
     load_batch(ds, &b);
-    ypr_model *m = trained_model();
+    ypr_model *m = test_mini_trained(data_dir);
     ypr_quantizer *q;
     assert_int_equal(ypr_quantizer_create(m, ds, &q), YPR_OK);
     assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SCHEME, scheme), YPR_OK);
@@ -386,6 +375,136 @@ static void test_qat_per_channel(void **state)
     qat_vs_ptq(YPR_QSCHEME_PER_CHANNEL);
 }
 
+/* ------------------------------------------- interrupt and resume a QAT run */
+
+/* Cancel the run in the first batch of its second epoch: last.safetensors
+ * then holds the first epoch's end, as after a crash. */
+static int cancel_in_epoch_1(void *user, int epoch, int epochs, int iter, int iters,
+                             const double *v)
+{
+    (void)user; (void)epochs; (void)iters; (void)v;
+    return epoch == 1 && iter == 0;
+}
+
+/* No EMA: the checkpoint's weights are the trained ones, and the frozen
+ * layers (model.0, model.1) stay on their grid, so the checkpoint holds them
+ * as I8 / I32 tensors with their scales. */
+static ypr_trainer *qat_run(ypr_model *qm, const ypr_dataset *ds, const char *dir)
+{
+    ypr_trainer *t;
+    assert_int_equal(ypr_model_set_threads(qm, 1), YPR_OK);
+    assert_int_equal(ypr_trainer_create(qm, ds, NULL, &t), YPR_OK);
+    const int nb = test_quick() ? 2 : 4;   /* 2 batches an epoch */
+    const int set[][2] = {{YPR_TRAIN_EPOCHS, 2}, {YPR_TRAIN_BATCH, nb}, {YPR_TRAIN_SIZE, SIZE},
+                          {YPR_TRAIN_NOMINAL_BATCH, nb}, {YPR_TRAIN_EMA, 0}, {YPR_TRAIN_EVAL, 0},
+                          {YPR_TRAIN_AUGMENT, 0}, {YPR_TRAIN_FREEZE, 2}, {YPR_TRAIN_WORKERS, 1}};
+    for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+        assert_int_equal(ypr_trainer_set_int(t, set[i][0], set[i][1]), YPR_OK);
+    assert_int_equal(ypr_trainer_set_hyp(t, "lr0", 1e-3), YPR_OK);
+    assert_int_equal(ypr_trainer_set_hyp(t, "warmup_epochs", 0), YPR_OK);
+    assert_int_equal(ypr_trainer_set_output(t, dir), YPR_OK);
+    return t;
+}
+
+/* Every tensor of a and b: the same floats, dtype, scales and zero points. */
+static void same_tensors(const ypr_model *a, const ypr_model *b, int *quantized)
+{
+    int n = ypr_model_num_tensors(a);
+    assert_int_equal(n, ypr_model_num_tensors(b));
+    *quantized = 0;
+    for (int i = 0; i < n; i++) {
+        ypr_tensor_info x = {.struct_size = sizeof x}, y = {.struct_size = sizeof y};
+        assert_int_equal(ypr_model_tensor_info_at(a, i, &x), YPR_OK);
+        assert_int_equal(ypr_model_tensor_info_at(b, i, &y), YPR_OK);
+        assert_string_equal(x.name, y.name);
+        assert_int_equal(x.dtype, y.dtype);
+        assert_int_equal(x.numel, y.numel);
+        assert_memory_equal(x.fdata, y.fdata, (size_t)x.numel * sizeof(float));
+        assert_int_equal(x.nscales, y.nscales);
+        if (x.nscales) {
+            assert_memory_equal(x.scales, y.scales, (size_t)x.nscales * sizeof(float));
+            assert_memory_equal(x.zero_points, y.zero_points, (size_t)x.nscales * sizeof(int32_t));
+        }
+        *quantized += x.dtype != YPR_DTYPE_F32;
+    }
+}
+
+static void test_qat_resume(void **state)
+{
+    (void)state;
+    ypr_dataset *ds;
+    assert_int_equal(ypr_dataset_synth(test_quick() ? 4 : 8, SIZE, 3, 11, &ds), YPR_OK);
+    ypr_model *m = test_mini_trained(data_dir);
+    ypr_quantizer *q;
+    assert_int_equal(ypr_quantizer_create(m, ds, &q), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SCHEME, YPR_QSCHEME_PER_CHANNEL), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_CALIB_IMAGES, 2), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_INPUT_SIZE, SIZE), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SQNR_IMAGES, 0), YPR_OK);
+    ypr_model *qa, *qb;
+    assert_int_equal(ypr_quantizer_quantize(q, &qa), YPR_OK);
+    assert_int_equal(ypr_quantizer_quantize(q, &qb), YPR_OK);
+    /* A: uninterrupted */
+    ypr_trainer *t = qat_run(qa, ds, "qat_resume_a");
+    assert_int_equal(ypr_trainer_run(t), YPR_OK);
+    ypr_trainer_free(t);
+    /* B: interrupted after its first epoch */
+    remove("qat_resume_b/last.safetensors");
+    t = qat_run(qb, ds, "qat_resume_b");
+    assert_int_equal(ypr_trainer_set_callback(t, cancel_in_epoch_1, NULL), YPR_OK);
+    assert_int_equal(ypr_trainer_run(t), YPR_ECANCELED);
+    ypr_trainer_free(t);
+    ypr_model_free(qb);
+    /* the checkpoint holds quantized tensors (the frozen layers') */
+    const char *ckpt = "qat_resume_b/last.safetensors";
+    ypr_model *mb;
+    assert_int_equal(ypr_model_load(ckpt, &mb), YPR_OK);
+    int n = ypr_model_num_tensors(mb), ni8 = 0, ni32 = 0;
+    for (int i = 0; i < n; i++) {
+        ypr_tensor_info x = {.struct_size = sizeof x};
+        assert_int_equal(ypr_model_tensor_info_at(mb, i, &x), YPR_OK);
+        ni8 += x.dtype == YPR_DTYPE_I8;
+        ni32 += x.dtype == YPR_DTYPE_I32;
+    }
+    print_message("checkpoint after epoch 1: %d I8 and %d I32 tensors of %d\n", ni8, ni32, n);
+    assert_true(ni8 > 0 && ni32 > 0);
+    /* a float model is not the quantized run's: refused, saying why (fused
+     * too, so that only the steps differ) */
+    assert_int_equal(ypr_model_fuse(m), YPR_OK);
+    t = qat_run(m, ds, "qat_resume_b");
+    assert_int_equal(ypr_trainer_resume(t, ckpt), YPR_ESHAPE);
+    assert_non_null(strstr(ypr_last_error(), "quantization-aware"));
+    assert_int_equal(ypr_trainer_epochs_done(t), 0);
+    ypr_trainer_free(t);
+    /* resumed on the checkpoint's model (as yolopr train --resume does) */
+    t = qat_run(mb, ds, "qat_resume_b");
+    assert_int_equal(ypr_trainer_resume(t, ckpt), YPR_OK);
+    assert_int_equal(ypr_trainer_epochs_done(t), 1);
+    assert_int_equal(ypr_trainer_run(t), YPR_OK);
+    assert_int_equal(ypr_trainer_epochs_done(t), 2);
+    ypr_trainer_free(t);
+    /* the same run: weights bit for bit, dtypes, scales and zero points */
+    int nq = 0;
+    same_tensors(qa, mb, &nq);
+    assert_true(nq > 0);
+    ypr_model *la, *lb;
+    assert_int_equal(ypr_model_load("qat_resume_a/last.safetensors", &la), YPR_OK);
+    assert_int_equal(ypr_model_load(ckpt, &lb), YPR_OK);
+    same_tensors(la, lb, &nq);
+    assert_true(nq > 0);
+    for (int i = 0; i < la->net.nnodes; i++) {
+        assert_memory_equal(&la->net.nodes[i].aq, &lb->net.nodes[i].aq, sizeof(ypr_qparam));
+        assert_memory_equal(&la->net.nodes[i].wq, &lb->net.nodes[i].wq, sizeof(ypr_qparam));
+    }
+    ypr_model_free(la);
+    ypr_model_free(lb);
+    ypr_model_free(mb);
+    ypr_model_free(qa);
+    ypr_quantizer_free(q);
+    ypr_model_free(m);
+    ypr_dataset_free(ds);
+}
+
 int main(void)
 {
     data_dir = getenv("YPR_TEST_DATA");
@@ -395,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_ste_finite_differences),
         cmocka_unit_test(test_qat_dpu),
         cmocka_unit_test(test_qat_per_channel),
+        cmocka_unit_test(test_qat_resume),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -190,34 +190,20 @@ static void test_rounding(void **state)
 
 /* ------------------------------------------------ models */
 
+/* the shared fixtures of tests/test_util.h */
 static ypr_model *trained_model(void)
 {
-    char cfg[1200], w[1200];
-    snprintf(cfg, sizeof cfg, "%s/model/mini.yaml", data_dir);
-    snprintf(w, sizeof w, "%s/e2e/mini_trained.safetensors", data_dir);
-    ypr_model *m;
-    assert_int_equal(ypr_model_from_cfg(cfg, 0, 0, 0, 1, &m), YPR_OK);
-    assert_int_equal(ypr_model_load_weights(m, w, 1), YPR_OK);
-    return m;
+    return test_mini_trained(data_dir);
 }
 
 static ypr_dataset *e2e_dataset(void)
 {
-    char dir[1200];
-    snprintf(dir, sizeof dir, "%s/e2e", data_dir);
-    ypr_dataset *ds;
-    assert_int_equal(ypr_dataset_open(dir, "val", YPR_DATASET_STRICT, &ds), YPR_OK);
-    return ds;
+    return test_e2e_val(data_dir);
 }
 
 static ypr_quantizer *quantizer(ypr_model *m, const ypr_dataset *ds, int scheme, int images)
 {
-    ypr_quantizer *q;
-    assert_int_equal(ypr_quantizer_create(m, ds, &q), YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SCHEME, scheme), YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_CALIB_IMAGES, images), YPR_OK);
-    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_INPUT_SIZE, 128), YPR_OK);
-    return q;
+    return test_quantizer(m, ds, scheme, images, 128);
 }
 
 /* dpu: LeakyReLU(0.1) → 26/256, power-of-two steps everywhere, narrow

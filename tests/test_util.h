@@ -98,4 +98,43 @@ static inline int test_simd_from_env(void)
     return 0;
 }
 
+/* ---- the quantization tests' fixtures (tests/data, passed as data_dir) */
+
+/* The mini detector (model/mini.yaml) with the trained weights of the e2e
+ * fixture (e2e/mini_trained.safetensors): the float model every
+ * quantization test starts from. */
+static inline ypr_model *test_mini_trained(const char *data_dir)
+{
+    char cfg[1200], w[1200];
+    snprintf(cfg, sizeof cfg, "%s/model/mini.yaml", data_dir);
+    snprintf(w, sizeof w, "%s/e2e/mini_trained.safetensors", data_dir);
+    ypr_model *m;
+    assert_int_equal(ypr_model_from_cfg(cfg, 0, 0, 0, 1, &m), YPR_OK);
+    assert_int_equal(ypr_model_load_weights(m, w, 1), YPR_OK);
+    return m;
+}
+
+/* The e2e fixture's val split (its images calibrate the quantizers). */
+static inline ypr_dataset *test_e2e_val(const char *data_dir)
+{
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/e2e", data_dir);
+    ypr_dataset *ds;
+    assert_int_equal(ypr_dataset_open(dir, "val", YPR_DATASET_STRICT, &ds), YPR_OK);
+    return ds;
+}
+
+/* A quantizer of m calibrating on ds: scheme, calibration images and input
+ * size set, every other setting its default. */
+static inline ypr_quantizer *test_quantizer(ypr_model *m, const ypr_dataset *ds, int scheme,
+                                            int images, int size)
+{
+    ypr_quantizer *q;
+    assert_int_equal(ypr_quantizer_create(m, ds, &q), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SCHEME, scheme), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_CALIB_IMAGES, images), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_INPUT_SIZE, size), YPR_OK);
+    return q;
+}
+
 #endif

@@ -77,6 +77,8 @@ _sig("ypr_model_detect", ctypes.c_int, _P, _P, ctypes.c_int, ctypes.c_int, _P, c
 _sig("ypr_model_set_threads", ctypes.c_int, _P, ctypes.c_int)
 _sig("ypr_model_export_yolov7", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_char_p)
 _sig("ypr_model_export_onnx", ctypes.c_int, _P, ctypes.c_char_p)
+_sig("ypr_model_export_onnx_flags", ctypes.c_int, _P, ctypes.c_char_p, ctypes.c_uint)
+_sig("ypr_model_plan_name", ctypes.c_char_p, _P)
 
 _sig("ypr_free", None, _P)
 
@@ -240,6 +242,8 @@ SCHEMES = {"dpu": 0, "per_channel": 1, "per-channel": 1}
 CALIB_METHODS = {"minmax": 0, "percentile": 1, "entropy": 2, "mse": 3}
 # ypr_dtype: a model tensor's element type (Model.tensor_info)
 DTYPES = {"f32": 0, "i8": 1, "i32": 2}
+# ypr_export_flag: Model.export_onnx(int8=True / False)
+EXPORT_INT8, EXPORT_FLOAT = 1, 2
 # the names of a ypr_train_value array, in index order
 TRAIN_VALUES = ("box", "obj", "cls", "total", "lr", "images_per_sec", "p", "r", "map50", "map",
                 "fitness", "seconds")
@@ -412,12 +416,25 @@ class Model(_Handle):
         """Write a YOLOv7 model .yaml and a matching safetensors state_dict."""
         _check(_c.ypr_model_export_yolov7(self._h, os.fsencode(yaml_path), os.fsencode(weights_path)))
 
-    def export_onnx(self, path):
-        """Write the model as ONNX opset 13 (docs/onnx.md); Model.load() reads it back."""
-        _check(_c.ypr_model_export_onnx(self._h, os.fsencode(path)))
+    def export_onnx(self, path, int8=None):
+        """Write the model as ONNX opset 13 (docs/onnx.md); Model.load() reads it back.
+        int8: None (automatic: a quantized model in QDQ form, a float one as
+        float ops), True (require the QDQ form: YoloprError EINVAL on a model
+        without quantization steps) or False (a quantized model as plain
+        float ops, its weights on their grid, no QuantizeLinear /
+        DequantizeLinear)."""
+        flags = 0 if int8 is None else EXPORT_INT8 if int8 else EXPORT_FLOAT
+        _check(_c.ypr_model_export_onnx_flags(self._h, os.fsencode(path), flags))
 
     def set_threads(self, n):
         _check(_c.ypr_model_set_threads(self._h, n))
+
+    @property
+    def plan_name(self):
+        """The plan the last forward pass ran: "int8 (SET)", "float simulation
+        (SET)" (a quantized model on the float plan) or "float (SET)"; "none"
+        before any pass."""
+        return _c.ypr_model_plan_name(self._h).decode()
 
     @property
     def num_params(self):

@@ -544,6 +544,7 @@ int cmd_bench_model(int argc, char **argv)
            o.threads ? o.threads : ypr_get_num_threads(), ypr_simd_active(), med * 1e3,
            t[0] * 1e3, med * 1e3 / o.batch, o.batch / med, (double)macs / 1e9,
            2.0 * (double)macs * o.batch / med / 1e9, (double)mem / 1e6);
+    printf("plan: %s\n", ypr_model_plan_name(m));   /* INT8 runtime or float, kernel set */
     if (o.peak) {
         double pk = peak0 > peak1 ? peak0 : peak1;
         printf("FMA peak on %d threads %.1f GFLOP/s (before %.1f, after %.1f): the model runs at "

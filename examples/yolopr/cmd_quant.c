@@ -1,6 +1,7 @@
 /* yolopr quantize: post-training quantization into a fake-quantized
  * checkpoint (float weights on the INT8 grid plus activation steps in the
- * net description), with a per-layer SQNR report and optional evaluation. */
+ * net description) or its ONNX QDQ form (-o OUT.onnx), with a per-layer SQNR
+ * report and optional evaluation. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,7 +275,7 @@ int cmd_quant(int argc, char **argv)
     if (!a.data || (!a.out && !a.eval && !a.report)) {
         fprintf(stderr, "yolopr quantize: %s\nusage: %s\n",
                 !a.data ? "no --data DATA.yaml|DIR|synth given"
-                        : "nothing to do: give -o OUT.safetensors, --eval or --report",
+                        : "nothing to do: give -o OUT.safetensors|OUT.onnx, --eval or --report",
                 usage);
         return CLI_USAGE;
     }

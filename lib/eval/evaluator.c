@@ -33,6 +33,7 @@ struct ypr_evaluator {
     int have_result;
     double t_infer, t_nms;        /* seconds, summed */
     int64_t timed_images;
+    char plan[48];                /* the model's plan of the timed passes */
     char **names;                 /* class names from the dataset (borrowed) */
 };
 
@@ -87,6 +88,7 @@ static void reset(ypr_evaluator *e)
     e->have_result = 0;
     e->t_infer = e->t_nms = 0;
     e->timed_images = 0;
+    e->plan[0] = '\0';
 }
 
 void ypr_evaluator_free(ypr_evaluator *e)
@@ -306,6 +308,7 @@ static int run_batch(ypr_evaluator *e, const int *idx, int n, int first, float *
     double t0 = ypr__now();
     TRY(ypr_model_forward(e->model, x, n, ch, cw));
     double t1 = ypr__now();
+    snprintf(e->plan, sizeof e->plan, "%s", ypr_model_plan_name(e->model));
     float *dets = malloc((size_t)e->max_det * 6 * sizeof(float));
     RETURN_IF(!dets, YPR_ENOMEM, "evaluator: out of memory");
     /* test.py's NMS: per class through boxes offset by class × 4096 */
@@ -565,14 +568,15 @@ int ypr_evaluator_table(const ypr_evaluator *e, char **text)
         double ms[3];
         ypr_evaluator_speed(e, ms);
         size_t n = strlen(t);
-        char *t2 = realloc(t, n + 160);
+        char *t2 = realloc(t, n + 256);
         if (!t2) {
             free(t);
             return ypr__error(YPR_ENOMEM, "evaluator: out of memory");
         }
         t = t2;
-        snprintf(t + n, 160, "Speed: %.1f/%.1f/%.1f ms inference/NMS/total per %dx%d image at "
-                 "batch-size %d\n", ms[0], ms[1], ms[2], e->size, e->size, e->batch);
+        snprintf(t + n, 256, "Speed: %.1f/%.1f/%.1f ms inference/NMS/total per %dx%d image at "
+                 "batch-size %d\nplan: %s\n", ms[0], ms[1], ms[2], e->size, e->size, e->batch,
+                 e->plan[0] ? e->plan : "none");
     }
     *text = t;
     return YPR_OK;

@@ -49,7 +49,10 @@ void ypr__model_drop_plans(ypr_model *m)
         m->plans[i] = NULL;
     }
     m->plan = NULL;
-    ypr__plan_i8_free(m->i8);
+    for (int i = 0; i < 4; i++) {
+        ypr__plan_i8_free(m->i8s[i]);
+        m->i8s[i] = NULL;
+    }
     m->i8 = NULL;
     m->i8_used = 0;
     drop_workers(m);
@@ -465,28 +468,70 @@ static int int8_wanted(void)
     return !(e && strcmp(e, "0") == 0);
 }
 
-/* A quantized net runs on the INT8 plan (one cached, for the last shape and
- * batch, whose steps use the whole pool); YPR_EUNSUPPORTED (nothing run)
- * sends the caller to the float plan: a float net, YPR_INT8=0, or a net the
- * INT8 plan refused (logged once per net version). */
+/* Make m->i8 an INT8 plan for [n, 3, h, w]: a cached one (one per input
+ * shape, at most 4, the least recently used replaced, as the float plans
+ * are), or a new one sharing the packed weights of a cached plan of the
+ * same net version. A plan of an older net version is dropped. */
+static int i8_plan(ypr_model *m, int64_t n, int64_t h, int64_t w)
+{
+    int free_slot = -1, lru = 0;
+    ypr_plan_i8 *donor = NULL;
+    m->tick++;
+    for (int i = 0; i < 4; i++) {
+        ypr_plan_i8 *p = m->i8s[i];
+        if (p && ypr__plan_i8_matches(p, &m->net, n, h, w)) {
+            m->i8 = p;
+            m->i8_at[i] = m->tick;
+            return YPR_OK;
+        }
+        if (p && ypr__plan_i8_matches(p, &m->net, m->i8_shape[i][0], m->i8_shape[i][1],
+                                      m->i8_shape[i][2]))
+            donor = p;          /* same net version and kernels: share its packed weights */
+        else if (p) {           /* stale */
+            ypr__plan_i8_free(p);
+            m->i8s[i] = NULL;
+            if (m->i8 == p)
+                m->i8 = NULL;
+            p = NULL;
+        }
+        if (!p && free_slot < 0)
+            free_slot = i;
+        if (m->i8_at[i] < m->i8_at[lru])
+            lru = i;
+    }
+    int slot = free_slot >= 0 ? free_slot : lru;
+    ypr_plan_i8 *fresh = NULL;
+    TRY(ypr__plan_i8_create_from(&m->net, m->pool, n, h, w,
+                                 donor != m->i8s[slot] ? donor : NULL, &fresh));
+    if (m->i8 == m->i8s[slot])
+        m->i8 = NULL;
+    ypr__plan_i8_free(m->i8s[slot]);   /* refcounted packs survive in the donor */
+    m->i8s[slot] = fresh;
+    m->i8_shape[slot][0] = n;
+    m->i8_shape[slot][1] = h;
+    m->i8_shape[slot][2] = w;
+    m->i8_at[slot] = m->tick;
+    m->i8 = fresh;
+    return YPR_OK;
+}
+
+/* A quantized net runs on the INT8 plan (cached per input shape, whose
+ * steps use the whole pool); YPR_EUNSUPPORTED (nothing run) sends the
+ * caller to the float plan: a float net, YPR_INT8=0, or a net the INT8 plan
+ * refused (logged once per net version). */
 static int forward_i8(ypr_model *m, const float *x, int64_t n, int64_t h, int64_t w)
 {
     if (!int8_wanted() || m->i8_refused == m->net.version + 1 ||
         !ypr__net_is_quantized(&m->net))
         return YPR_EUNSUPPORTED;
-    if (!ypr__plan_i8_matches(m->i8, &m->net, n, h, w)) {
-        ypr_plan_i8 *old = m->i8;   /* its weights serve the new shape */
-        m->i8 = NULL;
-        int rc = ypr__plan_i8_create_from(&m->net, m->pool, n, h, w, old, &m->i8);
-        ypr__plan_i8_free(old);
-        if (rc == YPR_EUNSUPPORTED) {
-            ypr__log(YPR_LOG_WARN, "quantized model runs on the float simulation: %s",
-                     ypr_last_error());
-            m->i8_refused = m->net.version + 1;
-        }
-        if (rc < 0)
-            return rc;
+    int rc = i8_plan(m, n, h, w);
+    if (rc == YPR_EUNSUPPORTED) {
+        ypr__log(YPR_LOG_WARN, "quantized model runs on the float simulation: %s",
+                 ypr_last_error());
+        m->i8_refused = m->net.version + 1;
     }
+    if (rc < 0)
+        return rc;
     m->bout_n = 0;
     m->plan = NULL;
     TRY(ypr__plan_i8_run(m->i8, x));
@@ -494,11 +539,8 @@ static int forward_i8(ypr_model *m, const float *x, int64_t n, int64_t h, int64_
     return YPR_OK;
 }
 
-int ypr_model_forward(ypr_model *m, const float *input, int n, int h, int w)
+static int forward_any(ypr_model *m, const float *input, int n, int h, int w)
 {
-    RETURN_IF(!m || !input, YPR_EINVAL, "model: NULL argument");
-    RETURN_IF(n < 1 || h < 1 || w < 1, YPR_EINVAL, "model: input size %dx%dx%d must be positive",
-              n, h, w);
     m->i8_used = 0;
     int rc = forward_i8(m, input, n, h, w);
     if (rc != YPR_EUNSUPPORTED)
@@ -507,6 +549,29 @@ int ypr_model_forward(ypr_model *m, const float *input, int n, int h, int w)
         return forward_images(m, input, n, h, w);
     TRY(ypr__model_plan(m, n, h, w));
     return ypr__plan_run(m->plan, input);
+}
+
+int ypr_model_forward(ypr_model *m, const float *input, int n, int h, int w)
+{
+    RETURN_IF(!m || !input, YPR_EINVAL, "model: NULL argument");
+    RETURN_IF(n < 1 || h < 1 || w < 1, YPR_EINVAL, "model: input size %dx%dx%d must be positive",
+              n, h, w);
+    m->plan_name[0] = '\0';
+    int rc = forward_any(m, input, n, h, w);
+    if (rc < 0)
+        return rc;
+    if (m->i8_used)
+        snprintf(m->plan_name, sizeof m->plan_name, "int8 (%s)", ypr__plan_i8_kernels(m->i8));
+    else
+        snprintf(m->plan_name, sizeof m->plan_name, "%s (%s)",
+                 ypr__net_is_quantized(&m->net) ? "float simulation" : "float",
+                 ypr_simd_active());
+    return rc;
+}
+
+const char *ypr_model_plan_name(const ypr_model *m)
+{
+    return m && m->plan_name[0] ? m->plan_name : "none";
 }
 
 int ypr_model_output(const ypr_model *m, int level, float *dst, int64_t shape[5])
@@ -698,8 +763,13 @@ int ypr_model_memory(const ypr_model *m, int64_t *bytes)
         packs_counted = 1;
     }
     t += (int64_t)(m->bout_floats * sizeof(float));
-    if (m->i8)
-        t += (int64_t)ypr__plan_i8_bytes(m->i8);
+    packs_counted = 0;   /* the INT8 plans share one set of packed weights */
+    for (int i = 0; i < 4; i++)
+        if (m->i8s[i]) {
+            t += (int64_t)(ypr__plan_i8_bytes(m->i8s[i]) -
+                           (packs_counted ? ypr__plan_i8_pack_bytes(m->i8s[i]) : 0));
+            packs_counted = 1;
+        }
     *bytes = t;
     return YPR_OK;
 }

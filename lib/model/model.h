@@ -63,10 +63,16 @@ struct ypr_model {
     size_t bout_floats;
     int64_t bout_n;           /* images in bout; 0: the last pass's outputs are in plan */
     /* Quantized nets run on the INT8 plan (lib/net/exec_i8.c) unless
-     * YPR_INT8=0: i8 is the cached one, i8_used whether the last pass ran
-     * it, i8_refused the net version + 1 it refused (then the float plan). */
+     * YPR_INT8=0: i8s are cached per input shape as plans[] (LRU, sharing
+     * packed weights), i8 the one of the last INT8 pass, i8_used whether the
+     * last pass ran it, i8_refused the net version + 1 it refused (then the
+     * float plan). */
     ypr_plan_i8 *i8;
+    ypr_plan_i8 *i8s[4];
+    int64_t i8_shape[4][3];   /* n, h, w each of i8s was made for */
+    uint64_t i8_at[4];        /* its last use (tick) */
     int i8_used;
+    char plan_name[48];       /* ypr_model_plan_name() of the last pass; "" none */
     uint64_t i8_refused;
     float conf_thr, iou_thr;  /* detection settings */
     int max_det, multi_label, agnostic;
@@ -114,6 +120,15 @@ int ypr__model_max_stride(const ypr_model *m);
 struct ypr_safetensors;
 int ypr__model_load_tensors(ypr_net *net, const struct ypr_safetensors *st, const char *path,
                             int strict);
+/* Tensor t of st (the file @p path) as the value of net's parameter
+ * @p param, shape already checked: its float view into data (numel
+ * floats) and, for an I8 / I32 tensor, its integers, scales and zero points
+ * into qp (zeroed by the caller; its dtype stays F32 for a float tensor),
+ * each checked as a model load checks them. On failure qp holds nothing. */
+struct ypr_st_tensor;
+int ypr__model_read_tensor(const ypr_net *net, int param, const struct ypr_safetensors *st,
+                           const struct ypr_st_tensor *t, const char *path, float *data,
+                           ypr_param *qp);
 /* PyTorch .pt checkpoints (model_pt.c): a YOLOv7 model object built from
  * its cfg dict with its weights; weights from a model object or a bare
  * state_dict into an existing net. */

@@ -173,6 +173,17 @@ static int read_quantized(const ypr_net *net, int param, const ypr_safetensors *
     return YPR_OK;
 }
 
+int ypr__model_read_tensor(const ypr_net *net, int param, const ypr_safetensors *st,
+                           const ypr_st_tensor *t, const char *path, float *data, ypr_param *qp)
+{
+    if (t->dtype != YPR_DT_I8 && t->dtype != YPR_DT_I32)
+        return ypr__st_to_f32(t, data);
+    int rc = read_quantized(net, param, st, t, path, data, qp);
+    if (rc < 0)
+        ypr__param_drop_q(qp);
+    return rc;
+}
+
 /* Check every tensor's name, shape and values first, then swap: a failed
  * load leaves the model as it was. */
 static int load_from(ypr_net *net, const ypr_safetensors *st, const char *path, int strict)

@@ -941,3 +941,8 @@ const char *ypr__plan_i8_kernels(const ypr_plan_i8 *p)
 {
     return p->kt->name;
 }
+
+size_t ypr__plan_i8_pack_bytes(const ypr_plan_i8 *p)
+{
+    return p->packs ? p->packs->bytes : 0;
+}

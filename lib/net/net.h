@@ -296,6 +296,9 @@ const float *ypr__plan_i8_output(const ypr_plan_i8 *plan, int level, ypr_shape *
 int ypr__plan_i8_matches(const ypr_plan_i8 *plan, const ypr_net *net, int64_t n, int64_t h,
                          int64_t w);
 size_t ypr__plan_i8_bytes(const ypr_plan_i8 *plan);
+/* The part of ypr__plan_i8_bytes that is its packed weights (shared with
+ * the plans made from it: count it once). */
+size_t ypr__plan_i8_pack_bytes(const ypr_plan_i8 *plan);
 int64_t ypr__plan_i8_batch(const ypr_plan_i8 *plan);
 const char *ypr__plan_i8_kernels(const ypr_plan_i8 *plan);
 

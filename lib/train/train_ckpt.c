@@ -235,6 +235,10 @@ static int read_state(ypr_trainer *s, const ypr_json *j, const char *path)
     return YPR_OK;
 }
 
+/* The trainer's own tensors (prefix "train.…") are F32; the model's
+ * (prefix "") may also be I8 / I32, as ypr_model_save writes a quantized
+ * tensor that training has not moved off its grid (a frozen layer of a
+ * quantization-aware run, a run without EMA). */
 static int check_tensor(const ypr_safetensors *st, const ypr_param *p, const char *prefix,
                         const char *path, int required, const ypr_st_tensor **out)
 {
@@ -246,11 +250,130 @@ static int check_tensor(const ypr_safetensors *st, const ypr_param *p, const cha
         RETURN_IF(required, YPR_EFORMAT, "%s: tensor %s is missing", path, name);
         return YPR_OK;
     }
-    int same = x->ndim == p->ndim && x->dtype == YPR_DT_F32;
+    int quantized = x->dtype == YPR_DT_I8 || x->dtype == YPR_DT_I32;
+    RETURN_IF(x->dtype != YPR_DT_F32 && !(quantized && !*prefix), YPR_EFORMAT,
+              "%s: tensor %s: a trainer checkpoint holds it as F32%s", path, name,
+              *prefix ? "" : ", I8 or I32");
+    int same = x->ndim == p->ndim;
     for (int d = 0; same && d < p->ndim; d++)
         same = x->shape[d] == p->shape[d];
     RETURN_IF(!same, YPR_ESHAPE, "%s: tensor %s does not match the model's %s (another net?)",
               path, name, p->name);
+    return YPR_OK;
+}
+
+/* The quantization steps of the checkpoint's net description ("aq", "wq",
+ * "bq" of each node: [scale, …]) against the trainer's model: a
+ * quantization-aware run resumes on a model with the same steps (its own,
+ * as ypr_model_load() of the checkpoint gives), a float run on a float
+ * model — never the one as the other. */
+static int check_steps(const ypr_safetensors *st, const ypr_net *net, const char *path)
+{
+    const char *desc = ypr__st_meta(st, "net");
+    if (!desc)
+        return YPR_OK;   /* a checkpoint without a net description: shapes only */
+    ypr_json *j;
+    TRY(ypr__json_parse(desc, strlen(desc), path, &j));
+    static const char *const keys[3] = {"aq", "wq", "bq"};
+    int rc = YPR_OK, file_steps = 0, model_steps = 0;
+    for (size_t i = 0; i < ypr__json_len(j); i++)
+        for (int k = 0; k < 3; k++)
+            file_steps |= ypr__json_get(ypr__json_at(j, i), keys[k]) != NULL;
+    for (int i = 0; i < net->nnodes; i++)
+        model_steps |= net->nodes[i].aq.scale > 0 || net->nodes[i].wq.scale > 0 ||
+                       net->nodes[i].bq.scale > 0;
+    if (!file_steps && !model_steps) {
+        ypr__json_free(j);
+        return YPR_OK;   /* float on float: the tensors' shapes decide */
+    }
+    if (ypr__json_type(j) != YPR_JSON_ARRAY || ypr__json_len(j) != (size_t)net->nnodes)
+        rc = ypr__error(YPR_ESHAPE, "%s: the checkpoint's net has %zu nodes, the model %d "
+                        "(another net?)", path, ypr__json_len(j), net->nnodes);
+    for (int i = 0; rc == YPR_OK && i < net->nnodes; i++) {
+        const ypr_node *nd = &net->nodes[i];
+        const ypr_qparam *mine[3] = {&nd->aq, &nd->wq, &nd->bq};
+        for (int k = 0; rc == YPR_OK && k < 3; k++) {
+            const ypr_json *q = ypr__json_get(ypr__json_at(j, (size_t)i), keys[k]);
+            const ypr_json *sc = ypr__json_type(q) == YPR_JSON_ARRAY ? ypr__json_at(q, 0) : NULL;
+            float file = ypr__json_type(sc) == YPR_JSON_NUMBER ? (float)ypr__json_num(sc) : 0.0f;
+            float have = mine[k]->scale > 0 ? mine[k]->scale : 0.0f;
+            if (file == have)
+                continue;
+            if (!(have > 0))
+                rc = ypr__error(YPR_ESHAPE, "%s: a quantization-aware run (node %s has a %s "
+                                "step) resumes on its quantized model (ypr_model_load of the "
+                                "checkpoint), not on a float one", path, nd->name, keys[k]);
+            else if (!(file > 0))
+                rc = ypr__error(YPR_ESHAPE, "%s: the checkpoint's run was not quantization-"
+                                "aware, the model is quantized (node %s has a %s step)", path,
+                                nd->name, keys[k]);
+            else
+                rc = ypr__error(YPR_ESHAPE, "%s: node %s: %s step %g in the checkpoint, %g in "
+                                "the model (another quantization)", path, nd->name, keys[k],
+                                (double)file, (double)have);
+        }
+    }
+    ypr__json_free(j);
+    return rc;
+}
+
+/* The model's quantized tensors of the checkpoint, read and checked (float
+ * view, integers, scales, zero points) before anything changes: qd[k] NULL
+ * where tensor k is F32. */
+typedef struct qtensors {
+    float **qd;
+    ypr_param *qp;
+} qtensors;
+
+static int read_quantized(const ypr_net *net, const ypr_safetensors *st,
+                          const ypr_st_tensor *const *tt, const char *path, qtensors *q)
+{
+    q->qd = calloc((size_t)net->nparams + 1, sizeof *q->qd);
+    q->qp = calloc((size_t)net->nparams + 1, sizeof *q->qp);
+    RETURN_IF(!q->qd || !q->qp, YPR_ENOMEM, "trainer: out of memory");
+    for (int k = 0; k < net->nparams; k++) {
+        const ypr_st_tensor *x = tt[4 * k];
+        if (x->dtype != YPR_DT_I8 && x->dtype != YPR_DT_I32)
+            continue;
+        const ypr_param *p = &net->params[k];
+        q->qd[k] = malloc((size_t)(p->numel ? p->numel : 1) * sizeof(float));
+        RETURN_IF(!q->qd[k], YPR_ENOMEM, "trainer: out of memory");
+        TRY(ypr__model_read_tensor(net, k, st, x, path, q->qd[k], &q->qp[k]));
+        q->qp[k].numel = p->numel;   /* what ypr__param_copy_q copies */
+        memcpy(q->qp[k].name, p->name, sizeof p->name);
+    }
+    return YPR_OK;
+}
+
+static void free_quantized(const ypr_net *net, qtensors *q)
+{
+    for (int k = 0; q->qd && k < net->nparams; k++) {
+        free(q->qd[k]);
+        ypr__param_drop_q(&q->qp[k]);
+    }
+    free(q->qd);
+    free(q->qp);
+}
+
+/* Tensor k of the checkpoint's model into p: a quantized one with its
+ * dtype, scales and zero points (moved out of q when `take`, else copied). */
+static int put_model_tensor(ypr_param *p, int k, const ypr_st_tensor *x, qtensors *q, int take)
+{
+    if (!q->qd[k])
+        return ypr__st_to_f32(x, p->data);
+    if (!take)
+        TRY(ypr__param_copy_q(p, &q->qp[k]));
+    memcpy(p->data, q->qd[k], (size_t)p->numel * sizeof(float));
+    if (take) {
+        ypr_param *from = &q->qp[k];
+        ypr__param_drop_q(p);
+        p->dtype = from->dtype;
+        p->q = from->q;
+        p->nscales = from->nscales;
+        p->scales = from->scales;
+        p->zeros = from->zeros;
+        memset(from, 0, sizeof *from);   /* F32, nothing owned */
+    }
     return YPR_OK;
 }
 
@@ -274,8 +397,11 @@ int ypr_trainer_resume(ypr_trainer *t, const char *path)
     const char *pmeta = ypr__st_meta(st, "train.pruner");
     int has_pruner = rc == YPR_OK && pmeta != NULL;
     ypr__json_free(j);
-    /* every tensor present with the model's shapes before anything changes */
+    /* the same kind of run (steps), then every tensor present with the
+     * model's shapes, before anything changes */
     const ypr_net *net = &t->model->net;
+    if (rc == YPR_OK)
+        rc = check_steps(st, net, path);
     const ypr_st_tensor **tt = calloc((size_t)net->nparams * 5 + 1, sizeof *tt);
     const ypr_st_tensor **pg = tt ? tt + (size_t)net->nparams * 4 : NULL;
     if (rc == YPR_OK && !tt)
@@ -304,6 +430,9 @@ int ypr_trainer_resume(ypr_trainer *t, const char *path)
         if (rc == YPR_OK && net->params[k].is_buffer)
             tt[4 * k + 2] = tt[4 * k + 3] = NULL;
     }
+    qtensors qt = {NULL, NULL};
+    if (rc == YPR_OK)
+        rc = read_quantized(net, st, tt, path, &qt);
     if (rc == YPR_OK) {
         /* apply: settings, then a fresh state sized for the net, then the tensors */
         free(t->results);
@@ -322,20 +451,25 @@ int ypr_trainer_resume(ypr_trainer *t, const char *path)
         ypr__trainer_free_raw(t);
         ypr__trainer_release(t);
         rc = ypr__trainer_prepare(t, t->batch, t->size);
-        int ema_only = t->ema && !tt[1] ? 1 : 0;
         for (int k = 0; rc == YPR_OK && k < net->nparams; k++) {
-            const ypr_param *p = &net->params[k];
-            const ypr_st_tensor *raw = tt[4 * k + 1] ? tt[4 * k + 1] : tt[4 * k];
-            rc = ypr__st_to_f32(raw, p->data);
+            /* the model's tensor (the EMA's when there is one: the raw
+             * weights are then the trainer's) keeps the file's dtype,
+             * scales and zero points */
+            ypr_param *p = &t->model->net.params[k];
+            if (!t->ema)
+                rc = put_model_tensor(p, k, tt[4 * k], &qt, 1);
+            else if (tt[4 * k + 1])
+                rc = ypr__st_to_f32(tt[4 * k + 1], p->data);
+            else
+                rc = put_model_tensor(p, k, tt[4 * k], &qt, 0);
             if (rc == YPR_OK && t->ema)
-                rc = ypr__st_to_f32(tt[4 * k], t->ema->net.params[k].data);
+                rc = put_model_tensor(&t->ema->net.params[k], k, tt[4 * k], &qt, 1);
             if (rc == YPR_OK && tt[4 * k + 2] && t->mom[k])
                 rc = ypr__st_to_f32(tt[4 * k + 2], t->mom[k]);
             float *g = ypr__tplan_param_grad(t->tp, k);
             if (rc == YPR_OK && tt[4 * k + 3] && g)
                 rc = ypr__st_to_f32(tt[4 * k + 3], g);
         }
-        (void)ema_only;
         t->has_buf = s.has_buf;
         if (rc == YPR_OK) {
             t->model->net.version++;
@@ -351,6 +485,7 @@ int ypr_trainer_resume(ypr_trainer *t, const char *path)
         free(prune_grads[k]);
     free(prune_grads);
     free(prune_meta);
+    free_quantized(net, &qt);
     free(tt);
     ypr__st_close(st);
     return rc;

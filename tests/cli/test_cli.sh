@@ -335,6 +335,16 @@ grep -qF "scheme dpu, method entropy" "$T/out" || fail "quantize: no report tabl
 grep -qF '"layers":[' q.json || fail "quantize: the JSON report has no layers"
 run 0 "" eval q.safetensors --data ds/data.yaml --size 64   # the quantized model loads and runs
 grep -F "mAP" "$T/out" >q_eval.txt
+grep -qE "^plan: int8 \(" "$T/out" || fail "eval: the speed report does not say the INT8 plan ran"
+# bench says which plan ran: INT8 runtime, float simulation (YPR_INT8=0), float
+run 0 "" bench q.safetensors --size 64 --runs 1 --threads 1
+grep -qE "^plan: int8 \([a-z0-9-]+\)$" "$T/out" || fail "bench: no 'plan: int8 (SET)' line"
+export YPR_INT8=0
+run 0 "" bench q.safetensors --size 64 --runs 1 --threads 1
+unset YPR_INT8
+grep -qE "^plan: float simulation \([a-z0-9]+\)$" "$T/out" || fail "bench: YPR_INT8=0 not reported"
+run 0 "" bench m.safetensors --size 64 --runs 1 --threads 1
+grep -qE "^plan: float \([a-z0-9]+\)$" "$T/out" || fail "bench: no 'plan: float (SET)' line"
 run 0 "" info q.safetensors --size 64 --tensors   # dtypes: I8 weights with their scales
 grep -qE "^tensors: [0-9]+ F32, [1-9][0-9]* I8, 0 I32" "$T/out" || fail "info: no dtype tally for dpu"
 grep -qE "\.weight +I8 +\[" "$T/out" || fail "info --tensors: no I8 weight line"

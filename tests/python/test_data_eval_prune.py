@@ -259,6 +259,8 @@ class EvaluatorRunTest(unittest.TestCase):
         self.assertGreater(total, 0.0)
         self.assertAlmostEqual(total, inference + nms, places=9)
         self.assertIn("Speed:", e.table())
+        # which plan ran: the float model's, on the active kernel set
+        self.assertIn("\nplan: float (%s)\n" % yolopr.simd_active(), e.table())
 
     def test_matches_testpy_and_keeps_model(self):
         """The trained fixture scores what our PyTorch re-implementation of

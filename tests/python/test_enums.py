@@ -56,6 +56,7 @@ CONSTANTS = [
     ("ypr_train_setting", "YPR_TRAIN_", "TRAIN_"),
     ("ypr_train_value", "YPR_TV_", "TV_"),
     ("ypr_quant_setting", "YPR_QUANT_", "QUANT_"),
+    ("ypr_export_flag", "YPR_EXPORT_", "EXPORT_"),
 ]
 # Name → value tables: binding dict, header family, header prefix, aliases.
 TABLES = [
@@ -106,7 +107,7 @@ class EnumTablesTest(unittest.TestCase):
         known = {bp + c[len(hp):] for fam, hp, bp in CONSTANTS if bp
                  for c in self.family(fam)}
         for name in dir(yolopr):
-            if re.fullmatch(r"(EVAL|PRUNE|TRAIN|TV|QUANT)_[A-Z0-9_]+", name) and name != "TRAIN_VALUES":
+            if re.fullmatch(r"(EVAL|PRUNE|TRAIN|TV|QUANT|EXPORT)_[A-Z0-9_]+", name) and name != "TRAIN_VALUES":
                 with self.subTest(binding=name):
                     self.assertIn(name, known, "yolopr.%s is not in the header" % name)
 

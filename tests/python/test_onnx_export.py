@@ -204,6 +204,65 @@ def check_qdq(m, path, size):
         assert (d > 1.001).mean() <= 0.01 and (d < 1e-3).mean() >= 0.9, (d.max(), (d > 1.001).mean())
 
 
+def read_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def check_flags_float(m, tmp):
+    """A float model: int8=False writes what the default writes, int8=True
+    is refused (EINVAL, naming why) and writes nothing."""
+    auto, flt, qdq = (os.path.join(tmp, n) for n in ("auto.onnx", "float.onnx", "qdq.onnx"))
+    m.export_onnx(auto)
+    m.export_onnx(flt, int8=False)
+    assert read_bytes(auto) == read_bytes(flt)
+    try:
+        m.export_onnx(qdq, int8=True)
+    except yolopr.YoloprError as e:
+        assert e.code == yolopr.EINVAL and "INT8" in str(e), (e.code, str(e))
+    else:
+        raise AssertionError("int8=True exported a float model")
+    assert not os.path.exists(qdq)
+
+
+def check_flags_quantized(q, tmp):
+    """A quantized model: int8=True writes the automatic (QDQ) file;
+    int8=False plain float ops whose weights are the model's float view,
+    on the grid of the tensor's scales, and no Q/DQ node."""
+    auto, flt, qdq = (os.path.join(tmp, n) for n in ("auto.onnx", "float.onnx", "qdq.onnx"))
+    q.export_onnx(auto)
+    q.export_onnx(qdq, int8=True)
+    assert read_bytes(auto) == read_bytes(qdq)
+    q.export_onnx(flt, int8=False)
+    model = onnx.load(flt)
+    onnx.checker.check_model(model, full_check=True)
+    ops = [n.op_type for n in model.graph.node]
+    assert "QuantizeLinear" not in ops and "DequantizeLinear" not in ops, ops
+    inits = {t.name: t for t in model.graph.initializer}
+    assert all(t.data_type == onnx.TensorProto.FLOAT for t in inits.values()
+               if t.data_type != onnx.TensorProto.INT64)
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    assert len(convs) > 5
+    on_grid = 0
+    for n in convs:
+        w = numpy_helper.to_array(inits[n.input[1]])
+        info = q.tensor_info(n.input[1])
+        assert np.array_equal(w, info.floats), n.input[1]
+        if info.dtype == "I8":
+            shape = (-1,) + (1,) * (w.ndim - 1)
+            s = np.asarray(info.scales, np.float64).reshape(shape)
+            z = np.asarray(info.zero_points, np.float64).reshape(shape)
+            grid = ((info.values.astype(np.float64) - z) * s).astype(np.float32)
+            assert np.array_equal(grid, w), n.input[1]
+            on_grid += 1
+    assert on_grid == len(convs), (on_grid, len(convs))
+    # the same net, without the activation steps: not the QDQ file's outputs
+    x = np.random.default_rng(7).random((1, 3, 32, 32)).astype(np.float32)
+    a = run(model, x)
+    b = run(onnx.load(qdq), x)
+    assert any(not np.allclose(u, v, rtol=0, atol=1e-7) for u, v in zip(a, b))
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.onnx")
@@ -212,6 +271,8 @@ def main():
         m.set_threads(1)
         m._set_setting(yolopr.INPUT_SIZE, False, 32)
         check(m, path, 32)             # BatchNorm, RepConv branches, ReOrg, implicit layers
+        check_flags_float(m, tmp)
+        assert m.plan_name == "float (%s)" % yolopr.simd_active(), m.plan_name
         m.fuse()
         check(m, path, 32)             # fused: Conv with bias
         # a PyTorch export read back and written again by us
@@ -226,12 +287,15 @@ def main():
             q.set_threads(1)
             q._set_setting(yolopr.INPUT_SIZE, False, 32)
             check_qdq(q, path, 32)
+            assert q.plan_name.startswith("int8 ("), q.plan_name   # the INT8 runtime ran
+            check_flags_quantized(q, tmp)
             back = yolopr.Model.load(path)   # and back: the same simulation
             back.set_threads(1)
             x = np.random.default_rng(6).random((1, 3, 32, 32)).astype(np.float32)
             for a, b in zip(q.forward(x), back.forward(x)):
                 assert np.array_equal(a, b)
-    print("onnx export: checker, shape inference and a NumPy interpreter agree (float and QDQ)")
+    print("onnx export: checker, shape inference and a NumPy interpreter agree (float and QDQ); "
+          "export_onnx(int8=None/True/False) writes the form asked for")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 /* NEON INT8 set without the dot-product extension: int8 widened to int16
  * pairs (the S16 layout), products by smull/smull2 and the pair sums by
- * addp, accumulated in int32; 4×16 tiles and the scalar epilogue. Exact
- * integer arithmetic: bit-identical to the scalar reference. */
+ * addp, accumulated in int32; 4×16 tiles and the NEON epilogue
+ * (int8_requant_neon.h). Exact integer arithmetic and the reference's float
+ * operations: bit-identical to the scalar reference. */
 #include <arm_neon.h>
 #include <string.h>
 
 #include "lib/kernels/kernels.h"
+#include "int8_requant_neon.h"
 
 #define MR 4
 #define NR 16
@@ -44,5 +46,5 @@ static void gemm_4x16(int64_t nkg, const void *a, const void *b, const int32_t *
 
 void ypr__i8kt_fill_neon(ypr_i8kt *t)
 {
-    *t = (ypr_i8kt){"neon", MR, NR, 2, YPR_I8F_S16, gemm_4x16, ypr__i8_requant_ref};
+    *t = (ypr_i8kt){"neon", MR, NR, 2, YPR_I8F_S16, gemm_4x16, requant16};
 }

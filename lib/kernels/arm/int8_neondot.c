@@ -1,11 +1,13 @@
 /* NEON dot-product INT8 set (sdot, Armv8.2 DotProd, detected at run time):
  * int8 × int8, four products per int32 lane, 8×16 tiles (the A group of
- * four rows is one register; vdotq_laneq_s32 picks a row), then the scalar
- * epilogue. Exact integer arithmetic: bit-identical to the scalar
- * reference. Built with +dotprod; only called where the CPU has it. */
+ * four rows is one register; vdotq_laneq_s32 picks a row), then the NEON
+ * epilogue (int8_requant_neon.h). Exact integer arithmetic and the
+ * reference's float operations: bit-identical to the scalar reference.
+ * Built with +dotprod; only called where the CPU has it. */
 #include <arm_neon.h>
 
 #include "lib/kernels/kernels.h"
+#include "int8_requant_neon.h"
 
 #define MR 8
 #define NR 16
@@ -38,5 +40,5 @@ static void gemm_8x16(int64_t nkg, const void *a, const void *b, const int32_t *
 
 void ypr__i8kt_fill_neondot(ypr_i8kt *t)
 {
-    *t = (ypr_i8kt){"neondot", MR, NR, 4, YPR_I8F_S8, gemm_8x16, ypr__i8_requant_ref};
+    *t = (ypr_i8kt){"neondot", MR, NR, 4, YPR_I8F_S8, gemm_8x16, requant16};
 }
