@@ -558,6 +558,30 @@ static void test_plan_agreement(void **state)
         free(x2);
     }
 
+    /* the exact Winograd convs change nothing: the same head outputs bit for
+     * bit with YPR_I8_WINO=0 (direct convs only) and 1 (every eligible one) */
+    {
+        ypr_plan_i8 *pd, *pw;
+        setenv("YPR_I8_WINO", "0", 1);
+        assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, SIZE, SIZE, &pd), YPR_OK);
+        setenv("YPR_I8_WINO", "1", 1);
+        assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, SIZE, SIZE, &pw), YPR_OK);
+        unsetenv("YPR_I8_WINO");
+        assert_int_equal(ypr__plan_i8_wino_convs(pd), 0);
+        assert_true(ypr__plan_i8_wino_convs(pw) >= 3);
+        assert_int_equal(ypr__plan_i8_run(pd, x), YPR_OK);
+        assert_int_equal(ypr__plan_i8_run(pw, x), YPR_OK);
+        for (int l = 0; l < ypr__plan_i8_num_outputs(pd); l++) {
+            ypr_shape sh;
+            const float *a = ypr__plan_i8_output(pd, l, &sh);
+            assert_memory_equal(a, ypr__plan_i8_output(pw, l, NULL),
+                                (size_t)(sh.c * sh.h * sh.w) * sizeof(float));
+        }
+        print_message("winograd: %d convs, head outputs identical\n", ypr__plan_i8_wino_convs(pw));
+        ypr__plan_i8_free(pd);
+        ypr__plan_i8_free(pw);
+    }
+
     /* the model's choice: INT8 for a quantized model unless YPR_INT8=0 */
     ypr_plan_i8 *pi;
     assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, SIZE, SIZE, &pi), YPR_OK);

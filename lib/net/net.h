@@ -298,5 +298,7 @@ int ypr__plan_i8_matches(const ypr_plan_i8 *plan, const ypr_net *net, int64_t n,
 size_t ypr__plan_i8_bytes(const ypr_plan_i8 *plan);
 int64_t ypr__plan_i8_batch(const ypr_plan_i8 *plan);
 const char *ypr__plan_i8_kernels(const ypr_plan_i8 *plan);
+/* How many of the plan's INT8 convs run as the exact Winograd F(2×2, 3×3). */
+int ypr__plan_i8_wino_convs(const ypr_plan_i8 *p);
 
 #endif

@@ -47,29 +47,23 @@ void ypr__i8_wino_tin_avx2(const int8_t *const *r0, const int8_t *const *r1, int
                            int16_t *v, int64_t ldv)
 {
     const __m256i z = _mm256_set1_epi16((int16_t)zp);
-    int64_t j = 0;
-    for (; j + 16 <= n; j += 16) {
+    for (int64_t j = 0; j < n; j += 16) {
         __m256i v0[16], v1[16];
-        tin16(r0, j, z, v0);
+        tin16(r0, j, z, v0);   /* a tail reads past tile n − 1: inside the rows' 64 spare bytes */
         if (r1)
             tin16(r1, j, z, v1);
         else
             for (int x = 0; x < 16; x++)
                 v1[x] = _mm256_setzero_si256();
+        int16_t tmp[2 * 16];
         for (int x = 0; x < 16; x++) {   /* channel pairs, tiles in order */
             __m256i lo = _mm256_unpacklo_epi16(v0[x], v1[x]), hi = _mm256_unpackhi_epi16(v0[x], v1[x]);
-            __m256i *d = (__m256i *)(v + (x * ldv + j) * 2);
+            __m256i *d = (__m256i *)(n - j >= 16 ? v + (x * ldv + j) * 2 : tmp);
             _mm256_storeu_si256(d, _mm256_permute2x128_si256(lo, hi, 0x20));
             _mm256_storeu_si256(d + 1, _mm256_permute2x128_si256(lo, hi, 0x31));
+            if (n - j < 16)
+                memcpy(v + (x * ldv + j) * 2, tmp, (size_t)(n - j) * 4);
         }
-    }
-    if (j < n) {
-        const int8_t *a[4], *b[4];
-        for (int y = 0; y < 4; y++) {
-            a[y] = r0[y] + 2 * j;
-            b[y] = r1 ? r1[y] + 2 * j : NULL;
-        }
-        ypr__i8_wino_tin_ref(a, r1 ? b : NULL, n - j, zp, v + j * 2, ldv);
     }
 }
 
