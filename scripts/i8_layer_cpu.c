@@ -45,7 +45,8 @@ int main(int argc, char **argv)
     int cn[NCLASS] = {0};
     long long k, s, c, oc, oh, ow;
     char path[16];
-    printf("# int8 set %s, float set %s\n", ik->name, kt->name);
+    printf("# int8 set %s, float set %s; i8wino: F(4x4) where exact, else F(2x2)\n", ik->name,
+           kt->name);
     printf("%-6s %-22s %-5s %9s %9s %9s %8s %8s %8s\n", "class", "conv", "fpath", "float ms",
            "i8dir ms", "i8wino ms", "dir/wino", "f/dir", "f/best");
     while (scanf("%lld %lld %lld %lld %lld %lld %15s", &k, &s, &c, &oc, &oh, &ow, path) == 7) {
@@ -63,7 +64,6 @@ int main(int argc, char **argv)
         float *bias = malloc((size_t)oc * 4), *scratch = malloc((size_t)ypr__gemm_scratch_floats(kt) * 4);
         int8_t *xq = malloc((size_t)xn), *wq = malloc((size_t)wn), *yq = malloc((size_t)yn);
         void *pd = ypr__alloc((size_t)ypr__i8_conv_packed_bytes(ik, &sh));
-        void *pwq = iw ? ypr__alloc((size_t)ypr__i8_wino_packed_bytes(ik, &sh)) : NULL;
         int32_t *bsh = calloc((size_t)oc, sizeof(int32_t));
         ypr_rng r;
         ypr__rng_seed(&r, 7);
@@ -77,12 +77,16 @@ int main(int argc, char **argv)
         }
         for (int64_t i = 0; i < oc; i++)
             bias[i] = 0.01f * (float)(i % 7);
+        /* F(4×4) where the weights allow it (I8_WINO_TILE=2 forces F(2×2)) */
+        const char *te = getenv("I8_WINO_TILE");
+        const int wt = iw && !(te && te[0] == '2') && ypr__i8_wino_exact(&sh, wq, 128, 4) ? 4 : 2;
+        void *pwq = iw ? ypr__alloc((size_t)ypr__i8_wino_packed_bytes(ik, &sh, wt)) : NULL;
         ypr__conv_pack_w(kt, &sh, w, pw);
         if (fw)
             ypr__wino_pack_w(kt, &sh, w, pu);
         ypr__i8_conv_pack_w(ik, &sh, wq, pd);
         if (iw)
-            ypr__i8_wino_pack_w(ik, &sh, wq, pwq);
+            ypr__i8_wino_pack_w(ik, &sh, wq, wt, pwq);
         ypr_epilogue ep = {NULL, bias, YPR_ACT_LEAKY, 0.1f};
         ypr_i8rq rq = {YPR_I8RQ_SHIFT, YPR_ACT_LEAKY, 26.0f / 256, -127, 127, bsh, 8, 26,
                        (int32_t)((128LL << 16) / 26 + 1), NULL, NULL, 0, YPR_I8R_HALF_UP};
@@ -95,7 +99,7 @@ int main(int argc, char **argv)
                 int rc = v == 0 ? (fw ? ypr__conv2d_wino(kt, pool, &sh, x, pu, &ep, y, ws, scratch)
                                       : ypr__conv2d_ws(kt, pool, &sh, x, pw, &ep, y, scratch))
                          : v == 1 ? ypr__i8_conv2d(ik, pool, &sh, xq, pd, &rq, yq, NULL)
-                                  : ypr__i8_wino_conv2d(ik, pool, &sh, xq, 0, pwq, &rq, yq, NULL);
+                                  : ypr__i8_wino_conv2d(ik, pool, &sh, xq, 0, wt, pwq, &rq, yq, NULL);
                 double t = cpu_now() - t0;
                 if (rc < 0)
                     return 1;

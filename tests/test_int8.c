@@ -267,7 +267,7 @@ typedef struct wcase { int c, h, w, oc, p, n, zp, fill; } wcase;
 
 /* fill: 0 random (full range), 1 extremes (x ∈ {−128, 127}, w ∈ {−128, −127, 127}),
  * 2 the worst case (x = −128, w = 127: the largest |S| the check allows) */
-static void check_wino(const ypr_i8kt *set, const wcase *wc, int kind, ypr_pool *pool)
+static void check_wino(const ypr_i8kt *set, const wcase *wc, int kind, int t, ypr_pool *pool)
 {
     ypr_conv_shape s = {wc->n, wc->c, wc->h, wc->w, wc->oc, 3, 3, 1, 1, wc->p, wc->p, 1, 1, 1};
     int64_t oh = wc->h + 2 * wc->p - 2, ow = wc->w + 2 * wc->p - 2;
@@ -293,16 +293,21 @@ static void check_wino(const ypr_i8kt *set, const wcase *wc, int kind, ypr_pool 
         rq.m = m;
         rq.b = b;
         for (int64_t o = 0; o < wc->oc; o++) {
-            m[o] = ldexpf(1.0f, -22);
+            m[o] = ldexpf(1.0f, t == 4 ? -18 : -22);
             b[o] = 0;
         }
     }
     assert_true(ypr__i8_wino_eligible(&s));
-    assert_true(ypr__i8_wino_exact(&s, w, wc->zp ? 255 : 128));
-    void *packed = ypr__alloc((size_t)ypr__i8_wino_packed_bytes(set, &s));
-    ypr__i8_wino_pack_w(set, &s, w, packed);
+    void *packed = NULL;
+    if (!ypr__i8_wino_exact(&s, w, wc->zp ? 255 : 128, t)) {
+        assert_true(t == 4 && wc->fill == 2);   /* the 2^29 case: F(2×2) only */
+        goto done;
+    }
+    packed = ypr__alloc((size_t)ypr__i8_wino_packed_bytes(set, &s, t));
+    ypr__i8_wino_pack_w(set, &s, w, t, packed);
     memset(y + yn, 0x5a, 64);
-    assert_int_equal(ypr__i8_wino_conv2d(set, pool, &s, x, wc->zp, packed, &rq, y, NULL), YPR_OK);
+    assert_int_equal(ypr__i8_wino_conv2d(set, pool, &s, x, wc->zp, t, packed, &rq, y, NULL),
+                     YPR_OK);
     ref_zp(&s, x, wc->zp, w, &rq, yr);
     if (wc->zp == 0) {   /* and the direct INT8 conv of the same set, bit for bit */
         void *pd = ypr__alloc((size_t)ypr__i8_conv_packed_bytes(set, &s));
@@ -313,11 +318,12 @@ static void check_wino(const ypr_i8kt *set, const wcase *wc, int kind, ypr_pool 
     }
     for (int64_t i = 0; i < yn; i++)
         if (y[i] != yr[i])
-            fail_msg("%s: winograd %dx%dx%d→%d p%d n%d zp %d fill %d mode %d act %d: y[%lld] = "
-                     "%d, reference %d", set->name, wc->c, wc->h, wc->w, wc->oc, wc->p, wc->n,
-                     wc->zp, wc->fill, rq.mode, rq.act, (long long)i, y[i], yr[i]);
+            fail_msg("%s: winograd F(%d) %dx%dx%d→%d p%d n%d zp %d fill %d mode %d act %d: "
+                     "y[%lld] = %d, reference %d", set->name, t, wc->c, wc->h, wc->w, wc->oc,
+                     wc->p, wc->n, wc->zp, wc->fill, rq.mode, rq.act, (long long)i, y[i], yr[i]);
     for (int i = 0; i < 64; i++)
         assert_int_equal((uint8_t)y[yn + i], 0x5a);
+done:
     ypr__free(packed);
     free(x);
     free(w);
@@ -336,6 +342,7 @@ static void wino_cases(const ypr_i8kt *set)
         {7, 40, 37, 13, 1, 1, -3, 0},  {1, 3, 3, 1, 0, 1, 0, 1},     {16, 9, 70, 17, 0, 1, 0, 0},
         {5, 11, 4, 7, 2, 2, 127, 1},   {203, 6, 6, 40, 1, 1, 0, 0},  {64, 20, 20, 70, 1, 1, -128, 0},
         {2, 1, 1, 3, 1, 1, 5, 0},      {9, 35, 33, 6, 1, 1, 0, 1},   {3600, 4, 4, 2, 1, 1, 0, 2},
+        {229, 7, 6, 3, 1, 1, 0, 2},
     };
     size_t count = test_quick() ? 7 : sizeof cases / sizeof cases[0];
     ypr_pool *p1, *p3;
@@ -343,7 +350,8 @@ static void wino_cases(const ypr_i8kt *set)
     assert_int_equal(ypr__pool_create(3, &p3), YPR_OK);
     for (size_t i = 0; i < count; i++)
         for (int kind = 0; kind < 2; kind++)
-            check_wino(set, &cases[i], kind, i % 2 ? p3 : p1);
+            for (int t = 2; t <= 4; t += 2)
+                check_wino(set, &cases[i], kind, t, i % 2 ? p3 : p1);
     ypr__pool_free(p1);
     ypr__pool_free(p3);
 }
@@ -359,17 +367,23 @@ static void test_wino_vs_direct(void **state)
 }
 
 /* The range check, worked by hand: 9·C·127·128 against 2^29 = 536 870 912
- * (C = 3600: 526 694 400 passes; C = 3700: 541 324 800 does not). */
+ * (C = 3600: 526 694 400 passes; C = 3700: 541 324 800 does not) and, for
+ * F(4×4), 2^25 = 33 554 432 (C = 229: 33 503 616 passes; 230: 33 649 920 not). */
 static void test_wino_exact_bound(void **state)
 {
     (void)state;
     int8_t *w = malloc(9 * 3700);
     memset(w, 127, 9 * 3700);
     ypr_conv_shape s = {1, 3600, 4, 4, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1};
-    assert_true(ypr__i8_wino_exact(&s, w, 128));
-    assert_false(ypr__i8_wino_exact(&s, w, 255));   /* with a zero point: 1 047 717 000 */
+    assert_true(ypr__i8_wino_exact(&s, w, 128, 2));
+    assert_false(ypr__i8_wino_exact(&s, w, 255, 2));   /* with a zero point: 1 047 717 000 */
+    assert_false(ypr__i8_wino_exact(&s, w, 128, 4));
     s.c = 3700;
-    assert_false(ypr__i8_wino_exact(&s, w, 128));
+    assert_false(ypr__i8_wino_exact(&s, w, 128, 2));
+    s.c = 229;
+    assert_true(ypr__i8_wino_exact(&s, w, 128, 4));
+    s.c = 230;
+    assert_false(ypr__i8_wino_exact(&s, w, 128, 4));
     s.c = 3600;
     s.sh = 2;
     assert_false(ypr__i8_wino_eligible(&s));
@@ -566,7 +580,11 @@ static void test_plan_agreement(void **state)
         assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, SIZE, SIZE, &pd), YPR_OK);
         setenv("YPR_I8_WINO", "1", 1);
         assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, SIZE, SIZE, &pw), YPR_OK);
+        setenv("YPR_I8_WINO", "2", 1);
+        ypr_plan_i8 *p2;
+        assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, SIZE, SIZE, &p2), YPR_OK);
         unsetenv("YPR_I8_WINO");
+        assert_int_equal(ypr__plan_i8_run(p2, x), YPR_OK);
         assert_int_equal(ypr__plan_i8_wino_convs(pd), 0);
         assert_true(ypr__plan_i8_wino_convs(pw) >= 3);
         assert_int_equal(ypr__plan_i8_run(pd, x), YPR_OK);
@@ -576,8 +594,12 @@ static void test_plan_agreement(void **state)
             const float *a = ypr__plan_i8_output(pd, l, &sh);
             assert_memory_equal(a, ypr__plan_i8_output(pw, l, NULL),
                                 (size_t)(sh.c * sh.h * sh.w) * sizeof(float));
+            assert_memory_equal(a, ypr__plan_i8_output(p2, l, NULL),
+                                (size_t)(sh.c * sh.h * sh.w) * sizeof(float));
         }
-        print_message("winograd: %d convs, head outputs identical\n", ypr__plan_i8_wino_convs(pw));
+        print_message("winograd: %d convs (F(4x4) where exact, or F(2x2) only), head outputs "
+                      "identical\n", ypr__plan_i8_wino_convs(pw));
+        ypr__plan_i8_free(p2);
         ypr__plan_i8_free(pd);
         ypr__plan_i8_free(pw);
     }

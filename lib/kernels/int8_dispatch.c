@@ -120,8 +120,8 @@ static void build(void);
 
 static void build_wino(void)
 {
-    wsets[I8_SCALAR_S16] = (ypr_i8wk){6, 16, wgemm_6x16, NULL, NULL};
-    wsets[I8_SCALAR_U8] = (ypr_i8wk){12, 16, wgemm_12x16, NULL, NULL};
+    wsets[I8_SCALAR_S16] = (ypr_i8wk){6, 16, wgemm_6x16, NULL, NULL, NULL, NULL};
+    wsets[I8_SCALAR_U8] = (ypr_i8wk){12, 16, wgemm_12x16, NULL, NULL, NULL, NULL};
 #if defined(YPR_HAVE_AVX2)
     if (set_ok[I8_AVX2])
         ypr__i8wk_fill_avx2(&wsets[I8_AVX2]);
@@ -138,16 +138,20 @@ static void build_wino(void)
     for (int i = I8_NEON; i <= I8_NEONDOT; i++)   /* smlal on int16 pairs */
         if (set_ok[i])
             wsets[i] = (ypr_i8wk){YPR_I8_WINO_NEON_MR, YPR_I8_WINO_NEON_NR,
-                                  ypr__i8_wino_gemm_neon, NULL, NULL};
+                                  ypr__i8_wino_gemm_neon, NULL, NULL, NULL, NULL};
 #endif
     for (int i = 0; i < I8_COUNT; i++) {
         ypr_i8wk *w = &wsets[i];
         if (!w->gemm)
-            *w = (ypr_i8wk){4, 8, wgemm_4x8, NULL, NULL};
+            *w = (ypr_i8wk){4, 8, wgemm_4x8, NULL, NULL, NULL, NULL};
         if (!w->tin)
             w->tin = ypr__i8_wino_tin_ref;
         if (!w->tout)
             w->tout = ypr__i8_wino_tout_ref;
+        if (!w->tin4)
+            w->tin4 = ypr__i8_wino_tin4_ref;
+        if (!w->tout4)
+            w->tout4 = ypr__i8_wino_tout4_ref;
     }
 }
 

@@ -538,35 +538,54 @@ typedef struct ypr_i8wk {
                 int16_t *v, int64_t ldv);
     void (*tout)(const ypr_i8kt *kt, const struct ypr_i8wk *wk, const int32_t *m16, int m,
                  int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
+    /* the same for F(4×4, 3×3): 6 row pointers, 36 matrices, o [m][4][4·nr] */
+    void (*tin4)(const int8_t *const *r0, const int8_t *const *r1, int64_t n, int zp,
+                 int16_t *v, int64_t ldv);
+    void (*tout4)(const ypr_i8kt *kt, const struct ypr_i8wk *wk, const int32_t *m36, int m,
+                  int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
 } ypr_i8wk;
 /* The Winograd entries of an INT8 set (int8_dispatch.c; entries a set does
  * not provide are the scalar ones). */
 const ypr_i8wk *ypr__i8wk(const ypr_i8kt *kt);
 int ypr__i8_wino_eligible(const ypr_conv_shape *s);
-/* 1 when every output channel o has xmax·Σ|w_o| < 2^29 (|4·S| < 2^31 for any
- * input with |x − zp| ≤ xmax), 0 otherwise (use the direct conv). */
-int ypr__i8_wino_exact(const ypr_conv_shape *s, const int8_t *w, int xmax);
-int64_t ypr__i8_wino_packed_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s);
-void ypr__i8_wino_pack_w(const ypr_i8kt *kt, const ypr_conv_shape *s, const int8_t *w,
+/* Output tile t = 2: F(2×2, 3×3) as above. t = 4: F(4×4, 3×3) with Lavin's
+ * B^T (|V| ≤ 100·255 fits int16), G' = diag(4, 6, 6, 24, 24, 1)·G (integer,
+ * |U| ≤ 49·128) and A'' = 24·A^T·diag(4, 6, 6, 24, 24, 1)^−1 (integer): the
+ * wrapping result is 576·S modulo 2^32; times 9^−1 modulo 2^32 it is 64·S,
+ * exact when |S| < 2^25, and an arithmetic shift by 6 gives S.
+ * ypr__i8_wino_exact: 1 when every output channel o has
+ * xmax·Σ|w_o| < 2^29 (t = 2) or < 2^25 (t = 4), so that the result is
+ * exact for any input with |x − zp| ≤ xmax; 0 otherwise. */
+int ypr__i8_wino_exact(const ypr_conv_shape *s, const int8_t *w, int xmax, int t);
+int64_t ypr__i8_wino_packed_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s, int t);
+void ypr__i8_wino_pack_w(const ypr_i8kt *kt, const ypr_conv_shape *s, const int8_t *w, int t,
                          void *dst);
-int64_t ypr__i8_wino_scratch_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s);
+int64_t ypr__i8_wino_scratch_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s, int t);
 /* y = requant(conv(x − zx, w)) with zero padding of x − zx (padding = zx),
  * for an eligible shape whose weights passed ypr__i8_wino_exact; packed by
  * ypr__i8_wino_pack_w with the same set. With zx = 0 bit-identical to
  * ypr__i8_conv2d for any thread count and set. */
 int ypr__i8_wino_conv2d(const ypr_i8kt *kt, ypr_pool *pool, const ypr_conv_shape *s,
-                        const int8_t *x, int zx, const void *packed, const ypr_i8rq *rq,
-                        int8_t *y, void *scratch);
+                        const int8_t *x, int zx, int t, const void *packed,
+                        const ypr_i8rq *rq, int8_t *y, void *scratch);
 void ypr__i8_wino_tin_ref(const int8_t *const *r0, const int8_t *const *r1, int64_t n, int zp,
                           int16_t *v, int64_t ldv);
 void ypr__i8_wino_tout_ref(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m16, int m,
                            int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
+void ypr__i8_wino_tin4_ref(const int8_t *const *r0, const int8_t *const *r1, int64_t n, int zp,
+                           int16_t *v, int64_t ldv);
+void ypr__i8_wino_tout4_ref(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m36, int m,
+                            int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
 #if defined(YPR_HAVE_AVX2) || defined(YPR_HAVE_AVXVNNI) || defined(YPR_HAVE_AVX512VNNI)
 void ypr__i8wk_fill_avx2(ypr_i8wk *w);   /* built whenever a VNNI set is */
 void ypr__i8_wino_tin_avx2(const int8_t *const *r0, const int8_t *const *r1, int64_t n, int zp,
                            int16_t *v, int64_t ldv);
 void ypr__i8_wino_tout_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m16, int m,
                             int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
+void ypr__i8_wino_tin4_avx2(const int8_t *const *r0, const int8_t *const *r1, int64_t n, int zp,
+                            int16_t *v, int64_t ldv);
+void ypr__i8_wino_tout4_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m36, int m,
+                             int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
 #endif
 #if defined(YPR_HAVE_AVXVNNI)
 void ypr__i8wk_fill_avxvnni(ypr_i8wk *w);

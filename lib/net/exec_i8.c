@@ -39,7 +39,7 @@ typedef struct i8step {
     ypr_conv_shape cs;
     void *packed;      /* S_CONV_I8: ypr__i8_conv_pack_w (or ypr__i8_wino_pack_w when
                         * wino); S_CONV_F32: float packing */
-    int wino;          /* S_CONV_I8 as the exact Winograd F(2×2, 3×3) */
+    int wino;          /* S_CONV_I8 as the exact Winograd F(t×t, 3×3): t = 2 or 4; 0 direct */
     ypr_i8rq rq;
     int32_t *bsh;
     float *m, *b;      /* FLOAT epilogue, or the float conv's bias */
@@ -224,21 +224,27 @@ static int try_shift(i8step *st, const ypr_node *nd, const int8_t *wq, const flo
     return 1;
 }
 
-/* The exact Winograd F(2×2, 3×3) (kernels.h) for a 3×3 stride-1 conv:
- * YPR_I8_WINO=0 never, =1 every eligible conv whose sums fit, otherwise the
- * cost rule measured on this machine (docs/quant.md, "Speed": per conv,
- * one thread, against the direct INT8 conv): at least 8 input channels —
- * with 3 or 4 (the stem) the transforms cost more than the 2.25× fewer
- * multiplies save. The rule does not look at the spatial size: the packed
- * weights are shared by the plans of every input shape. Either way the
- * int8 output is the same bit for bit. */
+/* The exact integer Winograd (kernels.h) for a 3×3 stride-1 conv: the
+ * output tile 4 (F(4×4, 3×3)), 2 (F(2×2, 3×3)) or 0 (the direct conv).
+ * YPR_I8_WINO=0 never, =2 at most F(2×2), =1 every eligible conv with the
+ * largest tile whose sums fit; otherwise the cost rule measured on this
+ * machine (docs/quant.md, "Speed": per conv, one thread): at least 8 input
+ * channels (with 3 or 4, the stem, the transforms cost more than the fewer
+ * multiplies save), F(4×4) from 32 input channels when its tighter range
+ * (|S| < 2^25) holds for the weights, F(2×2) otherwise. The rule does not
+ * look at the spatial size: the packed weights are shared by the plans of
+ * every input shape. Whatever it picks, the int8 output is the same bit
+ * for bit. */
 static int use_wino(const ypr_conv_shape *cs, const int8_t *wq)
 {
     const char *env = getenv("YPR_I8_WINO");
-    int force = env && env[0] == '1';
+    int force = env && env[0] == '1', only2 = env && env[0] == '2';
     if ((env && env[0] == '0') || !ypr__i8_wino_eligible(cs) || (!force && cs->c < 8))
         return 0;
-    return ypr__i8_wino_exact(cs, wq, 128);   /* |x| ≤ 128: symmetric int8 values */
+    /* |x| ≤ 128: symmetric int8 values */
+    if (!only2 && (force || cs->c >= 32) && ypr__i8_wino_exact(cs, wq, 128, 4))
+        return 4;
+    return ypr__i8_wino_exact(cs, wq, 128, 2) ? 2 : 0;
 }
 
 static int plan_conv_i8(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const ypr_qparam *out)
@@ -266,14 +272,14 @@ static int plan_conv_i8(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const yp
     }
     if (rc >= 0) {
         st->wino = use_wino(&st->cs, wq);
-        int64_t bytes = st->wino ? ypr__i8_wino_packed_bytes(p->kt, &st->cs)
+        int64_t bytes = st->wino ? ypr__i8_wino_packed_bytes(p->kt, &st->cs, st->wino)
                                  : ypr__i8_conv_packed_bytes(p->kt, &st->cs);
         st->packed = ypr__alloc((size_t)bytes);
         if (!st->packed)
             rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
         else {
             if (st->wino)
-                ypr__i8_wino_pack_w(p->kt, &st->cs, wq, st->packed);
+                ypr__i8_wino_pack_w(p->kt, &st->cs, wq, st->wino, st->packed);
             else
                 ypr__i8_conv_pack_w(p->kt, &st->cs, wq, st->packed);
             p->packs->bytes += (size_t)bytes;
@@ -558,7 +564,8 @@ static int make_buffers(ypr_plan_i8 *p)
     int64_t sb = 0;
     for (int s = 0; s < p->nsteps; s++)
         if (p->steps[s].kind == S_CONV_I8) {
-            int64_t b = p->steps[s].wino ? ypr__i8_wino_scratch_bytes(p->kt, &p->steps[s].cs)
+            int64_t b = p->steps[s].wino ? ypr__i8_wino_scratch_bytes(p->kt, &p->steps[s].cs,
+                                                                      p->steps[s].wino)
                                          : ypr__i8_conv_scratch_bytes(p->kt, &p->steps[s].cs);
             sb = b > sb ? b : sb;
         }
@@ -855,7 +862,8 @@ static int run_step(ypr_plan_i8 *p, const i8step *st)
     switch (st->kind) {
     case S_CONV_I8:
         if (st->wino)
-            return ypr__i8_wino_conv2d(p->kt, p->pool, &st->cs, val(p, src), 0, st->packed,
+            return ypr__i8_wino_conv2d(p->kt, p->pool, &st->cs, val(p, src), 0, st->wino,
+                                       st->packed,
                                        &st->rq, val(p, st->node), p->scratch);
         return ypr__i8_conv2d(p->kt, p->pool, &st->cs, val(p, src), st->packed, &st->rq,
                               val(p, st->node), p->scratch);
@@ -921,7 +929,7 @@ int ypr__plan_i8_run(ypr_plan_i8 *p, const float *x)
                      (long long)o->w, (ypr__now() - t0) * 1e3, kinds[st->kind],
                      st->kind == S_CONV_I8 ? (st->rq.mode == YPR_I8RQ_SHIFT ? " shift" : " float")
                                            : "",
-                     st->kind == S_CONV_I8 && st->wino ? " wino" : "");
+                     st->kind == S_CONV_I8 && st->wino ? (st->wino == 4 ? " wino4" : " wino2") : "");
         }
     }
     if (p->detect >= 0) {

@@ -77,5 +77,6 @@ void ypr__i8kt_fill_avx2(ypr_i8kt *t)
  * (int8_wino_avx2.c). */
 void ypr__i8wk_fill_avx2(ypr_i8wk *w)
 {
-    *w = (ypr_i8wk){MR, NR, gemm_6x16, ypr__i8_wino_tin_avx2, ypr__i8_wino_tout_avx2};
+    *w = (ypr_i8wk){MR, NR, gemm_6x16, ypr__i8_wino_tin_avx2, ypr__i8_wino_tout_avx2,
+                    ypr__i8_wino_tin4_avx2, ypr__i8_wino_tout4_avx2};
 }

@@ -126,3 +126,148 @@ void ypr__i8_wino_tout_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_
     }
     (void)n;
 }
+
+/* ---------------------------------------------------------- F(4×4, 3×3) */
+
+/* Lavin's B^T applied to x[0..5] (int32 lanes): t = B^T x. */
+static inline void bt6(const __m256i x[6], __m256i t[6])
+{
+    __m256i u = _mm256_sub_epi32(x[4], x[2]);
+    __m256i d31 = _mm256_slli_epi32(_mm256_sub_epi32(x[3], x[1]), 1);
+    t[0] = _mm256_add_epi32(_mm256_slli_epi32(_mm256_sub_epi32(x[0], x[2]), 2), u);
+    t[1] = _mm256_sub_epi32(_mm256_add_epi32(x[3], x[4]),
+                            _mm256_slli_epi32(_mm256_add_epi32(x[1], x[2]), 2));
+    t[2] = _mm256_add_epi32(_mm256_sub_epi32(x[4], x[3]),
+                            _mm256_slli_epi32(_mm256_sub_epi32(x[1], x[2]), 2));
+    t[3] = _mm256_add_epi32(u, d31);
+    t[4] = _mm256_sub_epi32(u, d31);
+    t[5] = _mm256_add_epi32(_mm256_slli_epi32(_mm256_sub_epi32(x[1], x[3]), 2),
+                            _mm256_sub_epi32(x[5], x[3]));
+}
+
+/* V = B^T d B of 8 tiles of one channel (int32 lanes; |V| ≤ 100·255). */
+static inline void tin8x4(const int8_t *const *r, int64_t j, __m256i z, __m256i v[36])
+{
+    __m256i t[6][6];   /* t[y][b] = (d B)[y][b] */
+    for (int y = 0; y < 6; y++) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(r[y] + 4 * j));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(r[y] + 4 * j + 4));
+        __m256i x[6];
+        x[0] = _mm256_sub_epi32(_mm256_srai_epi32(_mm256_slli_epi32(a, 24), 24), z);
+        x[1] = _mm256_sub_epi32(_mm256_srai_epi32(_mm256_slli_epi32(a, 16), 24), z);
+        x[2] = _mm256_sub_epi32(_mm256_srai_epi32(_mm256_slli_epi32(a, 8), 24), z);
+        x[3] = _mm256_sub_epi32(_mm256_srai_epi32(a, 24), z);
+        x[4] = _mm256_sub_epi32(_mm256_srai_epi32(_mm256_slli_epi32(b, 24), 24), z);
+        x[5] = _mm256_sub_epi32(_mm256_srai_epi32(_mm256_slli_epi32(b, 16), 24), z);
+        bt6(x, t[y]);
+    }
+    for (int b = 0; b < 6; b++) {
+        __m256i col[6], o[6];
+        for (int y = 0; y < 6; y++)
+            col[y] = t[y][b];
+        bt6(col, o);
+        for (int a = 0; a < 6; a++)
+            v[6 * a + b] = o[a];
+    }
+}
+
+void ypr__i8_wino_tin4_avx2(const int8_t *const *r0, const int8_t *const *r1, int64_t n, int zp,
+                            int16_t *v, int64_t ldv)
+{
+    const __m256i z = _mm256_set1_epi32(zp);
+    for (int64_t j = 0; j < n; j += 8) {
+        __m256i v0[36], v1[36];
+        tin8x4(r0, j, z, v0);   /* a tail reads past tile n − 1: inside the rows' 64 spare bytes */
+        if (r1)
+            tin8x4(r1, j, z, v1);
+        else
+            for (int x = 0; x < 36; x++)
+                v1[x] = _mm256_setzero_si256();
+        for (int x = 0; x < 36; x++) {   /* (channel c, c + 1) as one int32 per tile */
+            __m256i pair = _mm256_blend_epi16(v0[x], _mm256_slli_epi32(v1[x], 16), 0xAA);
+            if (n - j >= 8) {
+                _mm256_storeu_si256((__m256i *)(v + (x * ldv + j) * 2), pair);
+            } else {
+                int16_t tmp[16];
+                _mm256_storeu_si256((__m256i *)tmp, pair);
+                memcpy(v + (x * ldv + j) * 2, tmp, (size_t)(n - j) * 4);
+            }
+        }
+    }
+}
+
+/* A'' applied to m[0..5]: s = A'' m (rows [6,4,4,1,1,0], [0,4,−4,2,−2,0],
+ * [0,4,4,4,4,0], [0,4,−4,8,−8,24]), wrapping int32. */
+static inline void at6(const __m256i m[6], __m256i s[4])
+{
+    __m256i p = _mm256_add_epi32(m[1], m[2]), q = _mm256_sub_epi32(m[1], m[2]);
+    __m256i r = _mm256_add_epi32(m[3], m[4]), w = _mm256_sub_epi32(m[3], m[4]);
+    __m256i m0x6 = _mm256_add_epi32(_mm256_slli_epi32(m[0], 2), _mm256_slli_epi32(m[0], 1));
+    __m256i m5x6 = _mm256_add_epi32(_mm256_slli_epi32(m[5], 2), _mm256_slli_epi32(m[5], 1));
+    s[0] = _mm256_add_epi32(_mm256_add_epi32(m0x6, _mm256_slli_epi32(p, 2)), r);
+    s[1] = _mm256_add_epi32(_mm256_slli_epi32(q, 2), _mm256_slli_epi32(w, 1));
+    s[2] = _mm256_slli_epi32(_mm256_add_epi32(p, r), 2);
+    s[3] = _mm256_slli_epi32(
+        _mm256_add_epi32(_mm256_add_epi32(q, _mm256_slli_epi32(w, 1)), m5x6), 2);
+}
+
+void ypr__i8_wino_tout4_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m36, int m,
+                             int n, const ypr_i8rq *rq, int64_t c0, int8_t *o)
+{
+    int shift_act = rq->act == YPR_ACT_IDENTITY || rq->act == YPR_ACT_RELU ||
+                    rq->act == YPR_ACT_LEAKY;
+    int float_act = shift_act || rq->act == YPR_ACT_SILU || rq->act == YPR_ACT_SIGMOID;
+    int vec = wk->nr == 16 && (rq->mode == YPR_I8RQ_SHIFT
+                                   ? shift_act
+                                   : float_act && rq->round != YPR_I8R_HALF_AWAY);
+    if (!vec) {
+        ypr__i8_wino_tout4_ref(kt, wk, m36, m, n, rq, c0, o);
+        return;
+    }
+    const int64_t xs = (int64_t)wk->mr * 16;   /* between the 36 matrices */
+    const __m256i lo = _mm256_set1_epi32(rq->qmin), hi = _mm256_set1_epi32(rq->qmax);
+    const __m256i inv9 = _mm256_set1_epi32(0x38e38e39);   /* 9^−1 modulo 2^32 */
+    for (int i = 0; i < m; i++) {
+        __m256i q[2][4][4];   /* [half][dy][dx]: 8 tiles of int32 */
+        for (int h = 0; h < 2; h++) {
+            const int32_t *mb = m36 + i * 16 + 8 * h;
+            __m256i s[6][4];
+            for (int a = 0; a < 6; a++) {
+                __m256i row[6];
+                for (int b = 0; b < 6; b++)
+                    row[b] = _mm256_loadu_si256((const __m256i *)(mb + (6 * a + b) * xs));
+                at6(row, s[a]);
+            }
+            for (int dx = 0; dx < 4; dx++) {
+                __m256i col[6], y[4];
+                for (int a = 0; a < 6; a++)
+                    col[a] = s[a][dx];
+                at6(col, y);
+                for (int dy = 0; dy < 4; dy++) {
+                    __m256i yy = _mm256_srai_epi32(_mm256_mullo_epi32(y[dy], inv9), 6);
+                    __m256i qq = rq->mode == YPR_I8RQ_SHIFT
+                                     ? rq_shift(yy, rq, rq->bsh[c0 + i])
+                                     : rq_float(yy, rq, rq->m[c0 + i], rq->b[c0 + i]);
+                    q[h][dy][dx] = _mm256_min_epi32(_mm256_max_epi32(qq, lo), hi);
+                }
+            }
+        }
+        for (int dy = 0; dy < 4; dy++) {
+            __m128i b[4];   /* per dx: 16 tiles' bytes in order */
+            for (int dx = 0; dx < 4; dx++) {
+                __m256i w16 = _mm256_permute4x64_epi64(
+                    _mm256_packs_epi32(q[0][dy][dx], q[1][dy][dx]), 0xD8);
+                b[dx] = _mm_packs_epi16(_mm256_castsi256_si128(w16),
+                                        _mm256_extracti128_si256(w16, 1));
+            }
+            __m128i x01l = _mm_unpacklo_epi8(b[0], b[1]), x01h = _mm_unpackhi_epi8(b[0], b[1]);
+            __m128i x23l = _mm_unpacklo_epi8(b[2], b[3]), x23h = _mm_unpackhi_epi8(b[2], b[3]);
+            __m128i *d = (__m128i *)(o + (i * 4 + dy) * 64);
+            _mm_storeu_si128(d, _mm_unpacklo_epi16(x01l, x23l));
+            _mm_storeu_si128(d + 1, _mm_unpackhi_epi16(x01l, x23l));
+            _mm_storeu_si128(d + 2, _mm_unpacklo_epi16(x01h, x23h));
+            _mm_storeu_si128(d + 3, _mm_unpackhi_epi16(x01h, x23h));
+        }
+    }
+    (void)n;
+}
