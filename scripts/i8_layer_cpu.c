@@ -45,17 +45,17 @@ int main(int argc, char **argv)
     int cn[NCLASS] = {0};
     long long k, s, c, oc, oh, ow;
     char path[16];
-    printf("# int8 set %s, float set %s; i8wino: F(4x4) where exact, else F(2x2)\n", ik->name,
-           kt->name);
+    printf("# int8 set %s, float set %s; i8wino: the plan's rule (>= 8 channels; F(4x4) from 32 "
+           "where exact, else F(2x2)); plan: what the INT8 plan runs\n", ik->name, kt->name);
     printf("%-6s %-22s %-5s %9s %9s %9s %8s %8s %8s\n", "class", "conv", "fpath", "float ms",
-           "i8dir ms", "i8wino ms", "dir/wino", "f/dir", "f/best");
+           "i8dir ms", "i8wino ms", "dir/wino", "f/dir", "f/plan");
     while (scanf("%lld %lld %lld %lld %lld %lld %15s", &k, &s, &c, &oc, &oh, &ow, path) == 7) {
         ypr_conv_shape sh = {1, c, oh * s, ow * s, oc, k, k, s, s, k / 2, k / 2, 1, 1, 1};
         int64_t h2, w2;
         if (ypr__conv_check(&sh, &h2, &w2) < 0 || h2 != oh || w2 != ow)
             continue;
         const int fw = strcmp(path, "wino") == 0 && ypr__wino_eligible(&sh);
-        const int iw = ypr__i8_wino_eligible(&sh);
+        const int iw = ypr__i8_wino_eligible(&sh) && c >= 8;   /* the plan's rule (exec_i8.c) */
         const int64_t xn = c * sh.h * sh.w, yn = oc * oh * ow, wn = oc * c * k * k;
         float *x = malloc((size_t)xn * 4), *y = malloc((size_t)yn * 4), *w = malloc((size_t)wn * 4);
         float *pw = malloc((size_t)ypr__conv_packed_w_floats(kt, &sh) * 4);
@@ -77,9 +77,10 @@ int main(int argc, char **argv)
         }
         for (int64_t i = 0; i < oc; i++)
             bias[i] = 0.01f * (float)(i % 7);
-        /* F(4×4) where the weights allow it (I8_WINO_TILE=2 forces F(2×2)) */
+        /* F(4×4) from 32 channels where the weights allow it (I8_WINO_TILE=2: F(2×2)) */
         const char *te = getenv("I8_WINO_TILE");
-        const int wt = iw && !(te && te[0] == '2') && ypr__i8_wino_exact(&sh, wq, 128, 4) ? 4 : 2;
+        const int wt = iw && !(te && te[0] == '2') && c >= 32 &&
+                               ypr__i8_wino_exact(&sh, wq, 128, 4) ? 4 : 2;
         void *pwq = iw ? ypr__alloc((size_t)ypr__i8_wino_packed_bytes(ik, &sh, wt)) : NULL;
         ypr__conv_pack_w(kt, &sh, w, pw);
         if (fw)
@@ -113,7 +114,7 @@ int main(int argc, char **argv)
             qsort(tw, (size_t)reps, sizeof tw[0], cmp_double);
             mw = tw[reps / 2];
         }
-        double best = mw < md ? mw : md;
+        double best = iw ? mw : md;   /* what the INT8 plan runs */
         int cl = c <= 4 ? STEM : k == 1 ? K1 : k == 3 && s == 1 ? S1 : k == 3 && s == 2 ? S2 : OTHER;
         char name[64];
         snprintf(name, sizeof name, "%lldx%lld/s%lld %lld->%lld @%lld", k, k, s, c, oc, oh);
@@ -130,7 +131,7 @@ int main(int argc, char **argv)
         ypr__free(pwq);
     }
     printf("\n%-8s %5s %10s %10s %10s %8s %8s\n", "class", "convs", "float ms", "i8dir ms",
-           "i8best ms", "f/dir", "f/best");
+           "i8plan ms", "f/dir", "f/plan");
     double tf = 0, td = 0, tb = 0;
     for (int i = 0; i <= NCLASS; i++) {
         int all = i == NCLASS;
