@@ -126,6 +126,13 @@ static void build_wino(void)
     if (set_ok[I8_AVX2])
         ypr__i8wk_fill_avx2(&wsets[I8_AVX2]);
 #endif
+#if defined(YPR_HAVE_AVX512)
+    /* an AVX-512 CPU without VNNI runs the avx2 set: its Winograd GEMMs take
+     * the zmm vpmaddwd tile when the float set is avx512 (so YPR_SIMD=avx2
+     * keeps them AVX2) */
+    if (set_ok[I8_AVX2] && strcmp(ypr__kt()->name, "avx512") == 0)
+        ypr__i8wk_tile_avx512(&wsets[I8_AVX2]);
+#endif
 #if defined(YPR_HAVE_AVXVNNI)
     if (set_ok[I8_AVXVNNI])
         ypr__i8wk_fill_avxvnni(&wsets[I8_AVXVNNI]);

@@ -590,6 +590,11 @@ void ypr__i8_wino_tout4_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32
 #if defined(YPR_HAVE_AVXVNNI)
 void ypr__i8wk_fill_avxvnni(ypr_i8wk *w);
 #endif
+#if defined(YPR_HAVE_AVX512)
+/* The 12×16 zmm vpmaddwd tile (x86/int8_wino_avx512.c): the avx2 set's
+ * Winograd stage when the float set is avx512. */
+void ypr__i8wk_tile_avx512(ypr_i8wk *w);
+#endif
 #if defined(YPR_HAVE_AVX512VNNI)
 void ypr__i8wk_fill_avx512vnni(ypr_i8wk *w);
 #endif
