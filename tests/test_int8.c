@@ -524,6 +524,18 @@ static void agree(ypr_model *qm, const float *x, int n, int exact, const char *w
     ypr__plan_i8_free(pi);
 }
 
+/* Two INT8 plans' head outputs, bit for bit. */
+static void same_outputs(const ypr_plan_i8 *a, const ypr_plan_i8 *b)
+{
+    assert_int_equal(ypr__plan_i8_num_outputs(a), ypr__plan_i8_num_outputs(b));
+    for (int l = 0; l < ypr__plan_i8_num_outputs(a); l++) {
+        ypr_shape sh;
+        const float *o = ypr__plan_i8_output(a, l, &sh);
+        assert_memory_equal(o, ypr__plan_i8_output(b, l, NULL),
+                            (size_t)(sh.c * sh.h * sh.w) * sizeof(float));
+    }
+}
+
 static void test_plan_agreement(void **state)
 {
     (void)state;
@@ -561,12 +573,7 @@ static void test_plan_agreement(void **state)
         assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, s2, s2, &own), YPR_OK);
         assert_int_equal(ypr__plan_i8_run(shared, x2), YPR_OK);
         assert_int_equal(ypr__plan_i8_run(own, x2), YPR_OK);
-        for (int l = 0; l < ypr__plan_i8_num_outputs(own); l++) {
-            ypr_shape sh;
-            const float *a = ypr__plan_i8_output(own, l, &sh);
-            assert_memory_equal(a, ypr__plan_i8_output(shared, l, NULL),
-                                (size_t)(sh.c * sh.h * sh.w) * sizeof(float));
-        }
+        same_outputs(own, shared);
         ypr__plan_i8_free(shared);
         ypr__plan_i8_free(own);
         free(x2);
@@ -589,14 +596,8 @@ static void test_plan_agreement(void **state)
         assert_true(ypr__plan_i8_wino_convs(pw) >= 3);
         assert_int_equal(ypr__plan_i8_run(pd, x), YPR_OK);
         assert_int_equal(ypr__plan_i8_run(pw, x), YPR_OK);
-        for (int l = 0; l < ypr__plan_i8_num_outputs(pd); l++) {
-            ypr_shape sh;
-            const float *a = ypr__plan_i8_output(pd, l, &sh);
-            assert_memory_equal(a, ypr__plan_i8_output(pw, l, NULL),
-                                (size_t)(sh.c * sh.h * sh.w) * sizeof(float));
-            assert_memory_equal(a, ypr__plan_i8_output(p2, l, NULL),
-                                (size_t)(sh.c * sh.h * sh.w) * sizeof(float));
-        }
+        same_outputs(pd, pw);
+        same_outputs(pd, p2);
         print_message("winograd: %d convs (F(4x4) where exact, or F(2x2) only), head outputs "
                       "identical\n", ypr__plan_i8_wino_convs(pw));
         ypr__plan_i8_free(p2);

@@ -67,6 +67,18 @@ void ypr__i8_wino_tin_avx2(const int8_t *const *r0, const int8_t *const *r1, int
     }
 }
 
+/* The epilogues the x86 vector code does (as requant16 decides), on
+ * 16-tile rows; anything else takes the scalar output transform. */
+static int vec_ok(const ypr_i8wk *wk, const ypr_i8rq *rq)
+{
+    int shift_act = rq->act == YPR_ACT_IDENTITY || rq->act == YPR_ACT_RELU ||
+                    rq->act == YPR_ACT_LEAKY;
+    int float_act = shift_act || rq->act == YPR_ACT_SILU || rq->act == YPR_ACT_SIGMOID;
+    return wk->nr == 16 && (rq->mode == YPR_I8RQ_SHIFT
+                                ? shift_act
+                                : float_act && rq->round != YPR_I8R_HALF_AWAY);
+}
+
 /* Y = A^T M A of 8 tiles, / 4: y[dy][dx]. */
 static inline void tout8(const int32_t *m, int64_t xs, __m256i y[2][2])
 {
@@ -88,13 +100,7 @@ static inline void tout8(const int32_t *m, int64_t xs, __m256i y[2][2])
 void ypr__i8_wino_tout_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m16, int m,
                             int n, const ypr_i8rq *rq, int64_t c0, int8_t *o)
 {
-    int shift_act = rq->act == YPR_ACT_IDENTITY || rq->act == YPR_ACT_RELU ||
-                    rq->act == YPR_ACT_LEAKY;
-    int float_act = shift_act || rq->act == YPR_ACT_SILU || rq->act == YPR_ACT_SIGMOID;
-    int vec = wk->nr == 16 && (rq->mode == YPR_I8RQ_SHIFT
-                                    ? shift_act
-                                    : float_act && rq->round != YPR_I8R_HALF_AWAY);
-    if (!vec) {
+    if (!vec_ok(wk, rq)) {
         (void)requant16;
         ypr__i8_wino_tout_ref(kt, wk, m16, m, n, rq, c0, o);
         return;
@@ -214,13 +220,7 @@ static inline void at6(const __m256i m[6], __m256i s[4])
 void ypr__i8_wino_tout4_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m36, int m,
                              int n, const ypr_i8rq *rq, int64_t c0, int8_t *o)
 {
-    int shift_act = rq->act == YPR_ACT_IDENTITY || rq->act == YPR_ACT_RELU ||
-                    rq->act == YPR_ACT_LEAKY;
-    int float_act = shift_act || rq->act == YPR_ACT_SILU || rq->act == YPR_ACT_SIGMOID;
-    int vec = wk->nr == 16 && (rq->mode == YPR_I8RQ_SHIFT
-                                   ? shift_act
-                                   : float_act && rq->round != YPR_I8R_HALF_AWAY);
-    if (!vec) {
+    if (!vec_ok(wk, rq)) {
         ypr__i8_wino_tout4_ref(kt, wk, m36, m, n, rq, c0, o);
         return;
     }
