@@ -1,13 +1,14 @@
-/* INT8 Winograd F(2×2, 3×3) for 3×3 stride-1 convs: weight transform and
- * packing, the driver (input transform into the set's S16 B panels, 16
- * batched int16 GEMMs per tile block, output transform and the set's
- * requantization epilogue) and the scalar transforms (kernels.h, "INT8
- * Winograd", states the exactness argument).
+/* INT8 Winograd F(2×2, 3×3) and F(4×4, 3×3) for 3×3 stride-1 convs: weight
+ * transforms and packing, the driver (input transform into the set's S16 B
+ * panels, 16 or 36 batched int16 GEMMs per tile block, output transform and
+ * the set's requantization epilogue) and the scalar transforms (kernels.h,
+ * "INT8 Winograd", states the exactness argument).
  *
  * All arithmetic past the int16 transforms is modulo 2^32 (unsigned here,
- * wrapping int32 in the SIMD sets): the result 4·S is exact when
- * |4·S| < 2^31 (ypr__i8_wino_exact), so the output equals the direct conv's
- * bit for bit. Tasks are (image, tile block, row chunk), as ypr__i8_conv2d's. */
+ * wrapping int32 in the SIMD sets): the result k·S (k = 4 or 576) is exact
+ * modulo 2^32 and gives S exactly while the bound ypr__i8_wino_exact checks
+ * holds, so the output equals the direct conv's bit for bit. Tasks are
+ * (image, tile block, row chunk), as ypr__i8_conv2d's. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -508,8 +508,8 @@ int ypr__i8_conv2d(const ypr_i8kt *kt, ypr_pool *pool, const ypr_conv_shape *s,
  * ypr__i8_requant1 per value. */
 int ypr__i8_conv2d_ref(const ypr_conv_shape *s, const int8_t *x, const int8_t *w,
                        const ypr_i8rq *rq, int8_t *y);
-/* ---- INT8 Winograd F(2×2, 3×3) for 3×3 stride-1 convs (int8_wino.c).
- * Exact: with B^T = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]],
+/* ---- INT8 Winograd F(2×2, 3×3) and F(4×4, 3×3) for 3×3 stride-1 convs
+ * (int8_wino.c; F(4×4) below, at ypr__i8_wino_exact). Exact: with B^T = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]],
  * 2G = [[2,0,0],[1,1,1],[1,−1,1],[0,0,2]], A^T = [[1,1,1,0],[0,1,−1,−1]],
  * V = B^T d B of an input tile (x − zp: |V| ≤ 4·255) and U = (2G) g (2G)^T
  * of a weight (|U| ≤ 9·128) fit int16; the 16 element-wise products summed
@@ -518,8 +518,9 @@ int ypr__i8_conv2d_ref(const ypr_conv_shape *s, const int8_t *x, const int8_t *w
  * int32 result is 4·S exactly whenever |4·S| < 2^31, which
  * ypr__i8_wino_exact checks from the weights; dividing by 4 (an arithmetic
  * shift) then gives the direct conv's int32 sum bit for bit, and the same
- * epilogue gives the same int8 output. Tiles are 2×2 outputs; their columns
- * (tile index t = ty·⌈OW/2⌉ + tx) form the GEMMs' N, input channels their K.
+ * epilogue gives the same int8 output. Tiles are T×T outputs (T = 2, 4); their
+ * columns (tile index t = ty·⌈OW/T⌉ + tx) form the GEMMs' N, input channels
+ * their K.
  *
  * tin: for j < n tiles, channel pair (r0: 4 input rows of channel c, r1 of
  *   c + 1, or NULL: zeros), each row pointer at the tile's first input
