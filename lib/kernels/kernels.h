@@ -562,10 +562,12 @@ int64_t ypr__i8_wino_packed_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s, i
 void ypr__i8_wino_pack_w(const ypr_i8kt *kt, const ypr_conv_shape *s, const int8_t *w, int t,
                          void *dst);
 int64_t ypr__i8_wino_scratch_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s, int t);
-/* y = requant(conv(x − zx, w)) with zero padding of x − zx (padding = zx),
- * for an eligible shape whose weights passed ypr__i8_wino_exact; packed by
- * ypr__i8_wino_pack_w with the same set. With zx = 0 bit-identical to
- * ypr__i8_conv2d for any thread count and set. */
+/* y = requant(conv(x − zx, w)) with zero padding of x − zx (padding = zx)
+ * as F(t×t, 3×3), for an eligible shape whose weights passed
+ * ypr__i8_wino_exact for this t (and the xmax of the input); packed by
+ * ypr__i8_wino_pack_w with the same set and t (YPR_EINVAL for another t or
+ * a zero point outside int8). With zx = 0 bit-identical to ypr__i8_conv2d
+ * for any thread count, set and t. */
 int ypr__i8_wino_conv2d(const ypr_i8kt *kt, ypr_pool *pool, const ypr_conv_shape *s,
                         const int8_t *x, int zx, int t, const void *packed,
                         const ypr_i8rq *rq, int8_t *y, void *scratch);
