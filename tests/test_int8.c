@@ -273,6 +273,162 @@ static void test_requant_ties(void **state)
     free(acc);
 }
 
+/* ------------------------------------------------ Winograd vs direct */
+
+/* Direct int32 sums of conv(x − zp, w) (3×3, stride 1, padding = zp, so
+ * padded taps add 0), then the scalar epilogue. */
+static void ref_zp(const ypr_conv_shape *s, const int8_t *x, int zp, const int8_t *w,
+                   const ypr_i8rq *rq, int8_t *y)
+{
+    int64_t oh = s->h + 2 * s->ph - 2, ow = s->w + 2 * s->pw - 2;
+    for (int64_t b = 0; b < s->n; b++)
+        for (int64_t o = 0; o < s->oc; o++)
+            for (int64_t oy = 0; oy < oh; oy++)
+                for (int64_t ox = 0; ox < ow; ox++) {
+                    int64_t acc = 0;
+                    for (int64_t c = 0; c < s->c; c++)
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++) {
+                                int64_t iy = oy - s->ph + ky, ix = ox - s->pw + kx;
+                                if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w)
+                                    continue;
+                                acc += (int64_t)(x[((b * s->c + c) * s->h + iy) * s->w + ix] - zp) *
+                                       w[((o * s->c + c) * 3 + ky) * 3 + kx];
+                            }
+                    y[((b * s->oc + o) * oh + oy) * ow + ox] = ypr__i8_requant1((int32_t)acc, rq, o);
+                }
+}
+
+typedef struct wcase { int c, h, w, oc, p, n, zp, fill; } wcase;
+
+/* fill: 0 random (full range), 1 extremes (x ∈ {−128, 127}, w ∈ {−128, −127, 127}),
+ * 2 the worst case (x = −128, w = 127: the largest |S| the check allows) */
+static void check_wino(const ypr_i8kt *set, const wcase *wc, int kind, int t, ypr_pool *pool)
+{
+    ypr_conv_shape s = {wc->n, wc->c, wc->h, wc->w, wc->oc, 3, 3, 1, 1, wc->p, wc->p, 1, 1, 1};
+    int64_t oh = wc->h + 2 * wc->p - 2, ow = wc->w + 2 * wc->p - 2;
+    int64_t xn = (int64_t)wc->n * wc->c * wc->h * wc->w, wn = (int64_t)wc->oc * wc->c * 9,
+            yn = (int64_t)wc->n * wc->oc * oh * ow;
+    int8_t *x = malloc((size_t)xn), *w = malloc((size_t)wn), *y = malloc((size_t)yn + 64),
+           *yr = malloc((size_t)yn), *yd = malloc((size_t)yn);
+    int32_t *bsh = malloc((size_t)wc->oc * sizeof(int32_t));
+    float *m = malloc((size_t)wc->oc * sizeof(float)), *b = malloc((size_t)wc->oc * sizeof(float));
+    static const int8_t wx[3] = {-128, -127, 127};
+    for (int64_t i = 0; i < xn; i++)
+        x[i] = wc->fill == 0 ? (int8_t)rnd_in(-128, 127) : wc->fill == 1 ? (rnd() % 2 ? 127 : -128)
+                                                                        : -128;
+    for (int64_t i = 0; i < wn; i++)
+        w[i] = wc->fill == 0 ? (int8_t)(rnd() % 4 ? rnd_in(-20, 20) : rnd_in(-128, 127))
+               : wc->fill == 1 ? wx[rnd() % 3] : 127;
+    ypr_i8rq rq;
+    random_rq(&rq, wc->oc, bsh, m, b, kind);
+    if (wc->fill == 2) {   /* |S| up to 2^29: read its top bits */
+        rq.mode = YPR_I8RQ_FLOAT;
+        rq.act = YPR_ACT_IDENTITY;
+        rq.s_out = 1;
+        rq.m = m;
+        rq.b = b;
+        for (int64_t o = 0; o < wc->oc; o++) {
+            m[o] = ldexpf(1.0f, t == 4 ? -18 : -22);
+            b[o] = 0;
+        }
+    }
+    assert_true(ypr__i8_wino_eligible(&s));
+    void *packed = NULL;
+    if (!ypr__i8_wino_exact(&s, w, wc->zp ? 255 : 128, t)) {
+        assert_true(t == 4 && wc->fill == 2);   /* the 2^29 case: F(2×2) only */
+        goto done;
+    }
+    packed = ypr__alloc((size_t)ypr__i8_wino_packed_bytes(set, &s, t));
+    ypr__i8_wino_pack_w(set, &s, w, t, packed);
+    memset(y + yn, 0x5a, 64);
+    assert_int_equal(ypr__i8_wino_conv2d(set, pool, &s, x, wc->zp, t, packed, &rq, y, NULL),
+                     YPR_OK);
+    ref_zp(&s, x, wc->zp, w, &rq, yr);
+    if (wc->zp == 0) {   /* and the direct INT8 conv of the same set, bit for bit */
+        void *pd = ypr__alloc((size_t)ypr__i8_conv_packed_bytes(set, &s));
+        ypr__i8_conv_pack_w(set, &s, w, pd);
+        assert_int_equal(ypr__i8_conv2d(set, pool, &s, x, pd, &rq, yd, NULL), YPR_OK);
+        assert_memory_equal(yd, yr, (size_t)yn);
+        ypr__free(pd);
+    }
+    for (int64_t i = 0; i < yn; i++)
+        if (y[i] != yr[i])
+            fail_msg("%s: winograd F(%d) %dx%dx%d→%d p%d n%d zp %d fill %d mode %d act %d: "
+                     "y[%lld] = %d, reference %d", set->name, t, wc->c, wc->h, wc->w, wc->oc,
+                     wc->p, wc->n, wc->zp, wc->fill, rq.mode, rq.act, (long long)i, y[i], yr[i]);
+    for (int i = 0; i < 64; i++)
+        assert_int_equal((uint8_t)y[yn + i], 0x5a);
+done:
+    ypr__free(packed);
+    free(x);
+    free(w);
+    free(y);
+    free(yr);
+    free(yd);
+    free(bsh);
+    free(m);
+    free(b);
+}
+
+static void wino_cases(const ypr_i8kt *set, size_t quick_count)
+{
+    static const wcase cases[] = {
+        {3, 17, 19, 5, 1, 1, 0, 0},    {33, 6, 5, 29, 1, 2, 0, 0},   {24, 12, 12, 48, 1, 1, 0, 1},
+        {7, 40, 37, 13, 1, 1, -3, 0},  {1, 3, 3, 1, 0, 1, 0, 1},     {16, 9, 70, 17, 0, 1, 0, 0},
+        {5, 11, 4, 7, 2, 2, 127, 1},   {203, 6, 6, 40, 1, 1, 0, 0},  {64, 20, 20, 70, 1, 1, -128, 0},
+        {2, 1, 1, 3, 1, 1, 5, 0},      {9, 35, 33, 6, 1, 1, 0, 1},   {3600, 4, 4, 2, 1, 1, 0, 2},
+        {229, 7, 6, 3, 1, 1, 0, 2},
+    };
+    size_t count = test_quick() ? quick_count : sizeof cases / sizeof cases[0];
+    ypr_pool *p1, *p3;
+    assert_int_equal(ypr__pool_create(1, &p1), YPR_OK);
+    assert_int_equal(ypr__pool_create(3, &p3), YPR_OK);
+    for (size_t i = 0; i < count; i++)
+        for (int kind = 0; kind < 2; kind++)
+            for (int t = 2; t <= 4; t += 2)
+                check_wino(set, &cases[i], kind, t, i % 2 ? p3 : p1);
+    ypr__pool_free(p1);
+    ypr__pool_free(p3);
+}
+
+static void test_wino_vs_direct(void **state)
+{
+    (void)state;
+    wino_cases(kt, 7);
+    if (strcmp(set_name, "scalar") == 0) {   /* the avx2/avxvnni and avx512vnni tiles */
+        wino_cases(ypr__i8kt_named("scalar-s16"), 3);
+        wino_cases(ypr__i8kt_named("scalar-u8"), 3);
+    }
+}
+
+/* The range check, worked by hand: 9·C·127·128 against 2^29 = 536 870 912
+ * (C = 3600: 526 694 400 passes; C = 3700: 541 324 800 does not) and, for
+ * F(4×4), 2^25 = 33 554 432 (C = 229: 33 503 616 passes; 230: 33 649 920 not). */
+static void test_wino_exact_bound(void **state)
+{
+    (void)state;
+    int8_t *w = malloc(9 * 3700);
+    memset(w, 127, 9 * 3700);
+    ypr_conv_shape s = {1, 3600, 4, 4, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    assert_true(ypr__i8_wino_exact(&s, w, 128, 2));
+    assert_false(ypr__i8_wino_exact(&s, w, 255, 2));   /* with a zero point: 1 047 717 000 */
+    assert_false(ypr__i8_wino_exact(&s, w, 128, 4));
+    s.c = 3700;
+    assert_false(ypr__i8_wino_exact(&s, w, 128, 2));
+    s.c = 229;
+    assert_true(ypr__i8_wino_exact(&s, w, 128, 4));
+    s.c = 230;
+    assert_false(ypr__i8_wino_exact(&s, w, 128, 4));
+    s.c = 3600;
+    s.sh = 2;
+    assert_false(ypr__i8_wino_eligible(&s));
+    s.sh = 1;
+    s.groups = 2;
+    assert_false(ypr__i8_wino_eligible(&s));
+    free(w);
+}
+
 /* The set's epilogue against the scalar one, on accumulators up to the
  * plan's bound (|acc + bsh| < 2^30), every mode, activation and rounding. */
 static void test_requant_extremes(void **state)
@@ -379,6 +535,18 @@ static void agree(ypr_model *qm, const float *x, int n, int exact, const char *w
     ypr__plan_i8_free(pi);
 }
 
+/* Two INT8 plans' head outputs, bit for bit. */
+static void same_outputs(const ypr_plan_i8 *a, const ypr_plan_i8 *b)
+{
+    assert_int_equal(ypr__plan_i8_num_outputs(a), ypr__plan_i8_num_outputs(b));
+    for (int l = 0; l < ypr__plan_i8_num_outputs(a); l++) {
+        ypr_shape sh;
+        const float *o = ypr__plan_i8_output(a, l, &sh);
+        assert_memory_equal(o, ypr__plan_i8_output(b, l, NULL),
+                            (size_t)(sh.c * sh.h * sh.w) * sizeof(float));
+    }
+}
+
 static void test_plan_agreement(void **state)
 {
     (void)state;
@@ -416,15 +584,36 @@ static void test_plan_agreement(void **state)
         assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, s2, s2, &own), YPR_OK);
         assert_int_equal(ypr__plan_i8_run(shared, x2), YPR_OK);
         assert_int_equal(ypr__plan_i8_run(own, x2), YPR_OK);
-        for (int l = 0; l < ypr__plan_i8_num_outputs(own); l++) {
-            ypr_shape sh;
-            const float *a = ypr__plan_i8_output(own, l, &sh);
-            assert_memory_equal(a, ypr__plan_i8_output(shared, l, NULL),
-                                (size_t)(sh.c * sh.h * sh.w) * sizeof(float));
-        }
+        same_outputs(own, shared);
         ypr__plan_i8_free(shared);
         ypr__plan_i8_free(own);
         free(x2);
+    }
+
+    /* the exact Winograd convs change nothing: the same head outputs bit for
+     * bit with YPR_I8_WINO=0 (direct convs only) and 1 (every eligible one) */
+    {
+        ypr_plan_i8 *pd, *pw;
+        setenv("YPR_I8_WINO", "0", 1);
+        assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, SIZE, SIZE, &pd), YPR_OK);
+        setenv("YPR_I8_WINO", "1", 1);
+        assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, SIZE, SIZE, &pw), YPR_OK);
+        setenv("YPR_I8_WINO", "2", 1);
+        ypr_plan_i8 *p2;
+        assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, SIZE, SIZE, &p2), YPR_OK);
+        unsetenv("YPR_I8_WINO");
+        assert_int_equal(ypr__plan_i8_run(p2, x), YPR_OK);
+        assert_int_equal(ypr__plan_i8_wino_convs(pd), 0);
+        assert_true(ypr__plan_i8_wino_convs(pw) >= 3);
+        assert_int_equal(ypr__plan_i8_run(pd, x), YPR_OK);
+        assert_int_equal(ypr__plan_i8_run(pw, x), YPR_OK);
+        same_outputs(pd, pw);
+        same_outputs(pd, p2);
+        print_message("winograd: %d convs (F(4x4) where exact, or F(2x2) only), head outputs "
+                      "identical\n", ypr__plan_i8_wino_convs(pw));
+        ypr__plan_i8_free(p2);
+        ypr__plan_i8_free(pd);
+        ypr__plan_i8_free(pw);
     }
 
     /* the model's choice: INT8 for a quantized model unless YPR_INT8=0 */
@@ -580,6 +769,8 @@ int main(void)
         cmocka_unit_test(test_conv_vs_reference),
         cmocka_unit_test(test_requant_extremes),
         cmocka_unit_test(test_requant_ties),
+        cmocka_unit_test(test_wino_vs_direct),
+        cmocka_unit_test(test_wino_exact_bound),
     };
     const struct CMUnitTest plans[] = {
         cmocka_unit_test(test_plan_agreement),

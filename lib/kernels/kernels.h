@@ -508,6 +508,106 @@ int ypr__i8_conv2d(const ypr_i8kt *kt, ypr_pool *pool, const ypr_conv_shape *s,
  * ypr__i8_requant1 per value. */
 int ypr__i8_conv2d_ref(const ypr_conv_shape *s, const int8_t *x, const int8_t *w,
                        const ypr_i8rq *rq, int8_t *y);
+/* ---- INT8 Winograd F(2×2, 3×3) and F(4×4, 3×3) for 3×3 stride-1 convs
+ * (int8_wino.c; F(4×4) below, at ypr__i8_wino_exact). Exact: with B^T = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]],
+ * 2G = [[2,0,0],[1,1,1],[1,−1,1],[0,0,2]], A^T = [[1,1,1,0],[0,1,−1,−1]],
+ * V = B^T d B of an input tile (x − zp: |V| ≤ 4·255) and U = (2G) g (2G)^T
+ * of a weight (|U| ≤ 9·128) fit int16; the 16 element-wise products summed
+ * over the input channels and A^T (·) A are ring operations, computed
+ * modulo 2^32 (wrapping int32), and equal 4·S for the direct sum S. So the
+ * int32 result is 4·S exactly whenever |4·S| < 2^31, which
+ * ypr__i8_wino_exact checks from the weights; dividing by 4 (an arithmetic
+ * shift) then gives the direct conv's int32 sum bit for bit, and the same
+ * epilogue gives the same int8 output. Tiles are T×T outputs (T = 2, 4); their
+ * columns (tile index t = ty·⌈OW/T⌉ + tx) form the GEMMs' N, input channels
+ * their K.
+ *
+ * tin: for j < n tiles, channel pair (r0: 4 input rows of channel c, r1 of
+ *   c + 1, or NULL: zeros), each row pointer at the tile's first input
+ *   column (padded rows hold zp outside the image; readable for 2n + 2 + 64
+ *   bytes), v[(ξ·ldv + j)·2 + e] = V_ξ (ξ = 4a + b) of channel c + e after
+ *   subtracting the zero point zp.
+ * tout: m16 = 16 tiles [ξ][mr][nr] of int32 sums; for rows i < m and
+ *   tiles j < n: Y = A^T M A, y = Y / 4 (exact), q = the set's epilogue of
+ *   channel c0 + i, o[(i·2 + dy)·2·nr + 2j + dx] = q. */
+typedef struct ypr_i8wk {
+    /* gemm as ypr_i8kt.gemm on mr×nr tiles of the S16 layout (int16 pairs;
+     * sums wrap modulo 2^32, as vpmaddwd / vpdpwssd / smlal do) */
+    int mr, nr;
+    void (*gemm)(int64_t nkg, const void *a, const void *b, const int32_t *init, int32_t *c);
+    void (*tin)(const int8_t *const *r0, const int8_t *const *r1, int64_t n, int zp,
+                int16_t *v, int64_t ldv);
+    void (*tout)(const ypr_i8kt *kt, const struct ypr_i8wk *wk, const int32_t *m16, int m,
+                 int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
+    /* the same for F(4×4, 3×3): 6 row pointers, 36 matrices, o [m][4][4·nr] */
+    void (*tin4)(const int8_t *const *r0, const int8_t *const *r1, int64_t n, int zp,
+                 int16_t *v, int64_t ldv);
+    void (*tout4)(const ypr_i8kt *kt, const struct ypr_i8wk *wk, const int32_t *m36, int m,
+                  int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
+} ypr_i8wk;
+/* The Winograd entries of an INT8 set (int8_dispatch.c; entries a set does
+ * not provide are the scalar ones). */
+const ypr_i8wk *ypr__i8wk(const ypr_i8kt *kt);
+int ypr__i8_wino_eligible(const ypr_conv_shape *s);
+/* Output tile t = 2: F(2×2, 3×3) as above. t = 4: F(4×4, 3×3) with Lavin's
+ * B^T (|V| ≤ 100·255 fits int16), G' = diag(4, 6, 6, 24, 24, 1)·G (integer,
+ * |U| ≤ 49·128) and A'' = 24·A^T·diag(4, 6, 6, 24, 24, 1)^−1 (integer): the
+ * wrapping result is 576·S modulo 2^32; times 9^−1 modulo 2^32 it is 64·S,
+ * exact when |S| < 2^25, and an arithmetic shift by 6 gives S.
+ * ypr__i8_wino_exact: 1 when every output channel o has
+ * xmax·Σ|w_o| < 2^29 (t = 2) or < 2^25 (t = 4), so that the result is
+ * exact for any input with |x − zp| ≤ xmax; 0 otherwise. */
+int ypr__i8_wino_exact(const ypr_conv_shape *s, const int8_t *w, int xmax, int t);
+int64_t ypr__i8_wino_packed_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s, int t);
+void ypr__i8_wino_pack_w(const ypr_i8kt *kt, const ypr_conv_shape *s, const int8_t *w, int t,
+                         void *dst);
+int64_t ypr__i8_wino_scratch_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s, int t);
+/* y = requant(conv(x − zx, w)) with zero padding of x − zx (padding = zx)
+ * as F(t×t, 3×3), for an eligible shape whose weights passed
+ * ypr__i8_wino_exact for this t (and the xmax of the input); packed by
+ * ypr__i8_wino_pack_w with the same set and t (YPR_EINVAL for another t or
+ * a zero point outside int8). With zx = 0 bit-identical to ypr__i8_conv2d
+ * for any thread count, set and t. */
+int ypr__i8_wino_conv2d(const ypr_i8kt *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                        const int8_t *x, int zx, int t, const void *packed,
+                        const ypr_i8rq *rq, int8_t *y, void *scratch);
+void ypr__i8_wino_tin_ref(const int8_t *const *r0, const int8_t *const *r1, int64_t n, int zp,
+                          int16_t *v, int64_t ldv);
+void ypr__i8_wino_tout_ref(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m16, int m,
+                           int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
+void ypr__i8_wino_tin4_ref(const int8_t *const *r0, const int8_t *const *r1, int64_t n, int zp,
+                           int16_t *v, int64_t ldv);
+void ypr__i8_wino_tout4_ref(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m36, int m,
+                            int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
+#if defined(YPR_HAVE_AVX2) || defined(YPR_HAVE_AVXVNNI) || defined(YPR_HAVE_AVX512VNNI)
+void ypr__i8wk_fill_avx2(ypr_i8wk *w);   /* built whenever a VNNI set is */
+void ypr__i8_wino_tin_avx2(const int8_t *const *r0, const int8_t *const *r1, int64_t n, int zp,
+                           int16_t *v, int64_t ldv);
+void ypr__i8_wino_tout_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m16, int m,
+                            int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
+void ypr__i8_wino_tin4_avx2(const int8_t *const *r0, const int8_t *const *r1, int64_t n, int zp,
+                            int16_t *v, int64_t ldv);
+void ypr__i8_wino_tout4_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m36, int m,
+                             int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
+#endif
+#if defined(YPR_HAVE_AVXVNNI)
+void ypr__i8wk_fill_avxvnni(ypr_i8wk *w);
+#endif
+#if defined(YPR_HAVE_AVX512)
+/* The 12×16 zmm vpmaddwd tile (x86/int8_wino_avx512.c): the avx2 set's
+ * Winograd stage when the float set is avx512. */
+void ypr__i8wk_tile_avx512(ypr_i8wk *w);
+#endif
+#if defined(YPR_HAVE_AVX512VNNI)
+void ypr__i8wk_fill_avx512vnni(ypr_i8wk *w);
+#endif
+#if defined(YPR_HAVE_NEON)
+void ypr__i8_wino_gemm_neon(int64_t nkg, const void *a, const void *b, const int32_t *init,
+                            int32_t *c);
+#define YPR_I8_WINO_NEON_MR 6
+#define YPR_I8_WINO_NEON_NR 8
+#endif
+
 /* The ISA sets (int8_dispatch.c fills the table from these). */
 void ypr__i8kt_fill_scalar(ypr_i8kt *t);
 #if defined(YPR_HAVE_AVX2)

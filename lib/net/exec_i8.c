@@ -37,7 +37,9 @@ typedef struct i8step {
     int act;
     float alpha;
     ypr_conv_shape cs;
-    void *packed;      /* S_CONV_I8: ypr__i8_conv_pack_w; S_CONV_F32: float packing */
+    void *packed;      /* S_CONV_I8: ypr__i8_conv_pack_w (or ypr__i8_wino_pack_w when
+                        * wino); S_CONV_F32: float packing */
+    int wino;          /* S_CONV_I8 as the exact Winograd F(t×t, 3×3): t = 2 or 4; 0 direct */
     ypr_i8rq rq;
     int32_t *bsh;
     float *m, *b;      /* FLOAT epilogue, or the float conv's bias */
@@ -222,6 +224,29 @@ static int try_shift(i8step *st, const ypr_node *nd, const int8_t *wq, const flo
     return 1;
 }
 
+/* The exact integer Winograd (kernels.h) for a 3×3 stride-1 conv: the
+ * output tile 4 (F(4×4, 3×3)), 2 (F(2×2, 3×3)) or 0 (the direct conv).
+ * YPR_I8_WINO=0 never, =2 at most F(2×2), =1 every eligible conv with the
+ * largest tile whose sums fit; otherwise the cost rule measured on this
+ * machine (docs/quant.md, "Speed": per conv, one thread): at least 8 input
+ * channels (with 3 or 4, the stem, the transforms cost more than the fewer
+ * multiplies save), F(4×4) from 32 input channels when its tighter range
+ * (|S| < 2^25) holds for the weights, F(2×2) otherwise. The rule does not
+ * look at the spatial size: the packed weights are shared by the plans of
+ * every input shape. Whatever it picks, the int8 output is the same bit
+ * for bit. */
+static int use_wino(const ypr_conv_shape *cs, const int8_t *wq)
+{
+    const char *env = getenv("YPR_I8_WINO");
+    int force = env && env[0] == '1', only2 = env && env[0] == '2';
+    if ((env && env[0] == '0') || !ypr__i8_wino_eligible(cs) || (!force && cs->c < 8))
+        return 0;
+    /* |x| ≤ 128: symmetric int8 values */
+    if (!only2 && (force || cs->c >= 32) && ypr__i8_wino_exact(cs, wq, 128, 4))
+        return 4;
+    return ypr__i8_wino_exact(cs, wq, 128, 2) ? 2 : 0;
+}
+
 static int plan_conv_i8(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const ypr_qparam *out)
 {
     const ypr_net *net = p->net;
@@ -246,12 +271,17 @@ static int plan_conv_i8(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const yp
                             0, 0, st->m, st->b, out->scale, out->round};
     }
     if (rc >= 0) {
-        int64_t bytes = ypr__i8_conv_packed_bytes(p->kt, &st->cs);
+        st->wino = use_wino(&st->cs, wq);
+        int64_t bytes = st->wino ? ypr__i8_wino_packed_bytes(p->kt, &st->cs, st->wino)
+                                 : ypr__i8_conv_packed_bytes(p->kt, &st->cs);
         st->packed = ypr__alloc((size_t)bytes);
         if (!st->packed)
             rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
         else {
-            ypr__i8_conv_pack_w(p->kt, &st->cs, wq, st->packed);
+            if (st->wino)
+                ypr__i8_wino_pack_w(p->kt, &st->cs, wq, st->wino, st->packed);
+            else
+                ypr__i8_conv_pack_w(p->kt, &st->cs, wq, st->packed);
             p->packs->bytes += (size_t)bytes;
             rc = YPR_OK;
         }
@@ -298,6 +328,7 @@ static int conv_weights(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const yp
         st->m = d->m;
         st->b = d->b;
         st->rq = d->rq;
+        st->wino = d->wino;
         return YPR_OK;
     }
     int rc = st->kind == S_CONV_I8 ? plan_conv_i8(p, st, nd, out) : plan_conv_f32(p, st, nd);
@@ -533,7 +564,9 @@ static int make_buffers(ypr_plan_i8 *p)
     int64_t sb = 0;
     for (int s = 0; s < p->nsteps; s++)
         if (p->steps[s].kind == S_CONV_I8) {
-            int64_t b = ypr__i8_conv_scratch_bytes(p->kt, &p->steps[s].cs);
+            int64_t b = p->steps[s].wino ? ypr__i8_wino_scratch_bytes(p->kt, &p->steps[s].cs,
+                                                                      p->steps[s].wino)
+                                         : ypr__i8_conv_scratch_bytes(p->kt, &p->steps[s].cs);
             sb = b > sb ? b : sb;
         }
     int workers = ypr__pool_size(p->pool);
@@ -828,6 +861,10 @@ static int run_step(ypr_plan_i8 *p, const i8step *st)
     int64_t cur = 0;
     switch (st->kind) {
     case S_CONV_I8:
+        if (st->wino)
+            return ypr__i8_wino_conv2d(p->kt, p->pool, &st->cs, val(p, src), 0, st->wino,
+                                       st->packed,
+                                       &st->rq, val(p, st->node), p->scratch);
         return ypr__i8_conv2d(p->kt, p->pool, &st->cs, val(p, src), st->packed, &st->rq,
                               val(p, st->node), p->scratch);
     case S_CONV_F32: {
@@ -887,11 +924,12 @@ int ypr__plan_i8_run(ypr_plan_i8 *p, const float *x)
             const ypr_shape *o = &p->shapes[st->node];
             static const char *const kinds[] = {"conv-i8", "conv-f32", "add", "concat",
                                                 "maxpool", "upsample", "reorg", "act"};
-            ypr__log(YPR_LOG_INFO, "i8 step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %s%s", s,
+            ypr__log(YPR_LOG_INFO, "i8 step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %s%s%s", s,
                      p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
                      (long long)o->w, (ypr__now() - t0) * 1e3, kinds[st->kind],
                      st->kind == S_CONV_I8 ? (st->rq.mode == YPR_I8RQ_SHIFT ? " shift" : " float")
-                                           : "");
+                                           : "",
+                     st->kind == S_CONV_I8 && st->wino ? (st->wino == 4 ? " wino4" : " wino2") : "");
         }
     }
     if (p->detect >= 0) {
@@ -945,4 +983,12 @@ const char *ypr__plan_i8_kernels(const ypr_plan_i8 *p)
 size_t ypr__plan_i8_pack_bytes(const ypr_plan_i8 *p)
 {
     return p->packs ? p->packs->bytes : 0;
+}
+
+int ypr__plan_i8_wino_convs(const ypr_plan_i8 *p)
+{
+    int n = 0;
+    for (int s = 0; s < p->nsteps; s++)
+        n += p->steps[s].kind == S_CONV_I8 && p->steps[s].wino;
+    return n;
 }

@@ -301,5 +301,7 @@ size_t ypr__plan_i8_bytes(const ypr_plan_i8 *plan);
 size_t ypr__plan_i8_pack_bytes(const ypr_plan_i8 *plan);
 int64_t ypr__plan_i8_batch(const ypr_plan_i8 *plan);
 const char *ypr__plan_i8_kernels(const ypr_plan_i8 *plan);
+/* How many of the plan's INT8 convs run as the exact Winograd F(2×2, 3×3). */
+int ypr__plan_i8_wino_convs(const ypr_plan_i8 *p);
 
 #endif

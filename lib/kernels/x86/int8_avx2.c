@@ -71,3 +71,12 @@ void ypr__i8kt_fill_avx2(ypr_i8kt *t)
 {
     *t = (ypr_i8kt){"avx2", MR, NR, 2, YPR_I8F_S16, gemm_6x16, requant16};
 }
+
+/* Winograd: the same tile on int16 pairs (vpmaddwd and vpaddd wrap modulo
+ * 2^32, as the exactness argument needs), the AVX2 transforms
+ * (int8_wino_avx2.c). */
+void ypr__i8wk_fill_avx2(ypr_i8wk *w)
+{
+    *w = (ypr_i8wk){MR, NR, gemm_6x16, ypr__i8_wino_tin_avx2, ypr__i8_wino_tout_avx2,
+                    ypr__i8_wino_tin4_avx2, ypr__i8_wino_tout4_avx2};
+}

@@ -36,7 +36,36 @@ static void gemm_12x16(int64_t nkg, const void *a, const void *b, const int32_t 
         _mm512_storeu_si512(c + i * NR, acc[i]);
 }
 
+/* Winograd element-wise stage: int16 pairs (the S16 layout: 16 columns ×
+ * 2 int16 = one zmm) with 512-bit vpdpwssd (non-saturating: sums wrap
+ * modulo 2^32), 12×16 tiles. */
+static void wgemm_12x16(int64_t nkg, const void *a, const void *b, const int32_t *init,
+                        int32_t *c)
+{
+    const int8_t *pa = a;
+    const __m512i *pb = b;
+    __m512i acc[MR];
+    for (int i = 0; i < MR; i++)
+        acc[i] = _mm512_set1_epi32(init ? init[i] : 0);
+    for (int64_t q = 0; q < nkg; q++, pa += 4 * MR, pb++) {
+        __m512i b0 = _mm512_loadu_si512(pb);
+        for (int i = 0; i < MR; i++)
+            acc[i] = _mm512_dpwssd_epi32(acc[i], _mm512_set1_epi32(ld32(pa + 4 * (i))), b0);
+    }
+    for (int i = 0; i < MR; i++)
+        _mm512_storeu_si512(c + i * NR, acc[i]);
+}
+
 void ypr__i8kt_fill_avx512vnni(ypr_i8kt *t)
 {
     *t = (ypr_i8kt){"avx512vnni", MR, NR, 4, YPR_I8F_U8, gemm_12x16, requant16};
+
+}
+
+void ypr__i8wk_fill_avx512vnni(ypr_i8wk *w)
+{
+    ypr__i8wk_fill_avx2(w);   /* its transforms (the CPU has AVX2), this tile */
+    w->mr = MR;
+    w->nr = NR;
+    w->gemm = wgemm_12x16;
 }

@@ -42,7 +42,41 @@ static void gemm_6x16(int64_t nkg, const void *a, const void *b, const int32_t *
     }
 }
 
+/* Winograd element-wise stage: int16 pairs (the S16 layout) with vpdpwssd
+ * (the non-saturating form: sums wrap modulo 2^32, as the exact argument
+ * needs), 6×16 tiles. */
+static void wgemm_6x16(int64_t nkg, const void *a, const void *b, const int32_t *init,
+                       int32_t *c)
+{
+    const int8_t *pa = a;          /* a pair of int16 per (k pair, row) */
+    const __m256i *pb = b;          /* 16 columns × a pair of int16 per k pair */
+    __m256i acc[MR][2];
+    for (int i = 0; i < MR; i++)
+        acc[i][0] = acc[i][1] = _mm256_set1_epi32(init ? init[i] : 0);
+    for (int64_t q = 0; q < nkg; q++, pa += 4 * MR, pb += 2) {
+        __m256i b0 = _mm256_loadu_si256(pb), b1 = _mm256_loadu_si256(pb + 1);
+        for (int i = 0; i < MR; i++) {
+            __m256i r = _mm256_set1_epi32(ld32(pa + 4 * (i)));
+            acc[i][0] = _mm256_dpwssd_avx_epi32(acc[i][0], r, b0);
+            acc[i][1] = _mm256_dpwssd_avx_epi32(acc[i][1], r, b1);
+        }
+    }
+    for (int i = 0; i < MR; i++) {
+        _mm256_storeu_si256((__m256i *)(c + i * NR), acc[i][0]);
+        _mm256_storeu_si256((__m256i *)(c + i * NR + 8), acc[i][1]);
+    }
+}
+
 void ypr__i8kt_fill_avxvnni(ypr_i8kt *t)
 {
     *t = (ypr_i8kt){"avxvnni", MR, NR, 4, YPR_I8F_U8, gemm_6x16, requant16};
+
+}
+
+void ypr__i8wk_fill_avxvnni(ypr_i8wk *w)
+{
+    ypr__i8wk_fill_avx2(w);   /* its transforms (the CPU has AVX2), this tile */
+    w->mr = MR;
+    w->nr = NR;
+    w->gemm = wgemm_6x16;
 }
