@@ -266,6 +266,16 @@ AI __m256 im2col_even(__m256 lo, __m256 hi)
     return xv_even(lo, hi);
 }
 
+AI __m256 im2col_odd(__m256 lo, __m256 hi)
+{
+    return xv_odd(lo, hi);
+}
+
+AI __m256 im2col_loadu(const float *p)
+{
+    return xv_load(p);
+}
+
 AI __m256 im2col_zero(void)
 {
     return xv_zero();
