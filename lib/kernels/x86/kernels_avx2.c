@@ -159,9 +159,12 @@ AI void fma_loop(int64_t kc, const float *a, const float *b, xv_f out[XV_MR_MAX]
 }
 
 /* The 4 × NV·8 k loop on its own, the accumulators handed back through
- * memory: inlined next to the epilogue, the unrolled loop made GCC keep an
- * accumulator on the stack (all 16 registers are taken), costing a third of
- * the speed; the 12 stores and loads here cost ~1 % of a 256-deep tile. */
+ * memory, for the kernel with the fused epilogue: inlined next to it, the
+ * unrolled loop made GCC 12 keep an accumulator on the stack (all 16
+ * registers are taken), costing a third of the speed; the call and the 12
+ * stores and loads cost less than the epilogue's own work. The plain kernel
+ * (short-K Winograd GEMMs, all but the last K block) inlines the loop: no
+ * spill there. */
 static __attribute__((noinline)) void fma_tile_4x24(int64_t kc, const float *a, const float *b,
                                                     xv_f acc[XV_MR_MAX][4], int nv)
 {
@@ -181,8 +184,10 @@ AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64
                      const int EP)
 {
     xv_f acc[XV_MR_MAX][4];
-    fma_tile_4x24(kc, a, b, acc, NV);
-    (void)NRV;
+    if (EP)
+        fma_tile_4x24(kc, a, b, acc, NV);
+    else
+        fma_loop(kc, a, b, acc, MR, NV, NRV);
     if (EP) {
         ep_store(acc, c, ldc, m, n, accumulate, scale, bias, act, alpha, MR, NV, NRV);
         return;
