@@ -176,22 +176,21 @@ static __attribute__((noinline)) void fma_tile_4x24(int64_t kc, const float *a, 
         fma_loop(kc, a, b, acc, 4, 3, 3);
 }
 
-/* A micro-tile: the k loop, then with EP set the store through ep_store
- * (the fused epilogue), otherwise the plain (accumulating) store. */
+/* A micro-tile (MR = 4, NRV = 3: the 4 × 24 kernels below): the k loop, then
+ * with EP set the store through ep_store (the fused epilogue), otherwise the
+ * plain (accumulating) store. */
 AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                      int m, int n, int accumulate, const float *scale, const float *bias,
                      int act, float alpha, const int MR, const int NV, const int NRV,
                      const int EP)
 {
     xv_f acc[XV_MR_MAX][4];
-    if (EP)
-        fma_tile_4x24(kc, a, b, acc, NV);
-    else
-        fma_loop(kc, a, b, acc, MR, NV, NRV);
     if (EP) {
+        fma_tile_4x24(kc, a, b, acc, NV);
         ep_store(acc, c, ldc, m, n, accumulate, scale, bias, act, alpha, MR, NV, NRV);
         return;
     }
+    fma_loop(kc, a, b, acc, MR, NV, NRV);
     plain_store(acc, c, ldc, m, n, accumulate, MR, NV);
 }
 
