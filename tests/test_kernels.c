@@ -298,6 +298,8 @@ static void check_thread_independent(ypr_rng *r, const ypr_conv_shape *sp)
         ypr_pool *p;
         assert_int_equal(ypr__pool_create(threads[i], &p), YPR_OK);
         y[i] = ypr__alloc((size_t)yn * sizeof(float));
+        for (int64_t j = 0; j < yn; j++)   /* a different fill each: every value must be written */
+            y[i][j] = (float)(1000 + i);
         assert_int_equal(ypr__conv2d(kt, p, &s, x, pw, &ep, y[i]), YPR_OK);
         ypr__pool_free(p);
     }
@@ -317,6 +319,14 @@ static void test_conv_thread_independent(void **state)
     ypr_conv_shape b = {1, 6, 120, 160, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1};  /* runs of blocks */
     check_thread_independent(&r, &a);
     check_thread_independent(&r, &b);
+    /* few column blocks, split by columns between the workers: fewer panels
+     * than workers, parts of several nc blocks, stride 2 */
+    ypr_conv_shape c = {1, 16, 4, 5, 9, 1, 1, 1, 1, 0, 0, 1, 1, 1};
+    ypr_conv_shape d = {1, 8, 40, 40, 12, 1, 1, 1, 1, 0, 0, 1, 1, 1};
+    ypr_conv_shape e = {1, 5, 31, 29, 7, 3, 3, 2, 2, 1, 1, 1, 1, 1};
+    check_thread_independent(&r, &c);
+    check_thread_independent(&r, &d);
+    check_thread_independent(&r, &e);
 }
 
 /* ------------------------------------------------------- epilogue alone */

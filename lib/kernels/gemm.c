@@ -85,11 +85,10 @@ typedef struct gemm_plan {
     const ypr_ktable *kt;
     const ypr_gemm_job *jobs;
     int64_t njobs;
-    int64_t msplit;        /* row blocks per job */
+    int64_t nsplit;        /* > 0: task t takes part t % nsplit of job t / nsplit's column panels */
     int64_t nblocks_max;   /* column blocks per job (max over jobs) */
     int64_t nper;          /* consecutive column blocks per task */
     int64_t nranges;       /* column ranges per job: ceil(nblocks_max / nper) */
-    int whole;             /* each task packs and multiplies all of a job's columns */
     float *scratch;
 } gemm_plan;
 
@@ -137,29 +136,34 @@ static void run_tile(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t m0,
     }
 }
 
+/* Part `part` of a job's column panels, split evenly (within one panel) in
+ * nsplit parts, with all the job's rows: in blocks of nc columns, or all at
+ * once when the part has at most WHOLE_PANELS panels (each A micro-panel then
+ * meets every B panel, so A is read once). */
+static void part_task(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t part, float *buf)
+{
+    const int64_t nr = pl->kt->nr, panels = ceil_div(jb->n, nr);
+    const int64_t p0 = panels * part / pl->nsplit, p1 = panels * (part + 1) / pl->nsplit;
+    const int64_t step = p1 - p0 <= WHOLE_PANELS ? WHOLE_PANELS : pl->kt->nc / nr;
+    for (int64_t p = p0; p < p1; p += step)
+        run_tile(pl, jb, 0, jb->m, p * nr, min64(jb->n, min64(p1, p + step) * nr), buf);
+}
+
 static void gemm_task(void *ctx, int64_t task, int worker)
 {
     const gemm_plan *pl = ctx;
-    int64_t per_job = pl->msplit * pl->nranges;
-    const ypr_gemm_job *jb = &pl->jobs[task / per_job];
-    int64_t rem = task % per_job;
-    int64_t mi = rem / pl->nranges, ri = rem % pl->nranges;
-    const int mr = pl->kt->mr;
-    int64_t mpanels = ceil_div(jb->m, mr);
-    int64_t pb = ceil_div(mpanels, pl->msplit);
-    int64_t m0 = mi * pb * mr, m1 = min64(jb->m, (mi + 1) * pb * mr);
-    if (m0 >= m1)
-        return;
     float *buf = pl->scratch + worker * ypr__gemm_scratch_floats(pl->kt);
-    if (pl->whole) {
-        run_tile(pl, jb, m0, m1, 0, jb->n, buf);
+    if (pl->nsplit) {
+        part_task(pl, &pl->jobs[task / pl->nsplit], task % pl->nsplit, buf);
         return;
     }
+    const ypr_gemm_job *jb = &pl->jobs[task / pl->nranges];
+    int64_t ri = task % pl->nranges;
     for (int64_t ni = ri * pl->nper; ni < (ri + 1) * pl->nper; ni++) {
         int64_t n0 = ni * pl->kt->nc, n1 = min64(jb->n, n0 + pl->kt->nc);
         if (n0 >= n1)
             return;
-        run_tile(pl, jb, m0, m1, n0, n1, buf);
+        run_tile(pl, jb, 0, jb->m, n0, n1, buf);
     }
 }
 
@@ -169,32 +173,23 @@ int ypr__gemm_run(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs
     if (njobs <= 0)
         return YPR_OK;
     int nthreads = ypr__pool_size(pool);
-    gemm_plan pl = {kt, jobs, njobs, 1, 1, 1, 1, 0, scratch};
-    int64_t mpanels_max = 1;
+    gemm_plan pl = {kt, jobs, njobs, 0, 1, 1, 1, scratch};
     for (int64_t j = 0; j < njobs; j++) {
         int64_t nb = ceil_div(jobs[j].n, kt->nc);
         if (nb > pl.nblocks_max)
             pl.nblocks_max = nb;
-        int64_t mp = ceil_div(jobs[j].m, kt->mr);
-        if (mp > mpanels_max)
-            mpanels_max = mp;
     }
     int64_t tasks = njobs * pl.nblocks_max;
-    int64_t npanels_max = 1;
-    for (int64_t j = 0; j < njobs; j++)
-        npanels_max = npanels_max > ceil_div(jobs[j].n, kt->nr) ? npanels_max
-                                                                : ceil_div(jobs[j].n, kt->nr);
     if (nthreads > 1 && tasks < 16 * nthreads) {
         /* Few column blocks (13² … 40² outputs): blocks would not spread
          * evenly over the workers, so each task takes one worker's share of
-         * a job's rows and all its column blocks, packing B for itself.
-         * Packing B twice costs less than idling on uneven blocks or than
-         * sharing one packed B between cores (3×3 256→256 at 13²: +20 %).
-         * Up to WHOLE_PANELS panels, all of them are packed at once, so each
-         * A micro-panel meets every B panel and A is read once. */
-        pl.msplit = min64(mpanels_max, nthreads);
-        pl.nper = pl.nblocks_max;
-        pl.whole = npanels_max <= WHOLE_PANELS;
+         * a job's column panels (split by panels: even within one) with all
+         * its rows, packing only its own columns of B. Splitting the rows
+         * instead made every worker pack all of B: 2–20 % more CPU time in
+         * total on two threads (1×1 and stride-2 convs at 13²–52²), the
+         * packing doubled; sharing one packed B between cores cost more
+         * still (3×3 256→256 at 13²: +20 %). */
+        pl.nsplit = nthreads;
     } else if (tasks > 32 * nthreads) {
         /* Many column blocks: each task takes a run of neighbouring blocks,
          * so a worker walks the output (and the input rows an im2col packer
@@ -210,7 +205,7 @@ int ypr__gemm_run(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs
             return YPR_ENOMEM;
         pl.scratch = own;
     }
-    ypr__pool_run(pool, njobs * pl.msplit * pl.nranges, gemm_task, &pl);
+    ypr__pool_run(pool, njobs * (pl.nsplit ? pl.nsplit : pl.nranges), gemm_task, &pl);
     ypr__free(own);
     return YPR_OK;
 }

@@ -16,7 +16,9 @@
  *   im2col_vec                   its float vector type
  *   im2col_mask im2col_lanes(int64_t a, int64_t b)   lanes [a, b), clamped
  *   im2col_vec im2col_load(im2col_mask m, const float *p)   masked, zeroing
+ *   im2col_vec im2col_loadu(const float *p)                 plain, unaligned
  *   im2col_vec im2col_even(im2col_vec lo, im2col_vec hi)    lanes 0, 2, 4, …
+ *   im2col_vec im2col_odd(im2col_vec lo, im2col_vec hi)     lanes 1, 3, 5, …
  *   im2col_vec im2col_zero(void)
  *   void im2col_store(float *d, int cnt, im2col_vec v)      first cnt lanes
  *   im2col_mask im2col_bits(uint32_t b)          lane l set where bit l is
@@ -32,6 +34,8 @@ enum { IM2COL_RUNS = 16, IM2COL_KW = 8, IM2COL_CHUNKS = 128 / IM2COL_VL + IM2COL
 typedef struct im2col_chunk {
     int64_t src;          /* input x of source lane 0, relative to the row */
     int32_t dst, cnt;     /* first panel slot, slots filled */
+    int32_t inside;       /* kx = 0 entries: the three kx of a 3-wide kernel read only
+                           * inside the row with whole vectors (im2col_taps3) */
     im2col_mask l0, l1;   /* lanes of the first / second source vector inside the row */
 } im2col_chunk;
 
@@ -40,6 +44,56 @@ typedef struct im2col_chunk {
 static inline const float *im2col_at(const float *p, int64_t i)
 {
     return (const float *)((uintptr_t)p + (uintptr_t)(i * (int64_t)sizeof(float)));
+}
+
+/* The three panel rows kx = 0, 1, 2 of one (channel, ky) of a 3-wide,
+ * undilated kernel (d: the kx = 0 row), in one pass over the chunks: a chunk
+ * wholly inside its input row loads each source vector once, unmasked, for
+ * all three taps (stride 2: kx = 0 and 1 are the even and odd lanes of the
+ * same two vectors); chunks at the row's edges and missing rows (NULL) take
+ * the per-tap path. The same values as three passes of the generic loop. */
+static inline __attribute__((always_inline)) void
+im2col_taps3(float *d, int nr, const im2col_chunk tab[][IM2COL_CHUNKS], const int *first,
+             const float *const *rows, int nruns, const int SW)
+{
+    const int VL = IM2COL_VL;
+    float *d1 = d + nr, *d2 = d + 2 * nr;
+    for (int i = 0; i < nruns; i++) {
+        const float *row = rows[i];
+        for (int c = first[i]; c < first[i + 1]; c++) {
+            const im2col_chunk *ch = &tab[0][c];
+            const int32_t o = ch->dst, cnt = ch->cnt;
+            if (!row) {
+                im2col_store(d + o, cnt, im2col_zero());
+                im2col_store(d1 + o, cnt, im2col_zero());
+                im2col_store(d2 + o, cnt, im2col_zero());
+            } else if (ch->inside) {
+                const float *p = row + ch->src;
+                if (SW == 1) {
+                    im2col_store(d + o, cnt, im2col_loadu(p));
+                    im2col_store(d1 + o, cnt, im2col_loadu(p + 1));
+                    im2col_store(d2 + o, cnt, im2col_loadu(p + 2));
+                } else {
+                    im2col_vec lo = im2col_loadu(p), hi = im2col_loadu(p + VL);
+                    im2col_store(d + o, cnt, im2col_even(lo, hi));
+                    im2col_store(d1 + o, cnt, im2col_odd(lo, hi));
+                    im2col_store(d2 + o, cnt,
+                                 im2col_even(im2col_loadu(p + 2), im2col_loadu(p + VL + 2)));
+                }
+            } else {
+                for (int t = 0; t < 3; t++) {
+                    const im2col_chunk *ck = &tab[t][c];
+                    im2col_vec v;
+                    if (SW == 1)
+                        v = im2col_load(ck->l0, im2col_at(row, ck->src));
+                    else
+                        v = im2col_even(im2col_load(ck->l0, im2col_at(row, ck->src)),
+                                        im2col_load(ck->l1, im2col_at(row, ck->src + VL)));
+                    im2col_store(d + t * nr + o, cnt, v);
+                }
+            }
+        }
+    }
 }
 
 /* One panel (nr slots × kc rows) once its runs are known; SW is a constant. */
@@ -67,6 +121,8 @@ im2col_panel(const ypr_im2col_src *s, int64_t k0, int64_t kc, int nr, float *pan
                 ch->cnt = (int32_t)cnt;
                 ch->l0 = im2col_lanes(-lo, end);
                 ch->l1 = im2col_lanes(-lo - VL, end - VL);
+                /* whole-vector reads of kx = 0, 1, 2 end at lo + SW·VL + 1 */
+                ch->inside = lo >= 0 && lo + SW * VL + 2 <= w;
             }
         }
         first[nruns] = n;
@@ -82,6 +138,14 @@ im2col_panel(const ypr_im2col_src *s, int64_t k0, int64_t kc, int nr, float *pan
         for (int i = 0; i < nruns; i++) {
             int64_t iy = runs[i].oy * s->sh - s->ph + ky * s->dh;
             rows[i] = iy >= 0 && iy < s->h ? plane + iy * w : NULL;
+        }
+        if (kx == 0 && s->kw == 3 && s->dw == 1 && kk + 3 <= kc) {
+            im2col_taps3(panel + kk * nr, nr, tab, first, rows, nruns, SW);
+            for (int t = 0; t < 3; t++)
+                for (int64_t j = cols; j < nr; j++)
+                    panel[(kk + t) * nr + j] = 0.0f;
+            kx = 3;
+            kk += 3;
         }
         for (; kx < s->kw && kk < kc; kx++, kk++) {
             float *d = panel + kk * nr;

@@ -500,6 +500,16 @@ static inline float32x4_t im2col_even(float32x4_t lo, float32x4_t hi)
     return vuzp1q_f32(lo, hi);
 }
 
+static inline float32x4_t im2col_odd(float32x4_t lo, float32x4_t hi)
+{
+    return vuzp2q_f32(lo, hi);
+}
+
+static inline float32x4_t im2col_loadu(const float *p)
+{
+    return vld1q_f32(p);
+}
+
 static inline float32x4_t im2col_zero(void)
 {
     return vdupq_n_f32(0.0f);

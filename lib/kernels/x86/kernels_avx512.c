@@ -270,6 +270,16 @@ AI __m512 im2col_even(__m512 lo, __m512 hi)
     return xv_even(lo, hi);
 }
 
+AI __m512 im2col_odd(__m512 lo, __m512 hi)
+{
+    return xv_odd(lo, hi);
+}
+
+AI __m512 im2col_loadu(const float *p)
+{
+    return xv_load(p);
+}
+
 AI __m512 im2col_zero(void)
 {
     return xv_zero();
