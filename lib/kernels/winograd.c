@@ -143,43 +143,53 @@ typedef struct wino_run {
     int64_t r0, nr;           /* this chunk: tile rows r0 … r0 + nr − 1 */
 } wino_run;
 
-/* Task (channel, tile row): copy the six input rows the row of tiles reads
- * (zeros outside the image), transform them into V. */
-static void in_task(void *ctx, int64_t task, int worker)
+/* Task (channel): for each tile row of the chunk, copy the six input rows
+ * the row of tiles reads (zeros outside the image) and transform them into
+ * V. One task per channel, not per (channel, tile row): a channel's V rows
+ * are contiguous, and two workers writing neighbouring tile rows shared
+ * their boundary cache lines in all 36 matrices (on AVX-512 Zen 5, two
+ * threads ran the Winograd layers no faster than one). */
+static void in_task(void *ctx, int64_t ci, int worker)
 {
     const wino_run *w = ctx;
     const ypr_conv_shape *s = w->s;
     const wino_geom *g = w->g;
-    const int64_t ci = task / w->nr, r = task % w->nr, gr = w->r0 + r;
-    const int64_t b = gr / g->th, ty = gr % g->th, p = w->nr * g->tw;
-    const float *plane = w->x + (b * s->c + ci) * s->h * s->w;
+    const int64_t p = w->nr * g->tw;
     float *d = w->rowbuf + (int64_t)worker * WT * g->ldd;
-    for (int i = 0; i < WT; i++) {
-        int64_t iy = 4 * ty - s->ph + i;
-        if (iy < 0 || iy >= s->h)
-            memset(d + i * g->ldd, 0, (size_t)g->ldd * sizeof(float));
-        else
-            ypr__gather_row(plane + iy * s->w, s->w, -s->pw, 1, g->ldd, d + i * g->ldd);
+    for (int64_t r = 0; r < w->nr; r++) {
+        const int64_t gr = w->r0 + r, b = gr / g->th, ty = gr % g->th;
+        const float *plane = w->x + (b * s->c + ci) * s->h * s->w;
+        for (int i = 0; i < WT; i++) {
+            int64_t iy = 4 * ty - s->ph + i;
+            if (iy < 0 || iy >= s->h)
+                memset(d + i * g->ldd, 0, (size_t)g->ldd * sizeof(float));
+            else
+                ypr__gather_row(plane + iy * s->w, s->w, -s->pw, 1, g->ldd, d + i * g->ldd);
+        }
+        w->kt->wino4_in(d, g->ldd, (int)g->tw, w->v + ci * p + r * g->tw, s->c * p);
     }
-    w->kt->wino4_in(d, g->ldd, (int)g->tw, w->v + ci * p + r * g->tw, s->c * p);
 }
 
-/* Task (output channel, tile row): M → output rows, with the epilogue. */
-static void out_task(void *ctx, int64_t task, int worker)
+/* Task (output channel): M → the chunk's output rows, with the epilogue
+ * (one task per channel, as in_task). */
+static void out_task(void *ctx, int64_t o, int worker)
 {
     (void)worker;
     const wino_run *w = ctx;
     const ypr_conv_shape *s = w->s;
     const wino_geom *g = w->g;
-    const int64_t o = task / w->nr, r = task % w->nr, gr = w->r0 + r;
-    const int64_t b = gr / g->th, ty = gr % g->th, p = w->nr * g->tw;
+    const int64_t p = w->nr * g->tw;
     const ypr_epilogue *ep = w->ep;
     float scale = ep && ep->scale ? ep->scale[o] : 1.0f;
     float bias = ep && ep->bias ? ep->bias[o] : 0.0f;
-    int rows = g->oh - 4 * ty < 4 ? (int)(g->oh - 4 * ty) : 4;
-    float *y = w->y + ((b * s->oc + o) * g->oh + 4 * ty) * g->ow;
-    w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p, (int)g->tw, y, g->ow, rows, g->ow,
-                     scale, bias, ep ? ep->act : YPR_ACT_IDENTITY, ep ? ep->alpha : 0.0f);
+    for (int64_t r = 0; r < w->nr; r++) {
+        const int64_t gr = w->r0 + r, b = gr / g->th, ty = gr % g->th;
+        int rows = g->oh - 4 * ty < 4 ? (int)(g->oh - 4 * ty) : 4;
+        float *y = w->y + ((b * s->oc + o) * g->oh + 4 * ty) * g->ow;
+        w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p, (int)g->tw, y, g->ow, rows,
+                         g->ow, scale, bias, ep ? ep->act : YPR_ACT_IDENTITY,
+                         ep ? ep->alpha : 0.0f);
+    }
 }
 
 /* The chunked driver both entry points share: per chunk of tile rows, the
@@ -196,7 +206,7 @@ static int drive(wino_run *w, ypr_pool *pool, const float *packed_u, int64_t per
         w->r0 = r0;
         w->nr = g->rows - r0 < g->chunk ? g->rows - r0 : g->chunk;
         const int64_t p = w->nr * g->tw;
-        ypr__pool_run(pool, s->c * w->nr, in_task, w);
+        ypr__pool_run(pool, s->c, in_task, w);
         for (int k = 0; k < WK; k++) {
             ms[k] = (ypr_matrix_src){w->v + k * s->c * p, p, p};
             jobs[k] = (ypr_gemm_job){s->oc, p, s->c, packed_u + k * per, ypr__pack_b_matrix,
@@ -204,7 +214,7 @@ static int drive(wino_run *w, ypr_pool *pool, const float *packed_u, int64_t per
         }
         rc = ypr__gemm_run(w->kt, pool, jobs, WK, scratch);
         if (rc == YPR_OK)
-            ypr__pool_run(pool, s->oc * w->nr, out, w);
+            ypr__pool_run(pool, s->oc, out, w);
     }
     return rc;
 }
@@ -237,22 +247,24 @@ int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape 
 
 /* ---- accumulating variant (the training backward's dX, conv_bwd.c) */
 
-/* Task (output channel, tile row) of ypr__conv2d_wino_acc: M → a worker's
- * row buffer (its input rows are done by then), then added into y. */
-static void out_acc_task(void *ctx, int64_t task, int worker)
+/* Task (output channel) of ypr__conv2d_wino_acc: per tile row, M → a
+ * worker's row buffer (its input rows are done by then), then added into y. */
+static void out_acc_task(void *ctx, int64_t o, int worker)
 {
     const wino_run *w = ctx;
     const ypr_conv_shape *s = w->s;
     const wino_geom *g = w->g;
-    const int64_t o = task / w->nr, r = task % w->nr, gr = w->r0 + r;
-    const int64_t b = gr / g->th, ty = gr % g->th, p = w->nr * g->tw;
-    int rows = g->oh - 4 * ty < 4 ? (int)(g->oh - 4 * ty) : 4;
+    const int64_t p = w->nr * g->tw;
     float *t = w->rowbuf + (int64_t)worker * WT * g->ldd;
-    float *y = w->y + ((b * s->oc + o) * g->oh + 4 * ty) * g->ow;
-    w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p, (int)g->tw, t, g->ow, rows, g->ow,
-                     1.0f, 0.0f, YPR_ACT_IDENTITY, 0.0f);
-    for (int64_t q = 0; q < rows * g->ow; q++)
-        y[q] += t[q];
+    for (int64_t r = 0; r < w->nr; r++) {
+        const int64_t gr = w->r0 + r, b = gr / g->th, ty = gr % g->th;
+        int rows = g->oh - 4 * ty < 4 ? (int)(g->oh - 4 * ty) : 4;
+        float *y = w->y + ((b * s->oc + o) * g->oh + 4 * ty) * g->ow;
+        w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p, (int)g->tw, t, g->ow, rows,
+                         g->ow, 1.0f, 0.0f, YPR_ACT_IDENTITY, 0.0f);
+        for (int64_t q = 0; q < rows * g->ow; q++)
+            y[q] += t[q];
+    }
 }
 
 int ypr__conv2d_wino_acc(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
