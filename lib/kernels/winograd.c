@@ -13,6 +13,7 @@
  * Error: the transforms' constants (up to 8 in Aᵀ, 1/24 in G) make the
  * rounding error grow with the tile; for F(4×4, 3×3) it is a few float ulps
  * of Σ|x·w| (tests/test_winograd.c states the bound it checks). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -101,6 +102,9 @@ typedef struct wino_geom {
     int64_t rows;             /* tile rows over the batch: n·th */
     int64_t chunk;            /* tile rows per chunk */
     int64_t ldd;              /* row stride of the per-worker input rows */
+    int64_t nb;               /* fused path: tiles per block (0: the chunked path) */
+    int64_t tiles;            /* n·th·tw */
+    int64_t nbc;              /* the fused path's block, were it chosen */
 } wino_geom;
 
 static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
@@ -116,20 +120,47 @@ static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
     if (g->chunk > g->rows)
         g->chunk = g->rows;
     g->ldd = ceil_div(ypr__wino4_row_floats(kt->vl, g->tw), 16) * 16;
+    g->tiles = g->rows * g->tw;
+    g->nbc = ceil_div(64, kt->nr) * kt->nr;
+    g->nb = 0;
+}
+
+/* The fused path (wino_fused): blocks of NB tiles, NB the smallest multiple
+ * of the micro-tile width from 64 on; chosen, for pools of two or more
+ * workers, where every worker gets at least two blocks. YPR_WINO_FUSED=0|1
+ * forces it off or on (A/B runs). */
+static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g, int workers)
+{
+    const char *e = getenv("YPR_WINO_FUSED");
+    int on = workers > 1 && g->tiles >= 2 * (int64_t)workers * g->nbc;
+    if (e && (e[0] == '0' || e[0] == '1'))
+        on = e[0] == '1';
+    (void)kt;
+    (void)s;
+    g->nb = on ? g->nbc : 0;
 }
 
 /* V, then M (plus a vector of slack: wino4_out reads whole vectors), then
  * six input rows per worker. */
+static int64_t fused_worker_floats(const ypr_conv_shape *s, const wino_geom *g, int64_t nb)
+{
+    return ceil_div(WT * g->ldd + WK * (s->c + s->oc) * nb + 64, 16) * 16;
+}
+
 static int64_t ws_floats(const ypr_conv_shape *s, const wino_geom *g, int workers)
 {
     int64_t p = g->chunk * g->tw;
-    return WK * s->c * p + WK * s->oc * p + 64 + (int64_t)workers * WT * g->ldd;
+    int64_t chunked = WK * s->c * p + WK * s->oc * p + 64 + (int64_t)workers * WT * g->ldd;
+    /* fused: per worker its input rows, V and M of one block (plus slack) */
+    int64_t fused = (int64_t)workers * fused_worker_floats(s, g, g->nbc);
+    return chunked > fused ? chunked : fused;
 }
 
 int64_t ypr__wino_ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int workers)
 {
     wino_geom g;
     geom(kt, s, &g);
+    choose_path(kt, s, &g, workers);
     return ws_floats(s, &g, workers);
 }
 
@@ -219,6 +250,85 @@ static int drive(wino_run *w, ypr_pool *pool, const float *packed_u, int64_t per
     return rc;
 }
 
+/* ---- fused path: a worker takes a block of nb tiles through all three
+ * stages in its own buffers (input rows, V and M of the block: L2-sized for
+ * 64 channels), so that two workers share no cache line and V and M are
+ * written and read while still in cache; the chunked path shares V and M
+ * between the workers, whose input transform ran no faster on two threads
+ * than on one on an AVX-512 Zen 5 VM. */
+typedef struct wino_fused {
+    const ypr_ktable *kt;
+    const ypr_conv_shape *s;
+    const wino_geom *g;
+    const float *x, *packed_u;
+    const ypr_epilogue *ep;
+    float *y, *ws, *scratch;
+    int64_t per, worker_floats, scratch_floats;
+    int rc;
+} wino_fused;
+
+static void fused_task(void *ctx, int64_t blk, int worker)
+{
+    wino_fused *f = ctx;
+    const ypr_ktable *kt = f->kt;
+    const ypr_conv_shape *s = f->s;
+    const wino_geom *g = f->g;
+    const int64_t nbk = g->nb, t0 = blk * nbk;
+    const int64_t nb = g->tiles - t0 < nbk ? g->tiles - t0 : nbk;
+    float *d = f->ws + (int64_t)worker * f->worker_floats;
+    float *v = d + WT * g->ldd, *m = v + WK * s->c * nbk;
+    /* input transform, one tile-row segment at a time */
+    for (int64_t t = t0; t < t0 + nb;) {
+        const int64_t gr = t / g->tw, tx = t % g->tw, b = gr / g->th, ty = gr % g->th;
+        const int64_t ns = g->tw - tx < t0 + nb - t ? g->tw - tx : t0 + nb - t;
+        const int64_t len = ypr__wino4_row_floats(kt->vl, ns);
+        for (int64_t ci = 0; ci < s->c; ci++) {
+            const float *plane = f->x + (b * s->c + ci) * s->h * s->w;
+            for (int i = 0; i < WT; i++) {
+                int64_t iy = 4 * ty - s->ph + i;
+                if (iy < 0 || iy >= s->h)
+                    memset(d + i * g->ldd, 0, (size_t)len * sizeof(float));
+                else
+                    ypr__gather_row(plane + iy * s->w, s->w, 4 * tx - s->pw, 1, len,
+                                    d + i * g->ldd);
+            }
+            kt->wino4_in(d, g->ldd, (int)ns, v + ci * nbk + (t - t0), s->c * nbk);
+        }
+        t += ns;
+    }
+    /* the 36 products of the block, on this worker alone */
+    ypr_gemm_job jobs[WK];
+    ypr_matrix_src ms[WK];
+    for (int k = 0; k < WK; k++) {
+        ms[k] = (ypr_matrix_src){v + k * s->c * nbk, nbk, nb};
+        jobs[k] = (ypr_gemm_job){s->oc, nb, s->c, f->packed_u + k * f->per, ypr__pack_b_matrix,
+                                 &ms[k], m + k * s->oc * nbk, nbk, NULL, 0};
+    }
+    int rc = ypr__gemm_run(kt, NULL, jobs, WK, f->scratch + (int64_t)worker * f->scratch_floats);
+    if (rc != YPR_OK) {
+        f->rc = rc;   /* any worker's failure (the same code) is reported */
+        return;
+    }
+    /* output transform and epilogue */
+    const ypr_epilogue *ep = f->ep;
+    for (int64_t t = t0; t < t0 + nb;) {
+        const int64_t gr = t / g->tw, tx = t % g->tw, b = gr / g->th, ty = gr % g->th;
+        const int64_t ns = g->tw - tx < t0 + nb - t ? g->tw - tx : t0 + nb - t;
+        const int rows = g->oh - 4 * ty < 4 ? (int)(g->oh - 4 * ty) : 4;
+        /* the segment's columns only: wino4_out writes whole vectors of
+         * tiles while columns remain, which would reach the next block's */
+        const int64_t cols = g->ow - 4 * tx < 4 * ns ? g->ow - 4 * tx : 4 * ns;
+        for (int64_t o = 0; o < s->oc; o++) {
+            float *y = f->y + ((b * s->oc + o) * g->oh + 4 * ty) * g->ow + 4 * tx;
+            kt->wino4_out(m + o * nbk + (t - t0), s->oc * nbk, (int)ns, y, g->ow, rows,
+                          cols, ep && ep->scale ? ep->scale[o] : 1.0f,
+                          ep && ep->bias ? ep->bias[o] : 0.0f,
+                          ep ? ep->act : YPR_ACT_IDENTITY, ep ? ep->alpha : 0.0f);
+        }
+        t += ns;
+    }
+}
+
 int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
                      const float *x, const float *packed_u, const ypr_epilogue *ep, float *y,
                      float *ws, float *scratch)
@@ -238,9 +348,28 @@ int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape 
         ws = own;
     }
     const int64_t pmax = g.chunk * g.tw, per = ypr__gemm_packed_a_floats(kt, s->oc, s->c);
-    wino_run w = {kt, s, &g, x, ep, y, ws, ws + WK * s->c * pmax,
-                  ws + WK * (s->c + s->oc) * pmax + 64, 0, 0};
-    int rc = drive(&w, pool, packed_u, per, scratch, out_task);
+    choose_path(kt, s, &g, workers);
+    float *own_scratch = NULL;
+    if (g.nb && !scratch) {   /* the fused path runs the GEMMs with per-worker scratch */
+        own_scratch = ypr__alloc((size_t)(workers * ypr__gemm_scratch_floats(kt)) * sizeof(float));
+        if (!own_scratch) {
+            ypr__free(own);
+            return YPR_ENOMEM;
+        }
+        scratch = own_scratch;
+    }
+    int rc;
+    if (g.nb) {
+        wino_fused f = {kt, s, &g, x, packed_u, ep, y, ws, scratch, per,
+                        fused_worker_floats(s, &g, g.nbc), ypr__gemm_scratch_floats(kt), YPR_OK};
+        ypr__pool_run(pool, ceil_div(g.tiles, g.nb), fused_task, &f);
+        rc = f.rc;
+    } else {
+        wino_run w = {kt, s, &g, x, ep, y, ws, ws + WK * s->c * pmax,
+                      ws + WK * (s->c + s->oc) * pmax + 64, 0, 0};
+        rc = drive(&w, pool, packed_u, per, scratch, out_task);
+    }
+    ypr__free(own_scratch);
     ypr__free(own);
     return rc;
 }
