@@ -142,6 +142,14 @@ static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom
 
 /* V, then M (plus a vector of slack: wino4_out reads whole vectors), then
  * six input rows per worker. */
+/* Row stride of V and M in the chunked path: whole cache lines, so that two
+ * workers writing neighbouring channels' rows (input transform) or parts of
+ * one row (a GEMM split by columns) share no line. */
+static int64_t ldp(int64_t tiles)
+{
+    return ceil_div(tiles, 16) * 16;
+}
+
 static int64_t fused_worker_floats(const ypr_conv_shape *s, const wino_geom *g, int64_t nb)
 {
     return ceil_div(WT * g->ldd + WK * (s->c + s->oc) * nb + 64, 16) * 16;
@@ -149,7 +157,7 @@ static int64_t fused_worker_floats(const ypr_conv_shape *s, const wino_geom *g, 
 
 static int64_t ws_floats(const ypr_conv_shape *s, const wino_geom *g, int workers)
 {
-    int64_t p = g->chunk * g->tw;
+    int64_t p = ldp(g->chunk * g->tw);
     int64_t chunked = WK * s->c * p + WK * s->oc * p + 64 + (int64_t)workers * WT * g->ldd;
     /* fused: per worker its input rows, V and M of one block (plus slack) */
     int64_t fused = (int64_t)workers * fused_worker_floats(s, g, g->nbc);
@@ -185,7 +193,7 @@ static void in_task(void *ctx, int64_t ci, int worker)
     const wino_run *w = ctx;
     const ypr_conv_shape *s = w->s;
     const wino_geom *g = w->g;
-    const int64_t p = w->nr * g->tw;
+    const int64_t p = ldp(w->nr * g->tw);
     float *d = w->rowbuf + (int64_t)worker * WT * g->ldd;
     for (int64_t r = 0; r < w->nr; r++) {
         const int64_t gr = w->r0 + r, b = gr / g->th, ty = gr % g->th;
@@ -209,7 +217,7 @@ static void out_task(void *ctx, int64_t o, int worker)
     const wino_run *w = ctx;
     const ypr_conv_shape *s = w->s;
     const wino_geom *g = w->g;
-    const int64_t p = w->nr * g->tw;
+    const int64_t p = ldp(w->nr * g->tw);
     const ypr_epilogue *ep = w->ep;
     float scale = ep && ep->scale ? ep->scale[o] : 1.0f;
     float bias = ep && ep->bias ? ep->bias[o] : 0.0f;
@@ -236,11 +244,11 @@ static int drive(wino_run *w, ypr_pool *pool, const float *packed_u, int64_t per
     for (int64_t r0 = 0; r0 < g->rows && rc == YPR_OK; r0 += g->chunk) {
         w->r0 = r0;
         w->nr = g->rows - r0 < g->chunk ? g->rows - r0 : g->chunk;
-        const int64_t p = w->nr * g->tw;
+        const int64_t n = w->nr * g->tw, p = ldp(n);
         ypr__pool_run(pool, s->c, in_task, w);
         for (int k = 0; k < WK; k++) {
-            ms[k] = (ypr_matrix_src){w->v + k * s->c * p, p, p};
-            jobs[k] = (ypr_gemm_job){s->oc, p, s->c, packed_u + k * per, ypr__pack_b_matrix,
+            ms[k] = (ypr_matrix_src){w->v + k * s->c * p, p, n};
+            jobs[k] = (ypr_gemm_job){s->oc, n, s->c, packed_u + k * per, ypr__pack_b_matrix,
                                      &ms[k], w->m + k * s->oc * p, p, NULL, 0};
         }
         rc = ypr__gemm_run(w->kt, pool, jobs, WK, scratch);
@@ -347,7 +355,7 @@ int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape 
             return YPR_ENOMEM;
         ws = own;
     }
-    const int64_t pmax = g.chunk * g.tw, per = ypr__gemm_packed_a_floats(kt, s->oc, s->c);
+    const int64_t pmax = ldp(g.chunk * g.tw), per = ypr__gemm_packed_a_floats(kt, s->oc, s->c);
     choose_path(kt, s, &g, workers);
     float *own_scratch = NULL;
     if (g.nb && !scratch) {   /* the fused path runs the GEMMs with per-worker scratch */
@@ -383,7 +391,7 @@ static void out_acc_task(void *ctx, int64_t o, int worker)
     const wino_run *w = ctx;
     const ypr_conv_shape *s = w->s;
     const wino_geom *g = w->g;
-    const int64_t p = w->nr * g->tw;
+    const int64_t p = ldp(w->nr * g->tw);
     float *t = w->rowbuf + (int64_t)worker * WT * g->ldd;
     for (int64_t r = 0; r < w->nr; r++) {
         const int64_t gr = w->r0 + r, b = gr / g->th, ty = gr % g->th;
@@ -407,7 +415,7 @@ int ypr__conv2d_wino_acc(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_sh
               "conv2d (Winograd): needs a 3x3 stride-1 undilated ungrouped conv, padding <= 2");
     wino_geom g;
     geom(kt, s, &g);
-    const int64_t pmax = g.chunk * g.tw, per = ypr__gemm_packed_a_floats(kt, s->oc, s->c);
+    const int64_t pmax = ldp(g.chunk * g.tw), per = ypr__gemm_packed_a_floats(kt, s->oc, s->c);
     wino_run w = {kt, s, &g, x, NULL, y, ws, ws + WK * s->c * pmax,
                   ws + WK * (s->c + s->oc) * pmax + 64, 0, 0};
     int rc = drive(&w, pool, packed_u, per, scratch, out_acc_task);
