@@ -291,32 +291,38 @@ static void test_thread_independent(void **state)
     ypr__free(x); ypr__free(w); ypr__free(bias);
 }
 
-/* Enough tiles (2 images of 17 × 14) that pools of two and three workers
- * take the fused path (blocks of 64+ tiles spanning tile rows and images)
- * while one worker takes the chunked one: the same values bit for bit. */
+/* Shape 0 has enough tiles (2 images of 17 × 14) that pools of two and
+ * three workers take the fused path in blocks of 64+ tiles (spanning tile
+ * rows and images); shape 1 has few tiles (2 images of 6 × 5) and 50 output
+ * channels, which the fused path splits between the workers; one worker
+ * takes the chunked path. The same values bit for bit. */
 static void test_fused_equals_chunked(void **state)
 {
     (void)state;
     ypr_rng r;
     ypr__rng_seed(&r, 5);
-    ypr_conv_shape s = {2, 8, 67, 53, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1};
-    int64_t yn = s.n * s.oc * s.h * s.w;
-    float *x = rand_buf(&r, s.n * s.c * s.h * s.w, -1, 1), *w = rand_buf(&r, s.oc * s.c * 9, -1, 1);
-    float *bias = rand_buf(&r, s.oc, -1, 1);
-    ypr_epilogue ep = {NULL, bias, YPR_ACT_LEAKY, 0.1f};
-    float *y[3];
-    for (int i = 0; i < 3; i++) {
-        ypr_pool *p;
-        assert_int_equal(ypr__pool_create(i + 1, &p), YPR_OK);
-        y[i] = ypr__alloc((size_t)yn * sizeof(float));
-        run_wino(p, &s, x, w, &ep, y[i]);
-        ypr__pool_free(p);
+    const ypr_conv_shape shapes[2] = {{2, 8, 67, 53, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+                                      {2, 16, 21, 19, 50, 3, 3, 1, 1, 1, 1, 1, 1, 1}};
+    for (int sh = 0; sh < 2; sh++) {
+        const ypr_conv_shape s = shapes[sh];
+        int64_t yn = s.n * s.oc * s.h * s.w;
+        float *x = rand_buf(&r, s.n * s.c * s.h * s.w, -1, 1);
+        float *w = rand_buf(&r, s.oc * s.c * 9, -1, 1), *bias = rand_buf(&r, s.oc, -1, 1);
+        ypr_epilogue ep = {NULL, bias, YPR_ACT_LEAKY, 0.1f};
+        float *y[3];
+        for (int i = 0; i < 3; i++) {
+            ypr_pool *p;
+            assert_int_equal(ypr__pool_create(i + 1, &p), YPR_OK);
+            y[i] = ypr__alloc((size_t)yn * sizeof(float));
+            run_wino(p, &s, x, w, &ep, y[i]);
+            ypr__pool_free(p);
+        }
+        assert_memory_equal(y[0], y[1], (size_t)yn * sizeof(float));
+        assert_memory_equal(y[0], y[2], (size_t)yn * sizeof(float));
+        for (int i = 0; i < 3; i++)
+            ypr__free(y[i]);
+        ypr__free(x); ypr__free(w); ypr__free(bias);
     }
-    assert_memory_equal(y[0], y[1], (size_t)yn * sizeof(float));
-    assert_memory_equal(y[0], y[2], (size_t)yn * sizeof(float));
-    for (int i = 0; i < 3; i++)
-        ypr__free(y[i]);
-    ypr__free(x); ypr__free(w); ypr__free(bias);
 }
 
 static void test_bad_shapes(void **state)

@@ -105,6 +105,9 @@ typedef struct wino_geom {
     int64_t nb;               /* fused path: tiles per block (0: the chunked path) */
     int64_t tiles;            /* n·th·tw */
     int64_t nbc;              /* the fused path's block, were it chosen */
+    int64_t nbs;              /* … and its block when it splits the output channels */
+    int64_t ldb;              /* fused: row stride of a block's V and M (≥ nb) */
+    int parts;                /* fused: output-channel parts per block */
 } wino_geom;
 
 static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
@@ -122,26 +125,39 @@ static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
     g->ldd = ceil_div(ypr__wino4_row_floats(kt->vl, g->tw), 16) * 16;
     g->tiles = g->rows * g->tw;
     g->nbc = ceil_div(64, kt->nr) * kt->nr;
+    g->nbs = g->tiles < 4 * g->nbc ? g->tiles : 4 * g->nbc;
     g->nb = 0;
+    g->ldb = 0;
+    g->parts = 1;
 }
 
-/* The fused path (wino_fused): blocks of NB tiles, NB the smallest multiple
- * of the micro-tile width from 64 on; chosen, for pools of two or more
- * workers, where every worker gets at least two blocks. YPR_WINO_FUSED=0|1
- * forces it off or on (A/B runs). */
+/* The path per shape and pool (measured on AVX-512 Zen 5, two threads, each
+ * YOLOv7 Winograd layer A/B in one process: docs/simd.md, "Winograd"):
+ * 0  chunked: tile rows in chunks, transforms and the 36 GEMMs each spread
+ *    over the pool (one worker: always this path);
+ * 1  fused blocks: a worker takes blocks of nbc tiles (the smallest multiple
+ *    of the micro-tile width from 64 on) through all three stages in its own
+ *    buffers, where every worker gets two blocks or more (160² … 80² maps:
+ *    1.3–1.45× the chunked path);
+ * 2  fused split: fewer tiles than one block (13², 20² maps) and at most 256
+ *    input channels: every worker transforms all tiles and computes its share
+ *    of the output channels (1.1–1.2× at 13²; with 512 input channels it lost).
+ * YPR_WINO_FUSED=0|1|2 forces a path (A/B runs). */
 static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g, int workers)
 {
     const char *e = getenv("YPR_WINO_FUSED");
-    int on = workers > 1 && g->tiles >= 2 * (int64_t)workers * g->nbc;
-    if (e && (e[0] == '0' || e[0] == '1'))
-        on = e[0] == '1';
-    (void)kt;
-    (void)s;
-    g->nb = on ? g->nbc : 0;
+    const int64_t panels = ceil_div(s->oc, kt->mr);
+    int mode = workers <= 1 ? 0 : g->tiles >= 2 * (int64_t)workers * g->nbc ? 1
+               : g->tiles < g->nbc && s->c <= 256 && panels >= 2 * (int64_t)workers ? 2 : 0;
+    if (e && (e[0] == '0' || e[0] == '1' || e[0] == '2'))
+        mode = e[0] - '0';
+    if (mode == 2 && panels < workers)
+        mode = 0;
+    g->nb = mode == 1 ? g->nbc : mode == 2 ? g->nbs : 0;
+    g->parts = mode == 2 ? workers : 1;
+    g->ldb = ceil_div(g->nb, 16) * 16;
 }
 
-/* V, then M (plus a vector of slack: wino4_out reads whole vectors), then
- * six input rows per worker. */
 /* Row stride of V and M in the chunked path: whole cache lines, so that two
  * workers writing neighbouring channels' rows (input transform) or parts of
  * one row (a GEMM split by columns) share no line. */
@@ -155,12 +171,15 @@ static int64_t fused_worker_floats(const ypr_conv_shape *s, const wino_geom *g, 
     return ceil_div(WT * g->ldd + WK * (s->c + s->oc) * nb + 64, 16) * 16;
 }
 
+/* V, then M (plus a vector of slack: wino4_out reads whole vectors), then
+ * six input rows per worker. */
 static int64_t ws_floats(const ypr_conv_shape *s, const wino_geom *g, int workers)
 {
     int64_t p = ldp(g->chunk * g->tw);
     int64_t chunked = WK * s->c * p + WK * s->oc * p + 64 + (int64_t)workers * WT * g->ldd;
     /* fused: per worker its input rows, V and M of one block (plus slack) */
-    int64_t fused = (int64_t)workers * fused_worker_floats(s, g, g->nbc);
+    int64_t nbmax = ceil_div(g->nbc > g->nbs ? g->nbc : g->nbs, 16) * 16;
+    int64_t fused = (int64_t)workers * fused_worker_floats(s, g, nbmax);
     return chunked > fused ? chunked : fused;
 }
 
@@ -275,14 +294,22 @@ typedef struct wino_fused {
     int rc;
 } wino_fused;
 
-static void fused_task(void *ctx, int64_t blk, int worker)
+static void fused_task(void *ctx, int64_t task, int worker)
 {
     wino_fused *f = ctx;
     const ypr_ktable *kt = f->kt;
     const ypr_conv_shape *s = f->s;
     const wino_geom *g = f->g;
-    const int64_t nbk = g->nb, t0 = blk * nbk;
-    const int64_t nb = g->tiles - t0 < nbk ? g->tiles - t0 : nbk;
+    const int64_t blk = task / g->parts, part = task % g->parts;
+    const int64_t nbk = g->ldb, t0 = blk * g->nb;
+    const int64_t nb = g->tiles - t0 < g->nb ? g->tiles - t0 : g->nb;
+    /* this task's output channels: whole micro-panels of A */
+    const int64_t panels = ceil_div(s->oc, kt->mr);
+    const int64_t o0 = panels * part / g->parts * kt->mr;
+    const int64_t o1p = panels * (part + 1) / g->parts * kt->mr, o1 = o1p < s->oc ? o1p : s->oc;
+    const int64_t om = o1 - o0;
+    if (om <= 0)
+        return;
     float *d = f->ws + (int64_t)worker * f->worker_floats;
     float *v = d + WT * g->ldd, *m = v + WK * s->c * nbk;
     /* input transform, one tile-row segment at a time */
@@ -304,13 +331,13 @@ static void fused_task(void *ctx, int64_t blk, int worker)
         }
         t += ns;
     }
-    /* the 36 products of the block, on this worker alone */
+    /* the 36 products of the block for channels o0 … o1 − 1, on this worker alone */
     ypr_gemm_job jobs[WK];
     ypr_matrix_src ms[WK];
     for (int k = 0; k < WK; k++) {
         ms[k] = (ypr_matrix_src){v + k * s->c * nbk, nbk, nb};
-        jobs[k] = (ypr_gemm_job){s->oc, nb, s->c, f->packed_u + k * f->per, ypr__pack_b_matrix,
-                                 &ms[k], m + k * s->oc * nbk, nbk, NULL, 0};
+        jobs[k] = (ypr_gemm_job){om, nb, s->c, f->packed_u + k * f->per + o0 * s->c,
+                                 ypr__pack_b_matrix, &ms[k], m + k * om * nbk, nbk, NULL, 0};
     }
     int rc = ypr__gemm_run(kt, NULL, jobs, WK, f->scratch + (int64_t)worker * f->scratch_floats);
     if (rc != YPR_OK) {
@@ -326,9 +353,9 @@ static void fused_task(void *ctx, int64_t blk, int worker)
         /* the segment's columns only: wino4_out writes whole vectors of
          * tiles while columns remain, which would reach the next block's */
         const int64_t cols = g->ow - 4 * tx < 4 * ns ? g->ow - 4 * tx : 4 * ns;
-        for (int64_t o = 0; o < s->oc; o++) {
+        for (int64_t o = o0; o < o1; o++) {
             float *y = f->y + ((b * s->oc + o) * g->oh + 4 * ty) * g->ow + 4 * tx;
-            kt->wino4_out(m + o * nbk + (t - t0), s->oc * nbk, (int)ns, y, g->ow, rows,
+            kt->wino4_out(m + (o - o0) * nbk + (t - t0), om * nbk, (int)ns, y, g->ow, rows,
                           cols, ep && ep->scale ? ep->scale[o] : 1.0f,
                           ep && ep->bias ? ep->bias[o] : 0.0f,
                           ep ? ep->act : YPR_ACT_IDENTITY, ep ? ep->alpha : 0.0f);
@@ -369,8 +396,9 @@ int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape 
     int rc;
     if (g.nb) {
         wino_fused f = {kt, s, &g, x, packed_u, ep, y, ws, scratch, per,
-                        fused_worker_floats(s, &g, g.nbc), ypr__gemm_scratch_floats(kt), YPR_OK};
-        ypr__pool_run(pool, ceil_div(g.tiles, g.nb), fused_task, &f);
+                        fused_worker_floats(s, &g, ceil_div(g.nbc > g.nbs ? g.nbc : g.nbs, 16) * 16),
+                        ypr__gemm_scratch_floats(kt), YPR_OK};
+        ypr__pool_run(pool, ceil_div(g.tiles, g.nb) * g.parts, fused_task, &f);
         rc = f.rc;
     } else {
         wino_run w = {kt, s, &g, x, ep, y, ws, ws + WK * s->c * pmax,
