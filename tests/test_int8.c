@@ -146,7 +146,10 @@ static void random_rq(ypr_i8rq *rq, int64_t oc, int32_t *bsh, float *m, float *b
         rq->act = acts[rnd() % 6];
         rq->alpha = 0.1f;
         rq->round = (int)(rnd() % 3);
-        rq->s_out = 0.05f + (float)(rnd() % 1000) / 1000.0f;
+        /* a power of two a quarter of the time (the dpu scheme's: the x86
+         * epilogues multiply by its reciprocal then) */
+        rq->s_out = rnd() % 4 == 0 ? ldexpf(1.0f, -rnd_in(0, 8))
+                                   : 0.05f + (float)(rnd() % 1000) / 1000.0f;
         rq->m = m;
         rq->b = b;
         for (int64_t o = 0; o < oc; o++) {

@@ -1,12 +1,12 @@
 /* AVX-512 VNNI INT8 set (512-bit vpdpbusd): as the AVX-VNNI set (uint8
  * x + 128 times int8 weights, compensated start values) with one zmm of 16
- * int32 columns per row and 12 rows per tile, then the x86 requantization
- * epilogue. Built with the AVX-512 flags plus -mavx512vnni; helpers static. */
+ * int32 columns per row and 12 rows per tile, then the AVX-512
+ * requantization epilogue (int8_requant_avx512.h). Built with the AVX-512 flags plus -mavx512vnni; helpers static. */
 #include <immintrin.h>
 #include <string.h>
 
 #include "lib/kernels/kernels.h"
-#include "int8_requant_x86.h"
+#include "int8_requant_avx512.h"
 
 /* 4 packed bytes as one int32 (memcpy: the packing wrote them as int8 or int16) */
 static inline int32_t ld32(const void *p)
@@ -58,7 +58,7 @@ static void wgemm_12x16(int64_t nkg, const void *a, const void *b, const int32_t
 
 void ypr__i8kt_fill_avx512vnni(ypr_i8kt *t)
 {
-    *t = (ypr_i8kt){"avx512vnni", MR, NR, 4, YPR_I8F_U8, gemm_12x16, requant16};
+    *t = (ypr_i8kt){"avx512vnni", MR, NR, 4, YPR_I8F_U8, gemm_12x16, requant16_avx512};
 
 }
 

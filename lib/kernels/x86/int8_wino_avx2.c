@@ -108,6 +108,7 @@ void ypr__i8_wino_tout_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_
     const int mr = wk->mr;
     const int64_t xs = (int64_t)mr * 16;   /* between the 16 matrices */
     const __m256i lo = _mm256_set1_epi32(rq->qmin), hi = _mm256_set1_epi32(rq->qmax);
+    const float inv = rq->mode == YPR_I8RQ_SHIFT ? 0.0f : rq_exact_inv(rq->s_out);
     for (int i = 0; i < m; i++) {
         __m256i w[2][2];   /* [dy][half]: 16 int16, tiles in order, dx interleaved */
         for (int h = 0; h < 2; h++) {
@@ -118,7 +119,7 @@ void ypr__i8_wino_tout_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_
                 for (int dx = 0; dx < 2; dx++) {
                     q[dx] = rq->mode == YPR_I8RQ_SHIFT
                                 ? rq_shift(y[dy][dx], rq, rq->bsh[c0 + i])
-                                : rq_float(y[dy][dx], rq, rq->m[c0 + i], rq->b[c0 + i]);
+                                : rq_float(y[dy][dx], rq, rq->m[c0 + i], rq->b[c0 + i], inv);
                     q[dx] = _mm256_min_epi32(_mm256_max_epi32(q[dx], lo), hi);
                 }
                 w[dy][h] = _mm256_packs_epi32(_mm256_unpacklo_epi32(q[0], q[1]),
@@ -226,6 +227,7 @@ void ypr__i8_wino_tout4_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32
     }
     const int64_t xs = (int64_t)wk->mr * 16;   /* between the 36 matrices */
     const __m256i lo = _mm256_set1_epi32(rq->qmin), hi = _mm256_set1_epi32(rq->qmax);
+    const float inv = rq->mode == YPR_I8RQ_SHIFT ? 0.0f : rq_exact_inv(rq->s_out);
     const __m256i inv9 = _mm256_set1_epi32(0x38e38e39);   /* 9^−1 modulo 2^32 */
     for (int i = 0; i < m; i++) {
         __m256i q[2][4][4];   /* [half][dy][dx]: 8 tiles of int32 */
@@ -247,7 +249,7 @@ void ypr__i8_wino_tout4_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32
                     __m256i yy = _mm256_srai_epi32(_mm256_mullo_epi32(y[dy], inv9), 6);
                     __m256i qq = rq->mode == YPR_I8RQ_SHIFT
                                      ? rq_shift(yy, rq, rq->bsh[c0 + i])
-                                     : rq_float(yy, rq, rq->m[c0 + i], rq->b[c0 + i]);
+                                     : rq_float(yy, rq, rq->m[c0 + i], rq->b[c0 + i], inv);
                     q[h][dy][dx] = _mm256_min_epi32(_mm256_max_epi32(qq, lo), hi);
                 }
             }
