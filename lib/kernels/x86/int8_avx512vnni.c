@@ -64,7 +64,9 @@ void ypr__i8kt_fill_avx512vnni(ypr_i8kt *t)
 
 void ypr__i8wk_fill_avx512vnni(ypr_i8wk *w)
 {
-    ypr__i8wk_fill_avx2(w);   /* its transforms (the CPU has AVX2), this tile */
+    ypr__i8wk_fill_avx2(w);   /* its input transforms (the CPU has AVX2), this tile */
+    w->tout = ypr__i8_wino_tout_avx512;
+    w->tout4 = ypr__i8_wino_tout4_avx512;
     w->mr = MR;
     w->nr = NR;
     w->gemm = wgemm_12x16;

@@ -108,8 +108,8 @@ static inline int rq512_vec_ok(const ypr_i8rq *rq)
                                       : float_act && rq->round != YPR_I8R_HALF_AWAY;
 }
 
-static void requant16_avx512(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq,
-                             int64_t c0, int8_t *y, int64_t ldy)
+static inline void requant16_avx512(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq,
+                                    int64_t c0, int8_t *y, int64_t ldy)
 {
     if (nr != RQ512_NR || !rq512_vec_ok(rq)) {
         ypr__i8_requant_ref(acc, nr, m, n, rq, c0, y, ldy);

@@ -10,7 +10,16 @@
 #include <string.h>
 
 #include "lib/kernels/kernels.h"
+#if defined(YPR_WINO_ZMM)
+#include "int8_requant_avx512.h"
+#define TOUT_FN(name) name##_avx512   /* int8_wino_zmm.c: the output transforms only */
+#define rq_exact_inv rq512_exact_inv
+#else
 #include "int8_requant_x86.h"
+#define TOUT_FN(name) name##_avx2
+#endif
+
+#if !defined(YPR_WINO_ZMM)
 
 /* One row of 16 tiles as int16 lanes d0 … d3 (minus the zero point). */
 static inline void load_row(const int8_t *r, __m256i z, __m256i d[4])
@@ -67,6 +76,8 @@ void ypr__i8_wino_tin_avx2(const int8_t *const *r0, const int8_t *const *r1, int
     }
 }
 
+#endif   /* !YPR_WINO_ZMM */
+
 /* The epilogues the x86 vector code does (as requant16 decides), on
  * 16-tile rows; anything else takes the scalar output transform. */
 static int vec_ok(const ypr_i8wk *wk, const ypr_i8rq *rq)
@@ -77,6 +88,30 @@ static int vec_ok(const ypr_i8wk *wk, const ypr_i8rq *rq)
     return wk->nr == 16 && (rq->mode == YPR_I8RQ_SHIFT
                                 ? shift_act
                                 : float_act && rq->round != YPR_I8R_HALF_AWAY);
+}
+
+/* The epilogue of 16 tiles (two halves of 8) of channel c, clamped to
+ * [qmin, qmax]: one zmm in the AVX-512 build, two ymm in the AVX2 one. */
+static inline void rq_pair(__m256i y0, __m256i y1, const ypr_i8rq *rq, int64_t c, float inv,
+                           __m256i *q0, __m256i *q1)
+{
+#if defined(YPR_WINO_ZMM)
+    __m512i y = _mm512_inserti64x4(_mm512_castsi256_si512(y0), y1, 1);
+    __m512i q = rq->mode == YPR_I8RQ_SHIFT ? rq512_shift(y, rq, rq->bsh[c])
+                                           : rq512_float(y, rq, rq->m[c], rq->b[c], inv);
+    q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(rq->qmin)),
+                         _mm512_set1_epi32(rq->qmax));
+    *q0 = _mm512_castsi512_si256(q);
+    *q1 = _mm512_extracti64x4_epi64(q, 1);
+#else
+    const __m256i lo = _mm256_set1_epi32(rq->qmin), hi = _mm256_set1_epi32(rq->qmax);
+    __m256i a = rq->mode == YPR_I8RQ_SHIFT ? rq_shift(y0, rq, rq->bsh[c])
+                                           : rq_float(y0, rq, rq->m[c], rq->b[c], inv);
+    __m256i b = rq->mode == YPR_I8RQ_SHIFT ? rq_shift(y1, rq, rq->bsh[c])
+                                           : rq_float(y1, rq, rq->m[c], rq->b[c], inv);
+    *q0 = _mm256_min_epi32(_mm256_max_epi32(a, lo), hi);
+    *q1 = _mm256_min_epi32(_mm256_max_epi32(b, lo), hi);
+#endif
 }
 
 /* Y = A^T M A of 8 tiles, / 4: y[dy][dx]. */
@@ -97,34 +132,31 @@ static inline void tout8(const int32_t *m, int64_t xs, __m256i y[2][2])
     }
 }
 
-void ypr__i8_wino_tout_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m16, int m,
-                            int n, const ypr_i8rq *rq, int64_t c0, int8_t *o)
+void TOUT_FN(ypr__i8_wino_tout)(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m16,
+                                int m, int n, const ypr_i8rq *rq, int64_t c0, int8_t *o)
 {
     if (!vec_ok(wk, rq)) {
+#if !defined(YPR_WINO_ZMM)
         (void)requant16;
+#endif
         ypr__i8_wino_tout_ref(kt, wk, m16, m, n, rq, c0, o);
         return;
     }
     const int mr = wk->mr;
     const int64_t xs = (int64_t)mr * 16;   /* between the 16 matrices */
-    const __m256i lo = _mm256_set1_epi32(rq->qmin), hi = _mm256_set1_epi32(rq->qmax);
     const float inv = rq->mode == YPR_I8RQ_SHIFT ? 0.0f : rq_exact_inv(rq->s_out);
     for (int i = 0; i < m; i++) {
+        __m256i y[2][2][2];   /* [half][dy][dx] */
+        for (int h = 0; h < 2; h++)
+            tout8(m16 + i * 16 + 8 * h, xs, y[h]);
         __m256i w[2][2];   /* [dy][half]: 16 int16, tiles in order, dx interleaved */
-        for (int h = 0; h < 2; h++) {
-            __m256i y[2][2];
-            tout8(m16 + i * 16 + 8 * h, xs, y);
-            for (int dy = 0; dy < 2; dy++) {
-                __m256i q[2];
-                for (int dx = 0; dx < 2; dx++) {
-                    q[dx] = rq->mode == YPR_I8RQ_SHIFT
-                                ? rq_shift(y[dy][dx], rq, rq->bsh[c0 + i])
-                                : rq_float(y[dy][dx], rq, rq->m[c0 + i], rq->b[c0 + i], inv);
-                    q[dx] = _mm256_min_epi32(_mm256_max_epi32(q[dx], lo), hi);
-                }
-                w[dy][h] = _mm256_packs_epi32(_mm256_unpacklo_epi32(q[0], q[1]),
-                                              _mm256_unpackhi_epi32(q[0], q[1]));
-            }
+        for (int dy = 0; dy < 2; dy++) {
+            __m256i q[2][2];   /* [half][dx] */
+            for (int dx = 0; dx < 2; dx++)
+                rq_pair(y[0][dy][dx], y[1][dy][dx], rq, c0 + i, inv, &q[0][dx], &q[1][dx]);
+            for (int h = 0; h < 2; h++)
+                w[dy][h] = _mm256_packs_epi32(_mm256_unpacklo_epi32(q[h][0], q[h][1]),
+                                              _mm256_unpackhi_epi32(q[h][0], q[h][1]));
         }
         for (int dy = 0; dy < 2; dy++) {
             __m256i b = _mm256_permute4x64_epi64(_mm256_packs_epi16(w[dy][0], w[dy][1]), 0xD8);
@@ -135,6 +167,7 @@ void ypr__i8_wino_tout_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_
 }
 
 /* ---------------------------------------------------------- F(4×4, 3×3) */
+#if !defined(YPR_WINO_ZMM)
 
 /* Lavin's B^T applied to x[0..5] (int32 lanes): t = B^T x. */
 static inline void bt6(const __m256i x[6], __m256i t[6])
@@ -203,6 +236,8 @@ void ypr__i8_wino_tin4_avx2(const int8_t *const *r0, const int8_t *const *r1, in
     }
 }
 
+#endif   /* !YPR_WINO_ZMM */
+
 /* A'' applied to m[0..5]: s = A'' m (rows [6,4,4,1,1,0], [0,4,−4,2,−2,0],
  * [0,4,4,4,4,0], [0,4,−4,8,−8,24]), wrapping int32. */
 static inline void at6(const __m256i m[6], __m256i s[4])
@@ -218,17 +253,16 @@ static inline void at6(const __m256i m[6], __m256i s[4])
         _mm256_add_epi32(_mm256_add_epi32(q, _mm256_slli_epi32(w, 1)), m5x6), 2);
 }
 
-void ypr__i8_wino_tout4_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m36, int m,
-                             int n, const ypr_i8rq *rq, int64_t c0, int8_t *o)
+void TOUT_FN(ypr__i8_wino_tout4)(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m36,
+                                 int m, int n, const ypr_i8rq *rq, int64_t c0, int8_t *o)
 {
     if (!vec_ok(wk, rq)) {
         ypr__i8_wino_tout4_ref(kt, wk, m36, m, n, rq, c0, o);
         return;
     }
     const int64_t xs = (int64_t)wk->mr * 16;   /* between the 36 matrices */
-    const __m256i lo = _mm256_set1_epi32(rq->qmin), hi = _mm256_set1_epi32(rq->qmax);
-    const float inv = rq->mode == YPR_I8RQ_SHIFT ? 0.0f : rq_exact_inv(rq->s_out);
     const __m256i inv9 = _mm256_set1_epi32(0x38e38e39);   /* 9^−1 modulo 2^32 */
+    const float inv = rq->mode == YPR_I8RQ_SHIFT ? 0.0f : rq_exact_inv(rq->s_out);
     for (int i = 0; i < m; i++) {
         __m256i q[2][4][4];   /* [half][dy][dx]: 8 tiles of int32 */
         for (int h = 0; h < 2; h++) {
@@ -245,15 +279,13 @@ void ypr__i8_wino_tout4_avx2(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32
                 for (int a = 0; a < 6; a++)
                     col[a] = s[a][dx];
                 at6(col, y);
-                for (int dy = 0; dy < 4; dy++) {
-                    __m256i yy = _mm256_srai_epi32(_mm256_mullo_epi32(y[dy], inv9), 6);
-                    __m256i qq = rq->mode == YPR_I8RQ_SHIFT
-                                     ? rq_shift(yy, rq, rq->bsh[c0 + i])
-                                     : rq_float(yy, rq, rq->m[c0 + i], rq->b[c0 + i], inv);
-                    q[h][dy][dx] = _mm256_min_epi32(_mm256_max_epi32(qq, lo), hi);
-                }
+                for (int dy = 0; dy < 4; dy++)
+                    q[h][dy][dx] = _mm256_srai_epi32(_mm256_mullo_epi32(y[dy], inv9), 6);
             }
         }
+        for (int dy = 0; dy < 4; dy++)
+            for (int dx = 0; dx < 4; dx++)
+                rq_pair(q[0][dy][dx], q[1][dy][dx], rq, c0 + i, inv, &q[0][dy][dx], &q[1][dy][dx]);
         for (int dy = 0; dy < 4; dy++) {
             __m128i b[4];   /* per dx: 16 tiles' bytes in order */
             for (int dx = 0; dx < 4; dx++) {
