@@ -108,26 +108,30 @@ static inline int rq512_vec_ok(const ypr_i8rq *rq)
                                       : float_act && rq->round != YPR_I8R_HALF_AWAY;
 }
 
+/* Tiles of 16 or 32 columns (one or two zmm per row). */
 static inline void requant16_avx512(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq,
                                     int64_t c0, int8_t *y, int64_t ldy)
 {
-    if (nr != RQ512_NR || !rq512_vec_ok(rq)) {
+    if ((nr != RQ512_NR && nr != 2 * RQ512_NR) || !rq512_vec_ok(rq)) {
         ypr__i8_requant_ref(acc, nr, m, n, rq, c0, y, ldy);
         return;
     }
     const __m512i lo = _mm512_set1_epi32(rq->qmin), hi = _mm512_set1_epi32(rq->qmax);
-    const __mmask16 keep = (__mmask16)((1u << n) - 1);
     const float inv = rq->mode == YPR_I8RQ_SHIFT ? 0.0f : rq512_exact_inv(rq->s_out);
-    for (int i = 0; i < m; i++) {
-        __m512i a = _mm512_loadu_si512(acc + i * nr);
-        __m512i q = rq->mode == YPR_I8RQ_SHIFT
-                        ? rq512_shift(a, rq, rq->bsh[c0 + i])
-                        : rq512_float(a, rq, rq->m[c0 + i], rq->b[c0 + i], inv);
-        q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
-        if (n == RQ512_NR)
-            _mm_storeu_si128((__m128i *)(y + i * ldy), _mm512_cvtepi32_epi8(q));
-        else
-            _mm512_mask_cvtepi32_storeu_epi8(y + i * ldy, keep, q);
+    for (int j = 0; j < n; j += RQ512_NR) {
+        int nn = n - j < RQ512_NR ? n - j : RQ512_NR;
+        const __mmask16 keep = (__mmask16)((1u << nn) - 1);
+        for (int i = 0; i < m; i++) {
+            __m512i a = _mm512_loadu_si512(acc + i * nr + j);
+            __m512i q = rq->mode == YPR_I8RQ_SHIFT
+                            ? rq512_shift(a, rq, rq->bsh[c0 + i])
+                            : rq512_float(a, rq, rq->m[c0 + i], rq->b[c0 + i], inv);
+            q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+            if (nn == RQ512_NR)
+                _mm_storeu_si128((__m128i *)(y + i * ldy + j), _mm512_cvtepi32_epi8(q));
+            else
+                _mm512_mask_cvtepi32_storeu_epi8(y + i * ldy + j, keep, q);
+        }
     }
 }
 
