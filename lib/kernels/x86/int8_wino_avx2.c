@@ -79,13 +79,13 @@ void ypr__i8_wino_tin_avx2(const int8_t *const *r0, const int8_t *const *r1, int
 #endif   /* !YPR_WINO_ZMM */
 
 /* The epilogues the x86 vector code does (as requant16 decides), on
- * 16-tile rows; anything else takes the scalar output transform. */
+ * rows of 16 tiles (tiles of 16 or 32 columns, 16 at a time); anything else takes the scalar output transform. */
 static int vec_ok(const ypr_i8wk *wk, const ypr_i8rq *rq)
 {
     int shift_act = rq->act == YPR_ACT_IDENTITY || rq->act == YPR_ACT_RELU ||
                     rq->act == YPR_ACT_LEAKY;
     int float_act = shift_act || rq->act == YPR_ACT_SILU || rq->act == YPR_ACT_SIGMOID;
-    return wk->nr == 16 && (rq->mode == YPR_I8RQ_SHIFT
+    return wk->nr % 16 == 0 && (rq->mode == YPR_I8RQ_SHIFT
                                 ? shift_act
                                 : float_act && rq->round != YPR_I8R_HALF_AWAY);
 }
@@ -143,12 +143,14 @@ void TOUT_FN(ypr__i8_wino_tout)(const ypr_i8kt *kt, const ypr_i8wk *wk, const in
         return;
     }
     const int mr = wk->mr;
-    const int64_t xs = (int64_t)mr * 16;   /* between the 16 matrices */
+    const int nr = wk->nr;
+    const int64_t xs = (int64_t)mr * nr;   /* between the 16 matrices */
     const float inv = rq->mode == YPR_I8RQ_SHIFT ? 0.0f : rq_exact_inv(rq->s_out);
-    for (int i = 0; i < m; i++) {
+    for (int i = 0; i < m; i++)
+    for (int c = 0; c < nr; c += 16) {   /* 16 tiles */
         __m256i y[2][2][2];   /* [half][dy][dx] */
         for (int h = 0; h < 2; h++)
-            tout8(m16 + i * 16 + 8 * h, xs, y[h]);
+            tout8(m16 + i * nr + c + 8 * h, xs, y[h]);
         __m256i w[2][2];   /* [dy][half]: 16 int16, tiles in order, dx interleaved */
         for (int dy = 0; dy < 2; dy++) {
             __m256i q[2][2];   /* [half][dx] */
@@ -160,7 +162,7 @@ void TOUT_FN(ypr__i8_wino_tout)(const ypr_i8kt *kt, const ypr_i8wk *wk, const in
         }
         for (int dy = 0; dy < 2; dy++) {
             __m256i b = _mm256_permute4x64_epi64(_mm256_packs_epi16(w[dy][0], w[dy][1]), 0xD8);
-            _mm256_storeu_si256((__m256i *)(o + (i * 2 + dy) * 32), b);
+            _mm256_storeu_si256((__m256i *)(o + (i * 2 + dy) * 2 * nr + 2 * c), b);
         }
     }
     (void)n;
@@ -260,13 +262,15 @@ void TOUT_FN(ypr__i8_wino_tout4)(const ypr_i8kt *kt, const ypr_i8wk *wk, const i
         ypr__i8_wino_tout4_ref(kt, wk, m36, m, n, rq, c0, o);
         return;
     }
-    const int64_t xs = (int64_t)wk->mr * 16;   /* between the 36 matrices */
+    const int nr = wk->nr;
+    const int64_t xs = (int64_t)wk->mr * nr;   /* between the 36 matrices */
     const __m256i inv9 = _mm256_set1_epi32(0x38e38e39);   /* 9^−1 modulo 2^32 */
     const float inv = rq->mode == YPR_I8RQ_SHIFT ? 0.0f : rq_exact_inv(rq->s_out);
-    for (int i = 0; i < m; i++) {
+    for (int i = 0; i < m; i++)
+    for (int c = 0; c < nr; c += 16) {   /* 16 tiles */
         __m256i q[2][4][4];   /* [half][dy][dx]: 8 tiles of int32 */
         for (int h = 0; h < 2; h++) {
-            const int32_t *mb = m36 + i * 16 + 8 * h;
+            const int32_t *mb = m36 + i * nr + c + 8 * h;
             __m256i s[6][4];
             for (int a = 0; a < 6; a++) {
                 __m256i row[6];
@@ -296,7 +300,7 @@ void TOUT_FN(ypr__i8_wino_tout4)(const ypr_i8kt *kt, const ypr_i8wk *wk, const i
             }
             __m128i x01l = _mm_unpacklo_epi8(b[0], b[1]), x01h = _mm_unpackhi_epi8(b[0], b[1]);
             __m128i x23l = _mm_unpacklo_epi8(b[2], b[3]), x23h = _mm_unpackhi_epi8(b[2], b[3]);
-            __m128i *d = (__m128i *)(o + (i * 4 + dy) * 64);
+            __m128i *d = (__m128i *)(o + (i * 4 + dy) * 4 * nr + 4 * c);
             _mm_storeu_si128(d, _mm_unpacklo_epi16(x01l, x23l));
             _mm_storeu_si128(d + 1, _mm_unpackhi_epi16(x01l, x23l));
             _mm_storeu_si128(d + 2, _mm_unpacklo_epi16(x01h, x23h));
