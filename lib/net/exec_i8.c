@@ -21,6 +21,10 @@
 
 #include "net.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>   /* x86-64 baseline: no ISA flag needed */
+#endif
+
 enum { S_CONV_I8, S_CONV_F32, S_ADD, S_CONCAT, S_MAXPOOL, S_UPSAMPLE, S_REORG, S_ACT };
 
 typedef struct vinfo {
@@ -702,6 +706,25 @@ typedef struct pool_job {
     int8_t *tmp;           /* per worker: h × ow */
 } pool_job;
 
+#if defined(__SSE2__)
+/* int8 max of 16 lanes: unsigned max of x ^ 0x80 (SSE2 has no signed byte max) */
+static inline __m128i ld_biased(const int8_t *p)
+{
+    return _mm_xor_si128(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8((char)0x80));
+}
+
+static inline void st_biased(int8_t *p, __m128i v)
+{
+    _mm_storeu_si128((__m128i *)p, _mm_xor_si128(v, _mm_set1_epi8((char)0x80)));
+}
+
+/* max of the even and odd bytes of 16 bytes as 8 int16 */
+static inline __m128i pair_max16(__m128i v)
+{
+    return _mm_max_epi16(_mm_srai_epi16(_mm_slli_epi16(v, 8), 8), _mm_srai_epi16(v, 8));
+}
+#endif
+
 static void maxpool_task(void *ctx, int64_t t, int worker)
 {
     const pool_job *j = ctx;
@@ -711,7 +734,19 @@ static void maxpool_task(void *ctx, int64_t t, int worker)
         for (int64_t oy = 0; oy < j->oh; oy++) {
             const int8_t *a = x + 2 * oy * j->w, *b = a + j->w;
             int8_t *d = y + oy * j->ow;
-            for (int64_t ox = 0; ox < j->ow; ox++) {
+            int64_t ox = 0;
+#if defined(__SSE2__)
+            for (; ox + 16 <= j->ow; ox += 16) {   /* reads a[2ox … 2ox + 31] < w */
+                __m128i a0 = _mm_loadu_si128((const __m128i *)(a + 2 * ox));
+                __m128i a1 = _mm_loadu_si128((const __m128i *)(a + 2 * ox + 16));
+                __m128i b0 = _mm_loadu_si128((const __m128i *)(b + 2 * ox));
+                __m128i b1 = _mm_loadu_si128((const __m128i *)(b + 2 * ox + 16));
+                __m128i m0 = _mm_max_epi16(pair_max16(a0), pair_max16(b0));
+                __m128i m1 = _mm_max_epi16(pair_max16(a1), pair_max16(b1));
+                _mm_storeu_si128((__m128i *)(d + ox), _mm_packs_epi16(m0, m1));
+            }
+#endif
+            for (; ox < j->ow; ox++) {
                 int8_t m0 = a[2 * ox] > a[2 * ox + 1] ? a[2 * ox] : a[2 * ox + 1];
                 int8_t m1 = b[2 * ox] > b[2 * ox + 1] ? b[2 * ox] : b[2 * ox + 1];
                 d[ox] = m0 > m1 ? m0 : m1;
@@ -719,21 +754,55 @@ static void maxpool_task(void *ctx, int64_t t, int worker)
         }
         return;
     }
-    for (int64_t iy = 0; iy < j->h; iy++)
-        for (int64_t ox = 0; ox < j->ow; ox++) {
+    for (int64_t iy = 0; iy < j->h; iy++) {
+        const int8_t *xr = x + iy * j->w;
+        int8_t *rr = r + iy * j->ow;
+        int64_t ox = 0;
+#if defined(__SSE2__)
+        if (j->s == 1) {   /* SPP's pools: 16 windows at once where all lie inside */
+            int64_t first = j->pad < j->ow ? j->pad : j->ow;   /* windows from x < 0 */
+            for (; ox < first; ox++) {
+                int64_t x0 = ox - j->pad, x1 = x0 + j->k;
+                x0 = x0 < 0 ? 0 : x0;
+                x1 = x1 > j->w ? j->w : x1;
+                int8_t m = -128;
+                for (int64_t ix = x0; ix < x1; ix++)
+                    m = xr[ix] > m ? xr[ix] : m;
+                rr[ox] = m;
+            }
+            for (; ox + 16 <= j->ow && ox - j->pad + j->k - 1 + 15 < j->w; ox += 16) {
+                const int8_t *p = xr + ox - j->pad;
+                __m128i m = ld_biased(p);
+                for (int d = 1; d < j->k; d++)
+                    m = _mm_max_epu8(m, ld_biased(p + d));
+                st_biased(rr + ox, m);
+            }
+        }
+#endif
+        for (; ox < j->ow; ox++) {
             int64_t x0 = ox * j->s - j->pad, x1 = x0 + j->k;
             x0 = x0 < 0 ? 0 : x0;
             x1 = x1 > j->w ? j->w : x1;
             int8_t m = -128;
             for (int64_t ix = x0; ix < x1; ix++)
-                m = x[iy * j->w + ix] > m ? x[iy * j->w + ix] : m;
-            r[iy * j->ow + ox] = m;
+                m = xr[ix] > m ? xr[ix] : m;
+            rr[ox] = m;
         }
+    }
     for (int64_t oy = 0; oy < j->oh; oy++) {
         int64_t y0 = oy * j->s - j->pad, y1 = y0 + j->k;
         y0 = y0 < 0 ? 0 : y0;
         y1 = y1 > j->h ? j->h : y1;
-        for (int64_t ox = 0; ox < j->ow; ox++) {
+        int64_t ox = 0;
+#if defined(__SSE2__)
+        for (; ox + 16 <= j->ow; ox += 16) {
+            __m128i m = _mm_setzero_si128();   /* biased −128 */
+            for (int64_t iy = y0; iy < y1; iy++)
+                m = _mm_max_epu8(m, ld_biased(r + iy * j->ow + ox));
+            st_biased(y + oy * j->ow + ox, m);
+        }
+#endif
+        for (; ox < j->ow; ox++) {
             int8_t m = -128;
             for (int64_t iy = y0; iy < y1; iy++)
                 m = r[iy * j->ow + ox] > m ? r[iy * j->ow + ox] : m;
