@@ -39,8 +39,8 @@ static inline __m512i rq512_shift(__m512i acc, const ypr_i8rq *rq, int32_t bsh)
         return _mm512_mask_mov_epi32(pos, neg, _mm512_setzero_si512());
     /* leaky */
     __m512i an = _mm512_max_epi32(a, _mm512_set1_epi32(-rq->lneg));
-    __m512i ln = _mm512_srai_epi32(_mm512_add_epi32(_mm512_mullo_epi32(an, _mm512_set1_epi32(rq->lk)),
-                                                    _mm512_set1_epi32(1 << (rq->sh + 7))),
+    __m512i prod = _mm512_mullo_epi32(an, _mm512_set1_epi32(rq->lk));
+    __m512i ln = _mm512_srai_epi32(_mm512_add_epi32(prod, _mm512_set1_epi32(1 << (rq->sh + 7))),
                                    (unsigned)(rq->sh + 8));
     return _mm512_mask_mov_epi32(pos, neg, ln);
 }

@@ -79,7 +79,8 @@ void ypr__i8_wino_tin_avx2(const int8_t *const *r0, const int8_t *const *r1, int
 #endif   /* !YPR_WINO_ZMM */
 
 /* The epilogues the x86 vector code does (as requant16 decides), on
- * rows of 16 tiles (tiles of 16 or 32 columns, 16 at a time); anything else takes the scalar output transform. */
+ * rows of 16 tiles (tiles of 16 or 32 columns, 16 at a time); anything
+ * else takes the scalar output transform. */
 static int vec_ok(const ypr_i8wk *wk, const ypr_i8rq *rq)
 {
     int shift_act = rq->act == YPR_ACT_IDENTITY || rq->act == YPR_ACT_RELU ||
