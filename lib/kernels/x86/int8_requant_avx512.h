@@ -63,40 +63,80 @@ static inline __m512 rq512_exp(__m512 x)
     __m512 y = _mm512_mul_ps(p, _mm512_mul_ps(r, r));
     y = _mm512_add_ps(y, r);
     y = _mm512_add_ps(y, _mm512_set1_ps(1.0f));
-    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)),
-                                  23);
-    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+    /* y · 2^n: n is an integer in [−126, 127], so 2^n is a normal float and
+     * vscalefps rounds the same real number y · 2^n as the reference's multiply */
+    return _mm512_scalef_ps(y, n);
 }
 
-/* The float mode up to the rounded value as int32 (inv: rq512_exact_inv). */
-static inline __m512i rq512_float(__m512i acc, const ypr_i8rq *rq, float m, float b, float inv)
+/* The float mode up to the rounded value as int32 (inv: rq512_exact_inv;
+ * act, round and whether inv is used are constants where this is inlined by
+ * rq512_float_rows, so each combination compiles to a straight line). */
+static inline __attribute__((always_inline)) __m512i
+rq512_float_k(__m512i acc, float m, float b, __m512 alpha, __m512 s_out, __m512 inv, __m512 lo,
+              __m512 hi, const int act, const int half_up, const int use_inv)
 {
     __m512 z = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(m)),
                              _mm512_set1_ps(b));
-    if (rq->act == YPR_ACT_RELU || rq->act == YPR_ACT_LEAKY) {
+    if (act == YPR_ACT_RELU || act == YPR_ACT_LEAKY) {
         __mmask16 gt = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_GT_OQ);
-        __m512 neg = rq->act == YPR_ACT_RELU ? _mm512_setzero_ps()
-                                             : _mm512_mul_ps(_mm512_set1_ps(rq->alpha), z);
+        __m512 neg = act == YPR_ACT_RELU ? _mm512_setzero_ps() : _mm512_mul_ps(alpha, z);
         z = _mm512_mask_mov_ps(neg, gt, z);
-    } else if (rq->act == YPR_ACT_SILU) {
+    } else if (act == YPR_ACT_SILU) {
         z = _mm512_div_ps(z, _mm512_add_ps(_mm512_set1_ps(1.0f),
                                            rq512_exp(_mm512_sub_ps(_mm512_setzero_ps(), z))));
-    } else if (rq->act == YPR_ACT_SIGMOID) {
+    } else if (act == YPR_ACT_SIGMOID) {
         z = _mm512_div_ps(_mm512_set1_ps(1.0f),
                           _mm512_add_ps(_mm512_set1_ps(1.0f),
                                         rq512_exp(_mm512_sub_ps(_mm512_setzero_ps(), z))));
     }
-    __m512 v = inv != 0.0f ? _mm512_mul_ps(z, _mm512_set1_ps(inv))
-                           : _mm512_div_ps(z, _mm512_set1_ps(rq->s_out));
-    v = _mm512_max_ps(v, _mm512_set1_ps((float)rq->qmin));   /* v > lo ? v : lo (NaN → lo) */
-    v = _mm512_min_ps(v, _mm512_set1_ps((float)rq->qmax));
-    if (rq->round == YPR_I8R_HALF_UP)
+    __m512 v = use_inv ? _mm512_mul_ps(z, inv) : _mm512_div_ps(z, s_out);
+    v = _mm512_max_ps(v, lo);   /* v > lo ? v : lo (NaN → lo) */
+    v = _mm512_min_ps(v, hi);
+    if (half_up)
         v = _mm512_roundscale_ps(_mm512_add_ps(v, _mm512_set1_ps(0.5f)),
                                  _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
     else
         v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    return _mm512_cvttps_epi32(v);
+    return _mm512_cvttps_epi32(v);   /* in [qmin, qmax]: no integer clamp needed */
 }
+
+/* The float mode with run-time flags (the Winograd output transforms). */
+static inline __m512i rq512_float(__m512i acc, const ypr_i8rq *rq, float m, float b, float inv)
+{
+    const __m512 alpha = _mm512_set1_ps(rq->alpha), s_out = _mm512_set1_ps(rq->s_out);
+    const __m512 lo = _mm512_set1_ps((float)rq->qmin), hi = _mm512_set1_ps((float)rq->qmax);
+    return rq512_float_k(acc, m, b, alpha, s_out, _mm512_set1_ps(inv), lo, hi, rq->act,
+                         rq->round == YPR_I8R_HALF_UP, inv != 0.0f);
+}
+
+/* Rows of a float-mode tile (16 columns per zmm, n ≤ nr). */
+static inline __attribute__((always_inline)) void
+rq512_float_rows(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq, int64_t c0,
+                 int8_t *y, int64_t ldy, const int act, const int half_up, const int use_inv)
+{
+    const __m512 alpha = _mm512_set1_ps(rq->alpha), s_out = _mm512_set1_ps(rq->s_out);
+    const __m512 inv = _mm512_set1_ps(use_inv ? 1.0f / rq->s_out : 0.0f);
+    const __m512 lo = _mm512_set1_ps((float)rq->qmin), hi = _mm512_set1_ps((float)rq->qmax);
+    for (int j = 0; j < n; j += RQ512_NR) {
+        int nn = n - j < RQ512_NR ? n - j : RQ512_NR;
+        const __mmask16 keep = (__mmask16)((1u << nn) - 1);
+        for (int i = 0; i < m; i++) {
+            __m512i q = rq512_float_k(_mm512_loadu_si512(acc + i * nr + j), rq->m[c0 + i],
+                                      rq->b[c0 + i], alpha, s_out, inv, lo, hi, act, half_up,
+                                      use_inv);
+            if (nn == RQ512_NR)
+                _mm_storeu_si128((__m128i *)(y + i * ldy + j), _mm512_cvtepi32_epi8(q));
+            else
+                _mm512_mask_cvtepi32_storeu_epi8(y + i * ldy + j, keep, q);
+        }
+    }
+}
+
+#define RQ512_FLOAT_ROWS(ACT)                                                               \
+    (half_up ? (use_inv ? rq512_float_rows(acc, nr, m, n, rq, c0, y, ldy, ACT, 1, 1)       \
+                        : rq512_float_rows(acc, nr, m, n, rq, c0, y, ldy, ACT, 1, 0))      \
+             : (use_inv ? rq512_float_rows(acc, nr, m, n, rq, c0, y, ldy, ACT, 0, 1)       \
+                        : rq512_float_rows(acc, nr, m, n, rq, c0, y, ldy, ACT, 0, 0)))
 
 /* Whether the vector epilogue does rq (else the scalar one). */
 static inline int rq512_vec_ok(const ypr_i8rq *rq)
@@ -116,16 +156,24 @@ static inline void requant16_avx512(const int32_t *acc, int nr, int m, int n, co
         ypr__i8_requant_ref(acc, nr, m, n, rq, c0, y, ldy);
         return;
     }
+    if (rq->mode == YPR_I8RQ_FLOAT) {
+        const int half_up = rq->round == YPR_I8R_HALF_UP;
+        const int use_inv = rq512_exact_inv(rq->s_out) != 0.0f;
+        switch (rq->act) {
+        case YPR_ACT_RELU: RQ512_FLOAT_ROWS(YPR_ACT_RELU); return;
+        case YPR_ACT_LEAKY: RQ512_FLOAT_ROWS(YPR_ACT_LEAKY); return;
+        case YPR_ACT_SILU: RQ512_FLOAT_ROWS(YPR_ACT_SILU); return;
+        case YPR_ACT_SIGMOID: RQ512_FLOAT_ROWS(YPR_ACT_SIGMOID); return;
+        default: RQ512_FLOAT_ROWS(YPR_ACT_IDENTITY); return;
+        }
+    }
     const __m512i lo = _mm512_set1_epi32(rq->qmin), hi = _mm512_set1_epi32(rq->qmax);
-    const float inv = rq->mode == YPR_I8RQ_SHIFT ? 0.0f : rq512_exact_inv(rq->s_out);
     for (int j = 0; j < n; j += RQ512_NR) {
         int nn = n - j < RQ512_NR ? n - j : RQ512_NR;
         const __mmask16 keep = (__mmask16)((1u << nn) - 1);
         for (int i = 0; i < m; i++) {
             __m512i a = _mm512_loadu_si512(acc + i * nr + j);
-            __m512i q = rq->mode == YPR_I8RQ_SHIFT
-                            ? rq512_shift(a, rq, rq->bsh[c0 + i])
-                            : rq512_float(a, rq, rq->m[c0 + i], rq->b[c0 + i], inv);
+            __m512i q = rq512_shift(a, rq, rq->bsh[c0 + i]);
             q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
             if (nn == RQ512_NR)
                 _mm_storeu_si128((__m128i *)(y + i * ldy + j), _mm512_cvtepi32_epi8(q));
