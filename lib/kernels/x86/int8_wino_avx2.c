@@ -91,27 +91,66 @@ static int vec_ok(const ypr_i8wk *wk, const ypr_i8rq *rq)
                                 : float_act && rq->round != YPR_I8R_HALF_AWAY);
 }
 
+/* The epilogue's per-call constants, loaded once per output transform
+ * (the int8 stores of the transform may alias *rq, so reading its fields
+ * in the loops would reload and reconvert them for every row). */
+typedef struct rqk {
+    const ypr_i8rq *rq;
+    int shift, act, half_up, use_inv;
+    float inv;
+#if defined(YPR_WINO_ZMM)
+    __m512 alpha, s_out, vinv, flo, fhi;
+    __m512i lo, hi;
+#else
+    __m256i lo, hi;
+#endif
+} rqk;
+
+static inline void rqk_init(rqk *k, const ypr_i8rq *rq)
+{
+    k->rq = rq;
+    k->shift = rq->mode == YPR_I8RQ_SHIFT;
+    k->act = rq->act;
+    k->half_up = rq->round == YPR_I8R_HALF_UP;
+    k->inv = k->shift ? 0.0f : rq_exact_inv(rq->s_out);
+    k->use_inv = k->inv != 0.0f;
+#if defined(YPR_WINO_ZMM)
+    k->alpha = _mm512_set1_ps(rq->alpha);
+    k->s_out = _mm512_set1_ps(rq->s_out);
+    k->vinv = _mm512_set1_ps(k->inv);
+    k->flo = _mm512_set1_ps((float)rq->qmin);
+    k->fhi = _mm512_set1_ps((float)rq->qmax);
+    k->lo = _mm512_set1_epi32(rq->qmin);
+    k->hi = _mm512_set1_epi32(rq->qmax);
+#else
+    k->lo = _mm256_set1_epi32(rq->qmin);
+    k->hi = _mm256_set1_epi32(rq->qmax);
+#endif
+}
+
 /* The epilogue of 16 tiles (two halves of 8) of channel c, clamped to
  * [qmin, qmax]: one zmm in the AVX-512 build, two ymm in the AVX2 one. */
-static inline void rq_pair(__m256i y0, __m256i y1, const ypr_i8rq *rq, int64_t c, float inv,
-                           __m256i *q0, __m256i *q1)
+static inline void rq_pair(__m256i y0, __m256i y1, const rqk *k, int64_t c, __m256i *q0,
+                           __m256i *q1)
 {
+    const ypr_i8rq *rq = k->rq;
 #if defined(YPR_WINO_ZMM)
     __m512i y = _mm512_inserti64x4(_mm512_castsi256_si512(y0), y1, 1);
-    __m512i q = rq->mode == YPR_I8RQ_SHIFT ? rq512_shift(y, rq, rq->bsh[c])
-                                           : rq512_float(y, rq, rq->m[c], rq->b[c], inv);
-    q = _mm512_min_epi32(_mm512_max_epi32(q, _mm512_set1_epi32(rq->qmin)),
-                         _mm512_set1_epi32(rq->qmax));
+    __m512i q;
+    if (k->shift)
+        q = _mm512_min_epi32(_mm512_max_epi32(rq512_shift(y, rq, rq->bsh[c]), k->lo), k->hi);
+    else   /* in [qmin, qmax] already */
+        q = rq512_float_k(y, rq->m[c], rq->b[c], k->alpha, k->s_out, k->vinv, k->flo, k->fhi,
+                          k->act, k->half_up, k->use_inv);
     *q0 = _mm512_castsi512_si256(q);
     *q1 = _mm512_extracti64x4_epi64(q, 1);
 #else
-    const __m256i lo = _mm256_set1_epi32(rq->qmin), hi = _mm256_set1_epi32(rq->qmax);
-    __m256i a = rq->mode == YPR_I8RQ_SHIFT ? rq_shift(y0, rq, rq->bsh[c])
-                                           : rq_float(y0, rq, rq->m[c], rq->b[c], inv);
-    __m256i b = rq->mode == YPR_I8RQ_SHIFT ? rq_shift(y1, rq, rq->bsh[c])
-                                           : rq_float(y1, rq, rq->m[c], rq->b[c], inv);
-    *q0 = _mm256_min_epi32(_mm256_max_epi32(a, lo), hi);
-    *q1 = _mm256_min_epi32(_mm256_max_epi32(b, lo), hi);
+    __m256i a = k->shift ? rq_shift(y0, rq, rq->bsh[c])
+                         : rq_float(y0, rq, rq->m[c], rq->b[c], k->inv);
+    __m256i b = k->shift ? rq_shift(y1, rq, rq->bsh[c])
+                         : rq_float(y1, rq, rq->m[c], rq->b[c], k->inv);
+    *q0 = _mm256_min_epi32(_mm256_max_epi32(a, k->lo), k->hi);
+    *q1 = _mm256_min_epi32(_mm256_max_epi32(b, k->lo), k->hi);
 #endif
 }
 
@@ -146,7 +185,8 @@ void TOUT_FN(ypr__i8_wino_tout)(const ypr_i8kt *kt, const ypr_i8wk *wk, const in
     const int mr = wk->mr;
     const int nr = wk->nr;
     const int64_t xs = (int64_t)mr * nr;   /* between the 16 matrices */
-    const float inv = rq->mode == YPR_I8RQ_SHIFT ? 0.0f : rq_exact_inv(rq->s_out);
+    rqk k;
+    rqk_init(&k, rq);
     for (int i = 0; i < m; i++)
     for (int c = 0; c < nr; c += 16) {   /* 16 tiles */
         __m256i y[2][2][2];   /* [half][dy][dx] */
@@ -156,7 +196,7 @@ void TOUT_FN(ypr__i8_wino_tout)(const ypr_i8kt *kt, const ypr_i8wk *wk, const in
         for (int dy = 0; dy < 2; dy++) {
             __m256i q[2][2];   /* [half][dx] */
             for (int dx = 0; dx < 2; dx++)
-                rq_pair(y[0][dy][dx], y[1][dy][dx], rq, c0 + i, inv, &q[0][dx], &q[1][dx]);
+                rq_pair(y[0][dy][dx], y[1][dy][dx], &k, c0 + i, &q[0][dx], &q[1][dx]);
             for (int h = 0; h < 2; h++)
                 w[dy][h] = _mm256_packs_epi32(_mm256_unpacklo_epi32(q[h][0], q[h][1]),
                                               _mm256_unpackhi_epi32(q[h][0], q[h][1]));
@@ -266,7 +306,8 @@ void TOUT_FN(ypr__i8_wino_tout4)(const ypr_i8kt *kt, const ypr_i8wk *wk, const i
     const int nr = wk->nr;
     const int64_t xs = (int64_t)wk->mr * nr;   /* between the 36 matrices */
     const __m256i inv9 = _mm256_set1_epi32(0x38e38e39);   /* 9^−1 modulo 2^32 */
-    const float inv = rq->mode == YPR_I8RQ_SHIFT ? 0.0f : rq_exact_inv(rq->s_out);
+    rqk k;
+    rqk_init(&k, rq);
     for (int i = 0; i < m; i++)
     for (int c = 0; c < nr; c += 16) {   /* 16 tiles */
         __m256i q[2][4][4];   /* [half][dy][dx]: 8 tiles of int32 */
@@ -290,7 +331,7 @@ void TOUT_FN(ypr__i8_wino_tout4)(const ypr_i8kt *kt, const ypr_i8wk *wk, const i
         }
         for (int dy = 0; dy < 4; dy++)
             for (int dx = 0; dx < 4; dx++)
-                rq_pair(q[0][dy][dx], q[1][dy][dx], rq, c0 + i, inv, &q[0][dy][dx], &q[1][dy][dx]);
+                rq_pair(q[0][dy][dx], q[1][dy][dx], &k, c0 + i, &q[0][dy][dx], &q[1][dy][dx]);
         for (int dy = 0; dy < 4; dy++) {
             __m128i b[4];   /* per dx: 16 tiles' bytes in order */
             for (int dx = 0; dx < 4; dx++) {
