@@ -111,18 +111,105 @@ int ypr__net_is_quantized(const ypr_net *net)
 
 /* ---- conversions (the fake quantization's operations, qparam.c) */
 
-static inline int8_t quant1(float x, const ypr_qparam *q)
+/* ypr__qround inlined (the same operations) */
+static inline float qround(float v, int mode)
+{
+    switch (mode) {
+    case YPR_ROUND_HALF_AWAY: return roundf(v);
+    case YPR_ROUND_HALF_UP: return floorf(v + 0.5f);
+    default: return rintf(v);
+    }
+}
+
+static inline int8_t quant1_mode(float x, const ypr_qparam *q, int mode)
 {
     float v = x / q->scale + (float)q->zero, lo = (float)q->qmin, hi = (float)q->qmax;
     v = v > lo ? v : lo;
     v = v < hi ? v : hi;
-    return (int8_t)(int32_t)ypr__qround(v, q->round);
+    return (int8_t)(int32_t)qround(v, mode);
 }
+
+static inline int8_t quant1(float x, const ypr_qparam *q)
+{
+    return quant1_mode(x, q, q->round);
+}
+
+#if defined(__SSE2__)
+/* 16 values of quant1 for the half-even and half-up modes: the same float
+ * operations (divide, add, the clamps as max/min — NaN → qmin —, the
+ * rounding); rint(v) for |v| < 2^22 is (v + 1.5·2^23) − 1.5·2^23 in the
+ * default rounding mode, and floor(t) is rint(t) − (rint(t) > t). */
+static inline void quant16_sse2(const float *x, const ypr_qparam *q, int half_up, int8_t *y)
+{
+    const __m128 s = _mm_set1_ps(q->scale), z = _mm_set1_ps((float)q->zero);
+    const __m128 lo = _mm_set1_ps((float)q->qmin), hi = _mm_set1_ps((float)q->qmax);
+    const __m128 magic = _mm_set1_ps(12582912.0f), one = _mm_set1_ps(1.0f);
+    __m128i r[4];
+    for (int k = 0; k < 4; k++) {
+        __m128 v = _mm_add_ps(_mm_div_ps(_mm_loadu_ps(x + 4 * k), s), z);
+        v = _mm_min_ps(_mm_max_ps(v, lo), hi);
+        if (half_up)
+            v = _mm_add_ps(v, _mm_set1_ps(0.5f));
+        __m128 rv = _mm_sub_ps(_mm_add_ps(v, magic), magic);
+        if (half_up)
+            rv = _mm_sub_ps(rv, _mm_and_ps(_mm_cmpgt_ps(rv, v), one));
+        r[k] = _mm_cvttps_epi32(rv);
+    }
+    __m128i w0 = _mm_packs_epi32(r[0], r[1]), w1 = _mm_packs_epi32(r[2], r[3]);
+    _mm_storeu_si128((__m128i *)y, _mm_packs_epi16(w0, w1));
+}
+#endif
 
 static void quantize(const float *x, int64_t n, const ypr_qparam *q, int8_t *y)
 {
-    for (int64_t i = 0; i < n; i++)
-        y[i] = quant1(x[i], q);
+    int64_t i0 = 0;
+#if defined(__SSE2__)
+    /* the clamp keeps |v| ≤ 128.5 for the magic-number rounding */
+    if (q->round != YPR_ROUND_HALF_AWAY && q->qmin >= -128 && q->qmax <= 127)
+        for (; i0 + 16 <= n; i0 += 16)
+            quant16_sse2(x + i0, q, q->round == YPR_ROUND_HALF_UP, y + i0);
+    x += i0;
+    y += i0;
+    n -= i0;
+#endif
+    switch (q->round) {   /* one loop per mode: the rounding inlines */
+    case YPR_ROUND_HALF_AWAY:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = quant1_mode(x[i], q, YPR_ROUND_HALF_AWAY);
+        break;
+    case YPR_ROUND_HALF_UP:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = quant1_mode(x[i], q, YPR_ROUND_HALF_UP);
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = quant1_mode(x[i], q, YPR_ROUND_HALF_EVEN);
+        break;
+    }
+}
+
+/* quantize() over the pool, in chunks (the input: a serial pass otherwise) */
+#define QCHUNK ((int64_t)1 << 16)
+typedef struct qjob {
+    const float *x;
+    int64_t n;
+    const ypr_qparam *q;
+    int8_t *y;
+} qjob;
+
+static void quantize_task(void *ctx, int64_t t, int worker)
+{
+    const qjob *j = ctx;
+    int64_t i0 = t * QCHUNK, len = j->n - i0 < QCHUNK ? j->n - i0 : QCHUNK;
+    quantize(j->x + i0, len, j->q, j->y + i0);
+    (void)worker;
+}
+
+static void quantize_pool(ypr_pool *pool, const float *x, int64_t n, const ypr_qparam *q,
+                          int8_t *y)
+{
+    qjob j = {x, n, q, y};
+    ypr__pool_run(pool, (n + QCHUNK - 1) / QCHUNK, quantize_task, &j);
 }
 
 static void dequantize(const int8_t *x, int64_t n, float s, float *y)
@@ -983,7 +1070,7 @@ int ypr__plan_i8_run(ypr_plan_i8 *p, const float *x)
               "int8 plan: the net changed since the plan was made");
     p->x = x;
     if (p->v[0].i8)
-        quantize(x, numel(p, 0), &p->v[0].q, p->xq);
+        quantize_pool(p->pool, x, numel(p, 0), &p->v[0].q, p->xq);
     const char *prof = getenv("YPR_PROFILE");   /* per-step times, as exec.c logs them */
     for (int s = 0; s < p->nsteps; s++) {
         double t0 = prof && *prof == '1' ? ypr__now() : 0;
