@@ -64,14 +64,25 @@ void ypr__i8_wino_tin_avx2(const int8_t *const *r0, const int8_t *const *r1, int
         else
             for (int x = 0; x < 16; x++)
                 v1[x] = _mm256_setzero_si256();
-        int16_t tmp[2 * 16];
+        /* short chunks: masked stores, one int32 lane (a tile's channel pair) each */
+        const int64_t left = n - j;
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(left < 16 ? left : 16)), lane);
+        const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(left < 16 ? left - 8 : 8)),
+                                              lane);
         for (int x = 0; x < 16; x++) {   /* channel pairs, tiles in order */
-            __m256i lo = _mm256_unpacklo_epi16(v0[x], v1[x]), hi = _mm256_unpackhi_epi16(v0[x], v1[x]);
-            __m256i *d = (__m256i *)(n - j >= 16 ? v + (x * ldv + j) * 2 : tmp);
-            _mm256_storeu_si256(d, _mm256_permute2x128_si256(lo, hi, 0x20));
-            _mm256_storeu_si256(d + 1, _mm256_permute2x128_si256(lo, hi, 0x31));
-            if (n - j < 16)
-                memcpy(v + (x * ldv + j) * 2, tmp, (size_t)(n - j) * 4);
+            __m256i lo = _mm256_unpacklo_epi16(v0[x], v1[x]);
+            __m256i hi = _mm256_unpackhi_epi16(v0[x], v1[x]);
+            __m256i a = _mm256_permute2x128_si256(lo, hi, 0x20);
+            __m256i b = _mm256_permute2x128_si256(lo, hi, 0x31);
+            int *d = (int *)(v + (x * ldv + j) * 2);
+            if (left >= 16) {
+                _mm256_storeu_si256((__m256i *)d, a);
+                _mm256_storeu_si256((__m256i *)(d + 8), b);
+            } else {
+                _mm256_maskstore_epi32(d, m0, a);
+                _mm256_maskstore_epi32(d + 8, m1, b);
+            }
         }
     }
 }
@@ -266,15 +277,14 @@ void ypr__i8_wino_tin4_avx2(const int8_t *const *r0, const int8_t *const *r1, in
         else
             for (int x = 0; x < 36; x++)
                 v1[x] = _mm256_setzero_si256();
+        const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - j < 8 ? n - j : 8)),
+                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         for (int x = 0; x < 36; x++) {   /* (channel c, c + 1) as one int32 per tile */
             __m256i pair = _mm256_blend_epi16(v0[x], _mm256_slli_epi32(v1[x], 16), 0xAA);
-            if (n - j >= 8) {
+            if (n - j >= 8)
                 _mm256_storeu_si256((__m256i *)(v + (x * ldv + j) * 2), pair);
-            } else {
-                int16_t tmp[16];
-                _mm256_storeu_si256((__m256i *)tmp, pair);
-                memcpy(v + (x * ldv + j) * 2, tmp, (size_t)(n - j) * 4);
-            }
+            else   /* one int32 lane (a tile's channel pair) per tile */
+                _mm256_maskstore_epi32((int *)(v + (x * ldv + j) * 2), keep, pair);
         }
     }
 }
