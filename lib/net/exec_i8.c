@@ -162,8 +162,8 @@ static inline void quant16_sse2(const float *x, const ypr_qparam *q, int half_up
 
 static void quantize(const float *x, int64_t n, const ypr_qparam *q, int8_t *y)
 {
-    int64_t i0 = 0;
 #if defined(__SSE2__)
+    int64_t i0 = 0;
     /* the clamp keeps |v| ≤ 128.5 for the magic-number rounding */
     if (q->round != YPR_ROUND_HALF_AWAY && q->qmin >= -128 && q->qmax <= 127)
         for (; i0 + 16 <= n; i0 += 16)
