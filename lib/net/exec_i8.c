@@ -812,11 +812,13 @@ static inline __m128i pair_max16(__m128i v)
 }
 #endif
 
-static void maxpool_task(void *ctx, int64_t t, int worker)
+void ypr__i8_maxpool_plane(const int8_t *x, int64_t h, int64_t w, int k, int s, int pad,
+                           int8_t *r, int8_t *y)
 {
-    const pool_job *j = ctx;
-    const int8_t *x = j->x + t * j->h * j->w;
-    int8_t *y = j->y + t * j->oh * j->ow, *r = j->tmp + (int64_t)worker * j->h * j->ow;
+    const struct {
+        int64_t h, w, oh, ow;
+        int k, s, pad;
+    } jj = {h, w, (h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1, k, s, pad}, *j = &jj;
     if (j->k == 2 && j->s == 2 && j->pad == 0) {   /* YOLOv7's MP: every window inside */
         for (int64_t oy = 0; oy < j->oh; oy++) {
             const int8_t *a = x + 2 * oy * j->w, *b = a + j->w;
@@ -896,6 +898,13 @@ static void maxpool_task(void *ctx, int64_t t, int worker)
             y[oy * j->ow + ox] = m;
         }
     }
+}
+
+static void maxpool_task(void *ctx, int64_t t, int worker)
+{
+    const pool_job *j = ctx;
+    ypr__i8_maxpool_plane(j->x + t * j->h * j->w, j->h, j->w, j->k, j->s, j->pad,
+                          j->tmp + (int64_t)worker * j->h * j->ow, j->y + t * j->oh * j->ow);
 }
 
 static int maxpool_i8(ypr_plan_i8 *p, const ypr_node *nd, const ypr_shape *in, const ypr_shape *o,
