@@ -7,7 +7,8 @@
  * test (docs/quant.md, "Speed").
  *
  * stdin: one conv per line, "k s c oc oh ow path", padding k/2, batch 1.
- * argv: reps. Prints one line per conv, then per class the sums. */
+ * argv: reps. Prints one line per conv, then per class the sums. Environment:
+ * I8_SILU=1 runs SiLU layers (INT8: the float epilogue mode) instead of leaky ones. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,19 @@ int main(int argc, char **argv)
         ypr_epilogue ep = {NULL, bias, YPR_ACT_LEAKY, 0.1f};
         ypr_i8rq rq = {YPR_I8RQ_SHIFT, YPR_ACT_LEAKY, 26.0f / 256, -127, 127, bsh, 8, 26,
                        (int32_t)((128LL << 16) / 26 + 1), NULL, NULL, 0, YPR_I8R_HALF_UP};
+        /* I8_SILU=1: SiLU both sides, INT8 in the float epilogue mode (the dpu scheme's
+         * SiLU layers: a power-of-two output step), as yolov7's convs */
+        const char *se = getenv("I8_SILU");
+        float *rm = malloc((size_t)oc * 4), *rb = malloc((size_t)oc * 4);
+        for (int64_t i = 0; i < oc; i++) {
+            rm[i] = 1.0f / 4096;
+            rb[i] = 0.01f * (float)(i % 7);
+        }
+        if (se && se[0] == '1') {
+            ep.act = YPR_ACT_SILU;
+            rq = (ypr_i8rq){YPR_I8RQ_FLOAT, YPR_ACT_SILU, 0, -128, 127, NULL, 0, 0, 0, rm, rb,
+                            1.0f / 32, YPR_I8R_HALF_UP};
+        }
         double tf[100], td[100], tw[100];
         for (int it = -1; it < reps; it++)
             for (int v = 0; v < 3; v++) {
@@ -126,7 +140,7 @@ int main(int argc, char **argv)
         cb[cl] += best;
         cn[cl]++;
         free(x); free(y); free(w); free(pw); free(pu); free(ws); free(bias); free(scratch);
-        free(xq); free(wq); free(yq); free(bsh);
+        free(xq); free(wq); free(yq); free(bsh); free(rm); free(rb);
         ypr__free(pd);
         ypr__free(pwq);
     }

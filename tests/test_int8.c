@@ -146,7 +146,10 @@ static void random_rq(ypr_i8rq *rq, int64_t oc, int32_t *bsh, float *m, float *b
         rq->act = acts[rnd() % 6];
         rq->alpha = 0.1f;
         rq->round = (int)(rnd() % 3);
-        rq->s_out = 0.05f + (float)(rnd() % 1000) / 1000.0f;
+        /* a power of two a quarter of the time (the dpu scheme's: the x86
+         * epilogues multiply by its reciprocal then) */
+        rq->s_out = rnd() % 4 == 0 ? ldexpf(1.0f, -rnd_in(0, 8))
+                                   : 0.05f + (float)(rnd() % 1000) / 1000.0f;
         rq->m = m;
         rq->b = b;
         for (int64_t o = 0; o < oc; o++) {
@@ -456,6 +459,44 @@ static void test_requant_extremes(void **state)
         assert_memory_equal(y, yr, sizeof y);
     }
     free(acc);
+}
+
+/* The INT8 plan's max-pool (SIMD rows where the windows allow) against a
+ * direct loop: YOLOv7's 2×2/2 and the SPP windows k = 3 … 13 stride 1
+ * (padding k/2), plus k = 3 stride 2; widths around the 16-byte chunks. */
+static void test_maxpool_i8(void **state)
+{
+    (void)state;
+    static const int ks[][3] = {{2, 2, 0}, {3, 1, 1}, {5, 1, 2}, {9, 1, 4}, {13, 1, 6}, {3, 2, 1}};
+    int8_t *x = malloc(80 * 80), *y = malloc(80 * 80), *yr = malloc(80 * 80), *tmp = malloc(80 * 80);
+    for (int c = 0; c < 6; c++)
+        for (int h = 1; h <= 40; h += 3)
+            for (int w = 1; w <= 72; w += (w < 40 ? 1 : 7)) {
+                int k = ks[c][0], s = ks[c][1], pad = ks[c][2];
+                if (h + 2 * pad < k || w + 2 * pad < k)
+                    continue;
+                int64_t oh = (h + 2 * pad - k) / s + 1, ow = (w + 2 * pad - k) / s + 1;
+                for (int i = 0; i < h * w; i++)
+                    x[i] = (int8_t)(rnd() % 4 ? rnd_in(-128, 127) : rnd() % 2 ? -128 : 127);
+                for (int64_t oy = 0; oy < oh; oy++)
+                    for (int64_t ox = 0; ox < ow; ox++) {
+                        int m = -128;
+                        for (int dy = 0; dy < k; dy++)
+                            for (int dx = 0; dx < k; dx++) {
+                                int64_t iy = oy * s - pad + dy, ix = ox * s - pad + dx;
+                                if (iy >= 0 && iy < h && ix >= 0 && ix < w && x[iy * w + ix] > m)
+                                    m = x[iy * w + ix];
+                            }
+                        yr[oy * ow + ox] = (int8_t)m;
+                    }
+                ypr__i8_maxpool_plane(x, h, w, k, s, pad, tmp, y);
+                if (memcmp(y, yr, (size_t)(oh * ow)) != 0)
+                    fail_msg("maxpool k%d s%d p%d on %dx%d differs", k, s, pad, h, w);
+            }
+    free(x);
+    free(y);
+    free(yr);
+    free(tmp);
 }
 
 /* ------------------------------------------------ plans */
@@ -773,6 +814,7 @@ int main(void)
         cmocka_unit_test(test_wino_exact_bound),
     };
     const struct CMUnitTest plans[] = {
+        cmocka_unit_test(test_maxpool_i8),
         cmocka_unit_test(test_plan_agreement),
         cmocka_unit_test(test_plan_cache),
     };

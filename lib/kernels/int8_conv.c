@@ -176,11 +176,60 @@ static void im2col_row(const ypr_conv_shape *s, const geom *g, const int8_t *xg,
         memset(row + cols, 0, (size_t)(nc - cols));
 }
 
+#if defined(__SSE2__)
+/* 16 columns of the U8 format (x ^ 0x80 = x + 128 as uint8): 4 bytes per
+ * column, one per row, 64 bytes. */
+static inline void interleave16_u8(const int8_t *a, const int8_t *b, const int8_t *c,
+                                   const int8_t *e, uint8_t *d)
+{
+    const __m128i x = _mm_set1_epi8((char)0x80);
+    __m128i va = _mm_xor_si128(_mm_loadu_si128((const __m128i *)a), x);
+    __m128i vb = _mm_xor_si128(_mm_loadu_si128((const __m128i *)b), x);
+    __m128i vc = _mm_xor_si128(_mm_loadu_si128((const __m128i *)c), x);
+    __m128i ve = _mm_xor_si128(_mm_loadu_si128((const __m128i *)e), x);
+    __m128i ab0 = _mm_unpacklo_epi8(va, vb), ab1 = _mm_unpackhi_epi8(va, vb);
+    __m128i ce0 = _mm_unpacklo_epi8(vc, ve), ce1 = _mm_unpackhi_epi8(vc, ve);
+    _mm_storeu_si128((__m128i *)d, _mm_unpacklo_epi16(ab0, ce0));
+    _mm_storeu_si128((__m128i *)(d + 16), _mm_unpackhi_epi16(ab0, ce0));
+    _mm_storeu_si128((__m128i *)(d + 32), _mm_unpacklo_epi16(ab1, ce1));
+    _mm_storeu_si128((__m128i *)(d + 48), _mm_unpackhi_epi16(ab1, ce1));
+}
+
+/* 16 columns of the S16 format: an int16 pair per column, 64 bytes. */
+static inline void interleave16_s16(const int8_t *a, const int8_t *b, int16_t *d)
+{
+    __m128i va = _mm_loadu_si128((const __m128i *)a), vb = _mm_loadu_si128((const __m128i *)b);
+    __m128i a0 = _mm_srai_epi16(_mm_unpacklo_epi8(va, va), 8);   /* sign-extended */
+    __m128i a1 = _mm_srai_epi16(_mm_unpackhi_epi8(va, va), 8);
+    __m128i b0 = _mm_srai_epi16(_mm_unpacklo_epi8(vb, vb), 8);
+    __m128i b1 = _mm_srai_epi16(_mm_unpackhi_epi8(vb, vb), 8);
+    _mm_storeu_si128((__m128i *)d, _mm_unpacklo_epi16(a0, b0));
+    _mm_storeu_si128((__m128i *)(d + 8), _mm_unpackhi_epi16(a0, b0));
+    _mm_storeu_si128((__m128i *)(d + 16), _mm_unpacklo_epi16(a1, b1));
+    _mm_storeu_si128((__m128i *)(d + 24), _mm_unpackhi_epi16(a1, b1));
+}
+#endif
+
 /* Interleave kg rows (r[e][j], j < nc) into the B panels of k group q. */
 static void interleave(const ypr_i8kt *kt, const int8_t *const *r, int64_t nc, int64_t panel,
                        int64_t q, uint8_t *dst)
 {
     const int nr = kt->nr;
+#if defined(__SSE2__)
+    if (nr % 16 == 0 && kt->fmt != YPR_I8F_S8) {   /* the x86 sets' formats */
+        for (int64_t jp = 0; jp < nc / nr; jp++) {
+            int64_t at = jp * panel + q * nr * kt->kg, c0 = jp * nr;
+            for (int j = 0; j < nr; j += 16) {
+                if (kt->fmt == YPR_I8F_S16)
+                    interleave16_s16(r[0] + c0 + j, r[1] + c0 + j, (int16_t *)dst + at + 2 * j);
+                else
+                    interleave16_u8(r[0] + c0 + j, r[1] + c0 + j, r[2] + c0 + j, r[3] + c0 + j,
+                                    dst + at + 4 * j);
+            }
+        }
+        return;
+    }
+#endif
     for (int64_t jp = 0; jp < nc / nr; jp++) {
         int64_t at = jp * panel + q * nr * kt->kg, c0 = jp * nr;
         if (kt->fmt == YPR_I8F_S16) {

@@ -1,6 +1,7 @@
 /* INT8 kernel sets: the scalar reference (three packed formats: the plain
  * one and, for tests on any machine, the S16 and U8 layouts the x86 sets
- * use), the ISA sets, and the choice of the active one (kernels.h). */
+ * use, the U8 one at the avx512vnni set's 8×32 tiles), the ISA sets, and the
+ * choice of the active one (kernels.h). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,26 +13,27 @@
 #define SMR 4
 #define SNR 8
 
-/* 4-k groups: int8 weights times int8 (S8) or uint8 x + 128 (U8) activations. */
-#define GEMM_K4(name, btype)                                                               \
+/* 4-k groups: int8 weights times int8 (S8) or uint8 x + 128 (U8) activations,
+ * MR_×NR_ tiles. */
+#define GEMM_K4(name, btype, MR_, NR_)                                                      \
     static void name(int64_t nkg, const void *a, const void *b, const int32_t *init,        \
                      int32_t *c)                                                           \
     {                                                                                      \
         const int8_t *pa = a;                                                              \
         const btype *pb = b;                                                               \
-        int32_t acc[SMR][SNR];                                                             \
-        for (int i = 0; i < SMR; i++)                                                      \
-            for (int j = 0; j < SNR; j++)                                                  \
+        int32_t acc[MR_][NR_];                                                             \
+        for (int i = 0; i < MR_; i++)                                                      \
+            for (int j = 0; j < NR_; j++)                                                  \
                 acc[i][j] = init ? init[i] : 0;                                            \
-        for (int64_t q = 0; q < nkg; q++, pa += SMR * 4, pb += SNR * 4)                    \
-            for (int i = 0; i < SMR; i++)                                                  \
-                for (int j = 0; j < SNR; j++)                                              \
+        for (int64_t q = 0; q < nkg; q++, pa += MR_ * 4, pb += NR_ * 4)                    \
+            for (int i = 0; i < MR_; i++)                                                  \
+                for (int j = 0; j < NR_; j++)                                              \
                     for (int e = 0; e < 4; e++)                                            \
                         acc[i][j] += (int32_t)pa[i * 4 + e] * pb[j * 4 + e];               \
         memcpy(c, acc, sizeof acc);                                                        \
     }
-GEMM_K4(gemm_s8, int8_t)
-GEMM_K4(gemm_u8, uint8_t)
+GEMM_K4(gemm_s8, int8_t, SMR, SNR)
+GEMM_K4(gemm_u8_8x32, uint8_t, 8, 32)   /* the avx512vnni tile's shape */
 
 static void gemm_s16(int64_t nkg, const void *a, const void *b, const int32_t *init, int32_t *c)
 {
@@ -69,7 +71,7 @@ static void gemm_s16(int64_t nkg, const void *a, const void *b, const int32_t *i
     }
 GEMM_W16(wgemm_4x8, 4, 8)
 GEMM_W16(wgemm_6x16, 6, 16)
-GEMM_W16(wgemm_12x16, 12, 16)
+GEMM_W16(wgemm_8x32, 8, 32)
 
 void ypr__i8kt_fill_scalar(ypr_i8kt *t)
 {
@@ -83,7 +85,7 @@ static void fill_scalar_s16(ypr_i8kt *t)
 
 static void fill_scalar_u8(ypr_i8kt *t)
 {
-    *t = (ypr_i8kt){"scalar-u8", SMR, SNR, 4, YPR_I8F_U8, gemm_u8, ypr__i8_requant_ref};
+    *t = (ypr_i8kt){"scalar-u8", 8, 32, 4, YPR_I8F_U8, gemm_u8_8x32, ypr__i8_requant_ref};
 }
 
 /* ------------------------------------------------------------ selection */
@@ -121,7 +123,7 @@ static void build(void);
 static void build_wino(void)
 {
     wsets[I8_SCALAR_S16] = (ypr_i8wk){6, 16, wgemm_6x16, NULL, NULL, NULL, NULL};
-    wsets[I8_SCALAR_U8] = (ypr_i8wk){12, 16, wgemm_12x16, NULL, NULL, NULL, NULL};
+    wsets[I8_SCALAR_U8] = (ypr_i8wk){8, 32, wgemm_8x32, NULL, NULL, NULL, NULL};
 #if defined(YPR_HAVE_AVX2)
     if (set_ok[I8_AVX2])
         ypr__i8wk_fill_avx2(&wsets[I8_AVX2]);

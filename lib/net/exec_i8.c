@@ -21,6 +21,10 @@
 
 #include "net.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>   /* x86-64 baseline: no ISA flag needed */
+#endif
+
 enum { S_CONV_I8, S_CONV_F32, S_ADD, S_CONCAT, S_MAXPOOL, S_UPSAMPLE, S_REORG, S_ACT };
 
 typedef struct vinfo {
@@ -107,18 +111,105 @@ int ypr__net_is_quantized(const ypr_net *net)
 
 /* ---- conversions (the fake quantization's operations, qparam.c) */
 
-static inline int8_t quant1(float x, const ypr_qparam *q)
+/* ypr__qround inlined (the same operations) */
+static inline float qround(float v, int mode)
+{
+    switch (mode) {
+    case YPR_ROUND_HALF_AWAY: return roundf(v);
+    case YPR_ROUND_HALF_UP: return floorf(v + 0.5f);
+    default: return rintf(v);
+    }
+}
+
+static inline int8_t quant1_mode(float x, const ypr_qparam *q, int mode)
 {
     float v = x / q->scale + (float)q->zero, lo = (float)q->qmin, hi = (float)q->qmax;
     v = v > lo ? v : lo;
     v = v < hi ? v : hi;
-    return (int8_t)(int32_t)ypr__qround(v, q->round);
+    return (int8_t)(int32_t)qround(v, mode);
 }
+
+static inline int8_t quant1(float x, const ypr_qparam *q)
+{
+    return quant1_mode(x, q, q->round);
+}
+
+#if defined(__SSE2__)
+/* 16 values of quant1 for the half-even and half-up modes: the same float
+ * operations (divide, add, the clamps as max/min — NaN → qmin —, the
+ * rounding); rint(v) for |v| < 2^22 is (v + 1.5·2^23) − 1.5·2^23 in the
+ * default rounding mode, and floor(t) is rint(t) − (rint(t) > t). */
+static inline void quant16_sse2(const float *x, const ypr_qparam *q, int half_up, int8_t *y)
+{
+    const __m128 s = _mm_set1_ps(q->scale), z = _mm_set1_ps((float)q->zero);
+    const __m128 lo = _mm_set1_ps((float)q->qmin), hi = _mm_set1_ps((float)q->qmax);
+    const __m128 magic = _mm_set1_ps(12582912.0f), one = _mm_set1_ps(1.0f);
+    __m128i r[4];
+    for (int k = 0; k < 4; k++) {
+        __m128 v = _mm_add_ps(_mm_div_ps(_mm_loadu_ps(x + 4 * k), s), z);
+        v = _mm_min_ps(_mm_max_ps(v, lo), hi);
+        if (half_up)
+            v = _mm_add_ps(v, _mm_set1_ps(0.5f));
+        __m128 rv = _mm_sub_ps(_mm_add_ps(v, magic), magic);
+        if (half_up)
+            rv = _mm_sub_ps(rv, _mm_and_ps(_mm_cmpgt_ps(rv, v), one));
+        r[k] = _mm_cvttps_epi32(rv);
+    }
+    __m128i w0 = _mm_packs_epi32(r[0], r[1]), w1 = _mm_packs_epi32(r[2], r[3]);
+    _mm_storeu_si128((__m128i *)y, _mm_packs_epi16(w0, w1));
+}
+#endif
 
 static void quantize(const float *x, int64_t n, const ypr_qparam *q, int8_t *y)
 {
-    for (int64_t i = 0; i < n; i++)
-        y[i] = quant1(x[i], q);
+#if defined(__SSE2__)
+    int64_t i0 = 0;
+    /* the clamp keeps |v| ≤ 128.5 for the magic-number rounding */
+    if (q->round != YPR_ROUND_HALF_AWAY && q->qmin >= -128 && q->qmax <= 127)
+        for (; i0 + 16 <= n; i0 += 16)
+            quant16_sse2(x + i0, q, q->round == YPR_ROUND_HALF_UP, y + i0);
+    x += i0;
+    y += i0;
+    n -= i0;
+#endif
+    switch (q->round) {   /* one loop per mode: the rounding inlines */
+    case YPR_ROUND_HALF_AWAY:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = quant1_mode(x[i], q, YPR_ROUND_HALF_AWAY);
+        break;
+    case YPR_ROUND_HALF_UP:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = quant1_mode(x[i], q, YPR_ROUND_HALF_UP);
+        break;
+    default:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = quant1_mode(x[i], q, YPR_ROUND_HALF_EVEN);
+        break;
+    }
+}
+
+/* quantize() over the pool, in chunks (the input: a serial pass otherwise) */
+#define QCHUNK ((int64_t)1 << 16)
+typedef struct qjob {
+    const float *x;
+    int64_t n;
+    const ypr_qparam *q;
+    int8_t *y;
+} qjob;
+
+static void quantize_task(void *ctx, int64_t t, int worker)
+{
+    const qjob *j = ctx;
+    int64_t i0 = t * QCHUNK, len = j->n - i0 < QCHUNK ? j->n - i0 : QCHUNK;
+    quantize(j->x + i0, len, j->q, j->y + i0);
+    (void)worker;
+}
+
+static void quantize_pool(ypr_pool *pool, const float *x, int64_t n, const ypr_qparam *q,
+                          int8_t *y)
+{
+    qjob j = {x, n, q, y};
+    ypr__pool_run(pool, (n + QCHUNK - 1) / QCHUNK, quantize_task, &j);
 }
 
 static void dequantize(const int8_t *x, int64_t n, float s, float *y)
@@ -702,16 +793,49 @@ typedef struct pool_job {
     int8_t *tmp;           /* per worker: h × ow */
 } pool_job;
 
-static void maxpool_task(void *ctx, int64_t t, int worker)
+#if defined(__SSE2__)
+/* int8 max of 16 lanes: unsigned max of x ^ 0x80 (SSE2 has no signed byte max) */
+static inline __m128i ld_biased(const int8_t *p)
 {
-    const pool_job *j = ctx;
-    const int8_t *x = j->x + t * j->h * j->w;
-    int8_t *y = j->y + t * j->oh * j->ow, *r = j->tmp + (int64_t)worker * j->h * j->ow;
+    return _mm_xor_si128(_mm_loadu_si128((const __m128i *)p), _mm_set1_epi8((char)0x80));
+}
+
+static inline void st_biased(int8_t *p, __m128i v)
+{
+    _mm_storeu_si128((__m128i *)p, _mm_xor_si128(v, _mm_set1_epi8((char)0x80)));
+}
+
+/* max of the even and odd bytes of 16 bytes as 8 int16 */
+static inline __m128i pair_max16(__m128i v)
+{
+    return _mm_max_epi16(_mm_srai_epi16(_mm_slli_epi16(v, 8), 8), _mm_srai_epi16(v, 8));
+}
+#endif
+
+void ypr__i8_maxpool_plane(const int8_t *x, int64_t h, int64_t w, int k, int s, int pad,
+                           int8_t *r, int8_t *y)
+{
+    const struct {
+        int64_t h, w, oh, ow;
+        int k, s, pad;
+    } jj = {h, w, (h + 2 * pad - k) / s + 1, (w + 2 * pad - k) / s + 1, k, s, pad}, *j = &jj;
     if (j->k == 2 && j->s == 2 && j->pad == 0) {   /* YOLOv7's MP: every window inside */
         for (int64_t oy = 0; oy < j->oh; oy++) {
             const int8_t *a = x + 2 * oy * j->w, *b = a + j->w;
             int8_t *d = y + oy * j->ow;
-            for (int64_t ox = 0; ox < j->ow; ox++) {
+            int64_t ox = 0;
+#if defined(__SSE2__)
+            for (; ox + 16 <= j->ow; ox += 16) {   /* reads a[2ox … 2ox + 31] < w */
+                __m128i a0 = _mm_loadu_si128((const __m128i *)(a + 2 * ox));
+                __m128i a1 = _mm_loadu_si128((const __m128i *)(a + 2 * ox + 16));
+                __m128i b0 = _mm_loadu_si128((const __m128i *)(b + 2 * ox));
+                __m128i b1 = _mm_loadu_si128((const __m128i *)(b + 2 * ox + 16));
+                __m128i m0 = _mm_max_epi16(pair_max16(a0), pair_max16(b0));
+                __m128i m1 = _mm_max_epi16(pair_max16(a1), pair_max16(b1));
+                _mm_storeu_si128((__m128i *)(d + ox), _mm_packs_epi16(m0, m1));
+            }
+#endif
+            for (; ox < j->ow; ox++) {
                 int8_t m0 = a[2 * ox] > a[2 * ox + 1] ? a[2 * ox] : a[2 * ox + 1];
                 int8_t m1 = b[2 * ox] > b[2 * ox + 1] ? b[2 * ox] : b[2 * ox + 1];
                 d[ox] = m0 > m1 ? m0 : m1;
@@ -719,27 +843,68 @@ static void maxpool_task(void *ctx, int64_t t, int worker)
         }
         return;
     }
-    for (int64_t iy = 0; iy < j->h; iy++)
-        for (int64_t ox = 0; ox < j->ow; ox++) {
+    for (int64_t iy = 0; iy < j->h; iy++) {
+        const int8_t *xr = x + iy * j->w;
+        int8_t *rr = r + iy * j->ow;
+        int64_t ox = 0;
+#if defined(__SSE2__)
+        if (j->s == 1) {   /* SPP's pools: 16 windows at once where all lie inside */
+            int64_t first = j->pad < j->ow ? j->pad : j->ow;   /* windows from x < 0 */
+            for (; ox < first; ox++) {
+                int64_t x0 = ox - j->pad, x1 = x0 + j->k;
+                x0 = x0 < 0 ? 0 : x0;
+                x1 = x1 > j->w ? j->w : x1;
+                int8_t m = -128;
+                for (int64_t ix = x0; ix < x1; ix++)
+                    m = xr[ix] > m ? xr[ix] : m;
+                rr[ox] = m;
+            }
+            for (; ox + 16 <= j->ow && ox - j->pad + j->k - 1 + 15 < j->w; ox += 16) {
+                const int8_t *p = xr + ox - j->pad;
+                __m128i m = ld_biased(p);
+                for (int d = 1; d < j->k; d++)
+                    m = _mm_max_epu8(m, ld_biased(p + d));
+                st_biased(rr + ox, m);
+            }
+        }
+#endif
+        for (; ox < j->ow; ox++) {
             int64_t x0 = ox * j->s - j->pad, x1 = x0 + j->k;
             x0 = x0 < 0 ? 0 : x0;
             x1 = x1 > j->w ? j->w : x1;
             int8_t m = -128;
             for (int64_t ix = x0; ix < x1; ix++)
-                m = x[iy * j->w + ix] > m ? x[iy * j->w + ix] : m;
-            r[iy * j->ow + ox] = m;
+                m = xr[ix] > m ? xr[ix] : m;
+            rr[ox] = m;
         }
+    }
     for (int64_t oy = 0; oy < j->oh; oy++) {
         int64_t y0 = oy * j->s - j->pad, y1 = y0 + j->k;
         y0 = y0 < 0 ? 0 : y0;
         y1 = y1 > j->h ? j->h : y1;
-        for (int64_t ox = 0; ox < j->ow; ox++) {
+        int64_t ox = 0;
+#if defined(__SSE2__)
+        for (; ox + 16 <= j->ow; ox += 16) {
+            __m128i m = _mm_setzero_si128();   /* biased −128 */
+            for (int64_t iy = y0; iy < y1; iy++)
+                m = _mm_max_epu8(m, ld_biased(r + iy * j->ow + ox));
+            st_biased(y + oy * j->ow + ox, m);
+        }
+#endif
+        for (; ox < j->ow; ox++) {
             int8_t m = -128;
             for (int64_t iy = y0; iy < y1; iy++)
                 m = r[iy * j->ow + ox] > m ? r[iy * j->ow + ox] : m;
             y[oy * j->ow + ox] = m;
         }
     }
+}
+
+static void maxpool_task(void *ctx, int64_t t, int worker)
+{
+    const pool_job *j = ctx;
+    ypr__i8_maxpool_plane(j->x + t * j->h * j->w, j->h, j->w, j->k, j->s, j->pad,
+                          j->tmp + (int64_t)worker * j->h * j->ow, j->y + t * j->oh * j->ow);
 }
 
 static int maxpool_i8(ypr_plan_i8 *p, const ypr_node *nd, const ypr_shape *in, const ypr_shape *o,
@@ -914,7 +1079,7 @@ int ypr__plan_i8_run(ypr_plan_i8 *p, const float *x)
               "int8 plan: the net changed since the plan was made");
     p->x = x;
     if (p->v[0].i8)
-        quantize(x, numel(p, 0), &p->v[0].q, p->xq);
+        quantize_pool(p->pool, x, numel(p, 0), &p->v[0].q, p->xq);
     const char *prof = getenv("YPR_PROFILE");   /* per-step times, as exec.c logs them */
     for (int s = 0; s < p->nsteps; s++) {
         double t0 = prof && *prof == '1' ? ypr__now() : 0;

@@ -303,5 +303,10 @@ int64_t ypr__plan_i8_batch(const ypr_plan_i8 *plan);
 const char *ypr__plan_i8_kernels(const ypr_plan_i8 *plan);
 /* How many of the plan's INT8 convs run as the exact Winograd F(2×2, 3×3). */
 int ypr__plan_i8_wino_convs(const ypr_plan_i8 *p);
+/* The INT8 plan's max-pool of one int8 plane h × w (PyTorch MaxPool2d: k×k
+ * windows, stride s, implicit −inf padding pad, floor mode) into y; tmp
+ * holds h · ow bytes. */
+void ypr__i8_maxpool_plane(const int8_t *x, int64_t h, int64_t w, int k, int s, int pad,
+                           int8_t *tmp, int8_t *y);
 
 #endif

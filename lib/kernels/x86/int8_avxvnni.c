@@ -21,51 +21,67 @@ static inline int32_t ld32(const void *p)
 #define MR 6
 #define NR 16
 
-static void gemm_6x16(int64_t nkg, const void *a, const void *b, const int32_t *init, int32_t *c)
-{
-    const int8_t *pa = a;          /* 4 int8 weights per (k quad, row) */
-    const __m256i *pb = b;          /* 16 columns × 4 uint8 per k quad */
-    __m256i acc[MR][2];
-    for (int i = 0; i < MR; i++)
-        acc[i][0] = acc[i][1] = _mm256_set1_epi32(init ? init[i] : 0);
-    for (int64_t q = 0; q < nkg; q++, pa += 4 * MR, pb += 2) {
-        __m256i b0 = _mm256_loadu_si256(pb), b1 = _mm256_loadu_si256(pb + 1);
-        for (int i = 0; i < MR; i++) {
-            __m256i r = _mm256_set1_epi32(ld32(pa + 4 * (i)));
-            acc[i][0] = _mm256_dpbusd_avx_epi32(acc[i][0], b0, r);
-            acc[i][1] = _mm256_dpbusd_avx_epi32(acc[i][1], b1, r);
-        }
+/* One 6×16 tile with OP(acc, broadcast weights, B) per ymm. The twelve
+ * accumulators are named variables, not an array: GCC kept an array's in
+ * registers only by copying (and storing) each one every iteration. */
+#define TILE_6X16(name, OP)                                                                 \
+    static void name(int64_t nkg, const void *a, const void *b, const int32_t *init,        \
+                     int32_t *c)                                                            \
+    {                                                                                       \
+        const int8_t *pa = a;                                                               \
+        const __m256i *pb = b;                                                              \
+        __m256i c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;                 \
+        c00 = c01 = _mm256_set1_epi32(init ? init[0] : 0);                                  \
+        c10 = c11 = _mm256_set1_epi32(init ? init[1] : 0);                                  \
+        c20 = c21 = _mm256_set1_epi32(init ? init[2] : 0);                                  \
+        c30 = c31 = _mm256_set1_epi32(init ? init[3] : 0);                                  \
+        c40 = c41 = _mm256_set1_epi32(init ? init[4] : 0);                                  \
+        c50 = c51 = _mm256_set1_epi32(init ? init[5] : 0);                                  \
+        for (int64_t q = 0; q < nkg; q++, pa += 4 * MR, pb += 2) {                          \
+            __m256i b0 = _mm256_loadu_si256(pb), b1 = _mm256_loadu_si256(pb + 1), r;        \
+            r = _mm256_set1_epi32(ld32(pa));                                                \
+            c00 = OP(c00, r, b0);                                                           \
+            c01 = OP(c01, r, b1);                                                           \
+            r = _mm256_set1_epi32(ld32(pa + 4));                                            \
+            c10 = OP(c10, r, b0);                                                           \
+            c11 = OP(c11, r, b1);                                                           \
+            r = _mm256_set1_epi32(ld32(pa + 8));                                            \
+            c20 = OP(c20, r, b0);                                                           \
+            c21 = OP(c21, r, b1);                                                           \
+            r = _mm256_set1_epi32(ld32(pa + 12));                                           \
+            c30 = OP(c30, r, b0);                                                           \
+            c31 = OP(c31, r, b1);                                                           \
+            r = _mm256_set1_epi32(ld32(pa + 16));                                           \
+            c40 = OP(c40, r, b0);                                                           \
+            c41 = OP(c41, r, b1);                                                           \
+            r = _mm256_set1_epi32(ld32(pa + 20));                                           \
+            c50 = OP(c50, r, b0);                                                           \
+            c51 = OP(c51, r, b1);                                                           \
+        }                                                                                   \
+        __m256i *pc = (__m256i *)c;                                                         \
+        _mm256_storeu_si256(pc + 0, c00);                                                   \
+        _mm256_storeu_si256(pc + 1, c01);                                                   \
+        _mm256_storeu_si256(pc + 2, c10);                                                   \
+        _mm256_storeu_si256(pc + 3, c11);                                                   \
+        _mm256_storeu_si256(pc + 4, c20);                                                   \
+        _mm256_storeu_si256(pc + 5, c21);                                                   \
+        _mm256_storeu_si256(pc + 6, c30);                                                   \
+        _mm256_storeu_si256(pc + 7, c31);                                                   \
+        _mm256_storeu_si256(pc + 8, c40);                                                   \
+        _mm256_storeu_si256(pc + 9, c41);                                                   \
+        _mm256_storeu_si256(pc + 10, c50);                                                  \
+        _mm256_storeu_si256(pc + 11, c51);                                                  \
     }
-    for (int i = 0; i < MR; i++) {
-        _mm256_storeu_si256((__m256i *)(c + i * NR), acc[i][0]);
-        _mm256_storeu_si256((__m256i *)(c + i * NR + 8), acc[i][1]);
-    }
-}
+
+/* 4 int8 weights per (k quad, row) times 16 columns × 4 uint8 per k quad */
+#define DPBUSD(acc, r, bv) _mm256_dpbusd_avx_epi32(acc, bv, r)
+TILE_6X16(gemm_6x16, DPBUSD)
 
 /* Winograd element-wise stage: int16 pairs (the S16 layout) with vpdpwssd
  * (the non-saturating form: sums wrap modulo 2^32, as the exact argument
  * needs), 6×16 tiles. */
-static void wgemm_6x16(int64_t nkg, const void *a, const void *b, const int32_t *init,
-                       int32_t *c)
-{
-    const int8_t *pa = a;          /* a pair of int16 per (k pair, row) */
-    const __m256i *pb = b;          /* 16 columns × a pair of int16 per k pair */
-    __m256i acc[MR][2];
-    for (int i = 0; i < MR; i++)
-        acc[i][0] = acc[i][1] = _mm256_set1_epi32(init ? init[i] : 0);
-    for (int64_t q = 0; q < nkg; q++, pa += 4 * MR, pb += 2) {
-        __m256i b0 = _mm256_loadu_si256(pb), b1 = _mm256_loadu_si256(pb + 1);
-        for (int i = 0; i < MR; i++) {
-            __m256i r = _mm256_set1_epi32(ld32(pa + 4 * (i)));
-            acc[i][0] = _mm256_dpwssd_avx_epi32(acc[i][0], r, b0);
-            acc[i][1] = _mm256_dpwssd_avx_epi32(acc[i][1], r, b1);
-        }
-    }
-    for (int i = 0; i < MR; i++) {
-        _mm256_storeu_si256((__m256i *)(c + i * NR), acc[i][0]);
-        _mm256_storeu_si256((__m256i *)(c + i * NR + 8), acc[i][1]);
-    }
-}
+#define DPWSSD(acc, r, bv) _mm256_dpwssd_avx_epi32(acc, r, bv)
+TILE_6X16(wgemm_6x16, DPWSSD)
 
 void ypr__i8kt_fill_avxvnni(ypr_i8kt *t)
 {

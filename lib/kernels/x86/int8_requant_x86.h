@@ -5,7 +5,8 @@
  * flags (never picked by the linker for generic callers). Bit-identical to
  * ypr__i8_requant_ref: the same integer operations, and the same rounded
  * float operations in the same order (multiply, add, compare-select,
- * divide, clamp, round). */
+ * divide, clamp, round), but for an exact shortcut: the division by a
+ * power-of-two s_out is a multiply by its reciprocal (rq_exact_inv). */
 #ifndef YPR_INT8_REQUANT_X86_H
 #define YPR_INT8_REQUANT_X86_H
 
@@ -57,7 +58,17 @@ static inline __m256 i8_exp8(__m256 x)
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
-static __m256i rq_float(__m256i acc, const ypr_i8rq *rq, float m, float b)
+/* 1/s when that is exact (else 0): s a power of two, as in the dpu scheme.
+ * Then z / s and z · (1/s) are the same correctly rounded value of the same
+ * real number, and the multiply replaces the division. */
+static inline float rq_exact_inv(float s)
+{
+    float inv = 1.0f / s;
+    return (double)inv * (double)s == 1.0 ? inv : 0.0f;   /* the double product is exact */
+}
+
+/* The float mode up to the rounded value as int32 (inv: rq_exact_inv(s_out)). */
+static __m256i rq_float(__m256i acc, const ypr_i8rq *rq, float m, float b, float inv)
 {
     __m256 z = _mm256_add_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(m)),
                              _mm256_set1_ps(b));
@@ -73,7 +84,8 @@ static __m256i rq_float(__m256i acc, const ypr_i8rq *rq, float m, float b)
         z = _mm256_div_ps(_mm256_set1_ps(1.0f),
                           _mm256_add_ps(_mm256_set1_ps(1.0f),
                                         i8_exp8(_mm256_sub_ps(_mm256_setzero_ps(), z))));
-    __m256 v = _mm256_div_ps(z, _mm256_set1_ps(rq->s_out));
+    __m256 v = inv != 0.0f ? _mm256_mul_ps(z, _mm256_set1_ps(inv))
+                           : _mm256_div_ps(z, _mm256_set1_ps(rq->s_out));
     v = _mm256_max_ps(v, _mm256_set1_ps((float)rq->qmin));   /* v > lo ? v : lo (NaN → lo) */
     v = _mm256_min_ps(v, _mm256_set1_ps((float)rq->qmax));
     if (rq->round == YPR_I8R_HALF_UP)
@@ -97,6 +109,7 @@ static void requant16(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *
         return;
     }
     const __m256i lo = _mm256_set1_epi32(rq->qmin), hi = _mm256_set1_epi32(rq->qmax);
+    const float inv = rq->mode == YPR_I8RQ_SHIFT ? 0.0f : rq_exact_inv(rq->s_out);
     for (int i = 0; i < m; i++) {
         __m256i a0 = _mm256_loadu_si256((const __m256i *)(acc + i * nr));
         __m256i a1 = _mm256_loadu_si256((const __m256i *)(acc + i * nr + 8));
@@ -105,8 +118,8 @@ static void requant16(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *
             q0 = rq_shift(a0, rq, rq->bsh[c0 + i]);
             q1 = rq_shift(a1, rq, rq->bsh[c0 + i]);
         } else {
-            q0 = rq_float(a0, rq, rq->m[c0 + i], rq->b[c0 + i]);
-            q1 = rq_float(a1, rq, rq->m[c0 + i], rq->b[c0 + i]);
+            q0 = rq_float(a0, rq, rq->m[c0 + i], rq->b[c0 + i], inv);
+            q1 = rq_float(a1, rq, rq->m[c0 + i], rq->b[c0 + i], inv);
         }
         q0 = _mm256_min_epi32(_mm256_max_epi32(q0, lo), hi);
         q1 = _mm256_min_epi32(_mm256_max_epi32(q1, lo), hi);
