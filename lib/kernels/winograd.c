@@ -139,16 +139,17 @@ static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
  *    of the micro-tile width from 64 on) through all three stages in its own
  *    buffers, where every worker gets two blocks or more (160² … 80² maps:
  *    1.3–1.45× the chunked path);
- * 2  fused split: fewer tiles than one block (13², 20² maps) and at most 256
- *    input channels: every worker transforms all tiles and computes its share
- *    of the output channels (1.1–1.2× at 13²; with 512 input channels it lost).
+ * 2  fused split: fewer than 32 tiles (13², 20² maps) and at most 256 input
+ *    channels: every worker transforms all tiles and computes its share of the
+ *    output channels (1.02–1.13× at 13² and 20²; at 26², 49 tiles, it lost
+ *    5–15 % to the chunked path, and with 512 input channels at 20² up to 7 %).
  * YPR_WINO_FUSED=0|1|2 forces a path (A/B runs). */
 static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g, int workers)
 {
     const char *e = getenv("YPR_WINO_FUSED");
     const int64_t panels = ceil_div(s->oc, kt->mr);
     int mode = workers <= 1 ? 0 : g->tiles >= 2 * (int64_t)workers * g->nbc ? 1
-               : g->tiles < g->nbc && s->c <= 256 && panels >= 2 * (int64_t)workers ? 2 : 0;
+               : g->tiles < 32 && s->c <= 256 && panels >= 2 * (int64_t)workers ? 2 : 0;
     if (e && (e[0] == '0' || e[0] == '1' || e[0] == '2'))
         mode = e[0] - '0';
     if (mode == 2 && panels < workers)
