@@ -793,6 +793,18 @@ typedef struct pool_job {
     int8_t *tmp;           /* per worker: h × ow */
 } pool_job;
 
+/* max of row[x0 … x0 + k − 1] clipped to [0, w) (−128 when empty) */
+static int8_t window_max(const int8_t *row, int64_t w, int64_t x0, int64_t k)
+{
+    int64_t x1 = x0 + k;
+    x0 = x0 < 0 ? 0 : x0;
+    x1 = x1 > w ? w : x1;
+    int8_t m = -128;
+    for (int64_t ix = x0; ix < x1; ix++)
+        m = row[ix] > m ? row[ix] : m;
+    return m;
+}
+
 #if defined(__SSE2__)
 /* int8 max of 16 lanes: unsigned max of x ^ 0x80 (SSE2 has no signed byte max) */
 static inline __m128i ld_biased(const int8_t *p)
@@ -850,15 +862,8 @@ void ypr__i8_maxpool_plane(const int8_t *x, int64_t h, int64_t w, int k, int s, 
 #if defined(__SSE2__)
         if (j->s == 1) {   /* SPP's pools: 16 windows at once where all lie inside */
             int64_t first = j->pad < j->ow ? j->pad : j->ow;   /* windows from x < 0 */
-            for (; ox < first; ox++) {
-                int64_t x0 = ox - j->pad, x1 = x0 + j->k;
-                x0 = x0 < 0 ? 0 : x0;
-                x1 = x1 > j->w ? j->w : x1;
-                int8_t m = -128;
-                for (int64_t ix = x0; ix < x1; ix++)
-                    m = xr[ix] > m ? xr[ix] : m;
-                rr[ox] = m;
-            }
+            for (; ox < first; ox++)
+                rr[ox] = window_max(xr, j->w, ox - j->pad, j->k);
             for (; ox + 16 <= j->ow && ox - j->pad + j->k - 1 + 15 < j->w; ox += 16) {
                 const int8_t *p = xr + ox - j->pad;
                 __m128i m = ld_biased(p);
@@ -868,15 +873,8 @@ void ypr__i8_maxpool_plane(const int8_t *x, int64_t h, int64_t w, int k, int s, 
             }
         }
 #endif
-        for (; ox < j->ow; ox++) {
-            int64_t x0 = ox * j->s - j->pad, x1 = x0 + j->k;
-            x0 = x0 < 0 ? 0 : x0;
-            x1 = x1 > j->w ? j->w : x1;
-            int8_t m = -128;
-            for (int64_t ix = x0; ix < x1; ix++)
-                m = xr[ix] > m ? xr[ix] : m;
-            rr[ox] = m;
-        }
+        for (; ox < j->ow; ox++)
+            rr[ox] = window_max(xr, j->w, ox * j->s - j->pad, j->k);
     }
     for (int64_t oy = 0; oy < j->oh; oy++) {
         int64_t y0 = oy * j->s - j->pad, y1 = y0 + j->k;
