@@ -202,6 +202,20 @@ typedef struct wino_run {
     int64_t r0, nr;           /* this chunk: tile rows r0 … r0 + nr − 1 */
 } wino_run;
 
+/* The six input rows (row stride g->ldd, len floats each, zeros outside the
+ * image) that tile row ty reads from tile column tx on, into d. */
+static void tile_rows(const ypr_conv_shape *s, const wino_geom *g, const float *plane,
+                      int64_t ty, int64_t tx, int64_t len, float *d)
+{
+    for (int i = 0; i < WT; i++) {
+        int64_t iy = 4 * ty - s->ph + i;
+        if (iy < 0 || iy >= s->h)
+            memset(d + i * g->ldd, 0, (size_t)len * sizeof(float));
+        else
+            ypr__gather_row(plane + iy * s->w, s->w, 4 * tx - s->pw, 1, len, d + i * g->ldd);
+    }
+}
+
 /* Task (channel): for each tile row of the chunk, copy the six input rows
  * the row of tiles reads (zeros outside the image) and transform them into
  * V. One task per channel, not per (channel, tile row): a channel's V rows
@@ -217,14 +231,7 @@ static void in_task(void *ctx, int64_t ci, int worker)
     float *d = w->rowbuf + (int64_t)worker * WT * g->ldd;
     for (int64_t r = 0; r < w->nr; r++) {
         const int64_t gr = w->r0 + r, b = gr / g->th, ty = gr % g->th;
-        const float *plane = w->x + (b * s->c + ci) * s->h * s->w;
-        for (int i = 0; i < WT; i++) {
-            int64_t iy = 4 * ty - s->ph + i;
-            if (iy < 0 || iy >= s->h)
-                memset(d + i * g->ldd, 0, (size_t)g->ldd * sizeof(float));
-            else
-                ypr__gather_row(plane + iy * s->w, s->w, -s->pw, 1, g->ldd, d + i * g->ldd);
-        }
+        tile_rows(s, g, w->x + (b * s->c + ci) * s->h * s->w, ty, 0, g->ldd, d);
         w->kt->wino4_in(d, g->ldd, (int)g->tw, w->v + ci * p + r * g->tw, s->c * p);
     }
 }
@@ -319,15 +326,7 @@ static void fused_task(void *ctx, int64_t task, int worker)
         const int64_t ns = g->tw - tx < t0 + nb - t ? g->tw - tx : t0 + nb - t;
         const int64_t len = ypr__wino4_row_floats(kt->vl, ns);
         for (int64_t ci = 0; ci < s->c; ci++) {
-            const float *plane = f->x + (b * s->c + ci) * s->h * s->w;
-            for (int i = 0; i < WT; i++) {
-                int64_t iy = 4 * ty - s->ph + i;
-                if (iy < 0 || iy >= s->h)
-                    memset(d + i * g->ldd, 0, (size_t)len * sizeof(float));
-                else
-                    ypr__gather_row(plane + iy * s->w, s->w, 4 * tx - s->pw, 1, len,
-                                    d + i * g->ldd);
-            }
+            tile_rows(s, g, f->x + (b * s->c + ci) * s->h * s->w, ty, tx, len, d);
             kt->wino4_in(d, g->ldd, (int)ns, v + ci * nbk + (t - t0), s->c * nbk);
         }
         t += ns;
