@@ -37,18 +37,18 @@ static void wgemm_12x16(int64_t nkg, const void *a, const void *b, const int32_t
 #undef I0
     for (int64_t q = 0; q < nkg; q++, pa += 4 * MR, pb++) {
         __m512i b0 = _mm512_loadu_si512(pb);
-            c0 = _mm512_add_epi32(c0, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 0)), b0));
-            c1 = _mm512_add_epi32(c1, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 4)), b0));
-            c2 = _mm512_add_epi32(c2, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 8)), b0));
-            c3 = _mm512_add_epi32(c3, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 12)), b0));
-            c4 = _mm512_add_epi32(c4, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 16)), b0));
-            c5 = _mm512_add_epi32(c5, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 20)), b0));
-            c6 = _mm512_add_epi32(c6, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 24)), b0));
-            c7 = _mm512_add_epi32(c7, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 28)), b0));
-            c8 = _mm512_add_epi32(c8, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 32)), b0));
-            c9 = _mm512_add_epi32(c9, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 36)), b0));
-            c10 = _mm512_add_epi32(c10, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 40)), b0));
-            c11 = _mm512_add_epi32(c11, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 44)), b0));
+        c0 = _mm512_add_epi32(c0, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 0)), b0));
+        c1 = _mm512_add_epi32(c1, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 4)), b0));
+        c2 = _mm512_add_epi32(c2, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 8)), b0));
+        c3 = _mm512_add_epi32(c3, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 12)), b0));
+        c4 = _mm512_add_epi32(c4, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 16)), b0));
+        c5 = _mm512_add_epi32(c5, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 20)), b0));
+        c6 = _mm512_add_epi32(c6, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 24)), b0));
+        c7 = _mm512_add_epi32(c7, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 28)), b0));
+        c8 = _mm512_add_epi32(c8, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 32)), b0));
+        c9 = _mm512_add_epi32(c9, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 36)), b0));
+        c10 = _mm512_add_epi32(c10, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 40)), b0));
+        c11 = _mm512_add_epi32(c11, _mm512_madd_epi16(_mm512_set1_epi32(ld32(pa + 44)), b0));
     }
     __m512i *pc = (__m512i *)c;
     _mm512_storeu_si512(pc + 0, c0);
