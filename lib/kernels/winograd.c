@@ -13,6 +13,7 @@
  * Error: the transforms' constants (up to 8 in Aᵀ, 1/24 in G) make the
  * rounding error grow with the tile; for F(4×4, 3×3) it is a few float ulps
  * of Σ|x·w| (tests/test_winograd.c states the bound it checks). */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,14 +145,28 @@ static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
  *    output channels (1.02–1.13× at 13² and 20²; at 26², 49 tiles, it lost
  *    5–15 % to the chunked path, and with 512 input channels at 20² up to 7 %).
  * YPR_WINO_FUSED=0|1|2 forces a path (A/B runs). */
+/* YPR_WINO_FUSED, read once per process (not on every conv call): 0, 1 or 2,
+ * or −1 when unset or anything else. */
+static int forced_path(void)
+{
+    static _Atomic int cached = -2;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v == -2) {
+        const char *e = getenv("YPR_WINO_FUSED");
+        v = e && (e[0] == '0' || e[0] == '1' || e[0] == '2') && !e[1] ? e[0] - '0' : -1;
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v;
+}
+
 static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g, int workers)
 {
-    const char *e = getenv("YPR_WINO_FUSED");
+    const int forced = forced_path();
     const int64_t panels = ceil_div(s->oc, kt->mr);
     int mode = workers <= 1 ? 0 : g->tiles >= 2 * (int64_t)workers * g->nbc ? 1
                : g->tiles < 32 && s->c <= 256 && panels >= 2 * (int64_t)workers ? 2 : 0;
-    if (e && (e[0] == '0' || e[0] == '1' || e[0] == '2'))
-        mode = e[0] - '0';
+    if (forced >= 0)
+        mode = forced;
     if (mode == 2 && panels < workers)
         mode = 0;
     g->nb = mode == 1 ? g->nbc : mode == 2 ? g->nbs : 0;
