@@ -298,18 +298,22 @@ static void test_thread_independent(void **state)
 }
 
 /* Shape 0 has enough tiles (2 images of 17 × 14) that pools of two and
- * three workers take the fused path in blocks of 64+ tiles (spanning tile
- * rows and images); shape 1 has few tiles (2 images of 4 × 3) and 50 output
- * channels, which the fused path splits between the workers; one worker
- * takes the chunked path. The same values bit for bit. */
+ * three workers take the fused path in blocks of up to 64 tiles, as many per
+ * worker (60 and 40 tiles: blocks spanning tile rows and images); shape 1
+ * has few tiles (2 images of 4 × 3) and 50 output channels, which the fused
+ * path splits between the workers; shape 2 (a 26² map: 49 tiles) takes the
+ * fused path in blocks of 25 and 17 tiles, which start inside a tile row and
+ * end short of a vector. One worker takes the chunked path. The same values
+ * bit for bit. */
 static void test_fused_equals_chunked(void **state)
 {
     (void)state;
     ypr_rng r;
     ypr__rng_seed(&r, 5);
-    const ypr_conv_shape shapes[2] = {{2, 8, 67, 53, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1},
-                                      {2, 16, 13, 11, 50, 3, 3, 1, 1, 1, 1, 1, 1, 1}};
-    for (int i = 0; i < 2; i++)
+    const ypr_conv_shape shapes[3] = {{2, 8, 67, 53, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+                                      {2, 16, 13, 11, 50, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+                                      {1, 12, 26, 26, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1}};
+    for (int i = 0; i < 3; i++)
         check_pools_agree(&r, &shapes[i], YPR_ACT_LEAKY);
 }
 

@@ -136,10 +136,14 @@ static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
  * YOLOv7 Winograd layer A/B in one process: docs/simd.md, "Winograd"):
  * 0  chunked: tile rows in chunks, transforms and the 36 GEMMs each spread
  *    over the pool (one worker: always this path);
- * 1  fused blocks: a worker takes blocks of nbc tiles (the smallest multiple
- *    of the micro-tile width from 64 on) through all three stages in its own
- *    buffers, where every worker gets two blocks or more (160² … 80² maps:
- *    1.3–1.45× the chunked path);
+ * 1  fused blocks: a worker takes blocks of at most nbc tiles (the smallest
+ *    multiple of the micro-tile width from 64 on), as many blocks per worker,
+ *    through all three stages in its own buffers, wherever there are 32 tiles
+ *    or more and the block reuses U enough: C·OC ≤ 1024 per tile of the block
+ *    (160² … 80² maps: 1.3–1.45× the chunked path; 52², 40² and 26² maps up
+ *    to 256 channels: 1.2–2.2× in the model, where the chunked path's three
+ *    stages pass V and M between the cores; 256→256 at 26², 25-tile blocks:
+ *    8–20 % slower, as every worker streams all of U for few tiles);
  * 2  fused split: fewer than 32 tiles (13², 20² maps) and at most 256 input
  *    channels: every worker transforms all tiles and computes its share of the
  *    output channels (1.02–1.13× at 13² and 20²; at 26², 49 tiles, it lost
@@ -163,13 +167,18 @@ static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom
 {
     const int forced = forced_path();
     const int64_t panels = ceil_div(s->oc, kt->mr);
-    int mode = workers <= 1 ? 0 : g->tiles >= 2 * (int64_t)workers * g->nbc ? 1
+    const int64_t per = ceil_div(g->tiles, workers), nbb = ceil_div(per, ceil_div(per, g->nbc));
+    int mode = workers <= 1 ? 0 : g->tiles >= 32 && s->c * s->oc <= 1024 * nbb ? 1
                : g->tiles < 32 && s->c <= 256 && panels >= 2 * (int64_t)workers ? 2 : 0;
     if (forced >= 0)
         mode = forced;
     if (mode == 2 && panels < workers)
         mode = 0;
-    g->nb = mode == 1 ? g->nbc : mode == 2 ? g->nbs : 0;
+    if (mode == 1) {
+        g->nb = nbb;   /* blocks of at most nbc tiles, the same number for every worker */
+    } else {
+        g->nb = mode == 2 ? g->nbs : 0;
+    }
     g->parts = mode == 2 ? workers : 1;
     g->ldb = ceil_div(g->nb, 16) * 16;
 }

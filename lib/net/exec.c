@@ -657,9 +657,16 @@ int ypr__plan_run(ypr_plan *p, const float *x)
     if (p->observer)
         TRY(p->observer(p->observer_user, 0, p->x, &p->shapes[0], p->n));
     pthread_once(&profile_once, read_profile_env);   /* plans may run on several threads */
+    /* the profile's times are logged after the pass: a log line between two
+     * steps would let the pool's workers fall asleep and slow the next step */
+    double *prof_ms = profile ? ypr__alloc((size_t)p->nsteps * sizeof(double)) : NULL;
     for (int s = 0; s < p->nsteps; s++) {
         double t0 = profile ? ypr__now() : 0;
-        TRY(run_step(p, &p->steps[s]));
+        int rc = run_step(p, &p->steps[s]);
+        if (rc < 0) {
+            ypr__free(prof_ms);
+            return rc;
+        }
         {
             const step *st = &p->steps[s];
             const ypr_shape *o = &p->shapes[st->node];
@@ -667,28 +674,33 @@ int ypr__plan_run(ypr_plan *p, const float *x)
             float *y = (float *)value(p, st->node);
             if (aq->scale > 0)
                 fake_quant(p, aq, y, p->n * o->c * o->h * o->w);
-            if (p->observer)
-                TRY(p->observer(p->observer_user, st->node, y, o, p->n));
-        }
-        if (profile) {
-            const step *st = &p->steps[s];
-            const ypr_shape *o = &p->shapes[st->node];
-            double ms = (ypr__now() - t0) * 1e3, gf = 0;
-            char kind[32] = "";
-            if (st->kind == STEP_CONV) {
-                /* direct-conv FLOPs (what Winograd saves shows as a higher rate) */
-                gf = 2.0 * (double)p->n * (double)o->c * (double)o->h * (double)o->w *
-                     (double)(st->cs.c / st->cs.groups * st->cs.kh * st->cs.kw) / (ms * 1e6);
-                snprintf(kind, sizeof kind, "%lldx%lld/s%lld in %lld %s", (long long)st->cs.kh,
-                         (long long)st->cs.kw, (long long)st->cs.sh, (long long)st->cs.c,
-                         st->wino ? "wino"
-                         : ypr__conv3x3_rows_eligible(p->kt, &st->cs) ? "rows" : "gemm");
+            if (p->observer && (rc = p->observer(p->observer_user, st->node, y, o, p->n)) < 0) {
+                ypr__free(prof_ms);
+                return rc;
             }
-            ypr__log(YPR_LOG_INFO, "step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %7.1f GFLOP/s %s",
-                     s, p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
-                     (long long)o->w, ms, gf, kind);
         }
+        if (prof_ms)
+            prof_ms[s] = (ypr__now() - t0) * 1e3;
     }
+    for (int s = 0; prof_ms && s < p->nsteps; s++) {
+        const step *st = &p->steps[s];
+        const ypr_shape *o = &p->shapes[st->node];
+        double ms = prof_ms[s], gf = 0;
+        char kind[32] = "";
+        if (st->kind == STEP_CONV) {
+            /* direct-conv FLOPs (what Winograd saves shows as a higher rate) */
+            gf = 2.0 * (double)p->n * (double)o->c * (double)o->h * (double)o->w *
+                 (double)(st->cs.c / st->cs.groups * st->cs.kh * st->cs.kw) / (ms * 1e6);
+            snprintf(kind, sizeof kind, "%lldx%lld/s%lld in %lld %s", (long long)st->cs.kh,
+                     (long long)st->cs.kw, (long long)st->cs.sh, (long long)st->cs.c,
+                     st->wino ? "wino"
+                     : ypr__conv3x3_rows_eligible(p->kt, &st->cs) ? "rows" : "gemm");
+        }
+        ypr__log(YPR_LOG_INFO, "step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %7.1f GFLOP/s %s",
+                 s, p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
+                 (long long)o->w, ms, gf, kind);
+    }
+    ypr__free(prof_ms);
     return YPR_OK;
 }
 
