@@ -327,6 +327,12 @@ static void test_conv_thread_independent(void **state)
     check_thread_independent(&r, &c);
     check_thread_independent(&r, &d);
     check_thread_independent(&r, &e);
+    /* … and split by rows (at least as many output channels as outputs per
+     * channel): rows in whole micro-panels, 1×1 and 3×3 stride 2 */
+    ypr_conv_shape f = {1, 24, 7, 6, 50, 1, 1, 1, 1, 0, 0, 1, 1, 1};
+    ypr_conv_shape g = {1, 12, 9, 11, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1};
+    check_thread_independent(&r, &f);
+    check_thread_independent(&r, &g);
 }
 
 /* ------------------------------------------------------- epilogue alone */

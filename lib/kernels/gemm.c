@@ -136,17 +136,33 @@ static void run_tile(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t m0,
     }
 }
 
-/* Part `part` of a job's column panels, split evenly (within one panel) in
- * nsplit parts, with all the job's rows: in blocks of nc columns, or all at
- * once when the part has at most WHOLE_PANELS panels (each A micro-panel then
- * meets every B panel, so A is read once). */
+/* Part `part` of a job's columns, split evenly in nsplit parts of whole
+ * vectors (a part may end inside a panel), with all the job's rows: in
+ * blocks of nc columns, or all at once when the part has at most
+ * WHOLE_PANELS panels (each A micro-panel then meets every B panel, so A is
+ * read once). */
 static void part_task(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t part, float *buf)
 {
-    const int64_t nr = pl->kt->nr, panels = ceil_div(jb->n, nr);
-    const int64_t p0 = panels * part / pl->nsplit, p1 = panels * (part + 1) / pl->nsplit;
-    const int64_t step = p1 - p0 <= WHOLE_PANELS ? WHOLE_PANELS : pl->kt->nc / nr;
-    for (int64_t p = p0; p < p1; p += step)
-        run_tile(pl, jb, 0, jb->m, p * nr, min64(jb->n, min64(p1, p + step) * nr), buf);
+    const int64_t nr = pl->kt->nr, vl = pl->kt->vl, vecs = ceil_div(jb->n, vl);
+    const int64_t n0 = vecs * part / pl->nsplit * vl;
+    const int64_t n1 = min64(jb->n, vecs * (part + 1) / pl->nsplit * vl);
+    const int64_t step = (n1 - n0 <= WHOLE_PANELS * nr ? WHOLE_PANELS : pl->kt->nc / nr) * nr;
+    for (int64_t j = n0; j < n1; j += step)
+        run_tile(pl, jb, 0, jb->m, j, min64(n1, j + step), buf);
+}
+
+/* Part `part` of a job's rows, in whole A micro-panels, with all its columns
+ * (every such task packs all of B). */
+static void rows_task(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t part, float *buf)
+{
+    const int64_t mr = pl->kt->mr, nr = pl->kt->nr, panels = ceil_div(jb->m, mr);
+    const int64_t m0 = panels * part / pl->nsplit * mr;
+    const int64_t m1 = min64(jb->m, panels * (part + 1) / pl->nsplit * mr);
+    const int64_t step = (jb->n <= WHOLE_PANELS * nr ? WHOLE_PANELS : pl->kt->nc / nr) * nr;
+    if (m0 >= m1)
+        return;
+    for (int64_t j = 0; j < jb->n; j += step)
+        run_tile(pl, jb, m0, m1, j, min64(jb->n, j + step), buf);
 }
 
 static void gemm_task(void *ctx, int64_t task, int worker)
@@ -154,7 +170,11 @@ static void gemm_task(void *ctx, int64_t task, int worker)
     const gemm_plan *pl = ctx;
     float *buf = pl->scratch + worker * ypr__gemm_scratch_floats(pl->kt);
     if (pl->nsplit) {
-        part_task(pl, &pl->jobs[task / pl->nsplit], task % pl->nsplit, buf);
+        const ypr_gemm_job *jb = &pl->jobs[task / pl->nsplit];
+        if (jb->m >= jb->n)
+            rows_task(pl, jb, task % pl->nsplit, buf);
+        else
+            part_task(pl, jb, task % pl->nsplit, buf);
         return;
     }
     const ypr_gemm_job *jb = &pl->jobs[task / pl->nranges];
@@ -183,12 +203,18 @@ int ypr__gemm_run(const ypr_ktable *kt, ypr_pool *pool, const ypr_gemm_job *jobs
     if (nthreads > 1 && tasks < 16 * nthreads) {
         /* Few column blocks (13² … 40² outputs): blocks would not spread
          * evenly over the workers, so each task takes one worker's share of
-         * a job's column panels (split by panels: even within one) with all
-         * its rows, packing only its own columns of B. Splitting the rows
-         * instead made every worker pack all of B: 2–20 % more CPU time in
-         * total on two threads (1×1 and stride-2 convs at 13²–52²), the
-         * packing doubled; sharing one packed B between cores cost more
-         * still (3×3 256→256 at 13²: +20 %). */
+         * a job: of its columns (split by vectors, so even within one
+         * panel) with all its rows, packing only its own columns of B; or,
+         * where the job has at least as many rows as columns, of its rows
+         * (whole micro-panels) with all its columns. Split by columns,
+         * every worker streams all of A, the weights, which a forward pass
+         * reads from memory: in yolov7 @416 on two threads the 1×1 and
+         * stride-2 convs with M ≥ N (13² maps, and 26² maps with 1024
+         * output channels) ran in 0.67–0.93 of the time split by rows, each
+         * worker reading half of A and packing all of B; with M < N the
+         * columns won or tied (the packing doubled: 2–20 % more CPU time).
+         * Sharing one packed B between cores cost more still (3×3 256→256
+         * at 13²: +20 %). */
         pl.nsplit = nthreads;
     } else if (tasks > 32 * nthreads) {
         /* Many column blocks: each task takes a run of neighbouring blocks,
