@@ -48,15 +48,21 @@ int ypr__wino_eligible(const ypr_conv_shape *s)
 /* Measured on AVX2 (docs/simd.md, "Winograd"): every YOLOv7 3×3 stride-1
  * layer from 32→32 @160² to 512→1024 @13² ran in 0.35–0.75 of the GEMM
  * path's time on one and two threads alike; 16→16 layers were mixed
- * (0.6–1.0) and the transforms dominate below. The same rule stands for the
- * other sets until measured there. */
+ * (0.6–1.0) and the transforms dominate below. On AVX-512 (Zen 5), in the
+ * model, the 13² layers of yolov7 @416 ran in 0.65–0.79 of Winograd's time
+ * on the GEMM path (two threads): 16 tiles compute 16² outputs for 13²
+ * (66 % of them used) and U is 4× the size of the weights, read from memory
+ * on every pass. So Winograd also needs its tiles to cover the output with
+ * at least 75 % of what they compute (20², 26², 40², 52²… yes; 13², 10²
+ * no). The rule does not depend on the thread count, so results do not. */
 int ypr__wino_pays(const ypr_ktable *kt, const ypr_conv_shape *s, int threads)
 {
     (void)kt;
     (void)threads;
     int64_t oh = s->h + 2 * s->ph - 2, ow = s->w + 2 * s->pw - 2;
+    int64_t covered = 16 * ceil_div(oh, 4) * ceil_div(ow, 4);   /* outputs the tiles compute */
     return ypr__wino_eligible(s) && s->c >= 16 && s->oc >= 16 && s->c * s->oc >= 32 * 32 &&
-           oh >= 8 && ow >= 8;
+           oh >= 8 && ow >= 8 && 4 * oh * ow >= 3 * covered;
 }
 
 int64_t ypr__wino_packed_w_floats(const ypr_ktable *kt, const ypr_conv_shape *s)
