@@ -11,21 +11,42 @@ typedef struct plane_job {
     int64_t h, w, oh, ow, c;
     int k, s, p;
     const ypr_epilogue *ep;
+    int64_t planes, per;   /* planes in all, planes per task */
 } plane_job;
 
-static void pool_task(void *ctx, int64_t t, int worker)
+/* Planes per task: about 32 K values per task, but at least two tasks per
+ * worker where there are planes enough. One task per plane of 13² or 26²
+ * made the workers fight over the task counter's cache line for a few
+ * hundred tiny tasks: the max-pools of yolov7-tiny @416 ran slower on two
+ * threads than on one. */
+static int64_t planes_per_task(const ypr_pool *pool, int64_t planes, int64_t values)
 {
+    int64_t per = values >= 32768 ? 1 : (32768 + values - 1) / values;
+    int64_t spread = (planes + 2 * ypr__pool_size(pool) - 1) / (2 * ypr__pool_size(pool));
+    return per < spread ? per : spread > 0 ? spread : 1;
+}
+
+static void run_planes(ypr_pool *pool, plane_job *j, int64_t values, ypr_task_fn fn)
+{
+    j->per = planes_per_task(pool, j->planes, values);
+    ypr__pool_run(pool, (j->planes + j->per - 1) / j->per, fn, j);
+}
+
+static void pool_task(void *ctx, int64_t task, int worker)
+{
+    (void)worker;
     const plane_job *j = ctx;
-    const float *x = j->x + t * j->h * j->w;
-    float *y = j->y + t * j->oh * j->ow;
     const ypr_ktable *kt = j->kt;
-    if (j->k == 2 && j->s == 2 && j->p == 0 && kt->maxpool_2x2s2) {
-        kt->maxpool_2x2s2(x, j->w, y, j->oh, j->ow);
-        return;
+    const int64_t t1 = (task + 1) * j->per < j->planes ? (task + 1) * j->per : j->planes;
+    for (int64_t t = task * j->per; t < t1; t++) {
+        const float *x = j->x + t * j->h * j->w;
+        float *y = j->y + t * j->oh * j->ow;
+        if (j->k == 2 && j->s == 2 && j->p == 0 && kt->maxpool_2x2s2)
+            kt->maxpool_2x2s2(x, j->w, y, j->oh, j->ow);
+        else if (!(j->s == 1 && kt->maxpool_s1 &&
+                   kt->maxpool_s1(x, j->h, j->w, y, j->oh, j->ow, j->k, j->p)))
+            ypr__maxpool_plane_ref(x, j->h, j->w, y, j->oh, j->ow, j->k, j->s, j->p);
     }
-    if (j->s == 1 && kt->maxpool_s1 && kt->maxpool_s1(x, j->h, j->w, y, j->oh, j->ow, j->k, j->p))
-        return;
-    ypr__maxpool_plane_ref(x, j->h, j->w, y, j->oh, j->ow, j->k, j->s, j->p);
 }
 
 int ypr__maxpool2d(const ypr_ktable *kt, ypr_pool *pool, int64_t planes, int64_t h,
@@ -39,15 +60,18 @@ int ypr__maxpool2d(const ypr_ktable *kt, ypr_pool *pool, int64_t planes, int64_t
     RETURN_IF(h + 2 * p < k || w + 2 * p < k, YPR_EINVAL,
               "maxpool2d: kernel %d larger than padded input", k);
     int64_t oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
-    plane_job j = {kt, x, y, h, w, oh, ow, 0, k, s, p, NULL};
-    ypr__pool_run(pool, planes, pool_task, &j);
+    plane_job j = {kt, x, y, h, w, oh, ow, 0, k, s, p, NULL, planes, 1};
+    run_planes(pool, &j, h * w, pool_task);
     return YPR_OK;
 }
 
-static void up_task(void *ctx, int64_t t, int worker)
+static void up_task(void *ctx, int64_t task, int worker)
 {
+    (void)worker;
     const plane_job *j = ctx;
-    j->kt->upsample2x_plane(j->x + t * j->h * j->w, j->h, j->w, j->y + t * 4 * j->h * j->w);
+    const int64_t t1 = (task + 1) * j->per < j->planes ? (task + 1) * j->per : j->planes;
+    for (int64_t t = task * j->per; t < t1; t++)
+        j->kt->upsample2x_plane(j->x + t * j->h * j->w, j->h, j->w, j->y + t * 4 * j->h * j->w);
 }
 
 int ypr__upsample2x(const ypr_ktable *kt, ypr_pool *pool, int64_t planes, int64_t h,
@@ -55,17 +79,21 @@ int ypr__upsample2x(const ypr_ktable *kt, ypr_pool *pool, int64_t planes, int64_
 {
     RETURN_IF(!kt || !x || !y, YPR_EINVAL, "upsample: NULL pointer");
     RETURN_IF(planes <= 0 || h <= 0 || w <= 0, YPR_EINVAL, "upsample: sizes must be positive");
-    plane_job j = {kt, x, y, h, w, 2 * h, 2 * w, 0, 0, 0, 0, NULL};
-    ypr__pool_run(pool, planes, up_task, &j);
+    plane_job j = {kt, x, y, h, w, 2 * h, 2 * w, 0, 0, 0, 0, NULL, planes, 1};
+    run_planes(pool, &j, 4 * h * w, up_task);
     return YPR_OK;
 }
 
-static void act_task(void *ctx, int64_t t, int worker)
+static void act_task(void *ctx, int64_t task, int worker)
 {
+    (void)worker;
     const plane_job *j = ctx;
-    int64_t ch = t % j->c;
-    j->kt->scale_bias_act(j->y + t * j->h, j->h, j->ep->scale ? j->ep->scale[ch] : 1.0f,
-                          j->ep->bias ? j->ep->bias[ch] : 0.0f, j->ep->act, j->ep->alpha);
+    const int64_t t1 = (task + 1) * j->per < j->planes ? (task + 1) * j->per : j->planes;
+    for (int64_t t = task * j->per; t < t1; t++) {
+        int64_t ch = t % j->c;
+        j->kt->scale_bias_act(j->y + t * j->h, j->h, j->ep->scale ? j->ep->scale[ch] : 1.0f,
+                              j->ep->bias ? j->ep->bias[ch] : 0.0f, j->ep->act, j->ep->alpha);
+    }
 }
 
 int ypr__scale_bias_act(const ypr_ktable *kt, ypr_pool *pool, int64_t n, int64_t c,
@@ -75,8 +103,8 @@ int ypr__scale_bias_act(const ypr_ktable *kt, ypr_pool *pool, int64_t n, int64_t
     RETURN_IF(n <= 0 || c <= 0 || hw <= 0, YPR_EINVAL, "activation: sizes must be positive");
     RETURN_IF(ep->act < 0 || ep->act >= YPR_ACT_COUNT_, YPR_EINVAL,
               "activation: unknown kind %d", ep->act);
-    plane_job j = {kt, NULL, y, hw, 0, 0, 0, c, 0, 0, 0, ep};
-    ypr__pool_run(pool, n * c, act_task, &j);
+    plane_job j = {kt, NULL, y, hw, 0, 0, 0, c, 0, 0, 0, ep, n * c, 1};
+    run_planes(pool, &j, hw, act_task);
     return YPR_OK;
 }
 
