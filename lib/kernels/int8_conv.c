@@ -330,8 +330,15 @@ int ypr__i8_conv2d(const ypr_i8kt *kt, ypr_pool *pool, const ypr_conv_shape *s,
         RETURN_IF(!j.scratch, YPR_ENOMEM, "int8 conv: out of memory");
     }
     j.nblk = (j.g.n + j.g.nc - 1) / j.g.nc;
+    /* Few column blocks: each block's output rows in as many chunks as make
+     * the tasks a multiple of the workers (every task packs its block's B:
+     * the chunks for four tasks per worker had a 20² 1×1 conv pack B eight
+     * times, and run slower on two threads than on one) */
     int64_t base = s->n * s->groups * j.nblk, want = 4 * (int64_t)workers;
-    j.rchunks = base >= want || workers <= 1 ? 1 : (want + base - 1) / base;
+    j.rchunks = 1;
+    if (workers > 1 && base < want)
+        while ((base * j.rchunks) % workers)
+            j.rchunks++;
     if (j.rchunks > j.g.panels)
         j.rchunks = j.g.panels;
     j.panels_per_chunk = (j.g.panels + j.rchunks - 1) / j.rchunks;

@@ -430,8 +430,14 @@ int ypr__i8_wino_conv2d(const ypr_i8kt *kt, ypr_pool *pool, const ypr_conv_shape
         j.scratch = ypr__alloc((size_t)(j.per_worker * workers));
         RETURN_IF(!j.scratch, YPR_ENOMEM, "int8 winograd: out of memory");
     }
+    /* few tile blocks: each block's output rows in as many chunks as make the
+     * tasks a multiple of the workers (every task transforms its block's
+     * input, as int8_conv.c packs its B) */
     int64_t base = s->n * j.g.nblk, want = 4 * (int64_t)workers;
-    j.rchunks = base >= want || workers <= 1 ? 1 : (want + base - 1) / base;
+    j.rchunks = 1;
+    if (workers > 1 && base < want)
+        while ((base * j.rchunks) % workers)
+            j.rchunks++;
     if (j.rchunks > j.g.panels)
         j.rchunks = j.g.panels;
     j.panels_per_chunk = (j.g.panels + j.rchunks - 1) / j.rchunks;

@@ -791,6 +791,7 @@ typedef struct pool_job {
     int64_t h, w, oh, ow;
     int k, s, pad;
     int8_t *tmp;           /* per worker: h × ow */
+    int64_t planes, per;   /* planes in all, planes per task */
 } pool_job;
 
 /* max of row[x0 … x0 + k − 1] clipped to [0, w) (−128 when empty) */
@@ -898,21 +899,29 @@ void ypr__i8_maxpool_plane(const int8_t *x, int64_t h, int64_t w, int k, int s, 
     }
 }
 
-static void maxpool_task(void *ctx, int64_t t, int worker)
+static void maxpool_task(void *ctx, int64_t task, int worker)
 {
     const pool_job *j = ctx;
-    ypr__i8_maxpool_plane(j->x + t * j->h * j->w, j->h, j->w, j->k, j->s, j->pad,
-                          j->tmp + (int64_t)worker * j->h * j->ow, j->y + t * j->oh * j->ow);
+    const int64_t t1 = (task + 1) * j->per < j->planes ? (task + 1) * j->per : j->planes;
+    for (int64_t t = task * j->per; t < t1; t++)
+        ypr__i8_maxpool_plane(j->x + t * j->h * j->w, j->h, j->w, j->k, j->s, j->pad,
+                              j->tmp + (int64_t)worker * j->h * j->ow, j->y + t * j->oh * j->ow);
 }
 
 static int maxpool_i8(ypr_plan_i8 *p, const ypr_node *nd, const ypr_shape *in, const ypr_shape *o,
                       const int8_t *x, int8_t *y)
 {
     int workers = ypr__pool_size(p->pool);
-    pool_job j = {x, y, in->h, in->w, o->h, o->w, nd->kh, nd->sh, nd->ph, NULL};
+    pool_job j = {x, y, in->h, in->w, o->h, o->w, nd->kh, nd->sh, nd->ph, NULL,
+                  p->n * in->c, 1};
     j.tmp = ypr__alloc((size_t)(workers * in->h * o->w));
     RETURN_IF(!j.tmp, YPR_ENOMEM, "int8 plan: out of memory");
-    ypr__pool_run(p->pool, p->n * in->c, maxpool_task, &j);
+    /* runs of planes per task (about 32 K values each, two tasks per worker at
+     * least), as the float max-pool (lib/kernels/layers.c) */
+    int64_t hw = in->h * in->w, spread = (j.planes + 2 * workers - 1) / (2 * workers);
+    j.per = hw >= 32768 ? 1 : (32768 + hw - 1) / hw;
+    j.per = j.per < spread ? j.per : spread > 0 ? spread : 1;
+    ypr__pool_run(p->pool, (j.planes + j.per - 1) / j.per, maxpool_task, &j);
     ypr__free(j.tmp);
     return YPR_OK;
 }
@@ -1078,23 +1087,33 @@ int ypr__plan_i8_run(ypr_plan_i8 *p, const float *x)
     p->x = x;
     if (p->v[0].i8)
         quantize_pool(p->pool, x, numel(p, 0), &p->v[0].q, p->xq);
-    const char *prof = getenv("YPR_PROFILE");   /* per-step times, as exec.c logs them */
+    /* per-step times, as exec.c logs them: after the pass, not between the steps */
+    const char *prof = getenv("YPR_PROFILE");
+    double *prof_ms = prof && *prof == '1' ? ypr__alloc((size_t)p->nsteps * sizeof(double))
+                                           : NULL;
     for (int s = 0; s < p->nsteps; s++) {
-        double t0 = prof && *prof == '1' ? ypr__now() : 0;
-        TRY(run_step(p, &p->steps[s]));
-        if (prof && *prof == '1') {
-            const i8step *st = &p->steps[s];
-            const ypr_shape *o = &p->shapes[st->node];
-            static const char *const kinds[] = {"conv-i8", "conv-f32", "add", "concat",
-                                                "maxpool", "upsample", "reorg", "act"};
-            ypr__log(YPR_LOG_INFO, "i8 step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %s%s%s", s,
-                     p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
-                     (long long)o->w, (ypr__now() - t0) * 1e3, kinds[st->kind],
-                     st->kind == S_CONV_I8 ? (st->rq.mode == YPR_I8RQ_SHIFT ? " shift" : " float")
-                                           : "",
-                     st->kind == S_CONV_I8 && st->wino ? (st->wino == 4 ? " wino4" : " wino2") : "");
+        double t0 = prof_ms ? ypr__now() : 0;
+        int rc = run_step(p, &p->steps[s]);
+        if (rc < 0) {
+            ypr__free(prof_ms);
+            return rc;
         }
+        if (prof_ms)
+            prof_ms[s] = (ypr__now() - t0) * 1e3;
     }
+    for (int s = 0; prof_ms && s < p->nsteps; s++) {
+        const i8step *st = &p->steps[s];
+        const ypr_shape *o = &p->shapes[st->node];
+        static const char *const kinds[] = {"conv-i8", "conv-f32", "add", "concat",
+                                            "maxpool", "upsample", "reorg", "act"};
+        ypr__log(YPR_LOG_INFO, "i8 step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %s%s%s", s,
+                 p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
+                 (long long)o->w, prof_ms[s], kinds[st->kind],
+                 st->kind == S_CONV_I8 ? (st->rq.mode == YPR_I8RQ_SHIFT ? " shift" : " float")
+                                       : "",
+                 st->kind == S_CONV_I8 && st->wino ? (st->wino == 4 ? " wino4" : " wino2") : "");
+    }
+    ypr__free(prof_ms);
     if (p->detect >= 0) {
         const ypr_node *d = &p->net->nodes[p->detect];
         for (int l = 0; l < d->ninputs; l++)
