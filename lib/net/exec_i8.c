@@ -926,16 +926,38 @@ static int maxpool_i8(ypr_plan_i8 *p, const ypr_node *nd, const ypr_shape *in, c
     return YPR_OK;
 }
 
-static void upsample_i8(const int8_t *x, int64_t planes, int64_t h, int64_t w, int8_t *y)
+typedef struct up_job {
+    const int8_t *x;
+    int8_t *y;
+    int64_t planes, h, w, per;
+} up_job;
+
+static void upsample_task(void *ctx, int64_t task, int worker)
 {
-    for (int64_t pl = 0; pl < planes; pl++)
+    (void)worker;
+    const up_job *j = ctx;
+    const int64_t h = j->h, w = j->w;
+    const int64_t p1 = (task + 1) * j->per < j->planes ? (task + 1) * j->per : j->planes;
+    for (int64_t pl = task * j->per; pl < p1; pl++)
         for (int64_t i = 0; i < h; i++) {
-            const int8_t *r = x + (pl * h + i) * w;
-            int8_t *d = y + (pl * 2 * h + 2 * i) * 2 * w;
-            for (int64_t j = 0; j < w; j++)
-                d[2 * j] = d[2 * j + 1] = r[j];
+            const int8_t *r = j->x + (pl * h + i) * w;
+            int8_t *d = j->y + (pl * 2 * h + 2 * i) * 2 * w;
+            for (int64_t k = 0; k < w; k++)
+                d[2 * k] = d[2 * k + 1] = r[k];
             memcpy(d + 2 * w, d, (size_t)(2 * w));
         }
+}
+
+/* Nearest ×2 over the pool, in runs of planes (about 64 K output bytes per
+ * task, two tasks per worker at least). */
+static void upsample_i8(ypr_pool *pool, const int8_t *x, int64_t planes, int64_t h, int64_t w,
+                        int8_t *y)
+{
+    const int64_t workers = ypr__pool_size(pool), out = 4 * h * w;
+    const int64_t spread = (planes + 2 * workers - 1) / (2 * workers);
+    up_job j = {x, y, planes, h, w, out >= 65536 ? 1 : (65536 + out - 1) / out};
+    j.per = j.per < spread ? j.per : spread > 0 ? spread : 1;
+    ypr__pool_run(pool, (planes + j.per - 1) / j.per, upsample_task, &j);
 }
 
 static void reorg_any(const uint8_t *x, int64_t planes, int64_t h, int64_t w, int64_t c,
@@ -985,42 +1007,91 @@ static int run_add(ypr_plan_i8 *p, const i8step *st, const ypr_node *nd)
     return YPR_OK;
 }
 
+/* A concat's inputs, copied over the pool: task t takes chunk t % chunks
+ * of input t / chunks (all images), CONCAT_CHUNK values at most. The
+ * inputs' data was mostly written by both workers' convs; one thread
+ * copying all of it ran slower on two threads than on one. */
+enum { CONCAT_CHUNK = 32768 };
+
+typedef struct concat_job {
+    const ypr_plan_i8 *p;
+    const ypr_node *nd;
+    int node;
+    int64_t chunks, hw;
+    int64_t *off;                 /* first output channel of each input */
+    int8_t (*lut)[256];           /* each int8 input's requantization table */
+} concat_job;
+
+static void concat_task(void *ctx, int64_t t, int worker)
+{
+    (void)worker;
+    const concat_job *cj = ctx;
+    const ypr_plan_i8 *p = cj->p;
+    const int j = (int)(t / cj->chunks), in = cj->nd->inputs[j];
+    const ypr_shape *o = &p->shapes[cj->node];
+    const vinfo *vo = &p->v[cj->node], *vi = &p->v[in];
+    const int64_t per = p->shapes[in].c * cj->hw;
+    const int64_t i0 = t % cj->chunks * CONCAT_CHUNK;
+    const int64_t i1 = i0 + CONCAT_CHUNK < per ? i0 + CONCAT_CHUNK : per;
+    if (i0 >= i1)
+        return;
+    const size_t es = vo->i8 ? 1 : sizeof(float), xs = vi->i8 ? 1 : sizeof(float);
+    const int same = vo->i8 && vi->i8 && vi->scale == vo->scale && vi->q.qmin >= vo->q.qmin &&
+                     vi->q.qmax <= vo->q.qmax;
+    uint8_t *y = val(p, cj->node);
+    const uint8_t *x = val(p, in);
+    for (int64_t b = 0; b < p->n; b++) {
+        uint8_t *d = y + ((b * o->c + cj->off[j]) * cj->hw + i0) * es;
+        const uint8_t *src = x + (b * per + i0) * xs;
+        const int64_t cnt = i1 - i0;
+        if (same || (!vo->i8 && !vi->i8)) {
+            memcpy(d, src, (size_t)cnt * es);
+        } else if (vo->i8 && vi->i8) {
+            int8_t *dq = (int8_t *)d;
+            const int8_t *sq = (const int8_t *)src;
+            for (int64_t i = 0; i < cnt; i++)
+                dq[i] = cj->lut[j][sq[i] + 128];
+        } else if (vo->i8) {
+            quantize((const float *)src, cnt, &vo->q, (int8_t *)d);
+        } else {
+            dequantize((const int8_t *)src, cnt, vi->scale, (float *)d);
+        }
+    }
+}
+
 static int run_concat(ypr_plan_i8 *p, const i8step *st, const ypr_node *nd)
 {
     const ypr_shape *o = &p->shapes[st->node];
     const vinfo *vo = &p->v[st->node];
-    int64_t hw = o->h * o->w, off = 0;
-    uint8_t *y = val(p, st->node);
-    size_t es = vo->i8 ? 1 : sizeof(float);
-    for (int j = 0; j < nd->ninputs; j++) {
-        int in = nd->inputs[j];
-        const vinfo *vi = &p->v[in];
-        int64_t cx = p->shapes[in].c, per = cx * hw;
-        const uint8_t *x = val(p, in);
-        int same = vo->i8 && vi->i8 && vi->scale == vo->scale && vi->q.qmin >= vo->q.qmin &&
-                   vi->q.qmax <= vo->q.qmax;
-        for (int64_t b = 0; b < p->n; b++) {
-            uint8_t *d = y + (b * o->c + off) * hw * es;
-            const uint8_t *src = x + b * per * (vi->i8 ? 1 : sizeof(float));
-            if (same || (!vo->i8 && !vi->i8)) {
-                memcpy(d, src, (size_t)per * es);
-            } else if (vo->i8 && vi->i8) {
-                /* requantize: the float value q·s, then the concat's step — one
-                 * table entry per int8 value, computed by those very operations */
-                int8_t lut[256], *dq = (int8_t *)d;
-                const int8_t *sq = (const int8_t *)src;
-                for (int v = -128; v < 128; v++)
-                    lut[v + 128] = quant1((float)v * vi->scale, &vo->q);
-                for (int64_t i = 0; i < per; i++)
-                    dq[i] = lut[sq[i] + 128];
-            } else if (vo->i8) {
-                quantize((const float *)src, per, &vo->q, (int8_t *)d);
-            } else {
-                dequantize((const int8_t *)src, per, vi->scale, (float *)d);
-            }
-        }
-        off += cx;
+    concat_job cj;
+    cj.off = ypr__alloc((size_t)nd->ninputs * sizeof *cj.off);
+    cj.lut = ypr__alloc((size_t)nd->ninputs * sizeof *cj.lut);
+    if (!cj.off || !cj.lut) {
+        ypr__free(cj.off);
+        ypr__free(cj.lut);
+        return ypr__error(YPR_ENOMEM, "int8 plan: out of memory (concat %s)", nd->name);
     }
+    cj.p = p;
+    cj.nd = nd;
+    cj.node = st->node;
+    cj.hw = o->h * o->w;
+    int64_t off = 0, most = 0;
+    for (int j = 0; j < nd->ninputs; j++) {
+        const vinfo *vi = &p->v[nd->inputs[j]];
+        cj.off[j] = off;
+        off += p->shapes[nd->inputs[j]].c;
+        if (p->shapes[nd->inputs[j]].c * cj.hw > most)
+            most = p->shapes[nd->inputs[j]].c * cj.hw;
+        if (vo->i8 && vi->i8)
+            /* requantize: the float value q·s, then the concat's step — one
+             * table entry per int8 value, computed by those very operations */
+            for (int v = -128; v < 128; v++)
+                cj.lut[j][v + 128] = quant1((float)v * vi->scale, &vo->q);
+    }
+    cj.chunks = (most + CONCAT_CHUNK - 1) / CONCAT_CHUNK;
+    ypr__pool_run(p->pool, nd->ninputs * cj.chunks, concat_task, &cj);
+    ypr__free(cj.off);
+    ypr__free(cj.lut);
     return YPR_OK;
 }
 
@@ -1057,7 +1128,7 @@ static int run_step(ypr_plan_i8 *p, const i8step *st)
                               nd->ph, val(p, src), val(p, st->node));
     case S_UPSAMPLE:
         if (i8in) {
-            upsample_i8(val(p, src), p->n * in->c, in->h, in->w, val(p, st->node));
+            upsample_i8(p->pool, val(p, src), p->n * in->c, in->h, in->w, val(p, st->node));
             return YPR_OK;
         }
         return ypr__upsample2x(p->fkt, p->pool, p->n * in->c, in->h, in->w, val(p, src),
