@@ -330,11 +330,24 @@ int ypr__i8_conv2d(const ypr_i8kt *kt, ypr_pool *pool, const ypr_conv_shape *s,
         RETURN_IF(!j.scratch, YPR_ENOMEM, "int8 conv: out of memory");
     }
     j.nblk = (j.g.n + j.g.nc - 1) / j.g.nc;
-    /* Few column blocks: each block's output rows in as many chunks as make
-     * the tasks a multiple of the workers (every task packs its block's B:
-     * the chunks for four tasks per worker had a 20² 1×1 conv pack B eight
-     * times, and run slower on two threads than on one) */
+    /* Few column blocks (a multiple of the workers is wanted, as every task
+     * packs its block's B): with fewer output channels than outputs per
+     * channel, narrower blocks, as many per worker (each B packed once);
+     * otherwise each block's output rows in as many chunks as make the
+     * tasks a multiple of the workers (each worker packs the block's B).
+     * Chunks for four tasks per worker had a 20² 1×1 conv pack B eight
+     * times, and stride-2 convs (M < N) run no faster on two threads than
+     * on one: their im2col packing was repeated per chunk. */
     int64_t base = s->n * s->groups * j.nblk, want = 4 * (int64_t)workers;
+    if (workers > 1 && base < want && base % workers && j.g.m < j.g.n) {
+        int64_t per_img = (j.nblk + workers - 1) / workers * workers;   /* blocks wanted */
+        int64_t pn = (j.g.n + kt->nr - 1) / kt->nr;                      /* column panels */
+        if (pn >= per_img) {
+            j.g.nc = (pn + per_img - 1) / per_img * kt->nr;
+            j.nblk = (j.g.n + j.g.nc - 1) / j.g.nc;
+            base = s->n * s->groups * j.nblk;
+        }
+    }
     j.rchunks = 1;
     if (workers > 1 && base < want)
         while ((base * j.rchunks) % workers)
