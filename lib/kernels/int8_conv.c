@@ -348,6 +348,12 @@ int ypr__i8_conv2d(const ypr_i8kt *kt, ypr_pool *pool, const ypr_conv_shape *s,
             base = s->n * s->groups * j.nblk;
         }
     }
+    if (workers > 1 && base < want && base % workers == 0 && j.nblk > 1) {
+        /* the blocks are the tasks: evened out (400 columns: 224 + 176, not
+         * 384 + 16, which left one worker idle) */
+        int64_t pn = (j.g.n + kt->nr - 1) / kt->nr;
+        j.g.nc = (pn + j.nblk - 1) / j.nblk * kt->nr;
+    }
     j.rchunks = 1;
     if (workers > 1 && base < want)
         while ((base * j.rchunks) % workers)
