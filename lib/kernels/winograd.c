@@ -150,10 +150,11 @@ static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
  *    to 256 channels: 1.2–2.2× in the model, where the chunked path's three
  *    stages pass V and M between the cores; 256→256 at 26², 25-tile blocks:
  *    8–20 % slower, as every worker streams all of U for few tiles);
- * 2  fused split: fewer than 32 tiles (13², 20² maps) and at most 256 input
- *    channels: every worker transforms all tiles and computes its share of the
- *    output channels (1.02–1.13× at 13² and 20²; at 26², 49 tiles, it lost
- *    5–15 % to the chunked path, and with 512 input channels at 20² up to 7 %).
+ * 2  fused split: fewer than 32 tiles (20² maps; 13² ones no longer take
+ *    Winograd) and at most 256 input channels: every worker transforms all
+ *    tiles and computes its share of the output channels (1.02–1.13× at 13²
+ *    and 20²; at 26², 49 tiles, it lost 5–15 % to the chunked path, and with
+ *    512 input channels at 20² up to 7 %).
  * YPR_WINO_FUSED=0|1|2 forces a path (A/B runs). */
 /* YPR_WINO_FUSED, read once per process (not on every conv call): 0, 1 or 2,
  * or −1 when unset or anything else. */
