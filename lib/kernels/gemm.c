@@ -131,6 +131,10 @@ static void run_tile(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t m0,
     const int64_t kcb = kc_for(kt, jb->k);
     for (int64_t pc = 0; pc < jb->k; pc += kcb) {
         int64_t kc = min64(kcb, jb->k - pc);
+        if (jb->packed_b) {   /* one panel: its K block pc starts at row pc */
+            tiles(kt, jb, pc, kc, m0, m1, n0, n1, jb->packed_b + pc * kt->nr);
+            continue;
+        }
         jb->pack_b(jb->b_src, pc, kc, n0, n1 - n0, kt->nr, buf);
         tiles(kt, jb, pc, kc, m0, m1, n0, n1, buf);
     }
@@ -253,7 +257,7 @@ int ypr__sgemm(const ypr_ktable *kt, ypr_pool *pool, int64_t m, int64_t n, int64
         return YPR_ENOMEM;
     ypr__gemm_pack_a(kt, m, k, a, lda, packed);
     ypr_matrix_src ms = {b, ldb, n};
-    ypr_gemm_job job = {m, n, k, packed, ypr__pack_b_matrix, &ms, c, ldc, NULL, accumulate};
+    ypr_gemm_job job = {m, n, k, packed, ypr__pack_b_matrix, &ms, c, ldc, NULL, accumulate, NULL};
     int rc = ypr__gemm_run(kt, pool, &job, 1, NULL);
     ypr__free(packed);
     return rc;

@@ -272,6 +272,10 @@ typedef struct ypr_gemm_job {
     int64_t ldc;
     const ypr_epilogue *ep;            /* may be NULL; scale/bias by row */
     int accumulate;                    /* 1: C += A·B (epilogue after) */
+    /* Optional (NULL: pack_b packs): B already in the packed layout, for a job
+     * of at most one panel (n ≤ nr): row k at packed_b + k·nr, columns past n
+     * read but not used (any finite values). */
+    const float *packed_b;
 } ypr_gemm_job;
 
 /* Run a batch of independent GEMM jobs over the pool (one job per conv group
