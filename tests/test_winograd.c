@@ -266,26 +266,33 @@ static void test_conv_against_direct(void **state)
     printf("%s: worst |error| / sum|x*w| = %.3g\n", kt->name, worst);
 }
 
-/* One conv on pools of 1, 2 and 3 workers: the same values bit for bit. */
+/* One conv on pools of 1, 2 and 3 workers by the rule and on one worker
+ * through the fused blocks, against one worker through the chunked path:
+ * the same values bit for bit. */
 static void check_pools_agree(ypr_rng *r, const ypr_conv_shape *s, int act)
 {
     int64_t yn = s->n * s->oc * s->h * s->w;
     float *x = rand_buf(r, s->n * s->c * s->h * s->w, -1, 1);
     float *w = rand_buf(r, s->oc * s->c * 9, -1, 1), *bias = rand_buf(r, s->oc, -1, 1);
+    float *u = ypr__alloc((size_t)ypr__wino_packed_w_floats(kt, s) * sizeof(float));
+    assert_non_null(u);
+    ypr__wino_pack_w(kt, s, w, u);
     ypr_epilogue ep = {NULL, bias, act, 0.1f};
-    float *y[3];
-    for (int i = 0; i < 3; i++) {
+    static const int workers[5] = {1, 2, 3, 1, 1}, path[5] = {-1, -1, -1, 1, 0};
+    float *y[5];
+    for (int i = 0; i < 5; i++) {
         ypr_pool *p;
-        assert_int_equal(ypr__pool_create(i + 1, &p), YPR_OK);
+        assert_int_equal(ypr__pool_create(workers[i], &p), YPR_OK);
         y[i] = ypr__alloc((size_t)yn * sizeof(float));
-        run_wino(p, s, x, w, &ep, y[i]);
+        assert_int_equal(ypr__conv2d_wino_path(kt, p, s, x, u, &ep, y[i], NULL, NULL,
+                                               path[i]), YPR_OK);
         ypr__pool_free(p);
     }
-    assert_memory_equal(y[0], y[1], (size_t)yn * sizeof(float));
-    assert_memory_equal(y[0], y[2], (size_t)yn * sizeof(float));
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
+        assert_memory_equal(y[i], y[4], (size_t)yn * sizeof(float));
+    for (int i = 0; i < 5; i++)
         ypr__free(y[i]);
-    ypr__free(x); ypr__free(w); ypr__free(bias);
+    ypr__free(x); ypr__free(w); ypr__free(bias); ypr__free(u);
 }
 
 static void test_thread_independent(void **state)
@@ -297,14 +304,14 @@ static void test_thread_independent(void **state)
     check_pools_agree(&r, &s, YPR_ACT_SILU);
 }
 
-/* Shape 0 has enough tiles (2 images of 17 × 14) that pools of two and
+/* Shape 0 has enough tiles (2 images of 17 × 14) that pools of one, two and
  * three workers take the fused path in blocks of up to 64 tiles, as many per
  * worker (60 and 40 tiles: blocks spanning tile rows and images); shape 1
  * has few tiles (2 images of 4 × 3) and 50 output channels, which the fused
- * path splits between the workers; shape 2 (a 26² map: 49 tiles) takes the
- * fused path in blocks of 25 and 17 tiles, which start inside a tile row and
- * end short of a vector. One worker takes the chunked path. The same values
- * bit for bit. */
+ * path splits between two or three workers; shape 2 (a 26² map: 49 tiles)
+ * takes the fused path in blocks of 49, 25 and 17 tiles, which start inside
+ * a tile row and end short of a vector (one panel: V handed to the GEMMs as
+ * it is). Against the chunked path on one worker, bit for bit. */
 static void test_fused_equals_chunked(void **state)
 {
     (void)state;

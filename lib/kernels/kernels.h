@@ -356,6 +356,12 @@ int64_t ypr__wino_ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int w
 int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
                      const float *x, const float *packed_u, const ypr_epilogue *ep, float *y,
                      float *ws, float *scratch);
+/* The same on a given path (winograd.c: 0 chunked, 1 fused blocks, 2 fused
+ * split; −1 the rule, as ypr__conv2d_wino): every path gives the same bits
+ * (tests compare them). */
+int ypr__conv2d_wino_path(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                          const float *x, const float *packed_u, const ypr_epilogue *ep,
+                          float *y, float *ws, float *scratch, int path);
 /* The reference transforms (the scalar table's entries). */
 void ypr__wino4_in_ref(float *d, int64_t ldd, int nt, float *v, int64_t ldv);
 void ypr__wino4_out_ref(const float *m, int64_t ldm, int nt, float *y, int64_t ldy, int rows,

@@ -143,7 +143,8 @@ static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
 /* The path per shape and pool (measured on AVX-512 Zen 5, two threads, each
  * YOLOv7 Winograd layer A/B in one process: docs/simd.md, "Winograd"):
  * 0  chunked: tile rows in chunks, transforms and the 36 GEMMs each spread
- *    over the pool (one worker: always this path);
+ *    over the pool (one worker but on large 64-channel maps, see below; two
+ *    workers or more where neither fused path is taken);
  * 1  fused blocks: a worker takes blocks of at most nbc tiles (the smallest
  *    multiple of the micro-tile width from 64 on), as many blocks per worker,
  *    through all three stages in its own buffers, wherever there are 32 tiles
@@ -157,6 +158,11 @@ static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
  *    tiles and computes its share of the output channels (1.02–1.13× at 13²
  *    and 20²; at 26², 49 tiles, it lost 5–15 % to the chunked path, and with
  *    512 input channels at 20² up to 7 %).
+ * One worker takes the fused blocks on maps of 1024 tiles or more (128²)
+ * with at most 64 input and output channels (yolov7 @640, one thread, in the
+ * model: 0.78 of the chunked path's time at 320², 0.88–0.91 at 160²; at 80²
+ * and below, or with 128 channels and more, 0.96–1.13), the chunked path
+ * otherwise.
  * YPR_WINO_FUSED=0|1|2 forces a path (A/B runs). */
 /* YPR_WINO_FUSED, read once per process (not on every conv call): 0, 1 or 2,
  * or −1 when unset or anything else. */
@@ -172,12 +178,14 @@ static int forced_path(void)
     return v;
 }
 
-static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g, int workers)
+static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g, int workers,
+                        int path)
 {
-    const int forced = forced_path();
+    const int forced = path >= 0 ? path : forced_path();
     const int64_t panels = ceil_div(s->oc, kt->mr);
     const int64_t per = ceil_div(g->tiles, workers), nbb = ceil_div(per, ceil_div(per, g->nbc));
-    int mode = workers <= 1 ? 0 : g->tiles >= 32 && s->c * s->oc <= 1024 * nbb ? 1
+    int mode = workers <= 1 ? (g->tiles >= 1024 && s->c <= 64 && s->oc <= 64 ? 1 : 0)
+               : g->tiles >= 32 && s->c * s->oc <= 1024 * nbb ? 1
                : g->tiles < 32 && s->c <= 256 && panels >= 2 * (int64_t)workers ? 2 : 0;
     if (forced >= 0)
         mode = forced;
@@ -229,7 +237,7 @@ int64_t ypr__wino_ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int w
 {
     wino_geom g;
     geom(kt, s, &g);
-    choose_path(kt, s, &g, workers);
+    choose_path(kt, s, &g, workers, -1);
     return ws_floats(s, &g, workers);
 }
 
@@ -410,6 +418,13 @@ int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape 
                      const float *x, const float *packed_u, const ypr_epilogue *ep, float *y,
                      float *ws, float *scratch)
 {
+    return ypr__conv2d_wino_path(kt, pool, s, x, packed_u, ep, y, ws, scratch, -1);
+}
+
+int ypr__conv2d_wino_path(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                          const float *x, const float *packed_u, const ypr_epilogue *ep,
+                          float *y, float *ws, float *scratch, int path)
+{
     TRY(ypr__conv_check(s, NULL, NULL));
     RETURN_IF(!kt || !x || !packed_u || !y, YPR_EINVAL, "conv2d (Winograd): NULL pointer");
     RETURN_IF(!ypr__wino_eligible(s), YPR_EINVAL,
@@ -425,7 +440,7 @@ int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape 
         ws = own;
     }
     const int64_t pmax = ldp(g.chunk * g.tw), per = ypr__gemm_packed_a_floats(kt, s->oc, s->c);
-    choose_path(kt, s, &g, workers);
+    choose_path(kt, s, &g, workers, path);
     float *own_scratch = NULL;
     if (g.nb && !scratch) {   /* the fused path runs the GEMMs with per-worker scratch */
         own_scratch = ypr__alloc((size_t)(workers * ypr__gemm_scratch_floats(kt)) * sizeof(float));
