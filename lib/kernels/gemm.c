@@ -131,7 +131,7 @@ static void run_tile(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t m0,
     const int64_t kcb = kc_for(kt, jb->k);
     for (int64_t pc = 0; pc < jb->k; pc += kcb) {
         int64_t kc = min64(kcb, jb->k - pc);
-        if (jb->packed_b) {   /* one panel: its K block pc starts at row pc */
+        if (jb->packed_b && n0 == 0 && n1 <= kt->nr) {   /* one panel: block pc at row pc */
             tiles(kt, jb, pc, kc, m0, m1, n0, n1, jb->packed_b + pc * kt->nr);
             continue;
         }

@@ -274,7 +274,8 @@ typedef struct ypr_gemm_job {
     int accumulate;                    /* 1: C += A·B (epilogue after) */
     /* Optional (NULL: pack_b packs): B already in the packed layout, for a job
      * of at most one panel (n ≤ nr): row k at packed_b + k·nr, columns past n
-     * read but not used (any finite values). */
+     * read but not used. Used where a task takes the whole panel; a task
+     * with part of it packs through pack_b, which must stay valid. */
     const float *packed_b;
 } ypr_gemm_job;
 

@@ -191,11 +191,8 @@ static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom
         mode = forced;
     if (mode == 2 && panels < workers)
         mode = 0;
-    if (mode == 1) {
-        g->nb = nbb;   /* blocks of at most nbc tiles, the same number for every worker */
-    } else {
-        g->nb = mode == 2 ? g->nbs : 0;
-    }
+    /* fused blocks: at most nbc tiles, the same number for every worker */
+    g->nb = mode == 1 ? nbb : mode == 2 ? g->nbs : 0;
     g->parts = mode == 2 ? workers : 1;
     g->ldb = ceil_div(g->nb, 16) * 16;
     /* A block of at most one panel whose V rows are nr apart is already in
