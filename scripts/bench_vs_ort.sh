@@ -14,6 +14,12 @@
 # ONNX Runtime's outputs must equal libyolopr's within 1e-4 (max |diff| over
 # max |ours|, per output; scripts/ort_run.mjs check) before anything is timed.
 #
+# Both sides end with the raw head outputs in YOLOv7's layout: the exported graph
+# permutes them (as YOLOv7's IDetect does), and `yolopr bench --outputs` copies
+# them out with ypr_model_output in every timed run (before session 9 our side
+# stopped at the head convs, which favoured it by the permutes: 4.6 % of ONNX
+# Runtime's time for yolov7-tiny @416, 0.3 % for yolov7 @640).
+#
 # Cases (batch 1): yolov7 and yolov7-tiny at 640 and 416 on THREADS threads,
 # yolov7 @640 on one thread, pruned yolov7 @640 on THREADS threads. Each round
 # runs every case once per side (RUNS timed runs after a warm-up, median),
@@ -111,7 +117,7 @@ if [ "${QDQ:-0}" = 1 ]; then
     load0=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "== $ROUNDS rounds, $RUNS timed runs per side (after a warm-up), batch 1, $SIZE," \
          "$THREADS threads; $(nproc) CPUs, load average $load0"
-    ours() { "$Y" bench "$@" --size "$SIZE" --threads "$THREADS" --runs "$RUNS" |
+    ours() { "$Y" bench "$@" --size "$SIZE" --threads "$THREADS" --runs "$RUNS" --outputs |
                  sed -n 's/.*median \([0-9.]*\) ms.*/\1/p'; }
     declare -A M R
     sides=(ort-int8 ort-float yolopr-float yolopr-int8)
@@ -188,7 +194,7 @@ done
 
 # --- alternating rounds --------------------------------------------------------------------
 ours_ms() {
-    "$Y" bench "$1" --fuse --size "$2" --threads "$3" --runs "$RUNS" |
+    "$Y" bench "$1" --fuse --size "$2" --threads "$3" --runs "$RUNS" --outputs |
         sed -n 's/.*median \([0-9.]*\) ms.*/\1/p'
 }
 ort_ms() { ort time "$1" "$2" "$RUNS" | sed -n 's/.*median \([0-9.]*\) ms.*/\1/p'; }

@@ -3,6 +3,7 @@
 //   ORT_DIR=~/.cache/yolopr-ort node scripts/ort_run.mjs check STEM [THREADS]
 //   ORT_DIR=~/.cache/yolopr-ort node scripts/ort_run.mjs time STEM THREADS RUNS
 //   ORT_DIR=~/.cache/yolopr-ort node scripts/ort_run.mjs qcheck STEM [THREADS] [TOL]
+//   ORT_DIR=~/.cache/yolopr-ort node scripts/ort_run.mjs layers STEM THREADS RUNS
 // ORT_OPT (all) sets the graph optimization level: disabled, basic, extended, all.
 //
 // STEM is what scripts/ort_export.py wrote (STEM.onnx, STEM.json, STEM.in.bin,
@@ -16,10 +17,14 @@
 // export (scripts/ort_qdq.py) with libyolopr's fake-quantized simulation in
 // units of each output's step (STEM.json "steps"): the share of values equal,
 // within one step, and the largest difference; it fails when more than TOL
-// (default 0.01) of the values differ by more than one step.
+// (default 0.01) of the values differ by more than one step. `layers` runs the
+// `time` input RUNS times after a warm-up with ONNX Runtime's profiler on and
+// prints each node's median kernel time: "layer MS OP NODE" per line
+// (scripts/compare_layers.py matches them with libyolopr's steps).
 import { createRequire } from "node:module";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
+import { tmpdir } from "node:os";
 import { performance } from "node:perf_hooks";
 
 const ortDir = process.env.ORT_DIR;
@@ -29,11 +34,12 @@ if (!ortDir) {
 }
 const ort = createRequire(join(ortDir, "package.json"))("onnxruntime-node");
 const [mode, stem, threadsArg, runsArg] = process.argv.slice(2);
-if (!["check", "time", "qcheck"].includes(mode) || !stem) {
+if (!["check", "time", "qcheck", "layers"].includes(mode) || !stem) {
   console.error("usage: ort_run.mjs check STEM [THREADS] | time STEM THREADS RUNS | " +
-                "qcheck STEM [THREADS] [TOL]");
+                "qcheck STEM [THREADS] [TOL] | layers STEM THREADS RUNS");
   process.exit(2);
 }
+const profDir = mode === "layers" ? mkdtempSync(join(tmpdir(), "yolopr-ortprof-")) : null;
 const threads = Number(threadsArg || 2);
 const meta = JSON.parse(readFileSync(stem + ".json", "utf8"));
 
@@ -48,6 +54,7 @@ const session = await ort.InferenceSession.create(stem + ".onnx", {
   interOpNumThreads: 1,
   executionMode: "sequential",
   graphOptimizationLevel: process.env.ORT_OPT || "all",
+  ...(profDir ? { enableProfiling: true, profileFilePrefix: join(profDir, "ort") } : {}),
 });
 
 if (mode === "check") {
@@ -111,6 +118,26 @@ const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
 for (let i = 0; i < data.length; i++) data[i] = (i % 251) / 251;
 const feeds = { [meta.input]: new ort.Tensor("float32", data, shape) };
 await session.run(feeds);   // warm-up
+if (mode === "layers") {
+  for (let r = 0; r < runs; r++) await session.run(feeds);
+  session.endProfiling();
+  const file = readdirSync(profDir).filter((f) => f.endsWith(".json"))[0];
+  const events = JSON.parse(readFileSync(join(profDir, file), "utf8"));
+  rmSync(profDir, { recursive: true, force: true });
+  const per = new Map();   // node name -> [op, durations]
+  for (const e of events) {
+    if (e.cat !== "Node" || !e.name.endsWith("_kernel_time")) continue;
+    const name = e.name.slice(0, -"_kernel_time".length);
+    if (!per.has(name)) per.set(name, [e.args.op_name, []]);
+    per.get(name)[1].push(e.dur);
+  }
+  for (const [name, [op, d]] of per) {
+    const kept = d.slice(d.length - runs);   // the timed runs (the first is the warm-up)
+    kept.sort((a, b) => a - b);
+    console.log(`layer ${(kept[kept.length >> 1] / 1000).toFixed(4)} ${op} ${name}`);
+  }
+  process.exit(0);
+}
 const t = [];
 for (let r = 0; r < runs; r++) {
   const t0 = performance.now();

@@ -11,7 +11,7 @@ typedef struct opts {
     const char *model, *weights, *save;
     const char **images;   /* argv's, after the model */
     int nimages;
-    int size, batch, threads, runs, fuse, peak, train, loss, nc, tensors;
+    int size, batch, threads, runs, fuse, peak, train, loss, nc, tensors, outputs;
     double conf, iou;
 } opts;
 
@@ -41,6 +41,7 @@ static int parse(int argc, char **argv, opts *o, const char *cmd, int which, con
         {BENCH, CLI_O_INT("--batch", &o->batch, 1, 256)},
         {BENCH, CLI_O_INT("--runs", &o->runs, 1, 10000)},
         {BENCH, CLI_O_FLAG("--peak", &o->peak)},
+        {BENCH, CLI_O_FLAG("--outputs", &o->outputs)},
         {BENCH, CLI_O_FLAG("--train", &o->train)},
         {BENCH, CLI_O_CHOICE("--loss", &o->loss, losses)},
         {BENCH, CLI_O_INT("--nc", &o->nc, 1, 80)},
@@ -297,6 +298,7 @@ static int cmp(const void *a, const void *b)
 
 static const char bench_model_usage[] =
     "yolopr bench MODEL [--size N] [--batch B] [--threads T] [--runs R] [--nc N] [--fuse] [--peak]\n"
+    "             [--outputs]\n"
     "       yolopr bench MODEL --train [--size N] [--batch B] [--threads T] [--runs R] [--nc N]\n"
     "             [--loss ota|simple]";
 
@@ -471,8 +473,8 @@ int cmd_bench_model(int argc, char **argv)
     if (rc)
         return rc == CLI_HELP ? 0 : rc;
     free(o.images);
-    const char *why = o.train && (o.fuse || o.peak) ? "--train times training steps: drop "
-                                                      "--fuse and --peak"
+    const char *why = o.train && (o.fuse || o.peak || o.outputs)
+                          ? "--train times training steps: drop --fuse, --peak and --outputs"
                     : !o.train && o.loss >= 0 ? "--loss needs --train" : NULL;
     if (why) {
         fprintf(stderr, "yolopr bench: %s\nusage: %s\n", why, bench_model_usage);
@@ -514,18 +516,39 @@ int cmd_bench_model(int argc, char **argv)
         rc = ypr_bench_peak(NULL, o.threads, 0.25, &peak0);
     if (rc == 0)
         rc = ypr_model_forward(m, x, o.batch, o.size, o.size);   /* warm-up + plan */
+    /* --outputs: each run also copies every level's raw head output out, in
+     * YOLOv7's layout (ypr_model_output), as an ONNX graph of YOLOv7 ends */
+    int levels = o.outputs && rc == 0 ? ypr_model_num_levels(m) : 0;
+    float *heads[8] = {NULL};
+    for (int l = 0; l < levels && l < 8 && rc == 0; l++) {
+        int64_t sh[5];
+        rc = ypr_model_output(m, l, NULL, sh);
+        heads[l] = rc == 0 ? malloc((size_t)(sh[0] * sh[1] * sh[2] * sh[3] * sh[4]) *
+                                    sizeof(float)) : NULL;
+        if (rc == 0 && !heads[l])
+            rc = YPR_ENOMEM;
+    }
+    if (levels > 8)
+        rc = YPR_ERANGE;
     for (int r = 0; rc == 0 && r < o.runs; r++) {
         double t0 = now();
         rc = ypr_model_forward(m, x, o.batch, o.size, o.size);
+        for (int l = 0; l < levels && rc == 0; l++) {
+            int64_t sh[5];
+            rc = ypr_model_output(m, l, heads[l], sh);
+        }
         t[r] = now() - t0;
     }
+    for (int l = 0; l < 8; l++)
+        free(heads[l]);
     if (rc == 0 && o.peak)
         rc = ypr_bench_peak(NULL, o.threads, 0.25, &peak1);
     if (rc < 0) {
         free(x);
         free(t);
         ypr_model_free(m);
-        return cli_fail(o.peak ? "forward or --peak" : "forward", rc);
+        return cli_fail(o.peak ? "forward or --peak" : o.outputs ? "forward or --outputs"
+                                                                 : "forward", rc);
     }
     if (getenv("YPR_PROFILE")) {   /* one more pass with per-step times on stderr */
         ypr_set_log_callback(log_to_stderr, NULL, YPR_LOG_INFO);

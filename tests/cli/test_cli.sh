@@ -292,6 +292,10 @@ grep -qF "s per step" "$T/out" && grep -qF "peak RSS" "$T/out" ||
     fail "bench --train: no step time or memory"
 bad 2 "--loss needs --train" bench tiny.yaml --loss ota
 bad 2 "--train times training steps: drop --fuse" bench tiny.yaml --train --fuse
+bad 2 "drop --fuse, --peak and --outputs" bench tiny.yaml --train --outputs
+# bench MODEL --outputs: the head copies are timed with each pass
+run 0 "" bench tiny.yaml --size 64 --runs 2 --threads 1 --outputs
+grep -qF "ms/image" "$T/out" || fail "bench --outputs: no time"
 # PyTorch .pt checkpoints (tests/data/pt): every MODEL command takes them
 if [ -n "${YPR_PT_DATA:-}" ] && [ -f "$YPR_PT_DATA/best.pt" ]; then
     cp "$YPR_PT_DATA/best.pt" "$YPR_PT_DATA/sd.pt" .
