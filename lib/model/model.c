@@ -593,15 +593,22 @@ int ypr_model_output(const ypr_model *m, int level, float *dst, int64_t shape[5]
     shape[4] = no;
     if (!dst)
         return YPR_OK;
-    /* [n, na·no, H, W] → [n, na, H, W, no] */
+    /* [n, na·no, H, W] → [n, na, H, W, no], 64 positions at a time so that
+     * the block written (64·no floats) stays in L1 while its no planes are
+     * read (one plane at a time over all positions went through the whole
+     * output no times: 0.6 ms of yolov7-tiny's 416 pass) */
+    enum { SPAN = 64 };
     for (int64_t b = 0; b < n; b++)
-        for (int64_t a = 0; a < na; a++)
-            for (int64_t k = 0; k < no; k++) {
-                const float *plane = src + ((b * na + a) * no + k) * hw;
-                float *o = dst + (b * na + a) * hw * no + k;
-                for (int64_t i = 0; i < hw; i++)
-                    o[i * no] = plane[i];
+        for (int64_t a = 0; a < na; a++) {
+            const float *planes = src + (b * na + a) * no * hw;
+            float *o = dst + (b * na + a) * hw * no;
+            for (int64_t i0 = 0; i0 < hw; i0 += SPAN) {
+                const int64_t i1 = i0 + SPAN < hw ? i0 + SPAN : hw;
+                for (int64_t k = 0; k < no; k++)
+                    for (int64_t i = i0; i < i1; i++)
+                        o[i * no + k] = planes[k * hw + i];
             }
+        }
     return YPR_OK;
 }
 
