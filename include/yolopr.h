@@ -965,7 +965,8 @@ typedef enum ypr_quant_setting {
     YPR_QUANT_KEEP_WORST      = 506, /**< int ≥ 0, default 0: leave the k layers with the lowest local SQNR in float */
     YPR_QUANT_HARD_ACT        = 507, /**< int 0/1, default 0; dpu only: SiLU → hard-swish (sigmoid → hard-sigmoid is refused: no such kernel yet) */
     YPR_QUANT_SQNR_IMAGES     = 508, /**< int 0..1000, default 2: calibration images over which the report's end-to-end SQNR is measured (0: not measured) */
-    YPR_QUANT_SEARCH_IMAGES   = 509  /**< int 0..1000, default 0 (off): refine the calibrated steps on this many calibration images — each value's step (dpu: each concat group's, then each conv's weight step) doubled or halved where that lowers the head's error after the sigmoid (docs/quant.md) @since 0.1 */
+    YPR_QUANT_SEARCH_IMAGES   = 509, /**< int 0..1000, default 0 (off): refine the calibrated steps on this many calibration images — each value's step (dpu: each concat group's, then each conv's weight step) doubled or halved where that lowers the head's error after the sigmoid (docs/quant.md) @since 0.1 */
+    YPR_QUANT_ACT_LUT         = 510  /**< int 0/1, default 1: also quantize the input of each SiLU (hard-swish) that follows a conv, so that the INT8 runtime computes the activation as a 256-entry table lookup from the conv's int8 value; 0: the conv's sum goes through the activation in float before its one rounding (slower, one rounding fewer; docs/quant.md) @since 0.1 */
 } ypr_quant_setting;
 
 /** A post-training quantizer of a copy of @p model (taken now: later changes

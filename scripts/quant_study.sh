@@ -6,7 +6,8 @@
 # correction. Each quantized model is saved, reloaded and scored by
 # `yolopr eval` (the checkpoint round trip included).
 # Usage: scripts/quant_study.sh BUILD_DIR WORK_DIR [NVAL NCALIB [SEARCH]]
-# (SEARCH: --search-images for every quantized row, default 0)
+# (SEARCH: --search-images for every quantized row, default 0; QFLAGS: more
+# `yolopr quantize` options for every row, e.g. QFLAGS=--no-act-lut)
 #
 # scripts/quant_study.sh --qat BUILD_DIR WORK_DIR [QAT_EPOCHS [COUNT]]: the
 # PTQ / QAT matrix instead, on the trained width-0.25 yolov7-tiny of
@@ -83,7 +84,7 @@ for scheme in dpu per-channel; do
       rm -f "$work/q.safetensors"
       # shellcheck disable=SC2086
       "$yolopr" quantize "$cfg" --weights "$weights" --data "$work/data.yaml" --size 128 \
-        --calib-images "$ncal" --scheme "$scheme" --method "$method" $flag \
+        --calib-images "$ncal" --scheme "$scheme" --method "$method" $flag ${QFLAGS:-} \
         --search-images "$search" --sqnr-images 0 --threads 1 \
         -o "$work/q.safetensors" > /dev/null 2>&1
       printf '%-12s %-10s %-3s %8s %10s\n' "$scheme" "$method" "$bc" \

@@ -66,7 +66,7 @@ static void test_requant_by_hand(void **state)
     (void)state;
     int32_t bsh[1] = {0};
     ypr_i8rq rq = {YPR_I8RQ_SHIFT, YPR_ACT_IDENTITY, 0, -127, 127, bsh, 2, 256, 0,
-                   NULL, NULL, 0, YPR_I8R_HALF_UP};
+                   NULL, NULL, 0, YPR_I8R_HALF_UP, NULL};
     /* acc / 4 rounded half up: 6 → 1.5 → 2, −6 → −1.5 → −1, −7 → −1.75 → −2 */
     assert_int_equal(ypr__i8_requant1(6, &rq, 0), 2);
     assert_int_equal(ypr__i8_requant1(-6, &rq, 0), -1);
@@ -92,7 +92,7 @@ static void test_requant_by_hand(void **state)
     /* float mode: z = acc·0.5 + 0.25, / 0.5, half to even, [−128, 127] */
     float m[1] = {0.5f}, b[1] = {0.25f};
     ypr_i8rq f = {YPR_I8RQ_FLOAT, YPR_ACT_IDENTITY, 0, -128, 127, NULL, 0, 0, 0, m, b, 0.5f,
-                  YPR_I8R_HALF_EVEN};
+                  YPR_I8R_HALF_EVEN, NULL};
     assert_int_equal(ypr__i8_requant1(3, &f, 0), 4);    /* 3.5 → 4 */
     assert_int_equal(ypr__i8_requant1(2, &f, 0), 2);    /* 2.5 → 2 */
     assert_int_equal(ypr__i8_requant1(-4, &f, 0), -4);  /* −3.5 → −4 */
@@ -156,6 +156,14 @@ static void random_rq(ypr_i8rq *rq, int64_t oc, int32_t *bsh, float *m, float *b
             m[o] = ldexpf(1.0f + (float)(rnd() % 1000) / 1000.0f, -rnd_in(6, 12));
             b[o] = ((float)(rnd() % 2001) - 1000.0f) / 200.0f;
         }
+    }
+    /* a third of the time an activation table after the requantization
+     * (the plan's SiLU / hard-swish lookup): any permutation-free table */
+    static int8_t tab[256];
+    if (rnd() % 3 == 0) {
+        for (int i = 0; i < 256; i++)
+            tab[i] = (int8_t)rnd_in(-128, 127);
+        rq->lut = tab;
     }
 }
 
@@ -468,7 +476,7 @@ static void test_maxpool_i8(void **state)
 {
     (void)state;
     static const int ks[][3] = {{2, 2, 0}, {3, 1, 1}, {5, 1, 2}, {9, 1, 4}, {13, 1, 6}, {3, 2, 1}};
-    int8_t *x = malloc(80 * 80), *y = malloc(80 * 80), *yr = malloc(80 * 80), *tmp = malloc(80 * 80);
+    int8_t *x = malloc(80 * 80), *y = malloc(80 * 80 + 64), *yr = malloc(80 * 80);
     for (int c = 0; c < 6; c++)
         for (int h = 1; h <= 40; h += 3)
             for (int w = 1; w <= 72; w += (w < 40 ? 1 : 7)) {
@@ -489,22 +497,29 @@ static void test_maxpool_i8(void **state)
                             }
                         yr[oy * ow + ox] = (int8_t)m;
                     }
+                int8_t *tmp = malloc((size_t)ypr__i8_maxpool_tmp_bytes(h, w, k, s, pad));
+                memset(y + oh * ow, 0x5a, 64);
                 ypr__i8_maxpool_plane(x, h, w, k, s, pad, tmp, y);
+                free(tmp);
                 if (memcmp(y, yr, (size_t)(oh * ow)) != 0)
                     fail_msg("maxpool k%d s%d p%d on %dx%d differs", k, s, pad, h, w);
+                for (int i = 0; i < 64; i++)   /* nothing written past the plane */
+                    assert_int_equal((uint8_t)y[oh * ow + i], 0x5a);
             }
     free(x);
     free(y);
     free(yr);
-    free(tmp);
 }
 
 /* ------------------------------------------------ plans */
+
+static int act_lut = 1;   /* YPR_QUANT_ACT_LUT of the next quantized() */
 
 static ypr_model *quantized(ypr_model *m, const ypr_dataset *ds, int scheme, const char *keep)
 {
     ypr_quantizer *q = test_quantizer(m, ds, scheme, test_quick() ? 2 : 4, SIZE);
     assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_SQNR_IMAGES, 0), YPR_OK);
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_ACT_LUT, act_lut), YPR_OK);
     if (keep)
         assert_int_equal(ypr_quantizer_keep_float(q, keep), YPR_OK);
     ypr_model *out;
@@ -600,6 +615,43 @@ static void test_plan_agreement(void **state)
     agree(dpu, x, n, 1, "dpu");
     ypr_model *pc = quantized(m, ds, YPR_QSCHEME_PER_CHANNEL, NULL);
     agree(pc, x, n, 0, "per-channel");
+    /* the mini detector's SiLU convs end in activation tables (their inputs
+     * have steps of their own); without YPR_QUANT_ACT_LUT none do, and the
+     * INT8 plan still computes the simulation (the dpu one bit for bit) */
+    {
+        int tables[2][2];
+        for (int lut = 1; lut >= 0; lut--) {
+            act_lut = lut;
+            ypr_model *d = lut ? dpu : quantized(m, ds, YPR_QSCHEME_DPU, NULL);
+            ypr_model *c = lut ? pc : quantized(m, ds, YPR_QSCHEME_PER_CHANNEL, NULL);
+            int pre = 0;
+            for (int i = 0; i + 1 < d->net.nnodes; i++)   /* a SiLU's quantized input */
+                pre += d->net.nodes[i].kind == YPR_NODE_CONV && d->net.nodes[i].aq.scale > 0 &&
+                       d->net.nodes[i + 1].kind == YPR_NODE_ACT &&
+                       d->net.nodes[i + 1].act == YPR_ACT_SILU &&
+                       d->net.nodes[i + 1].inputs[0] == i;
+            print_message("act_lut %d: %d convs with a step of their own\n", lut, pre);
+            assert_true(lut ? pre >= 3 : pre == 0);
+            for (int k = 0; k < 2; k++) {
+                ypr_plan_i8 *pl;
+                ypr_model *q = k ? c : d;
+                assert_int_equal(ypr__plan_i8_create(&q->net, q->pool, 1, SIZE, SIZE, &pl), YPR_OK);
+                tables[lut][k] = ypr__plan_i8_lut_convs(pl);
+                ypr__plan_i8_free(pl);
+            }
+            if (!lut) {
+                agree(d, x, n, 1, "dpu, no activation tables");
+                agree(c, x, n, 0, "per-channel, no activation tables");
+                ypr_model_free(d);
+                ypr_model_free(c);
+            }
+        }
+        act_lut = 1;
+        print_message("activation tables: %d (dpu), %d (per-channel) INT8 convs\n",
+                      tables[1][0], tables[1][1]);
+        assert_true(tables[1][0] >= 3 && tables[1][1] >= 3);
+        assert_true(tables[0][0] == 0 && tables[0][1] == 0);
+    }
     ypr_model_free(pc);
     /* a conv kept float: dequantize → float conv → quantize at its edges */
     ypr_model *kf = quantized(m, ds, YPR_QSCHEME_DPU, "model.2*");

@@ -237,7 +237,7 @@ REGULARIZERS = {"bn_l1": 0, "bn": 0, "group_norm": 1, "group": 1}
 # ypr_quant_setting and the quantizer's enums
 (QUANT_SCHEME, QUANT_METHOD, QUANT_CALIB_IMAGES, QUANT_INPUT_SIZE, QUANT_PERCENTILE,
  QUANT_BIAS_CORRECTION, QUANT_KEEP_WORST, QUANT_HARD_ACT, QUANT_SQNR_IMAGES,
- QUANT_SEARCH_IMAGES) = range(500, 510)
+ QUANT_SEARCH_IMAGES, QUANT_ACT_LUT) = range(500, 511)
 SCHEMES = {"dpu": 0, "per_channel": 1, "per-channel": 1}
 CALIB_METHODS = {"minmax": 0, "percentile": 1, "entropy": 2, "mse": 3}
 # ypr_dtype: a model tensor's element type (Model.tensor_info)
@@ -962,7 +962,7 @@ class Quantizer(_Handle):
     """Post-training quantization of a copy of a model (wraps ypr_quantizer).
     Settings: scheme ("dpu", "per-channel"), method ("minmax", "percentile",
     "entropy", "mse"), calib_images, size, percentile, bias_correction,
-    keep_worst, hard_act, sqnr_images, search_images; keep_float: fnmatch
+    keep_worst, hard_act, sqnr_images, search_images, act_lut; keep_float: fnmatch
     patterns of layers left in float. qat() fine-tunes the quantized model
     quantization-aware, convert() rounds a fine-tuned one."""
 
@@ -973,6 +973,7 @@ class Quantizer(_Handle):
         "percentile": (QUANT_PERCENTILE, float), "bias_correction": (QUANT_BIAS_CORRECTION, None),
         "keep_worst": (QUANT_KEEP_WORST, None), "hard_act": (QUANT_HARD_ACT, None),
         "sqnr_images": (QUANT_SQNR_IMAGES, None), "search_images": (QUANT_SEARCH_IMAGES, None),
+        "act_lut": (QUANT_ACT_LUT, None),
     }
 
     def __init__(self, model, calib, keep_float=(), **settings):

@@ -13,7 +13,7 @@ static const char usage[] =
     "yolopr quantize MODEL --data DATA.yaml|DIR|synth[:COUNT[:SIZE[:CLASSES]]]\n"
     "       [--split train] [--weights W] [--calib-images N] [--size N]\n"
     "       [--method minmax|percentile|entropy|mse] [--percentile P]\n"
-    "       [--scheme dpu|per-channel] [--hard-act] [--bias-correction]\n"
+    "       [--scheme dpu|per-channel] [--hard-act] [--no-act-lut] [--bias-correction]\n"
     "       [--keep-float PATTERN]... [--keep-worst K] [--sqnr-images N] [--search-images K]\n"
     "       [--qat EPOCHS [--qat-lr LR] [--batch N] [--hyp HYP.yaml]]\n"
     "       [--eval [--eval-split val]] [--report OUT.json] [--plot OUT.png] [--threads T]\n"
@@ -22,6 +22,8 @@ static const char usage[] =
     "  (weights and biases on the INT8 grid, activation steps in its net\n"
     "  description: it loads and evaluates as any checkpoint) and prints the\n"
     "  per-layer SQNR table. --eval scores the float and the quantized model.\n"
+    "  SiLU (hard-swish) inputs are quantized too, so the INT8 runtime looks\n"
+    "  the activation up in a table; --no-act-lut rounds only its output.\n"
     "  --qat EPOCHS fine-tunes the quantized model quantization-aware on the\n"
     "  calibration split (frozen steps, straight-through gradients; lr0 LR,\n"
     "  default 1e-4, no warm-up, batch N = nominal batch, default 16) before\n"
@@ -32,7 +34,7 @@ typedef struct quant_args {
     const char *keep[CLI_MAX_PATTERNS];
     int nkeep, calib, size, method, scheme, hard, bias, keep_worst, sqnr, eval, threads;
     int synth, synth_count, synth_size, synth_classes;
-    int qat, qat_batch, search;
+    int qat, qat_batch, search, no_lut;
     double pct, qat_lr;
 } quant_args;
 
@@ -114,7 +116,8 @@ static int configure(ypr_quantizer *q, const quant_args *a)
         {YPR_QUANT_SCHEME, a->scheme}, {YPR_QUANT_METHOD, a->method},
         {YPR_QUANT_CALIB_IMAGES, a->calib}, {YPR_QUANT_BIAS_CORRECTION, a->bias},
         {YPR_QUANT_KEEP_WORST, a->keep_worst}, {YPR_QUANT_HARD_ACT, a->hard},
-        {YPR_QUANT_SQNR_IMAGES, a->sqnr}, {YPR_QUANT_SEARCH_IMAGES, a->search}};
+        {YPR_QUANT_SQNR_IMAGES, a->sqnr}, {YPR_QUANT_SEARCH_IMAGES, a->search},
+        {YPR_QUANT_ACT_LUT, !a->no_lut}};
     int rc;
     for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
         if ((rc = ypr_quantizer_set_int(q, set[i].key, set[i].v)) < 0)
@@ -253,6 +256,7 @@ int cmd_quant(int argc, char **argv)
         CLI_O_REAL("--percentile", &a.pct, 0, 100, CLI_OPEN_LO),
         CLI_O_CHOICE("--scheme", &a.scheme, schemes),
         CLI_O_FLAG("--hard-act", &a.hard),
+        CLI_O_FLAG("--no-act-lut", &a.no_lut),
         CLI_O_FLAG("--bias-correction", &a.bias),
         CLI_O_LIST("--keep-float", a.keep, CLI_MAX_PATTERNS, &a.nkeep),
         CLI_O_INT("--keep-worst", &a.keep_worst, 0, 16384),

@@ -42,7 +42,8 @@ void ypr__log(int level, const char *fmt, ...) YPR_PRINTF(2, 3);
  * registers it needs (YMM for the AVX family, opmask and ZMM for AVX-512). */
 typedef struct ypr_cpu_info {
     unsigned sse42 : 1, avx : 1, avx2 : 1, fma : 1, f16c : 1, avx512f : 1, avx512bw : 1,
-             avx512vl : 1, avx512dq : 1, avx512vnni : 1, avxvnni : 1, neon : 1, asimddot : 1;
+             avx512vl : 1, avx512dq : 1, avx512vnni : 1, avxvnni : 1, neon : 1, asimddot : 1,
+             avx512vbmi : 1;
 } ypr_cpu_info;
 /* What x86 detection reads: CPUID leaf 1 ECX, leaf 7 subleaf 0 EBX and ECX,
  * leaf 7 subleaf 1 EAX (ignored when max_leaf < 7) and XCR0 (0 without

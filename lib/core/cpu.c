@@ -12,7 +12,7 @@
 enum {
     L1_FMA = 12, L1_SSE42 = 20, L1_OSXSAVE = 27, L1_AVX = 28, L1_F16C = 29,
     L7_AVX2 = 5, L7_AVX512F = 16, L7_AVX512DQ = 17, L7_AVX512BW = 30, L7_AVX512VL = 31,
-    L7C_AVX512VNNI = 11, L71A_AVXVNNI = 4
+    L7C_AVX512VBMI = 1, L7C_AVX512VNNI = 11, L71A_AVXVNNI = 4
 };
 #define XCR0_YMM 0x06u   /* SSE and AVX state */
 #define XCR0_ZMM 0xe0u   /* opmask, ZMM_Hi256, Hi16_ZMM state */
@@ -40,6 +40,7 @@ void ypr__cpu_decode_x86(const ypr_cpuid_regs *r, ypr_cpu_info *ci)
     ci->avx512vl = ci->avx512f && bit(r->leaf7_ebx, L7_AVX512VL);
     ci->avx512dq = ci->avx512f && bit(r->leaf7_ebx, L7_AVX512DQ);
     ci->avx512vnni = ci->avx512f && bit(r->leaf7_ecx, L7C_AVX512VNNI);
+    ci->avx512vbmi = ci->avx512f && bit(r->leaf7_ecx, L7C_AVX512VBMI);
     ci->avxvnni = ci->avx2 && bit(r->leaf7_1_eax, L71A_AVXVNNI);
 }
 

@@ -119,8 +119,13 @@ static int64_t ceil_div(int64_t a, int64_t b)   /* b > 0 */
 }
 
 /* d[t] = src[2t] for t0 ≤ t < t1 (stride-2 convs: the hot gather). */
-static void gather_even(const int8_t *src, int64_t t0, int64_t t1, int8_t *d)
+static void gather_even(const ypr_i8kt *kt, const int8_t *src, int64_t t0, int64_t t1,
+                        int8_t *d)
 {
+    if (kt->even) {
+        kt->even(src, t0, t1, d);
+        return;
+    }
     int64_t t = t0;
 #if defined(__SSE2__)
     /* 16 outputs from 32 bytes; the last one read, src[2t + 31], must lie
@@ -140,8 +145,8 @@ static void gather_even(const int8_t *src, int64_t t0, int64_t t1, int8_t *d)
 /* Row k of B for columns n0 … n0+nc−1 of one image and group into row[]
  * (zeros outside the image and past the last column), one output row's
  * run at a time. */
-static void im2col_row(const ypr_conv_shape *s, const geom *g, const int8_t *xg, int64_t k,
-                       int64_t n0, int64_t nc, int8_t *row)
+static void im2col_row(const ypr_i8kt *kt, const ypr_conv_shape *s, const geom *g,
+                       const int8_t *xg, int64_t k, int64_t n0, int64_t nc, int8_t *row)
 {
     int64_t kk = s->kh * s->kw, ci = k / kk, ky = k / s->kw % s->kh, kx = k % s->kw;
     const int8_t *plane = xg + ci * s->h * s->w;
@@ -166,7 +171,7 @@ static void im2col_row(const ypr_conv_shape *s, const geom *g, const int8_t *xg,
         if (sw == 1)
             memcpy(d + t0, src + t0, (size_t)(t1 - t0));
         else if (sw == 2)
-            gather_even(src, t0, t1, d);
+            gather_even(kt, src, t0, t1, d);
         else
             for (int64_t t = t0; t < t1; t++)
                 d[t] = src[t * sw];
@@ -215,6 +220,10 @@ static void interleave(const ypr_i8kt *kt, const int8_t *const *r, int64_t nc, i
                        int64_t q, uint8_t *dst)
 {
     const int nr = kt->nr;
+    if (kt->ilv) {
+        kt->ilv(r, nc, panel, q, dst);
+        return;
+    }
 #if defined(__SSE2__)
     if (nr % 16 == 0 && kt->fmt != YPR_I8F_S8) {   /* the x86 sets' formats */
         for (int64_t jp = 0; jp < nc / nr; jp++) {
@@ -271,7 +280,7 @@ static void pack_b(const ypr_i8kt *kt, const ypr_conv_shape *s, const geom *g,
             } else if (direct) {
                 rows[e] = xg + k * s->h * s->w + n0;
             } else {
-                im2col_row(s, g, xg, k, n0, nc, rb);
+                im2col_row(kt, s, g, xg, k, n0, nc, rb);
                 rows[e] = rb;
             }
         }
@@ -312,6 +321,8 @@ static void i8_task(void *ctx, int64_t t, int worker)
             kt->gemm(g->nkg, a, bblk + jp * bpanel, in, tile);
             kt->requant(tile, kt->nr, m, n, j->rq, c0, yimg + c0 * g->n + n0 + jp * kt->nr, g->n);
         }
+        /* the panel's rows of the block, still in cache */
+        ypr__i8_lut_rows(kt, j->rq, yimg + c0 * g->n + n0, m, cols, g->n);
     }
 }
 
@@ -413,7 +424,8 @@ float ypr__i8_act(float z, int act, float alpha)
     }
 }
 
-int8_t ypr__i8_requant1(int32_t acc, const ypr_i8rq *rq, int64_t c)
+/* The requantization without the table (what ypr_i8kt.requant computes). */
+static int8_t requant_core(int32_t acc, const ypr_i8rq *rq, int64_t c)
 {
     int32_t q;
     if (rq->mode == YPR_I8RQ_SHIFT) {
@@ -441,12 +453,38 @@ int8_t ypr__i8_requant1(int32_t acc, const ypr_i8rq *rq, int64_t c)
     return (int8_t)(int32_t)v;
 }
 
+int8_t ypr__i8_requant1(int32_t acc, const ypr_i8rq *rq, int64_t c)
+{
+    int8_t q = requant_core(acc, rq, c);
+    return rq->lut ? rq->lut[(uint8_t)q] : q;
+}
+
 void ypr__i8_requant_ref(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq,
                          int64_t c0, int8_t *y, int64_t ldy)
 {
     for (int i = 0; i < m; i++)
         for (int j = 0; j < n; j++)
-            y[i * ldy + j] = ypr__i8_requant1(acc[i * nr + j], rq, c0 + i);
+            y[i * ldy + j] = requant_core(acc[i * nr + j], rq, c0 + i);
+}
+
+void ypr__i8_lut_ref(int8_t *y, int64_t n, const int8_t *tab)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = tab[(uint8_t)y[i]];
+}
+
+void ypr__i8_lut_rows(const ypr_i8kt *kt, const ypr_i8rq *rq, int8_t *y, int64_t rows,
+                      int64_t n, int64_t ldy)
+{
+    if (!rq->lut)
+        return;
+    void (*f)(int8_t *, int64_t, const int8_t *) = kt->lut ? kt->lut : ypr__i8_lut_ref;
+    if (ldy == n) {
+        f(y, rows * n, rq->lut);
+        return;
+    }
+    for (int64_t i = 0; i < rows; i++)
+        f(y + i * ldy, n, rq->lut);
 }
 
 int ypr__i8_conv2d_ref(const ypr_conv_shape *s, const int8_t *x, const int8_t *w,

@@ -75,17 +75,17 @@ GEMM_W16(wgemm_8x32, 8, 32)
 
 void ypr__i8kt_fill_scalar(ypr_i8kt *t)
 {
-    *t = (ypr_i8kt){"scalar", SMR, SNR, 4, YPR_I8F_S8, gemm_s8, ypr__i8_requant_ref};
+    *t = (ypr_i8kt){"scalar", SMR, SNR, 4, YPR_I8F_S8, gemm_s8, ypr__i8_requant_ref, NULL, NULL, NULL};
 }
 
 static void fill_scalar_s16(ypr_i8kt *t)
 {
-    *t = (ypr_i8kt){"scalar-s16", SMR, SNR, 2, YPR_I8F_S16, gemm_s16, ypr__i8_requant_ref};
+    *t = (ypr_i8kt){"scalar-s16", SMR, SNR, 2, YPR_I8F_S16, gemm_s16, ypr__i8_requant_ref, NULL, NULL, NULL};
 }
 
 static void fill_scalar_u8(ypr_i8kt *t)
 {
-    *t = (ypr_i8kt){"scalar-u8", 8, 32, 4, YPR_I8F_U8, gemm_u8_8x32, ypr__i8_requant_ref};
+    *t = (ypr_i8kt){"scalar-u8", 8, 32, 4, YPR_I8F_U8, gemm_u8_8x32, ypr__i8_requant_ref, NULL, NULL, NULL};
 }
 
 /* ------------------------------------------------------------ selection */
@@ -201,6 +201,8 @@ static void build(void)
             fill[i](&sets[i]);
             if (!sets[i].requant)
                 sets[i].requant = ypr__i8_requant_ref;
+            if (!sets[i].lut)
+                sets[i].lut = ypr__i8_lut_ref;
             set_ok[i] = 1;
         }
     build_wino();

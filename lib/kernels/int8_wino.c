@@ -405,6 +405,8 @@ static void wino_task(void *ctx, int64_t t, int worker)
                 wk->gemm(g->nkg, j->packed + (x * g->panels + p) * g->apanel,
                           bblk + (x * g->npan + jp) * g->bpanel, NULL, m16 + x * mr * nr);
             (g->t == 4 ? wk->tout4 : wk->tout)(kt, wk, m16, m, n, j->rq, c0, ost);
+            ypr__i8_lut_rows(kt, j->rq, ost, (int64_t)m * g->t, (int64_t)g->t * n,
+                             (int64_t)g->t * nr);
             scatter(j, ost, m, t0 + jp * nr, n, j->y + (img * s->oc + c0) * g->oh * g->ow);
         }
     }

@@ -456,7 +456,11 @@ enum {
  *    ops), z = ypr__i8_act(z, act, alpha), v = z / s_out, clamped to
  *    [qmin, qmax], rounded as `round` says (YPR_I8R_*: the values of
  *    YPR_ROUND_* in lib/net/net.h) — the float simulation's exact steps.
- * Then q is clamped to [qmin, qmax]. */
+ * Then q is clamped to [qmin, qmax]. With a table `lut` (256 entries), q
+ * then becomes lut[(uint8_t)q]: an activation quantized through a lookup
+ * table (SiLU, hard-swish, sigmoid on a quantized pre-activation value;
+ * lib/net/exec_i8.c builds the table, the requantization above then has no
+ * activation). */
 enum { YPR_I8RQ_SHIFT = 0, YPR_I8RQ_FLOAT = 1 };
 enum { YPR_I8R_HALF_EVEN = 0, YPR_I8R_HALF_AWAY = 1, YPR_I8R_HALF_UP = 2 };
 typedef struct ypr_i8rq {
@@ -469,6 +473,7 @@ typedef struct ypr_i8rq {
     const float *m, *b;        /* FLOAT */
     float s_out;
     int round;
+    const int8_t *lut;         /* NULL, or the 256-entry activation table */
 } ypr_i8rq;
 
 typedef struct ypr_i8kt {
@@ -481,6 +486,14 @@ typedef struct ypr_i8kt {
      * j < n (acc: a tile of this set's nr columns). */
     void (*requant)(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq, int64_t c0,
                     int8_t *y, int64_t ldy);
+    /* y[i] = tab[(uint8_t)y[i]] for i < n, in place (the rq->lut step) */
+    void (*lut)(int8_t *y, int64_t n, const int8_t *tab);
+    /* Optional (NULL: int8_conv.c's portable code). ilv: the kg rows r[e][j],
+     * j < nc (a multiple of nr), into the B panels of k group q (panels
+     * `panel` elements apart), as the format says; even: d[t] = src[2t] for
+     * t0 ≤ t < t1, reading nothing past src[2(t1 − 1)]. */
+    void (*ilv)(const int8_t *const *r, int64_t nc, int64_t panel, int64_t q, uint8_t *dst);
+    void (*even)(const int8_t *src, int64_t t0, int64_t t1, int8_t *d);
 } ypr_i8kt;
 
 /* The active INT8 set: the best one built in and supported, following the
@@ -495,6 +508,11 @@ const ypr_i8kt *ypr__i8kt_named(const char *name);
 void ypr__i8_requant_ref(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq,
                          int64_t c0, int8_t *y, int64_t ldy);
 int8_t ypr__i8_requant1(int32_t acc, const ypr_i8rq *rq, int64_t c);
+/* The scalar table lookup (every set's fallback for ypr_i8kt.lut). */
+void ypr__i8_lut_ref(int8_t *y, int64_t n, const int8_t *tab);
+/* rows × n values at y, rows ldy apart, through rq->lut (nothing without one). */
+void ypr__i8_lut_rows(const ypr_i8kt *kt, const ypr_i8rq *rq, int8_t *y, int64_t rows,
+                      int64_t n, int64_t ldy);
 /* The epilogue's activation (ypr__act_ref, but SiLU z/(1 + e^−z) and sigmoid
  * through ypr__i8_exp: an exp defined by its float operations, so vector sets
  * reproduce it exactly) and that exp. */

@@ -122,7 +122,9 @@ static int fold_chain(const ypr_net *net, const ypr_consumers *cons, int node, i
     /* a node with an activation quantization step ends its chain: its
      * value must exist to be quantized */
     while (follow && net->nodes[cur].kind != YPR_NODE_ACT && !(net->nodes[cur].aq.scale > 0) &&
-           (nxt = foldable_consumer(net, cons, cur)) >= 0) {
+           (nxt = foldable_consumer(net, cons, cur)) >= 0 &&
+           !(net->split_lut_acts && net->nodes[nxt].kind == YPR_NODE_ACT &&
+             ypr__act_lut_able(net->nodes[nxt].act))) {
         fold_node(net, nxt, c, s, b, st);
         cur = nxt;
     }

@@ -47,6 +47,9 @@ typedef struct i8step {
     ypr_i8rq rq;
     int32_t *bsh;
     float *m, *b;      /* FLOAT epilogue, or the float conv's bias */
+    int lut_node;      /* S_CONV_I8 whose quantized value only a table activation reads:
+                        * that activation node (its table `lut`, rq.lut), else -1 */
+    int8_t *lut;
 } i8step;
 
 /* Converted, packed weights and epilogue tables depend on the net, its
@@ -309,7 +312,7 @@ static int try_shift(i8step *st, const ypr_node *nd, const int8_t *wq, const flo
     }
     st->bsh = bsh;
     st->rq = (ypr_i8rq){YPR_I8RQ_SHIFT, st->act, st->alpha, out->qmin, out->qmax, bsh, sh, lk,
-                        0, NULL, NULL, 0, out->round};
+                        0, NULL, NULL, 0, out->round, NULL};
     /* past −lneg every negative value saturates at qmin: clamp there so a·k fits */
     st->rq.lneg = lk ? (int32_t)(((int64_t)(1 - out->qmin) << (sh + 8)) / lk + 1) : (1 << 30);
     return 1;
@@ -338,6 +341,30 @@ static int use_wino(const ypr_conv_shape *cs, const int8_t *wq)
     return ypr__i8_wino_exact(cs, wq, 128, 2) ? 2 : 0;
 }
 
+/* The table of activation node `a` reading a value quantized with step
+ * `pre`: per int8 value q, what the fake-quant float plan (exec.c) computes
+ * from it — (q − zero)·step, the activation through the float kernels (as
+ * its activation step does), then a's fake quantization, as an int8. */
+static int make_lut(ypr_plan_i8 *p, i8step *st, const ypr_qparam *pre, const ypr_node *a)
+{
+    float v[256], one = 1.0f, zero = 0.0f;
+    for (int q = -128; q < 128; q++)
+        v[q + 128] = ((float)q - (float)pre->zero) * pre->scale;
+    ypr_epilogue ep = {&one, &zero, a->act, a->alpha};
+    TRY(ypr__scale_bias_act(p->fkt, NULL, 1, 1, 256, v, &ep));
+    st->lut = malloc(256);
+    RETURN_IF(!st->lut, YPR_ENOMEM, "int8 plan: out of memory");
+    const ypr_qparam *o = &a->aq;
+    const float s = o->scale, z = (float)o->zero, lo = (float)o->qmin, hi = (float)o->qmax;
+    for (int q = -128; q < 128; q++) {
+        float x = v[q + 128] / s + z;   /* ypr__fake_quant's steps, up to the integer */
+        x = x > lo ? x : lo;
+        x = x < hi ? x : hi;
+        st->lut[(uint8_t)(int8_t)q] = (int8_t)(int32_t)ypr__qround(x, o->round);
+    }
+    return YPR_OK;
+}
+
 static int plan_conv_i8(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const ypr_qparam *out)
 {
     const ypr_net *net = p->net;
@@ -359,7 +386,11 @@ static int plan_conv_i8(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const yp
             st->b[o] = bias ? bias[o] : 0.0f;
         }
         st->rq = (ypr_i8rq){YPR_I8RQ_FLOAT, st->act, st->alpha, out->qmin, out->qmax, NULL, 0,
-                            0, 0, st->m, st->b, out->scale, out->round};
+                            0, 0, st->m, st->b, out->scale, out->round, NULL};
+    }
+    if (rc >= 0 && st->lut_node >= 0) {
+        rc = make_lut(p, st, &nd->aq, &net->nodes[st->lut_node]);
+        st->rq.lut = st->lut;
     }
     if (rc >= 0) {
         st->wino = use_wino(&st->cs, wq);
@@ -401,6 +432,7 @@ static int plan_conv_f32(ypr_plan_i8 *p, i8step *st, const ypr_node *nd)
 static void step_release(i8step *st)
 {
     ypr__free(st->packed);
+    free(st->lut);
     free(st->bsh);
     free(st->m);
     free(st->b);
@@ -419,6 +451,7 @@ static int conv_weights(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const yp
         st->m = d->m;
         st->b = d->b;
         st->rq = d->rq;
+        st->lut = d->lut;
         st->wino = d->wino;
         return YPR_OK;
     }
@@ -486,6 +519,16 @@ static int build(ypr_plan_i8 *p, const ypr_consumers *cons)
                 st->alpha = net->nodes[a].alpha;
                 st->node = a;
             }
+            /* a quantized conv value that only a quantized table activation reads:
+             * the conv requantizes to its own step, the table does the rest */
+            st->lut_node = -1;
+            int t = nd->kind == YPR_NODE_CONV && nd->aq.scale > 0 ? sole_act(net, cons, i) : -1;
+            if (t >= 0 && ypr__act_lut_able(net->nodes[t].act) &&
+                net->nodes[t].aq.scale > 0 && step_ok(&net->nodes[t].aq) &&
+                p->v[nd->inputs[0]].i8 && nd->wq.scale > 0) {
+                st->lut_node = t;
+                st->node = t;
+            }
             const ypr_qparam *out = &net->nodes[st->node].aq;
             set_value(p, st->node, out->scale > 0 ? out : NULL);
             if (st->node != i)
@@ -502,7 +545,7 @@ static int build(ypr_plan_i8 *p, const ypr_consumers *cons)
                                                                                   : S_CONV_F32;
             if (st->kind == S_CONV_F32)
                 need_float(p, nd, st->node);
-            TRY(conv_weights(p, st, nd, out));
+            TRY(conv_weights(p, st, nd, st->lut_node >= 0 ? &nd->aq : out));
             break;
         }
         case YPR_NODE_CONCAT:
@@ -790,7 +833,8 @@ typedef struct pool_job {
     int8_t *y;
     int64_t h, w, oh, ow;
     int k, s, pad;
-    int8_t *tmp;           /* per worker: h × ow */
+    int8_t *tmp;           /* per worker: tmp_bytes (ypr__i8_maxpool_tmp_bytes) */
+    int64_t tmp_bytes;
     int64_t planes, per;   /* planes in all, planes per task */
 } pool_job;
 
@@ -856,25 +900,48 @@ void ypr__i8_maxpool_plane(const int8_t *x, int64_t h, int64_t w, int k, int s, 
         }
         return;
     }
+#if defined(__SSE2__)
+    if (j->s == 1) {   /* SPP's pools: every row through a padded copy, 16 windows at once */
+        const int64_t ow16 = (j->ow + 15) / 16 * 16;
+        uint8_t *pr = (uint8_t *)r + j->h * ow16;   /* biased x ^ 0x80; pads 0 (= −128) */
+        memset(pr, 0, (size_t)(ow16 + j->k + 15));
+        for (int64_t iy = 0; iy < j->h; iy++) {
+            const int8_t *xr = x + iy * j->w;
+            for (int64_t ix = 0; ix < j->w; ix++)
+                pr[j->pad + ix] = (uint8_t)xr[ix] ^ 0x80u;
+            for (int64_t ox = 0; ox < ow16; ox += 16) {
+                const uint8_t *q = pr + ox;
+                __m128i m = _mm_loadu_si128((const __m128i *)q);
+                for (int d = 1; d < j->k; d++)
+                    m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i *)(q + d)));
+                _mm_storeu_si128((__m128i *)(r + iy * ow16 + ox), m);   /* stays biased */
+            }
+        }
+        for (int64_t oy = 0; oy < j->oh; oy++) {
+            int64_t y0 = oy - j->pad, y1 = y0 + j->k;
+            y0 = y0 < 0 ? 0 : y0;
+            y1 = y1 > j->h ? j->h : y1;
+            for (int64_t ox = 0; ox < j->ow; ox += 16) {
+                __m128i m = _mm_setzero_si128();
+                for (int64_t iy = y0; iy < y1; iy++)
+                    m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i *)(r + iy * ow16 + ox)));
+                m = _mm_xor_si128(m, _mm_set1_epi8((char)0x80));
+                if (ox + 16 <= j->ow) {
+                    _mm_storeu_si128((__m128i *)(y + oy * j->ow + ox), m);
+                } else {
+                    int8_t last[16];
+                    _mm_storeu_si128((__m128i *)last, m);
+                    memcpy(y + oy * j->ow + ox, last, (size_t)(j->ow - ox));
+                }
+            }
+        }
+        return;
+    }
+#endif
     for (int64_t iy = 0; iy < j->h; iy++) {
         const int8_t *xr = x + iy * j->w;
         int8_t *rr = r + iy * j->ow;
-        int64_t ox = 0;
-#if defined(__SSE2__)
-        if (j->s == 1) {   /* SPP's pools: 16 windows at once where all lie inside */
-            int64_t first = j->pad < j->ow ? j->pad : j->ow;   /* windows from x < 0 */
-            for (; ox < first; ox++)
-                rr[ox] = window_max(xr, j->w, ox - j->pad, j->k);
-            for (; ox + 16 <= j->ow && ox - j->pad + j->k - 1 + 15 < j->w; ox += 16) {
-                const int8_t *p = xr + ox - j->pad;
-                __m128i m = ld_biased(p);
-                for (int d = 1; d < j->k; d++)
-                    m = _mm_max_epu8(m, ld_biased(p + d));
-                st_biased(rr + ox, m);
-            }
-        }
-#endif
-        for (; ox < j->ow; ox++)
+        for (int64_t ox = 0; ox < j->ow; ox++)
             rr[ox] = window_max(xr, j->w, ox * j->s - j->pad, j->k);
     }
     for (int64_t oy = 0; oy < j->oh; oy++) {
@@ -899,13 +966,19 @@ void ypr__i8_maxpool_plane(const int8_t *x, int64_t h, int64_t w, int k, int s, 
     }
 }
 
+int64_t ypr__i8_maxpool_tmp_bytes(int64_t h, int64_t w, int k, int s, int pad)
+{
+    int64_t ow = (w + 2 * pad - k) / s + 1, ow16 = (ow + 15) / 16 * 16;
+    return h * ow16 + ow16 + k + 15;
+}
+
 static void maxpool_task(void *ctx, int64_t task, int worker)
 {
     const pool_job *j = ctx;
     const int64_t t1 = (task + 1) * j->per < j->planes ? (task + 1) * j->per : j->planes;
     for (int64_t t = task * j->per; t < t1; t++)
         ypr__i8_maxpool_plane(j->x + t * j->h * j->w, j->h, j->w, j->k, j->s, j->pad,
-                              j->tmp + (int64_t)worker * j->h * j->ow, j->y + t * j->oh * j->ow);
+                              j->tmp + (int64_t)worker * j->tmp_bytes, j->y + t * j->oh * j->ow);
 }
 
 static int maxpool_i8(ypr_plan_i8 *p, const ypr_node *nd, const ypr_shape *in, const ypr_shape *o,
@@ -913,8 +986,9 @@ static int maxpool_i8(ypr_plan_i8 *p, const ypr_node *nd, const ypr_shape *in, c
 {
     int workers = ypr__pool_size(p->pool);
     pool_job j = {x, y, in->h, in->w, o->h, o->w, nd->kh, nd->sh, nd->ph, NULL,
+                  ypr__i8_maxpool_tmp_bytes(in->h, in->w, nd->kh, nd->sh, nd->ph),
                   p->n * in->c, 1};
-    j.tmp = ypr__alloc((size_t)(workers * in->h * o->w));
+    j.tmp = ypr__alloc((size_t)(workers * j.tmp_bytes));
     RETURN_IF(!j.tmp, YPR_ENOMEM, "int8 plan: out of memory");
     /* runs of planes per task (about 32 K values each, two tasks per worker at
      * least), as the float max-pool (lib/kernels/layers.c) */
@@ -1177,12 +1251,13 @@ int ypr__plan_i8_run(ypr_plan_i8 *p, const float *x)
         const ypr_shape *o = &p->shapes[st->node];
         static const char *const kinds[] = {"conv-i8", "conv-f32", "add", "concat",
                                             "maxpool", "upsample", "reorg", "act"};
-        ypr__log(YPR_LOG_INFO, "i8 step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %s%s%s", s,
+        ypr__log(YPR_LOG_INFO, "i8 step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %s%s%s%s", s,
                  p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
                  (long long)o->w, prof_ms[s], kinds[st->kind],
                  st->kind == S_CONV_I8 ? (st->rq.mode == YPR_I8RQ_SHIFT ? " shift" : " float")
                                        : "",
-                 st->kind == S_CONV_I8 && st->wino ? (st->wino == 4 ? " wino4" : " wino2") : "");
+                 st->kind == S_CONV_I8 && st->wino ? (st->wino == 4 ? " wino4" : " wino2") : "",
+                 st->kind == S_CONV_I8 && st->lut ? " lut" : "");
     }
     ypr__free(prof_ms);
     if (p->detect >= 0) {
@@ -1236,6 +1311,14 @@ const char *ypr__plan_i8_kernels(const ypr_plan_i8 *p)
 size_t ypr__plan_i8_pack_bytes(const ypr_plan_i8 *p)
 {
     return p->packs ? p->packs->bytes : 0;
+}
+
+int ypr__plan_i8_lut_convs(const ypr_plan_i8 *p)
+{
+    int n = 0;
+    for (int s = 0; s < p->nsteps; s++)
+        n += p->steps[s].kind == S_CONV_I8 && p->steps[s].lut;
+    return n;
 }
 
 int ypr__plan_i8_wino_convs(const ypr_plan_i8 *p)

@@ -131,7 +131,18 @@ typedef struct ypr_net {
     uint64_t version;           /* bumped whenever parameters or shapes change */
     uint64_t shape_version;     /* bumped only when nodes or tensor shapes change (pruning,
                                  * fusing): what a dependency graph depends on */
+    int split_lut_acts;         /* plans made while set end a chain before an activation
+                                 * an INT8 plan looks up in a table (ypr__act_lut_able), so
+                                 * its input is a value of its own: the quantizer's
+                                 * calibration observes it (not copied by ypr__net_clone) */
 } ypr_net;
+
+/* Activations an INT8 plan computes through a 256-entry table when their
+ * input value is quantized (SiLU, hard-swish, sigmoid). */
+static inline int ypr__act_lut_able(int act)
+{
+    return act == YPR_ACT_SILU || act == YPR_ACT_HARDSWISH || act == YPR_ACT_SIGMOID;
+}
 
 /* ---- building (net.c) */
 void ypr__net_init(ypr_net *net);
@@ -303,10 +314,13 @@ int64_t ypr__plan_i8_batch(const ypr_plan_i8 *plan);
 const char *ypr__plan_i8_kernels(const ypr_plan_i8 *plan);
 /* How many of the plan's INT8 convs run as the exact Winograd F(2×2, 3×3). */
 int ypr__plan_i8_wino_convs(const ypr_plan_i8 *p);
+/* How many of its INT8 convs end in an activation table (YPR_QUANT_ACT_LUT). */
+int ypr__plan_i8_lut_convs(const ypr_plan_i8 *p);
 /* The INT8 plan's max-pool of one int8 plane h × w (PyTorch MaxPool2d: k×k
  * windows, stride s, implicit −inf padding pad, floor mode) into y; tmp
- * holds h · ow bytes. */
+ * holds ypr__i8_maxpool_tmp_bytes bytes. */
 void ypr__i8_maxpool_plane(const int8_t *x, int64_t h, int64_t w, int k, int s, int pad,
                            int8_t *tmp, int8_t *y);
+int64_t ypr__i8_maxpool_tmp_bytes(int64_t h, int64_t w, int k, int s, int pad);
 
 #endif

@@ -639,6 +639,8 @@ static int build_rows(ypr_quantizer *q, ypr_model *m, const ypr_consumers *cons)
         ypr_qrow *r = &q->rows[q->nrows++];
         r->node = i;
         r->conv = chain_conv(net, cons, i);
+        if (r->conv >= 0 && r->conv != i && q->observed[r->conv])
+            r->conv = -1;   /* an activation on a value of its own (YPR_QUANT_ACT_LUT) */
         r->pooled = pooled(net, cons, i);
         const ypr_node *det = &net->nodes[net->nnodes - 1];
         for (int j = 0; det->kind == YPR_NODE_DETECT && j < det->ninputs; j++)

@@ -112,6 +112,7 @@ struct ypr_quantizer {
     const ypr_dataset *ds;
     int scheme, method, calib_images, size, bias_corr, keep_worst, hard_act, sqnr_images;
     int search_images;
+    int act_lut;               /* YPR_QUANT_ACT_LUT */
     double pct;
     char **patterns;
     int npatterns;

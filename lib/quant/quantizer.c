@@ -36,6 +36,7 @@ int ypr_quantizer_create(const ypr_model *model, const ypr_dataset *calib, ypr_q
     q->size = model->input_size;
     q->pct = 99.99;
     q->sqnr_images = 2;
+    q->act_lut = 1;
     *out = q;
     return YPR_OK;
 }
@@ -122,6 +123,11 @@ int ypr_quantizer_set_int(ypr_quantizer *q, int key, int64_t v)
                   "0..1000", (long long)v);
         q->search_images = (int)v;
         return YPR_OK;
+    case YPR_QUANT_ACT_LUT:
+        RETURN_IF(v != 0 && v != 1, YPR_ERANGE, "quantizer: activation tables %lld is not 0/1",
+                  (long long)v);
+        q->act_lut = (int)v;
+        return YPR_OK;
     case YPR_QUANT_PERCENTILE:
         return ypr_quantizer_set_float(q, key, (double)v);
     default:
@@ -157,6 +163,7 @@ int ypr_quantizer_get_float(const ypr_quantizer *q, int key, double *v)
     case YPR_QUANT_HARD_ACT: *v = q->hard_act; break;
     case YPR_QUANT_SQNR_IMAGES: *v = q->sqnr_images; break;
     case YPR_QUANT_SEARCH_IMAGES: *v = q->search_images; break;
+    case YPR_QUANT_ACT_LUT: *v = q->act_lut; break;
     default: return ypr__error(YPR_EINVAL, "quantizer: %d is not a setting", key);
     }
     return YPR_OK;
@@ -281,7 +288,7 @@ static int load_image(const ypr_dataset *ds, int idx, int size, float *x)
 uint64_t ypr__quant_settings_key(const ypr_quantizer *q)
 {
     return (uint64_t)q->scheme | (uint64_t)q->hard_act << 2 | (uint64_t)q->bias_corr << 3 |
-           (uint64_t)q->size << 4 | (uint64_t)q->calib_images << 20;
+           (uint64_t)q->size << 4 | (uint64_t)q->calib_images << 20 | (uint64_t)q->act_lut << 41;
 }
 
 int ypr__quant_num_images(const ypr_quantizer *q, int *n)
@@ -325,8 +332,12 @@ static int calibrate(ypr_quantizer *q)
     ypr_plan *plan = NULL;
     if (rc == YPR_OK)
         rc = ypr__net_consumers(net, &cons);
-    if (rc == YPR_OK)
+    if (rc == YPR_OK) {
+        /* with activation tables, a SiLU's (hard-swish's) input is a value of its own */
+        q->work->net.split_lut_acts = q->act_lut;
         rc = ypr__plan_create(net, q->work->pool, 1, q->size, q->size, &plan);
+        q->work->net.split_lut_acts = 0;
+    }
     calib_ctx cx = {q, &cons, shapes};
     if (plan)
         ypr__plan_set_observer(plan, observe, &cx);

@@ -46,5 +46,6 @@ static void gemm_4x16(int64_t nkg, const void *a, const void *b, const int32_t *
 
 void ypr__i8kt_fill_neon(ypr_i8kt *t)
 {
-    *t = (ypr_i8kt){"neon", MR, NR, 2, YPR_I8F_S16, gemm_4x16, requant16};
+    *t = (ypr_i8kt){"neon", MR, NR, 2, YPR_I8F_S16, gemm_4x16, requant16, NULL, NULL, NULL};
+    t->lut = lut_neon;
 }

@@ -40,5 +40,6 @@ static void gemm_8x16(int64_t nkg, const void *a, const void *b, const int32_t *
 
 void ypr__i8kt_fill_neondot(ypr_i8kt *t)
 {
-    *t = (ypr_i8kt){"neondot", MR, NR, 4, YPR_I8F_S8, gemm_8x16, requant16};
+    *t = (ypr_i8kt){"neondot", MR, NR, 4, YPR_I8F_S8, gemm_8x16, requant16, NULL, NULL, NULL};
+    t->lut = lut_neon;
 }

@@ -140,4 +140,30 @@ static void requant16(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *
     }
 }
 
+/* The activation table (ypr_i8kt.lut): tbl on the first 64 entries, tbx
+ * on the other three quarters with the index moved down by 64 each time
+ * (an index past 63 leaves the lane as it was). Exact: a lookup. */
+static void lut_neon(int8_t *y, int64_t n, const int8_t *tab)
+{
+    const uint8x16x4_t q0 = vld1q_u8_x4((const uint8_t *)tab);
+    const uint8x16x4_t q1 = vld1q_u8_x4((const uint8_t *)tab + 64);
+    const uint8x16x4_t q2 = vld1q_u8_x4((const uint8_t *)tab + 128);
+    const uint8x16x4_t q3 = vld1q_u8_x4((const uint8_t *)tab + 192);
+    const uint8x16_t k64 = vdupq_n_u8(64);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint8x16_t x = vld1q_u8((const uint8_t *)y + i);
+        uint8x16_t r = vqtbl4q_u8(q0, x);
+        x = vsubq_u8(x, k64);
+        r = vqtbx4q_u8(r, q1, x);
+        x = vsubq_u8(x, k64);
+        r = vqtbx4q_u8(r, q2, x);
+        x = vsubq_u8(x, k64);
+        r = vqtbx4q_u8(r, q3, x);
+        vst1q_u8((uint8_t *)y + i, r);
+    }
+    for (; i < n; i++)
+        y[i] = tab[(uint8_t)y[i]];
+}
+
 #endif

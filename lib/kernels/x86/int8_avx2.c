@@ -69,7 +69,7 @@ static void gemm_6x16(int64_t nkg, const void *a, const void *b, const int32_t *
 
 void ypr__i8kt_fill_avx2(ypr_i8kt *t)
 {
-    *t = (ypr_i8kt){"avx2", MR, NR, 2, YPR_I8F_S16, gemm_6x16, requant16};
+    *t = (ypr_i8kt){"avx2", MR, NR, 2, YPR_I8F_S16, gemm_6x16, requant16, NULL, NULL, NULL};
 }
 
 /* Winograd: the same tile on int16 pairs (vpmaddwd and vpaddd wrap modulo

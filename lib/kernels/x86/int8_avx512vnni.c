@@ -99,9 +99,115 @@ TILE_8X32(gemm_8x32, DPBUSD)
 #define DPWSSD(acc, r, bv) _mm512_dpwssd_epi32(acc, r, bv)
 TILE_8X32(wgemm_8x32, DPWSSD)
 
+/* 64 table entries of q's bytes through vpermt2b: two 128-entry halves,
+ * each a pair of zmm indexed by the low 7 bits; the sign bit picks the half
+ * (q ≥ 0: entries 0…127; q < 0: 128…255). */
+__attribute__((target("avx512vbmi"))) static inline __m512i
+lut64(__m512i q, __m512i t0, __m512i t1, __m512i t2, __m512i t3)
+{
+    __m512i lo = _mm512_permutex2var_epi8(t0, q, t1);
+    __m512i hi = _mm512_permutex2var_epi8(t2, q, t3);
+    return _mm512_mask_mov_epi8(lo, _mm512_movepi8_mask(q), hi);
+}
+
+/* The activation table (AVX512-VBMI, compiled for these functions only
+ * and used only when the CPU has it). Plain loads and stores of 64, 32 and
+ * 16 bytes, then bytes: masked byte stores are slow on some cores. Exact:
+ * a lookup. */
+__attribute__((target("avx512vbmi"))) static void lut_vbmi(int8_t *y, int64_t n,
+                                                           const int8_t *tab)
+{
+    const __m512i t0 = _mm512_loadu_si512(tab), t1 = _mm512_loadu_si512(tab + 64);
+    const __m512i t2 = _mm512_loadu_si512(tab + 128), t3 = _mm512_loadu_si512(tab + 192);
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        _mm512_storeu_si512(y + i, lut64(_mm512_loadu_si512(y + i), t0, t1, t2, t3));
+    if (i + 32 <= n) {
+        __m512i q = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(y + i)));
+        _mm256_storeu_si256((__m256i *)(y + i),
+                            _mm512_castsi512_si256(lut64(q, t0, t1, t2, t3)));
+        i += 32;
+    }
+    if (i + 16 <= n) {
+        __m512i q = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(y + i)));
+        _mm_storeu_si128((__m128i *)(y + i), _mm512_castsi512_si128(lut64(q, t0, t1, t2, t3)));
+        i += 16;
+    }
+    for (; i < n; i++)
+        y[i] = tab[(uint8_t)y[i]];
+}
+
+/* 64 columns of 4 rows into the U8 format: x ^ 0x80, bytes interleaved
+ * by two unpack levels (per 128-bit lane: columns 16l + 0…3, 4…7, 8…11,
+ * 12…15 in d0…d3), then a 4×4 transpose of the lanes puts columns 0…15,
+ * 16…31, 32…47, 48…63 in o0…o3. */
+static inline void ilv64(__m512i a, __m512i b, __m512i c, __m512i e, __m512i o[4])
+{
+    const __m512i x80 = _mm512_set1_epi8((char)0x80);
+    a = _mm512_xor_si512(a, x80);
+    b = _mm512_xor_si512(b, x80);
+    c = _mm512_xor_si512(c, x80);
+    e = _mm512_xor_si512(e, x80);
+    __m512i ab0 = _mm512_unpacklo_epi8(a, b), ab1 = _mm512_unpackhi_epi8(a, b);
+    __m512i ce0 = _mm512_unpacklo_epi8(c, e), ce1 = _mm512_unpackhi_epi8(c, e);
+    __m512i d0 = _mm512_unpacklo_epi16(ab0, ce0), d1 = _mm512_unpackhi_epi16(ab0, ce0);
+    __m512i d2 = _mm512_unpacklo_epi16(ab1, ce1), d3 = _mm512_unpackhi_epi16(ab1, ce1);
+    __m512i t0 = _mm512_shuffle_i64x2(d0, d1, 0x44), t1 = _mm512_shuffle_i64x2(d2, d3, 0x44);
+    __m512i t2 = _mm512_shuffle_i64x2(d0, d1, 0xee), t3 = _mm512_shuffle_i64x2(d2, d3, 0xee);
+    o[0] = _mm512_shuffle_i64x2(t0, t1, 0x88);
+    o[1] = _mm512_shuffle_i64x2(t0, t1, 0xdd);
+    o[2] = _mm512_shuffle_i64x2(t2, t3, 0x88);
+    o[3] = _mm512_shuffle_i64x2(t2, t3, 0xdd);
+}
+
+/* ypr_i8kt.ilv: 4 rows into the B panels of 32 columns (128 bytes per k
+ * group in each panel), 64 columns (two panels) at a time. */
+static void ilv_u8(const int8_t *const *r, int64_t nc, int64_t panel, int64_t q, uint8_t *dst)
+{
+    __m512i o[4];
+    int64_t c0 = 0;
+    for (; c0 + 64 <= nc; c0 += 64) {
+        ilv64(_mm512_loadu_si512(r[0] + c0),
+              _mm512_loadu_si512(r[1] + c0), _mm512_loadu_si512(r[2] + c0),
+              _mm512_loadu_si512(r[3] + c0), o);
+        uint8_t *d = dst + (c0 / CNR) * panel + q * CNR * 4;
+        _mm512_storeu_si512(d, o[0]);
+        _mm512_storeu_si512(d + 64, o[1]);
+        d += panel;
+        _mm512_storeu_si512(d, o[2]);
+        _mm512_storeu_si512(d + 64, o[3]);
+    }
+    if (c0 < nc) {   /* one panel left: 32 columns (o[0], o[1] use only those) */
+        ilv64(_mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(r[0] + c0))),
+              _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(r[1] + c0))),
+              _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(r[2] + c0))),
+              _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(r[3] + c0))), o);
+        uint8_t *d = dst + (c0 / CNR) * panel + q * CNR * 4;
+        _mm512_storeu_si512(d, o[0]);
+        _mm512_storeu_si512(d + 64, o[1]);
+    }
+}
+
+/* ypr_i8kt.even: 32 outputs from 64 bytes by vpmovwb (the low byte of each
+ * 16-bit pair); the last byte read, src[2t + 63], lies before
+ * src[2(t1 − 1)] + 1 while t + 32 < t1. */
+static void even_avx512(const int8_t *src, int64_t t0, int64_t t1, int8_t *d)
+{
+    int64_t t = t0;
+    for (; t + 32 < t1; t += 32)
+        _mm256_storeu_si256((__m256i *)(d + t),
+                            _mm512_cvtepi16_epi8(_mm512_loadu_si512(src + 2 * t)));
+    for (; t < t1; t++)
+        d[t] = src[2 * t];
+}
+
 void ypr__i8kt_fill_avx512vnni(ypr_i8kt *t)
 {
-    *t = (ypr_i8kt){"avx512vnni", CMR, CNR, 4, YPR_I8F_U8, gemm_8x32, requant16_avx512};
+    *t = (ypr_i8kt){"avx512vnni", CMR, CNR, 4, YPR_I8F_U8, gemm_8x32, requant16_avx512, NULL, NULL, NULL};
+    if (ypr__cpu()->avx512vbmi)
+        t->lut = lut_vbmi;
+    t->ilv = ilv_u8;
+    t->even = even_avx512;
 
 }
 

@@ -85,7 +85,7 @@ TILE_6X16(wgemm_6x16, DPWSSD)
 
 void ypr__i8kt_fill_avxvnni(ypr_i8kt *t)
 {
-    *t = (ypr_i8kt){"avxvnni", MR, NR, 4, YPR_I8F_U8, gemm_6x16, requant16};
+    *t = (ypr_i8kt){"avxvnni", MR, NR, 4, YPR_I8F_U8, gemm_6x16, requant16, NULL, NULL, NULL};
 
 }
 

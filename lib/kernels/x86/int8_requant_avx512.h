@@ -27,24 +27,6 @@ static inline float rq512_exact_inv(float s)
     return (double)inv * (double)s == 1.0 ? inv : 0.0f;   /* the double product is exact */
 }
 
-static inline __m512i rq512_shift(__m512i acc, const ypr_i8rq *rq, int32_t bsh)
-{
-    __m512i a = _mm512_add_epi32(acc, _mm512_set1_epi32(bsh));
-    __m512i pos = _mm512_srai_epi32(_mm512_add_epi32(a, _mm512_set1_epi32(1 << (rq->sh - 1))),
-                                    (unsigned)rq->sh);
-    if (rq->act == YPR_ACT_IDENTITY)
-        return pos;
-    __mmask16 neg = _mm512_cmplt_epi32_mask(a, _mm512_setzero_si512());
-    if (rq->act == YPR_ACT_RELU)
-        return _mm512_mask_mov_epi32(pos, neg, _mm512_setzero_si512());
-    /* leaky */
-    __m512i an = _mm512_max_epi32(a, _mm512_set1_epi32(-rq->lneg));
-    __m512i prod = _mm512_mullo_epi32(an, _mm512_set1_epi32(rq->lk));
-    __m512i ln = _mm512_srai_epi32(_mm512_add_epi32(prod, _mm512_set1_epi32(1 << (rq->sh + 7))),
-                                   (unsigned)(rq->sh + 8));
-    return _mm512_mask_mov_epi32(pos, neg, ln);
-}
-
 /* ypr__i8_exp, operation for operation (no fused multiply-adds). */
 static inline __m512 rq512_exp(__m512 x)
 {
@@ -138,6 +120,72 @@ rq512_float_rows(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq, i
              : (use_inv ? rq512_float_rows(acc, nr, m, n, rq, c0, y, ldy, ACT, 0, 1)       \
                         : rq512_float_rows(acc, nr, m, n, rq, c0, y, ldy, ACT, 0, 0)))
 
+/* The shift mode's constants in registers, read once per call (the int8
+ * stores may alias rq, so reading its fields in a loop would reload them
+ * after every store), and rq512_shift on them. */
+typedef struct rq512s {
+    __m512i rnd, lk, lneg, lrnd, lo, hi;
+    __m128i cnt, lcnt;
+    int act;
+} rq512s;
+
+static inline void rq512s_init(rq512s *k, const ypr_i8rq *rq)
+{
+    const int sh = rq->sh, leaky = rq->act == YPR_ACT_LEAKY;
+    k->act = rq->act;
+    k->rnd = _mm512_set1_epi32(1 << (sh - 1));
+    k->cnt = _mm_cvtsi32_si128(sh);
+    k->lk = _mm512_set1_epi32(leaky ? rq->lk : 0);
+    k->lneg = _mm512_set1_epi32(leaky ? -rq->lneg : 0);
+    k->lrnd = _mm512_set1_epi32(leaky ? 1 << (sh + 7) : 0);
+    k->lcnt = _mm_cvtsi32_si128(sh + 8);
+    k->lo = _mm512_set1_epi32(rq->qmin);
+    k->hi = _mm512_set1_epi32(rq->qmax);
+}
+
+/* rq512_shift, then the clamp to [qmin, qmax] (act: k->act, or a constant
+ * where this is inlined with one). */
+static inline __attribute__((always_inline)) __m512i
+rq512_shift_c(__m512i acc, const rq512s *k, __m512i bsh, const int act)
+{
+    __m512i a = _mm512_add_epi32(acc, bsh);
+    __m512i q = _mm512_sra_epi32(_mm512_add_epi32(a, k->rnd), k->cnt);
+    if (act != YPR_ACT_IDENTITY) {
+        __mmask16 neg = _mm512_cmplt_epi32_mask(a, _mm512_setzero_si512());
+        if (act == YPR_ACT_RELU) {
+            q = _mm512_mask_mov_epi32(q, neg, _mm512_setzero_si512());
+        } else {
+            __m512i prod = _mm512_mullo_epi32(_mm512_max_epi32(a, k->lneg), k->lk);
+            q = _mm512_mask_mov_epi32(q, neg,
+                                      _mm512_sra_epi32(_mm512_add_epi32(prod, k->lrnd), k->lcnt));
+        }
+    }
+    return _mm512_min_epi32(_mm512_max_epi32(q, k->lo), k->hi);
+}
+
+/* Rows of a shift-mode tile (16 columns per zmm, n ≤ nr), the activation a
+ * constant where this is inlined. */
+static inline __attribute__((always_inline)) void
+rq512_shift_rows(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq, int64_t c0,
+                 int8_t *y, int64_t ldy, const int act)
+{
+    rq512s k;
+    rq512s_init(&k, rq);
+    const int32_t *bsh = rq->bsh + c0;
+    for (int i = 0; i < m; i++) {
+        const __m512i b = _mm512_set1_epi32(bsh[i]);
+        for (int j = 0; j < n; j += RQ512_NR) {
+            int nn = n - j < RQ512_NR ? n - j : RQ512_NR;
+            __m512i q = rq512_shift_c(_mm512_loadu_si512(acc + i * nr + j), &k, b, act);
+            if (nn == RQ512_NR)
+                _mm_storeu_si128((__m128i *)(y + i * ldy + j), _mm512_cvtepi32_epi8(q));
+            else
+                _mm512_mask_cvtepi32_storeu_epi8(y + i * ldy + j, (__mmask16)((1u << nn) - 1),
+                                                 q);
+        }
+    }
+}
+
 /* Whether the vector epilogue does rq (else the scalar one). */
 static inline int rq512_vec_ok(const ypr_i8rq *rq)
 {
@@ -167,19 +215,10 @@ static inline void requant16_avx512(const int32_t *acc, int nr, int m, int n, co
         default: RQ512_FLOAT_ROWS(YPR_ACT_IDENTITY); return;
         }
     }
-    const __m512i lo = _mm512_set1_epi32(rq->qmin), hi = _mm512_set1_epi32(rq->qmax);
-    for (int j = 0; j < n; j += RQ512_NR) {
-        int nn = n - j < RQ512_NR ? n - j : RQ512_NR;
-        const __mmask16 keep = (__mmask16)((1u << nn) - 1);
-        for (int i = 0; i < m; i++) {
-            __m512i a = _mm512_loadu_si512(acc + i * nr + j);
-            __m512i q = rq512_shift(a, rq, rq->bsh[c0 + i]);
-            q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
-            if (nn == RQ512_NR)
-                _mm_storeu_si128((__m128i *)(y + i * ldy + j), _mm512_cvtepi32_epi8(q));
-            else
-                _mm512_mask_cvtepi32_storeu_epi8(y + i * ldy + j, keep, q);
-        }
+    switch (rq->act) {
+    case YPR_ACT_RELU: rq512_shift_rows(acc, nr, m, n, rq, c0, y, ldy, YPR_ACT_RELU); return;
+    case YPR_ACT_LEAKY: rq512_shift_rows(acc, nr, m, n, rq, c0, y, ldy, YPR_ACT_LEAKY); return;
+    default: rq512_shift_rows(acc, nr, m, n, rq, c0, y, ldy, YPR_ACT_IDENTITY); return;
     }
 }
 

@@ -112,6 +112,7 @@ typedef struct rqk {
 #if defined(YPR_WINO_ZMM)
     __m512 alpha, s_out, vinv, flo, fhi;
     __m512i lo, hi;
+    rq512s sk;
 #else
     __m256i lo, hi;
 #endif
@@ -133,6 +134,8 @@ static inline void rqk_init(rqk *k, const ypr_i8rq *rq)
     k->fhi = _mm512_set1_ps((float)rq->qmax);
     k->lo = _mm512_set1_epi32(rq->qmin);
     k->hi = _mm512_set1_epi32(rq->qmax);
+    if (k->shift)
+        rq512s_init(&k->sk, rq);
 #else
     k->lo = _mm256_set1_epi32(rq->qmin);
     k->hi = _mm256_set1_epi32(rq->qmax);
@@ -149,7 +152,7 @@ static inline void rq_pair(__m256i y0, __m256i y1, const rqk *k, int64_t c, __m2
     __m512i y = _mm512_inserti64x4(_mm512_castsi256_si512(y0), y1, 1);
     __m512i q;
     if (k->shift)
-        q = _mm512_min_epi32(_mm512_max_epi32(rq512_shift(y, rq, rq->bsh[c]), k->lo), k->hi);
+        q = rq512_shift_c(y, &k->sk, _mm512_set1_epi32(rq->bsh[c]), k->sk.act);
     else   /* in [qmin, qmax] already */
         q = rq512_float_k(y, rq->m[c], rq->b[c], k->alpha, k->s_out, k->vinv, k->flo, k->fhi,
                           k->act, k->half_up, k->use_inv);
