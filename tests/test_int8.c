@@ -656,6 +656,18 @@ static void test_plan_agreement(void **state)
     float *x = images(ds, n);
     ypr_model *dpu = quantized(m, ds, YPR_QSCHEME_DPU, NULL);
     agree(dpu, x, n, 1, "dpu");
+    /* batch 1: concat inputs written in place (none at batch 3), same outputs */
+    {
+        ypr_plan_i8 *p1, *p3;
+        assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 1, SIZE, SIZE, &p1), YPR_OK);
+        assert_int_equal(ypr__plan_i8_create(&dpu->net, dpu->pool, 3, SIZE, SIZE, &p3), YPR_OK);
+        print_message("concat inputs in place: %d at batch 1\n", ypr__plan_i8_concat_in_place(p1));
+        assert_true(ypr__plan_i8_concat_in_place(p1) >= 4);
+        assert_int_equal(ypr__plan_i8_concat_in_place(p3), 0);
+        ypr__plan_i8_free(p1);
+        ypr__plan_i8_free(p3);
+        agree(dpu, x, 1, 1, "dpu, batch 1");
+    }
     ypr_model *pc = quantized(m, ds, YPR_QSCHEME_PER_CHANNEL, NULL);
     agree(pc, x, n, 0, "per-channel");
     /* the mini detector's SiLU convs end in activation tables (their inputs

@@ -32,6 +32,9 @@ typedef struct vinfo {
     float scale;
     ypr_qparam q;      /* the step that made it (for conversions) */
     int64_t off;       /* byte offset in the arena; -1 the caller's input */
+    int in_concat;     /* batch 1: 1 + the concat whose buffer holds this value at byte
+                        * in_off (its producer writes it in place), else 0 */
+    int64_t in_off;
 } vinfo;
 
 typedef struct i8step {
@@ -580,48 +583,111 @@ static int build(ypr_plan_i8 *p, const ypr_consumers *cons)
     return YPR_OK;
 }
 
-/* Byte buffers reused by liveness (as exec.c does for floats). */
+/* Batch 1: the concat inputs whose producers can write them into the
+ * concat's buffer (as the float plan does, exec.c): produced by a step that
+ * is not a concat, on the concat's grid (the same step and a range inside
+ * its range, or both float), not the caller's input or a detect input, in
+ * one concat only. Fills vinfo.in_concat / in_off (run_concat then skips
+ * them). prod: each node's producing step or -1. */
+static void concat_in_place(ypr_plan_i8 *p, const int *prod)
+{
+    const ypr_net *net = p->net;
+    if (p->n != 1)
+        return;
+    for (int s = 0; s < p->nsteps; s++) {
+        if (p->steps[s].kind != S_CONCAT)
+            continue;
+        int c = p->steps[s].node;
+        const ypr_node *nd = &net->nodes[c];
+        const vinfo *vo = &p->v[c];
+        const int64_t hw = p->shapes[c].h * p->shapes[c].w, es = vo->i8 ? 1 : sizeof(float);
+        int64_t off = 0;
+        for (int j = 0; j < nd->ninputs; j++) {
+            int m = nd->inputs[j];
+            vinfo *vm = &p->v[m];
+            int ok = m > 0 && prod[m] >= 0 && p->steps[prod[m]].kind != S_CONCAT &&
+                     !vm->in_concat &&
+                     (vo->i8 ? vm->i8 && vm->scale == vo->scale && vm->q.qmin >= vo->q.qmin &&
+                                   vm->q.qmax <= vo->q.qmax
+                             : !vm->i8);
+            for (int k = 0; ok && k < j; k++)
+                ok = nd->inputs[k] != m;
+            for (int k = 0; ok && p->detect >= 0 && k < net->nodes[p->detect].ninputs; k++)
+                ok = net->nodes[p->detect].inputs[k] != m;
+            if (ok) {
+                vm->in_concat = c + 1;
+                vm->in_off = off * hw * es;
+            }
+            off += p->shapes[m].c;
+        }
+    }
+}
+
+/* Byte buffers reused by liveness (as exec.c does for floats); a concat's
+ * buffer is taken when its first in-place input is produced and lives until
+ * the last read of the concat or of any of those inputs. */
 static int assign(ypr_plan_i8 *p)
 {
     const ypr_net *net = p->net;
     int nn = net->nnodes;
     int *last = malloc((size_t)nn * sizeof(int)), *bufof = malloc((size_t)nn * sizeof(int));
+    int *prod = malloc((size_t)nn * sizeof(int));
     size_t *bsz = calloc((size_t)p->nsteps + 1, sizeof(size_t));
     char *busy = calloc((size_t)p->nsteps + 1, 1);
     int nb = 0, rc = YPR_OK;
-    if (!last || !bufof || !bsz || !busy) {
+    if (!last || !bufof || !prod || !bsz || !busy) {
         rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
         goto done;
     }
     for (int i = 0; i < nn; i++) {
         last[i] = -1;
         bufof[i] = -1;
+        prod[i] = -1;
     }
     for (int s = 0; s < p->nsteps; s++) {
         const ypr_node *nd = &net->nodes[p->steps[s].in_node];
         for (int j = 0; j < nd->ninputs; j++)
             last[nd->inputs[j]] = s;
+        prod[p->steps[s].node] = s;
     }
     if (p->detect >= 0)
         for (int j = 0; j < net->nodes[p->detect].ninputs; j++)
             last[net->nodes[p->detect].inputs[j]] = p->nsteps;
+    concat_in_place(p, prod);
+    for (int i = 0; i < nn; i++)   /* a concat and its in-place inputs: one lifetime */
+        if (p->v[i].in_concat) {
+            int c = p->v[i].in_concat - 1;
+            last[c] = last[i] > last[c] ? last[i] : last[c];
+        }
+    for (int i = 0; i < nn; i++)
+        if (p->v[i].in_concat)
+            last[i] = last[p->v[i].in_concat - 1];
     for (int s = 0; s < p->nsteps; s++) {
         int o = p->steps[s].node;
-        size_t need = (size_t)numel(p, o) * (p->v[o].i8 ? 1 : sizeof(float));
-        int best = -1;
-        for (int b = 0; b < nb; b++)
-            if (!busy[b] && bsz[b] >= need && (best < 0 || bsz[b] < bsz[best]))
-                best = b;
-        if (best < 0) {
+        int c = p->v[o].in_concat - 1, buf;
+        if (c >= 0 && bufof[c] >= 0) {
+            buf = bufof[c];                /* into a concat buffer already taken */
+        } else if (c < 0 && bufof[o] >= 0) {
+            buf = bufof[o];                /* a concat whose buffer its inputs took */
+        } else {
+            int a = c >= 0 ? c : o;        /* the value that owns the new buffer */
+            size_t need = (size_t)numel(p, a) * (p->v[a].i8 ? 1 : sizeof(float));
+            buf = -1;
             for (int b = 0; b < nb; b++)
-                if (!busy[b] && (best < 0 || bsz[b] > bsz[best]))
-                    best = b;
-            if (best < 0)
-                best = nb++;
-            bsz[best] = need;
+                if (!busy[b] && bsz[b] >= need && (buf < 0 || bsz[b] < bsz[buf]))
+                    buf = b;
+            if (buf < 0) {
+                for (int b = 0; b < nb; b++)
+                    if (!busy[b] && (buf < 0 || bsz[b] > bsz[buf]))
+                        buf = b;
+                if (buf < 0)
+                    buf = nb++;
+                bsz[buf] = need;
+            }
+            busy[buf] = 1;
+            bufof[a] = buf;
         }
-        busy[best] = 1;
-        bufof[o] = best;
+        bufof[o] = buf;
         const ypr_node *nd = &net->nodes[p->steps[s].in_node];
         for (int j = 0; j < nd->ninputs; j++) {
             int src = nd->inputs[j];
@@ -630,7 +696,7 @@ static int assign(ypr_plan_i8 *p)
                 busy[bufof[src]] = 0;
         }
         if (last[o] < 0)
-            busy[best] = 0;
+            busy[buf] = 0;
     }
     size_t total = 0, *at = malloc(((size_t)nb + 1) * sizeof(size_t));
     if (!at) {
@@ -655,11 +721,13 @@ static int assign(ypr_plan_i8 *p)
     }
     p->arena_bytes = total;
     for (int i = 0; i < nn; i++)
-        p->v[i].off = bufof[i] >= 0 ? (int64_t)at[bufof[i]] : -1;
+        p->v[i].off = bufof[i] < 0 ? -1
+                      : (int64_t)at[bufof[i]] + (p->v[i].in_concat ? p->v[i].in_off : 0);
     free(at);
 done:
     free(last);
     free(bufof);
+    free(prod);
     free(bsz);
     free(busy);
     return rc;
@@ -1114,6 +1182,8 @@ static void concat_task(void *ctx, int64_t t, int worker)
                      vi->q.qmax <= vo->q.qmax;
     uint8_t *y = val(p, cj->node);
     const uint8_t *x = val(p, in);
+    if (vi->in_concat == cj->node + 1)   /* written in place by its producer */
+        return;
     for (int64_t b = 0; b < p->n; b++) {
         uint8_t *d = y + ((b * o->c + cj->off[j]) * cj->hw + i0) * es;
         const uint8_t *src = x + (b * per + i0) * xs;
@@ -1311,6 +1381,14 @@ const char *ypr__plan_i8_kernels(const ypr_plan_i8 *p)
 size_t ypr__plan_i8_pack_bytes(const ypr_plan_i8 *p)
 {
     return p->packs ? p->packs->bytes : 0;
+}
+
+int ypr__plan_i8_concat_in_place(const ypr_plan_i8 *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->net->nnodes; i++)
+        n += p->v[i].in_concat != 0;
+    return n;
 }
 
 int ypr__plan_i8_lut_convs(const ypr_plan_i8 *p)

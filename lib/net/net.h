@@ -316,6 +316,8 @@ const char *ypr__plan_i8_kernels(const ypr_plan_i8 *plan);
 int ypr__plan_i8_wino_convs(const ypr_plan_i8 *p);
 /* How many of its INT8 convs end in an activation table (YPR_QUANT_ACT_LUT). */
 int ypr__plan_i8_lut_convs(const ypr_plan_i8 *p);
+/* How many values its producers write straight into a concat's buffer. */
+int ypr__plan_i8_concat_in_place(const ypr_plan_i8 *p);
 /* The INT8 plan's max-pool of one int8 plane h × w (PyTorch MaxPool2d: k×k
  * windows, stride s, implicit −inf padding pad, floor mode) into y; tmp
  * holds ypr__i8_maxpool_tmp_bytes bytes. */
