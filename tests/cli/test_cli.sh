@@ -337,6 +337,12 @@ for f in q.safetensors q.json q.png; do
 done
 grep -qF "scheme dpu, method entropy" "$T/out" || fail "quantize: no report table"
 grep -qF '"layers":[' q.json || fail "quantize: the JSON report has no layers"
+# activation tables (the default): each SiLU's input has a step, so the report lists the
+# activation as a value of its own; --no-act-lut quantizes only the activation's output
+grep -qF '"name":"model.0.act"' q.json || fail "quantize: no SiLU input step (activation tables)"
+run 0 "" quantize tiny.yaml $Q --no-act-lut --report qn.json -o qn.safetensors
+grep -qF '"name":"model.0.act"' qn.json && fail "quantize --no-act-lut: the SiLU input has a step"
+grep -qF '"name":"model.0.conv"' qn.json || fail "quantize --no-act-lut: no row for model.0"
 run 0 "" eval q.safetensors --data ds/data.yaml --size 64   # the quantized model loads and runs
 grep -F "mAP" "$T/out" >q_eval.txt
 grep -qE "^plan: int8 \(" "$T/out" || fail "eval: the speed report does not say the INT8 plan ran"
