@@ -60,9 +60,29 @@ int64_t ypr__i8_conv_packed_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s)
     return g.init_bytes + s->groups * g.panels * g.panel_bytes;
 }
 
+/* 3×3 stride-2 convs (padding 1, undilated, ungrouped, channels a multiple
+ * of 4) on the x86 U8 sets take their K in tap-major order — k = tap·C + ci
+ * rather than ci·9 + tap — so that each k group of B is four channels at
+ * one tap: the packing then gathers the four planes' stride-2 samples and
+ * interleaves them in registers (pack_b_tap), with no row buffer. The
+ * weights are packed in the same order; the int32 sums do not depend on it. */
+static int tap_major(const ypr_i8kt *kt, const ypr_conv_shape *s)
+{
+#if defined(__SSE2__)
+    return kt->fmt == YPR_I8F_U8 && kt->kg == 4 && kt->nr % 16 == 0 && s->kh == 3 &&
+           s->kw == 3 && s->sh == 2 && s->sw == 2 && s->dh == 1 && s->dw == 1 &&
+           s->ph == 1 && s->pw == 1 && s->groups == 1 && s->c % 4 == 0;
+#else
+    (void)kt;
+    (void)s;
+    return 0;
+#endif
+}
+
 void ypr__i8_conv_pack_w(const ypr_i8kt *kt, const ypr_conv_shape *s, const int8_t *w,
                          void *dst)
 {
+    const int tm = tap_major(kt, s);
     geom g;
     geometry(kt, s, &g);
     int32_t *init = dst;
@@ -80,11 +100,12 @@ void ypr__i8_conv_pack_w(const ypr_i8kt *kt, const ypr_conv_shape *s, const int8
                 int32_t sum = 0;
                 for (int64_t k = 0; k < g.k; k++) {
                     int64_t at = ((k / kg) * mr + r) * kg + k % kg;
+                    int8_t v = src[tm ? (k % s->c) * 9 + k / s->c : k];
                     if (kt->fmt == YPR_I8F_S16)
-                        ((int16_t *)panel)[at] = src[k];
+                        ((int16_t *)panel)[at] = v;
                     else
-                        ((int8_t *)panel)[at] = src[k];
-                    sum += src[k];
+                        ((int8_t *)panel)[at] = v;
+                    sum += v;
                 }
                 if (kt->fmt == YPR_I8F_U8)
                     init[(gr * g.panels + p) * mr + r] = -128 * sum;
@@ -262,9 +283,92 @@ static void interleave(const ypr_i8kt *kt, const int8_t *const *r, int64_t nc, i
     }
 }
 
+#if defined(__SSE2__)
+/* 16 columns of the U8 format from four channel vectors (interleave16_u8's
+ * steps on registers). */
+static inline void ilv16_u8(__m128i a, __m128i b, __m128i c, __m128i e, uint8_t *d)
+{
+    const __m128i x = _mm_set1_epi8((char)0x80);
+    a = _mm_xor_si128(a, x);
+    b = _mm_xor_si128(b, x);
+    c = _mm_xor_si128(c, x);
+    e = _mm_xor_si128(e, x);
+    __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+    __m128i ce0 = _mm_unpacklo_epi8(c, e), ce1 = _mm_unpackhi_epi8(c, e);
+    _mm_storeu_si128((__m128i *)d, _mm_unpacklo_epi16(ab0, ce0));
+    _mm_storeu_si128((__m128i *)(d + 16), _mm_unpackhi_epi16(ab0, ce0));
+    _mm_storeu_si128((__m128i *)(d + 32), _mm_unpacklo_epi16(ab1, ce1));
+    _mm_storeu_si128((__m128i *)(d + 48), _mm_unpackhi_epi16(ab1, ce1));
+}
+
+/* The even bytes of p[0 … 31]: 16 stride-2 samples. */
+static inline __m128i even16(const int8_t *p)
+{
+    const __m128i lo = _mm_set1_epi16(0x00ff);
+    return _mm_packus_epi16(_mm_and_si128(_mm_loadu_si128((const __m128i *)p), lo),
+                            _mm_and_si128(_mm_loadu_si128((const __m128i *)(p + 16)), lo));
+}
+
+/* B of a tap-major 3×3 stride-2 conv (tap_major): for k group q (tap
+ * q / (C/4), channels 4·(q mod C/4) …), each output row's run of the block
+ * gathers the four planes at ix = 2·ox − 1 + kx of row iy = 2·oy − 1 + ky;
+ * 16 aligned columns at a time where all their samples (and the byte after
+ * the last) lie inside the row, a byte at a time elsewhere (0 outside the
+ * image, stored as 0x80). */
+static void pack_b_tap(const ypr_i8kt *kt, const ypr_conv_shape *s, const geom *g,
+                       const int8_t *xg, int64_t n0, uint8_t *dst)
+{
+    const int64_t nr = kt->nr, panel = g->nkg * nr * 4, hw = s->h * s->w, cg = s->c / 4;
+    const int64_t cols = g->n - n0 < g->nc ? g->n - n0 : g->nc;
+    for (int64_t q = 0; q < g->nkg; q++) {
+        const int64_t tap = q / cg, ky = tap / 3, kx = tap % 3;
+        const int8_t *p[4];
+        for (int e = 0; e < 4; e++)
+            p[e] = xg + (q % cg * 4 + e) * hw;
+        uint8_t *dq = dst + q * nr * 4;
+        for (int64_t j = 0; j < cols;) {
+            int64_t col = n0 + j, oy = col / g->ow, ox = col % g->ow;
+            int64_t len = g->ow - ox < cols - j ? g->ow - ox : cols - j;
+            int64_t iy = 2 * oy - 1 + ky, x0 = 2 * ox - 1 + kx;   /* sample t at x0 + 2t */
+            int64_t t0 = 0, t1 = 0;
+            if (iy >= 0 && iy < s->h) {
+                t0 = x0 >= 0 ? 0 : (-x0 + 1) / 2;
+                t1 = x0 >= s->w ? 0 : (s->w - 1 - x0) / 2 + 1;
+                t0 = t0 < len ? t0 : len;
+                t1 = t1 < len ? t1 : len;
+                t1 = t1 > t0 ? t1 : t0;
+            }
+            const int64_t row = iy * s->w + x0;
+            for (int64_t t = 0; t < len;) {
+                int64_t jj = j + t;
+                uint8_t *d = dq + jj / nr * panel + jj % nr * 4;
+                if (jj % 16 == 0 && t >= t0 && t + 16 < t1) {
+                    ilv16_u8(even16(p[0] + row + 2 * t), even16(p[1] + row + 2 * t),
+                             even16(p[2] + row + 2 * t), even16(p[3] + row + 2 * t), d);
+                    t += 16;
+                    continue;
+                }
+                for (int e = 0; e < 4; e++)
+                    d[e] = (uint8_t)((uint8_t)(t >= t0 && t < t1 ? p[e][row + 2 * t] : 0) ^ 0x80u);
+                t++;
+            }
+            j += len;
+        }
+        for (int64_t jj = cols; jj < g->nc; jj++)   /* past the last output: zeros */
+            memset(dq + jj / nr * panel + jj % nr * 4, 0x80, 4);
+    }
+}
+#endif
+
 static void pack_b(const ypr_i8kt *kt, const ypr_conv_shape *s, const geom *g,
                    const int8_t *xg, int64_t n0, uint8_t *dst, int8_t *rowbuf)
 {
+#if defined(__SSE2__)
+    if (tap_major(kt, s)) {
+        pack_b_tap(kt, s, g, xg, n0, dst);
+        return;
+    }
+#endif
     const int kg = kt->kg;
     const int64_t nc = g->nc, panel = g->nkg * kt->nr * kg;   /* elements per B panel */
     const int direct = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 &&
