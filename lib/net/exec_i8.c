@@ -1190,11 +1190,9 @@ static void concat_task(void *ctx, int64_t t, int worker)
         const int64_t cnt = i1 - i0;
         if (same || (!vo->i8 && !vi->i8)) {
             memcpy(d, src, (size_t)cnt * es);
-        } else if (vo->i8 && vi->i8) {
-            int8_t *dq = (int8_t *)d;
-            const int8_t *sq = (const int8_t *)src;
-            for (int64_t i = 0; i < cnt; i++)
-                dq[i] = cj->lut[j][sq[i] + 128];
+        } else if (vo->i8 && vi->i8) {   /* a copy, then the table in place (ypr_i8kt.lut) */
+            memcpy(d, src, (size_t)cnt);
+            p->kt->lut((int8_t *)d, cnt, cj->lut[j]);
         } else if (vo->i8) {
             quantize((const float *)src, cnt, &vo->q, (int8_t *)d);
         } else {
@@ -1229,8 +1227,8 @@ static int run_concat(ypr_plan_i8 *p, const i8step *st, const ypr_node *nd)
         if (vo->i8 && vi->i8)
             /* requantize: the float value q·s, then the concat's step — one
              * table entry per int8 value, computed by those very operations */
-            for (int v = -128; v < 128; v++)
-                cj.lut[j][v + 128] = quant1((float)v * vi->scale, &vo->q);
+            for (int v = -128; v < 128; v++)   /* indexed by the byte: (uint8_t)v */
+                cj.lut[j][(uint8_t)(int8_t)v] = quant1((float)v * vi->scale, &vo->q);
     }
     cj.chunks = (most + CONCAT_CHUNK - 1) / CONCAT_CHUNK;
     ypr__pool_run(p->pool, nd->ninputs * cj.chunks, concat_task, &cj);
