@@ -82,15 +82,6 @@ rq512_float_k(__m512i acc, float m, float b, __m512 alpha, __m512 s_out, __m512 
     return _mm512_cvttps_epi32(v);   /* in [qmin, qmax]: no integer clamp needed */
 }
 
-/* The float mode with run-time flags (the Winograd output transforms). */
-static inline __m512i rq512_float(__m512i acc, const ypr_i8rq *rq, float m, float b, float inv)
-{
-    const __m512 alpha = _mm512_set1_ps(rq->alpha), s_out = _mm512_set1_ps(rq->s_out);
-    const __m512 lo = _mm512_set1_ps((float)rq->qmin), hi = _mm512_set1_ps((float)rq->qmax);
-    return rq512_float_k(acc, m, b, alpha, s_out, _mm512_set1_ps(inv), lo, hi, rq->act,
-                         rq->round == YPR_I8R_HALF_UP, inv != 0.0f);
-}
-
 /* Rows of a float-mode tile (16 columns per zmm, n ≤ nr). */
 static inline __attribute__((always_inline)) void
 rq512_float_rows(const int32_t *acc, int nr, int m, int n, const ypr_i8rq *rq, int64_t c0,
