@@ -306,12 +306,45 @@ static void test_dpu_scheme(void **state)
         const ypr_qrow *row = &q->rows[r];
         if (!row->kept)
             continue;
+        const ypr_net *n2 = &out2->net;
+        assert_true(!(n2->nodes[row->node].aq.scale > 0));
+        if (row->conv < 0) {   /* the table activation of a kept conv: kept with it */
+            const ypr_node *a = &n2->nodes[row->node];
+            assert_int_equal(a->kind, YPR_NODE_ACT);
+            assert_true(!(n2->nodes[a->inputs[0]].wq.scale > 0));
+            continue;
+        }
         kept++;
-        assert_true(row->conv >= 0 && row->sqnr_local <= lowest[1]);
-        assert_true(!(out2->net.nodes[row->node].aq.scale > 0));
-        assert_true(!(out2->net.nodes[row->conv].wq.scale > 0));
+        assert_true(row->sqnr_local <= lowest[1]);
+        assert_true(!(n2->nodes[row->conv].wq.scale > 0));
+        /* a kept conv's activation keeps no step either: the layer is float to its output */
+        int i = row->conv;
+        if (i + 1 < n2->nnodes && n2->nodes[i + 1].kind == YPR_NODE_ACT &&
+            n2->nodes[i + 1].inputs[0] == i)
+            assert_true(!(n2->nodes[i + 1].aq.scale > 0));
     }
     assert_int_equal(kept, 2);
+    ypr_model_free(out2);
+    /* a pattern naming a SiLU conv keeps its layer float to its output (the activation
+     * that reads its value keeps no step), the next layer quantized as before */
+    assert_int_equal(ypr_quantizer_set_int(q, YPR_QUANT_KEEP_WORST, 0), YPR_OK);
+    assert_int_equal(ypr_quantizer_keep_float(q, "model.2.conv"), YPR_OK);
+    assert_int_equal(ypr_quantizer_quantize(q, &out2), YPR_OK);
+    {
+        const ypr_net *n2 = &out2->net;
+        int c2 = -1, seen = 0;
+        for (int i = 0; i < n2->nnodes; i++)
+            if (strcmp(n2->nodes[i].name, "model.2.conv") == 0)
+                c2 = i;
+        assert_true(c2 >= 0 && c2 + 1 < n2->nnodes);
+        assert_int_equal(n2->nodes[c2 + 1].kind, YPR_NODE_ACT);
+        assert_int_equal(n2->nodes[c2 + 1].act, YPR_ACT_SILU);
+        assert_true(!(n2->nodes[c2].wq.scale > 0) && !(n2->nodes[c2].aq.scale > 0));
+        assert_true(!(n2->nodes[c2 + 1].aq.scale > 0));
+        for (int i = 0; i < n2->nnodes; i++)   /* other SiLU convs keep their input steps */
+            seen += i != c2 && n2->nodes[i].kind == YPR_NODE_CONV && n2->nodes[i].aq.scale > 0;
+        assert_true(seen >= 3);
+    }
     ypr_model_free(out2);
     assert_int_equal(ypr_quantizer_plot(q, "quant_sqnr.png"), YPR_OK);
     uint8_t *rgb;

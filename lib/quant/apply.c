@@ -639,15 +639,20 @@ static int build_rows(ypr_quantizer *q, ypr_model *m, const ypr_consumers *cons)
         ypr_qrow *r = &q->rows[q->nrows++];
         r->node = i;
         r->conv = chain_conv(net, cons, i);
-        if (r->conv >= 0 && r->conv != i && q->observed[r->conv])
-            r->conv = -1;   /* an activation on a value of its own (YPR_QUANT_ACT_LUT) */
+        int pre = -1;       /* an activation on a conv value of its own (YPR_QUANT_ACT_LUT) */
+        if (r->conv >= 0 && r->conv != i && q->observed[r->conv]) {
+            pre = r->conv;
+            r->conv = -1;
+        }
         r->pooled = pooled(net, cons, i);
         const ypr_node *det = &net->nodes[net->nnodes - 1];
         for (int j = 0; det->kind == YPR_NODE_DETECT && j < det->ninputs; j++)
             r->head |= det->inputs[j] == i;
         r->sqnr_w = 200;
+        /* a pattern naming the conv keeps its whole layer, activation included */
         r->kept = matches(q, net->nodes[i].name) ||
-                  (r->conv >= 0 && matches(q, net->nodes[r->conv].name));
+                  (r->conv >= 0 && matches(q, net->nodes[r->conv].name)) ||
+                  (pre >= 0 && matches(q, net->nodes[pre].name));
         ypr_qparam aq;
         TRY(act_step(q, r, &aq));
         net->nodes[i].aq = aq;
@@ -671,6 +676,17 @@ static int build_rows(ypr_quantizer *q, ypr_model *m, const ypr_consumers *cons)
         for (int k = 0; k < n && k < q->keep_worst; k++)
             order[k]->kept = 1;
         free(order);
+        /* a kept conv's table activation (the value reading only it) is kept too:
+         * the layer stays float to its output, as without activation tables */
+        for (int r = 0; r < q->nrows; r++) {
+            const ypr_qrow *row = &q->rows[r];
+            int a = row->kept && row->conv == row->node ? ypr__consumers_sole(cons, row->node)
+                                                        : -1;
+            for (int k = 0; a >= 0 && k < q->nrows; k++)
+                if (q->rows[k].node == a && q->rows[k].conv < 0 &&
+                    net->nodes[a].kind == YPR_NODE_ACT)
+                    q->rows[k].kept = 1;
+        }
     }
     /* undo what the kept rows got */
     const ypr_net *ref = &q->work->net;
