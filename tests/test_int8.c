@@ -214,10 +214,12 @@ static void check_conv(const ypr_i8kt *set, const cshape *cs, int n, int kind, y
 static void conv_cases(const ypr_i8kt *set)
 {
     static const cshape shapes[] = {
-        /* tap-major 3×3 stride-2 packing on the x86 U8 sets: channels a multiple of 4,
-         * even and odd sizes, rows wider than 32 outputs and narrower than 16 */
+        /* tap-major 3×3 packing on the x86 U8 sets, stride 2 and 1: channels a multiple
+         * of 4 (and 3: not tap-major), even and odd sizes, rows wider than 32 outputs and
+         * narrower than 16 */
         {32, 20, 70, 24, 3, 2, 1, 1, 1},  {8, 7, 9, 8, 3, 2, 1, 1, 1},
-        {64, 13, 27, 16, 3, 2, 1, 1, 1},
+        {3, 21, 70, 8, 3, 2, 1, 1, 1},    {8, 5, 70, 16, 3, 1, 1, 1, 1},
+        {3, 9, 41, 32, 3, 1, 1, 1, 1},    {64, 13, 27, 16, 3, 2, 1, 1, 1},
         {203, 4, 4, 17, 3, 2, 1, 1, 1},   {16, 8, 8, 32, 1, 1, 0, 1, 1},
         {6, 21, 70, 10, 3, 2, 1, 1, 1},   {5, 9, 67, 7, 1, 2, 0, 1, 1},
         {7, 9, 11, 13, 3, 2, 1, 1, 1},    {33, 6, 5, 29, 3, 1, 1, 1, 1},

@@ -32,6 +32,27 @@ typedef struct geom {
     int64_t nc;                                   /* columns per B block */
 } geom;
 
+/* 3×3 convs of stride 1 or 2 (padding 1, undilated, ungrouped, channels a
+ * multiple of 4) on the x86 U8 sets take their K in tap-major order —
+ * k = tap·C + ci rather than ci·9 + tap — so that each k group of B is four
+ * channels at one tap: the packing then loads the four planes' samples and
+ * interleaves them in registers (pack_b_tap), with no row buffer. The
+ * weights are packed in the same order; the int32 sums do not depend on it.
+ * (The 3-channel stems padded to 4 were tried: the extra multiplies cost
+ * more than the packing saves, 1.1–1.2× their time.) */
+static int tap_major(const ypr_i8kt *kt, const ypr_conv_shape *s)
+{
+#if defined(__SSE2__)
+    return kt->fmt == YPR_I8F_U8 && kt->kg == 4 && kt->nr % 16 == 0 && s->kh == 3 &&
+           s->kw == 3 && s->sh == s->sw && (s->sh == 1 || s->sh == 2) && s->dh == 1 &&
+           s->dw == 1 && s->ph == 1 && s->pw == 1 && s->groups == 1 && s->c % 4 == 0;
+#else
+    (void)kt;
+    (void)s;
+    return 0;
+#endif
+}
+
 static void geometry(const ypr_i8kt *kt, const ypr_conv_shape *s, geom *g)
 {
     g->oh = (s->h + 2 * s->ph - s->dh * (s->kh - 1) - 1) / s->sh + 1;
@@ -60,25 +81,6 @@ int64_t ypr__i8_conv_packed_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s)
     return g.init_bytes + s->groups * g.panels * g.panel_bytes;
 }
 
-/* 3×3 stride-2 convs (padding 1, undilated, ungrouped, channels a multiple
- * of 4) on the x86 U8 sets take their K in tap-major order — k = tap·C + ci
- * rather than ci·9 + tap — so that each k group of B is four channels at
- * one tap: the packing then gathers the four planes' stride-2 samples and
- * interleaves them in registers (pack_b_tap), with no row buffer. The
- * weights are packed in the same order; the int32 sums do not depend on it. */
-static int tap_major(const ypr_i8kt *kt, const ypr_conv_shape *s)
-{
-#if defined(__SSE2__)
-    return kt->fmt == YPR_I8F_U8 && kt->kg == 4 && kt->nr % 16 == 0 && s->kh == 3 &&
-           s->kw == 3 && s->sh == 2 && s->sw == 2 && s->dh == 1 && s->dw == 1 &&
-           s->ph == 1 && s->pw == 1 && s->groups == 1 && s->c % 4 == 0;
-#else
-    (void)kt;
-    (void)s;
-    return 0;
-#endif
-}
-
 void ypr__i8_conv_pack_w(const ypr_i8kt *kt, const ypr_conv_shape *s, const int8_t *w,
                          void *dst)
 {
@@ -100,7 +102,7 @@ void ypr__i8_conv_pack_w(const ypr_i8kt *kt, const ypr_conv_shape *s, const int8
                 int32_t sum = 0;
                 for (int64_t k = 0; k < g.k; k++) {
                     int64_t at = ((k / kg) * mr + r) * kg + k % kg;
-                    int8_t v = src[tm ? (k % s->c) * 9 + k / s->c : k];
+                    int8_t v = src[tm ? (k % s->c) * 9 + k / s->c : k];   /* tap-major: tap k/C */
                     if (kt->fmt == YPR_I8F_S16)
                         ((int16_t *)panel)[at] = v;
                     else
@@ -309,17 +311,17 @@ static inline __m128i even16(const int8_t *p)
                             _mm_and_si128(_mm_loadu_si128((const __m128i *)(p + 16)), lo));
 }
 
-/* B of a tap-major 3×3 stride-2 conv (tap_major): for k group q (tap
- * q / (C/4), channels 4·(q mod C/4) …), each output row's run of the block
- * gathers the four planes at ix = 2·ox − 1 + kx of row iy = 2·oy − 1 + ky;
- * 16 aligned columns at a time where all their samples (and the byte after
- * the last) lie inside the row, a byte at a time elsewhere (0 outside the
- * image, stored as 0x80). */
+/* B of a tap-major 3×3 conv (tap_major): for k group q (tap q / (C/4),
+ * channels 4·(q mod C/4) …), each output row's run of the block loads the
+ * four planes at ix = S·ox − 1 + kx of row iy = S·oy − 1 + ky; 16 aligned
+ * columns at a time where all their
+ * samples (for S = 2 also the byte after the last) lie inside the row, a
+ * byte at a time elsewhere (0 outside the image, stored as 0x80). */
 static void pack_b_tap(const ypr_i8kt *kt, const ypr_conv_shape *s, const geom *g,
                        const int8_t *xg, int64_t n0, uint8_t *dst)
 {
     const int64_t nr = kt->nr, panel = g->nkg * nr * 4, hw = s->h * s->w, cg = s->c / 4;
-    const int64_t cols = g->n - n0 < g->nc ? g->n - n0 : g->nc;
+    const int64_t cols = g->n - n0 < g->nc ? g->n - n0 : g->nc, S = s->sh;
     for (int64_t q = 0; q < g->nkg; q++) {
         const int64_t tap = q / cg, ky = tap / 3, kx = tap % 3;
         const int8_t *p[4];
@@ -329,27 +331,32 @@ static void pack_b_tap(const ypr_i8kt *kt, const ypr_conv_shape *s, const geom *
         for (int64_t j = 0; j < cols;) {
             int64_t col = n0 + j, oy = col / g->ow, ox = col % g->ow;
             int64_t len = g->ow - ox < cols - j ? g->ow - ox : cols - j;
-            int64_t iy = 2 * oy - 1 + ky, x0 = 2 * ox - 1 + kx;   /* sample t at x0 + 2t */
+            int64_t iy = S * oy - 1 + ky, x0 = S * ox - 1 + kx;   /* sample t at x0 + S·t */
             int64_t t0 = 0, t1 = 0;
             if (iy >= 0 && iy < s->h) {
-                t0 = x0 >= 0 ? 0 : (-x0 + 1) / 2;
-                t1 = x0 >= s->w ? 0 : (s->w - 1 - x0) / 2 + 1;
+                t0 = x0 >= 0 ? 0 : (-x0 + S - 1) / S;
+                t1 = x0 >= s->w ? 0 : (s->w - 1 - x0) / S + 1;
                 t0 = t0 < len ? t0 : len;
                 t1 = t1 < len ? t1 : len;
                 t1 = t1 > t0 ? t1 : t0;
             }
             const int64_t row = iy * s->w + x0;
+            /* S = 2 reads one byte past the last sample: stop one sample earlier */
+            const int64_t tv = S == 2 ? t1 - 1 : t1;
             for (int64_t t = 0; t < len;) {
                 int64_t jj = j + t;
                 uint8_t *d = dq + jj / nr * panel + jj % nr * 4;
-                if (jj % 16 == 0 && t >= t0 && t + 16 < t1) {
-                    ilv16_u8(even16(p[0] + row + 2 * t), even16(p[1] + row + 2 * t),
-                             even16(p[2] + row + 2 * t), even16(p[3] + row + 2 * t), d);
+                if (jj % 16 == 0 && t >= t0 && t + 16 <= tv) {
+                    __m128i v[4];
+                    for (int e = 0; e < 4; e++)
+                        v[e] = S == 2 ? even16(p[e] + row + 2 * t)
+                                      : _mm_loadu_si128((const __m128i *)(p[e] + row + t));
+                    ilv16_u8(v[0], v[1], v[2], v[3], d);
                     t += 16;
                     continue;
                 }
                 for (int e = 0; e < 4; e++)
-                    d[e] = (uint8_t)((uint8_t)(t >= t0 && t < t1 ? p[e][row + 2 * t] : 0) ^ 0x80u);
+                    d[e] = (uint8_t)((uint8_t)(t >= t0 && t < t1 ? p[e][row + S * t] : 0) ^ 0x80u);
                 t++;
             }
             j += len;
