@@ -205,22 +205,29 @@ static void im2col_row(const ypr_i8kt *kt, const ypr_conv_shape *s, const geom *
 }
 
 #if defined(__SSE2__)
-/* 16 columns of the U8 format (x ^ 0x80 = x + 128 as uint8): 4 bytes per
- * column, one per row, 64 bytes. */
-static inline void interleave16_u8(const int8_t *a, const int8_t *b, const int8_t *c,
-                                   const int8_t *e, uint8_t *d)
+/* 16 columns of the U8 format (x ^ 0x80 = x + 128 as uint8) from four row
+ * vectors: 4 bytes per column, one per row, 64 bytes. */
+static inline void ilv16_u8(__m128i a, __m128i b, __m128i c, __m128i e, uint8_t *d)
 {
     const __m128i x = _mm_set1_epi8((char)0x80);
-    __m128i va = _mm_xor_si128(_mm_loadu_si128((const __m128i *)a), x);
-    __m128i vb = _mm_xor_si128(_mm_loadu_si128((const __m128i *)b), x);
-    __m128i vc = _mm_xor_si128(_mm_loadu_si128((const __m128i *)c), x);
-    __m128i ve = _mm_xor_si128(_mm_loadu_si128((const __m128i *)e), x);
-    __m128i ab0 = _mm_unpacklo_epi8(va, vb), ab1 = _mm_unpackhi_epi8(va, vb);
-    __m128i ce0 = _mm_unpacklo_epi8(vc, ve), ce1 = _mm_unpackhi_epi8(vc, ve);
+    a = _mm_xor_si128(a, x);
+    b = _mm_xor_si128(b, x);
+    c = _mm_xor_si128(c, x);
+    e = _mm_xor_si128(e, x);
+    __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
+    __m128i ce0 = _mm_unpacklo_epi8(c, e), ce1 = _mm_unpackhi_epi8(c, e);
     _mm_storeu_si128((__m128i *)d, _mm_unpacklo_epi16(ab0, ce0));
     _mm_storeu_si128((__m128i *)(d + 16), _mm_unpackhi_epi16(ab0, ce0));
     _mm_storeu_si128((__m128i *)(d + 32), _mm_unpacklo_epi16(ab1, ce1));
     _mm_storeu_si128((__m128i *)(d + 48), _mm_unpackhi_epi16(ab1, ce1));
+}
+
+/* The same from four rows in memory. */
+static inline void interleave16_u8(const int8_t *a, const int8_t *b, const int8_t *c,
+                                   const int8_t *e, uint8_t *d)
+{
+    ilv16_u8(_mm_loadu_si128((const __m128i *)a), _mm_loadu_si128((const __m128i *)b),
+             _mm_loadu_si128((const __m128i *)c), _mm_loadu_si128((const __m128i *)e), d);
 }
 
 /* 16 columns of the S16 format: an int16 pair per column, 64 bytes. */
@@ -286,23 +293,6 @@ static void interleave(const ypr_i8kt *kt, const int8_t *const *r, int64_t nc, i
 }
 
 #if defined(__SSE2__)
-/* 16 columns of the U8 format from four channel vectors (interleave16_u8's
- * steps on registers). */
-static inline void ilv16_u8(__m128i a, __m128i b, __m128i c, __m128i e, uint8_t *d)
-{
-    const __m128i x = _mm_set1_epi8((char)0x80);
-    a = _mm_xor_si128(a, x);
-    b = _mm_xor_si128(b, x);
-    c = _mm_xor_si128(c, x);
-    e = _mm_xor_si128(e, x);
-    __m128i ab0 = _mm_unpacklo_epi8(a, b), ab1 = _mm_unpackhi_epi8(a, b);
-    __m128i ce0 = _mm_unpacklo_epi8(c, e), ce1 = _mm_unpackhi_epi8(c, e);
-    _mm_storeu_si128((__m128i *)d, _mm_unpacklo_epi16(ab0, ce0));
-    _mm_storeu_si128((__m128i *)(d + 16), _mm_unpackhi_epi16(ab0, ce0));
-    _mm_storeu_si128((__m128i *)(d + 32), _mm_unpacklo_epi16(ab1, ce1));
-    _mm_storeu_si128((__m128i *)(d + 48), _mm_unpackhi_epi16(ab1, ce1));
-}
-
 /* The even bytes of p[0 … 31]: 16 stride-2 samples. */
 static inline __m128i even16(const int8_t *p)
 {
