@@ -491,6 +491,58 @@ static void test_wino_exact_bound(void **state)
     free(w);
 }
 
+/* Inputs known to lie in a range (a SiLU table's output: −6 … 127 here): by
+ * hand, weights ±127 in equal halves over C = 300 channels (Σ of each sign
+ * 171 450): the symmetric bound 342 900·128 = 43 891 200 fails F(4×4)'s 2^25,
+ * the range bound 171 450·127 + 171 450·6 = 22 802 850 holds (and fails again
+ * with the low end at −100: 39 294 350). Then F(4×4) on inputs in that range,
+ * the extremes included, gives the direct conv's output bit for bit on this
+ * set, with a step fine enough (2^−17) that a wrapped sum would show. */
+static void test_wino_range(void **state)
+{
+    (void)state;
+    const int C = 300, H = 7, W = 9, OC = 3;
+    ypr_conv_shape s = {1, C, H, W, OC, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    int8_t *w = malloc((size_t)OC * C * 9), *x = malloc((size_t)C * H * W);
+    int8_t *y = malloc((size_t)OC * H * W), *yr = malloc((size_t)OC * H * W);
+    for (int o = 0; o < OC; o++)   /* even input channels +127, odd ones −127 */
+        for (int k = 0; k < C * 9; k++)
+            w[o * C * 9 + k] = (int8_t)(k / 9 % 2 ? -127 : 127);
+    for (int o = 0; o < OC; o++) {
+        int pos = 0;
+        for (int k = 0; k < C * 9; k++)
+            pos += w[o * C * 9 + k] > 0;
+        assert_int_equal(pos, C * 9 / 2);
+    }
+    assert_false(ypr__i8_wino_exact(&s, w, 128, 4));
+    assert_false(ypr__i8_wino_exact_range(&s, w, -128, 127, 4));
+    assert_false(ypr__i8_wino_exact_range(&s, w, -100, 127, 4));
+    assert_true(ypr__i8_wino_exact_range(&s, w, -6, 127, 4));
+    assert_true(ypr__i8_wino_exact_range(&s, w, 5, 127, 4));   /* padding's 0 counts */
+    for (int i = 0; i < C * H * W; i++) {   /* mostly the signs' extremes: sums near the bound */
+        int even = i / (H * W) % 2 == 0;
+        x[i] = (int8_t)(rnd() % 5 ? (even ? 127 : -6) : rnd_in(-6, 127));
+    }
+    /* channel 0 saturates near the bound (a wrapped sum flips it), 1 and 2 do not */
+    float m[3] = {0x1p-17f, 0x1p-18f, 0x1p-19f}, b[3] = {0, 0, 0};
+    ypr_i8rq rq = {.mode = YPR_I8RQ_FLOAT, .act = YPR_ACT_IDENTITY, .qmin = -128, .qmax = 127,
+                   .m = m, .b = b, .s_out = 1.0f, .round = YPR_I8R_HALF_EVEN};
+    void *packed = ypr__alloc((size_t)ypr__i8_wino_packed_bytes(kt, &s, 4));
+    ypr__i8_wino_pack_w(kt, &s, w, 4, packed);
+    assert_int_equal(ypr__i8_wino_conv2d(kt, NULL, &s, x, 0, 4, packed, &rq, y, NULL), YPR_OK);
+    assert_int_equal(ypr__i8_conv2d_ref(&s, x, w, &rq, yr), YPR_OK);
+    int near = 0;
+    for (int i = 0; i < H * W; i++)   /* channel 1: S·2^−18 > 64 ⇔ S > 2^24 */
+        near |= yr[H * W + i] > 64;
+    assert_true(near);
+    assert_memory_equal(y, yr, (size_t)OC * H * W);
+    ypr__free(packed);
+    free(w);
+    free(x);
+    free(y);
+    free(yr);
+}
+
 /* The set's epilogue against the scalar one, on accumulators up to the
  * plan's bound (|acc + bsh| < 2^30), every mode, activation and rounding. */
 static void test_requant_extremes(void **state)
@@ -928,6 +980,7 @@ int main(void)
         cmocka_unit_test(test_requant_near_ties),
         cmocka_unit_test(test_wino_vs_direct),
         cmocka_unit_test(test_wino_exact_bound),
+        cmocka_unit_test(test_wino_range),
     };
     const struct CMUnitTest plans[] = {
         cmocka_unit_test(test_maxpool_i8),

@@ -28,12 +28,24 @@ int ypr__i8_wino_eligible(const ypr_conv_shape *s)
 
 int ypr__i8_wino_exact(const ypr_conv_shape *s, const int8_t *w, int xmax, int t)
 {
+    return ypr__i8_wino_exact_range(s, w, -xmax, xmax, t);
+}
+
+int ypr__i8_wino_exact_range(const ypr_conv_shape *s, const int8_t *w, int xlo, int xhi, int t)
+{
     int64_t per = s->c * 9, bound = (int64_t)1 << (t == 4 ? 25 : 29);
+    int64_t lo = xlo < 0 ? xlo : 0, hi = xhi > 0 ? xhi : 0;   /* padding taps add 0 */
     for (int64_t o = 0; o < s->oc; o++) {
-        int64_t sum = 0;
-        for (int64_t i = 0; i < per; i++)
-            sum += abs(w[o * per + i]);
-        if (sum * xmax >= bound)
+        int64_t pos = 0, neg = 0;   /* the sums of the positive and of the negative weights */
+        for (int64_t i = 0; i < per; i++) {
+            int v = w[o * per + i];
+            if (v > 0)
+                pos += v;
+            else
+                neg += v;
+        }
+        int64_t smax = pos * hi + neg * lo, smin = pos * lo + neg * hi;   /* S's extremes */
+        if (smax >= bound || -smin >= bound)
             return 0;
     }
     return 1;

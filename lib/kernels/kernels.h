@@ -587,6 +587,11 @@ int ypr__i8_wino_eligible(const ypr_conv_shape *s);
  * xmax·Σ|w_o| < 2^29 (t = 2) or < 2^25 (t = 4), so that the result is
  * exact for any input with |x − zp| ≤ xmax; 0 otherwise. */
 int ypr__i8_wino_exact(const ypr_conv_shape *s, const int8_t *w, int xmax, int t);
+/* The same for inputs known to lie in [xlo, xhi] (padding adds 0): every
+ * output channel's sum S = Σ w·x stays within (−2^25, 2^25) (t = 4) or
+ * (−2^29, 2^29) (t = 2) for any such input. ypr__i8_wino_exact(xmax) is the
+ * range [−xmax, xmax]. */
+int ypr__i8_wino_exact_range(const ypr_conv_shape *s, const int8_t *w, int xlo, int xhi, int t);
 int64_t ypr__i8_wino_packed_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s, int t);
 void ypr__i8_wino_pack_w(const ypr_i8kt *kt, const ypr_conv_shape *s, const int8_t *w, int t,
                          void *dst);

@@ -330,18 +330,51 @@ static int try_shift(i8step *st, const ypr_node *nd, const int8_t *wq, const flo
  * multiplies save), F(4×4) from 32 input channels when its tighter range
  * (|S| < 2^25) holds for the weights, F(2×2) otherwise. The rule does not
  * look at the spatial size: the packed weights are shared by the plans of
- * every input shape. Whatever it picks, the int8 output is the same bit
- * for bit. */
-static int use_wino(const ypr_conv_shape *cs, const int8_t *wq)
+ * every input shape. The exactness bound uses the values the input can
+ * take (value_range): a table activation's output is one of its entries,
+ * so a SiLU's int8 output (about −0.28/step … 127) lets more convs take
+ * F(4×4). Whatever it picks, the int8 output is the same bit for bit. */
+static int use_wino(const ypr_conv_shape *cs, const int8_t *wq, int xlo, int xhi)
 {
     const char *env = getenv("YPR_I8_WINO");
     int force = env && env[0] == '1', only2 = env && env[0] == '2';
     if ((env && env[0] == '0') || !ypr__i8_wino_eligible(cs) || (!force && cs->c < 8))
         return 0;
-    /* |x| ≤ 128: symmetric int8 values */
-    if (!only2 && (force || cs->c >= 32) && ypr__i8_wino_exact(cs, wq, 128, 4))
+    if (!only2 && (force || cs->c >= 32) && ypr__i8_wino_exact_range(cs, wq, xlo, xhi, 4))
         return 4;
-    return ypr__i8_wino_exact(cs, wq, 128, 2) ? 2 : 0;
+    return ypr__i8_wino_exact_range(cs, wq, xlo, xhi, 2) ? 2 : 0;
+}
+
+/* The int8 values of node v (quantized): the entries of the activation table
+ * that produced it, reached from the pre-activation's [qmin, qmax]; through
+ * max-pool, upsample and reorg (which only move values) their input's;
+ * otherwise its step's [qmin, qmax]. Steps before the current one only. */
+static void value_range(const ypr_plan_i8 *p, int v, int *lo, int *hi)
+{
+    *lo = p->v[v].q.qmin;
+    *hi = p->v[v].q.qmax;
+    if (*lo >= *hi) {   /* no step recorded: any int8 */
+        *lo = -128;
+        *hi = 127;
+    }
+    for (int s = p->nsteps - 1; s >= 0; s--) {
+        const i8step *st = &p->steps[s];
+        if (st->node != v)
+            continue;
+        if (st->kind == S_CONV_I8 && st->lut) {
+            int a = 127, b = -128;
+            for (int q = st->rq.qmin; q <= st->rq.qmax; q++) {
+                int e = st->lut[(uint8_t)(int8_t)q];
+                a = e < a ? e : a;
+                b = e > b ? e : b;
+            }
+            *lo = a;
+            *hi = b;
+        } else if (st->kind == S_MAXPOOL || st->kind == S_UPSAMPLE || st->kind == S_REORG) {
+            value_range(p, p->net->nodes[st->in_node].inputs[0], lo, hi);
+        }
+        return;
+    }
 }
 
 /* The table of activation node `a` reading a value quantized with step
@@ -396,7 +429,9 @@ static int plan_conv_i8(ypr_plan_i8 *p, i8step *st, const ypr_node *nd, const yp
         st->rq.lut = st->lut;
     }
     if (rc >= 0) {
-        st->wino = use_wino(&st->cs, wq);
+        int xlo, xhi;
+        value_range(p, nd->inputs[0], &xlo, &xhi);
+        st->wino = use_wino(&st->cs, wq, xlo, xhi);
         int64_t bytes = st->wino ? ypr__i8_wino_packed_bytes(p->kt, &st->cs, st->wino)
                                  : ypr__i8_conv_packed_bytes(p->kt, &st->cs);
         st->packed = ypr__alloc((size_t)bytes);
