@@ -142,6 +142,16 @@ static int64_t ceil_div(int64_t a, int64_t b)   /* b > 0 */
 }
 
 /* d[t] = src[2t] for t0 ≤ t < t1 (stride-2 convs: the hot gather). */
+#if defined(__SSE2__)
+/* The even bytes of p[0 … 31]: 16 stride-2 samples. */
+static inline __m128i even16(const int8_t *p)
+{
+    const __m128i lo = _mm_set1_epi16(0x00ff);
+    return _mm_packus_epi16(_mm_and_si128(_mm_loadu_si128((const __m128i *)p), lo),
+                            _mm_and_si128(_mm_loadu_si128((const __m128i *)(p + 16)), lo));
+}
+#endif
+
 static void gather_even(const ypr_i8kt *kt, const int8_t *src, int64_t t0, int64_t t1,
                         int8_t *d)
 {
@@ -153,13 +163,8 @@ static void gather_even(const ypr_i8kt *kt, const int8_t *src, int64_t t0, int64
 #if defined(__SSE2__)
     /* 16 outputs from 32 bytes; the last one read, src[2t + 31], must lie
      * before src[2(t1 − 1)] + 1: stop while t + 16 < t1 */
-    const __m128i lo = _mm_set1_epi16(0x00ff);
-    for (; t + 16 < t1; t += 16) {
-        __m128i a = _mm_loadu_si128((const __m128i *)(src + 2 * t));
-        __m128i b = _mm_loadu_si128((const __m128i *)(src + 2 * t + 16));
-        _mm_storeu_si128((__m128i *)(d + t),
-                         _mm_packus_epi16(_mm_and_si128(a, lo), _mm_and_si128(b, lo)));
-    }
+    for (; t + 16 < t1; t += 16)
+        _mm_storeu_si128((__m128i *)(d + t), even16(src + 2 * t));
 #endif
     for (; t < t1; t++)
         d[t] = src[2 * t];
@@ -293,13 +298,6 @@ static void interleave(const ypr_i8kt *kt, const int8_t *const *r, int64_t nc, i
 }
 
 #if defined(__SSE2__)
-/* The even bytes of p[0 … 31]: 16 stride-2 samples. */
-static inline __m128i even16(const int8_t *p)
-{
-    const __m128i lo = _mm_set1_epi16(0x00ff);
-    return _mm_packus_epi16(_mm_and_si128(_mm_loadu_si128((const __m128i *)p), lo),
-                            _mm_and_si128(_mm_loadu_si128((const __m128i *)(p + 16)), lo));
-}
 
 /* B of a tap-major 3×3 conv (tap_major): for k group q (tap q / (C/4),
  * channels 4·(q mod C/4) …), each output row's run of the block loads the
