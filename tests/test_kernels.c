@@ -83,6 +83,42 @@ static void test_gemm_shapes(void **state)
     check_gemm(&r, 130, 45, 1030, 0);
 }
 
+/* A job whose B is already one narrow panel (nrn columns, the Winograd
+ * blocks' V) against the same job packed through pack_b: bit for bit, with
+ * and without the epilogue, K across the kc blocking. Sets without the
+ * narrow kernel must ignore packed_b (they would read it nr wide). */
+static void test_gemm_narrow(void **state)
+{
+    (void)state;
+    ypr_rng r;
+    ypr__rng_seed(&r, 11);
+    const int64_t ldb = kt->nrn ? kt->nrn : 32;
+    static const int64_t ms_[] = {1, 5, 6, 7, 13, 37}, ks[] = {1, 9, 64, 300, 700};
+    for (int t = 0; t < 40; t++) {
+        int64_t m = pick(&r, ms_, 6), k = pick(&r, ks, 5);
+        int64_t n = 1 + (int64_t)(ypr__rng_u64(&r) % (uint64_t)ldb);
+        float *a = rand_buf(&r, m * k, -1, 1), *b = rand_buf(&r, k * ldb, -1, 1);
+        float *scale = rand_buf(&r, m, 0.5f, 1.5f), *bias = rand_buf(&r, m, -1, 1);
+        float *pa = ypr__alloc((size_t)ypr__gemm_packed_a_floats(kt, m, k) * sizeof(float));
+        float *c[2];
+        ypr__gemm_pack_a(kt, m, k, a, k, pa);
+        ypr_matrix_src src = {b, ldb, n};
+        static const int acts[] = {YPR_ACT_IDENTITY, YPR_ACT_SILU, YPR_ACT_LEAKY};
+        ypr_epilogue ep = {t % 2 ? scale : NULL, bias, acts[t % 3], 0.1f};
+        for (int v = 0; v < 2; v++) {
+            c[v] = rand_buf(&r, m * n, 5, 6);
+            ypr_gemm_job jb = {m, n, k, pa, ypr__pack_b_matrix, &src, c[v], n,
+                               t % 4 ? &ep : NULL, 0, v ? b : NULL, v};
+            assert_int_equal(ypr__gemm_run(kt, NULL, &jb, 1, NULL), YPR_OK);
+        }
+        if (memcmp(c[0], c[1], (size_t)(m * n) * sizeof(float)))
+            fail_msg("narrow panel %s m=%lld n=%lld k=%lld: differs from the packed job",
+                     kt->name, (long long)m, (long long)n, (long long)k);
+        ypr__free(a); ypr__free(b); ypr__free(scale); ypr__free(bias); ypr__free(pa);
+        ypr__free(c[0]); ypr__free(c[1]);
+    }
+}
+
 /* ------------------------------------------------------------------ conv */
 
 static void check_conv(ypr_rng *r, const ypr_conv_shape *s, int act, int with_scale)
@@ -652,6 +688,7 @@ int main(void)
             kt->kc, kt->nc);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_shapes),
+        cmocka_unit_test(test_gemm_narrow),
         cmocka_unit_test(test_conv_random),
         cmocka_unit_test(test_conv_yolo_like),
         cmocka_unit_test(test_im2col_packer),

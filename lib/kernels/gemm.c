@@ -95,7 +95,8 @@ typedef struct gemm_plan {
 /* Micro-tiles of rows [m0, m1) × columns [n0, n1) for one kc block whose
  * packed B panels start at `bblock` (panel of column j at (j − n0)·kc). */
 static void tiles(const ypr_ktable *kt, const ypr_gemm_job *jb, int64_t pc, int64_t kc,
-                  int64_t m0, int64_t m1, int64_t n0, int64_t n1, const float *bblock)
+                  int64_t m0, int64_t m1, int64_t n0, int64_t n1, const float *bblock,
+                  int narrow)
 {
     const int mr = kt->mr, nr = kt->nr;
     const ypr_epilogue *ep = jb->ep;
@@ -107,6 +108,17 @@ static void tiles(const ypr_ktable *kt, const ypr_gemm_job *jb, int64_t pc, int6
         for (int64_t j = n0; j < n1; j += nr) {
             int cols = (int)min64(nr, n1 - j);
             float *c = jb->c + i * jb->ldc + j;
+            if (narrow) {   /* one panel of nrn columns (run_tile) */
+                if (last && need_ep)
+                    kt->gemm_ukernel_narrow_ep(kc, a, bblock, c, jb->ldc, rows, cols,
+                                               jb->accumulate || pc > 0,
+                                               ep->scale ? ep->scale + i : NULL,
+                                               ep->bias ? ep->bias + i : NULL, ep->act, ep->alpha);
+                else
+                    kt->gemm_ukernel_narrow(kc, a, bblock, c, jb->ldc, rows, cols,
+                                            jb->accumulate || pc > 0);
+                continue;
+            }
             if (last && need_ep && kt->gemm_ukernel_ep) {
                 kt->gemm_ukernel_ep(kc, a, bblock + (j - n0) * kc, c, jb->ldc, rows, cols,
                                     jb->accumulate || pc > 0, ep->scale ? ep->scale + i : NULL,
@@ -131,12 +143,15 @@ static void run_tile(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t m0,
     const int64_t kcb = kc_for(kt, jb->k);
     for (int64_t pc = 0; pc < jb->k; pc += kcb) {
         int64_t kc = min64(kcb, jb->k - pc);
-        if (jb->packed_b && n0 == 0 && n1 <= kt->nr) {   /* one panel: block pc at row pc */
-            tiles(kt, jb, pc, kc, m0, m1, n0, n1, jb->packed_b + pc * kt->nr);
+        /* a narrow panel on a set without the narrow kernel goes through pack_b */
+        const int narrow = jb->narrow && kt->gemm_ukernel_narrow;
+        const int64_t pw = narrow ? kt->nrn : kt->nr;
+        if (jb->packed_b && narrow == jb->narrow && n0 == 0 && n1 <= pw) {   /* block pc at row pc */
+            tiles(kt, jb, pc, kc, m0, m1, n0, n1, jb->packed_b + pc * pw, narrow);
             continue;
         }
         jb->pack_b(jb->b_src, pc, kc, n0, n1 - n0, kt->nr, buf);
-        tiles(kt, jb, pc, kc, m0, m1, n0, n1, buf);
+        tiles(kt, jb, pc, kc, m0, m1, n0, n1, buf, 0);
     }
 }
 
@@ -257,7 +272,7 @@ int ypr__sgemm(const ypr_ktable *kt, ypr_pool *pool, int64_t m, int64_t n, int64
         return YPR_ENOMEM;
     ypr__gemm_pack_a(kt, m, k, a, lda, packed);
     ypr_matrix_src ms = {b, ldb, n};
-    ypr_gemm_job job = {m, n, k, packed, ypr__pack_b_matrix, &ms, c, ldc, NULL, accumulate, NULL};
+    ypr_gemm_job job = {m, n, k, packed, ypr__pack_b_matrix, &ms, c, ldc, NULL, accumulate, NULL, 0};
     int rc = ypr__gemm_run(kt, pool, &job, 1, NULL);
     ypr__free(packed);
     return rc;

@@ -205,6 +205,18 @@ typedef struct ypr_ktable {
      * g = gz recomputed from gy with YPR_BN_RECOMPUTE, else gy (gy may be gx). */
     void (*bn_bwd_dx)(const float *x, const float *gy, float *gx, int64_t n,
                       const ypr_bn_coef *c, int mode);
+
+    /* Optional (0 / NULL: none): gemm_ukernel and gemm_ukernel_ep on a
+     * narrower B panel of nrn columns (nrn < nr, a multiple of vl): b[k·nrn
+     * + j], j < n ≤ nrn. A job whose packed_b is such a panel (narrow set)
+     * is read as it is: Winograd blocks of up to nrn tiles hand their V over
+     * without widening it to nr. */
+    int nrn;
+    void (*gemm_ukernel_narrow)(int64_t kc, const float *a, const float *b, float *c,
+                                int64_t ldc, int m, int n, int accumulate);
+    void (*gemm_ukernel_narrow_ep)(int64_t kc, const float *a, const float *b, float *c,
+                                   int64_t ldc, int m, int n, int accumulate,
+                                   const float *scale, const float *bias, int act, float alpha);
 } ypr_ktable;
 
 enum { YPR_BN_CHUNK = 1024, YPR_BN_LANES = 16 };
@@ -277,6 +289,9 @@ typedef struct ypr_gemm_job {
      * read but not used. Used where a task takes the whole panel; a task
      * with part of it packs through pack_b, which must stay valid. */
     const float *packed_b;
+    /* With packed_b: 1 when it is a panel of kt->nrn columns (row k at
+     * packed_b + k·nrn, n ≤ nrn), read by gemm_ukernel_narrow(_ep). */
+    int narrow;
 } ypr_gemm_job;
 
 /* Run a batch of independent GEMM jobs over the pool (one job per conv group

@@ -114,8 +114,11 @@ typedef struct wino_geom {
     int64_t nbc;              /* the fused path's block, were it chosen */
     int64_t nbs;              /* … and its block when it splits the output channels */
     int64_t ldb;              /* fused: row stride of a block's V and M (≥ nb) */
+    int64_t nvb;              /* fused: most columns of a block's V and M (≥ nb) */
     int parts;                /* fused: output-channel parts per block */
     int direct;               /* fused: V's rows are nr apart, the GEMMs' packed B */
+    int vrow;                 /* fused: a block's tile rows joined in one virtual row */
+    int narrow;               /* fused, direct: V's rows are nrn apart (kt->nrn) */
 } wino_geom;
 
 static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
@@ -136,33 +139,59 @@ static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
     g->nbs = g->tiles < 4 * g->nbc ? g->tiles : 4 * g->nbc;
     g->nb = 0;
     g->ldb = 0;
+    g->nvb = 0;
     g->parts = 1;
     g->direct = 0;
+    g->vrow = 0;
+    g->narrow = 0;
 }
 
-/* The path per shape and pool (measured on AVX-512 Zen 5, two threads, each
- * YOLOv7 Winograd layer A/B in one process: docs/simd.md, "Winograd"):
+/* Virtual rows. The transforms put tiles in vector lanes along one tile row:
+ * a row of tw tiles fills ceil(tw / vl) vectors, 7 of 16 lanes at 26² on
+ * AVX-512. A fused block that spans several tile rows instead joins its
+ * segments (the runs of its tiles within one tile row) into one virtual row:
+ * segment s starts at virtual tile voff_s = Σ (ns + 1) of the segments before
+ * it, 4·voff_s floats into the copied input rows, so each keeps the
+ * stride-4 phase its tiles need. The virtual tile between two segments reads
+ * the two columns past one segment and the two before the next: a value
+ * computed and thrown away (its V and M columns ride along in the GEMMs'
+ * vectors). The output transform writes the virtual row to a buffer, and
+ * each segment's columns are copied out. Block of nb tiles: at most
+ * nb + ceil((nb − 1) / tw) virtual tiles. */
+static int64_t vtiles_max(const wino_geom *g, int64_t nb)
+{
+    return nb + (nb > 1 ? ceil_div(nb - 1, g->tw) : 0);
+}
+
+/* Taken where a block of nb tiles from a tile row's start needs fewer
+ * vectors of lanes as one virtual row than segment by segment. */
+static int vrow_pays(const ypr_ktable *kt, const wino_geom *g, int64_t nb)
+{
+    int64_t per_seg = 0, segs = 0;
+    for (int64_t t = 0; t < nb; t += g->tw, segs++)
+        per_seg += ceil_div(nb - t < g->tw ? nb - t : g->tw, kt->vl);
+    return segs > 1 && ceil_div(nb + segs - 1, kt->vl) < per_seg;
+}
+
+/* The path per shape and pool. Measured on AVX-512 Zen 5 with virtual rows
+ * and the narrow panel (session 11: every YOLOv7 Winograd shape at 416 and
+ * 640, the four choices alternated call by call in one process, medians of
+ * 11 rounds on two threads, 15 on one; docs/simd.md, "Winograd"):
  * 0  chunked: tile rows in chunks, transforms and the 36 GEMMs each spread
- *    over the pool (one worker but on large 64-channel maps, see below; two
- *    workers or more where neither fused path is taken);
+ *    over the pool: two workers or more where neither fused path is taken
+ *    (512→256 and 256→512 at 26²: within 3 % of the split path);
  * 1  fused blocks: a worker takes blocks of at most nbc tiles (the smallest
  *    multiple of the micro-tile width from 64 on), as many blocks per worker,
- *    through all three stages in its own buffers, wherever there are 32 tiles
- *    or more and the block reuses U enough: C·OC ≤ 1024 per tile of the block
- *    (160² … 80² maps: 1.3–1.45× the chunked path; 52², 40² and 26² maps up
- *    to 256 channels: 1.2–2.2× in the model, where the chunked path's three
- *    stages pass V and M between the cores; 256→256 at 26², 25-tile blocks:
- *    8–20 % slower, as every worker streams all of U for few tiles);
- * 2  fused split: fewer than 32 tiles (20² maps; 13² ones no longer take
- *    Winograd) and at most 256 input channels: every worker transforms all
- *    tiles and computes its share of the output channels (1.02–1.13× at 13²
- *    and 20²; at 26², 49 tiles, it lost 5–15 % to the chunked path, and with
- *    512 input channels at 20² up to 7 %).
- * One worker takes the fused blocks on maps of 1024 tiles or more (128²)
- * with at most 64 input and output channels (yolov7 @640, one thread, in the
- * model: 0.78 of the chunked path's time at 320², 0.88–0.91 at 160²; at 80²
- * and below, or with 128 channels and more, 0.96–1.13), the chunked path
- * otherwise.
+ *    through all three stages in its own buffers. Always on one worker
+ *    (0.70–0.97 of the chunked path's time from 20² to 160² maps); on two,
+ *    with 32 tiles or more where the block reuses U enough,
+ *    3·C·OC ≤ 8192 per tile of the block (256→128 and 128→256 at 26²: 0.8 of
+ *    the chunked path; 256→512 at 40²: 0.82; 512→256 at 26², past the bound:
+ *    1.10, as every worker streams all of U for 25 tiles);
+ * 2  fused split: fewer than 32 tiles (20² maps; 13² ones do not take
+ *    Winograd): every worker transforms all tiles and computes its share of
+ *    the output channels (512→512, 512→256 and 512→1024 at 20²: 0.89–0.94
+ *    of the chunked path, 0.7 of the fused blocks).
  * YPR_WINO_FUSED=0|1|2 forces a path (A/B runs). */
 /* YPR_WINO_FUSED, read once per process (not on every conv call): 0, 1 or 2,
  * or −1 when unset or anything else. */
@@ -178,15 +207,28 @@ static int forced_path(void)
     return v;
 }
 
+/* YPR_WINO_VROW=0 turns virtual rows off (A/B runs); read once. */
+static int forced_vrow(void)
+{
+    static _Atomic int cached = -2;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v == -2) {
+        const char *e = getenv("YPR_WINO_VROW");
+        v = e && e[0] == '0' && !e[1] ? 0 : 1;
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v;
+}
+
 static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g, int workers,
                         int path)
 {
     const int forced = path >= 0 ? path : forced_path();
     const int64_t panels = ceil_div(s->oc, kt->mr);
     const int64_t per = ceil_div(g->tiles, workers), nbb = ceil_div(per, ceil_div(per, g->nbc));
-    int mode = workers <= 1 ? (g->tiles >= 1024 && s->c <= 64 && s->oc <= 64 ? 1 : 0)
-               : g->tiles >= 32 && s->c * s->oc <= 1024 * nbb ? 1
-               : g->tiles < 32 && s->c <= 256 && panels >= 2 * (int64_t)workers ? 2 : 0;
+    int mode = workers <= 1 ? 1
+               : g->tiles >= 32 && 3 * s->c * s->oc <= 8192 * nbb ? 1
+               : g->tiles < 32 && panels >= 2 * (int64_t)workers ? 2 : 0;
     if (forced >= 0)
         mode = forced;
     if (mode == 2 && panels < workers)
@@ -194,15 +236,24 @@ static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom
     /* fused blocks: at most nbc tiles, the same number for every worker */
     g->nb = mode == 1 ? nbb : mode == 2 ? g->nbs : 0;
     g->parts = mode == 2 ? workers : 1;
-    g->ldb = ceil_div(g->nb, 16) * 16;
+    g->vrow = g->nb && vrow_pays(kt, g, g->nb) && forced_vrow() != 0;
+    g->nvb = g->vrow ? vtiles_max(g, g->nb) : g->nb;
+    g->ldb = ceil_div(g->nvb, 16) * 16;
     /* A block of at most one panel whose V rows are nr apart is already in
      * the packed layout: the GEMMs read it as it is, without copying it into
      * panels. Rows are spread to nr apart for up to 64 input channels (in
      * yolov7-tiny @416 those layers ran in 0.85–0.97 of the time, two
      * threads; with 128 channels at 26² the doubled V and M lost 2–18 %). */
-    g->direct = g->nb && g->nb <= kt->nr && (g->ldb == kt->nr || s->c <= 64);
+    g->direct = g->nb && g->nvb <= kt->nr && (g->ldb == kt->nr || s->c <= 64);
     if (g->direct)
         g->ldb = kt->nr;
+    /* A block of at most nrn columns goes to the narrow-panel micro-kernel
+     * as it is, at any channel count. */
+    g->narrow = g->nb && kt->gemm_ukernel_narrow && g->nvb <= kt->nrn;
+    if (g->narrow) {
+        g->direct = 1;
+        g->ldb = kt->nrn;
+    }
 }
 
 /* Row stride of V and M in the chunked path: whole cache lines, so that two
@@ -213,20 +264,33 @@ static int64_t ldp(int64_t tiles)
     return ceil_div(tiles, 16) * 16;
 }
 
-static int64_t fused_worker_floats(const ypr_conv_shape *s, const wino_geom *g, int64_t nb)
+/* Per worker: the six input rows (of a virtual row: stride fused_ldd), then
+ * V and M of a block of at most nb tiles (vtiles_max columns, whole vectors). */
+static int64_t fused_ldd(const wino_geom *g, int64_t nb, int vl)
 {
-    return ceil_div(WT * g->ldd + WK * (s->c + s->oc) * nb + 64, 16) * 16;
+    int64_t v = ceil_div(ypr__wino4_row_floats(vl, vtiles_max(g, nb)), 16) * 16;
+    return v > g->ldd ? v : g->ldd;
+}
+
+static int64_t fused_worker_floats(const ypr_conv_shape *s, const wino_geom *g, int64_t nb,
+                                   int vl)
+{
+    int64_t ldb = ceil_div(vtiles_max(g, nb), 16) * 16;
+    if (ldb < nb)
+        ldb = nb;
+    return ceil_div(WT * fused_ldd(g, nb, vl) + WK * (s->c + s->oc) * ldb + 64, 16) * 16;
 }
 
 /* V, then M (plus a vector of slack: wino4_out reads whole vectors), then
  * six input rows per worker. */
-static int64_t ws_floats(const ypr_conv_shape *s, const wino_geom *g, int workers)
+static int64_t ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, const wino_geom *g,
+                         int workers)
 {
     int64_t p = ldp(g->chunk * g->tw);
     int64_t chunked = WK * s->c * p + WK * s->oc * p + 64 + (int64_t)workers * WT * g->ldd;
     /* fused: per worker its input rows, V and M of one block (plus slack) */
     int64_t nbmax = ceil_div(g->nbc > g->nbs ? g->nbc : g->nbs, 16) * 16;
-    int64_t fused = (int64_t)workers * fused_worker_floats(s, g, nbmax);
+    int64_t fused = (int64_t)workers * fused_worker_floats(s, g, nbmax, kt->vl);
     return chunked > fused ? chunked : fused;
 }
 
@@ -235,7 +299,7 @@ int64_t ypr__wino_ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int w
     wino_geom g;
     geom(kt, s, &g);
     choose_path(kt, s, &g, workers, -1);
-    return ws_floats(s, &g, workers);
+    return ws_floats(kt, s, &g, workers);
 }
 
 typedef struct wino_run {
@@ -322,7 +386,7 @@ static int drive(wino_run *w, ypr_pool *pool, const float *packed_u, int64_t per
         for (int k = 0; k < WK; k++) {
             ms[k] = (ypr_matrix_src){w->v + k * s->c * p, p, n};
             jobs[k] = (ypr_gemm_job){s->oc, n, s->c, packed_u + k * per, ypr__pack_b_matrix,
-                                     &ms[k], w->m + k * s->oc * p, p, NULL, 0, NULL};
+                                     &ms[k], w->m + k * s->oc * p, p, NULL, 0, NULL, 0};
         }
         rc = ypr__gemm_run(w->kt, pool, jobs, WK, scratch);
         if (rc == YPR_OK)
@@ -344,9 +408,103 @@ typedef struct wino_fused {
     const float *x, *packed_u;
     const ypr_epilogue *ep;
     float *y, *ws, *scratch;
-    int64_t per, worker_floats, scratch_floats;
+    int64_t per, worker_floats, ldd, scratch_floats;
     int rc;
 } wino_fused;
+
+/* The segments of the block of tiles t0 … t0 + nb − 1, in order: segment
+ * (b, ty, tx, ns) is ns tiles of tile row ty of image b from column tx on. */
+typedef struct wino_seg {
+    int64_t b, ty, tx, ns;
+} wino_seg;
+
+static int next_seg(const wino_geom *g, int64_t *t, int64_t end, wino_seg *sg)
+{
+    if (*t >= end)
+        return 0;
+    const int64_t gr = *t / g->tw;
+    sg->tx = *t % g->tw;
+    sg->b = gr / g->th;
+    sg->ty = gr % g->th;
+    sg->ns = g->tw - sg->tx < end - *t ? g->tw - sg->tx : end - *t;
+    *t += sg->ns;
+    return 1;
+}
+
+/* Input transform of a block as one virtual row (see vtiles_max): each
+ * segment's six rows are copied 4·voff floats in, with the two columns past
+ * it (real input or zeros outside the image), the last one up to the width
+ * wino4_in reads. Returns the virtual tiles. */
+static int64_t vrow_in(const wino_fused *f, int64_t t0, int64_t nb, float *d, float *v,
+                       int64_t nbk)
+{
+    const ypr_conv_shape *s = f->s;
+    const wino_geom *g = f->g;
+    int64_t nvt = -1;
+    wino_seg sg;
+    for (int64_t t = t0; next_seg(g, &t, t0 + nb, &sg);)
+        nvt += sg.ns + 1;
+    const int64_t width = ypr__wino4_row_floats(f->kt->vl, nvt);
+    for (int64_t ci = 0; ci < s->c; ci++) {
+        int64_t voff = 0;
+        for (int64_t t = t0; next_seg(g, &t, t0 + nb, &sg);) {
+            const float *plane = f->x + (sg.b * s->c + ci) * s->h * s->w;
+            const int64_t len = t < t0 + nb ? 4 * (sg.ns + 1) : width - 4 * voff;
+            for (int i = 0; i < WT; i++) {
+                const int64_t iy = 4 * sg.ty - s->ph + i;
+                float *r = d + i * f->ldd + 4 * voff;
+                if (iy < 0 || iy >= s->h)
+                    memset(r, 0, (size_t)len * sizeof(float));
+                else
+                    ypr__gather_row(plane + iy * s->w, s->w, 4 * sg.tx - s->pw, 1, len, r);
+            }
+            voff += sg.ns + 1;
+        }
+        f->kt->wino4_in(d, f->ldd, (int)nvt, v + ci * nbk, s->c * nbk);
+    }
+    return nvt;
+}
+
+/* dst[0 … n) = src[0 … n) for the short runs of a segment: 16-byte moves
+ * (a plain loop became a memmove call per run, 18 % of a 26² layer). */
+static inline void copy_floats(float *restrict dst, const float *restrict src, int64_t n)
+{
+    int64_t q = 0;
+    for (; q + 8 <= n; q += 8) {
+        float t[8];
+        memcpy(t, src + q, sizeof t);
+        memcpy(dst + q, t, sizeof t);
+    }
+    for (; q < n; q++)
+        dst[q] = src[q];
+}
+
+/* Output transform of a virtual row for output channels o0 … o1 − 1: the
+ * row into buf (4 rows, stride f->ldd), then each segment's columns to y. */
+static void vrow_out(const wino_fused *f, int64_t t0, int64_t nb, int64_t nvt, const float *m,
+                     int64_t nbk, int64_t o0, int64_t o1, float *buf)
+{
+    const ypr_conv_shape *s = f->s;
+    const wino_geom *g = f->g;
+    const ypr_epilogue *ep = f->ep;
+    const int64_t om = o1 - o0;
+    for (int64_t o = o0; o < o1; o++) {
+        f->kt->wino4_out(m + (o - o0) * nbk, om * nbk, (int)nvt, buf, f->ldd, 4, 4 * nvt,
+                         ep && ep->scale ? ep->scale[o] : 1.0f,
+                         ep && ep->bias ? ep->bias[o] : 0.0f, ep ? ep->act : YPR_ACT_IDENTITY,
+                         ep ? ep->alpha : 0.0f);
+        int64_t voff = 0;
+        wino_seg sg;
+        for (int64_t t = t0; next_seg(g, &t, t0 + nb, &sg);) {
+            const int64_t rows = g->oh - 4 * sg.ty < 4 ? g->oh - 4 * sg.ty : 4;
+            const int64_t cols = g->ow - 4 * sg.tx < 4 * sg.ns ? g->ow - 4 * sg.tx : 4 * sg.ns;
+            float *y = f->y + ((sg.b * s->oc + o) * g->oh + 4 * sg.ty) * g->ow + 4 * sg.tx;
+            for (int64_t r = 0; r < rows; r++)
+                copy_floats(y + r * g->ow, buf + r * f->ldd + 4 * voff, cols);
+            voff += sg.ns + 1;
+        }
+    }
+}
 
 static void fused_task(void *ctx, int64_t task, int worker)
 {
@@ -365,52 +523,56 @@ static void fused_task(void *ctx, int64_t task, int worker)
     if (om <= 0)
         return;
     float *d = f->ws + (int64_t)worker * f->worker_floats;
-    float *v = d + WT * g->ldd, *m = v + WK * s->c * nbk;
-    /* input transform, one tile-row segment at a time */
-    for (int64_t t = t0; t < t0 + nb;) {
-        const int64_t gr = t / g->tw, tx = t % g->tw, b = gr / g->th, ty = gr % g->th;
-        const int64_t ns = g->tw - tx < t0 + nb - t ? g->tw - tx : t0 + nb - t;
-        const int64_t len = ypr__wino4_row_floats(kt->vl, ns);
-        for (int64_t ci = 0; ci < s->c; ci++) {
-            tile_rows(s, g, f->x + (b * s->c + ci) * s->h * s->w, ty, tx, len, d);
-            kt->wino4_in(d, g->ldd, (int)ns, v + ci * nbk + (t - t0), s->c * nbk);
+    float *v = d + WT * f->ldd, *m = v + WK * s->c * nbk;
+    int64_t ncol = nb;   /* V's and M's columns: tiles, or virtual tiles */
+    if (g->vrow) {
+        ncol = vrow_in(f, t0, nb, d, v, nbk);
+    } else {
+        /* input transform, one tile-row segment at a time */
+        wino_seg sg;
+        for (int64_t t = t0, at = 0; next_seg(g, &t, t0 + nb, &sg); at += sg.ns) {
+            const int64_t len = ypr__wino4_row_floats(kt->vl, sg.ns);
+            for (int64_t ci = 0; ci < s->c; ci++) {
+                tile_rows(s, g, f->x + (sg.b * s->c + ci) * s->h * s->w, sg.ty, sg.tx, len, d);
+                kt->wino4_in(d, g->ldd, (int)sg.ns, v + ci * nbk + at, s->c * nbk);
+            }
         }
-        t += ns;
     }
     /* the 36 products of the block for channels o0 … o1 − 1, on this worker alone */
     ypr_gemm_job jobs[WK];
     ypr_matrix_src ms[WK];
     for (int k = 0; k < WK; k++) {
-        ms[k] = (ypr_matrix_src){v + k * s->c * nbk, nbk, nb};
-        jobs[k] = (ypr_gemm_job){om, nb, s->c, f->packed_u + k * f->per + o0 * s->c,
+        ms[k] = (ypr_matrix_src){v + k * s->c * nbk, nbk, ncol};
+        jobs[k] = (ypr_gemm_job){om, ncol, s->c, f->packed_u + k * f->per + o0 * s->c,
                                  ypr__pack_b_matrix, &ms[k], m + k * om * nbk, nbk, NULL, 0,
-                                 g->direct ? v + k * s->c * nbk : NULL};
+                                 g->direct ? v + k * s->c * nbk : NULL, g->narrow};
     }
     int rc = ypr__gemm_run(kt, NULL, jobs, WK, f->scratch + (int64_t)worker * f->scratch_floats);
     if (rc != YPR_OK) {
         f->rc = rc;   /* any worker's failure (the same code) is reported */
         return;
     }
+    if (g->vrow) {
+        vrow_out(f, t0, nb, ncol, m, nbk, o0, o1, d);
+        return;
+    }
     /* output transform and epilogue */
     const ypr_epilogue *ep = f->ep;
-    for (int64_t t = t0; t < t0 + nb;) {
-        const int64_t gr = t / g->tw, tx = t % g->tw, b = gr / g->th, ty = gr % g->th;
-        const int64_t ns = g->tw - tx < t0 + nb - t ? g->tw - tx : t0 + nb - t;
-        const int rows = g->oh - 4 * ty < 4 ? (int)(g->oh - 4 * ty) : 4;
+    wino_seg sg;
+    for (int64_t t = t0, at = 0; next_seg(g, &t, t0 + nb, &sg); at += sg.ns) {
+        const int rows = g->oh - 4 * sg.ty < 4 ? (int)(g->oh - 4 * sg.ty) : 4;
         /* the segment's columns only: wino4_out writes whole vectors of
          * tiles while columns remain, which would reach the next block's */
-        const int64_t cols = g->ow - 4 * tx < 4 * ns ? g->ow - 4 * tx : 4 * ns;
+        const int64_t cols = g->ow - 4 * sg.tx < 4 * sg.ns ? g->ow - 4 * sg.tx : 4 * sg.ns;
         for (int64_t o = o0; o < o1; o++) {
-            float *y = f->y + ((b * s->oc + o) * g->oh + 4 * ty) * g->ow + 4 * tx;
-            kt->wino4_out(m + (o - o0) * nbk + (t - t0), om * nbk, (int)ns, y, g->ow, rows,
+            float *y = f->y + ((sg.b * s->oc + o) * g->oh + 4 * sg.ty) * g->ow + 4 * sg.tx;
+            kt->wino4_out(m + (o - o0) * nbk + at, om * nbk, (int)sg.ns, y, g->ow, rows,
                           cols, ep && ep->scale ? ep->scale[o] : 1.0f,
                           ep && ep->bias ? ep->bias[o] : 0.0f,
                           ep ? ep->act : YPR_ACT_IDENTITY, ep ? ep->alpha : 0.0f);
         }
-        t += ns;
     }
 }
-
 int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
                      const float *x, const float *packed_u, const ypr_epilogue *ep, float *y,
                      float *ws, float *scratch)
@@ -431,7 +593,7 @@ int ypr__conv2d_wino_path(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_s
     geom(kt, s, &g);
     float *own = NULL;
     if (!ws) {
-        own = ypr__alloc((size_t)ws_floats(s, &g, workers) * sizeof(float));
+        own = ypr__alloc((size_t)ws_floats(kt, s, &g, workers) * sizeof(float));
         if (!own)
             return YPR_ENOMEM;
         ws = own;
@@ -450,7 +612,9 @@ int ypr__conv2d_wino_path(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_s
     int rc;
     if (g.nb) {
         wino_fused f = {kt, s, &g, x, packed_u, ep, y, ws, scratch, per,
-                        fused_worker_floats(s, &g, ceil_div(g.nbc > g.nbs ? g.nbc : g.nbs, 16) * 16),
+                        fused_worker_floats(s, &g, ceil_div(g.nbc > g.nbs ? g.nbc : g.nbs, 16) * 16,
+                                            kt->vl),
+                        fused_ldd(&g, ceil_div(g.nbc > g.nbs ? g.nbc : g.nbs, 16) * 16, kt->vl),
                         ypr__gemm_scratch_floats(kt), YPR_OK};
         ypr__pool_run(pool, ceil_div(g.tiles, g.nb) * g.parts, fused_task, &f);
         rc = f.rc;

@@ -214,6 +214,26 @@ static void ukernel_6x64_ep(int64_t kc, const float *a, const float *b, float *c
     }
 }
 
+/* 6 × 32 on a B panel of 32 columns (kt->nrn): the same body, two vectors. */
+static void ukernel_6x32(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                         int m, int n, int accumulate)
+{
+    if (n <= 16)
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, NULL, NULL, 0, 0, 6, 1, 2, 0);
+    else
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, NULL, NULL, 0, 0, 6, 2, 2, 0);
+}
+
+static void ukernel_6x32_ep(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                            int m, int n, int accumulate, const float *scale,
+                            const float *bias, int act, float alpha)
+{
+    if (n <= 16)
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, scale, bias, act, alpha, 6, 1, 2, 1);
+    else
+        ukernel_body(kc, a, b, c, ldc, m, n, accumulate, scale, bias, act, alpha, 6, 2, 2, 1);
+}
+
 /* ------------------------------------------------------------ upsample */
 
 static void upsample2x_plane_avx512(const float *x, int64_t h, int64_t w, float *y)
@@ -379,6 +399,9 @@ void ypr__kt_fill_avx512(ypr_ktable *t)
     t->nc = 64;
     t->gemm_ukernel = ukernel_6x64;
     t->gemm_ukernel_ep = ukernel_6x64_ep;
+    t->nrn = 32;
+    t->gemm_ukernel_narrow = ukernel_6x32;
+    t->gemm_ukernel_narrow_ep = ukernel_6x32_ep;
     t->pack_b_im2col = im2col_pack_vec;
     t->conv3x3_rows = conv3x3_rows_avx512;
     t->vl = 16;
