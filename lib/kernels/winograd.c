@@ -488,8 +488,10 @@ static void vrow_out(const wino_fused *f, int64_t t0, int64_t nb, int64_t nvt, c
     const wino_geom *g = f->g;
     const ypr_epilogue *ep = f->ep;
     const int64_t om = o1 - o0;
+    /* whole vectors of tiles into buf (its rows have room): no partial copies */
+    const int64_t cols_all = 4 * f->kt->vl * ceil_div(nvt, f->kt->vl);
     for (int64_t o = o0; o < o1; o++) {
-        f->kt->wino4_out(m + (o - o0) * nbk, om * nbk, (int)nvt, buf, f->ldd, 4, 4 * nvt,
+        f->kt->wino4_out(m + (o - o0) * nbk, om * nbk, (int)nvt, buf, f->ldd, 4, cols_all,
                          ep && ep->scale ? ep->scale[o] : 1.0f,
                          ep && ep->bias ? ep->bias[o] : 0.0f, ep ? ep->act : YPR_ACT_IDENTITY,
                          ep ? ep->alpha : 0.0f);

@@ -24,6 +24,8 @@
  *   void wv_int4(float *p, const wv_f q[4])     p[4l + k] = q[k] lane l, writes p[0, 4·VL)
  *   wv_f wv_ep(wv_f y, wv_f s, wv_f b, wv_f alpha, const int ACT)
  *        act(y·s + b), the multiply and the add rounded separately
+ * and optionally (with #define WV_STORE_N)
+ *   void wv_store_n(float *p, wv_f v, int n)   the first n ≤ VL lanes at p
  */
 
 /* Bᵀ·d for one 6-point column: the F(4, 3) input matrix
@@ -61,7 +63,10 @@ AI void wino4_at(const wv_f m[6], wv_f o[4])
     o[3] = wv_add(wv_add(b, wv_mul(wv_set1(8.0f), d)), m[5]);
 }
 
-/* Store the first n lanes of v at p (n ≤ VL). */
+/* Store the first n lanes of v at p (n ≤ VL). An including file with masked
+ * stores defines WV_STORE_N and its own wv_store_n (a copy through the stack
+ * became a memcpy call per vector: 1.3 % of yolov7-tiny @416). */
+#ifndef WV_STORE_N
 AI void wv_store_n(float *p, wv_f v, int n)
 {
     if (n >= WV_VL) {
@@ -73,6 +78,7 @@ AI void wv_store_n(float *p, wv_f v, int n)
     for (int l = 0; l < n; l++)
         p[l] = t[l];
 }
+#endif
 
 /* wino4_in: d holds 6 input rows at stride ldd, overwritten. Pass 1 combines
  * the rows (Bᵀ down each column) in place over whole vectors of columns;

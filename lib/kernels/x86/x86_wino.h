@@ -44,4 +44,7 @@ AI wv_f wv_ep(wv_f y, wv_f s, wv_f b, wv_f alpha, const int ACT)
     return act_vec(affine_vec(y, s, b), ACT, alpha);
 }
 
+#define WV_STORE_N
+AI void wv_store_n(float *p, wv_f v, int n) { xv_maskstore(p, xv_tail(n), v); }
+
 #include "lib/kernels/winograd_vec.h"
