@@ -172,6 +172,55 @@ static void test_output_transform(void **state)
     check_outputs(kt->name, kt->wino4_out, kt->vl);
 }
 
+/* wino4_out_segs on a virtual row of random segments (a thrown-away tile
+ * between neighbours, edge rows and columns clipped), against wino4_out on
+ * each segment alone: the same values bit for bit, nothing written outside
+ * each segment's rows and columns. */
+typedef void (*segs_fn)(const float *, int64_t, int, const ypr_wino_seg *, int, int64_t, float,
+                        float, int, float);
+
+static void check_segs(const char *name, segs_fn segs, out_fn one, int vl)
+{
+    ypr_rng r;
+    ypr__rng_seed(&r, 12);
+    enum { LDY = 200, MAXSEG = 12 };
+    for (int trial = 0; trial < 60; trial++) {
+        ypr_wino_seg seg[MAXSEG];
+        int nseg = 1 + (int)(ypr__rng_u64(&r) % MAXSEG), nvt = 0;
+        for (int q = 0; q < nseg; q++) {
+            int nt = 1 + (int)(ypr__rng_u64(&r) % 9);
+            seg[q].vt = nvt;
+            seg[q].nt = nt;
+            seg[q].rows = 1 + (int)(ypr__rng_u64(&r) % 4);
+            seg[q].cols = 4 * nt - (int)(ypr__rng_u64(&r) % 4);
+            nvt += nt + 1;
+        }
+        nvt--;
+        const int64_t ldm = (nvt + 2 * vl + 15) / 16 * 16 + 16;
+        float *m = rand_buf(&r, 36 * ldm, -2, 2);
+        float *a = rand_buf(&r, (int64_t)nseg * 4 * LDY, 9, 9), *b = ypr__alloc((size_t)nseg * 4 * LDY * sizeof(float));
+        memcpy(b, a, (size_t)nseg * 4 * LDY * sizeof(float));
+        const int act = trial % YPR_ACT_COUNT_;
+        for (int q = 0; q < nseg; q++)
+            seg[q].y = a + (int64_t)q * 4 * LDY + 3;
+        segs(m, ldm, nvt, seg, nseg, LDY, 1.25f, -0.5f, act, 0.1f);
+        for (int q = 0; q < nseg; q++)
+            one(m + seg[q].vt, ldm, seg[q].nt, b + (int64_t)q * 4 * LDY + 3, LDY, seg[q].rows,
+                seg[q].cols, 1.25f, -0.5f, act, 0.1f);
+        if (memcmp(a, b, (size_t)nseg * 4 * LDY * sizeof(float)))
+            fail_msg("%s: wino4_out_segs differs from wino4_out per segment (trial %d)", name,
+                     trial);
+        ypr__free(m); ypr__free(a); ypr__free(b);
+    }
+}
+
+static void test_output_segments(void **state)
+{
+    (void)state;
+    assert_non_null(kt->wino4_out_segs);
+    check_segs(kt->name, kt->wino4_out_segs, kt->wino4_out, kt->vl);
+}
+
 /* --------------------------------------------------------- whole convs */
 
 static void run_wino(ypr_pool *pool, const ypr_conv_shape *s, const float *x, const float *w,
@@ -364,6 +413,7 @@ static void test_x86_template(void **state)
     (void)state;
     check_input("x86_wino.h@16", wino4_in_vec, 16);
     check_outputs("x86_wino.h@16", wino4_out_vec, 16);
+    check_segs("x86_wino.h@16", wino4_out_segs_vec, wino4_out_vec, 16);
 }
 
 int main(void)
@@ -376,6 +426,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_input_transform),
         cmocka_unit_test(test_output_transform),
+        cmocka_unit_test(test_output_segments),
         cmocka_unit_test(test_conv_against_direct),
         cmocka_unit_test(test_thread_independent),
         cmocka_unit_test(test_fused_equals_chunked),

@@ -31,6 +31,7 @@ AI xv_f xv_fnmadd(xv_f a, xv_f b, xv_f c) { XV_LANES(c.v[l_] = fmaf(-a.v[l_], b.
 AI xv_f xv_round(xv_f a) { XV_LANES(a.v[l_] = nearbyintf(a.v[l_])); return a; }
 AI xv_f xv_rcp(xv_f a) { XV_LANES(a.v[l_] = 1.0f / a.v[l_]); return a; }
 AI xv_m xv_tail(int64_t rem) { return rem <= 0 ? 0 : rem >= XV_VL ? 0xFFFFu : (1u << rem) - 1u; }
+AI xv_m xv_mask_range(int lo, int hi) { return xv_tail(hi) & ~xv_tail(lo); }
 AI xv_f xv_maskload(xv_m m, const float *p)
 {
     xv_f r;

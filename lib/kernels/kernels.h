@@ -79,6 +79,14 @@ typedef struct ypr_bn_coef {
     float k, mg, mgx;           /* bn_bwd_dx: scale, mean of gz, mean of gz·x̂ */
 } ypr_bn_coef;
 
+/* One segment of a Winograd virtual row (winograd.c): virtual tiles vt …
+ * vt + nt − 1 are the output tiles 0 … nt − 1 at y, of which rows ≤ 4 rows
+ * (ldy apart) and cols ≤ 4·nt columns are written. */
+typedef struct ypr_wino_seg {
+    float *y;
+    int vt, nt, rows, cols;
+} ypr_wino_seg;
+
 typedef struct ypr_ktable {
     const char *name;
     int mr, nr;            /* micro-tile rows (A panel) and columns (B panel) */
@@ -217,6 +225,12 @@ typedef struct ypr_ktable {
     void (*gemm_ukernel_narrow_ep)(int64_t kc, const float *a, const float *b, float *c,
                                    int64_t ldc, int m, int n, int accumulate,
                                    const float *scale, const float *bias, int act, float alpha);
+
+    /* wino4_out over a virtual row of nvt tiles (m as for wino4_out), each
+     * segment's tiles written straight to its own output rows. */
+    void (*wino4_out_segs)(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
+                           int nseg, int64_t ldy, float scale, float bias, int act,
+                           float alpha);
 } ypr_ktable;
 
 enum { YPR_BN_CHUNK = 1024, YPR_BN_LANES = 16 };
@@ -380,6 +394,9 @@ int ypr__conv2d_wino_path(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_s
                           float *y, float *ws, float *scratch, int path);
 /* The reference transforms (the scalar table's entries). */
 void ypr__wino4_in_ref(float *d, int64_t ldd, int nt, float *v, int64_t ldv);
+void ypr__wino4_out_segs_ref(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
+                             int nseg, int64_t ldy, float scale, float bias, int act,
+                             float alpha);
 void ypr__wino4_out_ref(const float *m, int64_t ldm, int nt, float *y, int64_t ldy, int rows,
                         int64_t cols, float scale, float bias, int act, float alpha);
 /* y += conv(x, w) for an eligible shape, no epilogue (the training

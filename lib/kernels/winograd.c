@@ -155,9 +155,11 @@ static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
  * stride-4 phase its tiles need. The virtual tile between two segments reads
  * the two columns past one segment and the two before the next: a value
  * computed and thrown away (its V and M columns ride along in the GEMMs'
- * vectors). The output transform writes the virtual row to a buffer, and
- * each segment's columns are copied out. Block of nb tiles: at most
+ * vectors). The output transform (wino4_out_segs) stores each segment's
+ * lanes straight into its own output rows. Block of nb tiles: at most
  * nb + ceil((nb − 1) / tw) virtual tiles. */
+enum { WINO_MAX_SEGS = 160 };   /* segments of a virtual row (vrow_pays checks) */
+
 static int64_t vtiles_max(const wino_geom *g, int64_t nb)
 {
     return nb + (nb > 1 ? ceil_div(nb - 1, g->tw) : 0);
@@ -170,7 +172,8 @@ static int vrow_pays(const ypr_ktable *kt, const wino_geom *g, int64_t nb)
     int64_t per_seg = 0, segs = 0;
     for (int64_t t = 0; t < nb; t += g->tw, segs++)
         per_seg += ceil_div(nb - t < g->tw ? nb - t : g->tw, kt->vl);
-    return segs > 1 && ceil_div(nb + segs - 1, kt->vl) < per_seg;
+    return segs > 1 && vtiles_max(g, nb) - nb + 1 <= WINO_MAX_SEGS &&
+           ceil_div(nb + segs - 1, kt->vl) < per_seg;
 }
 
 /* The path per shape and pool. Measured on AVX-512 Zen 5 with virtual rows
@@ -465,46 +468,34 @@ static int64_t vrow_in(const wino_fused *f, int64_t t0, int64_t nb, float *d, fl
     return nvt;
 }
 
-/* dst[0 … n) = src[0 … n) for the short runs of a segment: 16-byte moves
- * (a plain loop became a memmove call per run, 18 % of a 26² layer). */
-static inline void copy_floats(float *restrict dst, const float *restrict src, int64_t n)
-{
-    int64_t q = 0;
-    for (; q + 8 <= n; q += 8) {
-        float t[8];
-        memcpy(t, src + q, sizeof t);
-        memcpy(dst + q, t, sizeof t);
-    }
-    for (; q < n; q++)
-        dst[q] = src[q];
-}
-
-/* Output transform of a virtual row for output channels o0 … o1 − 1: the
- * row into buf (4 rows, stride f->ldd), then each segment's columns to y. */
+/* Output transform of a virtual row for output channels o0 … o1 − 1, each
+ * segment's tiles written to its own rows by wino4_out_segs. */
 static void vrow_out(const wino_fused *f, int64_t t0, int64_t nb, int64_t nvt, const float *m,
-                     int64_t nbk, int64_t o0, int64_t o1, float *buf)
+                     int64_t nbk, int64_t o0, int64_t o1)
 {
     const ypr_conv_shape *s = f->s;
     const wino_geom *g = f->g;
     const ypr_epilogue *ep = f->ep;
-    const int64_t om = o1 - o0;
-    /* whole vectors of tiles into buf (its rows have room): no partial copies */
-    const int64_t cols_all = 4 * f->kt->vl * ceil_div(nvt, f->kt->vl);
+    const int64_t om = o1 - o0, plane = g->oh * g->ow;
+    ypr_wino_seg seg[WINO_MAX_SEGS];
+    int nseg = 0;
+    int64_t voff = 0;
+    wino_seg sg;
+    for (int64_t t = t0; next_seg(g, &t, t0 + nb, &sg); nseg++) {
+        seg[nseg].y = f->y + ((sg.b * s->oc + o0) * g->oh + 4 * sg.ty) * g->ow + 4 * sg.tx;
+        seg[nseg].vt = (int)voff;
+        seg[nseg].nt = (int)sg.ns;
+        seg[nseg].rows = (int)(g->oh - 4 * sg.ty < 4 ? g->oh - 4 * sg.ty : 4);
+        seg[nseg].cols = (int)(g->ow - 4 * sg.tx < 4 * sg.ns ? g->ow - 4 * sg.tx : 4 * sg.ns);
+        voff += sg.ns + 1;
+    }
     for (int64_t o = o0; o < o1; o++) {
-        f->kt->wino4_out(m + (o - o0) * nbk, om * nbk, (int)nvt, buf, f->ldd, 4, cols_all,
-                         ep && ep->scale ? ep->scale[o] : 1.0f,
-                         ep && ep->bias ? ep->bias[o] : 0.0f, ep ? ep->act : YPR_ACT_IDENTITY,
-                         ep ? ep->alpha : 0.0f);
-        int64_t voff = 0;
-        wino_seg sg;
-        for (int64_t t = t0; next_seg(g, &t, t0 + nb, &sg);) {
-            const int64_t rows = g->oh - 4 * sg.ty < 4 ? g->oh - 4 * sg.ty : 4;
-            const int64_t cols = g->ow - 4 * sg.tx < 4 * sg.ns ? g->ow - 4 * sg.tx : 4 * sg.ns;
-            float *y = f->y + ((sg.b * s->oc + o) * g->oh + 4 * sg.ty) * g->ow + 4 * sg.tx;
-            for (int64_t r = 0; r < rows; r++)
-                copy_floats(y + r * g->ow, buf + r * f->ldd + 4 * voff, cols);
-            voff += sg.ns + 1;
-        }
+        f->kt->wino4_out_segs(m + (o - o0) * nbk, om * nbk, (int)nvt, seg, nseg, g->ow,
+                              ep && ep->scale ? ep->scale[o] : 1.0f,
+                              ep && ep->bias ? ep->bias[o] : 0.0f,
+                              ep ? ep->act : YPR_ACT_IDENTITY, ep ? ep->alpha : 0.0f);
+        for (int q = 0; q < nseg; q++)
+            seg[q].y += plane;
     }
 }
 
@@ -555,7 +546,7 @@ static void fused_task(void *ctx, int64_t task, int worker)
         return;
     }
     if (g->vrow) {
-        vrow_out(f, t0, nb, ncol, m, nbk, o0, o1, d);
+        vrow_out(f, t0, nb, ncol, m, nbk, o0, o1);
         return;
     }
     /* output transform and epilogue */

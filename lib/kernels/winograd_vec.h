@@ -80,6 +80,18 @@ AI void wv_store_n(float *p, wv_f v, int n)
 }
 #endif
 
+/* q[0 … hi − lo) = lanes lo … hi − 1 of v (0 ≤ lo < hi ≤ VL). An including
+ * file with masked stores defines WV_STORE_LANES and its own. */
+#ifndef WV_STORE_LANES
+AI void wv_store_lanes(float *q, wv_f v, int lo, int hi)
+{
+    float t[WV_VL];
+    wv_store(t, v);
+    for (int l = lo; l < hi; l++)
+        q[l - lo] = t[l];
+}
+#endif
+
 /* wino4_in: d holds 6 input rows at stride ldd, overwritten. Pass 1 combines
  * the rows (Bᵀ down each column) in place over whole vectors of columns;
  * pass 2 combines the 6 columns of each tile (deinterleaved into lanes). */
@@ -146,6 +158,65 @@ AI void wino4_out_loop(const float *m, int64_t ldm, int nt, float *y, int64_t ld
             }
         }
     }
+}
+
+/* wino4_out_segs for one activation: the same values as wino4_out_loop; each
+ * group of VL virtual tiles is interleaved once per output row, then every
+ * segment that overlaps the group stores its lanes to its own row. */
+AI void wino4_out_segs_loop(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
+                            int nseg, int64_t ldy, float scale, float bias, float alpha,
+                            const int ACT)
+{
+    const wv_f s = wv_set1(scale), b = wv_set1(bias), al = wv_set1(alpha);
+    int s0 = 0;   /* the first segment that reaches the current group */
+    for (int t0 = 0; t0 < nvt; t0 += WV_VL) {
+        while (s0 < nseg && seg[s0].vt + seg[s0].nt <= t0)
+            s0++;
+        int rows = 0;   /* rows any segment of the group needs */
+        for (int si = s0; si < nseg && seg[si].vt < t0 + WV_VL; si++)
+            rows = seg[si].rows > rows ? seg[si].rows : rows;
+        wv_f col[4][6];
+        for (int j = 0; j < 6; j++) {
+            wv_f c[6], o[4];
+            for (int i = 0; i < 6; i++)
+                c[i] = wv_load(m + (i * 6 + j) * ldm + t0);
+            wino4_at(c, o);
+            for (int r = 0; r < 4; r++)
+                col[r][j] = o[r];
+        }
+        for (int r = 0; r < rows; r++) {
+            wv_f o[4];
+            float buf[4 * WV_VL];
+            wino4_at(col[r], o);
+            for (int c = 0; c < 4; c++)
+                o[c] = wv_ep(o[c], s, b, al, ACT);
+            wv_int4(buf, o);
+            for (int si = s0; si < nseg && seg[si].vt < t0 + WV_VL; si++) {
+                const ypr_wino_seg *g = &seg[si];
+                if (r >= g->rows)
+                    continue;
+                /* the group's floats [fa, fb) belong to this segment; float f
+                 * goes to column 4·t0 + f − 4·vt of the segment's row r */
+                const int fa = 4 * (g->vt > t0 ? g->vt : t0) - 4 * t0;
+                const int end = 4 * g->vt + g->cols - 4 * t0;
+                const int fb = end < 4 * WV_VL ? end : 4 * WV_VL;
+                float *yr = g->y + r * ldy + 4 * t0 - 4 * g->vt;
+                for (int k = fa / WV_VL; k * WV_VL < fb; k++) {
+                    const int lo = (fa > k * WV_VL ? fa : k * WV_VL) - k * WV_VL;
+                    const int hi = (fb < (k + 1) * WV_VL ? fb : (k + 1) * WV_VL) - k * WV_VL;
+                    wv_store_lanes(yr + k * WV_VL + lo, wv_load(buf + k * WV_VL), lo, hi);
+                }
+            }
+        }
+    }
+}
+
+static void wino4_out_segs_vec(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
+                               int nseg, int64_t ldy, float scale, float bias, int act,
+                               float alpha)
+{
+    YPR_ACT_SPECIALIZE(act, wino4_out_segs_loop(m, ldm, nvt, seg, nseg, ldy, scale, bias, alpha,
+                                                ACT_));
 }
 
 static void wino4_out_vec(const float *m, int64_t ldm, int nt, float *y, int64_t ldy, int rows,

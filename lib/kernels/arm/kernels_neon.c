@@ -748,4 +748,5 @@ void ypr__kt_fill_neon(ypr_ktable *t)
     t->bn_bwd_dx = bn_bwd_dx_vec;
     t->wino4_in = wino4_in_vec;
     t->wino4_out = wino4_out_vec;
+    t->wino4_out_segs = wino4_out_segs_vec;
 }

@@ -292,6 +292,13 @@ void ypr__wino4_in_ref(float *d, int64_t ldd, int nt, float *v, int64_t ldv)
     wino4_in_vec(d, ldd, nt, v, ldv);
 }
 
+void ypr__wino4_out_segs_ref(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
+                             int nseg, int64_t ldy, float scale, float bias, int act,
+                             float alpha)
+{
+    wino4_out_segs_vec(m, ldm, nvt, seg, nseg, ldy, scale, bias, act, alpha);
+}
+
 void ypr__wino4_out_ref(const float *m, int64_t ldm, int nt, float *y, int64_t ldy, int rows,
                         int64_t cols, float scale, float bias, int act, float alpha)
 {
@@ -321,4 +328,5 @@ void ypr__kt_fill_scalar(ypr_ktable *t)
     t->bn_bwd_dx = ypr__bn_bwd_dx_ref;
     t->wino4_in = ypr__wino4_in_ref;
     t->wino4_out = ypr__wino4_out_ref;
+    t->wino4_out_segs = ypr__wino4_out_segs_ref;
 }

@@ -56,6 +56,9 @@ AI xv_m xv_tail(int64_t rem)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(r), idx);
 }
 
+/* lanes lo … hi − 1 */
+AI xv_m xv_mask_range(int lo, int hi) { return _mm256_andnot_si256(xv_tail(lo), xv_tail(hi)); }
+
 AI xv_f xv_maskload(xv_m m, const float *p) { return _mm256_maskload_ps(p, m); }
 AI void xv_maskstore(float *p, xv_m m, xv_f v) { _mm256_maskstore_ps(p, m, v); }
 
@@ -356,4 +359,5 @@ void ypr__kt_fill_avx2(ypr_ktable *t)
     t->bn_bwd_dx = bn_bwd_dx_vec;
     t->wino4_in = wino4_in_vec;
     t->wino4_out = wino4_out_vec;
+    t->wino4_out_segs = wino4_out_segs_vec;
 }

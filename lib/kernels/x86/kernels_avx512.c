@@ -59,6 +59,9 @@ AI xv_m xv_tail(int64_t rem)
     return (__mmask16)((1u << rem) - 1u);
 }
 
+/* lanes lo … hi − 1 */
+AI xv_m xv_mask_range(int lo, int hi) { return (__mmask16)(xv_tail(hi) & ~xv_tail(lo)); }
+
 AI xv_f xv_maskload(xv_m m, const float *p) { return _mm512_maskz_loadu_ps(m, p); }
 AI void xv_maskstore(float *p, xv_m m, xv_f v) { _mm512_mask_storeu_ps(p, m, v); }
 
@@ -420,4 +423,5 @@ void ypr__kt_fill_avx512(ypr_ktable *t)
     t->bn_bwd_dx = bn_bwd_dx_vec;
     t->wino4_in = wino4_in_vec;
     t->wino4_out = wino4_out_vec;
+    t->wino4_out_segs = wino4_out_segs_vec;
 }

@@ -47,4 +47,13 @@ AI wv_f wv_ep(wv_f y, wv_f s, wv_f b, wv_f alpha, const int ACT)
 #define WV_STORE_N
 AI void wv_store_n(float *p, wv_f v, int n) { xv_maskstore(p, xv_tail(n), v); }
 
+/* lanes lo … hi − 1 to q: a masked store at q − lo, formed without an
+ * out-of-object pointer in C terms (its masked-off lanes are not written) */
+#define WV_STORE_LANES
+AI void wv_store_lanes(float *q, wv_f v, int lo, int hi)
+{
+    float *p = (float *)((uintptr_t)q - (uintptr_t)lo * sizeof(float));
+    xv_maskstore(p, xv_mask_range(lo, hi), v);
+}
+
 #include "lib/kernels/winograd_vec.h"
