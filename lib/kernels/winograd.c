@@ -269,6 +269,13 @@ static int64_t ldp(int64_t tiles)
 
 /* Per worker: the six input rows (of a virtual row: stride fused_ldd), then
  * V and M of a block of at most nb tiles (vtiles_max columns, whole vectors). */
+/* The 36 matrices of a fused block's V and M are one cache line further
+ * apart than their size: at C·ldb = 32·64 floats (8 KiB) the transforms' 36
+ * loads and stores of one tile vector all fell in one L1 set. Alone, two
+ * threads: 64→64 @26² and 32→32 @52² took 0.78–0.80 of their time; whole
+ * passes 0.95–0.97 (docs/simd.md). The chunked path's matrices likewise. */
+enum { WINO_SKEW = 16 };
+
 static int64_t fused_ldd(const wino_geom *g, int64_t nb, int vl)
 {
     int64_t v = ceil_div(ypr__wino4_row_floats(vl, vtiles_max(g, nb)), 16) * 16;
@@ -281,7 +288,8 @@ static int64_t fused_worker_floats(const ypr_conv_shape *s, const wino_geom *g, 
     int64_t ldb = ceil_div(vtiles_max(g, nb), 16) * 16;
     if (ldb < nb)
         ldb = nb;
-    return ceil_div(WT * fused_ldd(g, nb, vl) + WK * (s->c + s->oc) * ldb + 64, 16) * 16;
+    return ceil_div(WT * fused_ldd(g, nb, vl) + WK * ((s->c + s->oc) * ldb + 2 * WINO_SKEW) + 64,
+                    16) * 16;
 }
 
 /* V, then M (plus a vector of slack: wino4_out reads whole vectors), then
@@ -290,7 +298,8 @@ static int64_t ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, const wi
                          int workers)
 {
     int64_t p = ldp(g->chunk * g->tw);
-    int64_t chunked = WK * s->c * p + WK * s->oc * p + 64 + (int64_t)workers * WT * g->ldd;
+    int64_t chunked = WK * (s->c * p + s->oc * p + 2 * WINO_SKEW) + 64 +
+                      (int64_t)workers * WT * g->ldd;
     /* fused: per worker its input rows, V and M of one block (plus slack) */
     int64_t nbmax = ceil_div(g->nbc > g->nbs ? g->nbc : g->nbs, 16) * 16;
     int64_t fused = (int64_t)workers * fused_worker_floats(s, g, nbmax, kt->vl);
@@ -345,7 +354,7 @@ static void in_task(void *ctx, int64_t ci, int worker)
     for (int64_t r = 0; r < w->nr; r++) {
         const int64_t gr = w->r0 + r, b = gr / g->th, ty = gr % g->th;
         tile_rows(s, g, w->x + (b * s->c + ci) * s->h * s->w, ty, 0, g->ldd, d);
-        w->kt->wino4_in(d, g->ldd, (int)g->tw, w->v + ci * p + r * g->tw, s->c * p);
+        w->kt->wino4_in(d, g->ldd, (int)g->tw, w->v + ci * p + r * g->tw, s->c * p + WINO_SKEW);
     }
 }
 
@@ -365,7 +374,7 @@ static void out_task(void *ctx, int64_t o, int worker)
         const int64_t gr = w->r0 + r, b = gr / g->th, ty = gr % g->th;
         int rows = g->oh - 4 * ty < 4 ? (int)(g->oh - 4 * ty) : 4;
         float *y = w->y + ((b * s->oc + o) * g->oh + 4 * ty) * g->ow;
-        w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p, (int)g->tw, y, g->ow, rows,
+        w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p + WINO_SKEW, (int)g->tw, y, g->ow, rows,
                          g->ow, scale, bias, ep ? ep->act : YPR_ACT_IDENTITY,
                          ep ? ep->alpha : 0.0f);
     }
@@ -387,9 +396,10 @@ static int drive(wino_run *w, ypr_pool *pool, const float *packed_u, int64_t per
         const int64_t n = w->nr * g->tw, p = ldp(n);
         ypr__pool_run(pool, s->c, in_task, w);
         for (int k = 0; k < WK; k++) {
-            ms[k] = (ypr_matrix_src){w->v + k * s->c * p, p, n};
+            ms[k] = (ypr_matrix_src){w->v + k * (s->c * p + WINO_SKEW), p, n};
             jobs[k] = (ypr_gemm_job){s->oc, n, s->c, packed_u + k * per, ypr__pack_b_matrix,
-                                     &ms[k], w->m + k * s->oc * p, p, NULL, 0, NULL, 0};
+                                     &ms[k], w->m + k * (s->oc * p + WINO_SKEW), p, NULL, 0, NULL,
+                                     0};
         }
         rc = ypr__gemm_run(w->kt, pool, jobs, WK, scratch);
         if (rc == YPR_OK)
@@ -463,7 +473,7 @@ static int64_t vrow_in(const wino_fused *f, int64_t t0, int64_t nb, float *d, fl
             }
             voff += sg.ns + 1;
         }
-        f->kt->wino4_in(d, f->ldd, (int)nvt, v + ci * nbk, s->c * nbk);
+        f->kt->wino4_in(d, f->ldd, (int)nvt, v + ci * nbk, s->c * nbk + WINO_SKEW);
     }
     return nvt;
 }
@@ -490,7 +500,7 @@ static void vrow_out(const wino_fused *f, int64_t t0, int64_t nb, int64_t nvt, c
         voff += sg.ns + 1;
     }
     for (int64_t o = o0; o < o1; o++) {
-        f->kt->wino4_out_segs(m + (o - o0) * nbk, om * nbk, (int)nvt, seg, nseg, g->ow,
+        f->kt->wino4_out_segs(m + (o - o0) * nbk, om * nbk + WINO_SKEW, (int)nvt, seg, nseg, g->ow,
                               ep && ep->scale ? ep->scale[o] : 1.0f,
                               ep && ep->bias ? ep->bias[o] : 0.0f,
                               ep ? ep->act : YPR_ACT_IDENTITY, ep ? ep->alpha : 0.0f);
@@ -516,7 +526,8 @@ static void fused_task(void *ctx, int64_t task, int worker)
     if (om <= 0)
         return;
     float *d = f->ws + (int64_t)worker * f->worker_floats;
-    float *v = d + WT * f->ldd, *m = v + WK * s->c * nbk;
+    const int64_t vs = s->c * nbk + WINO_SKEW, mst = om * nbk + WINO_SKEW;   /* matrix strides */
+    float *v = d + WT * f->ldd, *m = v + WK * vs;
     int64_t ncol = nb;   /* V's and M's columns: tiles, or virtual tiles */
     if (g->vrow) {
         ncol = vrow_in(f, t0, nb, d, v, nbk);
@@ -527,7 +538,7 @@ static void fused_task(void *ctx, int64_t task, int worker)
             const int64_t len = ypr__wino4_row_floats(kt->vl, sg.ns);
             for (int64_t ci = 0; ci < s->c; ci++) {
                 tile_rows(s, g, f->x + (sg.b * s->c + ci) * s->h * s->w, sg.ty, sg.tx, len, d);
-                kt->wino4_in(d, g->ldd, (int)sg.ns, v + ci * nbk + at, s->c * nbk);
+                kt->wino4_in(d, g->ldd, (int)sg.ns, v + ci * nbk + at, vs);
             }
         }
     }
@@ -535,10 +546,10 @@ static void fused_task(void *ctx, int64_t task, int worker)
     ypr_gemm_job jobs[WK];
     ypr_matrix_src ms[WK];
     for (int k = 0; k < WK; k++) {
-        ms[k] = (ypr_matrix_src){v + k * s->c * nbk, nbk, ncol};
+        ms[k] = (ypr_matrix_src){v + k * vs, nbk, ncol};
         jobs[k] = (ypr_gemm_job){om, ncol, s->c, f->packed_u + k * f->per + o0 * s->c,
-                                 ypr__pack_b_matrix, &ms[k], m + k * om * nbk, nbk, NULL, 0,
-                                 g->direct ? v + k * s->c * nbk : NULL, g->narrow};
+                                 ypr__pack_b_matrix, &ms[k], m + k * mst, nbk, NULL, 0,
+                                 g->direct ? v + k * vs : NULL, g->narrow};
     }
     int rc = ypr__gemm_run(kt, NULL, jobs, WK, f->scratch + (int64_t)worker * f->scratch_floats);
     if (rc != YPR_OK) {
@@ -559,7 +570,7 @@ static void fused_task(void *ctx, int64_t task, int worker)
         const int64_t cols = g->ow - 4 * sg.tx < 4 * sg.ns ? g->ow - 4 * sg.tx : 4 * sg.ns;
         for (int64_t o = o0; o < o1; o++) {
             float *y = f->y + ((sg.b * s->oc + o) * g->oh + 4 * sg.ty) * g->ow + 4 * sg.tx;
-            kt->wino4_out(m + (o - o0) * nbk + at, om * nbk, (int)sg.ns, y, g->ow, rows,
+            kt->wino4_out(m + (o - o0) * nbk + at, mst, (int)sg.ns, y, g->ow, rows,
                           cols, ep && ep->scale ? ep->scale[o] : 1.0f,
                           ep && ep->bias ? ep->bias[o] : 0.0f,
                           ep ? ep->act : YPR_ACT_IDENTITY, ep ? ep->alpha : 0.0f);
@@ -612,8 +623,8 @@ int ypr__conv2d_wino_path(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_s
         ypr__pool_run(pool, ceil_div(g.tiles, g.nb) * g.parts, fused_task, &f);
         rc = f.rc;
     } else {
-        wino_run w = {kt, s, &g, x, ep, y, ws, ws + WK * s->c * pmax,
-                      ws + WK * (s->c + s->oc) * pmax + 64, 0, 0};
+        wino_run w = {kt, s, &g, x, ep, y, ws, ws + WK * (s->c * pmax + WINO_SKEW),
+                      ws + WK * ((s->c + s->oc) * pmax + 2 * WINO_SKEW) + 64, 0, 0};
         rc = drive(&w, pool, packed_u, per, scratch, out_task);
     }
     ypr__free(own_scratch);
@@ -636,7 +647,7 @@ static void out_acc_task(void *ctx, int64_t o, int worker)
         const int64_t gr = w->r0 + r, b = gr / g->th, ty = gr % g->th;
         int rows = g->oh - 4 * ty < 4 ? (int)(g->oh - 4 * ty) : 4;
         float *y = w->y + ((b * s->oc + o) * g->oh + 4 * ty) * g->ow;
-        w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p, (int)g->tw, t, g->ow, rows,
+        w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p + WINO_SKEW, (int)g->tw, t, g->ow, rows,
                          g->ow, 1.0f, 0.0f, YPR_ACT_IDENTITY, 0.0f);
         for (int64_t q = 0; q < rows * g->ow; q++)
             y[q] += t[q];
@@ -655,8 +666,8 @@ int ypr__conv2d_wino_acc(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_sh
     wino_geom g;
     geom(kt, s, &g);
     const int64_t pmax = ldp(g.chunk * g.tw), per = ypr__gemm_packed_a_floats(kt, s->oc, s->c);
-    wino_run w = {kt, s, &g, x, NULL, y, ws, ws + WK * s->c * pmax,
-                  ws + WK * (s->c + s->oc) * pmax + 64, 0, 0};
+    wino_run w = {kt, s, &g, x, NULL, y, ws, ws + WK * (s->c * pmax + WINO_SKEW),
+                  ws + WK * ((s->c + s->oc) * pmax + 2 * WINO_SKEW) + 64, 0, 0};
     int rc = drive(&w, pool, packed_u, per, scratch, out_acc_task);
     return rc;
 }
