@@ -223,13 +223,22 @@ static void test_output_segments(void **state)
 
 /* --------------------------------------------------------- whole convs */
 
+/* F(4×4) (wino 4) or F(2×2) (wino 2) through the public entry points */
+static int wino_t = 4;
+
 static void run_wino(ypr_pool *pool, const ypr_conv_shape *s, const float *x, const float *w,
                      const ypr_epilogue *ep, float *y)
 {
-    float *u = ypr__alloc((size_t)ypr__wino_packed_w_floats(kt, s) * sizeof(float));
+    int64_t n = wino_t == 2 ? ypr__wino2_packed_w_floats(kt, s) : ypr__wino_packed_w_floats(kt, s);
+    float *u = ypr__alloc((size_t)n * sizeof(float));
     assert_non_null(u);
-    ypr__wino_pack_w(kt, s, w, u);
-    assert_int_equal(ypr__conv2d_wino(kt, pool, s, x, u, ep, y, NULL, NULL), YPR_OK);
+    if (wino_t == 2) {
+        ypr__wino2_pack_w(kt, s, w, u);
+        assert_int_equal(ypr__conv2d_wino2(kt, pool, s, x, u, ep, y, NULL, NULL), YPR_OK);
+    } else {
+        ypr__wino_pack_w(kt, s, w, u);
+        assert_int_equal(ypr__conv2d_wino(kt, pool, s, x, u, ep, y, NULL, NULL), YPR_OK);
+    }
     ypr__free(u);
 }
 
@@ -272,8 +281,8 @@ static double check_conv(ypr_rng *r, const ypr_conv_shape *s, float xmag, int ac
         if (act == YPR_ACT_IDENTITY && mag > 0 && fabs(y[i] - want) / mag > worst)
             worst = fabs(y[i] - want) / mag;
         if (!(fabs(y[i] - want) <= tol))
-            fail_msg("%s conv N%lld C%lld %lldx%lld OC%lld p%lld,%lld act %d at %lld: %.9g vs "
-                     "%.9g (S %g)", kt->name, (long long)s->n, (long long)s->c, (long long)s->h,
+            fail_msg("%s F(%d) conv N%lld C%lld %lldx%lld OC%lld p%lld,%lld act %d at %lld: %.9g vs "
+                     "%.9g (S %g)", kt->name, wino_t, (long long)s->n, (long long)s->c, (long long)s->h,
                      (long long)s->w, (long long)s->oc, (long long)s->ph, (long long)s->pw, act,
                      (long long)i, y[i], want, mag);
     }
@@ -373,6 +382,166 @@ static void test_fused_equals_chunked(void **state)
         check_pools_agree(&r, &shapes[i], YPR_ACT_LEAKY);
 }
 
+/* ------------------------------------------------------------ F(2×2, 3×3) */
+
+static const double BT2[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const double AT2[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+
+static void check_input2(const char *name, in_fn fn, int vl)
+{
+    ypr_rng r;
+    ypr__rng_seed(&r, 21);
+    for (size_t c = 0; c < n_tile_counts(); c++) {
+        const int nt = tile_counts[c];
+        const int64_t ldd = ypr__wino2_row_floats(vl, nt) + 3;
+        assert_true(ypr__wino2_row_floats(1, nt) <= ldd);
+        const int64_t ldv = nt + 5, vn = 16 * ldv;
+        float *d = rand_buf(&r, 4 * ldd, -1000, 1000), *dref = ypr__alloc(4 * ldd * sizeof(float));
+        float *orig = ypr__alloc(4 * ldd * sizeof(float));
+        memcpy(dref, d, 4 * ldd * sizeof(float));
+        memcpy(orig, d, 4 * ldd * sizeof(float));
+        float *v = rand_buf(&r, vn, 7, 7), *vref = rand_buf(&r, vn, 7, 7);
+        fn(d, ldd, nt, v, ldv);
+        ypr__wino2_in_ref(dref, ldd, nt, vref, ldv);
+        for (int64_t i = 0; i < vn; i++) {
+            if (i % ldv >= nt)
+                assert_true(v[i] == 7.0f);   /* nothing past the tiles */
+            else if (memcmp(&v[i], &vref[i], sizeof(float)) != 0)
+                fail_msg("%s wino2_in nt %d at k %lld t %lld: %.9g vs %.9g", name, nt,
+                         (long long)(i / ldv), (long long)(i % ldv), v[i], vref[i]);
+        }
+        for (int t = 0; t < nt; t++)   /* the reference against Bᵀ·d·B in double */
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++) {
+                    double want = 0, mag = 0;
+                    for (int a = 0; a < 4; a++)
+                        for (int b = 0; b < 4; b++) {
+                            double term = BT2[i][a] * BT2[j][b] * orig[a * ldd + 2 * t + b];
+                            want += term;
+                            mag += fabs(term);
+                        }
+                    if (fabs(vref[(i * 4 + j) * ldv + t] - want) > 1e-6 * mag)
+                        fail_msg("reference wino2_in tile %d (%d, %d): %.9g vs %.9g", t, i, j,
+                                 vref[(i * 4 + j) * ldv + t], want);
+                }
+        ypr__free(d); ypr__free(dref); ypr__free(orig); ypr__free(v); ypr__free(vref);
+    }
+}
+
+/* The set's wino2_out_segs against the reference on random virtual rows
+ * (bit for bit but SiLU/sigmoid: 2e-6·(1 + |ref|); nothing written outside
+ * each segment's rows and columns), and the reference's single segments
+ * against Aᵀ·m·A in double. */
+static void check_output2(const char *name, segs_fn fn, int vl)
+{
+    ypr_rng r;
+    ypr__rng_seed(&r, 22);
+    enum { LDY = 100, MAXSEG = 9 };
+    for (int trial = 0; trial < 60; trial++) {
+        ypr_wino_seg seg[MAXSEG], sref[MAXSEG];
+        int nseg = 1 + (int)(ypr__rng_u64(&r) % MAXSEG), nvt = 0;
+        for (int q = 0; q < nseg; q++) {
+            int nt = 1 + (int)(ypr__rng_u64(&r) % 20);
+            seg[q] = (ypr_wino_seg){NULL, nvt, nt, 1 + (int)(ypr__rng_u64(&r) % 2),
+                                    2 * nt - (int)(ypr__rng_u64(&r) % 2)};
+            nvt += nt + 1;
+        }
+        nvt--;
+        const int64_t ldm = (nvt + 2 * vl + 15) / 16 * 16 + 16, yn = (int64_t)nseg * 2 * LDY;
+        float *m = rand_buf(&r, 16 * ldm, -1000, 1000);
+        float *y = rand_buf(&r, yn, 3, 3), *yref = rand_buf(&r, yn, 3, 3);
+        const int act = trial % YPR_ACT_COUNT_;
+        for (int q = 0; q < nseg; q++) {
+            sref[q] = seg[q];
+            seg[q].y = y + (int64_t)q * 2 * LDY + 1;
+            sref[q].y = yref + (int64_t)q * 2 * LDY + 1;
+        }
+        fn(m, ldm, nvt, seg, nseg, LDY, 0.75f, -20.0f, act, 0.1f);
+        ypr__wino2_out_segs_ref(m, ldm, nvt, sref, nseg, LDY, 0.75f, -20.0f, act, 0.1f);
+        const int exact = act != YPR_ACT_SILU && act != YPR_ACT_SIGMOID;
+        for (int64_t i = 0; i < yn; i++) {
+            const int q = (int)(i / (2 * LDY)), rr = (int)(i / LDY % 2);
+            const int64_t cc = i % LDY - 1;
+            if (cc < 0 || rr >= seg[q].rows || cc >= seg[q].cols) {
+                assert_true(y[i] == 3.0f && yref[i] == 3.0f);   /* nothing outside */
+                continue;
+            }
+            if (exact ? memcmp(&y[i], &yref[i], sizeof(float)) != 0
+                      : fabs(y[i] - yref[i]) > 2e-6 * (1 + fabs(yref[i])))
+                fail_msg("%s wino2_out_segs trial %d segment %d (%d, %lld): %.9g vs %.9g", name,
+                         trial, q, rr, (long long)cc, y[i], yref[i]);
+            if (act != YPR_ACT_IDENTITY)
+                continue;
+            const int64_t t = seg[q].vt + cc / 2, c = cc % 2;
+            double want = 0, mag = 0;
+            for (int a = 0; a < 4; a++)
+                for (int b = 0; b < 4; b++) {
+                    double term = AT2[rr][a] * AT2[c][b] * m[(a * 4 + b) * ldm + t];
+                    want += term;
+                    mag += fabs(term);
+                }
+            want = want * 0.75 - 20.0;
+            if (fabs(yref[i] - want) > 1e-6 * (mag * 0.75 + 20.0))
+                fail_msg("reference wino2_out tile %lld (%d, %lld): %.9g vs %.9g", (long long)t,
+                         rr, (long long)c, yref[i], want);
+        }
+        ypr__free(m); ypr__free(y); ypr__free(yref);
+    }
+}
+
+static void test_f2_transforms(void **state)
+{
+    (void)state;
+    assert_non_null(kt->wino2_in);
+    assert_non_null(kt->wino2_out_segs);
+    check_input2(kt->name, kt->wino2_in, kt->vl);
+    check_output2(kt->name, kt->wino2_out_segs, kt->vl);
+}
+
+/* F(2×2) convs against the direct reference (the same tolerance as F(4×4):
+ * its constants are smaller), then on pools of 1, 2 and 3 workers: the same
+ * bits. */
+static void test_f2_conv(void **state)
+{
+    (void)state;
+    ypr_rng r;
+    ypr__rng_seed(&r, 23);
+    static const ypr_conv_shape shapes[] = {
+        {1, 16, 13, 13, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        {2, 5, 13, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1},      /* odd: tiles cross both edges */
+        {1, 3, 5, 9, 6, 3, 3, 1, 1, 0, 0, 1, 1, 1},
+        {1, 7, 3, 3, 4, 3, 3, 1, 1, 2, 2, 1, 1, 1},
+        {1, 4, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        {1, 40, 20, 26, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1},   /* blocks across tile rows */
+    };
+    wino_t = 2;
+    double worst = 0;
+    const size_t nshapes = sizeof shapes / sizeof shapes[0] - (test_quick() ? 1 : 0);
+    for (size_t i = 0; i < nshapes; i++)
+        worst = fmax(worst, check_conv(&r, &shapes[i], i == 1 ? 1000.0f : 1.0f,
+                                       (int)(i % YPR_ACT_COUNT_)));
+    printf("%s F(2x2): worst |error| / sum|x*w| = %.3g\n", kt->name, worst);
+    const ypr_conv_shape *s = &shapes[test_quick() ? 0 : 5];
+    const int64_t yn = s->n * s->oc * s->h * s->w;
+    float *x = rand_buf(&r, s->n * s->c * s->h * s->w, -1, 1);
+    float *w = rand_buf(&r, s->oc * s->c * 9, -1, 1), *bias = rand_buf(&r, s->oc, -1, 1);
+    ypr_epilogue ep = {NULL, bias, YPR_ACT_SILU, 0.1f};
+    float *y[3];
+    for (int i = 0; i < 3; i++) {
+        ypr_pool *p;
+        assert_int_equal(ypr__pool_create(i + 1, &p), YPR_OK);
+        y[i] = ypr__alloc((size_t)yn * sizeof(float));
+        run_wino(p, s, x, w, &ep, y[i]);
+        ypr__pool_free(p);
+    }
+    assert_memory_equal(y[0], y[1], (size_t)yn * sizeof(float));
+    assert_memory_equal(y[0], y[2], (size_t)yn * sizeof(float));
+    for (int i = 0; i < 3; i++)
+        ypr__free(y[i]);
+    ypr__free(x); ypr__free(w); ypr__free(bias);
+    wino_t = 4;
+}
+
 static void test_bad_shapes(void **state)
 {
     (void)state;
@@ -414,6 +583,8 @@ static void test_x86_template(void **state)
     check_input("x86_wino.h@16", wino4_in_vec, 16);
     check_outputs("x86_wino.h@16", wino4_out_vec, 16);
     check_segs("x86_wino.h@16", wino4_out_segs_vec, wino4_out_vec, 16);
+    check_input2("x86_wino.h@16", wino2_in_vec, 16);
+    check_output2("x86_wino.h@16", wino2_out_segs_vec, 16);
 }
 
 int main(void)
@@ -427,6 +598,8 @@ int main(void)
         cmocka_unit_test(test_input_transform),
         cmocka_unit_test(test_output_transform),
         cmocka_unit_test(test_output_segments),
+        cmocka_unit_test(test_f2_transforms),
+        cmocka_unit_test(test_f2_conv),
         cmocka_unit_test(test_conv_against_direct),
         cmocka_unit_test(test_thread_independent),
         cmocka_unit_test(test_fused_equals_chunked),

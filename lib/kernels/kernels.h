@@ -231,6 +231,16 @@ typedef struct ypr_ktable {
     void (*wino4_out_segs)(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
                            int nseg, int64_t ldy, float scale, float bias, int act,
                            float alpha);
+
+    /* Winograd F(2×2, 3×3), the same contracts with 4-row input tiles at
+     * stride 2 (tile t reads columns 2t … 2t + 3; d is read up to column
+     * ypr__wino2_row_floats(vl, nt)), 16 products, 2×2 output tiles
+     * (segments of at most 2 rows and 2·nt columns). Additions only: every
+     * set equals the reference bit for bit but for SiLU/sigmoid. */
+    void (*wino2_in)(float *d, int64_t ldd, int nt, float *v, int64_t ldv);
+    void (*wino2_out_segs)(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
+                           int nseg, int64_t ldy, float scale, float bias, int act,
+                           float alpha);
 } ypr_ktable;
 
 enum { YPR_BN_CHUNK = 1024, YPR_BN_LANES = 16 };
@@ -386,6 +396,17 @@ int64_t ypr__wino_ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int w
 int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
                      const float *x, const float *packed_u, const ypr_epilogue *ep, float *y,
                      float *ws, float *scratch);
+/* Winograd F(2×2, 3×3) (winograd.c; for small maps, ypr__wino2_pays): the
+ * same entry points. Its transformed weights are 16/9 of the weights. */
+int64_t ypr__wino2_row_floats(int vl, int64_t nt);
+int ypr__wino2_pays(const ypr_ktable *kt, const ypr_conv_shape *s, int threads);
+int64_t ypr__wino2_packed_w_floats(const ypr_ktable *kt, const ypr_conv_shape *s);
+void ypr__wino2_pack_w(const ypr_ktable *kt, const ypr_conv_shape *s, const float *w,
+                       float *dst);
+int64_t ypr__wino2_ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int workers);
+int ypr__conv2d_wino2(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                      const float *x, const float *packed_u, const ypr_epilogue *ep, float *y,
+                      float *ws, float *scratch);
 /* The same on a given path (winograd.c: 0 chunked, 1 fused blocks, 2 fused
  * split; −1 the rule, as ypr__conv2d_wino): every path gives the same bits
  * (tests compare them). */
@@ -394,6 +415,10 @@ int ypr__conv2d_wino_path(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_s
                           float *y, float *ws, float *scratch, int path);
 /* The reference transforms (the scalar table's entries). */
 void ypr__wino4_in_ref(float *d, int64_t ldd, int nt, float *v, int64_t ldv);
+void ypr__wino2_in_ref(float *d, int64_t ldd, int nt, float *v, int64_t ldv);
+void ypr__wino2_out_segs_ref(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
+                             int nseg, int64_t ldy, float scale, float bias, int act,
+                             float alpha);
 void ypr__wino4_out_segs_ref(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
                              int nseg, int64_t ldy, float scale, float bias, int act,
                              float alpha);

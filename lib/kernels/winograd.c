@@ -38,6 +38,12 @@ int64_t ypr__wino4_row_floats(int vl, int64_t nt)
     return ceil_div(width, vl) * vl;
 }
 
+int64_t ypr__wino2_row_floats(int vl, int64_t nt)
+{
+    int64_t width = 2 * vl * ceil_div(nt, vl) + 2;
+    return ceil_div(width, vl) * vl;
+}
+
 int ypr__wino_eligible(const ypr_conv_shape *s)
 {
     return s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1 && s->dh == 1 && s->dw == 1 &&
@@ -119,21 +125,31 @@ typedef struct wino_geom {
     int direct;               /* fused: V's rows are nr apart, the GEMMs' packed B */
     int vrow;                 /* fused: a block's tile rows joined in one virtual row */
     int narrow;               /* fused, direct: V's rows are nrn apart (kt->nrn) */
+    int t, wt, wk;            /* output tile side (4 or 2), input tile side, products */
 } wino_geom;
 
-static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g)
+/* wino4_in / wino2_in's row stride for nt tiles */
+static int64_t row_floats(const wino_geom *g, int vl, int64_t nt)
 {
+    return g->t == 4 ? ypr__wino4_row_floats(vl, nt) : ypr__wino2_row_floats(vl, nt);
+}
+
+static void geom(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g, int t)
+{
+    g->t = t;
+    g->wt = t + 2;
+    g->wk = g->wt * g->wt;
     g->oh = s->h + 2 * s->ph - 2;
     g->ow = s->w + 2 * s->pw - 2;
-    g->th = ceil_div(g->oh, 4);
-    g->tw = ceil_div(g->ow, 4);
+    g->th = ceil_div(g->oh, t);
+    g->tw = ceil_div(g->ow, t);
     g->rows = s->n * g->th;
     g->chunk = WINO_CHUNK_FLOATS / (WK * (s->c + s->oc) * g->tw);
     if (g->chunk < 1)
         g->chunk = 1;
     if (g->chunk > g->rows)
         g->chunk = g->rows;
-    g->ldd = ceil_div(ypr__wino4_row_floats(kt->vl, g->tw), 16) * 16;
+    g->ldd = ceil_div(row_floats(g, kt->vl, g->tw), 16) * 16;
     g->tiles = g->rows * g->tw;
     g->nbc = ceil_div(64, kt->nr) * kt->nr;
     g->nbs = g->tiles < 4 * g->nbc ? g->tiles : 4 * g->nbc;
@@ -232,14 +248,23 @@ static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom
     int mode = workers <= 1 ? 1
                : g->tiles >= 32 && 3 * s->c * s->oc <= 8192 * nbb ? 1
                : g->tiles < 32 && panels >= 2 * (int64_t)workers ? 2 : 0;
+    if (g->t == 2)   /* F(2×2): small maps, the split (every worker half of U) */
+        mode = workers > 1 && panels >= 2 * (int64_t)workers ? 2 : 1;
     if (forced >= 0)
         mode = forced;
     if (mode == 2 && panels < workers)
         mode = 0;
+    if (g->t == 2 && mode == 0)   /* no chunked F(2×2) */
+        mode = 1;
     /* fused blocks: at most nbc tiles, the same number for every worker */
     g->nb = mode == 1 ? nbb : mode == 2 ? g->nbs : 0;
     g->parts = mode == 2 ? workers : 1;
     g->vrow = g->nb && vrow_pays(kt, g, g->nb) && forced_vrow() != 0;
+    if (g->t == 2 && g->nb) {   /* F(2×2) runs its blocks as virtual rows only */
+        if (g->nb > g->tw * (WINO_MAX_SEGS - 2))
+            g->nb = g->tw * (WINO_MAX_SEGS - 2);
+        g->vrow = 1;
+    }
     g->nvb = g->vrow ? vtiles_max(g, g->nb) : g->nb;
     g->ldb = ceil_div(g->nvb, 16) * 16;
     /* A block of at most one panel whose V rows are nr apart is already in
@@ -278,7 +303,7 @@ enum { WINO_SKEW = 16 };
 
 static int64_t fused_ldd(const wino_geom *g, int64_t nb, int vl)
 {
-    int64_t v = ceil_div(ypr__wino4_row_floats(vl, vtiles_max(g, nb)), 16) * 16;
+    int64_t v = ceil_div(row_floats(g, vl, vtiles_max(g, nb)), 16) * 16;
     return v > g->ldd ? v : g->ldd;
 }
 
@@ -288,8 +313,8 @@ static int64_t fused_worker_floats(const ypr_conv_shape *s, const wino_geom *g, 
     int64_t ldb = ceil_div(vtiles_max(g, nb), 16) * 16;
     if (ldb < nb)
         ldb = nb;
-    return ceil_div(WT * fused_ldd(g, nb, vl) + WK * ((s->c + s->oc) * ldb + 2 * WINO_SKEW) + 64,
-                    16) * 16;
+    return ceil_div(g->wt * fused_ldd(g, nb, vl) +
+                    g->wk * ((s->c + s->oc) * ldb + 2 * WINO_SKEW) + 64, 16) * 16;
 }
 
 /* V, then M (plus a vector of slack: wino4_out reads whole vectors), then
@@ -298,8 +323,8 @@ static int64_t ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, const wi
                          int workers)
 {
     int64_t p = ldp(g->chunk * g->tw);
-    int64_t chunked = WK * (s->c * p + s->oc * p + 2 * WINO_SKEW) + 64 +
-                      (int64_t)workers * WT * g->ldd;
+    int64_t chunked = g->t != 4 ? 0 : WK * (s->c * p + s->oc * p + 2 * WINO_SKEW) + 64 +
+                                          (int64_t)workers * WT * g->ldd;
     /* fused: per worker its input rows, V and M of one block (plus slack) */
     int64_t nbmax = ceil_div(g->nbc > g->nbs ? g->nbc : g->nbs, 16) * 16;
     int64_t fused = (int64_t)workers * fused_worker_floats(s, g, nbmax, kt->vl);
@@ -309,7 +334,7 @@ static int64_t ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, const wi
 int64_t ypr__wino_ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int workers)
 {
     wino_geom g;
-    geom(kt, s, &g);
+    geom(kt, s, &g, 4);
     choose_path(kt, s, &g, workers, -1);
     return ws_floats(kt, s, &g, workers);
 }
@@ -457,23 +482,25 @@ static int64_t vrow_in(const wino_fused *f, int64_t t0, int64_t nb, float *d, fl
     wino_seg sg;
     for (int64_t t = t0; next_seg(g, &t, t0 + nb, &sg);)
         nvt += sg.ns + 1;
-    const int64_t width = ypr__wino4_row_floats(f->kt->vl, nvt);
+    const int T = g->t;
+    const int64_t width = row_floats(g, f->kt->vl, nvt);
     for (int64_t ci = 0; ci < s->c; ci++) {
         int64_t voff = 0;
         for (int64_t t = t0; next_seg(g, &t, t0 + nb, &sg);) {
             const float *plane = f->x + (sg.b * s->c + ci) * s->h * s->w;
-            const int64_t len = t < t0 + nb ? 4 * (sg.ns + 1) : width - 4 * voff;
-            for (int i = 0; i < WT; i++) {
-                const int64_t iy = 4 * sg.ty - s->ph + i;
-                float *r = d + i * f->ldd + 4 * voff;
+            const int64_t len = t < t0 + nb ? T * (sg.ns + 1) : width - T * voff;
+            for (int i = 0; i < g->wt; i++) {
+                const int64_t iy = T * sg.ty - s->ph + i;
+                float *r = d + i * f->ldd + T * voff;
                 if (iy < 0 || iy >= s->h)
                     memset(r, 0, (size_t)len * sizeof(float));
                 else
-                    ypr__gather_row(plane + iy * s->w, s->w, 4 * sg.tx - s->pw, 1, len, r);
+                    ypr__gather_row(plane + iy * s->w, s->w, T * sg.tx - s->pw, 1, len, r);
             }
             voff += sg.ns + 1;
         }
-        f->kt->wino4_in(d, f->ldd, (int)nvt, v + ci * nbk, s->c * nbk + WINO_SKEW);
+        (T == 4 ? f->kt->wino4_in : f->kt->wino2_in)(d, f->ldd, (int)nvt, v + ci * nbk,
+                                                      s->c * nbk + WINO_SKEW);
     }
     return nvt;
 }
@@ -491,19 +518,21 @@ static void vrow_out(const wino_fused *f, int64_t t0, int64_t nb, int64_t nvt, c
     int nseg = 0;
     int64_t voff = 0;
     wino_seg sg;
+    const int T = g->t;
     for (int64_t t = t0; next_seg(g, &t, t0 + nb, &sg); nseg++) {
-        seg[nseg].y = f->y + ((sg.b * s->oc + o0) * g->oh + 4 * sg.ty) * g->ow + 4 * sg.tx;
+        seg[nseg].y = f->y + ((sg.b * s->oc + o0) * g->oh + T * sg.ty) * g->ow + T * sg.tx;
         seg[nseg].vt = (int)voff;
         seg[nseg].nt = (int)sg.ns;
-        seg[nseg].rows = (int)(g->oh - 4 * sg.ty < 4 ? g->oh - 4 * sg.ty : 4);
-        seg[nseg].cols = (int)(g->ow - 4 * sg.tx < 4 * sg.ns ? g->ow - 4 * sg.tx : 4 * sg.ns);
+        seg[nseg].rows = (int)(g->oh - T * sg.ty < T ? g->oh - T * sg.ty : T);
+        seg[nseg].cols = (int)(g->ow - T * sg.tx < T * sg.ns ? g->ow - T * sg.tx : T * sg.ns);
         voff += sg.ns + 1;
     }
+    void (*out)(const float *, int64_t, int, const ypr_wino_seg *, int, int64_t, float, float,
+                int, float) = T == 4 ? f->kt->wino4_out_segs : f->kt->wino2_out_segs;
     for (int64_t o = o0; o < o1; o++) {
-        f->kt->wino4_out_segs(m + (o - o0) * nbk, om * nbk + WINO_SKEW, (int)nvt, seg, nseg, g->ow,
-                              ep && ep->scale ? ep->scale[o] : 1.0f,
-                              ep && ep->bias ? ep->bias[o] : 0.0f,
-                              ep ? ep->act : YPR_ACT_IDENTITY, ep ? ep->alpha : 0.0f);
+        out(m + (o - o0) * nbk, om * nbk + WINO_SKEW, (int)nvt, seg, nseg, g->ow,
+            ep && ep->scale ? ep->scale[o] : 1.0f, ep && ep->bias ? ep->bias[o] : 0.0f,
+            ep ? ep->act : YPR_ACT_IDENTITY, ep ? ep->alpha : 0.0f);
         for (int q = 0; q < nseg; q++)
             seg[q].y += plane;
     }
@@ -527,7 +556,7 @@ static void fused_task(void *ctx, int64_t task, int worker)
         return;
     float *d = f->ws + (int64_t)worker * f->worker_floats;
     const int64_t vs = s->c * nbk + WINO_SKEW, mst = om * nbk + WINO_SKEW;   /* matrix strides */
-    float *v = d + WT * f->ldd, *m = v + WK * vs;
+    float *v = d + g->wt * f->ldd, *m = v + g->wk * vs;
     int64_t ncol = nb;   /* V's and M's columns: tiles, or virtual tiles */
     if (g->vrow) {
         ncol = vrow_in(f, t0, nb, d, v, nbk);
@@ -542,16 +571,17 @@ static void fused_task(void *ctx, int64_t task, int worker)
             }
         }
     }
-    /* the 36 products of the block for channels o0 … o1 − 1, on this worker alone */
+    /* the 36 (16) products of the block for channels o0 … o1 − 1, on this worker alone */
     ypr_gemm_job jobs[WK];
     ypr_matrix_src ms[WK];
-    for (int k = 0; k < WK; k++) {
+    for (int k = 0; k < g->wk; k++) {
         ms[k] = (ypr_matrix_src){v + k * vs, nbk, ncol};
         jobs[k] = (ypr_gemm_job){om, ncol, s->c, f->packed_u + k * f->per + o0 * s->c,
                                  ypr__pack_b_matrix, &ms[k], m + k * mst, nbk, NULL, 0,
                                  g->direct ? v + k * vs : NULL, g->narrow};
     }
-    int rc = ypr__gemm_run(kt, NULL, jobs, WK, f->scratch + (int64_t)worker * f->scratch_floats);
+    int rc = ypr__gemm_run(kt, NULL, jobs, g->wk,
+                           f->scratch + (int64_t)worker * f->scratch_floats);
     if (rc != YPR_OK) {
         f->rc = rc;   /* any worker's failure (the same code) is reported */
         return;
@@ -577,6 +607,7 @@ static void fused_task(void *ctx, int64_t task, int worker)
         }
     }
 }
+
 int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
                      const float *x, const float *packed_u, const ypr_epilogue *ep, float *y,
                      float *ws, float *scratch)
@@ -584,17 +615,20 @@ int ypr__conv2d_wino(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape 
     return ypr__conv2d_wino_path(kt, pool, s, x, packed_u, ep, y, ws, scratch, -1);
 }
 
-int ypr__conv2d_wino_path(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
-                          const float *x, const float *packed_u, const ypr_epilogue *ep,
-                          float *y, float *ws, float *scratch, int path)
+/* F(t×t, 3×3), t = 4 or 2, on a given path (−1: the rule). */
+static int conv_wino_t(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                       const float *x, const float *packed_u, const ypr_epilogue *ep, float *y,
+                       float *ws, float *scratch, int path, int t)
 {
     TRY(ypr__conv_check(s, NULL, NULL));
     RETURN_IF(!kt || !x || !packed_u || !y, YPR_EINVAL, "conv2d (Winograd): NULL pointer");
     RETURN_IF(!ypr__wino_eligible(s), YPR_EINVAL,
               "conv2d (Winograd): needs a 3x3 stride-1 undilated ungrouped conv, padding <= 2");
+    RETURN_IF(t == 2 && (!kt->wino2_in || !kt->wino2_out_segs), YPR_EINVAL,
+              "conv2d (Winograd F(2x2)): kernel set %s lacks the transforms", kt->name);
     const int workers = ypr__pool_size(pool);
     wino_geom g;
-    geom(kt, s, &g);
+    geom(kt, s, &g, t);
     float *own = NULL;
     if (!ws) {
         own = ypr__alloc((size_t)ws_floats(kt, s, &g, workers) * sizeof(float));
@@ -632,6 +666,78 @@ int ypr__conv2d_wino_path(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_s
     return rc;
 }
 
+int ypr__conv2d_wino_path(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                          const float *x, const float *packed_u, const ypr_epilogue *ep,
+                          float *y, float *ws, float *scratch, int path)
+{
+    return conv_wino_t(kt, pool, s, x, packed_u, ep, y, ws, scratch, path, 4);
+}
+
+/* ---- F(2×2, 3×3) */
+
+/* Taken on maps where F(4×4) is not (its 4×4 tiles would cover under 75 %
+ * of what they compute: 13², 10²) but F(2×2)'s cover at least that much,
+ * with at least 128 input and output channels. Alone on AVX-512 Zen 5 (two
+ * threads, against the GEMM path): 128→128 … 256→512 @13² and @10² in
+ * 0.67–0.86 of the time, 512→512 and 512→1024 @13² 0.82–0.91 (U, 16/9 of
+ * the weights, streams from memory); 64 channels on either side 0.89–1.05.
+ * In yolov7 @416 its 13² layers took 0.87 of their time (docs/simd.md). */
+int ypr__wino2_pays(const ypr_ktable *kt, const ypr_conv_shape *s, int threads)
+{
+    int64_t oh = s->h + 2 * s->ph - 2, ow = s->w + 2 * s->pw - 2;
+    int64_t covered = 4 * ceil_div(oh, 2) * ceil_div(ow, 2);
+    return ypr__wino_eligible(s) && kt->wino2_in && !ypr__wino_pays(kt, s, threads) &&
+           s->c >= 128 && s->oc >= 128 && oh >= 8 && ow >= 8 && 4 * oh * ow >= 3 * covered;
+}
+
+int64_t ypr__wino2_packed_w_floats(const ypr_ktable *kt, const ypr_conv_shape *s)
+{
+    return 16 * ypr__gemm_packed_a_floats(kt, s->oc, s->c);
+}
+
+/* G of F(2, 3) (4×3). */
+static const double wino2_g[4][3] = {
+    {1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+
+/* U_k = (G·g·Gᵀ)[k / 4][k % 4] in double, rounded once, in the
+ * ypr__gemm_pack_a layout of each of the 16 [OC × C] matrices. */
+void ypr__wino2_pack_w(const ypr_ktable *kt, const ypr_conv_shape *s, const float *w, float *dst)
+{
+    const int mr = kt->mr;
+    const int64_t c = s->c, per = ypr__gemm_packed_a_floats(kt, s->oc, c);
+    memset(dst, 0, (size_t)(16 * per) * sizeof(float));
+    for (int64_t o = 0; o < s->oc; o++)
+        for (int64_t ci = 0; ci < c; ci++) {
+            const float *g = w + (o * c + ci) * 9;
+            double t[4][3];
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 3; j++)
+                    t[i][j] = wino2_g[i][0] * g[j] + wino2_g[i][1] * g[3 + j] +
+                              wino2_g[i][2] * g[6 + j];
+            float *at = dst + (o / mr) * mr * c + ci * mr + o % mr;
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 4; j++)
+                    at[(i * 4 + j) * per] = (float)(t[i][0] * wino2_g[j][0] +
+                                                    t[i][1] * wino2_g[j][1] +
+                                                    t[i][2] * wino2_g[j][2]);
+        }
+}
+
+int64_t ypr__wino2_ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int workers)
+{
+    wino_geom g;
+    geom(kt, s, &g, 2);
+    choose_path(kt, s, &g, workers, -1);
+    return ws_floats(kt, s, &g, workers);
+}
+
+int ypr__conv2d_wino2(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                      const float *x, const float *packed_u, const ypr_epilogue *ep, float *y,
+                      float *ws, float *scratch)
+{
+    return conv_wino_t(kt, pool, s, x, packed_u, ep, y, ws, scratch, -1, 2);
+}
+
 /* ---- accumulating variant (the training backward's dX, conv_bwd.c) */
 
 /* Task (output channel) of ypr__conv2d_wino_acc: per tile row, M → a
@@ -664,7 +770,7 @@ int ypr__conv2d_wino_acc(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_sh
     RETURN_IF(!ypr__wino_eligible(s), YPR_EINVAL,
               "conv2d (Winograd): needs a 3x3 stride-1 undilated ungrouped conv, padding <= 2");
     wino_geom g;
-    geom(kt, s, &g);
+    geom(kt, s, &g, 4);
     const int64_t pmax = ldp(g.chunk * g.tw), per = ypr__gemm_packed_a_floats(kt, s->oc, s->c);
     wino_run w = {kt, s, &g, x, NULL, y, ws, ws + WK * (s->c * pmax + WINO_SKEW),
                   ws + WK * ((s->c + s->oc) * pmax + 2 * WINO_SKEW) + 64, 0, 0};

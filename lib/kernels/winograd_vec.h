@@ -24,6 +24,8 @@
  *   void wv_int4(float *p, const wv_f q[4])     p[4l + k] = q[k] lane l, writes p[0, 4·VL)
  *   wv_f wv_ep(wv_f y, wv_f s, wv_f b, wv_f alpha, const int ACT)
  *        act(y·s + b), the multiply and the add rounded separately
+ *   void wv_deint2(const float *p, wv_f q[2])   q[k] lane l = p[2l + k], reads p[0, 2·VL)
+ *   void wv_int2(float *p, const wv_f q[2])     p[2l + k] = q[k] lane l, writes p[0, 2·VL)
  * and optionally (with #define WV_STORE_N)
  *   void wv_store_n(float *p, wv_f v, int n)   the first n ≤ VL lanes at p
  */
@@ -224,4 +226,111 @@ static void wino4_out_vec(const float *m, int64_t ldm, int nt, float *y, int64_t
 {
     YPR_ACT_SPECIALIZE(act, wino4_out_loop(m, ldm, nt, y, ldy, rows, cols, scale, bias, alpha,
                                            ACT_));
+}
+
+/* ---- F(2×2, 3×3): 4×4 input tiles at stride 2, 16 products per tile and
+ * input channel instead of 36 (for small maps, where F(4×4)'s transformed
+ * weights, 4× the weights, cost more to stream than its multiplications
+ * save). Tile t reads input columns 2t … 2t + 3, writes output 2t, 2t + 1.
+ * Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], Aᵀ = [1 1 1 0; 0 1 −1 −1]:
+ * additions only, so every set equals the reference bit for bit. */
+AI void wino2_bt(const wv_f d[4], wv_f o[4])
+{
+    o[0] = wv_sub(d[0], d[2]);
+    o[1] = wv_add(d[1], d[2]);
+    o[2] = wv_sub(d[2], d[1]);
+    o[3] = wv_sub(d[1], d[3]);
+}
+
+AI void wino2_at(const wv_f m[4], wv_f o[2])
+{
+    o[0] = wv_add(wv_add(m[0], m[1]), m[2]);
+    o[1] = wv_sub(wv_sub(m[1], m[2]), m[3]);
+}
+
+/* wino2_in: d holds 4 input rows at stride ldd (read up to column
+ * ypr__wino2_row_floats(VL, nt)), overwritten; writes v[k·ldv + t] for
+ * k < 16, t < nt. Pass 1 down the columns, pass 2 along each row's tiles. */
+static void wino2_in_vec(float *d, int64_t ldd, int nt, float *v, int64_t ldv)
+{
+    const int64_t groups = (nt + WV_VL - 1) / WV_VL;
+    const int64_t width = 2 * WV_VL * groups + 2;
+    for (int64_t x = 0; x < width; x += WV_VL) {
+        wv_f r[4], o[4];
+        for (int i = 0; i < 4; i++)
+            r[i] = wv_load(d + i * ldd + x);
+        wino2_bt(r, o);
+        for (int i = 0; i < 4; i++)
+            wv_store(d + i * ldd + x, o[i]);
+    }
+    for (int64_t g = 0; g < groups; g++) {
+        const int64_t t0 = g * WV_VL;
+        const int n = nt - t0 < WV_VL ? (int)(nt - t0) : WV_VL;
+        for (int i = 0; i < 4; i++) {
+            const float *row = d + i * ldd + 2 * t0;
+            wv_f c[4], o[4];
+            wv_deint2(row, c);
+            wv_deint2(row + 2, c + 2);
+            wino2_bt(c, o);
+            for (int j = 0; j < 4; j++)
+                wv_store_n(v + (i * 4 + j) * ldv + t0, o[j], n);
+        }
+    }
+}
+
+/* wino2_out_segs: as wino4_out_segs with 2×2 output tiles (rows ≤ 2,
+ * cols ≤ 2·nt per segment; m[k·ldm + t] for k < 16, readable up to the next
+ * whole vector past nvt). */
+AI void wino2_out_segs_loop(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
+                            int nseg, int64_t ldy, float scale, float bias, float alpha,
+                            const int ACT)
+{
+    const wv_f s = wv_set1(scale), b = wv_set1(bias), al = wv_set1(alpha);
+    int s0 = 0;
+    for (int t0 = 0; t0 < nvt; t0 += WV_VL) {
+        while (s0 < nseg && seg[s0].vt + seg[s0].nt <= t0)
+            s0++;
+        int rows = 0;
+        for (int si = s0; si < nseg && seg[si].vt < t0 + WV_VL; si++)
+            rows = seg[si].rows > rows ? seg[si].rows : rows;
+        wv_f col[2][4];
+        for (int j = 0; j < 4; j++) {
+            wv_f c[4], o[2];
+            for (int i = 0; i < 4; i++)
+                c[i] = wv_load(m + (i * 4 + j) * ldm + t0);
+            wino2_at(c, o);
+            col[0][j] = o[0];
+            col[1][j] = o[1];
+        }
+        for (int r = 0; r < rows; r++) {
+            wv_f o[2];
+            float buf[2 * WV_VL];
+            wino2_at(col[r], o);
+            o[0] = wv_ep(o[0], s, b, al, ACT);
+            o[1] = wv_ep(o[1], s, b, al, ACT);
+            wv_int2(buf, o);
+            for (int si = s0; si < nseg && seg[si].vt < t0 + WV_VL; si++) {
+                const ypr_wino_seg *g = &seg[si];
+                if (r >= g->rows)
+                    continue;
+                const int fa = 2 * (g->vt > t0 ? g->vt : t0) - 2 * t0;
+                const int end = 2 * g->vt + g->cols - 2 * t0;
+                const int fb = end < 2 * WV_VL ? end : 2 * WV_VL;
+                float *yr = g->y + r * ldy + 2 * t0 - 2 * g->vt;
+                for (int k = fa / WV_VL; k * WV_VL < fb; k++) {
+                    const int lo = (fa > k * WV_VL ? fa : k * WV_VL) - k * WV_VL;
+                    const int hi = (fb < (k + 1) * WV_VL ? fb : (k + 1) * WV_VL) - k * WV_VL;
+                    wv_store_lanes(yr + k * WV_VL + lo, wv_load(buf + k * WV_VL), lo, hi);
+                }
+            }
+        }
+    }
+}
+
+static void wino2_out_segs_vec(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
+                               int nseg, int64_t ldy, float scale, float bias, int act,
+                               float alpha)
+{
+    YPR_ACT_SPECIALIZE(act, wino2_out_segs_loop(m, ldm, nvt, seg, nseg, ldy, scale, bias, alpha,
+                                                ACT_));
 }

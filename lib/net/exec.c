@@ -20,7 +20,7 @@ typedef struct step {
     int in_node;           /* for conv: the conv node */
     ypr_conv_shape cs;     /* conv geometry (n, c, h, w of its input) */
     float *packed;         /* conv: packed weights (Winograd-transformed when wino) */
-    int wino;              /* conv: runs as Winograd F(4×4, 3×3) */
+    int wino;              /* conv: runs as Winograd F(4×4, 3×3) (1) or F(2×2, 3×3) (2) */
     float *scale, *bias;   /* per output channel, NULL = 1 / 0 */
     int act;
     float alpha;
@@ -33,7 +33,7 @@ typedef struct buffer { float *data; size_t floats; int busy; } buffer;
  * conv (in node order) the GEMM packing and the Winograd transform are each
  * made when a plan first needs them: whether a conv runs as Winograd depends
  * on its input size, so plans for other shapes may need the other one. */
-typedef struct packset { int refs; int n; float **w, **wu; size_t bytes; } packset;
+typedef struct packset { int refs; int n; float **w, **wu, **wu2; size_t bytes; } packset;
 
 struct ypr_plan {
     const ypr_net *net;
@@ -138,12 +138,14 @@ void ypr__plan_free(ypr_plan *p)
     if (!p)
         return;
     if (p->packs && --p->packs->refs == 0) {
-        for (int i = 0; i < p->packs->n; i++) {
-            ypr__free(p->packs->w[i]);
-            ypr__free(p->packs->wu[i]);
+        for (int i = 0; i < p->packs->n; i++) {   /* arrays may be missing (out of memory) */
+            ypr__free(p->packs->w ? p->packs->w[i] : NULL);
+            ypr__free(p->packs->wu ? p->packs->wu[i] : NULL);
+            ypr__free(p->packs->wu2 ? p->packs->wu2[i] : NULL);
         }
         free(p->packs->w);
         free(p->packs->wu);
+        free(p->packs->wu2);
         free(p->packs);
     }
     for (int i = 0; i < p->nsteps; i++) {
@@ -175,18 +177,30 @@ static int conv_algo_from_env(void)
     return -1;
 }
 
+/* YPR_WINO2=0 turns F(2×2, 3×3) off (A/B runs); read per plan. */
+static int wino2_on(void)
+{
+    const char *e = getenv("YPR_WINO2");
+    return !(e && e[0] == '0' && !e[1]);
+}
+
 /* The conv's packed weights for this plan: borrowed from the packset when
  * an earlier plan made them, made (and kept there) otherwise. */
 static int conv_weights(ypr_plan *p, step *st, int nconv, const float *w)
 {
-    float **slot = st->wino ? &p->packs->wu[nconv] : &p->packs->w[nconv];
+    float **slot = st->wino == 2 ? &p->packs->wu2[nconv]
+                   : st->wino    ? &p->packs->wu[nconv]
+                                 : &p->packs->w[nconv];
     if (!*slot) {
-        int64_t n = st->wino ? ypr__wino_packed_w_floats(p->kt, &st->cs)
-                             : ypr__conv_packed_w_floats(p->kt, &st->cs);
+        int64_t n = st->wino == 2 ? ypr__wino2_packed_w_floats(p->kt, &st->cs)
+                    : st->wino  ? ypr__wino_packed_w_floats(p->kt, &st->cs)
+                                : ypr__conv_packed_w_floats(p->kt, &st->cs);
         *slot = alloc_floats(n);
         if (!*slot)
             return YPR_ENOMEM;
-        if (st->wino)
+        if (st->wino == 2)
+            ypr__wino2_pack_w(p->kt, &st->cs, w, *slot);
+        else if (st->wino)
             ypr__wino_pack_w(p->kt, &st->cs, w, *slot);
         else
             ypr__conv_pack_w(p->kt, &st->cs, w, *slot);
@@ -194,7 +208,8 @@ static int conv_weights(ypr_plan *p, step *st, int nconv, const float *w)
     }
     st->packed = *slot;
     if (st->wino) {
-        int64_t ws = ypr__wino_ws_floats(p->kt, &st->cs, ypr__pool_size(p->pool));
+        int64_t ws = st->wino == 2 ? ypr__wino2_ws_floats(p->kt, &st->cs, ypr__pool_size(p->pool))
+                                   : ypr__wino_ws_floats(p->kt, &st->cs, ypr__pool_size(p->pool));
         if (ws > p->wino_ws_floats)
             p->wino_ws_floats = ws;
     }
@@ -230,6 +245,9 @@ static int build_steps(ypr_plan *p, const ypr_consumers *cons)
             RETURN_IF(nconv >= p->packs->n, YPR_EINTERNAL, "plan: more convs than nodes");
             st.wino = ypr__wino_eligible(&st.cs) &&
                       (algo < 0 ? ypr__wino_pays(p->kt, &st.cs, ypr__pool_size(p->pool)) : algo);
+            if (!st.wino && algo < 0 && wino2_on() &&
+                ypr__wino2_pays(p->kt, &st.cs, ypr__pool_size(p->pool)))
+                st.wino = 2;
             TRY(conv_weights(p, &st, nconv++, wt->data));
             last = fold_chain(net, cons, i, nd->c, &st,
                               nd->p[1] >= 0 ? net->params[nd->p[1]].data : NULL, -1, 1);
@@ -494,8 +512,9 @@ int ypr__plan_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t
             p->packs->n = net->nnodes;
             p->packs->w = calloc((size_t)net->nnodes, sizeof(float *));
             p->packs->wu = calloc((size_t)net->nnodes, sizeof(float *));
+            p->packs->wu2 = calloc((size_t)net->nnodes, sizeof(float *));
         }
-        if (!p->packs || !p->packs->w || !p->packs->wu) {
+        if (!p->packs || !p->packs->w || !p->packs->wu || !p->packs->wu2) {
             rc = ypr__error(YPR_ENOMEM, "plan: out of memory");
             goto fail;
         }
@@ -564,6 +583,9 @@ static int run_step(ypr_plan *p, const step *st)
     switch (st->kind) {
     case STEP_CONV: {
         ypr_epilogue ep = {st->scale, st->bias, st->act, st->alpha};
+        if (st->wino == 2)
+            return ypr__conv2d_wino2(p->kt, p->pool, &st->cs, x, st->packed, &ep, y, p->wino_ws,
+                                     p->scratch);
         if (st->wino)
             return ypr__conv2d_wino(p->kt, p->pool, &st->cs, x, st->packed, &ep, y, p->wino_ws,
                                     p->scratch);
@@ -695,7 +717,7 @@ int ypr__plan_run(ypr_plan *p, const float *x)
                  (double)(st->cs.c / st->cs.groups * st->cs.kh * st->cs.kw) / (ms * 1e6);
             snprintf(kind, sizeof kind, "%lldx%lld/s%lld in %lld %s", (long long)st->cs.kh,
                      (long long)st->cs.kw, (long long)st->cs.sh, (long long)st->cs.c,
-                     st->wino ? "wino"
+                     st->wino == 2 ? "wino2" : st->wino ? "wino"
                      : ypr__conv3x3_rows_eligible(p->kt, &st->cs) ? "rows" : "gemm");
         }
         ypr__log(YPR_LOG_INFO, "step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %7.1f GFLOP/s %s",

@@ -612,6 +612,19 @@ AI void wv_int4(float *p, const wv_f q[4])
     vst4q_f32(p, v);
 }
 
+AI void wv_deint2(const float *p, wv_f q[2])
+{
+    float32x4x2_t v = vld2q_f32(p);
+    q[0] = v.val[0];
+    q[1] = v.val[1];
+}
+
+AI void wv_int2(float *p, const wv_f q[2])
+{
+    float32x4x2_t v = {{q[0], q[1]}};
+    vst2q_f32(p, v);
+}
+
 AI wv_f wv_ep(wv_f y, wv_f s, wv_f b, wv_f alpha, const int ACT)
 {
     return act_neon(vaddq_f32(vmulq_f32(y, s), b), ACT, alpha);
@@ -749,4 +762,6 @@ void ypr__kt_fill_neon(ypr_ktable *t)
     t->wino4_in = wino4_in_vec;
     t->wino4_out = wino4_out_vec;
     t->wino4_out_segs = wino4_out_segs_vec;
+    t->wino2_in = wino2_in_vec;
+    t->wino2_out_segs = wino2_out_segs_vec;
 }

@@ -280,6 +280,18 @@ AI void wv_int4(float *p, const wv_f q[4])
         p[k] = q[k];
 }
 
+AI void wv_deint2(const float *p, wv_f q[2])
+{
+    q[0] = p[0];
+    q[1] = p[1];
+}
+
+AI void wv_int2(float *p, const wv_f q[2])
+{
+    p[0] = q[0];
+    p[1] = q[1];
+}
+
 AI wv_f wv_ep(wv_f y, wv_f s, wv_f b, wv_f alpha, const int ACT)
 {
     return ypr__act_ref(y * s + b, ACT, alpha);
@@ -290,6 +302,18 @@ AI wv_f wv_ep(wv_f y, wv_f s, wv_f b, wv_f alpha, const int ACT)
 void ypr__wino4_in_ref(float *d, int64_t ldd, int nt, float *v, int64_t ldv)
 {
     wino4_in_vec(d, ldd, nt, v, ldv);
+}
+
+void ypr__wino2_in_ref(float *d, int64_t ldd, int nt, float *v, int64_t ldv)
+{
+    wino2_in_vec(d, ldd, nt, v, ldv);
+}
+
+void ypr__wino2_out_segs_ref(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
+                             int nseg, int64_t ldy, float scale, float bias, int act,
+                             float alpha)
+{
+    wino2_out_segs_vec(m, ldm, nvt, seg, nseg, ldy, scale, bias, act, alpha);
 }
 
 void ypr__wino4_out_segs_ref(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
@@ -329,4 +353,6 @@ void ypr__kt_fill_scalar(ypr_ktable *t)
     t->wino4_in = ypr__wino4_in_ref;
     t->wino4_out = ypr__wino4_out_ref;
     t->wino4_out_segs = ypr__wino4_out_segs_ref;
+    t->wino2_in = ypr__wino2_in_ref;
+    t->wino2_out_segs = ypr__wino2_out_segs_ref;
 }

@@ -424,4 +424,6 @@ void ypr__kt_fill_avx512(ypr_ktable *t)
     t->wino4_in = wino4_in_vec;
     t->wino4_out = wino4_out_vec;
     t->wino4_out_segs = wino4_out_segs_vec;
+    t->wino2_in = wino2_in_vec;
+    t->wino2_out_segs = wino2_out_segs_vec;
 }

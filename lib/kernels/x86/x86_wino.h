@@ -39,6 +39,20 @@ AI void wv_int4(float *p, const wv_f q[4])
     xv_store(p + 3 * XV_VL, xv_zip_hi(u1, w1));
 }
 
+/* lanes 2l + k of the 2·VL floats at p, and the inverse */
+AI void wv_deint2(const float *p, wv_f q[2])
+{
+    xv_f a0 = xv_load(p), a1 = xv_load(p + XV_VL);
+    q[0] = xv_even(a0, a1);
+    q[1] = xv_odd(a0, a1);
+}
+
+AI void wv_int2(float *p, const wv_f q[2])
+{
+    xv_store(p, xv_zip_lo(q[0], q[1]));
+    xv_store(p + XV_VL, xv_zip_hi(q[0], q[1]));
+}
+
 AI wv_f wv_ep(wv_f y, wv_f s, wv_f b, wv_f alpha, const int ACT)
 {
     return act_vec(affine_vec(y, s, b), ACT, alpha);
