@@ -131,18 +131,18 @@ static void test_matches_pytorch(void **state)
 }
 
 /* Every 3×3 stride-1 conv forced through Winograd F(4×4, 3×3)
- * (YPR_CONV_ALGO=winograd, read when a plan is made), then none (gemm):
- * both agree with PyTorch within 1e-4, plain and fused, and they differ
- * (so the Winograd path did run). */
+ * (YPR_CONV_ALGO=winograd, read when a plan is made), through F(2×2, 3×3)
+ * (winograd2), then none (gemm): all agree with PyTorch within 1e-4, plain
+ * and fused, and each Winograd form differs from the GEMM path (so it ran). */
 static void test_matches_pytorch_winograd(void **state)
 {
     (void)state;
-    static const char *const algos[2] = {"winograd", "gemm"};
+    static const char *const algos[3] = {"winograd", "winograd2", "gemm"};
     const char *old = getenv("YPR_CONV_ALGO");
     char *saved = old ? strdup(old) : NULL;
-    float *out[2][2];
+    float *out[2][3];
     for (int fused = 0; fused < 2; fused++)
-        for (int a = 0; a < 2; a++) {
+        for (int a = 0; a < 3; a++) {
             assert_int_equal(setenv("YPR_CONV_ALGO", algos[a], 1), 0);
             ypr_model *m = mini();
             if (fused)
@@ -159,9 +159,11 @@ static void test_matches_pytorch_winograd(void **state)
         unsetenv("YPR_CONV_ALGO");
     free(saved);
     for (int fused = 0; fused < 2; fused++) {
+        assert_memory_not_equal(out[fused][0], out[fused][2], out_n[0] * sizeof(float));
+        assert_memory_not_equal(out[fused][1], out[fused][2], out_n[0] * sizeof(float));
         assert_memory_not_equal(out[fused][0], out[fused][1], out_n[0] * sizeof(float));
-        free(out[fused][0]);
-        free(out[fused][1]);
+        for (int a = 0; a < 3; a++)
+            free(out[fused][a]);
     }
 }
 

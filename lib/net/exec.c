@@ -165,13 +165,16 @@ void ypr__plan_free(ypr_plan *p)
     free(p);
 }
 
-/* YPR_CONV_ALGO=auto (default: the cost rule), winograd (every eligible
- * conv) or gemm (none): a switch for A/B runs and tests. */
+/* YPR_CONV_ALGO=auto (default: the cost rules), winograd (every eligible
+ * conv as F(4×4, 3×3)), winograd2 (every eligible conv as F(2×2, 3×3)) or
+ * gemm (none): a switch for A/B runs and tests. */
 static int conv_algo_from_env(void)
 {
     const char *e = getenv("YPR_CONV_ALGO");
     if (e && strcmp(e, "winograd") == 0)
         return 1;
+    if (e && strcmp(e, "winograd2") == 0)
+        return 2;
     if (e && strcmp(e, "gemm") == 0)
         return 0;
     return -1;
@@ -243,8 +246,9 @@ static int build_steps(ypr_plan *p, const ypr_consumers *cons)
                                      nd->sh, nd->sw, nd->ph, nd->pw, nd->dh, nd->dw, nd->groups};
             TRY(ypr__conv_check(&st.cs, NULL, NULL));
             RETURN_IF(nconv >= p->packs->n, YPR_EINTERNAL, "plan: more convs than nodes");
-            st.wino = ypr__wino_eligible(&st.cs) &&
-                      (algo < 0 ? ypr__wino_pays(p->kt, &st.cs, ypr__pool_size(p->pool)) : algo);
+            st.wino = !ypr__wino_eligible(&st.cs) ? 0
+                      : algo < 0 ? ypr__wino_pays(p->kt, &st.cs, ypr__pool_size(p->pool))
+                                 : algo;
             if (!st.wino && algo < 0 && wino2_on() &&
                 ypr__wino2_pays(p->kt, &st.cs, ypr__pool_size(p->pool)))
                 st.wino = 2;
