@@ -192,25 +192,25 @@ static int vrow_pays(const ypr_ktable *kt, const wino_geom *g, int64_t nb)
            ceil_div(nb + segs - 1, kt->vl) < per_seg;
 }
 
-/* The path per shape and pool. Measured on AVX-512 Zen 5 with virtual rows
- * and the narrow panel (session 11: every YOLOv7 Winograd shape at 416 and
- * 640, the four choices alternated call by call in one process, medians of
- * 11 rounds on two threads, 15 on one; docs/simd.md, "Winograd"):
+/* The path per shape and pool. Measured on AVX-512 Zen 5 with virtual rows,
+ * the narrow panel and the skewed matrices (session 11: every YOLOv7
+ * Winograd shape at 416 and 640, the choices alternated call by call in one
+ * process, medians of 9–11 rounds on two threads, 15 on one; docs/simd.md,
+ * "Winograd"):
  * 0  chunked: tile rows in chunks, transforms and the 36 GEMMs each spread
  *    over the pool: two workers or more where neither fused path is taken
- *    (512→256 and 256→512 at 26²: within 3 % of the split path);
+ *    (256→256 @52²: within 3 % of the fused blocks);
  * 1  fused blocks: a worker takes blocks of at most nbc tiles (the smallest
  *    multiple of the micro-tile width from 64 on), as many blocks per worker,
  *    through all three stages in its own buffers. Always on one worker
  *    (0.70–0.97 of the chunked path's time from 20² to 160² maps); on two,
- *    with 32 tiles or more where the block reuses U enough,
- *    3·C·OC ≤ 8192 per tile of the block (256→128 and 128→256 at 26²: 0.8 of
- *    the chunked path; 256→512 at 40²: 0.82; 512→256 at 26², past the bound:
- *    1.10, as every worker streams all of U for 25 tiles);
- * 2  fused split: fewer than 32 tiles (20² maps; 13² ones do not take
- *    Winograd): every worker transforms all tiles and computes its share of
- *    the output channels (512→512, 512→256 and 512→1024 at 20²: 0.89–0.94
- *    of the chunked path, 0.7 of the fused blocks).
+ *    where the block reuses U enough, 3·C·OC ≤ 8192 per tile of the block,
+ *    and the split is not taken (26²–80² maps up to 128→256: 0.7–0.95 of the
+ *    chunked path);
+ * 2  fused split: every worker transforms all tiles and computes its share
+ *    of the output channels (reads its share of U), below 32 tiles or where
+ *    C·OC ≥ 1024 per tile (20² maps; 256→256, 512→256 and 256→512 @26²,
+ *    256→512 @40²: 0.84–0.94 of the best other path).
  * YPR_WINO_FUSED=0|1|2 forces a path (A/B runs). */
 /* YPR_WINO_FUSED, read once per process (not on every conv call): 0, 1 or 2,
  * or −1 when unset or anything else. */
@@ -245,9 +245,9 @@ static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom
     const int forced = path >= 0 ? path : forced_path();
     const int64_t panels = ceil_div(s->oc, kt->mr);
     const int64_t per = ceil_div(g->tiles, workers), nbb = ceil_div(per, ceil_div(per, g->nbc));
-    int mode = workers <= 1 ? 1
-               : g->tiles >= 32 && 3 * s->c * s->oc <= 8192 * nbb ? 1
-               : g->tiles < 32 && panels >= 2 * (int64_t)workers ? 2 : 0;
+    const int split = (g->tiles < 32 || s->c * s->oc >= 1024 * g->tiles) &&
+                      panels >= 2 * (int64_t)workers;
+    int mode = workers <= 1 ? 1 : split ? 2 : 3 * s->c * s->oc <= 8192 * nbb ? 1 : 0;
     if (g->t == 2)   /* F(2×2): small maps, the split (every worker half of U) */
         mode = workers > 1 && panels >= 2 * (int64_t)workers ? 2 : 1;
     if (forced >= 0)
