@@ -156,16 +156,19 @@ static void run_tile(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t m0,
 }
 
 /* Part `part` of a job's columns, split evenly in nsplit parts of whole
- * vectors (a part may end inside a panel), with all the job's rows: in
- * blocks of nc columns, or all at once when the part has at most
- * WHOLE_PANELS panels (each A micro-panel then meets every B panel, so A is
- * read once). */
+ * vectors (a part may end inside a panel), with all the job's rows, in
+ * blocks of nc columns. (Until session 11 a part of at most WHOLE_PANELS
+ * panels went at once, so that each A micro-panel met every B panel and A
+ * was read once; but then every A micro-panel streamed the whole B block
+ * from L2. In blocks of nc: 256→256 s2 @52² and 1×1 1024→256 @26² alone,
+ * two threads, 0.85–0.93 of the time; yolov7 @416 in the model, profiled,
+ * its s2 and 1×1 convs 0.96–0.98; whole passes 0.965–0.991, 7 rounds.) */
 static void part_task(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t part, float *buf)
 {
-    const int64_t nr = pl->kt->nr, vl = pl->kt->vl, vecs = ceil_div(jb->n, vl);
+    const int64_t vl = pl->kt->vl, vecs = ceil_div(jb->n, vl);
     const int64_t n0 = vecs * part / pl->nsplit * vl;
     const int64_t n1 = min64(jb->n, vecs * (part + 1) / pl->nsplit * vl);
-    const int64_t step = (n1 - n0 <= WHOLE_PANELS * nr ? WHOLE_PANELS : pl->kt->nc / nr) * nr;
+    const int64_t step = pl->kt->nc;
     for (int64_t j = n0; j < n1; j += step)
         run_tile(pl, jb, 0, jb->m, j, min64(n1, j + step), buf);
 }
