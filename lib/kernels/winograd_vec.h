@@ -162,6 +162,39 @@ AI void wino4_out_loop(const float *m, int64_t ldm, int nt, float *y, int64_t ld
     }
 }
 
+/* The stores of one group of VL virtual tiles, found once per group: the
+ * lanes lo … hi − 1 of interleaved vector k go to y + r·ldy + lo for rows
+ * r < rows. A group meets at most VL / 2 + 1 segments (each has a tile and
+ * a thrown-away tile after it), and the vector boundaries cut them at most
+ * `per − 1` more times. */
+typedef struct wv_st {
+    float *y;
+    int k, lo, hi, rows;
+} wv_st;
+
+AI int wv_group_stores(const ypr_wino_seg *seg, int s0, int nseg, int t0, const int T,
+                       wv_st *st, int *rows)
+{
+    int n = 0;
+    *rows = 0;
+    for (int si = s0; si < nseg && seg[si].vt < t0 + WV_VL; si++) {
+        const ypr_wino_seg *g = &seg[si];
+        *rows = g->rows > *rows ? g->rows : *rows;
+        /* the group's floats [fa, fb) belong to this segment; float f goes to
+         * column T·t0 + f − T·vt of the segment's rows */
+        const int fa = T * (g->vt > t0 ? g->vt : t0) - T * t0;
+        const int end = T * g->vt + g->cols - T * t0;
+        const int fb = end < T * WV_VL ? end : T * WV_VL;
+        float *yr = g->y + T * t0 - T * g->vt;
+        for (int k = fa / WV_VL; k * WV_VL < fb; k++) {
+            const int lo = (fa > k * WV_VL ? fa : k * WV_VL) - k * WV_VL;
+            const int hi = (fb < (k + 1) * WV_VL ? fb : (k + 1) * WV_VL) - k * WV_VL;
+            st[n++] = (wv_st){yr + k * WV_VL + lo, k, lo, hi, g->rows};
+        }
+    }
+    return n;
+}
+
 /* wino4_out_segs for one activation: the same values as wino4_out_loop; each
  * group of VL virtual tiles is interleaved once per output row, then every
  * segment that overlaps the group stores its lanes to its own row. */
@@ -174,9 +207,9 @@ AI void wino4_out_segs_loop(const float *m, int64_t ldm, int nvt, const ypr_wino
     for (int t0 = 0; t0 < nvt; t0 += WV_VL) {
         while (s0 < nseg && seg[s0].vt + seg[s0].nt <= t0)
             s0++;
-        int rows = 0;   /* rows any segment of the group needs */
-        for (int si = s0; si < nseg && seg[si].vt < t0 + WV_VL; si++)
-            rows = seg[si].rows > rows ? seg[si].rows : rows;
+        wv_st st[WV_VL / 2 + 1 + 4];
+        int rows;
+        const int nst = wv_group_stores(seg, s0, nseg, t0, 4, st, &rows);
         wv_f col[4][6];
         for (int j = 0; j < 6; j++) {
             wv_f c[6], o[4];
@@ -193,22 +226,10 @@ AI void wino4_out_segs_loop(const float *m, int64_t ldm, int nvt, const ypr_wino
             for (int c = 0; c < 4; c++)
                 o[c] = wv_ep(o[c], s, b, al, ACT);
             wv_int4(buf, o);
-            for (int si = s0; si < nseg && seg[si].vt < t0 + WV_VL; si++) {
-                const ypr_wino_seg *g = &seg[si];
-                if (r >= g->rows)
-                    continue;
-                /* the group's floats [fa, fb) belong to this segment; float f
-                 * goes to column 4·t0 + f − 4·vt of the segment's row r */
-                const int fa = 4 * (g->vt > t0 ? g->vt : t0) - 4 * t0;
-                const int end = 4 * g->vt + g->cols - 4 * t0;
-                const int fb = end < 4 * WV_VL ? end : 4 * WV_VL;
-                float *yr = g->y + r * ldy + 4 * t0 - 4 * g->vt;
-                for (int k = fa / WV_VL; k * WV_VL < fb; k++) {
-                    const int lo = (fa > k * WV_VL ? fa : k * WV_VL) - k * WV_VL;
-                    const int hi = (fb < (k + 1) * WV_VL ? fb : (k + 1) * WV_VL) - k * WV_VL;
-                    wv_store_lanes(yr + k * WV_VL + lo, wv_load(buf + k * WV_VL), lo, hi);
-                }
-            }
+            for (int e = 0; e < nst; e++)
+                if (r < st[e].rows)
+                    wv_store_lanes(st[e].y + r * ldy, wv_load(buf + st[e].k * WV_VL), st[e].lo,
+                                   st[e].hi);
         }
     }
 }
@@ -290,9 +311,9 @@ AI void wino2_out_segs_loop(const float *m, int64_t ldm, int nvt, const ypr_wino
     for (int t0 = 0; t0 < nvt; t0 += WV_VL) {
         while (s0 < nseg && seg[s0].vt + seg[s0].nt <= t0)
             s0++;
-        int rows = 0;
-        for (int si = s0; si < nseg && seg[si].vt < t0 + WV_VL; si++)
-            rows = seg[si].rows > rows ? seg[si].rows : rows;
+        wv_st st[WV_VL / 2 + 1 + 2];
+        int rows;
+        const int nst = wv_group_stores(seg, s0, nseg, t0, 2, st, &rows);
         wv_f col[2][4];
         for (int j = 0; j < 4; j++) {
             wv_f c[4], o[2];
@@ -309,20 +330,10 @@ AI void wino2_out_segs_loop(const float *m, int64_t ldm, int nvt, const ypr_wino
             o[0] = wv_ep(o[0], s, b, al, ACT);
             o[1] = wv_ep(o[1], s, b, al, ACT);
             wv_int2(buf, o);
-            for (int si = s0; si < nseg && seg[si].vt < t0 + WV_VL; si++) {
-                const ypr_wino_seg *g = &seg[si];
-                if (r >= g->rows)
-                    continue;
-                const int fa = 2 * (g->vt > t0 ? g->vt : t0) - 2 * t0;
-                const int end = 2 * g->vt + g->cols - 2 * t0;
-                const int fb = end < 2 * WV_VL ? end : 2 * WV_VL;
-                float *yr = g->y + r * ldy + 2 * t0 - 2 * g->vt;
-                for (int k = fa / WV_VL; k * WV_VL < fb; k++) {
-                    const int lo = (fa > k * WV_VL ? fa : k * WV_VL) - k * WV_VL;
-                    const int hi = (fb < (k + 1) * WV_VL ? fb : (k + 1) * WV_VL) - k * WV_VL;
-                    wv_store_lanes(yr + k * WV_VL + lo, wv_load(buf + k * WV_VL), lo, hi);
-                }
-            }
+            for (int e = 0; e < nst; e++)
+                if (r < st[e].rows)
+                    wv_store_lanes(st[e].y + r * ldy, wv_load(buf + st[e].k * WV_VL), st[e].lo,
+                                   st[e].hi);
         }
     }
 }
