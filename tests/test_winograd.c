@@ -58,48 +58,61 @@ typedef void (*in_fn)(float *, int64_t, int, float *, int64_t);
 typedef void (*out_fn)(const float *, int64_t, int, float *, int64_t, int, int64_t, float, float,
                        int, float);
 
-static void check_input(const char *name, in_fn fn, int vl)
+/* F(T×T) input transform (T = 4: wino4_in, T = 2: wino2_in) against the
+ * scalar reference, bit for bit, nothing written past the tiles; and the
+ * reference against Bᵀ·d·B in double from the matrices written out here. */
+static const double BT2[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+
+static void check_input_t(const char *name, in_fn fn, int vl, int T)
 {
+    const int W = T + 2, K = W * W;
+    in_fn ref = T == 4 ? ypr__wino4_in_ref : ypr__wino2_in_ref;
+    int64_t (*row_floats)(int, int64_t) = T == 4 ? ypr__wino4_row_floats : ypr__wino2_row_floats;
     ypr_rng r;
-    ypr__rng_seed(&r, 1);
+    ypr__rng_seed(&r, (uint64_t)T);
     for (size_t c = 0; c < n_tile_counts(); c++) {
         const int nt = tile_counts[c];
-        const int64_t ldd = ypr__wino4_row_floats(vl, nt) + 3;
-        const int64_t ldd_ref = ypr__wino4_row_floats(1, nt);
-        assert_true(ldd_ref <= ldd);
-        const int64_t ldv = nt + 5, vn = 36 * ldv;
-        float *d = rand_buf(&r, 6 * ldd, -1000, 1000), *dref = ypr__alloc(6 * ldd * sizeof(float));
-        float *orig = ypr__alloc(6 * ldd * sizeof(float));
-        memcpy(dref, d, 6 * ldd * sizeof(float));
-        memcpy(orig, d, 6 * ldd * sizeof(float));
+        const int64_t ldd = row_floats(vl, nt) + 3;
+        assert_true(row_floats(1, nt) <= ldd);
+        const int64_t ldv = nt + 5, vn = K * ldv;
+        float *d = rand_buf(&r, W * ldd, -1000, 1000), *dref = ypr__alloc(W * ldd * sizeof(float));
+        float *orig = ypr__alloc(W * ldd * sizeof(float));
+        memcpy(dref, d, W * ldd * sizeof(float));
+        memcpy(orig, d, W * ldd * sizeof(float));
         float *v = rand_buf(&r, vn, 7, 7), *vref = rand_buf(&r, vn, 7, 7);
         fn(d, ldd, nt, v, ldv);
-        ypr__wino4_in_ref(dref, ldd, nt, vref, ldv);
+        ref(dref, ldd, nt, vref, ldv);
         for (int64_t i = 0; i < vn; i++) {
             if (i % ldv >= nt)
                 assert_true(v[i] == 7.0f);   /* nothing past the tiles */
             else if (memcmp(&v[i], &vref[i], sizeof(float)) != 0)
-                fail_msg("%s wino4_in nt %d at k %lld t %lld: %.9g vs %.9g", name, nt,
-                         (long long)(i / ldv), (long long)(i % ldv), v[i], vref[i]);
+                fail_msg("%s F(%d) input transform nt %d at k %lld t %lld: %.9g vs %.9g", name,
+                         T, nt, (long long)(i / ldv), (long long)(i % ldv), v[i], vref[i]);
         }
-        /* the reference against Bᵀ·d·B in double */
         for (int t = 0; t < nt; t++)
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++) {
+            for (int i = 0; i < W; i++)
+                for (int j = 0; j < W; j++) {
                     double want = 0, mag = 0;
-                    for (int a = 0; a < 6; a++)
-                        for (int b = 0; b < 6; b++) {
-                            double term = BT[i][a] * BT[j][b] * orig[a * ldd + 4 * t + b];
+                    for (int a = 0; a < W; a++)
+                        for (int b = 0; b < W; b++) {
+                            double bi = T == 4 ? BT[i][a] : BT2[i][a];
+                            double bj = T == 4 ? BT[j][b] : BT2[j][b];
+                            double term = bi * bj * orig[a * ldd + T * t + b];
                             want += term;
                             mag += fabs(term);
                         }
-                    double got = vref[(i * 6 + j) * ldv + t];
+                    double got = vref[(i * W + j) * ldv + t];
                     if (fabs(got - want) > 1e-6 * mag)
-                        fail_msg("reference wino4_in tile %d (%d, %d): %.9g vs %.9g", t, i, j,
-                                 got, want);
+                        fail_msg("reference F(%d) input transform tile %d (%d, %d): %.9g vs %.9g",
+                                 T, t, i, j, got, want);
                 }
         ypr__free(d); ypr__free(dref); ypr__free(orig); ypr__free(v); ypr__free(vref);
     }
+}
+
+static void check_input(const char *name, in_fn fn, int vl)
+{
+    check_input_t(name, fn, vl, 4);
 }
 
 static void test_input_transform(void **state)
@@ -291,18 +304,21 @@ static double check_conv(ypr_rng *r, const ypr_conv_shape *s, float xmag, int ac
     return worst;
 }
 
+/* Edge shapes both tile sizes are checked on (n, c, h, w, oc, 3, 3, 1, 1,
+ * ph, pw, 1, 1, 1): odd sizes (tiles cross both edges), paddings 0 and 2, a
+ * 1×1 input (one partial tile). */
+#define EDGE_SHAPES                                                                    \
+    {2, 5, 13, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1}, {1, 3, 5, 9, 6, 3, 3, 1, 1, 0, 0, 1, 1, 1}, \
+    {1, 7, 3, 3, 4, 3, 3, 1, 1, 2, 2, 1, 1, 1}, {1, 4, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1}
+
 static void test_conv_against_direct(void **state)
 {
     (void)state;
     ypr_rng r;
     ypr__rng_seed(&r, 3);
-    /* n, c, h, w, oc, 3, 3, 1, 1, ph, pw, 1, 1, 1 */
     static const ypr_conv_shape shapes[] = {
         {1, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1},
-        {2, 5, 13, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1},      /* odd: tiles cross both edges */
-        {1, 3, 5, 9, 6, 3, 3, 1, 1, 0, 0, 1, 1, 1},
-        {1, 7, 3, 3, 4, 3, 3, 1, 1, 2, 2, 1, 1, 1},
-        {1, 4, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},       /* 1×1 input, one partial tile */
+        EDGE_SHAPES,
         {1, 33, 26, 26, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1},
         {1, 12, 10, 50, 20, 3, 3, 1, 1, 1, 0, 1, 1, 1},
     };
@@ -384,49 +400,7 @@ static void test_fused_equals_chunked(void **state)
 
 /* ------------------------------------------------------------ F(2×2, 3×3) */
 
-static const double BT2[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
 static const double AT2[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
-
-static void check_input2(const char *name, in_fn fn, int vl)
-{
-    ypr_rng r;
-    ypr__rng_seed(&r, 21);
-    for (size_t c = 0; c < n_tile_counts(); c++) {
-        const int nt = tile_counts[c];
-        const int64_t ldd = ypr__wino2_row_floats(vl, nt) + 3;
-        assert_true(ypr__wino2_row_floats(1, nt) <= ldd);
-        const int64_t ldv = nt + 5, vn = 16 * ldv;
-        float *d = rand_buf(&r, 4 * ldd, -1000, 1000), *dref = ypr__alloc(4 * ldd * sizeof(float));
-        float *orig = ypr__alloc(4 * ldd * sizeof(float));
-        memcpy(dref, d, 4 * ldd * sizeof(float));
-        memcpy(orig, d, 4 * ldd * sizeof(float));
-        float *v = rand_buf(&r, vn, 7, 7), *vref = rand_buf(&r, vn, 7, 7);
-        fn(d, ldd, nt, v, ldv);
-        ypr__wino2_in_ref(dref, ldd, nt, vref, ldv);
-        for (int64_t i = 0; i < vn; i++) {
-            if (i % ldv >= nt)
-                assert_true(v[i] == 7.0f);   /* nothing past the tiles */
-            else if (memcmp(&v[i], &vref[i], sizeof(float)) != 0)
-                fail_msg("%s wino2_in nt %d at k %lld t %lld: %.9g vs %.9g", name, nt,
-                         (long long)(i / ldv), (long long)(i % ldv), v[i], vref[i]);
-        }
-        for (int t = 0; t < nt; t++)   /* the reference against Bᵀ·d·B in double */
-            for (int i = 0; i < 4; i++)
-                for (int j = 0; j < 4; j++) {
-                    double want = 0, mag = 0;
-                    for (int a = 0; a < 4; a++)
-                        for (int b = 0; b < 4; b++) {
-                            double term = BT2[i][a] * BT2[j][b] * orig[a * ldd + 2 * t + b];
-                            want += term;
-                            mag += fabs(term);
-                        }
-                    if (fabs(vref[(i * 4 + j) * ldv + t] - want) > 1e-6 * mag)
-                        fail_msg("reference wino2_in tile %d (%d, %d): %.9g vs %.9g", t, i, j,
-                                 vref[(i * 4 + j) * ldv + t], want);
-                }
-        ypr__free(d); ypr__free(dref); ypr__free(orig); ypr__free(v); ypr__free(vref);
-    }
-}
 
 /* The set's wino2_out_segs against the reference on random virtual rows
  * (bit for bit but SiLU/sigmoid: 2e-6·(1 + |ref|); nothing written outside
@@ -494,7 +468,7 @@ static void test_f2_transforms(void **state)
     (void)state;
     assert_non_null(kt->wino2_in);
     assert_non_null(kt->wino2_out_segs);
-    check_input2(kt->name, kt->wino2_in, kt->vl);
+    check_input_t(kt->name, kt->wino2_in, kt->vl, 2);
     check_output2(kt->name, kt->wino2_out_segs, kt->vl);
 }
 
@@ -508,10 +482,7 @@ static void test_f2_conv(void **state)
     ypr__rng_seed(&r, 23);
     static const ypr_conv_shape shapes[] = {
         {1, 16, 13, 13, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1},
-        {2, 5, 13, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1},      /* odd: tiles cross both edges */
-        {1, 3, 5, 9, 6, 3, 3, 1, 1, 0, 0, 1, 1, 1},
-        {1, 7, 3, 3, 4, 3, 3, 1, 1, 2, 2, 1, 1, 1},
-        {1, 4, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        EDGE_SHAPES,
         {1, 40, 20, 26, 70, 3, 3, 1, 1, 1, 1, 1, 1, 1},   /* blocks across tile rows */
     };
     wino_t = 2;
@@ -583,7 +554,7 @@ static void test_x86_template(void **state)
     check_input("x86_wino.h@16", wino4_in_vec, 16);
     check_outputs("x86_wino.h@16", wino4_out_vec, 16);
     check_segs("x86_wino.h@16", wino4_out_segs_vec, wino4_out_vec, 16);
-    check_input2("x86_wino.h@16", wino2_in_vec, 16);
+    check_input_t("x86_wino.h@16", wino2_in_vec, 16, 2);
     check_output2("x86_wino.h@16", wino2_out_segs_vec, 16);
 }
 

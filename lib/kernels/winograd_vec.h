@@ -65,6 +65,26 @@ AI void wino4_at(const wv_f m[6], wv_f o[4])
     o[3] = wv_add(wv_add(b, wv_mul(wv_set1(8.0f), d)), m[5]);
 }
 
+/* ---- F(2×2, 3×3): 4×4 input tiles at stride 2, 16 products per tile and
+ * input channel instead of 36 (for small maps, where F(4×4)'s transformed
+ * weights, 4× the weights, cost more to stream than its multiplications
+ * save). Tile t reads input columns 2t … 2t + 3, writes output 2t, 2t + 1.
+ * Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], Aᵀ = [1 1 1 0; 0 1 −1 −1]:
+ * additions only, so every set equals the reference bit for bit. */
+AI void wino2_bt(const wv_f d[4], wv_f o[4])
+{
+    o[0] = wv_sub(d[0], d[2]);
+    o[1] = wv_add(d[1], d[2]);
+    o[2] = wv_sub(d[2], d[1]);
+    o[3] = wv_sub(d[1], d[3]);
+}
+
+AI void wino2_at(const wv_f m[4], wv_f o[2])
+{
+    o[0] = wv_add(wv_add(m[0], m[1]), m[2]);
+    o[1] = wv_sub(wv_sub(m[1], m[2]), m[3]);
+}
+
 /* Store the first n lanes of v at p (n ≤ VL). An including file with masked
  * stores defines WV_STORE_N and its own wv_store_n (a copy through the stack
  * became a memcpy call per vector: 1.3 % of yolov7-tiny @416). */
@@ -94,36 +114,55 @@ AI void wv_store_lanes(float *q, wv_f v, int lo, int hi)
 }
 #endif
 
-/* wino4_in: d holds 6 input rows at stride ldd, overwritten. Pass 1 combines
- * the rows (Bᵀ down each column) in place over whole vectors of columns;
- * pass 2 combines the 6 columns of each tile (deinterleaved into lanes). */
-static void wino4_in_vec(float *d, int64_t ldd, int nt, float *v, int64_t ldv)
+/* The input transform of F(T×T, 3×3), T = 4 or 2 (a compile-time constant):
+ * d holds T + 2 input rows at stride ldd (tile t reads columns T·t … T·t +
+ * T + 1), overwritten; writes v[k·ldv + t] for k < (T + 2)², t < nt. Pass 1
+ * combines the rows (Bᵀ down each column) in place over whole vectors of
+ * columns; pass 2 combines the T + 2 columns of each tile (deinterleaved into
+ * lanes). */
+AI void wino_in_loop(float *d, int64_t ldd, int nt, float *v, int64_t ldv, const int T)
 {
+    const int W = T + 2;
     const int64_t groups = (nt + WV_VL - 1) / WV_VL;
-    const int64_t width = 4 * WV_VL * groups + 4;
+    const int64_t width = T * WV_VL * groups + T;
     for (int64_t x = 0; x < width; x += WV_VL) {
         wv_f r[6], o[6];
-        for (int i = 0; i < 6; i++)
+        for (int i = 0; i < W; i++)
             r[i] = wv_load(d + i * ldd + x);
-        wino4_bt(r, o);
-        for (int i = 0; i < 6; i++)
+        if (T == 4)
+            wino4_bt(r, o);
+        else
+            wino2_bt(r, o);
+        for (int i = 0; i < W; i++)
             wv_store(d + i * ldd + x, o[i]);
     }
     for (int64_t g = 0; g < groups; g++) {
         const int64_t t0 = g * WV_VL;
         const int n = nt - t0 < WV_VL ? (int)(nt - t0) : WV_VL;
-        for (int i = 0; i < 6; i++) {
-            const float *row = d + i * ldd + 4 * t0;
-            wv_f c[6], hi[4], o[6];
-            wv_deint4(row, c);
-            wv_deint4(row + 4, hi);
-            c[4] = hi[0];
-            c[5] = hi[1];
-            wino4_bt(c, o);
-            for (int j = 0; j < 6; j++)
-                wv_store_n(v + (i * 6 + j) * ldv + t0, o[j], n);
+        for (int i = 0; i < W; i++) {
+            const float *row = d + i * ldd + T * t0;
+            wv_f c[6], o[6];
+            if (T == 4) {
+                wv_f hi[4];
+                wv_deint4(row, c);
+                wv_deint4(row + 4, hi);
+                c[4] = hi[0];
+                c[5] = hi[1];
+                wino4_bt(c, o);
+            } else {
+                wv_deint2(row, c);
+                wv_deint2(row + 2, c + 2);
+                wino2_bt(c, o);
+            }
+            for (int j = 0; j < W; j++)
+                wv_store_n(v + (i * W + j) * ldv + t0, o[j], n);
         }
     }
+}
+
+static void wino4_in_vec(float *d, int64_t ldd, int nt, float *v, int64_t ldv)
+{
+    wino_in_loop(d, ldd, nt, v, ldv, 4);
 }
 
 /* wino4_out for one activation (ACT a compile-time constant): pass 1 takes
@@ -195,13 +234,15 @@ AI int wv_group_stores(const ypr_wino_seg *seg, int s0, int nseg, int t0, const 
     return n;
 }
 
-/* wino4_out_segs for one activation: the same values as wino4_out_loop; each
- * group of VL virtual tiles is interleaved once per output row, then every
- * segment that overlaps the group stores its lanes to its own row. */
-AI void wino4_out_segs_loop(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
-                            int nseg, int64_t ldy, float scale, float bias, float alpha,
-                            const int ACT)
+/* wino4_out_segs (T = 4) and wino2_out_segs (T = 2) for one activation:
+ * the same values as wino4_out_loop; each group of VL virtual tiles is
+ * interleaved once per output row, then every segment that overlaps the
+ * group stores its lanes to its own row. */
+AI void wino_out_segs_loop(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
+                           int nseg, int64_t ldy, float scale, float bias, float alpha,
+                           const int ACT, const int T)
 {
+    const int W = T + 2;
     const wv_f s = wv_set1(scale), b = wv_set1(bias), al = wv_set1(alpha);
     int s0 = 0;   /* the first segment that reaches the current group */
     for (int t0 = 0; t0 < nvt; t0 += WV_VL) {
@@ -209,23 +250,32 @@ AI void wino4_out_segs_loop(const float *m, int64_t ldm, int nvt, const ypr_wino
             s0++;
         wv_st st[WV_VL / 2 + 1 + 4];
         int rows;
-        const int nst = wv_group_stores(seg, s0, nseg, t0, 4, st, &rows);
+        const int nst = wv_group_stores(seg, s0, nseg, t0, T, st, &rows);
         wv_f col[4][6];
-        for (int j = 0; j < 6; j++) {
+        for (int j = 0; j < W; j++) {
             wv_f c[6], o[4];
-            for (int i = 0; i < 6; i++)
-                c[i] = wv_load(m + (i * 6 + j) * ldm + t0);
-            wino4_at(c, o);
-            for (int r = 0; r < 4; r++)
+            for (int i = 0; i < W; i++)
+                c[i] = wv_load(m + (i * W + j) * ldm + t0);
+            if (T == 4)
+                wino4_at(c, o);
+            else
+                wino2_at(c, o);
+            for (int r = 0; r < T; r++)
                 col[r][j] = o[r];
         }
         for (int r = 0; r < rows; r++) {
             wv_f o[4];
             float buf[4 * WV_VL];
-            wino4_at(col[r], o);
-            for (int c = 0; c < 4; c++)
+            if (T == 4)
+                wino4_at(col[r], o);
+            else
+                wino2_at(col[r], o);
+            for (int c = 0; c < T; c++)
                 o[c] = wv_ep(o[c], s, b, al, ACT);
-            wv_int4(buf, o);
+            if (T == 4)
+                wv_int4(buf, o);
+            else
+                wv_int2(buf, o);
             for (int e = 0; e < nst; e++)
                 if (r < st[e].rows)
                     wv_store_lanes(st[e].y + r * ldy, wv_load(buf + st[e].k * WV_VL), st[e].lo,
@@ -238,8 +288,8 @@ static void wino4_out_segs_vec(const float *m, int64_t ldm, int nvt, const ypr_w
                                int nseg, int64_t ldy, float scale, float bias, int act,
                                float alpha)
 {
-    YPR_ACT_SPECIALIZE(act, wino4_out_segs_loop(m, ldm, nvt, seg, nseg, ldy, scale, bias, alpha,
-                                                ACT_));
+    YPR_ACT_SPECIALIZE(act, wino_out_segs_loop(m, ldm, nvt, seg, nseg, ldy, scale, bias, alpha,
+                                               ACT_, 4));
 }
 
 static void wino4_out_vec(const float *m, int64_t ldm, int nt, float *y, int64_t ldy, int rows,
@@ -249,99 +299,20 @@ static void wino4_out_vec(const float *m, int64_t ldm, int nt, float *y, int64_t
                                            ACT_));
 }
 
-/* ---- F(2×2, 3×3): 4×4 input tiles at stride 2, 16 products per tile and
- * input channel instead of 36 (for small maps, where F(4×4)'s transformed
- * weights, 4× the weights, cost more to stream than its multiplications
- * save). Tile t reads input columns 2t … 2t + 3, writes output 2t, 2t + 1.
- * Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], Aᵀ = [1 1 1 0; 0 1 −1 −1]:
- * additions only, so every set equals the reference bit for bit. */
-AI void wino2_bt(const wv_f d[4], wv_f o[4])
-{
-    o[0] = wv_sub(d[0], d[2]);
-    o[1] = wv_add(d[1], d[2]);
-    o[2] = wv_sub(d[2], d[1]);
-    o[3] = wv_sub(d[1], d[3]);
-}
-
-AI void wino2_at(const wv_f m[4], wv_f o[2])
-{
-    o[0] = wv_add(wv_add(m[0], m[1]), m[2]);
-    o[1] = wv_sub(wv_sub(m[1], m[2]), m[3]);
-}
-
-/* wino2_in: d holds 4 input rows at stride ldd (read up to column
- * ypr__wino2_row_floats(VL, nt)), overwritten; writes v[k·ldv + t] for
- * k < 16, t < nt. Pass 1 down the columns, pass 2 along each row's tiles. */
+/* wino2_in: wino_in_loop with T = 2 (4 input rows, read up to column
+ * ypr__wino2_row_floats(VL, nt); 16 values per tile). */
 static void wino2_in_vec(float *d, int64_t ldd, int nt, float *v, int64_t ldv)
 {
-    const int64_t groups = (nt + WV_VL - 1) / WV_VL;
-    const int64_t width = 2 * WV_VL * groups + 2;
-    for (int64_t x = 0; x < width; x += WV_VL) {
-        wv_f r[4], o[4];
-        for (int i = 0; i < 4; i++)
-            r[i] = wv_load(d + i * ldd + x);
-        wino2_bt(r, o);
-        for (int i = 0; i < 4; i++)
-            wv_store(d + i * ldd + x, o[i]);
-    }
-    for (int64_t g = 0; g < groups; g++) {
-        const int64_t t0 = g * WV_VL;
-        const int n = nt - t0 < WV_VL ? (int)(nt - t0) : WV_VL;
-        for (int i = 0; i < 4; i++) {
-            const float *row = d + i * ldd + 2 * t0;
-            wv_f c[4], o[4];
-            wv_deint2(row, c);
-            wv_deint2(row + 2, c + 2);
-            wino2_bt(c, o);
-            for (int j = 0; j < 4; j++)
-                wv_store_n(v + (i * 4 + j) * ldv + t0, o[j], n);
-        }
-    }
+    wino_in_loop(d, ldd, nt, v, ldv, 2);
 }
 
 /* wino2_out_segs: as wino4_out_segs with 2×2 output tiles (rows ≤ 2,
  * cols ≤ 2·nt per segment; m[k·ldm + t] for k < 16, readable up to the next
  * whole vector past nvt). */
-AI void wino2_out_segs_loop(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
-                            int nseg, int64_t ldy, float scale, float bias, float alpha,
-                            const int ACT)
-{
-    const wv_f s = wv_set1(scale), b = wv_set1(bias), al = wv_set1(alpha);
-    int s0 = 0;
-    for (int t0 = 0; t0 < nvt; t0 += WV_VL) {
-        while (s0 < nseg && seg[s0].vt + seg[s0].nt <= t0)
-            s0++;
-        wv_st st[WV_VL / 2 + 1 + 2];
-        int rows;
-        const int nst = wv_group_stores(seg, s0, nseg, t0, 2, st, &rows);
-        wv_f col[2][4];
-        for (int j = 0; j < 4; j++) {
-            wv_f c[4], o[2];
-            for (int i = 0; i < 4; i++)
-                c[i] = wv_load(m + (i * 4 + j) * ldm + t0);
-            wino2_at(c, o);
-            col[0][j] = o[0];
-            col[1][j] = o[1];
-        }
-        for (int r = 0; r < rows; r++) {
-            wv_f o[2];
-            float buf[2 * WV_VL];
-            wino2_at(col[r], o);
-            o[0] = wv_ep(o[0], s, b, al, ACT);
-            o[1] = wv_ep(o[1], s, b, al, ACT);
-            wv_int2(buf, o);
-            for (int e = 0; e < nst; e++)
-                if (r < st[e].rows)
-                    wv_store_lanes(st[e].y + r * ldy, wv_load(buf + st[e].k * WV_VL), st[e].lo,
-                                   st[e].hi);
-        }
-    }
-}
-
 static void wino2_out_segs_vec(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
                                int nseg, int64_t ldy, float scale, float bias, int act,
                                float alpha)
 {
-    YPR_ACT_SPECIALIZE(act, wino2_out_segs_loop(m, ldm, nvt, seg, nseg, ldy, scale, bias, alpha,
-                                                ACT_));
+    YPR_ACT_SPECIALIZE(act, wino_out_segs_loop(m, ldm, nvt, seg, nseg, ldy, scale, bias, alpha,
+                                               ACT_, 2));
 }
