@@ -322,17 +322,28 @@ typedef struct wjob {
     int64_t per_worker, rchunks, panels_per_chunk;
 } wjob;
 
-/* Padded row iy of one channel plane: zp outside the image. */
+/* Padded row iy of one channel plane: zp outside the image (buf's edges hold
+ * zp already: input_block fills the row buffers once). */
 static const int8_t *pad_row(const wjob *j, const int8_t *plane, int64_t iy, int8_t *buf,
                              const int8_t *zrow)
 {
     const ypr_conv_shape *s = j->s;
     if (iy < 0 || iy >= s->h)
         return zrow;
-    memset(buf, j->zp, (size_t)s->pw);
     memcpy(buf + s->pw, plane + iy * s->w, (size_t)s->w);
-    memset(buf + s->pw + s->w, j->zp, (size_t)(j->g.rowlen - s->pw - s->w));
     return buf;
+}
+
+/* dst = src for one B panel row group of n int32 (16 or 32 on the SIMD
+ * sets: constant sizes, copied inline rather than through a call each). */
+static inline void copy_i32(void *dst, const void *src, int n)
+{
+    if (n == 32)
+        memcpy(dst, src, 128);
+    else if (n == 16)
+        memcpy(dst, src, 64);
+    else
+        memcpy(dst, src, (size_t)n * 4);
 }
 
 /* The nx B matrices of tiles t0 … t0 + cols − 1 (zero past cols). */
@@ -345,7 +356,7 @@ static void input_block(const wjob *j, const int8_t *ximg, int64_t t0, int64_t c
     const int64_t ncp = up(cols, wk->nr), hw = s->h * s->w;
     const int pt = g->pt, t = g->t;
     int8_t *zrow = rows + 2 * pt * g->rowlen;
-    memset(zrow, j->zp, (size_t)g->rowlen);
+    memset(rows, j->zp, (size_t)((2 * pt + 1) * g->rowlen));   /* the row buffers' edges, zrow */
     if (ncp > cols)
         for (int x = 0; x < g->nx; x++)
             memset(tv + (x * ncp + cols) * 2, 0, (size_t)(ncp - cols) * 4);
@@ -367,8 +378,8 @@ static void input_block(const wjob *j, const int8_t *ximg, int64_t t0, int64_t c
         }
         for (int x = 0; x < g->nx; x++)
             for (int64_t jp = 0; jp < ncp / wk->nr; jp++)
-                memcpy(bblk + (x * g->npan + jp) * g->bpanel + q * wk->nr * 2,
-                       tv + (x * ncp + jp * wk->nr) * 2, (size_t)wk->nr * 4);
+                copy_i32(bblk + (x * g->npan + jp) * g->bpanel + q * wk->nr * 2,
+                         tv + (x * ncp + jp * wk->nr) * 2, wk->nr);
     }
 }
 
