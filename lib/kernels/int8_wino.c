@@ -56,9 +56,10 @@ typedef struct wgeom {
     int64_t oh, ow, th, tw, nt;   /* output; tiles down, across, in all */
     int64_t nkg, panels;          /* input-channel pairs; A row panels */
     int64_t apanel, bpanel;       /* int16 elements of one A / B panel */
+    int64_t bmat;                 /* int16 elements between two B matrices (skewed) */
     int64_t nc, npan, nblk;       /* tiles per block (a multiple of wnr), its panels, blocks */
     int64_t rowlen;               /* bytes of one padded input row */
-    int64_t b_bytes, v_bytes, m_bytes, o_bytes, r_bytes;   /* scratch parts */
+    int64_t b_bytes, m_bytes, o_bytes, r_bytes;   /* scratch parts */
 } wgeom;
 
 static void geometry(const ypr_i8kt *kt, const ypr_conv_shape *s, int t, wgeom *g)
@@ -85,8 +86,8 @@ static void geometry(const ypr_i8kt *kt, const ypr_conv_shape *s, int t, wgeom *
     g->npan = nc / wk->nr;
     g->nblk = (g->nt + nc - 1) / nc;
     g->rowlen = up(t * g->tw + 2 + 64, 64);
-    g->b_bytes = up(g->nx * g->npan * g->bpanel * 2, 64);
-    g->v_bytes = up(g->nx * nc * 2 * 2, 64);
+    g->bmat = g->npan * g->bpanel + 32;
+    g->b_bytes = up(g->nx * g->bmat * 2, 64);
     g->m_bytes = up(g->nx * (int64_t)wk->mr * wk->nr * 4, 64);
     g->o_bytes = up((int64_t)wk->mr * t * t * wk->nr, 64);
     g->r_bytes = (2 * g->pt + 1) * g->rowlen;
@@ -153,7 +154,7 @@ int64_t ypr__i8_wino_scratch_bytes(const ypr_i8kt *kt, const ypr_conv_shape *s, 
 {
     wgeom g;
     geometry(kt, s, t, &g);
-    return g.b_bytes + g.v_bytes + g.m_bytes + g.o_bytes + g.r_bytes;
+    return g.b_bytes + g.m_bytes + g.o_bytes + g.r_bytes;
 }
 
 /* ------------------------------------------------------- scalar transforms */
@@ -334,21 +335,14 @@ static const int8_t *pad_row(const wjob *j, const int8_t *plane, int64_t iy, int
     return buf;
 }
 
-/* dst = src for one B panel row group of n int32 (16 or 32 on the SIMD
- * sets: constant sizes, copied inline rather than through a call each). */
-static inline void copy_i32(void *dst, const void *src, int n)
-{
-    if (n == 32)
-        memcpy(dst, src, 128);
-    else if (n == 16)
-        memcpy(dst, src, 64);
-    else
-        memcpy(dst, src, (size_t)n * 4);
-}
-
-/* The nx B matrices of tiles t0 … t0 + cols − 1 (zero past cols). */
+/* The nx B matrices of tiles t0 … t0 + cols − 1 (zero past cols), each
+ * channel pair's transform written straight into the panels: a segment is
+ * cut where it crosses a panel. (Through a contiguous buffer and a copy per
+ * pair and matrix, yolov7 @640 INT8 took 1.02–1.04× the time; with the
+ * matrices a whole number of 4 KiB apart the direct writes had lost to that
+ * copy in session 10, so they are skewed by a cache line, g->bmat.) */
 static void input_block(const wjob *j, const int8_t *ximg, int64_t t0, int64_t cols,
-                        int16_t *bblk, int16_t *tv, int8_t *rows)
+                        int16_t *bblk, int8_t *rows)
 {
     const ypr_i8wk *wk = j->wk;
     const ypr_conv_shape *s = j->s;
@@ -357,15 +351,18 @@ static void input_block(const wjob *j, const int8_t *ximg, int64_t t0, int64_t c
     const int pt = g->pt, t = g->t;
     int8_t *zrow = rows + 2 * pt * g->rowlen;
     memset(rows, j->zp, (size_t)((2 * pt + 1) * g->rowlen));   /* the row buffers' edges, zrow */
-    if (ncp > cols)
+    if (ncp > cols)   /* the last panel's tiles past cols stay zero for every pair */
         for (int x = 0; x < g->nx; x++)
-            memset(tv + (x * ncp + cols) * 2, 0, (size_t)(ncp - cols) * 4);
+            memset(bblk + x * g->bmat + (ncp / wk->nr - 1) * g->bpanel, 0,
+                   (size_t)g->bpanel * 2);
     for (int64_t q = 0; q < g->nkg; q++) {
         int64_t c = 2 * q;
         const int8_t *p0 = ximg + c * hw, *p1 = c + 1 < s->c ? p0 + hw : NULL;
         for (int64_t k = t0; k < t0 + cols;) {
-            int64_t ty = k / g->tw, tx = k % g->tw;
+            int64_t ty = k / g->tw, tx = k % g->tw, jp = (k - t0) / wk->nr;
             int64_t len = g->tw - tx < t0 + cols - k ? g->tw - tx : t0 + cols - k;
+            if (len > (jp + 1) * wk->nr - (k - t0))   /* within one panel */
+                len = (jp + 1) * wk->nr - (k - t0);
             const int8_t *r0[6], *r1[6];
             for (int r = 0; r < pt; r++) {
                 int64_t iy = t * ty - s->ph + r;
@@ -373,13 +370,11 @@ static void input_block(const wjob *j, const int8_t *ximg, int64_t t0, int64_t c
                 if (p1)
                     r1[r] = pad_row(j, p1, iy, rows + (pt + r) * g->rowlen, zrow) + t * tx;
             }
-            (t == 4 ? wk->tin4 : wk->tin)(r0, p1 ? r1 : NULL, len, j->zp, tv + (k - t0) * 2, ncp);
+            (t == 4 ? wk->tin4 : wk->tin)(
+                r0, p1 ? r1 : NULL, len, j->zp,
+                bblk + jp * g->bpanel + q * wk->nr * 2 + (k - t0 - jp * wk->nr) * 2, g->bmat / 2);
             k += len;
         }
-        for (int x = 0; x < g->nx; x++)
-            for (int64_t jp = 0; jp < ncp / wk->nr; jp++)
-                copy_i32(bblk + (x * g->npan + jp) * g->bpanel + q * wk->nr * 2,
-                         tv + (x * ncp + jp * wk->nr) * 2, wk->nr);
     }
 }
 
@@ -410,12 +405,11 @@ static void wino_task(void *ctx, int64_t t, int worker)
     int64_t rc = t % j->rchunks, blk = t / j->rchunks % g->nblk, img = t / (j->rchunks * g->nblk);
     uint8_t *ws = j->scratch + worker * j->per_worker;
     int16_t *bblk = (int16_t *)ws;
-    int16_t *tv = (int16_t *)(ws + g->b_bytes);
-    int32_t *m16 = (int32_t *)(ws + g->b_bytes + g->v_bytes);
-    int8_t *ost = (int8_t *)(ws + g->b_bytes + g->v_bytes + g->m_bytes);
-    int8_t *rows = (int8_t *)(ws + g->b_bytes + g->v_bytes + g->m_bytes + g->o_bytes);
+    int32_t *m16 = (int32_t *)(ws + g->b_bytes);
+    int8_t *ost = (int8_t *)(ws + g->b_bytes + g->m_bytes);
+    int8_t *rows = (int8_t *)(ws + g->b_bytes + g->m_bytes + g->o_bytes);
     int64_t t0 = blk * g->nc, cols = g->nt - t0 < g->nc ? g->nt - t0 : g->nc;
-    input_block(j, j->x + img * s->c * s->h * s->w, t0, cols, bblk, tv, rows);
+    input_block(j, j->x + img * s->c * s->h * s->w, t0, cols, bblk, rows);
     int64_t p0 = rc * j->panels_per_chunk, p1 = p0 + j->panels_per_chunk;
     p1 = p1 < g->panels ? p1 : g->panels;
     const int mr = wk->mr, nr = wk->nr;
@@ -426,7 +420,7 @@ static void wino_task(void *ctx, int64_t t, int worker)
             int n = (int)(cols - jp * nr < nr ? cols - jp * nr : nr);
             for (int x = 0; x < g->nx; x++)
                 wk->gemm(g->nkg, j->packed + (x * g->panels + p) * g->apanel,
-                          bblk + (x * g->npan + jp) * g->bpanel, NULL, m16 + x * mr * nr);
+                          bblk + x * g->bmat + jp * g->bpanel, NULL, m16 + x * mr * nr);
             (g->t == 4 ? wk->tout4 : wk->tout)(kt, wk, m16, m, n, j->rq, c0, ost);
             ypr__i8_lut_rows(kt, j->rq, ost, (int64_t)m * g->t, (int64_t)g->t * n,
                              (int64_t)g->t * nr);
