@@ -211,7 +211,8 @@ static void check_segs(const char *name, segs_fn segs, out_fn one, int vl)
         nvt--;
         const int64_t ldm = (nvt + 2 * vl + 15) / 16 * 16 + 16;
         float *m = rand_buf(&r, 36 * ldm, -2, 2);
-        float *a = rand_buf(&r, (int64_t)nseg * 4 * LDY, 9, 9), *b = ypr__alloc((size_t)nseg * 4 * LDY * sizeof(float));
+        float *a = rand_buf(&r, (int64_t)nseg * 4 * LDY, 9, 9);
+        float *b = ypr__alloc((size_t)nseg * 4 * LDY * sizeof(float));
         memcpy(b, a, (size_t)nseg * 4 * LDY * sizeof(float));
         const int act = trial % YPR_ACT_COUNT_;
         for (int q = 0; q < nseg; q++)
@@ -294,8 +295,9 @@ static double check_conv(ypr_rng *r, const ypr_conv_shape *s, float xmag, int ac
         if (act == YPR_ACT_IDENTITY && mag > 0 && fabs(y[i] - want) / mag > worst)
             worst = fabs(y[i] - want) / mag;
         if (!(fabs(y[i] - want) <= tol))
-            fail_msg("%s F(%d) conv N%lld C%lld %lldx%lld OC%lld p%lld,%lld act %d at %lld: %.9g vs "
-                     "%.9g (S %g)", kt->name, wino_t, (long long)s->n, (long long)s->c, (long long)s->h,
+            fail_msg("%s F(%d) conv N%lld C%lld %lldx%lld OC%lld p%lld,%lld act %d at %lld: "
+                     "%.9g vs %.9g (S %g)", kt->name, wino_t, (long long)s->n, (long long)s->c,
+                     (long long)s->h,
                      (long long)s->w, (long long)s->oc, (long long)s->ph, (long long)s->pw, act,
                      (long long)i, y[i], want, mag);
     }

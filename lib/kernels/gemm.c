@@ -146,7 +146,8 @@ static void run_tile(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t m0,
         /* a narrow panel on a set without the narrow kernel goes through pack_b */
         const int narrow = jb->narrow && kt->gemm_ukernel_narrow;
         const int64_t pw = narrow ? kt->nrn : kt->nr;
-        if (jb->packed_b && narrow == jb->narrow && n0 == 0 && n1 <= pw) {   /* block pc at row pc */
+        /* one panel already packed: block pc at row pc */
+        if (jb->packed_b && narrow == jb->narrow && n0 == 0 && n1 <= pw) {
             tiles(kt, jb, pc, kc, m0, m1, n0, n1, jb->packed_b + pc * pw, narrow);
             continue;
         }
@@ -275,7 +276,8 @@ int ypr__sgemm(const ypr_ktable *kt, ypr_pool *pool, int64_t m, int64_t n, int64
         return YPR_ENOMEM;
     ypr__gemm_pack_a(kt, m, k, a, lda, packed);
     ypr_matrix_src ms = {b, ldb, n};
-    ypr_gemm_job job = {m, n, k, packed, ypr__pack_b_matrix, &ms, c, ldc, NULL, accumulate, NULL, 0};
+    ypr_gemm_job job = {m, n, k, packed, ypr__pack_b_matrix, &ms, c, ldc,
+                        NULL, accumulate, NULL, 0};
     int rc = ypr__gemm_run(kt, pool, &job, 1, NULL);
     ypr__free(packed);
     return rc;

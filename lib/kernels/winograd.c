@@ -292,8 +292,6 @@ static int64_t ldp(int64_t tiles)
     return ceil_div(tiles, 16) * 16;
 }
 
-/* Per worker: the six input rows (of a virtual row: stride fused_ldd), then
- * V and M of a block of at most nb tiles (vtiles_max columns, whole vectors). */
 /* The 36 matrices of a fused block's V and M are one cache line further
  * apart than their size: at C·ldb = 32·64 floats (8 KiB) the transforms' 36
  * loads and stores of one tile vector all fell in one L1 set. Alone, two
@@ -307,6 +305,9 @@ static int64_t fused_ldd(const wino_geom *g, int64_t nb, int vl)
     return v > g->ldd ? v : g->ldd;
 }
 
+/* Per worker: the input rows (of a virtual row: stride fused_ldd), then V
+ * and M of a block of at most nb tiles (vtiles_max columns, whole vectors),
+ * skewed. */
 static int64_t fused_worker_floats(const ypr_conv_shape *s, const wino_geom *g, int64_t nb,
                                    int vl)
 {
@@ -379,7 +380,8 @@ static void in_task(void *ctx, int64_t ci, int worker)
     for (int64_t r = 0; r < w->nr; r++) {
         const int64_t gr = w->r0 + r, b = gr / g->th, ty = gr % g->th;
         tile_rows(s, g, w->x + (b * s->c + ci) * s->h * s->w, ty, 0, g->ldd, d);
-        w->kt->wino4_in(d, g->ldd, (int)g->tw, w->v + ci * p + r * g->tw, s->c * p + WINO_SKEW);
+        w->kt->wino4_in(d, g->ldd, (int)g->tw, w->v + ci * p + r * g->tw,
+                        s->c * p + WINO_SKEW);
     }
 }
 
@@ -399,8 +401,8 @@ static void out_task(void *ctx, int64_t o, int worker)
         const int64_t gr = w->r0 + r, b = gr / g->th, ty = gr % g->th;
         int rows = g->oh - 4 * ty < 4 ? (int)(g->oh - 4 * ty) : 4;
         float *y = w->y + ((b * s->oc + o) * g->oh + 4 * ty) * g->ow;
-        w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p + WINO_SKEW, (int)g->tw, y, g->ow, rows,
-                         g->ow, scale, bias, ep ? ep->act : YPR_ACT_IDENTITY,
+        w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p + WINO_SKEW, (int)g->tw, y, g->ow,
+                         rows, g->ow, scale, bias, ep ? ep->act : YPR_ACT_IDENTITY,
                          ep ? ep->alpha : 0.0f);
     }
 }
@@ -470,11 +472,12 @@ static int next_seg(const wino_geom *g, int64_t *t, int64_t end, wino_seg *sg)
 }
 
 /* Input transform of a block as one virtual row (see vtiles_max): each
- * segment's six rows are copied 4·voff floats in, with the two columns past
+ * segment's T + 2 rows are copied T·voff floats in, with the two columns past
  * it (real input or zeros outside the image), the last one up to the width
- * wino4_in reads. Returns the virtual tiles. */
+ * the transform reads; V's matrices are vs floats apart. Returns the virtual
+ * tiles. */
 static int64_t vrow_in(const wino_fused *f, int64_t t0, int64_t nb, float *d, float *v,
-                       int64_t nbk)
+                       int64_t nbk, int64_t vs)
 {
     const ypr_conv_shape *s = f->s;
     const wino_geom *g = f->g;
@@ -499,21 +502,21 @@ static int64_t vrow_in(const wino_fused *f, int64_t t0, int64_t nb, float *d, fl
             }
             voff += sg.ns + 1;
         }
-        (T == 4 ? f->kt->wino4_in : f->kt->wino2_in)(d, f->ldd, (int)nvt, v + ci * nbk,
-                                                      s->c * nbk + WINO_SKEW);
+        (T == 4 ? f->kt->wino4_in : f->kt->wino2_in)(d, f->ldd, (int)nvt, v + ci * nbk, vs);
     }
     return nvt;
 }
 
-/* Output transform of a virtual row for output channels o0 … o1 − 1, each
- * segment's tiles written to its own rows by wino4_out_segs. */
+/* Output transform of a virtual row for output channels o0 … o1 − 1 (M's
+ * matrices mst floats apart), each segment's tiles written to its own rows
+ * by wino4_out_segs / wino2_out_segs. */
 static void vrow_out(const wino_fused *f, int64_t t0, int64_t nb, int64_t nvt, const float *m,
-                     int64_t nbk, int64_t o0, int64_t o1)
+                     int64_t nbk, int64_t mst, int64_t o0, int64_t o1)
 {
     const ypr_conv_shape *s = f->s;
     const wino_geom *g = f->g;
     const ypr_epilogue *ep = f->ep;
-    const int64_t om = o1 - o0, plane = g->oh * g->ow;
+    const int64_t plane = g->oh * g->ow;
     ypr_wino_seg seg[WINO_MAX_SEGS];
     int nseg = 0;
     int64_t voff = 0;
@@ -530,7 +533,7 @@ static void vrow_out(const wino_fused *f, int64_t t0, int64_t nb, int64_t nvt, c
     void (*out)(const float *, int64_t, int, const ypr_wino_seg *, int, int64_t, float, float,
                 int, float) = T == 4 ? f->kt->wino4_out_segs : f->kt->wino2_out_segs;
     for (int64_t o = o0; o < o1; o++) {
-        out(m + (o - o0) * nbk, om * nbk + WINO_SKEW, (int)nvt, seg, nseg, g->ow,
+        out(m + (o - o0) * nbk, mst, (int)nvt, seg, nseg, g->ow,
             ep && ep->scale ? ep->scale[o] : 1.0f, ep && ep->bias ? ep->bias[o] : 0.0f,
             ep ? ep->act : YPR_ACT_IDENTITY, ep ? ep->alpha : 0.0f);
         for (int q = 0; q < nseg; q++)
@@ -559,7 +562,7 @@ static void fused_task(void *ctx, int64_t task, int worker)
     float *v = d + g->wt * f->ldd, *m = v + g->wk * vs;
     int64_t ncol = nb;   /* V's and M's columns: tiles, or virtual tiles */
     if (g->vrow) {
-        ncol = vrow_in(f, t0, nb, d, v, nbk);
+        ncol = vrow_in(f, t0, nb, d, v, nbk, vs);
     } else {
         /* input transform, one tile-row segment at a time */
         wino_seg sg;
@@ -587,7 +590,7 @@ static void fused_task(void *ctx, int64_t task, int worker)
         return;
     }
     if (g->vrow) {
-        vrow_out(f, t0, nb, ncol, m, nbk, o0, o1);
+        vrow_out(f, t0, nb, ncol, m, nbk, mst, o0, o1);
         return;
     }
     /* output transform and epilogue */
@@ -753,8 +756,8 @@ static void out_acc_task(void *ctx, int64_t o, int worker)
         const int64_t gr = w->r0 + r, b = gr / g->th, ty = gr % g->th;
         int rows = g->oh - 4 * ty < 4 ? (int)(g->oh - 4 * ty) : 4;
         float *y = w->y + ((b * s->oc + o) * g->oh + 4 * ty) * g->ow;
-        w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p + WINO_SKEW, (int)g->tw, t, g->ow, rows,
-                         g->ow, 1.0f, 0.0f, YPR_ACT_IDENTITY, 0.0f);
+        w->kt->wino4_out(w->m + o * p + r * g->tw, s->oc * p + WINO_SKEW, (int)g->tw, t, g->ow,
+                         rows, g->ow, 1.0f, 0.0f, YPR_ACT_IDENTITY, 0.0f);
         for (int64_t q = 0; q < rows * g->ow; q++)
             y[q] += t[q];
     }
