@@ -212,31 +212,33 @@ static int vrow_pays(const ypr_ktable *kt, const wino_geom *g, int64_t nb)
  *    C·OC ≥ 1024 per tile (20² maps; 256→256, 512→256 and 256→512 @26²,
  *    256→512 @40²: 0.84–0.94 of the best other path).
  * YPR_WINO_FUSED=0|1|2 forces a path (A/B runs). */
-/* YPR_WINO_FUSED, read once per process (not on every conv call): 0, 1 or 2,
- * or −1 when unset or anything else. */
-static int forced_path(void)
+/* A one-digit switch from the environment, read once per process (not on
+ * every conv call) into *cache: its digit, or −1 when unset or anything
+ * else. */
+static int env_digit(_Atomic int *cache, const char *name)
 {
-    static _Atomic int cached = -2;
-    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    int v = atomic_load_explicit(cache, memory_order_relaxed);
     if (v == -2) {
-        const char *e = getenv("YPR_WINO_FUSED");
-        v = e && (e[0] == '0' || e[0] == '1' || e[0] == '2') && !e[1] ? e[0] - '0' : -1;
-        atomic_store_explicit(&cached, v, memory_order_relaxed);
+        const char *e = getenv(name);
+        v = e && e[0] >= '0' && e[0] <= '9' && !e[1] ? e[0] - '0' : -1;
+        atomic_store_explicit(cache, v, memory_order_relaxed);
     }
     return v;
 }
 
-/* YPR_WINO_VROW=0 turns virtual rows off (A/B runs); read once. */
+/* YPR_WINO_FUSED: 0, 1 or 2, or −1. */
+static int forced_path(void)
+{
+    static _Atomic int cached = -2;
+    int v = env_digit(&cached, "YPR_WINO_FUSED");
+    return v <= 2 ? v : -1;
+}
+
+/* YPR_WINO_VROW=0 turns virtual rows off (A/B runs). */
 static int forced_vrow(void)
 {
     static _Atomic int cached = -2;
-    int v = atomic_load_explicit(&cached, memory_order_relaxed);
-    if (v == -2) {
-        const char *e = getenv("YPR_WINO_VROW");
-        v = e && e[0] == '0' && !e[1] ? 0 : 1;
-        atomic_store_explicit(&cached, v, memory_order_relaxed);
-    }
-    return v;
+    return env_digit(&cached, "YPR_WINO_VROW") != 0;
 }
 
 static void choose_path(const ypr_ktable *kt, const ypr_conv_shape *s, wino_geom *g, int workers,
