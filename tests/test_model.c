@@ -132,17 +132,21 @@ static void test_matches_pytorch(void **state)
 
 /* Every 3×3 stride-1 conv forced through Winograd F(4×4, 3×3)
  * (YPR_CONV_ALGO=winograd, read when a plan is made), through F(2×2, 3×3)
- * (winograd2), then none (gemm): all agree with PyTorch within 1e-4, plain
- * and fused, and each Winograd form differs from the GEMM path (so it ran). */
+ * (winograd2), every 3×3 stride-2 conv through the direct kernels (direct),
+ * then none of these (gemm): all agree with PyTorch within 1e-4, plain and
+ * fused, and each Winograd form differs from the GEMM path (so it ran). The
+ * direct stride-2 conv may equal it bit for bit: both sum each output in
+ * the same order where K fits one GEMM block (test_conv_s2 covers it). */
 static void test_matches_pytorch_winograd(void **state)
 {
     (void)state;
-    static const char *const algos[3] = {"winograd", "winograd2", "gemm"};
+    enum { NA = 4 };
+    static const char *const algos[NA] = {"winograd", "winograd2", "direct", "gemm"};
     const char *old = getenv("YPR_CONV_ALGO");
     char *saved = old ? strdup(old) : NULL;
-    float *out[2][3];
+    float *out[2][NA];
     for (int fused = 0; fused < 2; fused++)
-        for (int a = 0; a < 3; a++) {
+        for (int a = 0; a < NA; a++) {
             assert_int_equal(setenv("YPR_CONV_ALGO", algos[a], 1), 0);
             ypr_model *m = mini();
             if (fused)
@@ -159,10 +163,10 @@ static void test_matches_pytorch_winograd(void **state)
         unsetenv("YPR_CONV_ALGO");
     free(saved);
     for (int fused = 0; fused < 2; fused++) {
-        assert_memory_not_equal(out[fused][0], out[fused][2], out_n[0] * sizeof(float));
-        assert_memory_not_equal(out[fused][1], out[fused][2], out_n[0] * sizeof(float));
+        assert_memory_not_equal(out[fused][0], out[fused][3], out_n[0] * sizeof(float));
+        assert_memory_not_equal(out[fused][1], out[fused][3], out_n[0] * sizeof(float));
         assert_memory_not_equal(out[fused][0], out[fused][1], out_n[0] * sizeof(float));
-        for (int a = 0; a < 3; a++)
+        for (int a = 0; a < NA; a++)
             free(out[fused][a]);
     }
 }

@@ -241,7 +241,32 @@ typedef struct ypr_ktable {
     void (*wino2_out_segs)(const float *m, int64_t ldm, int nvt, const ypr_wino_seg *seg,
                            int nseg, int64_t ldy, float scale, float bias, int act,
                            float alpha);
+
+    /* Direct 3×3 stride-2 convs (conv_s2.c), output channels in lanes.
+     * s2_tile computes np ≤ YPR_S2_NP output positions of one output row
+     * (columns ow0 … ow0 + np − 1) for at least the first noc ≤ s2_ocb
+     * output channels of a block (a vector set may compute up to its next
+     * whole vector):
+     *   t[p·s2_ocb + o] (+)= Σ_{ic < nic} Σ_{kh0 ≤ kh < kh1} Σ_{kw < 3}
+     *       wb[(ic·9 + kh·3 + kw)·s2_ocb + o] · x[ic·plane + (kh − kh0)·w + 2p + kw − 1]
+     * (= with accumulate 0), the term of (p = 0, kw = 0) left out with skip0
+     * and that of (p = np − 1, kw = 2) with skipl (they would read the zero
+     * padding outside the row). x points at channel 0, input row 2·oh − 1 +
+     * kh0, column 2·ow0; the sum runs over ic, then kh, then kw. s2_pays:
+     * the plan's cost rule may pick the direct path on this set (measured). */
+    int s2_ocb;
+    int s2_pays;
+    void (*s2_tile)(const float *x, int64_t plane, int64_t w, const float *wb, int64_t nic,
+                    int kh0, int kh1, int np, int noc, int skip0, int skipl, int accumulate,
+                    float *t);
+    /* A finished row out: y[o·ohw + q] = act(t[q·ocb + o]·scale[o] + bias[o])
+     * for o < noc, q < ow (scale, bias: NULL for 1, 0). */
+    void (*s2_flush)(const float *t, int64_t ocb, int64_t ow, int noc, float *y, int64_t ohw,
+                     const float *scale, const float *bias, int act, float alpha);
 } ypr_ktable;
+
+/* Output positions per s2_tile call, at most. */
+enum { YPR_S2_NP = 6 };
 
 enum { YPR_BN_CHUNK = 1024, YPR_BN_LANES = 16 };
 /* ypr_ktable.bn_bwd_dx modes */
@@ -368,6 +393,33 @@ void ypr__gather_row(const float *row, int64_t w, int64_t ix0, int64_t sw, int64
 /* Prefetch the input rows that kernel row ky of these runs reads. */
 void ypr__im2col_prefetch(const ypr_im2col_src *s, const float *plane, int64_t ky,
                           const ypr_im2col_run *runs, int nruns);
+/* ---- 3×3 stride-2 convs, direct (conv_s2.c): 3×3, stride 2, padding 1,
+ * no dilation, one group; any H and W, any batch. The weights are packed
+ * per block of kt->s2_ocb output channels as [block][c][9][s2_ocb] (zeros
+ * past OC); each worker keeps one output row of a block in its workspace
+ * (positions × channels) and writes it out transposed through the epilogue.
+ * The sum over the input channels runs in chunks whose weights stay in L2,
+ * each chunk adding to the row. Results do not depend on the worker count. */
+int ypr__s2_eligible(const ypr_ktable *kt, const ypr_conv_shape *s);
+/* Eligible, and the cost rule picks it on this set (kt->s2_pays). */
+int ypr__s2_pays(const ypr_ktable *kt, const ypr_conv_shape *s);
+int64_t ypr__s2_packed_w_floats(const ypr_ktable *kt, const ypr_conv_shape *s);
+void ypr__s2_pack_w(const ypr_ktable *kt, const ypr_conv_shape *s, const float *w, float *dst);
+int64_t ypr__s2_ws_floats(const ypr_ktable *kt, const ypr_conv_shape *s, int workers);
+/* y = act(conv(x, w)·scale + bias); ws: ypr__s2_ws_floats floats for the
+ * pool's workers, or NULL (allocated here). */
+int ypr__conv2d_s2(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s,
+                   const float *x, const float *packed_w, const ypr_epilogue *ep, float *y,
+                   float *ws);
+/* The scalar s2_tile (every set's fallback and the tests' reference). */
+void ypr__s2_tile_ref(const float *x, int64_t plane, int64_t w, const float *wb, int64_t nic,
+                      int kh0, int kh1, int np, int noc, int skip0, int skipl, int accumulate,
+                      float *t);
+void ypr__s2_flush_ref(const float *t, int64_t ocb, int64_t ow, int noc, float *y, int64_t ohw,
+                       const float *scale, const float *bias, int act, float alpha);
+/* The scalar set's s2_ocb (ypr__s2_tile_ref's weight stride). */
+enum { YPR_S2_REF_OCB = 8 };
+
 /* ---- 3×3 stride-1 convs from copied rows (conv3x3_rows.c) */
 /* Whether ypr__conv2d runs this shape through kt->conv3x3_rows. */
 int ypr__conv3x3_rows_eligible(const ypr_ktable *kt, const ypr_conv_shape *s);

@@ -21,6 +21,7 @@ typedef struct step {
     ypr_conv_shape cs;     /* conv geometry (n, c, h, w of its input) */
     float *packed;         /* conv: packed weights (Winograd-transformed when wino) */
     int wino;              /* conv: runs as Winograd F(4×4, 3×3) (1) or F(2×2, 3×3) (2) */
+    int s2;                /* conv: runs as a direct 3×3 stride-2 conv (conv_s2.c) */
     float *scale, *bias;   /* per output channel, NULL = 1 / 0 */
     int act;
     float alpha;
@@ -33,7 +34,7 @@ typedef struct buffer { float *data; size_t floats; int busy; } buffer;
  * conv (in node order) the GEMM packing and the Winograd transform are each
  * made when a plan first needs them: whether a conv runs as Winograd depends
  * on its input size, so plans for other shapes may need the other one. */
-typedef struct packset { int refs; int n; float **w, **wu, **wu2; size_t bytes; } packset;
+typedef struct packset { int refs; int n; float **w, **wu, **wu2, **ws2; size_t bytes; } packset;
 
 struct ypr_plan {
     const ypr_net *net;
@@ -52,7 +53,7 @@ struct ypr_plan {
     const float *x;
     int detect;            /* detect node index */
     float *scratch;        /* GEMM packing scratch, one block per pool worker */
-    float *wino_ws;        /* Winograd V/M workspace (the largest step's) */
+    float *wino_ws;        /* Winograd V/M or direct-s2 row workspace (the largest step's) */
     int64_t wino_ws_floats;
     float *arena;          /* every activation buffer, carved at aligned offsets */
     float *xq;             /* the input after its fake quantization (input node aq), or NULL */
@@ -142,10 +143,12 @@ void ypr__plan_free(ypr_plan *p)
             ypr__free(p->packs->w ? p->packs->w[i] : NULL);
             ypr__free(p->packs->wu ? p->packs->wu[i] : NULL);
             ypr__free(p->packs->wu2 ? p->packs->wu2[i] : NULL);
+            ypr__free(p->packs->ws2 ? p->packs->ws2[i] : NULL);
         }
         free(p->packs->w);
         free(p->packs->wu);
         free(p->packs->wu2);
+        free(p->packs->ws2);
         free(p->packs);
     }
     for (int i = 0; i < p->nsteps; i++) {
@@ -166,18 +169,30 @@ void ypr__plan_free(ypr_plan *p)
 }
 
 /* YPR_CONV_ALGO=auto (default: the cost rules), winograd (every eligible
- * conv as F(4×4, 3×3)), winograd2 (every eligible conv as F(2×2, 3×3)) or
- * gemm (none): a switch for A/B runs and tests. */
+ * conv as F(4×4, 3×3)), winograd2 (every eligible conv as F(2×2, 3×3)),
+ * direct (every eligible conv as a direct stride-2 conv) or gemm (none): a
+ * switch for A/B runs and tests. */
+enum { ALGO_AUTO = -1, ALGO_GEMM = 0, ALGO_WINO4 = 1, ALGO_WINO2 = 2, ALGO_S2 = 3 };
+
 static int conv_algo_from_env(void)
 {
     const char *e = getenv("YPR_CONV_ALGO");
     if (e && strcmp(e, "winograd") == 0)
-        return 1;
+        return ALGO_WINO4;
     if (e && strcmp(e, "winograd2") == 0)
-        return 2;
+        return ALGO_WINO2;
+    if (e && strcmp(e, "direct") == 0)
+        return ALGO_S2;
     if (e && strcmp(e, "gemm") == 0)
-        return 0;
-    return -1;
+        return ALGO_GEMM;
+    return ALGO_AUTO;
+}
+
+/* YPR_CONV_S2=0 turns the direct stride-2 convs off (A/B runs); read per plan. */
+static int s2_on(void)
+{
+    const char *e = getenv("YPR_CONV_S2");
+    return !(e && e[0] == '0' && !e[1]);
 }
 
 /* YPR_WINO2=0 turns F(2×2, 3×3) off (A/B runs); read per plan. */
@@ -191,17 +206,21 @@ static int wino2_on(void)
  * an earlier plan made them, made (and kept there) otherwise. */
 static int conv_weights(ypr_plan *p, step *st, int nconv, const float *w)
 {
-    float **slot = st->wino == 2 ? &p->packs->wu2[nconv]
-                   : st->wino    ? &p->packs->wu[nconv]
-                                 : &p->packs->w[nconv];
+    float **slot = st->s2          ? &p->packs->ws2[nconv]
+                   : st->wino == 2 ? &p->packs->wu2[nconv]
+                   : st->wino      ? &p->packs->wu[nconv]
+                                   : &p->packs->w[nconv];
     if (!*slot) {
-        int64_t n = st->wino == 2 ? ypr__wino2_packed_w_floats(p->kt, &st->cs)
-                    : st->wino  ? ypr__wino_packed_w_floats(p->kt, &st->cs)
-                                : ypr__conv_packed_w_floats(p->kt, &st->cs);
+        int64_t n = st->s2          ? ypr__s2_packed_w_floats(p->kt, &st->cs)
+                    : st->wino == 2 ? ypr__wino2_packed_w_floats(p->kt, &st->cs)
+                    : st->wino      ? ypr__wino_packed_w_floats(p->kt, &st->cs)
+                                    : ypr__conv_packed_w_floats(p->kt, &st->cs);
         *slot = alloc_floats(n);
         if (!*slot)
             return YPR_ENOMEM;
-        if (st->wino == 2)
+        if (st->s2)
+            ypr__s2_pack_w(p->kt, &st->cs, w, *slot);
+        else if (st->wino == 2)
             ypr__wino2_pack_w(p->kt, &st->cs, w, *slot);
         else if (st->wino)
             ypr__wino_pack_w(p->kt, &st->cs, w, *slot);
@@ -210,12 +229,13 @@ static int conv_weights(ypr_plan *p, step *st, int nconv, const float *w)
         p->packs->bytes += (size_t)n * sizeof(float);
     }
     st->packed = *slot;
-    if (st->wino) {
-        int64_t ws = st->wino == 2 ? ypr__wino2_ws_floats(p->kt, &st->cs, ypr__pool_size(p->pool))
-                                   : ypr__wino_ws_floats(p->kt, &st->cs, ypr__pool_size(p->pool));
-        if (ws > p->wino_ws_floats)
-            p->wino_ws_floats = ws;
-    }
+    const int workers = ypr__pool_size(p->pool);
+    int64_t ws = st->s2          ? ypr__s2_ws_floats(p->kt, &st->cs, workers)
+                 : st->wino == 2 ? ypr__wino2_ws_floats(p->kt, &st->cs, workers)
+                 : st->wino      ? ypr__wino_ws_floats(p->kt, &st->cs, workers)
+                                 : 0;
+    if (ws > p->wino_ws_floats)
+        p->wino_ws_floats = ws;
     return YPR_OK;
 }
 
@@ -246,12 +266,14 @@ static int build_steps(ypr_plan *p, const ypr_consumers *cons)
                                      nd->sh, nd->sw, nd->ph, nd->pw, nd->dh, nd->dw, nd->groups};
             TRY(ypr__conv_check(&st.cs, NULL, NULL));
             RETURN_IF(nconv >= p->packs->n, YPR_EINTERNAL, "plan: more convs than nodes");
-            st.wino = !ypr__wino_eligible(&st.cs) ? 0
-                      : algo < 0 ? ypr__wino_pays(p->kt, &st.cs, ypr__pool_size(p->pool))
-                                 : algo;
-            if (!st.wino && algo < 0 && wino2_on() &&
+            st.wino = !ypr__wino_eligible(&st.cs) || algo == ALGO_S2 ? 0
+                      : algo == ALGO_AUTO ? ypr__wino_pays(p->kt, &st.cs, ypr__pool_size(p->pool))
+                                          : algo;
+            if (!st.wino && algo == ALGO_AUTO && wino2_on() &&
                 ypr__wino2_pays(p->kt, &st.cs, ypr__pool_size(p->pool)))
                 st.wino = 2;
+            st.s2 = algo == ALGO_S2 ? ypr__s2_eligible(p->kt, &st.cs)
+                    : algo == ALGO_AUTO && s2_on() && ypr__s2_pays(p->kt, &st.cs);
             TRY(conv_weights(p, &st, nconv++, wt->data));
             last = fold_chain(net, cons, i, nd->c, &st,
                               nd->p[1] >= 0 ? net->params[nd->p[1]].data : NULL, -1, 1);
@@ -517,8 +539,9 @@ int ypr__plan_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t
             p->packs->w = calloc((size_t)net->nnodes, sizeof(float *));
             p->packs->wu = calloc((size_t)net->nnodes, sizeof(float *));
             p->packs->wu2 = calloc((size_t)net->nnodes, sizeof(float *));
+            p->packs->ws2 = calloc((size_t)net->nnodes, sizeof(float *));
         }
-        if (!p->packs || !p->packs->w || !p->packs->wu || !p->packs->wu2) {
+        if (!p->packs || !p->packs->w || !p->packs->wu || !p->packs->wu2 || !p->packs->ws2) {
             rc = ypr__error(YPR_ENOMEM, "plan: out of memory");
             goto fail;
         }
@@ -587,6 +610,8 @@ static int run_step(ypr_plan *p, const step *st)
     switch (st->kind) {
     case STEP_CONV: {
         ypr_epilogue ep = {st->scale, st->bias, st->act, st->alpha};
+        if (st->s2)
+            return ypr__conv2d_s2(p->kt, p->pool, &st->cs, x, st->packed, &ep, y, p->wino_ws);
         if (st->wino == 2)
             return ypr__conv2d_wino2(p->kt, p->pool, &st->cs, x, st->packed, &ep, y, p->wino_ws,
                                      p->scratch);
@@ -721,7 +746,7 @@ int ypr__plan_run(ypr_plan *p, const float *x)
                  (double)(st->cs.c / st->cs.groups * st->cs.kh * st->cs.kw) / (ms * 1e6);
             snprintf(kind, sizeof kind, "%lldx%lld/s%lld in %lld %s", (long long)st->cs.kh,
                      (long long)st->cs.kw, (long long)st->cs.sh, (long long)st->cs.c,
-                     st->wino == 2 ? "wino2" : st->wino ? "wino"
+                     st->s2 ? "direct" : st->wino == 2 ? "wino2" : st->wino ? "wino"
                      : ypr__conv3x3_rows_eligible(p->kt, &st->cs) ? "rows" : "gemm");
         }
         ypr__log(YPR_LOG_INFO, "step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %7.1f GFLOP/s %s",

@@ -329,6 +329,41 @@ void ypr__wino4_out_ref(const float *m, int64_t ldm, int nt, float *y, int64_t l
     wino4_out_vec(m, ldm, nt, y, ldy, rows, cols, scale, bias, act, alpha);
 }
 
+/* The direct stride-2 tile (kernels.h), one fmaf per term in the order of
+ * the contract: the vector sets run the same fused operations in the same
+ * order per lane, so they equal this bit for bit. */
+void ypr__s2_tile_ref(const float *x, int64_t plane, int64_t w, const float *wb, int64_t nic,
+                      int kh0, int kh1, int np, int noc, int skip0, int skipl, int accumulate,
+                      float *t)
+{
+    const int ocb = YPR_S2_REF_OCB;
+    for (int p = 0; p < np; p++)
+        for (int o = 0; o < noc; o++) {
+            float acc = 0.0f;
+            for (int64_t ic = 0; ic < nic; ic++)
+                for (int kh = kh0; kh < kh1; kh++)
+                    for (int kw = 0; kw < 3; kw++) {
+                        if ((skip0 && p == 0 && kw == 0) || (skipl && p == np - 1 && kw == 2))
+                            continue;
+                        acc = fmaf(x[ic * plane + (kh - kh0) * w + 2 * p + kw - 1],
+                                   wb[(ic * 9 + kh * 3 + kw) * ocb + o], acc);
+                    }
+            float *d = t + p * ocb + o;
+            *d = accumulate ? *d + acc : acc;
+        }
+}
+
+void ypr__s2_flush_ref(const float *t, int64_t ocb, int64_t ow, int noc, float *y, int64_t ohw,
+                       const float *scale, const float *bias, int act, float alpha)
+{
+    for (int o = 0; o < noc; o++) {
+        float *d = y + o * ohw;
+        for (int64_t q = 0; q < ow; q++)
+            d[q] = t[q * ocb + o];
+        scale_bias_act_scalar(d, ow, scale ? scale[o] : 1.0f, bias ? bias[o] : 0.0f, act, alpha);
+    }
+}
+
 void ypr__kt_fill_scalar(ypr_ktable *t)
 {
     t->name = "scalar";
@@ -355,4 +390,8 @@ void ypr__kt_fill_scalar(ypr_ktable *t)
     t->wino4_out_segs = ypr__wino4_out_segs_ref;
     t->wino2_in = ypr__wino2_in_ref;
     t->wino2_out_segs = ypr__wino2_out_segs_ref;
+    t->s2_ocb = YPR_S2_REF_OCB;
+    t->s2_pays = 0;   /* the reference: plans keep the GEMM path */
+    t->s2_tile = ypr__s2_tile_ref;
+    t->s2_flush = ypr__s2_flush_ref;
 }

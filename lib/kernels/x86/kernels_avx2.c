@@ -120,6 +120,34 @@ AI xv_f xv_zip_hi(xv_f a, xv_f b)
 
 #include "lib/kernels/x86/x86_wino.h"
 
+/* x86_s2.h's transpose of an 8×8 block: rows interleaved by floats, then by
+ * float pairs (u[k] holds column 4L + k of rows 0 … 3 in 128-bit lane L,
+ * u[4 + k] of rows 4 … 7), then the 128-bit lanes recombined. */
+AI void xv_transpose(xv_f r[8])
+{
+    __m256 t[8], u[8];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        u[4 * h] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0x44);
+        u[4 * h + 1] = _mm256_shuffle_ps(t[4 * h], t[4 * h + 2], 0xEE);
+        u[4 * h + 2] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0x44);
+        u[4 * h + 3] = _mm256_shuffle_ps(t[4 * h + 1], t[4 * h + 3], 0xEE);
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x20);
+        r[4 + k] = _mm256_permute2f128_ps(u[k], u[4 + k], 0x31);
+    }
+}
+
+#define S2_NV 2
+#include "lib/kernels/x86/x86_s2.h"
+
 /* ------------------------------------------------------------ GEMM */
 
 /* The k loop of a micro-tile: MR rows × NV·8 columns in MR·NV ymm
@@ -344,6 +372,10 @@ void ypr__kt_fill_avx2(ypr_ktable *t)
     t->gemm_ukernel_ep = ukernel_4x24_ep;
     t->pack_b_im2col = im2col_pack_vec;
     t->vl = 8;
+    t->s2_ocb = S2_NV * XV_VL;
+    t->s2_pays = 1;
+    t->s2_tile = s2_tile_vec;
+    t->s2_flush = s2_flush_vec;
     t->scale_bias_act = scale_bias_act_vec;
     t->maxpool_2x2s2 = maxpool_2x2s2_vec;
     t->maxpool_s1 = maxpool_s1_vec;

@@ -132,6 +132,42 @@ AI xv_f xv_zip_hi(xv_f a, xv_f b)
 
 #include "lib/kernels/x86/x86_wino.h"
 
+/* x86_s2.h's transpose of a 16×16 block: pairs of rows interleaved by
+ * floats, then by float pairs (each 128-bit block of u[4g + k] holds column
+ * 4b + k of rows 4g … 4g + 3), then the 4×4 blocks of 128 bits transposed. */
+AI void xv_transpose(xv_f r[16])
+{
+    __m512 t[16], u[16];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++) {
+        __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
+        u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) {
+        __m512 w0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x44);
+        __m512 w1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xEE);
+        __m512 w2 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x44);
+        __m512 w3 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xEE);
+        r[k] = _mm512_shuffle_f32x4(w0, w2, 0x88);
+        r[4 + k] = _mm512_shuffle_f32x4(w0, w2, 0xDD);
+        r[8 + k] = _mm512_shuffle_f32x4(w1, w3, 0x88);
+        r[12 + k] = _mm512_shuffle_f32x4(w1, w3, 0xDD);
+    }
+}
+
+#define S2_NV 4
+#include "lib/kernels/x86/x86_s2.h"
+
 /* ------------------------------------------------------------ GEMM */
 
 /* How far ahead (floats) the micro-kernel prefetches its A panel. A forward
@@ -425,6 +461,10 @@ void ypr__kt_fill_avx512(ypr_ktable *t)
     t->pack_b_im2col = im2col_pack_vec;
     t->conv3x3_rows = conv3x3_rows_avx512;
     t->vl = 16;
+    t->s2_ocb = S2_NV * XV_VL;
+    t->s2_pays = 1;
+    t->s2_tile = s2_tile_vec;
+    t->s2_flush = s2_flush_vec;
     t->scale_bias_act = scale_bias_act_vec;
     t->maxpool_2x2s2 = maxpool_2x2s2_vec;
     t->maxpool_s1 = maxpool_s1_vec;
