@@ -108,7 +108,7 @@ static void test_gemm_narrow(void **state)
         for (int v = 0; v < 2; v++) {
             c[v] = rand_buf(&r, m * n, 5, 6);
             ypr_gemm_job jb = {m, n, k, pa, ypr__pack_b_matrix, &src, c[v], n,
-                               t % 4 ? &ep : NULL, 0, v ? b : NULL, v};
+                               t % 4 ? &ep : NULL, 0, v ? b : NULL, v, NULL, 0};
             assert_int_equal(ypr__gemm_run(kt, NULL, &jb, 1, NULL), YPR_OK);
         }
         if (memcmp(c[0], c[1], (size_t)(m * n) * sizeof(float)))
@@ -117,6 +117,46 @@ static void test_gemm_narrow(void **state)
         ypr__free(a); ypr__free(b); ypr__free(scale); ypr__free(bias); ypr__free(pa);
         ypr__free(c[0]); ypr__free(c[1]);
     }
+}
+
+/* A job reading B in place (b_direct, the 1×1 convs' input) against the
+ * same job packed through pack_b: bit for bit, with and without the
+ * epilogue, accumulating or not, K across the kc blocking, N across panels
+ * with tails; B ends at the last row's column n (ASan: nothing read past
+ * it); on one worker and on two (row and column splits). */
+static void test_gemm_direct_b(void **state)
+{
+    (void)state;
+    ypr_rng r;
+    ypr__rng_seed(&r, 12);
+    static const int64_t ms_[] = {1, 6, 7, 13, 64, 130}, ks[] = {1, 9, 64, 300, 1100, 2100};
+    static const int64_t ns[] = {1, 15, 17, 64, 100, 169, 700};
+    ypr_pool *two;
+    assert_int_equal(ypr__pool_create(2, &two), YPR_OK);
+    for (int t = 0; t < (test_quick() ? 12 : 40); t++) {
+        int64_t m = pick(&r, ms_, 6), k = pick(&r, ks, test_quick() ? 4 : 6), n = pick(&r, ns, 7);
+        int64_t ldb = n + (t % 3) * 5;
+        float *a = rand_buf(&r, m * k, -1, 1), *b = rand_buf(&r, (k - 1) * ldb + n, -1, 1);
+        float *scale = rand_buf(&r, m, 0.5f, 1.5f), *bias = rand_buf(&r, m, -1, 1);
+        float *pa = ypr__alloc((size_t)ypr__gemm_packed_a_floats(kt, m, k) * sizeof(float));
+        float *c[2] = {rand_buf(&r, m * n, 5, 6), ypr__alloc((size_t)(m * n) * sizeof(float))};
+        memcpy(c[1], c[0], (size_t)(m * n) * sizeof(float));   /* what accumulate adds to */
+        ypr__gemm_pack_a(kt, m, k, a, k, pa);
+        ypr_matrix_src src = {b, ldb, n};
+        static const int acts[] = {YPR_ACT_IDENTITY, YPR_ACT_SILU, YPR_ACT_LEAKY};
+        ypr_epilogue ep = {t % 2 ? scale : NULL, bias, acts[t % 3], 0.1f};
+        for (int v = 0; v < 2; v++) {
+            ypr_gemm_job jb = {m, n, k, pa, ypr__pack_b_matrix, &src, c[v], n,
+                               t % 4 ? &ep : NULL, t % 5 == 0, NULL, 0, v ? b : NULL, ldb};
+            assert_int_equal(ypr__gemm_run(kt, t % 2 ? two : NULL, &jb, 1, NULL), YPR_OK);
+        }
+        if (memcmp(c[0], c[1], (size_t)(m * n) * sizeof(float)))
+            fail_msg("B in place %s m=%lld n=%lld k=%lld ldb=%lld: differs from the packed job",
+                     kt->name, (long long)m, (long long)n, (long long)k, (long long)ldb);
+        ypr__free(a); ypr__free(b); ypr__free(scale); ypr__free(bias); ypr__free(pa);
+        ypr__free(c[0]); ypr__free(c[1]);
+    }
+    ypr__pool_free(two);
 }
 
 /* ------------------------------------------------------------------ conv */
@@ -689,6 +729,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_shapes),
         cmocka_unit_test(test_gemm_narrow),
+        cmocka_unit_test(test_gemm_direct_b),
         cmocka_unit_test(test_conv_random),
         cmocka_unit_test(test_conv_yolo_like),
         cmocka_unit_test(test_im2col_packer),

@@ -221,6 +221,8 @@ int ypr__conv2d_ws(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s
                 ms[j] = (ypr_matrix_src){xg, s->h * s->w, s->h * s->w};
                 jb->pack_b = ypr__pack_b_matrix;
                 jb->b_src = &ms[j];
+                jb->b_direct = xg;
+                jb->ldb_direct = s->h * s->w;
             } else {
                 is[j] = (ypr_im2col_src){xg, s->h, s->w, oh, ow, s->kh, s->kw, s->sh, s->sw,
                                      s->ph, s->pw, s->dh, s->dw};

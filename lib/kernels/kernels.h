@@ -263,6 +263,15 @@ typedef struct ypr_ktable {
      * for o < noc, q < ow (scale, bias: NULL for 1, 0). */
     void (*s2_flush)(const float *t, int64_t ocb, int64_t ow, int noc, float *y, int64_t ohw,
                      const float *scale, const float *bias, int act, float alpha);
+
+    /* Optional (NULL: none): gemm_ukernel and gemm_ukernel_ep on B read in
+     * place, row k at b + k·ldb, columns j < n ≤ nr (nothing read past
+     * column n), for jobs with b_direct (1×1 convs read their input). */
+    void (*gemm_ukernel_ldb)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                             int64_t ldc, int m, int n, int accumulate);
+    void (*gemm_ukernel_ldb_ep)(int64_t kc, const float *a, const float *b, int64_t ldb,
+                                float *c, int64_t ldc, int m, int n, int accumulate,
+                                const float *scale, const float *bias, int act, float alpha);
 } ypr_ktable;
 
 /* Output positions per s2_tile call, at most. */
@@ -341,6 +350,11 @@ typedef struct ypr_gemm_job {
     /* With packed_b: 1 when it is a panel of kt->nrn columns (row k at
      * packed_b + k·nrn, n ≤ nrn), read by gemm_ukernel_narrow(_ep). */
     int narrow;
+    /* Optional (NULL: pack_b packs): B as a row-major matrix (row k at
+     * b_direct + k·ldb_direct), read in place by sets with gemm_ukernel_ldb
+     * (others pack it through pack_b, which must stay valid). */
+    const float *b_direct;
+    int64_t ldb_direct;
 } ypr_gemm_job;
 
 /* Run a batch of independent GEMM jobs over the pool (one job per conv group

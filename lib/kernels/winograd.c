@@ -428,7 +428,7 @@ static int drive(wino_run *w, ypr_pool *pool, const float *packed_u, int64_t per
             ms[k] = (ypr_matrix_src){w->v + k * (s->c * p + WINO_SKEW), p, n};
             jobs[k] = (ypr_gemm_job){s->oc, n, s->c, packed_u + k * per, ypr__pack_b_matrix,
                                      &ms[k], w->m + k * (s->oc * p + WINO_SKEW), p, NULL, 0, NULL,
-                                     0};
+                                     0, NULL, 0};
         }
         rc = ypr__gemm_run(w->kt, pool, jobs, WK, scratch);
         if (rc == YPR_OK)
@@ -583,7 +583,7 @@ static void fused_task(void *ctx, int64_t task, int worker)
         ms[k] = (ypr_matrix_src){v + k * vs, nbk, ncol};
         jobs[k] = (ypr_gemm_job){om, ncol, s->c, f->packed_u + k * f->per + o0 * s->c,
                                  ypr__pack_b_matrix, &ms[k], m + k * mst, nbk, NULL, 0,
-                                 g->direct ? v + k * vs : NULL, g->narrow};
+                                 g->direct ? v + k * vs : NULL, g->narrow, NULL, 0};
     }
     int rc = ypr__gemm_run(kt, NULL, jobs, g->wk,
                            f->scratch + (int64_t)worker * f->scratch_floats);

@@ -181,15 +181,16 @@ AI void xv_transpose(xv_f r[16])
 enum { PF_AHEAD = 1024 };
 
 
-/* One k step of an MR × NV·16 tile: NV loads of B (16 floats apart), MR
- * broadcasts of A, MR·NV FMAs. */
+/* One k step of an MR × NV·16 tile: NV loads of B (16 floats apart; the
+ * last one through `last`, all ones but for B read in place), MR broadcasts
+ * of A, MR·NV FMAs. */
 AI void fma_step(xv_f acc[XV_MR_MAX][4], const float *a, const float *b, const int MR,
-                 const int NV)
+                 const int NV, __mmask16 last)
 {
     __m512 bv[4];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; v++)
-        bv[v] = _mm512_loadu_ps(b + v * 16);
+        bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, b + v * 16) : _mm512_loadu_ps(b + v * 16);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
         __m512 ai = _mm512_set1_ps(a[i]);
@@ -204,12 +205,11 @@ AI void fma_step(xv_f acc[XV_MR_MAX][4], const float *a, const float *b, const i
  * NRV vectors wide (NV ≤ NRV): narrow edge tiles compute only the vectors
  * they need. With EP set, the store goes through ep_store (the fused
  * epilogue); otherwise the plain (accumulating) store. */
-AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
-                     int m, int n, int accumulate, const float *scale, const float *bias,
-                     int act, float alpha, const int MR, const int NV, const int NRV,
-                     const int EP)
+AI void ukernel_body_ldb(int64_t kc, const float *a, const float *b, int64_t ldb,
+                         __mmask16 last, float *c, int64_t ldc, int m, int n, int accumulate,
+                         const float *scale, const float *bias, int act, float alpha,
+                         const int MR, const int NV, const int NRV, const int EP)
 {
-    const int NR = NRV * 16;
     xv_f acc[XV_MR_MAX][4];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++)
@@ -220,9 +220,9 @@ AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64
     for (int64_t k = 0; k < kc; k++) {
         if ((k & 3) == 0)   /* 4 k steps: 96 bytes of A */
             __builtin_prefetch(a + PF_AHEAD, 0, 3);
-        fma_step(acc, a, b, MR, NV);
+        fma_step(acc, a, b, MR, NV, last);
         a += MR;
-        b += NR;
+        b += ldb;
     }
 
     if (EP) {
@@ -232,6 +232,14 @@ AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64
     plain_store(acc, c, ldc, m, n, accumulate, MR, NV);
 }
 
+AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                     int m, int n, int accumulate, const float *scale, const float *bias,
+                     int act, float alpha, const int MR, const int NV, const int NRV,
+                     const int EP)
+{
+    ukernel_body_ldb(kc, a, b, NRV * 16, 0xFFFF, c, ldc, m, n, accumulate, scale, bias, act,
+                     alpha, MR, NV, NRV, EP);
+}
 /* 6 × 64: 24 accumulators + 4 B vectors + 1 broadcast of the 32 zmm. */
 static void ukernel_6x64(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                          int m, int n, int accumulate)
@@ -285,6 +293,32 @@ static void ukernel_6x32_ep(int64_t kc, const float *a, const float *b, float *c
     else
         ukernel_body(kc, a, b, c, ldc, m, n, accumulate, scale, bias, act, alpha, 6, 2, 2, 1);
 }
+
+/* The 6 × 64 kernels on B read in place: row k at b + k·ldb, columns j < n
+ * (the last vector masked, nothing read past column n). */
+#define LDB_CASES(EP_, ...)                                                                \
+    switch ((n + 15) / 16) {                                                               \
+    case 1: ukernel_body_ldb(kc, a, b, ldb, last, c, ldc, m, n, __VA_ARGS__, 6, 1, 4, EP_); break; \
+    case 2: ukernel_body_ldb(kc, a, b, ldb, last, c, ldc, m, n, __VA_ARGS__, 6, 2, 4, EP_); break; \
+    case 3: ukernel_body_ldb(kc, a, b, ldb, last, c, ldc, m, n, __VA_ARGS__, 6, 3, 4, EP_); break; \
+    default: ukernel_body_ldb(kc, a, b, ldb, last, c, ldc, m, n, __VA_ARGS__, 6, 4, 4, EP_); \
+    }
+
+static void ukernel_6x64_ldb(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                             int64_t ldc, int m, int n, int accumulate)
+{
+    const __mmask16 last = xv_tail(n - (n - 1) / 16 * 16);
+    LDB_CASES(0, accumulate, NULL, NULL, 0, 0)
+}
+
+static void ukernel_6x64_ldb_ep(int64_t kc, const float *a, const float *b, int64_t ldb,
+                                float *c, int64_t ldc, int m, int n, int accumulate,
+                                const float *scale, const float *bias, int act, float alpha)
+{
+    const __mmask16 last = xv_tail(n - (n - 1) / 16 * 16);
+    LDB_CASES(1, accumulate, scale, bias, act, alpha)
+}
+#undef LDB_CASES
 
 /* ------------------------------------------------------------ upsample */
 
@@ -395,7 +429,7 @@ AI void c3rows_body(const float *a, const float *rb, int64_t rows, int64_t ldr, 
     for (int64_t r = 0; r < rows; r++, rb += ldr) {
 #pragma GCC unroll 3
         for (int kx = 0; kx < 3; kx++) {
-            fma_step(acc, a, rb + kx, MR, NV);
+            fma_step(acc, a, rb + kx, MR, NV, 0xFFFF);
             a += MR;
         }
     }
@@ -458,6 +492,8 @@ void ypr__kt_fill_avx512(ypr_ktable *t)
     t->nrn = 32;
     t->gemm_ukernel_narrow = ukernel_6x32;
     t->gemm_ukernel_narrow_ep = ukernel_6x32_ep;
+    t->gemm_ukernel_ldb = ukernel_6x64_ldb;
+    t->gemm_ukernel_ldb_ep = ukernel_6x64_ldb_ep;
     t->pack_b_im2col = im2col_pack_vec;
     t->conv3x3_rows = conv3x3_rows_avx512;
     t->vl = 16;
