@@ -26,6 +26,7 @@
 
 #include "lib/kernels/kernels.h"
 #include "test_util.h"
+#include "kernel_util.h"
 
 static const ypr_ktable *kt;
 static ypr_pool *pool2;   /* two workers, whatever the machine */
@@ -70,15 +71,6 @@ enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
 static int skipped(int i)
 {
     return test_quick() && i >= NSHAPES - 2 && i < NSHAPES;
-}
-
-static float *rand_buf(ypr_rng *r, int64_t n, float lo, float hi)
-{
-    float *p = ypr__alloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    assert_non_null(p);
-    for (int64_t i = 0; i < n; i++)
-        p[i] = lo + (hi - lo) * ypr__rng_uniform(r);
-    return p;
 }
 
 static float *fill_buf(int64_t n, float v)

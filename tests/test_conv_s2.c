@@ -30,17 +30,9 @@
 
 #include "lib/kernels/kernels.h"
 #include "test_util.h"
+#include "kernel_util.h"
 
 static const ypr_ktable *kt;
-
-static float *rand_buf(ypr_rng *r, int64_t n, float lo, float hi)
-{
-    float *p = ypr__alloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    assert_non_null(p);
-    for (int64_t i = 0; i < n; i++)
-        p[i] = lo + (hi - lo) * ypr__rng_uniform(r);
-    return p;
-}
 
 /* Logical weights w[o][ic][9] packed with a block stride of ocb channels. */
 static void pack_block(const float *w, int noc, int64_t nic, int64_t ocb, float *d)

@@ -20,17 +20,9 @@
 
 #include "lib/kernels/kernels.h"
 #include "test_util.h"
+#include "kernel_util.h"
 
 static const ypr_ktable *kt;
-
-static float *rand_buf(ypr_rng *r, int64_t n, float lo, float hi)
-{
-    float *p = ypr__alloc((size_t)(n > 0 ? n : 1) * sizeof(float));
-    assert_non_null(p);
-    for (int64_t i = 0; i < n; i++)
-        p[i] = lo + (hi - lo) * ypr__rng_uniform(r);
-    return p;
-}
 
 static int64_t pick(ypr_rng *r, const int64_t *v, int n)
 {
