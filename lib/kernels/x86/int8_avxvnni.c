@@ -39,6 +39,8 @@ static inline int32_t ld32(const void *p)
         c50 = c51 = _mm256_set1_epi32(init ? init[5] : 0);                                  \
         for (int64_t q = 0; q < nkg; q++, pa += 4 * MR, pb += 2) {                          \
             __m256i b0 = _mm256_loadu_si256(pb), b1 = _mm256_loadu_si256(pb + 1), r;        \
+            if ((q & 1) == 0)   /* 48 bytes of weights: every line, ahead (avx512vnni) */   \
+                __builtin_prefetch(pa + 1024, 0, 3);                                        \
             r = _mm256_set1_epi32(ld32(pa));                                                \
             c00 = OP(c00, r, b0);                                                           \
             c01 = OP(c01, r, b1);                                                           \
