@@ -156,10 +156,9 @@ AI void xv_transpose(xv_f r[8])
  * compute only the vectors they need). Unrolled by 4: the loop's own
  * increments and branch otherwise take issue slots from the FMAs (4×24 from
  * L1 on Zen 3: 84 → 94 GFLOP/s). */
-AI void fma_loop(int64_t kc, const float *a, const float *b, xv_f out[XV_MR_MAX][4],
-                 const int MR, const int NV, const int NRV)
+AI void fma_loop_ldb(int64_t kc, const float *a, const float *b, int64_t ldb, __m256i last,
+                     xv_f out[XV_MR_MAX][4], const int MR, const int NV, const int MASKED)
 {
-    const int NR = NRV * 8;
     xv_f acc[XV_MR_MAX][4];   /* local: stores to out inside the loop would not go away */
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
@@ -171,7 +170,8 @@ AI void fma_loop(int64_t kc, const float *a, const float *b, xv_f out[XV_MR_MAX]
         __m256 bv[4];
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
-            bv[v] = _mm256_loadu_ps(b + v * 8);
+            bv[v] = MASKED && v == NV - 1 ? _mm256_maskload_ps(b + v * 8, last)
+                                          : _mm256_loadu_ps(b + v * 8);
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
             __m256 ai = _mm256_broadcast_ss(a + i);
@@ -180,13 +180,20 @@ AI void fma_loop(int64_t kc, const float *a, const float *b, xv_f out[XV_MR_MAX]
                 acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
         }
         a += MR;
-        b += NR;
+        b += ldb;
     }
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
             out[i][v] = acc[i][v];
+}
+
+/* The packed panel: rows NRV vectors apart, nothing masked. */
+AI void fma_loop(int64_t kc, const float *a, const float *b, xv_f out[XV_MR_MAX][4],
+                 const int MR, const int NV, const int NRV)
+{
+    fma_loop_ldb(kc, a, b, NRV * 8, _mm256_setzero_si256(), out, MR, NV, 0);
 }
 
 /* The 4 × NV·8 k loop on its own, the accumulators handed back through
@@ -223,6 +230,58 @@ AI void ukernel_body(int64_t kc, const float *a, const float *b, float *c, int64
     }
     fma_loop(kc, a, b, acc, MR, NV, NRV);
     plain_store(acc, c, ldc, m, n, accumulate, MR, NV);
+}
+
+/* The 4 × 24 k loop on B read in place (row k at b + k·ldb, columns j < n;
+ * a partial last vector through a masked load), behind a call as above. */
+static __attribute__((noinline)) void fma_tile_ldb_4x24(int64_t kc, const float *a,
+                                                        const float *b, int64_t ldb, int n,
+                                                        xv_f acc[XV_MR_MAX][4])
+{
+    const int nv = (n + 7) / 8;
+    const __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - (nv - 1) * 8),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    if (n % 8 == 0) {
+        if (nv == 1)
+            fma_loop_ldb(kc, a, b, ldb, last, acc, 4, 1, 0);
+        else if (nv == 2)
+            fma_loop_ldb(kc, a, b, ldb, last, acc, 4, 2, 0);
+        else
+            fma_loop_ldb(kc, a, b, ldb, last, acc, 4, 3, 0);
+    } else if (nv == 1) {
+        fma_loop_ldb(kc, a, b, ldb, last, acc, 4, 1, 1);
+    } else if (nv == 2) {
+        fma_loop_ldb(kc, a, b, ldb, last, acc, 4, 2, 1);
+    } else {
+        fma_loop_ldb(kc, a, b, ldb, last, acc, 4, 3, 1);
+    }
+}
+
+static void ukernel_4x24_ldb(int64_t kc, const float *a, const float *b, int64_t ldb, float *c,
+                             int64_t ldc, int m, int n, int accumulate)
+{
+    xv_f acc[XV_MR_MAX][4];
+    fma_tile_ldb_4x24(kc, a, b, ldb, n, acc);
+    if (n <= 8)
+        plain_store(acc, c, ldc, m, n, accumulate, 4, 1);
+    else if (n <= 16)
+        plain_store(acc, c, ldc, m, n, accumulate, 4, 2);
+    else
+        plain_store(acc, c, ldc, m, n, accumulate, 4, 3);
+}
+
+static void ukernel_4x24_ldb_ep(int64_t kc, const float *a, const float *b, int64_t ldb,
+                                float *c, int64_t ldc, int m, int n, int accumulate,
+                                const float *scale, const float *bias, int act, float alpha)
+{
+    xv_f acc[XV_MR_MAX][4];
+    fma_tile_ldb_4x24(kc, a, b, ldb, n, acc);
+    if (n <= 8)
+        ep_store(acc, c, ldc, m, n, accumulate, scale, bias, act, alpha, 4, 1, 3);
+    else if (n <= 16)
+        ep_store(acc, c, ldc, m, n, accumulate, scale, bias, act, alpha, 4, 2, 3);
+    else
+        ep_store(acc, c, ldc, m, n, accumulate, scale, bias, act, alpha, 4, 3, 3);
 }
 
 /* 4 × 24: 12 accumulators + 3 B vectors + 1 broadcast = all 16 ymm. */
@@ -370,6 +429,8 @@ void ypr__kt_fill_avx2(ypr_ktable *t)
     t->nc = 4 * 24;
     t->gemm_ukernel = ukernel_4x24;
     t->gemm_ukernel_ep = ukernel_4x24_ep;
+    t->gemm_ukernel_ldb = ukernel_4x24_ldb;
+    t->gemm_ukernel_ldb_ep = ukernel_4x24_ldb_ep;
     t->pack_b_im2col = im2col_pack_vec;
     t->vl = 8;
     t->s2_ocb = S2_NV * XV_VL;
