@@ -93,7 +93,8 @@ typedef struct gemm_plan {
 } gemm_plan;
 
 /* Micro-tiles of rows [m0, m1) × columns [n0, n1) for one kc block whose
- * packed B panels start at `bblock` (panel of column j at (j − n0)·kc). */
+ * packed B panels start at `bblock` (panel of column j at (j − n0)·kc), or
+ * with bblock NULL on B read in place (jb->b_direct, the ldb kernels). */
 static void tiles(const ypr_ktable *kt, const ypr_gemm_job *jb, int64_t pc, int64_t kc,
                   int64_t m0, int64_t m1, int64_t n0, int64_t n1, const float *bblock,
                   int narrow)
@@ -108,6 +109,18 @@ static void tiles(const ypr_ktable *kt, const ypr_gemm_job *jb, int64_t pc, int6
         for (int64_t j = n0; j < n1; j += nr) {
             int cols = (int)min64(nr, n1 - j);
             float *c = jb->c + i * jb->ldc + j;
+            if (!bblock) {
+                const float *bd = jb->b_direct + pc * jb->ldb_direct + j;
+                if (last && need_ep)
+                    kt->gemm_ukernel_ldb_ep(kc, a, bd, jb->ldb_direct, c, jb->ldc, rows, cols,
+                                            jb->accumulate || pc > 0,
+                                            ep->scale ? ep->scale + i : NULL,
+                                            ep->bias ? ep->bias + i : NULL, ep->act, ep->alpha);
+                else
+                    kt->gemm_ukernel_ldb(kc, a, bd, jb->ldb_direct, c, jb->ldc, rows, cols,
+                                         jb->accumulate || pc > 0);
+                continue;
+            }
             if (narrow) {   /* one panel of nrn columns (run_tile) */
                 if (last && need_ep)
                     kt->gemm_ukernel_narrow_ep(kc, a, bblock, c, jb->ldc, rows, cols,
@@ -136,40 +149,14 @@ static void tiles(const ypr_ktable *kt, const ypr_gemm_job *jb, int64_t pc, int6
     }
 }
 
-/* Micro-tiles of rows [m0, m1) × columns [n0, n1) of one kc block on B
- * read in place (jb->b_direct). */
-static void tiles_direct(const ypr_ktable *kt, const ypr_gemm_job *jb, int64_t pc, int64_t kc,
-                         int64_t m0, int64_t m1, int64_t n0, int64_t n1)
-{
-    const int mr = kt->mr, nr = kt->nr;
-    const ypr_epilogue *ep = jb->ep;
-    const int need_ep = ep && (ep->scale || ep->bias || ep->act != YPR_ACT_IDENTITY);
-    const int last = pc + kc >= jb->k, acc = jb->accumulate || pc > 0;
-    const float *bk = jb->b_direct + pc * jb->ldb_direct;
-    for (int64_t i = m0; i < m1; i += mr) {
-        const float *a = jb->packed_a + i * jb->k + pc * mr;
-        const int rows = (int)min64(mr, m1 - i);
-        for (int64_t j = n0; j < n1; j += nr) {
-            const int cols = (int)min64(nr, n1 - j);
-            float *c = jb->c + i * jb->ldc + j;
-            if (last && need_ep)
-                kt->gemm_ukernel_ldb_ep(kc, a, bk + j, jb->ldb_direct, c, jb->ldc, rows, cols,
-                                        acc, ep->scale ? ep->scale + i : NULL,
-                                        ep->bias ? ep->bias + i : NULL, ep->act, ep->alpha);
-            else
-                kt->gemm_ukernel_ldb(kc, a, bk + j, jb->ldb_direct, c, jb->ldc, rows, cols, acc);
-        }
-    }
-}
-
 static void run_tile(const gemm_plan *pl, const ypr_gemm_job *jb, int64_t m0,
                      int64_t m1, int64_t n0, int64_t n1, float *buf)
 {
     const ypr_ktable *kt = pl->kt;
     const int64_t kcb = kc_for(kt, jb->k);
-    if (jb->b_direct && kt->gemm_ukernel_ldb) {
+    if (jb->b_direct && kt->gemm_ukernel_ldb) {   /* B read in place: nothing to pack */
         for (int64_t pc = 0; pc < jb->k; pc += kcb)
-            tiles_direct(kt, jb, pc, min64(kcb, jb->k - pc), m0, m1, n0, n1);
+            tiles(kt, jb, pc, min64(kcb, jb->k - pc), m0, m1, n0, n1, NULL, 0);
         return;
     }
     for (int64_t pc = 0; pc < jb->k; pc += kcb) {
