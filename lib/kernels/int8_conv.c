@@ -367,7 +367,12 @@ static void pack_b(const ypr_i8kt *kt, const ypr_conv_shape *s, const geom *g,
     const int kg = kt->kg;
     const int64_t nc = g->nc, panel = g->nkg * kt->nr * kg;   /* elements per B panel */
     const int direct = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 &&
-                       s->pw == 0 && n0 + nc <= g->n;
+                       s->pw == 0;
+    /* 1×1: the full panels straight from the input rows, the block's last
+     * partial panel (past the image's last column) through rowbuf */
+    const int64_t cols = g->n - n0 < nc ? g->n - n0 : nc;
+    const int64_t full = direct ? cols / kt->nr * kt->nr : 0;
+    uint8_t *tail_dst = dst + full / kt->nr * panel * elem_bytes(kt);
     for (int64_t q = 0; q < g->nkg; q++) {
         const int8_t *rows[4];
         for (int e = 0; e < kg; e++) {
@@ -383,7 +388,24 @@ static void pack_b(const ypr_i8kt *kt, const ypr_conv_shape *s, const geom *g,
                 rows[e] = rb;
             }
         }
-        interleave(kt, rows, nc, panel, q, dst);
+        if (!direct) {
+            interleave(kt, rows, nc, panel, q, dst);
+            continue;
+        }
+        if (full)
+            interleave(kt, rows, full, panel, q, dst);
+        if (full < cols) {
+            const int8_t *tail[4];
+            for (int e = 0; e < kg; e++) {
+                int8_t *rb = rowbuf + e * nc;   /* a zero row (k ≥ K) stays one */
+                if (q * kg + e < g->k) {
+                    memcpy(rb, rows[e] + full, (size_t)(cols - full));
+                    memset(rb + (cols - full), 0, (size_t)(kt->nr - (cols - full)));
+                }
+                tail[e] = rb;
+            }
+            interleave(kt, tail, kt->nr, panel, q, tail_dst);
+        }
     }
 }
 
