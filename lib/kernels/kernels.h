@@ -762,6 +762,10 @@ void ypr__i8_wino_tout_avx512(const ypr_i8kt *kt, const ypr_i8wk *wk, const int3
                               int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
 void ypr__i8_wino_tout4_avx512(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m36, int m,
                                int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
+/* The F(4×4) input transform on 32 tiles per zmm of int16 lanes (as
+ * ypr__i8_wino_tin4_ref; reads no byte past the last tile's). */
+void ypr__i8_wino_tin4_avx512(const int8_t *const *r0, const int8_t *const *r1, int64_t n,
+                              int zp, int16_t *v, int64_t ldv);
 void ypr__i8wk_fill_avx512vnni(ypr_i8wk *w);
 #endif
 #if defined(YPR_HAVE_NEON)

@@ -225,6 +225,7 @@ void ypr__i8wk_fill_avx512vnni(ypr_i8wk *w)
     ypr__i8wk_fill_avx2(w);   /* its input transforms (the CPU has AVX2), this tile */
     w->tout = ypr__i8_wino_tout_avx512;
     w->tout4 = ypr__i8_wino_tout4_avx512;
+    w->tin4 = ypr__i8_wino_tin4_avx512;
     w->mr = CMR;
     w->nr = CNR;
     w->gemm = wgemm_8x32;
