@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -50,22 +51,34 @@ static void count_task(void *ctx, int64_t t, int worker)
         ;
 }
 
+/* Every task exactly once, on a worker index below the pool's size, for
+ * task counts below, at and above the worker count (ranges of 0, 1 and
+ * uneven lengths), with per-worker ranges (the default) and with the
+ * shared counter (YPR_POOL_RANGED=0). */
 static void test_pool(void **state)
 {
     (void)state;
-    for (int n = 1; n <= 4; n++) {
-        ypr_pool *p;
-        assert_int_equal(ypr__pool_create(n, &p), YPR_OK);
-        assert_int_equal(ypr__pool_size(p), n);
-        for (int rep = 0; rep < 20; rep++) {
-            count_ctx c = {0};
-            ypr__pool_run(p, 1000, count_task, &c);
-            assert_true(atomic_load(&c.sum) == 999 * 1000 / 2);
-            for (int i = 0; i < 1000; i++)
-                assert_int_equal(c.hits[i], 1);
-            assert_true(atomic_load(&c.max_worker) < n);
+    static const int64_t counts[] = {1, 2, 3, 5, 1000};
+    for (int mode = 0; mode < 2; mode++) {
+        if (mode)
+            setenv("YPR_POOL_RANGED", "0", 1);
+        for (int n = 1; n <= 4; n++) {
+            ypr_pool *p;
+            assert_int_equal(ypr__pool_create(n, &p), YPR_OK);
+            assert_int_equal(ypr__pool_size(p), n);
+            for (int rep = 0; rep < 20; rep++)
+                for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+                    int64_t nt = counts[ci];
+                    count_ctx c = {0};
+                    ypr__pool_run(p, nt, count_task, &c);
+                    assert_true(atomic_load(&c.sum) == (nt - 1) * nt / 2);
+                    for (int i = 0; i < 1000; i++)
+                        assert_int_equal(c.hits[i], i < nt ? 1 : 0);
+                    assert_true(atomic_load(&c.max_worker) < n);
+                }
+            ypr__pool_free(p);
         }
-        ypr__pool_free(p);
+        unsetenv("YPR_POOL_RANGED");
     }
     ypr_pool *p = NULL;
     assert_int_equal(ypr__pool_create(-1, &p), YPR_ERANGE);
