@@ -275,6 +275,9 @@ int64_t ypr__plan_batch(const ypr_plan *plan);
 int64_t ypr__plan_height(const ypr_plan *plan);
 int64_t ypr__plan_width(const ypr_plan *plan);
 int ypr__plan_matches(const ypr_plan *plan, const ypr_net *net, int64_t n, int64_t h, int64_t w);
+/* Sibling 1×1 conv pairs the plan runs as one conv each (exec.c,
+ * merge_siblings; YPR_CONV_MERGE=0 turns them off when a plan is made). */
+int ypr__plan_pair_convs(const ypr_plan *plan);
 /* Called by ypr__plan_run with each node value the plan materializes, in
  * order: the input (node 0, after its fake quantization if any), then the
  * last node of every step (after its activation fake quantization). The

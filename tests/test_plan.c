@@ -1,0 +1,120 @@
+/* The float execution plan, white-box: sibling 1×1 convs run as one conv
+ * (lib/net/exec.c, merge_siblings).
+ *
+ * yolov7-tiny (built-in cfg, width 0.25, random weights) at 96×96 has
+ * eight ELAN blocks whose cv1 and cv2 read one value and are written next
+ * to each other into the block's concat: the batch-1 plan runs each pair
+ * as one conv, and its head outputs equal, bit for bit, those of a plan
+ * made with YPR_CONV_MERGE=0 (each output value is the same sum in the same
+ * order), on one and on three threads, per float kernel set (YPR_SIMD).
+ * The same for a pair stored the other way round (cv1 first) in a small
+ * cfg.  Batch-2 plans copy their concats
+ * (no value sits in a concat's buffer) and merge nothing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lib/model/model.h"
+#include "test_util.h"
+
+enum { S = 96 };
+
+static float *head(ypr_plan *p, int level, int64_t *count)
+{
+    ypr_shape sh;
+    const float *o = ypr__plan_output(p, level, &sh);
+    assert_non_null(o);
+    *count = ypr__plan_batch(p) * sh.c * sh.h * sh.w;
+    float *copy = malloc((size_t)*count * sizeof(float));
+    assert_non_null(copy);
+    memcpy(copy, o, (size_t)*count * sizeof(float));
+    return copy;
+}
+
+/* cv1 before cv2 in the concat (yolov7-tiny's ELAN concats put cv2 first);
+ * widths not multiples of the micro-panel height */
+static const char order_cfg[] =
+    "nc: 2\n"
+    "depth_multiple: 1.0\n"
+    "width_multiple: 1.0\n"
+    "anchors:\n"
+    "  - [10,13, 16,30, 33,23]\n"
+    "backbone:\n"
+    "  [[-1, 1, Conv, [16, 3, 2]],\n"
+    "   [-1, 1, Conv, [10, 1, 1]],\n"
+    "   [-2, 1, Conv, [13, 1, 1]],\n"
+    "   [[1, 2], 1, Concat, [1]],\n"
+    "   [-1, 1, Conv, [16, 3, 1]],\n"
+    "  ]\n"
+    "head:\n"
+    "  [[[4], 1, IDetect, [nc, anchors]],\n"
+    "  ]\n";
+
+/* model: yolov7-tiny (cfg NULL) or the cfg text; pairs: the merged plan's */
+static void run_pairs(const char *cfg, int pairs, int threads)
+{
+    ypr_model *m = NULL;
+    if (cfg)
+        assert_int_equal(ypr_model_from_cfg_text(cfg, strlen(cfg), 0, 5, &m), YPR_OK);
+    else
+        assert_int_equal(ypr_model_from_cfg("yolov7-tiny", 3, 0, 0.25, 11, &m), YPR_OK);
+    ypr_pool *pool = NULL;
+    assert_int_equal(ypr__pool_create(threads, &pool), YPR_OK);
+    float *x = malloc(2 * 3 * S * S * sizeof(float));
+    assert_non_null(x);
+    for (int i = 0; i < 2 * 3 * S * S; i++)
+        x[i] = (float)((i * 7919) % 1000) / 1000.0f;
+    float *out[2][3];
+    int64_t count[2][3];
+    int levels = 0;
+    for (int merged = 0; merged < 2; merged++) {
+        assert_int_equal(setenv("YPR_CONV_MERGE", merged ? "1" : "0", 1), 0);
+        ypr_plan *p = NULL;
+        assert_int_equal(ypr__plan_create(&m->net, pool, 1, S, S, &p), YPR_OK);
+        assert_int_equal(ypr__plan_pair_convs(p), merged ? pairs : 0);
+        assert_int_equal(ypr__plan_run(p, x), YPR_OK);
+        levels = ypr__plan_num_outputs(p);
+        assert_true(levels >= 1 && levels <= 3);
+        for (int l = 0; l < levels; l++)
+            out[merged][l] = head(p, l, &count[merged][l]);
+        ypr__plan_free(p);
+        /* a batch of two: concats are copied, nothing to merge */
+        assert_int_equal(ypr__plan_create(&m->net, pool, 2, S, S, &p), YPR_OK);
+        assert_int_equal(ypr__plan_pair_convs(p), 0);
+        ypr__plan_free(p);
+    }
+    unsetenv("YPR_CONV_MERGE");
+    for (int l = 0; l < levels; l++) {
+        assert_int_equal(count[0][l], count[1][l]);
+        assert_memory_equal(out[0][l], out[1][l], (size_t)count[0][l] * sizeof(float));
+        free(out[0][l]);
+        free(out[1][l]);
+    }
+    free(x);
+    ypr__pool_free(pool);
+    ypr_model_free(m);
+}
+
+static void test_sibling_pairs(void **state)
+{
+    (void)state;
+    run_pairs(NULL, 8, 1);
+    run_pairs(NULL, 8, 3);
+    run_pairs(order_cfg, 1, 2);
+}
+
+int main(void)
+{
+    int rc = test_simd_from_env();   /* YPR_SIMD: 77 where this CPU or build lacks the set */
+    if (rc)
+        return rc;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sibling_pairs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
