@@ -294,6 +294,8 @@ void ypr__i8_wino_tin4_avx2(const int8_t *const *r0, const int8_t *const *r1, in
 
 #endif   /* !YPR_WINO_ZMM */
 
+#if !defined(YPR_WINO_ZMM)   /* int8_wino_zmm.c has its own F(4×4) output transform */
+
 /* A'' applied to m[0..5]: s = A'' m (rows [6,4,4,1,1,0], [0,4,−4,2,−2,0],
  * [0,4,4,4,4,0], [0,4,−4,8,−8,24]), wrapping int32. */
 static inline void at6(const __m256i m[6], __m256i s[4])
@@ -364,3 +366,5 @@ void TOUT_FN(ypr__i8_wino_tout4)(const ypr_i8kt *kt, const ypr_i8wk *wk, const i
     }
     (void)n;
 }
+
+#endif   /* !YPR_WINO_ZMM */

@@ -120,3 +120,77 @@ void ypr__i8_wino_tin4_avx512(const int8_t *const *r0, const int8_t *const *r1, 
         }
     }
 }
+
+/* ---- the F(4×4) output transform, 16 tiles per zmm (wrapping int32).
+ * The same operations as int8_wino_avx2.c's on ymm halves, so the same
+ * values: A'' on rows, then on columns, the exact division by 576 as a
+ * multiply by 9^−1 modulo 2^32 and an arithmetic shift by 6, the epilogue
+ * of int8_requant_avx512.h, bytes interleaved by dx. */
+
+/* A'' applied to m[0..5] (16 int32 lanes, wrapping): s = A'' m. */
+static inline void at6z(const __m512i m[6], __m512i s[4])
+{
+    __m512i p = _mm512_add_epi32(m[1], m[2]), q = _mm512_sub_epi32(m[1], m[2]);
+    __m512i r = _mm512_add_epi32(m[3], m[4]), w = _mm512_sub_epi32(m[3], m[4]);
+    __m512i m0x6 = _mm512_add_epi32(_mm512_slli_epi32(m[0], 2), _mm512_slli_epi32(m[0], 1));
+    __m512i m5x6 = _mm512_add_epi32(_mm512_slli_epi32(m[5], 2), _mm512_slli_epi32(m[5], 1));
+    s[0] = _mm512_add_epi32(_mm512_add_epi32(m0x6, _mm512_slli_epi32(p, 2)), r);
+    s[1] = _mm512_add_epi32(_mm512_slli_epi32(q, 2), _mm512_slli_epi32(w, 1));
+    s[2] = _mm512_slli_epi32(_mm512_add_epi32(p, r), 2);
+    s[3] = _mm512_slli_epi32(
+        _mm512_add_epi32(_mm512_add_epi32(q, _mm512_slli_epi32(w, 1)), m5x6), 2);
+}
+
+void ypr__i8_wino_tout4_avx512(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m36,
+                               int m, int n, const ypr_i8rq *rq, int64_t c0, int8_t *o)
+{
+    if (!vec_ok(wk, rq)) {
+        ypr__i8_wino_tout4_ref(kt, wk, m36, m, n, rq, c0, o);
+        return;
+    }
+    const int nr = wk->nr;
+    const int64_t xs = (int64_t)wk->mr * nr;   /* between the 36 matrices */
+    const __m512i inv9 = _mm512_set1_epi32(0x38e38e39);   /* 9^−1 modulo 2^32 */
+    rqk k;
+    rqk_init(&k, rq);
+    for (int i = 0; i < m; i++) {
+        const int64_t c = c0 + i;
+        const __m512i bsh = _mm512_set1_epi32(k.shift ? rq->bsh[c] : 0);
+        const float mc = k.shift ? 0.0f : rq->m[c], bc = k.shift ? 0.0f : rq->b[c];
+        for (int t = 0; t < nr; t += 16) {   /* 16 tiles */
+            const int32_t *mb = m36 + i * nr + t;
+            __m512i s[6][4];
+            for (int a = 0; a < 6; a++) {
+                __m512i row[6];
+                for (int b = 0; b < 6; b++)
+                    row[b] = _mm512_loadu_si512(mb + (6 * a + b) * xs);
+                at6z(row, s[a]);
+            }
+            __m128i bytes[4][4];   /* [dy][dx]: 16 tiles' int8 */
+            for (int dx = 0; dx < 4; dx++) {
+                __m512i col[6], y[4];
+                for (int a = 0; a < 6; a++)
+                    col[a] = s[a][dx];
+                at6z(col, y);
+                for (int dy = 0; dy < 4; dy++) {
+                    __m512i v = _mm512_srai_epi32(_mm512_mullo_epi32(y[dy], inv9), 6);
+                    v = k.shift ? rq512_shift_c(v, &k.sk, bsh, k.sk.act)
+                                : rq512_float_k(v, mc, bc, k.alpha, k.s_out, k.vinv, k.flo,
+                                                k.fhi, k.act, k.half_up, k.use_inv);
+                    bytes[dy][dx] = _mm512_cvtepi32_epi8(v);   /* in [qmin, qmax] */
+                }
+            }
+            for (int dy = 0; dy < 4; dy++) {
+                const __m128i *b = bytes[dy];
+                __m128i x01l = _mm_unpacklo_epi8(b[0], b[1]), x01h = _mm_unpackhi_epi8(b[0], b[1]);
+                __m128i x23l = _mm_unpacklo_epi8(b[2], b[3]), x23h = _mm_unpackhi_epi8(b[2], b[3]);
+                __m128i *d = (__m128i *)(o + (i * 4 + dy) * 4 * nr + 4 * t);
+                _mm_storeu_si128(d, _mm_unpacklo_epi16(x01l, x23l));
+                _mm_storeu_si128(d + 1, _mm_unpackhi_epi16(x01l, x23l));
+                _mm_storeu_si128(d + 2, _mm_unpacklo_epi16(x01h, x23h));
+                _mm_storeu_si128(d + 3, _mm_unpackhi_epi16(x01h, x23h));
+            }
+        }
+    }
+    (void)n;
+}
