@@ -1,10 +1,11 @@
-/* The INT8 Winograd output transforms of int8_wino_avx2.c (F(2×2) and
- * F(4×4)) built with the AVX-512 flags for the avx512vnni set: the same
- * transforms on ymm halves, the requantization epilogue on one zmm per 16
- * tiles (int8_requant_avx512.h) — SiLU's exp and divisions on 16 lanes.
- * Bit-identical to ypr__i8_wino_tout_ref / _tout4_ref. Below them, the
- * F(4×4) input transform on 32 tiles per zmm (bit-identical to
- * ypr__i8_wino_tin4_ref); 32→32 @160 took 0.95 of its time with it. */
+/* The avx512vnni set's INT8 Winograd transforms (kernels.h, "INT8
+ * Winograd"). int8_wino_avx2.c's F(2×2) output transform rebuilt with the
+ * AVX-512 flags (the transform on ymm halves, the requantization epilogue
+ * on one zmm per 16 tiles, int8_requant_avx512.h: SiLU's exp and divisions
+ * on 16 lanes); below it, the F(4×4) input transform on 32 tiles per zmm of
+ * int16 lanes (32→32 @160² took 0.95 of its time with it) and the F(4×4)
+ * output transform on 16 tiles per zmm (yolov7-tiny dpu @640: 0.98).
+ * Bit-identical to ypr__i8_wino_tout_ref, _tin4_ref and _tout4_ref. */
 #define YPR_WINO_ZMM 1
 #include "int8_wino_avx2.c"
 
