@@ -756,8 +756,9 @@ void ypr__i8wk_fill_avxvnni(ypr_i8wk *w);
 void ypr__i8wk_tile_avx512(ypr_i8wk *w);
 #endif
 #if defined(YPR_HAVE_AVX512VNNI)
-/* The AVX2 output transforms rebuilt with the AVX-512 flags (x86/int8_wino_zmm.c:
- * the epilogue on one zmm per 16 tiles), for the avx512vnni set. */
+/* The avx512vnni set's output transforms (x86/int8_wino_zmm.c): F(2×2) as
+ * the AVX2 one rebuilt with the AVX-512 flags (the epilogue on one zmm per
+ * 16 tiles), F(4×4) on 16 tiles per zmm throughout. */
 void ypr__i8_wino_tout_avx512(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m16, int m,
                               int n, const ypr_i8rq *rq, int64_t c0, int8_t *o);
 void ypr__i8_wino_tout4_avx512(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m36, int m,
