@@ -965,6 +965,23 @@ static inline void st_biased(int8_t *p, __m128i v)
     _mm_storeu_si128((__m128i *)p, _mm_xor_si128(v, _mm_set1_epi8((char)0x80)));
 }
 
+/* unsigned max of n 16-byte vectors at p, p + stride, … (0 for n = 0), in
+ * four independent chains (one chain of 13 made SPP's pools latency-bound) */
+static inline __m128i max_run_u8(const uint8_t *p, int64_t stride, int n)
+{
+    __m128i m0 = _mm_setzero_si128(), m1 = m0, m2 = m0, m3 = m0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        m0 = _mm_max_epu8(m0, _mm_loadu_si128((const __m128i *)(p + i * stride)));
+        m1 = _mm_max_epu8(m1, _mm_loadu_si128((const __m128i *)(p + (i + 1) * stride)));
+        m2 = _mm_max_epu8(m2, _mm_loadu_si128((const __m128i *)(p + (i + 2) * stride)));
+        m3 = _mm_max_epu8(m3, _mm_loadu_si128((const __m128i *)(p + (i + 3) * stride)));
+    }
+    for (; i < n; i++)
+        m0 = _mm_max_epu8(m0, _mm_loadu_si128((const __m128i *)(p + i * stride)));
+    return _mm_max_epu8(_mm_max_epu8(m0, m1), _mm_max_epu8(m2, m3));
+}
+
 /* max of the even and odd bytes of 16 bytes as 8 int16 */
 static inline __m128i pair_max16(__m128i v)
 {
@@ -1010,24 +1027,20 @@ void ypr__i8_maxpool_plane(const int8_t *x, int64_t h, int64_t w, int k, int s, 
         memset(pr, 0, (size_t)(ow16 + j->k + 15));
         for (int64_t iy = 0; iy < j->h; iy++) {
             const int8_t *xr = x + iy * j->w;
-            for (int64_t ix = 0; ix < j->w; ix++)
+            int64_t ix = 0;
+            for (; ix + 16 <= j->w; ix += 16)
+                st_biased((int8_t *)pr + j->pad + ix, _mm_loadu_si128((const __m128i *)(xr + ix)));
+            for (; ix < j->w; ix++)
                 pr[j->pad + ix] = (uint8_t)xr[ix] ^ 0x80u;
-            for (int64_t ox = 0; ox < ow16; ox += 16) {
-                const uint8_t *q = pr + ox;
-                __m128i m = _mm_loadu_si128((const __m128i *)q);
-                for (int d = 1; d < j->k; d++)
-                    m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i *)(q + d)));
-                _mm_storeu_si128((__m128i *)(r + iy * ow16 + ox), m);   /* stays biased */
-            }
+            for (int64_t ox = 0; ox < ow16; ox += 16)   /* stays biased */
+                _mm_storeu_si128((__m128i *)(r + iy * ow16 + ox), max_run_u8(pr + ox, 1, j->k));
         }
         for (int64_t oy = 0; oy < j->oh; oy++) {
             int64_t y0 = oy - j->pad, y1 = y0 + j->k;
             y0 = y0 < 0 ? 0 : y0;
             y1 = y1 > j->h ? j->h : y1;
             for (int64_t ox = 0; ox < j->ow; ox += 16) {
-                __m128i m = _mm_setzero_si128();
-                for (int64_t iy = y0; iy < y1; iy++)
-                    m = _mm_max_epu8(m, _mm_loadu_si128((const __m128i *)(r + iy * ow16 + ox)));
+                __m128i m = max_run_u8((const uint8_t *)r + y0 * ow16 + ox, ow16, (int)(y1 - y0));
                 m = _mm_xor_si128(m, _mm_set1_epi8((char)0x80));
                 if (ox + 16 <= j->ow) {
                     _mm_storeu_si128((__m128i *)(y + oy * j->ow + ox), m);
