@@ -81,20 +81,114 @@ static inline void tin32x4(const int8_t *const *r, int64_t j, int64_t n, __m512i
     }
 }
 
+/* The same for at most 16 tiles on ymm (segments of 5–16 tiles: 20²–64²
+ * maps' tile rows): B^T on 16 int16 lanes, tiles j … j + 15 from two
+ * masked 32-byte loads per row and their +4 copies. The words are placed
+ * as above with 128-bit lanes: lane k holds tiles 4k … 4k + 3 in words
+ * 0 … 3 and tiles 8 + 4k … 8 + 4k + 3 in words 4 … 7. */
+static inline void bt6y(const __m256i x[6], __m256i t[6])
+{
+    __m256i u = _mm256_sub_epi16(x[4], x[2]);
+    __m256i d31 = _mm256_slli_epi16(_mm256_sub_epi16(x[3], x[1]), 1);
+    t[0] = _mm256_add_epi16(_mm256_slli_epi16(_mm256_sub_epi16(x[0], x[2]), 2), u);
+    t[1] = _mm256_sub_epi16(_mm256_add_epi16(x[3], x[4]),
+                            _mm256_slli_epi16(_mm256_add_epi16(x[1], x[2]), 2));
+    t[2] = _mm256_add_epi16(_mm256_sub_epi16(x[4], x[3]),
+                            _mm256_slli_epi16(_mm256_sub_epi16(x[1], x[2]), 2));
+    t[3] = _mm256_add_epi16(u, d31);
+    t[4] = _mm256_sub_epi16(u, d31);
+    t[5] = _mm256_add_epi16(_mm256_slli_epi16(_mm256_sub_epi16(x[1], x[3]), 2),
+                            _mm256_sub_epi16(x[5], x[3]));
+}
+
+static inline __m256i load_upto32(const int8_t *p, int64_t valid)
+{
+    if (valid >= 32)
+        return _mm256_loadu_si256((const __m256i *)p);
+    if (valid <= 0)
+        return _mm256_setzero_si256();
+    return _mm256_maskz_loadu_epi8((__mmask32)((1u << valid) - 1), p);
+}
+
+/* int16 sign extension of a word's low (sh 8) or high byte (sh 0), minus z */
+#define SX_LO(v, z) _mm256_sub_epi16(_mm256_srai_epi16(_mm256_slli_epi16(v, 8), 8), z)
+#define SX_HI(v, z) _mm256_sub_epi16(_mm256_srai_epi16(v, 8), z)
+
+static inline void tin16x4(const int8_t *const *r, int64_t j, int64_t n, __m256i z,
+                           __m256i lo_idx, __m256i hi_idx, __m256i v[36])
+{
+    const int64_t valid = 4 * (n - j) + 2;
+    __m256i t[6][6];
+    for (int y = 0; y < 6; y++) {
+        const int8_t *p = r[y] + 4 * j;
+        __m256i a = load_upto32(p, valid), b = load_upto32(p + 32, valid - 32);
+        __m256i a4 = load_upto32(p + 4, valid - 4), b4 = load_upto32(p + 36, valid - 36);
+        __m256i w01 = _mm256_permutex2var_epi16(a, lo_idx, b);
+        __m256i w23 = _mm256_permutex2var_epi16(a, hi_idx, b);
+        __m256i w45 = _mm256_permutex2var_epi16(a4, lo_idx, b4);
+        const __m256i x[6] = {SX_LO(w01, z), SX_HI(w01, z), SX_LO(w23, z),
+                              SX_HI(w23, z), SX_LO(w45, z), SX_HI(w45, z)};
+        bt6y(x, t[y]);
+    }
+    for (int b = 0; b < 6; b++) {
+        __m256i col[6], o[6];
+        for (int y = 0; y < 6; y++)
+            col[y] = t[y][b];
+        bt6y(col, o);
+        for (int a = 0; a < 6; a++)
+            v[6 * a + b] = o[a];
+    }
+}
+
+#undef SX_LO
+#undef SX_HI
+
+/* Tiles j … n − 1 (at most 16) of the channel pair, stored as in the zmm loop. */
+static void tin4_short(const int8_t *const *r0, const int8_t *const *r1, int64_t j, int64_t n,
+                       int zp, int16_t *v, int64_t ldv)
+{
+    static const int16_t li[16] __attribute__((aligned(32))) = {0,  2,  4,  6,  16, 18, 20, 22,
+                                                                8, 10, 12, 14, 24, 26, 28, 30};
+    const __m256i lo_idx = _mm256_load_si256((const __m256i *)li);
+    const __m256i hi_idx = _mm256_add_epi16(lo_idx, _mm256_set1_epi16(1));
+    const __m256i z = _mm256_set1_epi16((int16_t)zp);
+    __m256i v0[36], v1[36];
+    tin16x4(r0, j, n, z, lo_idx, hi_idx, v0);
+    if (r1)
+        tin16x4(r1, j, n, z, lo_idx, hi_idx, v1);
+    else
+        for (int x = 0; x < 36; x++)
+            v1[x] = _mm256_setzero_si256();
+    const int64_t left = n - j;
+    const __mmask8 m0 = left >= 8 ? (__mmask8)0xff : (__mmask8)((1u << left) - 1);
+    const __mmask8 m1 = left >= 16 ? (__mmask8)0xff
+                        : left <= 8 ? 0 : (__mmask8)((1u << (left - 8)) - 1);
+    for (int x = 0; x < 36; x++) {
+        int16_t *d = v + (x * ldv + j) * 2;
+        __m256i p0 = _mm256_unpacklo_epi16(v0[x], v1[x]);   /* tiles j … j + 7 */
+        __m256i p1 = _mm256_unpackhi_epi16(v0[x], v1[x]);   /* tiles j + 8 … */
+        _mm256_mask_storeu_epi32(d, m0, p0);
+        if (m1)
+            _mm256_mask_storeu_epi32(d + 16, m1, p1);
+    }
+}
+
 void ypr__i8_wino_tin4_avx512(const int8_t *const *r0, const int8_t *const *r1, int64_t n,
                               int zp, int16_t *v, int64_t ldv)
 {
     /* word p = 8k + w: tile 4k + w (w < 4) of a, else tile 16 + 4k + w − 4 of b;
      * a tile's low word is word 2·tile of its register (+32 for b) */
-    int16_t li[32];
-    for (int p = 0; p < 32; p++) {
-        int k = p / 8, w = p % 8;
-        li[p] = (int16_t)(w < 4 ? 2 * (4 * k + w) : 32 + 2 * (4 * k + w - 4));
-    }
-    const __m512i lo_idx = _mm512_loadu_si512(li);
+    static const int16_t li[32] __attribute__((aligned(64))) = {
+        0,  2,  4,  6,  32, 34, 36, 38, 8,  10, 12, 14, 40, 42, 44, 46,
+        16, 18, 20, 22, 48, 50, 52, 54, 24, 26, 28, 30, 56, 58, 60, 62};
+    const __m512i lo_idx = _mm512_load_si512(li);
     const __m512i hi_idx = _mm512_add_epi16(lo_idx, _mm512_set1_epi16(1));
     const __m512i z = _mm512_set1_epi16((int16_t)zp);
     for (int64_t j = 0; j < n; j += 32) {
+        if (n - j <= 16) {   /* a short segment or tail: half the work on ymm */
+            tin4_short(r0, r1, j, n, zp, v, ldv);
+            return;
+        }
         __m512i v0[36], v1[36];
         tin32x4(r0, j, n, z, lo_idx, hi_idx, v0);
         if (r1)
