@@ -252,7 +252,7 @@ void ypr__i8_wino_tout4_avx512(const ypr_i8kt *kt, const ypr_i8wk *wk, const int
         const int64_t c = c0 + i;
         const __m512i bsh = _mm512_set1_epi32(k.shift ? rq->bsh[c] : 0);
         const float mc = k.shift ? 0.0f : rq->m[c], bc = k.shift ? 0.0f : rq->b[c];
-        for (int t = 0; t < nr; t += 16) {   /* 16 tiles */
+        for (int t = 0; t < n; t += 16) {   /* 16 tiles (the valid ones: n ≤ nr) */
             const int32_t *mb = m36 + i * nr + t;
             __m512i s[6][4];
             for (int a = 0; a < 6; a++) {
@@ -287,5 +287,4 @@ void ypr__i8_wino_tout4_avx512(const ypr_i8kt *kt, const ypr_i8wk *wk, const int
             }
         }
     }
-    (void)n;
 }
