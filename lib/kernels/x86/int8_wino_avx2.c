@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lib/kernels/kernels.h"
+#include "int8_wino_net.h"
 #if defined(YPR_WINO_ZMM)
 #include "int8_requant_avx512.h"
 #define TOUT_FN(name) name##_avx512   /* int8_wino_zmm.c: the output transforms only */
@@ -226,21 +227,8 @@ void TOUT_FN(ypr__i8_wino_tout)(const ypr_i8kt *kt, const ypr_i8wk *wk, const in
 /* ---------------------------------------------------------- F(4×4, 3×3) */
 #if !defined(YPR_WINO_ZMM)
 
-/* Lavin's B^T applied to x[0..5] (int32 lanes): t = B^T x. */
-static inline void bt6(const __m256i x[6], __m256i t[6])
-{
-    __m256i u = _mm256_sub_epi32(x[4], x[2]);
-    __m256i d31 = _mm256_slli_epi32(_mm256_sub_epi32(x[3], x[1]), 1);
-    t[0] = _mm256_add_epi32(_mm256_slli_epi32(_mm256_sub_epi32(x[0], x[2]), 2), u);
-    t[1] = _mm256_sub_epi32(_mm256_add_epi32(x[3], x[4]),
-                            _mm256_slli_epi32(_mm256_add_epi32(x[1], x[2]), 2));
-    t[2] = _mm256_add_epi32(_mm256_sub_epi32(x[4], x[3]),
-                            _mm256_slli_epi32(_mm256_sub_epi32(x[1], x[2]), 2));
-    t[3] = _mm256_add_epi32(u, d31);
-    t[4] = _mm256_sub_epi32(u, d31);
-    t[5] = _mm256_add_epi32(_mm256_slli_epi32(_mm256_sub_epi32(x[1], x[3]), 2),
-                            _mm256_sub_epi32(x[5], x[3]));
-}
+/* Lavin's B^T on 8 int32 lanes (int8_wino_net.h). */
+YPR_WINO_BT6(bt6, __m256i, _mm256_add_epi32, _mm256_sub_epi32, _mm256_slli_epi32)
 
 /* V = B^T d B of 8 tiles of one channel (int32 lanes; |V| ≤ 100·255). */
 static inline void tin8x4(const int8_t *const *r, int64_t j, __m256i z, __m256i v[36])
@@ -296,20 +284,8 @@ void ypr__i8_wino_tin4_avx2(const int8_t *const *r0, const int8_t *const *r1, in
 
 #if !defined(YPR_WINO_ZMM)   /* int8_wino_zmm.c has its own F(4×4) output transform */
 
-/* A'' applied to m[0..5]: s = A'' m (rows [6,4,4,1,1,0], [0,4,−4,2,−2,0],
- * [0,4,4,4,4,0], [0,4,−4,8,−8,24]), wrapping int32. */
-static inline void at6(const __m256i m[6], __m256i s[4])
-{
-    __m256i p = _mm256_add_epi32(m[1], m[2]), q = _mm256_sub_epi32(m[1], m[2]);
-    __m256i r = _mm256_add_epi32(m[3], m[4]), w = _mm256_sub_epi32(m[3], m[4]);
-    __m256i m0x6 = _mm256_add_epi32(_mm256_slli_epi32(m[0], 2), _mm256_slli_epi32(m[0], 1));
-    __m256i m5x6 = _mm256_add_epi32(_mm256_slli_epi32(m[5], 2), _mm256_slli_epi32(m[5], 1));
-    s[0] = _mm256_add_epi32(_mm256_add_epi32(m0x6, _mm256_slli_epi32(p, 2)), r);
-    s[1] = _mm256_add_epi32(_mm256_slli_epi32(q, 2), _mm256_slli_epi32(w, 1));
-    s[2] = _mm256_slli_epi32(_mm256_add_epi32(p, r), 2);
-    s[3] = _mm256_slli_epi32(
-        _mm256_add_epi32(_mm256_add_epi32(q, _mm256_slli_epi32(w, 1)), m5x6), 2);
-}
+/* A'' on 8 int32 lanes (int8_wino_net.h). */
+YPR_WINO_AT6(at6, __m256i, _mm256_add_epi32, _mm256_sub_epi32, _mm256_slli_epi32)
 
 void TOUT_FN(ypr__i8_wino_tout4)(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m36,
                                  int m, int n, const ypr_i8rq *rq, int64_t c0, int8_t *o)

@@ -22,21 +22,8 @@
  * order. Loads and stores are masked at the segment's end: nothing past
  * the last tile's bytes is read or written. */
 
-/* Lavin's B^T applied to x[0..5] (int16 lanes, wrapping): t = B^T x. */
-static inline void bt6w(const __m512i x[6], __m512i t[6])
-{
-    __m512i u = _mm512_sub_epi16(x[4], x[2]);
-    __m512i d31 = _mm512_slli_epi16(_mm512_sub_epi16(x[3], x[1]), 1);
-    t[0] = _mm512_add_epi16(_mm512_slli_epi16(_mm512_sub_epi16(x[0], x[2]), 2), u);
-    t[1] = _mm512_sub_epi16(_mm512_add_epi16(x[3], x[4]),
-                            _mm512_slli_epi16(_mm512_add_epi16(x[1], x[2]), 2));
-    t[2] = _mm512_add_epi16(_mm512_sub_epi16(x[4], x[3]),
-                            _mm512_slli_epi16(_mm512_sub_epi16(x[1], x[2]), 2));
-    t[3] = _mm512_add_epi16(u, d31);
-    t[4] = _mm512_sub_epi16(u, d31);
-    t[5] = _mm512_add_epi16(_mm512_slli_epi16(_mm512_sub_epi16(x[1], x[3]), 2),
-                            _mm512_sub_epi16(x[5], x[3]));
-}
+/* Lavin's B^T on 32 int16 lanes (int8_wino_net.h). */
+YPR_WINO_BT6(bt6w, __m512i, _mm512_add_epi16, _mm512_sub_epi16, _mm512_slli_epi16)
 
 /* The bytes [0, valid) of the 64 at p (0 past them; nothing else read). */
 static inline __m512i load_upto(const int8_t *p, int64_t valid)
@@ -86,20 +73,7 @@ static inline void tin32x4(const int8_t *const *r, int64_t j, int64_t n, __m512i
  * masked 32-byte loads per row and their +4 copies. The words are placed
  * as above with 128-bit lanes: lane k holds tiles 4k … 4k + 3 in words
  * 0 … 3 and tiles 8 + 4k … 8 + 4k + 3 in words 4 … 7. */
-static inline void bt6y(const __m256i x[6], __m256i t[6])
-{
-    __m256i u = _mm256_sub_epi16(x[4], x[2]);
-    __m256i d31 = _mm256_slli_epi16(_mm256_sub_epi16(x[3], x[1]), 1);
-    t[0] = _mm256_add_epi16(_mm256_slli_epi16(_mm256_sub_epi16(x[0], x[2]), 2), u);
-    t[1] = _mm256_sub_epi16(_mm256_add_epi16(x[3], x[4]),
-                            _mm256_slli_epi16(_mm256_add_epi16(x[1], x[2]), 2));
-    t[2] = _mm256_add_epi16(_mm256_sub_epi16(x[4], x[3]),
-                            _mm256_slli_epi16(_mm256_sub_epi16(x[1], x[2]), 2));
-    t[3] = _mm256_add_epi16(u, d31);
-    t[4] = _mm256_sub_epi16(u, d31);
-    t[5] = _mm256_add_epi16(_mm256_slli_epi16(_mm256_sub_epi16(x[1], x[3]), 2),
-                            _mm256_sub_epi16(x[5], x[3]));
-}
+YPR_WINO_BT6(bt6y, __m256i, _mm256_add_epi16, _mm256_sub_epi16, _mm256_slli_epi16)
 
 static inline __m256i load_upto32(const int8_t *p, int64_t valid)
 {
@@ -222,19 +196,8 @@ void ypr__i8_wino_tin4_avx512(const int8_t *const *r0, const int8_t *const *r1, 
  * multiply by 9^−1 modulo 2^32 and an arithmetic shift by 6, the epilogue
  * of int8_requant_avx512.h, bytes interleaved by dx. */
 
-/* A'' applied to m[0..5] (16 int32 lanes, wrapping): s = A'' m. */
-static inline void at6z(const __m512i m[6], __m512i s[4])
-{
-    __m512i p = _mm512_add_epi32(m[1], m[2]), q = _mm512_sub_epi32(m[1], m[2]);
-    __m512i r = _mm512_add_epi32(m[3], m[4]), w = _mm512_sub_epi32(m[3], m[4]);
-    __m512i m0x6 = _mm512_add_epi32(_mm512_slli_epi32(m[0], 2), _mm512_slli_epi32(m[0], 1));
-    __m512i m5x6 = _mm512_add_epi32(_mm512_slli_epi32(m[5], 2), _mm512_slli_epi32(m[5], 1));
-    s[0] = _mm512_add_epi32(_mm512_add_epi32(m0x6, _mm512_slli_epi32(p, 2)), r);
-    s[1] = _mm512_add_epi32(_mm512_slli_epi32(q, 2), _mm512_slli_epi32(w, 1));
-    s[2] = _mm512_slli_epi32(_mm512_add_epi32(p, r), 2);
-    s[3] = _mm512_slli_epi32(
-        _mm512_add_epi32(_mm512_add_epi32(q, _mm512_slli_epi32(w, 1)), m5x6), 2);
-}
+/* A'' on 16 int32 lanes (int8_wino_net.h). */
+YPR_WINO_AT6(at6z, __m512i, _mm512_add_epi32, _mm512_sub_epi32, _mm512_slli_epi32)
 
 void ypr__i8_wino_tout4_avx512(const ypr_i8kt *kt, const ypr_i8wk *wk, const int32_t *m36,
                                int m, int n, const ypr_i8rq *rq, int64_t c0, int8_t *o)
