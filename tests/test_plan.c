@@ -1,5 +1,6 @@
 /* The float execution plan, white-box: sibling 1×1 convs run as one conv
- * (lib/net/exec.c, merge_siblings).
+ * (lib/net/exec.c, merge_siblings); ypr_model_output's layout against the
+ * plan's raw head maps.
  *
  * yolov7-tiny (built-in cfg, width 0.25, random weights) at 96×96 has
  * eight ELAN blocks whose cv1 and cv2 read one value and are written next
@@ -100,6 +101,47 @@ static void run_pairs(const char *cfg, int pairs, int threads)
     ypr_model_free(m);
 }
 
+/* ypr_model_output's [n, na, H, W, no] against the plan's raw head maps
+ * [n, na·no, H, W], element by element: no = 7 and 8 (4-wide blocks with and
+ * without a remainder), levels of 12², 6² and 3² positions (64-position
+ * spans with partial ones, 4-position blocks with a remainder). */
+static void test_output_layout(void **state)
+{
+    (void)state;
+    for (int nc = 2; nc <= 3; nc++) {
+        ypr_model *m = NULL;
+        assert_int_equal(ypr_model_from_cfg("yolov7-tiny", nc, 0, 0.25, 3, &m), YPR_OK);
+        float *x = malloc(3 * S * S * sizeof(float));
+        assert_non_null(x);
+        for (int i = 0; i < 3 * S * S; i++)
+            x[i] = (float)((i * 31) % 997) / 997.0f;
+        assert_int_equal(ypr_model_forward(m, x, 1, S, S), YPR_OK);
+        assert_non_null(m->plan);
+        for (int l = 0; l < ypr_model_num_levels(m); l++) {
+            ypr_shape rs;
+            const float *raw = ypr__plan_output(m->plan, l, &rs);
+            int64_t sh[5];
+            assert_int_equal(ypr_model_output(m, l, NULL, sh), YPR_OK);
+            const int64_t na = sh[1], hw = sh[2] * sh[3], no = sh[4];
+            assert_int_equal(no, nc + 5);
+            assert_int_equal(rs.c, na * no);
+            assert_int_equal(rs.h * rs.w, hw);
+            float *o = malloc((size_t)(na * hw * no) * sizeof(float));
+            assert_non_null(o);
+            assert_int_equal(ypr_model_output(m, l, o, sh), YPR_OK);
+            for (int64_t a = 0; a < na; a++)
+                for (int64_t i = 0; i < hw; i++)
+                    for (int64_t k = 0; k < no; k++)
+                        if (o[(a * hw + i) * no + k] != raw[(a * no + k) * hw + i])
+                            fail_msg("level %d anchor %lld position %lld value %lld", l,
+                                     (long long)a, (long long)i, (long long)k);
+            free(o);
+        }
+        free(x);
+        ypr_model_free(m);
+    }
+}
+
 static void test_sibling_pairs(void **state)
 {
     (void)state;
@@ -115,6 +157,7 @@ int main(void)
         return rc;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sibling_pairs),
+        cmocka_unit_test(test_output_layout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

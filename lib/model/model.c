@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "model.h"
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
 #include "lib/io/io.h"
 
 int ypr__model_new(ypr_model **out)
@@ -574,6 +577,39 @@ const char *ypr_model_plan_name(const ypr_model *m)
     return m && m->plan_name[0] ? m->plan_name : "none";
 }
 
+/* o[i·no + k] = planes[k·hw + i]: no planes of hw values to hw rows of no,
+ * 64 positions at a time; 4 × 4 blocks through SSE registers (yolov7-tiny
+ * @416, all levels: 0.134 → 0.07 ms). */
+static void to_positions(const float *planes, int64_t no, int64_t hw, float *o)
+{
+    enum { SPAN = 64 };
+    for (int64_t i0 = 0; i0 < hw; i0 += SPAN) {
+        const int64_t i1 = i0 + SPAN < hw ? i0 + SPAN : hw;
+        int64_t k = 0;
+#if defined(__SSE2__)
+        for (; k + 4 <= no; k += 4) {
+            const float *p = planes + k * hw;
+            int64_t i = i0;
+            for (; i + 4 <= i1; i += 4) {
+                __m128 r0 = _mm_loadu_ps(p + i), r1 = _mm_loadu_ps(p + hw + i);
+                __m128 r2 = _mm_loadu_ps(p + 2 * hw + i), r3 = _mm_loadu_ps(p + 3 * hw + i);
+                _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+                _mm_storeu_ps(o + i * no + k, r0);
+                _mm_storeu_ps(o + (i + 1) * no + k, r1);
+                _mm_storeu_ps(o + (i + 2) * no + k, r2);
+                _mm_storeu_ps(o + (i + 3) * no + k, r3);
+            }
+            for (; i < i1; i++)
+                for (int64_t kk = k; kk < k + 4; kk++)
+                    o[i * no + kk] = p[(kk - k) * hw + i];
+        }
+#endif
+        for (; k < no; k++)
+            for (int64_t i = i0; i < i1; i++)
+                o[i * no + k] = planes[k * hw + i];
+    }
+}
+
 int ypr_model_output(const ypr_model *m, int level, float *dst, int64_t shape[5])
 {
     RETURN_IF(!m || !shape, YPR_EINVAL, "model: NULL argument");
@@ -597,18 +633,9 @@ int ypr_model_output(const ypr_model *m, int level, float *dst, int64_t shape[5]
      * the block written (64·no floats) stays in L1 while its no planes are
      * read (one plane at a time over all positions went through the whole
      * output no times: 0.6 ms of yolov7-tiny's 416 pass) */
-    enum { SPAN = 64 };
     for (int64_t b = 0; b < n; b++)
-        for (int64_t a = 0; a < na; a++) {
-            const float *planes = src + (b * na + a) * no * hw;
-            float *o = dst + (b * na + a) * hw * no;
-            for (int64_t i0 = 0; i0 < hw; i0 += SPAN) {
-                const int64_t i1 = i0 + SPAN < hw ? i0 + SPAN : hw;
-                for (int64_t k = 0; k < no; k++)
-                    for (int64_t i = i0; i < i1; i++)
-                        o[i * no + k] = planes[k * hw + i];
-            }
-        }
+        for (int64_t a = 0; a < na; a++)
+            to_positions(src + (b * na + a) * no * hw, no, hw, dst + (b * na + a) * hw * no);
     return YPR_OK;
 }
 
