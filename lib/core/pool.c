@@ -16,10 +16,12 @@
  * 0.78 ms on one thread). Profiled per step, yolov7-tiny @416 took 0.94 of
  * the time; whole passes 0.96 (yolov7-tiny @416, 11 rounds) and 0.97
  * (yolov7 @416, 7), even at 640. YPR_POOL_RANGED=0 (read when a pool is
- * made) brings back the shared counter for A/B runs. Between jobs, workers spin briefly on the job generation
- * before sleeping on a condition variable: a network runs ~100 jobs per
- * forward pass back to back, and a futex round trip per job would cost more
- * than the small ones. The caller spins the same way waiting for the end. */
+ * made) brings back the shared counter for A/B runs.
+ *
+ * Between jobs, workers spin briefly on the job generation before sleeping
+ * on a condition variable: a network runs ~100 jobs per forward pass back to
+ * back, and a futex round trip per job would cost more than the small ones.
+ * The caller spins the same way waiting for the end. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
