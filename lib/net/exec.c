@@ -66,6 +66,7 @@ struct ypr_plan {
     void *observer_user;
     packset *packs;        /* packed weights of the conv steps, in step order */
     size_t arena_floats;
+    size_t own_pack_bytes; /* the sibling pairs' stacked weights (merge_siblings) */
 };
 
 /* The single consumer of `node` if it is of `kind` and reads only `node`. */
@@ -571,6 +572,7 @@ static int merge_siblings(ypr_plan *p)
             }
         }
         ypr__conv_pack_w(p->kt, &cs, w, pk);
+        p->own_pack_bytes += (size_t)ypr__conv_packed_w_floats(p->kt, &cs) * sizeof(float);
         ypr__free(w);
         const int ynode = lo->node;
         ypr__free(a->scale);
@@ -884,7 +886,7 @@ size_t ypr__plan_bytes(const ypr_plan *p, int with_packs)
 {
     size_t t = p->arena_floats * sizeof(float) +
                (size_t)(ypr__pool_size(p->pool) * ypr__gemm_scratch_floats(p->kt) +
-                        p->wino_ws_floats) * sizeof(float);
+                        p->wino_ws_floats) * sizeof(float) + p->own_pack_bytes;
     return t + (with_packs ? p->packs->bytes : 0);
 }
 

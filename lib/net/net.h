@@ -268,8 +268,9 @@ int ypr__plan_run(ypr_plan *plan, const float *x);
 int ypr__plan_num_outputs(const ypr_plan *plan);
 const float *ypr__plan_output(const ypr_plan *plan, int level, ypr_shape *shape);
 size_t ypr__plan_arena_bytes(const ypr_plan *plan);
-/* Arena + GEMM scratch, plus the packed weights when with_packs (plans of
- * one model share one set of packed weights: count it once). */
+/* Arena + GEMM scratch + the plan's own stacked weights of sibling 1×1
+ * pairs, plus the shared packed weights when with_packs (plans of one model
+ * share one set of packed weights: count it once). */
 size_t ypr__plan_bytes(const ypr_plan *plan, int with_packs);
 int64_t ypr__plan_batch(const ypr_plan *plan);
 int64_t ypr__plan_height(const ypr_plan *plan);
