@@ -874,6 +874,78 @@ static float *outputs_of(const ypr_model *m, size_t *bytes)
     return out;
 }
 
+/* Sibling 1×1 convs (as yolov7-tiny's ELAN cv1/cv2: one input, side by
+ * side in their concat) run as one conv in batch-1 INT8 plans (exec_i8.c,
+ * merge_siblings): a small LeakyReLU detector with seeded weights whose
+ * pair feeds the head through one conv (a deep random net's head hides
+ * such differences), quantized with the dpu scheme on the e2e images,
+ * gives the same head outputs bit for bit with YPR_CONV_MERGE=0 and with
+ * the pair merged; a batch-2 plan merges none. */
+static void test_plan_pairs(void **state)
+{
+    (void)state;
+    static const char cfg[] =
+        "nc: 3\n"
+        "depth_multiple: 1.0\n"
+        "width_multiple: 1.0\n"
+        "anchors:\n"
+        "  - [10,13, 16,30, 33,23]\n"
+        "backbone:\n"
+        "  [[-1, 1, Conv, [16, 3, 2, None, 1, nn.LeakyReLU(0.1)]],\n"
+        "   [-1, 1, Conv, [16, 3, 2, None, 1, nn.LeakyReLU(0.1)]],\n"
+        "   [-1, 1, Conv, [12, 1, 1, None, 1, nn.LeakyReLU(0.1)]],\n"
+        "   [-2, 1, Conv, [10, 1, 1, None, 1, nn.LeakyReLU(0.1)]],\n"
+        "   [[-1, -2], 1, Concat, [1]],\n"
+        "   [-1, 1, Conv, [16, 1, 1, None, 1, nn.LeakyReLU(0.1)]],\n"
+        "  ]\n"
+        "head:\n"
+        "  [[[5], 1, IDetect, [nc, anchors]],\n"
+        "  ]\n";
+    ypr_model *m;
+    assert_int_equal(ypr_model_from_cfg_text(cfg, strlen(cfg), 0, 7, &m), YPR_OK);
+    for (int i = 0; i < ypr_model_num_tensors(m); i++) {   /* BatchNorm shifts: biases */
+        const char *name;
+        int nd;
+        int64_t sh[6];
+        const float *d;
+        assert_int_equal(ypr_model_tensor(m, i, &name, &nd, sh, &d), YPR_OK);
+        size_t len = strlen(name);
+        if (len > 8 && strcmp(name + len - 8, ".bn.bias") == 0) {
+            float b[64];
+            assert_true(sh[0] <= 64);
+            for (int64_t c = 0; c < sh[0]; c++)
+                b[c] = 0.05f * (float)((c * 5 + i) % 9 - 4);
+            assert_int_equal(ypr_model_set_tensor(m, i, b, sh[0]), YPR_OK);
+        }
+    }
+    ypr_dataset *ds = test_e2e_val(data_dir);
+    SIZE = 64;
+    float *x = images(ds, 1);
+    ypr_model *q = quantized(m, ds, YPR_QSCHEME_DPU, NULL);
+    ypr_plan_i8 *pl[2];
+    for (int merged = 0; merged < 2; merged++) {
+        assert_int_equal(setenv("YPR_CONV_MERGE", merged ? "1" : "0", 1), 0);
+        assert_int_equal(ypr__plan_i8_create(&q->net, q->pool, 1, SIZE, SIZE, &pl[merged]),
+                         YPR_OK);
+        assert_int_equal(ypr__plan_i8_run(pl[merged], x), YPR_OK);
+    }
+    unsetenv("YPR_CONV_MERGE");
+    print_message("sibling pairs merged: %d\n", ypr__plan_i8_pair_convs(pl[1]));
+    assert_int_equal(ypr__plan_i8_pair_convs(pl[0]), 0);
+    assert_int_equal(ypr__plan_i8_pair_convs(pl[1]), 1);
+    same_outputs(pl[0], pl[1]);
+    ypr_plan_i8 *p2;
+    assert_int_equal(ypr__plan_i8_create(&q->net, q->pool, 2, SIZE, SIZE, &p2), YPR_OK);
+    assert_int_equal(ypr__plan_i8_pair_convs(p2), 0);
+    ypr__plan_i8_free(p2);
+    ypr__plan_i8_free(pl[0]);
+    ypr__plan_i8_free(pl[1]);
+    free(x);
+    ypr_model_free(q);
+    ypr_model_free(m);
+    ypr_dataset_free(ds);
+}
+
 /* The model caches an INT8 plan per input shape, as its float plans:
  * alternating batch sizes reuses them (no rebuild), each pass gives what
  * the first pass of its shape gave, the plans share their packed weights
@@ -986,6 +1058,7 @@ int main(void)
         cmocka_unit_test(test_maxpool_i8),
         cmocka_unit_test(test_plan_agreement),
         cmocka_unit_test(test_plan_cache),
+        cmocka_unit_test(test_plan_pairs),
     };
     int rc = cmocka_run_group_tests(kernels, NULL, NULL);
     if (strcmp(set_name, "scalar") == 0)

@@ -25,7 +25,7 @@
 #include <emmintrin.h>   /* x86-64 baseline: no ISA flag needed */
 #endif
 
-enum { S_CONV_I8, S_CONV_F32, S_ADD, S_CONCAT, S_MAXPOOL, S_UPSAMPLE, S_REORG, S_ACT };
+enum { S_CONV_I8, S_CONV_F32, S_ADD, S_CONCAT, S_MAXPOOL, S_UPSAMPLE, S_REORG, S_ACT, S_NONE };
 
 typedef struct vinfo {
     int i8;            /* 1: int8 with step `scale` (qparam q), 0: float */
@@ -53,6 +53,9 @@ typedef struct i8step {
     int lut_node;      /* S_CONV_I8 whose quantized value only a table activation reads:
                         * that activation node (its table `lut`, rq.lut), else -1 */
     int8_t *lut;
+    int pair;          /* S_CONV_I8: also computes the next step's sibling (merge_siblings) */
+    int ynode;         /* S_CONV_I8: the node at whose value the output starts */
+    void *own;         /* a pair's stacked packed weights and epilogue arrays (the plan's) */
 } i8step;
 
 /* Converted, packed weights and epilogue tables depend on the net, its
@@ -790,6 +793,8 @@ void ypr__plan_i8_free(ypr_plan_i8 *p)
     ypr__free(p->fscratch);
     ypr__free(p->tin);
     ypr__free(p->tout);
+    for (int s = 0; p->steps && s < p->nsteps; s++)
+        ypr__free(p->steps[s].own);
     free(p->steps);
     free(p->shapes);
     free(p->v);
@@ -831,6 +836,122 @@ int ypr__plan_i8_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h
                         ypr_plan_i8 **out)
 {
     return ypr__plan_i8_create_from(net, pool, n, h, w, NULL, out);
+}
+
+/* YPR_CONV_MERGE=0 keeps sibling 1×1 convs apart (A/B runs); read per plan. */
+static int merge_on(void)
+{
+    const char *e = getenv("YPR_CONV_MERGE");
+    return !(e && e[0] == '0' && !e[1]);
+}
+
+static int plain_1x1_i8(const i8step *st)
+{
+    const ypr_conv_shape *c = &st->cs;
+    return st->kind == S_CONV_I8 && !st->wino && !st->pair && c->kh == 1 && c->kw == 1 &&
+           c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0 && c->dh == 1 && c->dw == 1 &&
+           c->groups == 1;
+}
+
+/* The same requantization but for the per-channel arrays. */
+static int same_rq(const ypr_i8rq *a, const ypr_i8rq *b)
+{
+    if (a->mode != b->mode || a->act != b->act || a->alpha != b->alpha || a->qmin != b->qmin ||
+        a->qmax != b->qmax || a->round != b->round || !a->lut != !b->lut ||
+        (a->lut && memcmp(a->lut, b->lut, 256) != 0))
+        return 0;
+    return a->mode == YPR_I8RQ_SHIFT ? a->sh == b->sh && a->lk == b->lk && a->lneg == b->lneg
+                                     : a->s_out == b->s_out;
+}
+
+/* Sibling 1×1 convs as one (exec.c's merge_siblings, for the INT8 plan):
+ * two consecutive INT8 1×1 convs that read one value, requantize the same
+ * way (one shift, activation, range, table) and whose outputs lie side by
+ * side in one concat's buffer run as one conv over both output-channel
+ * sets; the second step does nothing. Integer sums are exact and each
+ * channel keeps its own bias or multiplier, so the output is the same bit
+ * for bit. The stacked weights and arrays are the plan's own (the packs
+ * are shared with the plans of other shapes). */
+static int merge_siblings(ypr_plan_i8 *p)
+{
+    if (p->n != 1 || !merge_on())
+        return YPR_OK;
+    const ypr_net *net = p->net;
+    for (int s = 0; s + 1 < p->nsteps; s++) {
+        i8step *a = &p->steps[s], *b = &p->steps[s + 1];
+        const ypr_node *na = &net->nodes[a->in_node], *nb = &net->nodes[b->in_node];
+        if (!plain_1x1_i8(a) || !plain_1x1_i8(b) || na->inputs[0] != nb->inputs[0] ||
+            !same_rq(&a->rq, &b->rq))
+            continue;
+        const vinfo *va = &p->v[a->node], *vb = &p->v[b->node];
+        if (!va->in_concat || va->in_concat != vb->in_concat)
+            continue;
+        const int64_t hw = p->shapes[a->node].h * p->shapes[a->node].w;
+        const i8step *lo, *hi;   /* in memory order */
+        if (vb->off == va->off + a->cs.oc * hw)
+            lo = a, hi = b;
+        else if (va->off == vb->off + b->cs.oc * hw)
+            lo = b, hi = a;
+        else
+            continue;
+        ypr_conv_shape cs = a->cs;
+        cs.oc = a->cs.oc + b->cs.oc;
+        const int64_t k = cs.c, m = cs.oc, m1 = lo->cs.oc;
+        const int shift = a->rq.mode == YPR_I8RQ_SHIFT;
+        /* one block: packed weights, then bsh (shift) or m and b (float) */
+        const size_t pb = ((size_t)ypr__i8_conv_packed_bytes(p->kt, &cs) + 63) & ~(size_t)63;
+        const size_t ab = shift ? (size_t)m * sizeof(int32_t) : 2 * (size_t)m * sizeof(float);
+        uint8_t *own = ypr__alloc(pb + ab);
+        int8_t *w = malloc((size_t)(m * k));
+        float *sc = malloc((size_t)m * sizeof(float));
+        int rc = own && w && sc ? YPR_OK : ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
+        const i8step *part[2] = {lo, hi};
+        for (int q = 0; q < 2 && rc == YPR_OK; q++)
+            rc = conv_weights_i8(net, &net->nodes[part[q]->in_node], w + (q ? m1 * k : 0),
+                                 sc + (q ? m1 : 0));
+        if (rc < 0) {
+            ypr__free(own);
+            free(w);
+            free(sc);
+            return rc;
+        }
+        ypr__i8_conv_pack_w(p->kt, &cs, w, own);
+        free(w);
+        free(sc);
+        ypr_i8rq rq = a->rq;
+        for (int q = 0; q < 2; q++) {
+            const i8step *t = part[q];
+            const int64_t r0 = q ? m1 : 0;
+            if (shift) {
+                memcpy((int32_t *)(own + pb) + r0, t->rq.bsh, (size_t)t->cs.oc * sizeof(int32_t));
+            } else {
+                memcpy((float *)(own + pb) + r0, t->rq.m, (size_t)t->cs.oc * sizeof(float));
+                memcpy((float *)(own + pb) + m + r0, t->rq.b, (size_t)t->cs.oc * sizeof(float));
+            }
+        }
+        if (shift) {
+            rq.bsh = (const int32_t *)(own + pb);
+        } else {
+            rq.m = (const float *)(own + pb);
+            rq.b = (const float *)(own + pb) + m;
+        }
+        a->ynode = lo->node;
+        a->cs = cs;
+        a->packed = own;
+        a->own = own;
+        a->rq = rq;
+        a->pair = 1;
+        b->kind = S_NONE;
+    }
+    return YPR_OK;
+}
+
+int ypr__plan_i8_pair_convs(const ypr_plan_i8 *p)
+{
+    int n = 0;
+    for (int s = 0; s < p->nsteps; s++)
+        n += p->steps[s].kind == S_CONV_I8 && p->steps[s].pair;
+    return n;
 }
 
 int ypr__plan_i8_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h,
@@ -884,7 +1005,8 @@ int ypr__plan_i8_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int6
         goto fail;
     rc = build(p, &cons);
     ypr__consumers_free(&cons);
-    if (rc < 0 || (rc = assign(p)) < 0 || (rc = make_buffers(p)) < 0)
+    if (rc < 0 || (rc = assign(p)) < 0 || (rc = make_buffers(p)) < 0 ||
+        (rc = merge_siblings(p)) < 0)
         goto fail;
     if (p->v[0].i8 && !(p->xq = ypr__alloc((size_t)numel(p, 0)))) {
         rc = ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
@@ -1299,7 +1421,7 @@ static int run_step(ypr_plan_i8 *p, const i8step *st)
                                        st->packed,
                                        &st->rq, val(p, st->node), p->scratch);
         return ypr__i8_conv2d(p->kt, p->pool, &st->cs, val(p, src), st->packed, &st->rq,
-                              val(p, st->node), p->scratch);
+                              val(p, st->pair ? st->ynode : st->node), p->scratch);
     case S_CONV_F32: {
         ypr_epilogue ep = {NULL, st->b, st->act, st->alpha};
         TRY(ypr__conv2d_ws(p->fkt, p->pool, &st->cs, as_float(p, src, &cur), st->packed, &ep,
@@ -1326,6 +1448,8 @@ static int run_step(ypr_plan_i8 *p, const i8step *st)
     case S_REORG:
         reorg_any(val(p, src), p->n * in->c, in->h, in->w, in->c, i8in ? 1 : sizeof(float),
                   val(p, st->node));
+        return YPR_OK;
+    case S_NONE:   /* computed by the step before (a sibling conv) */
         return YPR_OK;
     case S_ACT: {
         const float *x = as_float(p, src, &cur);
@@ -1366,7 +1490,7 @@ int ypr__plan_i8_run(ypr_plan_i8 *p, const float *x)
         const i8step *st = &p->steps[s];
         const ypr_shape *o = &p->shapes[st->node];
         static const char *const kinds[] = {"conv-i8", "conv-f32", "add", "concat",
-                                            "maxpool", "upsample", "reorg", "act"};
+                                            "maxpool", "upsample", "reorg", "act", ""};
         ypr__log(YPR_LOG_INFO, "i8 step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %s%s%s%s", s,
                  p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
                  (long long)o->w, prof_ms[s], kinds[st->kind],

@@ -318,6 +318,9 @@ int64_t ypr__plan_i8_batch(const ypr_plan_i8 *plan);
 const char *ypr__plan_i8_kernels(const ypr_plan_i8 *plan);
 /* How many of the plan's INT8 convs run as the exact Winograd F(2×2, 3×3). */
 int ypr__plan_i8_wino_convs(const ypr_plan_i8 *p);
+/* Sibling 1×1 conv pairs the INT8 plan runs as one conv each (exec_i8.c,
+ * merge_siblings; YPR_CONV_MERGE=0 turns them off when a plan is made). */
+int ypr__plan_i8_pair_convs(const ypr_plan_i8 *p);
 /* How many of its INT8 convs end in an activation table (YPR_QUANT_ACT_LUT). */
 int ypr__plan_i8_lut_convs(const ypr_plan_i8 *p);
 /* How many values its producers write straight into a concat's buffer. */
