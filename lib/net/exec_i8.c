@@ -81,6 +81,7 @@ struct ypr_plan_i8 {
     int nsteps, detect;
     uint8_t *arena;
     size_t arena_bytes;
+    size_t own_bytes;      /* the sibling pairs' stacked weights and arrays (merge_siblings) */
     void *scratch;        /* INT8 conv scratch, per worker */
     float *fscratch;      /* float GEMM scratch, per worker */
     float *tin, *tout;    /* float conversions around float steps */
@@ -902,6 +903,7 @@ static int merge_siblings(ypr_plan_i8 *p)
         const size_t pb = ((size_t)ypr__i8_conv_packed_bytes(p->kt, &cs) + 63) & ~(size_t)63;
         const size_t ab = shift ? (size_t)m * sizeof(int32_t) : 2 * (size_t)m * sizeof(float);
         uint8_t *own = ypr__alloc(pb + ab);
+        p->own_bytes += pb + ab;
         int8_t *w = malloc((size_t)(m * k));
         float *sc = malloc((size_t)m * sizeof(float));
         int rc = own && w && sc ? YPR_OK : ypr__error(YPR_ENOMEM, "int8 plan: out of memory");
@@ -1534,7 +1536,7 @@ int ypr__plan_i8_matches(const ypr_plan_i8 *p, const ypr_net *net, int64_t n, in
 
 size_t ypr__plan_i8_bytes(const ypr_plan_i8 *p)
 {
-    return p->arena_bytes + p->packs->bytes +
+    return p->arena_bytes + p->packs->bytes + p->own_bytes +
            (size_t)(p->tin_floats + p->tout_floats) * sizeof(float);
 }
 
