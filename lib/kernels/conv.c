@@ -198,8 +198,7 @@ int ypr__conv2d_ws(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s
         return ypr__conv3x3_rows(kt, pool, s, x, packed_w, ep, y, scratch);
     const int64_t g = s->groups, m = s->oc / g, cg = s->c / g, k = group_k(s);
     const int64_t njobs = s->n * g;
-    const int direct = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 &&
-                       s->ph == 0 && s->pw == 0;
+    const int direct = ypr__conv_pointwise(s);
     ypr_gemm_job *jobs = ypr__calloc((size_t)njobs, sizeof *jobs);
     ypr_epilogue *eps = ypr__calloc((size_t)njobs, sizeof *eps);
     ypr_matrix_src *ms = direct ? ypr__calloc((size_t)njobs, sizeof *ms) : NULL;

@@ -120,8 +120,7 @@ static void geo_of(const ypr_ktable *kt, const ypr_conv_shape *s, int64_t oh, in
     G->k = G->cg * G->khw;
     G->p = oh * ow;
     G->hw = s->h * s->w;
-    G->direct = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 &&
-                s->pw == 0;
+    G->direct = ypr__conv_pointwise(s);
 
     G->cb = min64(G->cg, max64(1, DX_ROWS / G->khw));
     G->nblk = cdiv(G->cg, G->cb);

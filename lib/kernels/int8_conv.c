@@ -366,8 +366,7 @@ static void pack_b(const ypr_i8kt *kt, const ypr_conv_shape *s, const geom *g,
 #endif
     const int kg = kt->kg;
     const int64_t nc = g->nc, panel = g->nkg * kt->nr * kg;   /* elements per B panel */
-    const int direct = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 &&
-                       s->pw == 0;
+    const int direct = ypr__conv_pointwise(s);
     /* 1×1: the full panels straight from the input rows, the block's last
      * partial panel (past the image's last column) through rowbuf */
     const int64_t cols = g->n - n0 < nc ? g->n - n0 : nc;

@@ -382,6 +382,11 @@ typedef struct ypr_conv_shape {
 
 /* Validate and compute the output size; YPR_EINVAL/YPR_ERANGE with a message. */
 int ypr__conv_check(const ypr_conv_shape *s, int64_t *oh, int64_t *ow);
+/* A 1×1 stride-1 conv without padding: its input is the GEMM's B as it is. */
+static inline int ypr__conv_pointwise(const ypr_conv_shape *s)
+{
+    return s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->ph == 0 && s->pw == 0;
+}
 int64_t ypr__conv_packed_w_floats(const ypr_ktable *kt, const ypr_conv_shape *s);
 void ypr__conv_pack_w(const ypr_ktable *kt, const ypr_conv_shape *s,
                       const float *w, float *dst);

@@ -501,8 +501,7 @@ static int check_activations(const ypr_plan *p)
     return YPR_OK;
 }
 
-/* YPR_CONV_MERGE=0 keeps sibling 1×1 convs apart (A/B runs); read per plan. */
-static int merge_on(void)
+int ypr__plan_merge_on(void)
 {
     const char *e = getenv("YPR_CONV_MERGE");
     return !(e && e[0] == '0' && !e[1]);
@@ -510,10 +509,8 @@ static int merge_on(void)
 
 static int plain_1x1(const step *st)
 {
-    const ypr_conv_shape *c = &st->cs;
-    return st->kind == STEP_CONV && !st->wino && !st->s2 && c->kh == 1 && c->kw == 1 &&
-           c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0 && c->dh == 1 && c->dw == 1 &&
-           c->groups == 1;
+    return st->kind == STEP_CONV && !st->wino && !st->s2 && ypr__conv_pointwise(&st->cs) &&
+           st->cs.groups == 1;
 }
 
 /* Sibling 1×1 convs: two consecutive steps that read the same value with
@@ -529,7 +526,7 @@ static int plain_1x1(const step *st)
  * 256→64+64 @26² 0.85, 256→128+128 @13² 0.81 of the two convs' time. */
 static int merge_siblings(ypr_plan *p)
 {
-    if (p->n != 1 || !merge_on())
+    if (p->n != 1 || !ypr__plan_merge_on())
         return YPR_OK;
     const ypr_net *net = p->net;
     for (int s = 0; s + 1 < p->nsteps; s++) {

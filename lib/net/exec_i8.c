@@ -839,19 +839,10 @@ int ypr__plan_i8_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h
     return ypr__plan_i8_create_from(net, pool, n, h, w, NULL, out);
 }
 
-/* YPR_CONV_MERGE=0 keeps sibling 1×1 convs apart (A/B runs); read per plan. */
-static int merge_on(void)
-{
-    const char *e = getenv("YPR_CONV_MERGE");
-    return !(e && e[0] == '0' && !e[1]);
-}
-
 static int plain_1x1_i8(const i8step *st)
 {
-    const ypr_conv_shape *c = &st->cs;
-    return st->kind == S_CONV_I8 && !st->wino && !st->pair && c->kh == 1 && c->kw == 1 &&
-           c->sh == 1 && c->sw == 1 && c->ph == 0 && c->pw == 0 && c->dh == 1 && c->dw == 1 &&
-           c->groups == 1;
+    return st->kind == S_CONV_I8 && !st->wino && !st->pair && ypr__conv_pointwise(&st->cs) &&
+           st->cs.groups == 1;
 }
 
 /* The same requantization but for the per-channel arrays. */
@@ -875,7 +866,7 @@ static int same_rq(const ypr_i8rq *a, const ypr_i8rq *b)
  * are shared with the plans of other shapes). */
 static int merge_siblings(ypr_plan_i8 *p)
 {
-    if (p->n != 1 || !merge_on())
+    if (p->n != 1 || !ypr__plan_merge_on())
         return YPR_OK;
     const ypr_net *net = p->net;
     for (int s = 0; s + 1 < p->nsteps; s++) {

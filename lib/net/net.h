@@ -279,6 +279,8 @@ int ypr__plan_matches(const ypr_plan *plan, const ypr_net *net, int64_t n, int64
 /* Sibling 1×1 conv pairs the plan runs as one conv each (exec.c,
  * merge_siblings; YPR_CONV_MERGE=0 turns them off when a plan is made). */
 int ypr__plan_pair_convs(const ypr_plan *plan);
+/* Whether plans made now merge sibling 1×1 convs (YPR_CONV_MERGE ≠ 0). */
+int ypr__plan_merge_on(void);
 /* Called by ypr__plan_run with each node value the plan materializes, in
  * order: the input (node 0, after its fake quantization if any), then the
  * last node of every step (after its activation fake quantization). The
