@@ -28,8 +28,8 @@ typedef struct step {
     float alpha;
     int ynode;             /* conv: the node at whose value the output starts (node,
                             * or its sibling's for a pair: merge_siblings) */
-    float *own_packed;     /* conv pair: its stacked packed weights (the plan's) */
-    int pair;              /* conv: also computes the next step's sibling conv */
+    float *own_packed;     /* conv pair (it also computes the next step's sibling conv):
+                            * the stacked packed weights, the plan's own; else NULL */
 } step;
 
 typedef struct buffer { float *data; size_t floats; int busy; } buffer;
@@ -532,7 +532,7 @@ static int merge_siblings(ypr_plan *p)
     for (int s = 0; s + 1 < p->nsteps; s++) {
         step *a = &p->steps[s], *b = &p->steps[s + 1];
         if (!plain_1x1(a) || !plain_1x1(b) || a->src != b->src || a->act != b->act ||
-            a->alpha != b->alpha || a->pair)
+            a->alpha != b->alpha || a->own_packed)
             continue;
         const int oa = p->owner[a->node], ob = p->owner[b->node];
         if (oa != ob || oa == a->node)
@@ -548,8 +548,9 @@ static int merge_siblings(ypr_plan *p)
         ypr_conv_shape cs = a->cs;
         cs.oc = a->cs.oc + b->cs.oc;
         const int64_t k = cs.c, m1 = lo->cs.oc, m = cs.oc;
+        const int64_t pkn = ypr__conv_packed_w_floats(p->kt, &cs);
         float *w = alloc_floats(m * k), *sc = alloc_floats(m), *bi = alloc_floats(m),
-              *pk = alloc_floats(ypr__conv_packed_w_floats(p->kt, &cs));
+              *pk = alloc_floats(pkn);
         if (!w || !sc || !bi || !pk) {
             ypr__free(w);
             ypr__free(sc);
@@ -569,7 +570,7 @@ static int merge_siblings(ypr_plan *p)
             }
         }
         ypr__conv_pack_w(p->kt, &cs, w, pk);
-        p->own_pack_bytes += (size_t)ypr__conv_packed_w_floats(p->kt, &cs) * sizeof(float);
+        p->own_pack_bytes += (size_t)pkn * sizeof(float);
         ypr__free(w);
         const int ynode = lo->node;
         ypr__free(a->scale);
@@ -581,7 +582,6 @@ static int merge_siblings(ypr_plan *p)
         a->cs = cs;
         a->packed = a->own_packed = pk;
         a->ynode = ynode;
-        a->pair = 1;
         b->kind = STEP_NONE;
         b->scale = b->bias = NULL;
         b->packed = NULL;
@@ -846,7 +846,7 @@ int ypr__plan_run(ypr_plan *p, const float *x)
                      (long long)st->cs.kw, (long long)st->cs.sh, (long long)st->cs.c,
                      st->s2 ? "direct" : st->wino == 2 ? "wino2" : st->wino ? "wino"
                      : ypr__conv3x3_rows_eligible(p->kt, &st->cs) ? "rows"
-                     : st->pair ? "gemm pair" : "gemm");
+                     : st->own_packed ? "gemm pair" : "gemm");
         }
         ypr__log(YPR_LOG_INFO, "step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %7.1f GFLOP/s %s",
                  s, p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
@@ -860,7 +860,7 @@ int ypr__plan_pair_convs(const ypr_plan *p)
 {
     int n = 0;
     for (int s = 0; s < p->nsteps; s++)
-        n += p->steps[s].kind == STEP_CONV && p->steps[s].pair;
+        n += p->steps[s].kind == STEP_CONV && p->steps[s].own_packed;
     return n;
 }
 

@@ -53,9 +53,10 @@ typedef struct i8step {
     int lut_node;      /* S_CONV_I8 whose quantized value only a table activation reads:
                         * that activation node (its table `lut`, rq.lut), else -1 */
     int8_t *lut;
-    int pair;          /* S_CONV_I8: also computes the next step's sibling (merge_siblings) */
-    int ynode;         /* S_CONV_I8: the node at whose value the output starts */
-    void *own;         /* a pair's stacked packed weights and epilogue arrays (the plan's) */
+    int ynode;         /* S_CONV_I8 pair: the node at whose value the output starts */
+    void *own;         /* S_CONV_I8 pair (it also computes the next step's sibling,
+                        * merge_siblings): its stacked packed weights and epilogue
+                        * arrays, the plan's own; else NULL */
 } i8step;
 
 /* Converted, packed weights and epilogue tables depend on the net, its
@@ -841,7 +842,7 @@ int ypr__plan_i8_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h
 
 static int plain_1x1_i8(const i8step *st)
 {
-    return st->kind == S_CONV_I8 && !st->wino && !st->pair && ypr__conv_pointwise(&st->cs) &&
+    return st->kind == S_CONV_I8 && !st->wino && !st->own && ypr__conv_pointwise(&st->cs) &&
            st->cs.groups == 1;
 }
 
@@ -933,7 +934,6 @@ static int merge_siblings(ypr_plan_i8 *p)
         a->packed = own;
         a->own = own;
         a->rq = rq;
-        a->pair = 1;
         b->kind = S_NONE;
     }
     return YPR_OK;
@@ -943,7 +943,7 @@ int ypr__plan_i8_pair_convs(const ypr_plan_i8 *p)
 {
     int n = 0;
     for (int s = 0; s < p->nsteps; s++)
-        n += p->steps[s].kind == S_CONV_I8 && p->steps[s].pair;
+        n += p->steps[s].kind == S_CONV_I8 && p->steps[s].own;
     return n;
 }
 
@@ -1414,7 +1414,7 @@ static int run_step(ypr_plan_i8 *p, const i8step *st)
                                        st->packed,
                                        &st->rq, val(p, st->node), p->scratch);
         return ypr__i8_conv2d(p->kt, p->pool, &st->cs, val(p, src), st->packed, &st->rq,
-                              val(p, st->pair ? st->ynode : st->node), p->scratch);
+                              val(p, st->own ? st->ynode : st->node), p->scratch);
     case S_CONV_F32: {
         ypr_epilogue ep = {NULL, st->b, st->act, st->alpha};
         TRY(ypr__conv2d_ws(p->fkt, p->pool, &st->cs, as_float(p, src, &cur), st->packed, &ep,
