@@ -1,6 +1,7 @@
 /* The float execution plan, white-box: sibling 1×1 convs run as one conv
- * (lib/net/exec.c, merge_siblings); ypr_model_output's layout against the
- * plan's raw head maps.
+ * (lib/net/exec.c, merge_siblings); the detect head's first levels on a
+ * lane of their own beside the neck (plan_streams); ypr_model_output's
+ * layout against the plan's raw head maps.
  *
  * yolov7-tiny (built-in cfg, width 0.25, random weights) at 96×96 has
  * eight ELAN blocks whose cv1 and cv2 read one value and are written next
@@ -10,7 +11,14 @@
  * order), on one and on three threads, per float kernel set (YPR_SIMD).
  * The same for a pair stored the other way round (cv1 first) in a small
  * cfg.  Batch-2 plans copy their concats
- * (no value sits in a concat's buffer) and merge nothing. */
+ * (no value sits in a concat's buffer) and merge nothing.
+ *
+ * Lanes: on a pool of two, yolov7-tiny's batch-1 plan runs its first two
+ * levels' head convs on one worker while the other runs the neck; its head
+ * outputs equal, bit for bit, those of the plan made with YPR_PLAN_LANES=0
+ * and of the one-thread plan, on every pass. Plans on one or three
+ * workers, and batch-2 plans, have no lanes; with an observer the plan runs
+ * its steps in order and shows every value. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,6 +150,108 @@ static void test_output_layout(void **state)
     }
 }
 
+static int count_values(void *user, int node, const float *value, const ypr_shape *shape,
+                        int64_t n)
+{
+    (void)node;
+    (void)value;
+    (void)shape;
+    (void)n;
+    ++*(int *)user;
+    return YPR_OK;
+}
+
+/* The head outputs of a batch-1 plan on `threads` workers, with
+ * YPR_PLAN_LANES=mode; lanes[0]: its lane-B steps, lanes[1]: those that
+ * wait for a lane-A step. Each of `passes` passes must give the same. */
+static void lane_outputs(ypr_model *m, const float *x, int threads, const char *mode, int passes,
+                         float **out, int64_t *count, int *lanes)
+{
+    ypr_pool *pool = NULL;
+    assert_int_equal(ypr__pool_create(threads, &pool), YPR_OK);
+    assert_int_equal(setenv("YPR_PLAN_LANES", mode, 1), 0);
+    ypr_plan *p = NULL;
+    assert_int_equal(ypr__plan_create(&m->net, pool, 1, S, S, &p), YPR_OK);
+    unsetenv("YPR_PLAN_LANES");
+    lanes[0] = ypr__plan_lane_steps(p, 2);
+    lanes[1] = ypr__plan_lane_steps(p, 3);
+    assert_true(lanes[0] == 0 || ypr__plan_lane_steps(p, 1) > 0);
+    for (int pass = 0; pass < passes; pass++) {
+        assert_int_equal(ypr__plan_run(p, x), YPR_OK);
+        for (int l = 0; l < 3; l++) {
+            int64_t c;
+            float *o = head(p, l, &c);
+            if (pass == 0) {
+                out[l] = o;
+                count[l] = c;
+                continue;
+            }
+            assert_int_equal(c, count[l]);
+            assert_memory_equal(o, out[l], (size_t)c * sizeof(float));
+            free(o);
+        }
+    }
+    /* with an observer the steps run in order: every value shows */
+    int seen = 0;
+    ypr__plan_set_observer(p, count_values, &seen);
+    assert_int_equal(ypr__plan_run(p, x), YPR_OK);
+    assert_true(seen > 60);
+    ypr__plan_set_observer(p, NULL, NULL);
+    ypr__plan_free(p);
+    ypr__pool_free(pool);
+}
+
+static void test_lanes(void **state)
+{
+    (void)state;
+    ypr_model *m = NULL;
+    assert_int_equal(ypr_model_from_cfg("yolov7-tiny", 3, 0, 0.25, 17, &m), YPR_OK);
+    float *x = malloc(3 * S * S * sizeof(float));
+    assert_non_null(x);
+    for (int i = 0; i < 3 * S * S; i++)
+        x[i] = (float)((i * 7919) % 1000) / 1000.0f - 0.3f;
+    assert_int_equal(setenv("YPR_PLAN_LANES", "2", 1), 0);   /* forced: none here either */
+    float *out[4][3];
+    int64_t count[4][3];
+    int lanes[4][2];
+    /* forced: levels 0 and 1 in lane B, lane A from level 0's input on, so
+     * level 1's chain waits for its input from lane A */
+    lane_outputs(m, x, 2, "2", 4, out[0], count[0], lanes[0]);
+    lane_outputs(m, x, 2, "1", 2, out[1], count[1], lanes[1]);   /* the cost rule's */
+    lane_outputs(m, x, 2, "0", 1, out[2], count[2], lanes[2]);
+    lane_outputs(m, x, 1, "2", 1, out[3], count[3], lanes[3]);
+    /* per level: the 3x3 conv, the implicit add, the output conv (unfused) */
+    assert_int_equal(lanes[0][0], 6);
+    assert_int_equal(lanes[0][1], 1);   /* level 1's 3x3 conv waits for its input */
+    assert_true(lanes[1][0] >= 3);
+    assert_int_equal(lanes[2][0], 0);
+    assert_int_equal(lanes[3][0], 0);
+    for (int v = 1; v < 4; v++)
+        for (int l = 0; l < 3; l++) {
+            assert_int_equal(count[v][l], count[0][l]);
+            assert_memory_equal(out[v][l], out[0][l], (size_t)count[0][l] * sizeof(float));
+        }
+    for (int v = 0; v < 4; v++)
+        for (int l = 0; l < 3; l++)
+            free(out[v][l]);
+    /* no lanes on three workers, nor in a batch of two */
+    int seen[2];
+    for (int k = 0; k < 2; k++) {
+        ypr_pool *pool = NULL;
+        assert_int_equal(ypr__pool_create(k ? 2 : 3, &pool), YPR_OK);
+        ypr_plan *p = NULL;
+        assert_int_equal(ypr__plan_create(&m->net, pool, k ? 2 : 1, S, S, &p), YPR_OK);
+        seen[k] = ypr__plan_lane_steps(p, 2) + ypr__plan_lane_steps(p, 1);
+        ypr__plan_free(p);
+        ypr__pool_free(pool);
+    }
+    unsetenv("YPR_PLAN_LANES");
+    assert_int_equal(seen[0], 0);
+    assert_int_equal(seen[1], 0);
+    free(x);
+    ypr_model_free(m);
+}
+
 static void test_sibling_pairs(void **state)
 {
     (void)state;
@@ -158,6 +268,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sibling_pairs),
         cmocka_unit_test(test_output_layout),
+        cmocka_unit_test(test_lanes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,6 +67,9 @@ typedef void (*ypr_task_fn)(void *ctx, int64_t task, int worker);
 int ypr__pool_create(int nthreads, ypr_pool **out);
 void ypr__pool_free(ypr_pool *pool);
 int ypr__pool_size(const ypr_pool *pool);
+/* One round of a wait loop on a flag another thread sets: a pause for as
+ * long as the pool's workers spin between jobs, then a yield of the CPU. */
+void ypr__spin_wait(int round);
 void ypr__pool_run(ypr_pool *pool, int64_t ntasks, ypr_task_fn fn, void *ctx);
 /* The process-wide pool sized by ypr_set_num_threads(); created lazily. */
 ypr_pool *ypr__default_pool(void);

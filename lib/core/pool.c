@@ -23,6 +23,7 @@
  * back, and a futex round trip per job would cost more than the small ones.
  * The caller spins the same way waiting for the end. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -189,6 +190,14 @@ void ypr__pool_free(ypr_pool *p)
     ypr__free(p->threads);
     ypr__free(p->slots);
     ypr__free(p);
+}
+
+void ypr__spin_wait(int round)
+{
+    if (round < SPIN_ROUNDS)
+        cpu_relax();
+    else
+        sched_yield();
 }
 
 int ypr__pool_size(const ypr_pool *p)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "net.h"
@@ -67,7 +68,20 @@ struct ypr_plan {
     packset *packs;        /* packed weights of the conv steps, in step order */
     size_t arena_floats;
     size_t own_pack_bytes; /* the sibling pairs' stacked weights (merge_siblings) */
+    /* two lanes (plan_streams): NULL lane, or per step LANE_MAIN / LANE_A / LANE_B */
+    unsigned char *lane;
+    int fork, fork_end;    /* the A lane: steps fork … fork_end − 1, in order */
+    int *b_steps, nb;      /* the B lane's steps, in run order */
+    int *b_wait;           /* per B-lane step: the A-lane step it waits for, or −1 */
+    float *ws_b;           /* the B lane's Winograd / direct-s2 workspace */
+    int64_t ws_b_floats;
 };
+
+enum { LANE_MAIN = 0, LANE_A = 1, LANE_B = 2 };
+
+/* Where a step runs: the pool (LANE_MAIN), or one thread with its own
+ * workspace and GEMM scratch (a lane of plan_streams). */
+typedef struct lane { ypr_pool *pool; float *ws; float *scratch; } lane;
 
 /* The single consumer of `node` if it is of `kind` and reads only `node`. */
 static int sole_consumer(const ypr_net *net, const ypr_consumers *cons, int node, int kind)
@@ -166,6 +180,10 @@ void ypr__plan_free(ypr_plan *p)
     ypr__free(p->xq);
     ypr__free(p->scratch);
     ypr__free(p->wino_ws);
+    ypr__free(p->ws_b);
+    free(p->lane);
+    free(p->b_steps);
+    free(p->b_wait);
     free(p->steps);
     free(p->bufs);
     free(p->shapes);
@@ -209,6 +227,17 @@ static int wino2_on(void)
     return !(e && e[0] == '0' && !e[1]);
 }
 
+/* The Winograd or direct-s2 workspace a conv step needs on `workers` workers. */
+static int64_t step_ws_floats(const ypr_plan *p, const step *st, int workers)
+{
+    if (st->kind != STEP_CONV)
+        return 0;
+    return st->s2          ? ypr__s2_ws_floats(p->kt, &st->cs, workers)
+           : st->wino == 2 ? ypr__wino2_ws_floats(p->kt, &st->cs, workers)
+           : st->wino      ? ypr__wino_ws_floats(p->kt, &st->cs, workers)
+                           : 0;
+}
+
 /* The conv's packed weights for this plan: borrowed from the packset when
  * an earlier plan made them, made (and kept there) otherwise. */
 static int conv_weights(ypr_plan *p, step *st, int nconv, const float *w)
@@ -236,11 +265,7 @@ static int conv_weights(ypr_plan *p, step *st, int nconv, const float *w)
         p->packs->bytes += (size_t)n * sizeof(float);
     }
     st->packed = *slot;
-    const int workers = ypr__pool_size(p->pool);
-    int64_t ws = st->s2          ? ypr__s2_ws_floats(p->kt, &st->cs, workers)
-                 : st->wino == 2 ? ypr__wino2_ws_floats(p->kt, &st->cs, workers)
-                 : st->wino      ? ypr__wino_ws_floats(p->kt, &st->cs, workers)
-                                 : 0;
+    int64_t ws = step_ws_floats(p, st, ypr__pool_size(p->pool));
     if (ws > p->wino_ws_floats)
         p->wino_ws_floats = ws;
     return YPR_OK;
@@ -430,13 +455,16 @@ static int assign_buffers(ypr_plan *p)
             const ypr_shape *sh = &p->shapes[o];
             size_t need = (size_t)(p->n * sh->c * sh->h * sh->w);
             int best = -1;
-            for (int b = 0; b < p->nbufs; b++)
+            /* lane B's values get buffers of their own: the steps lane A
+             * runs meanwhile may use any buffer free in plan order */
+            const int own = p->lane && p->lane[s] == LANE_B;
+            for (int b = 0; b < p->nbufs && !own; b++)
                 if (!p->bufs[b].busy && p->bufs[b].floats >= need &&
                     (best < 0 || p->bufs[b].floats < p->bufs[best].floats))
                     best = b;
             if (best < 0) {
                 /* grow the largest free buffer rather than adding one */
-                for (int b = 0; b < p->nbufs; b++)
+                for (int b = 0; b < p->nbufs && !own; b++)
                     if (!p->bufs[b].busy && (best < 0 || p->bufs[b].floats > p->bufs[best].floats))
                         best = b;
                 if (best < 0)
@@ -589,6 +617,220 @@ static int merge_siblings(ypr_plan *p)
     return YPR_OK;
 }
 
+/* ---- two lanes: the detect head's branches beside the rest
+
+On two threads, the small maps of a batch-1 pass scale worst: in
+yolov7-tiny @416 the 3×3 convs at 52²–13² ran only 1.03–1.4× faster on two
+threads than on one, the 1×1 convs at 13² 1.2–1.6×. But the detect head's
+branches need not wait: the 3×3 conv and 1×1 output conv of each level read
+one value of the neck and nothing else reads what they write. So on a pool
+of two, where the plan has such chains, the first levels' chains (lane B)
+run on one worker, each step on that worker alone, while the other worker
+runs the neck steps after the first chain's input (lane A) alone; a chain
+whose input lane A makes waits for that step. The last level's chain, whose
+input is the neck's last value, runs after both lanes on both workers.
+Each step computes what it computes on the pool, so the values are the
+same bit for bit; the lanes only overlap steps that do not depend on each
+other. Lane B's outputs get buffers of their own (assign_buffers), its
+inputs stay live until lane B has read them (they are read after lane A's
+last step in plan order), and each lane has its own workspace and GEMM
+scratch. Chains are dropped from lane B, last level first, while their
+estimated time exceeds lane A's by more than a seventh.
+YPR_PLAN_LANES=0 turns the lanes off when a plan is made (A/B runs), 2
+takes them wherever the chains allow, with every chain but the last in lane
+B and lane A from the first chain's input on (tests). */
+static int lanes_mode(void)
+{
+    const char *e = getenv("YPR_PLAN_LANES");
+    return e && (e[0] == '0' || e[0] == '2') && !e[1] ? e[0] - '0' : 1;
+}
+
+/* A step's one-thread time, roughly: direct-conv multiply-adds, less for
+ * Winograd (F(4×4) about 2.4× faster per MAC on this code, F(2×2) 1.6×);
+ * other steps by the values they write. Only compares the two lanes. */
+static double step_cost(const ypr_plan *p, const step *st)
+{
+    const ypr_shape *o = &p->shapes[st->node];
+    double out = (double)p->n * (double)(o->c * o->h * o->w);
+    if (st->kind != STEP_CONV)
+        return out;
+    double macs = out * (double)(st->cs.c / st->cs.groups * st->cs.kh * st->cs.kw);
+    return macs / (st->wino == 1 ? 2.4 : st->wino == 2 ? 1.6 : 1.0);
+}
+
+/* The same on two workers, roughly: the step's cost over its two-thread
+ * speed-up, which grows with its size (yolov7-tiny @416: 3×3 Winograd
+ * convs of 10–80 M MACs ran 1.05–1.5× faster on two threads, GEMM and
+ * direct convs of 10–50 M 1.4–1.8×; yolov7's larger steps 1.8–1.9×). */
+static double step_cost2(const ypr_plan *p, const step *st)
+{
+    double c = step_cost(p, st), c0 = st->kind == STEP_CONV && st->wino ? 60e6 : 12e6;
+    return c / (1 + 0.9 * c / (c + c0));
+}
+
+/* Chains: per detect input, the steps from the last one whose input value
+ * has other readers (or is the net's input) to the step making the detect
+ * input, each step's value read only by the next (conv or per-channel
+ * steps of one input). steps[l·nsteps …] lists level l's chain last step
+ * first; len[l] its length (0: no chain). */
+static void find_chains(const ypr_plan *p, const int *readers, const int *producer,
+                        int *chain, int *len)
+{
+    const ypr_node *d = &p->net->nodes[p->detect];
+    for (int l = 0; l < d->ninputs; l++) {
+        int v = d->inputs[l], s = producer[v];
+        len[l] = 0;
+        while (s >= 0 && readers[v] == 1 &&
+               (p->steps[s].kind == STEP_CONV || p->steps[s].kind == STEP_AFFINE) &&
+               p->net->nodes[p->steps[s].in_node].ninputs == 1) {
+            chain[l * p->nsteps + len[l]++] = s;
+            v = p->steps[s].src;
+            s = v >= 0 ? producer[v] : -1;
+        }
+    }
+}
+
+static int plan_streams(ypr_plan *p)
+{
+    const int mode = lanes_mode();
+    if (p->n != 1 || ypr__pool_size(p->pool) != 2 || p->detect < 0 || mode == 0)
+        return YPR_OK;
+    const ypr_net *net = p->net;
+    const int nn = net->nnodes, ns = p->nsteps, nl = net->nodes[p->detect].ninputs;
+    int *readers = calloc((size_t)nn, sizeof(int)), *producer = malloc((size_t)nn * sizeof(int));
+    int *chain = malloc((size_t)nl * (size_t)ns * sizeof(int)), *len = calloc((size_t)nl + 1, sizeof(int));
+    int *order = malloc(((size_t)nl + 1) * sizeof(int)), *in_at = malloc(((size_t)nl + 1) * sizeof(int));
+    int rc = YPR_ENOMEM;
+    if (!readers || !producer || !chain || !len || !order || !in_at)
+        goto out;
+    for (int i = 0; i < nn; i++)
+        producer[i] = -1;
+    for (int s = 0; s < ns; s++) {
+        const ypr_node *nd = &net->nodes[p->steps[s].in_node];
+        producer[p->steps[s].node] = s;
+        for (int j = 0; j < nd->ninputs; j++)
+            readers[nd->inputs[j]]++;
+    }
+    for (int j = 0; j < nl; j++)
+        readers[net->nodes[p->detect].inputs[j]]++;
+    find_chains(p, readers, producer, chain, len);
+    /* the chains' first step in plan order; each chain's input's maker */
+    int first = ns, nc = 0;
+    for (int l = 0; l < nl; l++) {
+        for (int k = 0; k < len[l]; k++)
+            if (chain[l * ns + k] < first)
+                first = chain[l * ns + k];
+        if (len[l]) {
+            int v = p->steps[chain[l * ns + len[l] - 1]].src;
+            in_at[l] = v >= 0 ? producer[v] : -1;
+        }
+    }
+    /* lane B candidates: chains whose input is made before the chains
+     * start, by their input's maker; the last made stays after the lanes */
+    for (int l = 0; l < nl; l++) {
+        if (!len[l] || in_at[l] >= first)
+            continue;
+        int at = nc++;
+        while (at > 0 && in_at[order[at - 1]] > in_at[l]) {
+            order[at] = order[at - 1];
+            at--;
+        }
+        order[at] = l;
+    }
+    nc--;   /* order[nc], the last made, is not lane B's */
+    rc = YPR_OK;
+    while (nc > 0 && mode == 1) {
+        const int fork = in_at[order[0]] + 1;
+        double ca = 0, cb = 0;
+        for (int s = fork; s < first; s++)
+            ca += step_cost(p, &p->steps[s]);
+        for (int c = 0; c < nc; c++)
+            for (int k = 0; k < len[order[c]]; k++)
+                cb += step_cost(p, &p->steps[chain[order[c] * ns + k]]);
+        if (ca > 0 && cb <= ca * 8 / 7)
+            break;
+        nc--;
+    }
+    if (nc <= 0)
+        goto out;
+    /* lane A starts where the steps left before the chains cost about what
+     * lane B does; the steps before it run on both workers (two lanes only
+     * pay where they balance: a pass scales 1.6–1.9× on two threads) */
+    double cb = 0, ca = 0;
+    for (int c = 0; c < nc; c++)
+        for (int k = 0; k < len[order[c]]; k++)
+            cb += step_cost(p, &p->steps[chain[order[c] * ns + k]]);
+    int fork = mode == 2 ? in_at[order[0]] + 1 : first;
+    while (fork > in_at[order[0]] + 1 && ca < cb)
+        ca += step_cost(p, &p->steps[--fork]);
+    if (mode == 1 && fork < first - 1 && ca - cb > cb - (ca - step_cost(p, &p->steps[fork]))) {
+        ca -= step_cost(p, &p->steps[fork]);
+        fork++;   /* the closer balance */
+    }
+    /* … and where the lanes beat both workers on every step */
+    double wide = 0;
+    for (int s = fork; s < first; s++)
+        wide += step_cost2(p, &p->steps[s]);
+    for (int c = 0; c < nc; c++)
+        for (int k = 0; k < len[order[c]]; k++)
+            wide += step_cost2(p, &p->steps[chain[order[c] * ns + k]]);
+    ypr__log(YPR_LOG_DEBUG, "plan: lanes A %.3g B %.3g against %.3g on two workers (steps %d-%d)",
+             ca, cb, wide, fork, first - 1);
+    if (fork >= first || (mode == 1 && (ca > cb ? ca : cb) > 0.9 * wide))
+        goto out;
+    int nb = 0;
+    for (int c = 0; c < nc; c++)
+        nb += len[order[c]];
+    p->lane = calloc((size_t)ns, 1);
+    p->b_steps = malloc((size_t)nb * sizeof(int));
+    p->b_wait = malloc((size_t)nb * sizeof(int));
+    if (!p->lane || !p->b_steps || !p->b_wait) {
+        rc = YPR_ENOMEM;
+        goto out;
+    }
+    p->fork = fork;
+    p->fork_end = first;
+    for (int s = p->fork; s < first; s++)
+        p->lane[s] = LANE_A;
+    for (int c = 0; c < nc; c++) {
+        const int l = order[c];
+        for (int k = len[l] - 1; k >= 0; k--) {   /* the chain in plan order */
+            const int s = chain[l * ns + k];
+            p->lane[s] = LANE_B;
+            p->b_wait[p->nb] = k == len[l] - 1 && in_at[l] >= p->fork ? in_at[l] : -1;
+            p->b_steps[p->nb++] = s;
+            int64_t ws = step_ws_floats(p, &p->steps[s], 1);
+            if (ws > p->ws_b_floats)
+                p->ws_b_floats = ws;
+        }
+    }
+    for (int s = p->fork; s < first; s++) {   /* lane A's steps run on one worker */
+        int64_t ws = step_ws_floats(p, &p->steps[s], 1);
+        if (ws > p->wino_ws_floats)
+            p->wino_ws_floats = ws;
+    }
+out:
+    free(readers);
+    free(producer);
+    free(chain);
+    free(len);
+    free(order);
+    free(in_at);
+    return rc;
+}
+
+int ypr__plan_lane_steps(const ypr_plan *p, int which)
+{
+    int n = 0;
+    for (int s = 0; p->lane && s < p->nsteps; s++)
+        n += p->lane[s] == which;
+    if (which == 3)   /* lane B's steps that wait for one of lane A's */
+        for (int i = 0; i < p->nb; i++)
+            n += p->b_wait[i] >= p->fork && p->b_wait[i] < p->fork_end &&
+                 p->steps[p->b_wait[i]].node == p->steps[p->b_steps[i]].src;
+    return n;
+}
+
 int ypr__plan_create(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t h, int64_t w,
                      ypr_plan **out)
 {
@@ -648,7 +890,8 @@ int ypr__plan_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t
         goto fail;
     rc = build_steps(p, &cons);
     ypr__consumers_free(&cons);
-    if (rc < 0 || (rc = assign_buffers(p)) < 0 || (rc = merge_siblings(p)) < 0)
+    if (rc < 0 || (rc = plan_streams(p)) < 0 || (rc = assign_buffers(p)) < 0 ||
+        (rc = merge_siblings(p)) < 0)
         goto fail;
     if (net->nodes[0].aq.scale > 0) {   /* the caller's input is const: quantize a copy */
         p->xq = alloc_floats(n * p->shapes[0].c * h * w);
@@ -660,7 +903,10 @@ int ypr__plan_create_from(const ypr_net *net, ypr_pool *pool, int64_t n, int64_t
     p->scratch = alloc_floats(ypr__pool_size(pool) * ypr__gemm_scratch_floats(p->kt));
     if (p->wino_ws_floats > 0)
         p->wino_ws = alloc_floats(p->wino_ws_floats);
-    if (!p->scratch || (p->wino_ws_floats > 0 && !p->wino_ws)) {
+    if (p->ws_b_floats > 0)
+        p->ws_b = alloc_floats(p->ws_b_floats);
+    if (!p->scratch || (p->wino_ws_floats > 0 && !p->wino_ws) ||
+        (p->ws_b_floats > 0 && !p->ws_b)) {
         rc = YPR_ENOMEM;
         goto fail;
     }
@@ -694,7 +940,7 @@ static void reorg(const float *x, int64_t planes, int64_t h, int64_t w, int64_t 
     }
 }
 
-static int run_step(ypr_plan *p, const step *st)
+static int run_step(ypr_plan *p, const step *st, const lane *ln)
 {
     const ypr_net *net = p->net;
     const ypr_node *nd = &net->nodes[st->in_node];
@@ -707,19 +953,19 @@ static int run_step(ypr_plan *p, const step *st)
     case STEP_CONV: {
         ypr_epilogue ep = {st->scale, st->bias, st->act, st->alpha};
         if (st->s2)
-            return ypr__conv2d_s2(p->kt, p->pool, &st->cs, x, st->packed, &ep, y, p->wino_ws);
+            return ypr__conv2d_s2(p->kt, ln->pool, &st->cs, x, st->packed, &ep, y, ln->ws);
         if (st->wino == 2)
-            return ypr__conv2d_wino2(p->kt, p->pool, &st->cs, x, st->packed, &ep, y, p->wino_ws,
-                                     p->scratch);
+            return ypr__conv2d_wino2(p->kt, ln->pool, &st->cs, x, st->packed, &ep, y, ln->ws,
+                                     ln->scratch);
         if (st->wino)
-            return ypr__conv2d_wino(p->kt, p->pool, &st->cs, x, st->packed, &ep, y, p->wino_ws,
-                                    p->scratch);
-        return ypr__conv2d_ws(p->kt, p->pool, &st->cs, x, st->packed, &ep, y, p->scratch);
+            return ypr__conv2d_wino(p->kt, ln->pool, &st->cs, x, st->packed, &ep, y, ln->ws,
+                                    ln->scratch);
+        return ypr__conv2d_ws(p->kt, ln->pool, &st->cs, x, st->packed, &ep, y, ln->scratch);
     }
     case STEP_AFFINE: {
         memcpy(y, x, (size_t)(p->n * o->c * hw) * sizeof(float));
         ypr_epilogue ep = {st->scale, st->bias, st->act, st->alpha};
-        return ypr__scale_bias_act(p->kt, p->pool, p->n, o->c, hw, y, &ep);
+        return ypr__scale_bias_act(p->kt, ln->pool, p->n, o->c, hw, y, &ep);
     }
     case STEP_ADD: {
         int64_t total = p->n * o->c * hw;
@@ -732,7 +978,7 @@ static int run_step(ypr_plan *p, const step *st)
         if (st->act == YPR_ACT_IDENTITY)
             return YPR_OK;
         ypr_epilogue ep = {NULL, NULL, st->act, st->alpha};
-        return ypr__scale_bias_act(p->kt, p->pool, p->n, o->c, hw, y, &ep);
+        return ypr__scale_bias_act(p->kt, ln->pool, p->n, o->c, hw, y, &ep);
     }
     case STEP_CONCAT: {
         int64_t off = 0;
@@ -745,10 +991,10 @@ static int run_step(ypr_plan *p, const step *st)
         return YPR_OK;
     }
     case STEP_MAXPOOL:
-        return ypr__maxpool2d(p->kt, p->pool, p->n * in->c, in->h, in->w, nd->kh, nd->sh,
+        return ypr__maxpool2d(p->kt, ln->pool, p->n * in->c, in->h, in->w, nd->kh, nd->sh,
                               nd->ph, x, y);
     case STEP_UPSAMPLE:
-        return ypr__upsample2x(p->kt, p->pool, p->n * in->c, in->h, in->w, x, y);
+        return ypr__upsample2x(p->kt, ln->pool, p->n * in->c, in->h, in->w, x, y);
     case STEP_REORG:
         reorg(x, p->n * in->c, in->h, in->w, in->c, y);
         return YPR_OK;
@@ -782,6 +1028,82 @@ static void fake_quant(ypr_plan *p, const ypr_qparam *q, float *y, int64_t n)
         ypr__pool_run(p->pool, tasks, fq_task, &j);
 }
 
+/* ---- running the two lanes (plan_streams) */
+typedef struct lanes_job {
+    ypr_plan *p;
+    double *prof_ms;           /* per step, or NULL */
+    _Atomic int a_done;        /* lane A has run its steps up to this one */
+    _Atomic int failed;
+    int rc;                    /* the first failure's code and message */
+    char msg[512];
+} lanes_job;
+
+static int run_on_lane(lanes_job *j, int s, const lane *ln)
+{
+    double t0 = j->prof_ms ? ypr__now() : 0;
+    int rc = run_step(j->p, &j->p->steps[s], ln);
+    if (j->prof_ms)
+        j->prof_ms[s] = (ypr__now() - t0) * 1e3;
+    if (rc < 0 && !atomic_exchange(&j->failed, 1)) {
+        const char *m = ypr_last_error(), *name = ypr_err_name(rc);
+        size_t k = strlen(name);
+        if (strncmp(m, name, k) == 0 && m[k] == ':' && m[k + 1] == ' ')
+            m += k + 2;   /* re-raised below with its code again */
+        snprintf(j->msg, sizeof j->msg, "%s", m);
+        j->rc = rc;
+    }
+    return rc;
+}
+
+/* Task 0 runs lane A on the pool's caller, task 1 lane B on the other
+ * worker (or after lane A, on whichever worker takes it first: lane B only
+ * waits for lane A's steps, never the other way round). */
+static void lane_task(void *ctx, int64_t t, int worker)
+{
+    (void)worker;
+    lanes_job *j = ctx;
+    ypr_plan *p = j->p;
+    if (t == 0) {
+        const lane a = {NULL, p->wino_ws, p->scratch};
+        for (int s = p->fork; s < p->fork_end && !atomic_load(&j->failed); s++) {
+            if (run_on_lane(j, s, &a) < 0)
+                break;
+            atomic_store_explicit(&j->a_done, s, memory_order_release);
+        }
+        atomic_store_explicit(&j->a_done, p->fork_end, memory_order_release);
+        return;
+    }
+    const lane b = {NULL, p->ws_b, p->scratch + ypr__gemm_scratch_floats(p->kt)};
+    for (int i = 0; i < p->nb; i++) {
+        for (int r = 0; atomic_load_explicit(&j->a_done, memory_order_acquire) < p->b_wait[i];
+             r++)
+            ypr__spin_wait(r);
+        if (atomic_load(&j->failed) || run_on_lane(j, p->b_steps[i], &b) < 0)
+            return;
+    }
+}
+
+static int run_lanes(ypr_plan *p, double *prof_ms)
+{
+    lanes_job j = {.p = p, .prof_ms = prof_ms, .rc = YPR_OK};
+    atomic_init(&j.a_done, p->fork - 1);
+    atomic_init(&j.failed, 0);
+    ypr__pool_run(p->pool, 2, lane_task, &j);
+    return atomic_load(&j.failed) ? ypr__error(j.rc, "%s", j.msg) : YPR_OK;
+}
+
+/* Lanes run where the plan has them and nothing watches the steps: no
+ * observer, no fake quantization (both work between steps, on the pool). */
+static int lanes_now(const ypr_plan *p)
+{
+    if (!p->lane || p->observer)
+        return 0;
+    for (int s = 0; s < p->nsteps; s++)
+        if (p->net->nodes[p->steps[s].node].aq.scale > 0)
+            return 0;
+    return 1;
+}
+
 /* YPR_PROFILE=1: per-step times through the log hook; read once per process. */
 static int profile;
 static pthread_once_t profile_once = PTHREAD_ONCE_INIT;
@@ -811,9 +1133,19 @@ int ypr__plan_run(ypr_plan *p, const float *x)
     /* the profile's times are logged after the pass: a log line between two
      * steps would let the pool's workers fall asleep and slow the next step */
     double *prof_ms = profile ? ypr__alloc((size_t)p->nsteps * sizeof(double)) : NULL;
+    const lane whole = {p->pool, p->wino_ws, p->scratch};
+    const int lanes = lanes_now(p);
     for (int s = 0; s < p->nsteps; s++) {
+        if (lanes && p->lane[s] != LANE_MAIN) {   /* run by run_lanes at the fork */
+            int rc = s == p->fork ? run_lanes(p, prof_ms) : YPR_OK;
+            if (rc < 0) {
+                ypr__free(prof_ms);
+                return rc;
+            }
+            continue;
+        }
         double t0 = profile ? ypr__now() : 0;
-        int rc = run_step(p, &p->steps[s]);
+        int rc = run_step(p, &p->steps[s], &whole);
         if (rc < 0) {
             ypr__free(prof_ms);
             return rc;
@@ -848,9 +1180,10 @@ int ypr__plan_run(ypr_plan *p, const float *x)
                      : ypr__conv3x3_rows_eligible(p->kt, &st->cs) ? "rows"
                      : st->own_packed ? "gemm pair" : "gemm");
         }
-        ypr__log(YPR_LOG_INFO, "step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %7.1f GFLOP/s %s",
+        ypr__log(YPR_LOG_INFO, "step %3d %-28s %4lldx%-4lldx%-4lld %8.3f ms %7.1f GFLOP/s %s%s",
                  s, p->net->nodes[st->in_node].name, (long long)o->c, (long long)o->h,
-                 (long long)o->w, ms, gf, kind);
+                 (long long)o->w, ms, gf, kind,
+                 !lanes || !p->lane[s] ? "" : p->lane[s] == LANE_A ? " [lane A]" : " [lane B]");
     }
     ypr__free(prof_ms);
     return YPR_OK;
@@ -883,7 +1216,7 @@ size_t ypr__plan_bytes(const ypr_plan *p, int with_packs)
 {
     size_t t = p->arena_floats * sizeof(float) +
                (size_t)(ypr__pool_size(p->pool) * ypr__gemm_scratch_floats(p->kt) +
-                        p->wino_ws_floats) * sizeof(float) + p->own_pack_bytes;
+                        p->wino_ws_floats + p->ws_b_floats) * sizeof(float) + p->own_pack_bytes;
     return t + (with_packs ? p->packs->bytes : 0);
 }
 

@@ -281,6 +281,11 @@ int ypr__plan_matches(const ypr_plan *plan, const ypr_net *net, int64_t n, int64
 int ypr__plan_pair_convs(const ypr_plan *plan);
 /* Whether plans made now merge sibling 1×1 convs (YPR_CONV_MERGE ≠ 0). */
 int ypr__plan_merge_on(void);
+/* The steps of a plan's lane `which` (1: A, the neck beside the head;
+ * 2: B, the detect head's first levels; 3: lane B's steps that wait for
+ * the lane-A step making their input), 0 when the plan has no lanes
+ * (exec.c, plan_streams; YPR_PLAN_LANES=0 turns them off). */
+int ypr__plan_lane_steps(const ypr_plan *plan, int which);
 /* Called by ypr__plan_run with each node value the plan materializes, in
  * order: the input (node 0, after its fake quantization if any), then the
  * last node of every step (after its activation fake quantization). The
