@@ -42,9 +42,16 @@
 # `yolopr bench` on the float model and on the quantized model; medians over rounds, their
 # ratios, and the medians of the per-round ratios.
 #
+# BATCH=N (the throughput mode): yolov7-tiny and yolov7 (ONLY filters) at SIZE (640), THREADS
+# threads, exported twice (batch 1 and a graph for batches of N) and checked as above. Per
+# round, in rotating order: ORT at batch 1, ORT at batch N, `yolopr bench --batch 1` and
+# `--batch N`. Prints the medians per image, each side's batch-N per-image time over its
+# batch-1 time (the anchor for "a batch scales"), and yolopr/ORT at batch N.
+#
 # usage: scripts/bench_vs_ort.sh            (after meson setup build && ninja -C build)
 # environment: ROUNDS (3, at least 3), RUNS (5), THREADS (2), NC (20), BUILD (build),
 #              QDQ (0; 1: the INT8 mode, with SIZE 640, QSCHEME per-channel, CALIB 4),
+#              BATCH (1; N > 1: the throughput mode, with SIZE 640),
 #              ONLY (a grep -E pattern on case names, e.g. 'tiny'),
 #              ORT_DIR (~/.cache/yolopr-ort: where onnxruntime-node is installed),
 #              WORK (a new temporary folder, removed at the end: the models)
@@ -157,6 +164,74 @@ if [ "${QDQ:-0}" = 1 ]; then
     echo "medians of the per-round ratios (each round's sides measured back to back):"
     for mdl in "${models[@]}"; do
         printf "  %-12s yolopr int8/ORT int8 %.3f, ORT int8/f32 %.3f, yolopr int8/f32 %.3f\n" \
+            "$mdl" "$(median "${R[$mdl/a]}")" "$(median "${R[$mdl/b]}")" "$(median "${R[$mdl/c]}")"
+    done
+    exit 0
+fi
+
+if [ "${BATCH:-1}" -gt 1 ]; then
+    SIZE=${SIZE:-640}
+    models=()
+    for mdl in yolov7-tiny yolov7; do grep -Eq -- "$ONLY" <<<"$mdl" && models+=("$mdl"); done
+    [ ${#models[@]} -gt 0 ] || { echo "ONLY=$ONLY matches no model" >&2; exit 1; }
+    echo "== batch mode: exporting to $WORK (batch 1 and $BATCH, $SIZE)"
+    for mdl in "${models[@]}"; do
+        ck=$WORK/$mdl.safetensors
+        [ -e "$ck" ] || py --model "$mdl" --nc "$NC" --checkpoint "$ck"
+        for b in 1 "$BATCH"; do
+            stem=$WORK/$mdl-$SIZE-b$b
+            [ -e "$stem.onnx" ] || py --model "$ck" --size "$SIZE" --out "$stem" --batch "$b"
+            ort check "$stem" "$THREADS"
+        done
+    done
+    load0=$(cut -d' ' -f1-3 /proc/loadavg)
+    echo "== $ROUNDS rounds, $RUNS timed runs per side (after a warm-up), $SIZE, $THREADS threads;" \
+         "$(nproc) CPUs, load average $load0; times per image"
+    declare -A M R
+    sides=(ort-1 ort-n yolopr-1 yolopr-n)
+    for r in $(seq 1 "$ROUNDS"); do
+        for mdl in "${models[@]}"; do
+            line="round $r  $mdl"
+            for k in 0 1 2 3; do   # rotate the order round by round
+                side=${sides[$(((k + r - 1) % 4))]}
+                case $side in
+                ort-1) v=$(ort time "$WORK/$mdl-$SIZE-b1" "$THREADS" "$RUNS" |
+                           sed -n 's/.*median \([0-9.]*\) ms.*/\1/p') ;;
+                ort-n) v=$(ort time "$WORK/$mdl-$SIZE-b$BATCH" "$THREADS" "$RUNS" |
+                           sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' |
+                           awk -v b="$BATCH" '{ print $1 / b }') ;;
+                yolopr-1 | yolopr-n)
+                    b=1
+                    [ "$side" = yolopr-n ] && b=$BATCH
+                    v=$("$Y" bench "$WORK/$mdl.safetensors" --fuse --size "$SIZE" --threads "$THREADS" \
+                        --batch "$b" --runs "$RUNS" --outputs |
+                        sed -n 's/.* \([0-9.]*\) ms\/image.*/\1/p') ;;
+                esac
+                M[$mdl/$side]+="$v "
+                eval "t_${side//-/_}=$v"
+                line+="  $side $v ms"
+            done
+            R[$mdl/a]+="$(awk -v x="$t_ort_n" -v y="$t_ort_1" 'BEGIN { print x / y }') "
+            R[$mdl/b]+="$(awk -v x="$t_yolopr_n" -v y="$t_yolopr_1" 'BEGIN { print x / y }') "
+            R[$mdl/c]+="$(awk -v x="$t_yolopr_n" -v y="$t_ort_n" 'BEGIN { print x / y }') "
+            echo "$line"
+        done
+    done
+    load1=$(cut -d' ' -f1-3 /proc/loadavg)
+    echo
+    echo "== medians over $ROUNDS rounds, ms per image (load average before: $load0, after: $load1)"
+    printf "| %-12s | %9s | %9s | %10s | %10s | %14s | %17s | %17s |\n" model "ORT b1" "ORT b$BATCH" \
+        "yolopr b1" "yolopr b$BATCH" "ORT b$BATCH/b1" "yolopr b$BATCH/b1" "yolopr/ORT b$BATCH"
+    for mdl in "${models[@]}"; do
+        a=$(median "${M[$mdl/ort-1]}") b=$(median "${M[$mdl/ort-n]}")
+        c=$(median "${M[$mdl/yolopr-1]}") d=$(median "${M[$mdl/yolopr-n]}")
+        awk -v m="$mdl" -v a="$a" -v b="$b" -v c="$c" -v d="$d" 'BEGIN {
+            printf "| %-12s | %9.2f | %9.2f | %10.2f | %10.2f | %14.3f | %17.3f | %17.3f |\n",
+                   m, a, b, c, d, b / a, d / c, d / b }'
+    done
+    echo "medians of the per-round ratios (each round's sides measured back to back):"
+    for mdl in "${models[@]}"; do
+        printf "  %-12s ORT b$BATCH/b1 %.3f, yolopr b$BATCH/b1 %.3f, yolopr/ORT b$BATCH %.3f\n" \
             "$mdl" "$(median "${R[$mdl/a]}")" "$(median "${R[$mdl/b]}")" "$(median "${R[$mdl/c]}")"
     done
     exit 0

@@ -19,6 +19,8 @@ same thing.
 
 usage: YOLOPR_LIBRARY=build/lib/libyolopr.so /usr/bin/python3 scripts/ort_export.py \\
            --model yolov7 [--nc 20] [--checkpoint OUT.safetensors] [--size 640 --out DIR/stem]
+           [--batch N]
+--batch N exports a graph for batches of N images (the input's first dimension is fixed).
 Without --size and --out it only writes the checkpoint. Otherwise it writes
 DIR/stem.onnx (checked by onnx.checker), DIR/stem.json (input/output names
 and shapes), DIR/stem.in.bin and DIR/stem.out<level>.bin (float32,
@@ -165,6 +167,7 @@ def main():
     ap.add_argument("--size", type=int)
     ap.add_argument("--out")
     ap.add_argument("--opset", type=int, default=13)
+    ap.add_argument("--batch", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")   # torch.onnx's tracer warnings on the head's views
@@ -187,7 +190,7 @@ def main():
         net = build(cfg)
         net.load_state_dict(read_safetensors(os.path.join(d, "m.safetensors")), strict=True)
 
-    x = np.random.default_rng(1).random((1, 3, a.size, a.size), dtype=np.float32)
+    x = np.random.default_rng(1).random((a.batch, 3, a.size, a.size), dtype=np.float32)
     xt = torch.from_numpy(x)
     with torch.no_grad():
         plain = [t.numpy() for t in net(xt)]
