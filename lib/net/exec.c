@@ -71,6 +71,8 @@ struct ypr_plan {
     /* two lanes (plan_streams): NULL lane, or per step LANE_MAIN / LANE_A / LANE_B */
     unsigned char *lane;
     int fork, fork_end;    /* the A lane: steps fork … fork_end − 1, in order */
+    int fork_lo;           /* where lane A may start at the earliest */
+    int fork_next;         /* where it starts from the next pass on (rebalance) */
     int *b_steps, nb;      /* the B lane's steps, in run order */
     int *b_wait;           /* per B-lane step: the A-lane step it waits for, or −1 */
     float *ws_b;           /* the B lane's Winograd / direct-s2 workspace */
@@ -790,6 +792,8 @@ static int plan_streams(ypr_plan *p)
     }
     p->fork = fork;
     p->fork_end = first;
+    p->fork_lo = in_at[order[0]] + 1;
+    p->fork_next = fork;
     for (int s = p->fork; s < first; s++)
         p->lane[s] = LANE_A;
     for (int c = 0; c < nc; c++) {
@@ -797,14 +801,16 @@ static int plan_streams(ypr_plan *p)
         for (int k = len[l] - 1; k >= 0; k--) {   /* the chain in plan order */
             const int s = chain[l * ns + k];
             p->lane[s] = LANE_B;
-            p->b_wait[p->nb] = k == len[l] - 1 && in_at[l] >= p->fork ? in_at[l] : -1;
+            /* (a chain's input made before the fork is there: lane A's
+             * progress starts at fork − 1) */
+            p->b_wait[p->nb] = k == len[l] - 1 ? in_at[l] : -1;
             p->b_steps[p->nb++] = s;
             int64_t ws = step_ws_floats(p, &p->steps[s], 1);
             if (ws > p->ws_b_floats)
                 p->ws_b_floats = ws;
         }
     }
-    for (int s = p->fork; s < first; s++) {   /* lane A's steps run on one worker */
+    for (int s = p->fork_lo; s < first; s++) {   /* lane A's steps run on one worker */
         int64_t ws = step_ws_floats(p, &p->steps[s], 1);
         if (ws > p->wino_ws_floats)
             p->wino_ws_floats = ws;
@@ -824,7 +830,7 @@ int ypr__plan_lane_steps(const ypr_plan *p, int which)
     int n = 0;
     for (int s = 0; p->lane && s < p->nsteps; s++)
         n += p->lane[s] == which;
-    if (which == 3)   /* lane B's steps that wait for one of lane A's */
+    if (which == 3)   /* lane B's steps that wait for one of lane A's (at its fork now) */
         for (int i = 0; i < p->nb; i++)
             n += p->b_wait[i] >= p->fork && p->b_wait[i] < p->fork_end &&
                  p->steps[p->b_wait[i]].node == p->steps[p->b_steps[i]].src;
@@ -1032,6 +1038,7 @@ static void fake_quant(ypr_plan *p, const ypr_qparam *q, float *y, int64_t n)
 typedef struct lanes_job {
     ypr_plan *p;
     double *prof_ms;           /* per step, or NULL */
+    double t0, end[2], first;  /* start; when each lane ended; lane A's first step's time */
     _Atomic int a_done;        /* lane A has run its steps up to this one */
     _Atomic int failed;
     int rc;                    /* the first failure's code and message */
@@ -1068,8 +1075,11 @@ static void lane_task(void *ctx, int64_t t, int worker)
         for (int s = p->fork; s < p->fork_end && !atomic_load(&j->failed); s++) {
             if (run_on_lane(j, s, &a) < 0)
                 break;
+            if (s == p->fork)
+                j->first = ypr__now() - j->t0;
             atomic_store_explicit(&j->a_done, s, memory_order_release);
         }
+        j->end[0] = ypr__now() - j->t0;
         atomic_store_explicit(&j->a_done, p->fork_end, memory_order_release);
         return;
     }
@@ -1081,6 +1091,37 @@ static void lane_task(void *ctx, int64_t t, int worker)
         if (atomic_load(&j->failed) || run_on_lane(j, p->b_steps[i], &b) < 0)
             return;
     }
+    j->end[1] = ypr__now() - j->t0;
+}
+
+/* Balance the lanes for the next pass (the estimates of plan_streams are
+ * rough, and the lanes' steps slow down unlike each other as the machine
+ * does: lane B's large 52² Winograd conv more than lane A's small maps).
+ * Lane B ended later: lane A takes the step before its fork too when it
+ * would still end first (that step's one-thread time estimated from lane
+ * A's own, per cost). Lane A ended later by most of its first step's time:
+ * that step goes back to both workers. */
+static void rebalance(ypr_plan *p, const lanes_job *j)
+{
+    const double ta = j->end[0], tb = j->end[1];
+    if (tb > ta && p->fork > p->fork_lo) {
+        double ca = 0;
+        for (int s = p->fork; s < p->fork_end; s++)
+            ca += step_cost(p, &p->steps[s]);
+        const double t = ca > 0 ? step_cost(p, &p->steps[p->fork - 1]) * ta / ca : tb;
+        if (ta + t <= tb)
+            p->fork_next = p->fork - 1;
+    } else if (ta - tb > 0.7 * j->first && p->fork + 1 < p->fork_end) {
+        p->fork_next = p->fork + 1;
+    }
+}
+
+/* After a pass (lane A is one contiguous run of steps ending at fork_end). */
+static void move_fork(ypr_plan *p)
+{
+    for (int s = p->fork_lo; s < p->fork_end; s++)
+        p->lane[s] = s >= p->fork_next ? LANE_A : LANE_MAIN;
+    p->fork = p->fork_next;
 }
 
 static int run_lanes(ypr_plan *p, double *prof_ms)
@@ -1088,8 +1129,12 @@ static int run_lanes(ypr_plan *p, double *prof_ms)
     lanes_job j = {.p = p, .prof_ms = prof_ms, .rc = YPR_OK};
     atomic_init(&j.a_done, p->fork - 1);
     atomic_init(&j.failed, 0);
+    j.t0 = ypr__now();
     ypr__pool_run(p->pool, 2, lane_task, &j);
-    return atomic_load(&j.failed) ? ypr__error(j.rc, "%s", j.msg) : YPR_OK;
+    if (atomic_load(&j.failed))
+        return ypr__error(j.rc, "%s", j.msg);
+    rebalance(p, &j);
+    return YPR_OK;
 }
 
 /* Lanes run where the plan has them and nothing watches the steps: no
@@ -1186,6 +1231,8 @@ int ypr__plan_run(ypr_plan *p, const float *x)
                  !lanes || !p->lane[s] ? "" : p->lane[s] == LANE_A ? " [lane A]" : " [lane B]");
     }
     ypr__free(prof_ms);
+    if (lanes)
+        move_fork(p);
     return YPR_OK;
 }
 
