@@ -509,6 +509,23 @@ static int64_t vrow_in(const wino_fused *f, int64_t t0, int64_t nb, float *d, fl
     return nvt;
 }
 
+/* The output transforms write a few short rows per channel, one plane
+ * apart: no stream a hardware prefetcher follows, and on two threads many
+ * of those lines were last written by the other core. So the lines of the
+ * channel OUT_AHEAD on are fetched for writing before this one's transform
+ * (yolov7-tiny @416, two threads: whole passes 0.96, 9 rounds; 2 channels
+ * ahead 0.96 → 4 ahead 0.98 of that, 8 no better). */
+enum { OUT_AHEAD = 4 };
+
+static void prefetch_rows(const float *y, int rows, int64_t cols, int64_t ow)
+{
+    for (int r = 0; r < rows && cols > 0; r++) {
+        for (int64_t c = 0; c < cols; c += 16)
+            __builtin_prefetch(y + r * ow + c, 1, 3);
+        __builtin_prefetch(y + r * ow + cols - 1, 1, 3);   /* a line the steps skipped */
+    }
+}
+
 /* Output transform of a virtual row for output channels o0 … o1 − 1 (M's
  * matrices mst floats apart), each segment's tiles written to its own rows
  * by wino4_out_segs / wino2_out_segs. */
@@ -535,6 +552,9 @@ static void vrow_out(const wino_fused *f, int64_t t0, int64_t nb, int64_t nvt, c
     void (*out)(const float *, int64_t, int, const ypr_wino_seg *, int, int64_t, float, float,
                 int, float) = T == 4 ? f->kt->wino4_out_segs : f->kt->wino2_out_segs;
     for (int64_t o = o0; o < o1; o++) {
+        if (o + OUT_AHEAD < o1)
+            for (int q = 0; q < nseg; q++)
+                prefetch_rows(seg[q].y + OUT_AHEAD * plane, seg[q].rows, seg[q].cols, g->ow);
         out(m + (o - o0) * nbk, mst, (int)nvt, seg, nseg, g->ow,
             ep && ep->scale ? ep->scale[o] : 1.0f, ep && ep->bias ? ep->bias[o] : 0.0f,
             ep ? ep->act : YPR_ACT_IDENTITY, ep ? ep->alpha : 0.0f);
@@ -605,6 +625,8 @@ static void fused_task(void *ctx, int64_t task, int worker)
         const int64_t cols = g->ow - 4 * sg.tx < 4 * sg.ns ? g->ow - 4 * sg.tx : 4 * sg.ns;
         for (int64_t o = o0; o < o1; o++) {
             float *y = f->y + ((sg.b * s->oc + o) * g->oh + 4 * sg.ty) * g->ow + 4 * sg.tx;
+            if (o + OUT_AHEAD < o1)
+                prefetch_rows(y + OUT_AHEAD * g->oh * g->ow, rows, cols, g->ow);
             kt->wino4_out(m + (o - o0) * nbk + at, mst, (int)sg.ns, y, g->ow, rows,
                           cols, ep && ep->scale ? ep->scale[o] : 1.0f,
                           ep && ep->bias ? ep->bias[o] : 0.0f,
