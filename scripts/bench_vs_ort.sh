@@ -101,6 +101,33 @@ py() { YOLOPR_LIBRARY=$LIB /usr/bin/python3 -W ignore scripts/ort_export.py "$@"
 ort() { node scripts/ort_run.mjs "$@"; }
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
+# The QDQ and BATCH modes: ROUNDS rounds; per round and model the four sides given, in an
+# order rotating round by round, each timed by side_ms MODEL SIDE (the mode's own). Collects
+# M[model/side] (the times) and, per RATIOS entry "key:num:den", R[model/key] (that round's
+# num/den); prints each round.
+declare -A M R
+run_rounds() {
+    local -a sides=("$@")
+    local r mdl k side v spec key num den line
+    for r in $(seq 1 "$ROUNDS"); do
+        for mdl in "${models[@]}"; do
+            line="round $r  $mdl"
+            local -A t=()
+            for k in 0 1 2 3; do
+                side=${sides[$(((k + r - 1) % 4))]}
+                v=$(side_ms "$mdl" "$side")
+                M[$mdl/$side]+="$v " t[$side]=$v
+                line+="  $side $v ms"
+            done
+            for spec in "${RATIOS[@]}"; do
+                IFS=: read -r key num den <<<"$spec"
+                R[$mdl/$key]+="$(awk -v x="${t[$num]}" -v y="${t[$den]}" 'BEGIN { print x / y }') "
+            done
+            echo "$line"
+        done
+    done
+}
+
 if [ "${QDQ:-0}" = 1 ]; then
     SIZE=${SIZE:-640} QSCHEME=${QSCHEME:-per-channel} CALIB=${CALIB:-4}
     qpy() { YOLOPR_LIBRARY=$LIB /usr/bin/python3 -W ignore scripts/ort_qdq.py "$@"; }
@@ -126,29 +153,16 @@ if [ "${QDQ:-0}" = 1 ]; then
          "$THREADS threads; $(nproc) CPUs, load average $load0"
     ours() { "$Y" bench "$@" --size "$SIZE" --threads "$THREADS" --runs "$RUNS" --outputs |
                  sed -n 's/.*median \([0-9.]*\) ms.*/\1/p'; }
-    declare -A M R
-    sides=(ort-int8 ort-float yolopr-float yolopr-int8)
-    for r in $(seq 1 "$ROUNDS"); do
-        for mdl in "${models[@]}"; do
-            line="round $r  $mdl"
-            for k in 0 1 2 3; do   # rotate the order round by round
-                side=${sides[$(((k + r - 1) % 4))]}
-                case $side in
-                ort-int8) v=$(ort time "$WORK/$mdl-q" "$THREADS" "$RUNS" | sed -n 's/.*median \([0-9.]*\) ms.*/\1/p') ;;
-                ort-float) v=$(ort time "$WORK/$mdl-f" "$THREADS" "$RUNS" | sed -n 's/.*median \([0-9.]*\) ms.*/\1/p') ;;
-                yolopr-float) v=$(ours "$WORK/$mdl.safetensors" --fuse) ;;
-                yolopr-int8) v=$(ours "$WORK/$mdl-q.safetensors") ;;
-                esac
-                M[$mdl/$side]+="$v "
-                eval "t_${side//-/_}=$v"
-                line+="  $side $v ms"
-            done
-            R[$mdl/a]+="$(awk -v x="$t_yolopr_int8" -v y="$t_ort_int8" 'BEGIN { print x / y }') "
-            R[$mdl/b]+="$(awk -v x="$t_ort_int8" -v y="$t_ort_float" 'BEGIN { print x / y }') "
-            R[$mdl/c]+="$(awk -v x="$t_yolopr_int8" -v y="$t_yolopr_float" 'BEGIN { print x / y }') "
-            echo "$line"
-        done
-    done
+    side_ms() {
+        case $2 in
+        ort-int8) ort time "$WORK/$1-q" "$THREADS" "$RUNS" | sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' ;;
+        ort-float) ort time "$WORK/$1-f" "$THREADS" "$RUNS" | sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' ;;
+        yolopr-float) ours "$WORK/$1.safetensors" --fuse ;;
+        yolopr-int8) ours "$WORK/$1-q.safetensors" ;;
+        esac
+    }
+    RATIOS=(a:yolopr-int8:ort-int8 b:ort-int8:ort-float c:yolopr-int8:yolopr-float)
+    run_rounds ort-int8 ort-float yolopr-float yolopr-int8
     load1=$(cut -d' ' -f1-3 /proc/loadavg)
     echo
     echo "== medians over $ROUNDS rounds, ms (load average before: $load0, after: $load1)"
@@ -187,36 +201,20 @@ if [ "${BATCH:-1}" -gt 1 ]; then
     load0=$(cut -d' ' -f1-3 /proc/loadavg)
     echo "== $ROUNDS rounds, $RUNS timed runs per side (after a warm-up), $SIZE, $THREADS threads;" \
          "$(nproc) CPUs, load average $load0; times per image"
-    declare -A M R
-    sides=(ort-1 ort-n yolopr-1 yolopr-n)
-    for r in $(seq 1 "$ROUNDS"); do
-        for mdl in "${models[@]}"; do
-            line="round $r  $mdl"
-            for k in 0 1 2 3; do   # rotate the order round by round
-                side=${sides[$(((k + r - 1) % 4))]}
-                case $side in
-                ort-1) v=$(ort time "$WORK/$mdl-$SIZE-b1" "$THREADS" "$RUNS" |
-                           sed -n 's/.*median \([0-9.]*\) ms.*/\1/p') ;;
-                ort-n) v=$(ort time "$WORK/$mdl-$SIZE-b$BATCH" "$THREADS" "$RUNS" |
-                           sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' |
-                           awk -v b="$BATCH" '{ print $1 / b }') ;;
-                yolopr-1 | yolopr-n)
-                    b=1
-                    [ "$side" = yolopr-n ] && b=$BATCH
-                    v=$("$Y" bench "$WORK/$mdl.safetensors" --fuse --size "$SIZE" --threads "$THREADS" \
-                        --batch "$b" --runs "$RUNS" --outputs |
-                        sed -n 's/.* \([0-9.]*\) ms\/image.*/\1/p') ;;
-                esac
-                M[$mdl/$side]+="$v "
-                eval "t_${side//-/_}=$v"
-                line+="  $side $v ms"
-            done
-            R[$mdl/a]+="$(awk -v x="$t_ort_n" -v y="$t_ort_1" 'BEGIN { print x / y }') "
-            R[$mdl/b]+="$(awk -v x="$t_yolopr_n" -v y="$t_yolopr_1" 'BEGIN { print x / y }') "
-            R[$mdl/c]+="$(awk -v x="$t_yolopr_n" -v y="$t_ort_n" 'BEGIN { print x / y }') "
-            echo "$line"
-        done
-    done
+    side_ms() {
+        local b=1
+        case $2 in
+        ort-1) ort time "$WORK/$1-$SIZE-b1" "$THREADS" "$RUNS" | sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' ;;
+        ort-n) ort time "$WORK/$1-$SIZE-b$BATCH" "$THREADS" "$RUNS" |
+               sed -n 's/.*median \([0-9.]*\) ms.*/\1/p' | awk -v b="$BATCH" '{ print $1 / b }' ;;
+        yolopr-1 | yolopr-n)
+            [ "$2" = yolopr-n ] && b=$BATCH
+            "$Y" bench "$WORK/$1.safetensors" --fuse --size "$SIZE" --threads "$THREADS" \
+                --batch "$b" --runs "$RUNS" --outputs | sed -n 's/.* \([0-9.]*\) ms\/image.*/\1/p' ;;
+        esac
+    }
+    RATIOS=(a:ort-n:ort-1 b:yolopr-n:yolopr-1 c:yolopr-n:ort-n)
+    run_rounds ort-1 ort-n yolopr-1 yolopr-n
     load1=$(cut -d' ' -f1-3 /proc/loadavg)
     echo
     echo "== medians over $ROUNDS rounds, ms per image (load average before: $load0, after: $load1)"
