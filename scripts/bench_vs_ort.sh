@@ -128,6 +128,45 @@ run_rounds() {
     done
 }
 
+# After run_rounds SIDES…: per model the medians of the sides (columns LABELS, the same
+# order) and of RATIOS as ratios of those medians (columns RATIO_LABELS), then the medians of
+# the per-round ratios. $1: the unit of the times.
+summary() {
+    local mdl side spec key num den i
+    local load1
+    load1=$(cut -d' ' -f1-3 /proc/loadavg)
+    echo
+    echo "== medians over $ROUNDS rounds, $1 (load average before: $load0, after: $load1)"
+    printf "| %-12s |" model
+    for i in "${LABELS[@]}"; do printf " %11s |" "$i"; done
+    for i in "${RATIO_LABELS[@]}"; do printf " %20s |" "$i"; done
+    echo
+    for mdl in "${models[@]}"; do
+        local -A med=()
+        printf "| %-12s |" "$mdl"
+        for side in "${SIDES[@]}"; do
+            med[$side]=$(median "${M[$mdl/$side]}")
+            printf " %11.2f |" "${med[$side]}"
+        done
+        for spec in "${RATIOS[@]}"; do
+            IFS=: read -r key num den <<<"$spec"
+            printf " %20.3f |" "$(awk -v x="${med[$num]}" -v y="${med[$den]}" 'BEGIN { print x / y }')"
+        done
+        echo
+    done
+    echo "medians of the per-round ratios (each round's sides measured back to back):"
+    for mdl in "${models[@]}"; do
+        printf "  %-12s" "$mdl"
+        i=0
+        for spec in "${RATIOS[@]}"; do
+            IFS=: read -r key num den <<<"$spec"
+            printf " %s %.3f" "${RATIO_LABELS[$i]}" "$(median "${R[$mdl/$key]}")"
+            i=$((i + 1))
+        done
+        echo
+    done
+}
+
 if [ "${QDQ:-0}" = 1 ]; then
     SIZE=${SIZE:-640} QSCHEME=${QSCHEME:-per-channel} CALIB=${CALIB:-4}
     qpy() { YOLOPR_LIBRARY=$LIB /usr/bin/python3 -W ignore scripts/ort_qdq.py "$@"; }
@@ -162,24 +201,11 @@ if [ "${QDQ:-0}" = 1 ]; then
         esac
     }
     RATIOS=(a:yolopr-int8:ort-int8 b:ort-int8:ort-float c:yolopr-int8:yolopr-float)
-    run_rounds ort-int8 ort-float yolopr-float yolopr-int8
-    load1=$(cut -d' ' -f1-3 /proc/loadavg)
-    echo
-    echo "== medians over $ROUNDS rounds, ms (load average before: $load0, after: $load1)"
-    printf "| %-12s | %9s | %9s | %12s | %11s | %16s | %15s | %18s |\n" model "ORT int8" \
-        "ORT f32" "yolopr f32" "yolopr int8" "yolopr int8/ORT int8" "ORT int8/f32" "yolopr int8/f32"
-    for mdl in "${models[@]}"; do
-        a=$(median "${M[$mdl/ort-int8]}") b=$(median "${M[$mdl/ort-float]}")
-        c=$(median "${M[$mdl/yolopr-float]}") d=$(median "${M[$mdl/yolopr-int8]}")
-        awk -v m="$mdl" -v a="$a" -v b="$b" -v c="$c" -v d="$d" 'BEGIN {
-            printf "| %-12s | %9.2f | %9.2f | %12.2f | %11.2f | %20.3f | %15.3f | %18.3f |\n",
-                   m, a, b, c, d, d / a, a / b, d / c }'
-    done
-    echo "medians of the per-round ratios (each round's sides measured back to back):"
-    for mdl in "${models[@]}"; do
-        printf "  %-12s yolopr int8/ORT int8 %.3f, ORT int8/f32 %.3f, yolopr int8/f32 %.3f\n" \
-            "$mdl" "$(median "${R[$mdl/a]}")" "$(median "${R[$mdl/b]}")" "$(median "${R[$mdl/c]}")"
-    done
+    SIDES=(ort-int8 ort-float yolopr-float yolopr-int8)
+    LABELS=("ORT int8" "ORT f32" "yolopr f32" "yolopr int8")
+    RATIO_LABELS=("yolopr int8/ORT int8" "ORT int8/f32" "yolopr int8/f32")
+    run_rounds "${SIDES[@]}"
+    summary ms
     exit 0
 fi
 
@@ -214,24 +240,11 @@ if [ "${BATCH:-1}" -gt 1 ]; then
         esac
     }
     RATIOS=(a:ort-n:ort-1 b:yolopr-n:yolopr-1 c:yolopr-n:ort-n)
-    run_rounds ort-1 ort-n yolopr-1 yolopr-n
-    load1=$(cut -d' ' -f1-3 /proc/loadavg)
-    echo
-    echo "== medians over $ROUNDS rounds, ms per image (load average before: $load0, after: $load1)"
-    printf "| %-12s | %9s | %9s | %10s | %10s | %14s | %17s | %17s |\n" model "ORT b1" "ORT b$BATCH" \
-        "yolopr b1" "yolopr b$BATCH" "ORT b$BATCH/b1" "yolopr b$BATCH/b1" "yolopr/ORT b$BATCH"
-    for mdl in "${models[@]}"; do
-        a=$(median "${M[$mdl/ort-1]}") b=$(median "${M[$mdl/ort-n]}")
-        c=$(median "${M[$mdl/yolopr-1]}") d=$(median "${M[$mdl/yolopr-n]}")
-        awk -v m="$mdl" -v a="$a" -v b="$b" -v c="$c" -v d="$d" 'BEGIN {
-            printf "| %-12s | %9.2f | %9.2f | %10.2f | %10.2f | %14.3f | %17.3f | %17.3f |\n",
-                   m, a, b, c, d, b / a, d / c, d / b }'
-    done
-    echo "medians of the per-round ratios (each round's sides measured back to back):"
-    for mdl in "${models[@]}"; do
-        printf "  %-12s ORT b$BATCH/b1 %.3f, yolopr b$BATCH/b1 %.3f, yolopr/ORT b$BATCH %.3f\n" \
-            "$mdl" "$(median "${R[$mdl/a]}")" "$(median "${R[$mdl/b]}")" "$(median "${R[$mdl/c]}")"
-    done
+    SIDES=(ort-1 ort-n yolopr-1 yolopr-n)
+    LABELS=("ORT b1" "ORT b$BATCH" "yolopr b1" "yolopr b$BATCH")
+    RATIO_LABELS=("ORT b$BATCH/b1" "yolopr b$BATCH/b1" "yolopr/ORT b$BATCH")
+    run_rounds "${SIDES[@]}"
+    summary "ms per image"
     exit 0
 fi
 
