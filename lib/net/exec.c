@@ -620,27 +620,28 @@ static int merge_siblings(ypr_plan *p)
 }
 
 /* ---- two lanes: the detect head's branches beside the rest
-
-On two threads, the small maps of a batch-1 pass scale worst: in
-yolov7-tiny @416 the 3×3 convs at 52²–13² ran only 1.03–1.4× faster on two
-threads than on one, the 1×1 convs at 13² 1.2–1.6×. But the detect head's
-branches need not wait: the 3×3 conv and 1×1 output conv of each level read
-one value of the neck and nothing else reads what they write. So on a pool
-of two, where the plan has such chains, the first levels' chains (lane B)
-run on one worker, each step on that worker alone, while the other worker
-runs the neck steps after the first chain's input (lane A) alone; a chain
-whose input lane A makes waits for that step. The last level's chain, whose
-input is the neck's last value, runs after both lanes on both workers.
-Each step computes what it computes on the pool, so the values are the
-same bit for bit; the lanes only overlap steps that do not depend on each
-other. Lane B's outputs get buffers of their own (assign_buffers), its
-inputs stay live until lane B has read them (they are read after lane A's
-last step in plan order), and each lane has its own workspace and GEMM
-scratch. Chains are dropped from lane B, last level first, while their
-estimated time exceeds lane A's by more than a seventh.
-YPR_PLAN_LANES=0 turns the lanes off when a plan is made (A/B runs), 2
-takes them wherever the chains allow, with every chain but the last in lane
-B and lane A from the first chain's input on (tests). */
+ *
+ * On two threads, the small maps of a batch-1 pass scale worst: in
+ * yolov7-tiny @416 the 3×3 convs at 52²–13² ran only 1.03–1.4× faster on two
+ * threads than on one, the 1×1 convs at 13² 1.2–1.6×. But the detect head's
+ * branches need not wait: the 3×3 conv and 1×1 output conv of each level read
+ * one value of the neck and nothing else reads what they write. So on a pool
+ * of two, where the plan has such chains, the first levels' chains (lane B)
+ * run on one worker, each step on that worker alone, while the other worker
+ * runs the neck steps after the first chain's input (lane A) alone; a chain
+ * whose input lane A makes waits for that step. The last level's chain, whose
+ * input is the neck's last value, runs after both lanes on both workers.
+ * Each step computes what it computes on the pool, so the values are the
+ * same bit for bit; the lanes only overlap steps that do not depend on each
+ * other. Lane B's outputs get buffers of their own (assign_buffers), its
+ * inputs stay live until lane B has read them (they are read after lane A's
+ * last step in plan order), and each lane has its own workspace and GEMM
+ * scratch. Chains are dropped from lane B, last level first, while their
+ * estimated time exceeds lane A's by more than a seventh.
+ * YPR_PLAN_LANES=0 turns the lanes off when a plan is made (A/B runs), 2
+ * takes them wherever the chains allow, with every chain but the last in lane
+ * B and lane A from the first chain's input on (tests).
+ */
 static int lanes_mode(void)
 {
     const char *e = getenv("YPR_PLAN_LANES");
@@ -692,6 +693,19 @@ static void find_chains(const ypr_plan *p, const int *readers, const int *produc
     }
 }
 
+/* The cost (cost2: on two workers) of chains order[0 … nc − 1]. */
+static double chains_cost(const ypr_plan *p, const int *chain, const int *len, const int *order,
+                          int nc, int cost2)
+{
+    double c = 0;
+    for (int i = 0; i < nc; i++)
+        for (int k = 0; k < len[order[i]]; k++) {
+            const step *st = &p->steps[chain[order[i] * p->nsteps + k]];
+            c += cost2 ? step_cost2(p, st) : step_cost(p, st);
+        }
+    return c;
+}
+
 static int plan_streams(ypr_plan *p)
 {
     const int mode = lanes_mode();
@@ -741,27 +755,19 @@ static int plan_streams(ypr_plan *p)
     }
     nc--;   /* order[nc], the last made, is not lane B's */
     rc = YPR_OK;
-    while (nc > 0 && mode == 1) {
-        const int fork = in_at[order[0]] + 1;
-        double ca = 0, cb = 0;
-        for (int s = fork; s < first; s++)
-            ca += step_cost(p, &p->steps[s]);
-        for (int c = 0; c < nc; c++)
-            for (int k = 0; k < len[order[c]]; k++)
-                cb += step_cost(p, &p->steps[chain[order[c] * ns + k]]);
-        if (ca > 0 && cb <= ca * 8 / 7)
-            break;
+    double ca = 0, cb;
+    for (int s = nc > 0 ? in_at[order[0]] + 1 : first; s < first; s++)
+        ca += step_cost(p, &p->steps[s]);   /* all lane A could take */
+    while (nc > 0 && mode == 1 &&
+           (ca <= 0 || chains_cost(p, chain, len, order, nc, 0) > ca * 8 / 7))
         nc--;
-    }
     if (nc <= 0)
         goto out;
     /* lane A starts where the steps left before the chains cost about what
      * lane B does; the steps before it run on both workers (two lanes only
      * pay where they balance: a pass scales 1.6–1.9× on two threads) */
-    double cb = 0, ca = 0;
-    for (int c = 0; c < nc; c++)
-        for (int k = 0; k < len[order[c]]; k++)
-            cb += step_cost(p, &p->steps[chain[order[c] * ns + k]]);
+    cb = chains_cost(p, chain, len, order, nc, 0);
+    ca = 0;
     int fork = mode == 2 ? in_at[order[0]] + 1 : first;
     while (fork > in_at[order[0]] + 1 && ca < cb)
         ca += step_cost(p, &p->steps[--fork]);
@@ -770,12 +776,9 @@ static int plan_streams(ypr_plan *p)
         fork++;   /* the closer balance */
     }
     /* … and where the lanes beat both workers on every step */
-    double wide = 0;
+    double wide = chains_cost(p, chain, len, order, nc, 1);
     for (int s = fork; s < first; s++)
         wide += step_cost2(p, &p->steps[s]);
-    for (int c = 0; c < nc; c++)
-        for (int k = 0; k < len[order[c]]; k++)
-            wide += step_cost2(p, &p->steps[chain[order[c] * ns + k]]);
     ypr__log(YPR_LOG_DEBUG, "plan: lanes A %.3g B %.3g against %.3g on two workers (steps %d-%d)",
              ca, cb, wide, fork, first - 1);
     if (fork >= first || (mode == 1 && (ca > cb ? ca : cb) > 0.9 * wide))
