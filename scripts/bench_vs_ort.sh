@@ -51,7 +51,7 @@
 # usage: scripts/bench_vs_ort.sh            (after meson setup build && ninja -C build)
 # environment: ROUNDS (3, at least 3), RUNS (5), THREADS (2), NC (20), BUILD (build),
 #              QDQ (0; 1: the INT8 mode, with SIZE 640, QSCHEME per-channel, CALIB 4),
-#              BATCH (1; N > 1: the throughput mode, with SIZE 640),
+#              BATCH (1; N in 2..64: the throughput mode, with SIZE 640),
 #              ONLY (a grep -E pattern on case names, e.g. 'tiny'),
 #              ORT_DIR (~/.cache/yolopr-ort: where onnxruntime-node is installed),
 #              WORK (a new temporary folder, removed at the end: the models)
@@ -66,6 +66,8 @@ Y=$BUILD/examples/yolopr
 LIB=$BUILD/lib/libyolopr.so
 [ -x "$Y" ] && [ -e "$LIB" ] || { echo "build first: meson setup $BUILD && ninja -C $BUILD" >&2; exit 1; }
 [ "$ROUNDS" -ge 3 ] || { echo "ROUNDS must be at least 3" >&2; exit 1; }
+[[ "${BATCH:-1}" =~ ^[1-9][0-9]?$ ]] && [ "${BATCH:-1}" -le 64 ] ||
+    { echo "BATCH must be 1 to 64 images" >&2; exit 1; }
 
 # --- what it needs ----------------------------------------------------------------------
 apt_missing=()

@@ -20,7 +20,7 @@ same thing.
 usage: YOLOPR_LIBRARY=build/lib/libyolopr.so /usr/bin/python3 scripts/ort_export.py \\
            --model yolov7 [--nc 20] [--checkpoint OUT.safetensors] [--size 640 --out DIR/stem]
            [--batch N]
---batch N exports a graph for batches of N images (the input's first dimension is fixed).
+--batch N (1 to 64) exports a graph for batches of N images (the first dimension is fixed).
 Without --size and --out it only writes the checkpoint. Otherwise it writes
 DIR/stem.onnx (checked by onnx.checker), DIR/stem.json (input/output names
 and shapes), DIR/stem.in.bin and DIR/stem.out<level>.bin (float32,
@@ -169,6 +169,8 @@ def main():
     ap.add_argument("--opset", type=int, default=13)
     ap.add_argument("--batch", type=int, default=1)
     a = ap.parse_args()
+    if a.batch < 1 or a.batch > 64:
+        ap.error("--batch %d: give 1 to 64 images" % a.batch)
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")   # torch.onnx's tracer warnings on the head's views
 
