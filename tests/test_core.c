@@ -39,11 +39,18 @@ static void test_mul_size(void **state)
     assert_true(r == 0);
 }
 
-typedef struct count_ctx { _Atomic int64_t sum; int hits[1000]; _Atomic int max_worker; } count_ctx;
+typedef struct count_ctx {
+    _Atomic int64_t sum;
+    int hits[1000];
+    _Atomic int max_worker;
+    int64_t slow;   /* this task sleeps 2 ms (−1: none) */
+} count_ctx;
 
 static void count_task(void *ctx, int64_t t, int worker)
 {
     count_ctx *c = ctx;
+    if (t == c->slow)
+        nanosleep(&(struct timespec){0, 2000000}, NULL);
     atomic_fetch_add(&c->sum, t);
     c->hits[t]++;   /* each task index is run exactly once: no race */
     int seen = atomic_load(&c->max_worker);
@@ -54,14 +61,20 @@ static void count_task(void *ctx, int64_t t, int worker)
 /* Every task exactly once, on a worker index below the pool's size, for
  * task counts below, at and above the worker count (ranges of 0, 1 and
  * uneven lengths), with per-worker ranges (the default) and with the
- * shared counter (YPR_POOL_RANGED=0). */
+ * shared counter (YPR_POOL_RANGED=0); with the default yield window, none
+ * (YPR_POOL_YIELD_US=0: pauses, then sleep) and a short one. Some jobs
+ * come after a pause of 3 ms (the workers have gone to sleep) and some
+ * have a task of 2 ms (the caller waits past its polls). */
 static void test_pool(void **state)
 {
     (void)state;
     static const int64_t counts[] = {1, 2, 3, 5, 1000};
-    for (int mode = 0; mode < 2; mode++) {
-        if (mode)
+    static const char *yields[] = {NULL, "0", "50", "bad"};
+    for (int mode = 0; mode < 5; mode++) {
+        if (mode == 1)
             setenv("YPR_POOL_RANGED", "0", 1);
+        if (mode >= 2)
+            setenv("YPR_POOL_YIELD_US", yields[mode - 1], 1);
         for (int n = 1; n <= 4; n++) {
             ypr_pool *p;
             assert_int_equal(ypr__pool_create(n, &p), YPR_OK);
@@ -69,7 +82,9 @@ static void test_pool(void **state)
             for (int rep = 0; rep < 20; rep++)
                 for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
                     int64_t nt = counts[ci];
-                    count_ctx c = {0};
+                    count_ctx c = {.slow = rep % 7 == 3 ? nt - 1 : -1};
+                    if (rep % 5 == 4 && ci == 0)
+                        nanosleep(&(struct timespec){0, 3000000}, NULL);
                     ypr__pool_run(p, nt, count_task, &c);
                     assert_true(atomic_load(&c.sum) == (nt - 1) * nt / 2);
                     for (int i = 0; i < 1000; i++)
@@ -79,6 +94,7 @@ static void test_pool(void **state)
             ypr__pool_free(p);
         }
         unsetenv("YPR_POOL_RANGED");
+        unsetenv("YPR_POOL_YIELD_US");
     }
     ypr_pool *p = NULL;
     assert_int_equal(ypr__pool_create(-1, &p), YPR_ERANGE);

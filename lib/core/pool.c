@@ -21,7 +21,19 @@
  * Between jobs, workers spin briefly on the job generation before sleeping
  * on a condition variable: a network runs ~100 jobs per forward pass back to
  * back, and a futex round trip per job would cost more than the small ones.
- * The caller spins the same way waiting for the end. */
+ * The caller spins the same way waiting for the end.
+ *
+ * After the pause spins, a waiter keeps polling for up to YIELD_US more,
+ * calling sched_yield between short runs of pauses, before it sleeps. A
+ * pause takes 19 ns on the AVX-512 Zen 5 VM, so the pause spins end after
+ * ~38 µs, while one worker's share of a big step can end 100–300 µs before
+ * the other's: in yolov7-tiny @416 (two threads) the caller then slept on
+ * its last waits, and the workers on the next job, each wake-up a futex
+ * round trip of 20–50 µs (worker timelines per job: 100–250 µs per pass).
+ * Yielding rather than pausing gives the CPU to any thread that needs it:
+ * two 2-thread processes on the 2 CPUs, or 4 threads in one, ran as fast
+ * as with plain sleeps (docs/simd.md, "Session 15"). YPR_POOL_YIELD_US
+ * (read when a pool is made) sets the window, 0 turns it off (A/B runs). */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -44,6 +56,9 @@ static void cpu_relax(void) { }
  * neighbours) does not burn them: 20000 rounds cost 5-20x the CPU time of a
  * single-threaded run whenever threads outnumbered free cores. */
 #define SPIN_ROUNDS 2000
+#define YIELD_US 500
+/* pauses between two yields: about a microsecond */
+#define YIELD_EVERY 64
 
 struct ypr_pool {
     int nthreads;
@@ -61,6 +76,7 @@ struct ypr_pool {
     _Atomic int64_t next;         /* the shared counter (ranged == 0) */
     struct slot *slots;           /* per worker: its range of the job's tasks */
     int ranged;
+    double yield_s;               /* the yield window (YIELD_US), in seconds */
 };
 
 /* A worker's share of a job: tasks [next, end), taken from the front by its
@@ -95,14 +111,47 @@ static void work(ypr_pool *p, int worker)
     }
 }
 
-static uint64_t wait_job(ypr_pool *p, uint64_t seen)
+/* A new job (or quit) since `seen`. */
+static int job_posted(ypr_pool *p, uint64_t seen)
+{
+    return atomic_load_explicit(&p->generation, memory_order_acquire) != seen ||
+           atomic_load_explicit(&p->quit, memory_order_relaxed);
+}
+
+/* Polls until ready(p, seen) holds: SPIN_ROUNDS pauses, then pauses and
+ * yields for up to the pool's yield window. Returns whether it held. */
+static int poll_for(ypr_pool *p, int (*ready)(ypr_pool *, uint64_t), uint64_t seen)
 {
     for (int i = 0; i < SPIN_ROUNDS; i++) {
-        uint64_t g = atomic_load_explicit(&p->generation, memory_order_acquire);
-        if (g != seen || atomic_load_explicit(&p->quit, memory_order_relaxed))
-            return g;
+        if (ready(p, seen))
+            return 1;
         cpu_relax();
     }
+    if (p->yield_s <= 0)
+        return 0;
+    const double t0 = ypr__now();
+    do {
+        for (int i = 0; i < YIELD_EVERY; i++) {
+            if (ready(p, seen))
+                return 1;
+            cpu_relax();
+        }
+        sched_yield();
+    } while (ypr__now() - t0 < p->yield_s);
+    return ready(p, seen);
+}
+
+/* The job's other workers are done. */
+static int job_done(ypr_pool *p, uint64_t unused)
+{
+    (void)unused;
+    return atomic_load_explicit(&p->busy, memory_order_acquire) == 0;
+}
+
+static uint64_t wait_job(ypr_pool *p, uint64_t seen)
+{
+    if (poll_for(p, job_posted, seen))
+        return atomic_load_explicit(&p->generation, memory_order_acquire);
     pthread_mutex_lock(&p->mu);
     uint64_t g;
     while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
@@ -155,6 +204,10 @@ int ypr__pool_create(int nthreads, ypr_pool **out)
     p->slots = ypr__calloc((size_t)nthreads, sizeof *p->slots);
     const char *ranged = getenv("YPR_POOL_RANGED");
     p->ranged = !(ranged && ranged[0] == '0' && !ranged[1]);
+    const char *yield = getenv("YPR_POOL_YIELD_US");
+    char *end = NULL;
+    const double yus = yield ? strtod(yield, &end) : YIELD_US;
+    p->yield_s = (yield && (end == yield || *end || !(yus >= 0 && yus <= 1e6)) ? YIELD_US : yus) * 1e-6;
     if (!p->threads || !p->slots) {
         ypr__pool_free(p);
         return YPR_ENOMEM;
@@ -229,11 +282,8 @@ void ypr__pool_run(ypr_pool *p, int64_t ntasks, ypr_task_fn fn, void *ctx)
         pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     work(p, 0);
-    for (int i = 0; i < SPIN_ROUNDS; i++) {
-        if (atomic_load_explicit(&p->busy, memory_order_acquire) == 0)
-            return;
-        cpu_relax();
-    }
+    if (poll_for(p, job_done, 0))
+        return;
     pthread_mutex_lock(&p->mu);
     p->caller_sleeping = 1;
     while (atomic_load_explicit(&p->busy, memory_order_acquire) > 0)
