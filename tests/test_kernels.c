@@ -23,6 +23,7 @@
 #include "kernel_util.h"
 
 static const ypr_ktable *kt;
+static ypr_pool *pools[3];   /* 1, 2 and 3 workers */
 
 static int64_t pick(ypr_rng *r, const int64_t *v, int n)
 {
@@ -468,11 +469,14 @@ static void test_maxpool(void **state)
             float *x = rand_buf(&r, planes * h * w, -5, 5);
             float *y = rand_buf(&r, planes * oh * ow, 0, 1);
             float *ref = ypr__alloc((size_t)(planes * oh * ow) * sizeof(float));
-            assert_int_equal(ypr__maxpool2d(kt, ypr__default_pool(), planes, h, w, k, s, p,
-                                            x, y), YPR_OK);
             for (int64_t q = 0; q < planes; q++)
                 ypr__maxpool_plane_ref(x + q * h * w, h, w, ref + q * oh * ow, oh, ow, k, s, p);
-            assert_memory_equal(y, ref, (size_t)(planes * oh * ow) * sizeof(float));
+            for (int pi = 0; pi < 3; pi++) {   /* planes, or bands of rows on 2 and 3 workers */
+                memset(y, 0, (size_t)(planes * oh * ow) * sizeof(float));
+                assert_int_equal(ypr__maxpool2d(kt, pools[pi], planes, h, w, k, s, p, x, y),
+                                 YPR_OK);
+                assert_memory_equal(y, ref, (size_t)(planes * oh * ow) * sizeof(float));
+            }
             ypr__free(x); ypr__free(y); ypr__free(ref);
         }
     }
@@ -489,13 +493,16 @@ static void test_upsample_concat(void **state)
         float *x = rand_buf(&r, planes * h * w, -1, 1);
         float *y = rand_buf(&r, planes * 4 * h * w + 1, 0, 1);
         float sentinel = y[planes * 4 * h * w];
-        assert_int_equal(ypr__upsample2x(kt, ypr__default_pool(), planes, h, w, x, y), YPR_OK);
-        for (int64_t q = 0; q < planes; q++)
-            for (int64_t yy = 0; yy < 2 * h; yy++)
-                for (int64_t xx = 0; xx < 2 * w; xx++)
-                    assert_true(y[(q * 2 * h + yy) * 2 * w + xx] ==
-                                x[(q * h + yy / 2) * w + xx / 2]);
-        assert_true(y[planes * 4 * h * w] == sentinel);
+        for (int pi = 0; pi < 3; pi++) {   /* planes, or bands of rows on 2 and 3 workers */
+            memset(y, 0, (size_t)(planes * 4 * h * w) * sizeof(float));
+            assert_int_equal(ypr__upsample2x(kt, pools[pi], planes, h, w, x, y), YPR_OK);
+            for (int64_t q = 0; q < planes; q++)
+                for (int64_t yy = 0; yy < 2 * h; yy++)
+                    for (int64_t xx = 0; xx < 2 * w; xx++)
+                        assert_true(y[(q * 2 * h + yy) * 2 * w + xx] ==
+                                    x[(q * h + yy / 2) * w + xx / 2]);
+            assert_true(y[planes * 4 * h * w] == sentinel);
+        }
         ypr__free(x);
         ypr__free(y);
     }
@@ -718,6 +725,9 @@ int main(void)
     kt = ypr__kt();
     fprintf(stderr, "kernel set: %s (mr=%d nr=%d kc=%d nc=%d)\n", kt->name, kt->mr, kt->nr,
             kt->kc, kt->nc);
+    for (int i = 0; i < 3; i++)
+        if (ypr__pool_create(i + 1, &pools[i]) != YPR_OK)
+            return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gemm_shapes),
         cmocka_unit_test(test_gemm_narrow),
@@ -734,5 +744,8 @@ int main(void)
         cmocka_unit_test(test_dispatch_features),
         cmocka_unit_test(test_x86_template),
     };
-    return cmocka_run_group_tests_name(kt->name, tests, NULL, NULL);
+    rc = cmocka_run_group_tests_name(kt->name, tests, NULL, NULL);
+    for (int i = 0; i < 3; i++)
+        ypr__pool_free(pools[i]);
+    return rc;
 }
