@@ -96,6 +96,34 @@ static void test_pool(void **state)
         unsetenv("YPR_POOL_RANGED");
         unsetenv("YPR_POOL_YIELD_US");
     }
+#if defined(__linux__)
+    /* Every thread on one CPU: a worker on the caller's CPU leaves its tasks
+     * to the caller (it cannot move anywhere), so every task runs on worker
+     * 0, once. */
+    cpu_set_t had, one;
+    if (sched_getaffinity(0, sizeof had, &had) == 0) {
+        CPU_ZERO(&one);
+        for (int c = 0; c < CPU_SETSIZE; c++)
+            if (CPU_ISSET(c, &had)) {
+                CPU_SET(c, &one);
+                break;
+            }
+        if (sched_setaffinity(0, sizeof one, &one) == 0) {
+            ypr_pool *p;
+            assert_int_equal(ypr__pool_create(2, &p), YPR_OK);
+            for (int rep = 0; rep < 50; rep++) {
+                count_ctx c = {.slow = -1};
+                ypr__pool_run(p, 1000, count_task, &c);
+                assert_true(atomic_load(&c.sum) == 999 * 1000 / 2);
+                for (int i = 0; i < 1000; i++)
+                    assert_int_equal(c.hits[i], 1);
+                assert_int_equal(atomic_load(&c.max_worker), 0);
+            }
+            ypr__pool_free(p);
+            assert_int_equal(sched_setaffinity(0, sizeof had, &had), 0);
+        }
+    }
+#endif
     ypr_pool *p = NULL;
     assert_int_equal(ypr__pool_create(-1, &p), YPR_ERANGE);
     assert_null(p);

@@ -77,6 +77,8 @@ struct ypr_pool {
     struct slot *slots;           /* per worker: its range of the job's tasks */
     int ranged;
     double yield_s;               /* the yield window (YIELD_US), in seconds */
+    _Atomic int caller_cpu;       /* the CPU the caller posted the current job from, or −1 */
+    int can_move;                 /* no more threads than CPUs to run on (move_off) */
 };
 
 /* A worker's share of a job: tasks [next, end), taken from the front by its
@@ -111,6 +113,63 @@ static void work(ypr_pool *p, int worker)
     }
 }
 
+/* The CPU this thread runs on, or −1 where that is unknown. */
+static int this_cpu(void)
+{
+#if defined(__linux__)
+    return sched_getcpu();
+#else
+    return -1;
+#endif
+}
+
+/* Whether this worker runs on the CPU the caller posted the job from. */
+static int on_caller_cpu(ypr_pool *p)
+{
+    const int c = this_cpu();
+    return c >= 0 && c == atomic_load_explicit(&p->caller_cpu, memory_order_relaxed);
+}
+
+/* How many CPUs this thread may run on. */
+static int allowed_cpus(void)
+{
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        return CPU_COUNT(&set);
+#endif
+    return ypr__online_cpus();
+}
+
+/* Moves the calling thread off CPU `cpu` to another it may run on, then
+ * gives it back the CPUs it had: returns whether it moved.
+ *
+ * Why: on the 2-vCPU VM a worker sometimes ran on the caller's CPU (1 in 12
+ * fresh processes with sleeps between jobs, 1 in 2 with the yield window,
+ * where it never sleeps), and the two took turns on one CPU, every job at
+ * one thread's speed, while the other CPU idled. Waking it again did not
+ * help: the vCPUs share no cache, so the scheduler looks for an idle CPU
+ * only within the waker's cache domain, and leaves a task that just ran
+ * ("cache hot") where it is: it stayed for the first 20–30 ms of a process
+ * (a microbenchmark's whole run) until the load balancer moved it. */
+static int move_off(int cpu)
+{
+#if defined(__linux__)
+    cpu_set_t had, other;
+    if (cpu < 0 || sched_getaffinity(0, sizeof had, &had) != 0)
+        return 0;
+    other = had;
+    CPU_CLR(cpu, &other);
+    if (CPU_COUNT(&other) == 0 || sched_setaffinity(0, sizeof other, &other) != 0)
+        return 0;
+    (void)sched_setaffinity(0, sizeof had, &had);
+    return this_cpu() != cpu;
+#else
+    (void)cpu;
+    return 0;
+#endif
+}
+
 /* A new job (or quit) since `seen`. */
 static int job_posted(ypr_pool *p, uint64_t seen)
 {
@@ -119,9 +178,13 @@ static int job_posted(ypr_pool *p, uint64_t seen)
 }
 
 /* Polls until ready(p, seen) holds: SPIN_ROUNDS pauses, then pauses and
- * yields for up to the pool's yield window. Returns whether it held. */
-static int poll_for(ypr_pool *p, int (*ready)(ypr_pool *, uint64_t), uint64_t seen)
+ * yields for up to the pool's yield window. Returns whether it held; gives
+ * up at once where `crowded` says this thread shares the CPU it waits on. */
+static int poll_for(ypr_pool *p, int (*ready)(ypr_pool *, uint64_t), uint64_t seen,
+                    int (*crowded)(ypr_pool *))
 {
+    if (crowded && crowded(p) && !(p->can_move && move_off(this_cpu())))
+        return ready(p, seen);
     for (int i = 0; i < SPIN_ROUNDS; i++) {
         if (ready(p, seen))
             return 1;
@@ -137,6 +200,8 @@ static int poll_for(ypr_pool *p, int (*ready)(ypr_pool *, uint64_t), uint64_t se
             cpu_relax();
         }
         sched_yield();
+        if (crowded && crowded(p))
+            break;
     } while (ypr__now() - t0 < p->yield_s);
     return ready(p, seen);
 }
@@ -150,7 +215,7 @@ static int job_done(ypr_pool *p, uint64_t unused)
 
 static uint64_t wait_job(ypr_pool *p, uint64_t seen)
 {
-    if (poll_for(p, job_posted, seen))
+    if (poll_for(p, job_posted, seen, on_caller_cpu))
         return atomic_load_explicit(&p->generation, memory_order_acquire);
     pthread_mutex_lock(&p->mu);
     uint64_t g;
@@ -174,7 +239,10 @@ static void *worker_main(void *arg)
         seen = wait_job(p, seen);
         if (atomic_load(&p->quit))
             break;
-        work(p, wa.index);
+        /* on the caller's CPU: elsewhere if it can, else the others take
+         * its tasks (and it sleeps until the next job) */
+        if (!on_caller_cpu(p) || (p->can_move && move_off(this_cpu())))
+            work(p, wa.index);
         if (atomic_fetch_sub_explicit(&p->busy, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&p->mu);
             if (p->caller_sleeping)
@@ -202,6 +270,9 @@ int ypr__pool_create(int nthreads, ypr_pool **out)
     pthread_cond_init(&p->done, NULL);
     p->threads = ypr__calloc((size_t)nthreads, sizeof *p->threads);
     p->slots = ypr__calloc((size_t)nthreads, sizeof *p->slots);
+    atomic_store_explicit(&p->caller_cpu, -1, memory_order_relaxed);
+    const char *move = getenv("YPR_POOL_MOVE");
+    p->can_move = nthreads <= allowed_cpus() && !(move && move[0] == '0' && !move[1]);
     const char *ranged = getenv("YPR_POOL_RANGED");
     p->ranged = !(ranged && ranged[0] == '0' && !ranged[1]);
     const char *yield = getenv("YPR_POOL_YIELD_US");
@@ -276,13 +347,14 @@ void ypr__pool_run(ypr_pool *p, int64_t ntasks, ypr_task_fn fn, void *ctx)
         p->slots[w].end = ntasks * (w + 1) / p->nthreads;
     }
     atomic_store_explicit(&p->busy, p->nthreads - 1, memory_order_relaxed);
+    atomic_store_explicit(&p->caller_cpu, this_cpu(), memory_order_relaxed);
     atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_mutex_lock(&p->mu);
     if (p->sleepers)
         pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mu);
     work(p, 0);
-    if (poll_for(p, job_done, 0))
+    if (poll_for(p, job_done, 0, NULL))
         return;
     pthread_mutex_lock(&p->mu);
     p->caller_sleeping = 1;
