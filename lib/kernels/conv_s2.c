@@ -147,7 +147,7 @@ static void s2_task(void *ctx, int64_t task, int worker)
     const int64_t blk = rest % j->nblk, n = rest / j->nblk;
     const int64_t ocb = kt->s2_ocb, plane = s->h * s->w, rowf = row_floats(kt, j->ow);
     const int noc = (int)min64(ocb, s->oc - blk * ocb);
-    const int64_t r0 = grp * j->rows, r1 = min64(j->oh, r0 + j->rows);
+    const int64_t r0 = j->oh * grp / j->ngroups, r1 = j->oh * (grp + 1) / j->ngroups;
     const int64_t nt = ceil_div(j->ow, YPR_S2_NP);
     const float *xn = j->x + n * s->c * plane;
     const float *wb = j->pw + blk * s->c * 9 * ocb;
@@ -189,7 +189,14 @@ int ypr__conv2d_s2(const ypr_ktable *kt, ypr_pool *pool, const ypr_conv_shape *s
     const int workers = ypr__pool_size(pool);
     s2_job j = {kt, s, x, packed_w, ep, y, ws, oh, ow, ceil_div(s->oc, kt->s2_ocb),
                 group_rows(kt, s, oh, ow, workers), 0, chunk_ic(kt, s)};
+    /* groups of ⌊OH/groups⌋ or ⌈OH/groups⌉ rows, as many per worker: with
+     * groups of `rows` and a short last one, yolov7-tiny's 32→64 @104²
+     * gave one worker 54 rows and the other 50 (75 µs apart) */
     j.ngroups = ceil_div(oh, j.rows);
+    if (workers > 1 && s->n * j.nblk < workers)
+        j.ngroups = ceil_div(j.ngroups, workers) * workers;
+    if (j.ngroups > oh)
+        j.ngroups = oh;
     float *own = NULL;
     if (!ws) {
         own = ypr__alloc((size_t)ypr__s2_ws_floats(kt, s, workers) * sizeof(float));
