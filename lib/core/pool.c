@@ -123,13 +123,6 @@ static int this_cpu(void)
 #endif
 }
 
-/* Whether this worker runs on the CPU the caller posted the job from. */
-static int on_caller_cpu(ypr_pool *p)
-{
-    const int c = this_cpu();
-    return c >= 0 && c == atomic_load_explicit(&p->caller_cpu, memory_order_relaxed);
-}
-
 /* How many CPUs this thread may run on. */
 static int allowed_cpus(void)
 {
@@ -170,6 +163,16 @@ static int move_off(int cpu)
 #endif
 }
 
+/* Whether this worker runs elsewhere than on the CPU the caller posted the
+ * job from, after moving off that CPU where it can. */
+static int off_caller_cpu(ypr_pool *p)
+{
+    const int c = this_cpu();
+    if (c < 0 || c != atomic_load_explicit(&p->caller_cpu, memory_order_relaxed))
+        return 1;
+    return p->can_move && move_off(c);
+}
+
 /* A new job (or quit) since `seen`. */
 static int job_posted(ypr_pool *p, uint64_t seen)
 {
@@ -179,11 +182,12 @@ static int job_posted(ypr_pool *p, uint64_t seen)
 
 /* Polls until ready(p, seen) holds: SPIN_ROUNDS pauses, then pauses and
  * yields for up to the pool's yield window. Returns whether it held; gives
- * up at once where `crowded` says this thread shares the CPU it waits on. */
+ * up as soon as `apart` (if given) says this thread shares the CPU of the
+ * thread it waits for. */
 static int poll_for(ypr_pool *p, int (*ready)(ypr_pool *, uint64_t), uint64_t seen,
-                    int (*crowded)(ypr_pool *))
+                    int (*apart)(ypr_pool *))
 {
-    if (crowded && crowded(p) && !(p->can_move && move_off(this_cpu())))
+    if (apart && !apart(p))
         return ready(p, seen);
     for (int i = 0; i < SPIN_ROUNDS; i++) {
         if (ready(p, seen))
@@ -200,7 +204,7 @@ static int poll_for(ypr_pool *p, int (*ready)(ypr_pool *, uint64_t), uint64_t se
             cpu_relax();
         }
         sched_yield();
-        if (crowded && crowded(p))
+        if (apart && !apart(p))
             break;
     } while (ypr__now() - t0 < p->yield_s);
     return ready(p, seen);
@@ -215,7 +219,7 @@ static int job_done(ypr_pool *p, uint64_t unused)
 
 static uint64_t wait_job(ypr_pool *p, uint64_t seen)
 {
-    if (poll_for(p, job_posted, seen, on_caller_cpu))
+    if (poll_for(p, job_posted, seen, off_caller_cpu))
         return atomic_load_explicit(&p->generation, memory_order_acquire);
     pthread_mutex_lock(&p->mu);
     uint64_t g;
@@ -239,9 +243,7 @@ static void *worker_main(void *arg)
         seen = wait_job(p, seen);
         if (atomic_load(&p->quit))
             break;
-        /* on the caller's CPU: elsewhere if it can, else the others take
-         * its tasks (and it sleeps until the next job) */
-        if (!on_caller_cpu(p) || (p->can_move && move_off(this_cpu())))
+        if (off_caller_cpu(p))   /* else the others take its tasks, and it sleeps */
             work(p, wa.index);
         if (atomic_fetch_sub_explicit(&p->busy, 1, memory_order_acq_rel) == 1) {
             pthread_mutex_lock(&p->mu);
@@ -251,6 +253,13 @@ static void *worker_main(void *arg)
         }
     }
     return NULL;
+}
+
+/* The A/B switch `name` is set to "0". */
+static int env_zero(const char *name)
+{
+    const char *e = getenv(name);
+    return e && e[0] == '0' && !e[1];
 }
 
 int ypr__pool_create(int nthreads, ypr_pool **out)
@@ -271,14 +280,14 @@ int ypr__pool_create(int nthreads, ypr_pool **out)
     p->threads = ypr__calloc((size_t)nthreads, sizeof *p->threads);
     p->slots = ypr__calloc((size_t)nthreads, sizeof *p->slots);
     atomic_store_explicit(&p->caller_cpu, -1, memory_order_relaxed);
-    const char *move = getenv("YPR_POOL_MOVE");
-    p->can_move = nthreads <= allowed_cpus() && !(move && move[0] == '0' && !move[1]);
-    const char *ranged = getenv("YPR_POOL_RANGED");
-    p->ranged = !(ranged && ranged[0] == '0' && !ranged[1]);
+    p->can_move = nthreads <= allowed_cpus() && !env_zero("YPR_POOL_MOVE");
+    p->ranged = !env_zero("YPR_POOL_RANGED");
     const char *yield = getenv("YPR_POOL_YIELD_US");
     char *end = NULL;
-    const double yus = yield ? strtod(yield, &end) : YIELD_US;
-    p->yield_s = (yield && (end == yield || *end || !(yus >= 0 && yus <= 1e6)) ? YIELD_US : yus) * 1e-6;
+    double yus = yield ? strtod(yield, &end) : YIELD_US;
+    if (yield && (end == yield || *end || !(yus >= 0 && yus <= 1e6)))
+        yus = YIELD_US;   /* not a number of microseconds up to a second */
+    p->yield_s = yus * 1e-6;
     if (!p->threads || !p->slots) {
         ypr__pool_free(p);
         return YPR_ENOMEM;
